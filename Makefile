@@ -1,0 +1,71 @@
+# The commands the README tells people to run. Each installs what it needs from Debian.
+#   make demo   build (Release) and watch a TCP connection on the simulated network
+#   make test   build with ASan+UBSan and run the whole suite through ctest
+#   make build  Release build only; the tool is build/synack
+
+SHELL := /bin/bash
+# Build dependencies (Debian 12 package names).
+BUILD_DEPS := cmake ninja-build g++ clang libgtest-dev libgmock-dev libpcap-dev libcli11-dev
+# Tools the tests drive: tshark checks captures, graphviz/rsvg render pictures,
+# iproute2/netcat/curl/python3 are the kernel-side peers of the interop tests.
+TEST_DEPS := tshark graphviz librsvg2-bin iproute2 curl netcat-openbsd python3 tcpdump
+JOBS ?= $(shell nproc)
+
+.PHONY: demo test build bench deps test-deps fuzz docs clean format
+
+demo: build
+	./build/synack demo
+
+build: deps
+	cmake --preset release >/dev/null
+	cmake --build --preset release -j $(JOBS)
+
+test: deps test-deps
+	cmake --preset asan >/dev/null
+	cmake --build --preset asan -j $(JOBS)
+	ctest --preset asan
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$${FUZZ_SECONDS:-30}
+
+bench: build
+	./build/synack bench
+
+# Installs missing packages with apt-get when root; otherwise prints the line to run.
+define ensure_packages
+	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing: $$missing"; \
+	    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null || exit 1; \
+	  else \
+	    echo "missing packages; run as root:"; \
+	    echo "  sudo apt-get install -y $$missing"; exit 1; \
+	  fi; \
+	fi
+endef
+
+deps:
+	$(call ensure_packages,$(BUILD_DEPS))
+
+test-deps:
+	$(call ensure_packages,$(TEST_DEPS))
+
+# libFuzzer targets (clang); each runs for FUZZ_SECONDS from the seed corpus.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	cmake --preset fuzz >/dev/null
+	cmake --build --preset fuzz -j $(JOBS)
+	@for f in fuzz_wire_roundtrip fuzz_stack_input; do \
+	  mkdir -p build-fuzz/corpus-$$f; \
+	  echo "fuzzing $$f for $(FUZZ_SECONDS)s"; \
+	  ./build-fuzz/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
+	    build-fuzz/corpus-$$f fuzz/corpus/$$f 2>&1 | tail -3 || exit 1; \
+	done
+
+docs: build
+	./docs/make-pictures.sh
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
+
+clean:
+	rm -rf build build-asan build-fuzz

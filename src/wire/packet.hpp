@@ -1,0 +1,31 @@
+// A whole IP+TCP packet: parse (with every check) and build (with checksums).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "synack/expected.hpp"
+#include "wire/ip_header.hpp"
+#include "wire/parse_error.hpp"
+#include "wire/tcp_header.hpp"
+
+namespace synack::wire {
+
+struct TcpPacket {
+  IpHeader ip;
+  TcpHeader tcp;
+  std::span<const std::byte> payload;  // points into the parsed buffer
+};
+
+// Parses IP then TCP, verifies the IPv4 header checksum and the TCP checksum.
+// Errors: any ParseError; NotTcp when the IP payload is another protocol.
+Expected<TcpPacket, ParseError> parse_tcp_packet(std::span<const std::byte> packet);
+
+// Builds IP header + TCP header + payload into `out` (resized), filling in lengths and both
+// checksums. ip.protocol is forced to TCP and ip.payload_length computed.
+void build_tcp_packet(IpHeader ip, const TcpHeader& tcp, std::span<const std::byte> payload,
+                      std::vector<std::byte>& out);
+
+}  // namespace synack::wire

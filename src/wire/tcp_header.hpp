@@ -1,0 +1,99 @@
+// The TCP header of RFC 9293 §3.1 and its options (MSS §3.2, window scale and timestamps
+// RFC 7323, SACK-permitted and SACK RFC 2018): a value type with parse / emit / size.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "synack/expected.hpp"
+#include "wire/ip_address.hpp"
+#include "wire/parse_error.hpp"
+
+namespace synack::wire {
+
+namespace tcp_flag {
+inline constexpr std::uint8_t FIN = 0x01;
+inline constexpr std::uint8_t SYN = 0x02;
+inline constexpr std::uint8_t RST = 0x04;
+inline constexpr std::uint8_t PSH = 0x08;
+inline constexpr std::uint8_t ACK = 0x10;
+inline constexpr std::uint8_t URG = 0x20;
+inline constexpr std::uint8_t ECE = 0x40;
+inline constexpr std::uint8_t CWR = 0x80;
+}  // namespace tcp_flag
+
+// "SYN,ACK" style; "" for no flags.
+std::string flags_to_string(std::uint8_t flags);
+
+inline constexpr std::size_t kTcpMinHeader = 20;
+inline constexpr std::size_t kTcpMaxHeader = 60;
+inline constexpr std::size_t kMaxSackBlocks = 4;
+
+struct SackBlock {
+  std::uint32_t left = 0;   // first sequence number of the block
+  std::uint32_t right = 0;  // sequence number just past the block
+  bool operator==(const SackBlock&) const = default;
+};
+
+struct Timestamps {
+  std::uint32_t value = 0;  // TSval
+  std::uint32_t echo = 0;   // TSecr
+  bool operator==(const Timestamps&) const = default;
+};
+
+// Options we understand. Unknown options are skipped by their length on parse and not kept.
+struct TcpOptions {
+  std::optional<std::uint16_t> mss;
+  std::optional<std::uint8_t> window_scale;  // shift count as sent (RFC 7323 §2.3 clamps >14)
+  bool sack_permitted = false;
+  std::uint8_t sack_count = 0;
+  std::array<SackBlock, kMaxSackBlocks> sack{};
+  std::optional<Timestamps> timestamps;
+
+  bool operator==(const TcpOptions&) const = default;
+  // Bytes the options take when emitted, padded to a multiple of 4 (at most 40).
+  std::size_t emitted_size() const;
+};
+
+struct TcpHeader {
+  std::uint16_t src_port = 0;
+  std::uint16_t dst_port = 0;
+  std::uint32_t seq = 0;
+  std::uint32_t ack = 0;
+  std::uint8_t data_offset = 5;  // in 32-bit words; parse output, emit recomputes from options
+  std::uint8_t flags = 0;
+  std::uint16_t window = 0;
+  std::uint16_t checksum = 0;
+  std::uint16_t urgent = 0;
+  TcpOptions options;
+
+  bool has(std::uint8_t flag) const { return (flags & flag) != 0; }
+  std::size_t header_size() const { return kTcpMinHeader + options.emitted_size(); }
+};
+
+// Parses options from the bytes between the fixed header and the data. Errors:
+// TcpOptionLengthTooSmall, TcpOptionPastHeader, TcpOptionBadLength. More SACK blocks
+// than kMaxSackBlocks are a TcpOptionBadLength.
+Expected<TcpOptions, ParseError> parse_tcp_options(std::span<const std::byte> bytes);
+
+// Parses a TCP header (no checksum check: see verify_tcp_checksum). Errors: TcpTruncated,
+// TcpDataOffsetTooSmall, TcpDataOffsetPastEnd, and the option errors. `header_length` gets
+// the header size in bytes so the payload is segment.subspan(header_length).
+Expected<TcpHeader, ParseError> parse_tcp_header(std::span<const std::byte> segment,
+                                                 std::size_t* header_length = nullptr);
+
+// Writes header + options into `out` (which must hold header.header_size() bytes) with the
+// checksum field as given. Returns bytes written.
+std::size_t emit_tcp_header(const TcpHeader& header, std::span<std::byte> out);
+
+// Checksum over pseudo-header + segment (header and payload) per RFC 9293 §3.1.
+std::uint16_t tcp_checksum(const IpAddress& src, const IpAddress& dst,
+                           std::span<const std::byte> segment_with_zero_checksum);
+bool verify_tcp_checksum(const IpAddress& src, const IpAddress& dst,
+                         std::span<const std::byte> segment);
+
+}  // namespace synack::wire
