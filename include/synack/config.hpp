@@ -1,0 +1,63 @@
+// Tunables of one connection and of a stack. Every resource has a bound here.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "synack/time.hpp"
+
+namespace synack {
+
+enum class CongestionAlgorithm : std::uint8_t { Cubic, NewReno };
+
+struct TcpConfig {
+  // MSS we announce and the ceiling for what we send. Stacks derive it from the MTU.
+  std::uint16_t mss = 1460;
+  // Bytes of send and receive buffer; allocated lazily on first use.
+  std::uint32_t send_buffer = 256 * 1024;
+  std::uint32_t receive_buffer = 256 * 1024;
+  // RFC 7323 window scaling, RFC 2018 SACK, RFC 7323 timestamps: offered in our SYN.
+  bool window_scale = true;
+  bool sack = true;
+  bool timestamps = true;
+  // RFC 9293 §3.7.4 Nagle's algorithm; no_delay turns it off (TCP_NODELAY).
+  bool no_delay = false;
+  // RFC 9293 §3.8.6.3: delayed ACK. MUST be less than 0.5 s; 40 ms is Linux's minimum.
+  Duration delayed_ack = 40ms;
+  // RFC 6298: initial RTO 1 s (§2.1). The minimum follows Linux (200 ms), not RFC 6298 §2.4's
+  // 1 s: on today's networks 1 s idles a connection for far longer than any real RTT.
+  Duration rto_initial = 1s;
+  Duration rto_min = 200ms;
+  Duration rto_max = 120s;
+  // Retransmissions of SYN / SYN,ACK before giving up (Linux tcp_syn_retries = 6).
+  std::uint8_t syn_retries = 6;
+  // RFC 9293 §3.8.3 R2 for data and FIN, as a count of backed-off retransmissions (Linux
+  // tcp_retries2 = 15) and, optionally, as a user timeout in time (0 = not set).
+  std::uint8_t data_retries = 15;
+  Duration user_timeout{0};
+  // RFC 9293 §3.4.2: Maximum Segment Lifetime; TIME-WAIT lasts 2 x MSL.
+  Duration msl = 30s;
+  // RFC 6928 initial window in segments.
+  std::uint32_t initial_window_segments = 10;
+  CongestionAlgorithm congestion = CongestionAlgorithm::Cubic;
+  // RFC 9293 §3.8.4 keepalive: off by default; idle, interval, probes.
+  bool keepalive = false;
+  Duration keepalive_idle = 7200s;
+  Duration keepalive_interval = 75s;
+  std::uint8_t keepalive_probes = 9;
+  // Out-of-order ranges the reassembly store keeps; beyond it, segments are dropped.
+  std::uint16_t max_reassembly_ranges = 64;
+};
+
+struct StackConfig {
+  TcpConfig tcp;
+  std::size_t max_connections = 1 << 20;
+  std::size_t default_backlog = 128;  // completed-connection queue per listener
+  std::size_t max_syn_queue = 1024;   // half-open connections per listener
+  std::uint16_t ephemeral_first = 32768;  // Linux's default ip_local_port_range
+  std::uint16_t ephemeral_last = 60999;
+  std::uint8_t ttl = 64;
+  std::uint64_t random_seed = 0;  // used when no RandomSource is injected
+};
+
+}  // namespace synack

@@ -1,0 +1,56 @@
+// What the core reports as it works: every state change (from, to, cause, time), every
+// segment in and out, and every drop. `synack trace`, the ladder diagrams, the state
+// diagram counts and the transition-coverage test all read these events.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "synack/state.hpp"
+#include "synack/time.hpp"
+#include "wire/ip_address.hpp"
+#include "wire/tcp_header.hpp"
+
+namespace synack {
+
+using ConnectionId = std::uint64_t;
+
+struct TransitionEvent {
+  Instant time;
+  ConnectionId connection = 0;
+  wire::Endpoint local;
+  wire::Endpoint remote;
+  State from = State::Closed;
+  State to = State::Closed;
+  // Event and action in the RFC figure's words, e.g. "rcv SYN / snd SYN,ACK".
+  std::string_view cause;
+};
+
+enum class Direction : std::uint8_t { In, Out };
+
+struct SegmentEvent {
+  Instant time;
+  ConnectionId connection = 0;  // 0 when no connection matched
+  Direction direction = Direction::In;
+  wire::Endpoint src;
+  wire::Endpoint dst;
+  const wire::TcpHeader* header = nullptr;
+  std::uint32_t payload_length = 0;
+  bool retransmission = false;
+};
+
+struct DropEvent {
+  Instant time;
+  ConnectionId connection = 0;
+  std::string_view counter;  // the counter that was bumped
+};
+
+class TraceSink {
+ public:
+  virtual ~TraceSink() = default;
+  virtual void on_transition(const TransitionEvent&) {}
+  virtual void on_segment(const SegmentEvent&) {}
+  virtual void on_drop(const DropEvent&) {}
+};
+
+}  // namespace synack

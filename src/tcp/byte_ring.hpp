@@ -1,0 +1,87 @@
+// A fixed-capacity ring of bytes, allocated on first use. The send buffer (whose unacked
+// prefix is the retransmission queue) and the receive buffer (with out-of-order data
+// written ahead of the in-order tail) are both rings.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <span>
+
+namespace synack::tcp {
+
+class ByteRing {
+ public:
+  explicit ByteRing(std::uint32_t capacity = 0) : capacity_(capacity) {}
+
+  std::uint32_t capacity() const { return capacity_; }
+  std::uint32_t size() const { return size_; }
+  std::uint32_t free_space() const { return capacity_ - size_; }
+  bool empty() const { return size_ == 0; }
+  bool allocated() const { return data_ != nullptr; }
+
+  // Appends up to free_space() bytes; returns how many were taken.
+  std::uint32_t append(std::span<const std::byte> in) {
+    auto n = static_cast<std::uint32_t>(std::min<std::size_t>(in.size(), free_space()));
+    write_at(size_, in.first(n));
+    size_ += n;
+    return n;
+  }
+
+  // Writes bytes at `offset` past the head without changing size (offset + len <= capacity).
+  // Used by reassembly to place out-of-order data ahead of the in-order end.
+  void write_at(std::uint32_t offset, std::span<const std::byte> in) {
+    if (in.empty()) return;
+    ensure_allocated();
+    std::uint32_t pos = wrap(head_ + offset);
+    auto first = static_cast<std::uint32_t>(std::min<std::size_t>(in.size(), capacity_ - pos));
+    std::memcpy(data_.get() + pos, in.data(), first);
+    if (first < in.size()) std::memcpy(data_.get(), in.data() + first, in.size() - first);
+  }
+
+  // Marks `n` bytes already written with write_at as part of the content.
+  void commit(std::uint32_t n) { size_ = std::min(capacity_, size_ + n); }
+
+  // Copies bytes [offset, offset + out.size()) into out.
+  void copy_out(std::uint32_t offset, std::span<std::byte> out) const {
+    if (out.empty()) return;
+    std::uint32_t pos = wrap(head_ + offset);
+    auto first = static_cast<std::uint32_t>(std::min<std::size_t>(out.size(), capacity_ - pos));
+    std::memcpy(out.data(), data_.get() + pos, first);
+    if (first < out.size()) std::memcpy(out.data() + first, data_.get(), out.size() - first);
+  }
+
+  // The contiguous run starting at `offset`, at most `max` bytes (may be shorter at the wrap).
+  std::span<const std::byte> contiguous(std::uint32_t offset, std::uint32_t max) const {
+    std::uint32_t pos = wrap(head_ + offset);
+    std::uint32_t n = std::min({max, size_ - offset, capacity_ - pos});
+    return {data_.get() + pos, n};
+  }
+
+  void consume(std::uint32_t n) {
+    n = std::min(n, size_);
+    head_ = wrap(head_ + n);
+    size_ -= n;
+    if (size_ == 0) head_ = 0;
+  }
+
+  void release() {
+    data_.reset();
+    head_ = size_ = 0;
+  }
+
+ private:
+  std::uint32_t wrap(std::uint32_t pos) const { return pos >= capacity_ ? pos - capacity_ : pos; }
+  void ensure_allocated() {
+    if (!data_) data_ = std::make_unique_for_overwrite<std::byte[]>(capacity_);
+  }
+
+  std::unique_ptr<std::byte[]> data_;
+  std::uint32_t capacity_ = 0;
+  std::uint32_t head_ = 0;
+  std::uint32_t size_ = 0;
+};
+
+}  // namespace synack::tcp

@@ -1,0 +1,386 @@
+// User calls (RFC 9293 §3.10.1–3.10.6), timeouts (§3.10.8) and the one state-change function.
+#include "tcp/connection.hpp"
+
+#include <algorithm>
+
+namespace synack::tcp {
+namespace {
+
+// Our window-scale shift: the smallest that lets the whole buffer be advertised
+// (RFC 7323 §2.3, at most 14).
+std::uint8_t shift_for(std::uint32_t buffer) {
+  std::uint8_t s = 0;
+  while (s < 14 && (buffer >> s) > 0xffff) ++s;
+  return s;
+}
+
+}  // namespace
+
+Connection::Connection(const TcpConfig& config, ConnectionContext context, wire::Endpoint local,
+                       wire::Endpoint remote, SeqNum isn, std::uint32_t ts_offset)
+    : config_(config),
+      context_(context),
+      local_(local),
+      remote_(remote),
+      iss_(isn),
+      snd_una_(isn),
+      snd_nxt_(isn),
+      snd_max_(isn),
+      ts_offset_(ts_offset),
+      snd_buf_(config.send_buffer),
+      snd_buf_seq_(isn + 1),
+      rcv_buf_(config.receive_buffer, config.max_reassembly_ranges),
+      rtt_(config.rto_initial, config.rto_min, config.rto_max),
+      cc_(config.congestion, config.mss, config.initial_window_segments) {
+  rcv_wscale_ = config.window_scale ? shift_for(config.receive_buffer) : 0;
+}
+
+Connection Connection::for_listener(const TcpConfig& config, ConnectionContext context,
+                                    wire::Endpoint local, wire::Endpoint remote, SeqNum isn,
+                                    std::uint32_t ts_offset) {
+  Connection c(config, context, local, remote, isn, ts_offset);
+  c.state_ = State::Listen;
+  c.passive_ = true;
+  return c;
+}
+
+void Connection::set_congestion(CongestionAlgorithm a) {
+  cc_ = CongestionControl(a, effective_mss(), config_.initial_window_segments);
+  config_.congestion = a;
+}
+
+// Every state change goes through here: the trace sees (from, to, cause, time).
+void Connection::set_state(State to, std::string_view cause, Instant now) {
+  State from = state_;
+  state_ = to;
+  if (context_.trace)
+    context_.trace->on_transition(
+        TransitionEvent{now, context_.id, local_, remote_, from, to, cause});
+}
+
+void Connection::enter_closed(std::string_view cause, Instant now, std::optional<Error> error) {
+  if (error && !error_) error_ = error;
+  for (auto& t : timers_) t.reset();
+  set_state(State::Closed, cause, now);
+  events_ |= event::Closed;
+  if (error) events_ |= event::Reset;
+}
+
+// RFC 9293 §3.10.7.4 eighth (FIN-WAIT-1/FIN-WAIT-2/CLOSING): "Start the time-wait timer,
+// turn off the other timers."
+void Connection::enter_time_wait(std::string_view cause, Instant now) {
+  for (auto& t : timers_) t.reset();
+  set_state(State::TimeWait, cause, now);
+  arm(Timer::TimeWait, now + 2 * config_.msl);
+}
+
+void Connection::count_drop(std::uint64_t Counters::*counter, std::string_view name,
+                            Instant now) {
+  if (context_.counters) ++(context_.counters->*counter);
+  if (context_.trace) context_.trace->on_drop(DropEvent{now, context_.id, name});
+}
+
+// RFC 9293 §3.10.1 OPEN, active.
+Expected<void, Error> Connection::open_active(Instant now, SegmentSink& out) {
+  if (state_ != State::Closed) return Unexpected{Error::AlreadyConnected};
+  passive_ = false;
+  set_state(State::SynSent, "active OPEN / snd SYN", now);
+  send_syn(now, out, false);
+  return {};
+}
+
+// RFC 9293 §3.10.1 OPEN, passive.
+Expected<void, Error> Connection::open_passive(Instant now) {
+  if (state_ != State::Closed) return Unexpected{Error::AlreadyConnected};
+  passive_ = true;
+  set_state(State::Listen, "passive OPEN", now);
+  return {};
+}
+
+std::uint32_t Connection::send_space() const {
+  if (fin_queued_) return 0;
+  return snd_buf_.free_space();
+}
+
+// RFC 9293 §3.10.2 SEND.
+Expected<std::size_t, Error> Connection::send(std::span<const std::byte> data, Instant now,
+                                              SegmentSink& out) {
+  switch (state_) {
+    case State::Closed:
+      return Unexpected{error_.value_or(Error::NotConnected)};
+    case State::Listen:
+      // "If the foreign socket is specified, then change the connection from passive to
+      // active, select an ISS. Send a SYN segment, set SND.UNA to ISS, SND.NXT to ISS+1."
+      passive_ = false;
+      set_state(State::SynSent, "SEND / snd SYN", now);
+      send_syn(now, out, false);
+      break;
+    case State::SynSent:
+    case State::SynReceived:
+    case State::Established:
+    case State::CloseWait:
+      break;  // queue; sent once the window allows
+    default:
+      // FIN-WAIT-*, CLOSING, LAST-ACK, TIME-WAIT: "error: connection closing".
+      return Unexpected{Error::ShutDown};
+  }
+  if (fin_queued_) return Unexpected{Error::ShutDown};
+  if (data.empty()) return std::size_t{0};
+  std::uint32_t taken = snd_buf_.append(data);
+  if (taken == 0) return Unexpected{Error::WouldBlock};
+  output(now, out);
+  return std::size_t{taken};
+}
+
+// RFC 9293 §3.10.3 RECEIVE.
+Expected<std::size_t, Error> Connection::receive(std::span<std::byte> buffer, Instant now,
+                                                 SegmentSink& out) {
+  if (state_ == State::Listen || state_ == State::SynSent || state_ == State::SynReceived) {
+    return Unexpected{Error::WouldBlock};  // "queue for processing after ... ESTABLISHED"
+  }
+  std::uint32_t n = rcv_buf_.read(buffer);
+  if (n == 0) {
+    if (fin_received_) return std::size_t{0};  // end of stream
+    if (state_ == State::Closed) return Unexpected{error_.value_or(Error::NotConnected)};
+    return Unexpected{Error::WouldBlock};
+  }
+  // Reading opened buffer space: announce it if the window grew enough (receiver SWS
+  // avoidance decides in window_to_advertise()).
+  if (is_synchronized(state_) && state_ != State::TimeWait && !fin_received_) {
+    std::uint32_t offered = static_cast<std::uint32_t>(rcv_adv_ - rcv_nxt_);
+    std::uint32_t room = rcv_buf_.free_space();
+    std::uint32_t threshold = std::min<std::uint32_t>(rcv_buf_.capacity() / 2, effective_mss());
+    if (room >= offered + threshold) {
+      send_ack(now, out);
+    }
+  }
+  return std::size_t{n};
+}
+
+// RFC 9293 §3.10.4 CLOSE.
+Expected<void, Error> Connection::close(Instant now, SegmentSink& out) {
+  switch (state_) {
+    case State::Closed:
+      return Unexpected{error_.value_or(Error::NotConnected)};
+    case State::Listen:
+      // "Any outstanding RECEIVEs are returned ... delete TCB, enter CLOSED state."
+      enter_closed("CLOSE / delete TCB", now, std::nullopt);
+      return {};
+    case State::SynSent:
+      // "Delete the TCB and return 'error: closing' responses to any queued SENDs."
+      enter_closed("CLOSE / delete TCB", now, std::nullopt);
+      return {};
+    case State::SynReceived:
+      // "If no SENDs have been issued and there is no pending data to send, then form a FIN
+      // segment and send it, and enter FIN-WAIT-1 state; otherwise, queue for processing
+      // after entering ESTABLISHED state." We send the FIN after any queued data.
+      fin_queued_ = true;
+      set_state(State::FinWait1, "CLOSE / snd FIN", now);
+      output(now, out);
+      return {};
+    case State::Established:
+      fin_queued_ = true;
+      set_state(State::FinWait1, "CLOSE / snd FIN", now);
+      output(now, out);
+      return {};
+    case State::CloseWait:
+      fin_queued_ = true;
+      set_state(State::LastAck, "CLOSE / snd FIN", now);
+      output(now, out);
+      return {};
+    default:
+      // FIN-WAIT-1/2, CLOSING, LAST-ACK, TIME-WAIT: "error: connection closing".
+      return Unexpected{Error::ShutDown};
+  }
+}
+
+// RFC 9293 §3.10.5 ABORT.
+void Connection::abort(Instant now, SegmentSink& out) {
+  switch (state_) {
+    case State::Closed:
+      return;
+    case State::Listen:
+    case State::SynSent:
+      enter_closed("ABORT / delete TCB", now, Error::ConnectionAborted);
+      return;
+    case State::Closing:
+    case State::LastAck:
+    case State::TimeWait:
+      // "Respond with 'ok' and delete the TCB, enter CLOSED state."
+      enter_closed("ABORT / delete TCB", now, Error::ConnectionAborted);
+      return;
+    default:
+      // SYN-RECEIVED, ESTABLISHED, FIN-WAIT-1/2, CLOSE-WAIT: "Send a reset segment:
+      // <SEQ=SND.NXT><CTL=RST>".
+      send_rst(snd_nxt_, now, out);
+      enter_closed("ABORT / snd RST", now, Error::ConnectionAborted);
+      return;
+  }
+}
+
+ConnectionStatus Connection::status() const {
+  ConnectionStatus s;
+  s.state = state_;
+  s.iss = iss_;
+  s.irs = irs_;
+  s.snd_una = snd_una_;
+  s.snd_nxt = snd_nxt_;
+  s.rcv_nxt = rcv_nxt_;
+  s.snd_wnd = snd_wnd_;
+  s.rcv_wnd = static_cast<std::uint32_t>(std::max(0, rcv_adv_ - rcv_nxt_));
+  s.send_queue = snd_buf_.size();
+  s.receive_queue = rcv_buf_.readable();
+  s.cwnd = cc_.cwnd();
+  s.ssthresh = cc_.ssthresh();
+  s.snd_mss = effective_mss();
+  s.snd_wscale = snd_wscale_;
+  s.rcv_wscale = rcv_wscale_;
+  s.window_scale = wscale_ok_;
+  s.sack = sack_ok_;
+  s.timestamps = ts_ok_;
+  s.srtt = rtt_.srtt();
+  s.rttvar = rtt_.rttvar();
+  s.rto = rtt_.rto();
+  s.retransmits = retransmits_;
+  s.rto_expirations = rto_expirations_;
+  s.fast_retransmits = fast_retransmits_;
+  s.bytes_sent = bytes_sent_;
+  s.bytes_acked = bytes_acked_;
+  s.bytes_received = bytes_received_;
+  s.congestion = cc_.algorithm();
+  return s;
+}
+
+void Connection::on_icmp_error(Error error, bool hard, Instant now) {
+  if (context_.counters) ++context_.counters->icmp_errors_delivered;
+  // RFC 5461 / RFC 1122 §4.2.3.9: hard errors abort a connection still in SYN-SENT; in
+  // synchronized states they are reported, not fatal.
+  if (state_ == State::SynSent && hard) {
+    enter_closed("rcv ICMP unreachable / delete TCB", now, error);
+  } else if (!error_) {
+    soft_error_ = error;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// RFC 9293 §3.10.8 timeouts.
+
+std::optional<Instant> Connection::next_deadline() const {
+  std::optional<Instant> earliest;
+  for (const auto& t : timers_)
+    if (t && (!earliest || *t < *earliest)) earliest = t;
+  return earliest;
+}
+
+void Connection::on_timer(Instant now, SegmentSink& out) {
+  auto due = [&](Timer t) { return timer(t) && *timer(t) <= now; };
+  if (due(Timer::TimeWait)) {
+    // "If the time-wait timeout expires on a connection, delete the TCB, enter the CLOSED
+    // state."
+    disarm(Timer::TimeWait);
+    enter_closed("timeout=2MSL / delete TCB", now, std::nullopt);
+    return;
+  }
+  if (due(Timer::Retransmit)) {
+    disarm(Timer::Retransmit);
+    on_retransmit_timeout(now, out);
+    if (state_ == State::Closed) return;
+  }
+  if (due(Timer::Persist)) {
+    disarm(Timer::Persist);
+    on_persist_timeout(now, out);
+  }
+  if (due(Timer::Keepalive)) {
+    disarm(Timer::Keepalive);
+    on_keepalive_timeout(now, out);
+    if (state_ == State::Closed) return;
+  }
+  if (due(Timer::DelayedAck)) {
+    disarm(Timer::DelayedAck);
+    if (context_.counters) ++context_.counters->tcp_delayed_acks;
+    send_ack(now, out);
+  }
+}
+
+void Connection::on_retransmit_timeout(Instant now, SegmentSink& out) {
+  ++rto_expirations_;
+  if (context_.counters) ++context_.counters->tcp_rto_expirations;
+  ++retries_;
+  if (!first_unacked_retransmit_) first_unacked_retransmit_ = now;
+  bool handshake = state_ == State::SynSent || state_ == State::SynReceived;
+  std::uint8_t limit = handshake ? config_.syn_retries : config_.data_retries;
+  bool user_timeout_passed = config_.user_timeout > Duration{0} &&
+                             now - *first_unacked_retransmit_ >= config_.user_timeout;
+  // RFC 9293 §3.8.3: at R2 (a count of retransmissions here, or the user timeout) close
+  // the connection and tell the application why.
+  if (retries_ > limit || user_timeout_passed) {
+    if (context_.counters) ++context_.counters->tcp_timeouts;
+    std::string_view cause = handshake ? "timeout=SYN retries / delete TCB"
+                                       : "timeout=R2 / delete TCB";
+    enter_closed(cause, now, soft_error_.value_or(Error::TimedOut));
+    return;
+  }
+  // RFC 6298 §5.5: back off the timer; §5.4: retransmit the earliest unacknowledged segment.
+  rtt_.backoff();
+  timed_seq_.reset();  // Karn: no sample from a retransmitted segment
+  if (state_ == State::SynSent) {
+    send_syn(now, out, true);
+    return;
+  }
+  if (state_ == State::SynReceived) {
+    send_syn(now, out, true);
+    return;
+  }
+  if (flight_size() == 0) return;
+  // RFC 5681 §3.1 eq. 4 and RFC 6582 §4: leave fast recovery; restart from SND.UNA.
+  cc_.on_rto(flight_size(), now);
+  in_recovery_ = false;
+  dup_acks_ = 0;
+  recover_ = snd_max_;
+  snd_nxt_ = snd_una_;
+  retransmit_first(now, out);
+}
+
+// RFC 9293 §3.8.6.1: probe a zero window, backing off, without giving up while the peer
+// keeps answering.
+void Connection::on_persist_timeout(Instant now, SegmentSink& out) {
+  if (snd_wnd_ != 0) {
+    output(now, out);
+    return;
+  }
+  std::uint32_t unsent = static_cast<std::uint32_t>(fin_seq() - snd_nxt_);
+  if (context_.counters) ++context_.counters->tcp_window_probes;
+  if (snd_nxt_ != snd_una_ && snd_buf_.size() > 0) {
+    send_data_segment(snd_una_, 1, false, now, out, true);
+  } else if (unsent > 0) {
+    send_data_segment(snd_nxt_, 1, false, now, out, false);
+    snd_nxt_ += 1;
+    snd_max_ = seq_max(snd_max_, snd_nxt_);
+  } else {
+    send_ack(now, out);
+  }
+  if (persist_backoff_ < 16) ++persist_backoff_;
+  Duration interval = std::min(rtt_.rto() * (1 << std::min<int>(persist_backoff_, 10)),
+                               Duration{60s});
+  arm(Timer::Persist, now + interval);
+}
+
+// RFC 9293 §3.8.4: after keepalive_idle without activity send <SEQ=SND.NXT-1> with no
+// data; after keepalive_probes unanswered probes, close.
+void Connection::on_keepalive_timeout(Instant now, SegmentSink& out) {
+  if (!config_.keepalive || !is_synchronized(state_) || state_ == State::TimeWait) return;
+  if (keepalive_sent_ >= config_.keepalive_probes) {
+    if (context_.counters) ++context_.counters->tcp_timeouts;
+    enter_closed("timeout=keepalive / delete TCB", now, Error::TimedOut);
+    return;
+  }
+  ++keepalive_sent_;
+  if (context_.counters) ++context_.counters->tcp_keepalive_probes;
+  Segment probe;
+  probe.seq = snd_nxt_ - 1;
+  probe.flags = ACK;
+  emit(probe, now, out);
+  arm(Timer::Keepalive, now + config_.keepalive_interval);
+}
+
+}  // namespace synack::tcp

@@ -1,0 +1,250 @@
+// One TCP connection: the TCB of RFC 9293 §3.3.1 and the event processing of §3.10.
+// Sans-I/O: every entry point takes `now` and a SegmentSink for what it sends; the driver
+// asks next_deadline() when to call on_timer(). No clock, socket or RNG is touched here.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+
+#include "synack/config.hpp"
+#include "synack/counters.hpp"
+#include "synack/error.hpp"
+#include "synack/expected.hpp"
+#include "synack/seqnum.hpp"
+#include "synack/state.hpp"
+#include "synack/trace.hpp"
+#include "tcp/byte_ring.hpp"
+#include "tcp/congestion.hpp"
+#include "tcp/receive_buffer.hpp"
+#include "tcp/rtt_estimator.hpp"
+#include "tcp/segment.hpp"
+
+namespace synack::tcp {
+
+// What the application should look at; collected with take_events().
+namespace event {
+inline constexpr std::uint8_t Connected = 0x01;   // reached ESTABLISHED
+inline constexpr std::uint8_t Readable = 0x02;    // data to receive
+inline constexpr std::uint8_t Writable = 0x04;    // send buffer has room again
+inline constexpr std::uint8_t PeerClosed = 0x08;  // the peer's FIN arrived (end of stream)
+inline constexpr std::uint8_t Reset = 0x10;       // the connection failed (see error())
+inline constexpr std::uint8_t Closed = 0x20;      // reached CLOSED; the TCB can be freed
+}  // namespace event
+
+// RFC 9293 §3.10.6 STATUS, plus what `synack ss` shows.
+struct ConnectionStatus {
+  State state = State::Closed;
+  SeqNum iss, irs, snd_una, snd_nxt, rcv_nxt;
+  std::uint32_t snd_wnd = 0, rcv_wnd = 0;
+  std::uint32_t send_queue = 0;     // bytes written but not yet acknowledged
+  std::uint32_t receive_queue = 0;  // bytes received but not yet read
+  std::uint32_t cwnd = 0, ssthresh = 0, snd_mss = 0;
+  std::uint8_t snd_wscale = 0, rcv_wscale = 0;
+  bool sack = false, timestamps = false, window_scale = false;
+  std::optional<Duration> srtt;
+  Duration rttvar{0}, rto{0};
+  std::uint64_t retransmits = 0, rto_expirations = 0, fast_retransmits = 0;
+  std::uint64_t bytes_sent = 0, bytes_acked = 0, bytes_received = 0;
+  CongestionAlgorithm congestion = CongestionAlgorithm::Cubic;
+};
+
+// Where a connection reports: the stack's counters and trace, and its id there.
+struct ConnectionContext {
+  Counters* counters = nullptr;  // never null once the stack sets it
+  TraceSink* trace = nullptr;    // may be null
+  ConnectionId id = 0;
+};
+
+class Connection {
+ public:
+  // A connection between `local` and `remote`; starts in CLOSED. `isn` is this side's ISS,
+  // chosen by the caller (RFC 6528, see IsnGenerator). `ts_offset` randomizes TSval (RFC 7323
+  // §5.4).
+  Connection(const TcpConfig& config, ConnectionContext context, wire::Endpoint local,
+             wire::Endpoint remote, SeqNum isn, std::uint32_t ts_offset);
+
+  // A child of a listener: born in LISTEN (its listener's CLOSED -> LISTEN is traced by the
+  // listener), marked passive so that an RST in SYN-RECEIVED returns it to LISTEN.
+  static Connection for_listener(const TcpConfig& config, ConnectionContext context,
+                                 wire::Endpoint local, wire::Endpoint remote, SeqNum isn,
+                                 std::uint32_t ts_offset);
+
+  // RFC 9293 §3.10.1 OPEN, active: CLOSED -> SYN-SENT, sends SYN.
+  // Errors: AlreadyConnected unless CLOSED.
+  Expected<void, Error> open_active(Instant now, SegmentSink& out);
+  // RFC 9293 §3.10.1 OPEN, passive: CLOSED -> LISTEN. Errors: AlreadyConnected unless CLOSED.
+  Expected<void, Error> open_passive(Instant now);
+
+  // RFC 9293 §3.10.2 SEND: queues what fits in the send buffer, returns how much was taken.
+  // In LISTEN, turns the connection active (LISTEN -> SYN-SENT). Errors: ShutDown after
+  // close(); WouldBlock when the buffer is full; ConnectionReset/TimedOut/... once failed;
+  // NotConnected when CLOSED.
+  Expected<std::size_t, Error> send(std::span<const std::byte> data, Instant now,
+                                    SegmentSink& out);
+
+  // RFC 9293 §3.10.3 RECEIVE: copies in-order data out; may send a window update. Returns 0
+  // at end of stream (after the peer's FIN). Errors: WouldBlock when nothing is there yet;
+  // the connection's error once failed; NotConnected in CLOSED/LISTEN.
+  Expected<std::size_t, Error> receive(std::span<std::byte> out, Instant now, SegmentSink& sink);
+
+  // RFC 9293 §3.10.4 CLOSE: "I have no more data to send" — a FIN after the queued data. The
+  // receive side stays open (half-close). Errors: ShutDown if already closing; NotConnected
+  // in CLOSED.
+  Expected<void, Error> close(Instant now, SegmentSink& out);
+
+  // RFC 9293 §3.10.5 ABORT: RST in synchronized states, then CLOSED.
+  void abort(Instant now, SegmentSink& out);
+
+  // RFC 9293 §3.10.7 SEGMENT ARRIVES, for a segment addressed to this connection's 4-tuple.
+  void on_segment(const Segment& segment, Instant now, SegmentSink& out);
+
+  // RFC 9293 §3.10.8 timeouts (retransmission, TIME-WAIT, delayed ACK, persist, keepalive).
+  void on_timer(Instant now, SegmentSink& out);
+  std::optional<Instant> next_deadline() const;
+
+  // An ICMP error for this connection (RFC 9293 §3.9.2.2 / RFC 5461): in SYN-SENT a
+  // port-unreachable fails the connection with `error`; otherwise it is noted only.
+  void on_icmp_error(Error error, bool hard, Instant now);
+
+  State state() const { return state_; }
+  bool passive() const { return passive_; }
+  const wire::Endpoint& local() const { return local_; }
+  const wire::Endpoint& remote() const { return remote_; }
+  ConnectionId id() const { return context_.id; }
+  std::optional<Error> error() const { return error_; }
+  ConnectionStatus status() const;
+  std::uint8_t take_events() {
+    auto e = events_;
+    events_ = 0;
+    return e;
+  }
+  std::uint8_t pending_events() const { return events_; }
+  std::uint32_t send_space() const;
+  std::uint32_t readable() const { return rcv_buf_.readable(); }
+  bool peer_finished() const { return fin_received_; }
+  bool write_shut() const { return fin_queued_; }
+  void set_no_delay(bool on) { config_.no_delay = on; }
+  void set_congestion(CongestionAlgorithm a);
+  void set_context(ConnectionContext context) { context_ = context; }
+
+  // RFC 9293 §3.10.7.1: the RST answering a segment that reaches no connection.
+  static std::optional<Segment> reset_for(const Segment& in);
+
+ private:
+  enum class Timer : std::uint8_t { Retransmit, TimeWait, DelayedAck, Persist, Keepalive, Count };
+
+  // --- state changes: the one function every transition goes through ---
+  void set_state(State to, std::string_view cause, Instant now);
+  void enter_closed(std::string_view cause, Instant now, std::optional<Error> error);
+  void enter_time_wait(std::string_view cause, Instant now);
+
+  // --- input steps (connection_input.cpp) ---
+  void on_segment_listen(const Segment& seg, Instant now, SegmentSink& out);
+  void on_segment_syn_sent(const Segment& seg, Instant now, SegmentSink& out);
+  bool check_sequence(const Segment& seg, Instant now, SegmentSink& out);
+  bool check_rst(const Segment& seg, Instant now, SegmentSink& out);
+  bool check_syn(const Segment& seg, Instant now, SegmentSink& out);
+  bool process_ack(const Segment& seg, Instant now, SegmentSink& out);
+  void process_text(const Segment& seg, Instant now, SegmentSink& out);
+  void process_fin(Instant now, SegmentSink& out);
+  void apply_peer_syn_options(const Segment& seg);
+  void update_send_window(const Segment& seg, Instant now);
+  void handle_new_ack(const Segment& seg, Instant now, SegmentSink& out);
+  void handle_duplicate_ack(const Segment& seg, Instant now, SegmentSink& out);
+  void take_rtt_sample(const Segment& seg, Instant now);
+  void update_ts_recent(const Segment& seg);
+  void count_drop(std::uint64_t Counters::*counter, std::string_view name, Instant now);
+
+  // --- output (connection_output.cpp) ---
+  void output(Instant now, SegmentSink& out);
+  void send_syn(Instant now, SegmentSink& out, bool retransmission);
+  void send_ack(Instant now, SegmentSink& out);
+  void send_rst(SeqNum seq, Instant now, SegmentSink& out);
+  void send_data_segment(SeqNum seq, std::uint32_t len, bool fin, Instant now, SegmentSink& out,
+                         bool retransmission);
+  void emit(Segment& seg, Instant now, SegmentSink& out);
+  std::uint16_t window_to_advertise();
+  std::uint32_t ts_now(Instant now) const;
+  void retransmit_first(Instant now, SegmentSink& out);
+  bool fin_sent() const;
+  SeqNum fin_seq() const { return snd_buf_seq_ + snd_buf_.size(); }
+  std::uint32_t flight_size() const { return static_cast<std::uint32_t>(snd_max_ - snd_una_); }
+  std::uint32_t effective_mss() const;
+  void arm(Timer t, Instant at) { timers_[static_cast<int>(t)] = at; }
+  void disarm(Timer t) { timers_[static_cast<int>(t)].reset(); }
+  const std::optional<Instant>& timer(Timer t) const { return timers_[static_cast<int>(t)]; }
+  void restart_retransmit_timer(Instant now);
+  void schedule_ack(Instant now, SegmentSink& out, bool immediately);
+
+  // --- timers (connection.cpp) ---
+  void on_retransmit_timeout(Instant now, SegmentSink& out);
+  void on_persist_timeout(Instant now, SegmentSink& out);
+  void on_keepalive_timeout(Instant now, SegmentSink& out);
+
+  TcpConfig config_;
+  ConnectionContext context_;
+  wire::Endpoint local_;
+  wire::Endpoint remote_;
+  State state_ = State::Closed;
+  bool passive_ = false;
+  std::optional<Error> error_;
+  std::optional<Error> soft_error_;  // last ICMP error, reported if we time out
+  std::uint8_t events_ = 0;
+
+  // RFC 9293 §3.3.1 send sequence variables.
+  SeqNum iss_;
+  SeqNum snd_una_;
+  SeqNum snd_nxt_;
+  SeqNum snd_max_;  // highest sequence number sent + 1 (SND.NXT before a go-back-N rewind)
+  std::uint32_t snd_wnd_ = 0;
+  std::uint32_t max_snd_wnd_ = 0;  // RFC 9293 §3.8.6.2.1 and RFC 5961 §5 MAX.SND.WND
+  SeqNum snd_wl1_;
+  SeqNum snd_wl2_;
+  // Receive sequence variables.
+  SeqNum irs_;
+  SeqNum rcv_nxt_;
+  SeqNum rcv_adv_;  // right edge of the window we last advertised (RCV.NXT + RCV.WND)
+
+  // Negotiated options.
+  std::uint16_t peer_mss_ = 536;  // RFC 9293 §3.7.1: 536 when the peer sends no MSS option
+  std::uint8_t snd_wscale_ = 0;
+  std::uint8_t rcv_wscale_ = 0;
+  bool wscale_ok_ = false;
+  bool sack_ok_ = false;
+  bool ts_ok_ = false;
+  std::uint32_t ts_offset_ = 0;
+  std::uint32_t ts_recent_ = 0;
+  SeqNum last_ack_sent_;
+
+  // Buffers: the send ring's unacknowledged prefix is the retransmission queue.
+  ByteRing snd_buf_;
+  SeqNum snd_buf_seq_;  // sequence number of snd_buf_ byte 0
+  ReceiveBuffer rcv_buf_;
+  bool fin_queued_ = false;      // user called CLOSE
+  bool fin_received_ = false;    // peer's FIN processed (RCV.NXT passed it)
+  std::optional<SeqNum> pending_fin_;  // peer's FIN seen beyond a hole
+
+  // Timers, RTT, congestion, recovery.
+  std::array<std::optional<Instant>, static_cast<int>(Timer::Count)> timers_{};
+  RttEstimator rtt_;
+  CongestionControl cc_;
+  std::uint8_t retries_ = 0;           // consecutive RTO expirations
+  std::optional<Instant> first_unacked_retransmit_;  // for the user timeout
+  std::uint8_t persist_backoff_ = 0;
+  std::uint8_t keepalive_sent_ = 0;
+  std::optional<SeqNum> timed_seq_;  // Karn: the segment being timed for an RTT sample
+  Instant timed_at_{};
+  std::uint32_t dup_acks_ = 0;
+  bool in_recovery_ = false;
+  SeqNum recover_;  // RFC 6582 "recover"
+  std::uint32_t ack_pending_ = 0;  // full-sized segments received since our last ACK
+  bool ack_now_ = false;
+
+  std::uint64_t retransmits_ = 0, rto_expirations_ = 0, fast_retransmits_ = 0;
+  std::uint64_t bytes_sent_ = 0, bytes_acked_ = 0, bytes_received_ = 0;
+};
+
+}  // namespace synack::tcp

@@ -1,0 +1,576 @@
+// RFC 9293 §3.10.7 SEGMENT ARRIVES, in the RFC's order of checks.
+#include <algorithm>
+
+#include "tcp/connection.hpp"
+
+namespace synack::tcp {
+
+#define SYNACK_DROP(counter) count_drop(&Counters::counter, #counter, now)
+
+// RFC 9293 §3.10.7.1: "If the state is CLOSED ... An incoming segment not containing a RST
+// causes a RST to be sent in response."
+std::optional<Segment> Connection::reset_for(const Segment& in) {
+  if (in.has(RST)) return std::nullopt;  // "An incoming segment containing a RST is discarded."
+  Segment r;
+  if (in.has(ACK)) {
+    r.seq = in.ack;  // <SEQ=SEG.ACK><CTL=RST>
+    r.flags = RST;
+  } else {
+    r.seq = SeqNum(0);  // <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>
+    r.ack = in.seq + in.length();
+    r.flags = RST | ACK;
+  }
+  return r;
+}
+
+void Connection::on_segment(const Segment& seg, Instant now, SegmentSink& out) {
+  switch (state_) {
+    case State::Closed:
+      if (auto rst = reset_for(seg)) {
+        if (context_.counters) ++context_.counters->tcp_resets_sent;
+        out.send(*rst);
+      }
+      return;
+    case State::Listen:
+      on_segment_listen(seg, now, out);
+      return;
+    case State::SynSent:
+      on_segment_syn_sent(seg, now, out);
+      return;
+    default:
+      break;
+  }
+  // RFC 9293 §3.10.7.4, for SYN-RECEIVED and the synchronized states.
+  if (!check_sequence(seg, now, out)) return;  // first
+  if (!check_rst(seg, now, out)) return;       // second
+  // third: security/compartment — not applicable (RFC 9293 §3.10.7.4 "third").
+  if (!check_syn(seg, now, out)) return;       // fourth
+  if (!process_ack(seg, now, out)) return;     // fifth
+  // sixth: URG. RFC 6093: urgent data is delivered inline; the pointer is not acted on.
+  process_text(seg, now, out);  // seventh and eighth (text, FIN)
+  // RFC 9293 §3.10.7.4 fifth, FIN-WAIT-1: "if the FIN segment is now acknowledged, then
+  // enter FIN-WAIT-2". Done after the FIN step so a FIN+ACK takes FIN-WAIT-1 -> TIME-WAIT
+  // directly ("If our FIN has been ACKed (perhaps in this segment)").
+  if (state_ == State::FinWait1 && fin_sent() && snd_una_ == snd_max_)
+    set_state(State::FinWait2, "rcv ACK of FIN", now);
+  if (config_.keepalive && is_synchronized(state_) && state_ != State::TimeWait) {
+    keepalive_sent_ = 0;
+    arm(Timer::Keepalive, now + config_.keepalive_idle);
+  }
+  if (state_ != State::Closed) output(now, out);
+}
+
+// RFC 9293 §3.10.7.2, LISTEN.
+void Connection::on_segment_listen(const Segment& seg, Instant now, SegmentSink& out) {
+  // "First, check for a RST: An incoming RST segment could not be valid ... ignored."
+  if (seg.has(RST)) {
+    SYNACK_DROP(drop_listen_rst);
+    return;
+  }
+  // "Second, check for an ACK: ... form a reset segment <SEQ=SEG.ACK><CTL=RST>."
+  if (seg.has(ACK)) {
+    SYNACK_DROP(drop_listen_ack);
+    if (auto rst = reset_for(seg)) {
+      if (context_.counters) ++context_.counters->tcp_resets_sent;
+      out.send(*rst);
+    }
+    return;
+  }
+  // "Third, check for a SYN": RCV.NXT = SEG.SEQ+1, IRS = SEG.SEQ, send
+  // <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>, SND.NXT = ISS+1, SND.UNA = ISS.
+  if (seg.has(SYN)) {
+    irs_ = seg.seq;
+    rcv_nxt_ = seg.seq + 1;
+    apply_peer_syn_options(seg);
+    snd_wnd_ = seg.window;  // RFC 7323 §2.2: never scaled in a SYN
+    max_snd_wnd_ = snd_wnd_;
+    snd_wl1_ = seg.seq;
+    snd_wl2_ = iss_;
+    // Data on a SYN would be queued by the RFC; like most stacks without TFO we do not
+    // acknowledge it, and the peer sends it again after the handshake.
+    if (!seg.payload.empty()) SYNACK_DROP(drop_syn_data);
+    if (context_.counters) ++context_.counters->tcp_passive_opens;
+    set_state(State::SynReceived, "rcv SYN / snd SYN,ACK", now);
+    send_syn(now, out, false);
+    return;
+  }
+  // "Fourth, other data or control ... drop the segment, and return."
+  SYNACK_DROP(drop_listen_other);
+}
+
+// RFC 9293 §3.10.7.3, SYN-SENT.
+void Connection::on_segment_syn_sent(const Segment& seg, Instant now, SegmentSink& out) {
+  bool ack_acceptable = false;
+  // "First, check the ACK bit": SEG.ACK =< ISS or SEG.ACK > SND.NXT -> <SEQ=SEG.ACK><CTL=RST>
+  // (unless the RST bit is set), discard.
+  if (seg.has(ACK)) {
+    if (seg.ack <= iss_ || seg.ack > snd_max_) {
+      SYNACK_DROP(drop_syn_sent_bad_ack);
+      if (auto rst = reset_for(seg)) {
+        if (context_.counters) ++context_.counters->tcp_resets_sent;
+        out.send(*rst);
+      }
+      return;
+    }
+    ack_acceptable = snd_una_ < seg.ack;  // SND.UNA < SEG.ACK =< SND.NXT
+  }
+  // "Second, check the RST bit": with an acceptable ACK, "error: connection reset", enter
+  // CLOSED; otherwise drop (RFC 5961 §3.2 blind-reset protection keeps this as is).
+  if (seg.has(RST)) {
+    if (ack_acceptable) {
+      if (context_.counters) ++context_.counters->tcp_resets_received;
+      enter_closed("rcv RST / delete TCB", now, Error::ConnectionRefused);
+    } else {
+      SYNACK_DROP(drop_syn_sent_rst_unacceptable);
+    }
+    return;
+  }
+  // "Fourth, check the SYN bit."
+  if (!seg.has(SYN)) {
+    SYNACK_DROP(drop_syn_sent_no_syn);  // "Fifth, if neither of the SYN or RST bits is set"
+    return;
+  }
+  irs_ = seg.seq;
+  rcv_nxt_ = seg.seq + 1;
+  apply_peer_syn_options(seg);
+  if (ack_acceptable) {
+    take_rtt_sample(seg, now);
+    snd_una_ = seg.ack;
+  }
+  snd_wnd_ = seg.window;  // RFC 7323 §2.2: the window in a SYN is not scaled
+  max_snd_wnd_ = snd_wnd_;
+  snd_wl1_ = seg.seq;
+  snd_wl2_ = seg.ack;
+  cc_.set_mss(effective_mss());
+  if (snd_una_ > iss_) {
+    // "If SND.UNA > ISS (our SYN has been ACKed), change the connection state to
+    // ESTABLISHED, form an ACK segment <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> and send it."
+    disarm(Timer::Retransmit);
+    retries_ = 0;
+    first_unacked_retransmit_.reset();
+    if (context_.counters) ++context_.counters->tcp_connections_established;
+    set_state(State::Established, "rcv SYN,ACK / snd ACK", now);
+    events_ |= event::Connected | event::Writable;
+    ack_now_ = true;
+    if (!seg.payload.empty() || seg.has(FIN)) {
+      // "Data or controls that were queued ... continue processing at the sixth step."
+      Segment rest = seg;
+      rest.seq = seg.seq + 1;
+      rest.flags = static_cast<std::uint8_t>(seg.flags & ~SYN);
+      process_text(rest, now, out);
+    }
+    if (state_ != State::Closed) output(now, out);
+    return;
+  }
+  // "Otherwise, enter SYN-RECEIVED, form a SYN,ACK segment <SEQ=ISS><ACK=RCV.NXT>
+  // <CTL=SYN,ACK> and send it." (simultaneous open, RFC 9293 §3.5 Figure 7)
+  set_state(State::SynReceived, "rcv SYN / snd SYN,ACK", now);
+  send_syn(now, out, false);
+}
+
+void Connection::apply_peer_syn_options(const Segment& seg) {
+  const auto& o = seg.options;
+  // RFC 9293 §3.7.1 (MUST-15): 536 when the peer sent no MSS option.
+  peer_mss_ = std::max<std::uint16_t>(o.mss.value_or(536), 88);
+  // RFC 7323 §2.2: scaling only when both sides sent the option; §2.3: shifts above 14
+  // are treated as 14.
+  if (config_.window_scale && o.window_scale) {
+    wscale_ok_ = true;
+    snd_wscale_ = std::min<std::uint8_t>(*o.window_scale, 14);
+  } else {
+    wscale_ok_ = false;
+    snd_wscale_ = 0;
+    rcv_wscale_ = 0;
+  }
+  sack_ok_ = config_.sack && o.sack_permitted;  // RFC 2018 §2
+  ts_ok_ = config_.timestamps && o.timestamps.has_value();  // RFC 7323 §3.2
+  if (ts_ok_) ts_recent_ = o.timestamps->value;
+}
+
+// RFC 9293 §3.10.7.4 first: sequence number check (after RFC 7323 §5.3 PAWS).
+bool Connection::check_sequence(const Segment& seg, Instant now, SegmentSink& out) {
+  // RFC 7323 §5.3 R1: a timestamp older than TS.Recent marks an old duplicate: ACK and drop.
+  if (ts_ok_ && seg.options.timestamps && !seg.has(RST) &&
+      static_cast<std::int32_t>(seg.options.timestamps->value - ts_recent_) < 0) {
+    SYNACK_DROP(drop_paws);
+    send_ack(now, out);
+    return false;
+  }
+  std::uint32_t wnd = rcv_adv_ > rcv_nxt_ ? static_cast<std::uint32_t>(rcv_adv_ - rcv_nxt_) : 0;
+  std::uint32_t len = seg.length();
+  bool acceptable;
+  if (len == 0) {
+    acceptable = wnd == 0 ? seg.seq == rcv_nxt_ : seg.seq.in_window(rcv_nxt_, wnd);
+  } else if (wnd == 0) {
+    // "If the RCV.WND is zero, no segments will be acceptable, but special allowance
+    // should be made to accept valid ACKs, URGs, and RSTs": a segment at RCV.NXT is let
+    // through; its text is trimmed to the (empty) window later.
+    acceptable = seg.seq == rcv_nxt_;
+  } else {
+    acceptable = seg.seq.in_window(rcv_nxt_, wnd) || (seg.seq + (len - 1)).in_window(rcv_nxt_, wnd);
+  }
+  if (!acceptable) {
+    // RFC 9293 §3.10.7.4 eighth, TIME-WAIT: "The only thing that can arrive in this state is
+    // a retransmission of the remote FIN. Acknowledge it, and restart the 2 MSL timeout."
+    if (state_ == State::TimeWait && seg.has(FIN) && !seg.has(RST) &&
+        seg.seq + len == rcv_nxt_) {
+      if (context_.counters) ++context_.counters->tcp_time_wait_reacks;
+      arm(Timer::TimeWait, now + 2 * config_.msl);
+      send_ack(now, out);
+      return false;
+    }
+    if (seg.has(RST)) {
+      SYNACK_DROP(drop_rst_out_of_window);  // RFC 5961 §3.2: silently discard
+      return false;
+    }
+    // "If an incoming segment is not acceptable, an acknowledgment should be sent in reply
+    // (unless the RST bit is set ...): <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>"
+    SYNACK_DROP(drop_sequence_unacceptable);
+    send_ack(now, out);
+    return false;
+  }
+  update_ts_recent(seg);
+  return true;
+}
+
+// RFC 7323 §4.3 (3): TS.Recent takes the newest TSval of a segment that covers Last.ACK.sent.
+void Connection::update_ts_recent(const Segment& seg) {
+  if (!ts_ok_ || !seg.options.timestamps) return;
+  std::uint32_t tsval = seg.options.timestamps->value;
+  if (static_cast<std::int32_t>(tsval - ts_recent_) >= 0 && seg.seq <= last_ack_sent_)
+    ts_recent_ = tsval;
+}
+
+// RFC 9293 §3.10.7.4 second: the RST bit, with RFC 5961 §3.2's exact-match rule.
+bool Connection::check_rst(const Segment& seg, Instant now, SegmentSink& out) {
+  if (!seg.has(RST)) return true;
+  if (seg.seq != rcv_nxt_) {
+    // RFC 5961 §3.2: in the window but not exactly RCV.NXT -> challenge ACK.
+    SYNACK_DROP(drop_rst_in_window);
+    if (context_.counters) ++context_.counters->tcp_challenge_acks;
+    send_ack(now, out);
+    return false;
+  }
+  if (context_.counters) ++context_.counters->tcp_resets_received;
+  switch (state_) {
+    case State::SynReceived:
+      if (passive_) {
+        // "If this connection was initiated with a passive OPEN (i.e., came from the LISTEN
+        // state), then return this connection to LISTEN state and return."
+        for (auto& t : timers_) t.reset();
+        set_state(State::Listen, "rcv RST / return to LISTEN", now);
+        events_ |= event::Closed;
+      } else {
+        // "If this connection was initiated with an active OPEN ... connection refused"
+        enter_closed("rcv RST / delete TCB", now, Error::ConnectionRefused);
+      }
+      return false;
+    case State::Established:
+    case State::FinWait1:
+    case State::FinWait2:
+    case State::CloseWait:
+      // "any outstanding RECEIVEs and SEND should receive 'reset' responses ... enter the
+      // CLOSED state, delete the TCB, and return."
+      enter_closed("rcv RST / delete TCB", now, Error::ConnectionReset);
+      return false;
+    default:
+      // CLOSING, LAST-ACK, TIME-WAIT: "enter the CLOSED state, delete the TCB, and return."
+      enter_closed("rcv RST / delete TCB", now, std::nullopt);
+      return false;
+  }
+}
+
+// RFC 9293 §3.10.7.4 fourth: the SYN bit.
+bool Connection::check_syn(const Segment& seg, Instant now, SegmentSink& out) {
+  if (!seg.has(SYN)) return true;
+  if (state_ == State::SynReceived && passive_) {
+    if (seg.seq == irs_) {
+      // A retransmitted SYN: our SYN,ACK was lost. Following Linux, answer with the SYN,ACK
+      // again at once rather than an ACK the peer in SYN-SENT would discard.
+      send_syn(now, out, true);
+      return false;
+    }
+    // "If the connection was initiated with a passive OPEN, then return this connection
+    // to the LISTEN state and return."
+    for (auto& t : timers_) t.reset();
+    set_state(State::Listen, "rcv SYN / return to LISTEN", now);
+    events_ |= event::Closed;
+    return false;
+  }
+  // RFC 5961 §4.2 (RFC 9293 MUST-...): "TCP endpoints MUST send a 'challenge ACK'".
+  SYNACK_DROP(drop_syn_synchronized);
+  if (context_.counters) ++context_.counters->tcp_challenge_acks;
+  send_ack(now, out);
+  return false;
+}
+
+// RFC 9293 §3.10.7.4 fifth: the ACK field.
+bool Connection::process_ack(const Segment& seg, Instant now, SegmentSink& out) {
+  if (!seg.has(ACK)) {
+    SYNACK_DROP(drop_no_ack_flag);  // "if the ACK bit is off, drop the segment and return"
+    return false;
+  }
+  if (state_ == State::SynReceived) {
+    // "If SND.UNA < SEG.ACK =< SND.NXT, then enter ESTABLISHED state and continue
+    // processing with the variables SND.WND <- SEG.WND, SND.WL1 <- SEG.SEQ, SND.WL2 <- SEG.ACK"
+    if (snd_una_ < seg.ack && seg.ack <= snd_max_) {
+      take_rtt_sample(seg, now);
+      snd_una_ = seg.ack;
+      if (snd_nxt_ < snd_una_) snd_nxt_ = snd_una_;
+      snd_wnd_ = static_cast<std::uint32_t>(seg.window) << snd_wscale_;
+      max_snd_wnd_ = std::max(max_snd_wnd_, snd_wnd_);
+      snd_wl1_ = seg.seq;
+      snd_wl2_ = seg.ack;
+      disarm(Timer::Retransmit);
+      retries_ = 0;
+      first_unacked_retransmit_.reset();
+      cc_.set_mss(effective_mss());
+      if (context_.counters) ++context_.counters->tcp_connections_established;
+      // A CLOSE in SYN-RECEIVED already moved us to FIN-WAIT-1; otherwise ESTABLISHED.
+      set_state(State::Established, "rcv ACK of SYN", now);
+      events_ |= event::Connected | event::Writable;
+      return true;
+    }
+    // "If the segment acknowledgment is not acceptable, form a reset segment
+    // <SEQ=SEG.ACK><CTL=RST> and send it."
+    SYNACK_DROP(drop_ack_unacceptable);
+    send_rst(seg.ack, now, out);
+    return false;
+  }
+
+  // ESTABLISHED and the states after it.
+  if (seg.ack > snd_max_) {
+    // "If the ACK acks something not yet sent (SEG.ACK > SND.NXT), then send an ACK, drop
+    // the segment, and return."
+    SYNACK_DROP(drop_ack_future);
+    send_ack(now, out);
+    return false;
+  }
+  if (max_snd_wnd_ > 0 && seg.ack < snd_una_ - max_snd_wnd_) {
+    // RFC 5961 §5.2: ACK older than SND.UNA - MAX.SND.WND: discard and send an ACK.
+    SYNACK_DROP(drop_ack_too_old);
+    send_ack(now, out);
+    return false;
+  }
+  if (seg.ack > snd_una_) {
+    handle_new_ack(seg, now, out);
+    if (state_ == State::Closed) return false;
+  } else if (seg.ack == snd_una_) {
+    handle_duplicate_ack(seg, now, out);
+  }
+  update_send_window(seg, now);
+
+  bool our_fin_acked = fin_sent() && snd_una_ == snd_max_;
+  switch (state_) {
+    case State::Closing:
+      // "In addition to the processing for the ESTABLISHED state, if the ACK acknowledges
+      // our FIN, then enter the TIME-WAIT state; otherwise, ignore the segment."
+      if (our_fin_acked) enter_time_wait("rcv ACK of FIN", now);
+      return true;
+    case State::LastAck:
+      // "The only thing that can arrive in this state is an acknowledgment of our FIN. If
+      // our FIN is now acknowledged, delete the TCB, enter the CLOSED state, and return."
+      if (our_fin_acked) {
+        enter_closed("rcv ACK of FIN / delete TCB", now, std::nullopt);
+        return false;
+      }
+      return true;
+    default:
+      return true;  // FIN-WAIT-1 -> FIN-WAIT-2 happens after the FIN step (see on_segment)
+  }
+}
+
+void Connection::take_rtt_sample(const Segment& seg, Instant now) {
+  // Karn's algorithm (RFC 6298 §3): only a segment sent once is timed.
+  if (timed_seq_ && seg.ack >= *timed_seq_) {
+    rtt_.sample(now - timed_at_);
+    timed_seq_.reset();
+    return;
+  }
+  // RFC 7323 §4 RTTM: the echoed timestamp times retransmitted segments too.
+  if (ts_ok_ && seg.options.timestamps && seg.options.timestamps->echo != 0) {
+    std::uint32_t elapsed_ms = ts_now(now) - seg.options.timestamps->echo;
+    if (elapsed_ms < 60000 && !timed_seq_) rtt_.sample(std::chrono::milliseconds(elapsed_ms));
+  }
+}
+
+// SND.UNA advances (RFC 9293 §3.10.7.4 fifth, ESTABLISHED: "Any segments on the
+// retransmission queue that are thereby entirely acknowledged are removed").
+void Connection::handle_new_ack(const Segment& seg, Instant now, SegmentSink& out) {
+  auto acked = static_cast<std::uint32_t>(seg.ack - snd_una_);
+  take_rtt_sample(seg, now);
+  std::uint32_t data_acked = 0;
+  if (seg.ack > snd_buf_seq_)
+    data_acked = std::min<std::uint32_t>(static_cast<std::uint32_t>(seg.ack - snd_buf_seq_),
+                                         snd_buf_.size());
+  bool was_full = snd_buf_.free_space() == 0;
+  snd_buf_.consume(data_acked);
+  snd_buf_seq_ += data_acked;
+  bytes_acked_ += data_acked;
+  snd_una_ = seg.ack;
+  if (snd_nxt_ < snd_una_) snd_nxt_ = snd_una_;
+  retries_ = 0;
+  first_unacked_retransmit_.reset();
+  if (data_acked > 0 && (was_full || snd_buf_.free_space() >= snd_buf_.capacity() / 2) &&
+      !fin_queued_)
+    events_ |= event::Writable;
+
+  if (in_recovery_) {
+    if (seg.ack >= recover_) {
+      // RFC 6582 §3.2 step 3: full acknowledgment ends fast recovery.
+      in_recovery_ = false;
+      dup_acks_ = 0;
+      cc_.on_recovery_exit();
+    } else {
+      // RFC 6582 §3.2 step 3 partial ACK: retransmit the next hole, deflate by the amount
+      // acknowledged, add back one SMSS.
+      retransmit_first(now, out);
+      cc_.partial_ack(acked);
+    }
+  } else {
+    dup_acks_ = 0;
+    cc_.on_ack(acked, now, rtt_.srtt());
+  }
+  // RFC 6298 §5.2: all outstanding data acknowledged -> stop the timer; §5.3: otherwise
+  // restart it.
+  if (snd_una_ == snd_max_) {
+    disarm(Timer::Retransmit);
+  } else if (!in_recovery_ || seg.ack >= recover_) {
+    restart_retransmit_timer(now);
+  }
+}
+
+// RFC 5681 §2 "DUPLICATE ACKNOWLEDGMENT" and §3.2 fast retransmit / fast recovery.
+void Connection::handle_duplicate_ack(const Segment& seg, Instant now, SegmentSink& out) {
+  std::uint32_t window = static_cast<std::uint32_t>(seg.window) << snd_wscale_;
+  bool duplicate = flight_size() > 0 && seg.payload.empty() && !seg.has(SYN) &&
+                   !seg.has(FIN) && window == snd_wnd_;
+  if (!duplicate) return;
+  ++dup_acks_;
+  if (context_.counters) ++context_.counters->tcp_dup_acks;
+  std::uint32_t mss = effective_mss();
+  if (in_recovery_) {
+    cc_.inflate(mss);  // RFC 5681 §3.2 step 4
+    return;
+  }
+  // RFC 6582 §3.2 step 2: enter only if this loss is past the previous recovery point.
+  if (dup_acks_ == 3 && snd_una_ > recover_) {
+    recover_ = snd_max_;
+    in_recovery_ = true;
+    ++fast_retransmits_;
+    if (context_.counters) ++context_.counters->tcp_fast_retransmits;
+    cc_.on_congestion_event(flight_size(), now);
+    cc_.inflate(3 * mss);
+    SeqNum saved_nxt = snd_nxt_;
+    retransmit_first(now, out);
+    snd_nxt_ = seq_max(saved_nxt, snd_nxt_);
+  }
+}
+
+// RFC 9293 §3.10.7.4 fifth: "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be
+// updated. If (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK))".
+void Connection::update_send_window(const Segment& seg, Instant now) {
+  if (seg.ack < snd_una_ || seg.ack > snd_max_) return;
+  if (snd_wl1_ < seg.seq || (snd_wl1_ == seg.seq && snd_wl2_ <= seg.ack)) {
+    snd_wnd_ = static_cast<std::uint32_t>(seg.window) << snd_wscale_;
+    snd_wl1_ = seg.seq;
+    snd_wl2_ = seg.ack;
+    max_snd_wnd_ = std::max(max_snd_wnd_, snd_wnd_);
+    if (snd_wnd_ > 0 && timer(Timer::Persist)) {
+      // The window reopened: stop probing and go back to normal transmission.
+      disarm(Timer::Persist);
+      persist_backoff_ = 0;
+      if (snd_nxt_ > snd_una_ && !timer(Timer::Retransmit))
+        arm(Timer::Retransmit, now + rtt_.rto());
+    }
+  }
+}
+
+// RFC 9293 §3.10.7.4 seventh (segment text) and eighth (FIN).
+void Connection::process_text(const Segment& seg, Instant now, SegmentSink& out) {
+  bool accepts_text = state_ == State::Established || state_ == State::FinWait1 ||
+                      state_ == State::FinWait2;
+  std::span<const std::byte> payload = seg.payload;
+  SeqNum seq = seg.seq;
+  if (!payload.empty()) {
+    if (!accepts_text) {
+      // CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT: "This should not occur since a FIN has
+      // been received from the remote side. Ignore the segment text."
+      SYNACK_DROP(drop_data_after_fin);
+      payload = {};
+    } else if (seq < rcv_nxt_) {
+      auto skip = static_cast<std::uint32_t>(rcv_nxt_ - seq);
+      payload = skip >= payload.size() ? std::span<const std::byte>{} : payload.subspan(skip);
+      seq = rcv_nxt_;
+      if (payload.empty()) schedule_ack(now, out, true);  // a duplicate: ACK at once
+    }
+  }
+  if (!payload.empty()) {
+    auto offset = static_cast<std::uint32_t>(seq - rcv_nxt_);
+    auto result = rcv_buf_.insert(offset, payload);
+    if (result.dropped) SYNACK_DROP(drop_reassembly_full);
+    if (result.advanced > 0) {
+      rcv_nxt_ += result.advanced;
+      bytes_received_ += result.advanced;
+      events_ |= event::Readable;
+      // RFC 5681 §4.2: ACK at once when a segment fills (part of) a hole.
+      schedule_ack(now, out, result.filled_hole);
+    } else {
+      // RFC 5681 §4.2: an out-of-order segment is answered at once (a duplicate ACK), and
+      // so is data beyond the window.
+      if (result.out_of_order && context_.counters)
+        ++context_.counters->tcp_out_of_order_segments;
+      schedule_ack(now, out, true);
+    }
+  }
+  // Eighth: the FIN bit. "Do not process the FIN if the state is CLOSED, LISTEN, or
+  // SYN-SENT" — those never get here.
+  if (seg.has(FIN) && !fin_received_) {
+    SeqNum fin_at = seg.seq + static_cast<std::uint32_t>(seg.payload.size());
+    if (fin_at == rcv_nxt_) {
+      process_fin(now, out);
+    } else if (fin_at > rcv_nxt_) {
+      pending_fin_ = fin_at;  // beyond a hole: take it when the hole fills
+      schedule_ack(now, out, true);
+    }
+  } else if (pending_fin_ && *pending_fin_ == rcv_nxt_ && !fin_received_) {
+    process_fin(now, out);
+  }
+}
+
+void Connection::process_fin(Instant now, SegmentSink& out) {
+  // "signal the user 'connection closing' ... advance RCV.NXT over the FIN, and send an
+  // acknowledgment for the FIN."
+  fin_received_ = true;
+  pending_fin_.reset();
+  rcv_nxt_ += 1;
+  events_ |= event::PeerClosed | event::Readable;
+  schedule_ack(now, out, true);
+  switch (state_) {
+    case State::SynReceived:
+    case State::Established:
+      set_state(State::CloseWait, "rcv FIN / snd ACK", now);
+      break;
+    case State::FinWait1:
+      // "If our FIN has been ACKed (perhaps in this segment), then enter TIME-WAIT, start the
+      // time-wait timer, turn off the other timers; otherwise, enter the CLOSING state."
+      if (fin_sent() && snd_una_ == snd_max_) {
+        enter_time_wait("rcv FIN,ACK / snd ACK", now);
+        ack_now_ = true;
+      } else {
+        set_state(State::Closing, "rcv FIN / snd ACK", now);
+      }
+      break;
+    case State::FinWait2:
+      enter_time_wait("rcv FIN / snd ACK", now);
+      ack_now_ = true;
+      break;
+    case State::TimeWait:
+      arm(Timer::TimeWait, now + 2 * config_.msl);  // "Restart the 2 MSL time-wait timeout."
+      break;
+    default:
+      break;  // CLOSE-WAIT, CLOSING, LAST-ACK: "Remain in the ... state."
+  }
+}
+
+}  // namespace synack::tcp

@@ -1,0 +1,236 @@
+// What a connection sends: SYNs, data with Nagle and SWS avoidance, FINs, ACKs, RSTs.
+#include <algorithm>
+#include <vector>
+
+#include "tcp/connection.hpp"
+
+namespace synack::tcp {
+
+// RFC 9293 §3.7.1: Eff.snd.MSS = min(SendMSS+20, MMS_S) - TCPhdrsize - IPoptionsize; the
+// timestamp option is in every segment once negotiated, so it comes off the MSS.
+std::uint32_t Connection::effective_mss() const {
+  std::uint32_t mss = std::min<std::uint32_t>(peer_mss_, config_.mss);
+  if (ts_ok_) mss -= 12;
+  return std::max<std::uint32_t>(mss, 64);
+}
+
+// RFC 7323 §5.4: a 1 ms timestamp clock, offset per connection so it leaks no uptime.
+std::uint32_t Connection::ts_now(Instant now) const {
+  return static_cast<std::uint32_t>(to_us(now) / 1000) + ts_offset_;
+}
+
+bool Connection::fin_sent() const { return fin_queued_ && snd_max_ > fin_seq(); }
+
+// RFC 9293 §3.8.6.2.2 receiver SWS avoidance: the right edge moves only when it can move
+// by min(buffer/2, MSS); it never moves left (the window is not shrunk, §3.8.6.2.2 SHLD-14).
+std::uint16_t Connection::window_to_advertise() {
+  std::uint32_t room = rcv_buf_.free_space();
+  std::uint32_t offered = rcv_adv_ > rcv_nxt_ ? static_cast<std::uint32_t>(rcv_adv_ - rcv_nxt_) : 0;
+  std::uint32_t threshold = std::min<std::uint32_t>(rcv_buf_.capacity() / 2, effective_mss());
+  if (room >= offered + threshold || (room > offered && room == rcv_buf_.capacity()))
+    offered = room;
+  std::uint32_t max_window = 0xffffu << rcv_wscale_;
+  offered = std::min(offered, max_window);
+  std::uint32_t field = offered >> rcv_wscale_;
+  SeqNum edge = rcv_nxt_ + (field << rcv_wscale_);
+  if (edge > rcv_adv_) rcv_adv_ = edge;
+  return static_cast<std::uint16_t>(field);
+}
+
+void Connection::emit(Segment& seg, Instant now, SegmentSink& out) {
+  bool syn = seg.has(SYN);
+  if (seg.has(ACK)) {
+    seg.ack = rcv_nxt_;
+    if (!syn) seg.window = window_to_advertise();
+    last_ack_sent_ = rcv_nxt_;
+    ack_pending_ = 0;
+    ack_now_ = false;
+    disarm(Timer::DelayedAck);
+  }
+  if (!syn && !seg.has(RST)) {
+    if (ts_ok_) seg.options.timestamps = wire::Timestamps{ts_now(now), ts_recent_};
+    // RFC 2018 §4: report out-of-order data in every ACK while holes remain.
+    if (sack_ok_ && seg.has(ACK) && rcv_buf_.has_out_of_order()) {
+      std::size_t max_blocks = ts_ok_ ? 3 : 4;
+      seg.options.sack_count = static_cast<std::uint8_t>(
+          rcv_buf_.sack_blocks(rcv_nxt_.raw(), seg.options.sack.data(), max_blocks));
+    }
+  }
+  if (context_.counters) {
+    ++context_.counters->tcp_segments_out;
+    if (seg.has(RST)) ++context_.counters->tcp_resets_sent;
+    if (seg.retransmission) ++context_.counters->tcp_retransmitted_segments;
+  }
+  if (seg.retransmission) ++retransmits_;
+  out.send(seg);
+}
+
+// SYN (SYN-SENT) or SYN,ACK (SYN-RECEIVED), RFC 9293 §3.10.1 and §3.10.7.2/3.
+void Connection::send_syn(Instant now, SegmentSink& out, bool retransmission) {
+  Segment seg;
+  seg.seq = iss_;
+  seg.flags = SYN;
+  seg.retransmission = retransmission;
+  bool synack = state_ == State::SynReceived;
+  if (synack) seg.flags |= ACK;
+  // RFC 7323 §2.2: the window in a SYN is never scaled.
+  seg.window = static_cast<std::uint16_t>(std::min<std::uint32_t>(rcv_buf_.free_space(), 0xffff));
+  rcv_adv_ = rcv_nxt_ + seg.window;
+  // RFC 9293 §3.7.1 (MUST-14): send the MSS option in every SYN.
+  seg.options.mss = config_.mss;
+  // A SYN offers what we are configured for; a SYN,ACK answers only what the peer offered
+  // (RFC 7323 §2.2 and §3.2, RFC 2018 §2).
+  bool offer_ws = synack ? wscale_ok_ : config_.window_scale;
+  bool offer_sack = synack ? sack_ok_ : config_.sack;
+  bool offer_ts = synack ? ts_ok_ : config_.timestamps;
+  if (offer_ws) seg.options.window_scale = rcv_wscale_;
+  seg.options.sack_permitted = offer_sack;
+  if (offer_ts) seg.options.timestamps = wire::Timestamps{ts_now(now), synack ? ts_recent_ : 0};
+  snd_nxt_ = iss_ + 1;
+  snd_max_ = seq_max(snd_max_, snd_nxt_);
+  if (!retransmission) {
+    timed_seq_ = iss_ + 1;
+    timed_at_ = now;
+  }
+  emit(seg, now, out);
+  arm(Timer::Retransmit, now + rtt_.rto());
+}
+
+void Connection::send_ack(Instant now, SegmentSink& out) {
+  Segment seg;
+  seg.seq = snd_nxt_;
+  seg.flags = ACK;
+  emit(seg, now, out);
+}
+
+void Connection::send_rst(SeqNum seq, Instant now, SegmentSink& out) {
+  Segment seg;
+  seg.seq = seq;
+  seg.flags = RST;
+  emit(seg, now, out);
+}
+
+void Connection::send_data_segment(SeqNum seq, std::uint32_t len, bool fin, Instant now,
+                                   SegmentSink& out, bool retransmission) {
+  Segment seg;
+  seg.seq = seq;
+  seg.flags = ACK;
+  seg.retransmission = retransmission;
+  if (fin) seg.flags |= FIN;
+  static thread_local std::vector<std::byte> scratch;
+  if (len > 0) {
+    auto offset = static_cast<std::uint32_t>(seq - snd_buf_seq_);
+    auto run = snd_buf_.contiguous(offset, len);
+    if (run.size() == len) {
+      seg.payload = run;
+    } else {
+      scratch.resize(len);
+      snd_buf_.copy_out(offset, scratch);
+      seg.payload = scratch;
+    }
+    // RFC 9293 §3.9.1.2: PSH on the segment that empties the send buffer.
+    if (seq + len == fin_seq()) seg.flags |= PSH;
+    if (!retransmission) bytes_sent_ += len;
+  }
+  if (!retransmission && !timed_seq_) {
+    timed_seq_ = seq + len + (fin ? 1 : 0);
+    timed_at_ = now;
+  }
+  emit(seg, now, out);
+  // RFC 6298 §5.1: start the timer when data goes out and it is not running.
+  if (!timer(Timer::Retransmit)) arm(Timer::Retransmit, now + rtt_.rto());
+}
+
+void Connection::restart_retransmit_timer(Instant now) {
+  arm(Timer::Retransmit, now + rtt_.rto());
+}
+
+// RFC 6298 §5.4 / RFC 5681 §3.2: send the earliest unacknowledged segment again.
+void Connection::retransmit_first(Instant now, SegmentSink& out) {
+  std::uint32_t data = static_cast<std::uint32_t>(fin_seq() - snd_una_);
+  std::uint32_t len = std::min(data, effective_mss());
+  bool fin = fin_queued_ && snd_una_ + len == fin_seq();
+  if (len == 0 && !fin) return;
+  send_data_segment(snd_una_, len, fin, now, out, true);
+  SeqNum end = snd_una_ + len + (fin ? 1 : 0);
+  snd_nxt_ = seq_max(snd_nxt_, end);
+  arm(Timer::Retransmit, now + rtt_.rto());
+}
+
+void Connection::schedule_ack(Instant now, SegmentSink&, bool immediately) {
+  if (immediately) {
+    ack_now_ = true;
+    return;
+  }
+  // RFC 9293 §3.8.6.3 (MUST-58/SHLD-19): an ACK for at least every second full-sized
+  // segment, and no ACK delayed past the delayed-ACK time (< 0.5 s).
+  if (++ack_pending_ >= 2) {
+    ack_now_ = true;
+  } else if (!timer(Timer::DelayedAck)) {
+    arm(Timer::DelayedAck, now + config_.delayed_ack);
+  }
+}
+
+// Sends what the windows, Nagle and SWS avoidance allow, then any owed ACK.
+void Connection::output(Instant now, SegmentSink& out) {
+  switch (state_) {
+    case State::Established:
+    case State::CloseWait:
+    case State::FinWait1:
+    case State::Closing:
+    case State::LastAck:
+      break;
+    case State::FinWait2:
+    case State::TimeWait:
+      if (ack_now_) send_ack(now, out);
+      return;
+    default:
+      return;  // handshake states send only SYN / SYN,ACK; CLOSED and LISTEN send nothing
+  }
+  std::uint32_t mss = effective_mss();
+  bool sent_any = false;
+  for (int guard = 0; guard < 4096; ++guard) {
+    SeqNum data_end = fin_seq();
+    SeqNum wnd_end = snd_una_ + std::min(snd_wnd_, cc_.cwnd());
+    // A window probe in flight may have pushed SND.NXT past the edge.
+    std::uint32_t room = wnd_end > snd_nxt_ ? static_cast<std::uint32_t>(wnd_end - snd_nxt_) : 0;
+    if (snd_nxt_ < data_end) {
+      std::uint32_t avail = static_cast<std::uint32_t>(data_end - snd_nxt_);
+      std::uint32_t len = std::min({avail, room, mss});
+      if (len == 0) break;
+      bool nothing_in_flight = snd_nxt_ == snd_una_;
+      // RFC 9293 §3.7.4 Nagle: hold a short segment while data is unacknowledged.
+      bool nagle_ok = config_.no_delay || nothing_in_flight || fin_queued_;
+      // RFC 9293 §3.8.6.2.1 sender SWS avoidance: send a full segment, or everything
+      // queued (Nagle permitting), or at least half the largest window the peer offered.
+      bool send = len == mss || (len == avail && nagle_ok) ||
+                  (nagle_ok && max_snd_wnd_ > 0 && len >= max_snd_wnd_ / 2);
+      if (!send) break;
+      bool fin = fin_queued_ && snd_nxt_ + len == data_end;
+      bool retransmission = snd_nxt_ < snd_max_;
+      send_data_segment(snd_nxt_, len, fin, now, out, retransmission);
+      snd_nxt_ += len + (fin ? 1 : 0);
+      snd_max_ = seq_max(snd_max_, snd_nxt_);
+      sent_any = true;
+      continue;
+    }
+    if (fin_queued_ && snd_nxt_ == data_end) {
+      // The FIN takes no window (RFC 9293 §3.10.4: "form a FIN segment and send it").
+      send_data_segment(snd_nxt_, 0, true, now, out, snd_nxt_ < snd_max_);
+      snd_nxt_ += 1;
+      snd_max_ = seq_max(snd_max_, snd_nxt_);
+      sent_any = true;
+    }
+    break;
+  }
+  // RFC 9293 §3.8.6.1: data waiting behind a zero window and nothing in flight to bring
+  // an ACK: start the persist timer.
+  bool data_waiting = snd_nxt_ < fin_seq();
+  if (data_waiting && snd_wnd_ == 0 && snd_max_ == snd_una_ && !timer(Timer::Persist)) {
+    persist_backoff_ = 0;
+    arm(Timer::Persist, now + rtt_.rto());
+  }
+  if (ack_now_ && !sent_any) send_ack(now, out);
+}
+
+}  // namespace synack::tcp
