@@ -1,0 +1,179 @@
+// The public API: a TCP/IP stack with many connections, driven by packets and time.
+//
+//   Stack stack(config, {IpAddress::v4(198,18,0,1)});
+//   auto listener = stack.listen({addr, 80}, now);
+//   ... feed packets: stack.receive_packet(bytes, now); stack.on_timer(now);
+//   ... drain:        while (stack.pop_packet(buf)) write(buf);
+//   ... events:       while (auto ev = stack.poll_event()) { ... }
+//
+// Sans-I/O: nothing here opens a file, reads a clock or sleeps.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+#include "synack/config.hpp"
+#include "synack/counters.hpp"
+#include "synack/error.hpp"
+#include "synack/expected.hpp"
+#include "synack/host.hpp"
+#include "synack/random.hpp"
+#include "synack/trace.hpp"
+#include "tcp/connection.hpp"
+#include "tcp/isn.hpp"
+#include "wire/ip_address.hpp"
+#include "wire/ip_header.hpp"
+
+namespace synack {
+
+using ListenerId = std::uint64_t;
+using tcp::ConnectionStatus;
+
+// Event bits per handle (see tcp::event): Connected, Readable, Writable, PeerClosed, Reset,
+// Closed. A listener reports Readable when accept() has a connection for it.
+struct SocketEvent {
+  std::uint64_t handle = 0;
+  std::uint8_t events = 0;
+  bool is_listener = false;
+};
+
+struct ConnectionInfo {
+  ConnectionId id = 0;
+  wire::Endpoint local;
+  wire::Endpoint remote;
+  ConnectionStatus status;
+  bool detached = false;  // the application closed it; the stack finishes the close
+};
+
+class Stack final : public NetworkHost {
+ public:
+  // `random` supplies ISN keys and ephemeral-port choices; when null, a SeededRandom from
+  // config.random_seed is used (deterministic, for simulations).
+  Stack(StackConfig config, std::vector<wire::IpAddress> addresses,
+        RandomSource* random = nullptr);
+  ~Stack() override;
+  Stack(const Stack&) = delete;
+  Stack& operator=(const Stack&) = delete;
+
+  // --- NetworkHost ---
+  void receive_packet(std::span<const std::byte> packet, Instant now) override;
+  void on_timer(Instant now) override;
+  std::optional<Instant> next_deadline() const override;
+  bool pop_packet(std::vector<std::byte>& out) override;
+
+  // --- sockets ---
+  // Passive OPEN on `local` (address may be unspecified: any of ours). backlog 0 = default.
+  // Errors: AddressInUse if a listener holds that address and port; InvalidArgument for
+  // port 0 or an address that is not ours.
+  Expected<ListenerId, Error> listen(wire::Endpoint local, Instant now, std::size_t backlog = 0);
+  // A connection that completed the handshake. Errors: WouldBlock when none is waiting;
+  // NoSuchConnection for an unknown listener.
+  Expected<ConnectionId, Error> accept(ListenerId listener);
+  Expected<void, Error> close_listener(ListenerId listener, Instant now);
+
+  // Active OPEN to `remote`, from `local_address` (default: our first address of the same
+  // family) and an ephemeral port. Errors: NoPortsAvailable, TooManyConnections,
+  // InvalidArgument (no address of that family), AddressInUse (explicit port taken).
+  Expected<ConnectionId, Error> connect(wire::Endpoint remote, Instant now,
+                                        std::optional<wire::Endpoint> local = std::nullopt);
+
+  // See tcp::Connection::send / receive for their errors; NoSuchConnection for a bad id or
+  // one already closed by the application.
+  Expected<std::size_t, Error> send(ConnectionId id, std::span<const std::byte> data, Instant now);
+  Expected<std::size_t, Error> receive(ConnectionId id, std::span<std::byte> out, Instant now);
+  // Half-close: our FIN after the queued data; receiving continues.
+  Expected<void, Error> shutdown_write(ConnectionId id, Instant now);
+  // Full close: FIN after the queued data, then the stack finishes the close on its own and
+  // frees the connection; the id becomes invalid. Unread received data (now or later)
+  // turns it into an abort (RST), as RFC 2525 §2.17 recommends and Linux does.
+  Expected<void, Error> close(ConnectionId id, Instant now);
+  // RST and forget.
+  Expected<void, Error> abort(ConnectionId id, Instant now);
+  Expected<void, Error> set_no_delay(ConnectionId id, bool on);
+  Expected<void, Error> set_congestion(ConnectionId id, CongestionAlgorithm algorithm);
+
+  std::optional<State> state(ConnectionId id) const;
+  std::optional<ConnectionStatus> status(ConnectionId id) const;
+  std::optional<Error> connection_error(ConnectionId id) const;
+  std::vector<ConnectionInfo> connections() const;
+  std::size_t connection_count() const { return live_; }
+
+  // Events since the last poll, one per handle with the bits merged.
+  std::optional<SocketEvent> poll_event();
+
+  const Counters& counters() const { return counters_; }
+  Counters& counters() { return counters_; }
+  void set_trace(TraceSink* trace);
+  const std::vector<wire::IpAddress>& addresses() const { return addresses_; }
+  const StackConfig& config() const { return config_; }
+
+ private:
+  struct Slot;
+  struct Listener;
+  struct TupleKey {
+    wire::Endpoint local;
+    wire::Endpoint remote;
+    bool operator==(const TupleKey&) const = default;
+  };
+  struct TupleHash {
+    std::size_t operator()(const TupleKey& k) const;
+  };
+  class Sink;
+
+  void handle_tcp(const wire::IpHeader& ip, const wire::TcpHeader& tcp,
+                  std::span<const std::byte> payload, Instant now);
+  void handle_icmp(const wire::IpHeader& ip, std::span<const std::byte> body, Instant now);
+  void send_reset_for(const wire::IpHeader& ip, const wire::TcpHeader& tcp,
+                      const tcp::Segment& seg, Instant now);
+  void transmit(const wire::Endpoint& local, const wire::Endpoint& remote,
+                const tcp::Segment& seg, ConnectionId id, Instant now);
+  void after_call(std::uint32_t index, Instant now);
+  void free_slot(std::uint32_t index);
+  Slot* find(ConnectionId id);
+  const Slot* find(ConnectionId id) const;
+  bool is_our_address(const wire::IpAddress& a) const;
+  std::optional<std::uint16_t> pick_ephemeral_port(const wire::IpAddress& local,
+                                                   const wire::Endpoint& remote);
+  Expected<ConnectionId, Error> create_connection(wire::Endpoint local, wire::Endpoint remote,
+                                                  Instant now, bool passive,
+                                                  std::uint32_t* index_out);
+  void push_event(std::uint64_t handle, std::uint8_t bits, bool listener);
+  void schedule(std::uint32_t index);
+
+  StackConfig config_;
+  std::vector<wire::IpAddress> addresses_;
+  std::unique_ptr<RandomSource> owned_random_;
+  RandomSource* random_;
+  tcp::IsnGenerator isn_;
+  Counters counters_;
+  TraceSink* trace_ = nullptr;
+
+  std::vector<Slot> slots_;
+  std::vector<std::uint32_t> free_slots_;
+  std::size_t live_ = 0;
+  std::unordered_map<TupleKey, std::uint32_t, TupleHash> by_tuple_;
+  std::unordered_map<ListenerId, std::unique_ptr<Listener>> listeners_;
+  std::uint64_t next_listener_ = 1;
+
+  // Timers: a min-heap of (deadline, slot, version); stale entries are skipped.
+  struct TimerEntry {
+    Instant at;
+    std::uint32_t index;
+    std::uint32_t version;
+    bool operator>(const TimerEntry& o) const { return at > o.at; }
+  };
+  mutable std::vector<TimerEntry> timer_heap_;
+
+  std::deque<std::vector<std::byte>> tx_queue_;
+  std::vector<std::vector<std::byte>> spare_buffers_;
+  std::deque<SocketEvent> events_;
+  std::unordered_map<std::uint64_t, std::size_t> event_index_;  // handle -> absolute position
+  std::size_t events_base_ = 0;  // absolute position of events_.front()
+};
+
+}  // namespace synack

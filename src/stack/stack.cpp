@@ -1,0 +1,679 @@
+// Many connections: demultiplexing by 4-tuple, listeners with bounded queues, ephemeral
+// ports, packet output, timers and events.
+#include "synack/stack.hpp"
+
+#include <algorithm>
+#include <functional>
+
+#include "wire/packet.hpp"
+
+namespace synack {
+namespace {
+
+constexpr std::uint64_t kListenerBit = 1ULL << 63;
+
+std::uint32_t slot_index(ConnectionId id) { return static_cast<std::uint32_t>(id) - 1; }
+std::uint32_t slot_generation(ConnectionId id) { return static_cast<std::uint32_t>(id >> 32); }
+
+std::uint64_t& parse_error_counter(Counters& c, wire::ParseError e) {
+  using wire::ParseError;
+  switch (e) {
+    case ParseError::Truncated: return c.drop_parse_truncated;
+    case ParseError::BadIpVersion: return c.drop_parse_ip_version;
+    case ParseError::BadIpv4HeaderLength: return c.drop_parse_ipv4_header_length;
+    case ParseError::BadIpTotalLength: return c.drop_parse_ip_total_length;
+    case ParseError::BadIpv4HeaderChecksum: return c.drop_parse_ipv4_checksum;
+    case ParseError::Ipv4Fragment: return c.drop_parse_ipv4_fragment;
+    case ParseError::UnsupportedIpv6ExtensionHeader: return c.drop_parse_ipv6_extension;
+    case ParseError::TcpTruncated:
+    case ParseError::TcpDataOffsetTooSmall:
+    case ParseError::TcpDataOffsetPastEnd: return c.drop_parse_tcp_header;
+    case ParseError::TcpOptionLengthTooSmall:
+    case ParseError::TcpOptionPastHeader:
+    case ParseError::TcpOptionBadLength: return c.drop_parse_tcp_option;
+    case ParseError::TcpBadChecksum: return c.drop_parse_tcp_checksum;
+    case ParseError::NotTcp:
+    case ParseError::None: break;
+  }
+  return c.drop_malformed;
+}
+
+tcp::Segment to_segment(const wire::TcpHeader& h, std::span<const std::byte> payload) {
+  tcp::Segment s;
+  s.seq = SeqNum(h.seq);
+  s.ack = SeqNum(h.ack);
+  s.flags = h.flags;
+  s.window = h.window;
+  s.options = h.options;
+  s.payload = payload;
+  return s;
+}
+
+bool is_unspecified(const wire::IpAddress& a) {
+  return std::all_of(a.bytes.begin(), a.bytes.end(), [](std::uint8_t b) { return b == 0; });
+}
+
+}  // namespace
+
+struct Stack::Slot {
+  std::optional<tcp::Connection> conn;
+  std::uint32_t generation = 1;
+  std::uint32_t timer_version = 0;
+  std::optional<Instant> scheduled;
+  ListenerId parent = 0;   // listener of a passive connection not yet accepted
+  bool queued = false;     // in its listener's accept queue
+  bool detached = false;   // the application closed it
+};
+
+struct Stack::Listener {
+  ListenerId id = 0;
+  wire::Endpoint local;
+  std::size_t backlog = 0;
+  std::deque<ConnectionId> accept_queue;
+  std::size_t half_open = 0;  // children in SYN-RECEIVED
+};
+
+std::size_t Stack::TupleHash::operator()(const TupleKey& k) const {
+  std::size_t h = k.local.addr.hash() * 31 + k.remote.addr.hash();
+  h ^= (static_cast<std::size_t>(k.local.port) << 16 | k.remote.port) * 0x9e3779b97f4a7c15ULL;
+  return h;
+}
+
+// Serializes what a connection sends into IP packets on the stack's transmit queue.
+class Stack::Sink final : public tcp::SegmentSink {
+ public:
+  Sink(Stack& stack, const wire::Endpoint& local, const wire::Endpoint& remote, ConnectionId id,
+       Instant now)
+      : stack_(stack), local_(local), remote_(remote), id_(id), now_(now) {}
+  void send(const tcp::Segment& seg) override { stack_.transmit(local_, remote_, seg, id_, now_); }
+
+ private:
+  Stack& stack_;
+  const wire::Endpoint& local_;
+  const wire::Endpoint& remote_;
+  ConnectionId id_;
+  Instant now_;
+};
+
+Stack::Stack(StackConfig config, std::vector<wire::IpAddress> addresses, RandomSource* random)
+    : config_(config),
+      addresses_(std::move(addresses)),
+      owned_random_(random ? nullptr : std::make_unique<SeededRandom>(config.random_seed)),
+      random_(random ? random : owned_random_.get()),
+      isn_({random_->next_u64(), random_->next_u64()}) {}
+
+Stack::~Stack() = default;
+
+void Stack::set_trace(TraceSink* trace) {
+  trace_ = trace;
+  for (std::uint32_t i = 0; i < slots_.size(); ++i) {
+    auto& s = slots_[i];
+    if (s.conn) s.conn->set_context({&counters_, trace_, s.conn->id()});
+  }
+}
+
+bool Stack::is_our_address(const wire::IpAddress& a) const {
+  return std::find(addresses_.begin(), addresses_.end(), a) != addresses_.end();
+}
+
+Stack::Slot* Stack::find(ConnectionId id) {
+  if (id & kListenerBit) return nullptr;
+  std::uint32_t index = slot_index(id);
+  if (index >= slots_.size()) return nullptr;
+  Slot& s = slots_[index];
+  if (!s.conn || s.generation != slot_generation(id) || s.detached) return nullptr;
+  return &s;
+}
+
+const Stack::Slot* Stack::find(ConnectionId id) const {
+  return const_cast<Stack*>(this)->find(id);
+}
+
+// --- packets in ------------------------------------------------------------------------
+
+void Stack::receive_packet(std::span<const std::byte> packet, Instant now) {
+  ++counters_.ip_packets_in;
+  auto ip = wire::parse_ip_header(packet);
+  if (!ip) {
+    ++counters_.drop_malformed;
+    ++parse_error_counter(counters_, ip.error());
+    if (trace_) trace_->on_drop(DropEvent{now, 0, to_string(ip.error())});
+    return;
+  }
+  if (!is_our_address(ip->dst)) {
+    ++counters_.drop_not_our_address;
+    return;
+  }
+  // Martian sources: our own address or the unspecified address cannot originate traffic.
+  if (is_our_address(ip->src) || is_unspecified(ip->src)) {
+    ++counters_.drop_martian_source;
+    return;
+  }
+  auto body = packet.subspan(ip->header_length, ip->payload_length);
+  if (ip->protocol == wire::kProtoIcmp || ip->protocol == wire::kProtoIcmpv6) {
+    handle_icmp(*ip, body, now);
+    return;
+  }
+  if (ip->protocol != wire::kProtoTcp) {
+    ++counters_.drop_unknown_protocol;
+    return;
+  }
+  std::size_t header_length = 0;
+  auto tcp = wire::parse_tcp_header(body, &header_length);
+  if (!tcp) {
+    ++counters_.drop_malformed;
+    ++parse_error_counter(counters_, tcp.error());
+    if (trace_) trace_->on_drop(DropEvent{now, 0, to_string(tcp.error())});
+    return;
+  }
+  if (!wire::verify_tcp_checksum(ip->src, ip->dst, body)) {
+    ++counters_.drop_malformed;
+    ++counters_.drop_parse_tcp_checksum;
+    if (trace_) trace_->on_drop(DropEvent{now, 0, "tcp_bad_checksum"});
+    return;
+  }
+  ++counters_.tcp_segments_in;
+  handle_tcp(*ip, *tcp, body.subspan(header_length), now);
+}
+
+void Stack::handle_icmp(const wire::IpHeader&, std::span<const std::byte>, Instant) {
+  ++counters_.icmp_in;
+}
+
+void Stack::handle_tcp(const wire::IpHeader& ip, const wire::TcpHeader& tcp,
+                       std::span<const std::byte> payload, Instant now) {
+  wire::Endpoint local{ip.dst, tcp.dst_port};
+  wire::Endpoint remote{ip.src, tcp.src_port};
+  tcp::Segment seg = to_segment(tcp, payload);
+
+  auto it = by_tuple_.find(TupleKey{local, remote});
+  if (it != by_tuple_.end()) {
+    std::uint32_t index = it->second;
+    Slot& s = slots_[index];
+    if (trace_) {
+      trace_->on_segment(SegmentEvent{now, s.conn->id(), Direction::In, remote, local, &tcp,
+                                      static_cast<std::uint32_t>(payload.size()), false});
+    }
+    Sink sink(*this, s.conn->local(), s.conn->remote(), s.conn->id(), now);
+    s.conn->on_segment(seg, now, sink);
+    after_call(index, now);
+    return;
+  }
+  if (trace_) {
+    trace_->on_segment(SegmentEvent{now, 0, Direction::In, remote, local, &tcp,
+                                    static_cast<std::uint32_t>(payload.size()), false});
+  }
+
+  // No connection: a listener on this address (or the wildcard) and port?
+  Listener* listener = nullptr;
+  for (auto& [id, l] : listeners_) {
+    if (l->local.port == local.port &&
+        (l->local.addr == local.addr || is_unspecified(l->local.addr))) {
+      listener = l.get();
+      if (l->local.addr == local.addr) break;
+    }
+  }
+  bool plain_syn = seg.has(tcp::SYN) && !seg.has(tcp::ACK) && !seg.has(tcp::RST);
+  if (listener && plain_syn) {
+    // Bounded queues: refuse politely (drop the SYN; the peer retries) when full.
+    if (listener->accept_queue.size() >= listener->backlog) {
+      ++counters_.tcp_backlog_overflow;
+      if (trace_) trace_->on_drop(DropEvent{now, 0, "tcp_backlog_overflow"});
+      return;
+    }
+    if (listener->half_open >= config_.max_syn_queue) {
+      ++counters_.tcp_syn_queue_overflow;
+      if (trace_) trace_->on_drop(DropEvent{now, 0, "tcp_syn_queue_overflow"});
+      return;
+    }
+    std::uint32_t index = 0;
+    auto created = create_connection(local, remote, now, true, &index);
+    if (!created) {
+      ++counters_.tcp_connection_limit;
+      return;
+    }
+    Slot& s = slots_[index];
+    s.parent = listener->id;
+    ++listener->half_open;
+    Sink sink(*this, s.conn->local(), s.conn->remote(), s.conn->id(), now);
+    s.conn->on_segment(seg, now, sink);
+    after_call(index, now);
+    return;
+  }
+  if (listener) {
+    // RFC 9293 §3.10.7.2 for a listener: RST ignored, ACK answered with RST, rest dropped.
+    if (seg.has(tcp::RST)) {
+      ++counters_.drop_listen_rst;
+    } else if (seg.has(tcp::ACK)) {
+      ++counters_.drop_listen_ack;
+      send_reset_for(ip, tcp, seg, now);
+    } else {
+      ++counters_.drop_listen_other;
+    }
+    return;
+  }
+  // RFC 9293 §3.10.7.1: no connection, no listener — CLOSED: RST unless it is an RST.
+  if (seg.has(tcp::RST)) {
+    ++counters_.drop_closed_port_rst;
+    return;
+  }
+  ++counters_.tcp_rst_closed_port;
+  send_reset_for(ip, tcp, seg, now);
+}
+
+void Stack::send_reset_for(const wire::IpHeader& ip, const wire::TcpHeader& tcp,
+                           const tcp::Segment& seg, Instant now) {
+  auto rst = tcp::Connection::reset_for(seg);
+  if (!rst) return;
+  ++counters_.tcp_resets_sent;
+  ++counters_.tcp_segments_out;
+  transmit(wire::Endpoint{ip.dst, tcp.dst_port}, wire::Endpoint{ip.src, tcp.src_port}, *rst, 0,
+           now);
+}
+
+// --- packets out -----------------------------------------------------------------------
+
+void Stack::transmit(const wire::Endpoint& local, const wire::Endpoint& remote,
+                     const tcp::Segment& seg, ConnectionId id, Instant now) {
+  wire::IpHeader ip;
+  ip.src = local.addr;
+  ip.dst = remote.addr;
+  ip.ttl = config_.ttl;
+  ip.protocol = wire::kProtoTcp;
+  wire::TcpHeader h;
+  h.src_port = local.port;
+  h.dst_port = remote.port;
+  h.seq = seg.seq.raw();
+  h.ack = seg.has(tcp::ACK) ? seg.ack.raw() : 0;
+  h.flags = seg.flags;
+  h.window = seg.window;
+  h.options = seg.options;
+  std::vector<std::byte> buffer;
+  if (!spare_buffers_.empty()) {
+    buffer = std::move(spare_buffers_.back());
+    spare_buffers_.pop_back();
+  }
+  wire::build_tcp_packet(ip, h, seg.payload, buffer);
+  if (trace_) {
+    trace_->on_segment(SegmentEvent{now, id, Direction::Out, local, remote, &h,
+                                    static_cast<std::uint32_t>(seg.payload.size()),
+                                    seg.retransmission});
+  }
+  ++counters_.ip_packets_out;
+  tx_queue_.push_back(std::move(buffer));
+}
+
+bool Stack::pop_packet(std::vector<std::byte>& out) {
+  if (tx_queue_.empty()) return false;
+  if (out.capacity() > 0 && spare_buffers_.size() < 64) spare_buffers_.push_back(std::move(out));
+  out = std::move(tx_queue_.front());
+  tx_queue_.pop_front();
+  return true;
+}
+
+// --- timers ----------------------------------------------------------------------------
+
+void Stack::schedule(std::uint32_t index) {
+  Slot& s = slots_[index];
+  auto deadline = s.conn ? s.conn->next_deadline() : std::nullopt;
+  if (deadline == s.scheduled) return;
+  s.scheduled = deadline;
+  ++s.timer_version;
+  if (deadline) {
+    timer_heap_.push_back(TimerEntry{*deadline, index, s.timer_version});
+    std::push_heap(timer_heap_.begin(), timer_heap_.end(), std::greater<>{});
+  }
+}
+
+std::optional<Instant> Stack::next_deadline() const {
+  while (!timer_heap_.empty()) {
+    const TimerEntry& top = timer_heap_.front();
+    const Slot& s = slots_[top.index];
+    if (s.conn && s.timer_version == top.version && s.scheduled) return top.at;
+    std::pop_heap(timer_heap_.begin(), timer_heap_.end(), std::greater<>{});
+    timer_heap_.pop_back();
+  }
+  return std::nullopt;
+}
+
+void Stack::on_timer(Instant now) {
+  // Bounded: each entry is popped once; connections re-armed for `now` run next call.
+  std::size_t budget = timer_heap_.size();
+  while (budget-- > 0 && !timer_heap_.empty() && timer_heap_.front().at <= now) {
+    TimerEntry top = timer_heap_.front();
+    std::pop_heap(timer_heap_.begin(), timer_heap_.end(), std::greater<>{});
+    timer_heap_.pop_back();
+    Slot& s = slots_[top.index];
+    if (!s.conn || s.timer_version != top.version) continue;
+    s.scheduled.reset();
+    Sink sink(*this, s.conn->local(), s.conn->remote(), s.conn->id(), now);
+    s.conn->on_timer(now, sink);
+    after_call(top.index, now);
+  }
+}
+
+// --- bookkeeping after any call into a connection ---------------------------------------
+
+void Stack::push_event(std::uint64_t handle, std::uint8_t bits, bool listener) {
+  if (bits == 0) return;
+  auto it = event_index_.find(handle);
+  if (it != event_index_.end()) {
+    events_[it->second - events_base_].events |= bits;
+    return;
+  }
+  event_index_[handle] = events_base_ + events_.size();
+  events_.push_back(SocketEvent{handle, bits, listener});
+}
+
+std::optional<SocketEvent> Stack::poll_event() {
+  if (events_.empty()) return std::nullopt;
+  SocketEvent e = events_.front();
+  events_.pop_front();
+  ++events_base_;
+  event_index_.erase(e.handle);
+  return e;
+}
+
+void Stack::after_call(std::uint32_t index, Instant now) {
+  Slot& s = slots_[index];
+  tcp::Connection& c = *s.conn;
+  std::uint8_t events = c.take_events();
+  Listener* parent = nullptr;
+  if (s.parent) {
+    auto it = listeners_.find(s.parent);
+    if (it != listeners_.end()) parent = it->second.get();
+  }
+  if (parent && !s.queued) {
+    // A passive child: the application sees it only once accept() can return it.
+    if (events & tcp::event::Connected) {
+      --parent->half_open;
+      s.queued = true;
+      parent->accept_queue.push_back(c.id());
+      push_event(parent->id, tcp::event::Readable, true);
+    } else if (c.state() == State::Closed || c.state() == State::Listen) {
+      // Reset in SYN-RECEIVED (returned to LISTEN) or timed out: forget the child.
+      --parent->half_open;
+      free_slot(index);
+      return;
+    }
+  } else if (s.parent && !parent && !s.queued && (c.state() == State::Closed || c.state() == State::Listen)) {
+    free_slot(index);  // its listener is gone
+    return;
+  }
+  if (s.detached) {
+    // Closed by the application: unread data means nobody will read it; RFC 2525 §2.17.
+    if (c.readable() > 0 && c.state() != State::Closed) {
+      Sink sink(*this, c.local(), c.remote(), c.id(), now);
+      c.abort(now, sink);
+    }
+    if (c.state() == State::Closed) {
+      free_slot(index);
+      return;
+    }
+  } else if (!(parent && !s.queued)) {
+    push_event(c.id(), events, false);
+  }
+  schedule(index);
+}
+
+void Stack::free_slot(std::uint32_t index) {
+  Slot& s = slots_[index];
+  if (!s.conn) return;
+  by_tuple_.erase(TupleKey{s.conn->local(), s.conn->remote()});
+  if (s.queued && s.parent) {
+    auto it = listeners_.find(s.parent);
+    if (it != listeners_.end()) {
+      auto& q = it->second->accept_queue;
+      q.erase(std::remove(q.begin(), q.end(), s.conn->id()), q.end());
+    }
+  }
+  s.conn.reset();
+  ++s.generation;
+  ++s.timer_version;
+  s.scheduled.reset();
+  s.parent = 0;
+  s.queued = false;
+  s.detached = false;
+  free_slots_.push_back(index);
+  --live_;
+}
+
+Expected<ConnectionId, Error> Stack::create_connection(wire::Endpoint local,
+                                                       wire::Endpoint remote, Instant now,
+                                                       bool passive, std::uint32_t* index_out) {
+  if (live_ >= config_.max_connections) return Unexpected{Error::TooManyConnections};
+  std::uint32_t index;
+  if (!free_slots_.empty()) {
+    index = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    index = static_cast<std::uint32_t>(slots_.size());
+    slots_.emplace_back();
+  }
+  Slot& s = slots_[index];
+  ConnectionId id = (static_cast<std::uint64_t>(s.generation) << 32) | (index + 1);
+  SeqNum isn = isn_.generate(local, remote, now);
+  auto ts_offset = static_cast<std::uint32_t>(isn_.hash_tuple(local, remote, 1));
+  tcp::ConnectionContext ctx{&counters_, trace_, id};
+  if (passive) {
+    s.conn.emplace(tcp::Connection::for_listener(config_.tcp, ctx, local, remote, isn, ts_offset));
+  } else {
+    s.conn.emplace(config_.tcp, ctx, local, remote, isn, ts_offset);
+  }
+  by_tuple_[TupleKey{local, remote}] = index;
+  ++live_;
+  *index_out = index;
+  return id;
+}
+
+// --- sockets API -------------------------------------------------------------------------
+
+Expected<ListenerId, Error> Stack::listen(wire::Endpoint local, Instant now, std::size_t backlog) {
+  if (local.port == 0) return Unexpected{Error::InvalidArgument};
+  if (!is_unspecified(local.addr) && !is_our_address(local.addr))
+    return Unexpected{Error::InvalidArgument};
+  for (auto& [id, l] : listeners_) {
+    if (l->local.port == local.port &&
+        (l->local.addr == local.addr || is_unspecified(l->local.addr) ||
+         is_unspecified(local.addr)))
+      return Unexpected{Error::AddressInUse};
+  }
+  auto l = std::make_unique<Listener>();
+  l->id = kListenerBit | next_listener_++;
+  l->local = local;
+  l->backlog = backlog ? backlog : config_.default_backlog;
+  ListenerId id = l->id;
+  if (trace_)
+    trace_->on_transition(TransitionEvent{now, id, local, {}, State::Closed, State::Listen,
+                                          "passive OPEN"});
+  listeners_.emplace(id, std::move(l));
+  return id;
+}
+
+Expected<ConnectionId, Error> Stack::accept(ListenerId listener) {
+  auto it = listeners_.find(listener);
+  if (it == listeners_.end()) return Unexpected{Error::NoSuchConnection};
+  auto& q = it->second->accept_queue;
+  while (!q.empty()) {
+    ConnectionId id = q.front();
+    q.pop_front();
+    Slot* s = find(id);
+    if (!s) continue;
+    s->queued = false;
+    s->parent = 0;
+    return id;
+  }
+  return Unexpected{Error::WouldBlock};
+}
+
+Expected<void, Error> Stack::close_listener(ListenerId listener, Instant now) {
+  auto it = listeners_.find(listener);
+  if (it == listeners_.end()) return Unexpected{Error::NoSuchConnection};
+  // Connections not yet accepted are reset, as a kernel does when a listening socket closes.
+  std::vector<ConnectionId> pending(it->second->accept_queue.begin(),
+                                    it->second->accept_queue.end());
+  wire::Endpoint local = it->second->local;
+  listeners_.erase(it);
+  for (ConnectionId id : pending) (void)abort(id, now);
+  for (std::uint32_t i = 0; i < slots_.size(); ++i) {
+    if (slots_[i].conn && slots_[i].parent == listener) {
+      Sink sink(*this, slots_[i].conn->local(), slots_[i].conn->remote(), slots_[i].conn->id(),
+                now);
+      slots_[i].conn->abort(now, sink);
+      free_slot(i);
+    }
+  }
+  if (trace_)
+    trace_->on_transition(
+        TransitionEvent{now, listener, local, {}, State::Listen, State::Closed, "CLOSE"});
+  return {};
+}
+
+std::optional<std::uint16_t> Stack::pick_ephemeral_port(const wire::IpAddress& local,
+                                                        const wire::Endpoint& remote) {
+  std::uint32_t first = config_.ephemeral_first;
+  std::uint32_t count = config_.ephemeral_last - first + 1;
+  // RFC 6056 §3.3.1-style: random start, then linear search for a free 4-tuple.
+  std::uint32_t start = static_cast<std::uint32_t>(random_->next_u64() % count);
+  for (std::uint32_t i = 0; i < count; ++i) {
+    auto port = static_cast<std::uint16_t>(first + (start + i) % count);
+    if (by_tuple_.count(TupleKey{wire::Endpoint{local, port}, remote})) continue;
+    bool listening = false;
+    for (auto& [id, l] : listeners_)
+      if (l->local.port == port) listening = true;
+    if (!listening) return port;
+  }
+  return std::nullopt;
+}
+
+Expected<ConnectionId, Error> Stack::connect(wire::Endpoint remote, Instant now,
+                                             std::optional<wire::Endpoint> local) {
+  if (remote.port == 0) return Unexpected{Error::InvalidArgument};
+  wire::Endpoint l;
+  if (local && !is_unspecified(local->addr)) {
+    if (!is_our_address(local->addr)) return Unexpected{Error::InvalidArgument};
+    l.addr = local->addr;
+  } else {
+    auto it = std::find_if(addresses_.begin(), addresses_.end(), [&](const wire::IpAddress& a) {
+      return a.family == remote.addr.family;
+    });
+    if (it == addresses_.end()) return Unexpected{Error::InvalidArgument};
+    l.addr = *it;
+  }
+  if (local && local->port != 0) {
+    l.port = local->port;
+    if (by_tuple_.count(TupleKey{l, remote})) return Unexpected{Error::AddressInUse};
+  } else {
+    auto port = pick_ephemeral_port(l.addr, remote);
+    if (!port) return Unexpected{Error::NoPortsAvailable};
+    l.port = *port;
+  }
+  std::uint32_t index = 0;
+  auto id = create_connection(l, remote, now, false, &index);
+  if (!id) {
+    ++counters_.tcp_connection_limit;
+    return id;
+  }
+  ++counters_.tcp_active_opens;
+  Slot& s = slots_[index];
+  Sink sink(*this, s.conn->local(), s.conn->remote(), s.conn->id(), now);
+  (void)s.conn->open_active(now, sink);
+  after_call(index, now);
+  return id;
+}
+
+Expected<std::size_t, Error> Stack::send(ConnectionId id, std::span<const std::byte> data,
+                                         Instant now) {
+  Slot* s = find(id);
+  if (!s) return Unexpected{Error::NoSuchConnection};
+  Sink sink(*this, s->conn->local(), s->conn->remote(), id, now);
+  auto r = s->conn->send(data, now, sink);
+  after_call(slot_index(id), now);
+  return r;
+}
+
+Expected<std::size_t, Error> Stack::receive(ConnectionId id, std::span<std::byte> out,
+                                            Instant now) {
+  Slot* s = find(id);
+  if (!s) return Unexpected{Error::NoSuchConnection};
+  Sink sink(*this, s->conn->local(), s->conn->remote(), id, now);
+  auto r = s->conn->receive(out, now, sink);
+  after_call(slot_index(id), now);
+  return r;
+}
+
+Expected<void, Error> Stack::shutdown_write(ConnectionId id, Instant now) {
+  Slot* s = find(id);
+  if (!s) return Unexpected{Error::NoSuchConnection};
+  Sink sink(*this, s->conn->local(), s->conn->remote(), id, now);
+  auto r = s->conn->close(now, sink);
+  after_call(slot_index(id), now);
+  return r;
+}
+
+Expected<void, Error> Stack::close(ConnectionId id, Instant now) {
+  Slot* s = find(id);
+  if (!s) return Unexpected{Error::NoSuchConnection};
+  std::uint32_t index = slot_index(id);
+  tcp::Connection& c = *s->conn;
+  Sink sink(*this, c.local(), c.remote(), id, now);
+  if (c.state() != State::Closed && !c.write_shut()) (void)c.close(now, sink);
+  s->detached = true;
+  after_call(index, now);
+  return {};
+}
+
+Expected<void, Error> Stack::abort(ConnectionId id, Instant now) {
+  Slot* s = find(id);
+  if (!s) return Unexpected{Error::NoSuchConnection};
+  std::uint32_t index = slot_index(id);
+  Sink sink(*this, s->conn->local(), s->conn->remote(), id, now);
+  s->conn->abort(now, sink);
+  s->detached = true;
+  after_call(index, now);
+  return {};
+}
+
+Expected<void, Error> Stack::set_no_delay(ConnectionId id, bool on) {
+  Slot* s = find(id);
+  if (!s) return Unexpected{Error::NoSuchConnection};
+  s->conn->set_no_delay(on);
+  return {};
+}
+
+Expected<void, Error> Stack::set_congestion(ConnectionId id, CongestionAlgorithm algorithm) {
+  Slot* s = find(id);
+  if (!s) return Unexpected{Error::NoSuchConnection};
+  s->conn->set_congestion(algorithm);
+  return {};
+}
+
+std::optional<State> Stack::state(ConnectionId id) const {
+  const Slot* s = find(id);
+  if (!s) return std::nullopt;
+  return s->conn->state();
+}
+
+std::optional<ConnectionStatus> Stack::status(ConnectionId id) const {
+  const Slot* s = find(id);
+  if (!s) return std::nullopt;
+  return s->conn->status();
+}
+
+std::optional<Error> Stack::connection_error(ConnectionId id) const {
+  const Slot* s = find(id);
+  if (!s) return std::nullopt;
+  return s->conn->error();
+}
+
+std::vector<ConnectionInfo> Stack::connections() const {
+  std::vector<ConnectionInfo> out;
+  for (const auto& s : slots_) {
+    if (!s.conn) continue;
+    out.push_back(ConnectionInfo{s.conn->id(), s.conn->local(), s.conn->remote(),
+                                 s.conn->status(), s.detached});
+  }
+  return out;
+}
+
+}  // namespace synack
