@@ -1,0 +1,15 @@
+// Each subcommand registers itself on the CLI11 app and returns the exit status via a
+// callback. main.cpp wires them together.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace synack::cli {
+
+// Set by a subcommand's callback; main() returns it.
+int& exit_status();
+
+void register_demo(CLI::App& app);
+void register_sim(CLI::App& app);
+
+}  // namespace synack::cli
