@@ -1,0 +1,84 @@
+// Raw bytes into a live stack with connections open: the stack must drop and count whatever
+// is malformed and never crash, hang or grow without bound.
+//
+// The input is split into packets by a 2-byte length prefix. Before the fuzzed packets, a
+// listener is opened and a real handshake with a scripted peer has completed, so fuzzed
+// segments can reach LISTEN, SYN-SENT and ESTABLISHED code paths; every few packets virtual
+// time advances to run timers.
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "synack/stack.hpp"
+#include "wire/packet.hpp"
+
+using namespace synack;
+
+namespace {
+
+std::vector<std::byte> make_packet(const wire::IpAddress& src, std::uint16_t sport,
+                                   const wire::IpAddress& dst, std::uint16_t dport,
+                                   std::uint32_t seq, std::uint32_t ack, std::uint8_t flags) {
+  wire::IpHeader ip;
+  ip.src = src;
+  ip.dst = dst;
+  wire::TcpHeader h;
+  h.src_port = sport;
+  h.dst_port = dport;
+  h.seq = seq;
+  h.ack = ack;
+  h.flags = flags;
+  h.window = 65535;
+  std::vector<std::byte> out;
+  wire::build_tcp_packet(ip, h, {}, out);
+  return out;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  StackConfig config;
+  config.max_connections = 64;
+  config.max_syn_queue = 16;
+  config.tcp.send_buffer = 4096;
+  config.tcp.receive_buffer = 4096;
+  auto us = wire::IpAddress::v4(198, 18, 0, 1);
+  auto peer = wire::IpAddress::v4(198, 18, 0, 2);
+  Stack stack(config, {us});
+  Instant now{};
+  (void)stack.listen({us, 80}, now);
+  (void)stack.connect({peer, 9000}, now);
+
+  // A scripted handshake from the peer to port 80, so an ESTABLISHED connection exists.
+  std::vector<std::byte> out;
+  stack.receive_packet(make_packet(peer, 1234, us, 80, 1000, 0, wire::tcp_flag::SYN), now);
+  std::uint32_t our_isn = 0;
+  while (stack.pop_packet(out)) {
+    auto p = wire::parse_tcp_packet(out);
+    if (p && p->tcp.has(wire::tcp_flag::SYN) && p->tcp.has(wire::tcp_flag::ACK))
+      our_isn = p->tcp.seq;
+  }
+  stack.receive_packet(
+      make_packet(peer, 1234, us, 80, 1001, our_isn + 1, wire::tcp_flag::ACK), now);
+
+  std::size_t offset = 0;
+  int packets = 0;
+  while (offset + 2 <= size && packets < 256) {
+    std::size_t len = (static_cast<std::size_t>(data[offset]) << 8 | data[offset + 1]) % 2048;
+    offset += 2;
+    if (len > size - offset) len = size - offset;
+    stack.receive_packet(std::as_bytes(std::span(data + offset, len)), now);
+    offset += len;
+    ++packets;
+    if (packets % 8 == 0) {
+      now += 250ms;
+      stack.on_timer(now);
+    }
+    while (stack.pop_packet(out)) {
+      // Everything the stack sends must itself parse.
+      if (!wire::parse_tcp_packet(out)) __builtin_trap();
+    }
+  }
+  if (stack.connection_count() > config.max_connections) __builtin_trap();
+  return 0;
+}
