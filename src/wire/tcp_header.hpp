@@ -32,6 +32,18 @@ std::string flags_to_string(std::uint8_t flags);
 inline constexpr std::size_t kTcpMinHeader = 20;
 inline constexpr std::size_t kTcpMaxHeader = 60;
 inline constexpr std::size_t kMaxSackBlocks = 4;
+inline constexpr std::size_t kTcpMaxOptions = kTcpMaxHeader - kTcpMinHeader;  // 40 bytes
+
+// Option kinds (RFC 9293 §3.2, RFC 7323 §2.2 and §3.2, RFC 2018 §2 and §3).
+namespace tcp_option {
+inline constexpr std::uint8_t kEndOfList = 0;
+inline constexpr std::uint8_t kNop = 1;
+inline constexpr std::uint8_t kMss = 2;
+inline constexpr std::uint8_t kWindowScale = 3;
+inline constexpr std::uint8_t kSackPermitted = 4;
+inline constexpr std::uint8_t kSack = 5;
+inline constexpr std::uint8_t kTimestamps = 8;
+}  // namespace tcp_option
 
 struct SackBlock {
   std::uint32_t left = 0;   // first sequence number of the block
@@ -54,9 +66,15 @@ struct TcpOptions {
   std::array<SackBlock, kMaxSackBlocks> sack{};
   std::optional<Timestamps> timestamps;
 
+  // Compares every sack entry, also those past sack_count: keep unused entries zero (parse
+  // does) when comparing.
   bool operator==(const TcpOptions&) const = default;
   // Bytes the options take when emitted, padded to a multiple of 4 (at most 40).
   std::size_t emitted_size() const;
+  // How many of the first sack_count blocks emit writes: all of them (up to kMaxSackBlocks)
+  // unless they would not fit in 40 bytes beside the other options; then as many as fit.
+  // (MSS + SACK-permitted + timestamps + window scale leave room for 2; timestamps alone 3.)
+  std::size_t emitted_sack_blocks() const;
 };
 
 struct TcpHeader {
@@ -79,6 +97,12 @@ struct TcpHeader {
 // TcpOptionLengthTooSmall, TcpOptionPastHeader, TcpOptionBadLength. More SACK blocks
 // than kMaxSackBlocks are a TcpOptionBadLength.
 Expected<TcpOptions, ParseError> parse_tcp_options(std::span<const std::byte> bytes);
+
+// Writes the options in a fixed order (that of Linux): MSS; SACK-permitted and timestamps
+// (SACK-permitted,2,TS when both, else NOP,NOP,TS or NOP,NOP,SACK-permitted); NOP,window scale;
+// NOP,NOP,SACK with emitted_sack_blocks() blocks; padded to a multiple of 4. `out` must hold
+// emitted_size() bytes. Returns emitted_size().
+std::size_t emit_tcp_options(const TcpOptions& options, std::span<std::byte> out);
 
 // Parses a TCP header (no checksum check: see verify_tcp_checksum). Errors: TcpTruncated,
 // TcpDataOffsetTooSmall, TcpDataOffsetPastEnd, and the option errors. `header_length` gets
