@@ -6,6 +6,7 @@
 #include <iostream>
 #include <memory>
 
+#include "cli/bulk.hpp"
 #include "cli/commands.hpp"
 #include "cli/json_trace.hpp"
 #include "cli/scenarios.hpp"
@@ -100,16 +101,122 @@ void register_demo(CLI::App& app) {
   });
 }
 
+// "10M", "64k", "1G", "12345" -> bytes (powers of 1024).
+std::optional<std::uint64_t> parse_size(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  std::size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (...) {
+    return std::nullopt;
+  }
+  std::string unit = text.substr(used);
+  double scale = 1;
+  if (unit == "k" || unit == "K" || unit == "KiB") scale = 1024.0;
+  else if (unit == "m" || unit == "M" || unit == "MiB") scale = 1024.0 * 1024;
+  else if (unit == "g" || unit == "G" || unit == "GiB") scale = 1024.0 * 1024 * 1024;
+  else if (!unit.empty() && unit != "B") return std::nullopt;
+  if (value < 0) return std::nullopt;
+  return static_cast<std::uint64_t>(value * scale);
+}
+
+void register_bulk(CLI::App* sim) {
+  struct Args {
+    std::string bytes = "1M";
+    std::string reverse = "0";
+    double loss = 0, reorder = 0, dup = 0, corrupt = 0, delay_ms = 1, rate_mbit = 0;
+    std::uint64_t seed = 1;
+    std::string cc = "cubic";
+    bool json = false;
+    std::string pcap;
+    std::uint32_t rcvbuf = 256 * 1024, sndbuf = 256 * 1024;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = sim->add_subcommand(
+      "bulk", "transfer SIZE random bytes one way (then both ends close) and report");
+  cmd->add_option("--bytes", a->bytes, "bytes to send client -> server (e.g. 10M)");
+  cmd->add_option("--reverse-bytes", a->reverse, "bytes to send server -> client at the same time");
+  cmd->add_option("--loss", a->loss, "loss probability per packet")->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--reorder", a->reorder, "probability a packet is held back 10 ms")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--dup", a->dup, "duplication probability")->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--corrupt", a->corrupt, "probability one bit is flipped")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--delay", a->delay_ms, "one-way delay, milliseconds (default 1)");
+  cmd->add_option("--rate", a->rate_mbit, "link rate in Mbit/s (default unlimited)");
+  cmd->add_option("--seed", a->seed, "seed for faults, ISNs and data");
+  cmd->add_option("--cc", a->cc, "congestion control: cubic or newreno")
+      ->check(CLI::IsMember({"cubic", "newreno"}));
+  cmd->add_option("--rcvbuf", a->rcvbuf, "receive buffer bytes per connection");
+  cmd->add_option("--sndbuf", a->sndbuf, "send buffer bytes per connection");
+  cmd->add_option("--pcap", a->pcap, "write every packet to this pcap file");
+  cmd->add_flag("--json", a->json, "print the result as one JSON object (last line)");
+  cmd->callback([a] {
+    auto bytes = parse_size(a->bytes);
+    auto reverse = parse_size(a->reverse);
+    if (!bytes || !reverse) {
+      std::cerr << "synack sim bulk: cannot read the size '" << a->bytes << "'\n";
+      exit_status() = 2;
+      return;
+    }
+    BulkOptions o;
+    o.bytes = *bytes;
+    o.reverse_bytes = *reverse;
+    o.seed = a->seed;
+    o.link.loss = a->loss;
+    o.link.reorder = a->reorder;
+    o.link.duplicate = a->dup;
+    o.link.corrupt = a->corrupt;
+    o.link.delay = std::chrono::microseconds(static_cast<std::int64_t>(a->delay_ms * 1000));
+    o.link.rate_bps = static_cast<std::uint64_t>(a->rate_mbit * 1e6);
+    o.congestion = a->cc == "newreno" ? CongestionAlgorithm::NewReno : CongestionAlgorithm::Cubic;
+    o.receive_buffer = a->rcvbuf;
+    o.send_buffer = a->sndbuf;
+    o.pcap = a->pcap;
+    BulkResult r = run_bulk(o);
+    if (!a->json) {
+      double secs = std::chrono::duration<double>(r.transfer_time).count();
+      std::printf("bytes delivered      %llu of %llu%s\n",
+                  static_cast<unsigned long long>(r.delivered),
+                  static_cast<unsigned long long>(o.bytes),
+                  o.reverse_bytes ? (" (+" + std::to_string(r.reverse_delivered) + " reverse)").c_str() : "");
+      std::printf("intact               %s (FNV-1a %016llx)\n", r.intact ? "yes" : "NO",
+                  static_cast<unsigned long long>(r.hash));
+      std::printf("retransmissions      %llu (fast retransmits %llu, RTO expirations %llu)\n",
+                  static_cast<unsigned long long>(r.retransmissions),
+                  static_cast<unsigned long long>(r.fast_retransmits),
+                  static_cast<unsigned long long>(r.rto_expirations));
+      std::printf("recovered via SACK   %llu bytes\n",
+                  static_cast<unsigned long long>(r.sack_recovered_bytes));
+      std::printf("corrupt packets      %llu dropped by checksum\n",
+                  static_cast<unsigned long long>(r.corrupted_dropped));
+      std::printf("virtual duration     %.3f s (until both ends CLOSED: %.3f s)\n", secs,
+                  std::chrono::duration<double>(r.total_time).count());
+      std::printf("goodput              %.2f Mbit/s\n", r.goodput_bps / 1e6);
+      std::printf("final states         client %s, server %s\n",
+                  std::string(to_string(r.final_state[0])).c_str(),
+                  std::string(to_string(r.final_state[1])).c_str());
+      if (!r.failure.empty()) std::printf("failure              %s\n", r.failure.c_str());
+    }
+    if (a->json) std::printf("%s\n", bulk_json(o, r).c_str());
+    exit_status() = r.intact && !r.hung ? 0 : 1;
+  });
+}
+
 void register_sim(CLI::App& app) {
   auto args = std::make_shared<SimArgs>();
   auto* cmd = app.add_subcommand("sim", "run a named TCP scenario on the simulated network");
+  register_bulk(cmd);
   cmd->add_option("scenario", args->scenario, "scenario name (see --list)");
   cmd->add_flag("--list", args->list, "list the scenarios");
   add_common(cmd, *args);
-  cmd->callback([args] {
+  cmd->callback([args, cmd] {
+    if (!cmd->get_subcommands().empty()) return;  // sim bulk ran
     if (args->list || args->scenario.empty()) {
       for (const auto& s : all_scenarios())
         std::printf("  %-20s %s\n", s.name.c_str(), s.description.c_str());
+      std::printf("  %-20s %s\n", "bulk", "a bulk transfer under faults (synack sim bulk --help)");
       exit_status() = args->list ? 0 : 2;
       return;
     }

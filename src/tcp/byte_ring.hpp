@@ -62,9 +62,10 @@ class ByteRing {
 
   void consume(std::uint32_t n) {
     n = std::min(n, size_);
+    // The head is never reset when the ring empties: out-of-order data may already sit
+    // ahead of it (ReceiveBuffer writes there with write_at).
     head_ = wrap(head_ + n);
     size_ -= n;
-    if (size_ == 0) head_ = 0;
   }
 
   void release() {
