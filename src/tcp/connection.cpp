@@ -148,7 +148,10 @@ Expected<std::size_t, Error> Connection::receive(std::span<std::byte> buffer, In
   // avoidance decides in window_to_advertise()).
   if (is_synchronized(state_) && state_ != State::TimeWait && !fin_received_) {
     std::uint32_t offered = static_cast<std::uint32_t>(rcv_adv_ - rcv_nxt_);
-    std::uint32_t room = rcv_buf_.free_space();
+    // RFC 9293 §3.8.6.2.2: only a window that can actually grow is worth an update. The
+    // window field cannot advertise more than 0xffff << RCV.WIND.SHIFT (RFC 7323 §2.3); an
+    // ACK that cannot show more is a duplicate ACK to the peer (RFC 5681 §2).
+    std::uint32_t room = std::min(rcv_buf_.free_space(), 0xffffu << rcv_wscale_);
     std::uint32_t threshold = std::min<std::uint32_t>(rcv_buf_.capacity() / 2, effective_mss());
     if (room >= offered + threshold) {
       send_ack(now, out);
@@ -328,6 +331,13 @@ void Connection::on_retransmit_timeout(Instant now, SegmentSink& out) {
     return;
   }
   if (state_ == State::SynReceived) {
+    send_syn(now, out, true);
+    return;
+  }
+  if (snd_una_ == iss_) {
+    // RFC 9293 §3.10.4: a CLOSE in SYN-RECEIVED sends the FIN (FIN-WAIT-1) before our SYN
+    // is acknowledged; the head of the retransmission queue is still the SYN,ACK (RFC 6298
+    // §5.4), which retransmit_first() cannot send (it holds no data).
     send_syn(now, out, true);
     return;
   }

@@ -132,6 +132,10 @@ void Connection::on_segment_syn_sent(const Segment& seg, Instant now, SegmentSin
   }
   irs_ = seg.seq;
   rcv_nxt_ = seg.seq + 1;
+  // RFC 9293 §3.3.1: RCV.WND is relative to RCV.NXT, known only now. The window our SYN
+  // offered (unscaled, RFC 7323 §2.2) starts here; the edge send_syn() computed from the
+  // unset RCV.NXT is meaningless (and could sit up to 2^31 ahead).
+  rcv_adv_ = rcv_nxt_ + std::min<std::uint32_t>(rcv_buf_.free_space(), 0xffff);
   apply_peer_syn_options(seg);
   if (ack_acceptable) {
     take_rtt_sample(seg, now);

@@ -71,7 +71,9 @@ void Connection::send_syn(Instant now, SegmentSink& out, bool retransmission) {
   seg.seq = iss_;
   seg.flags = SYN;
   seg.retransmission = retransmission;
-  bool synack = state_ == State::SynReceived;
+  // Only SYN-SENT sends a bare SYN; a SYN,ACK still unacknowledged after a CLOSE in
+  // SYN-RECEIVED is retransmitted from FIN-WAIT-1 (see on_retransmit_timeout).
+  bool synack = state_ != State::SynSent;
   if (synack) seg.flags |= ACK;
   // RFC 7323 §2.2: the window in a SYN is never scaled.
   seg.window = static_cast<std::uint16_t>(std::min<std::uint32_t>(rcv_buf_.free_space(), 0xffff));
