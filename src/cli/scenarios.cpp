@@ -201,8 +201,16 @@ std::vector<Scenario> make_scenarios() {
                  a.send(0, "GET /report\n");
                  a.shutdown(0);
                  if (!p.run_until([&] { return a.drain(1); }, kLimit)) return false;
-                 std::string report(4000, 'r');
-                 a.send(1, report);
+                 // The server takes a moment to prepare the report and sends it in three
+                 // pieces, so the data visibly flows into FIN-WAIT-2.
+                 std::string report;
+                 for (int piece = 0; piece < 3; ++piece) {
+                   p.run_for(5ms);
+                   std::string part(1400, static_cast<char>('a' + piece));
+                   a.send(1, part);
+                   report += part;
+                 }
+                 p.run_for(5ms);
                  a.shutdown(1);
                  bool ok = p.run_until([&] { return a.drain(0); }, kLimit);
                  ok = ok && a.received[0].size() == report.size() && a.both_closed();

@@ -33,6 +33,9 @@ Connection::Connection(const TcpConfig& config, ConnectionContext context, wire:
       rtt_(config.rto_initial, config.rto_min, config.rto_max),
       cc_(config.congestion, config.mss, config.initial_window_segments) {
   rcv_wscale_ = config.window_scale ? shift_for(config.receive_buffer) : 0;
+  // RFC 6582 §3.2 step 1: "recover" starts at the initial send sequence number.
+  recover_ = isn;
+  high_rxt_ = isn;
 }
 
 Connection Connection::for_listener(const TcpConfig& config, ConnectionContext context,
@@ -345,6 +348,10 @@ void Connection::on_retransmit_timeout(Instant now, SegmentSink& out) {
   // RFC 5681 §3.1 eq. 4 and RFC 6582 §4: leave fast recovery; restart from SND.UNA.
   cc_.on_rto(flight_size(), now);
   in_recovery_ = false;
+  sack_recovery_ = false;
+  // RFC 2018 §8: after a timeout, SACK information is not trusted (the receiver may have
+  // reneged); everything from SND.UNA is sent again.
+  scoreboard_.clear();
   dup_acks_ = 0;
   recover_ = snd_max_;
   snd_nxt_ = snd_una_;

@@ -20,6 +20,7 @@
 #include "tcp/congestion.hpp"
 #include "tcp/receive_buffer.hpp"
 #include "tcp/rtt_estimator.hpp"
+#include "tcp/sack_scoreboard.hpp"
 #include "tcp/segment.hpp"
 
 namespace synack::tcp {
@@ -154,6 +155,7 @@ class Connection {
   void update_send_window(const Segment& seg, Instant now);
   void handle_new_ack(const Segment& seg, Instant now, SegmentSink& out);
   void handle_duplicate_ack(const Segment& seg, Instant now, SegmentSink& out);
+  void enter_recovery(Instant now, SegmentSink& out);
   void take_rtt_sample(const Segment& seg, Instant now);
   void update_ts_recent(const Segment& seg);
   void count_drop(std::uint64_t Counters::*counter, std::string_view name, Instant now);
@@ -169,6 +171,7 @@ class Connection {
   std::uint16_t window_to_advertise();
   std::uint32_t ts_now(Instant now) const;
   void retransmit_first(Instant now, SegmentSink& out);
+  bool sack_retransmit_next(Instant now, SegmentSink& out);
   bool fin_sent() const;
   SeqNum fin_seq() const { return snd_buf_seq_ + snd_buf_.size(); }
   std::uint32_t flight_size() const { return static_cast<std::uint32_t>(snd_max_ - snd_una_); }
@@ -239,7 +242,10 @@ class Connection {
   Instant timed_at_{};
   std::uint32_t dup_acks_ = 0;
   bool in_recovery_ = false;
-  SeqNum recover_;  // RFC 6582 "recover"
+  SeqNum recover_;  // RFC 6582 "recover" / RFC 6675 RecoveryPoint
+  bool sack_recovery_ = false;  // in_recovery_ driven by RFC 6675 (SACK) rather than NewReno
+  SackScoreboard scoreboard_;
+  SeqNum high_rxt_;  // RFC 6675 HighRxt
   std::uint32_t ack_pending_ = 0;  // full-sized segments received since our last ACK
   bool ack_now_ = false;
 

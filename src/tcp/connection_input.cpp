@@ -40,6 +40,22 @@ void Connection::on_segment(const Segment& seg, Instant now, SegmentSink& out) {
     default:
       break;
   }
+  // RFC 9293 §3.5 Figure 7 line 6 (simultaneous open): the peer's SYN,ACK repeats its SYN
+  // (SEQ = IRS) and acknowledges ours. Taken as the ACK of our SYN — ESTABLISHED, and an ACK
+  // back — as the figure shows and Linux does. Read literally, §3.10.7.4's sequence check
+  // would answer it as an old duplicate and wait another round trip for the peer's ACK.
+  if (state_ == State::SynReceived && !passive_ && seg.has(SYN) && seg.has(ACK) &&
+      !seg.has(RST) && seg.seq == irs_ && snd_una_ < seg.ack && seg.ack <= snd_max_) {
+    Segment ack_of_syn = seg;
+    ack_of_syn.flags = static_cast<std::uint8_t>(seg.flags & ~(SYN | FIN));
+    ack_of_syn.seq = seg.seq + 1;
+    ack_of_syn.payload = {};
+    if (process_ack(ack_of_syn, now, out)) {
+      ack_now_ = true;
+      output(now, out);
+    }
+    return;
+  }
   // RFC 9293 §3.10.7.4, for SYN-RECEIVED and the synchronized states.
   if (!check_sequence(seg, now, out)) return;  // first
   if (!check_rst(seg, now, out)) return;       // second
@@ -356,12 +372,25 @@ bool Connection::process_ack(const Segment& seg, Instant now, SegmentSink& out) 
     send_ack(now, out);
     return false;
   }
+  if (sack_ok_ && seg.options.sack_count > 0) {
+    // RFC 2018 §4 / RFC 6675: record what the peer holds above the cumulative ACK.
+    std::size_t lies = scoreboard_.update(
+        seq_max(seg.ack, snd_una_), snd_max_,
+        std::span(seg.options.sack.data(), std::min<std::size_t>(seg.options.sack_count,
+                                                                 wire::kMaxSackBlocks)));
+    if (lies > 0 && context_.counters) context_.counters->drop_sack_invalid += lies;
+  }
   if (seg.ack > snd_una_) {
     handle_new_ack(seg, now, out);
     if (state_ == State::Closed) return false;
   } else if (seg.ack == snd_una_) {
     handle_duplicate_ack(seg, now, out);
   }
+  // RFC 5681 §3.2 step 2 / RFC 6675 §5: three duplicate ACKs, or SACKed data showing the
+  // first segment lost, start loss recovery — once per window (RFC 6582 "recover").
+  if (!in_recovery_ && flight_size() > 0 && snd_una_ > recover_ &&
+      (dup_acks_ >= 3 || (sack_ok_ && scoreboard_.is_lost(snd_una_, effective_mss()))))
+    enter_recovery(now, out);
   update_send_window(seg, now);
 
   bool our_fin_acked = fin_sent() && snd_una_ == snd_max_;
@@ -413,6 +442,8 @@ void Connection::handle_new_ack(const Segment& seg, Instant now, SegmentSink& ou
   bytes_acked_ += data_acked;
   snd_una_ = seg.ack;
   if (snd_nxt_ < snd_una_) snd_nxt_ = snd_una_;
+  if (high_rxt_ < snd_una_) high_rxt_ = snd_una_;
+  scoreboard_.advance(snd_una_);
   retries_ = 0;
   first_unacked_retransmit_.reset();
   if (data_acked > 0 && (was_full || snd_buf_.free_space() >= snd_buf_.capacity() / 2) &&
@@ -421,10 +452,13 @@ void Connection::handle_new_ack(const Segment& seg, Instant now, SegmentSink& ou
 
   if (in_recovery_) {
     if (seg.ack >= recover_) {
-      // RFC 6582 §3.2 step 3: full acknowledgment ends fast recovery.
+      // RFC 6582 §3.2 step 3 / RFC 6675 §5 (A): full acknowledgment ends recovery.
       in_recovery_ = false;
+      sack_recovery_ = false;
       dup_acks_ = 0;
       cc_.on_recovery_exit();
+    } else if (sack_recovery_) {
+      // RFC 6675 §5 (C): no window change; output() sends what NextSeg() allows.
     } else {
       // RFC 6582 §3.2 step 3 partial ACK: retransmit the next hole, deflate by the amount
       // acknowledged, add back one SMSS.
@@ -439,7 +473,7 @@ void Connection::handle_new_ack(const Segment& seg, Instant now, SegmentSink& ou
   // restart it.
   if (snd_una_ == snd_max_) {
     disarm(Timer::Retransmit);
-  } else if (!in_recovery_ || seg.ack >= recover_) {
+  } else {
     restart_retransmit_timer(now);
   }
 }
@@ -453,22 +487,36 @@ void Connection::handle_duplicate_ack(const Segment& seg, Instant now, SegmentSi
   ++dup_acks_;
   if (context_.counters) ++context_.counters->tcp_dup_acks;
   std::uint32_t mss = effective_mss();
-  if (in_recovery_) {
-    cc_.inflate(mss);  // RFC 5681 §3.2 step 4
-    return;
-  }
-  // RFC 6582 §3.2 step 2: enter only if this loss is past the previous recovery point.
-  if (dup_acks_ == 3 && snd_una_ > recover_) {
-    recover_ = snd_max_;
-    in_recovery_ = true;
-    ++fast_retransmits_;
-    if (context_.counters) ++context_.counters->tcp_fast_retransmits;
-    cc_.on_congestion_event(flight_size(), now);
+  // RFC 5681 §3.2 step 4: NewReno inflates by one SMSS per duplicate ACK; with SACK the
+  // pipe estimate does that job (RFC 6675 §5).
+  if (in_recovery_ && !sack_recovery_) cc_.inflate(mss);
+  (void)now;
+  (void)out;
+}
+
+// RFC 5681 §3.2 steps 2-3 (NewReno, RFC 6582) or RFC 6675 §5 steps 4.1-4.3 (SACK).
+void Connection::enter_recovery(Instant now, SegmentSink& out) {
+  std::uint32_t mss = effective_mss();
+  recover_ = snd_max_;
+  in_recovery_ = true;
+  ++fast_retransmits_;
+  if (context_.counters) ++context_.counters->tcp_fast_retransmits;
+  cc_.on_congestion_event(flight_size(), now);
+  SeqNum saved_nxt = snd_nxt_;
+  if (sack_ok_) {
+    sack_recovery_ = true;
+    high_rxt_ = snd_una_;
+  } else {
     cc_.inflate(3 * mss);
-    SeqNum saved_nxt = snd_nxt_;
-    retransmit_first(now, out);
-    snd_nxt_ = seq_max(saved_nxt, snd_nxt_);
   }
+  // Both: retransmit the first unacknowledged segment at once.
+  retransmit_first(now, out);
+  if (sack_recovery_) {
+    high_rxt_ = seq_min(snd_una_ + mss, seq_max(snd_una_, fin_seq()));
+    if (context_.counters)
+      context_.counters->tcp_sack_recovered_bytes += static_cast<std::uint32_t>(high_rxt_ - snd_una_);
+  }
+  snd_nxt_ = seq_max(saved_nxt, snd_nxt_);
 }
 
 // RFC 9293 §3.10.7.4 fifth: "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be

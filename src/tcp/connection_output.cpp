@@ -147,6 +147,26 @@ void Connection::restart_retransmit_timer(Instant now) {
   arm(Timer::Retransmit, now + rtt_.rto());
 }
 
+// RFC 6675 §4 NextSeg rule 1 and §5 (C.1): retransmit the next lost hole above HighRxt if
+// cwnd - pipe allows a full segment. Returns whether it sent something.
+bool Connection::sack_retransmit_next(Instant now, SegmentSink& out) {
+  std::uint32_t mss = effective_mss();
+  std::uint32_t pipe = scoreboard_.pipe(snd_una_, snd_max_, high_rxt_, mss);
+  if (pipe + mss > cc_.cwnd()) return false;
+  auto hole = scoreboard_.next_lost_hole(seq_max(high_rxt_, snd_una_), snd_max_, mss, mss);
+  if (!hole) return false;
+  SeqNum data_end = fin_seq();
+  std::uint32_t len = hole->start < data_end
+                          ? std::min(hole->length, static_cast<std::uint32_t>(data_end - hole->start))
+                          : 0;
+  bool fin = fin_sent() && hole->start + len == data_end && hole->start + hole->length > data_end;
+  if (len == 0 && !fin) return false;
+  send_data_segment(hole->start, len, fin, now, out, true);
+  high_rxt_ = hole->start + len + (fin ? 1 : 0);
+  if (context_.counters) context_.counters->tcp_sack_recovered_bytes += len;
+  return true;
+}
+
 // RFC 6298 §5.4 / RFC 5681 §3.2: send the earliest unacknowledged segment again.
 void Connection::retransmit_first(Instant now, SegmentSink& out) {
   std::uint32_t data = static_cast<std::uint32_t>(fin_seq() - snd_una_);
@@ -191,9 +211,19 @@ void Connection::output(Instant now, SegmentSink& out) {
   }
   std::uint32_t mss = effective_mss();
   bool sent_any = false;
+  // RFC 6675 §5 (C): during SACK recovery, holes judged lost go first, while pipe allows.
+  if (sack_recovery_) {
+    for (int guard = 0; guard < 1024 && sack_retransmit_next(now, out); ++guard) sent_any = true;
+  }
   for (int guard = 0; guard < 4096; ++guard) {
     SeqNum data_end = fin_seq();
     SeqNum wnd_end = snd_una_ + std::min(snd_wnd_, cc_.cwnd());
+    if (sack_recovery_) {
+      // New data may go out as long as pipe stays below cwnd (RFC 6675 NextSeg rule 2).
+      std::uint32_t pipe = scoreboard_.pipe(snd_una_, snd_max_, high_rxt_, mss);
+      std::uint32_t room_cwnd = cc_.cwnd() > pipe ? cc_.cwnd() - pipe : 0;
+      wnd_end = seq_min(snd_una_ + snd_wnd_, snd_nxt_ + room_cwnd);
+    }
     // A window probe in flight may have pushed SND.NXT past the edge.
     std::uint32_t room = wnd_end > snd_nxt_ ? static_cast<std::uint32_t>(wnd_end - snd_nxt_) : 0;
     if (snd_nxt_ < data_end) {

@@ -252,9 +252,11 @@ TEST_F(Transition, SynReceived_to_Established_after_simultaneous_open) {
   expect_tx({.flags = SYN, .seq = L});
   inject({.flags = SYN, .seq = R});
   expect_tx({.flags = SYN | ACK, .seq = L, .ack = R + 1});
+  // RFC 9293 Figure 7 line 6: the peer's SYN,ACK completes the open on this side at once.
   inject({.flags = SYN | ACK, .seq = R, .ack = L + 1});
   expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 1});
-  expect_state(State::SynReceived);
+  expect_state(State::Established);
+  // The peer's own ACK (Figure 7 line 7) is then a plain duplicate: nothing to answer.
   inject({.flags = ACK, .seq = R + 1, .ack = L + 1});
   expect_no_tx();
   expect_transition(State::Closed, State::SynSent);
