@@ -56,8 +56,8 @@ std::optional<std::size_t> parse_groups(std::string_view text, bool allow_traili
   std::size_t start = 0;
   while (true) {
     const std::size_t colon = text.find(':', start);
-    const std::string_view piece =
-        text.substr(start, colon == std::string_view::npos ? std::string_view::npos : colon - start);
+    const std::string_view piece = text.substr(
+        start, colon == std::string_view::npos ? std::string_view::npos : colon - start);
     const bool last = colon == std::string_view::npos;
     if (piece.empty()) return std::nullopt;
     if (last && allow_trailing_v4 && piece.find('.') != std::string_view::npos) {
@@ -183,7 +183,8 @@ std::optional<IpAddress> IpAddress::parse(std::string_view text) {
 }
 
 std::uint32_t IpAddress::v4_u32() const {
-  return (static_cast<std::uint32_t>(bytes[0]) << 24) | (static_cast<std::uint32_t>(bytes[1]) << 16) |
+  return (static_cast<std::uint32_t>(bytes[0]) << 24) |
+         (static_cast<std::uint32_t>(bytes[1]) << 16) |
          (static_cast<std::uint32_t>(bytes[2]) << 8) | static_cast<std::uint32_t>(bytes[3]);
 }
 

@@ -39,6 +39,12 @@ struct IpHeader {
 // BadIpVersion, BadIpv4HeaderLength, BadIpTotalLength, BadIpv4HeaderChecksum, Ipv4Fragment,
 // UnsupportedIpv6ExtensionHeader. Bytes past the total length (link padding) are ignored.
 // IPv4 options are skipped. Does not reject non-TCP protocols; the caller looks at `protocol`.
+// Checks run in this order, and the first failure is returned: empty buffer (Truncated),
+// version; IPv4: 20 bytes present (Truncated), 5 <= IHL and IHL*4 <= buffer
+// (BadIpv4HeaderLength), IHL*4 <= total length <= buffer (BadIpTotalLength), header
+// checksum, fragment; IPv6: 40 bytes present (Truncated), 40 + payload length <= buffer
+// (BadIpTotalLength), next header not an extension header. So a valid packet cut short
+// gives Truncated inside the fixed header and BadIpTotalLength after it.
 Expected<IpHeader, ParseError> parse_ip_header(std::span<const std::byte> packet);
 
 // Writes the header (no options, IPv4 header checksum filled in) into `out`, which must hold

@@ -20,11 +20,16 @@ struct TcpPacket {
 };
 
 // Parses IP then TCP, verifies the IPv4 header checksum and the TCP checksum.
-// Errors: any ParseError; NotTcp when the IP payload is another protocol.
+// Errors: any ParseError; NotTcp when the IP payload is another protocol. Order: IP header
+// errors, NotTcp, TCP header and option errors (on the IP payload, link padding excluded),
+// then TcpBadChecksum.
 Expected<TcpPacket, ParseError> parse_tcp_packet(std::span<const std::byte> packet);
 
 // Builds IP header + TCP header + payload into `out` (resized), filling in lengths and both
-// checksums. ip.protocol is forced to TCP and ip.payload_length computed.
+// checksums. ip.protocol is forced to TCP and ip.payload_length computed. The caller keeps
+// the TCP header and payload within 65535 bytes (65515 for IPv4): the length fields are 16
+// bits. Options are laid out as emit_tcp_options() says (SACK blocks that do not fit are
+// left off).
 void build_tcp_packet(IpHeader ip, const TcpHeader& tcp, std::span<const std::byte> payload,
                       std::vector<std::byte>& out);
 

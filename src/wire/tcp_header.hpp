@@ -95,7 +95,10 @@ struct TcpHeader {
 
 // Parses options from the bytes between the fixed header and the data. Errors:
 // TcpOptionLengthTooSmall, TcpOptionPastHeader, TcpOptionBadLength. More SACK blocks
-// than kMaxSackBlocks are a TcpOptionBadLength.
+// than kMaxSackBlocks are a TcpOptionBadLength. Framing is checked before meaning: an option
+// whose length is < 2 or runs past `bytes` is reported as such even if its kind is known.
+// EOL ends the list; NOPs are skipped; unknown kinds are skipped by length; a repeated
+// option overwrites the earlier one.
 Expected<TcpOptions, ParseError> parse_tcp_options(std::span<const std::byte> bytes);
 
 // Writes the options in a fixed order (that of Linux): MSS; SACK-permitted and timestamps
