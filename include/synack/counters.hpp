@@ -70,8 +70,12 @@ namespace synack {
   X(drop_sack_invalid, "SACK blocks ignored as outside the send window")                    \
   X(icmp_in, "ICMP/ICMPv6 messages received")                                               \
   X(icmp_echo_replies, "echo replies sent")                                                 \
-  X(icmp_unreachable_sent, "destination unreachable messages sent")                         \
-  X(icmp_errors_delivered, "ICMP errors delivered to a connection")
+  X(icmp_unreachable_sent, "protocol unreachable (ICMPv6: parameter problem) messages sent")  \
+  X(icmp_errors_delivered, "ICMP errors delivered to a connection")                         \
+  X(icmp_ignored, "ICMP messages not acted on: no matching connection, quoted seq outside " \
+                  "SND.UNA..SND.NXT (RFC 5927), path MTU, or an unused type")               \
+  X(drop_icmp_malformed, "ICMP message shorter than its header or with a bad checksum")     \
+  X(icmp_rate_limited, "ICMP errors not sent because of the rate limit")
 
 struct Counters {
 #define SYNACK_COUNTER_FIELD(name, desc) std::uint64_t name = 0;

@@ -128,6 +128,14 @@ class Stack final : public NetworkHost {
   void handle_tcp(const wire::IpHeader& ip, const wire::TcpHeader& tcp,
                   std::span<const std::byte> payload, Instant now);
   void handle_icmp(const wire::IpHeader& ip, std::span<const std::byte> body, Instant now);
+  // ICMP (src/stack/icmp.hpp): an error received, handed to the connection it quotes; an
+  // error sent about `packet` (rate-limited); any ICMP packet onto the transmit queue.
+  void deliver_icmp_error(bool v6, std::uint8_t type, std::uint8_t code,
+                          std::span<const std::byte> quote, Instant now);
+  void send_protocol_unreachable(const wire::IpHeader& ip, std::span<const std::byte> packet,
+                                 Instant now);
+  bool icmp_error_allowed(Instant now);
+  std::vector<std::byte> take_buffer();
   void send_reset_for(const wire::IpHeader& ip, const wire::TcpHeader& tcp,
                       const tcp::Segment& seg, Instant now);
   void transmit(const wire::Endpoint& local, const wire::Endpoint& remote,
@@ -168,6 +176,11 @@ class Stack final : public NetworkHost {
     bool operator>(const TimerEntry& o) const { return at > o.at; }
   };
   mutable std::vector<TimerEntry> timer_heap_;
+
+  // RFC 4443 §2.4 (f) / RFC 1812 §4.3.2.8: ICMP errors we send are rate-limited by a token
+  // bucket (refilled one token per millisecond, as Linux's icmp_msgs_per_sec = 1000).
+  std::uint32_t icmp_tokens_ = 50;
+  std::optional<Instant> icmp_refilled_;
 
   std::deque<std::vector<std::byte>> tx_queue_;
   std::vector<std::vector<std::byte>> spare_buffers_;

@@ -11,5 +11,7 @@ int& exit_status();
 
 void register_demo(CLI::App& app);
 void register_sim(CLI::App& app);
+void register_serve(CLI::App& app);    // cmd_serve.cpp
+void register_connect(CLI::App& app);  // cmd_connect.cpp
 
 }  // namespace synack::cli

@@ -8,6 +8,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   synack::cli::register_demo(app);
   synack::cli::register_sim(app);
+  synack::cli::register_serve(app);
+  synack::cli::register_connect(app);
   CLI11_PARSE(app, argc, argv);
   return synack::cli::exit_status();
 }

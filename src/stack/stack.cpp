@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <functional>
 
+#include "stack/icmp.hpp"
 #include "wire/packet.hpp"
 
 namespace synack {
@@ -51,6 +52,22 @@ tcp::Segment to_segment(const wire::TcpHeader& h, std::span<const std::byte> pay
 
 bool is_unspecified(const wire::IpAddress& a) {
   return std::all_of(a.bytes.begin(), a.bytes.end(), [](std::uint8_t b) { return b == 0; });
+}
+
+// RFC 9293 §3.9.2.1 (MUST-63, RFC 1122 §3.2.1.3): broadcast, multicast, loopback and
+// "this network" addresses never originate a TCP segment from another host; nor can a
+// connection go to a broadcast or multicast address (MUST-46).
+bool is_broadcast_or_multicast(const wire::IpAddress& a) {
+  if (a.is_v4()) return a.bytes[0] >= 224;  // 224/4 multicast, 240/4 reserved, broadcast
+  return a.bytes[0] == 0xff;                // ff00::/8
+}
+
+bool is_martian_source(const wire::IpAddress& a) {
+  if (is_unspecified(a) || is_broadcast_or_multicast(a)) return true;
+  if (a.is_v4()) return a.bytes[0] == 127 || a.bytes[0] == 0;
+  bool loopback = a.bytes[15] == 1 && std::all_of(a.bytes.begin(), a.bytes.begin() + 15,
+                                                   [](std::uint8_t b) { return b == 0; });
+  return loopback;
 }
 
 }  // namespace
@@ -144,8 +161,8 @@ void Stack::receive_packet(std::span<const std::byte> packet, Instant now) {
     ++counters_.drop_not_our_address;
     return;
   }
-  // Martian sources: our own address or the unspecified address cannot originate traffic.
-  if (is_our_address(ip->src) || is_unspecified(ip->src)) {
+  // Martian sources: our own address, or one no host may send from (MUST-63).
+  if (is_our_address(ip->src) || is_martian_source(ip->src)) {
     ++counters_.drop_martian_source;
     return;
   }
@@ -156,6 +173,7 @@ void Stack::receive_packet(std::span<const std::byte> packet, Instant now) {
   }
   if (ip->protocol != wire::kProtoTcp) {
     ++counters_.drop_unknown_protocol;
+    send_protocol_unreachable(*ip, packet.first(ip->header_length + ip->payload_length), now);
     return;
   }
   std::size_t header_length = 0;
@@ -176,8 +194,123 @@ void Stack::receive_packet(std::span<const std::byte> packet, Instant now) {
   handle_tcp(*ip, *tcp, body.subspan(header_length), now);
 }
 
-void Stack::handle_icmp(const wire::IpHeader&, std::span<const std::byte>, Instant) {
+// --- IP layer: ICMP ----------------------------------------------------------------------
+
+void Stack::handle_icmp(const wire::IpHeader& ip, std::span<const std::byte> body, Instant now) {
   ++counters_.icmp_in;
+  const bool v6 = !ip.is_v4();
+  // ICMP over IPv6 and ICMPv6 over IPv4 are not a thing: protocol 1 only in IPv4, 58 in IPv6.
+  if (v6 != (ip.protocol == wire::kProtoIcmpv6)) {
+    ++counters_.drop_unknown_protocol;
+    return;
+  }
+  auto message = icmp::parse(ip, body);
+  if (!message) {
+    ++counters_.drop_icmp_malformed;
+    if (trace_) trace_->on_drop(DropEvent{now, 0, "drop_icmp_malformed"});
+    return;
+  }
+  if (message->type == (v6 ? icmp::kV6EchoRequest : icmp::kV4EchoRequest) &&
+      message->code == 0) {
+    // RFC 1122 §3.2.2.6: every host MUST implement an echo server; RFC 4443 §4.2: every
+    // node MUST answer an echo request addressed to it.
+    std::vector<std::byte> reply = take_buffer();
+    icmp::build_echo_reply(ip, *message, config_.ttl, reply);
+    ++counters_.icmp_echo_replies;
+    ++counters_.ip_packets_out;
+    tx_queue_.push_back(std::move(reply));
+    return;
+  }
+  if (icmp::is_error(v6, message->type)) {
+    deliver_icmp_error(v6, message->type, message->code, message->data, now);
+    return;
+  }
+  // Echo replies (we send no requests), router/neighbour discovery (not on a point-to-point
+  // TUN), and unknown informational types: nothing to do (RFC 4443 §2.4 (b)).
+  ++counters_.icmp_ignored;
+}
+
+void Stack::deliver_icmp_error(bool v6, std::uint8_t type, std::uint8_t code,
+                               std::span<const std::byte> quote, Instant now) {
+  auto meaning = icmp::classify_error(v6, type, code);
+  auto quoted = icmp::parse_quoted_tcp(v6, quote);
+  if (!meaning || !quoted || !is_our_address(quoted->src)) {
+    ++counters_.icmp_ignored;
+    return;
+  }
+  auto it = by_tuple_.find(TupleKey{wire::Endpoint{quoted->src, quoted->src_port},
+                                    wire::Endpoint{quoted->dst, quoted->dst_port}});
+  if (it == by_tuple_.end()) {
+    ++counters_.icmp_ignored;
+    return;
+  }
+  std::uint32_t index = it->second;
+  tcp::Connection& c = *slots_[index].conn;
+  // RFC 5927 §4.1 (and Linux's tcp_v4_err): act only on an error quoting a sequence number we
+  // sent that is not yet acknowledged, SND.UNA <= SEG.SEQ < SND.NXT; anything else is stale
+  // or a blind attack.
+  const ConnectionStatus st = c.status();
+  const SeqNum seq(quoted->seq);
+  if (st.snd_una == st.snd_nxt || seq < st.snd_una || seq >= st.snd_nxt) {
+    ++counters_.icmp_ignored;
+    if (trace_) trace_->on_drop(DropEvent{now, c.id(), "icmp_ignored"});
+    return;
+  }
+  c.on_icmp_error(meaning->error, meaning->hard, now);
+  after_call(index, now);
+}
+
+void Stack::send_protocol_unreachable(const wire::IpHeader& ip,
+                                      std::span<const std::byte> packet, Instant now) {
+  // RFC 1122 §3.2.2.1: a host SHOULD send protocol unreachable for a transport protocol it
+  // does not implement (never about an ICMP message: that protocol we serve). RFC 8200 §4 /
+  // RFC 4443 §3.4: IPv6 answers an unrecognized Next Header with a parameter problem, code 1,
+  // pointing at the Next Header field (offset 6 of the fixed header).
+  if (!icmp_error_allowed(now)) {
+    ++counters_.icmp_rate_limited;
+    return;
+  }
+  std::vector<std::byte> out = take_buffer();
+  if (ip.is_v4()) {
+    icmp::build_error(ip.dst, ip.src, icmp::kV4DestUnreachable,
+                      icmp::kV4CodeProtocolUnreachable, 0, packet, config_.ttl, out);
+  } else {
+    constexpr std::uint32_t kNextHeaderOffset = 6;
+    icmp::build_error(ip.dst, ip.src, icmp::kV6ParameterProblem,
+                      icmp::kV6CodeUnrecognizedNextHeader, kNextHeaderOffset, packet,
+                      config_.ttl, out);
+  }
+  ++counters_.icmp_unreachable_sent;
+  ++counters_.ip_packets_out;
+  tx_queue_.push_back(std::move(out));
+}
+
+bool Stack::icmp_error_allowed(Instant now) {
+  constexpr std::uint32_t kBurst = 50;
+  constexpr Duration kPerToken = 1ms;
+  if (!icmp_refilled_) icmp_refilled_ = now;
+  if (now > *icmp_refilled_) {
+    auto earned = static_cast<std::uint64_t>((now - *icmp_refilled_) / kPerToken);
+    if (icmp_tokens_ + earned >= kBurst) {
+      icmp_tokens_ = kBurst;
+      icmp_refilled_ = now;
+    } else {
+      icmp_tokens_ += static_cast<std::uint32_t>(earned);
+      *icmp_refilled_ += earned * kPerToken;
+    }
+  }
+  if (icmp_tokens_ == 0) return false;
+  --icmp_tokens_;
+  return true;
+}
+
+std::vector<std::byte> Stack::take_buffer() {
+  std::vector<std::byte> buffer;
+  if (!spare_buffers_.empty()) {
+    buffer = std::move(spare_buffers_.back());
+    spare_buffers_.pop_back();
+  }
+  return buffer;
 }
 
 void Stack::handle_tcp(const wire::IpHeader& ip, const wire::TcpHeader& tcp,
@@ -288,11 +421,7 @@ void Stack::transmit(const wire::Endpoint& local, const wire::Endpoint& remote,
   h.flags = seg.flags;
   h.window = seg.window;
   h.options = seg.options;
-  std::vector<std::byte> buffer;
-  if (!spare_buffers_.empty()) {
-    buffer = std::move(spare_buffers_.back());
-    spare_buffers_.pop_back();
-  }
+  std::vector<std::byte> buffer = take_buffer();
   wire::build_tcp_packet(ip, h, seg.payload, buffer);
   if (trace_) {
     trace_->on_segment(SegmentEvent{now, id, Direction::Out, local, remote, &h,
@@ -548,7 +677,8 @@ std::optional<std::uint16_t> Stack::pick_ephemeral_port(const wire::IpAddress& l
 
 Expected<ConnectionId, Error> Stack::connect(wire::Endpoint remote, Instant now,
                                              std::optional<wire::Endpoint> local) {
-  if (remote.port == 0) return Unexpected{Error::InvalidArgument};
+  if (remote.port == 0 || is_unspecified(remote.addr) || is_broadcast_or_multicast(remote.addr))
+    return Unexpected{Error::InvalidArgument};  // RFC 9293 §3.9.1.1 (MUST-46)
   wire::Endpoint l;
   if (local && !is_unspecified(local->addr)) {
     if (!is_our_address(local->addr)) return Unexpected{Error::InvalidArgument};

@@ -1,0 +1,210 @@
+// Shared TUN options and the environment they set up.
+#include "cli/net_options.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <iostream>
+
+#include "cli/json_trace.hpp"
+#include "link/event_loop.hpp"
+#include "link/netns.hpp"
+#include "link/pcap_writer.hpp"
+#include "link/system_random.hpp"
+#include "link/tun_device.hpp"
+
+namespace synack::cli {
+
+void add_net_options(CLI::App* cmd, NetOptions& o) {
+  auto group = "Network";
+  cmd->add_option("--netns", o.netns,
+                  "put the TUN's kernel side in this network namespace (created if missing, "
+                  "and then deleted on exit)")
+      ->group(group);
+  cmd->add_option("--tun", o.tun, "TUN interface name (default synack0)")->group(group);
+  cmd->add_option("--addr", o.addr, "synack's IPv4 address (default 198.18.0.1)")->group(group);
+  cmd->add_option("--peer", o.peer,
+                  "the kernel side's IPv4 address/prefix (default 198.18.0.2/24)")
+      ->group(group);
+  cmd->add_option("--addr6", o.addr6, "synack's IPv6 address (default fd53:796e:6163::1)")
+      ->group(group);
+  cmd->add_option("--peer6", o.peer6,
+                  "the kernel side's IPv6 address/prefix (default fd53:796e:6163::2/64)")
+      ->group(group);
+  cmd->add_flag("--no-ipv6", o.no_ipv6, "IPv4 only")->group(group);
+  cmd->add_option("--mtu", o.mtu, "TUN MTU, 1280..65520 (default 65520)")
+      ->check(CLI::Range(1280u, 65520u))
+      ->group(group);
+  cmd->add_flag("--no-offload", o.no_offload,
+                "plain TUN: no virtio-net header, no TSO or checksum offload")
+      ->group(group);
+  cmd->add_option("--pcap", o.pcap, "capture every packet crossing the TUN to FILE")
+      ->group(group);
+  cmd->add_option("--trace", o.trace, "write state transitions as JSON lines to FILE (- = stdout)")
+      ->group(group);
+  cmd->add_flag("--trace-segments", o.trace_segments, "with --trace: every segment and drop too")
+      ->group(group);
+  cmd->add_flag("--stats", o.stats, "print the stack's counters to stderr on exit")
+      ->group(group);
+}
+
+std::optional<std::pair<wire::IpAddress, unsigned>> parse_prefix(std::string_view text) {
+  auto slash = text.find('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  auto address = wire::IpAddress::parse(text.substr(0, slash));
+  if (!address) return std::nullopt;
+  unsigned prefix = 0;
+  auto digits = text.substr(slash + 1);
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), prefix);
+  if (ec != std::errc{} || end != digits.data() + digits.size() || digits.empty())
+    return std::nullopt;
+  if (prefix > (address->is_v4() ? 32u : 128u)) return std::nullopt;
+  return std::make_pair(*address, prefix);
+}
+
+std::unique_ptr<NetEnvironment> NetEnvironment::create(const NetOptions& o, std::string_view who,
+                                                       std::string* error) {
+  std::unique_ptr<NetEnvironment> env(new NetEnvironment());
+  env->stats_ = o.stats;
+  auto fail = [&](std::string message) {
+    *error = std::move(message);
+    return nullptr;
+  };
+
+  // --- addresses ---
+  auto address = wire::IpAddress::parse(o.addr);
+  if (!address || !address->is_v4()) return fail("--addr: not an IPv4 address: " + o.addr);
+  auto peer = parse_prefix(o.peer);
+  if (!peer || !peer->first.is_v4()) return fail("--peer: expected IPv4 ADDR/PREFIX: " + o.peer);
+  if (peer->first == *address) return fail("--peer must differ from --addr");
+  env->address_ = *address;
+  std::optional<std::pair<wire::IpAddress, unsigned>> peer6;
+  if (!o.no_ipv6) {
+    auto address6 = wire::IpAddress::parse(o.addr6);
+    if (!address6 || address6->is_v4()) return fail("--addr6: not an IPv6 address: " + o.addr6);
+    peer6 = parse_prefix(o.peer6);
+    if (!peer6 || peer6->first.is_v4())
+      return fail("--peer6: expected IPv6 ADDR/PREFIX: " + o.peer6);
+    if (peer6->first == *address6) return fail("--peer6 must differ from --addr6");
+    env->address6_ = *address6;
+  }
+
+  // Signals are held from here on: a Ctrl-C during setup stops the loop as soon as it runs,
+  // and cannot kill us half-way through the teardown.
+  env->signal_guard_ = std::make_unique<link::SignalGuard>();
+
+  // --- namespace and TUN ---
+  std::string create_name = o.tun;
+  if (!o.netns.empty()) {
+    auto ns = link::NetNamespace::ensure(o.netns);
+    if (!ns) return fail(ns.error());
+    env->netns_ = std::move(*ns);
+    env->netns_name_ = o.netns;
+    // Created here, then moved: a temporary name cannot collide with an interface of ours
+    // (another synack's synack0, say).
+    create_name = "synack-" + std::to_string(::getpid());
+    if (create_name.size() > 15) create_name.resize(15);
+  }
+  link::TunConfig tun_config;
+  tun_config.name = create_name;
+  tun_config.mtu = o.mtu;
+  tun_config.offload = !o.no_offload;
+  auto tun = link::TunDevice::open(tun_config);
+  if (!tun) return fail(tun.error());
+  env->tun_ = std::move(*tun);
+  if (!o.no_offload && !env->tun_->offload()) {
+    std::cerr << who << ": offloads unavailable (" << env->tun_->offload_note()
+              << "); using a plain TUN\n";
+  }
+  if (env->netns_) {
+    if (auto r = link::move_interface(env->tun_->name(), o.netns, o.tun); !r) return fail(r.error());
+    env->tun_->set_name(o.tun);
+  }
+
+  // --- the kernel's side ---
+  link::KernelSideConfig kernel;
+  kernel.ifname = env->tun_->name();
+  if (env->netns_) kernel.netns = o.netns;
+  kernel.mtu = o.mtu;
+  kernel.addresses.push_back({peer->first, peer->second});
+  kernel.peers.push_back(*address);
+  if (auto r = link::configure_kernel_side(kernel); !r) return fail(r.error());
+  if (peer6) {
+    link::KernelSideConfig kernel6;
+    kernel6.ifname = kernel.ifname;
+    kernel6.netns = kernel.netns;
+    kernel6.addresses.push_back({peer6->first, peer6->second});
+    kernel6.peers.push_back(*env->address6_);
+    if (auto r = link::configure_kernel_side(kernel6); !r) {
+      std::cerr << who << ": IPv6 disabled: " << r.error() << "\n";
+      env->address6_.reset();
+    }
+  }
+
+  // --- the stack ---
+  StackConfig config;
+  // RFC 9293 §3.7.1: MSS = MTU minus the fixed IP and TCP headers; the IPv6 header is the
+  // larger, so one value fits both families.
+  config.tcp.mss = static_cast<std::uint16_t>(std::min<unsigned>(o.mtu - 60, 65535));
+  env->random_ = std::make_unique<link::SystemRandom>();
+  std::vector<wire::IpAddress> addresses{env->address_};
+  if (env->address6_) addresses.push_back(*env->address6_);
+  env->stack_ = std::make_unique<Stack>(config, addresses, env->random_.get());
+
+  if (!o.pcap.empty()) {
+    std::string pcap_error;
+    env->pcap_ = link::PcapWriter::open(o.pcap, &pcap_error, link::realtime_offset_us());
+    if (!env->pcap_) return fail("--pcap: " + pcap_error);
+  }
+  if (!o.trace.empty()) {
+    env->trace_ = std::make_unique<JsonTraceWriter>(o.trace, o.trace_segments);
+    if (!env->trace_->ok()) return fail("--trace: cannot write " + o.trace);
+    env->stack_->set_trace(env->trace_.get());
+  }
+
+  auto loop = link::EventLoop::create(*env->stack_, *env->tun_, {});
+  if (!loop) return fail(loop.error());
+  env->loop_ = std::move(*loop);
+  env->loop_->set_pcap(env->pcap_.get());
+  return env;
+}
+
+NetEnvironment::~NetEnvironment() {
+  loop_.reset();
+  if (stack_) stack_->set_trace(nullptr);
+  if (pcap_) pcap_->flush();
+}
+
+std::string NetEnvironment::describe() const {
+  std::string s = "tun " + tun_->name();
+  if (!netns_name_.empty()) s += " in netns " + netns_name_;
+  s += ", mtu " + std::to_string(tun_->mtu());
+  s += tun_->offload() ? ", offload on" : ", offload off";
+  return s;
+}
+
+void NetEnvironment::print_stats(std::ostream& out) const {
+  stack_->counters().for_each([&](std::string_view name, std::uint64_t value, std::string_view) {
+    if (value) out << name << " " << value << "\n";
+  });
+  const auto& t = tun_->stats();
+  out << "tun_packets_read " << t.packets_read << "\n";
+  out << "tun_bytes_read " << t.bytes_read << "\n";
+  out << "tun_packets_written " << t.packets_written << "\n";
+  out << "tun_bytes_written " << t.bytes_written << "\n";
+  if (t.checksums_completed) out << "tun_checksums_completed " << t.checksums_completed << "\n";
+  if (t.gso_packets_read) out << "tun_gso_packets_read " << t.gso_packets_read << "\n";
+  if (t.bad_vnet_headers) out << "tun_bad_vnet_headers " << t.bad_vnet_headers << "\n";
+  const auto& l = loop_->stats();
+  out << "loop_wakeups " << l.wakeups << "\n";
+  if (l.tun_write_blocked) out << "loop_tun_write_blocked " << l.tun_write_blocked << "\n";
+  if (l.tun_output_drops) out << "loop_tun_output_drops " << l.tun_output_drops << "\n";
+  if (l.tun_write_errors) out << "loop_tun_write_errors " << l.tun_write_errors << "\n";
+}
+
+void NetEnvironment::finish() {
+  if (stats_) print_stats(std::cerr);
+}
+
+}  // namespace synack::cli

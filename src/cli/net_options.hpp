@@ -1,0 +1,96 @@
+// The options every command on a real TUN shares (--netns, --tun, --addr, --peer, --addr6,
+// --peer6, --no-ipv6, --mtu, --no-offload, --pcap, --trace, --trace-segments, --stats) and
+// the environment they describe: namespace, TUN, the kernel side's addresses, a Stack and its
+// event loop. Built up in that order and torn down in reverse (the namespace is deleted only
+// if we created it).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <string_view>
+
+#include "synack/stack.hpp"
+#include "wire/ip_address.hpp"
+
+namespace synack::link {
+class EventLoop;
+class NetNamespace;
+class PcapWriter;
+class SignalGuard;
+class SystemRandom;
+class TunDevice;
+}  // namespace synack::link
+
+namespace synack::cli {
+
+class JsonTraceWriter;
+
+// 198.18.0.0/15 is reserved for benchmarking (RFC 2544 §C.2.2) and fd53:796e:6163::/48 is a
+// unique local prefix (RFC 4193) spelling "Syn" "ac": neither can clash with a real network.
+struct NetOptions {
+  std::string netns;
+  std::string tun = "synack0";
+  std::string addr = "198.18.0.1";
+  std::string peer = "198.18.0.2/24";
+  std::string addr6 = "fd53:796e:6163::1";
+  std::string peer6 = "fd53:796e:6163::2/64";
+  bool no_ipv6 = false;
+  unsigned mtu = 65520;
+  bool no_offload = false;
+  std::string pcap;
+  std::string trace;
+  bool trace_segments = false;
+  bool stats = false;
+};
+
+void add_net_options(CLI::App* command, NetOptions& options);
+
+class NetEnvironment {
+ public:
+  // Sets everything up; on failure returns nullptr with a message in *error (everything made
+  // so far is undone). `who` prefixes warnings ("synack serve").
+  static std::unique_ptr<NetEnvironment> create(const NetOptions& options, std::string_view who,
+                                                std::string* error);
+  ~NetEnvironment();
+  NetEnvironment(const NetEnvironment&) = delete;
+  NetEnvironment& operator=(const NetEnvironment&) = delete;
+
+  Stack& stack() { return *stack_; }
+  link::EventLoop& loop() { return *loop_; }
+  link::TunDevice& tun() { return *tun_; }
+  const wire::IpAddress& address() const { return address_; }
+  const std::optional<wire::IpAddress>& address6() const { return address6_; }
+  // "tun synack0 in netns NAME, mtu 65520, offload on" — for the ready line.
+  std::string describe() const;
+  // Non-zero counters of the stack, the TUN and the loop, one per line (for --stats).
+  void print_stats(std::ostream& out) const;
+  // Prints them to stderr when --stats was given.
+  void finish();
+
+ private:
+  NetEnvironment() = default;
+
+  // Declaration order is construction order; destruction runs in reverse.
+  std::unique_ptr<link::SignalGuard> signal_guard_;
+  std::unique_ptr<link::NetNamespace> netns_;
+  std::unique_ptr<link::TunDevice> tun_;
+  std::unique_ptr<link::SystemRandom> random_;
+  std::unique_ptr<link::PcapWriter> pcap_;
+  std::unique_ptr<JsonTraceWriter> trace_;
+  std::unique_ptr<Stack> stack_;
+  std::unique_ptr<link::EventLoop> loop_;
+
+  wire::IpAddress address_;
+  std::optional<wire::IpAddress> address6_;
+  std::string netns_name_;
+  bool stats_ = false;
+};
+
+// "ADDR/PREFIX" -> address and prefix; nullopt when malformed (prefix beyond the family's).
+std::optional<std::pair<wire::IpAddress, unsigned>> parse_prefix(std::string_view text);
+
+}  // namespace synack::cli

@@ -1,0 +1,115 @@
+# Shared by the interop smoke tests: synack on a real TUN, the Linux kernel on the other side,
+# inside a network namespace each test makes for itself. Sourced, not run.
+#
+#   source lib.bash "$1"          # $1: the synack binary
+#   interop_setup NAME            # skips (exit 77) without root, /dev/net/tun, ip, netns
+#   start_serve ARGS...           # synack serve --netns $NS ARGS, waits for its ready line
+#   in_ns CMD...                  # runs CMD in the namespace, bounded by $STEP_TIMEOUT
+#
+# Addresses: 198.18.0.0/15 (RFC 2544 benchmarking) and fd53:796e:6163::/64 only.
+set -u
+
+SYNACK=${1:?usage: $0 path/to/synack}
+SYNACK=$(readlink -f "$SYNACK")
+ADDR=198.18.0.1
+PEER=198.18.0.2
+ADDR6=fd53:796e:6163::1
+PEER6=fd53:796e:6163::2
+STEP_TIMEOUT=${STEP_TIMEOUT:-60}
+PIDS=()
+NS=""
+OWN_NS=0
+WORK=""
+
+skip() {
+  echo "SKIP: $*"
+  exit 77
+}
+
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do
+    kill -TERM "$pid" 2>/dev/null
+  done
+  for pid in "${PIDS[@]}"; do
+    # Bounded: a process that ignores TERM for 3 s is killed.
+    for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  done
+  if [ "$OWN_NS" = 1 ] && [ -n "$NS" ]; then ip netns delete "$NS" 2>/dev/null; fi
+  [ -n "$WORK" ] && rm -rf "$WORK"
+}
+
+# interop_setup NAME [--no-netns]: checks the prerequisites, makes $WORK and (unless told not
+# to) the namespace $NS, and arms the cleanup.
+interop_setup() {
+  [ "$(id -u)" = 0 ] && [ -c /dev/net/tun ] || skip "needs root and /dev/net/tun"
+  command -v ip >/dev/null || skip "needs root and /dev/net/tun (and iproute2's ip)"
+  NS="synack-it-$1-$$"
+  trap cleanup EXIT
+  trap 'exit 130' INT TERM
+  WORK=$(mktemp -d)
+  if [ "${2:-}" != --no-netns ]; then
+    ip netns add "$NS" 2>/dev/null || skip "needs root and /dev/net/tun (cannot create a network namespace)"
+    OWN_NS=1
+    ip -n "$NS" link set lo up
+  fi
+}
+
+need() {
+  local tool
+  for tool in "$@"; do command -v "$tool" >/dev/null || skip "needs $tool"; done
+}
+
+in_ns() {
+  timeout "$STEP_TIMEOUT" ip netns exec "$NS" "$@"
+}
+
+# start_serve ARGS...: runs `synack serve --netns $NS ARGS` in the background; $SERVE_PID,
+# its output in $WORK/serve.out and $WORK/serve.err.
+start_serve() {
+  "$SYNACK" serve --netns "$NS" "$@" >"$WORK/serve.out" 2>"$WORK/serve.err" &
+  SERVE_PID=$!
+  PIDS+=("$SERVE_PID")
+  for _ in $(seq 100); do
+    grep -q "listening on" "$WORK/serve.out" 2>/dev/null && { cat "$WORK/serve.out"; return 0; }
+    kill -0 "$SERVE_PID" 2>/dev/null || { cat "$WORK/serve.err" >&2; fail "synack serve exited"; }
+    sleep 0.1
+  done
+  fail "synack serve not ready after 10 s"
+}
+
+# stop_serve: SIGTERM, and the exit status must come within 5 s and be 0.
+stop_serve() {
+  kill -TERM "$SERVE_PID"
+  local status=
+  for _ in $(seq 50); do
+    if ! kill -0 "$SERVE_PID" 2>/dev/null; then
+      wait "$SERVE_PID"
+      status=$?
+      break
+    fi
+    sleep 0.1
+  done
+  [ -n "$status" ] || fail "synack serve still running 5 s after SIGTERM"
+  [ "$status" = 0 ] || { cat "$WORK/serve.err" >&2; fail "synack serve exited with $status"; }
+  echo "synack serve stopped cleanly"
+}
+
+# The bytes GET /bytes/N returns: byte i is i mod 251.
+pattern_sha256() {
+  python3 -c "
+import hashlib, sys
+n = int(sys.argv[1]); block = bytes(i % 251 for i in range(251)) * 4096
+h = hashlib.sha256(); done = 0
+while done < n:
+    take = min(len(block), n - done)  # len(block) is a multiple of 251: the pattern restarts
+    h.update(block[:take]); done += take
+print(h.hexdigest())" "$1"
+}
