@@ -3,12 +3,14 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <memory>
 
 #include "cli/bulk.hpp"
 #include "cli/commands.hpp"
 #include "cli/json_trace.hpp"
+#include "cli/ladder_svg.hpp"
 #include "cli/scenarios.hpp"
 
 namespace synack::cli {
@@ -27,6 +29,8 @@ struct SimArgs {
   double delay_ms = 1;
   std::string pcap;
   std::string trace;
+  std::string svg;   // write the ladder as SVG here
+  std::string html;  // ... and as an HTML page here
   bool trace_segments = false;
   bool ascii = false;
   bool no_color = false;
@@ -69,6 +73,18 @@ int run_named(const SimArgs& args) {
   std::cout << render_text(result.ladder, render) << "\n";
   std::cout << (result.ok ? "ok: " : "FAILED: ") << result.summary << "\n";
   if (!args.pcap.empty()) std::cout << "capture written to " << args.pcap << "\n";
+  auto write = [](const std::string& path, const std::string& content) {
+    std::ofstream file(path, std::ios::binary);
+    file << content;
+    file.close();
+    if (!file) std::cerr << "synack sim: cannot write " << path << "\n";
+    else std::cout << "picture written to " << path << "\n";
+    return static_cast<bool>(file);
+  };
+  bool written = true;
+  if (!args.svg.empty()) written &= write(args.svg, render_svg(result.ladder));
+  if (!args.html.empty()) written &= write(args.html, render_html(result.ladder));
+  if (!written) return 2;
   return result.ok ? 0 : 1;
 }
 
@@ -80,6 +96,8 @@ void add_common(CLI::App* cmd, SimArgs& args) {
   cmd->add_option("--pcap", args.pcap, "write every packet to this pcap file");
   cmd->add_option("--trace", args.trace, "write state transitions as JSON lines to FILE");
   cmd->add_flag("--trace-segments", args.trace_segments, "with --trace, also every segment");
+  cmd->add_option("--svg", args.svg, "draw the ladder as an SVG picture into FILE");
+  cmd->add_option("--html", args.html, "write the ladder as a self-contained HTML page to FILE");
   cmd->add_flag("--ascii", args.ascii, "draw with ASCII only");
   cmd->add_flag("--no-color", args.no_color, "no ANSI colours");
   cmd->add_option("--width", args.width, "width of the ladder in columns");

@@ -13,5 +13,6 @@ void register_demo(CLI::App& app);
 void register_sim(CLI::App& app);
 void register_serve(CLI::App& app);    // cmd_serve.cpp
 void register_connect(CLI::App& app);  // cmd_connect.cpp
+void register_diagram(CLI::App& app);  // cmd_diagram.cpp
 
 }  // namespace synack::cli
