@@ -57,6 +57,7 @@ BulkResult run_bulk(const BulkOptions& o) {
   sim.link = o.link;
   sim.record_ladder = false;
   if (!o.pcap.empty()) sim.pcap = o.pcap;
+  sim.extra_trace = o.trace;
   for (StackConfig* c : {&sim.client_config, &sim.server_config}) {
     c->tcp.send_buffer = o.send_buffer;
     c->tcp.receive_buffer = o.receive_buffer;
@@ -144,13 +145,18 @@ BulkResult run_bulk(const BulkOptions& o) {
         (void)stack.close(id, now);
         closed_app[side] = true;
       }
+      // A connection that closed gracefully keeps its received data readable (the reader
+      // may be slow); only a failed one is given up at once.
       auto st = stack.state(id);
-      if (!st || *st == State::Closed) {
-        if (!closed_app[side]) {
-          auto err = stack.connection_error(id);
+      if (!closed_app[side] && (!st || *st == State::Closed)) {
+        auto err = stack.connection_error(id);
+        if (err || !st) {
           if (err && result.failure.empty())
             result.failure = std::string(side == 0 ? "client" : "server") + ": " +
                              std::string(to_string(*err));
+          (void)stack.close(id, now);
+          closed_app[side] = true;
+        } else if (in.eof) {
           (void)stack.close(id, now);
           closed_app[side] = true;
         }
@@ -161,13 +167,21 @@ BulkResult run_bulk(const BulkOptions& o) {
            pair.server().connection_count() == 0;
   };
 
-  // Slow readers need a wake-up even when no packet arrives: step in small slices.
+  // Slow readers need a wake-up even when no packet arrives: step in small slices. A run
+  // where nothing is in flight, no timer is pending and the applications made no progress
+  // over a slice can never finish: it is hung, and stops at once rather than at the limit.
   Instant deadline = pair.now() + o.limit;
   bool done = false;
+  auto progress = [&] {
+    return flows[0].read + flows[1].read + flows[0].written + flows[1].written +
+           pair.net().counters().packets_sent;
+  };
   while (!done && pair.now() < deadline) {
     Duration slice = o.read_pause > Duration{0} ? o.read_pause : Duration{1s};
+    std::uint64_t before = progress();
     done = pair.run_until(pump, slice);
     if (!done) done = pump();
+    if (!done && progress() == before && !pair.net().next_event_time()) break;
   }
   result.hung = !done;
   result.delivered = flows[0].read;

@@ -10,6 +10,7 @@
 #include "link/sim_network.hpp"
 #include "synack/config.hpp"
 #include "synack/state.hpp"
+#include "synack/trace.hpp"
 
 namespace synack::cli {
 
@@ -32,6 +33,7 @@ struct BulkOptions {
   Duration read_pause{0};
   Duration limit = 3600s;  // virtual time before the run counts as hung
   std::string pcap;
+  TraceSink* trace = nullptr;  // transitions, segments and drops of both stacks
 };
 
 struct BulkResult {

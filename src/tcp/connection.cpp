@@ -218,7 +218,7 @@ void Connection::abort(Instant now, SegmentSink& out) {
     default:
       // SYN-RECEIVED, ESTABLISHED, FIN-WAIT-1/2, CLOSE-WAIT: "Send a reset segment:
       // <SEQ=SND.NXT><CTL=RST>".
-      send_rst(snd_nxt_, now, out);
+      send_rst(acceptable_seq(), now, out);
       enter_closed("ABORT / snd RST", now, Error::ConnectionAborted);
       return;
   }
@@ -309,6 +309,13 @@ void Connection::on_timer(Instant now, SegmentSink& out) {
 }
 
 void Connection::on_retransmit_timeout(Instant now, SegmentSink& out) {
+  if (is_synchronized(state_) && snd_wnd_ == 0 && snd_una_ != iss_) {
+    // The peer's window is closed: what is outstanding is a window probe or data the peer
+    // has no room for. Probe with the persist timer (RFC 9293 §3.8.6.1) instead of
+    // retransmitting into the zero window and counting toward R2.
+    if (!timer(Timer::Persist)) arm(Timer::Persist, now + rtt_.rto());
+    return;
+  }
   ++rto_expirations_;
   if (context_.counters) ++context_.counters->tcp_rto_expirations;
   ++retries_;
@@ -358,13 +365,24 @@ void Connection::on_retransmit_timeout(Instant now, SegmentSink& out) {
   retransmit_first(now, out);
 }
 
-// RFC 9293 §3.8.6.1: probe a zero window, backing off, without giving up while the peer
-// keeps answering.
+// RFC 9293 §3.8.6.1 (MUST-36, MUST-37): probe a zero window with one octet, backing off,
+// and never give up while the peer keeps answering the probes. The same timer is the
+// sender SWS override of §3.8.6.2.1 (MUST-38): a short, window-limited segment held back with
+// nothing in flight goes out when it fires.
 void Connection::on_persist_timeout(Instant now, SegmentSink& out) {
   if (snd_wnd_ != 0) {
+    force_send_ = true;
     output(now, out);
+    force_send_ = false;
     return;
   }
+  // Only probes nobody answers count toward R2; any acceptable ACK resets the count.
+  if (unanswered_probes_ >= config_.data_retries) {
+    if (context_.counters) ++context_.counters->tcp_timeouts;
+    enter_closed("timeout=R2 / delete TCB", now, soft_error_.value_or(Error::TimedOut));
+    return;
+  }
+  ++unanswered_probes_;
   std::uint32_t unsent = static_cast<std::uint32_t>(fin_seq() - snd_nxt_);
   if (context_.counters) ++context_.counters->tcp_window_probes;
   if (snd_nxt_ != snd_una_ && snd_buf_.size() > 0) {
@@ -376,6 +394,9 @@ void Connection::on_persist_timeout(Instant now, SegmentSink& out) {
   } else {
     send_ack(now, out);
   }
+  // The probe is paced by the persist timer, not the retransmission timer (whose expiries
+  // would count toward R2 although the peer answers).
+  disarm(Timer::Retransmit);
   if (persist_backoff_ < 16) ++persist_backoff_;
   Duration interval = std::min(rtt_.rto() * (1 << std::min<int>(persist_backoff_, 10)),
                                Duration{60s});
@@ -386,6 +407,12 @@ void Connection::on_persist_timeout(Instant now, SegmentSink& out) {
 // data; after keepalive_probes unanswered probes, close.
 void Connection::on_keepalive_timeout(Instant now, SegmentSink& out) {
   if (!config_.keepalive || !is_synchronized(state_) || state_ == State::TimeWait) return;
+  // RFC 9293 §3.8.4 (MUST-26): keep-alives only on an idle connection — with data
+  // outstanding or queued, the retransmission and persist timers watch the peer.
+  if (flight_size() > 0 || snd_nxt_ < fin_seq()) {
+    arm(Timer::Keepalive, now + config_.keepalive_idle);
+    return;
+  }
   if (keepalive_sent_ >= config_.keepalive_probes) {
     if (context_.counters) ++context_.counters->tcp_timeouts;
     enter_closed("timeout=keepalive / delete TCB", now, Error::TimedOut);
@@ -394,7 +421,7 @@ void Connection::on_keepalive_timeout(Instant now, SegmentSink& out) {
   ++keepalive_sent_;
   if (context_.counters) ++context_.counters->tcp_keepalive_probes;
   Segment probe;
-  probe.seq = snd_nxt_ - 1;
+  probe.seq = snd_max_ - 1;  // RFC's SND.NXT - 1: our snd_max_ (snd_nxt_ may be rewound)
   probe.flags = ACK;
   emit(probe, now, out);
   arm(Timer::Keepalive, now + config_.keepalive_interval);

@@ -164,6 +164,7 @@ class Connection {
   void output(Instant now, SegmentSink& out);
   void send_syn(Instant now, SegmentSink& out, bool retransmission);
   void send_ack(Instant now, SegmentSink& out);
+  SeqNum acceptable_seq() const;
   void send_rst(SeqNum seq, Instant now, SegmentSink& out);
   void send_data_segment(SeqNum seq, std::uint32_t len, bool fin, Instant now, SegmentSink& out,
                          bool retransmission);
@@ -176,6 +177,8 @@ class Connection {
   SeqNum fin_seq() const { return snd_buf_seq_ + snd_buf_.size(); }
   std::uint32_t flight_size() const { return static_cast<std::uint32_t>(snd_max_ - snd_una_); }
   std::uint32_t effective_mss() const;
+  std::uint16_t announced_mss() const;
+  std::uint32_t sack_option_bytes() const;
   void arm(Timer t, Instant at) { timers_[static_cast<int>(t)] = at; }
   void disarm(Timer t) { timers_[static_cast<int>(t)].reset(); }
   const std::optional<Instant>& timer(Timer t) const { return timers_[static_cast<int>(t)]; }
@@ -212,7 +215,7 @@ class Connection {
   SeqNum rcv_adv_;  // right edge of the window we last advertised (RCV.NXT + RCV.WND)
 
   // Negotiated options.
-  std::uint16_t peer_mss_ = 536;  // RFC 9293 §3.7.1: 536 when the peer sends no MSS option
+  std::uint16_t peer_mss_ = 536;  // RFC 9293 §3.7.1: 536 (IPv4) / 1220 (IPv6) without option
   std::uint8_t snd_wscale_ = 0;
   std::uint8_t rcv_wscale_ = 0;
   bool wscale_ok_ = false;
@@ -237,6 +240,8 @@ class Connection {
   std::uint8_t retries_ = 0;           // consecutive RTO expirations
   std::optional<Instant> first_unacked_retransmit_;  // for the user timeout
   std::uint8_t persist_backoff_ = 0;
+  std::uint8_t unanswered_probes_ = 0;  // zero-window probes since the last acceptable ACK
+  bool force_send_ = false;             // SWS override timer fired (RFC 9293 §3.8.6.2.1)
   std::uint8_t keepalive_sent_ = 0;
   std::optional<SeqNum> timed_seq_;  // Karn: the segment being timed for an RTT sample
   Instant timed_at_{};

@@ -40,6 +40,14 @@ void Connection::on_segment(const Segment& seg, Instant now, SegmentSink& out) {
     default:
       break;
   }
+  // A retransmitted SYN in SYN-RECEIVED means our SYN,ACK was lost. Following Linux, answer
+  // with the SYN,ACK again at once; the sequence check below would answer with a bare ACK
+  // that the peer, in SYN-SENT, discards (§3.10.7.3 "fifth").
+  if (state_ == State::SynReceived && passive_ && seg.has(SYN) && !seg.has(ACK) &&
+      !seg.has(RST) && seg.seq == irs_) {
+    send_syn(now, out, true);
+    return;
+  }
   // RFC 9293 §3.5 Figure 7 line 6 (simultaneous open): the peer's SYN,ACK repeats its SYN
   // (SEQ = IRS) and acknowledges ours. Taken as the ACK of our SYN — ESTABLISHED, and an ACK
   // back — as the figure shows and Linux does. Read literally, §3.10.7.4's sequence check
@@ -191,7 +199,11 @@ void Connection::on_segment_syn_sent(const Segment& seg, Instant now, SegmentSin
 void Connection::apply_peer_syn_options(const Segment& seg) {
   const auto& o = seg.options;
   // RFC 9293 §3.7.1 (MUST-15): 536 when the peer sent no MSS option.
-  peer_mss_ = std::max<std::uint16_t>(o.mss.value_or(536), 88);
+  // RFC 9293 §3.7.1 (MUST-15): without the option assume 536 (IPv4) or 1220 (IPv6, RFC 8200
+  // §5 minimum MTU 1280 - 60). Tiny announced values are raised to 88 so a peer cannot make
+  // us send one-byte segments (Linux's tcp_min_snd_mss guards the same way).
+  std::uint16_t default_mss = local_.addr.is_v4() ? 536 : 1220;
+  peer_mss_ = std::max<std::uint16_t>(o.mss.value_or(default_mss), 88);
   // RFC 7323 §2.2: scaling only when both sides sent the option; §2.3: shifts above 14
   // are treated as 14.
   if (config_.window_scale && o.window_scale) {
@@ -304,12 +316,6 @@ bool Connection::check_rst(const Segment& seg, Instant now, SegmentSink& out) {
 bool Connection::check_syn(const Segment& seg, Instant now, SegmentSink& out) {
   if (!seg.has(SYN)) return true;
   if (state_ == State::SynReceived && passive_) {
-    if (seg.seq == irs_) {
-      // A retransmitted SYN: our SYN,ACK was lost. Following Linux, answer with the SYN,ACK
-      // again at once rather than an ACK the peer in SYN-SENT would discard.
-      send_syn(now, out, true);
-      return false;
-    }
     // "If the connection was initiated with a passive OPEN, then return this connection
     // to the LISTEN state and return."
     for (auto& t : timers_) t.reset();
@@ -372,6 +378,7 @@ bool Connection::process_ack(const Segment& seg, Instant now, SegmentSink& out) 
     send_ack(now, out);
     return false;
   }
+  unanswered_probes_ = 0;  // the peer is alive (RFC 9293 §3.8.6.1, MUST-37)
   if (sack_ok_ && seg.options.sack_count > 0) {
     // RFC 2018 §4 / RFC 6675: record what the peer holds above the cumulative ACK.
     std::size_t lies = scoreboard_.update(

@@ -9,9 +9,21 @@ namespace synack::tcp {
 // RFC 9293 §3.7.1: Eff.snd.MSS = min(SendMSS+20, MMS_S) - TCPhdrsize - IPoptionsize; the
 // timestamp option is in every segment once negotiated, so it comes off the MSS.
 std::uint32_t Connection::effective_mss() const {
-  std::uint32_t mss = std::min<std::uint32_t>(peer_mss_, config_.mss);
+  std::uint32_t mss = std::min<std::uint32_t>(peer_mss_, announced_mss());
   if (ts_ok_) mss -= 12;
   return std::max<std::uint32_t>(mss, 64);
+}
+
+// TcpConfig::mss is for IPv4; IPv6's header is 20 bytes longer (RFC 9293 §3.7.1, MUST-67).
+std::uint16_t Connection::announced_mss() const {
+  return local_.addr.is_v4() ? config_.mss : static_cast<std::uint16_t>(config_.mss - 20);
+}
+
+// Bytes the SACK option will take in the next ACK, which come off the payload (MUST-16).
+std::uint32_t Connection::sack_option_bytes() const {
+  if (!sack_ok_ || !rcv_buf_.has_out_of_order()) return 0;
+  std::size_t blocks = std::min<std::size_t>(rcv_buf_.out_of_order_ranges(), ts_ok_ ? 3 : 4);
+  return static_cast<std::uint32_t>(4 + 8 * blocks);  // NOP, NOP, kind, length, blocks
 }
 
 // RFC 7323 §5.4: a 1 ms timestamp clock, offset per connection so it leaks no uptime.
@@ -31,7 +43,10 @@ std::uint16_t Connection::window_to_advertise() {
     offered = room;
   std::uint32_t max_window = 0xffffu << rcv_wscale_;
   offered = std::min(offered, max_window);
-  std::uint32_t field = offered >> rcv_wscale_;
+  // Rounded up, so the right edge never moves left on the wire (SHLD-14); the few extra
+  // octets are within the buffer's slack (insert() cuts at the free space).
+  std::uint32_t field = std::min<std::uint32_t>(
+      (offered + (1u << rcv_wscale_) - 1) >> rcv_wscale_, 0xffff);
   SeqNum edge = rcv_nxt_ + (field << rcv_wscale_);
   if (edge > rcv_adv_) rcv_adv_ = edge;
   return static_cast<std::uint16_t>(field);
@@ -79,7 +94,7 @@ void Connection::send_syn(Instant now, SegmentSink& out, bool retransmission) {
   seg.window = static_cast<std::uint16_t>(std::min<std::uint32_t>(rcv_buf_.free_space(), 0xffff));
   rcv_adv_ = rcv_nxt_ + seg.window;
   // RFC 9293 §3.7.1 (MUST-14): send the MSS option in every SYN.
-  seg.options.mss = config_.mss;
+  seg.options.mss = announced_mss();
   // A SYN offers what we are configured for; a SYN,ACK answers only what the peer offered
   // (RFC 7323 §2.2 and §3.2, RFC 2018 §2).
   bool offer_ws = synack ? wscale_ok_ : config_.window_scale;
@@ -98,9 +113,18 @@ void Connection::send_syn(Instant now, SegmentSink& out, bool retransmission) {
   arm(Timer::Retransmit, now + rtt_.rto());
 }
 
+// The sequence number for a segment without data: the RFC's SND.NXT, which is our snd_max_
+// (snd_nxt_ is only the go-back-N cursor and may lie behind what the peer already received,
+// where its sequence check would refuse the ACK — two such ends ACK each other forever).
+// Clamped to the peer's window like Linux's tcp_acceptable_seq(), for when it shrank.
+SeqNum Connection::acceptable_seq() const {
+  SeqNum window_end = snd_una_ + snd_wnd_;
+  return snd_max_ <= window_end ? snd_max_ : seq_max(window_end, snd_una_);
+}
+
 void Connection::send_ack(Instant now, SegmentSink& out) {
   Segment seg;
-  seg.seq = snd_nxt_;
+  seg.seq = acceptable_seq();
   seg.flags = ACK;
   emit(seg, now, out);
 }
@@ -139,6 +163,7 @@ void Connection::send_data_segment(SeqNum seq, std::uint32_t len, bool fin, Inst
     timed_at_ = now;
   }
   emit(seg, now, out);
+  snd_max_ = seq_max(snd_max_, seq + len + (fin ? 1 : 0));
   // RFC 6298 §5.1: start the timer when data goes out and it is not running.
   if (!timer(Timer::Retransmit)) arm(Timer::Retransmit, now + rtt_.rto());
 }
@@ -150,7 +175,7 @@ void Connection::restart_retransmit_timer(Instant now) {
 // RFC 6675 §4 NextSeg rule 1 and §5 (C.1): retransmit the next lost hole above HighRxt if
 // cwnd - pipe allows a full segment. Returns whether it sent something.
 bool Connection::sack_retransmit_next(Instant now, SegmentSink& out) {
-  std::uint32_t mss = effective_mss();
+  std::uint32_t mss = effective_mss() - sack_option_bytes();
   std::uint32_t pipe = scoreboard_.pipe(snd_una_, snd_max_, high_rxt_, mss);
   if (pipe + mss > cc_.cwnd()) return false;
   auto hole = scoreboard_.next_lost_hole(seq_max(high_rxt_, snd_una_), snd_max_, mss, mss);
@@ -169,9 +194,12 @@ bool Connection::sack_retransmit_next(Instant now, SegmentSink& out) {
 
 // RFC 6298 §5.4 / RFC 5681 §3.2: send the earliest unacknowledged segment again.
 void Connection::retransmit_first(Instant now, SegmentSink& out) {
-  std::uint32_t data = static_cast<std::uint32_t>(fin_seq() - snd_una_);
+  // Only what was sent before is sent again: new data here could run past the peer's
+  // window, and SND.MAX must cover anything the peer may acknowledge.
+  std::uint32_t sent = static_cast<std::uint32_t>(snd_max_ - snd_una_);
+  std::uint32_t data = std::min(sent, static_cast<std::uint32_t>(fin_seq() - snd_una_));
   std::uint32_t len = std::min(data, effective_mss());
-  bool fin = fin_queued_ && snd_una_ + len == fin_seq();
+  bool fin = fin_sent() && snd_una_ + len == fin_seq();
   if (len == 0 && !fin) return;
   send_data_segment(snd_una_, len, fin, now, out, true);
   SeqNum end = snd_una_ + len + (fin ? 1 : 0);
@@ -209,7 +237,8 @@ void Connection::output(Instant now, SegmentSink& out) {
     default:
       return;  // handshake states send only SYN / SYN,ACK; CLOSED and LISTEN send nothing
   }
-  std::uint32_t mss = effective_mss();
+  // RFC 9293 §3.7.1 (MUST-16): options in this segment come off the payload.
+  std::uint32_t mss = effective_mss() - sack_option_bytes();
   bool sent_any = false;
   // RFC 6675 §5 (C): during SACK recovery, holes judged lost go first, while pipe allows.
   if (sack_recovery_) {
@@ -236,8 +265,15 @@ void Connection::output(Instant now, SegmentSink& out) {
       // RFC 9293 §3.8.6.2.1 sender SWS avoidance: send a full segment, or everything
       // queued (Nagle permitting), or at least half the largest window the peer offered.
       bool send = len == mss || (len == avail && nagle_ok) ||
-                  (nagle_ok && max_snd_wnd_ > 0 && len >= max_snd_wnd_ / 2);
-      if (!send) break;
+                  (nagle_ok && max_snd_wnd_ > 0 && len >= max_snd_wnd_ / 2) || force_send_;
+      if (!send) {
+        // Held back by SWS avoidance with nothing in flight to bring an ACK: the override
+        // timer of §3.8.6.2.1 (MUST-38) will send it.
+        if (len < avail && nothing_in_flight && !timer(Timer::Persist))
+          arm(Timer::Persist, now + rtt_.rto());
+        break;
+      }
+      force_send_ = false;
       bool fin = fin_queued_ && snd_nxt_ + len == data_end;
       bool retransmission = snd_nxt_ < snd_max_;
       send_data_segment(snd_nxt_, len, fin, now, out, retransmission);
