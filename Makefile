@@ -53,7 +53,7 @@ test-deps:
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	cmake --preset fuzz >/dev/null
-	cmake --build --preset fuzz -j $(JOBS)
+	cmake --build --preset fuzz -j $(JOBS) --target fuzz_wire_roundtrip fuzz_stack_input
 	@for f in fuzz_wire_roundtrip fuzz_stack_input; do \
 	  mkdir -p build-fuzz/corpus-$$f; \
 	  echo "fuzzing $$f for $(FUZZ_SECONDS)s"; \
