@@ -1,0 +1,63 @@
+// Two synack stacks in one process joined by a zero-delay, lossless in-memory link: what
+// `synack bench` measures. Unlike the discrete-event SimNetwork (src/link) there is no event
+// queue, no copy into a scheduled packet and no virtual clock: a packet popped from one
+// stack goes straight into the other, and time is the real steady clock.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "synack/stack.hpp"
+
+namespace synack::bench {
+
+// Real time as the core's Instant: microseconds since the pair was made.
+class RealClock {
+ public:
+  RealClock() : start_(std::chrono::steady_clock::now()) {}
+  Instant now() const {
+    auto d = std::chrono::steady_clock::now() - start_;
+    return instant_from_us(std::chrono::duration_cast<std::chrono::microseconds>(d).count());
+  }
+  double seconds() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+
+ private:
+  std::chrono::steady_clock::time_point start_;
+};
+
+// Moves every queued packet from each stack to the other until both are quiet. Returns how
+// many packets moved.
+inline std::size_t shuttle(Stack& a, Stack& b, Instant now, std::vector<std::byte>& buf) {
+  std::size_t moved = 0;
+  for (;;) {
+    std::size_t round = 0;
+    while (a.pop_packet(buf)) {
+      b.receive_packet(buf, now);
+      ++round;
+    }
+    while (b.pop_packet(buf)) {
+      a.receive_packet(buf, now);
+      ++round;
+    }
+    if (round == 0) return moved;
+    moved += round;
+  }
+}
+
+// Runs a stack's timers if one is due.
+inline void run_timers(Stack& s, Instant now) {
+  auto d = s.next_deadline();
+  if (d && *d <= now) s.on_timer(now);
+}
+
+// Drops the events a benchmark does not look at, so their queue stays empty.
+inline void drain_events(Stack& s) {
+  while (s.poll_event()) {
+  }
+}
+
+}  // namespace synack::bench
