@@ -180,6 +180,9 @@ void Connection::on_segment_syn_sent(const Segment& seg, Instant now, SegmentSin
     set_state(State::Established, "rcv SYN,ACK / snd ACK", now);
     events_ |= event::Connected | event::Writable;
     ack_now_ = true;
+    // RFC 9293 §3.8.4 (MUST-26): the idle interval starts now, also for a connection that
+    // never receives another segment (on_segment() restarts it for later segments).
+    if (config_.keepalive) arm(Timer::Keepalive, now + config_.keepalive_idle);
     if (!seg.payload.empty() || seg.has(FIN)) {
       // "Data or controls that were queued ... continue processing at the sixth step."
       Segment rest = seg;
@@ -488,8 +491,12 @@ void Connection::handle_new_ack(const Segment& seg, Instant now, SegmentSink& ou
 // RFC 5681 §2 "DUPLICATE ACKNOWLEDGMENT" and §3.2 fast retransmit / fast recovery.
 void Connection::handle_duplicate_ack(const Segment& seg, Instant now, SegmentSink& out) {
   std::uint32_t window = static_cast<std::uint32_t>(seg.window) << snd_wscale_;
+  // A zero window is not counted: what is outstanding is a window probe sent past the
+  // offered window, and its "still zero" answers (RFC 9293 §3.8.6.1) say nothing of loss —
+  // three of them would fast-retransmit the probe and halve cwnd (Linux's probes are never
+  // in flight, so it cannot count them either).
   bool duplicate = flight_size() > 0 && seg.payload.empty() && !seg.has(SYN) &&
-                   !seg.has(FIN) && window == snd_wnd_;
+                   !seg.has(FIN) && window == snd_wnd_ && window != 0;
   if (!duplicate) return;
   ++dup_acks_;
   if (context_.counters) ++context_.counters->tcp_dup_acks;
@@ -537,6 +544,11 @@ void Connection::update_send_window(const Segment& seg, Instant now) {
     max_snd_wnd_ = std::max(max_snd_wnd_, snd_wnd_);
     if (snd_wnd_ > 0 && timer(Timer::Persist)) {
       // The window reopened: stop probing and go back to normal transmission.
+      // RFC 9293 §3.8.6.1: zero-window probes were sent (persist_backoff_ counts them; the
+      // SWS override never does) and what they carried beyond SND.UNA was refused by the
+      // zero window: send again from SND.UNA, so it leaves with the data queued behind it
+      // instead of waiting for an RTO while Nagle holds the rest.
+      if (persist_backoff_ > 0) snd_nxt_ = snd_una_;
       disarm(Timer::Persist);
       persist_backoff_ = 0;
       if (snd_nxt_ > snd_una_ && !timer(Timer::Retransmit))

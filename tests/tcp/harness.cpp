@@ -120,6 +120,10 @@ Connection& Harness::conn() {
     local.port = 40000;
     remote.addr.bytes = {10, 0, 0, 2};
     remote.port = 80;
+    if (ipv6_) {
+      local.addr = wire::IpAddress::v6({0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1});
+      remote.addr = wire::IpAddress::v6({0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2});
+    }
     if (listener_child_) {
       conn_.emplace(Connection::for_listener(config, context, local, remote, L, 0));
     } else {

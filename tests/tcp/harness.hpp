@@ -128,6 +128,9 @@ class Harness : public ::testing::Test {
   // Build the connection as a listener's child, born in LISTEN (Connection::for_listener)
   // instead of CLOSED. Call before the first conn().
   void use_listener_child() { listener_child_ = true; }
+  // Build the connection between IPv6 endpoints (fd00::1 -> fd00::2) instead of IPv4. Call
+  // before the first conn().
+  void use_ipv6() { ipv6_ = true; }
   // Fields of inject() left unset come from here.
   Seg defaults{.flags = ACK, .window = 65535};
 
@@ -212,6 +215,7 @@ class Harness : public ::testing::Test {
   Recorder recorder_{*this};
   std::optional<Connection> conn_;
   bool listener_child_ = false;
+  bool ipv6_ = false;
   std::deque<SentSegment> sent_;
   std::deque<RecordedTransition> transitions_;
 };
