@@ -11,7 +11,7 @@ BUILD_DEPS := cmake ninja-build g++ clang libgtest-dev libgmock-dev libpcap-dev 
 TEST_DEPS := tshark graphviz librsvg2-bin iproute2 iputils-ping curl netcat-openbsd python3 tcpdump
 JOBS ?= $(shell nproc)
 
-.PHONY: demo test build bench deps test-deps fuzz docs clean format
+.PHONY: demo test build bench bench-deps deps test-deps fuzz docs clean format
 
 demo: build
 	./build/synack demo
@@ -26,8 +26,13 @@ test: deps test-deps
 	ctest --preset asan
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$${FUZZ_SECONDS:-30}
 
-bench: build
-	./build/synack bench
+# synack's benchmarks and the kernel's TCP over loopback (iperf3) side by side; writes
+# docs/performance.md (bench/run.sh).
+bench: build bench-deps
+	./bench/run.sh
+
+bench-deps:
+	$(call ensure_packages,iperf3)
 
 # Installs missing packages with apt-get when root; otherwise prints the line to run.
 define ensure_packages

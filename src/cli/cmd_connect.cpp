@@ -13,6 +13,7 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "cli/control_socket.hpp"
 #include "cli/net_options.hpp"
 #include "link/event_loop.hpp"
 
@@ -276,6 +277,7 @@ int run_connect(const ConnectArgs& args) {
     return kExitLocalError;
   }
   auto& loop = env->loop();
+  auto control = ControlService::open(loop, env->stack(), "connect");  // synack ss / stats
   int code = kExitOk;
   {
     Netcat nc(*env, args);

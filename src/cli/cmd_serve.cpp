@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "cli/commands.hpp"
+#include "cli/control_socket.hpp"
 #include "cli/http_server.hpp"
 #include "cli/net_options.hpp"
 #include "cli/serve_apps.hpp"
@@ -114,6 +115,7 @@ int run_serve(const ServeArgs& args) {
   auto& loop = env->loop();
   loop.on_socket_event([&](const SocketEvent& ev) { server.on_event(ev); });
   loop.on_shutdown([&] { server.stop(); });
+  auto control = ControlService::open(loop, env->stack(), "serve");  // synack ss / stats
 
   std::string addresses = env->address().to_string();
   if (env->address6()) addresses += " " + env->address6()->to_string();
