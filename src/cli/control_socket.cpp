@@ -218,7 +218,8 @@ void ControlServer::on_client_ready(int fd, std::uint32_t events) {
   ++served_;
   // Room for the whole answer in one write when the kernel allows it; a shorter write
   // continues on EPOLLOUT, bounded by the client's timeout.
-  int want = static_cast<int>(std::min<std::size_t>(client.out.size() + 4096, 8u << 20));
+  std::size_t room = options_.send_buffer ? options_.send_buffer : client.out.size() + 4096;
+  int want = static_cast<int>(std::min<std::size_t>(room, 8u << 20));
   ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &want, sizeof want);
   write_some(fd, client);
 }

@@ -64,6 +64,7 @@ class ControlServer {
     Duration client_timeout = 2s;
     std::size_t max_clients = 16;
     std::size_t max_connections = kMaxListedConnections;
+    std::size_t send_buffer = 0;  // SO_SNDBUF per client; 0: room for the whole answer (≤ 8 MiB)
   };
 
   // Binds <directory>/<pid>.sock (replacing a stale file of that name) and registers it on
