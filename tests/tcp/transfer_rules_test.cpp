@@ -168,10 +168,13 @@ TEST_F(Transfer, Window_scaling_applies_to_every_window_but_the_SYNs) {
   EXPECT_EQ(conn().status().snd_wnd, 1000u) << "the window in a SYN,ACK is not scaled";
   peer_ack(L + 1, 100);
   EXPECT_EQ(conn().status().snd_wnd, 100u << 7);
-  // 1000 octets received and not read: the right edge stays, the field shrinks by 1000 >> 3.
-  inject({.flags = ACK, .seq = R + 1, .ack = L + 1, .window = 100, .payload = text(1000)});
+  // 1001 octets received and not read: the field is rounded up, (262144 - 1001 + 7) >> 3,
+  // so the right edge on the wire never moves left (SHLD-14; rounding down would move it
+  // one octet left of R+1+262144).
+  inject({.flags = ACK, .seq = R + 1, .ack = L + 1, .window = 100, .payload = text(1001)});
   fire_next_timer();
-  expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 1001, .window = (262144 - 1000) >> 3});
+  auto ack2 = expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 1002, .window = 32643});
+  EXPECT_GE((R + 1002 + (static_cast<std::uint32_t>(ack2.window) << 3)) - (R + 1 + 262144), 0);
 }
 
 // ---------------------------------------------------------------------------------------
