@@ -95,6 +95,11 @@ class Stack final : public NetworkHost {
   // RST and forget.
   Expected<void, Error> abort(ConnectionId id, Instant now);
   Expected<void, Error> set_no_delay(ConnectionId id, bool on);
+  // Per-connection keep-alive (RFC 9293 §3.8.4) and R2 (§3.8.3); see tcp::Connection.
+  Expected<void, Error> set_keepalive(ConnectionId id, bool on, Duration idle, Duration interval,
+                                      std::uint8_t probes, Instant now);
+  Expected<void, Error> set_user_timeout(ConnectionId id, std::uint8_t data_retries,
+                                         Duration user_timeout);
   Expected<void, Error> set_congestion(ConnectionId id, CongestionAlgorithm algorithm);
 
   std::optional<State> state(ConnectionId id) const;

@@ -771,6 +771,25 @@ Expected<void, Error> Stack::set_no_delay(ConnectionId id, bool on) {
   return {};
 }
 
+Expected<void, Error> Stack::set_keepalive(ConnectionId id, bool on, Duration idle,
+                                           Duration interval, std::uint8_t probes, Instant now) {
+  Slot* s = find(id);
+  if (!s) return Unexpected{Error::NoSuchConnection};
+  if (idle <= Duration{0} || interval <= Duration{0} || probes == 0)
+    return Unexpected{Error::InvalidArgument};
+  s->conn->set_keepalive(on, idle, interval, probes, now);
+  schedule(slot_index(id));
+  return {};
+}
+
+Expected<void, Error> Stack::set_user_timeout(ConnectionId id, std::uint8_t data_retries,
+                                              Duration user_timeout) {
+  Slot* s = find(id);
+  if (!s) return Unexpected{Error::NoSuchConnection};
+  s->conn->set_user_timeout(data_retries, user_timeout);
+  return {};
+}
+
 Expected<void, Error> Stack::set_congestion(ConnectionId id, CongestionAlgorithm algorithm) {
   Slot* s = find(id);
   if (!s) return Unexpected{Error::NoSuchConnection};

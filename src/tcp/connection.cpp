@@ -47,6 +47,19 @@ Connection Connection::for_listener(const TcpConfig& config, ConnectionContext c
   return c;
 }
 
+void Connection::set_keepalive(bool on, Duration idle, Duration interval, std::uint8_t probes,
+                               Instant now) {
+  config_.keepalive = on;
+  config_.keepalive_idle = idle;
+  config_.keepalive_interval = interval;
+  config_.keepalive_probes = probes;
+  keepalive_sent_ = 0;
+  if (on && is_synchronized(state_) && state_ != State::TimeWait)
+    arm(Timer::Keepalive, now + idle);
+  else
+    disarm(Timer::Keepalive);
+}
+
 void Connection::set_congestion(CongestionAlgorithm a) {
   cc_ = CongestionControl(a, effective_mss(), config_.initial_window_segments);
   config_.congestion = a;

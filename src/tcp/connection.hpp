@@ -128,6 +128,15 @@ class Connection {
   bool peer_finished() const { return fin_received_; }
   bool write_shut() const { return fin_queued_; }
   void set_no_delay(bool on) { config_.no_delay = on; }
+  // RFC 9293 §3.8.4 (MUST-24, MUST-27): keep-alives on or off for this connection, with its
+  // idle time, probe interval and probe count.
+  void set_keepalive(bool on, Duration idle, Duration interval, std::uint8_t probes, Instant now);
+  // RFC 9293 §3.8.3 (MUST-21): R2 for this connection, as backed-off retransmissions and/or a
+  // time (0 = none).
+  void set_user_timeout(std::uint8_t data_retries, Duration user_timeout) {
+    config_.data_retries = data_retries;
+    config_.user_timeout = user_timeout;
+  }
   void set_congestion(CongestionAlgorithm a);
   void set_context(ConnectionContext context) { context_ = context; }
 
