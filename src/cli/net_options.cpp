@@ -39,6 +39,12 @@ void add_net_options(CLI::App* cmd, NetOptions& o) {
   cmd->add_flag("--no-offload", o.no_offload,
                 "plain TUN: no virtio-net header, no TSO or checksum offload")
       ->group(group);
+  cmd->add_option("--rcvbuf", o.rcvbuf, "receive buffer per connection, bytes (default 262144)")
+      ->check(CLI::Range(4096u, 1u << 30))
+      ->group(group);
+  cmd->add_option("--sndbuf", o.sndbuf, "send buffer per connection, bytes (default 262144)")
+      ->check(CLI::Range(4096u, 1u << 30))
+      ->group(group);
   cmd->add_option("--pcap", o.pcap, "capture every packet crossing the TUN to FILE")
       ->group(group);
   cmd->add_option("--trace", o.trace, "write state transitions as JSON lines to FILE (- = stdout)")
@@ -147,6 +153,8 @@ std::unique_ptr<NetEnvironment> NetEnvironment::create(const NetOptions& o, std:
   // RFC 9293 §3.7.1: MSS = MTU minus the fixed IP and TCP headers; the IPv6 header is the
   // larger, so one value fits both families.
   config.tcp.mss = static_cast<std::uint16_t>(std::min<unsigned>(o.mtu - 60, 65535));
+  if (o.rcvbuf) config.tcp.receive_buffer = o.rcvbuf;
+  if (o.sndbuf) config.tcp.send_buffer = o.sndbuf;
   env->random_ = std::make_unique<link::SystemRandom>();
   std::vector<wire::IpAddress> addresses{env->address_};
   if (env->address6_) addresses.push_back(*env->address6_);

@@ -1,5 +1,6 @@
 // The options every command on a real TUN shares (--netns, --tun, --addr, --peer, --addr6,
-// --peer6, --no-ipv6, --mtu, --no-offload, --pcap, --trace, --trace-segments, --stats) and
+// --peer6, --no-ipv6, --mtu, --no-offload, --rcvbuf, --sndbuf, --pcap, --trace,
+// --trace-segments, --stats) and
 // the environment they describe: namespace, TUN, the kernel side's addresses, a Stack and its
 // event loop. Built up in that order and torn down in reverse (the namespace is deleted only
 // if we created it).
@@ -41,6 +42,8 @@ struct NetOptions {
   bool no_ipv6 = false;
   unsigned mtu = 65520;
   bool no_offload = false;
+  std::uint32_t rcvbuf = 0;  // 0: StackConfig's default
+  std::uint32_t sndbuf = 0;
   std::string pcap;
   std::string trace;
   bool trace_segments = false;

@@ -20,6 +20,9 @@ namespace {
 // Events delivered to the application per pump() before the loop takes a breath (polls its
 // descriptors again); a handler that keeps producing events cannot starve the TUN.
 constexpr std::size_t kEventsPerPump = 4096;
+// How long the loop still runs after resetting the connections left at the end of a graceful
+// stop.
+constexpr Duration kAbortLinger = 200ms;
 
 std::int64_t clock_us(clockid_t clock) {
   timespec ts{};
@@ -141,7 +144,17 @@ void EventLoop::run() {
   pump();
   epoll_event events[32];
   while (running_) {
-    if (shutting_down_ && (connections_finished() || now_ >= shutdown_deadline_)) break;
+    if (shutting_down_ && connections_finished()) break;
+    if (shutting_down_ && now_ >= shutdown_deadline_) {
+      if (aborted_) break;
+      abort_remaining();
+      // Linger briefly: a peer that takes our RST for a blind one (RFC 5961 §3.2) answers
+      // with a challenge ACK, which the stack, knowing no connection, answers with an RST at
+      // exactly the sequence number the peer wants.
+      aborted_ = true;
+      shutdown_deadline_ = now_ + kAbortLinger;
+      continue;
+    }
     std::optional<Instant> wake = stack_.next_deadline();
     if (!timers_.empty() && (!wake || timers_.begin()->first < *wake))
       wake = timers_.begin()->first;
@@ -293,6 +306,17 @@ void EventLoop::handle_signal() {
     stop_signal_ = static_cast<int>(info.ssi_signo);
     shutdown();
   }
+}
+
+void EventLoop::abort_remaining() {
+  // The grace period is over: reset what the application still holds, so the peers learn at
+  // once instead of timing out against an interface that is about to vanish. (Connections
+  // the application already closed finish or die with the interface.)
+  for (const auto& c : stack_.connections()) {
+    if (!c.detached && c.status.state != State::Closed && c.status.state != State::TimeWait)
+      (void)stack_.abort(c.id, now_);
+  }
+  pump();
 }
 
 bool EventLoop::connections_finished() const {

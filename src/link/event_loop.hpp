@@ -6,7 +6,8 @@
 //   timers        -> epoll_pwait2's timeout from stack.next_deadline() and the app's timers
 //   SIGINT/SIGTERM (signalfd) -> graceful stop: the app's shutdown hook closes its sockets,
 //                    the loop runs until every connection has finished (TIME-WAIT counts as
-//                    finished) or shutdown_grace passes; a second signal stops at once.
+//                    finished) or shutdown_grace passes (then it resets the connections the
+//                    app still holds); a second signal stops at once.
 //
 // `now` is CLOCK_MONOTONIC as an Instant.
 #pragma once
@@ -129,6 +130,7 @@ class EventLoop {
   void run_timers();
   void handle_signal();
   bool connections_finished() const;
+  void abort_remaining();
   void set_tun_writable_interest(bool on);
 
   Stack& stack_;
@@ -143,6 +145,7 @@ class EventLoop {
   bool shutting_down_ = false;
   int stop_signal_ = 0;
   Instant shutdown_deadline_{};
+  bool aborted_ = false;  // the grace period ran out and the rest was reset
 
   SocketHandler socket_handler_;
   std::function<void()> shutdown_hook_;
@@ -157,7 +160,6 @@ class EventLoop {
   TimerId next_timer_ = 1;
 
   PcapWriter* pcap_ = nullptr;
-  std::size_t events_delivered_ = 0;
   bool events_left_ = false;  // the handler hit its bound this round: poll again at once
   std::vector<std::byte> read_buffer_;
   std::vector<std::byte> out_buffer_;
