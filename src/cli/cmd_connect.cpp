@@ -1,7 +1,7 @@
 // `synack connect HOST PORT`: netcat over synack's TCP through a TUN device. Standard input
 // goes to the connection, the connection to standard output; EOF on input half-closes
-// (shutdown_write); the command ends when the peer has closed and everything it sent is
-// written out.
+// (shutdown_write); the command ends when the peer has closed, everything it sent is written
+// out, and our own data and FIN are acknowledged.
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
@@ -138,7 +138,34 @@ class Netcat {
     if (finished_) return;
     pump_down();
     if (!finished_) pump_up();
+    if (!finished_) maybe_done();
     update_interest();
+  }
+
+  // Done when the peer has closed and everything it sent is written out, and our direction is
+  // finished too: standard input ended, and our data and FIN are acknowledged. A peer's
+  // half-close must not cut our upload short. (With a terminal on standard input, the peer's
+  // close ends the session, as with nc.)
+  void maybe_done() {
+    if (!peer_eof_ || down_begin_ < down_end_) return;
+    if (interactive_ && !write_shut_) {
+      finish(kExitOk, true);
+      return;
+    }
+    if (!write_shut_) return;
+    auto state = stack_.state(id_);
+    if (!state || *state == State::TimeWait || *state == State::Closed) {
+      finish(kExitOk, true);
+      return;
+    }
+    // LAST-ACK or CLOSING: our FIN is not acknowledged yet; no event marks that moment, so look
+    // again shortly. The stack's retransmission limit bounds the wait (a Reset event).
+    if (!drain_timer_) {
+      drain_timer_ = loop_.call_at(loop_.now() + 5ms, [this] {
+        drain_timer_.reset();
+        pump();
+      });
+    }
   }
 
   // Connection -> standard output.
@@ -162,10 +189,7 @@ class Netcat {
         if (down_begin_ < down_end_) continue;
         down_begin_ = down_end_ = 0;
       }
-      if (peer_eof_) {
-        finish(kExitOk, true);  // the peer has closed and all it sent is written
-        return;
-      }
+      if (peer_eof_) return;  // all the peer sent is written out
       if (!connected_) return;
       auto got = stack_.receive(id_, down_, loop_.now());
       if (!got) return;  // WouldBlock; failures arrive as a Reset event
@@ -244,6 +268,8 @@ class Netcat {
   void finish(int code, bool close) {
     if (finished_) return;
     finished_ = true;
+    if (drain_timer_) loop_.cancel_timer(*drain_timer_);
+    drain_timer_.reset();
     code_ = code;
     if (close) (void)stack_.close(id_, loop_.now());
     update_interest();
@@ -254,6 +280,8 @@ class Netcat {
   link::EventLoop& loop_;
   bool verbose_;
   StdStream in_, out_;
+  bool interactive_ = ::isatty(STDIN_FILENO) == 1;
+  std::optional<link::EventLoop::TimerId> drain_timer_;
   ConnectionId id_ = 0;
   std::optional<link::EventLoop::TimerId> timer_;
   bool connected_ = false, finished_ = false, peer_eof_ = false, write_shut_ = false;
@@ -312,7 +340,8 @@ void register_connect(CLI::App& app) {
   add_net_options(cmd, args->net);
   cmd->footer(
       "End of standard input sends our FIN (half-close); the command exits once the peer\n"
-      "has closed and all its data is written to standard output.\n\n"
+      "has closed, all its data is written to standard output, and our data and FIN are\n"
+      "acknowledged (with a terminal on standard input, once the peer has closed).\n\n"
       "Example:\n"
       "  printf 'GET / HTTP/1.0\\r\\n\\r\\n' | synack connect --netns ns1 198.18.0.2 8000\n\n"
       "Exit status:\n"

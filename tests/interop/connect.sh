@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # `synack connect` as the client: fetch a file from python3's http.server on the kernel side,
-# byte-exact, over IPv4 and IPv6; and the exit status for a refused connection.
+# byte-exact, over IPv4 and IPv6; upload to a peer that half-closed at once; and the exit
+# status for a refused connection.
 source "$(dirname "$0")/lib.bash" "$1"
 interop_setup connect
-need python3 cmp head
+need python3 cmp head sha256sum ss
 
 mkdir "$WORK/www"
 head -c 20000000 /dev/urandom >"$WORK/www/file.bin"
@@ -32,6 +33,35 @@ PY
 }
 fetch "$PEER"
 fetch "$PEER6"
+
+# Upload: the kernel's side half-closes at once and then reads everything; synack connect must
+# still send all of standard input (a peer's FIN ends only its direction) before exiting.
+ip netns exec "$NS" python3 - >"$WORK/sink.out" <<'PY' &
+import hashlib, socket
+srv = socket.socket(socket.AF_INET6)
+srv.bind(("::", 9000))
+srv.listen()
+srv.settimeout(30)
+c, _ = srv.accept()
+c.shutdown(socket.SHUT_WR)
+h, n = hashlib.sha256(), 0
+while data := c.recv(1 << 20):
+    h.update(data)
+    n += len(data)
+print(n, h.hexdigest(), flush=True)
+PY
+SINK_PID=$!
+PIDS+=("$SINK_PID")
+for _ in $(seq 100); do
+  ip netns exec "$NS" ss -Hltn 'sport = :9000' | grep -q . && break
+  sleep 0.1
+done
+timeout "$STEP_TIMEOUT" "$SYNACK" connect --netns "$NS" --timeout 10 "$PEER" 9000 \
+  <"$WORK/www/file.bin" >/dev/null || fail "upload: synack connect exited with $?"
+timeout 10 tail --pid="$SINK_PID" -f /dev/null
+want="20000000 $(sha256sum <"$WORK/www/file.bin" | cut -d' ' -f1)"
+[ "$(cat "$WORK/sink.out")" = "$want" ] || fail "upload: the kernel got '$(cat "$WORK/sink.out")'"
+echo "uploaded 20000000 bytes to a half-closed peer, identical"
 
 # Nobody listens on port 9: the kernel answers our SYN with RST.
 timeout "$STEP_TIMEOUT" "$SYNACK" connect --netns "$NS" --timeout 10 "$PEER" 9 </dev/null
