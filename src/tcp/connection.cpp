@@ -193,18 +193,12 @@ Expected<void, Error> Connection::close(Instant now, SegmentSink& out) {
       // "If no SENDs have been issued and there is no pending data to send, then form a FIN
       // segment and send it, and enter FIN-WAIT-1 state; otherwise, queue for processing
       // after entering ESTABLISHED state." We send the FIN after any queued data.
-      fin_queued_ = true;
-      set_state(State::FinWait1, "CLOSE / snd FIN", now);
-      output(now, out);
-      return {};
     case State::Established:
-      fin_queued_ = true;
-      set_state(State::FinWait1, "CLOSE / snd FIN", now);
-      output(now, out);
-      return {};
     case State::CloseWait:
+      // The FIN follows the queued data (output() sends it once SND.NXT reaches it).
       fin_queued_ = true;
-      set_state(State::LastAck, "CLOSE / snd FIN", now);
+      set_state(state_ == State::CloseWait ? State::LastAck : State::FinWait1, "CLOSE / snd FIN",
+                now);
       output(now, out);
       return {};
     default:
