@@ -6,6 +6,8 @@
 
 namespace synack::tcp {
 
+constexpr Duration kSwsOverride = 200ms;  // sender SWS override timeout (MUST-38)
+
 // RFC 9293 §3.7.1: Eff.snd.MSS = min(SendMSS+20, MMS_S) - TCPhdrsize - IPoptionsize; the
 // timestamp option is in every segment once negotiated, so it comes off the MSS.
 std::uint32_t Connection::effective_mss() const {
@@ -269,8 +271,10 @@ void Connection::output(Instant now, SegmentSink& out) {
       if (!send) {
         // Held back by SWS avoidance with nothing in flight to bring an ACK: the override
         // timer of §3.8.6.2.1 (MUST-38) will send it.
+        // RFC 9293 §3.8.6.2.1 suggests 0.1-1 s; a fixed 200 ms, not the RTO, which an RTT
+        // sample spanning a zero-window period can inflate to seconds.
         if (len < avail && nothing_in_flight && !timer(Timer::Persist))
-          arm(Timer::Persist, now + rtt_.rto());
+          arm(Timer::Persist, now + kSwsOverride);
         break;
       }
       force_send_ = false;
