@@ -59,7 +59,7 @@ FUZZ_SECONDS ?= 60
 fuzz: deps
 	cmake --preset fuzz >/dev/null
 	cmake --build --preset fuzz -j $(JOBS) --target fuzz_wire_roundtrip fuzz_stack_input
-	@for f in fuzz_wire_roundtrip fuzz_stack_input; do \
+	@set -o pipefail; for f in fuzz_wire_roundtrip fuzz_stack_input; do \
 	  mkdir -p build-fuzz/corpus-$$f; \
 	  echo "fuzzing $$f for $(FUZZ_SECONDS)s"; \
 	  ./build-fuzz/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
