@@ -59,6 +59,11 @@ struct StackConfig {
   std::uint16_t ephemeral_last = 60999;
   std::uint8_t ttl = 64;
   std::uint64_t random_seed = 0;  // used when no RandomSource is injected
+  // User-mode networking: answer for every address (see Stack, "interception").
+  bool intercept = false;
+  std::size_t max_connect_requests = 4096;  // SYNs awaiting the application's decision
+  std::size_t max_datagrams = 1024;         // received UDP datagrams not yet polled
+  std::size_t max_datagram_bytes = 4 << 20;
 };
 
 }  // namespace synack

@@ -75,7 +75,16 @@ namespace synack {
   X(icmp_ignored, "ICMP messages not acted on: no matching connection, quoted seq outside " \
                   "SND.UNA..SND.NXT (RFC 5927), path MTU, or an unused type")               \
   X(drop_icmp_malformed, "ICMP message shorter than its header or with a bad checksum")     \
-  X(icmp_rate_limited, "ICMP errors not sent because of the rate limit")
+  X(icmp_rate_limited, "ICMP errors not sent because of the rate limit")                    \
+  X(intercept_requests, "intercepted SYNs handed to the application as connect requests")   \
+  X(intercept_syn_repeats, "SYN retransmissions for a request still pending")               \
+  X(intercept_request_overflow, "SYN dropped: too many connect requests pending")           \
+  X(intercept_refused, "connect requests refused (RST or ICMP)")                            \
+  X(udp_in, "UDP datagrams queued for the application")                                     \
+  X(udp_out, "UDP datagrams sent")                                                          \
+  X(drop_udp_malformed, "UDP datagram with a bad length, checksum or port")                 \
+  X(drop_udp_queue_full, "UDP datagram dropped: the application's queue is full")          \
+  X(drop_icmp_not_ours, "ICMP echo to an address that is not ours (intercepting)")
 
 struct Counters {
 #define SYNACK_COUNTER_FIELD(name, desc) std::uint64_t name = 0;

@@ -42,6 +42,35 @@ struct SocketEvent {
   bool is_listener = false;
 };
 
+// --- user-mode networking (`synack run`): interception ---
+// With StackConfig::intercept, the stack answers for every address, not only its own: a SYN
+// to any destination no listener claims becomes a ConnectRequest, left unanswered until the
+// application decides (accept_request: SYN,ACK; refuse_request: RST, or ICMP unreachable),
+// and UDP datagrams to any destination are queued for the application to relay. Events for
+// both arrive as listener events on the two handles below.
+inline constexpr std::uint64_t kConnectRequestsHandle = 1ULL << 63;
+inline constexpr std::uint64_t kDatagramsHandle = (1ULL << 63) | (1ULL << 62);
+
+struct ConnectRequest {
+  std::uint64_t id = 0;
+  wire::Endpoint local;   // the destination the peer asked for
+  wire::Endpoint remote;  // the peer
+};
+
+// How a connect request is turned down.
+enum class Refusal : std::uint8_t {
+  Reset,            // RST: the peer sees "connection refused"
+  HostUnreachable,  // ICMP host unreachable / ICMPv6 address unreachable
+  NetUnreachable,   // ICMP net unreachable / ICMPv6 no route
+  Prohibited,       // ICMP communication administratively prohibited (v4 code 13, v6 code 1)
+};
+
+struct Datagram {
+  wire::Endpoint local;   // the destination the peer sent to
+  wire::Endpoint remote;  // the peer
+  std::vector<std::byte> payload;
+};
+
 struct ConnectionInfo {
   ConnectionId id = 0;
   wire::Endpoint local;
@@ -102,6 +131,23 @@ class Stack final : public NetworkHost {
                                          Duration user_timeout);
   Expected<void, Error> set_congestion(ConnectionId id, CongestionAlgorithm algorithm);
 
+  // --- interception (StackConfig::intercept) ---
+  // The next connect request not yet handed out; nullopt when none.
+  std::optional<ConnectRequest> poll_connect_request();
+  // Answers the request's SYN (the connection enters SYN-RECEIVED and reports Connected once
+  // the handshake completes). Errors: NoSuchConnection for an unknown request;
+  // TooManyConnections.
+  Expected<ConnectionId, Error> accept_request(std::uint64_t request, Instant now);
+  // Turns the request down and forgets it. Errors: NoSuchConnection.
+  Expected<void, Error> refuse_request(std::uint64_t request, Refusal how, Instant now);
+  std::size_t pending_requests() const;
+  // The next queued datagram; nullopt when none.
+  std::optional<Datagram> poll_datagram();
+  // Sends a UDP datagram from `local` (any address while intercepting) to `remote`.
+  // Errors: InvalidArgument (mixed families, a martian destination, over 65507 bytes).
+  Expected<void, Error> send_datagram(const wire::Endpoint& local, const wire::Endpoint& remote,
+                                      std::span<const std::byte> payload, Instant now);
+
   std::optional<State> state(ConnectionId id) const;
   std::optional<ConnectionStatus> status(ConnectionId id) const;
   std::optional<Error> connection_error(ConnectionId id) const;
@@ -129,9 +175,20 @@ class Stack final : public NetworkHost {
     std::size_t operator()(const TupleKey& k) const;
   };
   class Sink;
+  struct PendingRequest {
+    TupleKey tuple;
+    wire::IpHeader ip;
+    wire::TcpHeader tcp;
+    std::vector<std::byte> quote;  // the SYN's first bytes, for an ICMP error
+  };
 
+  // `packet` is the whole IP packet (quoted by ICMP errors about it).
   void handle_tcp(const wire::IpHeader& ip, const wire::TcpHeader& tcp,
-                  std::span<const std::byte> payload, Instant now);
+                  std::span<const std::byte> payload, std::span<const std::byte> packet,
+                  Instant now);
+  void handle_udp(const wire::IpHeader& ip, std::span<const std::byte> body, Instant now);
+  void queue_connect_request(const wire::IpHeader& ip, const wire::TcpHeader& tcp,
+                             std::span<const std::byte> packet, Instant now);
   void handle_icmp(const wire::IpHeader& ip, std::span<const std::byte> body, Instant now);
   // ICMP (src/stack/icmp.hpp): an error received, handed to the connection it quotes; an
   // error sent about `packet` (rate-limited); any ICMP packet onto the transmit queue.
@@ -146,6 +203,8 @@ class Stack final : public NetworkHost {
   void transmit(const wire::Endpoint& local, const wire::Endpoint& remote,
                 const tcp::Segment& seg, ConnectionId id, Instant now);
   void after_call(std::uint32_t index, Instant now);
+  // Hands `seg` to the connection in slot `index`, then after_call().
+  void deliver_segment(std::uint32_t index, const tcp::Segment& seg, Instant now);
   void free_slot(std::uint32_t index);
   Slot* find(ConnectionId id);
   const Slot* find(ConnectionId id) const;
@@ -186,6 +245,15 @@ class Stack final : public NetworkHost {
   // bucket (refilled one token per millisecond, as Linux's icmp_msgs_per_sec = 1000).
   std::uint32_t icmp_tokens_ = 50;
   std::optional<Instant> icmp_refilled_;
+
+  // Interception: pending connect requests (bounded by max_connect_requests) and received
+  // datagrams (bounded by max_datagrams / max_datagram_bytes).
+  std::unordered_map<std::uint64_t, PendingRequest> requests_;
+  std::unordered_map<TupleKey, std::uint64_t, TupleHash> request_by_tuple_;
+  std::deque<std::uint64_t> new_requests_;
+  std::uint64_t next_request_ = 1;
+  std::deque<Datagram> datagrams_;
+  std::size_t datagram_bytes_ = 0;
 
   std::deque<std::vector<std::byte>> tx_queue_;
   std::vector<std::vector<std::byte>> spare_buffers_;

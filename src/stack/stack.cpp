@@ -6,10 +6,12 @@
 #include <functional>
 
 #include "stack/icmp.hpp"
+#include "stack/stack_internal.hpp"
 #include "wire/packet.hpp"
 
 namespace synack {
 namespace {
+using namespace stack_internal;  // NOLINT(google-build-using-namespace)
 
 constexpr std::uint64_t kListenerBit = 1ULL << 63;
 
@@ -37,37 +39,6 @@ std::uint64_t& parse_error_counter(Counters& c, wire::ParseError e) {
     case ParseError::None: break;
   }
   return c.drop_malformed;
-}
-
-tcp::Segment to_segment(const wire::TcpHeader& h, std::span<const std::byte> payload) {
-  tcp::Segment s;
-  s.seq = SeqNum(h.seq);
-  s.ack = SeqNum(h.ack);
-  s.flags = h.flags;
-  s.window = h.window;
-  s.options = h.options;
-  s.payload = payload;
-  return s;
-}
-
-bool is_unspecified(const wire::IpAddress& a) {
-  return std::all_of(a.bytes.begin(), a.bytes.end(), [](std::uint8_t b) { return b == 0; });
-}
-
-// RFC 9293 §3.9.2.1 (MUST-63, RFC 1122 §3.2.1.3): broadcast, multicast, loopback and
-// "this network" addresses never originate a TCP segment from another host; nor can a
-// connection go to a broadcast or multicast address (MUST-46).
-bool is_broadcast_or_multicast(const wire::IpAddress& a) {
-  if (a.is_v4()) return a.bytes[0] >= 224;  // 224/4 multicast, 240/4 reserved, broadcast
-  return a.bytes[0] == 0xff;                // ff00::/8
-}
-
-bool is_martian_source(const wire::IpAddress& a) {
-  if (is_unspecified(a) || is_broadcast_or_multicast(a)) return true;
-  if (a.is_v4()) return a.bytes[0] == 127 || a.bytes[0] == 0;
-  bool loopback = a.bytes[15] == 1 && std::all_of(a.bytes.begin(), a.bytes.begin() + 15,
-                                                   [](std::uint8_t b) { return b == 0; });
-  return loopback;
 }
 
 }  // namespace
@@ -157,7 +128,9 @@ void Stack::receive_packet(std::span<const std::byte> packet, Instant now) {
     if (trace_) trace_->on_drop(DropEvent{now, 0, to_string(ip.error())});
     return;
   }
-  if (!is_our_address(ip->dst)) {
+  // Intercepting, every unicast destination is ours to answer for (user-mode networking).
+  if (config_.intercept ? is_martian_source(ip->dst) && !is_our_address(ip->dst)
+                        : !is_our_address(ip->dst)) {
     ++counters_.drop_not_our_address;
     return;
   }
@@ -169,6 +142,10 @@ void Stack::receive_packet(std::span<const std::byte> packet, Instant now) {
   auto body = packet.subspan(ip->header_length, ip->payload_length);
   if (ip->protocol == wire::kProtoIcmp || ip->protocol == wire::kProtoIcmpv6) {
     handle_icmp(*ip, body, now);
+    return;
+  }
+  if (ip->protocol == wire::kProtoUdp && config_.intercept) {
+    handle_udp(*ip, body, now);
     return;
   }
   if (ip->protocol != wire::kProtoTcp) {
@@ -191,7 +168,7 @@ void Stack::receive_packet(std::span<const std::byte> packet, Instant now) {
     return;
   }
   ++counters_.tcp_segments_in;
-  handle_tcp(*ip, *tcp, body.subspan(header_length), now);
+  handle_tcp(*ip, *tcp, body.subspan(header_length), packet, now);
 }
 
 // --- IP layer: ICMP ----------------------------------------------------------------------
@@ -212,6 +189,10 @@ void Stack::handle_icmp(const wire::IpHeader& ip, std::span<const std::byte> bod
   }
   if (message->type == (v6 ? icmp::kV6EchoRequest : icmp::kV4EchoRequest) &&
       message->code == 0) {
+    if (!is_our_address(ip.dst)) {
+      ++counters_.drop_icmp_not_ours;  // intercepting: we answer only for our own addresses
+      return;
+    }
     // RFC 1122 §3.2.2.6: every host MUST implement an echo server; RFC 4443 §4.2: every
     // node MUST answer an echo request addressed to it.
     std::vector<std::byte> reply = take_buffer();
@@ -234,7 +215,7 @@ void Stack::deliver_icmp_error(bool v6, std::uint8_t type, std::uint8_t code,
                                std::span<const std::byte> quote, Instant now) {
   auto meaning = icmp::classify_error(v6, type, code);
   auto quoted = icmp::parse_quoted_tcp(v6, quote);
-  if (!meaning || !quoted || !is_our_address(quoted->src)) {
+  if (!meaning || !quoted || !(config_.intercept || is_our_address(quoted->src))) {
     ++counters_.icmp_ignored;
     return;
   }
@@ -314,7 +295,8 @@ std::vector<std::byte> Stack::take_buffer() {
 }
 
 void Stack::handle_tcp(const wire::IpHeader& ip, const wire::TcpHeader& tcp,
-                       std::span<const std::byte> payload, Instant now) {
+                       std::span<const std::byte> payload, std::span<const std::byte> packet,
+                       Instant now) {
   wire::Endpoint local{ip.dst, tcp.dst_port};
   wire::Endpoint remote{ip.src, tcp.src_port};
   tcp::Segment seg = to_segment(tcp, payload);
@@ -385,6 +367,10 @@ void Stack::handle_tcp(const wire::IpHeader& ip, const wire::TcpHeader& tcp,
     }
     return;
   }
+  if (config_.intercept && plain_syn) {
+    queue_connect_request(ip, tcp, packet, now);
+    return;
+  }
   // RFC 9293 §3.10.7.1: no connection, no listener — CLOSED: RST unless it is an RST.
   if (seg.has(tcp::RST)) {
     ++counters_.drop_closed_port_rst;
@@ -392,6 +378,13 @@ void Stack::handle_tcp(const wire::IpHeader& ip, const wire::TcpHeader& tcp,
   }
   ++counters_.tcp_rst_closed_port;
   send_reset_for(ip, tcp, seg, now);
+}
+
+void Stack::deliver_segment(std::uint32_t index, const tcp::Segment& seg, Instant now) {
+  Slot& s = slots_[index];
+  Sink sink(*this, s.conn->local(), s.conn->remote(), s.conn->id(), now);
+  s.conn->on_segment(seg, now, sink);
+  after_call(index, now);
 }
 
 void Stack::send_reset_for(const wire::IpHeader& ip, const wire::TcpHeader& tcp,

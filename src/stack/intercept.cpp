@@ -1,0 +1,171 @@
+// Interception for user-mode networking (`synack run`): SYNs to any destination held as
+// connect requests until the application has tried the real destination, and UDP datagrams
+// queued for relaying. Nothing here is reached unless StackConfig::intercept is set.
+#include <algorithm>
+
+#include "stack/icmp.hpp"
+#include "stack/stack_internal.hpp"
+#include "synack/stack.hpp"
+#include "wire/udp.hpp"
+
+namespace synack {
+using namespace stack_internal;  // NOLINT(google-build-using-namespace)
+
+namespace {
+// An ICMP error quotes the offending packet (RFC 792: IP header and the first 64 bits of
+// data at least; RFC 1812 §4.3.2.3: as much as fits). A SYN's headers fit in 120 bytes.
+constexpr std::size_t kQuoteBytes = 120;
+constexpr std::size_t kMaxUdpPayload = 65507;  // 65535 - 20 (IPv4) - 8 (UDP)
+}  // namespace
+
+void Stack::queue_connect_request(const wire::IpHeader& ip, const wire::TcpHeader& tcp,
+                                  std::span<const std::byte> packet, Instant now) {
+  TupleKey tuple{wire::Endpoint{ip.dst, tcp.dst_port}, wire::Endpoint{ip.src, tcp.src_port}};
+  // RFC 9293 §3.10.7.2 still holds for the real destination: a connection to a broadcast
+  // or multicast address is not possible (MUST-46), and port 0 is not a port.
+  if (is_broadcast_or_multicast(tuple.local.addr) || tuple.local.port == 0 ||
+      tuple.remote.port == 0) {
+    ++counters_.drop_not_our_address;
+    return;
+  }
+  if (request_by_tuple_.count(tuple)) {
+    // The peer retransmitted its SYN while the application still waits on the destination:
+    // the SYN,ACK will answer both.
+    ++counters_.intercept_syn_repeats;
+    return;
+  }
+  if (requests_.size() >= config_.max_connect_requests) {
+    ++counters_.intercept_request_overflow;
+    if (trace_) trace_->on_drop(DropEvent{now, 0, "intercept_request_overflow"});
+    return;
+  }
+  std::uint64_t id = next_request_++;
+  PendingRequest& r = requests_[id];
+  r.tuple = tuple;
+  r.ip = ip;
+  r.tcp = tcp;
+  std::size_t length = std::min<std::size_t>(ip.header_length + ip.payload_length, packet.size());
+  r.quote.assign(packet.begin(), packet.begin() + static_cast<std::ptrdiff_t>(
+                                                      std::min(length, kQuoteBytes)));
+  request_by_tuple_[tuple] = id;
+  new_requests_.push_back(id);
+  ++counters_.intercept_requests;
+  push_event(kConnectRequestsHandle, tcp::event::Readable, true);
+}
+
+std::optional<ConnectRequest> Stack::poll_connect_request() {
+  while (!new_requests_.empty()) {
+    std::uint64_t id = new_requests_.front();
+    new_requests_.pop_front();
+    auto it = requests_.find(id);
+    if (it == requests_.end()) continue;
+    return ConnectRequest{id, it->second.tuple.local, it->second.tuple.remote};
+  }
+  return std::nullopt;
+}
+
+std::size_t Stack::pending_requests() const { return requests_.size(); }
+
+Expected<ConnectionId, Error> Stack::accept_request(std::uint64_t request, Instant now) {
+  auto it = requests_.find(request);
+  if (it == requests_.end()) return Unexpected{Error::NoSuchConnection};
+  PendingRequest r = std::move(it->second);
+  requests_.erase(it);
+  request_by_tuple_.erase(r.tuple);
+  if (by_tuple_.count(r.tuple)) return Unexpected{Error::AddressInUse};
+  std::uint32_t index = 0;
+  auto created = create_connection(r.tuple.local, r.tuple.remote, now, true, &index);
+  if (!created) {
+    ++counters_.tcp_connection_limit;
+    return created;
+  }
+  // The held SYN goes through the passive-open path of RFC 9293 §3.10.7.2 now, as if it
+  // had just arrived at a listener: SYN-RECEIVED, SYN,ACK sent. Data on the SYN was not
+  // kept; it is not acknowledged and the peer sends it again.
+  deliver_segment(index, to_segment(r.tcp, {}), now);
+  return created;
+}
+
+Expected<void, Error> Stack::refuse_request(std::uint64_t request, Refusal how, Instant now) {
+  auto it = requests_.find(request);
+  if (it == requests_.end()) return Unexpected{Error::NoSuchConnection};
+  PendingRequest r = std::move(it->second);
+  requests_.erase(it);
+  request_by_tuple_.erase(r.tuple);
+  ++counters_.intercept_refused;
+  if (how == Refusal::Reset) {
+    // RFC 9293 §3.10.7.1: what a closed port answers to a SYN: <SEQ=0><ACK=SEG.SEQ+1><RST,ACK>.
+    send_reset_for(r.ip, r.tcp, to_segment(r.tcp, {}), now);
+    return {};
+  }
+  // RFC 792 / RFC 4443 §3.1 destination unreachable, sent as the destination's router would.
+  const bool v4 = r.ip.is_v4();
+  std::uint8_t type = v4 ? icmp::kV4DestUnreachable : icmp::kV6DestUnreachable;
+  std::uint8_t code = 0;
+  switch (how) {
+    case Refusal::HostUnreachable: code = v4 ? 1 : 3; break;  // host / address unreachable
+    case Refusal::NetUnreachable: code = 0; break;            // net unreachable / no route
+    case Refusal::Prohibited: code = v4 ? 13 : 1; break;      // administratively prohibited
+    case Refusal::Reset: break;
+  }
+  std::vector<std::byte> out = take_buffer();
+  icmp::build_error(r.tuple.local.addr, r.tuple.remote.addr, type, code, 0, r.quote, config_.ttl,
+                    out);
+  ++counters_.icmp_unreachable_sent;
+  ++counters_.ip_packets_out;
+  tx_queue_.push_back(std::move(out));
+  return {};
+}
+
+// --- UDP -----------------------------------------------------------------------------------
+
+void Stack::handle_udp(const wire::IpHeader& ip, std::span<const std::byte> body, Instant now) {
+  auto parsed = wire::parse_udp(ip, body);
+  if (!parsed.datagram || is_broadcast_or_multicast(ip.dst)) {
+    ++counters_.drop_udp_malformed;
+    if (trace_) trace_->on_drop(DropEvent{now, 0, "drop_udp_malformed"});
+    return;
+  }
+  const auto& d = *parsed.datagram;
+  if (datagrams_.size() >= config_.max_datagrams ||
+      datagram_bytes_ + d.payload.size() > config_.max_datagram_bytes) {
+    ++counters_.drop_udp_queue_full;
+    return;
+  }
+  Datagram out;
+  out.local = wire::Endpoint{ip.dst, d.dst_port};
+  out.remote = wire::Endpoint{ip.src, d.src_port};
+  out.payload.assign(d.payload.begin(), d.payload.end());
+  datagram_bytes_ += out.payload.size();
+  datagrams_.push_back(std::move(out));
+  ++counters_.udp_in;
+  push_event(kDatagramsHandle, tcp::event::Readable, true);
+}
+
+std::optional<Datagram> Stack::poll_datagram() {
+  if (datagrams_.empty()) return std::nullopt;
+  Datagram d = std::move(datagrams_.front());
+  datagrams_.pop_front();
+  datagram_bytes_ -= d.payload.size();
+  return d;
+}
+
+Expected<void, Error> Stack::send_datagram(const wire::Endpoint& local,
+                                           const wire::Endpoint& remote,
+                                           std::span<const std::byte> payload, Instant) {
+  if (local.addr.is_v4() != remote.addr.is_v4() || payload.size() > kMaxUdpPayload ||
+      is_martian_source(remote.addr) || (!config_.intercept && !is_our_address(local.addr)))
+    return Unexpected{Error::InvalidArgument};
+  wire::IpHeader ip;
+  ip.src = local.addr;
+  ip.dst = remote.addr;
+  ip.ttl = config_.ttl;
+  std::vector<std::byte> out = take_buffer();
+  wire::build_udp_packet(ip, local.port, remote.port, payload, out);
+  ++counters_.udp_out;
+  ++counters_.ip_packets_out;
+  tx_queue_.push_back(std::move(out));
+  return {};
+}
+
+}  // namespace synack
