@@ -113,3 +113,32 @@ while done < n:
     h.update(block[:take]); done += take
 print(h.hexdigest())" "$1"
 }
+
+# check_capture FILE [FILTER]: tshark must find no malformed packet and no bad IPv4, TCP, UDP,
+# ICMP or ICMPv6 checksum in FILE (checksum validation on; with FILTER, only among the packets
+# it matches — for tests that send bad packets on purpose); prints how many packets carry each
+# tcp.analysis flag. TCP reassembly is off: large transfers stay fast to dissect.
+check_capture() {
+  local file=$1 only=${2:-frame} bad
+  need tshark
+  [ -s "$file" ] || fail "capture $file is missing or empty"
+  local opts=(-n -o tcp.check_checksum:TRUE -o ip.check_checksum:TRUE -o udp.check_checksum:TRUE
+              -o tcp.desegment_tcp_streams:FALSE -o tcp.analyze_sequence_numbers:TRUE)
+  bad=$(timeout "$STEP_TIMEOUT" tshark -r "$file" "${opts[@]}" -Y "($only) && (_ws.malformed ||
+        ip.checksum.status == 0 || tcp.checksum.status == 0 || udp.checksum.status == 0 ||
+        icmp.checksum.status == 0 || icmpv6.checksum.status == 0)" 2>"$WORK/tshark.err") ||
+    { cat "$WORK/tshark.err" >&2; fail "tshark could not read $file"; }
+  [ -z "$bad" ] || { echo "$bad" | head -20 >&2; fail "$(basename "$file"): malformed packets or bad checksums"; }
+  local flags=(retransmission fast_retransmission spurious_retransmission out_of_order lost_segment
+               ack_lost_segment duplicate_ack zero_window zero_window_probe window_full
+               window_update keep_alive reused_ports)
+  local fields=() flag
+  for flag in "${flags[@]}"; do fields+=(-e "tcp.analysis.$flag"); done
+  timeout "$STEP_TIMEOUT" tshark -r "$file" "${opts[@]}" -Y tcp.analysis.flags -T fields -E separator=/t \
+      "${fields[@]}" 2>/dev/null |
+    awk -F'\t' -v names="${flags[*]}" -v file="$(basename "$file")" '
+      { for (i = 1; i <= NF; i++) if ($i != "") n[i]++ }
+      END { split(names, name, " "); line = ""
+            for (i = 1; i <= length(name); i++) if (n[i]) line = line " " name[i] "=" n[i]
+            print file ": tshark-clean (no malformed packets, no bad checksums); tcp.analysis:" (line == "" ? " none" : line) }'
+}
