@@ -134,11 +134,14 @@ check_capture() {
                window_update keep_alive reused_ports)
   local fields=() flag
   for flag in "${flags[@]}"; do fields+=(-e "tcp.analysis.$flag"); done
-  timeout "$STEP_TIMEOUT" tshark -r "$file" "${opts[@]}" -Y tcp.analysis.flags -T fields -E separator=/t \
-      "${fields[@]}" 2>/dev/null |
-    awk -F'\t' -v names="${flags[*]}" -v file="$(basename "$file")" '
-      { for (i = 1; i <= NF; i++) if ($i != "") n[i]++ }
+  timeout "$STEP_TIMEOUT" tshark -r "$file" "${opts[@]}" -T fields -E separator=/t \
+      -e frame.number "${fields[@]}" 2>/dev/null >"$WORK/analysis.tsv" ||
+    fail "tshark could not read $file"
+  [ -s "$WORK/analysis.tsv" ] || fail "capture $file holds no packets"
+  awk -F'\t' -v names="${flags[*]}" -v file="$(basename "$file")" '
+      { for (i = 2; i <= NF; i++) if ($i != "") n[i - 1]++ }
       END { split(names, name, " "); line = ""
             for (i = 1; i <= length(name); i++) if (n[i]) line = line " " name[i] "=" n[i]
-            print file ": tshark-clean (no malformed packets, no bad checksums); tcp.analysis:" (line == "" ? " none" : line) }'
+            print file ": " NR " packets, tshark-clean (no malformed packets, no bad checksums);" \
+                  " tcp.analysis:" (line == "" ? " none" : line) }' "$WORK/analysis.tsv"
 }
