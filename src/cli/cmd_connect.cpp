@@ -86,6 +86,7 @@ class Netcat {
 
   // Errors: the stack's error for connect().
   Expected<void, Error> start(const wire::Endpoint& remote, double timeout_seconds) {
+    remote_ = remote.to_string();
     auto id = stack_.connect(remote, loop_.now());
     if (!id) return Unexpected{id.error()};
     id_ = *id;
@@ -96,7 +97,8 @@ class Netcat {
       timer_ = loop_.call_at(at, [this] {
         timer_.reset();
         if (connected_ || finished_) return;
-        if (verbose_) std::cerr << "synack connect: timed out\n";
+        // Failures are reported whether or not --verbose, as nc does.
+        std::cerr << "synack connect: " << remote_ << ": " << to_string(Error::TimedOut) << "\n";
         (void)stack_.abort(id_, loop_.now());
         finish(kExitTimedOut, false);
       });
@@ -119,7 +121,7 @@ class Netcat {
     }
     if (ev.events & tcp::event::Reset) {
       Error e = stack_.connection_error(id_).value_or(Error::ConnectionReset);
-      if (verbose_) std::cerr << "synack connect: " << to_string(e) << "\n";
+      std::cerr << "synack connect: " << remote_ << ": " << to_string(e) << "\n";
       finish(exit_code_for(e), true);
       return;
     }
@@ -283,6 +285,7 @@ class Netcat {
   bool interactive_ = ::isatty(STDIN_FILENO) == 1;
   std::optional<link::EventLoop::TimerId> drain_timer_;
   ConnectionId id_ = 0;
+  std::string remote_;  // for messages
   std::optional<link::EventLoop::TimerId> timer_;
   bool connected_ = false, finished_ = false, peer_eof_ = false, write_shut_ = false;
   bool stdin_ready_ = false, stdin_eof_ = false, stdout_ready_ = true;
