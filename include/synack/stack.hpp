@@ -149,6 +149,8 @@ class Stack final : public NetworkHost {
                                       std::span<const std::byte> payload, Instant now);
 
   std::optional<State> state(ConnectionId id) const;
+  // Bytes send() would take now (0 when full or not sending); nullopt for a bad id.
+  std::optional<std::uint32_t> send_space(ConnectionId id) const;
   std::optional<ConnectionStatus> status(ConnectionId id) const;
   std::optional<Error> connection_error(ConnectionId id) const;
   std::vector<ConnectionInfo> connections() const;

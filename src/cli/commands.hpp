@@ -14,6 +14,7 @@ void register_sim(CLI::App& app);
 void register_soak(CLI::App& app);
 void register_serve(CLI::App& app);    // cmd_serve.cpp
 void register_connect(CLI::App& app);  // cmd_connect.cpp
+void register_run(CLI::App& app);      // cmd_run.cpp
 void register_diagram(CLI::App& app);  // cmd_diagram.cpp
 void register_status(CLI::App& app);   // cmd_status.cpp: ss, stats
 void register_decode(CLI::App& app);   // cmd_decode.cpp

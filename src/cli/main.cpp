@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   synack::cli::register_soak(app);
   synack::cli::register_serve(app);
   synack::cli::register_connect(app);
+  synack::cli::register_run(app);
   synack::cli::register_diagram(app);
   synack::cli::register_status(app);
   synack::cli::register_decode(app);

@@ -69,6 +69,32 @@ std::optional<std::pair<wire::IpAddress, unsigned>> parse_prefix(std::string_vie
   return std::make_pair(*address, prefix);
 }
 
+std::optional<NetAddresses> parse_net_addresses(const NetOptions& o, std::string* error) {
+  auto fail = [&](std::string message) -> std::optional<NetAddresses> {
+    *error = std::move(message);
+    return std::nullopt;
+  };
+  NetAddresses a;
+  auto address = wire::IpAddress::parse(o.addr);
+  if (!address || !address->is_v4()) return fail("--addr: not an IPv4 address: " + o.addr);
+  auto peer = parse_prefix(o.peer);
+  if (!peer || !peer->first.is_v4()) return fail("--peer: expected IPv4 ADDR/PREFIX: " + o.peer);
+  if (peer->first == *address) return fail("--peer must differ from --addr");
+  a.addr = *address;
+  a.peer = {peer->first, peer->second};
+  if (!o.no_ipv6) {
+    auto address6 = wire::IpAddress::parse(o.addr6);
+    if (!address6 || address6->is_v4()) return fail("--addr6: not an IPv6 address: " + o.addr6);
+    auto peer6 = parse_prefix(o.peer6);
+    if (!peer6 || peer6->first.is_v4())
+      return fail("--peer6: expected IPv6 ADDR/PREFIX: " + o.peer6);
+    if (peer6->first == *address6) return fail("--peer6 must differ from --addr6");
+    a.addr6 = *address6;
+    a.peer6 = link::InterfacePrefix{peer6->first, peer6->second};
+  }
+  return a;
+}
+
 std::unique_ptr<NetEnvironment> NetEnvironment::create(const NetOptions& o, std::string_view who,
                                                        std::string* error) {
   std::unique_ptr<NetEnvironment> env(new NetEnvironment());
@@ -79,22 +105,10 @@ std::unique_ptr<NetEnvironment> NetEnvironment::create(const NetOptions& o, std:
   };
 
   // --- addresses ---
-  auto address = wire::IpAddress::parse(o.addr);
-  if (!address || !address->is_v4()) return fail("--addr: not an IPv4 address: " + o.addr);
-  auto peer = parse_prefix(o.peer);
-  if (!peer || !peer->first.is_v4()) return fail("--peer: expected IPv4 ADDR/PREFIX: " + o.peer);
-  if (peer->first == *address) return fail("--peer must differ from --addr");
-  env->address_ = *address;
-  std::optional<std::pair<wire::IpAddress, unsigned>> peer6;
-  if (!o.no_ipv6) {
-    auto address6 = wire::IpAddress::parse(o.addr6);
-    if (!address6 || address6->is_v4()) return fail("--addr6: not an IPv6 address: " + o.addr6);
-    peer6 = parse_prefix(o.peer6);
-    if (!peer6 || peer6->first.is_v4())
-      return fail("--peer6: expected IPv6 ADDR/PREFIX: " + o.peer6);
-    if (peer6->first == *address6) return fail("--peer6 must differ from --addr6");
-    env->address6_ = *address6;
-  }
+  auto addresses = parse_net_addresses(o, error);
+  if (!addresses) return nullptr;
+  env->address_ = addresses->addr;
+  env->address6_ = addresses->addr6;
 
   // Signals are held from here on: a Ctrl-C during setup stops the loop as soon as it runs,
   // and cannot kill us half-way through the teardown.
@@ -133,49 +147,77 @@ std::unique_ptr<NetEnvironment> NetEnvironment::create(const NetOptions& o, std:
   kernel.ifname = env->tun_->name();
   if (env->netns_) kernel.netns = o.netns;
   kernel.mtu = o.mtu;
-  kernel.addresses.push_back({peer->first, peer->second});
-  kernel.peers.push_back(*address);
+  kernel.addresses.push_back(addresses->peer);
+  kernel.peers.push_back(env->address_);
   if (auto r = link::configure_kernel_side(kernel); !r) return fail(r.error());
-  if (peer6) {
+  if (addresses->peer6) {
     link::KernelSideConfig kernel6;
     kernel6.ifname = kernel.ifname;
     kernel6.netns = kernel.netns;
-    kernel6.addresses.push_back({peer6->first, peer6->second});
+    kernel6.addresses.push_back(*addresses->peer6);
     kernel6.peers.push_back(*env->address6_);
     if (auto r = link::configure_kernel_side(kernel6); !r) {
       std::cerr << who << ": IPv6 disabled: " << r.error() << "\n";
       env->address6_.reset();
     }
   }
+  if (!env->build_stack(o, false, error)) return nullptr;
+  return env;
+}
 
-  // --- the stack ---
+std::unique_ptr<NetEnvironment> NetEnvironment::adopt(const NetOptions& o,
+                                                      std::unique_ptr<link::TunDevice> tun,
+                                                      bool intercept, std::string* error) {
+  std::unique_ptr<NetEnvironment> env(new NetEnvironment());
+  env->stats_ = o.stats;
+  auto addresses = parse_net_addresses(o, error);
+  if (!addresses) return nullptr;
+  env->address_ = addresses->addr;
+  env->address6_ = addresses->addr6;
+  env->signal_guard_ = std::make_unique<link::SignalGuard>();
+  env->tun_ = std::move(tun);
+  if (!env->build_stack(o, intercept, error)) return nullptr;
+  return env;
+}
+
+bool NetEnvironment::build_stack(const NetOptions& o, bool intercept, std::string* error) {
   StackConfig config;
   // RFC 9293 §3.7.1: MSS = MTU minus the fixed IP and TCP headers; the IPv6 header is the
   // larger, so one value fits both families.
-  config.tcp.mss = static_cast<std::uint16_t>(std::min<unsigned>(o.mtu - 60, 65535));
+  config.tcp.mss = static_cast<std::uint16_t>(std::min<unsigned>(tun_->mtu() - 60, 65535));
   if (o.rcvbuf) config.tcp.receive_buffer = o.rcvbuf;
   if (o.sndbuf) config.tcp.send_buffer = o.sndbuf;
-  env->random_ = std::make_unique<link::SystemRandom>();
-  std::vector<wire::IpAddress> addresses{env->address_};
-  if (env->address6_) addresses.push_back(*env->address6_);
-  env->stack_ = std::make_unique<Stack>(config, addresses, env->random_.get());
+  config.intercept = intercept;
+  random_ = std::make_unique<link::SystemRandom>();
+  std::vector<wire::IpAddress> addresses{address_};
+  if (address6_) addresses.push_back(*address6_);
+  stack_ = std::make_unique<Stack>(config, addresses, random_.get());
 
   if (!o.pcap.empty()) {
     std::string pcap_error;
-    env->pcap_ = link::PcapWriter::open(o.pcap, &pcap_error, link::realtime_offset_us());
-    if (!env->pcap_) return fail("--pcap: " + pcap_error);
+    pcap_ = link::PcapWriter::open(o.pcap, &pcap_error, link::realtime_offset_us());
+    if (!pcap_) {
+      *error = "--pcap: " + pcap_error;
+      return false;
+    }
   }
   if (!o.trace.empty()) {
-    env->trace_ = std::make_unique<JsonTraceWriter>(o.trace, o.trace_segments);
-    if (!env->trace_->ok()) return fail("--trace: cannot write " + o.trace);
-    env->stack_->set_trace(env->trace_.get());
+    trace_ = std::make_unique<JsonTraceWriter>(o.trace, o.trace_segments);
+    if (!trace_->ok()) {
+      *error = "--trace: cannot write " + o.trace;
+      return false;
+    }
+    stack_->set_trace(trace_.get());
   }
 
-  auto loop = link::EventLoop::create(*env->stack_, *env->tun_, {});
-  if (!loop) return fail(loop.error());
-  env->loop_ = std::move(*loop);
-  env->loop_->set_pcap(env->pcap_.get());
-  return env;
+  auto loop = link::EventLoop::create(*stack_, *tun_, {});
+  if (!loop) {
+    *error = loop.error();
+    return false;
+  }
+  loop_ = std::move(*loop);
+  loop_->set_pcap(pcap_.get());
+  return true;
 }
 
 NetEnvironment::~NetEnvironment() {

@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "synack/stack.hpp"
+#include "link/netns.hpp"
 #include "wire/ip_address.hpp"
 
 namespace synack::link {
@@ -58,6 +59,11 @@ class NetEnvironment {
   // so far is undone). `who` prefixes warnings ("synack serve").
   static std::unique_ptr<NetEnvironment> create(const NetOptions& options, std::string_view who,
                                                 std::string* error);
+  // The same around a TUN made elsewhere (`synack run`'s namespace child); no namespace or
+  // kernel-side set-up. `intercept`: the stack answers for every address.
+  static std::unique_ptr<NetEnvironment> adopt(const NetOptions& options,
+                                               std::unique_ptr<link::TunDevice> tun,
+                                               bool intercept, std::string* error);
   ~NetEnvironment();
   NetEnvironment(const NetEnvironment&) = delete;
   NetEnvironment& operator=(const NetEnvironment&) = delete;
@@ -76,6 +82,7 @@ class NetEnvironment {
 
  private:
   NetEnvironment() = default;
+  bool build_stack(const NetOptions& options, bool intercept, std::string* error);
 
   // Declaration order is construction order; destruction runs in reverse.
   std::unique_ptr<link::SignalGuard> signal_guard_;
@@ -92,6 +99,15 @@ class NetEnvironment {
   std::string netns_name_;
   bool stats_ = false;
 };
+
+// --addr/--peer/--addr6/--peer6 checked and parsed (IPv6 ones absent with --no-ipv6).
+struct NetAddresses {
+  wire::IpAddress addr;
+  link::InterfacePrefix peer;
+  std::optional<wire::IpAddress> addr6;
+  std::optional<link::InterfacePrefix> peer6;
+};
+std::optional<NetAddresses> parse_net_addresses(const NetOptions& options, std::string* error);
 
 // "ADDR/PREFIX" -> address and prefix; nullopt when malformed (prefix beyond the family's).
 std::optional<std::pair<wire::IpAddress, unsigned>> parse_prefix(std::string_view text);

@@ -146,6 +146,11 @@ Expected<void, std::string> configure_kernel_side(const KernelSideConfig& config
                     peer.to_string() + (peer.is_v4() ? "/32" : "/128"), "dev", config.ifname);
     if (auto r = run_command(cmd); !r) return Unexpected{r.error()};
   }
+  for (const auto& gateway : config.default_via) {
+    auto cmd = with(ip, gateway.is_v4() ? "-4" : "-6", "route", "add", "default", "via",
+                    gateway.to_string(), "dev", config.ifname);
+    if (auto r = run_command(cmd); !r) return Unexpected{r.error()};
+  }
   return {};
 }
 

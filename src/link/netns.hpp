@@ -49,6 +49,8 @@ struct KernelSideConfig {
   // synack's addresses: a host route through the interface is added for any that the prefixes
   // above do not cover.
   std::vector<wire::IpAddress> peers;
+  // Default routes through these gateways (one per family at most).
+  std::vector<wire::IpAddress> default_via;
 };
 
 // Moves interface `ifname` into namespace `netns` under the name `new_name` (the move takes it

@@ -38,6 +38,17 @@ class TunDevice {
   // a message naming the failing step and errno's text (e.g. no /dev/net/tun, no
   // CAP_NET_ADMIN, name in use).
   static Expected<std::unique_ptr<TunDevice>, std::string> open(const TunConfig& config);
+  // Takes over a descriptor opened by open() in another process (passed over a Unix socket
+  // by `synack run`'s namespace child), with the properties it was opened with.
+  static std::unique_ptr<TunDevice> adopt(int fd, std::string name, bool vnet_hdr, unsigned mtu) {
+    return std::unique_ptr<TunDevice>(new TunDevice(fd, std::move(name), vnet_hdr, mtu));
+  }
+  // Gives up the descriptor (returned; the caller closes it) so the destructor leaves it open.
+  int release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
   ~TunDevice();  // closing the descriptor removes the (non-persistent) interface
   TunDevice(const TunDevice&) = delete;
   TunDevice& operator=(const TunDevice&) = delete;

@@ -796,6 +796,12 @@ std::optional<State> Stack::state(ConnectionId id) const {
   return s->conn->state();
 }
 
+std::optional<std::uint32_t> Stack::send_space(ConnectionId id) const {
+  const Slot* s = find(id);
+  if (!s) return std::nullopt;
+  return s->conn->send_space();
+}
+
 std::optional<ConnectionStatus> Stack::status(ConnectionId id) const {
   const Slot* s = find(id);
   if (!s) return std::nullopt;

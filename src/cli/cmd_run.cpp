@@ -1,0 +1,250 @@
+// `synack run [OPTIONS] -- CMD [ARGS...]`: CMD in a network namespace of its own whose only
+// way out is synack — user-mode networking, as slirp4netns and pasta provide.
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include "cli/commands.hpp"
+#include "cli/control_socket.hpp"
+#include "cli/net_options.hpp"
+#include "link/event_loop.hpp"
+#include "link/sandbox.hpp"
+#include "relay/relay.hpp"
+
+namespace synack::cli {
+namespace {
+
+struct RunArgs {
+  NetOptions net;
+  bool allow_host_loopback = false;
+  std::vector<std::string> forwards;
+  std::string dns;
+  bool keep_resolv_conf = false;
+  bool user_namespace = false;
+  std::vector<std::string> command;
+};
+
+std::optional<std::uint16_t> parse_port(std::string_view text) {
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size() || value == 0 || value > 65535)
+    return std::nullopt;
+  return static_cast<std::uint16_t>(value);
+}
+
+// "ADDR:PORT", "[V6]:PORT", or "ADDR" alone (then `default_port`).
+std::optional<wire::Endpoint> parse_endpoint(std::string_view text, std::uint16_t default_port) {
+  std::string_view host = text, port;
+  if (!text.empty() && text.front() == '[') {
+    auto close = text.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    host = text.substr(1, close - 1);
+    if (close + 1 < text.size()) {
+      if (text[close + 1] != ':') return std::nullopt;
+      port = text.substr(close + 2);
+    }
+  } else if (std::count(text.begin(), text.end(), ':') == 1) {
+    host = text.substr(0, text.find(':'));
+    port = text.substr(text.find(':') + 1);
+  }
+  auto addr = wire::IpAddress::parse(host);
+  if (!addr) return std::nullopt;
+  std::uint16_t p = default_port;
+  if (!port.empty()) {
+    auto parsed = parse_port(port);
+    if (!parsed) return std::nullopt;
+    p = *parsed;
+  }
+  return wire::Endpoint{*addr, p};
+}
+
+// -p [HOSTADDR:]HOSTPORT:PORT; HOSTADDR defaults to 127.0.0.1 (reachable from this host only).
+std::optional<relay::PortForward> parse_forward(std::string_view text) {
+  auto last = text.rfind(':');
+  if (last == std::string_view::npos) return std::nullopt;
+  auto guest_port = parse_port(text.substr(last + 1));
+  if (!guest_port) return std::nullopt;
+  std::string_view host = text.substr(0, last);
+  relay::PortForward f;
+  f.guest_port = *guest_port;
+  if (auto only_port = parse_port(host)) {
+    f.host = wire::Endpoint{wire::IpAddress::v4(127, 0, 0, 1), *only_port};
+    return f;
+  }
+  auto split = host.rfind(':');
+  if (split == std::string_view::npos) return std::nullopt;
+  auto port = parse_port(host.substr(split + 1));
+  std::string_view addr_text = host.substr(0, split);
+  if (addr_text.size() >= 2 && addr_text.front() == '[' && addr_text.back() == ']')
+    addr_text = addr_text.substr(1, addr_text.size() - 2);
+  auto addr = wire::IpAddress::parse(addr_text);
+  if (!port || !addr) return std::nullopt;
+  f.host = wire::Endpoint{*addr, *port};
+  return f;
+}
+
+// The host's resolver: the first nameserver of /etc/resolv.conf.
+std::optional<wire::Endpoint> host_resolver() {
+  std::ifstream in("/etc/resolv.conf");
+  std::string line;
+  while (std::getline(in, line)) {
+    std::string_view l = line;
+    constexpr std::string_view kKey = "nameserver";
+    if (l.substr(0, kKey.size()) != kKey) continue;
+    l.remove_prefix(kKey.size());
+    while (!l.empty() && (l.front() == ' ' || l.front() == '\t')) l.remove_prefix(1);
+    while (!l.empty() && (l.back() == ' ' || l.back() == '\t' || l.back() == '\r')) l.remove_suffix(1);
+    if (auto pct = l.find('%'); pct != std::string_view::npos) l = l.substr(0, pct);
+    if (auto addr = wire::IpAddress::parse(l)) return wire::Endpoint{*addr, 53};
+  }
+  return std::nullopt;
+}
+
+void print_relay_stats(const relay::RelayStats& s, std::ostream& out) {
+  out << "relay_tcp_connects " << s.tcp_connects << "\n"
+      << "relay_tcp_refused " << s.tcp_refused << "\n"
+      << "relay_tcp_unreachable " << s.tcp_unreachable << "\n"
+      << "relay_tcp_loopback_denied " << s.tcp_loopback_denied << "\n"
+      << "relay_tcp_forwarded " << s.tcp_forwarded << "\n"
+      << "relay_bytes_to_host " << s.bytes_to_host << "\n"
+      << "relay_bytes_to_guest " << s.bytes_to_guest << "\n"
+      << "relay_udp_flows " << s.udp_flows << "\n"
+      << "relay_udp_to_host " << s.udp_to_host << "\n"
+      << "relay_udp_to_guest " << s.udp_to_guest << "\n"
+      << "relay_udp_dropped " << s.udp_dropped << "\n";
+}
+
+int run_run(const RunArgs& args) {
+  constexpr int kSetupFailed = 125;  // as env(1) and container runtimes: not CMD's status
+  auto fail = [](const std::string& message) {
+    std::cerr << "synack run: " << message << "\n";
+    return kSetupFailed;
+  };
+  if (!args.net.netns.empty()) return fail("--netns does not apply: run makes its own namespace");
+  std::string error;
+  auto addresses = parse_net_addresses(args.net, &error);
+  if (!addresses) return fail(error);
+
+  relay::RelayConfig config;
+  config.gateway = addresses->addr;
+  config.gateway6 = addresses->addr6;
+  config.guest = addresses->peer.address;
+  if (addresses->peer6) config.guest6 = addresses->peer6->address;
+  config.allow_host_loopback = args.allow_host_loopback;
+  for (const auto& text : args.forwards) {
+    auto f = parse_forward(text);
+    if (!f) return fail("-p: expected [HOSTADDR:]HOSTPORT:PORT, got " + text);
+    config.forwards.push_back(*f);
+  }
+  if (!args.dns.empty()) {
+    config.dns_upstream = parse_endpoint(args.dns, 53);
+    if (!config.dns_upstream) return fail("--dns: expected ADDR[:PORT], got " + args.dns);
+  } else {
+    config.dns_upstream = host_resolver();
+  }
+
+  link::SignalGuard signals;  // SIGINT/SIGTERM go to the loop (and on to CMD), not to us
+  link::SandboxConfig box_config;
+  box_config.argv = args.command;
+  box_config.tun.name = args.net.tun;
+  box_config.tun.mtu = args.net.mtu;
+  box_config.tun.offload = !args.net.no_offload;
+  box_config.addresses.push_back(addresses->peer);
+  box_config.gateways.push_back(addresses->addr);
+  if (addresses->peer6) {
+    box_config.addresses.push_back(*addresses->peer6);
+    box_config.gateways.push_back(*addresses->addr6);
+  }
+  if (!args.keep_resolv_conf) box_config.resolv_conf = "nameserver " + addresses->addr.to_string() + "\n";
+  box_config.user_namespace = args.user_namespace;
+  auto box = link::Sandbox::start(box_config);
+  if (!box) return fail(box.error());
+  auto& sandbox = **box;
+
+  auto env = NetEnvironment::adopt(args.net, sandbox.take_tun(), true, &error);
+  if (!env) return fail(error);
+  auto& loop = env->loop();
+  auto relay = relay::Relay::create(env->stack(), loop, config);
+  if (!relay) return fail(relay.error());
+
+  std::optional<int> status;
+  auto child_exited = [&] {
+    if (status) return;
+    status = sandbox.poll_exit();
+    if (!status) return;
+    // CMD is gone, and with it (usually) the namespace: drop what is left and leave.
+    (*relay)->shutdown();
+    loop.stop();
+  };
+  if (sandbox.exit_fd() >= 0) {
+    (void)loop.add_fd(sandbox.exit_fd(), EPOLLIN, [&](std::uint32_t) { child_exited(); });
+  } else {
+    // No pidfd (a kernel before 5.3): look every 100 ms.
+    std::function<void()> poll_child = [&] {
+      child_exited();
+      if (!status) loop.call_at(loop.now() + 100ms, poll_child);
+    };
+    loop.call_at(loop.now() + 100ms, poll_child);
+  }
+  loop.on_signal([&](int sig) {
+    sandbox.signal(sig);  // CMD decides what a signal means; its exit ends us
+    return true;
+  });
+  loop.on_socket_event([&](const SocketEvent& ev) { (*relay)->on_socket_event(ev); });
+  auto control = ControlService::open(loop, env->stack(), "run");  // synack ss / stats
+
+  sandbox.release();
+  loop.run();
+  if (!status) status = sandbox.poll_exit();
+  if (args.net.stats) {
+    env->print_stats(std::cerr);
+    print_relay_stats((*relay)->stats(), std::cerr);
+  }
+  relay->reset();
+  return status.value_or(kSetupFailed);
+}
+
+}  // namespace
+
+void register_run(CLI::App& app) {
+  auto args = std::make_shared<RunArgs>();
+  auto* cmd = app.add_subcommand(
+      "run", "run a command in a network namespace whose traffic synack carries (user-mode "
+             "networking, like slirp4netns or pasta)");
+  cmd->add_flag("--allow-host-loopback", args->allow_host_loopback,
+                "let connections and datagrams to the gateway address reach the host's "
+                "127.0.0.1 / ::1 (refused otherwise)");
+  cmd->add_option("-p,--publish", args->forwards,
+                  "forward [HOSTADDR:]HOSTPORT:PORT (TCP): connections to HOSTADDR:HOSTPORT on "
+                  "the host (default address 127.0.0.1) go to PORT in the namespace; repeatable");
+  cmd->add_option("--dns", args->dns,
+                  "where DNS queries to the gateway go, ADDR[:PORT] (default: the first "
+                  "nameserver of the host's /etc/resolv.conf)");
+  cmd->add_flag("--keep-resolv-conf", args->keep_resolv_conf,
+                "leave CMD's /etc/resolv.conf alone (by default it names the gateway)");
+  cmd->add_flag("--userns", args->user_namespace,
+                "use a user namespace even as root (always used when not root)");
+  add_net_options(cmd, args->net);
+  cmd->add_option("command", args->command, "the command and its arguments, after --")
+      ->required()
+      ->expected(-1);
+  cmd->footer(
+      "CMD's namespace has one interface, synack0, with --peer (default 198.18.0.2/24) and\n"
+      "--peer6, and default routes via synack's --addr (198.18.0.1) and --addr6; the gateway\n"
+      "answers ping and is CMD's DNS resolver. Every TCP connection CMD opens is terminated\n"
+      "by synack and relayed through a host socket to the same destination; UDP likewise.\n"
+      "Exit status: CMD's (128+N when killed by signal N); 125 when synack could not set up.\n"
+      "SIGINT and SIGTERM are passed on to CMD. Not root: a user namespace is used.\n\n"
+      "Examples:\n"
+      "  synack run -- curl -s http://example.org/\n"
+      "  synack run --allow-host-loopback -- curl http://198.18.0.1:8080/   # host's 127.0.0.1:8080\n"
+      "  synack run -p 8080:80 -- python3 -m http.server 80                # host 127.0.0.1:8080 -> CMD's 80\n"
+      "  synack run --trace run.jsonl --stats -- wget -qO- http://198.18.0.1/");
+  cmd->callback([args] { exit_status() = run_run(*args); });
+}
+
+}  // namespace synack::cli

@@ -1,0 +1,247 @@
+// TCP relaying for `synack run`: connect requests -> host connects -> splices; port forwards.
+#include "relay/relay.hpp"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "relay/sockaddr.hpp"
+
+namespace synack::relay {
+namespace {
+
+// One read from a socket or the stack; the stack's default buffers are 256 KiB.
+constexpr std::size_t kScratchBytes = 256 * 1024;
+constexpr int kForwardBacklog = 128;
+constexpr int kAcceptsPerWakeup = 64;
+
+// How a failed host connect is told to the namespace: what the kernel's own connect() would
+// have seen had the destination been reached directly.
+Refusal refusal_for(int error) {
+  switch (error) {
+    case ENETUNREACH: return Refusal::NetUnreachable;
+    case EHOSTUNREACH:
+    case EHOSTDOWN:
+    case ETIMEDOUT: return Refusal::HostUnreachable;
+    case EACCES:
+    case EPERM: return Refusal::Prohibited;
+    default: return Refusal::Reset;  // ECONNREFUSED and the rest
+  }
+}
+
+void set_no_delay(int fd) {
+  // The namespace's TCP already coalesced small writes (Nagle runs there); delaying them
+  // again here would only add latency.
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+}  // namespace
+
+Relay::Relay(Stack& stack, link::EventLoop& loop, RelayConfig config)
+    : stack_(stack),
+      loop_(loop),
+      config_(std::move(config)),
+      udp_(stack, loop, config_, stats_),
+      scratch_(kScratchBytes) {}
+
+Expected<std::unique_ptr<Relay>, std::string> Relay::create(Stack& stack, link::EventLoop& loop,
+                                                            RelayConfig config) {
+  std::unique_ptr<Relay> relay(new Relay(stack, loop, std::move(config)));
+  for (const auto& forward : relay->config_.forwards) {
+    int fd = ::socket(forward.host.addr.is_v4() ? AF_INET : AF_INET6,
+                      SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    auto failure = [&](const char* step) {
+      std::string message = "-p " + forward.host.to_string() + ":" +
+                            std::to_string(forward.guest_port) + ": " + step + ": " +
+                            std::strerror(errno);
+      if (fd >= 0) ::close(fd);
+      return Unexpected{message};
+    };
+    if (fd < 0) return failure("socket");
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_storage sa;
+    socklen_t len = to_sockaddr(forward.host, &sa);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), len) != 0) return failure("bind");
+    if (::listen(fd, kForwardBacklog) != 0) return failure("listen");
+    Relay* r = relay.get();
+    PortForward f = forward;
+    if (!loop.add_fd(fd, EPOLLIN, [r, fd, f](std::uint32_t) { r->on_forward_ready(fd, f); }))
+      return failure("epoll");
+    relay->listeners_.push_back(fd);
+  }
+  return relay;
+}
+
+Relay::~Relay() {
+  shutdown();
+  if (sweep_scheduled_) loop_.cancel_timer(sweep_timer_);
+  sweep_scheduled_ = false;
+  graveyard_.clear();
+}
+
+void Relay::shutdown() {
+  for (int fd : listeners_) {
+    loop_.remove_fd(fd);
+    ::close(fd);
+  }
+  listeners_.clear();
+  for (auto& [request, c] : connecting_) {
+    loop_.cancel_timer(c.timer);
+    loop_.remove_fd(c.fd);
+    ::close(c.fd);
+    (void)stack_.refuse_request(request, Refusal::Reset, loop_.now());
+  }
+  connecting_.clear();
+  for (auto& [id, splice] : splices_) splice->abort();
+  splices_.clear();
+  graveyard_.clear();
+  udp_.close_all();
+}
+
+RelayStats Relay::stats() const {
+  RelayStats s = stats_;
+  s.bytes_to_host = bytes_.bytes_to_host;
+  s.bytes_to_guest = bytes_.bytes_to_guest;
+  return s;
+}
+
+void Relay::on_socket_event(const SocketEvent& ev) {
+  if (ev.handle == kConnectRequestsHandle) {
+    on_connect_requests();
+    return;
+  }
+  if (ev.handle == kDatagramsHandle) {
+    udp_.on_datagrams();
+    return;
+  }
+  auto it = splices_.find(ev.handle);
+  if (it == splices_.end()) return;
+  it->second->on_stack_event(ev.events);  // a finished splice buries itself
+}
+
+void Relay::on_connect_requests() {
+  while (auto request = stack_.poll_connect_request()) start_connect(*request);
+}
+
+void Relay::start_connect(const ConnectRequest& request) {
+  wire::Endpoint destination = request.local;
+  const bool to_gateway = destination.addr == config_.gateway ||
+                          (config_.gateway6 && destination.addr == *config_.gateway6);
+  if (to_gateway) {
+    // The host's own services are reachable only when the user said so.
+    if (!config_.allow_host_loopback) {
+      ++stats_.tcp_loopback_denied;
+      (void)stack_.refuse_request(request.id, Refusal::Reset, loop_.now());
+      return;
+    }
+    destination.addr = loopback_of(destination.addr);
+  }
+  int fd = ::socket(destination.addr.is_v4() ? AF_INET : AF_INET6,
+                    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    ++stats_.tcp_refused;
+    (void)stack_.refuse_request(request.id, Refusal::Reset, loop_.now());
+    return;
+  }
+  set_no_delay(fd);
+  sockaddr_storage sa;
+  socklen_t len = to_sockaddr(destination, &sa);
+  int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&sa), len);
+  Connecting& c = connecting_[request.id];
+  c.fd = fd;
+  if (rc == 0 || errno != EINPROGRESS) {
+    finish_connect(request.id, rc == 0 ? 0 : errno);
+    return;
+  }
+  std::uint64_t id = request.id;
+  auto added = loop_.add_fd(fd, EPOLLOUT, [this, id, fd](std::uint32_t) {
+    int error = 0;
+    socklen_t elen = sizeof error;
+    ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &elen);
+    finish_connect(id, error);
+  });
+  if (!added) {
+    finish_connect(id, EMFILE);
+    return;
+  }
+  c.timer = loop_.call_at(loop_.now() + config_.connect_timeout, [this, id] {
+    auto it = connecting_.find(id);
+    if (it != connecting_.end()) it->second.timer = 0;
+    finish_connect(id, ETIMEDOUT);
+  });
+}
+
+void Relay::finish_connect(std::uint64_t request, int error) {
+  auto it = connecting_.find(request);
+  if (it == connecting_.end()) return;
+  Connecting c = it->second;
+  connecting_.erase(it);
+  if (c.timer) loop_.cancel_timer(c.timer);
+  loop_.remove_fd(c.fd);
+  const Instant now = loop_.now();
+  if (error != 0) {
+    ::close(c.fd);
+    Refusal how = refusal_for(error);
+    ++(how == Refusal::Reset ? stats_.tcp_refused : stats_.tcp_unreachable);
+    (void)stack_.refuse_request(request, how, now);
+    return;
+  }
+  // The host reached the destination: now the namespace's SYN gets its SYN,ACK.
+  auto id = stack_.accept_request(request, now);
+  if (!id) {
+    linger l{1, 0};
+    ::setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    ::close(c.fd);
+    return;
+  }
+  ++stats_.tcp_connects;
+  (void)stack_.set_no_delay(*id, true);
+  add_splice(*id, c.fd);
+}
+
+void Relay::on_forward_ready(int listener, const PortForward& forward) {
+  for (int i = 0; i < kAcceptsPerWakeup; ++i) {
+    int fd = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) return;  // EAGAIN, or an error the next wakeup retries
+    set_no_delay(fd);
+    wire::IpAddress guest =
+        forward.host.addr.is_v4() || !config_.guest6 ? config_.guest : *config_.guest6;
+    auto id = stack_.connect(wire::Endpoint{guest, forward.guest_port}, loop_.now());
+    if (!id) {
+      ::close(fd);
+      continue;
+    }
+    ++stats_.tcp_forwarded;
+    (void)stack_.set_no_delay(*id, true);
+    add_splice(*id, fd);
+  }
+}
+
+void Relay::add_splice(ConnectionId id, int fd) {
+  splices_[id] = std::make_unique<Splice>(stack_, loop_, id, fd, scratch_, bytes_,
+                                          [this](ConnectionId done) { bury(done); });
+}
+
+void Relay::bury(ConnectionId id) {
+  graveyard_.push_back(id);
+  if (!sweep_scheduled_) {
+    sweep_scheduled_ = true;
+    // Destroyed from a timer, outside any callback of the splice itself.
+    sweep_timer_ = loop_.call_at(loop_.now(), [this] { sweep(); });
+  }
+}
+
+void Relay::sweep() {
+  sweep_scheduled_ = false;
+  for (ConnectionId id : graveyard_) splices_.erase(id);
+  graveyard_.clear();
+}
+
+}  // namespace synack::relay

@@ -1,0 +1,67 @@
+// The user-mode network behind `synack run`: every TCP connection the namespace opens is
+// terminated by synack's stack (intercepting) and relayed to a host socket connected to the
+// same destination; the namespace's SYN is answered only once the host's connect succeeded
+// (refused: RST; unreachable: ICMP), as libslirp does. Port forwards run the other way. UDP
+// goes through UdpRelay. Runs inside an EventLoop; one thread.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "link/event_loop.hpp"
+#include "relay/relay_config.hpp"
+#include "relay/splice.hpp"
+#include "relay/udp_relay.hpp"
+#include "synack/stack.hpp"
+
+namespace synack::relay {
+
+class Relay {
+ public:
+  // Opens the port-forward listeners. Errors: which forward could not listen, and why.
+  static Expected<std::unique_ptr<Relay>, std::string> create(Stack& stack, link::EventLoop& loop,
+                                                              RelayConfig config);
+  ~Relay();
+  Relay(const Relay&) = delete;
+  Relay& operator=(const Relay&) = delete;
+
+  // The loop's socket-event handler.
+  void on_socket_event(const SocketEvent& ev);
+  // Resets every relayed connection and closes every host socket (the namespace is gone).
+  void shutdown();
+
+  std::size_t active_connections() const { return splices_.size(); }
+  RelayStats stats() const;
+
+ private:
+  Relay(Stack& stack, link::EventLoop& loop, RelayConfig config);
+  struct Connecting {
+    int fd = -1;
+    link::EventLoop::TimerId timer = 0;
+  };
+  void on_connect_requests();
+  void start_connect(const ConnectRequest& request);
+  void finish_connect(std::uint64_t request, int error);
+  void on_forward_ready(int listener, const PortForward& forward);
+  void add_splice(ConnectionId id, int fd);
+  void bury(ConnectionId id);
+  void sweep();
+
+  Stack& stack_;
+  link::EventLoop& loop_;
+  RelayConfig config_;
+  UdpRelay udp_;
+  std::vector<std::byte> scratch_;
+  std::unordered_map<ConnectionId, std::unique_ptr<Splice>> splices_;
+  std::unordered_map<std::uint64_t, Connecting> connecting_;
+  std::vector<int> listeners_;
+  std::vector<ConnectionId> graveyard_;  // done splices, destroyed outside their callbacks
+  bool sweep_scheduled_ = false;
+  link::EventLoop::TimerId sweep_timer_ = 0;
+  RelayStats stats_;
+  SpliceStats bytes_;
+};
+
+}  // namespace synack::relay

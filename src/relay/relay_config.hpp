@@ -1,0 +1,49 @@
+// What `synack run`'s relay needs to know: its addresses, the namespace's, and the user's
+// decisions (host loopback, port forwards, the DNS upstream).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "synack/time.hpp"
+#include "wire/ip_address.hpp"
+
+namespace synack::relay {
+
+// -p [HOSTADDR:]HOSTPORT:PORT — a host listener whose connections go into the namespace.
+struct PortForward {
+  wire::Endpoint host;         // address and port listened on, on the host
+  std::uint16_t guest_port = 0;
+};
+
+struct RelayConfig {
+  wire::IpAddress gateway;                  // synack's address, the namespace's default route
+  std::optional<wire::IpAddress> gateway6;
+  wire::IpAddress guest;                    // the namespace's address
+  std::optional<wire::IpAddress> guest6;
+  // Connections and datagrams to the gateway reach the host's loopback only when allowed.
+  bool allow_host_loopback = false;
+  // Where DNS queries to the gateway (UDP port 53) go: the host's resolver.
+  std::optional<wire::Endpoint> dns_upstream;
+  std::vector<PortForward> forwards;
+  Duration connect_timeout = 30s;       // a host connect() slower than this: unreachable
+  std::size_t max_udp_flows = 1024;
+  Duration udp_idle_timeout = 60s;
+};
+
+struct RelayStats {
+  std::uint64_t tcp_connects = 0;           // host connects that succeeded
+  std::uint64_t tcp_refused = 0;            // ... refused (RST to the namespace)
+  std::uint64_t tcp_unreachable = 0;        // ... unreachable or timed out (ICMP)
+  std::uint64_t tcp_loopback_denied = 0;    // to the gateway without --allow-host-loopback
+  std::uint64_t tcp_forwarded = 0;          // port-forward connections accepted
+  std::uint64_t udp_flows = 0;
+  std::uint64_t udp_to_host = 0;
+  std::uint64_t udp_to_guest = 0;
+  std::uint64_t udp_dropped = 0;            // no destination for it, or a flow limit
+  std::uint64_t bytes_to_host = 0;
+  std::uint64_t bytes_to_guest = 0;
+};
+
+}  // namespace synack::relay

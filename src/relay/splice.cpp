@@ -1,0 +1,236 @@
+// A relayed connection: the stack's connection <-> a host socket.
+#include "relay/splice.hpp"
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+namespace synack::relay {
+
+Splice::Splice(Stack& stack, link::EventLoop& loop, ConnectionId conn, int fd,
+               std::span<std::byte> scratch, SpliceStats& stats,
+               std::function<void(ConnectionId)> on_done)
+    : stack_(stack),
+      loop_(loop),
+      conn_(conn),
+      fd_(fd),
+      scratch_(scratch),
+      stats_(stats),
+      on_done_(std::move(on_done)) {
+  // Whatever it is waiting for, a host socket that fails must be noticed.
+  update_interest();
+}
+
+Splice::~Splice() {
+  on_done_ = nullptr;
+  if (!done_) abort();
+}
+
+void Splice::mark_done() {
+  done_ = true;
+  if (on_done_) on_done_(conn_);
+}
+
+void Splice::on_stack_event(std::uint8_t events) {
+  if (done_) return;
+  if (events & (tcp::event::Reset | tcp::event::Closed)) {
+    // The namespace reset the connection, or it died (retransmissions ran out).
+    fail_guest();
+    return;
+  }
+  if (events & tcp::event::Connected) established_ = true;
+  pump();
+}
+
+void Splice::on_fd_event(std::uint32_t events) {
+  if (done_) return;
+  if (events & EPOLLERR) {
+    int error = 0;
+    socklen_t len = sizeof error;
+    ::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &error, &len);
+    fail_host(error ? error : ECONNRESET);
+    return;
+  }
+  if (!established_ && (events & EPOLLHUP)) {
+    fail_host(ECONNRESET);
+    return;
+  }
+  pump();
+}
+
+void Splice::pump() {
+  if (done_) return;
+  if (established_) {
+    if (!guest_to_host() || !host_to_guest()) return;
+    if (guest_eof_ && host_shut_ && host_eof_ && guest_shut_ && to_host_.empty()) {
+      finish();
+      return;
+    }
+  }
+  update_interest();
+}
+
+bool Splice::guest_to_host() {
+  while (true) {
+    if (!to_host_.empty()) {
+      ssize_t n = ::send(fd_, to_host_.data(), to_host_.size(), MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EINTR) return true;
+        fail_host(errno);
+        return false;
+      }
+      stats_.bytes_to_host += static_cast<std::uint64_t>(n);
+      to_host_.erase(to_host_.begin(), to_host_.begin() + n);
+      if (!to_host_.empty()) return true;  // the socket is full: wait for EPOLLOUT
+    }
+    if (guest_eof_) {
+      if (!host_shut_) {
+        ::shutdown(fd_, SHUT_WR);  // the namespace's FIN, passed on
+        host_shut_ = true;
+      }
+      return true;
+    }
+    auto got = stack_.receive(conn_, scratch_, loop_.now());
+    if (!got) {
+      if (got.error() == Error::WouldBlock) return true;
+      fail_guest();
+      return false;
+    }
+    if (*got == 0) {
+      guest_eof_ = true;
+      continue;
+    }
+    ssize_t n = ::send(fd_, scratch_.data(), *got, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno != EAGAIN && errno != EINTR) {
+        fail_host(errno);
+        return false;
+      }
+      n = 0;
+    }
+    stats_.bytes_to_host += static_cast<std::uint64_t>(n);
+    if (static_cast<std::size_t>(n) < *got) {
+      // Back-pressure: hold the rest; the stack is not read again until it is written, so
+      // its receive window closes as the namespace keeps sending.
+      to_host_.assign(scratch_.begin() + n, scratch_.begin() + static_cast<std::ptrdiff_t>(*got));
+      return true;
+    }
+  }
+}
+
+bool Splice::host_to_guest() {
+  const Instant now = loop_.now();
+  while (!host_eof_) {
+    if (!to_guest_.empty()) {
+      auto taken = stack_.send(conn_, to_guest_, now);
+      if (!taken) {
+        if (taken.error() == Error::WouldBlock) return true;
+        fail_guest();
+        return false;
+      }
+      stats_.bytes_to_guest += *taken;
+      to_guest_.erase(to_guest_.begin(), to_guest_.begin() + static_cast<std::ptrdiff_t>(*taken));
+      if (!to_guest_.empty()) return true;
+    }
+    // Read no more than the stack takes: the rest stays in the host socket, whose window
+    // closes toward the real peer.
+    std::uint32_t space = stack_.send_space(conn_).value_or(0);
+    if (space == 0) return true;  // a Writable event resumes us
+    std::size_t want = std::min<std::size_t>(space, scratch_.size());
+    ssize_t n = ::recv(fd_, scratch_.data(), want, 0);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) return true;
+      fail_host(errno);
+      return false;
+    }
+    if (n == 0) {
+      host_eof_ = true;
+      break;
+    }
+    auto data = scratch_.first(static_cast<std::size_t>(n));
+    auto taken = stack_.send(conn_, data, now);
+    if (!taken) {
+      fail_guest();
+      return false;
+    }
+    stats_.bytes_to_guest += *taken;
+    if (*taken < data.size()) to_guest_.assign(data.begin() + static_cast<std::ptrdiff_t>(*taken), data.end());
+  }
+  if (to_guest_.empty() && !guest_shut_) {
+    // End of file from the host: our FIN toward the namespace, after the queued data.
+    (void)stack_.shutdown_write(conn_, now);
+    guest_shut_ = true;
+  }
+  return true;
+}
+
+void Splice::fail_host(int) {
+  // An error on the host socket (ECONNRESET, say): RST toward the namespace.
+  (void)stack_.abort(conn_, loop_.now());
+  close_fd(false);
+  mark_done();
+}
+
+void Splice::fail_guest() {
+  // The namespace reset (or the connection died): an abortive close sends the host's peer
+  // an RST too.
+  close_fd(true);
+  (void)stack_.abort(conn_, loop_.now());
+  mark_done();
+}
+
+void Splice::abort() {
+  if (done_) return;
+  close_fd(true);
+  (void)stack_.abort(conn_, loop_.now());
+  mark_done();
+}
+
+void Splice::finish() {
+  close_fd(false);
+  (void)stack_.close(conn_, loop_.now());  // both FINs done: the stack finishes the close
+  mark_done();
+}
+
+void Splice::close_fd(bool abortive) {
+  if (fd_ < 0) return;
+  if (registered_) loop_.remove_fd(fd_);
+  registered_ = false;
+  if (abortive) {
+    linger l{1, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  }
+  ::close(fd_);
+  fd_ = -1;
+}
+
+void Splice::update_interest() {
+  if (fd_ < 0) return;
+  std::uint32_t want = 0;
+  if (established_) {
+    if (!host_eof_ && to_guest_.empty() && stack_.send_space(conn_).value_or(0) > 0)
+      want |= EPOLLIN;
+    if (!to_host_.empty()) want |= EPOLLOUT;
+  }
+  // Before the handshake completes the socket is watched with no events at all: epoll still
+  // reports an error or hang-up, which is all we want to know then.
+  if (want == 0 && established_) {
+    // Nothing to wait for on the socket: out of the epoll set, so that a hang-up cannot
+    // wake us again and again while the stack side holds us back.
+    if (registered_) loop_.remove_fd(fd_);
+    registered_ = false;
+    interest_ = 0;
+    return;
+  }
+  if (registered_) {
+    if (want != interest_) (void)loop_.modify_fd(fd_, want);
+  } else {
+    registered_ = loop_.add_fd(fd_, want, [this](std::uint32_t ev) { on_fd_event(ev); }).has_value();
+  }
+  interest_ = want;
+}
+
+}  // namespace synack::relay

@@ -1,0 +1,79 @@
+// One relayed TCP connection: a connection of synack's stack (toward the namespace) joined to
+// a kernel socket of the host (toward the real peer). Bytes flow both ways with
+// back-pressure and nothing buffered without bound: at most one chunk per direction waits
+// here, and while it waits the other side is not read — the stack's receive window closes,
+// or the host socket's buffer fills and the kernel's window closes. A FIN becomes
+// shutdown(SHUT_WR) and end-of-file becomes a FIN; an RST becomes an abortive close
+// (SO_LINGER 0) and a socket error becomes an RST.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "link/event_loop.hpp"
+#include "synack/stack.hpp"
+
+namespace synack::relay {
+
+struct SpliceStats {
+  std::uint64_t bytes_to_host = 0;
+  std::uint64_t bytes_to_guest = 0;
+};
+
+class Splice {
+ public:
+  // `fd` is connected (or, for a port forward, accepted); the splice owns it. The stack
+  // connection may still be handshaking: nothing flows until it reports Connected.
+  // `on_done` runs once, when the splice finishes or fails (never from the destructor); the
+  // owner must not destroy the splice inside it.
+  Splice(Stack& stack, link::EventLoop& loop, ConnectionId conn, int fd,
+         std::span<std::byte> scratch, SpliceStats& stats,
+         std::function<void(ConnectionId)> on_done);
+  ~Splice();
+  Splice(const Splice&) = delete;
+  Splice& operator=(const Splice&) = delete;
+
+  void on_stack_event(std::uint8_t events);
+  // Tears both sides down at once (RST toward the namespace, abortive close toward the host).
+  void abort();
+  // Both directions finished or one side failed: the owner may destroy it.
+  bool done() const { return done_; }
+  ConnectionId connection() const { return conn_; }
+  int fd() const { return fd_; }
+
+ private:
+  void on_fd_event(std::uint32_t events);
+  void pump();
+  bool guest_to_host();  // false: failed (the splice is done)
+  bool host_to_guest();
+  void fail_host(int error);  // the host socket failed: RST toward the namespace
+  void fail_guest();          // the stack connection failed: abortive close toward the host
+  void finish();              // both directions ended cleanly
+  void close_fd(bool abortive);
+  void update_interest();
+  void mark_done();
+
+  Stack& stack_;
+  link::EventLoop& loop_;
+  ConnectionId conn_;
+  int fd_;
+  std::span<std::byte> scratch_;  // shared by all splices (one thread)
+  SpliceStats& stats_;
+  std::function<void(ConnectionId)> on_done_;
+
+  std::vector<std::byte> to_host_;   // read from the stack, not yet taken by the socket
+  std::vector<std::byte> to_guest_;  // read from the socket, not yet taken by the stack
+  bool established_ = false;
+  bool guest_eof_ = false;    // the namespace's FIN read
+  bool host_shut_ = false;    // shutdown(SHUT_WR) done
+  bool host_eof_ = false;     // end-of-file read from the socket
+  bool guest_shut_ = false;   // our FIN toward the namespace queued
+  bool done_ = false;
+  std::uint32_t interest_ = 0;
+  bool registered_ = false;
+};
+
+}  // namespace synack::relay

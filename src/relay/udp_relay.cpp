@@ -1,0 +1,140 @@
+// UDP flows between the namespace and host sockets.
+#include "relay/udp_relay.hpp"
+
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "relay/sockaddr.hpp"
+
+namespace synack::relay {
+namespace {
+constexpr std::size_t kMaxDatagram = 65535;
+constexpr int kRepliesPerWakeup = 64;
+constexpr std::uint16_t kDnsPort = 53;
+}  // namespace
+
+UdpRelay::UdpRelay(Stack& stack, link::EventLoop& loop, const RelayConfig& config,
+                   RelayStats& stats)
+    : stack_(stack), loop_(loop), config_(config), stats_(stats), buffer_(kMaxDatagram) {}
+
+UdpRelay::~UdpRelay() {
+  if (expiry_scheduled_) loop_.cancel_timer(expiry_timer_);
+  close_all();
+}
+
+void UdpRelay::close_all() {
+  while (!flows_.empty()) close_flow(flows_.begin());
+}
+
+std::optional<wire::Endpoint> UdpRelay::real_destination(const wire::Endpoint& seen) const {
+  const bool to_gateway =
+      seen.addr == config_.gateway || (config_.gateway6 && seen.addr == *config_.gateway6);
+  if (!to_gateway) return seen;
+  // The gateway is also the namespace's resolver: DNS goes to the host's.
+  if (seen.port == kDnsPort && config_.dns_upstream) return config_.dns_upstream;
+  if (config_.allow_host_loopback) return wire::Endpoint{loopback_of(seen.addr), seen.port};
+  return std::nullopt;
+}
+
+void UdpRelay::on_datagrams() {
+  while (auto d = stack_.poll_datagram()) {
+    Key key{d->remote, d->local};
+    auto it = flows_.find(key);
+    Flow* flow = it == flows_.end() ? nullptr : &it->second;
+    if (!flow) {
+      auto real = real_destination(d->local);
+      if (!real) {
+        ++stats_.udp_dropped;
+        continue;
+      }
+      flow = open_flow(key, *real);
+      if (!flow) {
+        ++stats_.udp_dropped;
+        continue;
+      }
+    }
+    flow->last_used = loop_.now();
+    // Errors (a refusal the kernel remembered from an earlier ICMP, a full buffer) lose the
+    // datagram, as UDP may.
+    if (::send(flow->fd, d->payload.data(), d->payload.size(), MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+      ++stats_.udp_dropped;
+    else
+      ++stats_.udp_to_host;
+  }
+}
+
+UdpRelay::Flow* UdpRelay::open_flow(const Key& key, const wire::Endpoint& real) {
+  if (flows_.size() >= config_.max_udp_flows) {
+    // Bounded: the least recently used flow makes room.
+    auto oldest = flows_.begin();
+    for (auto it = flows_.begin(); it != flows_.end(); ++it)
+      if (it->second.last_used < oldest->second.last_used) oldest = it;
+    close_flow(oldest);
+  }
+  int fd = ::socket(real.addr.is_v4() ? AF_INET : AF_INET6,
+                    SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return nullptr;
+  sockaddr_storage sa;
+  socklen_t len = to_sockaddr(real, &sa);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), len) != 0) {
+    ::close(fd);
+    return nullptr;
+  }
+  if (!loop_.add_fd(fd, EPOLLIN, [this, key](std::uint32_t) { on_readable(key); })) {
+    ::close(fd);
+    return nullptr;
+  }
+  ++stats_.udp_flows;
+  Flow& flow = flows_[key];
+  flow.fd = fd;
+  flow.last_used = loop_.now();
+  if (!expiry_scheduled_) {
+    expiry_scheduled_ = true;
+    expiry_timer_ =
+        loop_.call_at(loop_.now() + config_.udp_idle_timeout / 4, [this] { expire(); });
+  }
+  return &flow;
+}
+
+void UdpRelay::on_readable(const Key& key) {
+  auto it = flows_.find(key);
+  if (it == flows_.end()) return;
+  for (int i = 0; i < kRepliesPerWakeup; ++i) {
+    ssize_t n = ::recv(it->second.fd, buffer_.data(), buffer_.size(), 0);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) return;
+      continue;  // ECONNREFUSED from an ICMP error: nothing to read, the flow stays
+    }
+    it->second.last_used = loop_.now();
+    // Back from the destination the namespace addressed (key.second), to its endpoint.
+    auto sent = stack_.send_datagram(key.second, key.first,
+                                     std::span(buffer_).first(static_cast<std::size_t>(n)),
+                                     loop_.now());
+    if (sent) ++stats_.udp_to_guest;
+    else ++stats_.udp_dropped;
+  }
+}
+
+void UdpRelay::close_flow(std::map<Key, Flow>::iterator it) {
+  loop_.remove_fd(it->second.fd);
+  ::close(it->second.fd);
+  flows_.erase(it);
+}
+
+void UdpRelay::expire() {
+  expiry_scheduled_ = false;
+  const Instant now = loop_.now();
+  for (auto it = flows_.begin(); it != flows_.end();) {
+    auto next = std::next(it);
+    if (now - it->second.last_used >= config_.udp_idle_timeout) close_flow(it);
+    it = next;
+  }
+  if (!flows_.empty()) {
+    expiry_scheduled_ = true;
+    expiry_timer_ = loop_.call_at(now + config_.udp_idle_timeout / 4, [this] { expire(); });
+  }
+}
+
+}  // namespace synack::relay

@@ -1,0 +1,50 @@
+// UDP for `synack run`: each (namespace endpoint, destination) pair is a flow with its own
+// connected host socket; replies come back from the destination the namespace addressed.
+// DNS to the gateway goes to the host's resolver. Flows are bounded in number and expire
+// when idle.
+#pragma once
+
+#include <map>
+#include <utility>
+
+#include "link/event_loop.hpp"
+#include "relay/relay_config.hpp"
+#include "synack/stack.hpp"
+
+namespace synack::relay {
+
+class UdpRelay {
+ public:
+  UdpRelay(Stack& stack, link::EventLoop& loop, const RelayConfig& config, RelayStats& stats);
+  ~UdpRelay();
+  UdpRelay(const UdpRelay&) = delete;
+  UdpRelay& operator=(const UdpRelay&) = delete;
+
+  // Drains the stack's datagram queue.
+  void on_datagrams();
+  void close_all();
+  std::size_t flows() const { return flows_.size(); }
+
+ private:
+  using Key = std::pair<wire::Endpoint, wire::Endpoint>;  // (namespace, destination seen)
+  struct Flow {
+    int fd = -1;
+    Instant last_used;
+  };
+  std::optional<wire::Endpoint> real_destination(const wire::Endpoint& seen) const;
+  Flow* open_flow(const Key& key, const wire::Endpoint& real);
+  void on_readable(const Key& key);
+  void close_flow(std::map<Key, Flow>::iterator it);
+  void expire();
+
+  Stack& stack_;
+  link::EventLoop& loop_;
+  const RelayConfig& config_;
+  RelayStats& stats_;
+  std::map<Key, Flow> flows_;
+  bool expiry_scheduled_ = false;
+  link::EventLoop::TimerId expiry_timer_ = 0;
+  std::vector<std::byte> buffer_;
+};
+
+}  // namespace synack::relay
