@@ -11,7 +11,7 @@ BUILD_DEPS := cmake ninja-build g++ clang libgtest-dev libgmock-dev libpcap-dev 
 TEST_DEPS := tshark graphviz librsvg2-bin iproute2 iputils-ping curl netcat-openbsd python3 tcpdump
 JOBS ?= $(shell nproc)
 
-.PHONY: demo test build bench bench-deps deps test-deps fuzz docs clean format
+.PHONY: demo test build bench bench-deps bench-usermode bench-usermode-deps deps test-deps fuzz docs clean format
 
 demo: build
 	./build/synack demo
@@ -33,6 +33,16 @@ bench: build bench-deps
 
 bench-deps:
 	$(call ensure_packages,iperf3)
+
+# User-mode networking side by side: veth, slirp4netns, pasta and `synack run`, a client in a
+# namespace and servers on host loopback (bench/usermode.sh; root). Writes its section of
+# docs/performance.md.
+USERMODE_BENCH_DEPS := slirp4netns passt iperf3 wrk nginx redis-server redis-tools iproute2 python3
+bench-usermode: build bench-usermode-deps
+	./bench/usermode.sh
+
+bench-usermode-deps:
+	$(call ensure_packages,$(USERMODE_BENCH_DEPS))
 
 # Installs missing packages with apt-get when root; otherwise prints the line to run.
 define ensure_packages
