@@ -210,6 +210,11 @@ int run_run(const RunArgs& args) {
 
 }  // namespace
 
+std::vector<std::string>& run_command_line() {
+  static std::vector<std::string> command;
+  return command;
+}
+
 void register_run(CLI::App& app) {
   auto args = std::make_shared<RunArgs>();
   auto* cmd = app.add_subcommand(
@@ -220,7 +225,9 @@ void register_run(CLI::App& app) {
                 "127.0.0.1 / ::1 (refused otherwise)");
   cmd->add_option("-p,--publish", args->forwards,
                   "forward [HOSTADDR:]HOSTPORT:PORT (TCP): connections to HOSTADDR:HOSTPORT on "
-                  "the host (default address 127.0.0.1) go to PORT in the namespace; repeatable");
+                  "the host (default address 127.0.0.1) go to PORT in the namespace; repeatable")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->add_option("--dns", args->dns,
                   "where DNS queries to the gateway go, ADDR[:PORT] (default: the first "
                   "nameserver of the host's /etc/resolv.conf)");
@@ -229,9 +236,7 @@ void register_run(CLI::App& app) {
   cmd->add_flag("--userns", args->user_namespace,
                 "use a user namespace even as root (always used when not root)");
   add_net_options(cmd, args->net);
-  cmd->add_option("command", args->command, "the command and its arguments, after --")
-      ->required()
-      ->expected(-1);
+
   cmd->footer(
       "CMD's namespace has one interface, synack0, with --peer (default 198.18.0.2/24) and\n"
       "--peer6, and default routes via synack's --addr (198.18.0.1) and --addr6; the gateway\n"
@@ -244,7 +249,15 @@ void register_run(CLI::App& app) {
       "  synack run --allow-host-loopback -- curl http://198.18.0.1:8080/   # host's 127.0.0.1:8080\n"
       "  synack run -p 8080:80 -- python3 -m http.server 80                # host 127.0.0.1:8080 -> CMD's 80\n"
       "  synack run --trace run.jsonl --stats -- wget -qO- http://198.18.0.1/");
-  cmd->callback([args] { exit_status() = run_run(*args); });
+  cmd->callback([args] {
+    args->command = run_command_line();
+    if (args->command.empty()) {
+      std::cerr << "synack run: no command given (synack run [OPTIONS] -- CMD [ARGS...])\n";
+      exit_status() = 125;
+      return;
+    }
+    exit_status() = run_run(*args);
+  });
 }
 
 }  // namespace synack::cli

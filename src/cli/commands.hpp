@@ -4,6 +4,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include <string>
+#include <vector>
+
 namespace synack::cli {
 
 // Set by a subcommand's callback; main() returns it.
@@ -15,6 +18,8 @@ void register_soak(CLI::App& app);
 void register_serve(CLI::App& app);    // cmd_serve.cpp
 void register_connect(CLI::App& app);  // cmd_connect.cpp
 void register_run(CLI::App& app);      // cmd_run.cpp
+// CMD and its arguments for `synack run`: main() moves everything after "--" here.
+std::vector<std::string>& run_command_line();
 void register_diagram(CLI::App& app);  // cmd_diagram.cpp
 void register_status(CLI::App& app);   // cmd_status.cpp: ss, stats
 void register_decode(CLI::App& app);   // cmd_decode.cpp

@@ -1,6 +1,8 @@
 // synack: a user-space TCP/IP stack you can watch at work.
 #include <CLI/CLI.hpp>
 
+#include <string_view>
+
 #include "cli/commands.hpp"
 
 int main(int argc, char** argv) {
@@ -16,6 +18,16 @@ int main(int argc, char** argv) {
   synack::cli::register_status(app);
   synack::cli::register_decode(app);
   synack::cli::register_bench(app);
+  // `synack run [OPTIONS] -- CMD [ARGS...]`: what follows the first "--" is CMD's alone and
+  // never reaches the option parser (CMD's options must not be read as synack's).
+  if (argc > 1 && std::string_view(argv[1]) == "run") {
+    for (int i = 2; i < argc; ++i) {
+      if (std::string_view(argv[i]) != "--") continue;
+      synack::cli::run_command_line().assign(argv + i + 1, argv + argc);
+      argc = i;
+      break;
+    }
+  }
   CLI11_PARSE(app, argc, argv);
   return synack::cli::exit_status();
 }
