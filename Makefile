@@ -34,6 +34,12 @@ bench: build bench-deps
 bench-deps:
 	$(call ensure_packages,iperf3)
 
+# Throughput between synack on a TUN and the kernel, both ways, MTU 1500/65520, offloads on/off,
+# beside the kernel over veth (bench/tun.sh; root). Writes its section of docs/performance.md.
+.PHONY: bench-tun
+bench-tun: build bench-deps
+	./bench/tun.sh
+
 # User-mode networking side by side: veth, slirp4netns, pasta and `synack run`, a client in a
 # namespace and servers on host loopback (bench/usermode.sh; root). Writes its section of
 # docs/performance.md.
