@@ -59,6 +59,9 @@ struct StackConfig {
   std::uint16_t ephemeral_last = 60999;
   std::uint8_t ttl = 64;
   std::uint64_t random_seed = 0;  // used when no RandomSource is injected
+  // Checksum offload toward a link that finishes TCP checksums (a TUN with virtio-net
+  // headers): outgoing TCP packets carry only the pseudo-header sum.
+  bool tcp_checksum_offload = false;
   // User-mode networking: answer for every address (see Stack, "interception").
   bool intercept = false;
   std::size_t max_connect_requests = 4096;  // SYNs awaiting the application's decision

@@ -90,7 +90,17 @@ class Stack final : public NetworkHost {
   Stack& operator=(const Stack&) = delete;
 
   // --- NetworkHost ---
-  void receive_packet(std::span<const std::byte> packet, Instant now) override;
+  void receive_packet(std::span<const std::byte> packet, Instant now) override {
+    receive_packet(packet, now, ReceiveFlags{});
+  }
+  // What the link knows about a packet. checksum_verified: the transport checksum needs no
+  // check (the link verified it, or the packet was made by the local kernel and never
+  // crossed a wire — a TUN's VIRTIO_NET_HDR_F_NEEDS_CSUM / DATA_VALID); its checksum field
+  // may hold a partial sum.
+  struct ReceiveFlags {
+    bool checksum_verified = false;
+  };
+  void receive_packet(std::span<const std::byte> packet, Instant now, ReceiveFlags flags);
   void on_timer(Instant now) override;
   std::optional<Instant> next_deadline() const override;
   bool pop_packet(std::vector<std::byte>& out) override;
@@ -188,7 +198,8 @@ class Stack final : public NetworkHost {
   void handle_tcp(const wire::IpHeader& ip, const wire::TcpHeader& tcp,
                   std::span<const std::byte> payload, std::span<const std::byte> packet,
                   Instant now);
-  void handle_udp(const wire::IpHeader& ip, std::span<const std::byte> body, Instant now);
+  void handle_udp(const wire::IpHeader& ip, std::span<const std::byte> body,
+                  bool checksum_verified, Instant now);
   void queue_connect_request(const wire::IpHeader& ip, const wire::TcpHeader& tcp,
                              std::span<const std::byte> packet, Instant now);
   void handle_icmp(const wire::IpHeader& ip, std::span<const std::byte> body, Instant now);

@@ -188,6 +188,12 @@ bool NetEnvironment::build_stack(const NetOptions& o, bool intercept, std::strin
   if (o.rcvbuf) config.tcp.receive_buffer = o.rcvbuf;
   if (o.sndbuf) config.tcp.send_buffer = o.sndbuf;
   config.intercept = intercept;
+  // Checksum offload both ways through a TUN with virtio-net headers, except when a capture
+  // is taken: it should show real checksums.
+  const bool checksum_offload = tun_->offload() && o.pcap.empty();
+  config.tcp_checksum_offload = checksum_offload;
+  tun_->set_tx_checksum_offload(checksum_offload);
+  tun_->set_complete_checksums(!checksum_offload);
   random_ = std::make_unique<link::SystemRandom>();
   std::vector<wire::IpAddress> addresses{address_};
   if (address6_) addresses.push_back(*address6_);

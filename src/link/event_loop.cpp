@@ -219,7 +219,7 @@ void EventLoop::read_tun() {
     // Stamped with the clock, not now_: a batch takes time, and a capture should show when
     // each packet really crossed.
     if (pcap_) pcap_->write(*packet, monotonic_now());
-    stack_.receive_packet(*packet, now_);
+    stack_.receive_packet(*packet, now_, Stack::ReceiveFlags{tun_.last_checksum_trusted()});
   }
 }
 

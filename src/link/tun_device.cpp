@@ -13,6 +13,7 @@
 #include <bit>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 namespace synack::link {
 namespace {
@@ -26,12 +27,28 @@ constexpr std::size_t kVnetGsoType = 1;      // u8
 constexpr std::size_t kVnetCsumStart = 6;    // le16
 constexpr std::size_t kVnetCsumOffset = 8;   // le16
 constexpr std::uint8_t kVnetFlagNeedsCsum = 1;  // VIRTIO_NET_HDR_F_NEEDS_CSUM
+constexpr std::uint8_t kVnetFlagDataValid = 2;  // VIRTIO_NET_HDR_F_DATA_VALID
 constexpr std::uint8_t kVnetGsoNone = 0;        // VIRTIO_NET_HDR_GSO_NONE
 constexpr std::uint8_t kVnetGsoEcn = 0x80;      // VIRTIO_NET_HDR_GSO_ECN
 
 std::uint16_t load_le16(std::span<const std::byte> b, std::size_t at) {
   return static_cast<std::uint16_t>(static_cast<unsigned>(b[at]) |
                                     (static_cast<unsigned>(b[at + 1]) << 8));
+}
+
+constexpr std::size_t kTcpChecksumField = 16;  // RFC 9293 §3.1
+
+// Where the TCP header starts in an IP packet we built (no IPv6 extension headers), or
+// nullopt for other protocols.
+std::optional<std::size_t> tcp_header_offset(std::span<const std::byte> packet) {
+  if (packet.empty()) return std::nullopt;
+  const auto version = static_cast<unsigned>(packet[0]) >> 4;
+  if (version == 4 && packet.size() >= 20) {
+    if (static_cast<unsigned>(packet[9]) != 6) return std::nullopt;
+    return (static_cast<std::size_t>(packet[0]) & 0x0f) * 4;
+  }
+  if (version == 6 && packet.size() >= 40 && static_cast<unsigned>(packet[6]) == 6) return 40;
+  return std::nullopt;
 }
 
 std::string errno_text(const char* what, int err) {
@@ -213,12 +230,21 @@ Expected<std::span<std::byte>, int> TunDevice::read(std::vector<std::byte>& buff
     const std::uint16_t csum_start = load_le16(header, kVnetCsumStart);
     const std::uint16_t csum_offset = load_le16(header, kVnetCsumOffset);
     packet = packet.subspan(kVnetHeaderSize);
+    last_trusted_ = false;
     if (flags & kVnetFlagNeedsCsum) {
-      if (!complete_partial_checksum(packet, csum_start, csum_offset)) {
+      // The kernel's own packet with the checksum left to the device (CHECKSUM_PARTIAL):
+      // nothing to verify. Finished here only when someone will look at it.
+      if (csum_start >= packet.size() || csum_offset + 2u > packet.size() - csum_start) {
         ++stats_.bad_vnet_headers;
         return std::span<std::byte>{};
       }
-      ++stats_.checksums_completed;
+      last_trusted_ = true;
+      if (complete_checksums_) {
+        (void)complete_partial_checksum(packet, csum_start, csum_offset);
+        ++stats_.checksums_completed;
+      }
+    } else if (flags & kVnetFlagDataValid) {
+      last_trusted_ = true;
     }
     if ((gso_type & ~kVnetGsoEcn) != kVnetGsoNone) ++stats_.gso_packets_read;
   }
@@ -230,8 +256,17 @@ Expected<std::span<std::byte>, int> TunDevice::read(std::vector<std::byte>& buff
 Expected<void, int> TunDevice::write(std::span<const std::byte> packet) {
   ssize_t n;
   if (vnet_hdr_) {
-    // A zeroed header: no checksum offload, GSO_NONE — the packet is complete as it is.
+    // A zeroed header: GSO_NONE, and no checksum offload unless this is a TCP packet whose
+    // checksum we left for the kernel to finish.
     std::byte header[kVnetHeaderSize] = {};
+    if (tx_checksum_offload_) {
+      if (auto start = tcp_header_offset(packet)) {
+        header[kVnetFlags] = std::byte{kVnetFlagNeedsCsum};
+        header[kVnetCsumStart] = static_cast<std::byte>(*start & 0xff);
+        header[kVnetCsumStart + 1] = static_cast<std::byte>(*start >> 8);
+        header[kVnetCsumOffset] = static_cast<std::byte>(kTcpChecksumField);
+      }
+    }
     iovec iov[2] = {{header, kVnetHeaderSize},
                     {const_cast<std::byte*>(packet.data()), packet.size()}};
     n = ::writev(fd_, iov, 2);

@@ -73,6 +73,16 @@ class TunDevice {
   // Writes one IP packet. Errors: errno (EAGAIN when the kernel pushes back).
   Expected<void, int> write(std::span<const std::byte> packet);
 
+  // Checksum offload, with virtio-net headers only. Receive: a packet whose checksum the
+  // kernel left partial (it made the packet; it never crossed a wire) is reported by
+  // last_checksum_trusted(), and completed only when complete_checksums is on (captures
+  // want real checksums). Transmit: with tx_checksum_offload, TCP packets are written with
+  // VIRTIO_NET_HDR_F_NEEDS_CSUM — they carry only the pseudo-header sum (wire::TcpChecksum).
+  void set_complete_checksums(bool on) { complete_checksums_ = on; }
+  void set_tx_checksum_offload(bool on) { tx_checksum_offload_ = on && vnet_hdr_; }
+  bool tx_checksum_offload() const { return tx_checksum_offload_; }
+  bool last_checksum_trusted() const { return last_trusted_; }
+
   const TunStats& stats() const { return stats_; }
 
   // Buffer size read() needs: virtio header plus the largest IP packet.
@@ -87,6 +97,9 @@ class TunDevice {
   bool vnet_hdr_ = false;
   unsigned mtu_ = 1500;
   std::string offload_note_;
+  bool complete_checksums_ = true;
+  bool tx_checksum_offload_ = false;
+  bool last_trusted_ = false;
   TunStats stats_;
 };
 

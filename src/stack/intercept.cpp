@@ -119,8 +119,9 @@ Expected<void, Error> Stack::refuse_request(std::uint64_t request, Refusal how, 
 
 // --- UDP -----------------------------------------------------------------------------------
 
-void Stack::handle_udp(const wire::IpHeader& ip, std::span<const std::byte> body, Instant now) {
-  auto parsed = wire::parse_udp(ip, body);
+void Stack::handle_udp(const wire::IpHeader& ip, std::span<const std::byte> body,
+                       bool checksum_verified, Instant now) {
+  auto parsed = wire::parse_udp(ip, body, !checksum_verified);
   if (!parsed.datagram || is_broadcast_or_multicast(ip.dst)) {
     ++counters_.drop_udp_malformed;
     if (trace_) trace_->on_drop(DropEvent{now, 0, "drop_udp_malformed"});

@@ -119,7 +119,7 @@ const Stack::Slot* Stack::find(ConnectionId id) const {
 
 // --- packets in ------------------------------------------------------------------------
 
-void Stack::receive_packet(std::span<const std::byte> packet, Instant now) {
+void Stack::receive_packet(std::span<const std::byte> packet, Instant now, ReceiveFlags flags) {
   ++counters_.ip_packets_in;
   auto ip = wire::parse_ip_header(packet);
   if (!ip) {
@@ -145,7 +145,7 @@ void Stack::receive_packet(std::span<const std::byte> packet, Instant now) {
     return;
   }
   if (ip->protocol == wire::kProtoUdp && config_.intercept) {
-    handle_udp(*ip, body, now);
+    handle_udp(*ip, body, flags.checksum_verified, now);
     return;
   }
   if (ip->protocol != wire::kProtoTcp) {
@@ -161,7 +161,7 @@ void Stack::receive_packet(std::span<const std::byte> packet, Instant now) {
     if (trace_) trace_->on_drop(DropEvent{now, 0, to_string(tcp.error())});
     return;
   }
-  if (!wire::verify_tcp_checksum(ip->src, ip->dst, body)) {
+  if (!flags.checksum_verified && !wire::verify_tcp_checksum(ip->src, ip->dst, body)) {
     ++counters_.drop_malformed;
     ++counters_.drop_parse_tcp_checksum;
     if (trace_) trace_->on_drop(DropEvent{now, 0, "tcp_bad_checksum"});
@@ -415,7 +415,9 @@ void Stack::transmit(const wire::Endpoint& local, const wire::Endpoint& remote,
   h.window = seg.window;
   h.options = seg.options;
   std::vector<std::byte> buffer = take_buffer();
-  wire::build_tcp_packet(ip, h, seg.payload, buffer);
+  wire::build_tcp_packet(ip, h, seg.payload, buffer,
+                         config_.tcp_checksum_offload ? wire::TcpChecksum::PseudoHeaderOnly
+                                                      : wire::TcpChecksum::Full);
   if (trace_) {
     trace_->on_segment(SegmentEvent{now, id, Direction::Out, local, remote, &h,
                                     static_cast<std::uint32_t>(seg.payload.size()),

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "wire/byte_order.hpp"
+#include "wire/checksum.hpp"
 
 namespace synack::wire {
 
@@ -28,7 +29,7 @@ Expected<TcpPacket, ParseError> parse_tcp_packet(std::span<const std::byte> pack
 }
 
 void build_tcp_packet(IpHeader ip, const TcpHeader& tcp, std::span<const std::byte> payload,
-                      std::vector<std::byte>& out) {
+                      std::vector<std::byte>& out, TcpChecksum checksum) {
   ip.protocol = kProtoTcp;
   const std::size_t tcp_length = tcp.header_size() + payload.size();
   ip.payload_length = tcp_length;
@@ -39,6 +40,12 @@ void build_tcp_packet(IpHeader ip, const TcpHeader& tcp, std::span<const std::by
   const std::span<std::byte> segment = bytes.subspan(ip.header_length);
   const std::size_t header_length = emit_tcp_header(tcp, segment);
   std::copy(payload.begin(), payload.end(), segment.subspan(header_length).begin());
+  if (checksum == TcpChecksum::PseudoHeaderOnly) {
+    ChecksumAccumulator acc;
+    add_pseudo_header(acc, ip.src, ip.dst, kProtoTcp, static_cast<std::uint32_t>(tcp_length));
+    detail::store_u16(segment, kTcpChecksumOffset, static_cast<std::uint16_t>(~acc.finish()));
+    return;
+  }
   // RFC 9293 §3.1: the checksum is computed with the checksum field zero.
   detail::store_u16(segment, kTcpChecksumOffset, 0);
   detail::store_u16(segment, kTcpChecksumOffset, tcp_checksum(ip.src, ip.dst, segment));

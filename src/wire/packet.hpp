@@ -30,7 +30,13 @@ Expected<TcpPacket, ParseError> parse_tcp_packet(std::span<const std::byte> pack
 // the TCP header and payload within 65535 bytes (65515 for IPv4): the length fields are 16
 // bits. Options are laid out as emit_tcp_options() says (SACK blocks that do not fit are
 // left off).
+//
+// PseudoHeaderOnly leaves the TCP checksum field holding the folded pseudo-header sum, not
+// complemented — a "partial" checksum for a link that finishes it (checksum offload: the
+// Linux kernel accepts such packets from a TUN with VIRTIO_NET_HDR_F_NEEDS_CSUM).
+enum class TcpChecksum : std::uint8_t { Full, PseudoHeaderOnly };
 void build_tcp_packet(IpHeader ip, const TcpHeader& tcp, std::span<const std::byte> payload,
-                      std::vector<std::byte>& out);
+                      std::vector<std::byte>& out, TcpChecksum checksum = TcpChecksum::Full);
+inline constexpr std::size_t kTcpChecksumFieldOffset = 16;  // RFC 9293 §3.1
 
 }  // namespace synack::wire

@@ -19,7 +19,7 @@ std::uint16_t udp_checksum(const IpHeader& ip, std::span<const std::byte> datagr
 }
 }  // namespace
 
-UdpParse parse_udp(const IpHeader& ip, std::span<const std::byte> segment) {
+UdpParse parse_udp(const IpHeader& ip, std::span<const std::byte> segment, bool verify_checksum) {
   UdpParse result;
   if (segment.size() < kUdpHeaderSize) {
     result.error = UdpError::Truncated;
@@ -33,12 +33,12 @@ UdpParse parse_udp(const IpHeader& ip, std::span<const std::byte> segment) {
   }
   const auto datagram = segment.first(length);
   const std::uint16_t stored = detail::load_u16(segment, kUdpChecksumOffset);
-  if (stored == 0 && !ip.is_v4()) {
+  if (verify_checksum && stored == 0 && !ip.is_v4()) {
     result.error = UdpError::BadChecksum;  // RFC 8200 §8.1: mandatory over IPv6
     return result;
   }
   // Summing a datagram that carries its checksum gives zero (0xffff before complement).
-  if (stored != 0 && udp_checksum(ip, datagram) != 0) {
+  if (verify_checksum && stored != 0 && udp_checksum(ip, datagram) != 0) {
     result.error = UdpError::BadChecksum;
     return result;
   }

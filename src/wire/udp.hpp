@@ -30,7 +30,9 @@ struct UdpParse {
   std::optional<UdpDatagram> datagram;
   UdpError error = UdpError::Truncated;
 };
-UdpParse parse_udp(const IpHeader& ip, std::span<const std::byte> segment);
+// verify_checksum false: the link vouched for it (the field may hold a partial sum).
+UdpParse parse_udp(const IpHeader& ip, std::span<const std::byte> segment,
+                   bool verify_checksum = true);
 
 // IP header + UDP header + payload into `out` (resized), with lengths and both checksums.
 // The caller keeps payload within 65507 bytes (IPv4) / 65527 (IPv6).

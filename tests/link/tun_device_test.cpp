@@ -80,6 +80,34 @@ TEST(PartialChecksum, CompletedLikeSkbChecksumHelp) {
   }
 }
 
+// Checksum offload toward the kernel: what the stack writes with TcpChecksum::PseudoHeaderOnly
+// becomes, once finished the way the kernel finishes it, exactly the fully checksummed packet.
+TEST(PartialChecksum, PseudoHeaderOnlyPacketsFinishToTheFullChecksum) {
+  for (bool v6 : {false, true}) {
+    wire::IpHeader ip;
+    ip.src = v6 ? *wire::IpAddress::parse("fd53:796e:6163::1") : wire::IpAddress::v4(198, 18, 0, 1);
+    ip.dst = v6 ? *wire::IpAddress::parse("fd53:796e:6163::2") : wire::IpAddress::v4(198, 18, 0, 2);
+    wire::TcpHeader tcp;
+    tcp.src_port = 80;
+    tcp.dst_port = 40000;
+    tcp.seq = 12345;
+    tcp.ack = 67890;
+    tcp.flags = 0x18;
+    tcp.window = 512;
+    tcp.options.timestamps = wire::Timestamps{1, 2};
+    std::vector<std::byte> payload(1001);
+    for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<std::byte>(i * 7);
+    std::vector<std::byte> full, partial;
+    wire::build_tcp_packet(ip, tcp, payload, full);
+    wire::build_tcp_packet(ip, tcp, payload, partial, wire::TcpChecksum::PseudoHeaderOnly);
+    EXPECT_NE(full, partial);
+    const std::size_t start = v6 ? 40 : 20;
+    ASSERT_TRUE(complete_partial_checksum(partial, start, wire::kTcpChecksumFieldOffset));
+    EXPECT_EQ(full, partial) << (v6 ? "IPv6" : "IPv4");
+    EXPECT_TRUE(wire::parse_tcp_packet(partial));
+  }
+}
+
 TEST(PartialChecksum, OffsetsOutsideThePacketRefused) {
   std::vector<std::byte> packet(40);
   EXPECT_FALSE(complete_partial_checksum(packet, 41, 0));
