@@ -46,6 +46,9 @@ struct TcpConfig {
   Duration keepalive_idle = 7200s;
   Duration keepalive_interval = 75s;
   std::uint8_t keepalive_probes = 9;
+  // Segmentation offload (TSO): new data may leave in segments of up to this many bytes
+  // (whole multiples of the MSS), which the link cuts into MSS-sized packets. 0: off.
+  std::uint32_t gso_max_bytes = 0;
   // Out-of-order ranges the reassembly store keeps; beyond it, segments are dropped.
   std::uint16_t max_reassembly_ranges = 64;
 };

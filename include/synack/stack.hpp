@@ -103,7 +103,10 @@ class Stack final : public NetworkHost {
   void receive_packet(std::span<const std::byte> packet, Instant now, ReceiveFlags flags);
   void on_timer(Instant now) override;
   std::optional<Instant> next_deadline() const override;
-  bool pop_packet(std::vector<std::byte>& out) override;
+  bool pop_packet(std::vector<std::byte>& out) override { return pop_packet(out, nullptr); }
+  // The same, and *gso_size gets the segmentation size for a TCP packet carrying several
+  // packets' payload (TcpConfig::gso_max_bytes), else 0.
+  bool pop_packet(std::vector<std::byte>& out, std::uint16_t* gso_size);
 
   // --- sockets ---
   // Passive OPEN on `local` (address may be unspecified: any of ours). backlog 0 = default.
@@ -268,7 +271,14 @@ class Stack final : public NetworkHost {
   std::deque<Datagram> datagrams_;
   std::size_t datagram_bytes_ = 0;
 
-  std::deque<std::vector<std::byte>> tx_queue_;
+  struct TxPacket {
+    std::vector<std::byte> bytes;
+    std::uint16_t gso_size = 0;
+  };
+  void queue_tx(std::vector<std::byte> packet, std::uint16_t gso_size = 0) {
+    tx_queue_.push_back(TxPacket{std::move(packet), gso_size});
+  }
+  std::deque<TxPacket> tx_queue_;
   std::vector<std::vector<std::byte>> spare_buffers_;
   std::deque<SocketEvent> events_;
   std::unordered_map<std::uint64_t, std::size_t> event_index_;  // handle -> absolute position

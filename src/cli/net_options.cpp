@@ -180,6 +180,8 @@ std::unique_ptr<NetEnvironment> NetEnvironment::adopt(const NetOptions& o,
   return env;
 }
 
+constexpr std::uint32_t kGsoMaxBytes = 65000;
+
 bool NetEnvironment::build_stack(const NetOptions& o, bool intercept, std::string* error) {
   StackConfig config;
   // RFC 9293 §3.7.1: MSS = MTU minus the fixed IP and TCP headers; the IPv6 header is the
@@ -194,6 +196,9 @@ bool NetEnvironment::build_stack(const NetOptions& o, bool intercept, std::strin
   config.tcp_checksum_offload = checksum_offload;
   tun_->set_tx_checksum_offload(checksum_offload);
   tun_->set_complete_checksums(!checksum_offload);
+  // TSO needs the partial checksum: bursts of up to 44 full segments at MTU 1500, well
+  // inside the 64 KiB an IP packet can hold.
+  if (checksum_offload) config.tcp.gso_max_bytes = kGsoMaxBytes;
   random_ = std::make_unique<link::SystemRandom>();
   std::vector<wire::IpAddress> addresses{address_};
   if (address6_) addresses.push_back(*address6_);

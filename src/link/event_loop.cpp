@@ -240,23 +240,24 @@ void EventLoop::deliver_events() {
 }
 
 void EventLoop::flush_output() {
-  while (stack_.pop_packet(out_buffer_)) {
+  std::uint16_t gso_size = 0;
+  while (stack_.pop_packet(out_buffer_, &gso_size)) {
     if (pcap_) pcap_->write(out_buffer_, monotonic_now());
     if (!output_queue_.empty()) {
       // Keep order behind what the kernel refused; past the bound, drop (TCP retransmits).
       if (output_queue_.size() < options_.max_output_queue) {
-        output_queue_.push_back(std::move(out_buffer_));
+        output_queue_.push_back({std::move(out_buffer_), gso_size});
         out_buffer_ = {};
       } else {
         ++stats_.tun_output_drops;
       }
       continue;
     }
-    auto r = tun_.write(out_buffer_);
+    auto r = tun_.write(out_buffer_, gso_size);
     if (r) continue;
     if (r.error() == EAGAIN || r.error() == EWOULDBLOCK || r.error() == ENOBUFS) {
       ++stats_.tun_write_blocked;
-      output_queue_.push_back(std::move(out_buffer_));
+      output_queue_.push_back({std::move(out_buffer_), gso_size});
       out_buffer_ = {};
       set_tun_writable_interest(true);
     } else {
@@ -267,7 +268,7 @@ void EventLoop::flush_output() {
 
 void EventLoop::write_queued() {
   while (!output_queue_.empty()) {
-    auto r = tun_.write(output_queue_.front());
+    auto r = tun_.write(output_queue_.front().bytes, output_queue_.front().gso_size);
     if (!r && (r.error() == EAGAIN || r.error() == EWOULDBLOCK || r.error() == ENOBUFS)) return;
     if (!r) ++stats_.tun_write_errors;
     output_queue_.pop_front();

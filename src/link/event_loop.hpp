@@ -167,7 +167,11 @@ class EventLoop {
   bool events_left_ = false;  // the handler hit its bound this round: poll again at once
   std::vector<std::byte> read_buffer_;
   std::vector<std::byte> out_buffer_;
-  std::deque<std::vector<std::byte>> output_queue_;
+  struct QueuedPacket {
+    std::vector<std::byte> bytes;
+    std::uint16_t gso_size = 0;
+  };
+  std::deque<QueuedPacket> output_queue_;
   bool tun_out_interest_ = false;
   EventLoopStats stats_;
 };

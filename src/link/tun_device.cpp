@@ -24,12 +24,16 @@ namespace {
 constexpr std::size_t kVnetHeaderSize = 10;
 constexpr std::size_t kVnetFlags = 0;        // u8
 constexpr std::size_t kVnetGsoType = 1;      // u8
+constexpr std::size_t kVnetHdrLen = 2;       // le16
+constexpr std::size_t kVnetGsoSize = 4;      // le16
 constexpr std::size_t kVnetCsumStart = 6;    // le16
 constexpr std::size_t kVnetCsumOffset = 8;   // le16
 constexpr std::uint8_t kVnetFlagNeedsCsum = 1;  // VIRTIO_NET_HDR_F_NEEDS_CSUM
 constexpr std::uint8_t kVnetFlagDataValid = 2;  // VIRTIO_NET_HDR_F_DATA_VALID
 constexpr std::uint8_t kVnetGsoNone = 0;        // VIRTIO_NET_HDR_GSO_NONE
 constexpr std::uint8_t kVnetGsoEcn = 0x80;      // VIRTIO_NET_HDR_GSO_ECN
+constexpr std::uint8_t kVnetGsoTcpV4 = 1;       // VIRTIO_NET_HDR_GSO_TCPV4
+constexpr std::uint8_t kVnetGsoTcpV6 = 4;       // VIRTIO_NET_HDR_GSO_TCPV6
 
 std::uint16_t load_le16(std::span<const std::byte> b, std::size_t at) {
   return static_cast<std::uint16_t>(static_cast<unsigned>(b[at]) |
@@ -253,7 +257,7 @@ Expected<std::span<std::byte>, int> TunDevice::read(std::vector<std::byte>& buff
   return packet;
 }
 
-Expected<void, int> TunDevice::write(std::span<const std::byte> packet) {
+Expected<void, int> TunDevice::write(std::span<const std::byte> packet, std::uint16_t gso_size) {
   ssize_t n;
   if (vnet_hdr_) {
     // A zeroed header: GSO_NONE, and no checksum offload unless this is a TCP packet whose
@@ -265,6 +269,19 @@ Expected<void, int> TunDevice::write(std::span<const std::byte> packet) {
         header[kVnetCsumStart] = static_cast<std::byte>(*start & 0xff);
         header[kVnetCsumStart + 1] = static_cast<std::byte>(*start >> 8);
         header[kVnetCsumOffset] = static_cast<std::byte>(kTcpChecksumField);
+        const std::size_t tcp_header = packet.size() > *start + 12
+                                           ? (static_cast<std::size_t>(packet[*start + 12]) >> 4) * 4
+                                           : 0;
+        if (gso_size && tcp_header) {
+          // TSO: the kernel cuts the payload into gso_size pieces, each with these headers.
+          const bool v4 = (static_cast<unsigned>(packet[0]) >> 4) == 4;
+          header[kVnetGsoType] = std::byte{v4 ? kVnetGsoTcpV4 : kVnetGsoTcpV6};
+          const std::size_t hdr_len = *start + tcp_header;
+          header[kVnetHdrLen] = static_cast<std::byte>(hdr_len & 0xff);
+          header[kVnetHdrLen + 1] = static_cast<std::byte>(hdr_len >> 8);
+          header[kVnetGsoSize] = static_cast<std::byte>(gso_size & 0xff);
+          header[kVnetGsoSize + 1] = static_cast<std::byte>(gso_size >> 8);
+        }
       }
     }
     iovec iov[2] = {{header, kVnetHeaderSize},

@@ -70,8 +70,10 @@ class TunDevice {
   // Empty span: nothing to read (EAGAIN) or a packet dropped as unusable (see stats). Errors:
   // errno of a failed read.
   Expected<std::span<std::byte>, int> read(std::vector<std::byte>& buffer);
-  // Writes one IP packet. Errors: errno (EAGAIN when the kernel pushes back).
-  Expected<void, int> write(std::span<const std::byte> packet);
+  // Writes one IP packet. gso_size (offload on, TCP with a partial checksum): the packet
+  // carries several packets' payload that the kernel cuts into gso_size-byte pieces (TSO).
+  // Errors: errno (EAGAIN when the kernel pushes back).
+  Expected<void, int> write(std::span<const std::byte> packet, std::uint16_t gso_size = 0);
 
   // Checksum offload, with virtio-net headers only. Receive: a packet whose checksum the
   // kernel left partial (it made the packet; it never crossed a wire) is reported by

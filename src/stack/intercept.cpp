@@ -113,7 +113,7 @@ Expected<void, Error> Stack::refuse_request(std::uint64_t request, Refusal how, 
                     out);
   ++counters_.icmp_unreachable_sent;
   ++counters_.ip_packets_out;
-  tx_queue_.push_back(std::move(out));
+  queue_tx(std::move(out));
   return {};
 }
 
@@ -165,7 +165,7 @@ Expected<void, Error> Stack::send_datagram(const wire::Endpoint& local,
   wire::build_udp_packet(ip, local.port, remote.port, payload, out);
   ++counters_.udp_out;
   ++counters_.ip_packets_out;
-  tx_queue_.push_back(std::move(out));
+  queue_tx(std::move(out));
   return {};
 }
 

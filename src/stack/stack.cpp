@@ -199,7 +199,7 @@ void Stack::handle_icmp(const wire::IpHeader& ip, std::span<const std::byte> bod
     icmp::build_echo_reply(ip, *message, config_.ttl, reply);
     ++counters_.icmp_echo_replies;
     ++counters_.ip_packets_out;
-    tx_queue_.push_back(std::move(reply));
+    queue_tx(std::move(reply));
     return;
   }
   if (icmp::is_error(v6, message->type)) {
@@ -263,7 +263,7 @@ void Stack::send_protocol_unreachable(const wire::IpHeader& ip,
   }
   ++counters_.icmp_unreachable_sent;
   ++counters_.ip_packets_out;
-  tx_queue_.push_back(std::move(out));
+  queue_tx(std::move(out));
 }
 
 bool Stack::icmp_error_allowed(Instant now) {
@@ -424,13 +424,14 @@ void Stack::transmit(const wire::Endpoint& local, const wire::Endpoint& remote,
                                     seg.retransmission});
   }
   ++counters_.ip_packets_out;
-  tx_queue_.push_back(std::move(buffer));
+  queue_tx(std::move(buffer), seg.gso_size);
 }
 
-bool Stack::pop_packet(std::vector<std::byte>& out) {
+bool Stack::pop_packet(std::vector<std::byte>& out, std::uint16_t* gso_size) {
   if (tx_queue_.empty()) return false;
   if (out.capacity() > 0 && spare_buffers_.size() < 64) spare_buffers_.push_back(std::move(out));
-  out = std::move(tx_queue_.front());
+  out = std::move(tx_queue_.front().bytes);
+  if (gso_size) *gso_size = tx_queue_.front().gso_size;
   tx_queue_.pop_front();
   return true;
 }

@@ -164,6 +164,9 @@ void Connection::send_data_segment(SeqNum seq, std::uint32_t len, bool fin, Inst
     timed_seq_ = seq + len + (fin ? 1 : 0);
     timed_at_ = now;
   }
+  // More than one packet's payload: the link cuts it (only new data comes in bursts).
+  const std::uint32_t per_packet = effective_mss() - sack_option_bytes();
+  if (len > per_packet) seg.gso_size = static_cast<std::uint16_t>(per_packet);
   emit(seg, now, out);
   snd_max_ = seq_max(snd_max_, seq + len + (fin ? 1 : 0));
   // RFC 6298 §5.1: start the timer when data goes out and it is not running.
@@ -241,6 +244,9 @@ void Connection::output(Instant now, SegmentSink& out) {
   }
   // RFC 9293 §3.7.1 (MUST-16): options in this segment come off the payload.
   std::uint32_t mss = effective_mss() - sack_option_bytes();
+  // With segmentation offload, new data goes out in bursts of whole segments the link cuts.
+  const std::uint32_t burst =
+      config_.gso_max_bytes > mss ? config_.gso_max_bytes / mss * mss : mss;
   bool sent_any = false;
   // RFC 6675 §5 (C): during SACK recovery, holes judged lost go first, while pipe allows.
   if (sack_recovery_) {
@@ -259,14 +265,14 @@ void Connection::output(Instant now, SegmentSink& out) {
     std::uint32_t room = wnd_end > snd_nxt_ ? static_cast<std::uint32_t>(wnd_end - snd_nxt_) : 0;
     if (snd_nxt_ < data_end) {
       std::uint32_t avail = static_cast<std::uint32_t>(data_end - snd_nxt_);
-      std::uint32_t len = std::min({avail, room, mss});
+      std::uint32_t len = std::min({avail, room, burst});
       if (len == 0) break;
       bool nothing_in_flight = snd_nxt_ == snd_una_;
       // RFC 9293 §3.7.4 Nagle: hold a short segment while data is unacknowledged.
       bool nagle_ok = config_.no_delay || nothing_in_flight || fin_queued_;
       // RFC 9293 §3.8.6.2.1 sender SWS avoidance: send a full segment, or everything
       // queued (Nagle permitting), or at least half the largest window the peer offered.
-      bool send = len == mss || (len == avail && nagle_ok) ||
+      bool send = len >= mss || (len == avail && nagle_ok) ||
                   (nagle_ok && max_snd_wnd_ > 0 && len >= max_snd_wnd_ / 2) || force_send_;
       if (!send) {
         // Held back by SWS avoidance with nothing in flight to bring an ACK: the override

@@ -25,6 +25,9 @@ struct Segment {
   wire::TcpOptions options;
   std::span<const std::byte> payload;
   bool retransmission = false;  // set on output, for traces and counters
+  // Segmentation offload: payload is several packets' worth, to be cut by the link into
+  // pieces of gso_size bytes, each with these headers (0: one packet).
+  std::uint16_t gso_size = 0;
 
   bool has(std::uint8_t f) const { return (flags & f) != 0; }
   // RFC 9293 §3.4 SEG.LEN: payload plus one for SYN and one for FIN.
