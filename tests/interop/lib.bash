@@ -117,13 +117,17 @@ print(h.hexdigest())" "$1"
 # check_capture FILE [FILTER]: tshark must find no malformed packet and no bad IPv4, TCP, UDP,
 # ICMP or ICMPv6 checksum in FILE (checksum validation on; with FILTER, only among the packets
 # it matches — for tests that send bad packets on purpose); prints how many packets carry each
-# tcp.analysis flag. TCP reassembly is off: large transfers stay fast to dissect.
+# tcp.analysis flag. TCP reassembly is off: large transfers stay fast to dissect; payloads are
+# not dissected.
 check_capture() {
   local file=$1 only=${2:-frame} bad
   need tshark
   [ -s "$file" ] || fail "capture $file is missing or empty"
+  # TCP payloads are decoded as plain data: without reassembly, HTTP and heuristic dissectors
+  # (Q.931...) take pieces of random bodies for malformed messages of their own.
   local opts=(-n -o tcp.check_checksum:TRUE -o ip.check_checksum:TRUE -o udp.check_checksum:TRUE
-              -o tcp.desegment_tcp_streams:FALSE -o tcp.analyze_sequence_numbers:TRUE)
+              -o tcp.desegment_tcp_streams:FALSE -o tcp.analyze_sequence_numbers:TRUE
+              -d tcp.port==1-65535,data)
   # A TCP checksum of 0xffff where 0x0000 was computed is no error: in one's complement they
   # are the same number (RFC 1624 §3), and Linux writes 0xffff when it completes a checksum in
   # software (CSUM_MANGLED_0, e.g. forwarding to a TUN without offloads). tshark marks it bad.
@@ -132,7 +136,15 @@ check_capture() {
         udp.checksum.status == 0 ||
         icmp.checksum.status == 0 || icmpv6.checksum.status == 0)" 2>"$WORK/tshark.err") ||
     { cat "$WORK/tshark.err" >&2; fail "tshark could not read $file"; }
-  [ -z "$bad" ] || { echo "$bad" | head -20 >&2; fail "$(basename "$file"): malformed packets or bad checksums"; }
+  if [ -n "$bad" ]; then
+    echo "$bad" | head -20 >&2
+    # The reasons, for the log: tshark's expert messages for those frames.
+    local frames
+    frames=$(echo "$bad" | awk '{ printf "%sframe.number == %s", (NR > 1 ? " || " : ""), $1 } NR == 20 { exit }')
+    tshark -r "$file" "${opts[@]}" -Y "$frames" -T fields -e frame.number -e frame.len -e tcp.checksum \
+      -e _ws.expert.message 2>/dev/null | sed 's/^/  expert: /' >&2
+    fail "$(basename "$file"): malformed packets or bad checksums"
+  fi
   local flags=(retransmission fast_retransmission spurious_retransmission out_of_order lost_segment
                ack_lost_segment duplicate_ack zero_window zero_window_probe window_full
                window_update keep_alive reused_ports)
