@@ -55,6 +55,7 @@ namespace synack {
   X(drop_reassembly_full, "out-of-order segment dropped: reassembly store full")           \
   X(drop_syn_data, "data carried on a SYN, not accepted")                                   \
   X(tcp_time_wait_reacks, "FIN retransmissions re-acknowledged in TIME-WAIT")               \
+  X(tcp_time_wait_reopened, "TIME-WAIT connections reopened by a new SYN (RFC 6191)")       \
   X(tcp_rto_expirations, "retransmission timer expirations")                                \
   X(tcp_fast_retransmits, "fast retransmissions (RFC 5681 §3.2)")                           \
   X(tcp_sack_recovered_bytes, "bytes retransmitted by SACK-based recovery (RFC 6675)")      \

@@ -128,6 +128,10 @@ class Stack final : public NetworkHost {
   // one already closed by the application.
   Expected<std::size_t, Error> send(ConnectionId id, std::span<const std::byte> data, Instant now);
   Expected<std::size_t, Error> receive(ConnectionId id, std::span<std::byte> out, Instant now);
+  // send() then, if all of `data` was taken, shutdown_write() — the FIN on the last data
+  // segment (as FreeBSD's MSG_EOF). Returns how much was taken; a short count means no FIN.
+  Expected<std::size_t, Error> send_last(ConnectionId id, std::span<const std::byte> data,
+                                         Instant now);
   // Half-close: our FIN after the queued data; receiving continues.
   Expected<void, Error> shutdown_write(ConnectionId id, Instant now);
   // Full close: FIN after the queued data, then the stack finishes the close on its own and
@@ -195,6 +199,7 @@ class Stack final : public NetworkHost {
     wire::IpHeader ip;
     wire::TcpHeader tcp;
     std::vector<std::byte> quote;  // the SYN's first bytes, for an ICMP error
+    std::optional<SeqNum> isn_floor;  // reopening a TIME-WAIT connection
   };
 
   // `packet` is the whole IP packet (quoted by ICMP errors about it).
@@ -204,7 +209,8 @@ class Stack final : public NetworkHost {
   void handle_udp(const wire::IpHeader& ip, std::span<const std::byte> body,
                   bool checksum_verified, Instant now);
   void queue_connect_request(const wire::IpHeader& ip, const wire::TcpHeader& tcp,
-                             std::span<const std::byte> packet, Instant now);
+                             std::span<const std::byte> packet, std::optional<SeqNum> isn_floor,
+                             Instant now);
   void handle_icmp(const wire::IpHeader& ip, std::span<const std::byte> body, Instant now);
   // ICMP (src/stack/icmp.hpp): an error received, handed to the connection it quotes; an
   // error sent about `packet` (rate-limited); any ICMP packet onto the transmit queue.
@@ -227,9 +233,11 @@ class Stack final : public NetworkHost {
   bool is_our_address(const wire::IpAddress& a) const;
   std::optional<std::uint16_t> pick_ephemeral_port(const wire::IpAddress& local,
                                                    const wire::Endpoint& remote);
+  // isn_floor: the ISN may not be below it (a connection reopened from TIME-WAIT).
   Expected<ConnectionId, Error> create_connection(wire::Endpoint local, wire::Endpoint remote,
                                                   Instant now, bool passive,
-                                                  std::uint32_t* index_out);
+                                                  std::uint32_t* index_out,
+                                                  std::optional<SeqNum> isn_floor = std::nullopt);
   void push_event(std::uint64_t handle, std::uint8_t bits, bool listener);
   void schedule(std::uint32_t index);
 

@@ -54,6 +54,7 @@ void Splice::on_fd_event(std::uint32_t events) {
     fail_host(error ? error : ECONNRESET);
     return;
   }
+  if (events & (EPOLLRDHUP | EPOLLHUP)) host_hangup_ = true;
   if (!established_ && (events & EPOLLHUP)) {
     fail_host(ECONNRESET);
     return;
@@ -123,7 +124,7 @@ bool Splice::guest_to_host() {
 
 bool Splice::host_to_guest() {
   const Instant now = loop_.now();
-  while (!host_eof_) {
+  while (true) {
     if (!to_guest_.empty()) {
       auto taken = stack_.send(conn_, to_guest_, now);
       if (!taken) {
@@ -135,6 +136,7 @@ bool Splice::host_to_guest() {
       to_guest_.erase(to_guest_.begin(), to_guest_.begin() + static_cast<std::ptrdiff_t>(*taken));
       if (!to_guest_.empty()) return true;
     }
+    if (host_eof_) break;
     // Read no more than the stack takes: the rest stays in the host socket, whose window
     // closes toward the real peer.
     std::uint32_t space = stack_.send_space(conn_).value_or(0);
@@ -150,8 +152,24 @@ bool Splice::host_to_guest() {
       host_eof_ = true;
       break;
     }
+    bool eof_follows = false;
+    if (host_hangup_ && static_cast<std::size_t>(n) < want) {
+      // The host's peer has finished: read on to its end-of-file now, so that our FIN
+      // leaves on the same segment as the last data (a client that has read a complete
+      // reply and closes then sees our FIN first, and TIME-WAIT stays on our side).
+      ssize_t more = ::recv(fd_, scratch_.data() + n, want - static_cast<std::size_t>(n), 0);
+      if (more > 0) n += more;
+      else if (more == 0) eof_follows = true;
+    }
     auto data = scratch_.first(static_cast<std::size_t>(n));
-    auto taken = stack_.send(conn_, data, now);
+    auto taken = eof_follows ? stack_.send_last(conn_, data, now) : stack_.send(conn_, data, now);
+    if (taken && eof_follows && *taken == data.size()) {
+      stats_.bytes_to_guest += *taken;
+      host_eof_ = true;
+      guest_shut_ = true;
+      break;
+    }
+    if (eof_follows) host_eof_ = true;  // the rest is queued below, then the FIN
     if (!taken) {
       fail_guest();
       return false;
@@ -212,7 +230,7 @@ void Splice::update_interest() {
   std::uint32_t want = 0;
   if (established_) {
     if (!host_eof_ && to_guest_.empty() && stack_.send_space(conn_).value_or(0) > 0)
-      want |= EPOLLIN;
+      want |= EPOLLIN | EPOLLRDHUP;
     if (!to_host_.empty()) want |= EPOLLOUT;
   }
   // Before the handshake completes the socket is watched with no events at all: epoll still

@@ -72,6 +72,7 @@ class Splice {
   bool host_eof_ = false;     // end-of-file read from the socket
   bool guest_shut_ = false;   // our FIN toward the namespace queued
   bool done_ = false;
+  bool host_hangup_ = false;  // EPOLLRDHUP seen: the host's FIN is behind the data
   std::uint32_t interest_ = 0;
   bool registered_ = false;
 };

@@ -19,7 +19,8 @@ constexpr std::size_t kMaxUdpPayload = 65507;  // 65535 - 20 (IPv4) - 8 (UDP)
 }  // namespace
 
 void Stack::queue_connect_request(const wire::IpHeader& ip, const wire::TcpHeader& tcp,
-                                  std::span<const std::byte> packet, Instant now) {
+                                  std::span<const std::byte> packet,
+                                  std::optional<SeqNum> isn_floor, Instant now) {
   TupleKey tuple{wire::Endpoint{ip.dst, tcp.dst_port}, wire::Endpoint{ip.src, tcp.src_port}};
   // RFC 9293 §3.10.7.2 still holds for the real destination: a connection to a broadcast
   // or multicast address is not possible (MUST-46), and port 0 is not a port.
@@ -44,6 +45,7 @@ void Stack::queue_connect_request(const wire::IpHeader& ip, const wire::TcpHeade
   r.tuple = tuple;
   r.ip = ip;
   r.tcp = tcp;
+  r.isn_floor = isn_floor;
   std::size_t length = std::min<std::size_t>(ip.header_length + ip.payload_length, packet.size());
   r.quote.assign(packet.begin(), packet.begin() + static_cast<std::ptrdiff_t>(
                                                       std::min(length, kQuoteBytes)));
@@ -74,7 +76,8 @@ Expected<ConnectionId, Error> Stack::accept_request(std::uint64_t request, Insta
   request_by_tuple_.erase(r.tuple);
   if (by_tuple_.count(r.tuple)) return Unexpected{Error::AddressInUse};
   std::uint32_t index = 0;
-  auto created = create_connection(r.tuple.local, r.tuple.remote, now, true, &index);
+  auto created =
+      create_connection(r.tuple.local, r.tuple.remote, now, true, &index, r.isn_floor);
   if (!created) {
     ++counters_.tcp_connection_limit;
     return created;

@@ -301,7 +301,18 @@ void Stack::handle_tcp(const wire::IpHeader& ip, const wire::TcpHeader& tcp,
   wire::Endpoint remote{ip.src, tcp.src_port};
   tcp::Segment seg = to_segment(tcp, payload);
 
+  std::optional<SeqNum> isn_floor;
   auto it = by_tuple_.find(TupleKey{local, remote});
+  if (it != by_tuple_.end() && slots_[it->second].detached &&
+      slots_[it->second].conn->accepts_reincarnation(seg)) {
+    // RFC 9293 §3.6.1 (MAY-2), RFC 6191: a new SYN for a connection lingering in TIME-WAIT
+    // reopens it — a client that reuses its port soon (a busy one, or a namespace behind
+    // `synack run` whose side never entered TIME-WAIT) gets a connection, not silence.
+    isn_floor = slots_[it->second].conn->reincarnation_isn_floor();
+    free_slot(it->second);
+    ++counters_.tcp_time_wait_reopened;
+    it = by_tuple_.end();
+  }
   if (it != by_tuple_.end()) {
     std::uint32_t index = it->second;
     Slot& s = slots_[index];
@@ -342,7 +353,7 @@ void Stack::handle_tcp(const wire::IpHeader& ip, const wire::TcpHeader& tcp,
       return;
     }
     std::uint32_t index = 0;
-    auto created = create_connection(local, remote, now, true, &index);
+    auto created = create_connection(local, remote, now, true, &index, isn_floor);
     if (!created) {
       ++counters_.tcp_connection_limit;
       return;
@@ -368,7 +379,7 @@ void Stack::handle_tcp(const wire::IpHeader& ip, const wire::TcpHeader& tcp,
     return;
   }
   if (config_.intercept && plain_syn) {
-    queue_connect_request(ip, tcp, packet, now);
+    queue_connect_request(ip, tcp, packet, isn_floor, now);
     return;
   }
   // RFC 9293 §3.10.7.1: no connection, no listener — CLOSED: RST unless it is an RST.
@@ -565,7 +576,8 @@ void Stack::free_slot(std::uint32_t index) {
 
 Expected<ConnectionId, Error> Stack::create_connection(wire::Endpoint local,
                                                        wire::Endpoint remote, Instant now,
-                                                       bool passive, std::uint32_t* index_out) {
+                                                       bool passive, std::uint32_t* index_out,
+                                                       std::optional<SeqNum> isn_floor) {
   if (live_ >= config_.max_connections) return Unexpected{Error::TooManyConnections};
   std::uint32_t index;
   if (!free_slots_.empty()) {
@@ -578,6 +590,7 @@ Expected<ConnectionId, Error> Stack::create_connection(wire::Endpoint local,
   Slot& s = slots_[index];
   ConnectionId id = (static_cast<std::uint64_t>(s.generation) << 32) | (index + 1);
   SeqNum isn = isn_.generate(local, remote, now);
+  if (isn_floor && isn < *isn_floor) isn = *isn_floor;
   auto ts_offset = static_cast<std::uint32_t>(isn_.hash_tuple(local, remote, 1));
   tcp::ConnectionContext ctx{&counters_, trace_, id};
   if (passive) {
@@ -714,6 +727,16 @@ Expected<std::size_t, Error> Stack::send(ConnectionId id, std::span<const std::b
   if (!s) return Unexpected{Error::NoSuchConnection};
   Sink sink(*this, s->conn->local(), s->conn->remote(), id, now);
   auto r = s->conn->send(data, now, sink);
+  after_call(slot_index(id), now);
+  return r;
+}
+
+Expected<std::size_t, Error> Stack::send_last(ConnectionId id, std::span<const std::byte> data,
+                                              Instant now) {
+  Slot* s = find(id);
+  if (!s) return Unexpected{Error::NoSuchConnection};
+  Sink sink(*this, s->conn->local(), s->conn->remote(), id, now);
+  auto r = s->conn->send(data, now, sink, true);
   after_call(slot_index(id), now);
   return r;
 }

@@ -118,9 +118,17 @@ std::uint32_t Connection::send_space() const {
   return snd_buf_.free_space();
 }
 
+bool Connection::accepts_reincarnation(const Segment& syn) const {
+  if (state_ != State::TimeWait || !syn.has(SYN) || syn.has(ACK) || syn.has(RST)) return false;
+  if (syn.seq > rcv_nxt_) return true;
+  // RFC 6191 §2: with timestamps, a SYN whose TSval is greater than TS.Recent is new.
+  return ts_ok_ && syn.options.timestamps &&
+         static_cast<std::int32_t>(syn.options.timestamps->value - ts_recent_) > 0;
+}
+
 // RFC 9293 §3.10.2 SEND.
 Expected<std::size_t, Error> Connection::send(std::span<const std::byte> data, Instant now,
-                                              SegmentSink& out) {
+                                              SegmentSink& out, bool then_close) {
   switch (state_) {
     case State::Closed:
       return Unexpected{error_.value_or(Error::NotConnected)};
@@ -144,7 +152,12 @@ Expected<std::size_t, Error> Connection::send(std::span<const std::byte> data, I
   if (data.empty()) return std::size_t{0};
   std::uint32_t taken = snd_buf_.append(data);
   if (taken == 0) return Unexpected{Error::WouldBlock};
-  output(now, out);
+  if (then_close && taken == data.size() &&
+      (state_ == State::Established || state_ == State::CloseWait)) {
+    (void)close(now, out);  // output() sends the data with the FIN on its last segment
+  } else {
+    output(now, out);
+  }
   return std::size_t{taken};
 }
 

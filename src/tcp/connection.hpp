@@ -83,8 +83,10 @@ class Connection {
   // In LISTEN, turns the connection active (LISTEN -> SYN-SENT). Errors: ShutDown after
   // close(); WouldBlock when the buffer is full; ConnectionReset/TimedOut/... once failed;
   // NotConnected when CLOSED.
+  // then_close: when all of `data` was taken, CLOSE follows at once, so that the FIN rides
+  // on the last data segment instead of a segment of its own.
   Expected<std::size_t, Error> send(std::span<const std::byte> data, Instant now,
-                                    SegmentSink& out);
+                                    SegmentSink& out, bool then_close = false);
 
   // RFC 9293 §3.10.3 RECEIVE: copies in-order data out; may send a window update. Returns 0
   // at end of stream (after the peer's FIN). Errors: WouldBlock when nothing is there yet;
@@ -124,6 +126,13 @@ class Connection {
   }
   std::uint8_t pending_events() const { return events_; }
   std::uint32_t send_space() const;
+  // RFC 9293 §3.6.1 (MAY-2) with RFC 6191: a SYN that may reopen this connection from
+  // TIME-WAIT — its sequence number lies beyond RCV.NXT, or (timestamps in use) its TSval
+  // is newer than TS.Recent — so it cannot be an old duplicate of this incarnation.
+  bool accepts_reincarnation(const Segment& syn) const;
+  // The lowest ISN the new incarnation may use: beyond every sequence number this one used
+  // (condition (1) of MAY-2), with a window's room, as Linux does.
+  SeqNum reincarnation_isn_floor() const { return snd_max_ + 65537; }
   std::uint32_t readable() const { return rcv_buf_.readable(); }
   bool peer_finished() const { return fin_received_; }
   bool write_shut() const { return fin_queued_; }
