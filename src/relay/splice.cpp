@@ -175,7 +175,13 @@ bool Splice::host_to_guest() {
       return false;
     }
     stats_.bytes_to_guest += *taken;
-    if (*taken < data.size()) to_guest_.assign(data.begin() + static_cast<std::ptrdiff_t>(*taken), data.end());
+    if (*taken < data.size()) {
+      to_guest_.assign(data.begin() + static_cast<std::ptrdiff_t>(*taken), data.end());
+    } else if (!host_eof_ && static_cast<std::size_t>(n) < want) {
+      // A short read drained the socket: asking again would only say EAGAIN (a system call
+      // per reply saved); the level-triggered epoll wakes us when more arrives.
+      return true;
+    }
   }
   if (to_guest_.empty() && !guest_shut_) {
     // End of file from the host: our FIN toward the namespace, after the queued data.
