@@ -1,6 +1,7 @@
 // `synack run [OPTIONS] -- CMD [ARGS...]`: CMD in a network namespace of its own whose only
 // way out is synack — user-mode networking, as slirp4netns and pasta provide.
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <charconv>
@@ -165,6 +166,13 @@ int run_run(const RunArgs& args) {
   if (!box) return fail(box.error());
   auto& sandbox = **box;
 
+  // One host socket per relayed connection: as many descriptors as we are allowed (raised
+  // after the fork, so CMD keeps its own limit).
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    (void)::setrlimit(RLIMIT_NOFILE, &files);
+  }
   auto env = NetEnvironment::adopt(args.net, sandbox.take_tun(), true, &error);
   if (!env) return fail(error);
   auto& loop = env->loop();
