@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# synack run's TCP relay carrying bulk data: curl inside `synack run --allow-host-loopback`
+# downloads 64 MB from and uploads 64 MB to a python3 HTTP server on the host's 127.0.0.1
+# (reached through the gateway 198.18.0.1), byte-exact by SHA-256; then the same at MTU 1500
+# without offloads. --stats must account for every byte in relay_bytes_to_host/_to_guest.
+source "$(dirname "$0")/lib.bash" "$1"
+interop_setup run_transfer --no-netns
+need python3 curl sha256sum head
+HERE=$(dirname "$(readlink -f "$0")")
+
+SIZE=${TRANSFER_BYTES:-67108864}
+head -c "$SIZE" /dev/urandom >"$WORK/random.bin"
+random_sha=$(sha256sum <"$WORK/random.bin" | cut -d' ' -f1)
+pattern_sha=$(pattern_sha256 "$SIZE")
+host_py http "$HERE/host_server.py" http
+URL="http://$ADDR:$HOST_PORT"
+
+# transfer NAME [NET OPTIONS...]: one download and one upload in a single synack run.
+transfer() {
+  local name=$1 started=$SECONDS status
+  shift
+  synack_run --allow-host-loopback --stats "$@" -- sh -c '
+      set -e
+      curl -sS -f --max-time 40 "$1/bytes/$2" | sha256sum | cut -d" " -f1
+      curl -sS -f --max-time 40 -T "$3" "$1/upload"; echo' sh "$URL" "$SIZE" "$WORK/random.bin" \
+    >"$WORK/$name.out" 2>"$WORK/$name.stats"
+  status=$?
+  [ "$status" = 0 ] || { cat "$WORK/$name.out" "$WORK/$name.stats" >&2; fail "$name: synack run exited $status"; }
+  [ "$(sed -n 1p "$WORK/$name.out")" = "$pattern_sha" ] ||
+    { cat "$WORK/$name.out" >&2; fail "$name: download of $SIZE bytes: SHA-256 differs"; }
+  [ "$(sed -n 2p "$WORK/$name.out")" = "length=$SIZE sha256=$random_sha" ] ||
+    { cat "$WORK/$name.out" >&2; fail "$name: upload: the host server got '$(sed -n 2p "$WORK/$name.out")'"; }
+  local to_host to_guest
+  to_host=$(awk '$1 == "relay_bytes_to_host" { print $2 }' "$WORK/$name.stats")
+  to_guest=$(awk '$1 == "relay_bytes_to_guest" { print $2 }' "$WORK/$name.stats")
+  [ "${to_host:-0}" -ge "$SIZE" ] && [ "${to_guest:-0}" -ge "$SIZE" ] ||
+    { cat "$WORK/$name.stats" >&2; fail "$name: --stats relay_bytes_to_host=$to_host relay_bytes_to_guest=$to_guest, want >= $SIZE each"; }
+  echo "$name: $SIZE bytes down and up through the relay, SHA-256 equal;" \
+       "relay_bytes_to_guest=$to_guest relay_bytes_to_host=$to_host ($((SECONDS - started)) s)"
+}
+transfer default
+transfer mtu1500 --mtu 1500 --no-offload
+echo "PASS"
