@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Half-close through synack run's relay, both ways.
+#  - CMD shuts down its write side (FIN) and still receives: from a host "sink" (reads to EOF,
+#    then answers the length and SHA-256 of what it got) and from a host echo server (most of
+#    4 MB echoed after CMD's FIN);
+#  - the host server sends 2 MB and shuts down its write side first: CMD reads them and EOF, and
+#    then still sends 4 MB, which the host server receives complete (it reports on a second
+#    connection, within CMD's lifetime).
+source "$(dirname "$0")/lib.bash" "$1"
+interop_setup run_half_close --no-netns
+need python3
+HERE=$(dirname "$(readlink -f "$0")")
+
+host_py sink "$HERE/host_server.py" sink
+SINK=$HOST_PORT
+host_py echo "$HERE/host_server.py" echo
+ECHO=$HOST_PORT
+
+cat >"$WORK/host_first.py" <<'PY'
+import hashlib, os, socket, sys
+lst = socket.socket()
+lst.bind(("127.0.0.1", 0))
+lst.listen(4)
+print(f"PORT {lst.getsockname()[1]}", flush=True)
+conn, _ = lst.accept()
+conn.settimeout(20)
+greeting = bytes(i % 251 for i in range(2_000_000))
+conn.sendall(greeting)
+conn.shutdown(socket.SHUT_WR)  # our FIN first; we go on receiving
+h, n = hashlib.sha256(), 0
+while chunk := conn.recv(1 << 20):
+    h.update(chunk)
+    n += len(chunk)
+conn.close()
+result = f"length={n} sha256={h.hexdigest()}"
+print(result, flush=True)
+report, _ = lst.accept()
+report.sendall(result.encode())
+report.close()
+PY
+host_py host_first "$WORK/host_first.py"
+FIRST=$HOST_PORT
+
+synack_run --allow-host-loopback --stats -- python3 - "$ADDR" "$SINK" "$ECHO" "$FIRST" \
+    2>"$WORK/run.err" <<'PY' || { cat "$WORK/run.err" >&2; fail "half-close through synack run"; }
+import hashlib, os, socket, sys, threading
+addr = sys.argv[1]
+sink, echo, first = (int(p) for p in sys.argv[2:5])
+
+# CMD half-closes; the sink answers after our FIN.
+data = os.urandom(4_000_000)
+s = socket.create_connection((addr, sink), timeout=20)
+s.sendall(data)
+s.shutdown(socket.SHUT_WR)
+reply = bytearray()
+while chunk := s.recv(65536):
+    reply += chunk
+want = f"length={len(data)} sha256={hashlib.sha256(data).hexdigest()}".encode()
+assert bytes(reply) == want, f"sink after CMD's FIN answered {bytes(reply)!r}, want {want!r}"
+print(f"CMD sent {len(data)} bytes and FIN; the host sink's answer arrived after it: {reply.decode()}")
+
+# CMD half-closes while the echo is still coming back.
+s = socket.create_connection((addr, echo), timeout=20)
+def send():
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+threading.Thread(target=send).start()
+got = bytearray()
+while chunk := s.recv(1 << 20):
+    got += chunk
+assert got == data, f"echo: {len(got)} bytes back, want {len(data)} identical"
+print(f"CMD sent {len(data)} bytes and FIN to the host echo server, got all back, then EOF")
+
+# The host half-closes first; CMD sends afterwards.
+s = socket.create_connection((addr, first), timeout=20)
+greeting = bytearray()
+while chunk := s.recv(1 << 20):
+    greeting += chunk
+assert greeting == bytes(i % 251 for i in range(2_000_000)), f"{len(greeting)} bytes before the host's FIN"
+s.sendall(data)  # after the host's FIN: must still arrive
+s.close()
+r = socket.create_connection((addr, first), timeout=20)
+report = bytearray()
+while chunk := r.recv(1024):
+    report += chunk
+assert bytes(report) == want, f"host after its own FIN received {bytes(report)!r}, want {want!r}"
+print(f"host sent 2 MB and FIN first; CMD read EOF, then sent {len(data)} bytes: host got {report.decode()}")
+PY
+echo "PASS"
