@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Resets through synack run's relay, both ways, and a host server that dies mid-transfer.
+#  - the host server aborts (SO_LINGER {1, 0}, close): CMD's recv fails with ECONNRESET;
+#  - CMD aborts the same way: the host server's recv fails with ECONNRESET;
+#  - a host server SIGKILLs itself after sending 8 MB of an endless download, and another after
+#    receiving 8 MB of an endless upload: CMD sees a reset or EOF (download) or a send error
+#    (upload) within seconds, not a hang.
+source "$(dirname "$0")/lib.bash" "$1"
+interop_setup run_reset --no-netns
+need python3
+
+cat >"$WORK/server.py" <<'PY'
+import os, signal, socket, struct, sys
+mode = sys.argv[1]
+lst = socket.socket()
+lst.bind(("127.0.0.1", 0))
+lst.listen(8)
+print(f"PORT {lst.getsockname()[1]}", flush=True)
+conn, _ = lst.accept()
+conn.settimeout(20)
+LINGER0 = struct.pack("ii", 1, 0)
+if mode == "abort":            # read the request, then reset
+    assert conn.recv(100) == b"request"
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER0)
+    conn.close()
+    print("aborted", flush=True)
+elif mode == "observe":        # acknowledge the request, then report what recv sees
+    assert conn.recv(100) == b"request"
+    conn.sendall(b"ok")
+    try:
+        data = conn.recv(100)
+        print("EOF" if not data else f"DATA {data!r}", flush=True)
+    except ConnectionResetError:
+        print("ECONNRESET", flush=True)
+    except socket.timeout:
+        print("TIMEOUT", flush=True)
+elif mode == "die-sending":    # an endless download, and SIGKILL after 8 MB
+    block, sent = os.urandom(1 << 16), 0
+    while sent < 8 << 20:
+        sent += conn.send(block)
+    os.kill(os.getpid(), signal.SIGKILL)
+elif mode == "die-receiving":  # an endless upload, and SIGKILL after 8 MB
+    got = 0
+    while got < 8 << 20:
+        got += len(conn.recv(1 << 16))
+    os.kill(os.getpid(), signal.SIGKILL)
+PY
+
+# inside PYTHON-CODE ARGS...: runs the code in synack run (host loopback allowed).
+inside() {
+  local code=$1
+  shift
+  synack_run --allow-host-loopback --stats -- python3 -c "$code" "$ADDR" "$@" 2>"$WORK/run.err"
+  local status=$?
+  [ "$status" = 0 ] || { cat "$WORK/run.err" >&2; return 1; }
+}
+
+# --- the host resets ------------------------------------------------------------------------
+host_py abort "$WORK/server.py" abort
+inside '
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+s.sendall(b"request")
+try:
+    data = s.recv(100)
+    sys.exit(f"recv after the host server reset: {data!r}, want ECONNRESET")
+except ConnectionResetError:
+    print("host server aborted: CMD recv -> ECONNRESET")
+except socket.timeout:
+    sys.exit("recv after the host server reset: nothing within 10 s, want ECONNRESET")
+' "$HOST_PORT" || fail "a host-side reset must reach CMD as ECONNRESET"
+grep -q aborted "$WORK/abort.out" || fail "the host server did not abort"
+
+# --- CMD resets -----------------------------------------------------------------------------
+host_py observe "$WORK/server.py" observe
+OBSERVE_PID=$HOST_PID
+inside '
+import socket, struct, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+s.sendall(b"request")
+assert s.recv(2) == b"ok"
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+s.close()
+print("CMD aborted its connection (SO_LINGER 0)")
+time.sleep(1)  # synack run ends with CMD: let the reset travel first
+' "$HOST_PORT" || fail "CMD's abort"
+for _ in $(seq 100); do kill -0 "$OBSERVE_PID" 2>/dev/null || break; sleep 0.1; done
+seen=$(cat "$WORK/observe.out" | sed -n 2p)
+[ "$seen" = ECONNRESET ] || fail "CMD aborted with SO_LINGER 0: the host server's recv saw '${seen:-nothing}', want ECONNRESET"
+echo "CMD aborted: host server recv -> ECONNRESET"
+
+# --- the host server dies mid-transfer ------------------------------------------------------
+host_py die-sending "$WORK/server.py" die-sending
+inside '
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=15)
+got, t0 = 0, time.monotonic()
+try:
+    while chunk := s.recv(1 << 16):
+        got += len(chunk)
+    how = "EOF"
+except ConnectionResetError:
+    how = "ECONNRESET"
+except socket.timeout:
+    sys.exit(f"download: host server killed after 8 MB; CMD got {got} bytes and then nothing for 15 s (a hang)")
+assert got >= 1 << 20, got
+print(f"host server killed mid-download: CMD got {got} bytes, then {how} ({time.monotonic() - t0:.1f} s)")
+' "$HOST_PORT" || fail "a host server that dies mid-download must give CMD a reset or EOF"
+
+host_py die-receiving "$WORK/server.py" die-receiving
+inside '
+import os, socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=15)
+block, sent, t0 = os.urandom(1 << 16), 0, time.monotonic()
+try:
+    while time.monotonic() - t0 < 30:
+        sent += s.send(block)
+    sys.exit(f"upload: host server killed after 8 MB; CMD still sending after 30 s ({sent} bytes)")
+except (ConnectionResetError, BrokenPipeError) as e:
+    how = type(e).__name__
+except socket.timeout:
+    sys.exit(f"upload: host server killed after 8 MB; CMD sent {sent} bytes and then blocked 15 s (a hang)")
+print(f"host server killed mid-upload: CMD sent {sent} bytes, then {how} ({time.monotonic() - t0:.1f} s)")
+' "$HOST_PORT" || fail "a host server that dies mid-upload must give CMD a reset, not a hang"
+echo "PASS"
