@@ -9,8 +9,8 @@ Each binds 127.0.0.1 on a free port, prints "PORT n" (flushed) and serves until 
   host_server.py sink      reads a connection to EOF, answers "length=N sha256=HEX" and closes
                            (so the client's FIN must reach us while the client still reads)
 
-A second and third argument bind another address and port instead (e.g. 0.0.0.0 8080 inside
-synack run's namespace, for port forwards).
+A second and third argument bind another address and port instead (e.g. ::1 0 for IPv6, or
+0.0.0.0 8080 inside synack run's namespace, for port forwards).
 """
 import hashlib
 import http.server
@@ -110,10 +110,11 @@ class HttpServer(http.server.ThreadingHTTPServer):
 def main():
     mode = sys.argv[1]
     bind = (sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1", int(sys.argv[3]) if len(sys.argv) > 3 else 0)
+    family = socket.AF_INET6 if ":" in bind[0] else socket.AF_INET
     if mode == "http":
-        server = HttpServer(bind, Http)
+        server = type("HttpServer6", (HttpServer,), {"address_family": family})(bind, Http)
     else:
-        server = Server(bind, {"echo": Echo, "sink": Sink}[mode])
+        server = type("Server6", (Server,), {"address_family": family})(bind, {"echo": Echo, "sink": Sink}[mode])
     announce(server.server_address[1])
     server.serve_forever()
 

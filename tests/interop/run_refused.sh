@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Refusals and exit statuses of synack run. With --allow-host-loopback, a connect to a closed
-# port on the host's loopback (via the gateway) fails inside with ECONNREFUSED, quickly. Without
+# port on the host's loopback (via the gateway, IPv4 and IPv6) fails inside with ECONNREFUSED,
+# quickly. Without
 # the flag, the host's loopback is unreachable: a connect to a listening host server is refused
 # too (ECONNREFUSED) and the server sees no connection. synack run's exit status is CMD's:
 # `sh -c 'exit 42'` gives 42, a CMD killed by SIGKILL/SIGTERM gives 128+N, a command that does
@@ -18,7 +19,7 @@ CLOSED=$(free_port)
 cat >"$WORK/connect.py" <<'PY'
 import errno, socket, sys, time
 addr, port, want = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-s = socket.socket()
+s = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET)
 s.settimeout(10)
 t0 = time.monotonic()
 try:
@@ -42,14 +43,18 @@ PY
 inside_connect() {
   local port=$1 want=$2 stats=$3
   shift 3
-  synack_run --stats "$@" -- python3 "$WORK/connect.py" "$ADDR" "$port" "$want" 2>"$WORK/$stats" ||
+  synack_run --stats "$@" -- python3 "$WORK/connect.py" "${GW:-$ADDR}" "$port" "$want" 2>"$WORK/$stats" ||
     { cat "$WORK/$stats" >&2; fail "synack run $* -- connect to the gateway's port $port: want $want"; }
 }
 inside_connect "$HOST_PORT" connected allowed.stats --allow-host-loopback
 inside_connect "$CLOSED" refused closed.stats --allow-host-loopback
+GW=$ADDR6 inside_connect "$CLOSED" refused closed6.stats --allow-host-loopback  # the host's ::1
 n=$(awk '$1 == "relay_tcp_refused" { print $2 }' "$WORK/closed.stats")
 [ "${n:-0}" -ge 1 ] || fail "--stats: relay_tcp_refused=$n after a refused host connect, want >= 1"
 inside_connect "$HOST_PORT" refused denied.stats
+GW=$ADDR6 inside_connect "$HOST_PORT" refused denied6.stats
+n=$(awk '$1 == "relay_tcp_loopback_denied" { print $2 }' "$WORK/denied6.stats")
+[ "${n:-0}" -ge 1 ] || fail "--stats: relay_tcp_loopback_denied=$n for IPv6 without --allow-host-loopback, want >= 1"
 n=$(awk '$1 == "relay_tcp_loopback_denied" { print $2 }' "$WORK/denied.stats")
 [ "${n:-0}" -ge 1 ] || fail "--stats: relay_tcp_loopback_denied=$n without --allow-host-loopback, want >= 1"
 n=$(awk '$1 == "relay_tcp_connects" { print $2 }' "$WORK/denied.stats")

@@ -2,7 +2,8 @@
 # synack run's TCP relay carrying bulk data: curl inside `synack run --allow-host-loopback`
 # downloads 64 MB from and uploads 64 MB to a python3 HTTP server on the host's 127.0.0.1
 # (reached through the gateway 198.18.0.1), byte-exact by SHA-256; then the same at MTU 1500
-# without offloads. --stats must account for every byte in relay_bytes_to_host/_to_guest.
+# without offloads, and over IPv6 (the gateway fd53:796e:6163::1 to a server on the host's
+# ::1). --stats must account for every byte in relay_bytes_to_host/_to_guest.
 source "$(dirname "$0")/lib.bash" "$1"
 interop_setup run_transfer --no-netns
 need python3 curl sha256sum head
@@ -15,14 +16,14 @@ pattern_sha=$(pattern_sha256 "$SIZE")
 host_py http "$HERE/host_server.py" http
 URL="http://$ADDR:$HOST_PORT"
 
-# transfer NAME [NET OPTIONS...]: one download and one upload in a single synack run.
+# transfer NAME URL [NET OPTIONS...]: one download and one upload in a single synack run.
 transfer() {
-  local name=$1 started=$SECONDS status
-  shift
+  local name=$1 url=$2 started=$SECONDS status
+  shift 2
   synack_run --allow-host-loopback --stats "$@" -- sh -c '
       set -e
-      curl -sS -f --max-time 40 "$1/bytes/$2" | sha256sum | cut -d" " -f1
-      curl -sS -f --max-time 40 -T "$3" "$1/upload"; echo' sh "$URL" "$SIZE" "$WORK/random.bin" \
+      curl -sS -f -g --max-time 40 "$1/bytes/$2" | sha256sum | cut -d" " -f1
+      curl -sS -f -g --max-time 40 -T "$3" "$1/upload"; echo' sh "$url" "$SIZE" "$WORK/random.bin" \
     >"$WORK/$name.out" 2>"$WORK/$name.stats"
   status=$?
   [ "$status" = 0 ] || { cat "$WORK/$name.out" "$WORK/$name.stats" >&2; fail "$name: synack run exited $status"; }
@@ -38,6 +39,9 @@ transfer() {
   echo "$name: $SIZE bytes down and up through the relay, SHA-256 equal;" \
        "relay_bytes_to_guest=$to_guest relay_bytes_to_host=$to_host ($((SECONDS - started)) s)"
 }
-transfer default
-transfer mtu1500 --mtu 1500 --no-offload
+transfer default "$URL"
+transfer mtu1500 "$URL" --mtu 1500 --no-offload
+# IPv6: the gateway's IPv6 address leads to the host's ::1.
+host_py http6 "$HERE/host_server.py" http ::1 0
+transfer ipv6 "http://[$ADDR6]:$HOST_PORT"
 echo "PASS"
