@@ -8,12 +8,14 @@ Each binds 127.0.0.1 on a free port, prints "PORT n" (flushed) and serves until 
   host_server.py echo      echoes every connection until its EOF, then closes (threads)
   host_server.py sink      reads a connection to EOF, answers "length=N sha256=HEX" and closes
                            (so the client's FIN must reach us while the client still reads)
+  host_server.py hold      accepts connections and never reads from them (until they close)
 
 A second and third argument bind another address and port instead (e.g. ::1 0 for IPv6, or
 0.0.0.0 8080 inside synack run's namespace, for port forwards).
 """
 import hashlib
 import http.server
+import select
 import socket
 import socketserver
 import sys
@@ -103,6 +105,12 @@ class Sink(socketserver.BaseRequestHandler):
         self.request.sendall(f"length={length} sha256={h.hexdigest()}".encode())
 
 
+class Hold(socketserver.BaseRequestHandler):
+    def handle(self):
+        self.request.settimeout(None)
+        select.select([], [], [self.request])  # nothing but an exceptional condition wakes us
+
+
 class HttpServer(http.server.ThreadingHTTPServer):
     request_queue_size = 1024
 
@@ -114,7 +122,7 @@ def main():
     if mode == "http":
         server = type("HttpServer6", (HttpServer,), {"address_family": family})(bind, Http)
     else:
-        server = type("Server6", (Server,), {"address_family": family})(bind, {"echo": Echo, "sink": Sink}[mode])
+        server = type("Server6", (Server,), {"address_family": family})(bind, {"echo": Echo, "sink": Sink, "hold": Hold}[mode])
     announce(server.server_address[1])
     server.serve_forever()
 
