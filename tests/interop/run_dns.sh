@@ -4,7 +4,9 @@
 # contacted) and NXDOMAIN otherwise. With `synack run --dns 127.0.0.1:PORT`: CMD's
 # /etc/resolv.conf names 198.18.0.1; a raw DNS query to 198.18.0.1:53 gets the resolver's
 # answer (same ID); getaddrinfo and getent hosts resolve the name; an unknown name fails
-# (NXDOMAIN passed through). ping -c 2 198.18.0.1 is answered inside.
+# (NXDOMAIN passed through). ping -c 2 198.18.0.1 is answered inside. And other UDP: with
+# --allow-host-loopback, datagrams up to 30000 bytes to the gateway reach a host UDP echo server
+# on 127.0.0.1 and come back.
 source "$(dirname "$0")/lib.bash" "$1"
 interop_setup run_dns --no-netns
 need python3 ping getent
@@ -77,4 +79,30 @@ grep -q "^QUERY b'\\\\x07nowhere" "$WORK/resolver.out" || fail "the host resolve
 flows=$(awk '$1 == "relay_udp_to_host" { print $2 }' "$WORK/run.err")
 echo "host resolver: $(grep -c ^QUERY "$WORK/resolver.out") queries, from $(awk '/^QUERY/ { print $(NF - 2) }' "$WORK/resolver.out" | sort -u | tr '\n' ' ');" \
      "--stats relay_udp_to_host=$flows"
+
+# Other UDP: with --allow-host-loopback, datagrams to the gateway reach a UDP echo server on the
+# host's 127.0.0.1 and its answers come back from the gateway's address and port.
+cat >"$WORK/udp_echo.py" <<'PY'
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+print(f"PORT {s.getsockname()[1]}", flush=True)
+while True:
+    data, peer = s.recvfrom(65535)
+    s.sendto(data, peer)
+PY
+host_py udp_echo "$WORK/udp_echo.py"
+synack_run --allow-host-loopback -- python3 -c '
+import os, socket, sys
+gw = (sys.argv[1], int(sys.argv[2]))
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(5)
+sizes = [1, 100, 1400, 1472, 8000, 30000]
+for n in sizes * 5:
+    data = os.urandom(n)
+    s.sendto(data, gw)
+    got, peer = s.recvfrom(65535)
+    assert peer == gw and got == data, (n, peer, len(got))
+print(f"UDP echo via {gw[0]}:{gw[1]}: {len(sizes) * 5} datagrams of {sizes} bytes, all back exactly")
+' "$ADDR" "$HOST_PORT" 2>"$WORK/udp.err" || { cat "$WORK/udp.err" >&2; fail "UDP to the gateway with --allow-host-loopback"; }
 echo "PASS"
