@@ -3,15 +3,15 @@
 # synack ss --pid lists it ESTABLISHED (198.18.0.1:PORT as seen from CMD's side) with a
 # details line, synack ss without --pid includes the run process, synack stats shows
 # intercept_requests >= 1 (and --json works); --trace FILE gets JSON lines with the
-# connection's state transitions, ESTABLISHED among them. After CMD exits, the control socket
-# is gone.
+# connection's state transitions, ESTABLISHED among them; --pcap FILE captures it, tshark-clean.
+# After CMD exits, the control socket is gone.
 source "$(dirname "$0")/lib.bash" "$1"
 interop_setup run_status --no-netns
 need python3
 HERE=$(dirname "$(readlink -f "$0")")
 
 host_py echo "$HERE/host_server.py" echo
-"$SYNACK" run --allow-host-loopback --trace "$WORK/trace.jsonl" -- python3 -u - "$ADDR" "$HOST_PORT" "$WORK/done" \
+"$SYNACK" run --allow-host-loopback --trace "$WORK/trace.jsonl" --pcap "$WORK/run.pcap" -- python3 -u - "$ADDR" "$HOST_PORT" "$WORK/done" \
     >"$WORK/run.out" 2>"$WORK/run.err" <<'PY' &
 import os, socket, sys, time
 s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
@@ -62,18 +62,27 @@ done
 if timeout 10 "$SYNACK" ss --pid "$RUN_PID" >/dev/null 2>&1; then fail "synack ss still finds pid $RUN_PID"; fi
 
 [ -s "$WORK/trace.jsonl" ] || fail "--trace: $WORK/trace.jsonl missing or empty"
-python3 - "$WORK/trace.jsonl" <<'PY' || fail "--trace: not JSON lines with the connection's transitions"
+python3 - "$WORK/trace.jsonl" "$ADDR:$HOST_PORT" "$PEER:$CPORT" <<'PY' || fail "--trace: not JSON lines with the connection's transitions"
 import json, sys
-states = []
+path = []
 for n, line in enumerate(open(sys.argv[1]), 1):
     try:
         event = json.loads(line)
     except ValueError as e:
         sys.exit(f"line {n} is not JSON: {line[:200]!r} ({e})")
-    text = json.dumps(event)
-    if "ESTABLISHED" in text:
-        states.append(text)
-assert states, "no event mentions ESTABLISHED"
-print(f"--trace: {n} JSON lines, {len(states)} mentioning ESTABLISHED, e.g. {states[0][:200]}")
+    if event.get("type") == "transition" and (event.get("local"), event.get("remote")) == tuple(sys.argv[2:4]):
+        path.append(event["to"])
+print(f"--trace: {n} JSON lines; {sys.argv[3]} -> {sys.argv[2]}: {' -> '.join(path)}")
+assert "ESTABLISHED" in path, "no transition to ESTABLISHED for the connection"
+assert path[-1] == "CLOSED", "the connection's last transition is not to CLOSED"
 PY
+# --pcap: the capture holds the connection and is tshark-clean (when tshark is there).
+if command -v tshark >/dev/null; then
+  check_capture "$WORK/run.pcap"
+  n=$(tshark -r "$WORK/run.pcap" -n -Y "tcp.port == $HOST_PORT && tcp.port == $CPORT" 2>/dev/null | wc -l)
+  [ "$n" -ge 8 ] || fail "--pcap: $n packets of the connection $PEER:$CPORT -> $ADDR:$HOST_PORT, want >= 8"
+else
+  [ -s "$WORK/run.pcap" ] || fail "--pcap: $WORK/run.pcap missing or empty"
+  echo "note: no tshark; --pcap only checked to be non-empty"
+fi
 echo "PASS"
