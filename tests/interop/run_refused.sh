@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Refusals and exit statuses of synack run. With --allow-host-loopback, a connect to a closed
 # port on the host's loopback (via the gateway, IPv4 and IPv6) fails inside with ECONNREFUSED,
-# quickly. Without
-# the flag, the host's loopback is unreachable: a connect to a listening host server is refused
-# too (ECONNREFUSED) and the server sees no connection. synack run's exit status is CMD's:
-# `sh -c 'exit 42'` gives 42, a CMD killed by SIGKILL/SIGTERM gives 128+N, a command that does
-# not exist gives 127.
+# quickly. Without the flag, the host's loopback is unreachable: a connect to a listening host
+# server is refused too (ECONNREFUSED; IPv4 and IPv6) and a datagram does not arrive. synack
+# run's exit status is CMD's: `sh -c 'exit 42'` gives 42, a CMD killed by SIGKILL/SIGTERM gives
+# 128+N, a command that does not exist 127, a setup failure 125. CMD gets synack run's stdin,
+# cwd and environment, and synack0 with the documented addresses and default routes.
 source "$(dirname "$0")/lib.bash" "$1"
 interop_setup run_refused --no-netns
 need python3
@@ -104,4 +104,22 @@ expect_status 143 -- sh -c 'kill -TERM $$'
 expect_status 127 -- /nonexistent/synack-no-such-command
 expect_status 127 -- synack-no-such-command-$$
 expect_status 125 --dns not-an-address -- true
+
+# --- what else CMD gets from its caller, and its network ------------------------------------
+out=$(cd "$WORK" && printf 'line1\nline2\n' | SYNACK_TEST_VAR=kept synack_run -- sh -c '
+    wc -l | tr -d " "; pwd; echo "$SYNACK_TEST_VAR"
+    ip -4 -o addr show dev synack0 | awk "{ print \$4 }"; ip -6 -o addr show dev synack0 scope global | awk "{ print \$4 }"
+    ip -4 route show default | cut -d" " -f1-5; ip -6 route show default | cut -d" " -f1-5' 2>"$WORK/pass.err")
+want="2
+$WORK
+kept
+$PEER/24
+$PEER6/64
+default via $ADDR dev synack0
+default via $ADDR6 dev synack0"
+[ "$out" = "$want" ] || { cat "$WORK/pass.err" >&2; fail "CMD's stdin/cwd/environment/network: got
+$out
+want
+$want"; }
+echo "CMD reads synack run's stdin, keeps its cwd and environment; synack0 has $PEER/24 and $PEER6/64, default routes via $ADDR and $ADDR6"
 echo "PASS"
