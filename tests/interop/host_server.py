@@ -7,7 +7,8 @@ Each binds 127.0.0.1 on a free port, prints "PORT n" (flushed) and serves until 
                            PUT or POST /upload: answers "length=N sha256=HEX" for the body
   host_server.py echo      echoes every connection until its EOF, then closes (threads)
   host_server.py sink      reads a connection to EOF, answers "length=N sha256=HEX" and closes
-                           (so the client's FIN must reach us while the client still reads)
+                           (so the client's FIN must reach us while the client still reads);
+                           prints "sink length=N sha256=HEX" too
   host_server.py hold      accepts connections and never reads from them (until they close)
 
 A second and third argument bind another address and port instead (e.g. ::1 0 for IPv6, or
@@ -102,7 +103,12 @@ class Sink(socketserver.BaseRequestHandler):
         while chunk := self.request.recv(1 << 20):
             h.update(chunk)
             length += len(chunk)
-        self.request.sendall(f"length={length} sha256={h.hexdigest()}".encode())
+        result = f"length={length} sha256={h.hexdigest()}"
+        print(f"sink {result}", flush=True)  # for the tests, also when nobody reads the answer
+        try:
+            self.request.sendall(result.encode())
+        except OSError:
+            pass
 
 
 class Hold(socketserver.BaseRequestHandler):

@@ -5,7 +5,8 @@
 #    4 MB echoed after CMD's FIN);
 #  - the host server sends 2 MB and shuts down its write side first: CMD reads them and EOF, and
 #    then still sends 4 MB, which the host server receives complete (it reports on a second
-#    connection, within CMD's lifetime).
+#    connection, within CMD's lifetime);
+#  - CMD sends 16 MB, closes and exits at once: the host still gets every byte and the FIN.
 source "$(dirname "$0")/lib.bash" "$1"
 interop_setup run_half_close --no-netns
 need python3
@@ -86,4 +87,19 @@ while chunk := r.recv(1024):
 assert bytes(report) == want, f"host after its own FIN received {bytes(report)!r}, want {want!r}"
 print(f"host sent 2 MB and FIN first; CMD read EOF, then sent {len(data)} bytes: host got {report.decode()}")
 PY
+
+# CMD sends 16 MB, closes and exits at once: much of it is still in its kernel's send buffer
+# when CMD is gone. It must all reach the host, then the FIN (CMD's kernel still sends it).
+synack_run --allow-host-loopback -- python3 -c '
+import os, socket, sys
+data = os.urandom(16_000_000)
+open(sys.argv[3], "w").write(__import__("hashlib").sha256(data).hexdigest())
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20)
+s.sendall(data)
+s.close()' "$ADDR" "$SINK" "$WORK/exit.sha" 2>"$WORK/exit.err" || { cat "$WORK/exit.err" >&2; fail "CMD sending and exiting"; }
+want="sink length=16000000 sha256=$(cat "$WORK/exit.sha")"
+for _ in $(seq 100); do grep -qx "$want" "$WORK/sink.out" && break; sleep 0.1; done
+grep -qx "$want" "$WORK/sink.out" ||
+  fail "CMD sent 16 MB, closed and exited: the host sink got '$(tail -1 "$WORK/sink.out")', want '$want'"
+echo "CMD sent 16 MB, closed and exited at once: the host got all of it and the FIN"
 echo "PASS"
