@@ -3,7 +3,7 @@
 # packets to synack0 through a packet socket — bad TCP and IPv4 checksums, truncated IPv4 and
 # TCP headers, impossible data offsets — then floods SYNs to 3000 ports of the gateway (each
 # must be refused with an RST: the host's loopback is closed; a SYN left unanswered is sent
-# again, as TCP would, at most 3 times) and 3000 UDP datagrams to closed ports. Afterwards a
+# again, as TCP would, at most 5 times) and 3000 UDP datagrams to closed ports. Afterwards a
 # normal transfer still works: the host downloads and uploads 16 MB through a -p forward to a
 # server inside, byte-exact. Data CMD never reads (a host client pushing into a forwarded
 # connection CMD accepted and ignores) is held back by a closed window, not buffered without
@@ -94,11 +94,13 @@ def drain(seconds):
         flags = pkt[ihl + 13]
         if pkt[12:16] == A and dport in todo and todo[dport] == sport and flags & 0x04:
             refused.add(dport)
-while rounds < 4 and len(refused) < FLOOD:
+while rounds < 6 and len(refused) < FLOOD:
     rounds += 1
-    for sport, dport in todo.items():
+    for n, (sport, dport) in enumerate(todo.items()):
         if sport not in refused:
             send(ip4(tcp(sport, dport, seq=rounds * 7919)))
+        if n % 250 == 249:
+            drain(0.01)  # a breath now and then: the kernel's queue into the TUN holds ~500
     drain(1.5)
 try:  # packets the kernel dropped on the way into the TUN (its queue full): not synack's doing
     tx_dropped = open("/sys/class/net/synack0/statistics/tx_dropped").read().strip()
