@@ -198,8 +198,10 @@ int run_run(const RunArgs& args) {
     };
     loop.call_at(loop.now() + 100ms, poll_child);
   }
-  loop.on_signal([&](int sig) {
-    sandbox.signal(sig);  // CMD decides what a signal means; its exit ends us
+  loop.on_signal([&](int sig, int code) {
+    // CMD decides what a signal means; its exit ends us. A terminal's Ctrl-C reached CMD
+    // already (same process group): only kill(2)'s signals are passed on.
+    if (code != SI_KERNEL) sandbox.signal(sig);
     return true;
   });
   loop.on_socket_event([&](const SocketEvent& ev) { (*relay)->on_socket_event(ev); });

@@ -300,7 +300,9 @@ void EventLoop::run_timers() {
 void EventLoop::handle_signal() {
   signalfd_siginfo info;
   while (::read(signal_fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
-    if (signal_handler_ && signal_handler_(static_cast<int>(info.ssi_signo))) continue;
+    if (signal_handler_ &&
+        signal_handler_(static_cast<int>(info.ssi_signo), static_cast<int>(info.ssi_code)))
+      continue;
     if (shutting_down_) {
       running_ = false;  // a second signal: stop now
       return;

@@ -86,8 +86,11 @@ class EventLoop {
   void on_socket_event(SocketHandler handler) { socket_handler_ = std::move(handler); }
   void on_shutdown(std::function<void()> hook) { shutdown_hook_ = std::move(hook); }
   // SIGINT/SIGTERM: when set and it returns true, the signal was dealt with (passed on to a
-  // child, say) and the loop does not stop.
-  void on_signal(std::function<bool(int signal)> handler) { signal_handler_ = std::move(handler); }
+  // child, say) and the loop does not stop. `code` is the siginfo's si_code (SI_KERNEL for a
+  // terminal's Ctrl-C, SI_USER for kill(2)).
+  void on_signal(std::function<bool(int signal, int code)> handler) {
+    signal_handler_ = std::move(handler);
+  }
 
   // Extra descriptors (stdin, stdout...), level-triggered. Errors: errno from epoll_ctl —
   // EPERM for regular files and other descriptors epoll cannot watch (always ready: the
@@ -152,7 +155,7 @@ class EventLoop {
 
   SocketHandler socket_handler_;
   std::function<void()> shutdown_hook_;
-  std::function<bool(int)> signal_handler_;
+  std::function<bool(int, int)> signal_handler_;
   std::unordered_map<int, FdHandler> fd_handlers_;
 
   struct Timer {

@@ -85,23 +85,49 @@ bool receive_message(int sock, ReadyMessage* m, int* fd) {
   return true;
 }
 
-[[noreturn]] void child_main(const SandboxConfig& config, int sock, pid_t parent, bool userns,
-                             uid_t uid, gid_t gid, const std::string& resolv_file) {
-  // Die with synack: a command left with a dead TUN would only hang.
+// PID 1 of CMD's PID namespace: passes on the signals synack sends (an init receives only
+// signals it handles), reaps orphans, and when CMD exits, exits with its status — which ends
+// every other process of the namespace.
+pid_t g_command = 0;
+
+void forward_signal(int sig, siginfo_t* info, void*) {
+  // From synack (kill(2) from outside), not from a terminal: those reach CMD directly.
+  if (g_command > 0 && info && info->si_code == SI_USER) ::kill(g_command, sig);
+}
+
+constexpr int kForwardedSignals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+
+[[noreturn]] void run_init(pid_t command) {
+  g_command = command;
+  struct sigaction sa {};
+  sa.sa_sigaction = forward_signal;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : kForwardedSignals) ::sigaction(sig, &sa, nullptr);
+  while (true) {
+    int status = 0;
+    pid_t done = ::waitpid(-1, &status, 0);
+    if (done < 0) {
+      if (errno == EINTR) continue;
+      ::_exit(127);  // no children left (cannot happen before CMD's own exit)
+    }
+    if (done != command) continue;  // an orphan, reaped
+    if (WIFEXITED(status)) ::_exit(WEXITSTATUS(status));
+    ::_exit(128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0));
+  }
+}
+
+[[noreturn]] void child_main(const SandboxConfig& config, int sock, bool userns, uid_t uid,
+                             gid_t gid, const std::string& resolv_file) {
+  // Die with synack: a command left with a dead TUN would only hang. (As PID 1 of a new PID
+  // namespace our parent is invisible — getppid() is 0 — so there is no race check to do.)
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() != parent) ::_exit(1);
   // The parent holds SIGINT/SIGTERM blocked and SIGPIPE ignored; the command gets defaults.
   sigset_t empty;
   sigemptyset(&empty);
   ::sigprocmask(SIG_SETMASK, &empty, nullptr);
   for (int sig : {SIGPIPE, SIGINT, SIGTERM}) ::signal(sig, SIG_DFL);
 
-  int flags = CLONE_NEWNET | CLONE_NEWNS | (userns ? CLONE_NEWUSER : 0);
-  if (::unshare(flags) != 0) {
-    child_fail(sock, errno_text(userns ? "unshare(user, net, mount namespaces)"
-                                       : "unshare(net, mount namespaces)") +
-                         (userns ? " (are unprivileged user namespaces allowed?)" : ""));
-  }
   if (userns) {
     // Root inside, ourselves outside: one id each way (user_namespaces(7)).
     (void)write_file("/proc/self/setgroups", "deny");
@@ -110,6 +136,8 @@ bool receive_message(int sock, ReadyMessage* m, int* fd) {
     if (!write_file("/proc/self/gid_map", "0 " + std::to_string(gid) + " 1\n"))
       child_fail(sock, errno_text("writing /proc/self/gid_map"));
   }
+  if (::unshare(CLONE_NEWNET | CLONE_NEWNS) != 0)
+    child_fail(sock, errno_text("unshare(net, mount namespaces)"));
   // Mounts made from here on stay in our mount namespace.
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
     child_fail(sock, errno_text("making / a private mount"));
@@ -119,6 +147,8 @@ bool receive_message(int sock, ReadyMessage* m, int* fd) {
   // A sysfs of this namespace, as `ip netns exec` gives (tools list interfaces there). Not
   // essential: kept quiet when refused.
   (void)::mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
+  // And a /proc of the new PID namespace (ps, /proc/self), as `unshare --mount-proc` gives.
+  (void)::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
 
   if (auto r = run_command({"ip", "link", "set", "lo", "up"}); !r) child_fail(sock, r.error());
   auto tun = TunDevice::open(config.tun);
@@ -142,6 +172,12 @@ bool receive_message(int sock, ReadyMessage* m, int* fd) {
   char go = 0;
   if (::read(sock, &go, 1) != 1) ::_exit(1);  // the parent gave up
   ::close(sock);
+  pid_t command = ::fork();
+  if (command < 0) {
+    std::fprintf(stderr, "synack run: fork: %s\n", std::strerror(errno));
+    ::_exit(126);
+  }
+  if (command > 0) run_init(command);
   std::vector<char*> args;
   for (const auto& a : config.argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -171,10 +207,20 @@ Expected<std::unique_ptr<Sandbox>, std::string> Sandbox::start(const SandboxConf
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
     return Unexpected{errno_text("socketpair")};
-  const pid_t parent = ::getpid();
   const uid_t uid = ::geteuid();
   const gid_t gid = ::getegid();
-  pid_t pid = ::fork();
+  // The child is the init (PID 1) of a new PID namespace, so that whatever CMD leaves
+  // running dies with it. A raw clone() with no stack is a fork() into new namespaces; the
+  // user namespace comes first where there is one, as creating the others needs it.
+  const unsigned long clone_flags =
+      CLONE_NEWPID | (box->user_namespace_ ? CLONE_NEWUSER : 0) | SIGCHLD;
+  pid_t pid = static_cast<pid_t>(::syscall(SYS_clone, clone_flags, nullptr, nullptr, nullptr, nullptr));
+  if (pid < 0 && box->user_namespace_) {
+    ::close(sv[0]);
+    ::close(sv[1]);
+    return Unexpected{errno_text("clone(user, pid namespaces)") +
+                      " (are unprivileged user namespaces allowed?)"};
+  }
   if (pid < 0) {
     ::close(sv[0]);
     ::close(sv[1]);
@@ -182,10 +228,10 @@ Expected<std::unique_ptr<Sandbox>, std::string> Sandbox::start(const SandboxConf
   }
   if (pid == 0) {
     ::close(sv[0]);
-    child_main(config, sv[1], parent, box->user_namespace_, uid, gid, box->resolv_file_);
+    child_main(config, sv[1], box->user_namespace_, uid, gid, box->resolv_file_);
   }
   ::close(sv[1]);
-  box->pid_ = pid;
+  box->pid_ = pid;  // the init; CMD is its child
   box->control_fd_ = sv[0];
   box->pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
 

@@ -1,8 +1,10 @@
-// The child of `synack run`: a process in a new network namespace (and a new user namespace
-// when not root, as rootless container tools do; and a new mount namespace, so that its
-// /etc/resolv.conf can name synack's resolver) that creates and configures a TUN interface
-// there, hands the descriptor to its parent over a Unix socket, waits for the parent's go
-// and then executes the command. The parent stays in the host's namespaces, where its relay
+// The child of `synack run`: the init of a new PID namespace, in a new network namespace (and
+// a new user namespace when not root, as rootless container tools do; and a new mount
+// namespace, so that its /etc/resolv.conf can name synack's resolver and /proc is its own),
+// that creates and configures a TUN interface there, hands the descriptor to its parent over
+// a Unix socket, waits for the parent's go, then starts the command as its only child: it
+// passes on synack's signals, reaps orphans, and exits with the command's status, which ends
+// whatever the command left running. The parent stays in the host's namespaces, where its relay
 // sockets reach the host's network.
 #pragma once
 
@@ -48,7 +50,7 @@ class Sandbox {
   int exit_fd() const { return pidfd_; }
   // The command's exit status once it has exited (128 + N after signal N), else nullopt.
   std::optional<int> poll_exit();
-  // Passes a signal on to the command.
+  // Passes a signal on to the command (through the init).
   void signal(int sig) const;
   bool user_namespace() const { return user_namespace_; }
 

@@ -23,6 +23,9 @@ start_run() {
   grep -q "^ready" "$WORK/$name.out" || fail "$name: CMD not ready after 10 s"
   read -r CMD_PID CMD_NETNS RESOLV < <(awk '$1 == "cmd" { print $2, $3, $4 }' "$WORK/$name.out")
   [ -n "$CMD_PID" ] && [ -n "$CMD_NETNS" ] || fail "$name: CMD did not report itself"
+  # CMD runs in a PID namespace of its own: $$ is its pid there; find it as the host sees it.
+  CMD_PID=$(host_pid "$CMD_NETNS" "$CMD_PID")
+  [ -n "$CMD_PID" ] || fail "$name: CMD's process not found among the host's"
   [ "$(readlink /proc/self/ns/net)" != "$CMD_NETNS" ] || fail "$name: CMD runs in the host's network namespace"
   [ -e "/run/synack/$RUN_PID.sock" ] || echo "note: no /run/synack/$RUN_PID.sock while running"
 }
@@ -40,6 +43,22 @@ finished() {
   [ "$status" = "$want" ] || { cat "$WORK/$name.out" "$WORK/$name.err" >&2; fail "$name: synack run exited $status, want $want"; }
   leftovers "$name"
   echo "$name: synack run exited $status; CMD, its namespace, the control socket and resolv.conf are gone"
+}
+# host_pid NS NSPID: the host's pid of the process in network namespace NS whose pid in its own
+# PID namespace is NSPID (the last field of NSpid in /proc/PID/status).
+host_pid() {
+  python3 - "$1" "$2" <<'PY'
+import os, sys
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        if os.readlink(f"/proc/{pid}/ns/net") != sys.argv[1]:
+            continue
+        for line in open(f"/proc/{pid}/status"):
+            if line.startswith("NSpid:") and line.split()[-1] == sys.argv[2]:
+                print(pid)
+    except OSError:
+        pass
+PY
 }
 # in_netns NS: "pid:command" of every process whose network namespace is NS (as readlink shows it).
 in_netns() {
@@ -97,11 +116,13 @@ echo "kill: synack run SIGKILLed; CMD and its namespace went with it"
 # CMD exits and leaves a child running in the namespace.
 start_run background "$REPORT"'; sleep 300 </dev/null >/dev/null 2>&1 & echo "child $!"; echo ready; sleep 0.5; exit 0'
 child=$(awk '$1 == "child" { print $2 }' "$WORK/background.out")
+child=$(host_pid "$CMD_NETNS" "$child")  # its pid as the host sees it (CMD has a PID namespace)
+[ -n "$child" ] || fail "background: CMD's child not found among the host's processes"
 PIDS+=("$child")  # killed at the end in any case
 for _ in $(seq 100); do kill -0 "$RUN_PID" 2>/dev/null || break; sleep 0.1; done
 sleep 1
 if kill -0 "$child" 2>/dev/null; then
-  fail "background: CMD exited 0 and synack run returned, but CMD's child (pid $child: $(tr '\0' ' ' <"/proc/$child/cmdline")) still runs in CMD's network namespace $(readlink "/proc/$child/ns/net"), whose link synack no longer serves (nothing kills CMD's descendants: no PID namespace, PR_SET_PDEATHSIG reaches CMD only)"
+  fail "background: CMD exited 0 and synack run returned, but CMD's child (pid $child: $(tr '\0' ' ' <"/proc/$child/cmdline")) still runs in CMD's network namespace $(readlink "/proc/$child/ns/net"), whose link synack no longer serves (the init of CMD's PID namespace should have ended it)"
 fi
 finished background 0
 echo "PASS"
