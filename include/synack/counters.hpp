@@ -59,6 +59,7 @@ namespace synack {
   X(tcp_rto_expirations, "retransmission timer expirations")                                \
   X(tcp_fast_retransmits, "fast retransmissions (RFC 5681 §3.2)")                           \
   X(tcp_sack_recovered_bytes, "bytes retransmitted by SACK-based recovery (RFC 6675)")      \
+  X(tcp_lost_retransmits, "retransmissions found lost by SACK (RFC 8985 §6.2)")             \
   X(tcp_dup_acks, "duplicate ACKs received")                                                \
   X(tcp_out_of_order_segments, "segments stored out of order")                              \
   X(tcp_delayed_acks, "ACKs sent by the delayed-ACK timer")                                 \

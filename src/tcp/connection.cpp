@@ -379,6 +379,7 @@ void Connection::on_retransmit_timeout(Instant now, SegmentSink& out) {
   // RFC 2018 §8: after a timeout, SACK information is not trusted (the receiver may have
   // reneged); everything from SND.UNA is sent again.
   scoreboard_.clear();
+  retransmit_log_.clear();
   dup_acks_ = 0;
   recover_ = snd_max_;
   snd_nxt_ = snd_una_;

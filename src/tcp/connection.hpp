@@ -191,6 +191,10 @@ class Connection {
   std::uint32_t ts_now(Instant now) const;
   void retransmit_first(Instant now, SegmentSink& out);
   bool sack_retransmit_next(Instant now, SegmentSink& out);
+  bool resend_lost_retransmission(Instant now, SegmentSink& out);
+  std::optional<SeqNum> retransmit_hole(SeqNum start, std::uint32_t length, Instant now,
+                                        SegmentSink& out);
+  std::uint32_t recovery_pipe(std::uint32_t mss) const;
   bool fin_sent() const;
   SeqNum fin_seq() const { return snd_buf_seq_ + snd_buf_.size(); }
   std::uint32_t flight_size() const { return static_cast<std::uint32_t>(snd_max_ - snd_una_); }
@@ -269,6 +273,7 @@ class Connection {
   bool sack_recovery_ = false;  // in_recovery_ driven by RFC 6675 (SACK) rather than NewReno
   SackScoreboard scoreboard_;
   SeqNum high_rxt_;  // RFC 6675 HighRxt
+  RetransmitLog retransmit_log_;  // SACK recovery's retransmissions, for RFC 8985 §6.2
   std::uint32_t ack_pending_ = 0;  // full-sized segments received since our last ACK
   bool ack_now_ = false;
 

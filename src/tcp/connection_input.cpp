@@ -396,9 +396,19 @@ bool Connection::process_ack(const Segment& seg, Instant now, SegmentSink& out) 
   } else if (seg.ack == snd_una_) {
     handle_duplicate_ack(seg, now, out);
   }
+  if (sack_recovery_) {
+    // RFC 8985 §6.2: a retransmission whose later-sent data is SACKed while it is not was
+    // lost; output() sends it again (see RetransmitLog).
+    std::size_t lost = retransmit_log_.update(snd_una_, scoreboard_, effective_mss());
+    if (lost > 0 && context_.counters) context_.counters->tcp_lost_retransmits += lost;
+  }
   // RFC 5681 §3.2 step 2 / RFC 6675 §5: three duplicate ACKs, or SACKed data showing the
   // first segment lost, start loss recovery — once per window (RFC 6582 "recover").
-  if (!in_recovery_ && flight_size() > 0 && snd_una_ > recover_ &&
+  // RFC 6582 §3.2 step 2: recovery may start again once the ACK "covers more than recover",
+  // the highest sequence number sent when the last one began, i.e. SND.MAX - 1 then; our
+  // recover_ holds that SND.MAX, so an ACK of exactly recover_ qualifies (RFC 6675 §5 too:
+  // "beyond the last value of RecoveryPoint" = HighData).
+  if (!in_recovery_ && flight_size() > 0 && snd_una_ >= recover_ &&
       (dup_acks_ >= 3 || (sack_ok_ && scoreboard_.is_lost(snd_una_, effective_mss()))))
     enter_recovery(now, out);
   update_send_window(seg, now);
@@ -465,6 +475,7 @@ void Connection::handle_new_ack(const Segment& seg, Instant now, SegmentSink& ou
       // RFC 6582 §3.2 step 3 / RFC 6675 §5 (A): full acknowledgment ends recovery.
       in_recovery_ = false;
       sack_recovery_ = false;
+      retransmit_log_.clear();
       dup_acks_ = 0;
       cc_.on_recovery_exit();
     } else if (sack_recovery_) {
@@ -527,6 +538,8 @@ void Connection::enter_recovery(Instant now, SegmentSink& out) {
   retransmit_first(now, out);
   if (sack_recovery_) {
     high_rxt_ = seq_min(snd_una_ + mss, seq_max(snd_una_, fin_seq()));
+    retransmit_log_.clear();
+    retransmit_log_.on_retransmit(snd_una_, high_rxt_, snd_max_);
     if (context_.counters)
       context_.counters->tcp_sack_recovered_bytes += static_cast<std::uint32_t>(high_rxt_ - snd_una_);
   }

@@ -177,24 +177,51 @@ void Connection::restart_retransmit_timer(Instant now) {
   arm(Timer::Retransmit, now + rtt_.rto());
 }
 
+// RFC 6675 §4 SetPipe, less the retransmissions found lost (RFC 8985 §6.2), which are no
+// longer in the network until sent again.
+std::uint32_t Connection::recovery_pipe(std::uint32_t mss) const {
+  std::uint32_t pipe = scoreboard_.pipe(snd_una_, snd_max_, high_rxt_, mss);
+  std::uint32_t lost = retransmit_log_.lost_bytes(snd_una_);
+  return pipe > lost ? pipe - lost : 0;
+}
+
+// Sends [start, start + length) again, cut to the data and the FIN we sent; records it for
+// lost-retransmission detection. Returns the end of what was sent, or nullopt for nothing.
+std::optional<SeqNum> Connection::retransmit_hole(SeqNum start, std::uint32_t length, Instant now,
+                                                  SegmentSink& out) {
+  SeqNum data_end = fin_seq();
+  std::uint32_t len =
+      start < data_end ? std::min(length, static_cast<std::uint32_t>(data_end - start)) : 0;
+  bool fin = fin_sent() && start + len == data_end && start + length > data_end;
+  if (len == 0 && !fin) return std::nullopt;
+  send_data_segment(start, len, fin, now, out, true);
+  SeqNum end = start + len + (fin ? 1 : 0);
+  retransmit_log_.on_retransmit(start, end, snd_max_);
+  if (context_.counters) context_.counters->tcp_sack_recovered_bytes += len;
+  return end;
+}
+
 // RFC 6675 §4 NextSeg rule 1 and §5 (C.1): retransmit the next lost hole above HighRxt if
 // cwnd - pipe allows a full segment. Returns whether it sent something.
 bool Connection::sack_retransmit_next(Instant now, SegmentSink& out) {
   std::uint32_t mss = effective_mss() - sack_option_bytes();
-  std::uint32_t pipe = scoreboard_.pipe(snd_una_, snd_max_, high_rxt_, mss);
-  if (pipe + mss > cc_.cwnd()) return false;
+  if (recovery_pipe(mss) + mss > cc_.cwnd()) return false;
   auto hole = scoreboard_.next_lost_hole(seq_max(high_rxt_, snd_una_), snd_max_, mss, mss);
   if (!hole) return false;
-  SeqNum data_end = fin_seq();
-  std::uint32_t len = hole->start < data_end
-                          ? std::min(hole->length, static_cast<std::uint32_t>(data_end - hole->start))
-                          : 0;
-  bool fin = fin_sent() && hole->start + len == data_end && hole->start + hole->length > data_end;
-  if (len == 0 && !fin) return false;
-  send_data_segment(hole->start, len, fin, now, out, true);
-  high_rxt_ = hole->start + len + (fin ? 1 : 0);
-  if (context_.counters) context_.counters->tcp_sack_recovered_bytes += len;
+  auto end = retransmit_hole(hole->start, hole->length, now, out);
+  if (!end) return false;
+  high_rxt_ = *end;
   return true;
+}
+
+// RFC 8985 §6.2 (and Linux's lost-retransmission marking): a retransmission judged lost is
+// sent again, before any hole above HighRxt (it is the oldest loss), as cwnd - pipe allows.
+bool Connection::resend_lost_retransmission(Instant now, SegmentSink& out) {
+  std::uint32_t mss = effective_mss() - sack_option_bytes();
+  if (recovery_pipe(mss) + mss > cc_.cwnd()) return false;
+  auto hole = retransmit_log_.next_lost(snd_una_, scoreboard_);
+  if (!hole) return false;
+  return retransmit_hole(hole->start, std::min(hole->length, mss), now, out).has_value();
 }
 
 // RFC 6298 §5.4 / RFC 5681 §3.2: send the earliest unacknowledged segment again.
@@ -250,14 +277,22 @@ void Connection::output(Instant now, SegmentSink& out) {
   bool sent_any = false;
   // RFC 6675 §5 (C): during SACK recovery, holes judged lost go first, while pipe allows.
   if (sack_recovery_) {
+    for (int guard = 0; guard < 64 && resend_lost_retransmission(now, out); ++guard)
+      sent_any = true;
     for (int guard = 0; guard < 1024 && sack_retransmit_next(now, out); ++guard) sent_any = true;
   }
   for (int guard = 0; guard < 4096; ++guard) {
     SeqNum data_end = fin_seq();
-    SeqNum wnd_end = snd_una_ + std::min(snd_wnd_, cc_.cwnd());
+    std::uint32_t cwnd = cc_.cwnd();
+    // RFC 3042 §2 limited transmit: on each of the first two duplicate ACKs one new segment
+    // may go out, "the amount of outstanding data would remain less than or equal to the
+    // congestion window plus 2 segments"; cwnd itself is not changed. The segments it sends
+    // bring the further duplicate ACKs a small window would otherwise never produce.
+    if (!in_recovery_ && dup_acks_ > 0 && dup_acks_ < 3) cwnd += dup_acks_ * mss;
+    SeqNum wnd_end = snd_una_ + std::min(snd_wnd_, cwnd);
     if (sack_recovery_) {
       // New data may go out as long as pipe stays below cwnd (RFC 6675 NextSeg rule 2).
-      std::uint32_t pipe = scoreboard_.pipe(snd_una_, snd_max_, high_rxt_, mss);
+      std::uint32_t pipe = recovery_pipe(mss);
       std::uint32_t room_cwnd = cc_.cwnd() > pipe ? cc_.cwnd() - pipe : 0;
       wnd_end = seq_min(snd_una_ + snd_wnd_, snd_nxt_ + room_cwnd);
     }

@@ -124,4 +124,76 @@ std::optional<std::pair<SeqNum, SeqNum>> SackScoreboard::sacked_range_at_or_afte
   return std::nullopt;
 }
 
+std::uint32_t SackScoreboard::sacked_bytes_above(SeqNum seq) const {
+  std::uint32_t n = 0;
+  for (const auto& r : ranges_)
+    if (r.right > seq) n += static_cast<std::uint32_t>(r.right - seq_max(r.left, seq));
+  return n;
+}
+
+void RetransmitLog::on_retransmit(SeqNum start, SeqNum end, SeqNum snd_max) {
+  if (!(start < end)) return;
+  for (auto& r : records_) {
+    if (r.start <= start && start < r.end) {  // sent again: judge it from now on
+      r.end = seq_max(r.end, end);
+      r.sent_at_snd_max = snd_max;
+      r.lost = false;
+      return;
+    }
+  }
+  if (records_.size() >= kMaxRecords) return;  // bounded: the RTO still covers it
+  records_.push_back(Record{start, end, snd_max});
+}
+
+std::size_t RetransmitLog::update(SeqNum snd_una, const SackScoreboard& scoreboard,
+                                  std::uint32_t mss) {
+  std::size_t newly_lost = 0;
+  std::erase_if(records_, [&](const Record& r) {
+    if (r.end <= snd_una) return true;
+    // Delivered if every octet above SND.UNA is SACKed.
+    for (SeqNum s = seq_max(r.start, snd_una); s < r.end;) {
+      auto sacked = scoreboard.sacked_range_at_or_after(s);
+      if (!sacked || sacked->first != s) return false;
+      s = sacked->second;
+    }
+    return true;
+  });
+  for (auto& r : records_) {
+    if (r.lost) continue;
+    // RFC 8985 §6.2: segments sent after the retransmission were delivered (SACKed) while
+    // it was not; with the DupThresh margin of RFC 6675 §4 IsLost against reordering.
+    if (scoreboard.sacked_bytes_above(r.sent_at_snd_max) >
+        (SackScoreboard::kDupThresh - 1) * mss) {
+      r.lost = true;
+      ++newly_lost;
+    }
+  }
+  return newly_lost;
+}
+
+std::optional<SackScoreboard::Hole> RetransmitLog::next_lost(
+    SeqNum snd_una, const SackScoreboard& scoreboard) const {
+  for (const auto& r : records_) {
+    if (!r.lost) continue;
+    SeqNum s = seq_max(r.start, snd_una);
+    while (s < r.end) {
+      auto sacked = scoreboard.sacked_range_at_or_after(s);
+      if (!sacked || !(sacked->first < r.end))
+        return SackScoreboard::Hole{s, static_cast<std::uint32_t>(r.end - s)};
+      if (s < sacked->first)
+        return SackScoreboard::Hole{s, static_cast<std::uint32_t>(sacked->first - s)};
+      s = sacked->second;
+    }
+  }
+  return std::nullopt;
+}
+
+std::uint32_t RetransmitLog::lost_bytes(SeqNum snd_una) const {
+  std::uint32_t n = 0;
+  for (const auto& r : records_)
+    if (r.lost && snd_una < r.end)
+      n += static_cast<std::uint32_t>(r.end - seq_max(r.start, snd_una));
+  return n;
+}
+
 }  // namespace synack::tcp

@@ -51,12 +51,52 @@ class SackScoreboard {
 
   // The next SACKed range starting at or after `seq`, for skipping SACKed data on go-back-N.
   std::optional<std::pair<SeqNum, SeqNum>> sacked_range_at_or_after(SeqNum seq) const;
+  // SACKed octets at or above `seq`.
+  std::uint32_t sacked_bytes_above(SeqNum seq) const;
 
  private:
   struct Range {
     SeqNum left, right;
   };
   std::vector<Range> ranges_;  // sorted, disjoint, non-adjacent
+};
+
+// Lost-retransmission detection during SACK recovery, as RFC 8985 §6.2 and Linux's
+// tcp_mark_lost_retrans() do it: a retransmission is lost when data first sent *after* it
+// is SACKed while the retransmitted range stays a hole. RFC 6675 alone never retransmits a
+// range twice (NextSeg starts above HighRxt), so a lost retransmission waits for the RTO.
+// Each record is one retransmitted segment; bounded by kMaxRecords (further ones go
+// untracked and fall back on the RTO).
+class RetransmitLog {
+ public:
+  static constexpr std::size_t kMaxRecords = 64;
+
+  // [start, end) was retransmitted while SND.MAX was `snd_max`. Sending a range of a record
+  // again restarts that record's judgment with the new SND.MAX.
+  void on_retransmit(SeqNum start, SeqNum end, SeqNum snd_max);
+  // After the scoreboard took an ACK: forgets records cumulatively ACKed or SACKed, and marks
+  // lost those with more than (DupThresh - 1) * SMSS octets SACKed at or above the SND.MAX
+  // they were sent at — the RFC 6675 IsLost margin, so reordering of up to DupThresh
+  // segments does not count. Returns how many were newly marked lost.
+  std::size_t update(SeqNum snd_una, const SackScoreboard& scoreboard, std::uint32_t mss);
+  // The first lost record's range still unSACKed at or above SND.UNA, to be sent again.
+  std::optional<SackScoreboard::Hole> next_lost(SeqNum snd_una,
+                                                const SackScoreboard& scoreboard) const;
+  // Octets of lost records not yet sent again: no longer in the network, so they leave the
+  // RFC 6675 pipe (which counts everything below HighRxt as retransmitted and in flight).
+  // Counted whole, SACKed parts included: an overestimate only when a record is partly
+  // SACKed, which segment-sized records rarely are.
+  std::uint32_t lost_bytes(SeqNum snd_una) const;
+  void clear() { records_.clear(); }
+  bool empty() const { return records_.empty(); }
+
+ private:
+  struct Record {
+    SeqNum start, end;
+    SeqNum sent_at_snd_max;
+    bool lost = false;
+  };
+  std::vector<Record> records_;  // in order of sending
 };
 
 }  // namespace synack::tcp

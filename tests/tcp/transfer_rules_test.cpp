@@ -1,6 +1,6 @@
 // One test per rule of data transfer, flow control and liveness: RFC 9293 §3.7-§3.8 (MSS,
 // Nagle, keep-alive, zero-window probing, SWS avoidance, delayed ACK), RFC 6298 (RTO), RFC 5681
-// / RFC 6582 / RFC 6675 (loss recovery), RFC 7323 (PAWS, window scaling) and RFC 5961 §5
+// / RFC 6582 / RFC 6675 / RFC 3042 / RFC 8985 §6.2 (loss recovery), RFC 7323 (PAWS, window scaling) and RFC 5961 §5
 // (old ACKs). Each test is named after its rule and scripts the exchange one segment at a
 // time in virtual time, asserting the segments, the timers and the counters that moved.
 #include <algorithm>
@@ -434,6 +434,124 @@ TEST_F(Transfer, RFC6675_SACK_recovery_retransmits_only_the_hole) {
   expect_no_tx();
   EXPECT_EQ(counters.tcp_sack_recovered_bytes, 536u);
   EXPECT_EQ(conn().status().retransmits, 1u);
+}
+
+// RFC 3042 §2 limited transmit: each of the first two duplicate ACKs sends one new segment
+// beyond cwnd (cwnd itself unchanged), so that a small window still yields the third
+// duplicate that starts fast retransmit instead of waiting for the RTO.
+TEST_F(Transfer, RFC3042_limited_transmit_sends_new_data_on_the_first_two_dup_ACKs) {
+  config.initial_window_segments = 4;
+  establish_active();  // MSS 536, no SACK
+  auto seg = [](int i) { return L + 1 + 536 * i; };
+  send(text(6 * 536));
+  for (int i = 0; i < 4; ++i)
+    expect_tx({.flags = ACK, .seq = seg(i), .ack = R + 1, .payload = text(536)});
+  expect_no_tx();
+  std::uint32_t cwnd = conn().status().cwnd;
+  peer_ack(seg(0));  // the first segment is lost
+  expect_tx({.flags = ACK, .seq = seg(4), .ack = R + 1, .payload = text(536)});
+  peer_ack(seg(0));
+  expect_tx({.flags = ACK | PSH, .seq = seg(5), .ack = R + 1, .payload = text(536)});
+  EXPECT_EQ(conn().status().cwnd, cwnd);
+  EXPECT_EQ(counters.tcp_fast_retransmits, 0u);
+  peer_ack(seg(0));  // the third: fast retransmit
+  auto rx = expect_tx({.flags = ACK, .seq = seg(0), .ack = R + 1, .payload = text(536)});
+  EXPECT_TRUE(rx.retransmission);
+  EXPECT_EQ(counters.tcp_fast_retransmits, 1u);
+  peer_ack(seg(6));
+  expect_no_tx();
+  EXPECT_EQ(counters.tcp_rto_expirations, 0u);
+}
+
+// RFC 6582 §3.2 step 2: recovery may begin again once the cumulative ACK "covers more than
+// recover" (the highest sequence number sent when the last recovery began). An ACK of
+// exactly everything sent then qualifies: a loss right after it is fast-retransmitted, not
+// left to the RTO.
+TEST_F(Transfer, RFC6582_new_recovery_once_the_ACK_covers_the_previous_recover) {
+  config.initial_window_segments = 4;
+  establish_active();  // MSS 536, no SACK
+  auto seg = [](int i) { return L + 1 + 536 * i; };
+  send(text(14 * 536));
+  for (int i = 0; i < 4; ++i) pop_tx();
+  peer_ack(seg(0));  // segment 0 lost; limited transmit sends 4 and 5
+  peer_ack(seg(0));
+  expect_tx({.flags = ACK, .seq = seg(4), .ack = R + 1, .payload = text(536)});
+  expect_tx({.flags = ACK, .seq = seg(5), .ack = R + 1, .payload = text(536)});
+  peer_ack(seg(0));
+  expect_tx({.flags = ACK, .seq = seg(0), .ack = R + 1, .payload = text(536)});
+  EXPECT_EQ(counters.tcp_fast_retransmits, 1u);
+  std::vector<SentSegment> sent;  // new data the inflated window lets out, segment 6 first
+  while (tx_pending() > 0) sent.push_back(pop_tx());
+  // Everything sent before the recovery began (recover = segment 5's last octet) is ACKed.
+  peer_ack(seg(6));
+  while (tx_pending() > 0) sent.push_back(pop_tx());
+  ASSERT_GE(sent.size(), 3u);
+  EXPECT_EQ(sent[0].seq, seg(6));
+  // Segment 6 is lost: three duplicate ACKs of it (= the old recover) start a new recovery.
+  for (int i = 0; i < 3; ++i) {
+    peer_ack(seg(6));
+    while (tx_pending() > 0) sent.push_back(pop_tx());
+  }
+  auto retransmitted = std::count_if(sent.begin(), sent.end(), [&](const SentSegment& s) {
+    return s.seq == seg(6) && s.retransmission;
+  });
+  EXPECT_EQ(retransmitted, 1);
+  EXPECT_EQ(counters.tcp_fast_retransmits, 2u);
+  EXPECT_EQ(counters.tcp_rto_expirations, 0u);
+}
+
+// RFC 8985 §6.2 (Linux: lost-retransmission marking): RFC 6675 never sends a range twice,
+// so a lost retransmission used to wait for the RTO. When more than (DupThresh - 1) * SMSS
+// octets first sent after the retransmission are SACKed while it stays a hole, it was lost
+// and goes out again at once; one or two SACKed segments beyond it may be reordering and
+// do not count.
+TEST_F(Transfer, RFC8985_lost_retransmission_detected_by_SACK_is_sent_again_without_RTO) {
+  config.initial_window_segments = 8;
+  establish_with(sack_permitted());
+  auto seg = [](int i) { return L + 1 + 536 * i; };
+  send(text(40 * 536));
+  for (int i = 0; i < 8; ++i) pop_tx();
+  std::vector<SentSegment> sent;
+  auto drain = [&] {
+    while (tx_pending() > 0) sent.push_back(pop_tx());
+  };
+  auto resends_of_first = [&] {
+    return std::count_if(sent.begin(), sent.end(), [&](const SentSegment& s) {
+      return s.seq == seg(0) && s.retransmission;
+    });
+  };
+  auto highest_sent = [&] {
+    SeqNum high = seg(8);
+    for (const auto& s : sent)
+      high = seq_max(high, s.seq + static_cast<std::uint32_t>(s.payload.size()));
+    return high;
+  };
+  // Segment 0 is lost; segments 1, 2, 3 are SACKed: recovery retransmits segment 0.
+  for (int k = 2; k <= 4; ++k) {
+    peer_ack(seg(0), 65535, sack_blocks({{seg(1), seg(k)}}));
+    drain();
+  }
+  ASSERT_EQ(resends_of_first(), 1);
+  EXPECT_EQ(counters.tcp_fast_retransmits, 1u);
+  SeqNum sent_after_retransmission = highest_sent();
+  // The retransmission is lost too. Everything else arrives, one segment per ACK.
+  int k = 4;
+  for (; seg(k) <= sent_after_retransmission + 2 * 536; ++k) {
+    ASSERT_LT(seg(k), highest_sent()) << "recovery stalled";
+    peer_ack(seg(0), 65535, sack_blocks({{seg(1), seg(k + 1)}}));
+    drain();
+    if (seg(k + 1) <= sent_after_retransmission + 2 * 536) {
+      EXPECT_EQ(resends_of_first(), 1) << "at most two segments beyond it may be reordering";
+    }
+  }
+  EXPECT_EQ(resends_of_first(), 2) << "the third segment sent after it shows it lost";
+  EXPECT_EQ(counters.tcp_lost_retransmits, 1u);
+  EXPECT_EQ(counters.tcp_rto_expirations, 0u);
+  // The second retransmission arrives: the cumulative ACK jumps over the SACKed data.
+  peer_ack(seg(k + 1));
+  drain();
+  EXPECT_EQ(resends_of_first(), 2);
+  EXPECT_EQ(counters.tcp_rto_expirations, 0u);
 }
 
 // ---------------------------------------------------------------------------------------
