@@ -317,8 +317,8 @@ block = f"""{begin}
 
 `sudo make bench-tun` (`bench/tun.sh`) runs four `synack serve --http 80 --discard 9`, each on
 a TUN device with the kernel's side in a namespace of its own: MTU 1500 and 65520, each with the
-TUN offloads (IFF_VNET_HDR with TSO and checksum offload: the kernel hands synack up to 64 KiB
-segments; synack writes MTU-sized packets) and with `--no-offload`. Beside them, in the same run,
+TUN offloads (IFF_VNET_HDR with TSO and checksum offload both ways: the kernel and synack hand each
+other up to 64 KiB segments with partial checksums) and with `--no-offload`. Beside them, in the same run,
 the kernel against itself over veth pairs at the same MTUs (veth's default offloads). One client
 program (python3, `recv_into`/`send` on 4 MiB buffers, kernel socket defaults) is used everywhere:
 
