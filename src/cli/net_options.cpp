@@ -184,9 +184,9 @@ constexpr std::uint32_t kGsoMaxBytes = 65000;
 
 bool NetEnvironment::build_stack(const NetOptions& o, bool intercept, std::string* error) {
   StackConfig config;
-  // RFC 9293 §3.7.1: MSS = MTU minus the fixed IP and TCP headers; the IPv6 header is the
-  // larger, so one value fits both families.
-  config.tcp.mss = static_cast<std::uint16_t>(std::min<unsigned>(tun_->mtu() - 60, 65535));
+  // RFC 9293 §3.7.1: MSS = MTU minus the fixed IP and TCP headers. TcpConfig::mss is the
+  // IPv4 value; connections over IPv6 announce 20 bytes less (Connection::announced_mss).
+  config.tcp.mss = static_cast<std::uint16_t>(std::min<unsigned>(tun_->mtu() - 40, 65495));
   if (o.rcvbuf) config.tcp.receive_buffer = o.rcvbuf;
   if (o.sndbuf) config.tcp.send_buffer = o.sndbuf;
   config.intercept = intercept;
