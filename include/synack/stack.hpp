@@ -249,7 +249,9 @@ class Stack final : public NetworkHost {
   Counters counters_;
   TraceSink* trace_ = nullptr;
 
-  std::vector<Slot> slots_;
+  // A deque: it grows without copying the slots or reserving twice what is used (a vector
+  // doubles), and a reference to a slot stays valid while others are added.
+  std::deque<Slot> slots_;
   std::vector<std::uint32_t> free_slots_;
   std::size_t live_ = 0;
   std::unordered_map<TupleKey, std::uint32_t, TupleHash> by_tuple_;
