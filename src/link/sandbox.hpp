@@ -52,7 +52,6 @@ class Sandbox {
   std::optional<int> poll_exit();
   // Passes a signal on to the command (through the init).
   void signal(int sig) const;
-  bool user_namespace() const { return user_namespace_; }
 
  private:
   Sandbox() = default;

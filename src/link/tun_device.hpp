@@ -82,7 +82,6 @@ class TunDevice {
   // VIRTIO_NET_HDR_F_NEEDS_CSUM — they carry only the pseudo-header sum (wire::TcpChecksum).
   void set_complete_checksums(bool on) { complete_checksums_ = on; }
   void set_tx_checksum_offload(bool on) { tx_checksum_offload_ = on && vnet_hdr_; }
-  bool tx_checksum_offload() const { return tx_checksum_offload_; }
   bool last_checksum_trusted() const { return last_trusted_; }
 
   const TunStats& stats() const { return stats_; }

@@ -32,7 +32,6 @@ class Relay {
   // Resets every relayed connection and closes every host socket (the namespace is gone).
   void shutdown();
 
-  std::size_t active_connections() const { return splices_.size(); }
   RelayStats stats() const;
 
  private:

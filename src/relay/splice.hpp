@@ -39,10 +39,6 @@ class Splice {
   void on_stack_event(std::uint8_t events);
   // Tears both sides down at once (RST toward the namespace, abortive close toward the host).
   void abort();
-  // Both directions finished or one side failed: the owner may destroy it.
-  bool done() const { return done_; }
-  ConnectionId connection() const { return conn_; }
-  int fd() const { return fd_; }
 
  private:
   void on_fd_event(std::uint32_t events);

@@ -23,7 +23,6 @@ class UdpRelay {
   // Drains the stack's datagram queue.
   void on_datagrams();
   void close_all();
-  std::size_t flows() const { return flows_.size(); }
 
  private:
   using Key = std::pair<wire::Endpoint, wire::Endpoint>;  // (namespace, destination seen)
