@@ -15,6 +15,7 @@
 #include "link/event_loop.hpp"
 #include "link/sandbox.hpp"
 #include "relay/relay.hpp"
+#include "wire/address_class.hpp"
 
 namespace synack::cli {
 namespace {
@@ -84,6 +85,17 @@ std::optional<relay::PortForward> parse_forward(std::string_view text) {
     addr_text = addr_text.substr(1, addr_text.size() - 2);
   auto addr = wire::IpAddress::parse(addr_text);
   if (!port || !addr) return std::nullopt;
+  // A host listener binds a unicast, loopback or unspecified (all-interfaces) address; never
+  // multicast, broadcast or reserved ones (wire::classify).
+  switch (wire::classify(*addr)) {
+    case wire::AddressClass::Unicast:
+    case wire::AddressClass::Loopback:
+    case wire::AddressClass::Unspecified:
+    case wire::AddressClass::LinkLocal:
+      break;
+    default:
+      return std::nullopt;
+  }
   f.host = wire::Endpoint{*addr, *port};
   return f;
 }
@@ -110,13 +122,16 @@ void print_relay_stats(const relay::RelayStats& s, std::ostream& out) {
       << "relay_tcp_refused " << s.tcp_refused << "\n"
       << "relay_tcp_unreachable " << s.tcp_unreachable << "\n"
       << "relay_tcp_loopback_denied " << s.tcp_loopback_denied << "\n"
+      << "relay_tcp_martian_denied " << s.tcp_martian_denied << "\n"
       << "relay_tcp_forwarded " << s.tcp_forwarded << "\n"
       << "relay_bytes_to_host " << s.bytes_to_host << "\n"
       << "relay_bytes_to_guest " << s.bytes_to_guest << "\n"
       << "relay_udp_flows " << s.udp_flows << "\n"
       << "relay_udp_to_host " << s.udp_to_host << "\n"
       << "relay_udp_to_guest " << s.udp_to_guest << "\n"
-      << "relay_udp_dropped " << s.udp_dropped << "\n";
+      << "relay_udp_dropped " << s.udp_dropped << "\n"
+      << "relay_udp_loopback_denied " << s.udp_loopback_denied << "\n"
+      << "relay_udp_martian_denied " << s.udp_martian_denied << "\n";
 }
 
 int run_run(const RunArgs& args) {

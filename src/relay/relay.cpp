@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "relay/destination.hpp"
 #include "relay/sockaddr.hpp"
 
 namespace synack::relay {
@@ -131,18 +132,16 @@ void Relay::on_connect_requests() {
 }
 
 void Relay::start_connect(const ConnectRequest& request) {
-  wire::Endpoint destination = request.local;
-  const bool to_gateway = destination.addr == config_.gateway ||
-                          (config_.gateway6 && destination.addr == *config_.gateway6);
-  if (to_gateway) {
-    // The host's own services are reachable only when the user said so.
-    if (!config_.allow_host_loopback) {
-      ++stats_.tcp_loopback_denied;
-      (void)stack_.refuse_request(request.id, Refusal::Reset, loop_.now());
-      return;
-    }
-    destination.addr = loopback_of(destination.addr);
+  auto verdict = host_destination(config_, request.local);
+  if (const Denial* denied = std::get_if<Denial>(&verdict)) {
+    // The host's own services are reachable only through the gateway, and only when the user
+    // said so; other special-purpose destinations never. Refused at once, identically for
+    // open and closed ports: nothing is tried on the host.
+    ++(*denied == Denial::HostLoopback ? stats_.tcp_loopback_denied : stats_.tcp_martian_denied);
+    (void)stack_.refuse_request(request.id, Refusal::Reset, loop_.now());
+    return;
   }
+  const wire::Endpoint destination = std::get<wire::Endpoint>(verdict);
   int fd = ::socket(destination.addr.is_v4() ? AF_INET : AF_INET6,
                     SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {

@@ -36,12 +36,15 @@ struct RelayStats {
   std::uint64_t tcp_connects = 0;           // host connects that succeeded
   std::uint64_t tcp_refused = 0;            // ... refused (RST to the namespace)
   std::uint64_t tcp_unreachable = 0;        // ... unreachable or timed out (ICMP)
-  std::uint64_t tcp_loopback_denied = 0;    // to the gateway without --allow-host-loopback
+  std::uint64_t tcp_loopback_denied = 0;    // to the host's loopback (any form) without the flag
+  std::uint64_t tcp_martian_denied = 0;     // to unspecified, multicast, link-local, ... addresses
   std::uint64_t tcp_forwarded = 0;          // port-forward connections accepted
   std::uint64_t udp_flows = 0;
   std::uint64_t udp_to_host = 0;
   std::uint64_t udp_to_guest = 0;
   std::uint64_t udp_dropped = 0;            // no destination for it, or a flow limit
+  std::uint64_t udp_loopback_denied = 0;    // ... of which to the host's loopback, any form
+  std::uint64_t udp_martian_denied = 0;     // ... of which to other special-purpose addresses
   std::uint64_t bytes_to_host = 0;
   std::uint64_t bytes_to_guest = 0;
 };

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 
+#include "relay/destination.hpp"
 #include "relay/sockaddr.hpp"
 
 namespace synack::relay {
@@ -28,14 +29,17 @@ void UdpRelay::close_all() {
   while (!flows_.empty()) close_flow(flows_.begin());
 }
 
-std::optional<wire::Endpoint> UdpRelay::real_destination(const wire::Endpoint& seen) const {
+std::optional<wire::Endpoint> UdpRelay::real_destination(const wire::Endpoint& seen) {
+  // The gateway is also the namespace's resolver: DNS goes to the host's.
   const bool to_gateway =
       seen.addr == config_.gateway || (config_.gateway6 && seen.addr == *config_.gateway6);
-  if (!to_gateway) return seen;
-  // The gateway is also the namespace's resolver: DNS goes to the host's.
-  if (seen.port == kDnsPort && config_.dns_upstream) return config_.dns_upstream;
-  if (config_.allow_host_loopback) return wire::Endpoint{loopback_of(seen.addr), seen.port};
-  return std::nullopt;
+  if (to_gateway && seen.port == kDnsPort && config_.dns_upstream) return config_.dns_upstream;
+  auto verdict = host_destination(config_, seen);
+  if (const Denial* denied = std::get_if<Denial>(&verdict)) {
+    ++(*denied == Denial::HostLoopback ? stats_.udp_loopback_denied : stats_.udp_martian_denied);
+    return std::nullopt;
+  }
+  return std::get<wire::Endpoint>(verdict);
 }
 
 void UdpRelay::on_datagrams() {

@@ -30,7 +30,7 @@ class UdpRelay {
     int fd = -1;
     Instant last_used;
   };
-  std::optional<wire::Endpoint> real_destination(const wire::Endpoint& seen) const;
+  std::optional<wire::Endpoint> real_destination(const wire::Endpoint& seen);
   Flow* open_flow(const Key& key, const wire::Endpoint& real);
   void on_readable(const Key& key);
   void close_flow(std::map<Key, Flow>::iterator it);

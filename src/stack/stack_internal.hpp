@@ -5,6 +5,7 @@
 #include <span>
 
 #include "tcp/segment.hpp"
+#include "wire/address_class.hpp"
 #include "wire/ip_address.hpp"
 #include "wire/tcp_header.hpp"
 
@@ -33,12 +34,11 @@ inline bool is_broadcast_or_multicast(const wire::IpAddress& a) {
   return a.bytes[0] == 0xff;                // ff00::/8
 }
 
+// RFC 9293 §3.9.2.1 (MUST-63): a source no host may send from — and, intercepting, a
+// destination no relayed connection may reach: loopback in every form (::ffff:127.0.0.1
+// included), unspecified, "this network", multicast, broadcast, reserved (wire::classify).
 inline bool is_martian_source(const wire::IpAddress& a) {
-  if (is_unspecified(a) || is_broadcast_or_multicast(a)) return true;
-  if (a.is_v4()) return a.bytes[0] == 127 || a.bytes[0] == 0;
-  bool loopback = a.bytes[15] == 1 && std::all_of(a.bytes.begin(), a.bytes.begin() + 15,
-                                                   [](std::uint8_t b) { return b == 0; });
-  return loopback;
+  return wire::is_martian(wire::classify(a));
 }
 
 }  // namespace synack::stack_internal

@@ -52,6 +52,8 @@ TEST(MartianSource, SynFromInvalidSourceIsDroppedWithoutAnswer_MUST_63) {
       *IpAddress::parse("ff02::1"),             // IPv6 multicast
       *IpAddress::parse("::1"),                 // IPv6 loopback
       *IpAddress::parse("::"),                  // IPv6 unspecified
+      *IpAddress::parse("::ffff:127.0.0.1"),    // IPv4-mapped loopback (wire::classify)
+      *IpAddress::parse("::ffff:255.255.255.255"),
   };
   std::uint64_t n = 0;
   for (const auto& src : martians) {
@@ -94,6 +96,32 @@ TEST(MartianSource, ConnectToBroadcastMulticastOrUnspecifiedIsRefused_MUST_46) {
   ASSERT_TRUE(stack.connect(wire::Endpoint{kPeer, 80}, at_ms(0)));
   std::vector<std::byte> out;
   EXPECT_TRUE(stack.pop_packet(out));
+}
+
+// Issue 11: intercepting (synack run), the stack answers for every unicast destination — but
+// never for one that is the loopback (or another special-purpose address) in any form. A SYN
+// or a datagram to ::ffff:127.0.0.1 and its kin is dropped before it becomes a connect
+// request, so the relay never sees it and no answer depends on the host's port state.
+TEST(MartianDestination, Intercepting_drops_every_loopback_form) {
+  StackConfig config;
+  config.intercept = true;
+  Stack stack(config, {kUs, kUs6});
+  const IpAddress guest6 = *IpAddress::parse("fd53:796e:6163::2");
+  std::uint64_t n = 0;
+  for (const char* text : {"127.0.0.1", "0.0.0.0", "::1", "::", "::ffff:127.0.0.1",
+                           "::ffff:0.0.0.0", "::127.0.0.1", "::ffff:0:127.0.0.1",
+                           "64:ff9b::127.0.0.1", "2002:7f00:1::", "ff02::1", "224.0.0.1"}) {
+    SCOPED_TRACE(text);
+    IpAddress dst = *IpAddress::parse(text);
+    stack.receive_packet(syn_from(dst.is_v4() ? kPeer : guest6, dst), at_ms(1));
+    EXPECT_EQ(stack.counters().drop_not_our_address, ++n);
+    std::vector<std::byte> out;
+    EXPECT_FALSE(stack.pop_packet(out));
+    EXPECT_FALSE(stack.poll_connect_request());
+  }
+  // An ordinary destination becomes a connect request.
+  stack.receive_packet(syn_from(kPeer, IpAddress::v4(198, 18, 9, 9)), at_ms(2));
+  EXPECT_TRUE(stack.poll_connect_request());
 }
 
 }  // namespace
