@@ -51,6 +51,12 @@ struct TcpConfig {
   std::uint32_t gso_max_bytes = 0;
   // Out-of-order ranges the reassembly store keeps; beyond it, segments are dropped.
   std::uint16_t max_reassembly_ranges = 64;
+  // RFC 5961 §7 (and RFC 9293 §3.10.7.4 first check): ACKs we send in reply to what we did not
+  // ask for — challenge ACKs (RFC 5961 §3.2, §4.2, §5.2), ACKs to unacceptable or PAWS-failed
+  // segments, ACKs of data never sent — at most one per interval per connection. Follows
+  // Linux's tcp_invalid_ratelimit (500 ms); as in Linux, segments carrying data (and no SYN)
+  // are exempt, since they are not part of an ACK loop. 0 turns the limit off.
+  Duration invalid_ack_interval = 500ms;
 };
 
 struct StackConfig {
@@ -70,6 +76,10 @@ struct StackConfig {
   std::size_t max_connect_requests = 4096;  // SYNs awaiting the application's decision
   std::size_t max_datagrams = 1024;         // received UDP datagrams not yet polled
   std::size_t max_datagram_bytes = 4 << 20;
+  // RFC 5961 §7: an optional limit, across all connections, on challenge ACKs and ACKs to
+  // unacceptable segments per second (Linux's tcp_challenge_ack_limit). 0: no global limit
+  // (the per-connection TcpConfig::invalid_ack_interval still applies).
+  std::uint32_t invalid_acks_per_second = 0;
 };
 
 }  // namespace synack

@@ -45,6 +45,7 @@ namespace synack {
   X(drop_paws, "RFC 7323 PAWS: timestamp older than TS.Recent")                             \
   X(drop_rst_out_of_window, "RST outside the receive window")                               \
   X(tcp_challenge_acks, "RFC 5961 challenge ACKs sent")                                     \
+  X(tcp_invalid_acks_suppressed, "challenge or unacceptable-segment ACKs not sent: rate limit") \
   X(drop_rst_in_window, "RST in window but not at RCV.NXT (challenge ACK sent)")           \
   X(drop_syn_synchronized, "SYN on a synchronized connection (challenge ACK sent)")        \
   X(drop_no_ack_flag, "segment without ACK in a synchronized state")                       \

@@ -270,6 +270,7 @@ class Stack final : public NetworkHost {
   // RFC 4443 §2.4 (f) / RFC 1812 §4.3.2.8: ICMP errors we send are rate-limited by a token
   // bucket (refilled one token per millisecond, as Linux's icmp_msgs_per_sec = 1000).
   std::uint32_t icmp_tokens_ = 50;
+  tcp::PerSecondLimit invalid_acks_;  // StackConfig::invalid_acks_per_second
   std::optional<Instant> icmp_refilled_;
 
   // Interception: pending connect requests (bounded by max_connect_requests) and received

@@ -88,7 +88,8 @@ Stack::Stack(StackConfig config, std::vector<wire::IpAddress> addresses, RandomS
       addresses_(std::move(addresses)),
       owned_random_(random ? nullptr : std::make_unique<SeededRandom>(config.random_seed)),
       random_(random ? random : owned_random_.get()),
-      isn_({random_->next_u64(), random_->next_u64()}) {}
+      isn_({random_->next_u64(), random_->next_u64()}),
+      invalid_acks_(config.invalid_acks_per_second) {}
 
 Stack::~Stack() = default;
 
@@ -96,7 +97,7 @@ void Stack::set_trace(TraceSink* trace) {
   trace_ = trace;
   for (std::uint32_t i = 0; i < slots_.size(); ++i) {
     auto& s = slots_[i];
-    if (s.conn) s.conn->set_context({&counters_, trace_, s.conn->id()});
+    if (s.conn) s.conn->set_context({&counters_, trace_, s.conn->id(), &invalid_acks_});
   }
 }
 
@@ -592,7 +593,7 @@ Expected<ConnectionId, Error> Stack::create_connection(wire::Endpoint local,
   SeqNum isn = isn_.generate(local, remote, now);
   if (isn_floor && isn < *isn_floor) isn = *isn_floor;
   auto ts_offset = static_cast<std::uint32_t>(isn_.hash_tuple(local, remote, 1));
-  tcp::ConnectionContext ctx{&counters_, trace_, id};
+  tcp::ConnectionContext ctx{&counters_, trace_, id, &invalid_acks_};
   if (passive) {
     s.conn.emplace(tcp::Connection::for_listener(config_.tcp, ctx, local, remote, isn, ts_offset));
   } else {

@@ -18,6 +18,7 @@
 #include "synack/trace.hpp"
 #include "tcp/byte_ring.hpp"
 #include "tcp/congestion.hpp"
+#include "tcp/rate_limit.hpp"
 #include "tcp/receive_buffer.hpp"
 #include "tcp/rtt_estimator.hpp"
 #include "tcp/sack_scoreboard.hpp"
@@ -57,6 +58,8 @@ struct ConnectionContext {
   Counters* counters = nullptr;  // never null once the stack sets it
   TraceSink* trace = nullptr;    // may be null
   ConnectionId id = 0;
+  // The stack-wide limit on ACKs to unacceptable segments (RFC 5961 §7); may be null.
+  PerSecondLimit* invalid_ack_limit = nullptr;
 };
 
 class Connection {
@@ -182,6 +185,9 @@ class Connection {
   void output(Instant now, SegmentSink& out);
   void send_syn(Instant now, SegmentSink& out, bool retransmission);
   void send_ack(Instant now, SegmentSink& out);
+  // An ACK in reply to an unacceptable segment or a challenge (RFC 5961 §7): sent unless the
+  // rate limits say no. Returns whether it was sent.
+  bool send_invalid_reply_ack(const Segment& seg, Instant now, SegmentSink& out);
   SeqNum acceptable_seq() const;
   void send_rst(SeqNum seq, Instant now, SegmentSink& out);
   void send_data_segment(SeqNum seq, std::uint32_t len, bool fin, Instant now, SegmentSink& out,
@@ -276,6 +282,7 @@ class Connection {
   RetransmitLog retransmit_log_;  // SACK recovery's retransmissions, for RFC 8985 §6.2
   std::uint32_t ack_pending_ = 0;  // full-sized segments received since our last ACK
   bool ack_now_ = false;
+  std::optional<Instant> last_invalid_ack_;  // RFC 5961 §7 rate limit: the last such ACK sent
 
   std::uint64_t retransmits_ = 0, rto_expirations_ = 0, fast_retransmits_ = 0;
   std::uint64_t bytes_sent_ = 0, bytes_acked_ = 0, bytes_received_ = 0;

@@ -228,7 +228,7 @@ bool Connection::check_sequence(const Segment& seg, Instant now, SegmentSink& ou
   if (ts_ok_ && seg.options.timestamps && !seg.has(RST) &&
       static_cast<std::int32_t>(seg.options.timestamps->value - ts_recent_) < 0) {
     SYNACK_DROP(drop_paws);
-    send_ack(now, out);
+    send_invalid_reply_ack(seg, now, out);
     return false;
   }
   std::uint32_t wnd = rcv_adv_ > rcv_nxt_ ? static_cast<std::uint32_t>(rcv_adv_ - rcv_nxt_) : 0;
@@ -261,7 +261,7 @@ bool Connection::check_sequence(const Segment& seg, Instant now, SegmentSink& ou
     // "If an incoming segment is not acceptable, an acknowledgment should be sent in reply
     // (unless the RST bit is set ...): <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>"
     SYNACK_DROP(drop_sequence_unacceptable);
-    send_ack(now, out);
+    send_invalid_reply_ack(seg, now, out);
     return false;
   }
   update_ts_recent(seg);
@@ -282,8 +282,7 @@ bool Connection::check_rst(const Segment& seg, Instant now, SegmentSink& out) {
   if (seg.seq != rcv_nxt_) {
     // RFC 5961 §3.2: in the window but not exactly RCV.NXT -> challenge ACK.
     SYNACK_DROP(drop_rst_in_window);
-    if (context_.counters) ++context_.counters->tcp_challenge_acks;
-    send_ack(now, out);
+    if (send_invalid_reply_ack(seg, now, out)) ++context_.counters->tcp_challenge_acks;
     return false;
   }
   if (context_.counters) ++context_.counters->tcp_resets_received;
@@ -328,8 +327,7 @@ bool Connection::check_syn(const Segment& seg, Instant now, SegmentSink& out) {
   }
   // RFC 5961 §4.2 (RFC 9293 MUST-...): "TCP endpoints MUST send a 'challenge ACK'".
   SYNACK_DROP(drop_syn_synchronized);
-  if (context_.counters) ++context_.counters->tcp_challenge_acks;
-  send_ack(now, out);
+  if (send_invalid_reply_ack(seg, now, out)) ++context_.counters->tcp_challenge_acks;
   return false;
 }
 
@@ -372,13 +370,13 @@ bool Connection::process_ack(const Segment& seg, Instant now, SegmentSink& out) 
     // "If the ACK acks something not yet sent (SEG.ACK > SND.NXT), then send an ACK, drop
     // the segment, and return."
     SYNACK_DROP(drop_ack_future);
-    send_ack(now, out);
+    send_invalid_reply_ack(seg, now, out);
     return false;
   }
   if (max_snd_wnd_ > 0 && seg.ack < snd_una_ - max_snd_wnd_) {
     // RFC 5961 §5.2: ACK older than SND.UNA - MAX.SND.WND: discard and send an ACK.
     SYNACK_DROP(drop_ack_too_old);
-    send_ack(now, out);
+    send_invalid_reply_ack(seg, now, out);
     return false;
   }
   unanswered_probes_ = 0;  // the peer is alive (RFC 9293 §3.8.6.1, MUST-37)
