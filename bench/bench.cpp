@@ -1,6 +1,6 @@
-// `synack bench [NAME...] [--json]`: how fast and how small synack is, on one core, between
+// `synack-bench [NAME...] [--json]`: how fast and how small synack is, on one core, between
 // two stacks in this process over an in-memory link (bench/pair.hpp), with a loopback-sized
-// MTU. `synack bench --linux-loopback` measures the kernel's TCP over 127.0.0.1 the same way,
+// MTU. `synack-bench --linux-loopback` measures the kernel's TCP over 127.0.0.1 the same way,
 // so bench/run.sh can report ratios from one run (see docs/performance.md).
 //
 //   bulk                   one connection's throughput (Gbit/s)
@@ -25,9 +25,9 @@
 #include <vector>
 
 #include "bench/pair.hpp"
-#include "cli/commands.hpp"
+#include "bench/bench.hpp"
 
-namespace synack::cli {
+namespace synack::bench {
 namespace {
 
 using bench::RealClock;
@@ -366,6 +366,11 @@ bool linux_bulk(const Reporter& report, std::uint64_t bytes, double time_limit) 
 
 }  // namespace
 
+int& exit_status() {
+  static int status = 0;
+  return status;
+}
+
 void register_bench(CLI::App& app) {
   struct Args {
     std::vector<std::string> names;
@@ -378,9 +383,7 @@ void register_bench(CLI::App& app) {
     double time_limit = 30;
   };
   auto a = std::make_shared<Args>();
-  auto* cmd = app.add_subcommand(
-      "bench", "measure throughput, connection rate and memory between two in-process stacks "
-               "(bulk, connections, memory_per_connection, million)");
+  CLI::App* cmd = &app;
   cmd->add_option("names", a->names, "benchmarks to run (default: all)")
       ->check(CLI::IsMember({"bulk", "connections", "memory_per_connection", "million"}));
   cmd->add_flag("--json", a->json, "one JSON object per result per line");
@@ -414,4 +417,4 @@ void register_bench(CLI::App& app) {
   });
 }
 
-}  // namespace synack::cli
+}  // namespace synack::bench

@@ -1,5 +1,5 @@
 // Two synack stacks in one process joined by a zero-delay, lossless in-memory link: what
-// `synack bench` measures. Unlike the discrete-event SimNetwork (src/link) there is no event
+// `synack-bench` measures. Unlike the discrete-event SimNetwork (src/sim) there is no event
 // queue, no copy into a scheduled packet and no virtual clock: a packet popped from one
 // stack goes straight into the other, and time is the real steady clock.
 #pragma once

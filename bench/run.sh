@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-docs/performance.md}
-synack=./build/synack
+bench=./build/synack-bench
 tmp=$(mktemp -d)
 server_pid=
 cleanup() {
@@ -18,10 +18,10 @@ echo "synack (in-process, one core) ..." >&2
 # Each benchmark in its own process, so memory figures and the peak RSS do not depend on
 # what ran before (freed memory stays resident in malloc's arena).
 for name in bulk connections memory_per_connection million; do
-  $synack bench $name --json | tee -a "$tmp/synack.jsonl" >&2
+  $bench $name --json | tee -a "$tmp/synack.jsonl" >&2
 done
 echo "Linux loopback, one thread ..." >&2
-$synack bench --linux-loopback --json | tee "$tmp/linux.jsonl" >&2
+$bench --linux-loopback --json | tee "$tmp/linux.jsonl" >&2
 
 # iperf3: one stream on 127.0.0.1 for 5 s; the server serves one test (-1) and exits.
 if command -v iperf3 >/dev/null; then

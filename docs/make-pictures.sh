@@ -44,3 +44,7 @@ done
 "$synack" diagram --trace "$traces/all-scenarios.jsonl" -o "$out/state-diagram-scenarios.svg" \
   2>/dev/null
 echo "  $out/state-diagram-scenarios.svg"
+
+# The layering of the source tree (docs/architecture.md).
+dot -Tsvg "$out/layers.dot" -o "$out/layers.svg"
+echo "  $out/layers.svg"

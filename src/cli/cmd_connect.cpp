@@ -13,11 +13,13 @@
 #include <memory>
 
 #include "cli/commands.hpp"
-#include "cli/control_socket.hpp"
+#include "control/control_socket.hpp"
 #include "cli/net_options.hpp"
-#include "link/event_loop.hpp"
+#include "os/event_loop.hpp"
 
 namespace synack::cli {
+using namespace synack::control;
+using namespace synack::os;
 namespace {
 
 // Exit statuses, documented in --help.
@@ -279,14 +281,14 @@ class Netcat {
   }
 
   Stack& stack_;
-  link::EventLoop& loop_;
+  os::EventLoop& loop_;
   bool verbose_;
   StdStream in_, out_;
   bool interactive_ = ::isatty(STDIN_FILENO) == 1;
-  std::optional<link::EventLoop::TimerId> drain_timer_;
+  std::optional<os::EventLoop::TimerId> drain_timer_;
   ConnectionId id_ = 0;
   std::string remote_;  // for messages
-  std::optional<link::EventLoop::TimerId> timer_;
+  std::optional<os::EventLoop::TimerId> timer_;
   bool connected_ = false, finished_ = false, peer_eof_ = false, write_shut_ = false;
   bool stdin_ready_ = false, stdin_eof_ = false, stdout_ready_ = true;
   bool watching_in_ = false, watching_out_ = false;

@@ -7,12 +7,15 @@
 #include <memory>
 
 #include "cli/commands.hpp"
-#include "cli/decode.hpp"
-#include "cli/json_trace.hpp"
-#include "cli/ladder_svg.hpp"
-#include "cli/pcap_reader.hpp"
+#include "decode/decode.hpp"
+#include "observe/json_trace.hpp"
+#include "observe/ladder_svg.hpp"
+#include "capture/pcap_reader.hpp"
 
 namespace synack::cli {
+using namespace synack::capture;
+using namespace synack::decode;
+using namespace synack::observe;
 
 namespace {
 

@@ -6,9 +6,10 @@
 #include <memory>
 
 #include "cli/commands.hpp"
-#include "cli/state_diagram.hpp"
+#include "observe/state_diagram.hpp"
 
 namespace synack::cli {
+using namespace synack::observe;
 
 namespace {
 

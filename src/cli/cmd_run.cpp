@@ -10,14 +10,17 @@
 #include <memory>
 
 #include "cli/commands.hpp"
-#include "cli/control_socket.hpp"
+#include "control/control_socket.hpp"
 #include "cli/net_options.hpp"
-#include "link/event_loop.hpp"
-#include "link/sandbox.hpp"
+#include "os/event_loop.hpp"
+#include "relay/sandbox.hpp"
 #include "relay/relay.hpp"
 #include "wire/address_class.hpp"
 
 namespace synack::cli {
+using namespace synack::control;
+using namespace synack::os;
+using namespace synack::relay;
 namespace {
 
 struct RunArgs {
@@ -163,8 +166,8 @@ int run_run(const RunArgs& args) {
     config.dns_upstream = host_resolver();
   }
 
-  link::SignalGuard signals;  // SIGINT/SIGTERM go to the loop (and on to CMD), not to us
-  link::SandboxConfig box_config;
+  os::SignalGuard signals;  // SIGINT/SIGTERM go to the loop (and on to CMD), not to us
+  relay::SandboxConfig box_config;
   box_config.argv = args.command;
   box_config.tun.name = args.net.tun;
   box_config.tun.mtu = args.net.mtu;
@@ -177,7 +180,7 @@ int run_run(const RunArgs& args) {
   }
   if (!args.keep_resolv_conf) box_config.resolv_conf = "nameserver " + addresses->addr.to_string() + "\n";
   box_config.user_namespace = args.user_namespace;
-  auto box = link::Sandbox::start(box_config);
+  auto box = relay::Sandbox::start(box_config);
   if (!box) return fail(box.error());
   auto& sandbox = **box;
 

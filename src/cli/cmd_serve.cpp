@@ -5,13 +5,16 @@
 #include <unordered_map>
 
 #include "cli/commands.hpp"
-#include "cli/control_socket.hpp"
-#include "cli/http_server.hpp"
+#include "control/control_socket.hpp"
+#include "apps/http_server.hpp"
 #include "cli/net_options.hpp"
-#include "cli/serve_apps.hpp"
-#include "link/event_loop.hpp"
+#include "apps/serve_apps.hpp"
+#include "os/event_loop.hpp"
 
 namespace synack::cli {
+using namespace synack::apps;
+using namespace synack::control;
+using namespace synack::os;
 namespace {
 
 enum class Service : std::uint8_t { Echo, Discard, Http };
@@ -78,7 +81,7 @@ class Server {
 
  private:
   Stack& stack_;
-  link::EventLoop& loop_;
+  os::EventLoop& loop_;
   std::unordered_map<ListenerId, Service> listeners_;
   std::unordered_map<ConnectionId, std::unique_ptr<Session>> sessions_;
   bool stopping_ = false;

@@ -7,13 +7,15 @@
 #include <iostream>
 #include <memory>
 
-#include "cli/bulk.hpp"
+#include "sim/bulk.hpp"
 #include "cli/commands.hpp"
-#include "cli/json_trace.hpp"
-#include "cli/ladder_svg.hpp"
-#include "cli/scenarios.hpp"
+#include "observe/json_trace.hpp"
+#include "observe/ladder_svg.hpp"
+#include "sim/scenarios.hpp"
 
 namespace synack::cli {
+using namespace synack::observe;
+using namespace synack::sim;
 
 int& exit_status() {
   static int status = 0;

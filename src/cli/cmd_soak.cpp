@@ -6,11 +6,13 @@
 #include <cstdio>
 #include <memory>
 
-#include "cli/chaos.hpp"
+#include "sim/chaos.hpp"
 #include "cli/commands.hpp"
-#include "cli/json_trace.hpp"
+#include "observe/json_trace.hpp"
 
 namespace synack::cli {
+using namespace synack::observe;
+using namespace synack::sim;
 
 void register_soak(CLI::App& app) {
   struct Args {

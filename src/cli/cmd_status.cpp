@@ -5,10 +5,11 @@
 #include <optional>
 
 #include "cli/commands.hpp"
-#include "cli/control_socket.hpp"
-#include "cli/status_format.hpp"
+#include "control/control_socket.hpp"
+#include "control/status_format.hpp"
 
 namespace synack::cli {
+using namespace synack::control;
 namespace {
 
 struct StatusArgs {

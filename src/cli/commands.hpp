@@ -23,6 +23,5 @@ std::vector<std::string>& run_command_line();
 void register_diagram(CLI::App& app);  // cmd_diagram.cpp
 void register_status(CLI::App& app);   // cmd_status.cpp: ss, stats
 void register_decode(CLI::App& app);   // cmd_decode.cpp
-void register_bench(CLI::App& app);    // bench/bench.cpp
 
 }  // namespace synack::cli

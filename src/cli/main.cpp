@@ -17,7 +17,6 @@ int main(int argc, char** argv) {
   synack::cli::register_diagram(app);
   synack::cli::register_status(app);
   synack::cli::register_decode(app);
-  synack::cli::register_bench(app);
   // `synack run [OPTIONS] -- CMD [ARGS...]`: what follows the first "--" is CMD's alone and
   // never reaches the option parser (CMD's options must not be read as synack's).
   if (argc > 1 && std::string_view(argv[1]) == "run") {

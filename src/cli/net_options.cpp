@@ -7,14 +7,17 @@
 #include <charconv>
 #include <iostream>
 
-#include "cli/json_trace.hpp"
-#include "link/event_loop.hpp"
-#include "link/netns.hpp"
-#include "link/pcap_writer.hpp"
-#include "link/system_random.hpp"
-#include "link/tun_device.hpp"
+#include "observe/json_trace.hpp"
+#include "os/event_loop.hpp"
+#include "os/netns.hpp"
+#include "capture/pcap_writer.hpp"
+#include "os/system_random.hpp"
+#include "os/tun_device.hpp"
 
 namespace synack::cli {
+using namespace synack::capture;
+using namespace synack::observe;
+using namespace synack::os;
 
 void add_net_options(CLI::App* cmd, NetOptions& o) {
   auto group = "Network";
@@ -90,7 +93,7 @@ std::optional<NetAddresses> parse_net_addresses(const NetOptions& o, std::string
       return fail("--peer6: expected IPv6 ADDR/PREFIX: " + o.peer6);
     if (peer6->first == *address6) return fail("--peer6 must differ from --addr6");
     a.addr6 = *address6;
-    a.peer6 = link::InterfacePrefix{peer6->first, peer6->second};
+    a.peer6 = os::InterfacePrefix{peer6->first, peer6->second};
   }
   return a;
 }
@@ -112,12 +115,12 @@ std::unique_ptr<NetEnvironment> NetEnvironment::create(const NetOptions& o, std:
 
   // Signals are held from here on: a Ctrl-C during setup stops the loop as soon as it runs,
   // and cannot kill us half-way through the teardown.
-  env->signal_guard_ = std::make_unique<link::SignalGuard>();
+  env->signal_guard_ = std::make_unique<os::SignalGuard>();
 
   // --- namespace and TUN ---
   std::string create_name = o.tun;
   if (!o.netns.empty()) {
-    auto ns = link::NetNamespace::ensure(o.netns);
+    auto ns = os::NetNamespace::ensure(o.netns);
     if (!ns) return fail(ns.error());
     env->netns_ = std::move(*ns);
     env->netns_name_ = o.netns;
@@ -126,11 +129,11 @@ std::unique_ptr<NetEnvironment> NetEnvironment::create(const NetOptions& o, std:
     create_name = "synack-" + std::to_string(::getpid());
     if (create_name.size() > 15) create_name.resize(15);
   }
-  link::TunConfig tun_config;
+  os::TunConfig tun_config;
   tun_config.name = create_name;
   tun_config.mtu = o.mtu;
   tun_config.offload = !o.no_offload;
-  auto tun = link::TunDevice::open(tun_config);
+  auto tun = os::TunDevice::open(tun_config);
   if (!tun) return fail(tun.error());
   env->tun_ = std::move(*tun);
   if (!o.no_offload && !env->tun_->offload()) {
@@ -138,25 +141,25 @@ std::unique_ptr<NetEnvironment> NetEnvironment::create(const NetOptions& o, std:
               << "); using a plain TUN\n";
   }
   if (env->netns_) {
-    if (auto r = link::move_interface(env->tun_->name(), o.netns, o.tun); !r) return fail(r.error());
+    if (auto r = os::move_interface(env->tun_->name(), o.netns, o.tun); !r) return fail(r.error());
     env->tun_->set_name(o.tun);
   }
 
   // --- the kernel's side ---
-  link::KernelSideConfig kernel;
+  os::KernelSideConfig kernel;
   kernel.ifname = env->tun_->name();
   if (env->netns_) kernel.netns = o.netns;
   kernel.mtu = o.mtu;
   kernel.addresses.push_back(addresses->peer);
   kernel.peers.push_back(env->address_);
-  if (auto r = link::configure_kernel_side(kernel); !r) return fail(r.error());
+  if (auto r = os::configure_kernel_side(kernel); !r) return fail(r.error());
   if (addresses->peer6) {
-    link::KernelSideConfig kernel6;
+    os::KernelSideConfig kernel6;
     kernel6.ifname = kernel.ifname;
     kernel6.netns = kernel.netns;
     kernel6.addresses.push_back(*addresses->peer6);
     kernel6.peers.push_back(*env->address6_);
-    if (auto r = link::configure_kernel_side(kernel6); !r) {
+    if (auto r = os::configure_kernel_side(kernel6); !r) {
       std::cerr << who << ": IPv6 disabled: " << r.error() << "\n";
       env->address6_.reset();
     }
@@ -166,7 +169,7 @@ std::unique_ptr<NetEnvironment> NetEnvironment::create(const NetOptions& o, std:
 }
 
 std::unique_ptr<NetEnvironment> NetEnvironment::adopt(const NetOptions& o,
-                                                      std::unique_ptr<link::TunDevice> tun,
+                                                      std::unique_ptr<os::TunDevice> tun,
                                                       bool intercept, std::string* error) {
   std::unique_ptr<NetEnvironment> env(new NetEnvironment());
   env->stats_ = o.stats;
@@ -174,7 +177,7 @@ std::unique_ptr<NetEnvironment> NetEnvironment::adopt(const NetOptions& o,
   if (!addresses) return nullptr;
   env->address_ = addresses->addr;
   env->address6_ = addresses->addr6;
-  env->signal_guard_ = std::make_unique<link::SignalGuard>();
+  env->signal_guard_ = std::make_unique<os::SignalGuard>();
   env->tun_ = std::move(tun);
   if (!env->build_stack(o, intercept, error)) return nullptr;
   return env;
@@ -199,14 +202,14 @@ bool NetEnvironment::build_stack(const NetOptions& o, bool intercept, std::strin
   // TSO needs the partial checksum: bursts of up to 44 full segments at MTU 1500, well
   // inside the 64 KiB an IP packet can hold.
   if (checksum_offload) config.tcp.gso_max_bytes = kGsoMaxBytes;
-  random_ = std::make_unique<link::SystemRandom>();
+  random_ = std::make_unique<os::SystemRandom>();
   std::vector<wire::IpAddress> addresses{address_};
   if (address6_) addresses.push_back(*address6_);
   stack_ = std::make_unique<Stack>(config, addresses, random_.get());
 
   if (!o.pcap.empty()) {
     std::string pcap_error;
-    pcap_ = link::PcapWriter::open(o.pcap, &pcap_error, link::realtime_offset_us());
+    pcap_ = capture::PcapWriter::open(o.pcap, &pcap_error, os::realtime_offset_us());
     if (!pcap_) {
       *error = "--pcap: " + pcap_error;
       return false;
@@ -221,7 +224,7 @@ bool NetEnvironment::build_stack(const NetOptions& o, bool intercept, std::strin
     stack_->set_trace(trace_.get());
   }
 
-  auto loop = link::EventLoop::create(*stack_, *tun_, {});
+  auto loop = os::EventLoop::create(*stack_, *tun_, {});
   if (!loop) {
     *error = loop.error();
     return false;

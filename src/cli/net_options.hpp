@@ -15,21 +15,25 @@
 #include <string_view>
 
 #include "synack/stack.hpp"
-#include "link/netns.hpp"
+#include "os/netns.hpp"
 #include "wire/ip_address.hpp"
 
-namespace synack::link {
+namespace synack::os {
 class EventLoop;
 class NetNamespace;
-class PcapWriter;
 class SignalGuard;
 class SystemRandom;
 class TunDevice;
-}  // namespace synack::link
+}  // namespace synack::os
+namespace synack::capture {
+class PcapWriter;
+}  // namespace synack::capture
+namespace synack::observe {
+class JsonTraceWriter;
+}  // namespace synack::observe
 
 namespace synack::cli {
 
-class JsonTraceWriter;
 
 // 198.18.0.0/15 is reserved for benchmarking (RFC 2544 §C.2.2) and fd53:796e:6163::/48 is a
 // unique local prefix (RFC 4193) spelling "Syn" "ac": neither can clash with a real network.
@@ -62,15 +66,15 @@ class NetEnvironment {
   // The same around a TUN made elsewhere (`synack run`'s namespace child); no namespace or
   // kernel-side set-up. `intercept`: the stack answers for every address.
   static std::unique_ptr<NetEnvironment> adopt(const NetOptions& options,
-                                               std::unique_ptr<link::TunDevice> tun,
+                                               std::unique_ptr<os::TunDevice> tun,
                                                bool intercept, std::string* error);
   ~NetEnvironment();
   NetEnvironment(const NetEnvironment&) = delete;
   NetEnvironment& operator=(const NetEnvironment&) = delete;
 
   Stack& stack() { return *stack_; }
-  link::EventLoop& loop() { return *loop_; }
-  link::TunDevice& tun() { return *tun_; }
+  os::EventLoop& loop() { return *loop_; }
+  os::TunDevice& tun() { return *tun_; }
   const wire::IpAddress& address() const { return address_; }
   const std::optional<wire::IpAddress>& address6() const { return address6_; }
   // "tun synack0 in netns NAME, mtu 65520, offload on" — for the ready line.
@@ -85,14 +89,14 @@ class NetEnvironment {
   bool build_stack(const NetOptions& options, bool intercept, std::string* error);
 
   // Declaration order is construction order; destruction runs in reverse.
-  std::unique_ptr<link::SignalGuard> signal_guard_;
-  std::unique_ptr<link::NetNamespace> netns_;
-  std::unique_ptr<link::TunDevice> tun_;
-  std::unique_ptr<link::SystemRandom> random_;
-  std::unique_ptr<link::PcapWriter> pcap_;
-  std::unique_ptr<JsonTraceWriter> trace_;
+  std::unique_ptr<os::SignalGuard> signal_guard_;
+  std::unique_ptr<os::NetNamespace> netns_;
+  std::unique_ptr<os::TunDevice> tun_;
+  std::unique_ptr<os::SystemRandom> random_;
+  std::unique_ptr<capture::PcapWriter> pcap_;
+  std::unique_ptr<observe::JsonTraceWriter> trace_;
   std::unique_ptr<Stack> stack_;
-  std::unique_ptr<link::EventLoop> loop_;
+  std::unique_ptr<os::EventLoop> loop_;
 
   wire::IpAddress address_;
   std::optional<wire::IpAddress> address6_;
@@ -103,9 +107,9 @@ class NetEnvironment {
 // --addr/--peer/--addr6/--peer6 checked and parsed (IPv6 ones absent with --no-ipv6).
 struct NetAddresses {
   wire::IpAddress addr;
-  link::InterfacePrefix peer;
+  os::InterfacePrefix peer;
   std::optional<wire::IpAddress> addr6;
-  std::optional<link::InterfacePrefix> peer6;
+  std::optional<os::InterfacePrefix> peer6;
 };
 std::optional<NetAddresses> parse_net_addresses(const NetOptions& options, std::string* error);
 

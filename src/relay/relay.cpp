@@ -44,14 +44,14 @@ void set_no_delay(int fd) {
 
 }  // namespace
 
-Relay::Relay(Stack& stack, link::EventLoop& loop, RelayConfig config)
+Relay::Relay(Stack& stack, os::EventLoop& loop, RelayConfig config)
     : stack_(stack),
       loop_(loop),
       config_(std::move(config)),
       udp_(stack, loop, config_, stats_),
       scratch_(kScratchBytes) {}
 
-Expected<std::unique_ptr<Relay>, std::string> Relay::create(Stack& stack, link::EventLoop& loop,
+Expected<std::unique_ptr<Relay>, std::string> Relay::create(Stack& stack, os::EventLoop& loop,
                                                             RelayConfig config) {
   std::unique_ptr<Relay> relay(new Relay(stack, loop, std::move(config)));
   for (const auto& forward : relay->config_.forwards) {

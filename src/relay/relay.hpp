@@ -10,7 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "link/event_loop.hpp"
+#include "os/event_loop.hpp"
 #include "relay/relay_config.hpp"
 #include "relay/splice.hpp"
 #include "relay/udp_relay.hpp"
@@ -21,7 +21,7 @@ namespace synack::relay {
 class Relay {
  public:
   // Opens the port-forward listeners. Errors: which forward could not listen, and why.
-  static Expected<std::unique_ptr<Relay>, std::string> create(Stack& stack, link::EventLoop& loop,
+  static Expected<std::unique_ptr<Relay>, std::string> create(Stack& stack, os::EventLoop& loop,
                                                               RelayConfig config);
   ~Relay();
   Relay(const Relay&) = delete;
@@ -35,10 +35,10 @@ class Relay {
   RelayStats stats() const;
 
  private:
-  Relay(Stack& stack, link::EventLoop& loop, RelayConfig config);
+  Relay(Stack& stack, os::EventLoop& loop, RelayConfig config);
   struct Connecting {
     int fd = -1;
-    link::EventLoop::TimerId timer = 0;
+    os::EventLoop::TimerId timer = 0;
   };
   void on_connect_requests();
   void start_connect(const ConnectRequest& request);
@@ -49,7 +49,7 @@ class Relay {
   void sweep();
 
   Stack& stack_;
-  link::EventLoop& loop_;
+  os::EventLoop& loop_;
   RelayConfig config_;
   UdpRelay udp_;
   std::vector<std::byte> scratch_;
@@ -58,7 +58,7 @@ class Relay {
   std::vector<int> listeners_;
   std::vector<ConnectionId> graveyard_;  // done splices, destroyed outside their callbacks
   bool sweep_scheduled_ = false;
-  link::EventLoop::TimerId sweep_timer_ = 0;
+  os::EventLoop::TimerId sweep_timer_ = 0;
   RelayStats stats_;
   SpliceStats bytes_;
 };

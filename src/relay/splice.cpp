@@ -10,7 +10,7 @@
 
 namespace synack::relay {
 
-Splice::Splice(Stack& stack, link::EventLoop& loop, ConnectionId conn, int fd,
+Splice::Splice(Stack& stack, os::EventLoop& loop, ConnectionId conn, int fd,
                std::span<std::byte> scratch, SpliceStats& stats,
                std::function<void(ConnectionId)> on_done)
     : stack_(stack),

@@ -13,7 +13,7 @@
 #include <span>
 #include <vector>
 
-#include "link/event_loop.hpp"
+#include "os/event_loop.hpp"
 #include "synack/stack.hpp"
 
 namespace synack::relay {
@@ -29,7 +29,7 @@ class Splice {
   // connection may still be handshaking: nothing flows until it reports Connected.
   // `on_done` runs once, when the splice finishes or fails (never from the destructor); the
   // owner must not destroy the splice inside it.
-  Splice(Stack& stack, link::EventLoop& loop, ConnectionId conn, int fd,
+  Splice(Stack& stack, os::EventLoop& loop, ConnectionId conn, int fd,
          std::span<std::byte> scratch, SpliceStats& stats,
          std::function<void(ConnectionId)> on_done);
   ~Splice();
@@ -53,7 +53,7 @@ class Splice {
   void mark_done();
 
   Stack& stack_;
-  link::EventLoop& loop_;
+  os::EventLoop& loop_;
   ConnectionId conn_;
   int fd_;
   std::span<std::byte> scratch_;  // shared by all splices (one thread)

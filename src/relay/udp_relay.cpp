@@ -16,7 +16,7 @@ constexpr int kRepliesPerWakeup = 64;
 constexpr std::uint16_t kDnsPort = 53;
 }  // namespace
 
-UdpRelay::UdpRelay(Stack& stack, link::EventLoop& loop, const RelayConfig& config,
+UdpRelay::UdpRelay(Stack& stack, os::EventLoop& loop, const RelayConfig& config,
                    RelayStats& stats)
     : stack_(stack), loop_(loop), config_(config), stats_(stats), buffer_(kMaxDatagram) {}
 

@@ -7,7 +7,7 @@
 #include <map>
 #include <utility>
 
-#include "link/event_loop.hpp"
+#include "os/event_loop.hpp"
 #include "relay/relay_config.hpp"
 #include "synack/stack.hpp"
 
@@ -15,7 +15,7 @@ namespace synack::relay {
 
 class UdpRelay {
  public:
-  UdpRelay(Stack& stack, link::EventLoop& loop, const RelayConfig& config, RelayStats& stats);
+  UdpRelay(Stack& stack, os::EventLoop& loop, const RelayConfig& config, RelayStats& stats);
   ~UdpRelay();
   UdpRelay(const UdpRelay&) = delete;
   UdpRelay& operator=(const UdpRelay&) = delete;
@@ -37,12 +37,12 @@ class UdpRelay {
   void expire();
 
   Stack& stack_;
-  link::EventLoop& loop_;
+  os::EventLoop& loop_;
   const RelayConfig& config_;
   RelayStats& stats_;
   std::map<Key, Flow> flows_;
   bool expiry_scheduled_ = false;
-  link::EventLoop::TimerId expiry_timer_ = 0;
+  os::EventLoop::TimerId expiry_timer_ = 0;
   std::vector<std::byte> buffer_;
 };
 

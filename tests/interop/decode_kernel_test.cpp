@@ -26,13 +26,14 @@
 #include <thread>
 #include <vector>
 
-#include "cli/decode.hpp"
-#include "cli/pcap_reader.hpp"
+#include "decode/decode.hpp"
+#include "capture/pcap_reader.hpp"
 
 extern char** environ;
 
 using namespace synack;
-using namespace synack::cli;
+using namespace synack::capture;
+using namespace synack::decode;
 using namespace std::chrono_literals;
 
 namespace {
@@ -237,7 +238,7 @@ struct DecodedFile {
   std::vector<DecodedConnection> connections;
 };
 
-DecodedFile decode(const std::filesystem::path& path) {
+DecodedFile decode_file(const std::filesystem::path& path) {
   DecodedFile out;
   std::string error;
   auto reader = PcapReader::open(path, &error);
@@ -421,13 +422,13 @@ TEST(DecodeKernel, HttpServerAndCurlDecodeToTheStatesSsReports) {
   ASSERT_TRUE(lab.stop(dump_any).has_value());
   lab.stop(server);
 
-  auto veth = decode(veth_pcap);
+  auto veth = decode_file(veth_pcap);
   EXPECT_EQ(veth.link_type, link_type::kEthernet);
   if (auto* c = only_connection(veth, "veth capture")) {
     expect_matches(*c, truth, "veth capture");
     std::cout << render_table(*c, {.color = false, .unicode = true});
   }
-  auto any = decode(any_pcap);
+  auto any = decode_file(any_pcap);
   EXPECT_EQ(any.link_type, link_type::kLinuxSll2);
   if (auto* c = only_connection(any, "-i any capture")) expect_matches(*c, truth, "-i any capture");
 }
@@ -486,7 +487,7 @@ s.close()
   ASSERT_TRUE(lab.stop(dump).has_value());
   lab.stop(server);
 
-  auto file = decode(pcap);
+  auto file = decode_file(pcap);
   EXPECT_EQ(file.link_type, link_type::kEthernet);
   if (auto* c = only_connection(file, "client veth capture")) {
     expect_matches(*c, truth, "client veth capture");

@@ -1,0 +1,35 @@
+// `--trace FILE`: every state transition (and, with segments on, every segment and drop) as
+// one JSON object per line.
+#pragma once
+
+#include <cstdio>
+#include <string>
+
+#include "synack/trace.hpp"
+
+namespace synack::observe {
+
+class JsonTraceWriter final : public TraceSink {
+ public:
+  // Opens `path` for writing ("-" = standard output). ok() tells whether it worked.
+  JsonTraceWriter(const std::string& path, bool segments);
+  ~JsonTraceWriter() override;
+  JsonTraceWriter(const JsonTraceWriter&) = delete;
+  JsonTraceWriter& operator=(const JsonTraceWriter&) = delete;
+  bool ok() const { return file_ != nullptr; }
+  void set_label(std::string label) { label_ = std::move(label); }
+
+  void on_transition(const TransitionEvent& e) override;
+  void on_segment(const SegmentEvent& e) override;
+  void on_drop(const DropEvent& e) override;
+
+ private:
+  std::FILE* file_ = nullptr;
+  bool owned_ = false;
+  bool segments_;
+  std::string label_;
+};
+
+std::string json_escape(std::string_view s);
+
+}  // namespace synack::observe

@@ -1,0 +1,334 @@
+// epoll driver for one Stack on one TUN device.
+#include "os/event_loop.hpp"
+
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "capture/pcap_writer.hpp"
+#include "os/tun_device.hpp"
+
+namespace synack::os {
+using namespace synack::capture;
+namespace {
+
+// Events delivered to the application per pump() before the loop takes a breath (polls its
+// descriptors again); a handler that keeps producing events cannot starve the TUN.
+constexpr std::size_t kEventsPerPump = 4096;
+// How long the loop still runs after resetting the connections left at the end of a graceful
+// stop.
+constexpr Duration kAbortLinger = 200ms;
+
+std::int64_t clock_us(clockid_t clock) {
+  timespec ts{};
+  ::clock_gettime(clock, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000;
+}
+
+sigset_t stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  return set;
+}
+
+}  // namespace
+
+Instant monotonic_now() { return instant_from_us(clock_us(CLOCK_MONOTONIC)); }
+
+std::int64_t realtime_offset_us() { return clock_us(CLOCK_REALTIME) - clock_us(CLOCK_MONOTONIC); }
+
+SignalGuard::SignalGuard() {
+  sigset_t set = stop_signals();
+  pthread_sigmask(SIG_BLOCK, &set, &saved_mask_);
+  struct sigaction ignore{};
+  ignore.sa_handler = SIG_IGN;
+  sigemptyset(&ignore.sa_mask);
+  ::sigaction(SIGPIPE, &ignore, &saved_sigpipe_);
+}
+
+SignalGuard::~SignalGuard() {
+  ::sigaction(SIGPIPE, &saved_sigpipe_, nullptr);
+  pthread_sigmask(SIG_SETMASK, &saved_mask_, nullptr);
+}
+
+Expected<std::unique_ptr<EventLoop>, std::string> EventLoop::create(Stack& stack, TunDevice& tun,
+                                                                    Options options) {
+  std::unique_ptr<EventLoop> loop(new EventLoop(stack, tun, options));
+  if (auto r = loop->init(); !r) return Unexpected{r.error()};
+  return loop;
+}
+
+Expected<void, std::string> EventLoop::init() {
+  signal_guard_ = std::make_unique<SignalGuard>();
+  epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd_ < 0) return Unexpected{std::string("epoll_create1: ") + std::strerror(errno)};
+  sigset_t set = stop_signals();
+  signal_fd_ = ::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (signal_fd_ < 0) return Unexpected{std::string("signalfd: ") + std::strerror(errno)};
+  for (int fd : {tun_.fd(), signal_fd_}) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) < 0)
+      return Unexpected{std::string("epoll_ctl: ") + std::strerror(errno)};
+  }
+  read_buffer_.resize(TunDevice::kReadBufferSize);
+  now_ = monotonic_now();
+  return {};
+}
+
+EventLoop::~EventLoop() {
+  if (signal_fd_ >= 0) {
+    // Take any stop signal still pending, so restoring the mask does not deliver it.
+    signalfd_siginfo info;
+    while (::read(signal_fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+    }
+    ::close(signal_fd_);
+  }
+  if (epoll_fd_ >= 0) ::close(epoll_fd_);
+}
+
+Expected<void, int> EventLoop::add_fd(int fd, std::uint32_t events, FdHandler handler) {
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.fd = fd;
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) < 0) return Unexpected{errno};
+  fd_handlers_[fd] = std::move(handler);
+  return {};
+}
+
+Expected<void, int> EventLoop::modify_fd(int fd, std::uint32_t events) {
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.fd = fd;
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev) < 0) return Unexpected{errno};
+  return {};
+}
+
+void EventLoop::remove_fd(int fd) {
+  if (fd_handlers_.erase(fd)) ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+}
+
+EventLoop::TimerId EventLoop::call_at(Instant at, TimerHandler handler) {
+  TimerId id = next_timer_++;
+  auto it = timers_.emplace(at, Timer{id, std::move(handler)});
+  timer_index_[id] = it;
+  return id;
+}
+
+void EventLoop::cancel_timer(TimerId id) {
+  auto it = timer_index_.find(id);
+  if (it == timer_index_.end()) return;
+  timers_.erase(it->second);
+  timer_index_.erase(it);
+}
+
+void EventLoop::shutdown() {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  shutdown_deadline_ = now_ + options_.shutdown_grace;
+  if (shutdown_hook_) shutdown_hook_();
+  pump();
+}
+
+void EventLoop::run() {
+  running_ = true;
+  now_ = monotonic_now();
+  pump();
+  epoll_event events[32];
+  while (running_) {
+    if (shutting_down_ && connections_finished()) break;
+    if (shutting_down_ && now_ >= shutdown_deadline_) {
+      if (aborted_) break;
+      abort_remaining();
+      // Linger briefly: a peer that takes our RST for a blind one (RFC 5961 §3.2) answers
+      // with a challenge ACK, which the stack, knowing no connection, answers with an RST at
+      // exactly the sequence number the peer wants.
+      aborted_ = true;
+      shutdown_deadline_ = now_ + kAbortLinger;
+      continue;
+    }
+    std::optional<Instant> wake = stack_.next_deadline();
+    if (!timers_.empty() && (!wake || timers_.begin()->first < *wake))
+      wake = timers_.begin()->first;
+    if (shutting_down_ && (!wake || shutdown_deadline_ < *wake)) wake = shutdown_deadline_;
+    timespec timeout{};
+    timespec* timeout_ptr = nullptr;
+    if (events_left_) {
+      timeout_ptr = &timeout;  // zero: poll
+    } else if (wake) {
+      auto us = std::max<std::int64_t>(0, to_us(*wake) - to_us(monotonic_now()));
+      timeout.tv_sec = us / 1'000'000;
+      timeout.tv_nsec = (us % 1'000'000) * 1000;
+      timeout_ptr = &timeout;
+    }
+    int n = ::epoll_pwait2(epoll_fd_, events, 32, timeout_ptr, nullptr);
+    if (n < 0 && errno == ENOSYS) {
+      // Kernels before 5.11: millisecond timeouts, rounded up so we never wake early forever.
+      int ms = -1;
+      if (timeout_ptr)
+        ms = static_cast<int>(timeout.tv_sec * 1000 + (timeout.tv_nsec + 999'999) / 1'000'000);
+      n = ::epoll_wait(epoll_fd_, events, 32, ms);
+    }
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      std::fprintf(stderr, "synack: epoll_wait: %s\n", std::strerror(errno));
+      break;
+    }
+    ++stats_.wakeups;
+    now_ = monotonic_now();
+    for (int i = 0; i < n && running_; ++i) {
+      int fd = events[i].data.fd;
+      std::uint32_t what = events[i].events;
+      if (fd == tun_.fd()) {
+        if (what & EPOLLOUT) write_queued();
+        if (what & (EPOLLIN | EPOLLERR | EPOLLHUP)) read_tun();
+      } else if (fd == signal_fd_) {
+        handle_signal();
+      } else {
+        auto it = fd_handlers_.find(fd);
+        if (it == fd_handlers_.end()) continue;  // removed by an earlier handler this round
+        FdHandler handler = it->second;          // the handler may remove itself
+        handler(what);
+      }
+      pump();
+    }
+    run_timers();
+    pump();
+  }
+  running_ = false;
+  pump();
+}
+
+void EventLoop::read_tun() {
+  for (std::size_t i = 0; i < options_.read_batch; ++i) {
+    auto packet = tun_.read(read_buffer_);
+    if (!packet) {
+      std::fprintf(stderr, "synack: read from %s: %s\n", tun_.name().c_str(),
+                   std::strerror(packet.error()));
+      return;
+    }
+    if (packet->empty()) return;  // drained (or an unusable packet; epoll says if more)
+    // Stamped with the clock, not now_: a batch takes time, and a capture should show when
+    // each packet really crossed.
+    if (pcap_) pcap_->write(*packet, monotonic_now());
+    stack_.receive_packet(*packet, now_, Stack::ReceiveFlags{tun_.last_checksum_trusted()});
+  }
+}
+
+void EventLoop::pump() {
+  deliver_events();
+  flush_output();
+}
+
+void EventLoop::deliver_events() {
+  events_left_ = false;
+  std::size_t budget = kEventsPerPump;
+  while (budget-- > 0) {
+    auto ev = stack_.poll_event();
+    if (!ev) return;
+    if (socket_handler_) socket_handler_(*ev);
+  }
+  events_left_ = true;
+}
+
+void EventLoop::flush_output() {
+  std::uint16_t gso_size = 0;
+  while (stack_.pop_packet(out_buffer_, &gso_size)) {
+    if (pcap_) pcap_->write(out_buffer_, monotonic_now());
+    if (!output_queue_.empty()) {
+      // Keep order behind what the kernel refused; past the bound, drop (TCP retransmits).
+      if (output_queue_.size() < options_.max_output_queue) {
+        output_queue_.push_back({std::move(out_buffer_), gso_size});
+        out_buffer_ = {};
+      } else {
+        ++stats_.tun_output_drops;
+      }
+      continue;
+    }
+    auto r = tun_.write(out_buffer_, gso_size);
+    if (r) continue;
+    if (r.error() == EAGAIN || r.error() == EWOULDBLOCK || r.error() == ENOBUFS) {
+      ++stats_.tun_write_blocked;
+      output_queue_.push_back({std::move(out_buffer_), gso_size});
+      out_buffer_ = {};
+      set_tun_writable_interest(true);
+    } else {
+      ++stats_.tun_write_errors;
+    }
+  }
+}
+
+void EventLoop::write_queued() {
+  while (!output_queue_.empty()) {
+    auto r = tun_.write(output_queue_.front().bytes, output_queue_.front().gso_size);
+    if (!r && (r.error() == EAGAIN || r.error() == EWOULDBLOCK || r.error() == ENOBUFS)) return;
+    if (!r) ++stats_.tun_write_errors;
+    output_queue_.pop_front();
+  }
+  set_tun_writable_interest(false);
+}
+
+void EventLoop::set_tun_writable_interest(bool on) {
+  if (tun_out_interest_ == on) return;
+  tun_out_interest_ = on;
+  epoll_event ev{};
+  ev.events = EPOLLIN | (on ? EPOLLOUT : 0u);
+  ev.data.fd = tun_.fd();
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, tun_.fd(), &ev);
+}
+
+void EventLoop::run_timers() {
+  if (auto deadline = stack_.next_deadline(); deadline && *deadline <= now_) stack_.on_timer(now_);
+  while (!timers_.empty() && timers_.begin()->first <= now_) {
+    auto it = timers_.begin();
+    Timer timer = std::move(it->second);
+    timer_index_.erase(timer.id);
+    timers_.erase(it);
+    timer.handler();
+    pump();
+  }
+}
+
+void EventLoop::handle_signal() {
+  signalfd_siginfo info;
+  while (::read(signal_fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+    if (signal_handler_ &&
+        signal_handler_(static_cast<int>(info.ssi_signo), static_cast<int>(info.ssi_code)))
+      continue;
+    if (shutting_down_) {
+      running_ = false;  // a second signal: stop now
+      return;
+    }
+    stop_signal_ = static_cast<int>(info.ssi_signo);
+    shutdown();
+  }
+}
+
+void EventLoop::abort_remaining() {
+  // The grace period is over: reset what the application still holds, so the peers learn at
+  // once instead of timing out against an interface that is about to vanish. (Connections
+  // the application already closed finish or die with the interface.)
+  for (const auto& c : stack_.connections()) {
+    if (!c.detached && c.status.state != State::Closed && c.status.state != State::TimeWait)
+      (void)stack_.abort(c.id, now_);
+  }
+  pump();
+}
+
+bool EventLoop::connections_finished() const {
+  for (const auto& c : stack_.connections()) {
+    if (c.status.state != State::Closed && c.status.state != State::TimeWait) return false;
+  }
+  return true;
+}
+
+}  // namespace synack::os

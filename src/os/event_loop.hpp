@@ -1,0 +1,185 @@
+// The driver for a Stack on a real TUN device: one thread, one epoll set.
+//
+//   TUN readable  -> read up to read_batch packets -> stack.receive_packet(bytes, now)
+//   after every batch, timer run and application callback: stack events -> the app's handler,
+//   then stack.pop_packet() -> TUN (a bounded queue and EPOLLOUT when the kernel pushes back)
+//   timers        -> epoll_pwait2's timeout from stack.next_deadline() and the app's timers
+//   SIGINT/SIGTERM (signalfd) -> graceful stop: the app's shutdown hook closes its sockets,
+//                    the loop runs until every connection has finished (TIME-WAIT counts as
+//                    finished) or shutdown_grace passes (then it resets the connections the
+//                    app still holds); a second signal stops at once.
+//
+// `now` is CLOCK_MONOTONIC as an Instant.
+#pragma once
+
+#include <signal.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "synack/expected.hpp"
+#include "synack/stack.hpp"
+#include "synack/time.hpp"
+
+namespace synack::capture {
+class PcapWriter;
+}  // namespace synack::capture
+
+namespace synack::os {
+
+class TunDevice;
+
+// CLOCK_MONOTONIC in microseconds, as the core's Instant.
+Instant monotonic_now();
+// Unix time (µs) minus monotonic time: what to add to an Instant to date it (pcap records).
+std::int64_t realtime_offset_us();
+
+struct EventLoopStats {
+  std::uint64_t wakeups = 0;
+  std::uint64_t tun_write_blocked = 0;  // writes that met EAGAIN and were queued
+  std::uint64_t tun_output_drops = 0;   // packets dropped: output queue full (TCP recovers)
+  std::uint64_t tun_write_errors = 0;   // other write errors (packet dropped)
+};
+
+// Blocks SIGINT and SIGTERM and ignores SIGPIPE for its lifetime, restoring both after. A
+// program that must clean up after a stop (namespaces, interfaces) holds one around all of
+// it, so that a signal arriving after the event loop is gone cannot kill it half-way: the
+// loop's signalfd reads the signal when it is made.
+class SignalGuard {
+ public:
+  SignalGuard();
+  ~SignalGuard();
+  SignalGuard(const SignalGuard&) = delete;
+  SignalGuard& operator=(const SignalGuard&) = delete;
+
+ private:
+  sigset_t saved_mask_{};
+  struct sigaction saved_sigpipe_{};
+};
+
+class EventLoop {
+ public:
+  struct Options {
+    std::size_t read_batch = 64;           // packets read from the TUN per wakeup
+    std::size_t max_output_queue = 4096;   // packets held while the TUN refuses writes
+    Duration shutdown_grace = 2s;          // how long a graceful stop may take
+  };
+  using FdHandler = std::function<void(std::uint32_t epoll_events)>;
+  using SocketHandler = std::function<void(const SocketEvent&)>;
+  using TimerHandler = std::function<void()>;
+  using TimerId = std::uint64_t;
+
+  // Holds a SignalGuard of its own (SIGINT and SIGTERM come through a signalfd instead).
+  // Errors: a message when epoll or signalfd cannot be created.
+  static Expected<std::unique_ptr<EventLoop>, std::string> create(Stack& stack, TunDevice& tun,
+                                                                  Options options);
+  ~EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  // The application: stack events, and what to do when asked to stop (close listeners and
+  // connections; the loop then waits for them). Both run inside run().
+  void on_socket_event(SocketHandler handler) { socket_handler_ = std::move(handler); }
+  void on_shutdown(std::function<void()> hook) { shutdown_hook_ = std::move(hook); }
+  // SIGINT/SIGTERM: when set and it returns true, the signal was dealt with (passed on to a
+  // child, say) and the loop does not stop. `code` is the siginfo's si_code (SI_KERNEL for a
+  // terminal's Ctrl-C, SI_USER for kill(2)).
+  void on_signal(std::function<bool(int signal, int code)> handler) {
+    signal_handler_ = std::move(handler);
+  }
+
+  // Extra descriptors (stdin, stdout...), level-triggered. Errors: errno from epoll_ctl —
+  // EPERM for regular files and other descriptors epoll cannot watch (always ready: the
+  // caller treats them so).
+  Expected<void, int> add_fd(int fd, std::uint32_t events, FdHandler handler);
+  Expected<void, int> modify_fd(int fd, std::uint32_t events);
+  void remove_fd(int fd);
+
+  // One-shot application timers.
+  TimerId call_at(Instant at, TimerHandler handler);
+  void cancel_timer(TimerId id);
+
+  // Capture what crosses the TUN (both directions). May be null.
+  void set_pcap(capture::PcapWriter* pcap) { pcap_ = pcap; }
+
+  // Runs until stop(), or until a graceful shutdown has finished.
+  void run();
+  // Leaves run() at the end of the current iteration.
+  void stop() { running_ = false; }
+  // Starts a graceful stop, as SIGINT would (the app's hook runs once).
+  void shutdown();
+  bool shutting_down() const { return shutting_down_; }
+  // The signal that started the shutdown, 0 if none did.
+  int stop_signal() const { return stop_signal_; }
+
+  // The time of the current iteration (refreshed on every wakeup).
+  Instant now() const { return now_; }
+  Stack& stack() { return stack_; }
+  // Delivers pending stack events to the handler and writes the stack's packets to the TUN.
+  // The loop does this after every callback; call it after driving the stack from elsewhere.
+  void pump();
+
+  const EventLoopStats& stats() const { return stats_; }
+
+ private:
+  EventLoop(Stack& stack, TunDevice& tun, Options options)
+      : stack_(stack), tun_(tun), options_(options) {}
+  Expected<void, std::string> init();
+  void read_tun();
+  void flush_output();
+  void write_queued();
+  void deliver_events();
+  void run_timers();
+  void handle_signal();
+  bool connections_finished() const;
+  void abort_remaining();
+  void set_tun_writable_interest(bool on);
+
+  Stack& stack_;
+  TunDevice& tun_;
+  Options options_;
+  int epoll_fd_ = -1;
+  int signal_fd_ = -1;
+  std::unique_ptr<SignalGuard> signal_guard_;
+
+  Instant now_{};
+  bool running_ = false;
+  bool shutting_down_ = false;
+  int stop_signal_ = 0;
+  Instant shutdown_deadline_{};
+  bool aborted_ = false;  // the grace period ran out and the rest was reset
+
+  SocketHandler socket_handler_;
+  std::function<void()> shutdown_hook_;
+  std::function<bool(int, int)> signal_handler_;
+  std::unordered_map<int, FdHandler> fd_handlers_;
+
+  struct Timer {
+    TimerId id;
+    TimerHandler handler;
+  };
+  std::multimap<Instant, Timer> timers_;
+  std::unordered_map<TimerId, std::multimap<Instant, Timer>::iterator> timer_index_;
+  TimerId next_timer_ = 1;
+
+  capture::PcapWriter* pcap_ = nullptr;
+  bool events_left_ = false;  // the handler hit its bound this round: poll again at once
+  std::vector<std::byte> read_buffer_;
+  std::vector<std::byte> out_buffer_;
+  struct QueuedPacket {
+    std::vector<std::byte> bytes;
+    std::uint16_t gso_size = 0;
+  };
+  std::deque<QueuedPacket> output_queue_;
+  bool tun_out_interest_ = false;
+  EventLoopStats stats_;
+};
+
+}  // namespace synack::os

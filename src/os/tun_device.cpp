@@ -1,0 +1,299 @@
+// Linux TUN: /dev/net/tun, TUNSETIFF, optional virtio-net header with TSO (see
+// Documentation/networking/tuntap.rst and include/uapi/linux/virtio_net.h).
+#include "os/tun_device.hpp"
+
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <bit>
+#include <cerrno>
+#include <cstring>
+#include <optional>
+
+namespace synack::os {
+namespace {
+
+// struct virtio_net_hdr (include/uapi/linux/virtio_net.h, which does not compile as C++: it
+// has a field named `class`), read at named offsets. Multi-byte fields are little-endian on a
+// TUN unless TUNSETVNETBE was used (we do not).
+constexpr std::size_t kVnetHeaderSize = 10;
+constexpr std::size_t kVnetFlags = 0;        // u8
+constexpr std::size_t kVnetGsoType = 1;      // u8
+constexpr std::size_t kVnetHdrLen = 2;       // le16
+constexpr std::size_t kVnetGsoSize = 4;      // le16
+constexpr std::size_t kVnetCsumStart = 6;    // le16
+constexpr std::size_t kVnetCsumOffset = 8;   // le16
+constexpr std::uint8_t kVnetFlagNeedsCsum = 1;  // VIRTIO_NET_HDR_F_NEEDS_CSUM
+constexpr std::uint8_t kVnetFlagDataValid = 2;  // VIRTIO_NET_HDR_F_DATA_VALID
+constexpr std::uint8_t kVnetGsoNone = 0;        // VIRTIO_NET_HDR_GSO_NONE
+constexpr std::uint8_t kVnetGsoEcn = 0x80;      // VIRTIO_NET_HDR_GSO_ECN
+constexpr std::uint8_t kVnetGsoTcpV4 = 1;       // VIRTIO_NET_HDR_GSO_TCPV4
+constexpr std::uint8_t kVnetGsoTcpV6 = 4;       // VIRTIO_NET_HDR_GSO_TCPV6
+
+std::uint16_t load_le16(std::span<const std::byte> b, std::size_t at) {
+  return static_cast<std::uint16_t>(static_cast<unsigned>(b[at]) |
+                                    (static_cast<unsigned>(b[at + 1]) << 8));
+}
+
+constexpr std::size_t kTcpChecksumField = 16;  // RFC 9293 §3.1
+
+// Where the TCP header starts in an IP packet we built (no IPv6 extension headers), or
+// nullopt for other protocols.
+std::optional<std::size_t> tcp_header_offset(std::span<const std::byte> packet) {
+  if (packet.empty()) return std::nullopt;
+  const auto version = static_cast<unsigned>(packet[0]) >> 4;
+  if (version == 4 && packet.size() >= 20) {
+    if (static_cast<unsigned>(packet[9]) != 6) return std::nullopt;
+    return (static_cast<std::size_t>(packet[0]) & 0x0f) * 4;
+  }
+  if (version == 6 && packet.size() >= 40 && static_cast<unsigned>(packet[6]) == 6) return 40;
+  return std::nullopt;
+}
+
+std::string errno_text(const char* what, int err) {
+  return std::string(what) + ": " + std::strerror(err);
+}
+
+// An ifreq naming `name`, for the SIOC* ioctls.
+ifreq make_ifreq(const std::string& name) {
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+  return ifr;
+}
+
+// Opens the device and attaches it to interface `name` with `flags`. Returns the fd or -errno;
+// `actual` receives the kernel's name for it.
+int open_tun(const std::string& name, short flags, std::string& actual) {
+  int fd = ::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  ifreq ifr = make_ifreq(name);
+  ifr.ifr_flags = flags;
+  if (::ioctl(fd, TUNSETIFF, &ifr) < 0) {
+    int err = errno;
+    ::close(fd);
+    return -err;
+  }
+  actual.assign(ifr.ifr_name, strnlen(ifr.ifr_name, IFNAMSIZ));
+  return fd;
+}
+
+}  // namespace
+
+std::uint16_t ones_complement_sum(std::span<const std::byte> data) {
+  // RFC 1071 §2 (B): the sum is byte-order independent, so add native 32-bit words into a
+  // 64-bit accumulator (no carry is lost below 2^32 words) and swap once at the end.
+  std::uint64_t sum = 0;
+  const std::byte* p = data.data();
+  std::size_t n = data.size();
+  while (n >= 32) {
+    std::uint32_t w[8];
+    std::memcpy(w, p, sizeof w);
+    sum += static_cast<std::uint64_t>(w[0]) + w[1] + w[2] + w[3] + w[4] + w[5] + w[6] + w[7];
+    p += 32;
+    n -= 32;
+  }
+  while (n >= 4) {
+    std::uint32_t w;
+    std::memcpy(&w, p, 4);
+    sum += w;
+    p += 4;
+    n -= 4;
+  }
+  while (n >= 2) {
+    std::uint16_t w;
+    std::memcpy(&w, p, 2);
+    sum += w;
+    p += 2;
+    n -= 2;
+  }
+  if (n == 1) {
+    // An odd last byte is the first byte of a word padded with zero (RFC 1071 §4.1).
+    std::byte pad[2] = {*p, std::byte{0}};
+    std::uint16_t w;
+    std::memcpy(&w, pad, 2);
+    sum += w;
+  }
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  auto folded = static_cast<std::uint16_t>(sum);
+  if constexpr (std::endian::native == std::endian::little) {
+    folded = static_cast<std::uint16_t>((folded >> 8) | (folded << 8));
+  }
+  return folded;
+}
+
+bool complete_partial_checksum(std::span<std::byte> packet, std::size_t csum_start,
+                               std::size_t csum_offset) {
+  if (csum_start > packet.size() || csum_offset + 2 > packet.size() - csum_start) return false;
+  std::uint16_t sum = ones_complement_sum(packet.subspan(csum_start));
+  auto checksum = static_cast<std::uint16_t>(~sum);
+  std::size_t at = csum_start + csum_offset;
+  packet[at] = static_cast<std::byte>(checksum >> 8);
+  packet[at + 1] = static_cast<std::byte>(checksum & 0xff);
+  return true;
+}
+
+Expected<std::unique_ptr<TunDevice>, std::string> TunDevice::open(const TunConfig& config) {
+  if (config.name.empty() || config.name.size() >= IFNAMSIZ)
+    return Unexpected{std::string("interface name must be 1 to 15 characters")};
+  std::string actual;
+  std::string note;
+  int fd = -1;
+  bool vnet = false;
+  if (config.offload) {
+    fd = open_tun(config.name, IFF_TUN | IFF_NO_PI | IFF_VNET_HDR, actual);
+    if (fd >= 0) {
+      int header_size = static_cast<int>(kVnetHeaderSize);
+      // TUN_F_CSUM: the kernel may hand us packets whose checksum is partial; TSO4/TSO6:
+      // and TCP segments up to 64 KiB that we never split (we are the endpoint).
+      unsigned offloads = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+      if (::ioctl(fd, TUNSETVNETHDRSZ, &header_size) < 0) {
+        note = errno_text("TUNSETVNETHDRSZ", errno);
+      } else if (::ioctl(fd, TUNSETOFFLOAD, offloads) < 0) {
+        note = errno_text("TUNSETOFFLOAD", errno);
+      } else {
+        vnet = true;
+      }
+      if (!vnet) {
+        ::close(fd);
+        fd = -1;
+      }
+    } else if (fd == -ENOENT || fd == -EACCES || fd == -EPERM) {
+      return Unexpected{errno_text("cannot open /dev/net/tun", -fd)};
+    } else {
+      note = errno_text("TUNSETIFF with IFF_VNET_HDR", -fd);
+    }
+  }
+  if (fd < 0) {
+    fd = open_tun(config.name, IFF_TUN | IFF_NO_PI, actual);
+    if (fd < 0) {
+      return Unexpected{errno_text(
+          ("cannot create TUN interface " + config.name).c_str(), -fd)};
+    }
+  }
+  auto device = std::unique_ptr<TunDevice>(new TunDevice(fd, actual, vnet, 1500));
+  device->offload_note_ = note;
+  if (auto r = device->set_mtu(config.mtu); !r) return Unexpected{r.error()};
+  return device;
+}
+
+TunDevice::~TunDevice() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Expected<void, std::string> TunDevice::set_mtu(unsigned mtu) {
+  int sock = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) sock = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) return Unexpected{errno_text("socket", errno)};
+  ifreq ifr = make_ifreq(name_);
+  ifr.ifr_mtu = static_cast<int>(mtu);
+  int rc = ::ioctl(sock, SIOCSIFMTU, &ifr);
+  int err = errno;
+  ::close(sock);
+  if (rc < 0) return Unexpected{errno_text(("SIOCSIFMTU " + std::to_string(mtu)).c_str(), err)};
+  mtu_ = mtu;
+  return {};
+}
+
+Expected<void, std::string> TunDevice::bring_up() {
+  int sock = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) sock = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) return Unexpected{errno_text("socket", errno)};
+  ifreq ifr = make_ifreq(name_);
+  int rc = ::ioctl(sock, SIOCGIFFLAGS, &ifr);
+  if (rc == 0) {
+    ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
+    rc = ::ioctl(sock, SIOCSIFFLAGS, &ifr);
+  }
+  int err = errno;
+  ::close(sock);
+  if (rc < 0) return Unexpected{errno_text("SIOCSIFFLAGS IFF_UP", err)};
+  return {};
+}
+
+Expected<std::span<std::byte>, int> TunDevice::read(std::vector<std::byte>& buffer) {
+  if (buffer.size() < kReadBufferSize) buffer.resize(kReadBufferSize);
+  ssize_t n = ::read(fd_, buffer.data(), buffer.size());
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return std::span<std::byte>{};
+    return Unexpected{errno};
+  }
+  std::span<std::byte> packet(buffer.data(), static_cast<std::size_t>(n));
+  if (vnet_hdr_) {
+    if (packet.size() < kVnetHeaderSize) {
+      ++stats_.bad_vnet_headers;
+      return std::span<std::byte>{};
+    }
+    const std::span<const std::byte> header = packet.first(kVnetHeaderSize);
+    const auto flags = static_cast<std::uint8_t>(header[kVnetFlags]);
+    const auto gso_type = static_cast<std::uint8_t>(header[kVnetGsoType]);
+    const std::uint16_t csum_start = load_le16(header, kVnetCsumStart);
+    const std::uint16_t csum_offset = load_le16(header, kVnetCsumOffset);
+    packet = packet.subspan(kVnetHeaderSize);
+    last_trusted_ = false;
+    if (flags & kVnetFlagNeedsCsum) {
+      // The kernel's own packet with the checksum left to the device (CHECKSUM_PARTIAL):
+      // nothing to verify. Finished here only when someone will look at it.
+      if (csum_start >= packet.size() || csum_offset + 2u > packet.size() - csum_start) {
+        ++stats_.bad_vnet_headers;
+        return std::span<std::byte>{};
+      }
+      last_trusted_ = true;
+      if (complete_checksums_) {
+        (void)complete_partial_checksum(packet, csum_start, csum_offset);
+        ++stats_.checksums_completed;
+      }
+    } else if (flags & kVnetFlagDataValid) {
+      last_trusted_ = true;
+    }
+    if ((gso_type & ~kVnetGsoEcn) != kVnetGsoNone) ++stats_.gso_packets_read;
+  }
+  ++stats_.packets_read;
+  stats_.bytes_read += packet.size();
+  return packet;
+}
+
+Expected<void, int> TunDevice::write(std::span<const std::byte> packet, std::uint16_t gso_size) {
+  ssize_t n;
+  if (vnet_hdr_) {
+    // A zeroed header: GSO_NONE, and no checksum offload unless this is a TCP packet whose
+    // checksum we left for the kernel to finish.
+    std::byte header[kVnetHeaderSize] = {};
+    if (tx_checksum_offload_) {
+      if (auto start = tcp_header_offset(packet)) {
+        header[kVnetFlags] = std::byte{kVnetFlagNeedsCsum};
+        header[kVnetCsumStart] = static_cast<std::byte>(*start & 0xff);
+        header[kVnetCsumStart + 1] = static_cast<std::byte>(*start >> 8);
+        header[kVnetCsumOffset] = static_cast<std::byte>(kTcpChecksumField);
+        const std::size_t tcp_header = packet.size() > *start + 12
+                                           ? (static_cast<std::size_t>(packet[*start + 12]) >> 4) * 4
+                                           : 0;
+        if (gso_size && tcp_header) {
+          // TSO: the kernel cuts the payload into gso_size pieces, each with these headers.
+          const bool v4 = (static_cast<unsigned>(packet[0]) >> 4) == 4;
+          header[kVnetGsoType] = std::byte{v4 ? kVnetGsoTcpV4 : kVnetGsoTcpV6};
+          const std::size_t hdr_len = *start + tcp_header;
+          header[kVnetHdrLen] = static_cast<std::byte>(hdr_len & 0xff);
+          header[kVnetHdrLen + 1] = static_cast<std::byte>(hdr_len >> 8);
+          header[kVnetGsoSize] = static_cast<std::byte>(gso_size & 0xff);
+          header[kVnetGsoSize + 1] = static_cast<std::byte>(gso_size >> 8);
+        }
+      }
+    }
+    iovec iov[2] = {{header, kVnetHeaderSize},
+                    {const_cast<std::byte*>(packet.data()), packet.size()}};
+    n = ::writev(fd_, iov, 2);
+  } else {
+    n = ::write(fd_, packet.data(), packet.size());
+  }
+  if (n < 0) return Unexpected{errno};
+  ++stats_.packets_written;
+  stats_.bytes_written += packet.size();
+  return {};
+}
+
+}  // namespace synack::os

@@ -1,0 +1,118 @@
+// A Linux TUN interface (IFF_TUN | IFF_NO_PI): IP packets in and out through one file
+// descriptor, IPv4 and IPv6. With offloads (IFF_VNET_HDR + TUNSETOFFLOAD), the kernel hands
+// over TCP segments of up to 64 KiB (TSO) whose checksum it left for us to finish; read()
+// completes that checksum so what it returns is an ordinary, fully checksummed IP packet.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "synack/expected.hpp"
+
+namespace synack::os {
+
+struct TunConfig {
+  std::string name = "synack0";  // at most 15 characters (IFNAMSIZ - 1)
+  unsigned mtu = 65520;          // 68..65520 (IPv6 needs 1280)
+  bool offload = true;           // try IFF_VNET_HDR + TSO; falls back to plain when refused
+};
+
+struct TunStats {
+  std::uint64_t packets_read = 0;
+  std::uint64_t packets_written = 0;
+  std::uint64_t bytes_read = 0;
+  std::uint64_t bytes_written = 0;
+  std::uint64_t checksums_completed = 0;  // VIRTIO_NET_HDR_F_NEEDS_CSUM packets fixed up
+  std::uint64_t gso_packets_read = 0;     // TSO super-segments received
+  std::uint64_t bad_vnet_headers = 0;     // packets dropped: unusable virtio_net_hdr
+};
+
+class TunDevice {
+ public:
+  // Opens /dev/net/tun (non-blocking, close-on-exec) and creates the interface in the calling
+  // process's network namespace. Does not configure addresses or bring the link up. Errors:
+  // a message naming the failing step and errno's text (e.g. no /dev/net/tun, no
+  // CAP_NET_ADMIN, name in use).
+  static Expected<std::unique_ptr<TunDevice>, std::string> open(const TunConfig& config);
+  // Takes over a descriptor opened by open() in another process (passed over a Unix socket
+  // by `synack run`'s namespace child), with the properties it was opened with.
+  static std::unique_ptr<TunDevice> adopt(int fd, std::string name, bool vnet_hdr, unsigned mtu) {
+    return std::unique_ptr<TunDevice>(new TunDevice(fd, std::move(name), vnet_hdr, mtu));
+  }
+  // Gives up the descriptor (returned; the caller closes it) so the destructor leaves it open.
+  int release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+  ~TunDevice();  // closing the descriptor removes the (non-persistent) interface
+  TunDevice(const TunDevice&) = delete;
+  TunDevice& operator=(const TunDevice&) = delete;
+
+  int fd() const { return fd_; }
+  const std::string& name() const { return name_; }
+  void set_name(std::string name) { name_ = std::move(name); }  // after an `ip link set name`
+  bool offload() const { return vnet_hdr_; }
+  unsigned mtu() const { return mtu_; }
+  // Why offloads are off although they were asked for (empty when on, or not asked for).
+  const std::string& offload_note() const { return offload_note_; }
+
+  // SIOCSIFMTU / SIOCSIFFLAGS(IFF_UP) through a socket of the calling process's namespace, so
+  // only before the device moves to another one. Errors: message with errno's text.
+  Expected<void, std::string> set_mtu(unsigned mtu);
+  Expected<void, std::string> bring_up();
+
+  // Reads one packet into `buffer` (resized as needed) and returns the IP packet inside it.
+  // Empty span: nothing to read (EAGAIN) or a packet dropped as unusable (see stats). Errors:
+  // errno of a failed read.
+  Expected<std::span<std::byte>, int> read(std::vector<std::byte>& buffer);
+  // Writes one IP packet. gso_size (offload on, TCP with a partial checksum): the packet
+  // carries several packets' payload that the kernel cuts into gso_size-byte pieces (TSO).
+  // Errors: errno (EAGAIN when the kernel pushes back).
+  Expected<void, int> write(std::span<const std::byte> packet, std::uint16_t gso_size = 0);
+
+  // Checksum offload, with virtio-net headers only. Receive: a packet whose checksum the
+  // kernel left partial (it made the packet; it never crossed a wire) is reported by
+  // last_checksum_trusted(), and completed only when complete_checksums is on (captures
+  // want real checksums). Transmit: with tx_checksum_offload, TCP packets are written with
+  // VIRTIO_NET_HDR_F_NEEDS_CSUM — they carry only the pseudo-header sum (wire::TcpChecksum).
+  void set_complete_checksums(bool on) { complete_checksums_ = on; }
+  void set_tx_checksum_offload(bool on) { tx_checksum_offload_ = on && vnet_hdr_; }
+  bool last_checksum_trusted() const { return last_trusted_; }
+
+  const TunStats& stats() const { return stats_; }
+
+  // Buffer size read() needs: virtio header plus the largest IP packet.
+  static constexpr std::size_t kReadBufferSize = 16 + 65536;
+
+ private:
+  TunDevice(int fd, std::string name, bool vnet_hdr, unsigned mtu)
+      : fd_(fd), name_(std::move(name)), vnet_hdr_(vnet_hdr), mtu_(mtu) {}
+
+  int fd_ = -1;
+  std::string name_;
+  bool vnet_hdr_ = false;
+  unsigned mtu_ = 1500;
+  std::string offload_note_;
+  bool complete_checksums_ = true;
+  bool tx_checksum_offload_ = false;
+  bool last_trusted_ = false;
+  TunStats stats_;
+};
+
+// Finishes a partial checksum the way the kernel's skb_checksum_help does: the field at
+// csum_start + csum_offset holds the pseudo-header sum; the one's-complement sum from
+// csum_start to the end of `packet` is folded, complemented and stored there. False when the
+// offsets do not fit inside `packet`.
+bool complete_partial_checksum(std::span<std::byte> packet, std::size_t csum_start,
+                               std::size_t csum_offset);
+
+// RFC 1071 one's-complement sum of `data` (not complemented), folded to 16 bits, in network
+// byte order as a host integer. Word-at-a-time; the link layer's fast path.
+std::uint16_t ones_complement_sum(std::span<const std::byte> data);
+
+}  // namespace synack::os

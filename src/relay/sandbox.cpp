@@ -1,0 +1,289 @@
+// `synack run`'s namespace child: unshare, map ids, mount, create and configure the TUN, pass
+// its descriptor up (SCM_RIGHTS), wait for the go, exec.
+#include "relay/sandbox.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+namespace synack::relay {
+using namespace synack::os;
+namespace {
+
+constexpr int kSetupTimeoutMs = 20000;
+
+// What the child reports once its TUN is ready (or why it is not).
+struct ReadyMessage {
+  char status = 0;  // 'R' ready (a descriptor attached), 'E' error
+  bool vnet_hdr = false;
+  unsigned mtu = 0;
+  char name[16] = {};
+  char error[400] = {};
+};
+
+[[noreturn]] void child_fail(int sock, const std::string& message) {
+  ReadyMessage m;
+  m.status = 'E';
+  std::snprintf(m.error, sizeof m.error, "%s", message.c_str());
+  (void)::send(sock, &m, sizeof m, MSG_NOSIGNAL);
+  ::_exit(127);
+}
+
+std::string errno_text(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
+
+bool write_file(const char* path, const std::string& text) {
+  int fd = ::open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  ssize_t n = ::write(fd, text.data(), text.size());
+  ::close(fd);
+  return n == static_cast<ssize_t>(text.size());
+}
+
+bool send_descriptor(int sock, const ReadyMessage& m, int fd) {
+  iovec iov{const_cast<ReadyMessage*>(&m), sizeof m};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  return ::sendmsg(sock, &msg, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof m);
+}
+
+// Receives the child's message; *fd gets the attached descriptor (or -1).
+bool receive_message(int sock, ReadyMessage* m, int* fd) {
+  *fd = -1;
+  iovec iov{m, sizeof *m};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  if (n != static_cast<ssize_t>(sizeof *m)) return false;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+      std::memcpy(fd, CMSG_DATA(c), sizeof *fd);
+  }
+  return true;
+}
+
+// PID 1 of CMD's PID namespace: passes on the signals synack sends (an init receives only
+// signals it handles), reaps orphans, and when CMD exits, exits with its status — which ends
+// every other process of the namespace.
+pid_t g_command = 0;
+
+void forward_signal(int sig, siginfo_t* info, void*) {
+  // From synack (kill(2) from outside), not from a terminal: those reach CMD directly.
+  if (g_command > 0 && info && info->si_code == SI_USER) ::kill(g_command, sig);
+}
+
+constexpr int kForwardedSignals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+
+[[noreturn]] void run_init(pid_t command) {
+  g_command = command;
+  struct sigaction sa {};
+  sa.sa_sigaction = forward_signal;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : kForwardedSignals) ::sigaction(sig, &sa, nullptr);
+  while (true) {
+    int status = 0;
+    pid_t done = ::waitpid(-1, &status, 0);
+    if (done < 0) {
+      if (errno == EINTR) continue;
+      ::_exit(127);  // no children left (cannot happen before CMD's own exit)
+    }
+    if (done != command) continue;  // an orphan, reaped
+    if (WIFEXITED(status)) ::_exit(WEXITSTATUS(status));
+    ::_exit(128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0));
+  }
+}
+
+[[noreturn]] void child_main(const SandboxConfig& config, int sock, bool userns, uid_t uid,
+                             gid_t gid, const std::string& resolv_file) {
+  // Die with synack: a command left with a dead TUN would only hang. (As PID 1 of a new PID
+  // namespace our parent is invisible — getppid() is 0 — so there is no race check to do.)
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // The parent holds SIGINT/SIGTERM blocked and SIGPIPE ignored; the command gets defaults.
+  sigset_t empty;
+  sigemptyset(&empty);
+  ::sigprocmask(SIG_SETMASK, &empty, nullptr);
+  for (int sig : {SIGPIPE, SIGINT, SIGTERM}) ::signal(sig, SIG_DFL);
+
+  if (userns) {
+    // Root inside, ourselves outside: one id each way (user_namespaces(7)).
+    (void)write_file("/proc/self/setgroups", "deny");
+    if (!write_file("/proc/self/uid_map", "0 " + std::to_string(uid) + " 1\n"))
+      child_fail(sock, errno_text("writing /proc/self/uid_map"));
+    if (!write_file("/proc/self/gid_map", "0 " + std::to_string(gid) + " 1\n"))
+      child_fail(sock, errno_text("writing /proc/self/gid_map"));
+  }
+  if (::unshare(CLONE_NEWNET | CLONE_NEWNS) != 0)
+    child_fail(sock, errno_text("unshare(net, mount namespaces)"));
+  // Mounts made from here on stay in our mount namespace.
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+    child_fail(sock, errno_text("making / a private mount"));
+  if (!resolv_file.empty() && ::access("/etc/resolv.conf", F_OK) == 0 &&
+      ::mount(resolv_file.c_str(), "/etc/resolv.conf", nullptr, MS_BIND, nullptr) != 0)
+    child_fail(sock, errno_text("bind-mounting /etc/resolv.conf"));
+  // A sysfs of this namespace, as `ip netns exec` gives (tools list interfaces there). Not
+  // essential: kept quiet when refused.
+  (void)::mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
+  // And a /proc of the new PID namespace (ps, /proc/self), as `unshare --mount-proc` gives.
+  (void)::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
+
+  if (auto r = run_command({"ip", "link", "set", "lo", "up"}); !r) child_fail(sock, r.error());
+  auto tun = TunDevice::open(config.tun);
+  if (!tun) child_fail(sock, tun.error());
+  KernelSideConfig kernel;
+  kernel.ifname = (*tun)->name();
+  kernel.mtu = config.tun.mtu;
+  kernel.addresses = config.addresses;
+  kernel.peers = config.gateways;
+  kernel.default_via = config.gateways;
+  if (auto r = configure_kernel_side(kernel); !r) child_fail(sock, r.error());
+
+  ReadyMessage ready;
+  ready.status = 'R';
+  ready.vnet_hdr = (*tun)->offload();
+  ready.mtu = (*tun)->mtu();
+  std::snprintf(ready.name, sizeof ready.name, "%s", (*tun)->name().c_str());
+  if (!send_descriptor(sock, ready, (*tun)->fd())) ::_exit(1);
+  ::close((*tun)->release());  // the parent has its own copy now
+
+  char go = 0;
+  if (::read(sock, &go, 1) != 1) ::_exit(1);  // the parent gave up
+  ::close(sock);
+  pid_t command = ::fork();
+  if (command < 0) {
+    std::fprintf(stderr, "synack run: fork: %s\n", std::strerror(errno));
+    ::_exit(126);
+  }
+  if (command > 0) run_init(command);
+  std::vector<char*> args;
+  for (const auto& a : config.argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  ::execvp(args[0], args.data());
+  int e = errno;
+  std::fprintf(stderr, "synack run: %s: %s\n", args[0], std::strerror(e));
+  ::_exit(e == ENOENT ? 127 : 126);  // the shell's convention
+}
+
+}  // namespace
+
+Expected<std::unique_ptr<Sandbox>, std::string> Sandbox::start(const SandboxConfig& config) {
+  if (config.argv.empty()) return Unexpected{std::string("no command given")};
+  std::unique_ptr<Sandbox> box(new Sandbox());
+  box->user_namespace_ = config.user_namespace || ::geteuid() != 0;
+  if (!config.resolv_conf.empty()) {
+    char path[] = "/tmp/synack-resolv-XXXXXX";
+    int fd = ::mkstemp(path);
+    if (fd < 0) return Unexpected{errno_text("creating a resolv.conf")};
+    box->resolv_file_ = path;
+    bool ok = ::write(fd, config.resolv_conf.data(), config.resolv_conf.size()) ==
+              static_cast<ssize_t>(config.resolv_conf.size());
+    ::fchmod(fd, 0644);
+    ::close(fd);
+    if (!ok) return Unexpected{errno_text("writing a resolv.conf")};
+  }
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+    return Unexpected{errno_text("socketpair")};
+  const uid_t uid = ::geteuid();
+  const gid_t gid = ::getegid();
+  // The child is the init (PID 1) of a new PID namespace, so that whatever CMD leaves
+  // running dies with it. A raw clone() with no stack is a fork() into new namespaces; the
+  // user namespace comes first where there is one, as creating the others needs it.
+  const unsigned long clone_flags =
+      CLONE_NEWPID | (box->user_namespace_ ? CLONE_NEWUSER : 0) | SIGCHLD;
+  pid_t pid = static_cast<pid_t>(::syscall(SYS_clone, clone_flags, nullptr, nullptr, nullptr, nullptr));
+  if (pid < 0 && box->user_namespace_) {
+    ::close(sv[0]);
+    ::close(sv[1]);
+    return Unexpected{errno_text("clone(user, pid namespaces)") +
+                      " (are unprivileged user namespaces allowed?)"};
+  }
+  if (pid < 0) {
+    ::close(sv[0]);
+    ::close(sv[1]);
+    return Unexpected{errno_text("fork")};
+  }
+  if (pid == 0) {
+    ::close(sv[0]);
+    child_main(config, sv[1], box->user_namespace_, uid, gid, box->resolv_file_);
+  }
+  ::close(sv[1]);
+  box->pid_ = pid;  // the init; CMD is its child
+  box->control_fd_ = sv[0];
+  box->pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+
+  pollfd p{sv[0], POLLIN, 0};
+  int ready = ::poll(&p, 1, kSetupTimeoutMs);
+  ReadyMessage m;
+  int fd = -1;
+  if (ready <= 0 || !receive_message(sv[0], &m, &fd))
+    return Unexpected{std::string("the namespace child did not report (setup timed out or it died)")};
+  if (m.status != 'R' || fd < 0) {
+    if (fd >= 0) ::close(fd);
+    m.error[sizeof m.error - 1] = 0;
+    return Unexpected{std::string(m.error)};
+  }
+  m.name[sizeof m.name - 1] = 0;
+  box->tun_ = TunDevice::adopt(fd, m.name, m.vnet_hdr, m.mtu);
+  return box;
+}
+
+void Sandbox::release() {
+  if (control_fd_ < 0) return;
+  char go = 'g';
+  (void)::write(control_fd_, &go, 1);
+  ::close(control_fd_);
+  control_fd_ = -1;
+}
+
+std::optional<int> Sandbox::poll_exit() {
+  if (exit_status_) return exit_status_;
+  int status = 0;
+  pid_t r = ::waitpid(pid_, &status, WNOHANG);
+  if (r != pid_) return std::nullopt;
+  if (WIFEXITED(status)) exit_status_ = WEXITSTATUS(status);
+  else if (WIFSIGNALED(status)) exit_status_ = 128 + WTERMSIG(status);
+  else return std::nullopt;
+  return exit_status_;
+}
+
+void Sandbox::signal(int sig) const {
+  if (pid_ > 0 && !exit_status_) ::kill(pid_, sig);
+}
+
+Sandbox::~Sandbox() {
+  if (control_fd_ >= 0) ::close(control_fd_);  // a child still waiting for its go exits
+  if (pid_ > 0 && !poll_exit()) {
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+  }
+  if (pidfd_ >= 0) ::close(pidfd_);
+  if (!resolv_file_.empty()) ::unlink(resolv_file_.c_str());
+}
+
+}  // namespace synack::relay

@@ -1,0 +1,240 @@
+#include "sim/bulk.hpp"
+
+#include <array>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+#include "observe/json_trace.hpp"
+#include "sim/sim_pair.hpp"
+
+namespace synack::sim {
+using namespace synack::observe;
+namespace {
+
+// A byte stream from a seed: the sender writes it, the receiver regenerates and compares.
+class StreamGenerator {
+ public:
+  explicit StreamGenerator(std::uint64_t seed) : state_(seed) {}
+  void fill(std::span<std::byte> out) {
+    for (auto& b : out) {
+      if (used_ == 8) {
+        std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        word_ = z ^ (z >> 31);
+        used_ = 0;
+      }
+      b = static_cast<std::byte>(word_ >> (8 * used_++));
+    }
+  }
+
+ private:
+  std::uint64_t state_;
+  std::uint64_t word_ = 0;
+  int used_ = 8;
+};
+
+// One direction of the transfer, as its two applications see it.
+struct Flow {
+  std::uint64_t total = 0;
+  StreamGenerator tx;
+  StreamGenerator rx;
+  std::uint64_t written = 0;
+  std::vector<std::byte> pending;  // generated, not yet accepted by send()
+  std::size_t pending_offset = 0;
+  std::uint64_t read = 0;
+  bool eof = false;
+  bool mismatch = false;
+  std::uint64_t hash = 14695981039346656037ULL;
+  explicit Flow(std::uint64_t seed, std::uint64_t bytes) : total(bytes), tx(seed), rx(seed) {}
+};
+
+}  // namespace
+
+BulkResult run_bulk(const BulkOptions& o) {
+  SimOptions sim;
+  sim.seed = o.seed;
+  sim.link = o.link;
+  sim.record_ladder = false;
+  if (!o.pcap.empty()) sim.pcap = o.pcap;
+  sim.extra_trace = o.trace;
+  for (StackConfig* c : {&sim.client_config, &sim.server_config}) {
+    c->tcp.send_buffer = o.send_buffer;
+    c->tcp.receive_buffer = o.receive_buffer;
+    c->tcp.mss = o.mss;
+    c->tcp.sack = o.sack;
+    c->tcp.timestamps = o.timestamps;
+    c->tcp.window_scale = o.window_scale;
+    c->tcp.congestion = o.congestion;
+  }
+  SimPair pair(sim);
+  BulkResult result;
+
+  wire::Endpoint server_ep{pair.address(SimPair::kServer), 5001};
+  ListenerId listener = *pair.server().listen(server_ep, pair.now());
+  auto client = pair.client().connect(server_ep, pair.now());
+  if (!client) {
+    result.failure = "connect failed";
+    return result;
+  }
+  ConnectionId ids[2] = {*client, 0};
+  // flows[0]: client -> server; flows[1]: server -> client.
+  Flow flows[2] = {Flow(o.seed * 7919 + 1, o.bytes), Flow(o.seed * 7919 + 2, o.reverse_bytes)};
+  bool shut[2] = {false, false};
+  bool closed_app[2] = {false, false};
+  Instant next_read[2] = {};
+  Instant last_byte{};
+  std::vector<std::byte> buf(64 * 1024);
+  std::vector<std::byte> expect(64 * 1024);
+
+  // Runs both applications: write what fits, read what is there, close when done.
+  auto pump = [&]() {
+    Instant now = pair.now();
+    if (!ids[1]) {
+      if (auto a = pair.server().accept(listener)) ids[1] = *a;
+    }
+    for (int side = 0; side < 2; ++side) {
+      ConnectionId id = ids[side];
+      if (!id || closed_app[side]) continue;
+      Stack& stack = pair.stack(side);
+      Flow& out = flows[side];
+      Flow& in = flows[1 - side];
+      // Write.
+      while (!shut[side] && (out.written < out.total || out.pending_offset < out.pending.size())) {
+        if (out.pending_offset == out.pending.size()) {
+          std::size_t n = static_cast<std::size_t>(
+              std::min<std::uint64_t>(64 * 1024, out.total - out.written));
+          out.pending.resize(n);
+          out.tx.fill(out.pending);
+          out.pending_offset = 0;
+          out.written += n;
+        }
+        auto r = stack.send(id, std::span(out.pending).subspan(out.pending_offset), now);
+        if (!r || *r == 0) break;
+        out.pending_offset += *r;
+      }
+      if (!shut[side] && out.written == out.total && out.pending_offset == out.pending.size()) {
+        auto st = stack.state(id);
+        if (st == State::Established || st == State::CloseWait) {
+          (void)stack.shutdown_write(id, now);
+          shut[side] = true;
+        }
+      }
+      // Read.
+      if (now >= next_read[side]) {
+        std::uint32_t budget = o.read_chunk ? o.read_chunk : 0xffffffffu;
+        while (budget > 0 && !in.eof) {
+          std::size_t want = std::min<std::size_t>(buf.size(), budget);
+          auto r = stack.receive(id, std::span(buf).first(want), now);
+          if (!r) break;
+          if (*r == 0) {
+            in.eof = true;
+            break;
+          }
+          budget -= static_cast<std::uint32_t>(*r);
+          in.rx.fill(std::span(expect).first(*r));
+          if (std::memcmp(buf.data(), expect.data(), *r) != 0) in.mismatch = true;
+          for (std::size_t i = 0; i < *r; ++i)
+            in.hash = (in.hash ^ static_cast<std::uint8_t>(buf[i])) * 1099511628211ULL;
+          in.read += *r;
+          last_byte = now;
+        }
+        if (o.read_pause > Duration{0} && o.read_chunk) next_read[side] = now + o.read_pause;
+      }
+      if (in.eof && shut[side]) {
+        (void)stack.close(id, now);
+        closed_app[side] = true;
+      }
+      // A connection that closed gracefully keeps its received data readable (the reader
+      // may be slow); only a failed one is given up at once.
+      auto st = stack.state(id);
+      if (!closed_app[side] && (!st || *st == State::Closed)) {
+        auto err = stack.connection_error(id);
+        if (err || !st) {
+          if (err && result.failure.empty())
+            result.failure = std::string(side == 0 ? "client" : "server") + ": " +
+                             std::string(to_string(*err));
+          (void)stack.close(id, now);
+          closed_app[side] = true;
+        } else if (in.eof) {
+          (void)stack.close(id, now);
+          closed_app[side] = true;
+        }
+      }
+    }
+    pair.flush();
+    return closed_app[0] && closed_app[1] && pair.client().connection_count() == 0 &&
+           pair.server().connection_count() == 0;
+  };
+
+  // Slow readers need a wake-up even when no packet arrives: step in small slices. A run
+  // where nothing is in flight, no timer is pending and the applications made no progress
+  // over a slice can never finish: it is hung, and stops at once rather than at the limit.
+  Instant deadline = pair.now() + o.limit;
+  bool done = false;
+  auto progress = [&] {
+    return flows[0].read + flows[1].read + flows[0].written + flows[1].written +
+           pair.net().counters().packets_sent;
+  };
+  while (!done && pair.now() < deadline) {
+    Duration slice = o.read_pause > Duration{0} ? o.read_pause : Duration{1s};
+    std::uint64_t before = progress();
+    done = pair.run_until(pump, slice);
+    if (!done) done = pump();
+    if (!done && progress() == before && !pair.net().next_event_time()) break;
+  }
+  result.hung = !done;
+  result.delivered = flows[0].read;
+  result.reverse_delivered = flows[1].read;
+  result.hash = flows[0].hash;
+  result.intact = !flows[0].mismatch && !flows[1].mismatch && flows[0].read == o.bytes &&
+                  flows[1].read == o.reverse_bytes && flows[0].eof &&
+                  (o.reverse_bytes == 0 || flows[1].eof);
+  if (flows[0].mismatch || flows[1].mismatch) result.failure = "data mismatch";
+  if (result.hung && result.failure.empty()) result.failure = "hung";
+  for (int side = 0; side < 2; ++side) {
+    const Counters& c = pair.stack(side).counters();
+    result.retransmissions += c.tcp_retransmitted_segments;
+    result.fast_retransmits += c.tcp_fast_retransmits;
+    result.rto_expirations += c.tcp_rto_expirations;
+    result.sack_recovered_bytes += c.tcp_sack_recovered_bytes;
+    result.corrupted_dropped += c.drop_parse_tcp_checksum + c.drop_malformed - c.drop_parse_tcp_checksum;
+    result.final_state[side] = State::Closed;
+    for (const auto& info : pair.stack(side).connections())
+      result.final_state[side] = info.status.state;
+  }
+  result.packets = pair.net().counters().packets_sent;
+  result.transfer_time = last_byte - Instant{};
+  result.total_time = pair.now() - Instant{};
+  double seconds = std::chrono::duration<double>(result.transfer_time).count();
+  if (seconds > 0)
+    result.goodput_bps = static_cast<double>(result.delivered + result.reverse_delivered) * 8 / seconds;
+  return result;
+}
+
+std::string bulk_json(const BulkOptions& o, const BulkResult& r) {
+  char buf[1024];
+  std::snprintf(
+      buf, sizeof buf,
+      "{\"bytes\":%llu,\"bytes_delivered\":%llu,\"intact\":%s,\"hash\":\"%016llx\","
+      "\"retransmissions\":%llu,\"fast_retransmits\":%llu,\"rto_expirations\":%llu,"
+      "\"sack_recovered_bytes\":%llu,\"corrupted_dropped\":%llu,\"packets\":%llu,"
+      "\"virtual_seconds\":%.6f,\"goodput_mbit\":%.3f,\"final_states\":[\"%s\",\"%s\"],"
+      "\"seed\":%llu,\"hung\":%s,\"failure\":\"%s\"}",
+      static_cast<unsigned long long>(o.bytes), static_cast<unsigned long long>(r.delivered),
+      r.intact ? "true" : "false", static_cast<unsigned long long>(r.hash),
+      static_cast<unsigned long long>(r.retransmissions),
+      static_cast<unsigned long long>(r.fast_retransmits),
+      static_cast<unsigned long long>(r.rto_expirations),
+      static_cast<unsigned long long>(r.sack_recovered_bytes),
+      static_cast<unsigned long long>(r.corrupted_dropped),
+      static_cast<unsigned long long>(r.packets),
+      std::chrono::duration<double>(r.transfer_time).count(), r.goodput_bps / 1e6,
+      std::string(to_string(r.final_state[0])).c_str(),
+      std::string(to_string(r.final_state[1])).c_str(), static_cast<unsigned long long>(o.seed),
+      r.hung ? "true" : "false", json_escape(r.failure).c_str());
+  return buf;
+}
+
+}  // namespace synack::sim

@@ -1,0 +1,73 @@
+#include "sim/chaos.hpp"
+
+#include <cstdio>
+
+#include "synack/random.hpp"
+
+namespace synack::sim {
+namespace {
+
+double uniform(SeededRandom& r, double lo, double hi) {
+  return lo + (hi - lo) * static_cast<double>(r.next_u64() >> 11) / static_cast<double>(1ULL << 53);
+}
+
+std::uint64_t pick(SeededRandom& r, std::uint64_t lo, std::uint64_t hi) {
+  return lo + r.next_u64() % (hi - lo + 1);
+}
+
+}  // namespace
+
+BulkOptions chaos_options(std::uint64_t seed) {
+  // Hash the seed first: SplitMix64 streams from neighbouring raw seeds overlap (seed n's
+  // second draw would be seed n+1's first).
+  SeededRandom r(SeededRandom(seed ^ 0x5eed5eed5eed5eedULL).next_u64());
+  BulkOptions o;
+  o.seed = seed;
+  // Faults: each present with probability 1/2, up to 30 % loss.
+  o.link.loss = r.next_u64() % 2 ? uniform(r, 0, 0.30) : 0;
+  o.link.reorder = r.next_u64() % 2 ? uniform(r, 0, 0.20) : 0;
+  o.link.duplicate = r.next_u64() % 2 ? uniform(r, 0, 0.10) : 0;
+  o.link.corrupt = r.next_u64() % 2 ? uniform(r, 0, 0.10) : 0;
+  o.link.delay = std::chrono::microseconds(pick(r, 100, 50'000));
+  o.link.jitter = r.next_u64() % 4 == 0 ? std::chrono::microseconds(pick(r, 0, 5'000)) : Duration{0};
+  if (r.next_u64() % 3 == 0) {
+    o.link.rate_bps = pick(r, 1'000'000, 1'000'000'000);
+    o.link.queue_bytes = pick(r, 16 * 1024, 512 * 1024);
+  }
+  // Buffers from tiny (a few segments: windows close all the time) to large.
+  static constexpr std::uint32_t kBuffers[] = {2048, 4096, 8192, 65536, 262144};
+  o.send_buffer = kBuffers[r.next_u64() % 5];
+  o.receive_buffer = kBuffers[r.next_u64() % 5];
+  o.mss = static_cast<std::uint16_t>(r.next_u64() % 4 == 0 ? pick(r, 200, 1460) : 1460);
+  // A slow reader makes zero windows and window probes.
+  if (r.next_u64() % 3 == 0) {
+    o.read_chunk = static_cast<std::uint32_t>(pick(r, 1, 4096));
+    o.read_pause = std::chrono::microseconds(pick(r, 1'000, 100'000));
+  }
+  o.sack = r.next_u64() % 4 != 0;
+  o.timestamps = r.next_u64() % 4 != 0;
+  o.window_scale = r.next_u64() % 4 != 0;
+  o.congestion = r.next_u64() % 2 ? CongestionAlgorithm::Cubic : CongestionAlgorithm::NewReno;
+  o.bytes = pick(r, 0, 96 * 1024);
+  o.reverse_bytes = r.next_u64() % 2 ? pick(r, 0, 64 * 1024) : 0;
+  o.limit = 6 * 3600s;
+  return o;
+}
+
+std::string describe_chaos(const BulkOptions& o) {
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                "seed %llu: %llu+%llu bytes, loss %.3f reorder %.3f dup %.3f corrupt %.3f, "
+                "delay %lld us, rate %llu bit/s, sndbuf %u rcvbuf %u mss %u, read %u every %lld us, "
+                "sack %d ts %d ws %d %s",
+                static_cast<unsigned long long>(o.seed), static_cast<unsigned long long>(o.bytes),
+                static_cast<unsigned long long>(o.reverse_bytes), o.link.loss, o.link.reorder,
+                o.link.duplicate, o.link.corrupt, static_cast<long long>(o.link.delay.count()),
+                static_cast<unsigned long long>(o.link.rate_bps), o.send_buffer, o.receive_buffer,
+                o.mss, o.read_chunk, static_cast<long long>(o.read_pause.count()), o.sack,
+                o.timestamps, o.window_scale,
+                o.congestion == CongestionAlgorithm::Cubic ? "cubic" : "newreno");
+  return buf;
+}
+
+}  // namespace synack::sim
