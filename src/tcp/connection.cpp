@@ -412,6 +412,7 @@ void Connection::on_persist_timeout(Instant now, SegmentSink& out) {
     send_data_segment(snd_nxt_, 1, false, now, out, false);
     snd_nxt_ += 1;
     snd_max_ = seq_max(snd_max_, snd_nxt_);
+    probe_end_ = snd_nxt_;
   } else {
     send_ack(now, out);
   }

@@ -269,6 +269,7 @@ class Connection {
   std::optional<Instant> first_unacked_retransmit_;  // for the user timeout
   std::uint8_t persist_backoff_ = 0;
   std::uint8_t unanswered_probes_ = 0;  // zero-window probes since the last acceptable ACK
+  std::optional<SeqNum> probe_end_;     // end of the last new-data zero-window probe
   bool force_send_ = false;             // SWS override timer fired (RFC 9293 §3.8.6.2.1)
   std::uint8_t keepalive_sent_ = 0;
   std::optional<SeqNum> timed_seq_;  // Karn: the segment being timed for an RTT sample

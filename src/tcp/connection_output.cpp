@@ -121,6 +121,13 @@ void Connection::send_syn(Instant now, SegmentSink& out, bool retransmission) {
 // Clamped to the peer's window like Linux's tcp_acceptable_seq(), for when it shrank.
 SeqNum Connection::acceptable_seq() const {
   SeqNum window_end = snd_una_ + snd_wnd_;
+  // RFC 9293 §3.8.6.1: the octet of a zero-window probe is offered inside the window — a
+  // receiver with room takes it (RCV.NXT passes it). Clamping to the zero window would put
+  // our ACKs one below its RCV.NXT, unacceptable there for ever; when both ends probe each
+  // other, each drops the other's ACKs and the probes go "unanswered" until R2 (soak seeds
+  // 503, 512, 635, 939, 1680). A receiver that refused the octet takes this seq once its
+  // window opens.
+  if (probe_end_ && window_end < *probe_end_ && *probe_end_ <= snd_max_) window_end = *probe_end_;
   return snd_max_ <= window_end ? snd_max_ : seq_max(window_end, snd_una_);
 }
 
