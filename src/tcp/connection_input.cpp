@@ -258,6 +258,16 @@ bool Connection::check_sequence(const Segment& seg, Instant now, SegmentSink& ou
       SYNACK_DROP(drop_rst_out_of_window);  // RFC 5961 §3.2: silently discard
       return false;
     }
+    // A retransmitted duplicate (data wholly below RCV.NXT): its TSval becomes TS.Recent if
+    // newer, so the ACK below echoes this copy, as Linux does (its tcp_sequence() lets a
+    // duplicate reaching RCV.WUP through to tcp_replace_ts_recent()). Read literally, RFC
+    // 7323 §4.3 (2) / §5.3 R3 would ignore it (SEG.SEQ + SEG.LEN <= Last.ACK.sent, and R3
+    // follows R2's drop), and the sender's RTT sample would span its whole backoff.
+    // R1 (PAWS) ran above, so the TSval is not older than TS.Recent.
+    if (ts_ok_ && seg.options.timestamps && len > 0 && !seg.has(SYN) && !seg.has(RST) &&
+        seg.seq + len <= rcv_nxt_ &&
+        static_cast<std::int32_t>(seg.options.timestamps->value - ts_recent_) > 0)
+      ts_recent_ = seg.options.timestamps->value;
     // "If an incoming segment is not acceptable, an acknowledgment should be sent in reply
     // (unless the RST bit is set ...): <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>"
     SYNACK_DROP(drop_sequence_unacceptable);
@@ -432,17 +442,29 @@ bool Connection::process_ack(const Segment& seg, Instant now, SegmentSink& out) 
 }
 
 void Connection::take_rtt_sample(const Segment& seg, Instant now) {
-  // Karn's algorithm (RFC 6298 §3): only a segment sent once is timed.
+  // Karn's algorithm (RFC 6298 §3): only a segment sent once is timed; any retransmission
+  // before its ACK cancels the measurement (send_data_segment()).
   if (timed_seq_ && seg.ack >= *timed_seq_) {
     rtt_.sample(now - timed_at_);
     timed_seq_.reset();
     return;
   }
-  // RFC 7323 §4 RTTM: the echoed timestamp times retransmitted segments too.
-  if (ts_ok_ && seg.options.timestamps && seg.options.timestamps->echo != 0) {
-    std::uint32_t elapsed_ms = ts_now(now) - seg.options.timestamps->echo;
-    if (elapsed_ms < 60000 && !timed_seq_) rtt_.sample(std::chrono::milliseconds(elapsed_ms));
+  // RFC 7323 §4.1 RTTM: TSecr of an ACK that advances SND.UNA is a sample, retransmitted
+  // segments included (the receiver echoes the copy it ACKs, see check_sequence()). It weighs
+  // 1/ExpectedSamples of a sequence sample (RFC 7323 Appendix G), ExpectedSamples =
+  // ceil(FlightSize / (2 SMSS)) with FlightSize before this ACK.
+  if (!ts_ok_ || !seg.options.timestamps || seg.options.timestamps->echo == 0) return;
+  std::uint32_t elapsed_ms = ts_now(now) - seg.options.timestamps->echo;
+  // An echo from the future (it wraps to a huge value) or older than 60 s measures no path:
+  // a lying or confused peer. Dropped and counted; the ACK still collapses the backoff
+  // (handle_new_ack()).
+  if (elapsed_ms >= 60000) {
+    ++context_.counters->tcp_rtt_samples_discarded;
+    return;
   }
+  std::uint32_t mss = effective_mss();
+  std::uint32_t flight = static_cast<std::uint32_t>(snd_max_ - snd_una_);
+  rtt_.sample(std::chrono::milliseconds(elapsed_ms), (flight + 2 * mss - 1) / (2 * mss));
 }
 
 // SND.UNA advances (RFC 9293 §3.10.7.4 fifth, ESTABLISHED: "Any segments on the
@@ -450,6 +472,13 @@ void Connection::take_rtt_sample(const Segment& seg, Instant now) {
 void Connection::handle_new_ack(const Segment& seg, Instant now, SegmentSink& out) {
   auto acked = static_cast<std::uint32_t>(seg.ack - snd_una_);
   take_rtt_sample(seg, now);
+  // New data acknowledged: with timestamps every such ACK measures the path, and one whose
+  // sample was discarded must not leave the timer backed off (issue 10: an RTO of 120 s
+  // while ACKs advanced). RFC 6298 §5 note after 5.7; Linux resets icsk_backoff on every
+  // ACK that carries a sample. Without timestamps an ambiguous ACK keeps the backed-off RTO
+  // until a Karn-valid sample (RFC 6298 §3, Karn).
+  if (ts_ok_ && seg.options.timestamps && seg.options.timestamps->echo != 0)
+    rtt_.reset_backoff();
   std::uint32_t data_acked = 0;
   if (seg.ack > snd_buf_seq_)
     data_acked = std::min<std::uint32_t>(static_cast<std::uint32_t>(seg.ack - snd_buf_seq_),

@@ -191,6 +191,9 @@ void Connection::send_data_segment(SeqNum seq, std::uint32_t len, bool fin, Inst
     if (seq + len == fin_seq()) seg.flags |= PSH;
     if (!retransmission) bytes_sent_ += len;
   }
+  // Karn (RFC 6298 §3): any retransmission — RTO, fast, SACK, lost-retransmission, probe —
+  // cancels the running measurement: its ACK could answer either copy.
+  if (retransmission) timed_seq_.reset();
   if (!retransmission && !timed_seq_) {
     timed_seq_ = seq + len + (fin ? 1 : 0);
     timed_at_ = now;
