@@ -175,7 +175,7 @@ class Connection {
   void apply_peer_syn_options(const Segment& seg);
   void update_send_window(const Segment& seg, Instant now);
   void handle_new_ack(const Segment& seg, Instant now, SegmentSink& out);
-  void handle_duplicate_ack(const Segment& seg, Instant now, SegmentSink& out);
+  void handle_duplicate_ack(const Segment& seg, bool new_sack_info);
   void enter_recovery(Instant now, SegmentSink& out);
   void take_rtt_sample(const Segment& seg, Instant now);
   void update_ts_recent(const Segment& seg);

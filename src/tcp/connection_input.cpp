@@ -390,19 +390,21 @@ bool Connection::process_ack(const Segment& seg, Instant now, SegmentSink& out) 
     return false;
   }
   unanswered_probes_ = 0;  // the peer is alive (RFC 9293 §3.8.6.1, MUST-37)
+  std::uint32_t newly_sacked = 0;
   if (sack_ok_ && seg.options.sack_count > 0) {
     // RFC 2018 §4 / RFC 6675: record what the peer holds above the cumulative ACK.
-    std::size_t lies = scoreboard_.update(
+    auto r = scoreboard_.update(
         seq_max(seg.ack, snd_una_), snd_max_,
         std::span(seg.options.sack.data(), std::min<std::size_t>(seg.options.sack_count,
                                                                  wire::kMaxSackBlocks)));
-    if (lies > 0 && context_.counters) context_.counters->drop_sack_invalid += lies;
+    if (r.ignored > 0) context_.counters->drop_sack_invalid += r.ignored;
+    newly_sacked = r.newly_sacked;
   }
   if (seg.ack > snd_una_) {
     handle_new_ack(seg, now, out);
     if (state_ == State::Closed) return false;
   } else if (seg.ack == snd_una_) {
-    handle_duplicate_ack(seg, now, out);
+    handle_duplicate_ack(seg, newly_sacked > 0);
   }
   if (sack_recovery_) {
     // RFC 8985 §6.2: a retransmission whose later-sent data is SACKed while it is not was
@@ -526,24 +528,27 @@ void Connection::handle_new_ack(const Segment& seg, Instant now, SegmentSink& ou
   }
 }
 
-// RFC 5681 §2 "DUPLICATE ACKNOWLEDGMENT" and §3.2 fast retransmit / fast recovery.
-void Connection::handle_duplicate_ack(const Segment& seg, Instant now, SegmentSink& out) {
+// RFC 5681 §2 "DUPLICATE ACKNOWLEDGMENT" and RFC 6675 §2 "DupAck", for fast retransmit,
+// fast recovery (RFC 5681 §3.2) and limited transmit (RFC 3042).
+void Connection::handle_duplicate_ack(const Segment& seg, bool new_sack_info) {
   std::uint32_t window = static_cast<std::uint32_t>(seg.window) << snd_wscale_;
-  // A zero window is not counted: what is outstanding is a window probe sent past the
-  // offered window, and its "still zero" answers (RFC 9293 §3.8.6.1) say nothing of loss —
-  // three of them would fast-retransmit the probe and halve cwnd (Linux's probes are never
-  // in flight, so it cannot count them either).
-  bool duplicate = flight_size() > 0 && seg.payload.empty() && !seg.has(SYN) &&
-                   !seg.has(FIN) && window == snd_wnd_ && window != 0;
+  // RFC 5681 §2: no data, no SYN/FIN, the same window. A zero window is not counted: what is
+  // outstanding is a window probe sent past the offered window, and its "still zero" answers
+  // (RFC 9293 §3.8.6.1) say nothing of loss — three of them would fast-retransmit the probe
+  // and halve cwnd (Linux's probes are never in flight, so it cannot count them either).
+  bool rfc5681 = seg.payload.empty() && !seg.has(SYN) && !seg.has(FIN) && window == snd_wnd_ &&
+                 window != 0;
+  // RFC 6675 §2: "a segment that arrives carrying a SACK block that identifies previously
+  // unacknowledged and un-SACKed octets between HighACK and HighData" is a DupAck whatever
+  // its window or payload — Linux changes its window in nearly every ACK, and RFC 5681's
+  // definition alone let neither fast retransmit nor limited transmit fire against it.
+  bool duplicate = flight_size() > 0 && (rfc5681 || new_sack_info);
   if (!duplicate) return;
   ++dup_acks_;
-  if (context_.counters) ++context_.counters->tcp_dup_acks;
-  std::uint32_t mss = effective_mss();
+  ++context_.counters->tcp_dup_acks;
   // RFC 5681 §3.2 step 4: NewReno inflates by one SMSS per duplicate ACK; with SACK the
   // pipe estimate does that job (RFC 6675 §5).
-  if (in_recovery_ && !sack_recovery_) cc_.inflate(mss);
-  (void)now;
-  (void)out;
+  if (in_recovery_ && !sack_recovery_) cc_.inflate(effective_mss());
 }
 
 // RFC 5681 §3.2 steps 2-3 (NewReno, RFC 6582) or RFC 6675 §5 steps 4.1-4.3 (SACK).

@@ -4,8 +4,9 @@
 
 namespace synack::tcp {
 
-std::size_t SackScoreboard::update(SeqNum snd_una, SeqNum snd_max,
-                                   std::span<const wire::SackBlock> blocks) {
+SackScoreboard::UpdateResult SackScoreboard::update(SeqNum snd_una, SeqNum snd_max,
+                                                    std::span<const wire::SackBlock> blocks) {
+  const std::uint32_t before = sacked_bytes();
   std::size_t ignored = 0;
   for (const auto& b : blocks) {
     SeqNum left(b.left), right(b.right);
@@ -33,7 +34,7 @@ std::size_t SackScoreboard::update(SeqNum snd_una, SeqNum snd_max,
     it = ranges_.erase(it, last);
     ranges_.insert(it, merged);
   }
-  return ignored;
+  return UpdateResult{ignored, sacked_bytes() - before};
 }
 
 void SackScoreboard::advance(SeqNum snd_una) {
@@ -51,11 +52,6 @@ std::uint32_t SackScoreboard::sacked_bytes() const {
   std::uint32_t n = 0;
   for (const auto& r : ranges_) n += static_cast<std::uint32_t>(r.right - r.left);
   return n;
-}
-
-std::optional<SeqNum> SackScoreboard::highest_sacked() const {
-  if (ranges_.empty()) return std::nullopt;
-  return ranges_.back().right;
 }
 
 std::optional<SeqNum> SackScoreboard::loss_boundary(std::uint32_t mss) const {
