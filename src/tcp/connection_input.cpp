@@ -406,7 +406,7 @@ bool Connection::process_ack(const Segment& seg, Instant now, SegmentSink& out) 
   } else if (seg.ack == snd_una_) {
     handle_duplicate_ack(seg, newly_sacked > 0);
   }
-  if (sack_recovery_) {
+  if (sack_driven()) {
     // RFC 8985 §6.2: a retransmission whose later-sent data is SACKed while it is not was
     // lost; output() sends it again (see RetransmitLog).
     std::size_t lost = retransmit_log_.update(snd_una_, scoreboard_, effective_mss());
@@ -418,7 +418,7 @@ bool Connection::process_ack(const Segment& seg, Instant now, SegmentSink& out) 
   // the highest sequence number sent when the last one began, i.e. SND.MAX - 1 then; our
   // recover_ holds that SND.MAX, so an ACK of exactly recover_ qualifies (RFC 6675 §5 too:
   // "beyond the last value of RecoveryPoint" = HighData).
-  if (!in_recovery_ && flight_size() > 0 && snd_una_ >= recover_ &&
+  if (!in_recovery() && flight_size() > 0 && snd_una_ >= recover_ &&
       (dup_acks_ >= 3 || (sack_ok_ && scoreboard_.is_lost(snd_una_, effective_mss()))))
     enter_recovery(now, out);
   update_send_window(seg, now);
@@ -499,15 +499,24 @@ void Connection::handle_new_ack(const Segment& seg, Instant now, SegmentSink& ou
       !fin_queued_)
     events_ |= event::Writable;
 
-  if (in_recovery_) {
+  if (recovery_ == Recovery::Loss) {
+    // After an RTO the window grows in slow start (RFC 5681 §3.1) while the holes below
+    // recover_ are resent; the phase ends when they are all acknowledged.
+    dup_acks_ = 0;
+    cc_.on_ack(acked, now, rtt_.srtt());
+    if (seg.ack >= recover_) {
+      recovery_ = Recovery::Open;
+      retransmit_log_.clear();
+      scoreboard_.clear_lost_below();
+    }
+  } else if (in_recovery()) {
     if (seg.ack >= recover_) {
       // RFC 6582 §3.2 step 3 / RFC 6675 §5 (A): full acknowledgment ends recovery.
-      in_recovery_ = false;
-      sack_recovery_ = false;
+      recovery_ = Recovery::Open;
       retransmit_log_.clear();
       dup_acks_ = 0;
       cc_.on_recovery_exit();
-    } else if (sack_recovery_) {
+    } else if (recovery_ == Recovery::Sack) {
       // RFC 6675 §5 (C): no window change; output() sends what NextSeg() allows.
     } else {
       // RFC 6582 §3.2 step 3 partial ACK: retransmit the next hole, deflate by the amount
@@ -548,27 +557,27 @@ void Connection::handle_duplicate_ack(const Segment& seg, bool new_sack_info) {
   ++context_.counters->tcp_dup_acks;
   // RFC 5681 §3.2 step 4: NewReno inflates by one SMSS per duplicate ACK; with SACK the
   // pipe estimate does that job (RFC 6675 §5).
-  if (in_recovery_ && !sack_recovery_) cc_.inflate(effective_mss());
+  if (recovery_ == Recovery::NewReno) cc_.inflate(effective_mss());
 }
 
 // RFC 5681 §3.2 steps 2-3 (NewReno, RFC 6582) or RFC 6675 §5 steps 4.1-4.3 (SACK).
 void Connection::enter_recovery(Instant now, SegmentSink& out) {
   std::uint32_t mss = effective_mss();
   recover_ = snd_max_;
-  in_recovery_ = true;
   ++fast_retransmits_;
   if (context_.counters) ++context_.counters->tcp_fast_retransmits;
   cc_.on_congestion_event(flight_size(), now);
   SeqNum saved_nxt = snd_nxt_;
   if (sack_ok_) {
-    sack_recovery_ = true;
+    recovery_ = Recovery::Sack;
     high_rxt_ = snd_una_;
   } else {
+    recovery_ = Recovery::NewReno;
     cc_.inflate(3 * mss);
   }
   // Both: retransmit the first unacknowledged segment at once.
   retransmit_first(now, out);
-  if (sack_recovery_) {
+  if (recovery_ == Recovery::Sack) {
     high_rxt_ = seq_min(snd_una_ + mss, seq_max(snd_una_, fin_seq()));
     retransmit_log_.clear();
     retransmit_log_.on_retransmit(snd_una_, high_rxt_, snd_max_);

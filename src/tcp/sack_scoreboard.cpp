@@ -60,9 +60,10 @@ std::optional<SeqNum> SackScoreboard::loss_boundary(std::uint32_t mss) const {
   for (auto it = ranges_.rbegin(); it != ranges_.rend(); ++it) {
     bytes += static_cast<std::uint32_t>(it->right - it->left);
     ++count;
-    if (count >= kDupThresh || bytes > (kDupThresh - 1) * mss) return it->left;
+    if (count >= kDupThresh || bytes > (kDupThresh - 1) * mss)
+      return lost_below_ ? seq_max(*lost_below_, it->left) : it->left;
   }
-  return std::nullopt;
+  return lost_below_;
 }
 
 bool SackScoreboard::is_lost(SeqNum seq, std::uint32_t mss) const {
@@ -110,6 +111,9 @@ std::optional<SackScoreboard::Hole> SackScoreboard::next_lost_hole(SeqNum from, 
     cursor = r.right;
     if (!(cursor < *boundary)) return std::nullopt;
   }
+  // Above the last SACKed range: lost only below a boundary set by an RTO.
+  SeqNum end = seq_min(*boundary, snd_max);
+  if (cursor < end) return Hole{cursor, std::min(max_len, static_cast<std::uint32_t>(end - cursor))};
   return std::nullopt;
 }
 

@@ -27,7 +27,14 @@ class SackScoreboard {
   UpdateResult update(SeqNum snd_una, SeqNum snd_max, std::span<const wire::SackBlock> blocks);
   // SND.UNA moved: forget what is now cumulatively acknowledged.
   void advance(SeqNum snd_una);
-  void clear() { ranges_.clear(); }
+  void clear() {
+    ranges_.clear();
+    lost_below_.reset();
+  }
+  // After an RTO (RFC 6675 §5.1, RFC 8985 §6.3): every unSACKed octet below `seq` is lost,
+  // whatever DupThresh says, until clear_lost_below().
+  void mark_lost_below(SeqNum seq) { lost_below_ = seq; }
+  void clear_lost_below() { lost_below_.reset(); }
   bool empty() const { return ranges_.empty(); }
 
   bool is_sacked(SeqNum seq) const;
@@ -62,6 +69,7 @@ class SackScoreboard {
     SeqNum left, right;
   };
   std::vector<Range> ranges_;  // sorted, disjoint, non-adjacent
+  std::optional<SeqNum> lost_below_;
 };
 
 // Lost-retransmission detection during SACK recovery, as RFC 8985 §6.2 and Linux's
