@@ -62,6 +62,8 @@ namespace synack {
   X(tcp_sack_recovered_bytes, "bytes retransmitted by SACK-based recovery (RFC 6675)")      \
   X(tcp_lost_retransmits, "retransmissions found lost by SACK (RFC 8985 §6.2)")             \
   X(tcp_dup_acks, "duplicate ACKs received")                                                \
+  X(tcp_sack_reneging, "RTOs that found SACKed data at SND.UNA: scoreboard cleared")        \
+  X(tcp_rtt_samples_discarded, "timestamp RTT samples discarded: echo in the future or > 60 s") \
   X(tcp_out_of_order_segments, "segments stored out of order")                              \
   X(tcp_delayed_acks, "ACKs sent by the delayed-ACK timer")                                 \
   X(tcp_window_probes, "zero-window probes sent")                                           \

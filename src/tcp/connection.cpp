@@ -372,16 +372,31 @@ void Connection::on_retransmit_timeout(Instant now, SegmentSink& out) {
     return;
   }
   if (flight_size() == 0) return;
-  // RFC 5681 §3.1 eq. 4 and RFC 6582 §4: leave fast recovery; restart from SND.UNA.
+  // RFC 5681 §3.1 eq. 4 and RFC 6582 §4: leave fast recovery, cwnd = 1 SMSS.
   cc_.on_rto(flight_size(), now);
-  in_recovery_ = false;
-  sack_recovery_ = false;
-  // RFC 2018 §8: after a timeout, SACK information is not trusted (the receiver may have
-  // reneged); everything from SND.UNA is sent again.
-  scoreboard_.clear();
   retransmit_log_.clear();
   dup_acks_ = 0;
   recover_ = snd_max_;
+  // RFC 2018 §8 feared the receiver may have reneged. RFC 6675 §5.1 keeps the scoreboard
+  // across a timeout given a reneging test: Linux's (tcp_check_sack_reneging) — SACKed data
+  // at SND.UNA that the cumulative ACK does not cover — clears it here.
+  if (scoreboard_.sacked_range_at_or_after(snd_una_) &&
+      scoreboard_.sacked_range_at_or_after(snd_una_)->first == snd_una_) {
+    ++context_.counters->tcp_sack_reneging;
+    scoreboard_.clear();
+  }
+  if (sack_ok_ && !scoreboard_.empty()) {
+    // RFC 6675 §5.1 / RFC 8985 §6.3: every unSACKed octet below RecoveryPoint is lost; the
+    // holes are resent as NextSeg and cwnd allow, never what the peer holds — and a
+    // retransmission lost again is found by SACK (RFC 8985 §6.2), not by another RTO.
+    recovery_ = Recovery::Loss;
+    scoreboard_.mark_lost_below(recover_);
+    high_rxt_ = retransmit_first(now, out);  // HighRxt restarts: every hole goes again
+    retransmit_log_.on_retransmit(snd_una_, high_rxt_, snd_max_);
+    return;
+  }
+  // Without SACK information: go back N from SND.UNA.
+  recovery_ = Recovery::Open;
   snd_nxt_ = snd_una_;
   retransmit_first(now, out);
 }
@@ -412,6 +427,7 @@ void Connection::on_persist_timeout(Instant now, SegmentSink& out) {
     send_data_segment(snd_nxt_, 1, false, now, out, false);
     snd_nxt_ += 1;
     snd_max_ = seq_max(snd_max_, snd_nxt_);
+    probe_end_ = snd_nxt_;
   } else {
     send_ack(now, out);
   }

@@ -175,7 +175,7 @@ class Connection {
   void apply_peer_syn_options(const Segment& seg);
   void update_send_window(const Segment& seg, Instant now);
   void handle_new_ack(const Segment& seg, Instant now, SegmentSink& out);
-  void handle_duplicate_ack(const Segment& seg, Instant now, SegmentSink& out);
+  void handle_duplicate_ack(const Segment& seg, bool new_sack_info);
   void enter_recovery(Instant now, SegmentSink& out);
   void take_rtt_sample(const Segment& seg, Instant now);
   void update_ts_recent(const Segment& seg);
@@ -195,7 +195,8 @@ class Connection {
   void emit(Segment& seg, Instant now, SegmentSink& out);
   std::uint16_t window_to_advertise();
   std::uint32_t ts_now(Instant now) const;
-  void retransmit_first(Instant now, SegmentSink& out);
+  // Returns the end of what it sent (SND.UNA when nothing).
+  SeqNum retransmit_first(Instant now, SegmentSink& out);
   bool sack_retransmit_next(Instant now, SegmentSink& out);
   bool resend_lost_retransmission(Instant now, SegmentSink& out);
   std::optional<SeqNum> retransmit_hole(SeqNum start, std::uint32_t length, Instant now,
@@ -269,14 +270,25 @@ class Connection {
   std::optional<Instant> first_unacked_retransmit_;  // for the user timeout
   std::uint8_t persist_backoff_ = 0;
   std::uint8_t unanswered_probes_ = 0;  // zero-window probes since the last acceptable ACK
+  std::optional<SeqNum> probe_end_;     // end of the last new-data zero-window probe
   bool force_send_ = false;             // SWS override timer fired (RFC 9293 §3.8.6.2.1)
   std::uint8_t keepalive_sent_ = 0;
   std::optional<SeqNum> timed_seq_;  // Karn: the segment being timed for an RTT sample
   Instant timed_at_{};
   std::uint32_t dup_acks_ = 0;
-  bool in_recovery_ = false;
+  // Loss recovery's phase: one value instead of flags tested in combination.
+  enum class Recovery : std::uint8_t {
+    Open,     // no loss being repaired (RFC 5681 §3.1)
+    NewReno,  // fast recovery without SACK (RFC 5681 §3.2, RFC 6582)
+    Sack,     // fast recovery driven by the scoreboard (RFC 6675 §5)
+    Loss,     // after an RTO with SACK: every unSACKed octet below recover_ is lost (RFC 6675
+              // §5.1, RFC 8985 §6.3) and resent as NextSeg allows, cwnd in slow start
+  };
+  Recovery recovery_ = Recovery::Open;
+  bool in_recovery() const { return recovery_ != Recovery::Open; }
+  // Holes are chosen from the scoreboard (RFC 6675 NextSeg) in these phases.
+  bool sack_driven() const { return recovery_ == Recovery::Sack || recovery_ == Recovery::Loss; }
   SeqNum recover_;  // RFC 6582 "recover" / RFC 6675 RecoveryPoint
-  bool sack_recovery_ = false;  // in_recovery_ driven by RFC 6675 (SACK) rather than NewReno
   SackScoreboard scoreboard_;
   SeqNum high_rxt_;  // RFC 6675 HighRxt
   RetransmitLog retransmit_log_;  // SACK recovery's retransmissions, for RFC 8985 §6.2

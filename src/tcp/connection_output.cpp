@@ -121,6 +121,13 @@ void Connection::send_syn(Instant now, SegmentSink& out, bool retransmission) {
 // Clamped to the peer's window like Linux's tcp_acceptable_seq(), for when it shrank.
 SeqNum Connection::acceptable_seq() const {
   SeqNum window_end = snd_una_ + snd_wnd_;
+  // RFC 9293 §3.8.6.1: the octet of a zero-window probe is offered inside the window — a
+  // receiver with room takes it (RCV.NXT passes it). Clamping to the zero window would put
+  // our ACKs one below its RCV.NXT, unacceptable there for ever; when both ends probe each
+  // other, each drops the other's ACKs and the probes go "unanswered" until R2 (soak seeds
+  // 503, 512, 635, 939, 1680). A receiver that refused the octet takes this seq once its
+  // window opens.
+  if (probe_end_ && window_end < *probe_end_ && *probe_end_ <= snd_max_) window_end = *probe_end_;
   return snd_max_ <= window_end ? snd_max_ : seq_max(window_end, snd_una_);
 }
 
@@ -184,6 +191,9 @@ void Connection::send_data_segment(SeqNum seq, std::uint32_t len, bool fin, Inst
     if (seq + len == fin_seq()) seg.flags |= PSH;
     if (!retransmission) bytes_sent_ += len;
   }
+  // Karn (RFC 6298 §3): any retransmission — RTO, fast, SACK, lost-retransmission, probe —
+  // cancels the running measurement: its ACK could answer either copy.
+  if (retransmission) timed_seq_.reset();
   if (!retransmission && !timed_seq_) {
     timed_seq_ = seq + len + (fin ? 1 : 0);
     timed_at_ = now;
@@ -249,18 +259,19 @@ bool Connection::resend_lost_retransmission(Instant now, SegmentSink& out) {
 }
 
 // RFC 6298 §5.4 / RFC 5681 §3.2: send the earliest unacknowledged segment again.
-void Connection::retransmit_first(Instant now, SegmentSink& out) {
+SeqNum Connection::retransmit_first(Instant now, SegmentSink& out) {
   // Only what was sent before is sent again: new data here could run past the peer's
   // window, and SND.MAX must cover anything the peer may acknowledge.
   std::uint32_t sent = static_cast<std::uint32_t>(snd_max_ - snd_una_);
   std::uint32_t data = std::min(sent, static_cast<std::uint32_t>(fin_seq() - snd_una_));
   std::uint32_t len = std::min(data, effective_mss());
   bool fin = fin_sent() && snd_una_ + len == fin_seq();
-  if (len == 0 && !fin) return;
+  if (len == 0 && !fin) return snd_una_;
   send_data_segment(snd_una_, len, fin, now, out, true);
   SeqNum end = snd_una_ + len + (fin ? 1 : 0);
   snd_nxt_ = seq_max(snd_nxt_, end);
   arm(Timer::Retransmit, now + rtt_.rto());
+  return end;
 }
 
 void Connection::schedule_ack(Instant now, SegmentSink&, bool immediately) {
@@ -300,7 +311,7 @@ void Connection::output(Instant now, SegmentSink& out) {
       config_.gso_max_bytes > mss ? config_.gso_max_bytes / mss * mss : mss;
   bool sent_any = false;
   // RFC 6675 §5 (C): during SACK recovery, holes judged lost go first, while pipe allows.
-  if (sack_recovery_) {
+  if (sack_driven()) {
     for (int guard = 0; guard < 64 && resend_lost_retransmission(now, out); ++guard)
       sent_any = true;
     for (int guard = 0; guard < 1024 && sack_retransmit_next(now, out); ++guard) sent_any = true;
@@ -312,9 +323,9 @@ void Connection::output(Instant now, SegmentSink& out) {
     // may go out, "the amount of outstanding data would remain less than or equal to the
     // congestion window plus 2 segments"; cwnd itself is not changed. The segments it sends
     // bring the further duplicate ACKs a small window would otherwise never produce.
-    if (!in_recovery_ && dup_acks_ > 0 && dup_acks_ < 3) cwnd += dup_acks_ * mss;
+    if (!in_recovery() && dup_acks_ > 0 && dup_acks_ < 3) cwnd += dup_acks_ * mss;
     SeqNum wnd_end = snd_una_ + std::min(snd_wnd_, cwnd);
-    if (sack_recovery_) {
+    if (sack_driven()) {
       // New data may go out as long as pipe stays below cwnd (RFC 6675 NextSeg rule 2).
       std::uint32_t pipe = recovery_pipe(mss);
       std::uint32_t room_cwnd = cc_.cwnd() > pipe ? cc_.cwnd() - pipe : 0;
