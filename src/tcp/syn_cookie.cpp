@@ -27,11 +27,13 @@ std::uint8_t SynCookies::mss_index(std::uint16_t peer_mss, bool v6) {
 
 std::uint32_t SynCookies::hash(const std::array<std::uint64_t, 2>& key,
                                const wire::Endpoint& local, const wire::Endpoint& remote,
-                               std::uint32_t count) const {
-  // The 4-tuple (both addresses in full, so IPv4 and IPv6 share the code), the family and
-  // the count, under a secret key: RFC 4987 §3.6 "a cryptographic hash of ... the client
-  // and server IP addresses and port numbers ... and a secret" — SipHash-2-4, as Linux.
-  std::uint8_t buf[16 + 16 + 2 + 2 + 1 + 4];
+                               std::uint32_t count, std::uint32_t peer_isn,
+                               std::uint32_t mss_index) const {
+  // The 4-tuple (both addresses in full, so IPv4 and IPv6 share the code), the family, the
+  // count, the peer's ISN and the MSS index, under a secret key: RFC 4987 §3.6 "a
+  // cryptographic hash of ... the client and server IP addresses and port numbers ... and a
+  // secret" — SipHash-2-4, as Linux.
+  std::uint8_t buf[16 + 16 + 2 + 2 + 1 + 4 + 4 + 1];
   std::memcpy(buf, local.addr.bytes.data(), 16);
   std::memcpy(buf + 16, remote.addr.bytes.data(), 16);
   buf[32] = static_cast<std::uint8_t>(local.port >> 8);
@@ -40,30 +42,39 @@ std::uint32_t SynCookies::hash(const std::array<std::uint64_t, 2>& key,
   buf[35] = static_cast<std::uint8_t>(remote.port);
   buf[36] = local.addr.is_v4() ? 4 : 6;
   for (int i = 0; i < 4; ++i) buf[37 + i] = static_cast<std::uint8_t>(count >> (8 * i));
+  for (int i = 0; i < 4; ++i) buf[41 + i] = static_cast<std::uint8_t>(peer_isn >> (8 * i));
+  buf[45] = static_cast<std::uint8_t>(mss_index);
   return static_cast<std::uint32_t>(siphash24(key, buf, sizeof buf));
 }
 
 SeqNum SynCookies::encode(const wire::Endpoint& local, const wire::Endpoint& remote,
                           SeqNum peer_isn, std::uint8_t mss_index, Instant now) const {
   const std::uint32_t count = count_at(now);
-  // RFC 4987 §3.6: top bits t (the counter), then the encoded MSS and the keyed hash; the
-  // peer's ISN is added in so that the ACK's SEG.SEQ - 1 is bound to the cookie (Linux).
-  std::uint32_t cookie = hash(key0_, local, remote, 0) + peer_isn.raw() + (count << kHashBits) +
-                         ((hash(key1_, local, remote, count) + mss_index) & kHashMask);
-  return SeqNum(cookie);
+  mss_index &= kIndexMask;
+  // RFC 4987 §3.6: the top bits are t (the counter), the rest the encoded MSS and a keyed
+  // hash; Linux's layout, with the 24 low bits here a MAC over (tuple, count, peer ISN, MSS
+  // index) above the index — Linux adds the index to a hash of (tuple, count) instead, so a
+  // cookie ACK with SEG.SEQ or SEG.ACK moved by one decodes to a neighbouring index there;
+  // here it fails. Adding a secret per-tuple hash and the peer's ISN (Linux) keeps the ISS
+  // unpredictable and hides the counter.
+  const std::uint32_t mac = hash(key1_, local, remote, count, peer_isn.raw(), mss_index);
+  const std::uint32_t low = ((mac << kIndexBits) | mss_index) & kHashMask;
+  return SeqNum(hash(key0_, local, remote, 0, 0, 0) + peer_isn.raw() + (count << kHashBits) + low);
 }
 
 std::optional<std::uint8_t> SynCookies::decode(const wire::Endpoint& local,
                                                const wire::Endpoint& remote, SeqNum peer_isn,
                                                SeqNum cookie, Instant now) const {
   const std::uint32_t count_now = count_at(now);
-  std::uint32_t rest = cookie.raw() - hash(key0_, local, remote, 0) - peer_isn.raw();
+  const std::uint32_t rest = cookie.raw() - hash(key0_, local, remote, 0, 0, 0) - peer_isn.raw();
   // The count is only known modulo 2^8: its age is the difference, taken modulo 2^8.
-  std::uint32_t age = (count_now - (rest >> kHashBits)) & ((1u << kCountBits) - 1);
+  const std::uint32_t age = (count_now - (rest >> kHashBits)) & ((1u << kCountBits) - 1);
   if (age > 1) return std::nullopt;  // stale (or forged): current and previous period only
-  std::uint32_t count = count_now - age;
-  std::uint32_t index = (rest - hash(key1_, local, remote, count)) & kHashMask;
-  if (index >= kMssV4.size()) return std::nullopt;  // the hash did not match
+  const std::uint32_t count = count_now - age;
+  const std::uint32_t index = rest & kIndexMask;
+  const std::uint32_t mac = hash(key1_, local, remote, count, peer_isn.raw(), index);
+  if ((((mac << kIndexBits) ^ rest) & kHashMask & ~kIndexMask) != 0)
+    return std::nullopt;  // the MAC does not match: not our cookie for this tuple and ISN
   return static_cast<std::uint8_t>(index);
 }
 

@@ -4,11 +4,13 @@
 //
 // The layout follows Linux's net/ipv4/syncookies.c (written anew here, nothing copied):
 //
-//   cookie = H(key0; tuple) + peer ISN + (count << 24) + ((H(key1; tuple, count) + mss_index)
-//            mod 2^24)
+//   cookie = H(key0; tuple) + peer ISN + (count << 24) + (MAC << 2 | mss_index) mod 2^24
+//   MAC    = H(key1; tuple, count, peer ISN, mss_index), its low 22 bits
 //
 // where `count` is a coarse clock (64 s units here, Linux uses 60 s) kept in the top 8 bits,
-// and the low 24 bits authenticate the tuple and the count and carry the MSS index. A cookie
+// and the low 24 bits carry the MSS index (2 bits) and authenticate it with the tuple, the
+// count and the peer's ISN (Linux adds the index to a hash of tuple and count; see encode()
+// for why this differs). A forged ACK passes with probability 2^-22 per try, as Linux's. A cookie
 // is accepted for the current and the previous count (Linux: MAX_SYNCOOKIE_AGE = 2 minutes).
 // When the SYN carried timestamps, the 6 low bits of our TSval carry the peer's window scale
 // (4 bits; 0xf = none), SACK-permitted (bit 4) and ECN (bit 5), as Linux's TSBITS layout.
@@ -46,6 +48,8 @@ class SynCookies {
   static constexpr int kCountBits = 8;     // bits 24..31 of the cookie
   static constexpr int kHashBits = 24;     // bits 0..23: keyed hash + MSS index
   static constexpr std::uint32_t kHashMask = (1u << kHashBits) - 1;
+  static constexpr int kIndexBits = 2;     // bits 0..1: the MSS index
+  static constexpr std::uint32_t kIndexMask = (1u << kIndexBits) - 1;
   static constexpr int kTsBits = 6;        // low bits of TSval carrying CookieOptions
   static constexpr std::uint32_t kTsMask = (1u << kTsBits) - 1;
   static constexpr std::uint8_t kNoWscale = 0xf;
@@ -56,6 +60,7 @@ class SynCookies {
   // msstab / msstab (IPv6), for the MSS values seen most often. Ascending.
   static constexpr std::array<std::uint16_t, 4> kMssV4 = {536, 1300, 1440, 1460};
   static constexpr std::array<std::uint16_t, 4> kMssV6 = {1220, 1420, 1440, 8940};
+  static_assert(kMssV4.size() == 1u << kIndexBits && kMssV6.size() == 1u << kIndexBits);
 
   // Two SipHash-2-4 keys: one for the tuple hash, one for the (tuple, count) hash.
   SynCookies(std::array<std::uint64_t, 2> key0, std::array<std::uint64_t, 2> key1)
@@ -67,7 +72,7 @@ class SynCookies {
   // The largest table entry not above `peer_mss` (the first one when all are above it).
   static std::uint8_t mss_index(std::uint16_t peer_mss, bool v6);
   static std::uint16_t mss_at(std::uint8_t index, bool v6) {
-    return (v6 ? kMssV6 : kMssV4)[index % kMssV4.size()];
+    return (v6 ? kMssV6 : kMssV4)[index & kIndexMask];
   }
 
   // Our ISS for a SYN from `remote` (ISN `peer_isn`) to `local` at `now`.
@@ -88,7 +93,8 @@ class SynCookies {
 
  private:
   std::uint32_t hash(const std::array<std::uint64_t, 2>& key, const wire::Endpoint& local,
-                     const wire::Endpoint& remote, std::uint32_t count) const;
+                     const wire::Endpoint& remote, std::uint32_t count, std::uint32_t peer_isn,
+                     std::uint32_t mss_index) const;
 
   std::array<std::uint64_t, 2> key0_;
   std::array<std::uint64_t, 2> key1_;
