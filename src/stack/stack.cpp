@@ -452,14 +452,14 @@ bool Stack::accept_syn_cookie(Listener& listener, const wire::Endpoint& local,
   tcp::Connection::CookieState state;
   if (mss_index && ack.options.timestamps) {
     // The echoed TSval carries the options (Linux's cookie_timestamp_decode). A TSecr with
-    // bits we never send (ECN: we do not negotiate it; a shift above 14), or timestamps
-    // when we are not configured for them, cannot answer our SYN,ACK.
-    auto options = tcp::SynCookies::decode_tsecr(ack.options.timestamps->echo);
-    if (!options || options->ecn || !config_.tcp.timestamps) {
+    // a bit we never send (ECN: we do not negotiate it), or timestamps when we are not
+    // configured for them, cannot answer our SYN,ACK (Linux refuses both too).
+    const tcp::CookieOptions options = tcp::SynCookies::decode_tsecr(ack.options.timestamps->echo);
+    if (options.ecn || !config_.tcp.timestamps) {
       mss_index.reset();
     } else {
-      state.snd_wscale = options->window_scale;
-      state.sack = options->sack;
+      state.snd_wscale = options.window_scale;
+      state.sack = options.sack;
       state.timestamps = true;
       state.ts_recent = ack.options.timestamps->value;
     }

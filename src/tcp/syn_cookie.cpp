@@ -88,13 +88,10 @@ std::uint32_t SynCookies::encode_tsval(std::uint32_t ts_clock, const CookieOptio
   return ts;
 }
 
-std::optional<CookieOptions> SynCookies::decode_tsecr(std::uint32_t echo) {
+CookieOptions SynCookies::decode_tsecr(std::uint32_t echo) {
   CookieOptions o;
   std::uint32_t ws = echo & 0xf;
-  if (ws != kNoWscale) {
-    if (ws > 14) return std::nullopt;  // RFC 7323 §2.3: we never encode a shift above 14
-    o.window_scale = static_cast<std::uint8_t>(ws);
-  }
+  if (ws != kNoWscale) o.window_scale = static_cast<std::uint8_t>(ws);  // 0..14 (RFC 7323 §2.3)
   o.sack = (echo & kTsSack) != 0;
   o.ecn = (echo & kTsEcn) != 0;
   return o;

@@ -87,9 +87,9 @@ class SynCookies {
   // by `options`, moved back one step if that put it ahead of the clock (so that later
   // TSvals of the connection never go backwards; RFC 7323 §5.4 wants them monotonic).
   static std::uint32_t encode_tsval(std::uint32_t ts_clock, const CookieOptions& options);
-  // The options from the TSecr the peer echoed; nullopt when the bits are impossible (a
-  // window-scale shift above 14), which marks a forged ACK.
-  static std::optional<CookieOptions> decode_tsecr(std::uint32_t echo);
+  // The options from the TSecr the peer echoed (every 6-bit value means something: shifts
+  // 0..14, 0xf for none; the caller refuses what it never sends, such as ECN).
+  static CookieOptions decode_tsecr(std::uint32_t echo);
 
  private:
   std::uint32_t hash(const std::array<std::uint64_t, 2>& key, const wire::Endpoint& local,
