@@ -74,8 +74,8 @@ test-deps:
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	cmake --preset fuzz >/dev/null
-	cmake --build --preset fuzz -j $(JOBS) --target fuzz_wire_roundtrip fuzz_stack_input
-	@set -o pipefail; for f in fuzz_wire_roundtrip fuzz_stack_input; do \
+	cmake --build --preset fuzz -j $(JOBS) --target fuzz_wire_roundtrip fuzz_stack_input fuzz_connection
+	@set -o pipefail; for f in fuzz_wire_roundtrip fuzz_stack_input fuzz_connection; do \
 	  mkdir -p build-fuzz/corpus-$$f; \
 	  echo "fuzzing $$f for $(FUZZ_SECONDS)s"; \
 	  ./build-fuzz/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \

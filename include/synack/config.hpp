@@ -10,6 +10,12 @@ namespace synack {
 
 enum class CongestionAlgorithm : std::uint8_t { Cubic, NewReno };
 
+// RFC 4987 §3.6 SYN cookies, as Linux's net.ipv4.tcp_syncookies: Auto (1) answers with a
+// cookie only when a listener's SYN queue is full; Always (2) answers every SYN to a
+// listener with one and keeps no half-open state at all; Never (0) drops SYNs once the
+// queue is full (counted as tcp_syn_queue_overflow).
+enum class SynCookieMode : std::uint8_t { Auto, Always, Never };
+
 struct TcpConfig {
   // MSS we announce and the ceiling for what we send. Stacks derive it from the MTU.
   std::uint16_t mss = 1460;
@@ -64,6 +70,7 @@ struct StackConfig {
   std::size_t max_connections = 1 << 20;
   std::size_t default_backlog = 128;  // completed-connection queue per listener
   std::size_t max_syn_queue = 1024;   // half-open connections per listener
+  SynCookieMode syn_cookies = SynCookieMode::Auto;  // beyond max_syn_queue: RFC 4987 §3.6
   std::uint16_t ephemeral_first = 32768;  // Linux's default ip_local_port_range
   std::uint16_t ephemeral_last = 60999;
   std::uint8_t ttl = 64;

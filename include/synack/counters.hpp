@@ -71,6 +71,10 @@ namespace synack {
   X(tcp_timeouts, "connections aborted after retransmissions ran out")                      \
   X(tcp_backlog_overflow, "SYN dropped: accept queue full")                                 \
   X(tcp_syn_queue_overflow, "SYN dropped: SYN queue full")                                  \
+  X(tcp_syncookies_sent, "SYN,ACKs sent with a SYN cookie (RFC 4987 §3.6)")               \
+  X(tcp_syncookies_validated, "ACKs at a listener carrying a valid SYN cookie")             \
+  X(tcp_syncookies_failed, "ACKs at a listener after cookies were sent, with no valid "     \
+                           "cookie (stale, forged or for another tuple); answered with RST") \
   X(tcp_connection_limit, "SYN or connect refused: max_connections reached")                \
   X(drop_sack_invalid, "SACK blocks ignored as outside the send window")                    \
   X(icmp_in, "ICMP/ICMPv6 messages received")                                               \

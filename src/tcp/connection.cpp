@@ -47,6 +47,31 @@ Connection Connection::for_listener(const TcpConfig& config, ConnectionContext c
   return c;
 }
 
+Connection Connection::from_syn_cookie(const TcpConfig& config, ConnectionContext context,
+                                       wire::Endpoint local, wire::Endpoint remote,
+                                       const CookieState& cookie, std::uint32_t ts_offset,
+                                       Instant now) {
+  Connection c = for_listener(config, context, local, remote, cookie.iss, ts_offset);
+  c.irs_ = cookie.irs;
+  c.rcv_nxt_ = cookie.irs + 1;
+  // RFC 4987 §3.6: the MSS from the cookie's table; the other options only as the timestamp
+  // bits preserved them (tcp/syn_cookie.hpp), intersected with our configuration.
+  c.peer_mss_ = std::max<std::uint16_t>(cookie.peer_mss, 88);
+  c.wscale_ok_ = config.window_scale && cookie.snd_wscale.has_value();
+  c.snd_wscale_ = c.wscale_ok_ ? std::min<std::uint8_t>(*cookie.snd_wscale, 14) : 0;
+  if (!c.wscale_ok_) c.rcv_wscale_ = 0;
+  c.sack_ok_ = config.sack && cookie.sack;
+  c.ts_ok_ = config.timestamps && cookie.timestamps;
+  if (c.ts_ok_) c.ts_recent_ = cookie.ts_recent;
+  // Our SYN,ACK is out (SND.NXT = ISS + 1) and offered the unscaled window send_syn() offers.
+  c.snd_nxt_ = cookie.iss + 1;
+  c.snd_max_ = c.snd_nxt_;
+  c.rcv_adv_ = c.rcv_nxt_ + std::min<std::uint32_t>(c.rcv_buf_.free_space(), 0xffff);
+  c.cc_.set_mss(c.effective_mss());
+  c.set_state(State::SynReceived, "rcv ACK with valid SYN cookie", now);
+  return c;
+}
+
 void Connection::set_keepalive(bool on, Duration idle, Duration interval, std::uint8_t probes,
                                Instant now) {
   config_.keepalive = on;
@@ -419,7 +444,9 @@ void Connection::on_persist_timeout(Instant now, SegmentSink& out) {
     return;
   }
   ++unanswered_probes_;
-  std::uint32_t unsent = static_cast<std::uint32_t>(fin_seq() - snd_nxt_);
+  // Octets not yet sent: none once SND.NXT is past the FIN (the FIN is what is outstanding;
+  // FIN sequence - SND.NXT would wrap to 2^32 - 1 and "probe" beyond the send buffer).
+  std::uint32_t unsent = snd_nxt_ < fin_seq() ? static_cast<std::uint32_t>(fin_seq() - snd_nxt_) : 0;
   if (context_.counters) ++context_.counters->tcp_window_probes;
   if (snd_nxt_ != snd_una_ && snd_buf_.size() > 0) {
     send_data_segment(snd_una_, 1, false, now, out, true);

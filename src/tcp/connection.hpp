@@ -76,6 +76,27 @@ class Connection {
                                  wire::Endpoint local, wire::Endpoint remote, SeqNum isn,
                                  std::uint32_t ts_offset);
 
+  // RFC 4987 §3.6: what a valid SYN cookie restores (see tcp/syn_cookie.hpp).
+  struct CookieState {
+    SeqNum iss;  // the cookie: SEG.ACK - 1 of the ACK that returned it
+    SeqNum irs;  // the peer's ISN: SEG.SEQ - 1
+    std::uint16_t peer_mss = 536;
+    std::optional<std::uint8_t> snd_wscale;  // the peer's shift; nullopt: no window scaling
+    bool sack = false;
+    bool timestamps = false;
+    std::uint32_t ts_recent = 0;  // the returning ACK's TSval
+  };
+  // A listener's child rebuilt from a valid SYN cookie: in SYN-RECEIVED (LISTEN -> SYN-RECEIVED
+  // is traced) as if it had sent the cookie SYN,ACK itself, with the options the cookie kept
+  // and no retransmission timer (the SYN,ACK is not ours to resend). The ACK that returned
+  // the cookie is then handed to on_segment() and completes the handshake the ordinary way
+  // (§3.10.7.4 fifth, SYN-RECEIVED), data and FIN included — as Linux builds a request sock
+  // from the cookie and lets tcp_check_req() finish it.
+  static Connection from_syn_cookie(const TcpConfig& config, ConnectionContext context,
+                                    wire::Endpoint local, wire::Endpoint remote,
+                                    const CookieState& cookie, std::uint32_t ts_offset,
+                                    Instant now);
+
   // RFC 9293 §3.10.1 OPEN, active: CLOSED -> SYN-SENT, sends SYN.
   // Errors: AlreadyConnected unless CLOSED.
   Expected<void, Error> open_active(Instant now, SegmentSink& out);
