@@ -18,6 +18,10 @@ struct TcpConfig {
   std::uint32_t receive_buffer = 256 * 1024;
   // RFC 7323 window scaling, RFC 2018 SACK, RFC 7323 timestamps: offered in our SYN.
   bool window_scale = true;
+  // The buffer size the window-scale shift is chosen for (RFC 7323 §2.3: the shift must let
+  // the window field cover it); 0 = receive_buffer. Linux sizes the shift for the largest
+  // buffer autotuning may reach (tcp_rmem[2]), not for the initial one.
+  std::uint32_t window_scale_buffer = 0;
   bool sack = true;
   bool timestamps = true;
   // RFC 9293 §3.7.4 Nagle's algorithm; no_delay turns it off (TCP_NODELAY).

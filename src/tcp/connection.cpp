@@ -32,7 +32,11 @@ Connection::Connection(const TcpConfig& config, ConnectionContext context, wire:
       rcv_buf_(config.receive_buffer, config.max_reassembly_ranges),
       rtt_(config.rto_initial, config.rto_min, config.rto_max),
       cc_(config.congestion, config.mss, config.initial_window_segments) {
-  rcv_wscale_ = config.window_scale ? shift_for(config.receive_buffer) : 0;
+  // RFC 7323 §2.3: the shift that lets the window field cover the buffer (or the larger
+  // size window_scale_buffer names, as Linux does for its autotuning ceiling).
+  rcv_wscale_ = config.window_scale ? shift_for(std::max(config.receive_buffer,
+                                                         config.window_scale_buffer))
+                                    : 0;
   // RFC 6582 §3.2 step 1: "recover" starts at the initial send sequence number.
   recover_ = isn;
   high_rxt_ = isn;
