@@ -28,6 +28,12 @@ struct TcpConfig {
   bool no_delay = false;
   // RFC 9293 §3.8.6.3: delayed ACK. MUST be less than 0.5 s; 40 ms is Linux's minimum.
   Duration delayed_ack = 40ms;
+  // Follows Linux (tcp_incr_quickack, TCP_MAX_QUICKACKS = 16): the first in-order data
+  // segments of a connection, and the first after an idle time longer than the RTO, are
+  // ACKed at once, up to this many ACKs (fewer when the window holds fewer than 2 x MSS per
+  // ACK), unless the connection is interactive (we answered data within delayed_ack: Linux's
+  // "pingpong" mode). 0: off, every segment follows RFC 9293 §3.8.6.3 alone.
+  std::uint8_t quick_acks = 0;
   // RFC 6298: initial RTO 1 s (§2.1). The minimum follows Linux (200 ms), not RFC 6298 §2.4's
   // 1 s: on today's networks 1 s idles a connection for far longer than any real RTT.
   Duration rto_initial = 1s;

@@ -18,6 +18,7 @@ StackConfig linux() {
   t.rto_max = std::chrono::seconds(120);
   // Linux's TCP_DELACK_MIN (40 ms).
   t.delayed_ack = std::chrono::milliseconds(40);
+  t.quick_acks = 16;  // TCP_MAX_QUICKACKS
   // net.ipv4.tcp_syn_retries = 6 (Linux 6.x default).
   t.syn_retries = 6;
   // net.ipv4.tcp_retries2 = 15.

@@ -328,6 +328,7 @@ void Connection::on_timer(Instant now, SegmentSink& out) {
   if (due(Timer::DelayedAck)) {
     disarm(Timer::DelayedAck);
     if (context_.counters) ++context_.counters->tcp_delayed_acks;
+    pingpong_ = false;  // follows Linux (tcp_delack_timer_handler): a missed delayed ACK ends it
     send_ack(now, out);
   }
 }

@@ -206,6 +206,7 @@ class Connection {
   const std::optional<Instant>& timer(Timer t) const { return timers_[static_cast<int>(t)]; }
   void restart_retransmit_timer(Instant now);
   void schedule_ack(Instant now, SegmentSink& out, bool immediately);
+  void note_data_arrival(Instant now);
 
   // --- timers (connection.cpp) ---
   void on_retransmit_timeout(Instant now, SegmentSink& out);
@@ -274,7 +275,12 @@ class Connection {
   SackScoreboard scoreboard_;
   SeqNum high_rxt_;  // RFC 6675 HighRxt
   RetransmitLog retransmit_log_;  // SACK recovery's retransmissions, for RFC 8985 §6.2
-  std::uint32_t ack_pending_ = 0;  // full-sized segments received since our last ACK
+  std::uint32_t ack_pending_ = 0;
+  // Linux's quick-ACK mode (TcpConfig::quick_acks): ACKs still to send at once, whether the
+  // connection is interactive, and when in-order data last arrived.
+  std::uint32_t quick_acks_left_ = 0;
+  bool pingpong_ = false;
+  std::optional<Instant> last_data_at_;  // full-sized segments received since our last ACK
   bool ack_now_ = false;
 
   std::uint64_t retransmits_ = 0, rto_expirations_ = 0, fast_retransmits_ = 0;

@@ -594,6 +594,7 @@ void Connection::process_text(const Segment& seg, Instant now, SegmentSink& out)
     auto result = rcv_buf_.insert(offset, payload);
     if (result.dropped) SYNACK_DROP(drop_reassembly_full);
     if (result.advanced > 0) {
+      note_data_arrival(now);
       rcv_nxt_ += result.advanced;
       bytes_received_ += result.advanced;
       events_ |= event::Readable;

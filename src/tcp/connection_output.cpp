@@ -57,6 +57,8 @@ std::uint16_t Connection::window_to_advertise() {
 void Connection::emit(Segment& seg, Instant now, SegmentSink& out) {
   bool syn = seg.has(SYN);
   if (seg.has(ACK)) {
+    // An ACK of new data spends one quick ACK (Linux tcp_dec_quickack_mode).
+    if (quick_acks_left_ > 0 && rcv_nxt_ != last_ack_sent_) --quick_acks_left_;
     seg.ack = rcv_nxt_;
     if (!syn) seg.window = window_to_advertise();
     last_ack_sent_ = rcv_nxt_;
@@ -145,6 +147,11 @@ void Connection::send_data_segment(SeqNum seq, std::uint32_t len, bool fin, Inst
   seg.flags = ACK;
   seg.retransmission = retransmission;
   if (fin) seg.flags |= FIN;
+  // Follows Linux (tcp_event_data_sent): data sent within the delayed-ACK time of data
+  // received makes the connection interactive, and quick ACKs stop ("pingpong").
+  if (!retransmission && len > 0 && config_.quick_acks > 0 && last_data_at_ &&
+      now - *last_data_at_ < config_.delayed_ack)
+    pingpong_ = true;
   static thread_local std::vector<std::byte> scratch;
   if (len > 0) {
     auto offset = static_cast<std::uint32_t>(seq - snd_buf_seq_);
@@ -239,6 +246,17 @@ void Connection::retransmit_first(Instant now, SegmentSink& out) {
   arm(Timer::Retransmit, now + rtt_.rto());
 }
 
+// Follows Linux's tcp_event_data_recv(): the first data of a connection, or the first after
+// an idle time longer than the RTO, (re)starts quick-ACK mode.
+void Connection::note_data_arrival(Instant now) {
+  if (config_.quick_acks > 0 && (!last_data_at_ || now - *last_data_at_ > rtt_.rto())) {
+    std::uint32_t mss = std::max<std::uint32_t>(effective_mss(), 1);
+    std::uint32_t n = std::max<std::uint32_t>(rcv_buf_.free_space() / (2 * mss), 2);
+    quick_acks_left_ = std::max(quick_acks_left_, std::min<std::uint32_t>(n, config_.quick_acks));
+  }
+  last_data_at_ = now;
+}
+
 void Connection::schedule_ack(Instant now, SegmentSink&, bool immediately) {
   if (immediately) {
     ack_now_ = true;
@@ -248,6 +266,8 @@ void Connection::schedule_ack(Instant now, SegmentSink&, bool immediately) {
   // segment, and no ACK delayed past the delayed-ACK time (< 0.5 s).
   if (++ack_pending_ >= 2) {
     ack_now_ = true;
+  } else if (quick_acks_left_ > 0 && !pingpong_) {
+    ack_now_ = true;  // follows Linux: quick-ACK mode (TcpConfig::quick_acks)
   } else if (!timer(Timer::DelayedAck)) {
     arm(Timer::DelayedAck, now + config_.delayed_ack);
   }

@@ -33,6 +33,41 @@ TEST_F(LinuxProfile, Window_scale_buffer_smaller_than_the_buffer_changes_nothing
   EXPECT_EQ(syn.options.window_scale, std::optional<std::uint8_t>(3));
 }
 
+// Follows Linux's quick-ACK mode: the first data segments are ACKed at once; without it
+// (the RFC default) a lone segment waits for the delayed-ACK timer (RFC 9293 §3.8.6.3).
+TEST_F(LinuxProfile, Quick_acks_answer_the_first_segments_at_once) {
+  config.quick_acks = 16;
+  establish_passive();
+  inject({.flags = ACK | PSH, .seq = R + 1, .ack = L + 1, .payload = "hello"});
+  expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 6});
+  inject({.flags = ACK | PSH, .seq = R + 6, .ack = L + 1, .payload = "world"});
+  expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 11});
+}
+
+TEST_F(LinuxProfile, Without_quick_acks_a_lone_segment_waits_for_the_timer) {
+  establish_passive();
+  inject({.flags = ACK | PSH, .seq = R + 1, .ack = L + 1, .payload = "hello"});
+  expect_no_tx();
+  advance(config.delayed_ack);
+  call_on_timer();
+  expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 6});
+}
+
+// Linux's "pingpong": once we answer data at once with data, ACKs are delayed again.
+TEST_F(LinuxProfile, Answering_with_data_ends_quick_acks) {
+  config.quick_acks = 16;
+  establish_passive();
+  inject({.flags = ACK | PSH, .seq = R + 1, .ack = L + 1, .payload = "ping"});
+  expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 5});
+  EXPECT_EQ(send("pong"), 4u);
+  expect_tx({.flags = ACK | PSH, .seq = L + 1, .ack = R + 5, .payload = "pong"});
+  inject({.flags = ACK | PSH, .seq = R + 5, .ack = L + 5, .payload = "ping"});
+  expect_no_tx();
+  advance(config.delayed_ack);
+  call_on_timer();
+  expect_tx({.flags = ACK, .seq = L + 5, .ack = R + 9});
+}
+
 TEST(Profiles, Rfc_is_the_default_config) {
   StackConfig rfc = profiles::rfc();
   StackConfig def;
@@ -48,6 +83,7 @@ TEST(Profiles, Linux_makes_the_kernels_choices) {
   EXPECT_EQ(l.tcp.msl, std::chrono::seconds(30));
   EXPECT_EQ(l.tcp.delayed_ack, std::chrono::milliseconds(40));
   EXPECT_EQ(l.tcp.initial_window_segments, 10u);
+  EXPECT_EQ(l.tcp.quick_acks, 16);
   EXPECT_FALSE(profiles::by_name("bsd").has_value());
 }
 
