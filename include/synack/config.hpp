@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 
 #include "synack/time.hpp"
 
@@ -39,9 +40,19 @@ struct TcpConfig {
   Duration rto_initial = 1s;
   Duration rto_min = 200ms;
   Duration rto_max = 120s;
+  // Follows Linux: RTO = SRTT + max(4 * RTTVAR, rto_min) rather than RFC 6298's
+  // max(SRTT + 4 * RTTVAR, rto_min) — the minimum pads the variance.
+  bool rto_min_in_variance = false;
   // Retransmissions of SYN / SYN,ACK before giving up. 7 gives 255 s with the initial RTO of
   // 1 s: RFC 9293 §3.8.3 (MUST-23) asks for at least 3 minutes (Linux's 6 gives 127 s).
   std::uint8_t syn_retries = 7;
+  // Follows Linux (net.ipv4.tcp_syn_linear_timeouts, 6.5+): this many SYN retransmissions
+  // keep the initial RTO before exponential backoff starts (SYN-SENT only). 0: RFC 6298
+  // §5.5 backoff from the first.
+  std::uint8_t syn_linear_timeouts = 0;
+  // Retransmissions of a SYN,ACK (SYN-RECEIVED) when it differs from syn_retries (Linux has
+  // tcp_synack_retries = 5 beside tcp_syn_retries); unset: syn_retries.
+  std::optional<std::uint8_t> synack_retries;
   // RFC 9293 §3.8.3 R2 for data and FIN, as a count of backed-off retransmissions (Linux
   // tcp_retries2 = 15) and, optionally, as a user timeout in time (0 = not set).
   std::uint8_t data_retries = 15;

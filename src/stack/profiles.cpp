@@ -19,8 +19,15 @@ StackConfig linux() {
   // Linux's TCP_DELACK_MIN (40 ms).
   t.delayed_ack = std::chrono::milliseconds(40);
   t.quick_acks = 16;  // TCP_MAX_QUICKACKS
-  // net.ipv4.tcp_syn_retries = 6 (Linux 6.x default).
-  t.syn_retries = 6;
+  t.rto_min_in_variance = true;  // tcp_set_rto: SRTT + max(4 * RTTVAR, 200 ms)
+  // Linux 6.x: tcp_syn_retries = 6 with tcp_syn_linear_timeouts = 4, measured on 6.18 (see
+  // tests/packetdrill/scripts/syn-retransmission-linear-then-backoff.pkt): SYNs at 0, 1, 2,
+  // 3, 4, 5, 7, 11, 19, 35, 67 s. Linux's limit is a time computed from the retry count
+  // (connect() fails at 134 s); here it is the count of those ten retransmissions, and the
+  // last timer of 64 s ends it at 131 s.
+  t.syn_retries = 10;
+  t.syn_linear_timeouts = 4;
+  t.synack_retries = 5;  // net.ipv4.tcp_synack_retries
   // net.ipv4.tcp_retries2 = 15.
   t.data_retries = 15;
   // TCP_TIMEWAIT_LEN: 60 s = 2 x MSL.

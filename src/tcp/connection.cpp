@@ -30,7 +30,7 @@ Connection::Connection(const TcpConfig& config, ConnectionContext context, wire:
       snd_buf_(config.send_buffer),
       snd_buf_seq_(isn + 1),
       rcv_buf_(config.receive_buffer, config.max_reassembly_ranges),
-      rtt_(config.rto_initial, config.rto_min, config.rto_max),
+      rtt_(config.rto_initial, config.rto_min, config.rto_max, config.rto_min_in_variance),
       cc_(config.congestion, config.mss, config.initial_window_segments) {
   // RFC 7323 §2.3: the shift that lets the window field cover the buffer (or the larger
   // size window_scale_buffer names, as Linux does for its autotuning ceiling).
@@ -346,7 +346,10 @@ void Connection::on_retransmit_timeout(Instant now, SegmentSink& out) {
   ++retries_;
   if (!first_unacked_retransmit_) first_unacked_retransmit_ = now;
   bool handshake = state_ == State::SynSent || state_ == State::SynReceived;
-  std::uint8_t limit = handshake ? config_.syn_retries : config_.data_retries;
+  std::uint8_t limit = !handshake                   ? config_.data_retries
+                       : state_ == State::SynReceived ? config_.synack_retries.value_or(
+                                                            config_.syn_retries)
+                                                      : config_.syn_retries;
   bool user_timeout_passed = config_.user_timeout > Duration{0} &&
                              now - *first_unacked_retransmit_ >= config_.user_timeout;
   // RFC 9293 §3.8.3: at R2 (a count of retransmissions here, or the user timeout) close
@@ -359,7 +362,8 @@ void Connection::on_retransmit_timeout(Instant now, SegmentSink& out) {
     return;
   }
   // RFC 6298 §5.5: back off the timer; §5.4: retransmit the earliest unacknowledged segment.
-  rtt_.backoff();
+  // Follows Linux (tcp_syn_linear_timeouts): the first SYN retransmissions do not back off.
+  if (!(state_ == State::SynSent && retries_ <= config_.syn_linear_timeouts)) rtt_.backoff();
   timed_seq_.reset();  // Karn: no sample from a retransmitted segment
   if (state_ == State::SynSent) {
     send_syn(now, out, true);

@@ -10,8 +10,10 @@ namespace synack::tcp {
 
 class RttEstimator {
  public:
-  RttEstimator(Duration initial, Duration min, Duration max)
-      : rto_(initial), min_(min), max_(max) {}
+  // min_in_variance: follows Linux (tcp_set_rto, tcp_rtt_estimator): the minimum bounds the
+  // variance term, RTO = SRTT + max(4 * RTTVAR, min), instead of the RTO as a whole.
+  RttEstimator(Duration initial, Duration min, Duration max, bool min_in_variance = false)
+      : rto_(initial), min_(min), max_(max), min_in_variance_(min_in_variance) {}
 
   // RFC 6298 §2.2 (first sample) and §2.3 (later samples), alpha = 1/8, beta = 1/4,
   // K = 4, clock granularity G folded into the minimum.
@@ -28,7 +30,9 @@ class RttEstimator {
     min_rtt_ = min_rtt_ ? std::min(*min_rtt_, rtt) : rtt;
     backoff_ = 0;
     // RFC 6298 §2.4 (minimum, configurable) and §2.5 (maximum).
-    base_rto_ = std::clamp(*srtt_ + std::max(Duration{1000}, rttvar_ * 4), min_, max_);
+    base_rto_ = min_in_variance_
+                    ? std::min(*srtt_ + std::max(min_, rttvar_ * 4), max_)
+                    : std::clamp(*srtt_ + std::max(Duration{1000}, rttvar_ * 4), min_, max_);
     rto_ = base_rto_;
   }
 
@@ -53,6 +57,7 @@ class RttEstimator {
   Duration min_;
   Duration max_;
   unsigned backoff_ = 0;
+  bool min_in_variance_ = false;
 };
 
 }  // namespace synack::tcp

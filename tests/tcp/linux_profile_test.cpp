@@ -68,6 +68,63 @@ TEST_F(LinuxProfile, Answering_with_data_ends_quick_acks) {
   expect_tx({.flags = ACK, .seq = L + 5, .ack = R + 9});
 }
 
+// Follows Linux 6.x (tcp_syn_linear_timeouts = 4): SYNs at 0, 1, 2, 3, 4, 5 s, then the
+// RFC 6298 §5.5 doubling: 7, 11 s.
+TEST_F(LinuxProfile, Syn_linear_timeouts_delay_the_backoff) {
+  config.syn_linear_timeouts = 4;
+  open_active();
+  expect_tx({.flags = SYN, .seq = L});
+  Instant start = now;
+  for (int t : {1, 2, 3, 4, 5, 7, 11}) {
+    EXPECT_EQ(conn().next_deadline(), start + std::chrono::seconds(t)) << "retransmission at " << t;
+    now = start + std::chrono::seconds(t);
+    call_on_timer();
+    expect_tx({.flags = SYN, .seq = L});
+  }
+}
+
+TEST_F(LinuxProfile, Without_linear_timeouts_SYNs_back_off_at_once) {
+  open_active();
+  expect_tx({.flags = SYN, .seq = L});
+  Instant start = now;
+  for (int t : {1, 3, 7}) {
+    EXPECT_EQ(conn().next_deadline(), start + std::chrono::seconds(t));
+    now = start + std::chrono::seconds(t);
+    call_on_timer();
+    expect_tx({.flags = SYN, .seq = L});
+  }
+}
+
+// Follows Linux: tcp_synack_retries separately from tcp_syn_retries.
+TEST_F(LinuxProfile, Synack_retries_bound_SYN_RECEIVED) {
+  config.syn_retries = 10;
+  config.synack_retries = 1;
+  open_passive();
+  inject({.flags = SYN, .seq = R});
+  expect_tx({.flags = SYN | ACK, .seq = L, .ack = R + 1});
+  now += std::chrono::seconds(1);
+  call_on_timer();
+  expect_tx({.flags = SYN | ACK, .seq = L, .ack = R + 1});
+  now += std::chrono::seconds(2);
+  call_on_timer();
+  EXPECT_NE(conn().state(), State::SynReceived) << "gave up after one retransmission";
+}
+
+// Follows Linux (tcp_set_rto): RTO = SRTT + max(4 * RTTVAR, rto_min). A steady 10 ms RTT
+// gives 210 ms, where RFC 6298 with a 200 ms floor gives 200 ms.
+TEST(LinuxRto, Min_pads_the_variance) {
+  RttEstimator linux_style(std::chrono::seconds(1), std::chrono::milliseconds(200),
+                           std::chrono::seconds(120), true);
+  RttEstimator rfc_style(std::chrono::seconds(1), std::chrono::milliseconds(200),
+                         std::chrono::seconds(120));
+  for (int i = 0; i < 50; ++i) {
+    linux_style.sample(std::chrono::milliseconds(10));
+    rfc_style.sample(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(linux_style.rto(), std::chrono::milliseconds(210));
+  EXPECT_EQ(rfc_style.rto(), std::chrono::milliseconds(200));
+}
+
 TEST(Profiles, Rfc_is_the_default_config) {
   StackConfig rfc = profiles::rfc();
   StackConfig def;
@@ -78,7 +135,10 @@ TEST(Profiles, Rfc_is_the_default_config) {
 
 TEST(Profiles, Linux_makes_the_kernels_choices) {
   StackConfig l = profiles::linux();
-  EXPECT_EQ(l.tcp.syn_retries, 6);
+  EXPECT_EQ(l.tcp.syn_retries, 10);
+  EXPECT_EQ(l.tcp.syn_linear_timeouts, 4);
+  EXPECT_EQ(l.tcp.synack_retries, std::optional<std::uint8_t>(5));
+  EXPECT_TRUE(l.tcp.rto_min_in_variance);
   EXPECT_EQ(l.tcp.window_scale_buffer, 32u << 20);
   EXPECT_EQ(l.tcp.msl, std::chrono::seconds(30));
   EXPECT_EQ(l.tcp.delayed_ack, std::chrono::milliseconds(40));
