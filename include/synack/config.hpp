@@ -67,6 +67,15 @@ struct TcpConfig {
   Duration keepalive_idle = 7200s;
   Duration keepalive_interval = 75s;
   std::uint8_t keepalive_probes = 9;
+  // Follows Linux (tcp_send_active_reset): the RST of an ABORT also carries ACK = RCV.NXT
+  // (RFC 9293 §3.10.5 writes <SEQ=SND.NXT><CTL=RST>; a peer accepts either), and a
+  // connection that keep-alives found dead is reset as well as closed.
+  bool abort_rst_with_ack = false;
+  bool reset_on_keepalive_timeout = false;
+  // Follows Linux (tcp_xmit_probe_skb): a zero-window probe is a zero-length ACK at
+  // SND.UNA - 1, which the peer answers with an ACK showing its window, instead of
+  // RFC 9293 §3.8.6.1's one byte of new data.
+  bool zero_window_probe_empty = false;
   // Segmentation offload (TSO): new data may leave in segments of up to this many bytes
   // (whole multiples of the MSS), which the link cuts into MSS-sized packets. 0: off.
   std::uint32_t gso_max_bytes = 0;

@@ -42,6 +42,9 @@ StackConfig linux() {
   // Window scale sized for tcp_rmem[2] (32 MiB on Linux 6.x; shift 10), as tcp_select_
   // initial_window() does; the window offered is still the receive buffer.
   t.window_scale_buffer = 32u << 20;
+  t.abort_rst_with_ack = true;
+  t.reset_on_keepalive_timeout = true;
+  t.zero_window_probe_empty = true;
   return c;
 }
 

@@ -153,7 +153,12 @@ Expected<std::size_t, Error> Connection::send(std::span<const std::byte> data, I
       return Unexpected{Error::ShutDown};
   }
   if (fin_queued_) return Unexpected{Error::ShutDown};
-  if (data.empty()) return std::size_t{0};
+  if (data.empty()) {
+    // A SEND of nothing pushes what is queued (what Nagle may now let go, after the
+    // application turned it off: Linux's tcp_push_pending_frames on TCP_NODELAY).
+    if (is_synchronized(state_)) output(now, out);
+    return std::size_t{0};
+  }
   std::uint32_t taken = snd_buf_.append(data);
   if (taken == 0) return Unexpected{Error::WouldBlock};
   if (then_close && taken == data.size() &&
@@ -242,7 +247,7 @@ void Connection::abort(Instant now, SegmentSink& out) {
     default:
       // SYN-RECEIVED, ESTABLISHED, FIN-WAIT-1/2, CLOSE-WAIT: "Send a reset segment:
       // <SEQ=SND.NXT><CTL=RST>".
-      send_rst(acceptable_seq(), now, out);
+      send_rst(acceptable_seq(), now, out, config_.abort_rst_with_ack);
       enter_closed("ABORT / snd RST", now, Error::ConnectionAborted);
       return;
   }
@@ -415,7 +420,13 @@ void Connection::on_persist_timeout(Instant now, SegmentSink& out) {
   ++unanswered_probes_;
   std::uint32_t unsent = static_cast<std::uint32_t>(fin_seq() - snd_nxt_);
   if (context_.counters) ++context_.counters->tcp_window_probes;
-  if (snd_nxt_ != snd_una_ && snd_buf_.size() > 0) {
+  if (config_.zero_window_probe_empty) {
+    // Follows Linux (tcp_xmit_probe_skb): an old sequence number draws an ACK (§3.10.7.4).
+    Segment probe;
+    probe.seq = snd_una_ - 1;
+    probe.flags = ACK;
+    emit(probe, now, out);
+  } else if (snd_nxt_ != snd_una_ && snd_buf_.size() > 0) {
     send_data_segment(snd_una_, 1, false, now, out, true);
   } else if (unsent > 0) {
     send_data_segment(snd_nxt_, 1, false, now, out, false);
@@ -445,6 +456,8 @@ void Connection::on_keepalive_timeout(Instant now, SegmentSink& out) {
   }
   if (keepalive_sent_ >= config_.keepalive_probes) {
     if (context_.counters) ++context_.counters->tcp_timeouts;
+    // Follows Linux (tcp_keepalive_timer): tell the peer, should it still be there.
+    if (config_.reset_on_keepalive_timeout) send_rst(acceptable_seq(), now, out, true);
     enter_closed("timeout=keepalive / delete TCB", now, Error::TimedOut);
     return;
   }

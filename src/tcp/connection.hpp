@@ -183,7 +183,7 @@ class Connection {
   void send_syn(Instant now, SegmentSink& out, bool retransmission);
   void send_ack(Instant now, SegmentSink& out);
   SeqNum acceptable_seq() const;
-  void send_rst(SeqNum seq, Instant now, SegmentSink& out);
+  void send_rst(SeqNum seq, Instant now, SegmentSink& out, bool with_ack = false);
   void send_data_segment(SeqNum seq, std::uint32_t len, bool fin, Instant now, SegmentSink& out,
                          bool retransmission);
   void emit(Segment& seg, Instant now, SegmentSink& out);

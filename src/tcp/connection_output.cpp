@@ -133,10 +133,10 @@ void Connection::send_ack(Instant now, SegmentSink& out) {
   emit(seg, now, out);
 }
 
-void Connection::send_rst(SeqNum seq, Instant now, SegmentSink& out) {
+void Connection::send_rst(SeqNum seq, Instant now, SegmentSink& out, bool with_ack) {
   Segment seg;
   seg.seq = seq;
-  seg.flags = RST;
+  seg.flags = with_ack ? RST | ACK : RST;
   emit(seg, now, out);
 }
 

@@ -125,6 +125,67 @@ TEST(LinuxRto, Min_pads_the_variance) {
   EXPECT_EQ(rfc_style.rto(), std::chrono::milliseconds(200));
 }
 
+// Follows Linux (tcp_send_active_reset): the ABORT's RST carries an ACK; RFC 9293 §3.10.5
+// writes <SEQ=SND.NXT><CTL=RST>, which stays the default.
+TEST_F(LinuxProfile, Abort_rst_carries_ack_when_configured) {
+  config.abort_rst_with_ack = true;
+  establish_passive();
+  abort();
+  expect_tx({.flags = RST | ACK, .seq = L + 1, .ack = R + 1});
+}
+
+TEST_F(LinuxProfile, Abort_rst_has_no_ack_by_default) {
+  establish_passive();
+  abort();
+  expect_tx({.flags = RST, .seq = L + 1});
+}
+
+// Follows Linux (tcp_xmit_probe_skb): the zero-window probe is an empty ACK at SND.UNA - 1.
+TEST_F(LinuxProfile, Zero_window_probe_is_empty_at_snd_una_minus_one) {
+  config.zero_window_probe_empty = true;
+  establish_active();
+  inject({.flags = ACK, .seq = R + 1, .ack = L + 1, .window = 0});
+  send("abc");
+  expect_no_tx();
+  now = *conn().next_deadline();
+  call_on_timer();
+  expect_tx({.flags = ACK, .seq = L, .ack = R + 1});
+  inject({.flags = ACK, .seq = R + 1, .ack = L + 1, .window = 1000});
+  expect_tx({.flags = ACK | PSH, .seq = L + 1, .ack = R + 1, .payload = "abc"});
+}
+
+// Follows Linux (tcp_keepalive_timer): a connection keep-alives found dead is reset.
+TEST_F(LinuxProfile, Keepalive_timeout_sends_rst_when_configured) {
+  config.keepalive = true;
+  config.keepalive_idle = std::chrono::seconds(2);
+  config.keepalive_interval = std::chrono::seconds(1);
+  config.keepalive_probes = 1;
+  config.reset_on_keepalive_timeout = true;
+  establish_active();
+  now = *conn().next_deadline();
+  call_on_timer();
+  expect_tx({.flags = ACK, .seq = L, .ack = R + 1});
+  now = *conn().next_deadline();
+  call_on_timer();
+  expect_tx({.flags = RST | ACK, .seq = L + 1, .ack = R + 1});
+  EXPECT_EQ(conn().state(), State::Closed);
+}
+
+// A SEND of nothing pushes what Nagle held once TCP_NODELAY is set (Linux pushes on the
+// option); with Nagle still on it sends nothing (RFC 9293 §3.7.4).
+TEST_F(LinuxProfile, Empty_send_pushes_data_nagle_held) {
+  establish_active();
+  send("a");
+  expect_tx({.flags = ACK | PSH, .seq = L + 1, .ack = R + 1, .payload = "a"});
+  send("b");
+  expect_no_tx();
+  EXPECT_EQ(send(""), 0u);
+  expect_no_tx();
+  conn().set_no_delay(true);
+  EXPECT_EQ(send(""), 0u);
+  expect_tx({.flags = ACK | PSH, .seq = L + 2, .ack = R + 1, .payload = "b"});
+}
+
 TEST(Profiles, Rfc_is_the_default_config) {
   StackConfig rfc = profiles::rfc();
   StackConfig def;
