@@ -10,6 +10,8 @@
 #   // flags: ARGS        extra packetdrill arguments (e.g. --ip_version=ipv6 ...)
 #   // profile: rfc       the script states the rfc profile's behaviour: not run on Linux
 #                         or with the linux profile (and the reverse for "profile: linux")
+#   // sysctl: KEY=VALUE  set in the namespace before a Linux run (one per line), to turn
+#                         off a Linux mechanism synack does not have (say so in the script)
 # Exit 77 (skip) without root, without packetdrill, or where a script is not for this mode.
 set -u
 mode=${1:?mode}
@@ -51,6 +53,9 @@ case "$mode" in
     ip netns add "$ns" || skip "cannot create a network namespace"
     trap 'ip netns del "$ns" 2>/dev/null' EXIT
     ip netns exec "$ns" ip link set lo up
+    while read -r kv; do
+      ip netns exec "$ns" sysctl -q -w "$kv" || { echo "sysctl $kv failed"; exit 1; }
+    done < <(sed -n 's|^// sysctl: *||p' "$script")
     timeout 600 ip netns exec "$ns" "$pd" "${args[@]}" "$script"
     rc=$?
     ;;
