@@ -76,6 +76,14 @@ struct TcpConfig {
   // SND.UNA - 1, which the peer answers with an ACK showing its window, instead of
   // RFC 9293 §3.8.6.1's one byte of new data.
   bool zero_window_probe_empty = false;
+  // Follows Linux as packetdrill sees it through a TUN with TSO: each packet Linux hands
+  // the device ends at a push point and carries PSH, so every data segment carries it;
+  // RFC 9293 §3.9.1.2 asks for PSH only on the segment that empties the send buffer.
+  bool psh_every_segment = false;
+  // Follows Linux (tcp_nagle_check, Minshall's variant of Nagle): a short segment waits only
+  // while an earlier short segment is unacknowledged, not while any data is (RFC 9293
+  // §3.7.4). A write's tail after full segments then leaves at once.
+  bool nagle_minshall = false;
   // Segmentation offload (TSO): new data may leave in segments of up to this many bytes
   // (whole multiples of the MSS), which the link cuts into MSS-sized packets. 0: off.
   std::uint32_t gso_max_bytes = 0;

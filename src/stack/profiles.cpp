@@ -45,6 +45,8 @@ StackConfig linux() {
   t.abort_rst_with_ack = true;
   t.reset_on_keepalive_timeout = true;
   t.zero_window_probe_empty = true;
+  t.psh_every_segment = true;
+  t.nagle_minshall = true;
   return c;
 }
 

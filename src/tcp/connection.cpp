@@ -39,6 +39,7 @@ Connection::Connection(const TcpConfig& config, ConnectionContext context, wire:
                                     : 0;
   // RFC 6582 §3.2 step 1: "recover" starts at the initial send sequence number.
   recover_ = isn;
+  snd_sml_ = isn;
   high_rxt_ = isn;
 }
 

@@ -280,6 +280,7 @@ class Connection {
   // connection is interactive, and when in-order data last arrived.
   std::uint32_t quick_acks_left_ = 0;
   bool pingpong_ = false;
+  SeqNum snd_sml_{};  // end of the last short segment sent (Minshall's Nagle)
   std::optional<Instant> last_data_at_;  // full-sized segments received since our last ACK
   bool ack_now_ = false;
 

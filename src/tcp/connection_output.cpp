@@ -164,7 +164,7 @@ void Connection::send_data_segment(SeqNum seq, std::uint32_t len, bool fin, Inst
       seg.payload = scratch;
     }
     // RFC 9293 §3.9.1.2: PSH on the segment that empties the send buffer.
-    if (seq + len == fin_seq()) seg.flags |= PSH;
+    if (seq + len == fin_seq() || config_.psh_every_segment) seg.flags |= PSH;
     if (!retransmission) bytes_sent_ += len;
   }
   if (!retransmission && !timed_seq_) {
@@ -324,7 +324,8 @@ void Connection::output(Instant now, SegmentSink& out) {
       if (len == 0) break;
       bool nothing_in_flight = snd_nxt_ == snd_una_;
       // RFC 9293 §3.7.4 Nagle: hold a short segment while data is unacknowledged.
-      bool nagle_ok = config_.no_delay || nothing_in_flight || fin_queued_;
+      bool nagle_ok = config_.no_delay || nothing_in_flight || fin_queued_ ||
+                      (config_.nagle_minshall && snd_sml_ <= snd_una_);
       // RFC 9293 §3.8.6.2.1 sender SWS avoidance: send a full segment, or everything
       // queued (Nagle permitting), or at least half the largest window the peer offered.
       bool send = len >= mss || (len == avail && nagle_ok) ||
@@ -342,6 +343,7 @@ void Connection::output(Instant now, SegmentSink& out) {
       bool fin = fin_queued_ && snd_nxt_ + len == data_end;
       bool retransmission = snd_nxt_ < snd_max_;
       send_data_segment(snd_nxt_, len, fin, now, out, retransmission);
+      if (len < mss) snd_sml_ = seq_max(snd_sml_, snd_nxt_ + len);  // Minshall: last short one
       snd_nxt_ += len + (fin ? 1 : 0);
       snd_max_ = seq_max(snd_max_, snd_nxt_);
       sent_any = true;

@@ -186,6 +186,36 @@ TEST_F(LinuxProfile, Empty_send_pushes_data_nagle_held) {
   expect_tx({.flags = ACK | PSH, .seq = L + 2, .ack = R + 1, .payload = "b"});
 }
 
+// Follows Linux (Minshall's Nagle): the short tail of a write leaves behind full segments
+// still unacknowledged; only a second short segment waits. RFC 9293 §3.7.4 holds the tail.
+TEST_F(LinuxProfile, Minshall_nagle_sends_a_writes_short_tail) {
+  config.nagle_minshall = true;
+  config.mss = 100;
+  establish_active();
+  send(std::string(150, 'x'));
+  expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 1, .payload = std::string(100, 'x')});
+  expect_tx({.flags = ACK | PSH, .seq = L + 101, .ack = R + 1, .payload = std::string(50, 'x')});
+  send("y");
+  expect_no_tx();
+}
+
+TEST_F(LinuxProfile, Classic_nagle_holds_the_short_tail) {
+  config.mss = 100;
+  establish_active();
+  send(std::string(150, 'x'));
+  expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 1, .payload = std::string(100, 'x')});
+  expect_no_tx();
+}
+
+TEST_F(LinuxProfile, Psh_on_every_segment_when_configured) {
+  config.psh_every_segment = true;
+  config.mss = 100;
+  establish_active();
+  send(std::string(200, 'x'));
+  expect_tx({.flags = ACK | PSH, .seq = L + 1, .ack = R + 1, .payload = std::string(100, 'x')});
+  expect_tx({.flags = ACK | PSH, .seq = L + 101, .ack = R + 1, .payload = std::string(100, 'x')});
+}
+
 TEST(Profiles, Rfc_is_the_default_config) {
   StackConfig rfc = profiles::rfc();
   StackConfig def;
