@@ -164,7 +164,8 @@ void Connection::send_data_segment(SeqNum seq, std::uint32_t len, bool fin, Inst
       seg.payload = scratch;
     }
     // RFC 9293 §3.9.1.2: PSH on the segment that empties the send buffer.
-    if (seq + len == fin_seq() || config_.psh_every_segment) seg.flags |= PSH;
+    if (seq + len == fin_seq() || (config_.psh_every_segment && !retransmission))
+      seg.flags |= PSH;  // (a retransmitted piece of a Linux packet has lost its PSH)
     if (!retransmission) bytes_sent_ += len;
   }
   if (!retransmission && !timed_seq_) {
