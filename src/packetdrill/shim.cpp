@@ -1082,9 +1082,11 @@ void pd_free(void* ud) {
   delete s;
 }
 
-// "key=value,key=value": profile=linux|rfc, local_ip=ADDR, local_ip6=ADDR.
+// "key=value,key=value": profile=linux|rfc, local_ip=ADDR, local_ip6=ADDR, and mtu=N (the
+// --mtu given to packetdrill: the MSS announced is N - 40 for IPv4, N - 60 for IPv6).
 bool parse_flags(const char* flags, Shim& s, synack::StackConfig& config) {
   std::string text = flags ? flags : "";
+  std::optional<int> mtu;
   std::size_t pos = 0;
   while (pos <= text.size()) {
     std::size_t end = text.find(',', pos);
@@ -1109,11 +1111,20 @@ bool parse_flags(const char* flags, Shim& s, synack::StackConfig& config) {
         return false;
       }
       (key == "local_ip" ? s.local4 : s.local6) = *a;
+    } else if (key == "mtu") {
+      int v = std::atoi(value.c_str());
+      if (v < 576 || v > 65535) {
+        std::fprintf(stderr, "synack shim: bad mtu '%s'\n", value.c_str());
+        return false;
+      }
+      mtu = v;
     } else {
       std::fprintf(stderr, "synack shim: unknown flag '%s'\n", key.c_str());
       return false;
     }
   }
+  // The stack announces TcpConfig::mss over IPv4 and 20 bytes less over IPv6.
+  if (mtu) config.tcp.mss = static_cast<std::uint16_t>(*mtu - 40);
   return true;
 }
 

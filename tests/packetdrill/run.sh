@@ -40,8 +40,9 @@ remote4=192.0.2.1
 local6=fd3d:fa7b:d17d::1
 remote6=2001:db8::1
 args=(--tolerance_usecs=25000)
+mtu=1500
 case "$flags" in
-  *ipv6*) args+=(--local_ip=$local6 --remote_ip=$remote6 --mtu=1520) ;;
+  *ipv6*) mtu=1520; args+=(--local_ip=$local6 --remote_ip=$remote6 --mtu=$mtu) ;;
   *) args+=(--local_ip=$local4 --remote_ip=$remote4) ;;
 esac
 # shellcheck disable=SC2206  # the flags line is word-split on purpose
@@ -64,7 +65,7 @@ case "$mode" in
     prof=linux
     [ "$mode" = synack-rfc ] && prof=rfc
     timeout 600 "$pd" "${args[@]}" --so_filename="$shim" \
-      --so_flags="profile=$prof,local_ip=$local4,local_ip6=$local6" "$script"
+      --so_flags="profile=$prof,local_ip=$local4,local_ip6=$local6,mtu=$mtu" "$script"
     rc=$?
     ;;
 esac
