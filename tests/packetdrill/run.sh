@@ -61,7 +61,7 @@ case "$mode" in
     rc=$?
     ;;
   synack | synack-rfc)
-    [ -n "$shim" ] && [ -f "$shim" ] || skip "the shim was not built ($shim): make packetdrill-shim"
+    [ -n "$shim" ] && [ -f "$shim" ] || skip "the shim was not built (${shim:-none}): make packetdrill-shim (not in ASan builds: RTLD_DEEPBIND)"
     prof=linux
     [ "$mode" = synack-rfc ] && prof=rfc
     timeout 600 "$pd" "${args[@]}" --so_filename="$shim" \
