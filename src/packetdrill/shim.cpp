@@ -511,6 +511,16 @@ int pd_connect(void* ud, int fd, const sockaddr* addr, socklen_t len) {
   Shim& s = c.s();
   Sock* k = find(s, fd);
   if (!k) return fail(EBADF);
+  if (addr && addr->sa_family == AF_UNSPEC) {
+    // Linux: connect(AF_UNSPEC) disconnects (tcp_disconnect: an RST if synchronized) and the
+    // socket may connect again.
+    if (k->conn) (void)s.stack->abort(*k->conn, s.now());
+    k->conn.reset();
+    k->peer.reset();
+    k->connecting = k->error_reported = k->rd_shut = k->wr_shut = false;
+    s.pump();
+    return 0;
+  }
   if (k->listener) return fail(EISCONN);
   if (k->conn) {
     if (k->connecting) {
@@ -526,7 +536,7 @@ int pd_connect(void* ud, int fd, const sockaddr* addr, socklen_t len) {
     return fail(EISCONN);
   }
   auto remote = to_endpoint(addr, len);
-  if (!remote) return fail(addr && addr->sa_family == AF_UNSPEC ? 0 : EAFNOSUPPORT);
+  if (!remote) return fail(EAFNOSUPPORT);
   std::optional<Endpoint> local = k->bound;
   auto id = s.stack->connect(*remote, s.now(), local);
   if (!id) return fail(to_errno(id.error()));
@@ -1007,7 +1017,8 @@ int pd_netdev_receive(void* ud, void* buf, size_t* count, long long* time_usecs)
   Call c(ud);
   Shim& s = c.s();
   s.settle(c.lock());
-  std::int64_t limit = s.now_us + 3600 * kSecond;
+  // Far enough for a keep-alive after Linux's default 2 h idle time.
+  std::int64_t limit = s.now_us + 3 * 3600 * kSecond;
   while (s.out.empty()) {
     auto d = s.next_deadline();
     if (!d || *d > limit) {
