@@ -84,6 +84,9 @@ struct TcpConfig {
   // while an earlier short segment is unacknowledged, not while any data is (RFC 9293
   // §3.7.4). A write's tail after full segments then leaves at once.
   bool nagle_minshall = false;
+  // RFC 2883 D-SACK: with SACK in use, the ACK for data received twice reports the
+  // duplicate range in its first SACK block (Linux: tcp_dsack = 1). Off by default.
+  bool dsack = false;
   // Segmentation offload (TSO): new data may leave in segments of up to this many bytes
   // (whole multiples of the MSS), which the link cuts into MSS-sized packets. 0: off.
   std::uint32_t gso_max_bytes = 0;

@@ -47,6 +47,7 @@ StackConfig linux() {
   t.zero_window_probe_empty = true;
   t.psh_every_segment = true;
   t.nagle_minshall = true;
+  t.dsack = true;  // net.ipv4.tcp_dsack
   return c;
 }
 

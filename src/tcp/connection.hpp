@@ -280,7 +280,10 @@ class Connection {
   // connection is interactive, and when in-order data last arrived.
   std::uint32_t quick_acks_left_ = 0;
   bool pingpong_ = false;
-  SeqNum snd_sml_{};  // end of the last short segment sent (Minshall's Nagle)
+  SeqNum snd_sml_{};
+  // RFC 2883: a duplicate range to report in the next ACK's first SACK block.
+  std::optional<std::pair<SeqNum, SeqNum>> dsack_;
+  void note_duplicate(SeqNum begin, SeqNum end);  // end of the last short segment sent (Minshall's Nagle)
   std::optional<Instant> last_data_at_;  // full-sized segments received since our last ACK
   bool ack_now_ = false;
 

@@ -68,12 +68,20 @@ void Connection::emit(Segment& seg, Instant now, SegmentSink& out) {
   }
   if (!syn && !seg.has(RST)) {
     if (ts_ok_) seg.options.timestamps = wire::Timestamps{ts_now(now), ts_recent_};
-    // RFC 2018 §4: report out-of-order data in every ACK while holes remain.
+    // RFC 2018 §4: report out-of-order data in every ACK while holes remain; RFC 2883 §4:
+    // a duplicate range goes first (once).
+    std::size_t first = 0;
+    if (sack_ok_ && seg.has(ACK) && dsack_) {
+      seg.options.sack[0] = wire::SackBlock{dsack_->first.raw(), dsack_->second.raw()};
+      first = 1;
+    }
+    if (seg.has(ACK)) dsack_.reset();
     if (sack_ok_ && seg.has(ACK) && rcv_buf_.has_out_of_order()) {
       std::size_t max_blocks = ts_ok_ ? 3 : 4;
-      seg.options.sack_count = static_cast<std::uint8_t>(
-          rcv_buf_.sack_blocks(rcv_nxt_.raw(), seg.options.sack.data(), max_blocks));
+      first += rcv_buf_.sack_blocks(rcv_nxt_.raw(), seg.options.sack.data() + first,
+                                    max_blocks - first);
     }
+    seg.options.sack_count = static_cast<std::uint8_t>(first);
   }
   if (context_.counters) {
     ++context_.counters->tcp_segments_out;
@@ -256,6 +264,10 @@ void Connection::note_data_arrival(Instant now) {
     quick_acks_left_ = std::max(quick_acks_left_, std::min<std::uint32_t>(n, config_.quick_acks));
   }
   last_data_at_ = now;
+}
+
+void Connection::note_duplicate(SeqNum begin, SeqNum end) {
+  if (config_.dsack && sack_ok_ && begin < end) dsack_ = std::make_pair(begin, end);
 }
 
 void Connection::schedule_ack(Instant now, SegmentSink&, bool immediately) {

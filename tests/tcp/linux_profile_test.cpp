@@ -216,6 +216,40 @@ TEST_F(LinuxProfile, Psh_on_every_segment_when_configured) {
   expect_tx({.flags = ACK | PSH, .seq = L + 101, .ack = R + 1, .payload = std::string(100, 'x')});
 }
 
+// RFC 2883 §4 (D-SACK): a duplicate segment is reported in the first SACK block of the ACK.
+class Dsack : public Harness {
+ protected:
+  void establish_with_sack() {
+    open_passive();
+    wire::TcpOptions o;
+    o.sack_permitted = true;
+    inject({.flags = SYN, .seq = R, .options = o});
+    expect_tx({.flags = SYN | ACK, .seq = L, .ack = R + 1});
+    inject({.flags = ACK, .seq = R + 1, .ack = L + 1});
+    inject({.flags = ACK | PSH, .seq = R + 1, .ack = L + 1, .payload = "0123456789"});
+    expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 11});
+  }
+};
+
+TEST_F(Dsack, Duplicate_segment_is_reported_when_configured) {
+  config.dsack = true;
+  config.quick_acks = 16;
+  establish_with_sack();
+  inject({.flags = ACK | PSH, .seq = R + 1, .ack = L + 1, .payload = "0123456789"});
+  auto ack = expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 11});
+  ASSERT_EQ(ack.options.sack_count, 1);
+  EXPECT_EQ(ack.options.sack[0].left, (R + 1).raw());
+  EXPECT_EQ(ack.options.sack[0].right, (R + 11).raw());
+}
+
+TEST_F(Dsack, Duplicate_segment_gets_a_plain_ack_by_default) {
+  config.quick_acks = 16;
+  establish_with_sack();
+  inject({.flags = ACK | PSH, .seq = R + 1, .ack = L + 1, .payload = "0123456789"});
+  auto ack = expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 11});
+  EXPECT_EQ(ack.options.sack_count, 0);
+}
+
 TEST(Profiles, Rfc_is_the_default_config) {
   StackConfig rfc = profiles::rfc();
   StackConfig def;
