@@ -880,7 +880,13 @@ Expected<void, Error> Stack::close(ConnectionId id, Instant now) {
   std::uint32_t index = slot_index(id);
   tcp::Connection& c = *s->conn;
   Sink sink(*this, c.local(), c.remote(), id, now);
-  if (c.state() != State::Closed && !c.write_shut()) (void)c.close(now, sink);
+  if (c.readable() > 0 && c.state() != State::Closed) {
+    // RFC 2525 §2.17: data received and never read makes the close an abort — an RST
+    // instead of the FIN, not a FIN followed by an RST.
+    c.abort(now, sink);
+  } else if (c.state() != State::Closed && !c.write_shut()) {
+    (void)c.close(now, sink);
+  }
   s->detached = true;
   after_call(index, now);
   return {};

@@ -30,11 +30,16 @@ Connection::Connection(const TcpConfig& config, ConnectionContext context, wire:
       snd_buf_(config.send_buffer),
       snd_buf_seq_(isn + 1),
       rcv_buf_(config.receive_buffer, config.max_reassembly_ranges),
-      rtt_(config.rto_initial, config.rto_min, config.rto_max),
+      rtt_(config.rto_initial, config.rto_min, config.rto_max, config.rto_min_in_variance),
       cc_(config.congestion, config.mss, config.initial_window_segments) {
-  rcv_wscale_ = config.window_scale ? shift_for(config.receive_buffer) : 0;
+  // RFC 7323 §2.3: the shift that lets the window field cover the buffer (or the larger
+  // size window_scale_buffer names, as Linux does for its autotuning ceiling).
+  rcv_wscale_ = config.window_scale ? shift_for(std::max(config.receive_buffer,
+                                                         config.window_scale_buffer))
+                                    : 0;
   // RFC 6582 §3.2 step 1: "recover" starts at the initial send sequence number.
   recover_ = isn;
+  snd_sml_ = isn;
   high_rxt_ = isn;
 }
 
@@ -174,7 +179,12 @@ Expected<std::size_t, Error> Connection::send(std::span<const std::byte> data, I
       return Unexpected{Error::ShutDown};
   }
   if (fin_queued_) return Unexpected{Error::ShutDown};
-  if (data.empty()) return std::size_t{0};
+  if (data.empty()) {
+    // A SEND of nothing pushes what is queued (what Nagle may now let go, after the
+    // application turned it off: Linux's tcp_push_pending_frames on TCP_NODELAY).
+    if (is_synchronized(state_)) output(now, out);
+    return std::size_t{0};
+  }
   std::uint32_t taken = snd_buf_.append(data);
   if (taken == 0) return Unexpected{Error::WouldBlock};
   if (then_close && taken == data.size() &&
@@ -263,7 +273,7 @@ void Connection::abort(Instant now, SegmentSink& out) {
     default:
       // SYN-RECEIVED, ESTABLISHED, FIN-WAIT-1/2, CLOSE-WAIT: "Send a reset segment:
       // <SEQ=SND.NXT><CTL=RST>".
-      send_rst(acceptable_seq(), now, out);
+      send_rst(acceptable_seq(), now, out, config_.abort_rst_with_ack);
       enter_closed("ABORT / snd RST", now, Error::ConnectionAborted);
       return;
   }
@@ -349,6 +359,7 @@ void Connection::on_timer(Instant now, SegmentSink& out) {
   if (due(Timer::DelayedAck)) {
     disarm(Timer::DelayedAck);
     if (context_.counters) ++context_.counters->tcp_delayed_acks;
+    pingpong_ = false;  // follows Linux (tcp_delack_timer_handler): a missed delayed ACK ends it
     send_ack(now, out);
   }
 }
@@ -366,7 +377,10 @@ void Connection::on_retransmit_timeout(Instant now, SegmentSink& out) {
   ++retries_;
   if (!first_unacked_retransmit_) first_unacked_retransmit_ = now;
   bool handshake = state_ == State::SynSent || state_ == State::SynReceived;
-  std::uint8_t limit = handshake ? config_.syn_retries : config_.data_retries;
+  std::uint8_t limit = !handshake                   ? config_.data_retries
+                       : state_ == State::SynReceived ? config_.synack_retries.value_or(
+                                                            config_.syn_retries)
+                                                      : config_.syn_retries;
   bool user_timeout_passed = config_.user_timeout > Duration{0} &&
                              now - *first_unacked_retransmit_ >= config_.user_timeout;
   // RFC 9293 §3.8.3: at R2 (a count of retransmissions here, or the user timeout) close
@@ -379,7 +393,8 @@ void Connection::on_retransmit_timeout(Instant now, SegmentSink& out) {
     return;
   }
   // RFC 6298 §5.5: back off the timer; §5.4: retransmit the earliest unacknowledged segment.
-  rtt_.backoff();
+  // Follows Linux (tcp_syn_linear_timeouts): the first SYN retransmissions do not back off.
+  if (!(state_ == State::SynSent && retries_ <= config_.syn_linear_timeouts)) rtt_.backoff();
   timed_seq_.reset();  // Karn: no sample from a retransmitted segment
   if (state_ == State::SynSent) {
     send_syn(now, out, true);
@@ -448,7 +463,13 @@ void Connection::on_persist_timeout(Instant now, SegmentSink& out) {
   // FIN sequence - SND.NXT would wrap to 2^32 - 1 and "probe" beyond the send buffer).
   std::uint32_t unsent = snd_nxt_ < fin_seq() ? static_cast<std::uint32_t>(fin_seq() - snd_nxt_) : 0;
   if (context_.counters) ++context_.counters->tcp_window_probes;
-  if (snd_nxt_ != snd_una_ && snd_buf_.size() > 0) {
+  if (config_.zero_window_probe_empty) {
+    // Follows Linux (tcp_xmit_probe_skb): an old sequence number draws an ACK (§3.10.7.4).
+    Segment probe;
+    probe.seq = snd_una_ - 1;
+    probe.flags = ACK;
+    emit(probe, now, out);
+  } else if (snd_nxt_ != snd_una_ && snd_buf_.size() > 0) {
     send_data_segment(snd_una_, 1, false, now, out, true);
   } else if (unsent > 0) {
     send_data_segment(snd_nxt_, 1, false, now, out, false);
@@ -479,6 +500,8 @@ void Connection::on_keepalive_timeout(Instant now, SegmentSink& out) {
   }
   if (keepalive_sent_ >= config_.keepalive_probes) {
     if (context_.counters) ++context_.counters->tcp_timeouts;
+    // Follows Linux (tcp_keepalive_timer): tell the peer, should it still be there.
+    if (config_.reset_on_keepalive_timeout) send_rst(acceptable_seq(), now, out, true);
     enter_closed("timeout=keepalive / delete TCB", now, Error::TimedOut);
     return;
   }

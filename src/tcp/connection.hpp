@@ -210,7 +210,7 @@ class Connection {
   // rate limits say no. Returns whether it was sent.
   bool send_invalid_reply_ack(const Segment& seg, Instant now, SegmentSink& out);
   SeqNum acceptable_seq() const;
-  void send_rst(SeqNum seq, Instant now, SegmentSink& out);
+  void send_rst(SeqNum seq, Instant now, SegmentSink& out, bool with_ack = false);
   void send_data_segment(SeqNum seq, std::uint32_t len, bool fin, Instant now, SegmentSink& out,
                          bool retransmission);
   void emit(Segment& seg, Instant now, SegmentSink& out);
@@ -234,6 +234,7 @@ class Connection {
   const std::optional<Instant>& timer(Timer t) const { return timers_[static_cast<int>(t)]; }
   void restart_retransmit_timer(Instant now);
   void schedule_ack(Instant now, SegmentSink& out, bool immediately);
+  void note_data_arrival(Instant now);
 
   // --- timers (connection.cpp) ---
   void on_retransmit_timeout(Instant now, SegmentSink& out);
@@ -313,7 +314,16 @@ class Connection {
   SackScoreboard scoreboard_;
   SeqNum high_rxt_;  // RFC 6675 HighRxt
   RetransmitLog retransmit_log_;  // SACK recovery's retransmissions, for RFC 8985 §6.2
-  std::uint32_t ack_pending_ = 0;  // full-sized segments received since our last ACK
+  std::uint32_t ack_pending_ = 0;
+  // Linux's quick-ACK mode (TcpConfig::quick_acks): ACKs still to send at once, whether the
+  // connection is interactive, and when in-order data last arrived.
+  std::uint32_t quick_acks_left_ = 0;
+  bool pingpong_ = false;
+  SeqNum snd_sml_{};
+  // RFC 2883: a duplicate range to report in the next ACK's first SACK block.
+  std::optional<std::pair<SeqNum, SeqNum>> dsack_;
+  void note_duplicate(SeqNum begin, SeqNum end);  // end of the last short segment sent (Minshall's Nagle)
+  std::optional<Instant> last_data_at_;  // full-sized segments received since our last ACK
   bool ack_now_ = false;
   std::optional<Instant> last_invalid_ack_;  // RFC 5961 §7 rate limit: the last such ACK sent
 

@@ -271,6 +271,9 @@ bool Connection::check_sequence(const Segment& seg, Instant now, SegmentSink& ou
     // "If an incoming segment is not acceptable, an acknowledgment should be sent in reply
     // (unless the RST bit is set ...): <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>"
     SYNACK_DROP(drop_sequence_unacceptable);
+    // RFC 2883 §4: data wholly below RCV.NXT is a duplicate; say so in the ACK.
+    if (!seg.payload.empty() && seg.seq + static_cast<std::uint32_t>(seg.payload.size()) <= rcv_nxt_)
+      note_duplicate(seg.seq, seg.seq + static_cast<std::uint32_t>(seg.payload.size()));
     send_invalid_reply_ack(seg, now, out);
     return false;
   }
@@ -625,6 +628,8 @@ void Connection::process_text(const Segment& seg, Instant now, SegmentSink& out)
       payload = {};
     } else if (seq < rcv_nxt_) {
       auto skip = static_cast<std::uint32_t>(rcv_nxt_ - seq);
+      // RFC 2883 §4: the part already received is reported as a duplicate.
+      note_duplicate(seq, seq + std::min<std::uint32_t>(skip, static_cast<std::uint32_t>(payload.size())));
       payload = skip >= payload.size() ? std::span<const std::byte>{} : payload.subspan(skip);
       seq = rcv_nxt_;
       if (payload.empty()) schedule_ack(now, out, true);  // a duplicate: ACK at once
@@ -635,6 +640,7 @@ void Connection::process_text(const Segment& seg, Instant now, SegmentSink& out)
     auto result = rcv_buf_.insert(offset, payload);
     if (result.dropped) SYNACK_DROP(drop_reassembly_full);
     if (result.advanced > 0) {
+      note_data_arrival(now);
       rcv_nxt_ += result.advanced;
       bytes_received_ += result.advanced;
       events_ |= event::Readable;

@@ -57,6 +57,8 @@ std::uint16_t Connection::window_to_advertise() {
 void Connection::emit(Segment& seg, Instant now, SegmentSink& out) {
   bool syn = seg.has(SYN);
   if (seg.has(ACK)) {
+    // An ACK of new data spends one quick ACK (Linux tcp_dec_quickack_mode).
+    if (quick_acks_left_ > 0 && rcv_nxt_ != last_ack_sent_) --quick_acks_left_;
     seg.ack = rcv_nxt_;
     if (!syn) seg.window = window_to_advertise();
     last_ack_sent_ = rcv_nxt_;
@@ -66,12 +68,20 @@ void Connection::emit(Segment& seg, Instant now, SegmentSink& out) {
   }
   if (!syn && !seg.has(RST)) {
     if (ts_ok_) seg.options.timestamps = wire::Timestamps{ts_now(now), ts_recent_};
-    // RFC 2018 §4: report out-of-order data in every ACK while holes remain.
+    // RFC 2018 §4: report out-of-order data in every ACK while holes remain; RFC 2883 §4:
+    // a duplicate range goes first (once).
+    std::size_t first = 0;
+    if (sack_ok_ && seg.has(ACK) && dsack_) {
+      seg.options.sack[0] = wire::SackBlock{dsack_->first.raw(), dsack_->second.raw()};
+      first = 1;
+    }
+    if (seg.has(ACK)) dsack_.reset();
     if (sack_ok_ && seg.has(ACK) && rcv_buf_.has_out_of_order()) {
       std::size_t max_blocks = ts_ok_ ? 3 : 4;
-      seg.options.sack_count = static_cast<std::uint8_t>(
-          rcv_buf_.sack_blocks(rcv_nxt_.raw(), seg.options.sack.data(), max_blocks));
+      first += rcv_buf_.sack_blocks(rcv_nxt_.raw(), seg.options.sack.data() + first,
+                                    max_blocks - first);
     }
+    seg.options.sack_count = static_cast<std::uint8_t>(first);
   }
   if (context_.counters) {
     ++context_.counters->tcp_segments_out;
@@ -162,10 +172,10 @@ bool Connection::send_invalid_reply_ack(const Segment& seg, Instant now, Segment
   return true;
 }
 
-void Connection::send_rst(SeqNum seq, Instant now, SegmentSink& out) {
+void Connection::send_rst(SeqNum seq, Instant now, SegmentSink& out, bool with_ack) {
   Segment seg;
   seg.seq = seq;
-  seg.flags = RST;
+  seg.flags = with_ack ? RST | ACK : RST;
   emit(seg, now, out);
 }
 
@@ -176,6 +186,11 @@ void Connection::send_data_segment(SeqNum seq, std::uint32_t len, bool fin, Inst
   seg.flags = ACK;
   seg.retransmission = retransmission;
   if (fin) seg.flags |= FIN;
+  // Follows Linux (tcp_event_data_sent): data sent within the delayed-ACK time of data
+  // received makes the connection interactive, and quick ACKs stop ("pingpong").
+  if (!retransmission && len > 0 && config_.quick_acks > 0 && last_data_at_ &&
+      now - *last_data_at_ < config_.delayed_ack)
+    pingpong_ = true;
   static thread_local std::vector<std::byte> scratch;
   if (len > 0) {
     auto offset = static_cast<std::uint32_t>(seq - snd_buf_seq_);
@@ -188,7 +203,8 @@ void Connection::send_data_segment(SeqNum seq, std::uint32_t len, bool fin, Inst
       seg.payload = scratch;
     }
     // RFC 9293 §3.9.1.2: PSH on the segment that empties the send buffer.
-    if (seq + len == fin_seq()) seg.flags |= PSH;
+    if (seq + len == fin_seq() || (config_.psh_every_segment && !retransmission))
+      seg.flags |= PSH;  // (a retransmitted piece of a Linux packet has lost its PSH)
     if (!retransmission) bytes_sent_ += len;
   }
   // Karn (RFC 6298 §3): any retransmission — RTO, fast, SACK, lost-retransmission, probe —
@@ -274,6 +290,21 @@ SeqNum Connection::retransmit_first(Instant now, SegmentSink& out) {
   return end;
 }
 
+// Follows Linux's tcp_event_data_recv(): the first data of a connection, or the first after
+// an idle time longer than the RTO, (re)starts quick-ACK mode.
+void Connection::note_data_arrival(Instant now) {
+  if (config_.quick_acks > 0 && (!last_data_at_ || now - *last_data_at_ > rtt_.rto())) {
+    std::uint32_t mss = std::max<std::uint32_t>(effective_mss(), 1);
+    std::uint32_t n = std::max<std::uint32_t>(rcv_buf_.free_space() / (2 * mss), 2);
+    quick_acks_left_ = std::max(quick_acks_left_, std::min<std::uint32_t>(n, config_.quick_acks));
+  }
+  last_data_at_ = now;
+}
+
+void Connection::note_duplicate(SeqNum begin, SeqNum end) {
+  if (config_.dsack && sack_ok_ && begin < end) dsack_ = std::make_pair(begin, end);
+}
+
 void Connection::schedule_ack(Instant now, SegmentSink&, bool immediately) {
   if (immediately) {
     ack_now_ = true;
@@ -283,6 +314,8 @@ void Connection::schedule_ack(Instant now, SegmentSink&, bool immediately) {
   // segment, and no ACK delayed past the delayed-ACK time (< 0.5 s).
   if (++ack_pending_ >= 2) {
     ack_now_ = true;
+  } else if (quick_acks_left_ > 0 && !pingpong_) {
+    ack_now_ = true;  // follows Linux: quick-ACK mode (TcpConfig::quick_acks)
   } else if (!timer(Timer::DelayedAck)) {
     arm(Timer::DelayedAck, now + config_.delayed_ack);
   }
@@ -339,7 +372,8 @@ void Connection::output(Instant now, SegmentSink& out) {
       if (len == 0) break;
       bool nothing_in_flight = snd_nxt_ == snd_una_;
       // RFC 9293 §3.7.4 Nagle: hold a short segment while data is unacknowledged.
-      bool nagle_ok = config_.no_delay || nothing_in_flight || fin_queued_;
+      bool nagle_ok = config_.no_delay || nothing_in_flight || fin_queued_ ||
+                      (config_.nagle_minshall && snd_sml_ <= snd_una_);
       // RFC 9293 §3.8.6.2.1 sender SWS avoidance: send a full segment, or everything
       // queued (Nagle permitting), or at least half the largest window the peer offered.
       bool send = len >= mss || (len == avail && nagle_ok) ||
@@ -357,6 +391,7 @@ void Connection::output(Instant now, SegmentSink& out) {
       bool fin = fin_queued_ && snd_nxt_ + len == data_end;
       bool retransmission = snd_nxt_ < snd_max_;
       send_data_segment(snd_nxt_, len, fin, now, out, retransmission);
+      if (len < mss) snd_sml_ = seq_max(snd_sml_, snd_nxt_ + len);  // Minshall: last short one
       snd_nxt_ += len + (fin ? 1 : 0);
       snd_max_ = seq_max(snd_max_, snd_nxt_);
       sent_any = true;

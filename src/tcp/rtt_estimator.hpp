@@ -12,8 +12,10 @@ namespace synack::tcp {
 
 class RttEstimator {
  public:
-  RttEstimator(Duration initial, Duration min, Duration max)
-      : rto_(initial), min_(min), max_(max) {}
+  // min_in_variance: follows Linux (tcp_set_rto, tcp_rtt_estimator): the minimum bounds the
+  // variance term, RTO = SRTT + max(4 * RTTVAR, min), instead of the RTO as a whole.
+  RttEstimator(Duration initial, Duration min, Duration max, bool min_in_variance = false)
+      : rto_(initial), min_(min), max_(max), min_in_variance_(min_in_variance) {}
 
   // RFC 6298 §2.2 (first sample) and §2.3 (later samples), alpha = 1/8, beta = 1/4,
   // K = 4, clock granularity G folded into the minimum. `expected_samples` is RFC 7323
@@ -52,7 +54,8 @@ class RttEstimator {
  private:
   // RFC 6298 §2.4 (minimum, configurable) and §2.5 (maximum, configurable).
   void recompute() {
-    rto_ = std::clamp(*srtt_ + std::max(Duration{1000}, rttvar_ * 4), min_, max_);
+    rto_ = min_in_variance_ ? std::min(*srtt_ + std::max(min_, rttvar_ * 4), max_)
+                            : std::clamp(*srtt_ + std::max(Duration{1000}, rttvar_ * 4), min_, max_);
   }
 
   std::optional<Duration> srtt_;
@@ -60,6 +63,7 @@ class RttEstimator {
   Duration rto_;
   Duration min_;
   Duration max_;
+  bool min_in_variance_ = false;
 };
 
 }  // namespace synack::tcp
