@@ -431,7 +431,8 @@ void Connection::on_persist_timeout(Instant now, SegmentSink& out) {
   ++unanswered_probes_;
   // Octets not yet sent: none once SND.NXT is past the FIN (the FIN is what is outstanding;
   // FIN sequence - SND.NXT would wrap to 2^32 - 1 and "probe" beyond the send buffer).
-  std::uint32_t unsent = snd_nxt_ < fin_seq() ? static_cast<std::uint32_t>(fin_seq() - snd_nxt_) : 0;
+  std::uint32_t unsent =
+      snd_nxt_ < fin_seq() ? static_cast<std::uint32_t>(fin_seq() - snd_nxt_) : 0;
   if (context_.counters) ++context_.counters->tcp_window_probes;
   if (snd_nxt_ != snd_una_ && snd_buf_.size() > 0) {
     send_data_segment(snd_una_, 1, false, now, out, true);
