@@ -41,8 +41,7 @@ enum class Scenario : std::uint8_t {
 };
 
 struct World {
-  explicit World(Scenario sc)
-      : scenario(sc), a(config_a(sc), {kA}), b(config_b(), {kB}) {}
+  explicit World(Scenario sc) : scenario(sc), a(config_a(sc), {kA}), b(config_b(), {kB}) {}
 
   static StackConfig config_a(Scenario sc) {
     StackConfig c;
@@ -71,9 +70,9 @@ struct World {
   std::optional<ConnectionId> ca;  // A's connection (accepted)
   std::optional<ConnectionId> cb;  // B's connection
   wire::Endpoint b_end{kB, 0};
-  std::uint32_t b_tsval = 0;       // the last TSval B sent A (for forged timestamps)
-  std::uint32_t a_tsval = 0;       // the last TSval A sent B (for forged echoes)
-  SeqNum cookie_iss{0};            // Cookie scenario: the cookie A sent
+  std::uint32_t b_tsval = 0;  // the last TSval B sent A (for forged timestamps)
+  std::uint32_t a_tsval = 0;  // the last TSval A sent B (for forged echoes)
+  SeqNum cookie_iss{0};       // Cookie scenario: the cookie A sent
   SeqNum b_isn{0};
   std::vector<std::byte> buf;
 
@@ -117,7 +116,7 @@ struct World {
       // B's SYN gets a cookie; its ACK is lost, so the cookie is outstanding.
       cb = *b.connect({kA, kPort}, now);
       while (b.pop_packet(buf)) a.receive_packet(buf, now);  // the SYN
-      while (a.pop_packet(buf)) {  // the cookie SYN,ACK
+      while (a.pop_packet(buf)) {                            // the cookie SYN,ACK
         check_output(buf);
         b.receive_packet(buf, now);
       }
@@ -138,7 +137,7 @@ struct World {
     b_end = b.connections().front().local;
     if (scenario == Scenario::SynReceived) {
       while (b.pop_packet(buf)) a.receive_packet(buf, now);  // the SYN
-      while (a.pop_packet(buf)) check_output(buf);  // A's SYN,ACK is lost
+      while (a.pop_packet(buf)) check_output(buf);           // A's SYN,ACK is lost
       return;
     }
     shuttle();
@@ -173,7 +172,8 @@ struct World {
       if (auto st = a.status(*ca)) return {st->rcv_nxt, st->snd_una, st->snd_nxt};
     }
     for (const auto& info : a.connections()) {
-      if (info.remote == b_end) return {info.status.rcv_nxt, info.status.snd_una, info.status.snd_nxt};
+      if (info.remote == b_end)
+        return {info.status.rcv_nxt, info.status.snd_una, info.status.snd_nxt};
     }
     return {b_isn + 1, cookie_iss + 1, cookie_iss + 1};
   }
@@ -185,13 +185,19 @@ struct World {
     ip.dst = kA;
     wire::TcpHeader h;
     h.src_port = in.ConsumeBool() ? b_end.port : in.ConsumeIntegral<std::uint16_t>();
-    h.dst_port = in.ConsumeIntegralInRange<int>(0, 15) ? kPort : in.ConsumeIntegral<std::uint16_t>();
+    h.dst_port =
+        in.ConsumeIntegralInRange<int>(0, 15) ? kPort : in.ConsumeIntegral<std::uint16_t>();
     auto near = [&](SeqNum base) {
       switch (in.ConsumeIntegralInRange<int>(0, 3)) {
-        case 0: return base;
-        case 1: return base + static_cast<std::uint32_t>(in.ConsumeIntegralInRange<std::int32_t>(-4096, 4096));
-        case 2: return base + static_cast<std::uint32_t>(in.ConsumeIntegral<std::int32_t>());
-        default: return SeqNum(in.ConsumeIntegral<std::uint32_t>());
+        case 0:
+          return base;
+        case 1:
+          return base +
+                 static_cast<std::uint32_t>(in.ConsumeIntegralInRange<std::int32_t>(-4096, 4096));
+        case 2:
+          return base + static_cast<std::uint32_t>(in.ConsumeIntegral<std::int32_t>());
+        default:
+          return SeqNum(in.ConsumeIntegral<std::uint32_t>());
       }
     };
     h.seq = near(at.rcv_nxt).raw();
@@ -210,7 +216,8 @@ struct World {
       h.options.sack_count = in.ConsumeIntegralInRange<std::uint8_t>(1, 4);
       for (std::uint8_t i = 0; i < h.options.sack_count; ++i) {
         SeqNum left = near(at.snd_una);
-        h.options.sack[i] = {left.raw(), (left + in.ConsumeIntegralInRange<std::uint32_t>(0, 8192)).raw()};
+        h.options.sack[i] = {left.raw(),
+                             (left + in.ConsumeIntegralInRange<std::uint32_t>(0, 8192)).raw()};
       }
     }
     if (opt & 4) h.options.mss = in.ConsumeIntegral<std::uint16_t>();
@@ -227,12 +234,25 @@ struct World {
     if (!id) return;
     std::byte data[4096] = {};
     switch (in.ConsumeIntegralInRange<int>(0, 5)) {
-      case 0: (void)s.send(*id, std::span(data, in.ConsumeIntegralInRange<std::size_t>(1, 4096)), now); break;
-      case 1: (void)s.receive(*id, data, now); break;
-      case 2: (void)s.shutdown_write(*id, now); break;
-      case 3: (void)s.send_last(*id, std::span(data, in.ConsumeIntegralInRange<std::size_t>(0, 100)), now); break;
-      case 4: (void)s.close(*id, now); break;
-      default: (void)s.abort(*id, now); break;
+      case 0:
+        (void)s.send(*id, std::span(data, in.ConsumeIntegralInRange<std::size_t>(1, 4096)), now);
+        break;
+      case 1:
+        (void)s.receive(*id, data, now);
+        break;
+      case 2:
+        (void)s.shutdown_write(*id, now);
+        break;
+      case 3:
+        (void)s.send_last(*id, std::span(data, in.ConsumeIntegralInRange<std::size_t>(0, 100)),
+                          now);
+        break;
+      case 4:
+        (void)s.close(*id, now);
+        break;
+      default:
+        (void)s.abort(*id, now);
+        break;
     }
   }
 };
@@ -241,13 +261,17 @@ struct World {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   FuzzedDataProvider in(data, size);
-  auto scenario = static_cast<Scenario>(in.ConsumeIntegralInRange<int>(0, static_cast<int>(Scenario::Count) - 1));
+  auto scenario = static_cast<Scenario>(
+      in.ConsumeIntegralInRange<int>(0, static_cast<int>(Scenario::Count) - 1));
   World w(scenario);
   w.set_up();
 
   for (int op = 0; op < 128 && in.remaining_bytes() > 0; ++op) {
     switch (in.ConsumeIntegralInRange<int>(0, 9)) {
-      case 0: case 1: case 2: case 3:
+      case 0:
+      case 1:
+      case 2:
+      case 3:
         w.a.receive_packet(w.forged(in), w.now);
         break;
       case 4: {

@@ -47,8 +47,8 @@ std::uint64_t& parse_error_counter(Counters& c, wire::ParseError e) {
 // every seeded simulation (ports, ISNs, captures) exactly as it was.
 tcp::SynCookies derive_cookie_keys(const tcp::IsnGenerator& isn) {
   const wire::Endpoint none{};
-  return tcp::SynCookies({isn.hash_tuple(none, none, 0x636b0000), isn.hash_tuple(none, none, 0x636b0001)},
-                         {isn.hash_tuple(none, none, 0x636b0002), isn.hash_tuple(none, none, 0x636b0003)});
+  auto key = [&](std::uint32_t salt) { return isn.hash_tuple(none, none, 0x636b0000 + salt); };
+  return tcp::SynCookies({key(0), key(1)}, {key(2), key(3)});
 }
 
 }  // namespace

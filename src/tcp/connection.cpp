@@ -461,7 +461,8 @@ void Connection::on_persist_timeout(Instant now, SegmentSink& out) {
   ++unanswered_probes_;
   // Octets not yet sent: none once SND.NXT is past the FIN (the FIN is what is outstanding;
   // FIN sequence - SND.NXT would wrap to 2^32 - 1 and "probe" beyond the send buffer).
-  std::uint32_t unsent = snd_nxt_ < fin_seq() ? static_cast<std::uint32_t>(fin_seq() - snd_nxt_) : 0;
+  std::uint32_t unsent =
+      snd_nxt_ < fin_seq() ? static_cast<std::uint32_t>(fin_seq() - snd_nxt_) : 0;
   if (context_.counters) ++context_.counters->tcp_window_probes;
   if (config_.zero_window_probe_empty) {
     // Follows Linux (tcp_xmit_probe_skb): an old sequence number draws an ACK (§3.10.7.4).

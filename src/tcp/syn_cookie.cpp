@@ -25,10 +25,9 @@ std::uint8_t SynCookies::mss_index(std::uint16_t peer_mss, bool v6) {
   return 0;
 }
 
-std::uint32_t SynCookies::hash(const std::array<std::uint64_t, 2>& key,
-                               const wire::Endpoint& local, const wire::Endpoint& remote,
-                               std::uint32_t count, std::uint32_t peer_isn,
-                               std::uint32_t mss_index) const {
+std::uint32_t SynCookies::hash(const std::array<std::uint64_t, 2>& key, const wire::Endpoint& local,
+                               const wire::Endpoint& remote, std::uint32_t count,
+                               std::uint32_t peer_isn, std::uint32_t mss_index) const {
   // The 4-tuple (both addresses in full, so IPv4 and IPv6 share the code), the family, the
   // count, the peer's ISN and the MSS index, under a secret key: RFC 4987 §3.6 "a
   // cryptographic hash of ... the client and server IP addresses and port numbers ... and a

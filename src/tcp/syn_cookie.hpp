@@ -45,12 +45,12 @@ class SynCookies {
  public:
   // RFC 4987 §3.6: "t" — a slowly incrementing counter; here `now` in 64 s units.
   static constexpr Duration kPeriod = 64s;
-  static constexpr int kCountBits = 8;     // bits 24..31 of the cookie
-  static constexpr int kHashBits = 24;     // bits 0..23: keyed hash + MSS index
+  static constexpr int kCountBits = 8;  // bits 24..31 of the cookie
+  static constexpr int kHashBits = 24;  // bits 0..23: keyed hash + MSS index
   static constexpr std::uint32_t kHashMask = (1u << kHashBits) - 1;
-  static constexpr int kIndexBits = 2;     // bits 0..1: the MSS index
+  static constexpr int kIndexBits = 2;  // bits 0..1: the MSS index
   static constexpr std::uint32_t kIndexMask = (1u << kIndexBits) - 1;
-  static constexpr int kTsBits = 6;        // low bits of TSval carrying CookieOptions
+  static constexpr int kTsBits = 6;  // low bits of TSval carrying CookieOptions
   static constexpr std::uint32_t kTsMask = (1u << kTsBits) - 1;
   static constexpr std::uint8_t kNoWscale = 0xf;
   static constexpr std::uint32_t kTsSack = 1u << 4;

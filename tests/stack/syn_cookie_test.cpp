@@ -1,12 +1,13 @@
 // SYN cookies at the stack (RFC 4987 §3.6): the listener answers statelessly; the ACK that
 // returns a valid cookie makes a connection with the options the cookie preserved; forged,
 // stale or misdirected ACKs are refused, counted and never make a connection.
+#include "tcp/syn_cookie.hpp"
+
 #include <gtest/gtest.h>
 
 #include <string>
 
 #include "stack/syn_cookie_packets.hpp"
-#include "tcp/syn_cookie.hpp"
 
 namespace synack {
 namespace {
@@ -61,9 +62,8 @@ TEST(SynCookieStack, Connection_from_a_cookie_has_the_preserved_options) {
             std::optional<std::uint8_t>{7}, std::optional<std::uint8_t>{14}}) {
         for (bool sack : {false, true}) {
           for (bool ts : {false, true}) {
-            SCOPED_TRACE("v6 " + std::to_string(v6) + " mss " +
-                         std::to_string(mss.value_or(0)) + " ws " +
-                         std::to_string(ws ? *ws : -1) + " sack " + std::to_string(sack) +
+            SCOPED_TRACE("v6 " + std::to_string(v6) + " mss " + std::to_string(mss.value_or(0)) +
+                         " ws " + std::to_string(ws ? *ws : -1) + " sack " + std::to_string(sack) +
                          " ts " + std::to_string(ts));
             ++combos;
             const SynShape shape{mss, ws, sack, ts};
@@ -105,9 +105,8 @@ TEST(SynCookieStack, Connection_from_a_cookie_has_the_preserved_options) {
             wire::TcpOptions ack_opts;
             if (ts) ack_opts.timestamps = wire::Timestamps{5001, o.timestamps->value};
             now += 30ms;
-            server.receive_packet(tcp_packet(peer, isn + 1, SeqNum(synack.seq) + 1, flag::ACK,
-                                             ack_opts),
-                                  now);
+            server.receive_packet(
+                tcp_packet(peer, isn + 1, SeqNum(synack.seq) + 1, flag::ACK, ack_opts), now);
             EXPECT_EQ(server.counters().tcp_syncookies_validated, 1u);
             EXPECT_EQ(server.counters().tcp_syncookies_failed, 0u);
             auto id = server.accept(*l);
@@ -118,8 +117,8 @@ TEST(SynCookieStack, Connection_from_a_cookie_has_the_preserved_options) {
             EXPECT_EQ(st.irs, isn);
             EXPECT_EQ(st.rcv_nxt, isn + 1);
             const std::uint16_t default_mss = v6 ? 1220 : 536;
-            const std::uint16_t table_mss = SynCookies::mss_at(
-                SynCookies::mss_index(mss.value_or(default_mss), v6), v6);
+            const std::uint16_t table_mss =
+                SynCookies::mss_at(SynCookies::mss_index(mss.value_or(default_mss), v6), v6);
             const std::uint32_t ours = v6 ? 1440 : 1460;
             EXPECT_EQ(st.snd_mss, std::min<std::uint32_t>(table_mss, ours) - (ts ? 12 : 0));
             EXPECT_EQ(st.timestamps, ts);
@@ -173,10 +172,10 @@ struct FullQueue {
   ListenerId listener = *server.listen({kServer, 80}, now);
   FullQueue() {
     for (std::uint16_t i = 0; i < 4; ++i)
-      server.receive_packet(tcp_packet(Peer{{kClient, static_cast<std::uint16_t>(1000 + i)},
-                                            {kServer, 80}},
-                                       SeqNum(i), SeqNum(0), flag::SYN),
-                            now);
+      server.receive_packet(
+          tcp_packet(Peer{{kClient, static_cast<std::uint16_t>(1000 + i)}, {kServer, 80}},
+                     SeqNum(i), SeqNum(0), flag::SYN),
+          now);
     drain(server);
   }
   // The cookie SYN,ACK for a SYN from `peer`.
@@ -209,10 +208,10 @@ TEST(SynCookieStack, Never_mode_drops_the_SYN_when_the_queue_is_full) {
   Stack server(f.config, {kServer});
   ASSERT_TRUE(server.listen({kServer, 80}, f.now));
   for (std::uint16_t i = 0; i < 5; ++i)
-    server.receive_packet(tcp_packet(Peer{{kClient, static_cast<std::uint16_t>(1000 + i)},
-                                          {kServer, 80}},
-                                     SeqNum(i), SeqNum(0), flag::SYN),
-                          f.now);
+    server.receive_packet(
+        tcp_packet(Peer{{kClient, static_cast<std::uint16_t>(1000 + i)}, {kServer, 80}}, SeqNum(i),
+                   SeqNum(0), flag::SYN),
+        f.now);
   EXPECT_EQ(drain(server).size(), 4u);
   EXPECT_EQ(server.counters().tcp_syn_queue_overflow, 1u);
   EXPECT_EQ(server.counters().tcp_syncookies_sent, 0u);
@@ -307,9 +306,8 @@ TEST(SynCookieStack, ACK_at_a_listener_that_sent_no_cookies_is_not_tried_as_one)
   Stack server(StackConfig{}, {kServer});
   Instant now{};
   ASSERT_TRUE(server.listen({kServer, 80}, now));
-  server.receive_packet(tcp_packet(Peer{{kClient, 2000}, {kServer, 80}}, SeqNum(1), SeqNum(77),
-                                   flag::ACK),
-                        now);
+  server.receive_packet(
+      tcp_packet(Peer{{kClient, 2000}, {kServer, 80}}, SeqNum(1), SeqNum(77), flag::ACK), now);
   EXPECT_EQ(server.counters().tcp_syncookies_failed, 0u);
   EXPECT_EQ(server.counters().drop_listen_ack, 1u);
   EXPECT_EQ(drain(server).size(), 1u);  // the RST of RFC 9293 §3.10.7.2
@@ -335,9 +333,9 @@ TEST(SynCookieStack, Full_accept_queue_drops_the_cookie_ACK_until_there_is_room)
   EXPECT_EQ(server.connection_count(), 1u);
   EXPECT_TRUE(drain(server).empty()) << "dropped silently";
   ASSERT_TRUE(server.accept(*l));
-  server.receive_packet(tcp_packet(b, SeqNum(21), SeqNum(out[1].tcp.seq) + 1,
-                                   flag::ACK | flag::PSH, {}, "late"),
-                        now + 1s);
+  server.receive_packet(
+      tcp_packet(b, SeqNum(21), SeqNum(out[1].tcp.seq) + 1, flag::ACK | flag::PSH, {}, "late"),
+      now + 1s);
   auto id = server.accept(*l);
   ASSERT_TRUE(id);
   std::byte buf[8];

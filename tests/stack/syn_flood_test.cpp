@@ -8,8 +8,8 @@
 
 #include <atomic>
 #include <cstdio>
-#include <functional>
 #include <cstdlib>
+#include <functional>
 #include <new>
 #include <string>
 
@@ -56,18 +56,18 @@ constexpr int kPerMillisecond = 100;  // 100,000 SYNs per second of virtual time
 // unicast source in 20/8 .. 99/8 (none martian), random port and ISN.
 std::vector<std::byte> spoofed_syn(SeededRandom& r) {
   std::uint64_t x = r.next_u64();
-  auto src = wire::IpAddress::v4(static_cast<std::uint8_t>(20 + x % 80),  // 20/8 .. 99/8
-                                 static_cast<std::uint8_t>(x >> 8),
-                                 static_cast<std::uint8_t>(x >> 16),
-                                 static_cast<std::uint8_t>(1 + (x >> 24) % 254));
+  auto src =
+      wire::IpAddress::v4(static_cast<std::uint8_t>(20 + x % 80),  // 20/8 .. 99/8
+                          static_cast<std::uint8_t>(x >> 8), static_cast<std::uint8_t>(x >> 16),
+                          static_cast<std::uint8_t>(1 + (x >> 24) % 254));
   wire::TcpOptions o;
   o.mss = 1460;
   o.sack_permitted = true;
   o.timestamps = wire::Timestamps{static_cast<std::uint32_t>(x >> 32), 0};
   o.window_scale = 7;
-  return tcp_packet(Peer{{src, static_cast<std::uint16_t>(1024 + (x >> 40) % 60000)},
-                         {kServer, 80}},
-                    SeqNum(static_cast<std::uint32_t>(r.next_u64())), SeqNum(0), flag::SYN, o);
+  return tcp_packet(
+      Peer{{src, static_cast<std::uint16_t>(1024 + (x >> 40) % 60000)}, {kServer, 80}},
+      SeqNum(static_cast<std::uint32_t>(r.next_u64())), SeqNum(0), flag::SYN, o);
 }
 
 struct Flood {
@@ -112,7 +112,8 @@ struct Flood {
     shuttle();
   }
   // Feeds `count` spoofed SYNs, paced, with the legitimate traffic moving alongside.
-  void flood(int count, const std::function<void()>& each_ms = [] {}) {
+  void flood(
+      int count, const std::function<void()>& each_ms = [] {}) {
     for (int i = 0; i < count; ++i) {
       server.receive_packet(spoofed_syn(random), now);
       if ((i + 1) % kPerMillisecond == 0) {
@@ -189,12 +190,13 @@ TEST(SynFlood, Legitimate_client_connects_and_exchanges_data_during_100k_spoofed
   EXPECT_TRUE(st.window_scale);
   EXPECT_EQ(st.snd_mss, 1460u - 12);
   EXPECT_GE(f.reflected, static_cast<std::uint64_t>(kSpoofed));
-  std::printf("[ flood    ] %d spoofed SYNs in %.1f s virtual: %llu cookies, %llu SYN,ACKs to "
-              "spoofed sources, client established in %lld us, %zu bytes each way\n",
-              kSpoofed, static_cast<double>(to_us(f.now - instant_from_us(1'000'000'000))) / 1e6,
-              static_cast<unsigned long long>(k.tcp_syncookies_sent),
-              static_cast<unsigned long long>(f.reflected),
-              static_cast<long long>(to_us(*established_at - connect_at)), got_up);
+  std::printf(
+      "[ flood    ] %d spoofed SYNs in %.1f s virtual: %llu cookies, %llu SYN,ACKs to "
+      "spoofed sources, client established in %lld us, %zu bytes each way\n",
+      kSpoofed, static_cast<double>(to_us(f.now - instant_from_us(1'000'000'000))) / 1e6,
+      static_cast<unsigned long long>(k.tcp_syncookies_sent),
+      static_cast<unsigned long long>(f.reflected),
+      static_cast<long long>(to_us(*established_at - connect_at)), got_up);
 }
 
 // The attack of issue 11 §1 without cookies: the queue fills and the client is shut out —
@@ -227,11 +229,12 @@ TEST(SynFlood, Memory_stays_bounded_under_the_flood) {
   // buffers): 1 KiB-sized, never per SYN.
   EXPECT_LE(blocks_after - blocks, 16) << "live heap blocks grew with the SYNs";
   EXPECT_LE(bytes_after - bytes, 64 * 1024) << "live heap bytes grew with the SYNs";
-  std::printf("[ memory   ] after 2,000 SYNs: %lld blocks / %lld bytes live; after %d: %lld "
-              "blocks / %lld bytes (SYN queue %zu)\n",
-              static_cast<long long>(blocks), static_cast<long long>(bytes), kSpoofed,
-              static_cast<long long>(blocks_after), static_cast<long long>(bytes_after),
-              f.server.connection_count());
+  std::printf(
+      "[ memory   ] after 2,000 SYNs: %lld blocks / %lld bytes live; after %d: %lld "
+      "blocks / %lld bytes (SYN queue %zu)\n",
+      static_cast<long long>(blocks), static_cast<long long>(bytes), kSpoofed,
+      static_cast<long long>(blocks_after), static_cast<long long>(bytes_after),
+      f.server.connection_count());
 }
 
 }  // namespace

@@ -1,12 +1,13 @@
 // The SYN cookie codec (RFC 4987 §3.6, Linux's layout; src/tcp/syn_cookie.hpp): every MSS
 // index and option combination survives the round trip; stale counters, other tuples, other
 // peer ISNs and cookies moved by one are refused.
+#include "tcp/syn_cookie.hpp"
+
 #include <gtest/gtest.h>
 
 #include <vector>
 
 #include "synack/random.hpp"
-#include "tcp/syn_cookie.hpp"
 
 namespace synack::tcp {
 namespace {
@@ -33,8 +34,8 @@ TEST(SynCookieCodec, Every_MSS_index_round_trips_in_both_families_and_both_perio
         // Anywhere in a period, decoded anywhere up to the end of the next one.
         Instant sent = instant_from_us(static_cast<std::int64_t>(r.next_u64() % 1'000'000'000'000));
         SeqNum cookie = codec.encode(server, client, isn, index, sent);
-        std::int64_t left = to_us(SynCookies::kPeriod) * (SynCookies::count_at(sent) + 2) - 1 -
-                            to_us(sent);
+        std::int64_t left =
+            to_us(SynCookies::kPeriod) * (SynCookies::count_at(sent) + 2) - 1 - to_us(sent);
         Instant received = sent + Duration{static_cast<std::int64_t>(r.next_u64() % left)};
         auto got = codec.decode(server, client, isn, cookie, received);
         ASSERT_TRUE(got) << "index " << int(index) << " v6 " << v6 << " trial " << trial;
@@ -76,8 +77,8 @@ TEST(SynCookieCodec, Stale_counter_is_rejected) {
     // Far later, when the 8-bit count has wrapped round to a value nearby: still refused
     // unless it lands on the same count modulo 256 (the hash of that count differs).
     for (int periods = 2; periods < 256; ++periods)
-      EXPECT_FALSE(codec.decode(kServer4, kClient4, isn, cookie,
-                                sent + periods * SynCookies::kPeriod))
+      EXPECT_FALSE(
+          codec.decode(kServer4, kClient4, isn, cookie, sent + periods * SynCookies::kPeriod))
           << periods;
     // Nor from the future (a count ahead of ours).
     EXPECT_FALSE(codec.decode(kServer4, kClient4, isn, cookie, sent - SynCookies::kPeriod));
@@ -108,7 +109,7 @@ TEST(SynCookieCodec, Other_tuple_other_ISN_moved_cookie_or_other_secret_is_rejec
     EXPECT_TRUE(refused(kServer4, port, isn, cookie));
     EXPECT_TRUE(refused(kServer4, addr, isn, cookie));
     EXPECT_TRUE(refused(lport, kClient4, isn, cookie));
-    EXPECT_TRUE(refused(kClient4, kServer4, isn, cookie));  // reversed
+    EXPECT_TRUE(refused(kClient4, kServer4, isn, cookie));      // reversed
     EXPECT_TRUE(refused(kServer4, kClient4, isn + 1, cookie));  // SEG.SEQ off by one
     EXPECT_TRUE(refused(kServer4, kClient4, isn - 1, cookie));
     for (std::uint32_t d : {1u, 2u, 3u, 4u, 1u << 24})
@@ -127,8 +128,9 @@ TEST(SynCookieCodec, Random_guesses_pass_about_once_in_four_million) {
   SeededRandom r(3);
   int passed = 0;
   for (int i = 0; i < 1'000'000; ++i)
-    passed += codec.decode(kServer4, kClient4, isn, SeqNum(static_cast<std::uint32_t>(r.next_u64())), now)
-                  .has_value();
+    passed +=
+        codec.decode(kServer4, kClient4, isn, SeqNum(static_cast<std::uint32_t>(r.next_u64())), now)
+            .has_value();
   EXPECT_LE(passed, 2);
 }
 
