@@ -93,6 +93,10 @@ struct TcpConfig {
   // RFC 2883 D-SACK: with SACK in use, the ACK for data received twice reports the
   // duplicate range in its first SACK block (Linux: tcp_dsack = 1). Off by default.
   bool dsack = false;
+  // Follows Linux (the FIN joins its out-of-order queue): a FIN held beyond a hole is
+  // reported in a SACK block like the data around it (it occupies sequence space, RFC 9293
+  // §3.4; RFC 2018 neither asks for nor forbids it). Off by default.
+  bool sack_fin = false;
   // Segmentation offload (TSO): new data may leave in segments of up to this many bytes
   // (whole multiples of the MSS), which the link cuts into MSS-sized packets. 0: off.
   std::uint32_t gso_max_bytes = 0;

@@ -48,6 +48,7 @@ StackConfig linux() {
   t.psh_every_segment = true;
   t.nagle_minshall = true;
   t.dsack = true;  // net.ipv4.tcp_dsack
+  t.sack_fin = true;
   return c;
 }
 

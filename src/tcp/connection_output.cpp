@@ -81,6 +81,18 @@ void Connection::emit(Segment& seg, Instant now, SegmentSink& out) {
       first += rcv_buf_.sack_blocks(rcv_nxt_.raw(), seg.options.sack.data() + first,
                                     max_blocks - first);
     }
+    if (config_.sack_fin && sack_ok_ && seg.has(ACK) && pending_fin_ && !fin_received_) {
+      // Follows Linux: the held FIN extends the block it ends, or gets a block of its own.
+      std::uint32_t f = pending_fin_->raw();
+      bool merged = false;
+      for (std::size_t i = 0; i < first; ++i) {
+        if (seg.options.sack[i].right == f) {
+          seg.options.sack[i].right = f + 1;
+          merged = true;
+        }
+      }
+      if (!merged && first < (ts_ok_ ? 3u : 4u)) seg.options.sack[first++] = wire::SackBlock{f, f + 1};
+    }
     seg.options.sack_count = static_cast<std::uint8_t>(first);
   }
   if (context_.counters) {

@@ -250,6 +250,28 @@ TEST_F(Dsack, Duplicate_segment_gets_a_plain_ack_by_default) {
   EXPECT_EQ(ack.options.sack_count, 0);
 }
 
+// Follows Linux: a FIN beyond a hole is SACKed; by default only the hole's ACK is sent.
+TEST_F(Dsack, Fin_beyond_a_hole_is_sacked_when_configured) {
+  config.sack_fin = true;
+  config.quick_acks = 16;
+  establish_with_sack();
+  inject({.flags = ACK | FIN, .seq = R + 21, .ack = L + 1});
+  auto ack = expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 11});
+  ASSERT_EQ(ack.options.sack_count, 1);
+  EXPECT_EQ(ack.options.sack[0].left, (R + 21).raw());
+  EXPECT_EQ(ack.options.sack[0].right, (R + 22).raw());
+  inject({.flags = ACK, .seq = R + 11, .ack = L + 1, .payload = "abcdefghij"});
+  expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 22});
+}
+
+TEST_F(Dsack, Fin_beyond_a_hole_is_not_sacked_by_default) {
+  config.quick_acks = 16;
+  establish_with_sack();
+  inject({.flags = ACK | FIN, .seq = R + 21, .ack = L + 1});
+  auto ack = expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 11});
+  EXPECT_EQ(ack.options.sack_count, 0);
+}
+
 TEST(Profiles, Rfc_is_the_default_config) {
   StackConfig rfc = profiles::rfc();
   StackConfig def;
