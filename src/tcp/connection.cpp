@@ -256,8 +256,8 @@ ConnectionStatus Connection::status() const {
   s.rcv_wnd = static_cast<std::uint32_t>(std::max(0, rcv_adv_ - rcv_nxt_));
   s.send_queue = snd_buf_.size();
   s.receive_queue = rcv_buf_.readable();
-  s.cwnd = cc_->cwnd();
-  s.ssthresh = cc_->ssthresh();
+  s.cwnd = cc_.cwnd();
+  s.ssthresh = cc_.ssthresh();
   s.snd_mss = effective_mss();
   s.snd_wscale = snd_wscale_;
   s.rcv_wscale = rcv_wscale_;
@@ -273,7 +273,7 @@ ConnectionStatus Connection::status() const {
   s.bytes_sent = bytes_sent_;
   s.bytes_acked = bytes_acked_;
   s.bytes_received = bytes_received_;
-  s.congestion = cc_->algorithm();
+  s.congestion = cc_.algorithm();
   return s;
 }
 
@@ -373,7 +373,7 @@ void Connection::on_retransmit_timeout(Instant now, SegmentSink& out) {
   }
   if (flight_size() == 0) return;
   // RFC 5681 §3.1 eq. 4 and RFC 6582 §4: leave fast recovery, cwnd = 1 SMSS.
-  cc_->on_rto(flight_size(), now);
+  cc_.on_rto(flight_size(), now);
   retransmit_log_.clear();
   dup_acks_ = 0;
   recover_ = snd_max_;

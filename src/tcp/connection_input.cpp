@@ -169,7 +169,7 @@ void Connection::on_segment_syn_sent(const Segment& seg, Instant now, SegmentSin
   max_snd_wnd_ = snd_wnd_;
   snd_wl1_ = seg.seq;
   snd_wl2_ = seg.ack;
-  cc_->set_mss(effective_mss());
+  cc_.set_mss(effective_mss());
   if (snd_una_ > iss_) {
     // "If SND.UNA > ISS (our SYN has been ACKed), change the connection state to
     // ESTABLISHED, form an ACK segment <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> and send it."
@@ -361,7 +361,7 @@ bool Connection::process_ack(const Segment& seg, Instant now, SegmentSink& out) 
       disarm(Timer::Retransmit);
       retries_ = 0;
       first_unacked_retransmit_.reset();
-      cc_->set_mss(effective_mss());
+      cc_.set_mss(effective_mss());
       if (context_.counters) ++context_.counters->tcp_connections_established;
       // A CLOSE in SYN-RECEIVED already moved us to FIN-WAIT-1; otherwise ESTABLISHED.
       set_state(State::Established, "rcv ACK of SYN", now);
@@ -503,7 +503,7 @@ void Connection::handle_new_ack(const Segment& seg, Instant now, SegmentSink& ou
     // After an RTO the window grows in slow start (RFC 5681 §3.1) while the holes below
     // recover_ are resent; the phase ends when they are all acknowledged.
     dup_acks_ = 0;
-    cc_->on_ack(acked, now, rtt_.srtt());
+    cc_.on_ack(acked, now, rtt_.srtt());
     if (seg.ack >= recover_) {
       recovery_ = Recovery::Open;
       retransmit_log_.clear();
@@ -515,18 +515,18 @@ void Connection::handle_new_ack(const Segment& seg, Instant now, SegmentSink& ou
       recovery_ = Recovery::Open;
       retransmit_log_.clear();
       dup_acks_ = 0;
-      cc_->on_recovery_exit();
+      cc_.on_recovery_exit();
     } else if (recovery_ == Recovery::Sack) {
       // RFC 6675 §5 (C): no window change; output() sends what NextSeg() allows.
     } else {
       // RFC 6582 §3.2 step 3 partial ACK: retransmit the next hole, deflate by the amount
       // acknowledged, add back one SMSS.
       retransmit_first(now, out);
-      cc_->partial_ack(acked);
+      cc_.partial_ack(acked);
     }
   } else {
     dup_acks_ = 0;
-    cc_->on_ack(acked, now, rtt_.srtt());
+    cc_.on_ack(acked, now, rtt_.srtt());
   }
   // RFC 6298 §5.2: all outstanding data acknowledged -> stop the timer; §5.3: otherwise
   // restart it.
@@ -557,7 +557,7 @@ void Connection::handle_duplicate_ack(const Segment& seg, bool new_sack_info) {
   ++context_.counters->tcp_dup_acks;
   // RFC 5681 §3.2 step 4: NewReno inflates by one SMSS per duplicate ACK; with SACK the
   // pipe estimate does that job (RFC 6675 §5).
-  if (recovery_ == Recovery::NewReno) cc_->inflate(effective_mss());
+  if (recovery_ == Recovery::NewReno) cc_.inflate(effective_mss());
 }
 
 // RFC 5681 §3.2 steps 2-3 (NewReno, RFC 6582) or RFC 6675 §5 steps 4.1-4.3 (SACK).
@@ -566,14 +566,14 @@ void Connection::enter_recovery(Instant now, SegmentSink& out) {
   recover_ = snd_max_;
   ++fast_retransmits_;
   if (context_.counters) ++context_.counters->tcp_fast_retransmits;
-  cc_->on_congestion_event(flight_size(), now);
+  cc_.on_congestion_event(flight_size(), now);
   SeqNum saved_nxt = snd_nxt_;
   if (sack_ok_) {
     recovery_ = Recovery::Sack;
     high_rxt_ = snd_una_;
   } else {
     recovery_ = Recovery::NewReno;
-    cc_->inflate(3 * mss);
+    cc_.inflate(3 * mss);
   }
   // Both: retransmit the first unacknowledged segment at once.
   retransmit_first(now, out);

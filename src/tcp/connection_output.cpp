@@ -239,7 +239,7 @@ std::optional<SeqNum> Connection::retransmit_hole(SeqNum start, std::uint32_t le
 // cwnd - pipe allows a full segment. Returns whether it sent something.
 bool Connection::sack_retransmit_next(Instant now, SegmentSink& out) {
   std::uint32_t mss = effective_mss() - sack_option_bytes();
-  if (recovery_pipe(mss) + mss > cc_->cwnd()) return false;
+  if (recovery_pipe(mss) + mss > cc_.cwnd()) return false;
   auto hole = scoreboard_.next_lost_hole(seq_max(high_rxt_, snd_una_), snd_max_, mss, mss);
   if (!hole) return false;
   auto end = retransmit_hole(hole->start, hole->length, now, out);
@@ -252,7 +252,7 @@ bool Connection::sack_retransmit_next(Instant now, SegmentSink& out) {
 // sent again, before any hole above HighRxt (it is the oldest loss), as cwnd - pipe allows.
 bool Connection::resend_lost_retransmission(Instant now, SegmentSink& out) {
   std::uint32_t mss = effective_mss() - sack_option_bytes();
-  if (recovery_pipe(mss) + mss > cc_->cwnd()) return false;
+  if (recovery_pipe(mss) + mss > cc_.cwnd()) return false;
   auto hole = retransmit_log_.next_lost(snd_una_, scoreboard_);
   if (!hole) return false;
   return retransmit_hole(hole->start, std::min(hole->length, mss), now, out).has_value();
@@ -318,7 +318,7 @@ void Connection::output(Instant now, SegmentSink& out) {
   }
   for (int guard = 0; guard < 4096; ++guard) {
     SeqNum data_end = fin_seq();
-    std::uint32_t cwnd = cc_->cwnd();
+    std::uint32_t cwnd = cc_.cwnd();
     // RFC 3042 §2 limited transmit: on each of the first two duplicate ACKs one new segment
     // may go out, "the amount of outstanding data would remain less than or equal to the
     // congestion window plus 2 segments"; cwnd itself is not changed. The segments it sends
@@ -328,7 +328,7 @@ void Connection::output(Instant now, SegmentSink& out) {
     if (sack_driven()) {
       // New data may go out as long as pipe stays below cwnd (RFC 6675 NextSeg rule 2).
       std::uint32_t pipe = recovery_pipe(mss);
-      std::uint32_t room_cwnd = cc_->cwnd() > pipe ? cc_->cwnd() - pipe : 0;
+      std::uint32_t room_cwnd = cc_.cwnd() > pipe ? cc_.cwnd() - pipe : 0;
       wnd_end = seq_min(snd_una_ + snd_wnd_, snd_nxt_ + room_cwnd);
     }
     // A window probe in flight may have pushed SND.NXT past the edge.

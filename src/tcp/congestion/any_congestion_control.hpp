@@ -16,8 +16,22 @@ class AnyCongestionControl {
                        std::uint32_t initial_window_segments)
       : impl_(make(algorithm, mss, initial_window_segments)) {}
 
-  CongestionControl* operator->() { return &get(); }
-  const CongestionControl* operator->() const { return &get(); }
+  // The interface, forwarded, so the connection writes cc_.cwnd() whatever the algorithm.
+  CongestionAlgorithm algorithm() const { return get().algorithm(); }
+  std::uint32_t cwnd() const { return get().cwnd(); }
+  std::uint32_t ssthresh() const { return get().ssthresh(); }
+  void set_mss(std::uint32_t mss) { get().set_mss(mss); }
+  void on_ack(std::uint32_t acked, Instant now, std::optional<Duration> rtt) {
+    get().on_ack(acked, now, rtt);
+  }
+  void on_congestion_event(std::uint32_t flight_size, Instant now) {
+    get().on_congestion_event(flight_size, now);
+  }
+  void on_recovery_exit() { get().on_recovery_exit(); }
+  void on_rto(std::uint32_t flight_size, Instant now) { get().on_rto(flight_size, now); }
+  void inflate(std::uint32_t bytes) { get().inflate(bytes); }
+  void partial_ack(std::uint32_t acked) { get().partial_ack(acked); }
+
   CongestionControl& get() {
     return std::visit([](auto& cc) -> CongestionControl& { return cc; }, impl_);
   }
