@@ -273,7 +273,7 @@ void Connection::abort(Instant now, SegmentSink& out) {
     default:
       // SYN-RECEIVED, ESTABLISHED, FIN-WAIT-1/2, CLOSE-WAIT: "Send a reset segment:
       // <SEQ=SND.NXT><CTL=RST>".
-      send_rst(acceptable_seq(), now, out, config_.abort_rst_with_ack);
+      send_rst(acceptable_seq(true), now, out, config_.abort_rst_with_ack);
       enter_closed("ABORT / snd RST", now, Error::ConnectionAborted);
       return;
   }
@@ -502,7 +502,7 @@ void Connection::on_keepalive_timeout(Instant now, SegmentSink& out) {
   if (keepalive_sent_ >= config_.keepalive_probes) {
     if (context_.counters) ++context_.counters->tcp_timeouts;
     // Follows Linux (tcp_keepalive_timer): tell the peer, should it still be there.
-    if (config_.reset_on_keepalive_timeout) send_rst(acceptable_seq(), now, out, true);
+    if (config_.reset_on_keepalive_timeout) send_rst(acceptable_seq(true), now, out, true);
     enter_closed("timeout=keepalive / delete TCB", now, Error::TimedOut);
     return;
   }

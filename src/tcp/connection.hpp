@@ -209,7 +209,8 @@ class Connection {
   // An ACK in reply to an unacceptable segment or a challenge (RFC 5961 §7): sent unless the
   // rate limits say no. Returns whether it was sent.
   bool send_invalid_reply_ack(const Segment& seg, Instant now, SegmentSink& out);
-  SeqNum acceptable_seq() const;
+  // for_rst: an RST's sequence number (never beyond the peer's window, see the definition).
+  SeqNum acceptable_seq(bool for_rst = false) const;
   void send_rst(SeqNum seq, Instant now, SegmentSink& out, bool with_ack = false);
   void send_data_segment(SeqNum seq, std::uint32_t len, bool fin, Instant now, SegmentSink& out,
                          bool retransmission);

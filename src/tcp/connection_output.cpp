@@ -141,7 +141,7 @@ void Connection::send_syn(Instant now, SegmentSink& out, bool retransmission) {
 // (snd_nxt_ is only the go-back-N cursor and may lie behind what the peer already received,
 // where its sequence check would refuse the ACK — two such ends ACK each other forever).
 // Clamped to the peer's window like Linux's tcp_acceptable_seq(), for when it shrank.
-SeqNum Connection::acceptable_seq() const {
+SeqNum Connection::acceptable_seq(bool for_rst) const {
   SeqNum window_end = snd_una_ + snd_wnd_;
   // RFC 9293 §3.8.6.1: the octet of a zero-window probe is offered inside the window — a
   // receiver with room takes it (RCV.NXT passes it). Clamping to the zero window would put
@@ -149,7 +149,10 @@ SeqNum Connection::acceptable_seq() const {
   // other, each drops the other's ACKs and the probes go "unanswered" until R2 (soak seeds
   // 503, 512, 635, 939, 1680). A receiver that refused the octet takes this seq once its
   // window opens.
-  if (probe_end_ && window_end < *probe_end_ && *probe_end_ <= snd_max_) window_end = *probe_end_;
+  // Not for an RST: RFC 5961 §3.2 accepts an RST only at exactly RCV.NXT, and a peer that
+  // refused the probe octet (its window is zero) would answer an RST beyond it with a
+  // challenge ACK and live on; the clamp to its window (as Linux) is what it accepts.
+  if (!for_rst && probe_end_ && window_end < *probe_end_ && *probe_end_ <= snd_max_) window_end = *probe_end_;
   return snd_max_ <= window_end ? snd_max_ : seq_max(window_end, snd_una_);
 }
 

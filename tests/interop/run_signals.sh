@@ -114,7 +114,7 @@ leftovers kill killed
 echo "kill: synack run SIGKILLed; CMD and its namespace went with it"
 
 # CMD exits and leaves a child running in the namespace.
-start_run background "$REPORT"'; sleep 300 </dev/null >/dev/null 2>&1 & echo "child $!"; echo ready; sleep 0.5; exit 0'
+start_run background "$REPORT"'; sleep 300 </dev/null >/dev/null 2>&1 & echo "child $!"; echo ready; sleep 5; exit 0'
 child=$(awk '$1 == "child" { print $2 }' "$WORK/background.out")
 child=$(host_pid "$CMD_NETNS" "$child")  # its pid as the host sees it (CMD has a PID namespace)
 [ -n "$child" ] || fail "background: CMD's child not found among the host's processes"

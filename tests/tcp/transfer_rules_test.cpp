@@ -138,6 +138,23 @@ TEST_F(Transfer, MUST_37_ACKs_cover_our_probe_octet_so_a_probing_peer_hears_them
   EXPECT_EQ(conn().status().snd_una, L + 2);
 }
 
+// RFC 5961 §3.2 at the peer: an RST is taken only at exactly its RCV.NXT. After a zero-window
+// probe the peer refused (its ACK still says SND.UNA, window 0), ABORT's RST goes at SND.UNA —
+// the window clamp, as Linux's tcp_acceptable_seq — not past the refused probe octet, where a
+// Linux peer answered with a challenge ACK and never saw the reset (tests/interop/abort.sh).
+TEST_F(Transfer, RFC5961_ABORT_after_a_refused_zero_window_probe_resets_at_SND_UNA) {
+  establish_active();
+  peer_ack(L + 1, 0);
+  send("abc");
+  fire_next_timer();
+  expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 1, .payload = "a"});
+  inject({.flags = ACK, .seq = R + 1, .ack = L + 1, .window = 0});  // refused: still zero
+  expect_no_tx();
+  abort();
+  expect_tx({.flags = RST, .seq = L + 1});
+  expect_state(State::Closed);
+}
+
 // MUST-37's other half: probes nobody answers count toward R2 — after data_retries of them
 // the connection is closed with TimedOut.
 TEST_F(Transfer, MUST_37_unanswered_zero_window_probes_close_after_data_retries) {
