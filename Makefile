@@ -13,7 +13,7 @@ BUILD_DEPS := cmake ninja-build g++ clang libgtest-dev libgmock-dev libpcap-dev 
 TEST_DEPS := nftables tshark graphviz librsvg2-bin iproute2 iputils-ping curl netcat-openbsd python3 tcpdump
 JOBS ?= $(shell nproc)
 
-.PHONY: demo test build packetdrill-shim bench bench-deps bench-usermode bench-usermode-deps deps test-deps fuzz docs clean format
+.PHONY: demo test build packetdrill-shim packetdrill-test bench bench-deps bench-usermode bench-usermode-deps deps test-deps fuzz docs clean format
 
 demo: build
 	./build/synack demo
@@ -32,7 +32,13 @@ test: deps test-deps
 	cmake --preset asan >/dev/null
 	cmake --build --preset asan -j $(JOBS)
 	ctest --preset asan
+	$(MAKE) --no-print-directory packetdrill-test
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$${FUZZ_SECONDS:-30}
+
+# The packetdrill suite against Linux and against synack (the shim is a Release object: an ASan
+# build cannot be dlopen()ed by packetdrill). Needs root; skips with a message otherwise.
+packetdrill-test: packetdrill-shim
+	ctest --test-dir build -L packetdrill --output-on-failure -j 2
 
 # synack's benchmarks and the kernel's TCP over loopback (iperf3) side by side; writes
 # docs/performance.md (bench/run.sh).
