@@ -37,6 +37,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <synack/stack.hpp>
@@ -95,6 +96,7 @@ int timeout_ms(std::initializer_list<const Stack*> stacks, Instant now) {
 
 // The HTTP client's state: one connection, the response accumulated until EOF.
 struct Client {
+  Client(Stack& s, std::string h) : stack(s), host(std::move(h)) {}
   Stack& stack;
   std::string host;
   synack::ConnectionId id = 0;

@@ -35,15 +35,11 @@ void check(bool ok, const char* what) {
   if (!ok) ++failures;
 }
 
-// Moves every packet `from` has to send into `to` (the wire: 1 ms later, no loss).
-int carry(Stack& from, Stack& to, Instant now) {
-  int n = 0;
+// The wire: what a stack sends now is in flight until the next step, 1 ms later (no loss).
+using InFlight = std::vector<std::vector<std::byte>>;
+void take_output(Stack& from, InFlight& wire) {
   std::vector<std::byte> packet;
-  while (from.pop_packet(packet)) {
-    to.receive_packet(packet, now);
-    ++n;
-  }
-  return n;
+  while (from.pop_packet(packet)) wire.push_back(packet);
 }
 
 // The state of the stack's one connection. connections() also lists connections the application
@@ -88,8 +84,30 @@ int main() {
   std::string last_states;
 
   // The loop a driver runs: deliver packets, run timers when due, handle events, repeat.
+  InFlight to_server, to_client;
+  auto show = [&] {
+    std::string states = "client " + state_name(client, "CLOSED") + ", server " +
+                         state_name(server, "LISTEN (no connection)");
+    if (states != last_states) {
+      std::printf("%10.3f ms  %s\n", synack::to_us(now) / 1000.0, states.c_str());
+      last_states = states;
+    }
+  };
+  take_output(client, to_server);  // the SYN, on the wire at 0 ms, arriving at 1 ms
+  show();
+  now += std::chrono::milliseconds(1);
   for (int step = 0; step < 100000; ++step) {
-    int moved = carry(client, server, now) + carry(server, client, now);
+    const bool moved = !to_server.empty() || !to_client.empty();
+    for (auto& p : to_server) {
+      server.receive_packet(p, now);
+      show();
+    }
+    for (auto& p : to_client) {
+      client.receive_packet(p, now);
+      show();
+    }
+    to_server.clear();
+    to_client.clear();
     for (Stack* st : {&client, &server}) {
       if (auto d = st->next_deadline(); d && *d <= now) st->on_timer(now);
     }
@@ -128,16 +146,13 @@ int main() {
         client_closed = true;
       }
     }
-    std::string states = "client " + state_name(client, "CLOSED") + ", server " +
-                         state_name(server, "LISTEN (no connection)");
-    if (states != last_states) {
-      std::printf("%10.3f ms  %s\n", synack::to_us(now) / 1000.0, states.c_str());
-      last_states = states;
-    }
+    show();
+    take_output(client, to_server);
+    take_output(server, to_client);
     if (client_closed && server_closed && client.connection_count() == 0 &&
         server.connection_count() == 0)
       break;
-    if (moved > 0) {
+    if (moved || !to_server.empty() || !to_client.empty()) {
       now += std::chrono::milliseconds(1);  // the next hop's packets arrive 1 ms later
     } else {
       // Nothing in flight: jump to the earliest deadline (TIME-WAIT's 2 MSL takes no real time).
