@@ -35,7 +35,7 @@ lacks() {
 has "$tool" '^\./usr/bin/synack$' '/libsynack\.so\.[0-9]+\.[0-9]+\.[0-9]+$' \
     '/libsynack-link\.so\.[0-9]+\.[0-9]+$' '^\./usr/share/man/man1/synack\.1\.gz$' \
     '^\./usr/share/man/man1/synack-run\.1\.gz$' '^\./usr/share/doc/synack/copyright$' \
-    '^\./usr/share/doc/synack/changelog\.Debian\.gz$' \
+    '^\./usr/share/doc/synack/changelog\.gz$' \
     '^\./usr/share/bash-completion/completions/synack$'
 lacks "$tool" '\.hpp$' '\.a$' '\.pc$' '\.cmake$' '/libsynack\.so$'
 has "$dev" '^\./usr/include/synack/stack\.hpp$' '^\./usr/include/synack/internal/tcp/connection\.hpp$' \
@@ -53,7 +53,7 @@ dpkg -x "$dev" "$root"
 readelf -d "$root/usr/bin/synack" | grep -q NEEDED || fail "synack has no NEEDED entries?"
 
 if command -v lintian >/dev/null; then
-  out=$(lintian --no-tag-display-limit "$tool" "$dev" 2>&1 || true)
+  out=$(lintian --tag-display-limit 0 "$tool" "$dev" 2>&1 || true)
   echo "$out" | sed 's/^/lintian: /'
   if grep -q '^E:' <<<"$out"; then fail "lintian reports errors"; fi
 else
