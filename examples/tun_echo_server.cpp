@@ -80,8 +80,11 @@ int main(int argc, char** argv) {
     const auto now = ev_loop.now();
     if (ev.is_listener) {
       while (auto id = stack.accept(*listener)) {
+        std::string peer = "?";
+        for (const auto& c : stack.connections())
+          if (c.id == *id) peer = c.remote.to_string();
         std::printf("connection %llu from %s\n", static_cast<unsigned long long>(*id),
-                    stack.status(*id) ? "a peer" : "?");
+                    peer.c_str());
         pending[*id];
       }
       return;
