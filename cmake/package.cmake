@@ -121,6 +121,7 @@ install(FILES ${CMAKE_BINARY_DIR}/synackConfig.cmake ${CMAKE_BINARY_DIR}/synackC
 
 # pkg-config: prefix-relative (pcfiledir), so a tree installed anywhere, or moved, still works.
 file(RELATIVE_PATH SYNACK_PC_TO_PREFIX /prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig /prefix)
+string(REGEX REPLACE "/$" "" SYNACK_PC_TO_PREFIX "${SYNACK_PC_TO_PREFIX}")
 foreach(pc synack synack-link)
   configure_file(${CMAKE_CURRENT_LIST_DIR}/${pc}.pc.in ${CMAKE_BINARY_DIR}/${pc}.pc @ONLY)
   install(FILES ${CMAKE_BINARY_DIR}/${pc}.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig
