@@ -2,6 +2,8 @@
 #   make demo   build (Release) and watch a TCP connection on the simulated network
 #   make test   build with ASan+UBSan and run the whole suite through ctest
 #   make build  Release build only; the tool is build/synack
+#   make packetdrill-shim  build/packetdrill/libsynack_packetdrill.so (Release), packetdrill's
+#               --so_filename object; `ctest --test-dir build -L packetdrill` runs the scripts
 
 SHELL := /bin/bash
 # Build dependencies (Debian 12 package names).
@@ -11,7 +13,7 @@ BUILD_DEPS := cmake ninja-build g++ clang libgtest-dev libgmock-dev libpcap-dev 
 TEST_DEPS := tshark graphviz librsvg2-bin iproute2 iputils-ping curl netcat-openbsd python3 tcpdump
 JOBS ?= $(shell nproc)
 
-.PHONY: demo test build bench bench-deps bench-usermode bench-usermode-deps deps test-deps fuzz docs clean format
+.PHONY: demo test build packetdrill-shim bench bench-deps bench-usermode bench-usermode-deps deps test-deps fuzz docs clean format
 
 demo: build
 	./build/synack demo
@@ -19,6 +21,12 @@ demo: build
 build: deps
 	cmake --preset release >/dev/null
 	cmake --build --preset release -j $(JOBS)
+
+# packetdrill's shared-object shim (src/packetdrill). Release: an ASan build cannot be
+# dlopen()ed with RTLD_DEEPBIND.
+packetdrill-shim: deps
+	cmake --preset release >/dev/null
+	cmake --build --preset release -j $(JOBS) --target synack_packetdrill
 
 test: deps test-deps
 	cmake --preset asan >/dev/null
@@ -74,8 +82,8 @@ test-deps:
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	cmake --preset fuzz >/dev/null
-	cmake --build --preset fuzz -j $(JOBS) --target fuzz_wire_roundtrip fuzz_stack_input
-	@set -o pipefail; for f in fuzz_wire_roundtrip fuzz_stack_input; do \
+	cmake --build --preset fuzz -j $(JOBS) --target fuzz_wire_roundtrip fuzz_stack_input fuzz_connection
+	@set -o pipefail; for f in fuzz_wire_roundtrip fuzz_stack_input fuzz_connection; do \
 	  mkdir -p build-fuzz/corpus-$$f; \
 	  echo "fuzzing $$f for $(FUZZ_SECONDS)s"; \
 	  ./build-fuzz/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \

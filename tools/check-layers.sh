@@ -18,6 +18,7 @@ declare -A may=(
   [control]="control os stack tcp wire"
   [relay]="relay os stack tcp wire"
   [apps]="apps stack tcp wire"
+  [packetdrill]="packetdrill stack tcp wire"
   [cli]="cli apps relay control decode sim observe os capture stack tcp wire"
 )
 bad=0

@@ -3,12 +3,19 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 
 #include "synack/time.hpp"
 
 namespace synack {
 
 enum class CongestionAlgorithm : std::uint8_t { Cubic, NewReno };
+
+// RFC 4987 §3.6 SYN cookies, as Linux's net.ipv4.tcp_syncookies: Auto (1) answers with a
+// cookie only when a listener's SYN queue is full; Always (2) answers every SYN to a
+// listener with one and keeps no half-open state at all; Never (0) drops SYNs once the
+// queue is full (counted as tcp_syn_queue_overflow).
+enum class SynCookieMode : std::uint8_t { Auto, Always, Never };
 
 struct TcpConfig {
   // MSS we announce and the ceiling for what we send. Stacks derive it from the MTU.
@@ -18,20 +25,40 @@ struct TcpConfig {
   std::uint32_t receive_buffer = 256 * 1024;
   // RFC 7323 window scaling, RFC 2018 SACK, RFC 7323 timestamps: offered in our SYN.
   bool window_scale = true;
+  // The buffer size the window-scale shift is chosen for (RFC 7323 §2.3: the shift must let
+  // the window field cover it); 0 = receive_buffer. Linux sizes the shift for the largest
+  // buffer autotuning may reach (tcp_rmem[2]), not for the initial one.
+  std::uint32_t window_scale_buffer = 0;
   bool sack = true;
   bool timestamps = true;
   // RFC 9293 §3.7.4 Nagle's algorithm; no_delay turns it off (TCP_NODELAY).
   bool no_delay = false;
   // RFC 9293 §3.8.6.3: delayed ACK. MUST be less than 0.5 s; 40 ms is Linux's minimum.
   Duration delayed_ack = 40ms;
+  // Follows Linux (tcp_incr_quickack, TCP_MAX_QUICKACKS = 16): the first in-order data
+  // segments of a connection, and the first after an idle time longer than the RTO, are
+  // ACKed at once, up to this many ACKs (fewer when the window holds fewer than 2 x MSS per
+  // ACK), unless the connection is interactive (we answered data within delayed_ack: Linux's
+  // "pingpong" mode). 0: off, every segment follows RFC 9293 §3.8.6.3 alone.
+  std::uint8_t quick_acks = 0;
   // RFC 6298: initial RTO 1 s (§2.1). The minimum follows Linux (200 ms), not RFC 6298 §2.4's
   // 1 s: on today's networks 1 s idles a connection for far longer than any real RTT.
   Duration rto_initial = 1s;
   Duration rto_min = 200ms;
   Duration rto_max = 120s;
+  // Follows Linux: RTO = SRTT + max(4 * RTTVAR, rto_min) rather than RFC 6298's
+  // max(SRTT + 4 * RTTVAR, rto_min) — the minimum pads the variance.
+  bool rto_min_in_variance = false;
   // Retransmissions of SYN / SYN,ACK before giving up. 7 gives 255 s with the initial RTO of
   // 1 s: RFC 9293 §3.8.3 (MUST-23) asks for at least 3 minutes (Linux's 6 gives 127 s).
   std::uint8_t syn_retries = 7;
+  // Follows Linux (net.ipv4.tcp_syn_linear_timeouts, 6.5+): this many SYN retransmissions
+  // keep the initial RTO before exponential backoff starts (SYN-SENT only). 0: RFC 6298
+  // §5.5 backoff from the first.
+  std::uint8_t syn_linear_timeouts = 0;
+  // Retransmissions of a SYN,ACK (SYN-RECEIVED) when it differs from syn_retries (Linux has
+  // tcp_synack_retries = 5 beside tcp_syn_retries); unset: syn_retries.
+  std::optional<std::uint8_t> synack_retries;
   // RFC 9293 §3.8.3 R2 for data and FIN, as a count of backed-off retransmissions (Linux
   // tcp_retries2 = 15) and, optionally, as a user timeout in time (0 = not set).
   std::uint8_t data_retries = 15;
@@ -46,6 +73,30 @@ struct TcpConfig {
   Duration keepalive_idle = 7200s;
   Duration keepalive_interval = 75s;
   std::uint8_t keepalive_probes = 9;
+  // Follows Linux (tcp_send_active_reset): the RST of an ABORT also carries ACK = RCV.NXT
+  // (RFC 9293 §3.10.5 writes <SEQ=SND.NXT><CTL=RST>; a peer accepts either), and a
+  // connection that keep-alives found dead is reset as well as closed.
+  bool abort_rst_with_ack = false;
+  bool reset_on_keepalive_timeout = false;
+  // Follows Linux (tcp_xmit_probe_skb): a zero-window probe is a zero-length ACK at
+  // SND.UNA - 1, which the peer answers with an ACK showing its window, instead of
+  // RFC 9293 §3.8.6.1's one byte of new data.
+  bool zero_window_probe_empty = false;
+  // Follows Linux as packetdrill sees it through a TUN with TSO: each packet Linux hands
+  // the device ends at a push point and carries PSH, so every data segment carries it;
+  // RFC 9293 §3.9.1.2 asks for PSH only on the segment that empties the send buffer.
+  bool psh_every_segment = false;
+  // Follows Linux (tcp_nagle_check, Minshall's variant of Nagle): a short segment waits only
+  // while an earlier short segment is unacknowledged, not while any data is (RFC 9293
+  // §3.7.4). A write's tail after full segments then leaves at once.
+  bool nagle_minshall = false;
+  // RFC 2883 D-SACK: with SACK in use, the ACK for data received twice reports the
+  // duplicate range in its first SACK block (Linux: tcp_dsack = 1). Off by default.
+  bool dsack = false;
+  // Follows Linux (the FIN joins its out-of-order queue): a FIN held beyond a hole is
+  // reported in a SACK block like the data around it (it occupies sequence space, RFC 9293
+  // §3.4; RFC 2018 neither asks for nor forbids it). Off by default.
+  bool sack_fin = false;
   // Segmentation offload (TSO): new data may leave in segments of up to this many bytes
   // (whole multiples of the MSS), which the link cuts into MSS-sized packets. 0: off.
   std::uint32_t gso_max_bytes = 0;
@@ -64,6 +115,7 @@ struct StackConfig {
   std::size_t max_connections = 1 << 20;
   std::size_t default_backlog = 128;  // completed-connection queue per listener
   std::size_t max_syn_queue = 1024;   // half-open connections per listener
+  SynCookieMode syn_cookies = SynCookieMode::Auto;  // beyond max_syn_queue: RFC 4987 §3.6
   std::uint16_t ephemeral_first = 32768;  // Linux's default ip_local_port_range
   std::uint16_t ephemeral_last = 60999;
   std::uint8_t ttl = 64;

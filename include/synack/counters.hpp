@@ -62,6 +62,8 @@ namespace synack {
   X(tcp_sack_recovered_bytes, "bytes retransmitted by SACK-based recovery (RFC 6675)")      \
   X(tcp_lost_retransmits, "retransmissions found lost by SACK (RFC 8985 §6.2)")             \
   X(tcp_dup_acks, "duplicate ACKs received")                                                \
+  X(tcp_sack_reneging, "RTOs that found SACKed data at SND.UNA: scoreboard cleared")        \
+  X(tcp_rtt_samples_discarded, "timestamp RTT samples discarded: echo in the future or > 60 s") \
   X(tcp_out_of_order_segments, "segments stored out of order")                              \
   X(tcp_delayed_acks, "ACKs sent by the delayed-ACK timer")                                 \
   X(tcp_window_probes, "zero-window probes sent")                                           \
@@ -69,6 +71,10 @@ namespace synack {
   X(tcp_timeouts, "connections aborted after retransmissions ran out")                      \
   X(tcp_backlog_overflow, "SYN dropped: accept queue full")                                 \
   X(tcp_syn_queue_overflow, "SYN dropped: SYN queue full")                                  \
+  X(tcp_syncookies_sent, "SYN,ACKs sent with a SYN cookie (RFC 4987 §3.6)")               \
+  X(tcp_syncookies_validated, "ACKs at a listener carrying a valid SYN cookie")             \
+  X(tcp_syncookies_failed, "ACKs at a listener after cookies were sent, with no valid "     \
+                           "cookie (stale, forged or for another tuple); answered with RST") \
   X(tcp_connection_limit, "SYN or connect refused: max_connections reached")                \
   X(drop_sack_invalid, "SACK blocks ignored as outside the send window")                    \
   X(icmp_in, "ICMP/ICMPv6 messages received")                                               \

@@ -26,6 +26,7 @@
 #include "synack/trace.hpp"
 #include "tcp/connection.hpp"
 #include "tcp/isn.hpp"
+#include "tcp/syn_cookie.hpp"
 #include "wire/ip_address.hpp"
 #include "wire/ip_header.hpp"
 
@@ -233,11 +234,20 @@ class Stack final : public NetworkHost {
   bool is_our_address(const wire::IpAddress& a) const;
   std::optional<std::uint16_t> pick_ephemeral_port(const wire::IpAddress& local,
                                                    const wire::Endpoint& remote);
-  // isn_floor: the ISN may not be below it (a connection reopened from TIME-WAIT).
-  Expected<ConnectionId, Error> create_connection(wire::Endpoint local, wire::Endpoint remote,
-                                                  Instant now, bool passive,
-                                                  std::uint32_t* index_out,
-                                                  std::optional<SeqNum> isn_floor = std::nullopt);
+  // isn_floor: the ISN may not be below it (a connection reopened from TIME-WAIT). cookie:
+  // a passive connection rebuilt from a valid SYN cookie (born in SYN-RECEIVED).
+  Expected<ConnectionId, Error> create_connection(
+      wire::Endpoint local, wire::Endpoint remote, Instant now, bool passive,
+      std::uint32_t* index_out, std::optional<SeqNum> isn_floor = std::nullopt,
+      const tcp::Connection::CookieState* cookie = nullptr);
+  // RFC 4987 §3.6 (codec: src/tcp/syn_cookie.hpp): answer a SYN to `listener` statelessly; and
+  // try an ACK to it as the return of such a SYN,ACK — true when the ACK was taken (a
+  // connection made, or dropped for a full accept queue), false when it carries no valid
+  // cookie (the caller answers it as any ACK at a listener).
+  void send_syn_cookie(Listener& listener, const wire::Endpoint& local,
+                       const wire::Endpoint& remote, const tcp::Segment& syn, Instant now);
+  bool accept_syn_cookie(Listener& listener, const wire::Endpoint& local,
+                         const wire::Endpoint& remote, const tcp::Segment& ack, Instant now);
   void push_event(std::uint64_t handle, std::uint8_t bits, bool listener);
   void schedule(std::uint32_t index);
 
@@ -246,6 +256,7 @@ class Stack final : public NetworkHost {
   std::unique_ptr<RandomSource> owned_random_;
   RandomSource* random_;
   tcp::IsnGenerator isn_;
+  tcp::SynCookies cookies_;  // keys derived from isn_'s secret (see the constructor)
   Counters counters_;
   TraceSink* trace_ = nullptr;
 

@@ -13,6 +13,7 @@
 #include "capture/pcap_writer.hpp"
 #include "os/system_random.hpp"
 #include "os/tun_device.hpp"
+#include "synack/profiles.hpp"
 
 namespace synack::cli {
 using namespace synack::capture;
@@ -55,6 +56,10 @@ void add_net_options(CLI::App* cmd, NetOptions& o) {
   cmd->add_flag("--trace-segments", o.trace_segments, "with --trace: every segment and drop too")
       ->group(group);
   cmd->add_flag("--stats", o.stats, "print the stack's counters to stderr on exit")
+      ->group(group);
+  cmd->add_option("--profile", o.profile,
+                  "TCP choices: rfc (default) or linux (synack::profiles, docs/conformance.md)")
+      ->check(CLI::IsMember({"rfc", "linux"}))
       ->group(group);
 }
 
@@ -186,7 +191,7 @@ std::unique_ptr<NetEnvironment> NetEnvironment::adopt(const NetOptions& o,
 constexpr std::uint32_t kGsoMaxBytes = 65000;
 
 bool NetEnvironment::build_stack(const NetOptions& o, bool intercept, std::string* error) {
-  StackConfig config;
+  StackConfig config = profiles::by_name(o.profile).value_or(profiles::rfc());
   // RFC 9293 §3.7.1: MSS = MTU minus the fixed IP and TCP headers. TcpConfig::mss is the
   // IPv4 value; connections over IPv6 announce 20 bytes less (Connection::announced_mss).
   config.tcp.mss = static_cast<std::uint16_t>(std::min<unsigned>(tun_->mtu() - 40, 65495));

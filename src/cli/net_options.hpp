@@ -53,6 +53,7 @@ struct NetOptions {
   std::string trace;
   bool trace_segments = false;
   bool stats = false;
+  std::string profile = "rfc";  // synack::profiles::by_name: "rfc" or "linux"
 };
 
 void add_net_options(CLI::App* command, NetOptions& options);

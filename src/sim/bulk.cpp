@@ -1,11 +1,13 @@
 #include "sim/bulk.hpp"
 
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <vector>
 
 #include "observe/json_trace.hpp"
+#include "sim/path_model.hpp"
 #include "sim/sim_pair.hpp"
 
 namespace synack::sim {
@@ -52,10 +54,66 @@ struct Flow {
 
 }  // namespace
 
+// The path model's time for the slower of the two directions (they run at once), and the
+// budget a run is held to.
+static void set_budget(const BulkOptions& o, BulkResult& r) {
+  const LinkParams& back = o.reverse_link ? *o.reverse_link : o.link;
+  std::uint32_t window = std::min(o.send_buffer, o.receive_buffer);
+  if (!o.window_scale) window = std::min<std::uint32_t>(window, 65535);
+  auto model = [&](std::uint64_t bytes, const LinkParams& fwd, const LinkParams& bwd,
+                   bool slow_reader) {
+    PathModelInput in;
+    in.bytes = bytes;
+    in.forward = fwd;
+    in.backward = bwd;
+    in.mss = o.mss;
+    in.window = window;
+    if (slow_reader) {
+      in.read_chunk = o.read_chunk;
+      in.read_pause = o.read_pause;
+    }
+    return model_transfer(in);
+  };
+  // The slow reader is the server's for the forward flow and the client's for the reverse one
+  // (run_bulk's pump paces both the same way).
+  PathModel forward = model(o.bytes, o.link, back, true);
+  PathModel reverse = model(o.reverse_bytes, back, o.link, true);
+  const PathModel& slower = o.reverse_bytes > 0 && reverse.transfer > forward.transfer ? reverse
+                                                                                      : forward;
+  r.model_time = slower.transfer;
+  r.model_bound = slower.bound;
+  if (o.budget_factor <= 0) return;
+  r.budget = std::chrono::duration_cast<Duration>(o.budget_factor * r.model_time) + o.budget_slack;
+}
+
+// A run that delivered everything later than its budget, or was stopped at it.
+static void judge_budget(const BulkOptions& o, BulkResult& r, bool stopped_at_budget) {
+  if (r.budget.count() == 0) return;
+  if ((r.intact && r.transfer_time > r.budget) || stopped_at_budget) {
+    r.too_slow = true;
+    char buf[300];
+    std::snprintf(buf, sizeof buf,
+                  "too slow: %s %.1f s against a budget of %.1f s (%.0fx the path model's %.2f s, "
+                  "bound by %s, + %.0f s); delivered %llu+%llu of %llu+%llu bytes",
+                  stopped_at_budget ? "stopped after" : "took",
+                  std::chrono::duration<double>(stopped_at_budget ? r.budget : r.transfer_time)
+                      .count(),
+                  std::chrono::duration<double>(r.budget).count(), o.budget_factor,
+                  std::chrono::duration<double>(r.model_time).count(), r.model_bound,
+                  std::chrono::duration<double>(o.budget_slack).count(),
+                  static_cast<unsigned long long>(r.delivered),
+                  static_cast<unsigned long long>(r.reverse_delivered),
+                  static_cast<unsigned long long>(o.bytes),
+                  static_cast<unsigned long long>(o.reverse_bytes));
+    r.failure = buf;
+  }
+}
+
 BulkResult run_bulk(const BulkOptions& o) {
   SimOptions sim;
   sim.seed = o.seed;
   sim.link = o.link;
+  sim.reverse_link = o.reverse_link;
   sim.record_ladder = false;
   if (!o.pcap.empty()) sim.pcap = o.pcap;
   sim.extra_trace = o.trace;
@@ -171,19 +229,38 @@ BulkResult run_bulk(const BulkOptions& o) {
   // Slow readers need a wake-up even when no packet arrives: step in small slices. A run
   // where nothing is in flight, no timer is pending and the applications made no progress
   // over a slice can never finish: it is hung, and stops at once rather than at the limit.
-  Instant deadline = pair.now() + o.limit;
+  // The run stops at its limit, or earlier at its time budget: past it, the seed fails anyway.
+  set_budget(o, result);
+  const bool budget_binds = result.budget.count() > 0 && result.budget < o.limit;
+  Instant deadline = pair.now() + (budget_binds ? result.budget : o.limit);
   bool done = false;
   auto progress = [&] {
     return flows[0].read + flows[1].read + flows[0].written + flows[1].written +
            pair.net().counters().packets_sent;
   };
+  const auto wall_start = std::chrono::steady_clock::now();
+  auto wall_elapsed = [&] { return std::chrono::steady_clock::now() - wall_start; };
   while (!done && pair.now() < deadline) {
     Duration slice = o.read_pause > Duration{0} ? o.read_pause : Duration{1s};
     std::uint64_t before = progress();
     done = pair.run_until(pump, slice);
     if (!done) done = pump();
+    if (auto at = pair.net().livelocked()) {
+      result.livelock = true;
+      result.failure = "livelock at t=" + std::to_string((*at - Instant{}).count()) +
+                       " us: the virtual clock stood still while packets kept flowing";
+      break;
+    }
+    if (!done && o.wall_limit.count() > 0 && wall_elapsed() > o.wall_limit) {
+      result.watchdog = true;
+      result.failure = "watchdog: still running after " + std::to_string(o.wall_limit.count()) +
+                       " ms of real time, at t=" + std::to_string((pair.now() - Instant{}).count()) +
+                       " us";
+      break;
+    }
     if (!done && progress() == before && !pair.net().next_event_time()) break;
   }
+  result.wall_seconds = std::chrono::duration<double>(wall_elapsed()).count();
   result.hung = !done;
   result.delivered = flows[0].read;
   result.reverse_delivered = flows[1].read;
@@ -207,6 +284,8 @@ BulkResult run_bulk(const BulkOptions& o) {
   result.packets = pair.net().counters().packets_sent;
   result.transfer_time = last_byte - Instant{};
   result.total_time = pair.now() - Instant{};
+  judge_budget(o, result, budget_binds && !done && !result.livelock && !result.watchdog &&
+                              pair.now() >= deadline);
   double seconds = std::chrono::duration<double>(result.transfer_time).count();
   if (seconds > 0)
     result.goodput_bps = static_cast<double>(result.delivered + result.reverse_delivered) * 8 / seconds;
@@ -221,7 +300,8 @@ std::string bulk_json(const BulkOptions& o, const BulkResult& r) {
       "\"retransmissions\":%llu,\"fast_retransmits\":%llu,\"rto_expirations\":%llu,"
       "\"sack_recovered_bytes\":%llu,\"corrupted_dropped\":%llu,\"packets\":%llu,"
       "\"virtual_seconds\":%.6f,\"goodput_mbit\":%.3f,\"final_states\":[\"%s\",\"%s\"],"
-      "\"seed\":%llu,\"hung\":%s,\"failure\":\"%s\"}",
+      "\"seed\":%llu,\"hung\":%s,\"livelock\":%s,\"too_slow\":%s,\"model_seconds\":%.3f,"
+      "\"model_bound\":\"%s\",\"budget_seconds\":%.3f,\"failure\":\"%s\"}",
       static_cast<unsigned long long>(o.bytes), static_cast<unsigned long long>(r.delivered),
       r.intact ? "true" : "false", static_cast<unsigned long long>(r.hash),
       static_cast<unsigned long long>(r.retransmissions),
@@ -233,7 +313,9 @@ std::string bulk_json(const BulkOptions& o, const BulkResult& r) {
       std::chrono::duration<double>(r.transfer_time).count(), r.goodput_bps / 1e6,
       std::string(to_string(r.final_state[0])).c_str(),
       std::string(to_string(r.final_state[1])).c_str(), static_cast<unsigned long long>(o.seed),
-      r.hung ? "true" : "false", json_escape(r.failure).c_str());
+      r.hung ? "true" : "false", r.livelock ? "true" : "false", r.too_slow ? "true" : "false",
+      std::chrono::duration<double>(r.model_time).count(), r.model_bound,
+      std::chrono::duration<double>(r.budget).count(), json_escape(r.failure).c_str());
   return buf;
 }
 

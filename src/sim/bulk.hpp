@@ -4,7 +4,9 @@
 // is caught exactly, not by a hash collision's chance.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "sim/sim_network.hpp"
@@ -18,7 +20,8 @@ struct BulkOptions {
   std::uint64_t bytes = 1 << 20;        // from client to server
   std::uint64_t reverse_bytes = 0;      // from server to client, at the same time
   std::uint64_t seed = 1;
-  sim::LinkParams link;                // both directions
+  sim::LinkParams link;                // both directions, unless reverse_link is set
+  std::optional<sim::LinkParams> reverse_link;  // server -> client
   CongestionAlgorithm congestion = CongestionAlgorithm::Cubic;
   std::uint32_t send_buffer = 256 * 1024;
   std::uint32_t receive_buffer = 256 * 1024;
@@ -32,6 +35,13 @@ struct BulkOptions {
   std::uint32_t read_chunk = 0;
   Duration read_pause{0};
   Duration limit = 3600s;  // virtual time before the run counts as hung
+  // Watchdog in real time: a run that takes longer than this (0 = no limit) is stopped and
+  // reported, so that a soak never hangs on one seed.
+  std::chrono::milliseconds wall_limit{0};
+  // Time budget from the path (sim/path_model.hpp): a run whose transfer takes longer than
+  // budget_factor x the model's time + budget_slack fails as too slow. 0: no budget.
+  double budget_factor = 0;
+  Duration budget_slack = 60s;
   std::string pcap;
   TraceSink* trace = nullptr;  // transitions, segments and drops of both stacks
 };
@@ -41,6 +51,13 @@ struct BulkResult {
   std::uint64_t reverse_delivered = 0;  // bytes the client read
   bool intact = false;                  // every byte matched and all arrived exactly once
   bool hung = false;                    // the limit passed before both ends reached CLOSED
+  bool livelock = false;                // the virtual clock stood still while packets flowed
+  bool watchdog = false;                // stopped by the real-time watchdog
+  bool too_slow = false;                // delivered, but beyond the time budget
+  Duration model_time{0};               // what the path model predicts for the transfer
+  Duration budget{0};                   // the budget it was held to (0: none)
+  const char* model_bound = "";         // what bounds the model: loss, window, rate, reader
+  double wall_seconds = 0;              // real time the run took
   std::string failure;                  // what went wrong, if anything
   std::uint64_t retransmissions = 0;
   std::uint64_t fast_retransmits = 0;

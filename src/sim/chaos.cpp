@@ -1,5 +1,7 @@
 #include "sim/chaos.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 
 #include "synack/random.hpp"
@@ -23,8 +25,8 @@ BulkOptions chaos_options(std::uint64_t seed) {
   SeededRandom r(SeededRandom(seed ^ 0x5eed5eed5eed5eedULL).next_u64());
   BulkOptions o;
   o.seed = seed;
-  // Faults: each present with probability 1/2, up to 30 % loss.
-  o.link.loss = r.next_u64() % 2 ? uniform(r, 0, 0.30) : 0;
+  // Faults: each present with probability 1/2; loss up to 20 % each way.
+  o.link.loss = r.next_u64() % 2 ? uniform(r, 0, 0.20) : 0;
   o.link.reorder = r.next_u64() % 2 ? uniform(r, 0, 0.20) : 0;
   o.link.duplicate = r.next_u64() % 2 ? uniform(r, 0, 0.10) : 0;
   o.link.corrupt = r.next_u64() % 2 ? uniform(r, 0, 0.10) : 0;
@@ -48,25 +50,52 @@ BulkOptions chaos_options(std::uint64_t seed) {
   o.timestamps = r.next_u64() % 4 != 0;
   o.window_scale = r.next_u64() % 4 != 0;
   o.congestion = r.next_u64() % 2 ? CongestionAlgorithm::Cubic : CongestionAlgorithm::NewReno;
-  o.bytes = pick(r, 0, 96 * 1024);
-  o.reverse_bytes = r.next_u64() % 2 ? pick(r, 0, 64 * 1024) : 0;
+  // Most transfers are small (many seeds, many handshakes and closes); one in eight moves up to
+  // 4 MiB each way, long enough for congestion control and recovery to matter.
+  const std::uint64_t most = r.next_u64() % 8 == 0 ? 4 << 20 : 256 * 1024;
+  o.bytes = pick(r, 0, most);
+  o.reverse_bytes = r.next_u64() % 2 ? pick(r, 0, most) : 0;
+  if (o.read_chunk > 0) {
+    // A slow reader bounds the transfer at read_chunk per read_pause: keep what it must read
+    // within two minutes of reading (3 bytes every 50 ms would take a day for 4 MiB).
+    const double per_second = o.read_chunk / std::chrono::duration<double>(o.read_pause).count();
+    const auto cap = static_cast<std::uint64_t>(per_second * 120);
+    o.bytes = std::min(o.bytes, cap);
+    o.reverse_bytes = std::min(o.reverse_bytes, cap);
+  }
+  // One in eight: one direction much worse than the other (up to 30 % loss one way).
+  if (r.next_u64() % 8 == 0) {
+    LinkParams worse = o.link;
+    worse.loss = uniform(r, 0.20, 0.30);
+    if (r.next_u64() % 2) {
+      o.reverse_link = worse;  // server -> client
+    } else {
+      o.reverse_link = o.link;
+      o.link = worse;  // client -> server (set_default_link; the reverse keeps the milder one)
+    }
+  }
   o.limit = 6 * 3600s;
+  // Every seed has a time budget from its path (sim/path_model.hpp) and a real-time watchdog.
+  o.budget_factor = kChaosBudgetFactor;
+  o.wall_limit = std::chrono::seconds(60);
   return o;
 }
 
 std::string describe_chaos(const BulkOptions& o) {
-  char buf[512];
+  char buf[600];
   std::snprintf(buf, sizeof buf,
                 "seed %llu: %llu+%llu bytes, loss %.3f reorder %.3f dup %.3f corrupt %.3f, "
                 "delay %lld us, rate %llu bit/s, sndbuf %u rcvbuf %u mss %u, read %u every %lld us, "
-                "sack %d ts %d ws %d %s",
+                "sack %d ts %d ws %d %s%s",
                 static_cast<unsigned long long>(o.seed), static_cast<unsigned long long>(o.bytes),
                 static_cast<unsigned long long>(o.reverse_bytes), o.link.loss, o.link.reorder,
                 o.link.duplicate, o.link.corrupt, static_cast<long long>(o.link.delay.count()),
                 static_cast<unsigned long long>(o.link.rate_bps), o.send_buffer, o.receive_buffer,
                 o.mss, o.read_chunk, static_cast<long long>(o.read_pause.count()), o.sack,
                 o.timestamps, o.window_scale,
-                o.congestion == CongestionAlgorithm::Cubic ? "cubic" : "newreno");
+                o.congestion == CongestionAlgorithm::Cubic ? "cubic" : "newreno",
+                o.reverse_link ? (", reverse loss " + std::to_string(o.reverse_link->loss)).c_str()
+                               : "");
   return buf;
 }
 

@@ -306,6 +306,7 @@ void SimNetwork::run_timer(HostId id) {
 }
 
 bool SimNetwork::step() {
+  if (livelocked_at_) return false;
   flush_outputs();
   std::optional<Instant> timer_at;
   HostId timer_host = 0;
@@ -318,6 +319,16 @@ bool SimNetwork::step() {
   }
   // At equal times, packets already in flight are delivered before timers run.
   if (!in_flight_.empty() && (!timer_at || in_flight_.front().at <= *timer_at)) {
+    // Livelock guard: packets delivered while the clock stands still.
+    if (in_flight_.front().at != delivery_instant_) {
+      delivery_instant_ = in_flight_.front().at;
+      deliveries_at_instant_ = 0;
+    }
+    if (++deliveries_at_instant_ > max_packets_per_instant_) {
+      livelocked_at_ = now_;
+      ++counters_.livelocks;
+      return false;
+    }
     deliver_next();
     return true;
   }
@@ -335,6 +346,10 @@ void SimNetwork::run_until(Instant t) {
   bool cut_short = false;
   for (;;) {
     const auto next = next_event_time();
+    if (livelocked_at_) {
+      cut_short = true;
+      break;
+    }
     if (!next || *next > t) break;
     if (events++ >= max_events_per_run_) {
       ++counters_.event_limit_hits;
@@ -357,6 +372,7 @@ bool SimNetwork::run_until(const std::function<bool()>& done, Instant limit) {
       result = true;
       break;
     }
+    if (livelocked_at_) break;
     const auto next = next_event_time();
     if (!next || *next > limit) {
       now_ = std::max(now_, limit);

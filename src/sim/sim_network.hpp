@@ -93,6 +93,7 @@ struct SimCounters {
   std::uint64_t timer_calls = 0;      // on_timer invocations
   std::uint64_t timer_stalls = 0;     // on_timer left the deadline <= now too often (see step())
   std::uint64_t event_limit_hits = 0; // run_* calls cut short by the per-run event limit
+  std::uint64_t livelocks = 0;        // the clock stood still while packets kept flowing
 };
 
 class SimNetwork {
@@ -151,6 +152,11 @@ class SimNetwork {
   // Each run_* call processes at most this many events (default 50 million), then stops and
   // counts event_limit_hits: the guard against hosts that ping-pong over zero-delay links.
   void set_max_events_per_run(std::uint64_t limit) { max_events_per_run_ = limit; }
+  // Livelock: more than this many packets delivered without the virtual clock advancing (two
+  // hosts answering each other at once, for ever). The network then stops running events —
+  // every run_* returns at once — and livelocked() says when it happened.
+  void set_max_packets_per_instant(std::uint64_t limit) { max_packets_per_instant_ = limit; }
+  std::optional<Instant> livelocked() const { return livelocked_at_; }
 
   // Collects packets hosts produced outside step() (the application called connect() or send()
   // directly) and sends them at now(). run_* and step() do not look for such packets on their
@@ -218,6 +224,10 @@ class SimNetwork {
   std::vector<std::byte> scratch_;  // reused by drain()
   SimCounters counters_;
   std::uint64_t max_events_per_run_ = 50'000'000;
+  std::uint64_t max_packets_per_instant_ = 100'000;
+  Instant delivery_instant_{};
+  std::uint64_t deliveries_at_instant_ = 0;
+  std::optional<Instant> livelocked_at_;
 };
 
 }  // namespace synack::sim

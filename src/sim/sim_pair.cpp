@@ -41,6 +41,7 @@ SimPair::SimPair(const SimOptions& options) : net_(options.seed), record_(option
     ladder_.names[side] = std::string(names[side]) + " " + addrs[side].to_string();
   }
   net_.set_default_link(options.link);
+  if (options.reverse_link) net_.set_link(hosts_[1], hosts_[0], *options.reverse_link);
   if (options.pcap) {
     std::string error;
     if (!net_.capture_to(*options.pcap, &error)) throw std::runtime_error(error);

@@ -17,7 +17,8 @@ namespace synack::sim {
 
 struct SimOptions {
   std::uint64_t seed = 1;
-  sim::LinkParams link;  // both directions
+  sim::LinkParams link;  // both directions, unless reverse_link is set
+  std::optional<sim::LinkParams> reverse_link;  // server -> client
   std::optional<std::string> pcap;
   StackConfig client_config;
   StackConfig server_config;

@@ -41,6 +41,16 @@ std::uint64_t& parse_error_counter(Counters& c, wire::ParseError e) {
   return c.drop_malformed;
 }
 
+// The two SipHash keys of the SYN cookies, derived from the ISN secret (itself drawn from the
+// RandomSource at construction) by the same keyed PRF under salts nothing else uses: secret
+// like it, independent of it for practical purposes, and drawing no further numbers keeps
+// every seeded simulation (ports, ISNs, captures) exactly as it was.
+tcp::SynCookies derive_cookie_keys(const tcp::IsnGenerator& isn) {
+  const wire::Endpoint none{};
+  auto key = [&](std::uint32_t salt) { return isn.hash_tuple(none, none, 0x636b0000 + salt); };
+  return tcp::SynCookies({key(0), key(1)}, {key(2), key(3)});
+}
+
 }  // namespace
 
 struct Stack::Slot {
@@ -59,6 +69,10 @@ struct Stack::Listener {
   std::size_t backlog = 0;
   std::deque<ConnectionId> accept_queue;
   std::size_t half_open = 0;  // children in SYN-RECEIVED
+  // When the last SYN cookie went out: ACKs are tried as cookies only for a while after
+  // (Linux's tcp_synq_no_recent_overflow), so that a listener that never needed cookies
+  // answers stray ACKs with a plain RST and spends no hash on them.
+  std::optional<Instant> last_cookie;
 };
 
 std::size_t Stack::TupleHash::operator()(const TupleKey& k) const {
@@ -89,6 +103,7 @@ Stack::Stack(StackConfig config, std::vector<wire::IpAddress> addresses, RandomS
       owned_random_(random ? nullptr : std::make_unique<SeededRandom>(config.random_seed)),
       random_(random ? random : owned_random_.get()),
       isn_({random_->next_u64(), random_->next_u64()}),
+      cookies_(derive_cookie_keys(isn_)),
       invalid_acks_(config.invalid_acks_per_second) {}
 
 Stack::~Stack() = default;
@@ -348,6 +363,14 @@ void Stack::handle_tcp(const wire::IpHeader& ip, const wire::TcpHeader& tcp,
       if (trace_) trace_->on_drop(DropEvent{now, 0, "tcp_backlog_overflow"});
       return;
     }
+    // RFC 4987 §3.6: with the SYN queue full (or always, by configuration), answer with a
+    // SYN cookie and keep nothing; Linux's tcp_conn_request() makes the same choice.
+    if (config_.syn_cookies == SynCookieMode::Always ||
+        (config_.syn_cookies == SynCookieMode::Auto &&
+         listener->half_open >= config_.max_syn_queue)) {
+      send_syn_cookie(*listener, local, remote, seg, now);
+      return;
+    }
     if (listener->half_open >= config_.max_syn_queue) {
       ++counters_.tcp_syn_queue_overflow;
       if (trace_) trace_->on_drop(DropEvent{now, 0, "tcp_syn_queue_overflow"});
@@ -372,6 +395,13 @@ void Stack::handle_tcp(const wire::IpHeader& ip, const wire::TcpHeader& tcp,
     if (seg.has(tcp::RST)) {
       ++counters_.drop_listen_rst;
     } else if (seg.has(tcp::ACK)) {
+      // RFC 4987 §3.6: an ACK that matches no connection may return a SYN cookie (not with
+      // SYN or RST, as Linux's cookie_v4_check). Taken, it made a connection; otherwise it
+      // is answered as any ACK at a listener (§3.10.7.2: RST), as Linux does.
+      if (!seg.has(tcp::SYN) && config_.syn_cookies != SynCookieMode::Never &&
+          listener->last_cookie && now - *listener->last_cookie < 2 * tcp::SynCookies::kPeriod &&
+          accept_syn_cookie(*listener, local, remote, seg, now))
+        return;
       ++counters_.drop_listen_ack;
       send_reset_for(ip, tcp, seg, now);
     } else {
@@ -390,6 +420,85 @@ void Stack::handle_tcp(const wire::IpHeader& ip, const wire::TcpHeader& tcp,
   }
   ++counters_.tcp_rst_closed_port;
   send_reset_for(ip, tcp, seg, now);
+}
+
+// --- SYN cookies (RFC 4987 §3.6; codec in tcp/syn_cookie.hpp) ----------------------------
+
+void Stack::send_syn_cookie(Listener& listener, const wire::Endpoint& local,
+                            const wire::Endpoint& remote, const tcp::Segment& syn, Instant now) {
+  const bool v6 = !local.addr.is_v4();
+  // RFC 9293 §3.7.1 (MUST-15): 536 / 1220 when the SYN has no MSS option.
+  const std::uint16_t peer_mss = syn.options.mss.value_or(v6 ? 1220 : 536);
+  const std::uint8_t mss_index = tcp::SynCookies::mss_index(peer_mss, v6);
+  const SeqNum cookie = cookies_.encode(local, remote, syn.seq, mss_index, now);
+  // TSval on the clock the connection will use (Connection::ts_now with the offset
+  // create_connection() gives it), its low bits carrying the options (Linux's
+  // cookie_init_timestamp).
+  const auto ts_offset = static_cast<std::uint32_t>(isn_.hash_tuple(local, remote, 1));
+  const std::uint32_t ts_clock = static_cast<std::uint32_t>(to_us(now) / 1000) + ts_offset;
+  const std::uint32_t tsval =
+      tcp::SynCookies::encode_tsval(ts_clock, tcp::cookie_options_for(config_.tcp, syn));
+  tcp::Segment synack = tcp::cookie_syn_ack(config_.tcp, local, syn, cookie, tsval);
+  listener.last_cookie = now;
+  ++counters_.tcp_syncookies_sent;
+  ++counters_.tcp_segments_out;
+  transmit(local, remote, synack, 0, now);
+}
+
+bool Stack::accept_syn_cookie(Listener& listener, const wire::Endpoint& local,
+                              const wire::Endpoint& remote, const tcp::Segment& ack, Instant now) {
+  // The ACK of our SYN,ACK: SEG.ACK - 1 is the cookie, SEG.SEQ - 1 the peer's ISN.
+  auto mss_index = cookies_.decode(local, remote, ack.seq - 1, ack.ack - 1, now);
+  tcp::Connection::CookieState state;
+  if (mss_index && ack.options.timestamps) {
+    // The echoed TSval carries the options (Linux's cookie_timestamp_decode). A TSecr with
+    // a bit we never send (ECN: we do not negotiate it), or timestamps when we are not
+    // configured for them, cannot answer our SYN,ACK (Linux refuses both too).
+    const tcp::CookieOptions options = tcp::SynCookies::decode_tsecr(ack.options.timestamps->echo);
+    if (options.ecn || !config_.tcp.timestamps) {
+      mss_index.reset();
+    } else {
+      state.snd_wscale = options.window_scale;
+      state.sack = options.sack;
+      state.timestamps = true;
+      state.ts_recent = ack.options.timestamps->value;
+    }
+  }
+  // Without timestamps in the ACK: the MSS only, no window scaling, no SACK (Linux too).
+  if (!mss_index) {
+    ++counters_.tcp_syncookies_failed;
+    if (trace_) trace_->on_drop(DropEvent{now, 0, "tcp_syncookies_failed"});
+    return false;
+  }
+  ++counters_.tcp_syncookies_validated;
+  if (listener.accept_queue.size() >= listener.backlog) {
+    // Linux drops it too (ListenOverflows); the peer's retransmission may find room.
+    ++counters_.tcp_backlog_overflow;
+    if (trace_) trace_->on_drop(DropEvent{now, 0, "tcp_backlog_overflow"});
+    return true;
+  }
+  state.iss = ack.ack - 1;
+  state.irs = ack.seq - 1;
+  state.peer_mss = tcp::SynCookies::mss_at(*mss_index, !local.addr.is_v4());
+  std::uint32_t index = 0;
+  auto created = create_connection(local, remote, now, true, &index, std::nullopt, &state);
+  if (!created) {
+    ++counters_.tcp_connection_limit;
+    return true;
+  }
+  ++counters_.tcp_passive_opens;
+  const ConnectionId id = *created;
+  slots_[index].parent = listener.id;
+  ++listener.half_open;  // in SYN-RECEIVED until the ACK below moves it on (after_call)
+  deliver_segment(index, ack, now);
+  // The ACK matched SND.UNA < SEG.ACK <= SND.NXT by construction, so the connection is past
+  // SYN-RECEIVED now; should it not be, nothing would ever retransmit for it: drop it.
+  Slot* s = find(id);
+  if (s && s->conn->state() == State::SynReceived) {
+    --listener.half_open;
+    free_slot(index);
+  }
+  return true;
 }
 
 void Stack::deliver_segment(std::uint32_t index, const tcp::Segment& seg, Instant now) {
@@ -578,7 +687,8 @@ void Stack::free_slot(std::uint32_t index) {
 Expected<ConnectionId, Error> Stack::create_connection(wire::Endpoint local,
                                                        wire::Endpoint remote, Instant now,
                                                        bool passive, std::uint32_t* index_out,
-                                                       std::optional<SeqNum> isn_floor) {
+                                                       std::optional<SeqNum> isn_floor,
+                                                       const tcp::Connection::CookieState* cookie) {
   if (live_ >= config_.max_connections) return Unexpected{Error::TooManyConnections};
   std::uint32_t index;
   if (!free_slots_.empty()) {
@@ -594,7 +704,10 @@ Expected<ConnectionId, Error> Stack::create_connection(wire::Endpoint local,
   if (isn_floor && isn < *isn_floor) isn = *isn_floor;
   auto ts_offset = static_cast<std::uint32_t>(isn_.hash_tuple(local, remote, 1));
   tcp::ConnectionContext ctx{&counters_, trace_, id, &invalid_acks_};
-  if (passive) {
+  if (cookie) {
+    s.conn.emplace(
+        tcp::Connection::from_syn_cookie(config_.tcp, ctx, local, remote, *cookie, ts_offset, now));
+  } else if (passive) {
     s.conn.emplace(tcp::Connection::for_listener(config_.tcp, ctx, local, remote, isn, ts_offset));
   } else {
     s.conn.emplace(config_.tcp, ctx, local, remote, isn, ts_offset);
@@ -767,7 +880,13 @@ Expected<void, Error> Stack::close(ConnectionId id, Instant now) {
   std::uint32_t index = slot_index(id);
   tcp::Connection& c = *s->conn;
   Sink sink(*this, c.local(), c.remote(), id, now);
-  if (c.state() != State::Closed && !c.write_shut()) (void)c.close(now, sink);
+  if (c.readable() > 0 && c.state() != State::Closed) {
+    // RFC 2525 §2.17: data received and never read makes the close an abort — an RST
+    // instead of the FIN, not a FIN followed by an RST.
+    c.abort(now, sink);
+  } else if (c.state() != State::Closed && !c.write_shut()) {
+    (void)c.close(now, sink);
+  }
   s->detached = true;
   after_call(index, now);
   return {};

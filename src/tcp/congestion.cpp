@@ -67,10 +67,14 @@ void CongestionControl::cubic_on_ack(std::uint32_t acked, Instant now,
     // RFC 9438 §4.4/4.5: cwnd grows by (target - cwnd)/cwnd per acked segment.
     increment_seg = (target - cwnd_seg) * (static_cast<double>(acked) / mss_) / cwnd_seg;
   }
-  bytes_acked_ += static_cast<std::uint32_t>(std::max(0.0, increment_seg) * mss_);
-  if (bytes_acked_ >= 1) {
-    cwnd_ += bytes_acked_;
-    bytes_acked_ = 0;
+  // The increment is accumulated in fractions of a byte and only whole bytes move cwnd: at
+  // a large window each ACK's share is below one byte, and truncating it per ACK lost the
+  // growth RFC 9438 §4.4/§4.5 prescribe (the window lagged W_cubic(t) ever further).
+  cubic_increment_ += std::max(0.0, increment_seg) * mss_;
+  if (cubic_increment_ >= 1.0) {
+    double whole = std::floor(cubic_increment_);
+    cwnd_ += static_cast<std::uint32_t>(whole);
+    cubic_increment_ -= whole;
   }
 }
 
@@ -87,6 +91,7 @@ void CongestionControl::cubic_reduce(std::uint32_t flight_size, Instant) {
   // RFC 9438 §4.6: ssthresh = flight_size * beta_cubic, at least 2 segments.
   ssthresh_ = std::max(static_cast<std::uint32_t>(flight_size * kCubicBeta), 2 * mss_);
   epoch_start_.reset();
+  cubic_increment_ = 0;
 }
 
 void CongestionControl::on_congestion_event(std::uint32_t flight_size, Instant now) {

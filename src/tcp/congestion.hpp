@@ -52,6 +52,7 @@ class CongestionControl {
   double w_last_max_ = 0;
   double k_ = 0;
   double w_est_ = 0;
+  double cubic_increment_ = 0;  // growth not yet applied, in bytes (fractions kept)
   std::optional<Instant> epoch_start_;
 };
 

@@ -30,11 +30,16 @@ Connection::Connection(const TcpConfig& config, ConnectionContext context, wire:
       snd_buf_(config.send_buffer),
       snd_buf_seq_(isn + 1),
       rcv_buf_(config.receive_buffer, config.max_reassembly_ranges),
-      rtt_(config.rto_initial, config.rto_min, config.rto_max),
+      rtt_(config.rto_initial, config.rto_min, config.rto_max, config.rto_min_in_variance),
       cc_(config.congestion, config.mss, config.initial_window_segments) {
-  rcv_wscale_ = config.window_scale ? shift_for(config.receive_buffer) : 0;
+  // RFC 7323 §2.3: the shift that lets the window field cover the buffer (or the larger
+  // size window_scale_buffer names, as Linux does for its autotuning ceiling).
+  rcv_wscale_ = config.window_scale ? shift_for(std::max(config.receive_buffer,
+                                                         config.window_scale_buffer))
+                                    : 0;
   // RFC 6582 §3.2 step 1: "recover" starts at the initial send sequence number.
   recover_ = isn;
+  snd_sml_ = isn;
   high_rxt_ = isn;
 }
 
@@ -44,6 +49,31 @@ Connection Connection::for_listener(const TcpConfig& config, ConnectionContext c
   Connection c(config, context, local, remote, isn, ts_offset);
   c.state_ = State::Listen;
   c.passive_ = true;
+  return c;
+}
+
+Connection Connection::from_syn_cookie(const TcpConfig& config, ConnectionContext context,
+                                       wire::Endpoint local, wire::Endpoint remote,
+                                       const CookieState& cookie, std::uint32_t ts_offset,
+                                       Instant now) {
+  Connection c = for_listener(config, context, local, remote, cookie.iss, ts_offset);
+  c.irs_ = cookie.irs;
+  c.rcv_nxt_ = cookie.irs + 1;
+  // RFC 4987 §3.6: the MSS from the cookie's table; the other options only as the timestamp
+  // bits preserved them (tcp/syn_cookie.hpp), intersected with our configuration.
+  c.peer_mss_ = std::max<std::uint16_t>(cookie.peer_mss, 88);
+  c.wscale_ok_ = config.window_scale && cookie.snd_wscale.has_value();
+  c.snd_wscale_ = c.wscale_ok_ ? std::min<std::uint8_t>(*cookie.snd_wscale, 14) : 0;
+  if (!c.wscale_ok_) c.rcv_wscale_ = 0;
+  c.sack_ok_ = config.sack && cookie.sack;
+  c.ts_ok_ = config.timestamps && cookie.timestamps;
+  if (c.ts_ok_) c.ts_recent_ = cookie.ts_recent;
+  // Our SYN,ACK is out (SND.NXT = ISS + 1) and offered the unscaled window send_syn() offers.
+  c.snd_nxt_ = cookie.iss + 1;
+  c.snd_max_ = c.snd_nxt_;
+  c.rcv_adv_ = c.rcv_nxt_ + std::min<std::uint32_t>(c.rcv_buf_.free_space(), 0xffff);
+  c.cc_.set_mss(c.effective_mss());
+  c.set_state(State::SynReceived, "rcv ACK with valid SYN cookie", now);
   return c;
 }
 
@@ -149,7 +179,12 @@ Expected<std::size_t, Error> Connection::send(std::span<const std::byte> data, I
       return Unexpected{Error::ShutDown};
   }
   if (fin_queued_) return Unexpected{Error::ShutDown};
-  if (data.empty()) return std::size_t{0};
+  if (data.empty()) {
+    // A SEND of nothing pushes what is queued (what Nagle may now let go, after the
+    // application turned it off: Linux's tcp_push_pending_frames on TCP_NODELAY).
+    if (is_synchronized(state_)) output(now, out);
+    return std::size_t{0};
+  }
   std::uint32_t taken = snd_buf_.append(data);
   if (taken == 0) return Unexpected{Error::WouldBlock};
   if (then_close && taken == data.size() &&
@@ -238,7 +273,7 @@ void Connection::abort(Instant now, SegmentSink& out) {
     default:
       // SYN-RECEIVED, ESTABLISHED, FIN-WAIT-1/2, CLOSE-WAIT: "Send a reset segment:
       // <SEQ=SND.NXT><CTL=RST>".
-      send_rst(acceptable_seq(), now, out);
+      send_rst(acceptable_seq(), now, out, config_.abort_rst_with_ack);
       enter_closed("ABORT / snd RST", now, Error::ConnectionAborted);
       return;
   }
@@ -324,6 +359,7 @@ void Connection::on_timer(Instant now, SegmentSink& out) {
   if (due(Timer::DelayedAck)) {
     disarm(Timer::DelayedAck);
     if (context_.counters) ++context_.counters->tcp_delayed_acks;
+    pingpong_ = false;  // follows Linux (tcp_delack_timer_handler): a missed delayed ACK ends it
     send_ack(now, out);
   }
 }
@@ -341,7 +377,10 @@ void Connection::on_retransmit_timeout(Instant now, SegmentSink& out) {
   ++retries_;
   if (!first_unacked_retransmit_) first_unacked_retransmit_ = now;
   bool handshake = state_ == State::SynSent || state_ == State::SynReceived;
-  std::uint8_t limit = handshake ? config_.syn_retries : config_.data_retries;
+  std::uint8_t limit = !handshake                   ? config_.data_retries
+                       : state_ == State::SynReceived ? config_.synack_retries.value_or(
+                                                            config_.syn_retries)
+                                                      : config_.syn_retries;
   bool user_timeout_passed = config_.user_timeout > Duration{0} &&
                              now - *first_unacked_retransmit_ >= config_.user_timeout;
   // RFC 9293 §3.8.3: at R2 (a count of retransmissions here, or the user timeout) close
@@ -354,7 +393,8 @@ void Connection::on_retransmit_timeout(Instant now, SegmentSink& out) {
     return;
   }
   // RFC 6298 §5.5: back off the timer; §5.4: retransmit the earliest unacknowledged segment.
-  rtt_.backoff();
+  // Follows Linux (tcp_syn_linear_timeouts): the first SYN retransmissions do not back off.
+  if (!(state_ == State::SynSent && retries_ <= config_.syn_linear_timeouts)) rtt_.backoff();
   timed_seq_.reset();  // Karn: no sample from a retransmitted segment
   if (state_ == State::SynSent) {
     send_syn(now, out, true);
@@ -372,16 +412,31 @@ void Connection::on_retransmit_timeout(Instant now, SegmentSink& out) {
     return;
   }
   if (flight_size() == 0) return;
-  // RFC 5681 §3.1 eq. 4 and RFC 6582 §4: leave fast recovery; restart from SND.UNA.
+  // RFC 5681 §3.1 eq. 4 and RFC 6582 §4: leave fast recovery, cwnd = 1 SMSS.
   cc_.on_rto(flight_size(), now);
-  in_recovery_ = false;
-  sack_recovery_ = false;
-  // RFC 2018 §8: after a timeout, SACK information is not trusted (the receiver may have
-  // reneged); everything from SND.UNA is sent again.
-  scoreboard_.clear();
   retransmit_log_.clear();
   dup_acks_ = 0;
   recover_ = snd_max_;
+  // RFC 2018 §8 feared the receiver may have reneged. RFC 6675 §5.1 keeps the scoreboard
+  // across a timeout given a reneging test: Linux's (tcp_check_sack_reneging) — SACKed data
+  // at SND.UNA that the cumulative ACK does not cover — clears it here.
+  if (scoreboard_.sacked_range_at_or_after(snd_una_) &&
+      scoreboard_.sacked_range_at_or_after(snd_una_)->first == snd_una_) {
+    ++context_.counters->tcp_sack_reneging;
+    scoreboard_.clear();
+  }
+  if (sack_ok_ && !scoreboard_.empty()) {
+    // RFC 6675 §5.1 / RFC 8985 §6.3: every unSACKed octet below RecoveryPoint is lost; the
+    // holes are resent as NextSeg and cwnd allow, never what the peer holds — and a
+    // retransmission lost again is found by SACK (RFC 8985 §6.2), not by another RTO.
+    recovery_ = Recovery::Loss;
+    scoreboard_.mark_lost_below(recover_);
+    high_rxt_ = retransmit_first(now, out);  // HighRxt restarts: every hole goes again
+    retransmit_log_.on_retransmit(snd_una_, high_rxt_, snd_max_);
+    return;
+  }
+  // Without SACK information: go back N from SND.UNA.
+  recovery_ = Recovery::Open;
   snd_nxt_ = snd_una_;
   retransmit_first(now, out);
 }
@@ -404,14 +459,24 @@ void Connection::on_persist_timeout(Instant now, SegmentSink& out) {
     return;
   }
   ++unanswered_probes_;
-  std::uint32_t unsent = static_cast<std::uint32_t>(fin_seq() - snd_nxt_);
+  // Octets not yet sent: none once SND.NXT is past the FIN (the FIN is what is outstanding;
+  // FIN sequence - SND.NXT would wrap to 2^32 - 1 and "probe" beyond the send buffer).
+  std::uint32_t unsent =
+      snd_nxt_ < fin_seq() ? static_cast<std::uint32_t>(fin_seq() - snd_nxt_) : 0;
   if (context_.counters) ++context_.counters->tcp_window_probes;
-  if (snd_nxt_ != snd_una_ && snd_buf_.size() > 0) {
+  if (config_.zero_window_probe_empty) {
+    // Follows Linux (tcp_xmit_probe_skb): an old sequence number draws an ACK (§3.10.7.4).
+    Segment probe;
+    probe.seq = snd_una_ - 1;
+    probe.flags = ACK;
+    emit(probe, now, out);
+  } else if (snd_nxt_ != snd_una_ && snd_buf_.size() > 0) {
     send_data_segment(snd_una_, 1, false, now, out, true);
   } else if (unsent > 0) {
     send_data_segment(snd_nxt_, 1, false, now, out, false);
     snd_nxt_ += 1;
     snd_max_ = seq_max(snd_max_, snd_nxt_);
+    probe_end_ = snd_nxt_;
   } else {
     send_ack(now, out);
   }
@@ -436,6 +501,8 @@ void Connection::on_keepalive_timeout(Instant now, SegmentSink& out) {
   }
   if (keepalive_sent_ >= config_.keepalive_probes) {
     if (context_.counters) ++context_.counters->tcp_timeouts;
+    // Follows Linux (tcp_keepalive_timer): tell the peer, should it still be there.
+    if (config_.reset_on_keepalive_timeout) send_rst(acceptable_seq(), now, out, true);
     enter_closed("timeout=keepalive / delete TCB", now, Error::TimedOut);
     return;
   }

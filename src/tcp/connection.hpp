@@ -76,6 +76,27 @@ class Connection {
                                  wire::Endpoint local, wire::Endpoint remote, SeqNum isn,
                                  std::uint32_t ts_offset);
 
+  // RFC 4987 §3.6: what a valid SYN cookie restores (see tcp/syn_cookie.hpp).
+  struct CookieState {
+    SeqNum iss;  // the cookie: SEG.ACK - 1 of the ACK that returned it
+    SeqNum irs;  // the peer's ISN: SEG.SEQ - 1
+    std::uint16_t peer_mss = 536;
+    std::optional<std::uint8_t> snd_wscale;  // the peer's shift; nullopt: no window scaling
+    bool sack = false;
+    bool timestamps = false;
+    std::uint32_t ts_recent = 0;  // the returning ACK's TSval
+  };
+  // A listener's child rebuilt from a valid SYN cookie: in SYN-RECEIVED (LISTEN -> SYN-RECEIVED
+  // is traced) as if it had sent the cookie SYN,ACK itself, with the options the cookie kept
+  // and no retransmission timer (the SYN,ACK is not ours to resend). The ACK that returned
+  // the cookie is then handed to on_segment() and completes the handshake the ordinary way
+  // (§3.10.7.4 fifth, SYN-RECEIVED), data and FIN included — as Linux builds a request sock
+  // from the cookie and lets tcp_check_req() finish it.
+  static Connection from_syn_cookie(const TcpConfig& config, ConnectionContext context,
+                                    wire::Endpoint local, wire::Endpoint remote,
+                                    const CookieState& cookie, std::uint32_t ts_offset,
+                                    Instant now);
+
   // RFC 9293 §3.10.1 OPEN, active: CLOSED -> SYN-SENT, sends SYN.
   // Errors: AlreadyConnected unless CLOSED.
   Expected<void, Error> open_active(Instant now, SegmentSink& out);
@@ -175,7 +196,7 @@ class Connection {
   void apply_peer_syn_options(const Segment& seg);
   void update_send_window(const Segment& seg, Instant now);
   void handle_new_ack(const Segment& seg, Instant now, SegmentSink& out);
-  void handle_duplicate_ack(const Segment& seg, Instant now, SegmentSink& out);
+  void handle_duplicate_ack(const Segment& seg, bool new_sack_info);
   void enter_recovery(Instant now, SegmentSink& out);
   void take_rtt_sample(const Segment& seg, Instant now);
   void update_ts_recent(const Segment& seg);
@@ -189,13 +210,14 @@ class Connection {
   // rate limits say no. Returns whether it was sent.
   bool send_invalid_reply_ack(const Segment& seg, Instant now, SegmentSink& out);
   SeqNum acceptable_seq() const;
-  void send_rst(SeqNum seq, Instant now, SegmentSink& out);
+  void send_rst(SeqNum seq, Instant now, SegmentSink& out, bool with_ack = false);
   void send_data_segment(SeqNum seq, std::uint32_t len, bool fin, Instant now, SegmentSink& out,
                          bool retransmission);
   void emit(Segment& seg, Instant now, SegmentSink& out);
   std::uint16_t window_to_advertise();
   std::uint32_t ts_now(Instant now) const;
-  void retransmit_first(Instant now, SegmentSink& out);
+  // Returns the end of what it sent (SND.UNA when nothing).
+  SeqNum retransmit_first(Instant now, SegmentSink& out);
   bool sack_retransmit_next(Instant now, SegmentSink& out);
   bool resend_lost_retransmission(Instant now, SegmentSink& out);
   std::optional<SeqNum> retransmit_hole(SeqNum start, std::uint32_t length, Instant now,
@@ -212,6 +234,7 @@ class Connection {
   const std::optional<Instant>& timer(Timer t) const { return timers_[static_cast<int>(t)]; }
   void restart_retransmit_timer(Instant now);
   void schedule_ack(Instant now, SegmentSink& out, bool immediately);
+  void note_data_arrival(Instant now);
 
   // --- timers (connection.cpp) ---
   void on_retransmit_timeout(Instant now, SegmentSink& out);
@@ -269,18 +292,38 @@ class Connection {
   std::optional<Instant> first_unacked_retransmit_;  // for the user timeout
   std::uint8_t persist_backoff_ = 0;
   std::uint8_t unanswered_probes_ = 0;  // zero-window probes since the last acceptable ACK
+  std::optional<SeqNum> probe_end_;     // end of the last new-data zero-window probe
   bool force_send_ = false;             // SWS override timer fired (RFC 9293 §3.8.6.2.1)
   std::uint8_t keepalive_sent_ = 0;
   std::optional<SeqNum> timed_seq_;  // Karn: the segment being timed for an RTT sample
   Instant timed_at_{};
   std::uint32_t dup_acks_ = 0;
-  bool in_recovery_ = false;
+  // Loss recovery's phase: one value instead of flags tested in combination.
+  enum class Recovery : std::uint8_t {
+    Open,     // no loss being repaired (RFC 5681 §3.1)
+    NewReno,  // fast recovery without SACK (RFC 5681 §3.2, RFC 6582)
+    Sack,     // fast recovery driven by the scoreboard (RFC 6675 §5)
+    Loss,     // after an RTO with SACK: every unSACKed octet below recover_ is lost (RFC 6675
+              // §5.1, RFC 8985 §6.3) and resent as NextSeg allows, cwnd in slow start
+  };
+  Recovery recovery_ = Recovery::Open;
+  bool in_recovery() const { return recovery_ != Recovery::Open; }
+  // Holes are chosen from the scoreboard (RFC 6675 NextSeg) in these phases.
+  bool sack_driven() const { return recovery_ == Recovery::Sack || recovery_ == Recovery::Loss; }
   SeqNum recover_;  // RFC 6582 "recover" / RFC 6675 RecoveryPoint
-  bool sack_recovery_ = false;  // in_recovery_ driven by RFC 6675 (SACK) rather than NewReno
   SackScoreboard scoreboard_;
   SeqNum high_rxt_;  // RFC 6675 HighRxt
   RetransmitLog retransmit_log_;  // SACK recovery's retransmissions, for RFC 8985 §6.2
-  std::uint32_t ack_pending_ = 0;  // full-sized segments received since our last ACK
+  std::uint32_t ack_pending_ = 0;
+  // Linux's quick-ACK mode (TcpConfig::quick_acks): ACKs still to send at once, whether the
+  // connection is interactive, and when in-order data last arrived.
+  std::uint32_t quick_acks_left_ = 0;
+  bool pingpong_ = false;
+  SeqNum snd_sml_{};
+  // RFC 2883: a duplicate range to report in the next ACK's first SACK block.
+  std::optional<std::pair<SeqNum, SeqNum>> dsack_;
+  void note_duplicate(SeqNum begin, SeqNum end);  // end of the last short segment sent (Minshall's Nagle)
+  std::optional<Instant> last_data_at_;  // full-sized segments received since our last ACK
   bool ack_now_ = false;
   std::optional<Instant> last_invalid_ack_;  // RFC 5961 §7 rate limit: the last such ACK sent
 

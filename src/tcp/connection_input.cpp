@@ -258,9 +258,22 @@ bool Connection::check_sequence(const Segment& seg, Instant now, SegmentSink& ou
       SYNACK_DROP(drop_rst_out_of_window);  // RFC 5961 §3.2: silently discard
       return false;
     }
+    // A retransmitted duplicate (data wholly below RCV.NXT): its TSval becomes TS.Recent if
+    // newer, so the ACK below echoes this copy, as Linux does (its tcp_sequence() lets a
+    // duplicate reaching RCV.WUP through to tcp_replace_ts_recent()). Read literally, RFC
+    // 7323 §4.3 (2) / §5.3 R3 would ignore it (SEG.SEQ + SEG.LEN <= Last.ACK.sent, and R3
+    // follows R2's drop), and the sender's RTT sample would span its whole backoff.
+    // R1 (PAWS) ran above, so the TSval is not older than TS.Recent.
+    if (ts_ok_ && seg.options.timestamps && len > 0 && !seg.has(SYN) && !seg.has(RST) &&
+        seg.seq + len <= rcv_nxt_ &&
+        static_cast<std::int32_t>(seg.options.timestamps->value - ts_recent_) > 0)
+      ts_recent_ = seg.options.timestamps->value;
     // "If an incoming segment is not acceptable, an acknowledgment should be sent in reply
     // (unless the RST bit is set ...): <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>"
     SYNACK_DROP(drop_sequence_unacceptable);
+    // RFC 2883 §4: data wholly below RCV.NXT is a duplicate; say so in the ACK.
+    if (!seg.payload.empty() && seg.seq + static_cast<std::uint32_t>(seg.payload.size()) <= rcv_nxt_)
+      note_duplicate(seg.seq, seg.seq + static_cast<std::uint32_t>(seg.payload.size()));
     send_invalid_reply_ack(seg, now, out);
     return false;
   }
@@ -380,21 +393,23 @@ bool Connection::process_ack(const Segment& seg, Instant now, SegmentSink& out) 
     return false;
   }
   unanswered_probes_ = 0;  // the peer is alive (RFC 9293 §3.8.6.1, MUST-37)
+  std::uint32_t newly_sacked = 0;
   if (sack_ok_ && seg.options.sack_count > 0) {
     // RFC 2018 §4 / RFC 6675: record what the peer holds above the cumulative ACK.
-    std::size_t lies = scoreboard_.update(
+    auto r = scoreboard_.update(
         seq_max(seg.ack, snd_una_), snd_max_,
         std::span(seg.options.sack.data(), std::min<std::size_t>(seg.options.sack_count,
                                                                  wire::kMaxSackBlocks)));
-    if (lies > 0 && context_.counters) context_.counters->drop_sack_invalid += lies;
+    if (r.ignored > 0) context_.counters->drop_sack_invalid += r.ignored;
+    newly_sacked = r.newly_sacked;
   }
   if (seg.ack > snd_una_) {
     handle_new_ack(seg, now, out);
     if (state_ == State::Closed) return false;
   } else if (seg.ack == snd_una_) {
-    handle_duplicate_ack(seg, now, out);
+    handle_duplicate_ack(seg, newly_sacked > 0);
   }
-  if (sack_recovery_) {
+  if (sack_driven()) {
     // RFC 8985 §6.2: a retransmission whose later-sent data is SACKed while it is not was
     // lost; output() sends it again (see RetransmitLog).
     std::size_t lost = retransmit_log_.update(snd_una_, scoreboard_, effective_mss());
@@ -406,7 +421,7 @@ bool Connection::process_ack(const Segment& seg, Instant now, SegmentSink& out) 
   // the highest sequence number sent when the last one began, i.e. SND.MAX - 1 then; our
   // recover_ holds that SND.MAX, so an ACK of exactly recover_ qualifies (RFC 6675 §5 too:
   // "beyond the last value of RecoveryPoint" = HighData).
-  if (!in_recovery_ && flight_size() > 0 && snd_una_ >= recover_ &&
+  if (!in_recovery() && flight_size() > 0 && snd_una_ >= recover_ &&
       (dup_acks_ >= 3 || (sack_ok_ && scoreboard_.is_lost(snd_una_, effective_mss()))))
     enter_recovery(now, out);
   update_send_window(seg, now);
@@ -432,17 +447,29 @@ bool Connection::process_ack(const Segment& seg, Instant now, SegmentSink& out) 
 }
 
 void Connection::take_rtt_sample(const Segment& seg, Instant now) {
-  // Karn's algorithm (RFC 6298 §3): only a segment sent once is timed.
+  // Karn's algorithm (RFC 6298 §3): only a segment sent once is timed; any retransmission
+  // before its ACK cancels the measurement (send_data_segment()).
   if (timed_seq_ && seg.ack >= *timed_seq_) {
     rtt_.sample(now - timed_at_);
     timed_seq_.reset();
     return;
   }
-  // RFC 7323 §4 RTTM: the echoed timestamp times retransmitted segments too.
-  if (ts_ok_ && seg.options.timestamps && seg.options.timestamps->echo != 0) {
-    std::uint32_t elapsed_ms = ts_now(now) - seg.options.timestamps->echo;
-    if (elapsed_ms < 60000 && !timed_seq_) rtt_.sample(std::chrono::milliseconds(elapsed_ms));
+  // RFC 7323 §4.1 RTTM: TSecr of an ACK that advances SND.UNA is a sample, retransmitted
+  // segments included (the receiver echoes the copy it ACKs, see check_sequence()). It weighs
+  // 1/ExpectedSamples of a sequence sample (RFC 7323 Appendix G), ExpectedSamples =
+  // ceil(FlightSize / (2 SMSS)) with FlightSize before this ACK.
+  if (!ts_ok_ || !seg.options.timestamps || seg.options.timestamps->echo == 0) return;
+  std::uint32_t elapsed_ms = ts_now(now) - seg.options.timestamps->echo;
+  // An echo from the future (it wraps to a huge value) or older than 60 s measures no path:
+  // a lying or confused peer. Dropped and counted; the ACK still collapses the backoff
+  // (handle_new_ack()).
+  if (elapsed_ms >= 60000) {
+    ++context_.counters->tcp_rtt_samples_discarded;
+    return;
   }
+  std::uint32_t mss = effective_mss();
+  std::uint32_t flight = static_cast<std::uint32_t>(snd_max_ - snd_una_);
+  rtt_.sample(std::chrono::milliseconds(elapsed_ms), (flight + 2 * mss - 1) / (2 * mss));
 }
 
 // SND.UNA advances (RFC 9293 §3.10.7.4 fifth, ESTABLISHED: "Any segments on the
@@ -450,6 +477,13 @@ void Connection::take_rtt_sample(const Segment& seg, Instant now) {
 void Connection::handle_new_ack(const Segment& seg, Instant now, SegmentSink& out) {
   auto acked = static_cast<std::uint32_t>(seg.ack - snd_una_);
   take_rtt_sample(seg, now);
+  // New data acknowledged: with timestamps every such ACK measures the path, and one whose
+  // sample was discarded must not leave the timer backed off (issue 10: an RTO of 120 s
+  // while ACKs advanced). RFC 6298 §5 note after 5.7; Linux resets icsk_backoff on every
+  // ACK that carries a sample. Without timestamps an ambiguous ACK keeps the backed-off RTO
+  // until a Karn-valid sample (RFC 6298 §3, Karn).
+  if (ts_ok_ && seg.options.timestamps && seg.options.timestamps->echo != 0)
+    rtt_.reset_backoff();
   std::uint32_t data_acked = 0;
   if (seg.ack > snd_buf_seq_)
     data_acked = std::min<std::uint32_t>(static_cast<std::uint32_t>(seg.ack - snd_buf_seq_),
@@ -468,15 +502,24 @@ void Connection::handle_new_ack(const Segment& seg, Instant now, SegmentSink& ou
       !fin_queued_)
     events_ |= event::Writable;
 
-  if (in_recovery_) {
+  if (recovery_ == Recovery::Loss) {
+    // After an RTO the window grows in slow start (RFC 5681 §3.1) while the holes below
+    // recover_ are resent; the phase ends when they are all acknowledged.
+    dup_acks_ = 0;
+    cc_.on_ack(acked, now, rtt_.srtt());
+    if (seg.ack >= recover_) {
+      recovery_ = Recovery::Open;
+      retransmit_log_.clear();
+      scoreboard_.clear_lost_below();
+    }
+  } else if (in_recovery()) {
     if (seg.ack >= recover_) {
       // RFC 6582 §3.2 step 3 / RFC 6675 §5 (A): full acknowledgment ends recovery.
-      in_recovery_ = false;
-      sack_recovery_ = false;
+      recovery_ = Recovery::Open;
       retransmit_log_.clear();
       dup_acks_ = 0;
       cc_.on_recovery_exit();
-    } else if (sack_recovery_) {
+    } else if (recovery_ == Recovery::Sack) {
       // RFC 6675 §5 (C): no window change; output() sends what NextSeg() allows.
     } else {
       // RFC 6582 §3.2 step 3 partial ACK: retransmit the next hole, deflate by the amount
@@ -497,44 +540,47 @@ void Connection::handle_new_ack(const Segment& seg, Instant now, SegmentSink& ou
   }
 }
 
-// RFC 5681 §2 "DUPLICATE ACKNOWLEDGMENT" and §3.2 fast retransmit / fast recovery.
-void Connection::handle_duplicate_ack(const Segment& seg, Instant now, SegmentSink& out) {
+// RFC 5681 §2 "DUPLICATE ACKNOWLEDGMENT" and RFC 6675 §2 "DupAck", for fast retransmit,
+// fast recovery (RFC 5681 §3.2) and limited transmit (RFC 3042).
+void Connection::handle_duplicate_ack(const Segment& seg, bool new_sack_info) {
   std::uint32_t window = static_cast<std::uint32_t>(seg.window) << snd_wscale_;
-  // A zero window is not counted: what is outstanding is a window probe sent past the
-  // offered window, and its "still zero" answers (RFC 9293 §3.8.6.1) say nothing of loss —
-  // three of them would fast-retransmit the probe and halve cwnd (Linux's probes are never
-  // in flight, so it cannot count them either).
-  bool duplicate = flight_size() > 0 && seg.payload.empty() && !seg.has(SYN) &&
-                   !seg.has(FIN) && window == snd_wnd_ && window != 0;
+  // RFC 5681 §2: no data, no SYN/FIN, the same window. A zero window is not counted: what is
+  // outstanding is a window probe sent past the offered window, and its "still zero" answers
+  // (RFC 9293 §3.8.6.1) say nothing of loss — three of them would fast-retransmit the probe
+  // and halve cwnd (Linux's probes are never in flight, so it cannot count them either).
+  bool rfc5681 = seg.payload.empty() && !seg.has(SYN) && !seg.has(FIN) && window == snd_wnd_ &&
+                 window != 0;
+  // RFC 6675 §2: "a segment that arrives carrying a SACK block that identifies previously
+  // unacknowledged and un-SACKed octets between HighACK and HighData" is a DupAck whatever
+  // its window or payload — Linux changes its window in nearly every ACK, and RFC 5681's
+  // definition alone let neither fast retransmit nor limited transmit fire against it.
+  bool duplicate = flight_size() > 0 && (rfc5681 || new_sack_info);
   if (!duplicate) return;
   ++dup_acks_;
-  if (context_.counters) ++context_.counters->tcp_dup_acks;
-  std::uint32_t mss = effective_mss();
+  ++context_.counters->tcp_dup_acks;
   // RFC 5681 §3.2 step 4: NewReno inflates by one SMSS per duplicate ACK; with SACK the
   // pipe estimate does that job (RFC 6675 §5).
-  if (in_recovery_ && !sack_recovery_) cc_.inflate(mss);
-  (void)now;
-  (void)out;
+  if (recovery_ == Recovery::NewReno) cc_.inflate(effective_mss());
 }
 
 // RFC 5681 §3.2 steps 2-3 (NewReno, RFC 6582) or RFC 6675 §5 steps 4.1-4.3 (SACK).
 void Connection::enter_recovery(Instant now, SegmentSink& out) {
   std::uint32_t mss = effective_mss();
   recover_ = snd_max_;
-  in_recovery_ = true;
   ++fast_retransmits_;
   if (context_.counters) ++context_.counters->tcp_fast_retransmits;
   cc_.on_congestion_event(flight_size(), now);
   SeqNum saved_nxt = snd_nxt_;
   if (sack_ok_) {
-    sack_recovery_ = true;
+    recovery_ = Recovery::Sack;
     high_rxt_ = snd_una_;
   } else {
+    recovery_ = Recovery::NewReno;
     cc_.inflate(3 * mss);
   }
   // Both: retransmit the first unacknowledged segment at once.
   retransmit_first(now, out);
-  if (sack_recovery_) {
+  if (recovery_ == Recovery::Sack) {
     high_rxt_ = seq_min(snd_una_ + mss, seq_max(snd_una_, fin_seq()));
     retransmit_log_.clear();
     retransmit_log_.on_retransmit(snd_una_, high_rxt_, snd_max_);
@@ -582,6 +628,8 @@ void Connection::process_text(const Segment& seg, Instant now, SegmentSink& out)
       payload = {};
     } else if (seq < rcv_nxt_) {
       auto skip = static_cast<std::uint32_t>(rcv_nxt_ - seq);
+      // RFC 2883 §4: the part already received is reported as a duplicate.
+      note_duplicate(seq, seq + std::min<std::uint32_t>(skip, static_cast<std::uint32_t>(payload.size())));
       payload = skip >= payload.size() ? std::span<const std::byte>{} : payload.subspan(skip);
       seq = rcv_nxt_;
       if (payload.empty()) schedule_ack(now, out, true);  // a duplicate: ACK at once
@@ -592,6 +640,7 @@ void Connection::process_text(const Segment& seg, Instant now, SegmentSink& out)
     auto result = rcv_buf_.insert(offset, payload);
     if (result.dropped) SYNACK_DROP(drop_reassembly_full);
     if (result.advanced > 0) {
+      note_data_arrival(now);
       rcv_nxt_ += result.advanced;
       bytes_received_ += result.advanced;
       events_ |= event::Readable;

@@ -57,6 +57,8 @@ std::uint16_t Connection::window_to_advertise() {
 void Connection::emit(Segment& seg, Instant now, SegmentSink& out) {
   bool syn = seg.has(SYN);
   if (seg.has(ACK)) {
+    // An ACK of new data spends one quick ACK (Linux tcp_dec_quickack_mode).
+    if (quick_acks_left_ > 0 && rcv_nxt_ != last_ack_sent_) --quick_acks_left_;
     seg.ack = rcv_nxt_;
     if (!syn) seg.window = window_to_advertise();
     last_ack_sent_ = rcv_nxt_;
@@ -66,12 +68,32 @@ void Connection::emit(Segment& seg, Instant now, SegmentSink& out) {
   }
   if (!syn && !seg.has(RST)) {
     if (ts_ok_) seg.options.timestamps = wire::Timestamps{ts_now(now), ts_recent_};
-    // RFC 2018 §4: report out-of-order data in every ACK while holes remain.
+    // RFC 2018 §4: report out-of-order data in every ACK while holes remain; RFC 2883 §4:
+    // a duplicate range goes first (once).
+    std::size_t first = 0;
+    if (sack_ok_ && seg.has(ACK) && dsack_) {
+      seg.options.sack[0] = wire::SackBlock{dsack_->first.raw(), dsack_->second.raw()};
+      first = 1;
+    }
+    if (seg.has(ACK)) dsack_.reset();
     if (sack_ok_ && seg.has(ACK) && rcv_buf_.has_out_of_order()) {
       std::size_t max_blocks = ts_ok_ ? 3 : 4;
-      seg.options.sack_count = static_cast<std::uint8_t>(
-          rcv_buf_.sack_blocks(rcv_nxt_.raw(), seg.options.sack.data(), max_blocks));
+      first += rcv_buf_.sack_blocks(rcv_nxt_.raw(), seg.options.sack.data() + first,
+                                    max_blocks - first);
     }
+    if (config_.sack_fin && sack_ok_ && seg.has(ACK) && pending_fin_ && !fin_received_) {
+      // Follows Linux: the held FIN extends the block it ends, or gets a block of its own.
+      std::uint32_t f = pending_fin_->raw();
+      bool merged = false;
+      for (std::size_t i = 0; i < first; ++i) {
+        if (seg.options.sack[i].right == f) {
+          seg.options.sack[i].right = f + 1;
+          merged = true;
+        }
+      }
+      if (!merged && first < (ts_ok_ ? 3u : 4u)) seg.options.sack[first++] = wire::SackBlock{f, f + 1};
+    }
+    seg.options.sack_count = static_cast<std::uint8_t>(first);
   }
   if (context_.counters) {
     ++context_.counters->tcp_segments_out;
@@ -121,6 +143,13 @@ void Connection::send_syn(Instant now, SegmentSink& out, bool retransmission) {
 // Clamped to the peer's window like Linux's tcp_acceptable_seq(), for when it shrank.
 SeqNum Connection::acceptable_seq() const {
   SeqNum window_end = snd_una_ + snd_wnd_;
+  // RFC 9293 §3.8.6.1: the octet of a zero-window probe is offered inside the window — a
+  // receiver with room takes it (RCV.NXT passes it). Clamping to the zero window would put
+  // our ACKs one below its RCV.NXT, unacceptable there for ever; when both ends probe each
+  // other, each drops the other's ACKs and the probes go "unanswered" until R2 (soak seeds
+  // 503, 512, 635, 939, 1680). A receiver that refused the octet takes this seq once its
+  // window opens.
+  if (probe_end_ && window_end < *probe_end_ && *probe_end_ <= snd_max_) window_end = *probe_end_;
   return snd_max_ <= window_end ? snd_max_ : seq_max(window_end, snd_una_);
 }
 
@@ -155,10 +184,10 @@ bool Connection::send_invalid_reply_ack(const Segment& seg, Instant now, Segment
   return true;
 }
 
-void Connection::send_rst(SeqNum seq, Instant now, SegmentSink& out) {
+void Connection::send_rst(SeqNum seq, Instant now, SegmentSink& out, bool with_ack) {
   Segment seg;
   seg.seq = seq;
-  seg.flags = RST;
+  seg.flags = with_ack ? RST | ACK : RST;
   emit(seg, now, out);
 }
 
@@ -169,6 +198,11 @@ void Connection::send_data_segment(SeqNum seq, std::uint32_t len, bool fin, Inst
   seg.flags = ACK;
   seg.retransmission = retransmission;
   if (fin) seg.flags |= FIN;
+  // Follows Linux (tcp_event_data_sent): data sent within the delayed-ACK time of data
+  // received makes the connection interactive, and quick ACKs stop ("pingpong").
+  if (!retransmission && len > 0 && config_.quick_acks > 0 && last_data_at_ &&
+      now - *last_data_at_ < config_.delayed_ack)
+    pingpong_ = true;
   static thread_local std::vector<std::byte> scratch;
   if (len > 0) {
     auto offset = static_cast<std::uint32_t>(seq - snd_buf_seq_);
@@ -181,9 +215,13 @@ void Connection::send_data_segment(SeqNum seq, std::uint32_t len, bool fin, Inst
       seg.payload = scratch;
     }
     // RFC 9293 §3.9.1.2: PSH on the segment that empties the send buffer.
-    if (seq + len == fin_seq()) seg.flags |= PSH;
+    if (seq + len == fin_seq() || (config_.psh_every_segment && !retransmission))
+      seg.flags |= PSH;  // (a retransmitted piece of a Linux packet has lost its PSH)
     if (!retransmission) bytes_sent_ += len;
   }
+  // Karn (RFC 6298 §3): any retransmission — RTO, fast, SACK, lost-retransmission, probe —
+  // cancels the running measurement: its ACK could answer either copy.
+  if (retransmission) timed_seq_.reset();
   if (!retransmission && !timed_seq_) {
     timed_seq_ = seq + len + (fin ? 1 : 0);
     timed_at_ = now;
@@ -249,18 +287,34 @@ bool Connection::resend_lost_retransmission(Instant now, SegmentSink& out) {
 }
 
 // RFC 6298 §5.4 / RFC 5681 §3.2: send the earliest unacknowledged segment again.
-void Connection::retransmit_first(Instant now, SegmentSink& out) {
+SeqNum Connection::retransmit_first(Instant now, SegmentSink& out) {
   // Only what was sent before is sent again: new data here could run past the peer's
   // window, and SND.MAX must cover anything the peer may acknowledge.
   std::uint32_t sent = static_cast<std::uint32_t>(snd_max_ - snd_una_);
   std::uint32_t data = std::min(sent, static_cast<std::uint32_t>(fin_seq() - snd_una_));
   std::uint32_t len = std::min(data, effective_mss());
   bool fin = fin_sent() && snd_una_ + len == fin_seq();
-  if (len == 0 && !fin) return;
+  if (len == 0 && !fin) return snd_una_;
   send_data_segment(snd_una_, len, fin, now, out, true);
   SeqNum end = snd_una_ + len + (fin ? 1 : 0);
   snd_nxt_ = seq_max(snd_nxt_, end);
   arm(Timer::Retransmit, now + rtt_.rto());
+  return end;
+}
+
+// Follows Linux's tcp_event_data_recv(): the first data of a connection, or the first after
+// an idle time longer than the RTO, (re)starts quick-ACK mode.
+void Connection::note_data_arrival(Instant now) {
+  if (config_.quick_acks > 0 && (!last_data_at_ || now - *last_data_at_ > rtt_.rto())) {
+    std::uint32_t mss = std::max<std::uint32_t>(effective_mss(), 1);
+    std::uint32_t n = std::max<std::uint32_t>(rcv_buf_.free_space() / (2 * mss), 2);
+    quick_acks_left_ = std::max(quick_acks_left_, std::min<std::uint32_t>(n, config_.quick_acks));
+  }
+  last_data_at_ = now;
+}
+
+void Connection::note_duplicate(SeqNum begin, SeqNum end) {
+  if (config_.dsack && sack_ok_ && begin < end) dsack_ = std::make_pair(begin, end);
 }
 
 void Connection::schedule_ack(Instant now, SegmentSink&, bool immediately) {
@@ -272,6 +326,8 @@ void Connection::schedule_ack(Instant now, SegmentSink&, bool immediately) {
   // segment, and no ACK delayed past the delayed-ACK time (< 0.5 s).
   if (++ack_pending_ >= 2) {
     ack_now_ = true;
+  } else if (quick_acks_left_ > 0 && !pingpong_) {
+    ack_now_ = true;  // follows Linux: quick-ACK mode (TcpConfig::quick_acks)
   } else if (!timer(Timer::DelayedAck)) {
     arm(Timer::DelayedAck, now + config_.delayed_ack);
   }
@@ -300,7 +356,7 @@ void Connection::output(Instant now, SegmentSink& out) {
       config_.gso_max_bytes > mss ? config_.gso_max_bytes / mss * mss : mss;
   bool sent_any = false;
   // RFC 6675 §5 (C): during SACK recovery, holes judged lost go first, while pipe allows.
-  if (sack_recovery_) {
+  if (sack_driven()) {
     for (int guard = 0; guard < 64 && resend_lost_retransmission(now, out); ++guard)
       sent_any = true;
     for (int guard = 0; guard < 1024 && sack_retransmit_next(now, out); ++guard) sent_any = true;
@@ -312,9 +368,9 @@ void Connection::output(Instant now, SegmentSink& out) {
     // may go out, "the amount of outstanding data would remain less than or equal to the
     // congestion window plus 2 segments"; cwnd itself is not changed. The segments it sends
     // bring the further duplicate ACKs a small window would otherwise never produce.
-    if (!in_recovery_ && dup_acks_ > 0 && dup_acks_ < 3) cwnd += dup_acks_ * mss;
+    if (!in_recovery() && dup_acks_ > 0 && dup_acks_ < 3) cwnd += dup_acks_ * mss;
     SeqNum wnd_end = snd_una_ + std::min(snd_wnd_, cwnd);
-    if (sack_recovery_) {
+    if (sack_driven()) {
       // New data may go out as long as pipe stays below cwnd (RFC 6675 NextSeg rule 2).
       std::uint32_t pipe = recovery_pipe(mss);
       std::uint32_t room_cwnd = cc_.cwnd() > pipe ? cc_.cwnd() - pipe : 0;
@@ -328,7 +384,8 @@ void Connection::output(Instant now, SegmentSink& out) {
       if (len == 0) break;
       bool nothing_in_flight = snd_nxt_ == snd_una_;
       // RFC 9293 §3.7.4 Nagle: hold a short segment while data is unacknowledged.
-      bool nagle_ok = config_.no_delay || nothing_in_flight || fin_queued_;
+      bool nagle_ok = config_.no_delay || nothing_in_flight || fin_queued_ ||
+                      (config_.nagle_minshall && snd_sml_ <= snd_una_);
       // RFC 9293 §3.8.6.2.1 sender SWS avoidance: send a full segment, or everything
       // queued (Nagle permitting), or at least half the largest window the peer offered.
       bool send = len >= mss || (len == avail && nagle_ok) ||
@@ -346,6 +403,7 @@ void Connection::output(Instant now, SegmentSink& out) {
       bool fin = fin_queued_ && snd_nxt_ + len == data_end;
       bool retransmission = snd_nxt_ < snd_max_;
       send_data_segment(snd_nxt_, len, fin, now, out, retransmission);
+      if (len < mss) snd_sml_ = seq_max(snd_sml_, snd_nxt_ + len);  // Minshall: last short one
       snd_nxt_ += len + (fin ? 1 : 0);
       snd_max_ = seq_max(snd_max_, snd_nxt_);
       sent_any = true;

@@ -4,8 +4,9 @@
 
 namespace synack::tcp {
 
-std::size_t SackScoreboard::update(SeqNum snd_una, SeqNum snd_max,
-                                   std::span<const wire::SackBlock> blocks) {
+SackScoreboard::UpdateResult SackScoreboard::update(SeqNum snd_una, SeqNum snd_max,
+                                                    std::span<const wire::SackBlock> blocks) {
+  const std::uint32_t before = sacked_bytes();
   std::size_t ignored = 0;
   for (const auto& b : blocks) {
     SeqNum left(b.left), right(b.right);
@@ -33,7 +34,7 @@ std::size_t SackScoreboard::update(SeqNum snd_una, SeqNum snd_max,
     it = ranges_.erase(it, last);
     ranges_.insert(it, merged);
   }
-  return ignored;
+  return UpdateResult{ignored, sacked_bytes() - before};
 }
 
 void SackScoreboard::advance(SeqNum snd_una) {
@@ -53,20 +54,16 @@ std::uint32_t SackScoreboard::sacked_bytes() const {
   return n;
 }
 
-std::optional<SeqNum> SackScoreboard::highest_sacked() const {
-  if (ranges_.empty()) return std::nullopt;
-  return ranges_.back().right;
-}
-
 std::optional<SeqNum> SackScoreboard::loss_boundary(std::uint32_t mss) const {
   std::uint32_t bytes = 0;
   std::uint32_t count = 0;
   for (auto it = ranges_.rbegin(); it != ranges_.rend(); ++it) {
     bytes += static_cast<std::uint32_t>(it->right - it->left);
     ++count;
-    if (count >= kDupThresh || bytes > (kDupThresh - 1) * mss) return it->left;
+    if (count >= kDupThresh || bytes > (kDupThresh - 1) * mss)
+      return lost_below_ ? seq_max(*lost_below_, it->left) : it->left;
   }
-  return std::nullopt;
+  return lost_below_;
 }
 
 bool SackScoreboard::is_lost(SeqNum seq, std::uint32_t mss) const {
@@ -114,6 +111,9 @@ std::optional<SackScoreboard::Hole> SackScoreboard::next_lost_hole(SeqNum from, 
     cursor = r.right;
     if (!(cursor < *boundary)) return std::nullopt;
   }
+  // Above the last SACKed range: lost only below a boundary set by an RTO.
+  SeqNum end = seq_min(*boundary, snd_max);
+  if (cursor < end) return Hole{cursor, std::min(max_len, static_cast<std::uint32_t>(end - cursor))};
   return std::nullopt;
 }
 

@@ -19,16 +19,26 @@ class SackScoreboard {
   static constexpr std::uint32_t kDupThresh = 3;  // RFC 6675 §2 DupThresh
 
   // Merges the blocks of one ACK. Blocks outside (SND.UNA, SND.MAX] or with left >= right
-  // lie (RFC 2018 §4 / RFC 6675 §5.1 note) and are ignored; returns how many were ignored.
-  std::size_t update(SeqNum snd_una, SeqNum snd_max, std::span<const wire::SackBlock> blocks);
+  // lie (RFC 2018 §4 / RFC 6675 §5.1 note) and are ignored.
+  struct UpdateResult {
+    std::size_t ignored = 0;          // lying blocks
+    std::uint32_t newly_sacked = 0;   // octets SACKed for the first time (RFC 6675 §2 DupAck)
+  };
+  UpdateResult update(SeqNum snd_una, SeqNum snd_max, std::span<const wire::SackBlock> blocks);
   // SND.UNA moved: forget what is now cumulatively acknowledged.
   void advance(SeqNum snd_una);
-  void clear() { ranges_.clear(); }
+  void clear() {
+    ranges_.clear();
+    lost_below_.reset();
+  }
+  // After an RTO (RFC 6675 §5.1, RFC 8985 §6.3): every unSACKed octet below `seq` is lost,
+  // whatever DupThresh says, until clear_lost_below().
+  void mark_lost_below(SeqNum seq) { lost_below_ = seq; }
+  void clear_lost_below() { lost_below_.reset(); }
   bool empty() const { return ranges_.empty(); }
 
   bool is_sacked(SeqNum seq) const;
   std::uint32_t sacked_bytes() const;
-  std::optional<SeqNum> highest_sacked() const;
 
   // RFC 6675 §4 IsLost: everything unSACKed below the returned boundary is lost, because at
   // least DupThresh ranges or (DupThresh - 1) * SMSS + 1 bytes are SACKed above it (the byte
@@ -59,6 +69,7 @@ class SackScoreboard {
     SeqNum left, right;
   };
   std::vector<Range> ranges_;  // sorted, disjoint, non-adjacent
+  std::optional<SeqNum> lost_below_;
 };
 
 // Lost-retransmission detection during SACK recovery, as RFC 8985 §6.2 and Linux's

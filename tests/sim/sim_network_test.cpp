@@ -545,6 +545,40 @@ TEST(SimNetwork, ZeroDelayPingPongIsCutByTheEventLimit) {
   EXPECT_EQ(net.now(), at_ms(0));  // time was not advanced past unprocessed events
 }
 
+// Issue 10: a run whose virtual clock stops advancing while packets keep flowing is a livelock.
+// The network notices, stops running events (every run_* returns at once) and says when; the
+// per-run event limit alone would let a caller that loops on run_* spin for ever.
+TEST(SimNetwork, PacketsAtAFrozenInstantAreReportedAsLivelock) {
+  SimNetwork net(1);
+  EchoHost a, b;
+  net.add_host(a, {kAddrA}, "a");
+  net.add_host(b, {kAddrB}, "b");
+  net.set_default_link(LinkParams{.delay = 0us});
+  net.set_max_packets_per_instant(500);
+  net.set_max_events_per_run(10'000);  // bounds the test should the livelock guard fail
+  a.queue(make_packet(kAddrA, kAddrB, 1));
+  for (int call = 0; call < 100; ++call) net.run_for(1ms);  // a caller that keeps trying
+  ASSERT_TRUE(net.livelocked());
+  EXPECT_EQ(*net.livelocked(), at_ms(0));
+  EXPECT_EQ(net.counters().livelocks, 1u);
+  EXPECT_EQ(net.counters().delivered, 500u);
+  EXPECT_FALSE(net.step());
+}
+
+TEST(SimNetwork, ManyPacketsAtOneInstantThenTimeMovesOnIsNoLivelock) {
+  SimNetwork net(1);
+  SinkHost a, b;
+  net.add_host(a, {kAddrA}, "a");
+  net.add_host(b, {kAddrB}, "b");
+  net.set_max_packets_per_instant(500);
+  for (int round = 0; round < 3; ++round) {
+    for (std::uint32_t i = 0; i < 400; ++i) a.queue(make_packet(kAddrA, kAddrB, i));
+    net.run_for(5ms);
+  }
+  EXPECT_FALSE(net.livelocked());
+  EXPECT_EQ(net.counters().delivered, 1200u);
+}
+
 TEST(SimNetwork, FateNamesAreReadable) {
   EXPECT_STREQ(to_string(Fate::ScriptedDrop), "scripted-drop");
   EXPECT_STREQ(to_string(Fate::Delivered), "delivered");

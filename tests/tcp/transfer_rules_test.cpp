@@ -107,6 +107,37 @@ TEST_F(Transfer, MUST_37_zero_window_probes_back_off_and_never_close_while_answe
   EXPECT_EQ(counters.tcp_window_probes, static_cast<std::uint64_t>(probes));
 }
 
+// MUST-37 with both ends probing (slow readers, tiny windows, soak seeds 503/512/635/939/1680):
+// each end takes the other's probe octet into its free buffer. Our ACKs must then carry
+// SEQ = SND.NXT past our own probe octet (which the peer took): clamped to the zero window
+// they sit one below the peer's RCV.NXT, the peer drops every one as unacceptable, and so
+// its answers to our probes never arrive — R2 closed connections whose peers were alive.
+TEST_F(Transfer, MUST_37_ACKs_cover_our_probe_octet_so_a_probing_peer_hears_them) {
+  establish_active();
+  peer_ack(L + 1, 0);
+  send("abc");
+  expect_no_tx();
+  fire_next_timer();
+  expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 1, .payload = "a"});
+  // The peer probes our window too, before it answers ours; we have room and take it.
+  inject({.flags = ACK, .seq = R + 1, .ack = L + 1, .window = 0, .payload = "z"});
+  expect_no_tx();
+  fire_next_timer();  // delayed ACK
+  expect_tx({.flags = ACK, .seq = L + 2, .ack = R + 2});
+  // The peer took "a" (its ACK says so) and answers with SEQ past its own probe octet.
+  inject({.flags = ACK, .seq = R + 2, .ack = L + 2, .window = 0});
+  expect_no_tx();
+  for (int probe = 0; probe < 40; ++probe) {
+    fire_next_timer();
+    pop_tx();
+    inject({.flags = ACK, .seq = R + 2, .ack = L + 2, .window = 0});  // "still zero"
+    while (tx_pending() > 0) pop_tx();
+  }
+  expect_state(State::Established);
+  EXPECT_EQ(counters.tcp_timeouts, 0u);
+  EXPECT_EQ(conn().status().snd_una, L + 2);
+}
+
 // MUST-37's other half: probes nobody answers count toward R2 — after data_retries of them
 // the connection is closed with TimedOut.
 TEST_F(Transfer, MUST_37_unanswered_zero_window_probes_close_after_data_retries) {

@@ -1,0 +1,75 @@
+// RFC 2525 §2.17 ("Failure to RST on close with data pending"): closing a connection with
+// received data unread sends an RST instead of the FIN — the peer learns the data was lost.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "synack/stack.hpp"
+#include "wire/packet.hpp"
+
+namespace synack {
+namespace {
+
+struct Pair {
+  Stack a{StackConfig{}, {wire::IpAddress::v4(198, 18, 0, 1)}};
+  Stack b{StackConfig{}, {wire::IpAddress::v4(198, 18, 0, 2)}};
+  Instant now{};
+  std::vector<wire::TcpHeader> b_sent;
+
+  void shuttle() {
+    std::vector<std::byte> buf;
+    for (int round = 0; round < 64; ++round) {
+      bool moved = false;
+      while (a.pop_packet(buf)) {
+        moved = true;
+        b.receive_packet(buf, now);
+      }
+      while (b.pop_packet(buf)) {
+        moved = true;
+        if (auto p = wire::parse_tcp_packet(buf)) b_sent.push_back(p->tcp);
+        a.receive_packet(buf, now);
+      }
+      if (!moved) return;
+    }
+  }
+};
+
+TEST(CloseUnread, Close_with_unread_data_sends_only_rst) {
+  Pair p;
+  auto listener = p.b.listen({wire::IpAddress::v4(198, 18, 0, 2), 80}, p.now);
+  ASSERT_TRUE(listener);
+  auto c = p.a.connect({wire::IpAddress::v4(198, 18, 0, 2), 80}, p.now);
+  ASSERT_TRUE(c);
+  p.shuttle();
+  auto s = p.b.accept(*listener);
+  ASSERT_TRUE(s);
+  std::string data = "unread";
+  ASSERT_TRUE(p.a.send(*c, std::as_bytes(std::span(data)), p.now));
+  p.shuttle();
+  p.b_sent.clear();
+  ASSERT_TRUE(p.b.close(*s, p.now));
+  p.shuttle();
+  ASSERT_FALSE(p.b_sent.empty());
+  for (const auto& h : p.b_sent) EXPECT_FALSE(h.flags & tcp::FIN) << "no FIN before the RST";
+  EXPECT_TRUE(p.b_sent.front().flags & tcp::RST);
+  EXPECT_EQ(p.a.connection_error(*c), Error::ConnectionReset);
+}
+
+TEST(CloseUnread, Close_with_everything_read_sends_fin) {
+  Pair p;
+  auto listener = p.b.listen({wire::IpAddress::v4(198, 18, 0, 2), 80}, p.now);
+  auto c = p.a.connect({wire::IpAddress::v4(198, 18, 0, 2), 80}, p.now);
+  p.shuttle();
+  auto s = p.b.accept(*listener);
+  ASSERT_TRUE(s);
+  p.b_sent.clear();
+  ASSERT_TRUE(p.b.close(*s, p.now));
+  p.shuttle();
+  ASSERT_FALSE(p.b_sent.empty());
+  EXPECT_TRUE(p.b_sent.front().flags & tcp::FIN);
+  (void)c;
+}
+
+}  // namespace
+}  // namespace synack

@@ -1,0 +1,97 @@
+// Recovery after a retransmission timeout with SACK (RFC 6675 §5.1, RFC 8985 §6.3): the
+// scoreboard survives the timeout, only the holes are resent, cwnd grows in slow start, and a
+// retransmission lost again is found by SACK instead of a second RTO. Scripted in virtual time.
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "harness.hpp"
+
+namespace synack::tcp::test {
+namespace {
+
+std::string text(std::size_t n, char c = 'x') { return std::string(n, c); }
+
+class RtoRecovery : public Harness {
+ protected:
+  void establish_sack() {
+    wire::TcpOptions peer;
+    peer.sack_permitted = true;
+    open_active();
+    expect_tx({.flags = SYN, .seq = L});
+    expect_transition(State::Closed, State::SynSent);
+    inject({.flags = SYN | ACK, .seq = R, .ack = L + 1, .window = 65535, .options = peer});
+    expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 1});
+    expect_transition(State::SynSent, State::Established);
+  }
+  static SeqNum seg(int i) { return L + 1 + 536 * i; }
+  // The peer's ACK of `ack`, SACKing the [from, to) segment ranges given.
+  void ack(SeqNum a, std::initializer_list<std::pair<int, int>> sacked = {}) {
+    wire::TcpOptions o;
+    for (auto [from, to] : sacked) o.sack[o.sack_count++] = {seg(from).raw(), seg(to).raw()};
+    inject({.flags = ACK, .seq = R + 1, .ack = a, .options = o});
+  }
+  // Segment indexes of everything sent since the last call.
+  std::vector<int> sent() {
+    std::vector<int> v;
+    while (tx_pending() > 0) v.push_back(static_cast<int>((pop_tx().seq - seg(0)) / 536));
+    return v;
+  }
+};
+
+// RFC 6675 §5.1 (the scoreboard kept across the timeout, with Linux's reneging test) and
+// RFC 8985 §6.3 (all unSACKed data marked lost on RTO): segments 2-3 reached the peer; after
+// the RTO they are never sent again, while the holes 0, 1 and 4-7 are, in slow start.
+TEST_F(RtoRecovery, RFC6675_5_1_scoreboard_kept_after_RTO_and_only_holes_resent) {
+  config.initial_window_segments = 8;
+  establish_sack();
+  send(text(8 * 536));
+  EXPECT_EQ(sent().size(), 8u);
+  ack(seg(0), {{2, 4}});  // 0, 1 and the tail 4-7 lost; their ACKs too
+  EXPECT_TRUE(sent().empty());
+  fire_next_timer();  // RTO
+  EXPECT_EQ(sent(), (std::vector<int>{0}));
+  EXPECT_EQ(conn().status().cwnd, 536u);
+  ack(seg(1), {{2, 4}});
+  EXPECT_EQ(sent(), (std::vector<int>{1, 4})) << "slow start: 2 segments, SACKed 2-3 skipped";
+  ack(seg(4));
+  ack(seg(5));
+  std::vector<int> rest = sent();
+  EXPECT_EQ(rest, (std::vector<int>{5, 6, 7}));
+  ack(seg(8));
+  EXPECT_TRUE(sent().empty());
+  EXPECT_EQ(counters.tcp_rto_expirations, 1u);
+  EXPECT_EQ(conn().status().snd_una, seg(8));
+  EXPECT_EQ(counters.tcp_retransmitted_segments, 6u) << "0, 1, 4, 5, 6, 7 — never 2 or 3";
+}
+
+// Not barred after the RTO: a hole's retransmission lost again is found by SACK (RFC 8985
+// §6.2, more than DupThresh - 1 segments sent after it SACKed) and sent a third time with no
+// second timeout.
+TEST_F(RtoRecovery, RFC8985_retransmission_lost_after_RTO_found_by_SACK_without_second_RTO) {
+  config.initial_window_segments = 4;
+  establish_sack();
+  send(text(12 * 536));
+  EXPECT_EQ(sent().size(), 4u);
+  ack(seg(0), {{1, 2}});  // limited transmit sends 4
+  EXPECT_EQ(sent(), (std::vector<int>{4}));
+  fire_next_timer();  // RTO: 0, 2, 3 are holes below recover (= end of 4)
+  EXPECT_EQ(sent(), (std::vector<int>{0}));
+  ack(seg(2), {{4, 5}});  // 0 and 1 delivered; cwnd 2
+  std::vector<int> got = sent();
+  ASSERT_FALSE(got.empty());
+  EXPECT_EQ(got[0], 2);
+  // 2 is lost again; everything sent after it arrives.
+  std::vector<int> all = got;
+  for (int round = 0; round < 6 && counters.tcp_lost_retransmits == 0; ++round) {
+    int top = *std::max_element(all.begin(), all.end());
+    ack(seg(2), {{3, top + 1}});
+    for (int s : sent()) all.push_back(s);
+  }
+  EXPECT_EQ(counters.tcp_lost_retransmits, 1u);
+  EXPECT_EQ(std::count(all.begin(), all.end(), 2), 2) << "2 sent again at once";
+  EXPECT_EQ(counters.tcp_rto_expirations, 1u);
+}
+
+}  // namespace
+}  // namespace synack::tcp::test

@@ -1,0 +1,132 @@
+// One test per rule of round-trip timing: Karn's algorithm (RFC 6298 §3) against every kind of
+// retransmission, the backoff's collapse when new data is acknowledged (RFC 6298 §5), and the
+// timestamps of RFC 7323 (§4 RTTM, Appendix G, and the receiver's TS.Recent for a
+// retransmitted duplicate). Scripted segment by segment in virtual time.
+#include <string>
+
+#include "harness.hpp"
+
+namespace synack::tcp::test {
+namespace {
+
+std::string text(std::size_t n, char c = 'x') { return std::string(n, c); }
+
+wire::TcpOptions ts(std::uint32_t value, std::uint32_t echo) {
+  wire::TcpOptions o;
+  o.timestamps = wire::Timestamps{value, echo};
+  return o;
+}
+
+class Rtt : public Harness {
+ protected:
+  // CLOSED -> ESTABLISHED with the peer's SYN,ACK `rtt` after our SYN (first sample).
+  void establish_with(const wire::TcpOptions& peer, Duration rtt) {
+    open_active();
+    expect_tx({.flags = SYN, .seq = L});
+    expect_transition(State::Closed, State::SynSent);
+    advance(rtt);
+    inject({.flags = SYN | ACK, .seq = R, .ack = L + 1, .window = 65535, .options = peer});
+    expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 1});
+    expect_transition(State::SynSent, State::Established);
+  }
+  std::uint32_t ts_clock() const { return static_cast<std::uint32_t>(to_us(now) / 1000); }
+};
+
+// RFC 6298 §3 (Karn): the ACK of a segment that was fast-retransmitted (RFC 5681 §3.2) may
+// answer either copy; the measurement running on it is cancelled, not taken when the ACK
+// finally covers it (a sample spanning the whole recovery).
+TEST_F(Rtt, RFC6298_Karn_fast_retransmission_cancels_the_running_sample) {
+  establish_with({}, 100ms);  // SRTT 100 ms, RTTVAR 50 ms, RTO 300 ms
+  send(text(4 * 536));  // the first segment is timed
+  for (int i = 0; i < 4; ++i) pop_tx();
+  advance(10ms);
+  for (int i = 0; i < 3; ++i) inject({.flags = ACK, .seq = R + 1, .ack = L + 1});
+  auto rx = expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 1, .payload = text(536)});
+  EXPECT_TRUE(rx.retransmission);
+  advance(250ms);
+  inject({.flags = ACK, .seq = R + 1, .ack = L + 1 + 4 * 536});
+  auto st = conn().status();
+  EXPECT_EQ(*st.srtt, 100ms) << "no sample from a retransmitted segment";
+  EXPECT_EQ(st.rttvar, 50ms);
+}
+
+// RFC 6298 §3 (Karn) again, for a retransmission by SACK recovery (RFC 6675 §5).
+TEST_F(Rtt, RFC6298_Karn_SACK_retransmission_cancels_the_running_sample) {
+  wire::TcpOptions sack_ok;
+  sack_ok.sack_permitted = true;
+  establish_with(sack_ok, 100ms);
+  send(text(5 * 536));
+  for (int i = 0; i < 5; ++i) pop_tx();
+  advance(10ms);
+  for (int k = 2; k <= 4; ++k) {
+    wire::TcpOptions o;
+    o.sack[o.sack_count++] = {(L + 537).raw(), (L + 1 + 536 * k).raw()};
+    inject({.flags = ACK, .seq = R + 1, .ack = L + 1, .options = o});
+  }
+  EXPECT_TRUE(pop_tx().retransmission);
+  advance(400ms);
+  inject({.flags = ACK, .seq = R + 1, .ack = L + 1 + 5 * 536});
+  EXPECT_EQ(*conn().status().srtt, 100ms) << "no sample from a retransmitted segment";
+}
+
+// RFC 6298 §5 (note after rule 5.7) with timestamps: an ACK of new data whose echoed TSval
+// is implausible (from the future here, a lying peer) gives no sample — dropped and counted —
+// but the backed-off RTO collapses back to SRTT + 4 RTTVAR: the path delivers again.
+TEST_F(Rtt, RFC6298_backoff_collapses_on_new_ACK_even_when_its_TS_sample_is_discarded) {
+  establish_with(ts(500, 0), 100ms);  // RTO 300 ms
+  send("x");
+  expect_tx({.flags = ACK | PSH, .seq = L + 1, .ack = R + 1, .payload = "x"});
+  fire_next_timer();
+  pop_tx();
+  fire_next_timer();
+  pop_tx();
+  EXPECT_EQ(conn().status().rto, 1200ms);
+  inject({.flags = ACK, .seq = R + 1, .ack = L + 2, .options = ts(600, ts_clock() + 5000)});
+  auto st = conn().status();
+  EXPECT_EQ(*st.srtt, 100ms) << "no sample from an echo in the future";
+  EXPECT_EQ(counters.tcp_rtt_samples_discarded, 1u);
+  EXPECT_EQ(st.rto, 300ms) << "the backoff is gone";
+}
+
+// RFC 7323 §4.1 with Appendix G: a timestamp sample on an ACK in the middle of a flight of
+// F bytes weighs alpha / ExpectedSamples, ExpectedSamples = ceil(F / (2 SMSS)).
+TEST_F(Rtt, RFC7323_AppendixG_timestamp_samples_weigh_one_over_ExpectedSamples) {
+  establish_with(ts(500, 0), 100ms);  // SRTT 100 ms, RTTVAR 50 ms
+  std::uint32_t mss = conn().status().snd_mss;
+  send(text(8 * mss));
+  for (int i = 0; i < 8; ++i) pop_tx();
+  std::uint32_t sent_ts = ts_clock();
+  advance(150ms);
+  // The timed first segment's ACK gives a sequence sample: 150 ms, full weight.
+  inject({.flags = ACK, .seq = R + 1, .ack = L + 1 + mss, .options = ts(600, sent_ts)});
+  auto st = conn().status();
+  EXPECT_EQ(*st.srtt, 106250us);  // (7 * 100 + 150) / 8
+  EXPECT_EQ(st.rttvar, 50ms);     // (3 * 50 + 50) / 4
+  // The next ACK: a timestamp sample, 7 segments in flight -> ExpectedSamples = 4.
+  advance(10ms);
+  inject({.flags = ACK, .seq = R + 1, .ack = L + 1 + 3 * mss, .options = ts(610, sent_ts)});
+  st = conn().status();
+  EXPECT_EQ(*st.srtt, (106250us * 31 + 160ms) / 32);
+  EXPECT_EQ(st.rttvar, (50ms * 15 + (160ms - 106250us)) / 16);
+}
+
+// The receiver's side of the same measurement: a retransmitted duplicate (its ACK was lost)
+// makes TS.Recent its TSval when newer, so the immediate ACK echoes the retransmission and
+// the sender's sample does not span its backoff. Follows Linux; see check_sequence() for
+// where this departs from RFC 7323 §4.3 read literally.
+TEST_F(Rtt, RFC7323_ACK_of_a_retransmitted_duplicate_echoes_its_TSval) {
+  establish_with(ts(500, 0), 10ms);
+  inject({.flags = ACK, .seq = R + 1, .ack = L + 1, .payload = "data", .options = ts(600, 0)});
+  fire_next_timer();  // delayed ACK
+  auto ack = expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 5});
+  EXPECT_EQ(ack.options.timestamps->echo, 600u);
+  advance(3s);
+  inject({.flags = ACK, .seq = R + 1, .ack = L + 1, .payload = "data", .options = ts(3600, 0)});
+  auto dup_ack = expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 5});
+  EXPECT_EQ(dup_ack.options.timestamps->echo, 3600u) << "the retransmission's TSval";
+  EXPECT_EQ(counters.drop_sequence_unacceptable, 1u);
+  EXPECT_EQ(receive_all(), "data");
+}
+
+}  // namespace
+}  // namespace synack::tcp::test
