@@ -45,6 +45,7 @@ set(SYNACK_INTERNAL_HEADERS
   wire/ip_address.hpp wire/ip_header.hpp wire/tcp_header.hpp wire/parse_error.hpp
   tcp/connection.hpp tcp/isn.hpp tcp/byte_ring.hpp tcp/congestion.hpp tcp/rate_limit.hpp
   tcp/receive_buffer.hpp tcp/rtt_estimator.hpp tcp/sack_scoreboard.hpp tcp/segment.hpp
+  tcp/syn_cookie.hpp
   # synack::link: TUN, event loop, system randomness, pcap, the simulator
   os/event_loop.hpp os/tun_device.hpp os/system_random.hpp
   capture/pcap_writer.hpp capture/pcap_reader.hpp

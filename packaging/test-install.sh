@@ -47,6 +47,7 @@ echo "   libsynack.so exports $exports symbols; libsynack-link.so" \
 symbols=$(nm -DC --defined-only "$L/libsynack.so" "$L/libsynack-link.so")
 grep -q 'synack::Stack::connect' <<<"$symbols" || fail "synack::Stack::connect not exported"
 grep -q 'synack::os::EventLoop::run' <<<"$symbols" || fail "synack::os::EventLoop::run not exported"
+grep -q 'synack::profiles::by_name' <<<"$symbols" || fail "synack::profiles::by_name not exported"
 # (anchored at the name: a std:: template instantiation whose demangled name begins with a synack
 # return type, e.g. "synack::observe::EdgeLine* std::__do_uninit_copy<...>", does match the
 # synack::observe::* pattern of the map; those few are let through)
