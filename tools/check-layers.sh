@@ -36,7 +36,7 @@ for dir in src/*/; do
     [[ " $allowed " == *" $used "* ]] && continue
     echo "$file: src/$layer may not include $target (it may use: $allowed)"
     bad=1
-  done < <(grep -HnoE '#include "[a-z_]+/[^"]+"' "$dir"* | sed -E 's/#include "([^"]+)"/\1/')
+  done < <(grep -rHnoE '#include "[a-z_]+/[^"]+"' "$dir" | sed -E 's/#include "([^"]+)"/\1/')
 done
 archive=${1:-}
 if [ -n "$archive" ]; then

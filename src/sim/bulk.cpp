@@ -231,8 +231,11 @@ BulkResult run_bulk(const BulkOptions& o) {
   // over a slice can never finish: it is hung, and stops at once rather than at the limit.
   // The run stops at its limit, or earlier at its time budget: past it, the seed fails anyway.
   set_budget(o, result);
-  const bool budget_binds = result.budget.count() > 0 && result.budget < o.limit;
-  Instant deadline = pair.now() + (budget_binds ? result.budget : o.limit);
+  // The budget is for the transfer; closing afterwards gets TIME-WAIT (2 MSL) and a minute more.
+  const Duration close_allowance = 2 * TcpConfig{}.msl + 60s;
+  const bool budget_binds =
+      result.budget.count() > 0 && result.budget + close_allowance < o.limit;
+  Instant deadline = pair.now() + (budget_binds ? result.budget + close_allowance : o.limit);
   bool done = false;
   auto progress = [&] {
     return flows[0].read + flows[1].read + flows[0].written + flows[1].written +
@@ -284,8 +287,11 @@ BulkResult run_bulk(const BulkOptions& o) {
   result.packets = pair.net().counters().packets_sent;
   result.transfer_time = last_byte - Instant{};
   result.total_time = pair.now() - Instant{};
+  // Stopped at the deadline before the last byte arrived: too slow (a run that delivered
+  // everything but did not close in time stays "hung").
+  const bool all_delivered = flows[0].read == o.bytes && flows[1].read == o.reverse_bytes;
   judge_budget(o, result, budget_binds && !done && !result.livelock && !result.watchdog &&
-                              pair.now() >= deadline);
+                              pair.now() >= deadline && !all_delivered);
   double seconds = std::chrono::duration<double>(result.transfer_time).count();
   if (seconds > 0)
     result.goodput_bps = static_cast<double>(result.delivered + result.reverse_delivered) * 8 / seconds;

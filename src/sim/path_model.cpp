@@ -24,12 +24,16 @@ PathModel model_transfer(const PathModelInput& in) {
   m.rtt_s = rtt;
   // Loss events: lost or corrupted data segments, and reordering deep enough to look like loss
   // (a held-back packet is passed by the following ones and triggers a fast retransmit).
-  const double p = std::min(0.9, in.forward.loss + in.forward.corrupt + in.forward.reorder);
+  const double wmax = std::max(1.0, static_cast<double>(in.window) / mss);
+  double p = in.forward.loss + in.forward.corrupt + in.forward.reorder;
+  // With fewer than four segments in flight no three duplicate ACKs can arrive (RFC 5681
+  // §3.2): a lost ACK then costs a timeout as surely as lost data does.
+  if (wmax < 4) p = 1 - (1 - p) * (1 - in.backward.loss - in.backward.corrupt);
+  p = std::min(0.9, p);
   m.loss_event_rate = p;
   constexpr double b = 2;  // segments acknowledged per ACK (delayed ACKs)
   // T0: the retransmission timeout, by RFC 6298 about SRTT + 4 RTTVAR, never below 200 ms.
   const double t0 = std::max(0.2, 4 * rtt);
-  const double wmax = std::max(1.0, static_cast<double>(in.window) / mss);
   double packets_per_s = wmax / rtt;
   m.bound = "window";
   if (p > 0) {

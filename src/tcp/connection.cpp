@@ -91,7 +91,7 @@ void Connection::set_keepalive(bool on, Duration idle, Duration interval, std::u
 }
 
 void Connection::set_congestion(CongestionAlgorithm a) {
-  cc_ = CongestionControl(a, effective_mss(), config_.initial_window_segments);
+  cc_ = AnyCongestionControl(a, effective_mss(), config_.initial_window_segments);
   config_.congestion = a;
 }
 

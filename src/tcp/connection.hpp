@@ -17,7 +17,7 @@
 #include "synack/state.hpp"
 #include "synack/trace.hpp"
 #include "tcp/byte_ring.hpp"
-#include "tcp/congestion.hpp"
+#include "tcp/congestion/any_congestion_control.hpp"
 #include "tcp/rate_limit.hpp"
 #include "tcp/receive_buffer.hpp"
 #include "tcp/rtt_estimator.hpp"
@@ -287,7 +287,7 @@ class Connection {
   // Timers, RTT, congestion, recovery.
   std::array<std::optional<Instant>, static_cast<int>(Timer::Count)> timers_{};
   RttEstimator rtt_;
-  CongestionControl cc_;
+  AnyCongestionControl cc_;
   std::uint8_t retries_ = 0;           // consecutive RTO expirations
   std::optional<Instant> first_unacked_retransmit_;  // for the user timeout
   std::uint8_t persist_backoff_ = 0;

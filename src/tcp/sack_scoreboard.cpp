@@ -113,7 +113,8 @@ std::optional<SackScoreboard::Hole> SackScoreboard::next_lost_hole(SeqNum from, 
   }
   // Above the last SACKed range: lost only below a boundary set by an RTO.
   SeqNum end = seq_min(*boundary, snd_max);
-  if (cursor < end) return Hole{cursor, std::min(max_len, static_cast<std::uint32_t>(end - cursor))};
+  if (cursor < end)
+    return Hole{cursor, std::min(max_len, static_cast<std::uint32_t>(end - cursor))};
   return std::nullopt;
 }
 

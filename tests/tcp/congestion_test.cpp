@@ -5,7 +5,8 @@
 
 #include <cmath>
 
-#include "tcp/congestion.hpp"
+#include "tcp/congestion/cubic.hpp"
+#include "tcp/congestion/new_reno.hpp"
 
 namespace synack::tcp::test {
 namespace {
@@ -25,7 +26,7 @@ Instant ack_one_window(CongestionControl& cc, std::uint32_t mss, Instant now, Du
 // per ACK); congestion avoidance by one SMSS per window acknowledged (eq. 3).
 TEST(NewReno, RFC5681_slow_start_doubles_and_congestion_avoidance_adds_one_SMSS_per_RTT) {
   const std::uint32_t mss = 1000;
-  CongestionControl cc(CongestionAlgorithm::NewReno, mss, 10);
+  NewReno cc(mss, 10);
   EXPECT_EQ(cc.cwnd(), 10 * mss);  // RFC 6928 IW
   Instant now = ack_one_window(cc, mss, kT0, 100ms);
   EXPECT_EQ(cc.cwnd(), 20 * mss);
@@ -55,7 +56,7 @@ TEST(NewReno, RFC5681_slow_start_doubles_and_congestion_avoidance_adds_one_SMSS_
 TEST(Cubic, RFC9438_window_follows_W_cubic_over_many_RTTs_at_a_large_window) {
   const std::uint32_t mss = 100;
   const Duration rtt = 100ms;
-  CongestionControl cc(CongestionAlgorithm::Cubic, mss, 10);
+  Cubic cc(mss, 10);
   Instant now = kT0;
   while (cc.cwnd() < 4000 * mss) now = ack_one_window(cc, mss, now, rtt);  // slow start
   const double w_max = static_cast<double>(cc.cwnd()) / mss;
@@ -81,7 +82,7 @@ TEST(Cubic, RFC9438_window_follows_W_cubic_over_many_RTTs_at_a_large_window) {
 // W (1 + beta) / 2; §4.6 ssthresh = FlightSize * beta (at least 2 segments).
 TEST(Cubic, RFC9438_multiplicative_decrease_and_fast_convergence) {
   const std::uint32_t mss = 1000;
-  CongestionControl cc(CongestionAlgorithm::Cubic, mss, 10);
+  Cubic cc(mss, 10);
   Instant now = kT0;
   while (cc.cwnd() < 100 * mss) now = ack_one_window(cc, mss, now, 100ms);
   std::uint32_t flight = cc.cwnd();

@@ -1,0 +1,93 @@
+// The congestion-control interface: how big the window may be as ACKs and congestion events
+// arrive. Loss detection and recovery live in the connection (its Recovery phase); an
+// algorithm only answers for cwnd and ssthresh. Bytes throughout.
+//
+// What is common to every algorithm here is RFC 5681's frame — the initial window, slow start,
+// cwnd = 1 SMSS after an RTO, NewReno's inflation and partial-ACK deflation (RFC 6582) — and
+// lives in this base. An algorithm supplies two things: its growth in congestion avoidance
+// and its ssthresh after a loss (see new_reno.hpp, cubic.hpp). Adding a third is one header
+// with those two functions, listed in any_congestion_control.hpp.
+// (Header-only: the build globs src/tcp/*.cpp only, and this folder is not in it.)
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <optional>
+
+#include "synack/config.hpp"
+#include "synack/time.hpp"
+
+namespace synack::tcp {
+
+class CongestionControl {
+ public:
+  virtual ~CongestionControl() = default;
+
+  virtual CongestionAlgorithm algorithm() const = 0;
+  std::uint32_t cwnd() const { return cwnd_; }
+  std::uint32_t ssthresh() const { return ssthresh_; }
+
+  // MSS became known (after the handshake): RFC 6928 initial window in bytes.
+  void set_mss(std::uint32_t mss) {
+    mss_ = std::max<std::uint32_t>(mss, 1);
+    // RFC 6928 §2: IW = min(10*MSS, max(2*MSS, 14600)) for the default of 10 segments;
+    // other configured counts are taken as given.
+    std::uint32_t iw = initial_segments_ * mss_;
+    if (initial_segments_ == 10) iw = std::min(10 * mss_, std::max(2 * mss_, 14600u));
+    cwnd_ = std::max(iw, mss_);
+  }
+
+  // `acked` bytes of new data were acknowledged outside fast recovery.
+  void on_ack(std::uint32_t acked, Instant now, std::optional<Duration> rtt) {
+    if (cwnd_ < ssthresh_) {
+      // RFC 5681 §3.1 slow start, with RFC 3465 byte counting limited to L = 2 SMSS.
+      cwnd_ += std::min(acked, 2 * mss_);
+      return;
+    }
+    congestion_avoidance(acked, now, rtt);
+  }
+
+  // Fast retransmit (RFC 5681 §3.2 step 2 / RFC 9438 §4.6): a loss detected by dupacks or
+  // SACK. RFC 5681 §3.2 step 3 / RFC 6675 §5: cwnd = ssthresh (NewReno's +3 SMSS comes from
+  // the connection through inflate()).
+  void on_congestion_event(std::uint32_t flight_size, Instant now) {
+    ssthresh_ = ssthresh_after_loss(flight_size, now);
+    cwnd_ = ssthresh_;
+  }
+
+  // Leaving fast recovery (RFC 6582 §3.2 step 3): deflate to ssthresh.
+  void on_recovery_exit() { cwnd_ = std::max(ssthresh_, mss_); }
+
+  // RTO expired (RFC 5681 §3.1 eq. 4, RFC 9438 §4.8): LW = 1 SMSS.
+  void on_rto(std::uint32_t flight_size, Instant now) {
+    ssthresh_ = ssthresh_after_loss(flight_size, now);
+    cwnd_ = mss_;
+  }
+
+  // RFC 5681 §3.2 step 4: NewReno's inflation by one SMSS per duplicate ACK (no SACK).
+  void inflate(std::uint32_t bytes) { cwnd_ += bytes; }
+  // RFC 6582 §3.2 step 3, partial ACK: deflate by the newly acknowledged bytes, add one SMSS.
+  void partial_ack(std::uint32_t acked) { cwnd_ = (cwnd_ > acked ? cwnd_ - acked : 0) + mss_; }
+
+ protected:
+  CongestionControl(std::uint32_t mss, std::uint32_t initial_window_segments)
+      : initial_segments_(initial_window_segments) {
+    set_mss(mss);
+  }
+  CongestionControl(const CongestionControl&) = default;
+  CongestionControl& operator=(const CongestionControl&) = default;
+
+  // The algorithm's growth once cwnd >= ssthresh.
+  virtual void congestion_avoidance(std::uint32_t acked, Instant now,
+                                    std::optional<Duration> rtt) = 0;
+  // The algorithm's ssthresh after a loss (fast retransmit or RTO); it also restarts
+  // whatever epoch the algorithm keeps.
+  virtual std::uint32_t ssthresh_after_loss(std::uint32_t flight_size, Instant now) = 0;
+
+  std::uint32_t mss_ = 1;
+  std::uint32_t initial_segments_;
+  std::uint32_t cwnd_ = 0;
+  std::uint32_t ssthresh_ = 0x7fffffff;  // RFC 5681 §3.1: arbitrarily high initially
+};
+
+}  // namespace synack::tcp
