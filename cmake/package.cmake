@@ -1,7 +1,7 @@
 # synack as a package (issue 15): version header, shared and static libraries with an export
 # list, install rules, synackConfig.cmake, pkg-config files, man pages, bash completion, Debian
 # packages (CPack) and the API reference. Included from CMakeLists.txt after every target exists;
-# it only adds targets and install rules of its own (and makes the library layers PIC).
+# it adds targets and install rules of its own, and makes the core and link layers PIC.
 #
 #   libsynack        the sans-I/O core (src/wire, src/tcp, src/stack)    -> synack::synack
 #   libsynack-link   capture, os (TUN, event loop), observe, sim         -> synack::link
@@ -9,7 +9,8 @@
 # Both are built from the objects of the static layer libraries CMakeLists.txt already makes
 # (nothing is compiled twice), as shared libraries (libsynack.so.MAJOR.MINOR) whose dynamic symbol
 # table is cut down to the public API by a version script (cmake/synack.map, cmake/synack-link.map),
-# and as static archives (libsynack.a, libsynack-link.a; synack::synack_static, synack::link_static).
+# and as static archives (libsynack.a, libsynack-link.a; synack::synack_static,
+# synack::link_static).
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 

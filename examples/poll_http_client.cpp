@@ -107,7 +107,8 @@ struct Client {
   void on_event(const synack::SocketEvent& ev, Instant now) {
     if (ev.handle != id) return;
     if (ev.events & event::Connected) {
-      std::string req = "GET / HTTP/1.0\r\nHost: " + host + "\r\nUser-Agent: synack-example\r\n\r\n";
+      std::string req =
+          "GET / HTTP/1.0\r\nHost: " + host + "\r\nUser-Agent: synack-example\r\n\r\n";
       if (auto r = stack.send_last(id, bytes(req), now); !r) {  // the FIN rides on the request
         error = r.error();
         done = true;
@@ -267,7 +268,8 @@ int self_test() {
   auto r = client_stack.send(client.id, bytes("more"), now);
   check(!r && r.error() == Error::NoSuchConnection, "send on a closed id -> NoSuchConnection");
   auto rr = client_stack.receive(12345, {}, now);
-  check(!rr && rr.error() == Error::NoSuchConnection, "receive on an unknown id -> NoSuchConnection");
+  check(!rr && rr.error() == Error::NoSuchConnection,
+        "receive on an unknown id -> NoSuchConnection");
   // Packets of 0 and 70,000 bytes through the real descriptor: the stack drops and counts them.
   const auto before = server_stack.counters().drop_malformed;
   ::send(sv[0], "", 0, 0);
