@@ -104,3 +104,37 @@ format:
 
 clean:
 	rm -rf build build-asan build-fuzz
+
+# --- synack as a package (issue 15; cmake/package.cmake, packaging/) ---
+# make install PREFIX=/opt/synack   the command, libraries (static and shared), headers, CMake
+#                                   and pkg-config files, man pages, completion (default /usr/local)
+# make deb                          build-deb/deb/synack_<version>_<arch>.deb and libsynack-dev_...
+# make api-docs                     Doxygen over include/synack: build/api-docs/html/index.html
+# make package-test                 ctest -L package: install-and-build-the-examples, the .debs
+PREFIX ?= /usr/local
+PACKAGE_DEPS := help2man doxygen lintian pkg-config dpkg-dev
+.PHONY: install deb api-docs package-test package-deps
+
+package-deps:
+	$(call ensure_packages,$(PACKAGE_DEPS))
+
+install: deps package-deps
+	cmake --preset release >/dev/null
+	cmake --build --preset release -j $(JOBS) --target all
+	cmake --install build --prefix $(PREFIX)
+
+deb: deps package-deps
+	cmake -S . -B build-deb -G Ninja -DCMAKE_BUILD_TYPE=Release -DSYNACK_TESTS=OFF \
+	  -DCMAKE_INSTALL_PREFIX=/usr >/dev/null
+	cmake --build build-deb -j $(JOBS)
+	cd build-deb && cpack -G DEB
+	@ls -l build-deb/deb/*.deb
+
+api-docs: package-deps
+	cmake --preset release >/dev/null
+	cmake --build --preset release --target api-docs
+
+package-test: deps package-deps
+	cmake --preset release >/dev/null
+	cmake --build --preset release -j $(JOBS)
+	ctest --preset release -L package

@@ -1,13 +1,17 @@
 // synack: a user-space TCP/IP stack you can watch at work.
 #include <CLI/CLI.hpp>
 
+#include <string>
 #include <string_view>
 
 #include "cli/commands.hpp"
+#include "synack_build_info.hpp"  // generated at build time (cmake/build-info.cmake)
 
 int main(int argc, char** argv) {
   CLI::App app{"synack — a user-space TCP/IP stack (RFC 9293) and tools to watch TCP at work"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("synack ") + SYNACK_BUILD_VERSION + " (commit " +
+                                        SYNACK_BUILD_COMMIT + ")");
   synack::cli::register_demo(app);
   synack::cli::register_sim(app);
   synack::cli::register_soak(app);
