@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <limits>
 
+#include "synack/seqnum.hpp"
+#include "tcp/transitions.hpp"
 #include "wire/ip_header.hpp"
 
 namespace synack::decode {
@@ -40,11 +42,7 @@ std::string DecodedConnection::name(int side) const {
 
 namespace {
 
-// Modular comparisons of raw sequence numbers (RFC 9293 §3.4).
-bool seq_lt(std::uint32_t a, std::uint32_t b) { return static_cast<std::int32_t>(a - b) < 0; }
-bool seq_le(std::uint32_t a, std::uint32_t b) { return static_cast<std::int32_t>(a - b) <= 0; }
-bool seq_gt(std::uint32_t a, std::uint32_t b) { return seq_lt(b, a); }
-bool seq_ge(std::uint32_t a, std::uint32_t b) { return seq_le(b, a); }
+// Sequence numbers compare as SeqNum (RFC 9293 §3.4, modular): SeqNum(a) < SeqNum(b).
 
 bool has(const WireSegment& s, std::uint8_t flag) { return s.tcp.has(flag); }
 
@@ -83,7 +81,7 @@ Evidence judge(const WireSegment& s, const WireSegment& t) {
     // eighth step: "send an acknowledgment for the FIN"); a SYN without ACK means the peer had
     // not seen ours (else it would have sent SYN,ACK).
     if (has(t, ACK)) {
-      if (seq_ge(t.tcp.ack, end_of(s)))
+      if (SeqNum(t.tcp.ack) >= SeqNum(end_of(s)))
         consistent = true;
       else
         inconsistent = true;
@@ -93,8 +91,8 @@ Evidence judge(const WireSegment& s, const WireSegment& t) {
   }
   if (has(s, ACK)) {
     // The peer retransmits a SYN or FIN that `s` acknowledged: `s` had not arrived.
-    if (has(t, SYN) && seq_gt(s.tcp.ack, t.tcp.seq)) inconsistent = true;
-    if (has(t, FIN) && seq_gt(s.tcp.ack, fin_seq_of(t))) inconsistent = true;
+    if (has(t, SYN) && SeqNum(s.tcp.ack) > SeqNum(t.tcp.seq)) inconsistent = true;
+    if (has(t, FIN) && SeqNum(s.tcp.ack) > SeqNum(fin_seq_of(t))) inconsistent = true;
   }
   if (inconsistent) return Evidence::Inconsistent;
   if (consistent) return Evidence::Consistent;
@@ -109,7 +107,7 @@ bool repeats(const WireSegment& s, const WireSegment& later) {
   if (has(s, SYN))
     return has(later, SYN) && has(later, ACK) == has(s, ACK) && later.tcp.seq == s.tcp.seq;
   if (has(s, FIN)) return has(later, FIN) && fin_seq_of(later) == fin_seq_of(s);
-  return has(later, ACK) && has(s, ACK) && seq_ge(later.tcp.ack, s.tcp.ack);
+  return has(later, ACK) && has(s, ACK) && SeqNum(later.tcp.ack) >= SeqNum(s.tcp.ack);
 }
 
 // When each segment arrived at its receiver, as positions in the row order (see decode.hpp).
@@ -202,7 +200,7 @@ struct End {
 bool acks_syn(const End& end, std::uint32_t ack) {
   if (!end.iss) return false;
   std::uint32_t snd_nxt = end.seen ? end.highest_end : *end.iss + 1;
-  return seq_gt(ack, *end.iss) && seq_le(ack, snd_nxt);
+  return SeqNum(ack) > SeqNum(*end.iss) && SeqNum(ack) <= SeqNum(snd_nxt);
 }
 
 class Analysis {
@@ -219,7 +217,8 @@ class Analysis {
   void apply_send(std::size_t k, DecodedSegment& row);
   enum class Placement : std::uint8_t { BeforeSend, OwnArrival, Later };
   void apply_arrival(std::size_t k, DecodedSegment& row, Placement placement);
-  void change(DecodedSegment& row, int side, State to, std::string cause);
+  void change(DecodedSegment& row, int side, State to, tcp::Cause cause,
+              std::string_view note = {});
   void violation(DecodedSegment& row, std::string what);
   std::uint32_t scaled(int side, const WireSegment& s) const;
 
@@ -342,10 +341,19 @@ std::uint32_t Analysis::scaled(int side, const WireSegment& s) const {
   return std::uint32_t{s.tcp.window} << *c_.window_scale[side];
 }
 
-void Analysis::change(DecodedSegment& row, int side, State to, std::string cause) {
+// A change of state in the words of the transition table (tcp/transitions.hpp), with a note
+// on how the capture showed it. The table lists every (from, to, cause) RFC 9293 allows; one
+// it lacks is reported as a violation (a bug in this analysis if the tests ever see one).
+void Analysis::change(DecodedSegment& row, int side, State to, tcp::Cause cause,
+                      std::string_view note) {
   End& e = ends_[side];
   if (e.state == to) return;
-  row.changes.push_back(StateChange{side, e.state, to, std::move(cause)});
+  if (!tcp::is_listed(e.state, to, cause))
+    violation(row, std::string(to_string(e.state)) + " -> " + std::string(to_string(to)) +
+                       " on \"" + std::string(tcp::label(cause)) +
+                       "\" is not a transition of RFC 9293 (tcp/transitions.hpp)");
+  row.changes.push_back(
+      StateChange{side, e.state, to, std::string(tcp::label(cause)) + std::string(note)});
   e.state = to;
 }
 
@@ -406,7 +414,7 @@ void Analysis::analyse_sender(std::size_t k, DecodedSegment& row) {
   if (!me.seen) {
     me.seen = true;
     me.highest_end = end;
-    if (!has(s, SYN) && !facts_[x].syn_seq && c_.isn[x] && seq_gt(seq, *c_.isn[x] + 1))
+    if (!has(s, SYN) && !facts_[x].syn_seq && c_.isn[x] && SeqNum(seq) > SeqNum(*c_.isn[x] + 1))
       row.notes.push_back("previous segment not captured");
   } else if (!has(s, RST)) {
     // One byte (or none) just below the next sequence number: a keep-alive (RFC 9293 §3.8.4),
@@ -414,7 +422,7 @@ void Analysis::analyse_sender(std::size_t k, DecodedSegment& row) {
     if (len <= 1 && !has(s, SYN) && !has(s, FIN) && seq == me.highest_end - 1) {
       keepalive = true;
       row.notes.push_back(peer.advertised_zero ? "zero-window probe" : "keep-alive");
-    } else if (seq_gt(seq, me.highest_end)) {
+    } else if (SeqNum(seq) > SeqNum(me.highest_end)) {
       row.notes.push_back("previous segment not captured (" + std::to_string(seq - me.highest_end) +
                           " bytes)");
       me.holes.push_back(Hole{me.highest_end, seq, s.time_us});
@@ -429,11 +437,11 @@ void Analysis::analyse_sender(std::size_t k, DecodedSegment& row) {
       std::int64_t hole_age = 0;
       std::vector<Hole> remaining;
       for (const auto& h : me.holes) {
-        if (seq_lt(seq, h.end) && seq_gt(end, h.start)) {
+        if (SeqNum(seq) < SeqNum(h.end) && SeqNum(end) > SeqNum(h.start)) {
           fills_hole = true;
           hole_age = std::max(hole_age, s.time_us - h.since_us);
-          if (seq_lt(h.start, seq)) remaining.push_back(Hole{h.start, seq, h.since_us});
-          if (seq_lt(end, h.end)) remaining.push_back(Hole{end, h.end, h.since_us});
+          if (SeqNum(h.start) < SeqNum(seq)) remaining.push_back(Hole{h.start, seq, h.since_us});
+          if (SeqNum(end) < SeqNum(h.end)) remaining.push_back(Hole{end, h.end, h.since_us});
         } else {
           remaining.push_back(h);
         }
@@ -450,7 +458,7 @@ void Analysis::analyse_sender(std::size_t k, DecodedSegment& row) {
                                        : "retransmission");
         ++c_.counts.retransmissions;
       }
-      if (seq_gt(end, me.highest_end)) {
+      if (SeqNum(end) > SeqNum(me.highest_end)) {
         row.notes.back() += ", with new data";
         me.highest_end = end;
       }
@@ -462,14 +470,14 @@ void Analysis::analyse_sender(std::size_t k, DecodedSegment& row) {
     violation(row, "SYN with " + std::to_string(len) +
                        " bytes of data: held until ESTABLISHED (§3.10.7.3); only TCP Fast Open "
                        "(RFC 7413) does this on purpose");
-  if (len > 0 && me.fin_seq && seq_gt(seq + len, *me.fin_seq))
+  if (len > 0 && me.fin_seq && SeqNum(seq + len) > SeqNum(*me.fin_seq))
     violation(row, "data after FIN: sequence space past the FIN (relative " +
                        std::to_string(*me.fin_seq - c_.base[x]) + ")");
   if (has(s, SYN) && has(s, ACK) && peer.iss && !acks_syn(peer, s.tcp.ack))
     violation(row, "SYN,ACK acknowledges relative " + std::to_string(s.tcp.ack - *peer.iss) +
                        ", not the SYN (§3.10.7.3: SND.UNA < SEG.ACK =< SND.NXT fails; the peer "
                        "answers RST)");
-  if (has(s, ACK) && peer.seen && seq_gt(s.tcp.ack, peer.highest_end) && !has(s, RST))
+  if (has(s, ACK) && peer.seen && SeqNum(s.tcp.ack) > SeqNum(peer.highest_end) && !has(s, RST))
     violation(row, "ACK of unsent data: acknowledges " +
                        std::to_string(s.tcp.ack - peer.highest_end) + " bytes " + c_.name(y) +
                        " never sent (or the capture missed them; §3.10.7.4 fifth: "
@@ -481,11 +489,11 @@ void Analysis::analyse_sender(std::size_t k, DecodedSegment& row) {
   std::uint32_t window = scaled(x, s);
   bool pure_ack = has(s, ACK) && len == 0 && !has(s, SYN) && !has(s, FIN) && !has(s, RST);
   if (pure_ack && !keepalive && me.last_ack && s.tcp.ack == *me.last_ack && me.last_window &&
-      window == *me.last_window && peer.seen && seq_gt(peer.highest_end, s.tcp.ack)) {
+      window == *me.last_window && peer.seen && SeqNum(peer.highest_end) > SeqNum(s.tcp.ack)) {
     row.duplicate_ack = ++me.duplicate_acks;
     row.notes.push_back("duplicate ACK #" + std::to_string(row.duplicate_ack));
     ++c_.counts.duplicate_acks;
-  } else if (has(s, ACK) && (!me.last_ack || seq_gt(s.tcp.ack, *me.last_ack))) {
+  } else if (has(s, ACK) && (!me.last_ack || SeqNum(s.tcp.ack) > SeqNum(*me.last_ack))) {
     me.duplicate_acks = 0;
   }
   if (!has(s, RST)) {
@@ -500,7 +508,8 @@ void Analysis::analyse_sender(std::size_t k, DecodedSegment& row) {
     }
     me.last_window = window;
   }
-  if (has(s, ACK) && (!me.last_ack || seq_gt(s.tcp.ack, *me.last_ack))) me.last_ack = s.tcp.ack;
+  if (has(s, ACK) && (!me.last_ack || SeqNum(s.tcp.ack) > SeqNum(*me.last_ack)))
+    me.last_ack = s.tcp.ack;
 }
 
 // The sender's own state change (RFC 9293 §3.10.1–§3.10.4: OPEN, SEND, CLOSE, ABORT).
@@ -512,8 +521,13 @@ void Analysis::apply_send(std::size_t k, DecodedSegment& row) {
   if (has(s, RST)) {
     // A RST from an end without a connection (CLOSED) or from a listener is its answer to a
     // segment it cannot take (§3.10.7.1, §3.10.7.2); anywhere else it is an ABORT (§3.10.5).
+    // In the table's words: ABORT sends its RST in SYN-RECEIVED and the synchronized states
+    // before CLOSING; from SYN-SENT, CLOSING, LAST-ACK and TIME-WAIT it sends none.
     if (st != State::Closed && st != State::Listen)
-      change(row, x, State::Closed, "snd RST (ABORT)");
+      change(row, x, State::Closed,
+             tcp::is_listed(st, State::Closed, tcp::Cause::AbortSndRst) ? tcp::Cause::AbortSndRst
+                                                                         : tcp::Cause::AbortDelete,
+             " (snd RST)");
     return;
   }
   if (st == State::Closed && !(has(s, SYN) && !has(s, ACK))) {
@@ -526,7 +540,8 @@ void Analysis::apply_send(std::size_t k, DecodedSegment& row) {
     if (!has(s, ACK)) {
       if (st == State::Closed || st == State::Listen) {
         me.iss = s.tcp.seq;
-        change(row, x, State::SynSent, "OPEN / snd SYN");
+        change(row, x, State::SynSent,
+               st == State::Closed ? tcp::Cause::ActiveOpen : tcp::Cause::SendSyn);
       } else if (is_synchronized(st)) {
         violation(row, "SYN from an end in " + std::string(to_string(st)) +
                            " (§3.10.7.4 fourth: the peer answers with a challenge ACK)");
@@ -536,7 +551,7 @@ void Analysis::apply_send(std::size_t k, DecodedSegment& row) {
       if (st == State::Listen) {
         // Its SYN,ACK answers a SYN the capture did not show.
         me.passive = true;
-        change(row, x, State::SynReceived, "rcv SYN (not captured) / snd SYN,ACK");
+        change(row, x, State::SynReceived, tcp::Cause::RcvSyn, " (SYN not captured)");
       } else if (st == State::SynSent) {
         violation(row, "SYN,ACK from SYN-SENT before any SYN from the peer arrived");
       } else if (is_synchronized(st)) {
@@ -560,10 +575,10 @@ void Analysis::apply_send(std::size_t k, DecodedSegment& row) {
     switch (me.state) {
       case State::SynReceived:
       case State::Established:
-        change(row, x, State::FinWait1, "CLOSE / snd FIN");
+        change(row, x, State::FinWait1, tcp::Cause::CloseSndFin);
         break;
       case State::CloseWait:
-        change(row, x, State::LastAck, "CLOSE / snd FIN");
+        change(row, x, State::LastAck, tcp::Cause::CloseSndFin);
         break;
       case State::SynSent:
         violation(row, "FIN from SYN-SENT (§3.10.4: CLOSE in SYN-SENT sends nothing)");
@@ -582,9 +597,9 @@ void Analysis::apply_arrival(std::size_t k, DecodedSegment& row, Placement place
   std::string late = placement == Placement::OwnArrival
                          ? ""
                          : " (frame " + std::to_string(s.frame) + ", arrived later than seen)";
-  auto to = [&](State next, const std::string& cause) {
+  auto to = [&](State next, tcp::Cause cause, std::string_view note = {}) {
     std::size_t before = row.changes.size();
-    change(row, y, next, cause + late);
+    change(row, y, next, cause, std::string(note) + late);
     if (row.changes.size() > before && placement == Placement::BeforeSend)
       row.changes.back().before_segment = true;
   };
@@ -596,7 +611,7 @@ void Analysis::apply_arrival(std::size_t k, DecodedSegment& row, Placement place
       // §3.10.7.2: RST ignored; ACK answered with RST; SYN starts a connection.
       if (!has(s, RST) && !has(s, ACK) && has(s, SYN)) {
         me.passive = true;
-        to(State::SynReceived, "rcv SYN / snd SYN,ACK");
+        to(State::SynReceived, tcp::Cause::RcvSyn);
       }
       return;
     case State::SynSent: {
@@ -604,14 +619,14 @@ void Analysis::apply_arrival(std::size_t k, DecodedSegment& row, Placement place
       bool ack_ok = has(s, ACK) && acks_syn(me, s.tcp.ack);
       if (has(s, ACK) && !ack_ok) return;  // answered with RST (or, for a RST, ignored)
       if (has(s, RST)) {
-        if (ack_ok) to(State::Closed, "rcv RST,ACK (connection refused)");
+        if (ack_ok) to(State::Closed, tcp::Cause::RcvRstDelete, " (connection refused)");
         return;
       }
       if (!has(s, SYN)) return;
       if (ack_ok) {
-        to(State::Established, "rcv SYN,ACK / snd ACK");
+        to(State::Established, tcp::Cause::RcvSynAck);
       } else {
-        to(State::SynReceived, "rcv SYN / snd SYN,ACK (simultaneous open)");
+        to(State::SynReceived, tcp::Cause::RcvSyn, " (simultaneous open)");
         return;
       }
       break;  // a FIN on the SYN,ACK is processed below
@@ -621,9 +636,9 @@ void Analysis::apply_arrival(std::size_t k, DecodedSegment& row, Placement place
       if (has(s, RST)) {
         if (!rst_acceptable_[k]) return;
         if (me.state == State::SynReceived && me.passive)
-          to(State::Listen, "rcv RST / return to LISTEN");
+          to(State::Listen, tcp::Cause::RcvRstToListen);
         else
-          to(State::Closed, "rcv RST");
+          to(State::Closed, tcp::Cause::RcvRstDelete);
         return;
       }
       // Fourth: a SYN in a synchronized state gets a challenge ACK (RFC 5961 §4); in
@@ -632,16 +647,16 @@ void Analysis::apply_arrival(std::size_t k, DecodedSegment& row, Placement place
       // Fifth: without ACK the segment is dropped.
       if (!has(s, ACK)) return;
       if (me.state == State::SynReceived) {
-        if (!(me.iss && seq_gt(s.tcp.ack, *me.iss))) return;  // unacceptable: RST
-        to(State::Established, "rcv ACK of SYN");
+        if (!(me.iss && SeqNum(s.tcp.ack) > SeqNum(*me.iss))) return;  // unacceptable: RST
+        to(State::Established, tcp::Cause::RcvAckOfSyn);
       }
-      if (me.fin_seq && seq_gt(s.tcp.ack, *me.fin_seq)) {
+      if (me.fin_seq && SeqNum(s.tcp.ack) > SeqNum(*me.fin_seq)) {
         if (me.state == State::FinWait1)
-          to(State::FinWait2, "rcv ACK of FIN");
+          to(State::FinWait2, tcp::Cause::RcvAckOfFin);
         else if (me.state == State::Closing)
-          to(State::TimeWait, "rcv ACK of FIN");
+          to(State::TimeWait, tcp::Cause::RcvAckOfFin);
         else if (me.state == State::LastAck)
-          to(State::Closed, "rcv ACK of FIN");
+          to(State::Closed, tcp::Cause::RcvAckOfFinDelete);
       }
       break;
     }
@@ -652,15 +667,15 @@ void Analysis::apply_arrival(std::size_t k, DecodedSegment& row, Placement place
     switch (me.state) {
       case State::SynReceived:
       case State::Established:
-        to(State::CloseWait, "rcv FIN / snd ACK");
+        to(State::CloseWait, tcp::Cause::RcvFin);
         break;
       case State::FinWait1:
         // "If our FIN has been ACKed (perhaps in this segment), then enter TIME-WAIT ...
         // otherwise, enter the CLOSING state." (It was not: the ACK step above moved us on.)
-        to(State::Closing, "rcv FIN / snd ACK");
+        to(State::Closing, tcp::Cause::RcvFin);
         break;
       case State::FinWait2:
-        to(State::TimeWait, "rcv FIN / snd ACK");
+        to(State::TimeWait, tcp::Cause::RcvFin);
         break;
       default:
         break;

@@ -55,7 +55,9 @@ struct StateChange {
   int side = 0;  // 0 = client, 1 = server
   State from = State::Closed;
   State to = State::Closed;
-  std::string cause;  // "snd SYN", "rcv FIN / snd ACK", ...
+  // The transition table's label (tcp/transitions.hpp), e.g. "rcv FIN / snd ACK", and what
+  // the capture adds: " (simultaneous open)", " (frame 9, arrived later than seen)", ...
+  std::string cause;
   // Happened as or before this segment was sent (drawn above its arrow): the sender's own
   // change, or the arrival of an earlier segment that this one reveals.
   bool before_segment = false;

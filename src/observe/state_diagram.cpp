@@ -9,6 +9,8 @@
 #include <cstring>
 #include <optional>
 
+#include "tcp/transitions.hpp"
+
 namespace synack::observe {
 
 namespace {
@@ -253,51 +255,45 @@ Expected<TransitionCounts, std::string> read_transition_trace(std::istream& in) 
 StateDiagram rfc9293_state_diagram() {
   StateDiagram d;
   d.title = "TCP connection states — RFC 9293 §3.3.2, Figure 5";
-  const auto F = EdgeKind::Figure5;
-  const auto X = EdgeKind::Rfc3107;
+  // The drawn rows of the transition table (tcp/transitions.hpp), in its order: one edge per
+  // (from, to), one line per cause (a SameLine row adds its cause to the line before it), and
+  // §3.10.7.4's RST from a synchronized state drawn once, "any synchronized state".
+  auto kind_of = [](tcp::Drawn drawn) {
+    return drawn == tcp::Drawn::Figure5 ? EdgeKind::Figure5 : EdgeKind::Rfc3107;
+  };
+  auto is_synchronized_rst = [](const tcp::Transition& t) {
+    const auto& sync = synchronized_states();
+    return t.to == S::Closed && t.cause == tcp::Cause::RcvRstDelete &&
+           std::find(sync.begin(), sync.end(), t.from) != sync.end();
+  };
   auto& e = d.edges;
-  // RFC 9293 Figure 5, in the causes Connection::set_state records (src/tcp/*.cpp). A
-  // listener's own LISTEN and its closing are recorded by the stack as "passive OPEN" and
-  // "CLOSE" (src/stack/stack.cpp).
-  e.push_back(edge(S::Closed, S::Listen, F, {line("passive OPEN")}));
-  e.push_back(edge(S::Closed, S::SynSent, F, {line("active OPEN / snd SYN")}));
-  e.push_back(edge(S::Listen, S::Closed, F, {line("CLOSE / delete TCB", {"CLOSE"})}));
-  e.push_back(edge(S::Listen, S::SynReceived, F, {line("rcv SYN / snd SYN,ACK")}));
-  e.push_back(edge(S::Listen, S::SynSent, F, {line("SEND / snd SYN")}));
-  e.push_back(edge(S::SynSent, S::SynReceived, F, {line("rcv SYN / snd SYN,ACK")}));
-  e.push_back(edge(S::SynSent, S::Established, F, {line("rcv SYN,ACK / snd ACK")}));
-  // SYN-SENT -> CLOSED: CLOSE (the figure) and, §3.10.7.3 second, an RST with an acceptable
-  // ACK (the connection is refused).
-  e.push_back(edge(S::SynSent, S::Closed, F,
-                   {line("CLOSE / delete TCB"), line("rcv RST / delete TCB", {}, X)}));
-  e.push_back(edge(S::SynReceived, S::Established, F, {line("rcv ACK of SYN")}));
-  e.push_back(edge(S::SynReceived, S::FinWait1, F, {line("CLOSE / snd FIN")}));
-  e.push_back(edge(S::Established, S::FinWait1, F, {line("CLOSE / snd FIN")}));
-  e.push_back(edge(S::Established, S::CloseWait, F, {line("rcv FIN / snd ACK")}));
-  e.push_back(edge(S::FinWait1, S::FinWait2, F, {line("rcv ACK of FIN")}));
-  e.push_back(edge(S::FinWait1, S::Closing, F, {line("rcv FIN / snd ACK")}));
-  e.push_back(edge(S::FinWait2, S::TimeWait, F, {line("rcv FIN / snd ACK")}));
-  e.push_back(edge(S::Closing, S::TimeWait, F, {line("rcv ACK of FIN")}));
-  e.push_back(edge(S::CloseWait, S::LastAck, F, {line("CLOSE / snd FIN")}));
-  e.push_back(edge(S::LastAck, S::Closed, F, {line("rcv ACK of FIN / delete TCB")}));
-  e.push_back(edge(S::TimeWait, S::Closed, F, {line("timeout=2MSL / delete TCB")}));
-
-  // §3.10.7.4 second (RST) and fourth (SYN): a passively opened SYN-RECEIVED returns to
-  // LISTEN; an actively opened one (simultaneous open) is refused -> CLOSED.
-  e.push_back(edge(S::SynReceived, S::Listen, X,
-                   {line("rcv RST / return to LISTEN"), line("rcv SYN / return to LISTEN")}));
-  e.push_back(edge(S::SynReceived, S::Closed, X, {line("rcv RST / delete TCB")}));
-  // §3.10.7.4 eighth: a FIN in SYN-RECEIVED -> CLOSE-WAIT; in FIN-WAIT-1 with our FIN
-  // acknowledged (perhaps by the same segment) -> TIME-WAIT.
-  e.push_back(edge(S::SynReceived, S::CloseWait, X, {line("rcv FIN / snd ACK")}));
-  e.push_back(edge(S::FinWait1, S::TimeWait, X, {line("rcv FIN,ACK / snd ACK")}));
-  // §3.10.7.4 second: an RST in any synchronized state -> CLOSED.
-  {
+  std::optional<EdgeLine> rst_line;
+  for (const tcp::Transition& t : tcp::kTransitions) {
+    if (t.drawn == tcp::Drawn::NotDrawn) continue;
+    std::string text(t.text());
+    if (is_synchronized_rst(t)) {
+      if (!rst_line) rst_line = line(text, {}, kind_of(t.drawn));
+      continue;
+    }
+    auto host = std::find_if(e.begin(), e.end(), [&](const DiagramEdge& x) {
+      return x.from.size() == 1 && x.from[0] == t.from && x.to == t.to;
+    });
+    if (t.drawn == tcp::Drawn::SameLine && host != e.end()) {
+      host->lines.back().causes.push_back(text);  // the table asserts the row before exists
+      continue;
+    }
+    if (host == e.end()) {
+      e.push_back(edge(t.from, t.to, kind_of(t.drawn), {line(text, {}, kind_of(t.drawn))}));
+    } else {
+      host->lines.push_back(line(text, {}, kind_of(t.drawn)));
+    }
+  }
+  if (rst_line) {
     DiagramEdge rst;
     rst.from = synchronized_states();
     rst.to = S::Closed;
-    rst.kind = X;
-    rst.lines = {line("rcv RST / delete TCB", {}, X)};
+    rst.kind = rst_line->kind;
+    rst.lines = {*rst_line};
     e.push_back(rst);
   }
   return d;

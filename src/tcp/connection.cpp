@@ -2,6 +2,7 @@
 #include "tcp/connection.hpp"
 
 #include <algorithm>
+#include <cassert>
 
 namespace synack::tcp {
 namespace {
@@ -73,7 +74,7 @@ Connection Connection::from_syn_cookie(const TcpConfig& config, ConnectionContex
   c.snd_max_ = c.snd_nxt_;
   c.rcv_adv_ = c.rcv_nxt_ + std::min<std::uint32_t>(c.rcv_buf_.free_space(), 0xffff);
   c.cc_.set_mss(c.effective_mss());
-  c.set_state(State::SynReceived, "rcv ACK with valid SYN cookie", now);
+  c.set_state(State::SynReceived, Cause::SynCookieAck, now);
   return c;
 }
 
@@ -95,16 +96,20 @@ void Connection::set_congestion(CongestionAlgorithm a) {
   config_.congestion = a;
 }
 
-// Every state change goes through here: the trace sees (from, to, cause, time).
-void Connection::set_state(State to, std::string_view cause, Instant now) {
+// Every state change goes through here: the trace sees (from, to, cause, time), the cause
+// in the table's words (tcp/transitions.hpp). A (from, to, cause) the table lacks is a bug
+// here, not in the peer: debug builds stop; tests check every traced transition against the
+// table (tests/tcp/transition_coverage_test.cpp).
+void Connection::set_state(State to, Cause cause, Instant now) {
   State from = state_;
+  assert(is_listed(from, to, cause) && "transition missing from tcp/transitions.hpp");
   state_ = to;
   if (context_.trace)
     context_.trace->on_transition(
-        TransitionEvent{now, context_.id, local_, remote_, from, to, cause});
+        TransitionEvent{now, context_.id, local_, remote_, from, to, label(cause)});
 }
 
-void Connection::enter_closed(std::string_view cause, Instant now, std::optional<Error> error) {
+void Connection::enter_closed(Cause cause, Instant now, std::optional<Error> error) {
   if (error && !error_) error_ = error;
   for (auto& t : timers_) t.reset();
   set_state(State::Closed, cause, now);
@@ -114,7 +119,7 @@ void Connection::enter_closed(std::string_view cause, Instant now, std::optional
 
 // RFC 9293 §3.10.7.4 eighth (FIN-WAIT-1/FIN-WAIT-2/CLOSING): "Start the time-wait timer,
 // turn off the other timers."
-void Connection::enter_time_wait(std::string_view cause, Instant now) {
+void Connection::enter_time_wait(Cause cause, Instant now) {
   for (auto& t : timers_) t.reset();
   set_state(State::TimeWait, cause, now);
   arm(Timer::TimeWait, now + 2 * config_.msl);
@@ -130,7 +135,7 @@ void Connection::count_drop(std::uint64_t Counters::*counter, std::string_view n
 Expected<void, Error> Connection::open_active(Instant now, SegmentSink& out) {
   if (state_ != State::Closed) return Unexpected{Error::AlreadyConnected};
   passive_ = false;
-  set_state(State::SynSent, "active OPEN / snd SYN", now);
+  set_state(State::SynSent, Cause::ActiveOpen, now);
   send_syn(now, out, false);
   return {};
 }
@@ -139,7 +144,7 @@ Expected<void, Error> Connection::open_active(Instant now, SegmentSink& out) {
 Expected<void, Error> Connection::open_passive(Instant now) {
   if (state_ != State::Closed) return Unexpected{Error::AlreadyConnected};
   passive_ = true;
-  set_state(State::Listen, "passive OPEN", now);
+  set_state(State::Listen, Cause::PassiveOpen, now);
   return {};
 }
 
@@ -166,7 +171,7 @@ Expected<std::size_t, Error> Connection::send(std::span<const std::byte> data, I
       // "If the foreign socket is specified, then change the connection from passive to
       // active, select an ISS. Send a SYN segment, set SND.UNA to ISS, SND.NXT to ISS+1."
       passive_ = false;
-      set_state(State::SynSent, "SEND / snd SYN", now);
+      set_state(State::SynSent, Cause::SendSyn, now);
       send_syn(now, out, false);
       break;
     case State::SynSent:
@@ -231,11 +236,11 @@ Expected<void, Error> Connection::close(Instant now, SegmentSink& out) {
       return Unexpected{error_.value_or(Error::NotConnected)};
     case State::Listen:
       // "Any outstanding RECEIVEs are returned ... delete TCB, enter CLOSED state."
-      enter_closed("CLOSE / delete TCB", now, std::nullopt);
+      enter_closed(Cause::CloseDelete, now, std::nullopt);
       return {};
     case State::SynSent:
       // "Delete the TCB and return 'error: closing' responses to any queued SENDs."
-      enter_closed("CLOSE / delete TCB", now, std::nullopt);
+      enter_closed(Cause::CloseDelete, now, std::nullopt);
       return {};
     case State::SynReceived:
       // "If no SENDs have been issued and there is no pending data to send, then form a FIN
@@ -245,7 +250,7 @@ Expected<void, Error> Connection::close(Instant now, SegmentSink& out) {
     case State::CloseWait:
       // The FIN follows the queued data (output() sends it once SND.NXT reaches it).
       fin_queued_ = true;
-      set_state(state_ == State::CloseWait ? State::LastAck : State::FinWait1, "CLOSE / snd FIN",
+      set_state(state_ == State::CloseWait ? State::LastAck : State::FinWait1, Cause::CloseSndFin,
                 now);
       output(now, out);
       return {};
@@ -262,19 +267,19 @@ void Connection::abort(Instant now, SegmentSink& out) {
       return;
     case State::Listen:
     case State::SynSent:
-      enter_closed("ABORT / delete TCB", now, Error::ConnectionAborted);
+      enter_closed(Cause::AbortDelete, now, Error::ConnectionAborted);
       return;
     case State::Closing:
     case State::LastAck:
     case State::TimeWait:
       // "Respond with 'ok' and delete the TCB, enter CLOSED state."
-      enter_closed("ABORT / delete TCB", now, Error::ConnectionAborted);
+      enter_closed(Cause::AbortDelete, now, Error::ConnectionAborted);
       return;
     default:
       // SYN-RECEIVED, ESTABLISHED, FIN-WAIT-1/2, CLOSE-WAIT: "Send a reset segment:
       // <SEQ=SND.NXT><CTL=RST>".
       send_rst(acceptable_seq(true), now, out, config_.abort_rst_with_ack);
-      enter_closed("ABORT / snd RST", now, Error::ConnectionAborted);
+      enter_closed(Cause::AbortSndRst, now, Error::ConnectionAborted);
       return;
   }
 }
@@ -317,7 +322,7 @@ void Connection::on_icmp_error(Error error, bool hard, Instant now) {
   // RFC 5461 / RFC 1122 §4.2.3.9: hard errors abort a connection still in SYN-SENT; in
   // synchronized states they are reported, not fatal.
   if (state_ == State::SynSent && hard) {
-    enter_closed("rcv ICMP unreachable / delete TCB", now, error);
+    enter_closed(Cause::IcmpUnreachable, now, error);
   } else if (!error_) {
     soft_error_ = error;
   }
@@ -339,7 +344,7 @@ void Connection::on_timer(Instant now, SegmentSink& out) {
     // "If the time-wait timeout expires on a connection, delete the TCB, enter the CLOSED
     // state."
     disarm(Timer::TimeWait);
-    enter_closed("timeout=2MSL / delete TCB", now, std::nullopt);
+    enter_closed(Cause::Timeout2Msl, now, std::nullopt);
     return;
   }
   if (due(Timer::Retransmit)) {
@@ -387,8 +392,7 @@ void Connection::on_retransmit_timeout(Instant now, SegmentSink& out) {
   // the connection and tell the application why.
   if (retries_ > limit || user_timeout_passed) {
     if (context_.counters) ++context_.counters->tcp_timeouts;
-    std::string_view cause = handshake ? "timeout=SYN retries / delete TCB"
-                                       : "timeout=R2 / delete TCB";
+    Cause cause = handshake ? Cause::TimeoutSynRetries : Cause::TimeoutR2;
     enter_closed(cause, now, soft_error_.value_or(Error::TimedOut));
     return;
   }
@@ -455,7 +459,7 @@ void Connection::on_persist_timeout(Instant now, SegmentSink& out) {
   // Only probes nobody answers count toward R2; any acceptable ACK resets the count.
   if (unanswered_probes_ >= config_.data_retries) {
     if (context_.counters) ++context_.counters->tcp_timeouts;
-    enter_closed("timeout=R2 / delete TCB", now, soft_error_.value_or(Error::TimedOut));
+    enter_closed(Cause::TimeoutR2, now, soft_error_.value_or(Error::TimedOut));
     return;
   }
   ++unanswered_probes_;
@@ -503,7 +507,7 @@ void Connection::on_keepalive_timeout(Instant now, SegmentSink& out) {
     if (context_.counters) ++context_.counters->tcp_timeouts;
     // Follows Linux (tcp_keepalive_timer): tell the peer, should it still be there.
     if (config_.reset_on_keepalive_timeout) send_rst(acceptable_seq(true), now, out, true);
-    enter_closed("timeout=keepalive / delete TCB", now, Error::TimedOut);
+    enter_closed(Cause::TimeoutKeepalive, now, Error::TimedOut);
     return;
   }
   ++keepalive_sent_;

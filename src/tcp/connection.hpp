@@ -23,6 +23,7 @@
 #include "tcp/rtt_estimator.hpp"
 #include "tcp/sack_scoreboard.hpp"
 #include "tcp/segment.hpp"
+#include "tcp/transitions.hpp"
 
 namespace synack::tcp {
 
@@ -180,9 +181,10 @@ class Connection {
   enum class Timer : std::uint8_t { Retransmit, TimeWait, DelayedAck, Persist, Keepalive, Count };
 
   // --- state changes: the one function every transition goes through ---
-  void set_state(State to, std::string_view cause, Instant now);
-  void enter_closed(std::string_view cause, Instant now, std::optional<Error> error);
-  void enter_time_wait(std::string_view cause, Instant now);
+  // (state_, to, cause) must be a row of kTransitions (tcp/transitions.hpp).
+  void set_state(State to, Cause cause, Instant now);
+  void enter_closed(Cause cause, Instant now, std::optional<Error> error);
+  void enter_time_wait(Cause cause, Instant now);
 
   // --- input steps (connection_input.cpp) ---
   void on_segment_listen(const Segment& seg, Instant now, SegmentSink& out);

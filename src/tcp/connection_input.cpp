@@ -76,7 +76,7 @@ void Connection::on_segment(const Segment& seg, Instant now, SegmentSink& out) {
   // enter FIN-WAIT-2". Done after the FIN step so a FIN+ACK takes FIN-WAIT-1 -> TIME-WAIT
   // directly ("If our FIN has been ACKed (perhaps in this segment)").
   if (state_ == State::FinWait1 && fin_sent() && snd_una_ == snd_max_)
-    set_state(State::FinWait2, "rcv ACK of FIN", now);
+    set_state(State::FinWait2, Cause::RcvAckOfFin, now);
   if (config_.keepalive && is_synchronized(state_) && state_ != State::TimeWait) {
     keepalive_sent_ = 0;
     arm(Timer::Keepalive, now + config_.keepalive_idle);
@@ -114,7 +114,7 @@ void Connection::on_segment_listen(const Segment& seg, Instant now, SegmentSink&
     // acknowledge it, and the peer sends it again after the handshake.
     if (!seg.payload.empty()) SYNACK_DROP(drop_syn_data);
     if (context_.counters) ++context_.counters->tcp_passive_opens;
-    set_state(State::SynReceived, "rcv SYN / snd SYN,ACK", now);
+    set_state(State::SynReceived, Cause::RcvSyn, now);
     send_syn(now, out, false);
     return;
   }
@@ -143,7 +143,7 @@ void Connection::on_segment_syn_sent(const Segment& seg, Instant now, SegmentSin
   if (seg.has(RST)) {
     if (ack_acceptable) {
       if (context_.counters) ++context_.counters->tcp_resets_received;
-      enter_closed("rcv RST / delete TCB", now, Error::ConnectionRefused);
+      enter_closed(Cause::RcvRstDelete, now, Error::ConnectionRefused);
     } else {
       SYNACK_DROP(drop_syn_sent_rst_unacceptable);
     }
@@ -177,7 +177,7 @@ void Connection::on_segment_syn_sent(const Segment& seg, Instant now, SegmentSin
     retries_ = 0;
     first_unacked_retransmit_.reset();
     if (context_.counters) ++context_.counters->tcp_connections_established;
-    set_state(State::Established, "rcv SYN,ACK / snd ACK", now);
+    set_state(State::Established, Cause::RcvSynAck, now);
     events_ |= event::Connected | event::Writable;
     ack_now_ = true;
     // RFC 9293 §3.8.4 (MUST-26): the idle interval starts now, also for a connection that
@@ -195,7 +195,7 @@ void Connection::on_segment_syn_sent(const Segment& seg, Instant now, SegmentSin
   }
   // "Otherwise, enter SYN-RECEIVED, form a SYN,ACK segment <SEQ=ISS><ACK=RCV.NXT>
   // <CTL=SYN,ACK> and send it." (simultaneous open, RFC 9293 §3.5 Figure 7)
-  set_state(State::SynReceived, "rcv SYN / snd SYN,ACK", now);
+  set_state(State::SynReceived, Cause::RcvSyn, now);
   send_syn(now, out, false);
 }
 
@@ -305,11 +305,11 @@ bool Connection::check_rst(const Segment& seg, Instant now, SegmentSink& out) {
         // "If this connection was initiated with a passive OPEN (i.e., came from the LISTEN
         // state), then return this connection to LISTEN state and return."
         for (auto& t : timers_) t.reset();
-        set_state(State::Listen, "rcv RST / return to LISTEN", now);
+        set_state(State::Listen, Cause::RcvRstToListen, now);
         events_ |= event::Closed;
       } else {
         // "If this connection was initiated with an active OPEN ... connection refused"
-        enter_closed("rcv RST / delete TCB", now, Error::ConnectionRefused);
+        enter_closed(Cause::RcvRstDelete, now, Error::ConnectionRefused);
       }
       return false;
     case State::Established:
@@ -318,11 +318,11 @@ bool Connection::check_rst(const Segment& seg, Instant now, SegmentSink& out) {
     case State::CloseWait:
       // "any outstanding RECEIVEs and SEND should receive 'reset' responses ... enter the
       // CLOSED state, delete the TCB, and return."
-      enter_closed("rcv RST / delete TCB", now, Error::ConnectionReset);
+      enter_closed(Cause::RcvRstDelete, now, Error::ConnectionReset);
       return false;
     default:
       // CLOSING, LAST-ACK, TIME-WAIT: "enter the CLOSED state, delete the TCB, and return."
-      enter_closed("rcv RST / delete TCB", now, std::nullopt);
+      enter_closed(Cause::RcvRstDelete, now, std::nullopt);
       return false;
   }
 }
@@ -334,7 +334,7 @@ bool Connection::check_syn(const Segment& seg, Instant now, SegmentSink& out) {
     // "If the connection was initiated with a passive OPEN, then return this connection
     // to the LISTEN state and return."
     for (auto& t : timers_) t.reset();
-    set_state(State::Listen, "rcv SYN / return to LISTEN", now);
+    set_state(State::Listen, Cause::RcvSynToListen, now);
     events_ |= event::Closed;
     return false;
   }
@@ -367,7 +367,7 @@ bool Connection::process_ack(const Segment& seg, Instant now, SegmentSink& out) 
       cc_.set_mss(effective_mss());
       if (context_.counters) ++context_.counters->tcp_connections_established;
       // A CLOSE in SYN-RECEIVED already moved us to FIN-WAIT-1; otherwise ESTABLISHED.
-      set_state(State::Established, "rcv ACK of SYN", now);
+      set_state(State::Established, Cause::RcvAckOfSyn, now);
       events_ |= event::Connected | event::Writable;
       return true;
     }
@@ -431,13 +431,13 @@ bool Connection::process_ack(const Segment& seg, Instant now, SegmentSink& out) 
     case State::Closing:
       // "In addition to the processing for the ESTABLISHED state, if the ACK acknowledges
       // our FIN, then enter the TIME-WAIT state; otherwise, ignore the segment."
-      if (our_fin_acked) enter_time_wait("rcv ACK of FIN", now);
+      if (our_fin_acked) enter_time_wait(Cause::RcvAckOfFin, now);
       return true;
     case State::LastAck:
       // "The only thing that can arrive in this state is an acknowledgment of our FIN. If
       // our FIN is now acknowledged, delete the TCB, enter the CLOSED state, and return."
       if (our_fin_acked) {
-        enter_closed("rcv ACK of FIN / delete TCB", now, std::nullopt);
+        enter_closed(Cause::RcvAckOfFinDelete, now, std::nullopt);
         return false;
       }
       return true;
@@ -680,20 +680,20 @@ void Connection::process_fin(Instant now, SegmentSink& out) {
   switch (state_) {
     case State::SynReceived:
     case State::Established:
-      set_state(State::CloseWait, "rcv FIN / snd ACK", now);
+      set_state(State::CloseWait, Cause::RcvFin, now);
       break;
     case State::FinWait1:
       // "If our FIN has been ACKed (perhaps in this segment), then enter TIME-WAIT, start the
       // time-wait timer, turn off the other timers; otherwise, enter the CLOSING state."
       if (fin_sent() && snd_una_ == snd_max_) {
-        enter_time_wait("rcv FIN,ACK / snd ACK", now);
+        enter_time_wait(Cause::RcvFinAck, now);
         ack_now_ = true;
       } else {
-        set_state(State::Closing, "rcv FIN / snd ACK", now);
+        set_state(State::Closing, Cause::RcvFin, now);
       }
       break;
     case State::FinWait2:
-      enter_time_wait("rcv FIN / snd ACK", now);
+      enter_time_wait(Cause::RcvFin, now);
       ack_now_ = true;
       break;
     case State::TimeWait:

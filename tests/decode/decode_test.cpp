@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -19,6 +20,7 @@
 #include "cli/commands.hpp"
 #include "capture/pcap_reader.hpp"
 #include "sim/scenarios.hpp"
+#include "tcp/transitions.hpp"
 #include "wire/packet.hpp"
 
 using namespace synack;
@@ -874,4 +876,39 @@ TEST(DecodeCommand, PrintsTablesJsonAndWritesTheSvgLadder) {
   EXPECT_EQ(exit_status(), 2);
   std::filesystem::remove(file);
   std::filesystem::remove(svg);
+}
+
+// --- the transition table ---------------------------------------------------------------------
+
+// Every change decode infers is a row of the transition table (tcp/transitions.hpp), in the
+// table's words (a cause may add a note: " (simultaneous open)", " (snd RST)", ...).
+TEST(Decode, EveryChangeIsARowOfTheTransitionTable) {
+  std::vector<Script> scripts(6);
+  scripts[0].handshake().seg(C, FIN | ACK, 1, 1).seg(S, FIN | ACK, 1, 2).seg(C, ACK, 2, 2);
+  scripts[1].seg(C, SYN, 0, 0).seg(S, RST | ACK, 0, 1);
+  scripts[2].seg(C, SYN, 0, 0).seg(S, SYN | ACK, 0, 1).seg(C, RST, 1, 0);
+  scripts[3].seg(C, SYN, 0, 0).seg(S, SYN, 0, 0).seg(C, SYN | ACK, 0, 1).seg(S, SYN | ACK, 0, 1);
+  scripts[4].handshake().seg(C, FIN | ACK, 1, 1).seg(S, FIN | ACK, 1, 1).seg(C, ACK, 2, 2).seg(
+      S, ACK, 2, 2);
+  scripts[5].handshake().seg(S, RST | ACK, 1, 1);
+  int changes = 0;
+  for (std::size_t i = 0; i < scripts.size(); ++i) {
+    auto c = scripts[i].decode();
+    for (const auto& row : c.segments) {
+      for (const auto& ch : row.changes) {
+        ++changes;
+        std::optional<tcp::Cause> cause;
+        for (std::size_t k = 0; k < tcp::kCauseCount; ++k) {
+          auto candidate = static_cast<tcp::Cause>(k);
+          if (ch.cause.starts_with(tcp::label(candidate)) &&
+              (!cause || tcp::label(candidate).size() > tcp::label(*cause).size()))
+            cause = candidate;
+        }
+        ASSERT_TRUE(cause) << i << ": " << ch.cause;
+        EXPECT_TRUE(tcp::is_listed(ch.from, ch.to, *cause))
+            << i << ": " << to_string(ch.from) << " -> " << to_string(ch.to) << " " << ch.cause;
+      }
+    }
+  }
+  EXPECT_GT(changes, 20);
 }

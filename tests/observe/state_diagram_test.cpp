@@ -11,6 +11,7 @@
 #include "sim/scenarios.hpp"
 #include "observe/state_diagram.hpp"
 #include "picture_check.hpp"
+#include "tcp/transitions.hpp"
 
 using namespace synack;
 using namespace synack::cli;
@@ -269,4 +270,23 @@ TEST(DiagramCli, WritesSvgOrDotWithATrace) {
     EXPECT_NE(err.find("line 1"), std::string::npos) << err;
   }
   std::filesystem::remove_all(dir);
+}
+
+// The diagram is the transition table's drawn rows: each has its line, with its label, on the
+// edge between its two states (the RST from a synchronized state on the shared edge); the rows
+// the RFC does not draw are not there until a trace takes them.
+TEST(StateDiagram, DrawsEveryDrawnRowOfTheTransitionTable) {
+  auto d = rfc9293_state_diagram();
+  for (const tcp::Transition& t : tcp::kTransitions) {
+    std::string text(t.text());
+    bool drawn = false;
+    for (const auto& e : d.edges) {
+      if (e.to != t.to || std::find(e.from.begin(), e.from.end(), t.from) == e.from.end())
+        continue;
+      for (const auto& l : e.lines)
+        if (std::find(l.causes.begin(), l.causes.end(), text) != l.causes.end()) drawn = true;
+    }
+    EXPECT_EQ(drawn, t.drawn != tcp::Drawn::NotDrawn)
+        << to_string(t.from) << " -> " << to_string(t.to) << " " << text;
+  }
 }

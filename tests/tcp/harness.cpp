@@ -20,6 +20,11 @@ std::set<StatePair>& recorder_set() {
   return s;
 }
 
+std::set<TracedTransition>& cause_set() {
+  static std::set<TracedTransition> s;
+  return s;
+}
+
 // "L+5", "R+1" (whichever ISS is nearer), or the raw value when near neither.
 std::string seq_name(SeqNum s) {
   std::int32_t dl = s - Harness::L;
@@ -42,9 +47,12 @@ std::string seq_name(SeqNum s) {
 
 const std::set<StatePair>& observed_transitions() { return recorder_set(); }
 
-void record_transition(State from, State to) {
+const std::set<TracedTransition>& observed_causes() { return cause_set(); }
+
+void record_transition(State from, State to, std::string_view cause) {
   std::lock_guard lock(recorder_mutex());
   recorder_set().insert({from, to});
+  cause_set().insert({from, to, std::string(cause)});
 }
 
 // --- descriptions -----------------------------------------------------------------------
@@ -108,7 +116,7 @@ void Harness::Recorder::send(const Segment& segment) {
 }
 
 void Harness::Recorder::on_transition(const TransitionEvent& e) {
-  record_transition(e.from, e.to);
+  record_transition(e.from, e.to, e.cause);
   h_.transitions_.push_back(RecordedTransition{e.time, e.from, e.to, std::string(e.cause)});
 }
 

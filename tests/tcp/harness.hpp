@@ -25,6 +25,8 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -42,17 +44,23 @@ namespace synack::tcp::test {
 // --- the process-wide transition recorder (harness.cpp) ---------------------------------
 
 using StatePair = std::pair<State, State>;
+// (from, to, the cause's text as traced).
+using TracedTransition = std::tuple<State, State, std::string>;
 
 // Every (from, to) any connection traced through a Harness (or through a
 // GlobalTransitionRecorder) during this process.
 const std::set<StatePair>& observed_transitions();
-void record_transition(State from, State to);
+// The same with the traced cause (checked against tcp/transitions.hpp).
+const std::set<TracedTransition>& observed_causes();
+void record_transition(State from, State to, std::string_view cause);
 
 // A TraceSink that only feeds the process-wide recorder; for tcp tests that build their
 // own connections without a Harness.
 class GlobalTransitionRecorder : public TraceSink {
  public:
-  void on_transition(const TransitionEvent& e) override { record_transition(e.from, e.to); }
+  void on_transition(const TransitionEvent& e) override {
+    record_transition(e.from, e.to, e.cause);
+  }
 };
 
 // The caller's file and line, for failure messages from inside the helpers. (Not
