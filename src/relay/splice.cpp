@@ -1,7 +1,9 @@
 // A relayed connection: the stack's connection <-> a host socket.
 #include "relay/splice.hpp"
 
+#include <linux/sockios.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -213,7 +215,17 @@ void Splice::abort() {
   mark_done();
 }
 
+std::uint64_t Splice::bytes_held_to_host() const {
+  std::uint64_t held = to_host_.size();
+  if (auto st = stack_.status(conn_)) held += st->receive_queue;
+  int queued = 0;
+  if (fd_ >= 0 && ::ioctl(fd_, SIOCOUTQ, &queued) == 0 && queued > 0)
+    held += static_cast<std::uint64_t>(queued);
+  return held;
+}
+
 void Splice::finish() {
+  clean_ = true;
   close_fd(false);
   (void)stack_.close(conn_, loop_.now());  // both FINs done: the stack finishes the close
   mark_done();

@@ -6,7 +6,9 @@
 #  - the host server sends 2 MB and shuts down its write side first: CMD reads them and EOF, and
 #    then still sends 4 MB, which the host server receives complete (it reports on a second
 #    connection, within CMD's lifetime);
-#  - CMD sends 16 MB, closes and exits at once: the host still gets every byte and the FIN.
+#  - CMD sends 16 MB, closes and exits at once: the host still gets every byte and the FIN,
+#    before synack run exits (it drains CMD's connections);
+#  - a connection that cannot drain is reset after --drain-timeout, and the loss reported.
 source "$(dirname "$0")/lib.bash" "$1"
 interop_setup run_half_close --no-netns
 need python3
@@ -88,18 +90,60 @@ assert bytes(report) == want, f"host after its own FIN received {bytes(report)!r
 print(f"host sent 2 MB and FIN first; CMD read EOF, then sent {len(data)} bytes: host got {report.decode()}")
 PY
 
-# CMD sends 16 MB, closes and exits at once: much of it is still in its kernel's send buffer
-# when CMD is gone. It must all reach the host, then the FIN (CMD's kernel still sends it).
-synack_run --allow-host-loopback -- python3 -c '
-import os, socket, sys
+# CMD sends 16 MB, closes and exits at once (os._exit: no interpreter teardown to give its
+# kernel time): much of it is still in its kernel's send buffer when CMD is gone. synack run
+# keeps relaying until the connection has finished, so when it exits the host must already
+# have every byte and the FIN (the sink prints only at end-of-file, before it answers); no
+# connection was reset by the drain, no byte reported lost; the exit status is CMD's.
+host_py sink16 "$HERE/host_server.py" sink
+SINK16=$HOST_PORT
+synack_run --allow-host-loopback --stats -- python3 -c '
+import hashlib, os, socket, sys
 data = os.urandom(16_000_000)
-open(sys.argv[3], "w").write(__import__("hashlib").sha256(data).hexdigest())
+open(sys.argv[3], "w").write(hashlib.sha256(data).hexdigest())
 s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20)
 s.sendall(data)
-s.close()' "$ADDR" "$SINK" "$WORK/exit.sha" 2>"$WORK/exit.err" || { cat "$WORK/exit.err" >&2; fail "CMD sending and exiting"; }
+s.close()
+os._exit(3)' "$ADDR" "$SINK16" "$WORK/exit.sha" 2>"$WORK/exit.err"
+status=$?
+[ "$status" = 3 ] || { cat "$WORK/exit.err" >&2; fail "CMD sending and exiting: synack run exited $status, want CMD's 3"; }
 want="sink length=16000000 sha256=$(cat "$WORK/exit.sha")"
-for _ in $(seq 100); do grep -qx "$want" "$WORK/sink.out" && break; sleep 0.1; done
-grep -qx "$want" "$WORK/sink.out" ||
-  fail "CMD sent 16 MB, closed and exited: the host sink got '$(tail -1 "$WORK/sink.out")', want '$want'"
-echo "CMD sent 16 MB, closed and exited at once: the host got all of it and the FIN"
+got=$(grep "^sink " "$WORK/sink16.out")
+[ "$got" = "$want" ] || { cat "$WORK/exit.err" >&2; cat "$WORK/sink16.err" >&2
+  fail "CMD sent 16 MB, closed and exited: when synack run exited the host sink had '$got', want '$want'"; }
+stat() { awk -v k="$1" '$1 == k { print $2 }' "$WORK/exit.err"; }
+[ "$(stat relay_drain_reset)" = 0 ] && [ "$(stat relay_drain_bytes_lost)" = 0 ] &&
+  ! grep -q "^synack run: .*lost" "$WORK/exit.err" ||
+  { cat "$WORK/exit.err" >&2; fail "CMD sent 16 MB and exited: the drain reset a connection or reported a loss"; }
+echo "CMD sent 16 MB, closed and exited at once: the host got all of it and the FIN before synack run exited" \
+  "(connections still draining at CMD's exit: $(stat relay_drain_connections))"
+
+# The drain is bounded: CMD sends 16 MB to a host server that never reads, and exits. After
+# --drain-timeout 1 synack run resets the connection, says on stderr how many bytes toward the
+# host were lost, counts it, and exits with CMD's status.
+host_py hold "$HERE/host_server.py" hold
+HOLD=$HOST_PORT
+start=$(date +%s%N)
+synack_run --allow-host-loopback --stats --drain-timeout 1 -- python3 -c '
+import os, socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20)
+s.setblocking(False)
+sent = 0
+try:
+    while sent < 16_000_000:
+        sent += s.send(b"x" * 65536)
+except BlockingIOError:
+    pass
+print(f"CMD queued {sent} bytes", file=sys.stderr)
+s.close()
+os._exit(4)' "$ADDR" "$HOLD" 2>"$WORK/hold.err"
+status=$?
+elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+[ "$status" = 4 ] || { cat "$WORK/hold.err" >&2; fail "drain timeout: synack run exited $status, want CMD's 4"; }
+grep -q "^synack run: CMD exited; drain timeout: reset 1 relayed connection(s) still open, [1-9][0-9]* byte(s) toward the host lost" "$WORK/hold.err" &&
+  [ "$(awk '$1 == "relay_drain_reset" { print $2 }' "$WORK/hold.err")" = 1 ] &&
+  [ "$(awk '$1 == "relay_drain_bytes_lost" { print $2 }' "$WORK/hold.err")" -gt 0 ] ||
+  { cat "$WORK/hold.err" >&2; fail "drain timeout: no reset or no loss reported"; }
+[ "$elapsed_ms" -lt 8000 ] || fail "drain timeout 1 s: synack run took ${elapsed_ms} ms"
+echo "CMD queued data for a host that never reads and exited: reset after the 1 s drain timeout, loss reported ($(grep -o '[0-9]* byte(s) toward the host lost' "$WORK/hold.err")), ${elapsed_ms} ms in all"
 echo "PASS"
