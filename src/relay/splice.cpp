@@ -29,6 +29,7 @@ Splice::Splice(Stack& stack, os::EventLoop& loop, ConnectionId conn, int fd,
 Splice::~Splice() {
   on_done_ = nullptr;
   if (!done_) abort();
+  if (flush_timer_) loop_.cancel_timer(flush_timer_);
 }
 
 void Splice::mark_done() {
@@ -37,7 +38,7 @@ void Splice::mark_done() {
 }
 
 void Splice::on_stack_event(std::uint8_t events) {
-  if (done_) return;
+  if (done_ || flushing_) return;
   if (events & (tcp::event::Reset | tcp::event::Closed)) {
     // The namespace reset the connection, or it died (retransmissions ran out).
     fail_guest();
@@ -49,6 +50,11 @@ void Splice::on_stack_event(std::uint8_t events) {
 
 void Splice::on_fd_event(std::uint32_t events) {
   if (done_) return;
+  if (flushing_) {
+    // Only an error matters now (the host's peer reset): nothing is left to deliver.
+    if (events & EPOLLERR) flush_then_reset();
+    return;
+  }
   if (events & EPOLLERR) {
     int error = 0;
     socklen_t len = sizeof error;
@@ -201,6 +207,18 @@ void Splice::fail_host(int) {
 }
 
 void Splice::fail_guest() {
+  if (guest_eof_ && host_shut_ && to_host_.empty() && fd_ >= 0) {
+    // The namespace reset after its FIN — CMD's kernel does so when data arrives for a socket
+    // CMD has closed — and its whole stream is in the host socket already. End to end, the
+    // peer would have had that data before the RST: let the host socket deliver it first.
+    (void)stack_.abort(conn_, loop_.now());
+    flushing_ = true;
+    flush_start_ = loop_.now();
+    if (registered_) (void)loop_.modify_fd(fd_, 0);  // errors and hang-ups only
+    interest_ = 0;
+    flush_then_reset();
+    return;
+  }
   // The namespace reset (or the connection died): an abortive close sends the host's peer
   // an RST too.
   close_fd(true);
@@ -208,8 +226,25 @@ void Splice::fail_guest() {
   mark_done();
 }
 
+void Splice::flush_then_reset() {
+  flush_timer_ = 0;
+  int queued = 0;
+  int error = 0;
+  socklen_t len = sizeof error;
+  ::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &error, &len);
+  bool pending = error == 0 && ::ioctl(fd_, SIOCOUTQ, &queued) == 0 && queued > 0;
+  if (pending && loop_.now() - flush_start_ < kFlushLimit) {
+    flush_timer_ = loop_.call_at(loop_.now() + 10ms, [this] { flush_then_reset(); });
+    return;
+  }
+  close_fd(true);  // delivered (or given up): now the RST
+  mark_done();
+}
+
 void Splice::abort() {
   if (done_) return;
+  if (flush_timer_) loop_.cancel_timer(flush_timer_);
+  flush_timer_ = 0;
   close_fd(true);
   (void)stack_.abort(conn_, loop_.now());
   mark_done();

@@ -53,6 +53,7 @@ class Splice {
   bool host_to_guest();
   void fail_host(int error);  // the host socket failed: RST toward the namespace
   void fail_guest();          // the stack connection failed: abortive close toward the host
+  void flush_then_reset();    // ... once the host socket has delivered what it holds
   void finish();              // both directions ended cleanly
   void close_fd(bool abortive);
   void update_interest();
@@ -75,6 +76,12 @@ class Splice {
   bool guest_shut_ = false;   // our FIN toward the namespace queued
   bool done_ = false;
   bool clean_ = false;
+  // The namespace reset after its FIN: the host socket delivers the rest of its stream
+  // (polled; at most kFlushLimit), then is closed abortively.
+  static constexpr Duration kFlushLimit = 60s;
+  bool flushing_ = false;
+  Instant flush_start_{};
+  os::EventLoop::TimerId flush_timer_ = 0;
   bool host_hangup_ = false;  // EPOLLRDHUP seen: the host's FIN is behind the data
   std::uint32_t interest_ = 0;
   bool registered_ = false;

@@ -8,7 +8,8 @@
 #    connection, within CMD's lifetime);
 #  - CMD sends 16 MB, closes and exits at once: the host still gets every byte and the FIN,
 #    before synack run exits (it drains CMD's connections);
-#  - a connection that cannot drain is reset after --drain-timeout, and the loss reported.
+#  - a connection that cannot drain is reset after --drain-timeout, and the loss reported;
+#  - an RST from CMD's kernel after its FIN does not cut short what the host socket holds.
 source "$(dirname "$0")/lib.bash" "$1"
 interop_setup run_half_close --no-netns
 need python3
@@ -146,4 +147,45 @@ grep -q "^synack run: CMD exited; drain timeout: reset 1 relayed connection(s) s
   { cat "$WORK/hold.err" >&2; fail "drain timeout: no reset or no loss reported"; }
 [ "$elapsed_ms" -lt 8000 ] || fail "drain timeout 1 s: synack run took ${elapsed_ms} ms"
 echo "CMD queued data for a host that never reads and exited: reset after the 1 s drain timeout, loss reported ($(grep -o '[0-9]* byte(s) toward the host lost' "$WORK/hold.err")), ${elapsed_ms} ms in all"
+
+# CMD sends 300 kB, closes and exits while the host server is not reading; the server then
+# sends a line, which CMD's kernel answers with an RST (CMD has closed that socket). The RST
+# must not cut off CMD's stream, all in synack's host socket already: the server still reads
+# every byte and end-of-file (end to end, the data would have come before the RST).
+cat >"$WORK/late.py" <<'PY'
+import hashlib, socket, sys, time
+lst = socket.socket()
+lst.bind(("127.0.0.1", 0))
+lst.listen(4)
+print(f"PORT {lst.getsockname()[1]}", flush=True)
+c, _ = lst.accept()
+c.sendall(b"hello\n")
+time.sleep(1.0)      # CMD sends, closes and exits meanwhile; nothing read yet
+c.sendall(b"bye\n")  # for a socket CMD has closed: its kernel answers with an RST
+time.sleep(0.5)
+h, n = hashlib.sha256(), 0
+try:
+    while chunk := c.recv(1 << 20):
+        h.update(chunk)
+        n += len(chunk)
+    print(f"late length={n} sha256={h.hexdigest()} eof", flush=True)
+except OSError as e:
+    print(f"late length={n} error={e}", flush=True)
+PY
+host_py late "$WORK/late.py"
+LATE=$HOST_PORT
+synack_run --allow-host-loopback -- python3 -c '
+import hashlib, os, socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20)
+assert s.recv(6) == b"hello\n"
+data = os.urandom(300_000)
+open(sys.argv[3], "w").write(hashlib.sha256(data).hexdigest())
+s.sendall(data)
+s.close()
+os._exit(0)' "$ADDR" "$LATE" "$WORK/late.sha" 2>"$WORK/late_run.err" || { cat "$WORK/late_run.err" >&2; fail "CMD sending to a late reader"; }
+want="late length=300000 sha256=$(cat "$WORK/late.sha") eof"
+for _ in $(seq 50); do grep -q "^late " "$WORK/late.out" && break; sleep 0.1; done
+got=$(grep "^late " "$WORK/late.out")
+[ "$got" = "$want" ] || fail "CMD's RST after its FIN cut its stream short: the host got '$got', want '$want'"
+echo "CMD sent 300 kB, FIN, then (its socket closed) an RST: the host still read all of it and EOF"
 echo "PASS"
