@@ -148,6 +148,35 @@ grep -q "^synack run: CMD exited; drain timeout: reset 1 relayed connection(s) s
 [ "$elapsed_ms" -lt 8000 ] || fail "drain timeout 1 s: synack run took ${elapsed_ms} ms"
 echo "CMD queued data for a host that never reads and exited: reset after the 1 s drain timeout, loss reported ($(grep -o '[0-9]* byte(s) toward the host lost' "$WORK/hold.err")), ${elapsed_ms} ms in all"
 
+# A signal ends the drain at once: the same, with a drain timeout of 60 s and SIGTERM to synack
+# run once CMD has exited; it must exit within 5 s with CMD's status and report the reset.
+"$SYNACK" run --allow-host-loopback --stats --drain-timeout 60 -- python3 -c '
+import os, socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20)
+s.setblocking(False)
+try:
+    while True:
+        s.send(b"x" * 65536)
+except BlockingIOError:
+    pass
+open(sys.argv[3], "w").close()
+s.close()
+os._exit(5)' "$ADDR" "$HOLD" "$WORK/queued" 2>"$WORK/term.err" &
+RUN_PID=$!
+PIDS+=("$RUN_PID")
+for _ in $(seq 100); do [ -e "$WORK/queued" ] && break; sleep 0.1; done
+[ -e "$WORK/queued" ] || fail "drain and SIGTERM: CMD did not fill its connection within 10 s"
+sleep 1  # CMD has exited: synack run is draining
+kill -0 "$RUN_PID" 2>/dev/null || { cat "$WORK/term.err" >&2; fail "drain and SIGTERM: synack run did not wait for the connection"; }
+kill -TERM "$RUN_PID"
+status=
+for _ in $(seq 50); do kill -0 "$RUN_PID" 2>/dev/null || { wait "$RUN_PID"; status=$?; break; }; sleep 0.1; done
+[ -n "$status" ] || fail "drain and SIGTERM: synack run still running 5 s after SIGTERM"
+[ "$status" = 5 ] || { cat "$WORK/term.err" >&2; fail "drain and SIGTERM: synack run exited $status, want CMD's 5"; }
+grep -q "^synack run: CMD exited; terminated (SIGTERM): reset 1 relayed connection(s) still open, [1-9][0-9]* byte(s) toward the host lost" "$WORK/term.err" ||
+  { cat "$WORK/term.err" >&2; fail "drain and SIGTERM: no reset reported"; }
+echo "SIGTERM during the drain: synack run reset the connection, reported the loss and exited with CMD's status"
+
 # CMD sends 300 kB, closes and exits while the host server is not reading; the server then
 # sends a line, which CMD's kernel answers with an RST (CMD has closed that socket). The RST
 # must not cut off CMD's stream, all in synack's host socket already: the server still reads
