@@ -30,6 +30,7 @@ struct RunArgs {
   std::string dns;
   bool keep_resolv_conf = false;
   bool user_namespace = false;
+  double drain_timeout = 10;  // seconds
   std::vector<std::string> command;
 };
 
@@ -134,7 +135,12 @@ void print_relay_stats(const relay::RelayStats& s, std::ostream& out) {
       << "relay_udp_to_guest " << s.udp_to_guest << "\n"
       << "relay_udp_dropped " << s.udp_dropped << "\n"
       << "relay_udp_loopback_denied " << s.udp_loopback_denied << "\n"
-      << "relay_udp_martian_denied " << s.udp_martian_denied << "\n";
+      << "relay_udp_martian_denied " << s.udp_martian_denied << "\n"
+      << "relay_drain_connections " << s.drain_connections << "\n"
+      << "relay_drain_completed " << s.drain_completed << "\n"
+      << "relay_drain_peer_reset " << s.drain_peer_reset << "\n"
+      << "relay_drain_reset " << s.drain_reset << "\n"
+      << "relay_drain_bytes_lost " << s.drain_bytes_lost << "\n";
 }
 
 int run_run(const RunArgs& args) {
@@ -154,6 +160,10 @@ int run_run(const RunArgs& args) {
   config.guest = addresses->peer.address;
   if (addresses->peer6) config.guest6 = addresses->peer6->address;
   config.allow_host_loopback = args.allow_host_loopback;
+  if (!(args.drain_timeout >= 0 && args.drain_timeout <= 86400))
+    return fail("--drain-timeout: expected 0 to 86400 seconds");
+  config.drain_timeout = std::chrono::duration_cast<Duration>(
+      std::chrono::duration<double>(args.drain_timeout));
   for (const auto& text : args.forwards) {
     auto f = parse_forward(text);
     if (!f) return fail("-p: expected [HOSTADDR:]HOSTPORT:PORT, got " + text);
@@ -198,13 +208,44 @@ int run_run(const RunArgs& args) {
   if (!relay) return fail(relay.error());
 
   std::optional<int> status;
+  // CMD has exited, and with it every process of its namespace; the namespace itself lives on
+  // (our TUN and CMD's orphaned sockets hold it), and its kernel may still hold data and FINs
+  // for relayed connections: relay until they have all finished, at most the drain timeout.
+  bool draining = false;
+  Instant drain_start{};
+  os::EventLoop::TimerId drain_check = 0;
+  auto end_drain = [&](const char* why) {
+    if (drain_check) loop.cancel_timer(drain_check);
+    drain_check = 0;
+    auto loss = (*relay)->abort_drain();
+    if (loss.connections > 0)
+      std::cerr << "synack run: CMD exited; " << why << ": reset " << loss.connections
+                << " relayed connection(s) still open, " << loss.bytes
+                << " byte(s) toward the host lost (and whatever CMD's kernel had not sent yet)\n";
+    loop.stop();
+  };
+  std::function<void()> check_drain = [&] {
+    drain_check = 0;
+    if ((*relay)->drained()) {
+      (*relay)->shutdown();
+      loop.stop();
+      return;
+    }
+    if (loop.now() - drain_start >= config.drain_timeout) {
+      end_drain("drain timeout");
+      return;
+    }
+    // Splices end on their own events; the stack's last ACKs and FINs finish in between.
+    drain_check = loop.call_at(loop.now() + 10ms, check_drain);
+  };
   auto child_exited = [&] {
     if (status) return;
     status = sandbox.poll_exit();
     if (!status) return;
-    // CMD is gone, and with it (usually) the namespace: drop what is left and leave.
-    (*relay)->shutdown();
-    loop.stop();
+    draining = true;
+    drain_start = loop.now();
+    (*relay)->begin_drain();
+    check_drain();
   };
   if (sandbox.exit_fd() >= 0) {
     (void)loop.add_fd(sandbox.exit_fd(), EPOLLIN, [&](std::uint32_t) { child_exited(); });
@@ -218,7 +259,12 @@ int run_run(const RunArgs& args) {
   }
   loop.on_signal([&](int sig, int code) {
     // CMD decides what a signal means; its exit ends us. A terminal's Ctrl-C reached CMD
-    // already (same process group): only kill(2)'s signals are passed on.
+    // already (same process group): only kill(2)'s signals are passed on. Once CMD is gone,
+    // a signal ends the drain at once.
+    if (draining) {
+      end_drain(sig == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)");
+      return true;
+    }
     if (code != SI_KERNEL) sandbox.signal(sig);
     return true;
   });
@@ -263,6 +309,10 @@ void register_run(CLI::App& app) {
                 "leave CMD's /etc/resolv.conf alone (by default it names the gateway)");
   cmd->add_flag("--userns", args->user_namespace,
                 "use a user namespace even as root (always used when not root)");
+  cmd->add_option("--drain-timeout", args->drain_timeout,
+                  "after CMD exits, how long (seconds, default 10) its relayed connections may "
+                  "take to finish, so that what its kernel still holds reaches the host; then "
+                  "the rest are reset and the loss reported (0: reset at once)");
   add_net_options(cmd, args->net);
 
   cmd->footer(
@@ -270,6 +320,8 @@ void register_run(CLI::App& app) {
       "--peer6, and default routes via synack's --addr (198.18.0.1) and --addr6; the gateway\n"
       "answers ping and is CMD's DNS resolver. Every TCP connection CMD opens is terminated\n"
       "by synack and relayed through a host socket to the same destination; UDP likewise.\n"
+      "When CMD exits, synack run relays its open connections until they finish (at most\n"
+      "--drain-timeout), then exits too.\n"
       "Exit status: CMD's (128+N when killed by signal N); 125 when synack could not set up.\n"
       "SIGINT and SIGTERM are passed on to CMD. Not root: a user namespace is used.\n\n"
       "Examples:\n"

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -106,6 +107,52 @@ void Relay::shutdown() {
   udp_.close_all();
 }
 
+void Relay::begin_drain() {
+  if (draining_) return;
+  draining_ = true;
+  for (int fd : listeners_) {
+    loop_.remove_fd(fd);
+    ::close(fd);
+  }
+  listeners_.clear();
+  // A connect still in progress has nobody waiting for it any more: CMD's kernel dropped
+  // its SYN-SENT socket with CMD.
+  for (auto& [request, c] : connecting_) {
+    loop_.cancel_timer(c.timer);
+    loop_.remove_fd(c.fd);
+    ::close(c.fd);
+    (void)stack_.refuse_request(request, Refusal::Reset, loop_.now());
+  }
+  connecting_.clear();
+  udp_.close_all();
+  for (const auto& [id, splice] : splices_)
+    if (std::find(graveyard_.begin(), graveyard_.end(), id) == graveyard_.end())
+      ++stats_.drain_connections;
+}
+
+bool Relay::drained() const {
+  if (splices_.size() > graveyard_.size()) return false;
+  for (const auto& info : stack_.connections()) {
+    State st = info.status.state;
+    if (st != State::Closed && st != State::TimeWait) return false;
+  }
+  return true;
+}
+
+Relay::DrainLoss Relay::abort_drain() {
+  DrainLoss loss;
+  for (auto& [id, splice] : splices_) {
+    if (std::find(graveyard_.begin(), graveyard_.end(), id) != graveyard_.end()) continue;
+    ++loss.connections;
+    loss.bytes += splice->bytes_held_to_host();
+  }
+  stats_.drain_reset += loss.connections;
+  stats_.drain_bytes_lost += loss.bytes;
+  draining_ = false;  // so that bury() does not count them again as ended by a peer
+  shutdown();
+  return loss;
+}
+
 RelayStats Relay::stats() const {
   RelayStats s = stats_;
   s.bytes_to_host = bytes_.bytes_to_host;
@@ -128,7 +175,14 @@ void Relay::on_socket_event(const SocketEvent& ev) {
 }
 
 void Relay::on_connect_requests() {
-  while (auto request = stack_.poll_connect_request()) start_connect(*request);
+  while (auto request = stack_.poll_connect_request()) {
+    if (draining_) {
+      // CMD is gone: a SYN now is a retransmission from a socket that no longer exists.
+      (void)stack_.refuse_request(request->id, Refusal::Reset, loop_.now());
+      continue;
+    }
+    start_connect(*request);
+  }
 }
 
 void Relay::start_connect(const ConnectRequest& request) {
@@ -229,6 +283,10 @@ void Relay::add_splice(ConnectionId id, int fd) {
 }
 
 void Relay::bury(ConnectionId id) {
+  if (draining_) {
+    auto it = splices_.find(id);
+    if (it != splices_.end()) ++(it->second->clean() ? stats_.drain_completed : stats_.drain_peer_reset);
+  }
   graveyard_.push_back(id);
   if (!sweep_scheduled_) {
     sweep_scheduled_ = true;

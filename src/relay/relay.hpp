@@ -32,6 +32,20 @@ class Relay {
   // Resets every relayed connection and closes every host socket (the namespace is gone).
   void shutdown();
 
+  // CMD has exited, but its kernel may still hold data and FINs for the relayed connections
+  // (the namespace lives on while its sockets or our TUN hold it): take no new connections
+  // (forward listeners closed, pending and later connect requests refused, UDP flows closed)
+  // and keep relaying the open ones until they finish on both sides.
+  void begin_drain();
+  // Every relayed connection has ended, and every stack connection is closed or in TIME-WAIT.
+  bool drained() const;
+  struct DrainLoss {
+    std::uint64_t connections = 0;
+    std::uint64_t bytes = 0;  // toward the host, known to synack (see RelayStats)
+  };
+  // The drain timeout (or a signal): resets what is left and counts it.
+  DrainLoss abort_drain();
+
   RelayStats stats() const;
 
  private:
@@ -57,6 +71,7 @@ class Relay {
   std::unordered_map<std::uint64_t, Connecting> connecting_;
   std::vector<int> listeners_;
   std::vector<ConnectionId> graveyard_;  // done splices, destroyed outside their callbacks
+  bool draining_ = false;
   bool sweep_scheduled_ = false;
   os::EventLoop::TimerId sweep_timer_ = 0;
   RelayStats stats_;

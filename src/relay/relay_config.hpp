@@ -30,6 +30,9 @@ struct RelayConfig {
   Duration connect_timeout = 30s;       // a host connect() slower than this: unreachable
   std::size_t max_udp_flows = 1024;
   Duration udp_idle_timeout = 60s;
+  // Once CMD has exited, how long its relayed connections may take to finish (what its kernel
+  // still holds reaches the host, FINs both ways); what is left then is reset and counted.
+  Duration drain_timeout = 10s;
 };
 
 struct RelayStats {
@@ -47,6 +50,15 @@ struct RelayStats {
   std::uint64_t udp_martian_denied = 0;     // ... of which to other special-purpose addresses
   std::uint64_t bytes_to_host = 0;
   std::uint64_t bytes_to_guest = 0;
+  // After CMD's exit (Relay::begin_drain): connections still relayed then, those that finished
+  // on both sides, those reset at the drain timeout (or a signal), and the bytes toward the host
+  // that the reset dropped (held by synack or by its host socket; not what CMD's kernel had not
+  // sent yet, which synack cannot see).
+  std::uint64_t drain_connections = 0;
+  std::uint64_t drain_completed = 0;
+  std::uint64_t drain_peer_reset = 0;  // ... ended by an RST or error from either side
+  std::uint64_t drain_reset = 0;
+  std::uint64_t drain_bytes_lost = 0;
 };
 
 }  // namespace synack::relay

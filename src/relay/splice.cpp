@@ -1,7 +1,9 @@
 // A relayed connection: the stack's connection <-> a host socket.
 #include "relay/splice.hpp"
 
+#include <linux/sockios.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -27,6 +29,7 @@ Splice::Splice(Stack& stack, os::EventLoop& loop, ConnectionId conn, int fd,
 Splice::~Splice() {
   on_done_ = nullptr;
   if (!done_) abort();
+  if (flush_timer_) loop_.cancel_timer(flush_timer_);
 }
 
 void Splice::mark_done() {
@@ -35,7 +38,7 @@ void Splice::mark_done() {
 }
 
 void Splice::on_stack_event(std::uint8_t events) {
-  if (done_) return;
+  if (done_ || flushing_) return;
   if (events & (tcp::event::Reset | tcp::event::Closed)) {
     // The namespace reset the connection, or it died (retransmissions ran out).
     fail_guest();
@@ -47,6 +50,11 @@ void Splice::on_stack_event(std::uint8_t events) {
 
 void Splice::on_fd_event(std::uint32_t events) {
   if (done_) return;
+  if (flushing_) {
+    // Only an error matters now (the host's peer reset): nothing is left to deliver.
+    if (events & EPOLLERR) flush_then_reset();
+    return;
+  }
   if (events & EPOLLERR) {
     int error = 0;
     socklen_t len = sizeof error;
@@ -199,6 +207,18 @@ void Splice::fail_host(int) {
 }
 
 void Splice::fail_guest() {
+  if (guest_eof_ && host_shut_ && to_host_.empty() && fd_ >= 0) {
+    // The namespace reset after its FIN — CMD's kernel does so when data arrives for a socket
+    // CMD has closed — and its whole stream is in the host socket already. End to end, the
+    // peer would have had that data before the RST: let the host socket deliver it first.
+    (void)stack_.abort(conn_, loop_.now());
+    flushing_ = true;
+    flush_start_ = loop_.now();
+    if (registered_) (void)loop_.modify_fd(fd_, 0);  // errors and hang-ups only
+    interest_ = 0;
+    flush_then_reset();
+    return;
+  }
   // The namespace reset (or the connection died): an abortive close sends the host's peer
   // an RST too.
   close_fd(true);
@@ -206,14 +226,41 @@ void Splice::fail_guest() {
   mark_done();
 }
 
+void Splice::flush_then_reset() {
+  flush_timer_ = 0;
+  int queued = 0;
+  int error = 0;
+  socklen_t len = sizeof error;
+  ::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &error, &len);
+  bool pending = error == 0 && ::ioctl(fd_, SIOCOUTQ, &queued) == 0 && queued > 0;
+  if (pending && loop_.now() - flush_start_ < kFlushLimit) {
+    flush_timer_ = loop_.call_at(loop_.now() + 10ms, [this] { flush_then_reset(); });
+    return;
+  }
+  close_fd(true);  // delivered (or given up): now the RST
+  mark_done();
+}
+
 void Splice::abort() {
   if (done_) return;
+  if (flush_timer_) loop_.cancel_timer(flush_timer_);
+  flush_timer_ = 0;
   close_fd(true);
   (void)stack_.abort(conn_, loop_.now());
   mark_done();
 }
 
+std::uint64_t Splice::bytes_held_to_host() const {
+  std::uint64_t held = to_host_.size();
+  if (auto st = stack_.status(conn_)) held += st->receive_queue;
+  int queued = 0;
+  if (fd_ >= 0 && ::ioctl(fd_, SIOCOUTQ, &queued) == 0 && queued > 0)
+    held += static_cast<std::uint64_t>(queued);
+  return held;
+}
+
 void Splice::finish() {
+  clean_ = true;
   close_fd(false);
   (void)stack_.close(conn_, loop_.now());  // both FINs done: the stack finishes the close
   mark_done();

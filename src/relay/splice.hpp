@@ -39,6 +39,12 @@ class Splice {
   void on_stack_event(std::uint8_t events);
   // Tears both sides down at once (RST toward the namespace, abortive close toward the host).
   void abort();
+  // Both directions ended with FINs (not by an RST or an error).
+  bool clean() const { return clean_; }
+  // Bytes from the namespace not yet delivered to the host's peer: held here, unread in the
+  // stack, or still in the host socket's send queue (unsent or unacknowledged). An abortive
+  // close drops them.
+  std::uint64_t bytes_held_to_host() const;
 
  private:
   void on_fd_event(std::uint32_t events);
@@ -47,6 +53,7 @@ class Splice {
   bool host_to_guest();
   void fail_host(int error);  // the host socket failed: RST toward the namespace
   void fail_guest();          // the stack connection failed: abortive close toward the host
+  void flush_then_reset();    // ... once the host socket has delivered what it holds
   void finish();              // both directions ended cleanly
   void close_fd(bool abortive);
   void update_interest();
@@ -68,6 +75,13 @@ class Splice {
   bool host_eof_ = false;     // end-of-file read from the socket
   bool guest_shut_ = false;   // our FIN toward the namespace queued
   bool done_ = false;
+  bool clean_ = false;
+  // The namespace reset after its FIN: the host socket delivers the rest of its stream
+  // (polled; at most kFlushLimit), then is closed abortively.
+  static constexpr Duration kFlushLimit = 60s;
+  bool flushing_ = false;
+  Instant flush_start_{};
+  os::EventLoop::TimerId flush_timer_ = 0;
   bool host_hangup_ = false;  // EPOLLRDHUP seen: the host's FIN is behind the data
   std::uint32_t interest_ = 0;
   bool registered_ = false;

@@ -114,11 +114,14 @@ leftovers kill killed
 echo "kill: synack run SIGKILLed; CMD and its namespace went with it"
 
 # CMD exits and leaves a child running in the namespace.
-start_run background "$REPORT"'; sleep 300 </dev/null >/dev/null 2>&1 & echo "child $!"; echo ready; sleep 5; exit 0'
+# CMD exits once told to (a file appears), not after a fixed delay: on a loaded machine the
+# child had been ended with CMD before this script could find it.
+start_run background "$REPORT"'; sleep 300 </dev/null >/dev/null 2>&1 & echo "child $!"; echo ready; i=0; while [ ! -e '"$WORK/go"' ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; exit 0'
 child=$(awk '$1 == "child" { print $2 }' "$WORK/background.out")
 child=$(host_pid "$CMD_NETNS" "$child")  # its pid as the host sees it (CMD has a PID namespace)
 [ -n "$child" ] || fail "background: CMD's child not found among the host's processes"
 PIDS+=("$child")  # killed at the end in any case
+touch "$WORK/go"
 for _ in $(seq 100); do kill -0 "$RUN_PID" 2>/dev/null || break; sleep 0.1; done
 sleep 1
 if kill -0 "$child" 2>/dev/null; then
