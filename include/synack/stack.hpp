@@ -117,6 +117,8 @@ class Stack final : public NetworkHost {
   // A connection that completed the handshake. Errors: WouldBlock when none is waiting;
   // NoSuchConnection for an unknown listener.
   Expected<ConnectionId, Error> accept(ListenerId listener);
+  // Stops listening; connections not yet accepted are reset. Errors: NoSuchConnection for an
+  // unknown listener.
   Expected<void, Error> close_listener(ListenerId listener, Instant now);
 
   // Active OPEN to `remote`, from `local_address` (default: our first address of the same
@@ -125,28 +127,43 @@ class Stack final : public NetworkHost {
   Expected<ConnectionId, Error> connect(wire::Endpoint remote, Instant now,
                                         std::optional<wire::Endpoint> local = std::nullopt);
 
-  // See tcp::Connection::send / receive for their errors; NoSuchConnection for a bad id or
-  // one already closed by the application.
+  // Queues data; returns how much was taken (all or part). Errors: NoSuchConnection for a bad
+  // id or one already closed by the application; WouldBlock when the send buffer is full;
+  // ShutDown after shutdown_write() or once the connection is closing; the connection's error
+  // (ConnectionReset, ConnectionRefused, TimedOut, ...) or NotConnected once it is CLOSED.
   Expected<std::size_t, Error> send(ConnectionId id, std::span<const std::byte> data, Instant now);
+  // Copies in-order received data out; 0 means end of stream (the peer's FIN). Errors:
+  // NoSuchConnection as for send(); WouldBlock when nothing is there yet (also before the
+  // handshake completes); the connection's error, or NotConnected, once it is CLOSED.
   Expected<std::size_t, Error> receive(ConnectionId id, std::span<std::byte> out, Instant now);
   // send() then, if all of `data` was taken, shutdown_write() — the FIN on the last data
   // segment (as FreeBSD's MSG_EOF). Returns how much was taken; a short count means no FIN.
+  // Errors: those of send().
   Expected<std::size_t, Error> send_last(ConnectionId id, std::span<const std::byte> data,
                                          Instant now);
-  // Half-close: our FIN after the queued data; receiving continues.
+  // Half-close: our FIN after the queued data; receiving continues. Errors: NoSuchConnection
+  // as for send(); ShutDown if already shut down or closing; the connection's error, or
+  // NotConnected, once it is CLOSED.
   Expected<void, Error> shutdown_write(ConnectionId id, Instant now);
   // Full close: FIN after the queued data, then the stack finishes the close on its own and
   // frees the connection; the id becomes invalid. Unread received data (now or later)
-  // turns it into an abort (RST), as RFC 2525 §2.17 recommends and Linux does.
+  // turns it into an abort (RST), as RFC 2525 §2.17 recommends and Linux does. Errors:
+  // NoSuchConnection for a bad id or one already closed (a connection that failed is still
+  // closed without error: close() is how the application frees it).
   Expected<void, Error> close(ConnectionId id, Instant now);
-  // RST and forget.
+  // RST and forget. Errors: NoSuchConnection for a bad id or one already closed.
   Expected<void, Error> abort(ConnectionId id, Instant now);
+  // Nagle off (on = true) or on. Errors: NoSuchConnection for a bad id or one already closed.
   Expected<void, Error> set_no_delay(ConnectionId id, bool on);
-  // Per-connection keep-alive (RFC 9293 §3.8.4) and R2 (§3.8.3); see tcp::Connection.
+  // Per-connection keep-alive (RFC 9293 §3.8.4) and R2 (§3.8.3). Errors: NoSuchConnection for
+  // a bad id or one already closed; set_keepalive: InvalidArgument for an idle time or
+  // interval not above zero, or no probes (whether turning it on or off).
   Expected<void, Error> set_keepalive(ConnectionId id, bool on, Duration idle, Duration interval,
                                       std::uint8_t probes, Instant now);
   Expected<void, Error> set_user_timeout(ConnectionId id, std::uint8_t data_retries,
                                          Duration user_timeout);
+  // Switches the congestion control (RFC 5681 NewReno, RFC 9438 CUBIC). Errors:
+  // NoSuchConnection for a bad id or one already closed.
   Expected<void, Error> set_congestion(ConnectionId id, CongestionAlgorithm algorithm);
 
   // --- interception (StackConfig::intercept) ---
@@ -166,6 +183,7 @@ class Stack final : public NetworkHost {
   Expected<void, Error> send_datagram(const wire::Endpoint& local, const wire::Endpoint& remote,
                                       std::span<const std::byte> payload, Instant now);
 
+  // Queries: nullopt for a bad id or one already closed by the application (no errors).
   std::optional<State> state(ConnectionId id) const;
   // Bytes send() would take now (0 when full or not sending); nullopt for a bad id.
   std::optional<std::uint32_t> send_space(ConnectionId id) const;
