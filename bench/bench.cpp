@@ -26,6 +26,7 @@
 
 #include "bench/pair.hpp"
 #include "bench/bench.hpp"
+#include "tcp/connection.hpp"  // sizeof(tcp::Connection), the memory per connection
 
 namespace synack::bench {
 namespace {

@@ -9,13 +9,14 @@
 // Sans-I/O: nothing here opens a file, reads a clock or sleeps.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <span>
-#include <unordered_map>
 #include <vector>
+
+#include "synack/address.hpp"
 
 #include "synack/config.hpp"
 #include "synack/counters.hpp"
@@ -23,17 +24,22 @@
 #include "synack/expected.hpp"
 #include "synack/host.hpp"
 #include "synack/random.hpp"
+#include "synack/state.hpp"
+#include "synack/status.hpp"
+#include "synack/time.hpp"
 #include "synack/trace.hpp"
-#include "tcp/connection.hpp"
-#include "tcp/isn.hpp"
-#include "tcp/syn_cookie.hpp"
-#include "wire/ip_address.hpp"
-#include "wire/ip_header.hpp"
 
 namespace synack {
 
 using ListenerId = std::uint64_t;
-using tcp::ConnectionStatus;
+
+// What the link knows about a packet. checksum_verified: the transport checksum needs no
+// check (the link verified it, or the packet was made by the local kernel and never
+// crossed a wire — a TUN's VIRTIO_NET_HDR_F_NEEDS_CSUM / DATA_VALID); its checksum field
+// may hold a partial sum.
+struct ReceiveFlags {
+  bool checksum_verified = false;
+};
 
 // Event bits per handle (see tcp::event): Connected, Readable, Writable, PeerClosed, Reset,
 // Closed. A listener reports Readable when accept() has a connection for it.
@@ -94,13 +100,7 @@ class Stack final : public NetworkHost {
   void receive_packet(std::span<const std::byte> packet, Instant now) override {
     receive_packet(packet, now, ReceiveFlags{});
   }
-  // What the link knows about a packet. checksum_verified: the transport checksum needs no
-  // check (the link verified it, or the packet was made by the local kernel and never
-  // crossed a wire — a TUN's VIRTIO_NET_HDR_F_NEEDS_CSUM / DATA_VALID); its checksum field
-  // may hold a partial sum.
-  struct ReceiveFlags {
-    bool checksum_verified = false;
-  };
+  using ReceiveFlags = synack::ReceiveFlags;
   void receive_packet(std::span<const std::byte> packet, Instant now, ReceiveFlags flags);
   void on_timer(Instant now) override;
   std::optional<Instant> next_deadline() const override;
@@ -117,6 +117,8 @@ class Stack final : public NetworkHost {
   // A connection that completed the handshake. Errors: WouldBlock when none is waiting;
   // NoSuchConnection for an unknown listener.
   Expected<ConnectionId, Error> accept(ListenerId listener);
+  // Stops listening; connections not yet accepted are reset. Errors: NoSuchConnection for an
+  // unknown listener.
   Expected<void, Error> close_listener(ListenerId listener, Instant now);
 
   // Active OPEN to `remote`, from `local_address` (default: our first address of the same
@@ -125,28 +127,43 @@ class Stack final : public NetworkHost {
   Expected<ConnectionId, Error> connect(wire::Endpoint remote, Instant now,
                                         std::optional<wire::Endpoint> local = std::nullopt);
 
-  // See tcp::Connection::send / receive for their errors; NoSuchConnection for a bad id or
-  // one already closed by the application.
+  // Queues data; returns how much was taken (all or part). Errors: NoSuchConnection for a bad
+  // id or one already closed by the application; WouldBlock when the send buffer is full;
+  // ShutDown after shutdown_write() or once the connection is closing; the connection's error
+  // (ConnectionReset, ConnectionRefused, TimedOut, ...) or NotConnected once it is CLOSED.
   Expected<std::size_t, Error> send(ConnectionId id, std::span<const std::byte> data, Instant now);
+  // Copies in-order received data out; 0 means end of stream (the peer's FIN). Errors:
+  // NoSuchConnection as for send(); WouldBlock when nothing is there yet (also before the
+  // handshake completes); the connection's error, or NotConnected, once it is CLOSED.
   Expected<std::size_t, Error> receive(ConnectionId id, std::span<std::byte> out, Instant now);
   // send() then, if all of `data` was taken, shutdown_write() — the FIN on the last data
   // segment (as FreeBSD's MSG_EOF). Returns how much was taken; a short count means no FIN.
+  // Errors: those of send().
   Expected<std::size_t, Error> send_last(ConnectionId id, std::span<const std::byte> data,
                                          Instant now);
-  // Half-close: our FIN after the queued data; receiving continues.
+  // Half-close: our FIN after the queued data; receiving continues. Errors: NoSuchConnection
+  // as for send(); ShutDown if already shut down or closing; the connection's error, or
+  // NotConnected, once it is CLOSED.
   Expected<void, Error> shutdown_write(ConnectionId id, Instant now);
   // Full close: FIN after the queued data, then the stack finishes the close on its own and
   // frees the connection; the id becomes invalid. Unread received data (now or later)
-  // turns it into an abort (RST), as RFC 2525 §2.17 recommends and Linux does.
+  // turns it into an abort (RST), as RFC 2525 §2.17 recommends and Linux does. Errors:
+  // NoSuchConnection for a bad id or one already closed (a connection that failed is still
+  // closed without error: close() is how the application frees it).
   Expected<void, Error> close(ConnectionId id, Instant now);
-  // RST and forget.
+  // RST and forget. Errors: NoSuchConnection for a bad id or one already closed.
   Expected<void, Error> abort(ConnectionId id, Instant now);
+  // Nagle off (on = true) or on. Errors: NoSuchConnection for a bad id or one already closed.
   Expected<void, Error> set_no_delay(ConnectionId id, bool on);
-  // Per-connection keep-alive (RFC 9293 §3.8.4) and R2 (§3.8.3); see tcp::Connection.
+  // Per-connection keep-alive (RFC 9293 §3.8.4) and R2 (§3.8.3). Errors: NoSuchConnection for
+  // a bad id or one already closed; set_keepalive: InvalidArgument for an idle time or
+  // interval not above zero, or no probes (whether turning it on or off).
   Expected<void, Error> set_keepalive(ConnectionId id, bool on, Duration idle, Duration interval,
                                       std::uint8_t probes, Instant now);
   Expected<void, Error> set_user_timeout(ConnectionId id, std::uint8_t data_retries,
                                          Duration user_timeout);
+  // Switches the congestion control (RFC 5681 NewReno, RFC 9438 CUBIC). Errors:
+  // NoSuchConnection for a bad id or one already closed.
   Expected<void, Error> set_congestion(ConnectionId id, CongestionAlgorithm algorithm);
 
   // --- interception (StackConfig::intercept) ---
@@ -166,145 +183,27 @@ class Stack final : public NetworkHost {
   Expected<void, Error> send_datagram(const wire::Endpoint& local, const wire::Endpoint& remote,
                                       std::span<const std::byte> payload, Instant now);
 
+  // Queries: nullopt for a bad id or one already closed by the application (no errors).
   std::optional<State> state(ConnectionId id) const;
   // Bytes send() would take now (0 when full or not sending); nullopt for a bad id.
   std::optional<std::uint32_t> send_space(ConnectionId id) const;
   std::optional<ConnectionStatus> status(ConnectionId id) const;
   std::optional<Error> connection_error(ConnectionId id) const;
   std::vector<ConnectionInfo> connections() const;
-  std::size_t connection_count() const { return live_; }
+  std::size_t connection_count() const;
 
   // Events since the last poll, one per handle with the bits merged.
   std::optional<SocketEvent> poll_event();
 
-  const Counters& counters() const { return counters_; }
-  Counters& counters() { return counters_; }
+  const Counters& counters() const;
+  Counters& counters();
   void set_trace(TraceSink* trace);
-  const std::vector<wire::IpAddress>& addresses() const { return addresses_; }
-  const StackConfig& config() const { return config_; }
+  const std::vector<wire::IpAddress>& addresses() const;
+  const StackConfig& config() const;
 
  private:
-  struct Slot;
-  struct Listener;
-  struct TupleKey {
-    wire::Endpoint local;
-    wire::Endpoint remote;
-    bool operator==(const TupleKey&) const = default;
-  };
-  struct TupleHash {
-    std::size_t operator()(const TupleKey& k) const;
-  };
-  class Sink;
-  struct PendingRequest {
-    TupleKey tuple;
-    wire::IpHeader ip;
-    wire::TcpHeader tcp;
-    std::vector<std::byte> quote;  // the SYN's first bytes, for an ICMP error
-    std::optional<SeqNum> isn_floor;  // reopening a TIME-WAIT connection
-  };
-
-  // `packet` is the whole IP packet (quoted by ICMP errors about it).
-  void handle_tcp(const wire::IpHeader& ip, const wire::TcpHeader& tcp,
-                  std::span<const std::byte> payload, std::span<const std::byte> packet,
-                  Instant now);
-  void handle_udp(const wire::IpHeader& ip, std::span<const std::byte> body,
-                  bool checksum_verified, Instant now);
-  void queue_connect_request(const wire::IpHeader& ip, const wire::TcpHeader& tcp,
-                             std::span<const std::byte> packet, std::optional<SeqNum> isn_floor,
-                             Instant now);
-  void handle_icmp(const wire::IpHeader& ip, std::span<const std::byte> body, Instant now);
-  // ICMP (src/stack/icmp.hpp): an error received, handed to the connection it quotes; an
-  // error sent about `packet` (rate-limited); any ICMP packet onto the transmit queue.
-  void deliver_icmp_error(bool v6, std::uint8_t type, std::uint8_t code,
-                          std::span<const std::byte> quote, Instant now);
-  void send_protocol_unreachable(const wire::IpHeader& ip, std::span<const std::byte> packet,
-                                 Instant now);
-  bool icmp_error_allowed(Instant now);
-  std::vector<std::byte> take_buffer();
-  void send_reset_for(const wire::IpHeader& ip, const wire::TcpHeader& tcp,
-                      const tcp::Segment& seg, Instant now);
-  void transmit(const wire::Endpoint& local, const wire::Endpoint& remote,
-                const tcp::Segment& seg, ConnectionId id, Instant now);
-  void after_call(std::uint32_t index, Instant now);
-  // Hands `seg` to the connection in slot `index`, then after_call().
-  void deliver_segment(std::uint32_t index, const tcp::Segment& seg, Instant now);
-  void free_slot(std::uint32_t index);
-  Slot* find(ConnectionId id);
-  const Slot* find(ConnectionId id) const;
-  bool is_our_address(const wire::IpAddress& a) const;
-  std::optional<std::uint16_t> pick_ephemeral_port(const wire::IpAddress& local,
-                                                   const wire::Endpoint& remote);
-  // isn_floor: the ISN may not be below it (a connection reopened from TIME-WAIT). cookie:
-  // a passive connection rebuilt from a valid SYN cookie (born in SYN-RECEIVED).
-  Expected<ConnectionId, Error> create_connection(
-      wire::Endpoint local, wire::Endpoint remote, Instant now, bool passive,
-      std::uint32_t* index_out, std::optional<SeqNum> isn_floor = std::nullopt,
-      const tcp::Connection::CookieState* cookie = nullptr);
-  // RFC 4987 §3.6 (codec: src/tcp/syn_cookie.hpp): answer a SYN to `listener` statelessly; and
-  // try an ACK to it as the return of such a SYN,ACK — true when the ACK was taken (a
-  // connection made, or dropped for a full accept queue), false when it carries no valid
-  // cookie (the caller answers it as any ACK at a listener).
-  void send_syn_cookie(Listener& listener, const wire::Endpoint& local,
-                       const wire::Endpoint& remote, const tcp::Segment& syn, Instant now);
-  bool accept_syn_cookie(Listener& listener, const wire::Endpoint& local,
-                         const wire::Endpoint& remote, const tcp::Segment& ack, Instant now);
-  void push_event(std::uint64_t handle, std::uint8_t bits, bool listener);
-  void schedule(std::uint32_t index);
-
-  StackConfig config_;
-  std::vector<wire::IpAddress> addresses_;
-  std::unique_ptr<RandomSource> owned_random_;
-  RandomSource* random_;
-  tcp::IsnGenerator isn_;
-  tcp::SynCookies cookies_;  // keys derived from isn_'s secret (see the constructor)
-  Counters counters_;
-  TraceSink* trace_ = nullptr;
-
-  // A deque: it grows without copying the slots or reserving twice what is used (a vector
-  // doubles), and a reference to a slot stays valid while others are added.
-  std::deque<Slot> slots_;
-  std::vector<std::uint32_t> free_slots_;
-  std::size_t live_ = 0;
-  std::unordered_map<TupleKey, std::uint32_t, TupleHash> by_tuple_;
-  std::unordered_map<ListenerId, std::unique_ptr<Listener>> listeners_;
-  std::uint64_t next_listener_ = 1;
-
-  // Timers: a min-heap of (deadline, slot, version); stale entries are skipped.
-  struct TimerEntry {
-    Instant at;
-    std::uint32_t index;
-    std::uint32_t version;
-    bool operator>(const TimerEntry& o) const { return at > o.at; }
-  };
-  mutable std::vector<TimerEntry> timer_heap_;
-
-  // RFC 4443 §2.4 (f) / RFC 1812 §4.3.2.8: ICMP errors we send are rate-limited by a token
-  // bucket (refilled one token per millisecond, as Linux's icmp_msgs_per_sec = 1000).
-  std::uint32_t icmp_tokens_ = 50;
-  tcp::PerSecondLimit invalid_acks_;  // StackConfig::invalid_acks_per_second
-  std::optional<Instant> icmp_refilled_;
-
-  // Interception: pending connect requests (bounded by max_connect_requests) and received
-  // datagrams (bounded by max_datagrams / max_datagram_bytes).
-  std::unordered_map<std::uint64_t, PendingRequest> requests_;
-  std::unordered_map<TupleKey, std::uint64_t, TupleHash> request_by_tuple_;
-  std::deque<std::uint64_t> new_requests_;
-  std::uint64_t next_request_ = 1;
-  std::deque<Datagram> datagrams_;
-  std::size_t datagram_bytes_ = 0;
-
-  struct TxPacket {
-    std::vector<std::byte> bytes;
-    std::uint16_t gso_size = 0;
-  };
-  void queue_tx(std::vector<std::byte> packet, std::uint16_t gso_size = 0) {
-    tx_queue_.push_back(TxPacket{std::move(packet), gso_size});
-  }
-  std::deque<TxPacket> tx_queue_;
-  std::vector<std::vector<std::byte>> spare_buffers_;
-  std::deque<SocketEvent> events_;
-  std::unordered_map<std::uint64_t, std::size_t> event_index_;  // handle -> absolute position
-  std::size_t events_base_ = 0;  // absolute position of events_.front()
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace synack

@@ -8,8 +8,8 @@
 
 #include "synack/state.hpp"
 #include "synack/time.hpp"
-#include "wire/ip_address.hpp"
-#include "wire/tcp_header.hpp"
+#include "synack/address.hpp"
+#include "synack/tcp_options.hpp"
 
 namespace synack {
 
@@ -28,13 +28,22 @@ struct TransitionEvent {
 
 enum class Direction : std::uint8_t { In, Out };
 
+// The TCP header fields a trace shows, by value (the ports are in SegmentEvent's src / dst).
+struct SegmentHeader {
+  std::uint32_t seq = 0;
+  std::uint32_t ack = 0;
+  std::uint8_t flags = 0;  // wire::tcp_flag bits
+  std::uint16_t window = 0;  // as sent, not scaled
+  wire::TcpOptions options;
+};
+
 struct SegmentEvent {
   Instant time;
   ConnectionId connection = 0;  // 0 when no connection matched
   Direction direction = Direction::In;
   wire::Endpoint src;
   wire::Endpoint dst;
-  const wire::TcpHeader* header = nullptr;
+  SegmentHeader header;
   std::uint32_t payload_length = 0;
   bool retransmission = false;
 };

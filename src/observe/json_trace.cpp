@@ -54,8 +54,8 @@ void JsonTraceWriter::on_transition(const TransitionEvent& e) {
 }
 
 void JsonTraceWriter::on_segment(const SegmentEvent& e) {
-  if (!file_ || !segments_ || !e.header) return;
-  const auto& h = *e.header;
+  if (!file_ || !segments_) return;
+  const auto& h = e.header;
   std::fprintf(file_,
                "{\"type\":\"segment\",\"time_us\":%lld,\"conn\":%llu,\"dir\":\"%s\",\"src\":\"%s\","
                "\"dst\":\"%s\",\"flags\":\"%s\",\"seq\":%u,\"ack\":%u,\"len\":%u,\"win\":%u,"

@@ -5,7 +5,7 @@
 
 #include "stack/icmp.hpp"
 #include "stack/stack_internal.hpp"
-#include "synack/stack.hpp"
+#include "stack/stack_impl.hpp"
 #include "wire/udp.hpp"
 
 namespace synack {
@@ -18,7 +18,7 @@ constexpr std::size_t kQuoteBytes = 120;
 constexpr std::size_t kMaxUdpPayload = 65507;  // 65535 - 20 (IPv4) - 8 (UDP)
 }  // namespace
 
-void Stack::queue_connect_request(const wire::IpHeader& ip, const wire::TcpHeader& tcp,
+void Stack::Impl::queue_connect_request(const wire::IpHeader& ip, const wire::TcpHeader& tcp,
                                   std::span<const std::byte> packet,
                                   std::optional<SeqNum> isn_floor, Instant now) {
   TupleKey tuple{wire::Endpoint{ip.dst, tcp.dst_port}, wire::Endpoint{ip.src, tcp.src_port}};
@@ -55,7 +55,7 @@ void Stack::queue_connect_request(const wire::IpHeader& ip, const wire::TcpHeade
   push_event(kConnectRequestsHandle, tcp::event::Readable, true);
 }
 
-std::optional<ConnectRequest> Stack::poll_connect_request() {
+std::optional<ConnectRequest> Stack::Impl::poll_connect_request() {
   while (!new_requests_.empty()) {
     std::uint64_t id = new_requests_.front();
     new_requests_.pop_front();
@@ -66,9 +66,9 @@ std::optional<ConnectRequest> Stack::poll_connect_request() {
   return std::nullopt;
 }
 
-std::size_t Stack::pending_requests() const { return requests_.size(); }
+std::size_t Stack::Impl::pending_requests() const { return requests_.size(); }
 
-Expected<ConnectionId, Error> Stack::accept_request(std::uint64_t request, Instant now) {
+Expected<ConnectionId, Error> Stack::Impl::accept_request(std::uint64_t request, Instant now) {
   auto it = requests_.find(request);
   if (it == requests_.end()) return Unexpected{Error::NoSuchConnection};
   PendingRequest r = std::move(it->second);
@@ -89,7 +89,7 @@ Expected<ConnectionId, Error> Stack::accept_request(std::uint64_t request, Insta
   return created;
 }
 
-Expected<void, Error> Stack::refuse_request(std::uint64_t request, Refusal how, Instant now) {
+Expected<void, Error> Stack::Impl::refuse_request(std::uint64_t request, Refusal how, Instant now) {
   auto it = requests_.find(request);
   if (it == requests_.end()) return Unexpected{Error::NoSuchConnection};
   PendingRequest r = std::move(it->second);
@@ -122,7 +122,7 @@ Expected<void, Error> Stack::refuse_request(std::uint64_t request, Refusal how, 
 
 // --- UDP -----------------------------------------------------------------------------------
 
-void Stack::handle_udp(const wire::IpHeader& ip, std::span<const std::byte> body,
+void Stack::Impl::handle_udp(const wire::IpHeader& ip, std::span<const std::byte> body,
                        bool checksum_verified, Instant now) {
   auto parsed = wire::parse_udp(ip, body, !checksum_verified);
   if (!parsed.datagram || is_broadcast_or_multicast(ip.dst)) {
@@ -146,7 +146,7 @@ void Stack::handle_udp(const wire::IpHeader& ip, std::span<const std::byte> body
   push_event(kDatagramsHandle, tcp::event::Readable, true);
 }
 
-std::optional<Datagram> Stack::poll_datagram() {
+std::optional<Datagram> Stack::Impl::poll_datagram() {
   if (datagrams_.empty()) return std::nullopt;
   Datagram d = std::move(datagrams_.front());
   datagrams_.pop_front();
@@ -154,7 +154,7 @@ std::optional<Datagram> Stack::poll_datagram() {
   return d;
 }
 
-Expected<void, Error> Stack::send_datagram(const wire::Endpoint& local,
+Expected<void, Error> Stack::Impl::send_datagram(const wire::Endpoint& local,
                                            const wire::Endpoint& remote,
                                            std::span<const std::byte> payload, Instant) {
   if (local.addr.is_v4() != remote.addr.is_v4() || payload.size() > kMaxUdpPayload ||

@@ -1,6 +1,6 @@
 // Many connections: demultiplexing by 4-tuple, listeners with bounded queues, ephemeral
 // ports, packet output, timers and events.
-#include "synack/stack.hpp"
+#include "stack/stack_impl.hpp"
 
 #include <algorithm>
 #include <functional>
@@ -53,7 +53,7 @@ tcp::SynCookies derive_cookie_keys(const tcp::IsnGenerator& isn) {
 
 }  // namespace
 
-struct Stack::Slot {
+struct Stack::Impl::Slot {
   std::optional<tcp::Connection> conn;
   std::uint32_t generation = 1;
   std::uint32_t timer_version = 0;
@@ -63,7 +63,7 @@ struct Stack::Slot {
   bool detached = false;   // the application closed it
 };
 
-struct Stack::Listener {
+struct Stack::Impl::Listener {
   ListenerId id = 0;
   wire::Endpoint local;
   std::size_t backlog = 0;
@@ -75,29 +75,29 @@ struct Stack::Listener {
   std::optional<Instant> last_cookie;
 };
 
-std::size_t Stack::TupleHash::operator()(const TupleKey& k) const {
+std::size_t Stack::Impl::TupleHash::operator()(const TupleKey& k) const {
   std::size_t h = k.local.addr.hash() * 31 + k.remote.addr.hash();
   h ^= (static_cast<std::size_t>(k.local.port) << 16 | k.remote.port) * 0x9e3779b97f4a7c15ULL;
   return h;
 }
 
 // Serializes what a connection sends into IP packets on the stack's transmit queue.
-class Stack::Sink final : public tcp::SegmentSink {
+class Stack::Impl::Sink final : public tcp::SegmentSink {
  public:
-  Sink(Stack& stack, const wire::Endpoint& local, const wire::Endpoint& remote, ConnectionId id,
+  Sink(Impl& stack, const wire::Endpoint& local, const wire::Endpoint& remote, ConnectionId id,
        Instant now)
       : stack_(stack), local_(local), remote_(remote), id_(id), now_(now) {}
   void send(const tcp::Segment& seg) override { stack_.transmit(local_, remote_, seg, id_, now_); }
 
  private:
-  Stack& stack_;
+  Impl& stack_;
   const wire::Endpoint& local_;
   const wire::Endpoint& remote_;
   ConnectionId id_;
   Instant now_;
 };
 
-Stack::Stack(StackConfig config, std::vector<wire::IpAddress> addresses, RandomSource* random)
+Stack::Impl::Impl(StackConfig config, std::vector<wire::IpAddress> addresses, RandomSource* random)
     : config_(config),
       addresses_(std::move(addresses)),
       owned_random_(random ? nullptr : std::make_unique<SeededRandom>(config.random_seed)),
@@ -106,9 +106,9 @@ Stack::Stack(StackConfig config, std::vector<wire::IpAddress> addresses, RandomS
       cookies_(derive_cookie_keys(isn_)),
       invalid_acks_(config.invalid_acks_per_second) {}
 
-Stack::~Stack() = default;
+Stack::Impl::~Impl() = default;
 
-void Stack::set_trace(TraceSink* trace) {
+void Stack::Impl::set_trace(TraceSink* trace) {
   trace_ = trace;
   for (std::uint32_t i = 0; i < slots_.size(); ++i) {
     auto& s = slots_[i];
@@ -116,11 +116,11 @@ void Stack::set_trace(TraceSink* trace) {
   }
 }
 
-bool Stack::is_our_address(const wire::IpAddress& a) const {
+bool Stack::Impl::is_our_address(const wire::IpAddress& a) const {
   return std::find(addresses_.begin(), addresses_.end(), a) != addresses_.end();
 }
 
-Stack::Slot* Stack::find(ConnectionId id) {
+Stack::Impl::Slot* Stack::Impl::find(ConnectionId id) {
   if (id & kListenerBit) return nullptr;
   std::uint32_t index = slot_index(id);
   if (index >= slots_.size()) return nullptr;
@@ -129,13 +129,13 @@ Stack::Slot* Stack::find(ConnectionId id) {
   return &s;
 }
 
-const Stack::Slot* Stack::find(ConnectionId id) const {
-  return const_cast<Stack*>(this)->find(id);
+const Stack::Impl::Slot* Stack::Impl::find(ConnectionId id) const {
+  return const_cast<Impl*>(this)->find(id);
 }
 
 // --- packets in ------------------------------------------------------------------------
 
-void Stack::receive_packet(std::span<const std::byte> packet, Instant now, ReceiveFlags flags) {
+void Stack::Impl::receive_packet(std::span<const std::byte> packet, Instant now, ReceiveFlags flags) {
   ++counters_.ip_packets_in;
   auto ip = wire::parse_ip_header(packet);
   if (!ip) {
@@ -189,7 +189,7 @@ void Stack::receive_packet(std::span<const std::byte> packet, Instant now, Recei
 
 // --- IP layer: ICMP ----------------------------------------------------------------------
 
-void Stack::handle_icmp(const wire::IpHeader& ip, std::span<const std::byte> body, Instant now) {
+void Stack::Impl::handle_icmp(const wire::IpHeader& ip, std::span<const std::byte> body, Instant now) {
   ++counters_.icmp_in;
   const bool v6 = !ip.is_v4();
   // ICMP over IPv6 and ICMPv6 over IPv4 are not a thing: protocol 1 only in IPv4, 58 in IPv6.
@@ -227,7 +227,7 @@ void Stack::handle_icmp(const wire::IpHeader& ip, std::span<const std::byte> bod
   ++counters_.icmp_ignored;
 }
 
-void Stack::deliver_icmp_error(bool v6, std::uint8_t type, std::uint8_t code,
+void Stack::Impl::deliver_icmp_error(bool v6, std::uint8_t type, std::uint8_t code,
                                std::span<const std::byte> quote, Instant now) {
   auto meaning = icmp::classify_error(v6, type, code);
   auto quoted = icmp::parse_quoted_tcp(v6, quote);
@@ -257,7 +257,7 @@ void Stack::deliver_icmp_error(bool v6, std::uint8_t type, std::uint8_t code,
   after_call(index, now);
 }
 
-void Stack::send_protocol_unreachable(const wire::IpHeader& ip,
+void Stack::Impl::send_protocol_unreachable(const wire::IpHeader& ip,
                                       std::span<const std::byte> packet, Instant now) {
   // RFC 1122 §3.2.2.1: a host SHOULD send protocol unreachable for a transport protocol it
   // does not implement (never about an ICMP message: that protocol we serve). RFC 8200 §4 /
@@ -282,7 +282,7 @@ void Stack::send_protocol_unreachable(const wire::IpHeader& ip,
   queue_tx(std::move(out));
 }
 
-bool Stack::icmp_error_allowed(Instant now) {
+bool Stack::Impl::icmp_error_allowed(Instant now) {
   constexpr std::uint32_t kBurst = 50;
   constexpr Duration kPerToken = 1ms;
   if (!icmp_refilled_) icmp_refilled_ = now;
@@ -301,7 +301,7 @@ bool Stack::icmp_error_allowed(Instant now) {
   return true;
 }
 
-std::vector<std::byte> Stack::take_buffer() {
+std::vector<std::byte> Stack::Impl::take_buffer() {
   std::vector<std::byte> buffer;
   if (!spare_buffers_.empty()) {
     buffer = std::move(spare_buffers_.back());
@@ -310,7 +310,7 @@ std::vector<std::byte> Stack::take_buffer() {
   return buffer;
 }
 
-void Stack::handle_tcp(const wire::IpHeader& ip, const wire::TcpHeader& tcp,
+void Stack::Impl::handle_tcp(const wire::IpHeader& ip, const wire::TcpHeader& tcp,
                        std::span<const std::byte> payload, std::span<const std::byte> packet,
                        Instant now) {
   wire::Endpoint local{ip.dst, tcp.dst_port};
@@ -333,7 +333,8 @@ void Stack::handle_tcp(const wire::IpHeader& ip, const wire::TcpHeader& tcp,
     std::uint32_t index = it->second;
     Slot& s = slots_[index];
     if (trace_) {
-      trace_->on_segment(SegmentEvent{now, s.conn->id(), Direction::In, remote, local, &tcp,
+      trace_->on_segment(SegmentEvent{now, s.conn->id(), Direction::In, remote, local,
+                                      trace_header(tcp),
                                       static_cast<std::uint32_t>(payload.size()), false});
     }
     Sink sink(*this, s.conn->local(), s.conn->remote(), s.conn->id(), now);
@@ -342,7 +343,7 @@ void Stack::handle_tcp(const wire::IpHeader& ip, const wire::TcpHeader& tcp,
     return;
   }
   if (trace_) {
-    trace_->on_segment(SegmentEvent{now, 0, Direction::In, remote, local, &tcp,
+    trace_->on_segment(SegmentEvent{now, 0, Direction::In, remote, local, trace_header(tcp),
                                     static_cast<std::uint32_t>(payload.size()), false});
   }
 
@@ -424,7 +425,7 @@ void Stack::handle_tcp(const wire::IpHeader& ip, const wire::TcpHeader& tcp,
 
 // --- SYN cookies (RFC 4987 §3.6; codec in tcp/syn_cookie.hpp) ----------------------------
 
-void Stack::send_syn_cookie(Listener& listener, const wire::Endpoint& local,
+void Stack::Impl::send_syn_cookie(Listener& listener, const wire::Endpoint& local,
                             const wire::Endpoint& remote, const tcp::Segment& syn, Instant now) {
   const bool v6 = !local.addr.is_v4();
   // RFC 9293 §3.7.1 (MUST-15): 536 / 1220 when the SYN has no MSS option.
@@ -445,7 +446,7 @@ void Stack::send_syn_cookie(Listener& listener, const wire::Endpoint& local,
   transmit(local, remote, synack, 0, now);
 }
 
-bool Stack::accept_syn_cookie(Listener& listener, const wire::Endpoint& local,
+bool Stack::Impl::accept_syn_cookie(Listener& listener, const wire::Endpoint& local,
                               const wire::Endpoint& remote, const tcp::Segment& ack, Instant now) {
   // The ACK of our SYN,ACK: SEG.ACK - 1 is the cookie, SEG.SEQ - 1 the peer's ISN.
   auto mss_index = cookies_.decode(local, remote, ack.seq - 1, ack.ack - 1, now);
@@ -501,14 +502,14 @@ bool Stack::accept_syn_cookie(Listener& listener, const wire::Endpoint& local,
   return true;
 }
 
-void Stack::deliver_segment(std::uint32_t index, const tcp::Segment& seg, Instant now) {
+void Stack::Impl::deliver_segment(std::uint32_t index, const tcp::Segment& seg, Instant now) {
   Slot& s = slots_[index];
   Sink sink(*this, s.conn->local(), s.conn->remote(), s.conn->id(), now);
   s.conn->on_segment(seg, now, sink);
   after_call(index, now);
 }
 
-void Stack::send_reset_for(const wire::IpHeader& ip, const wire::TcpHeader& tcp,
+void Stack::Impl::send_reset_for(const wire::IpHeader& ip, const wire::TcpHeader& tcp,
                            const tcp::Segment& seg, Instant now) {
   auto rst = tcp::Connection::reset_for(seg);
   if (!rst) return;
@@ -520,7 +521,7 @@ void Stack::send_reset_for(const wire::IpHeader& ip, const wire::TcpHeader& tcp,
 
 // --- packets out -----------------------------------------------------------------------
 
-void Stack::transmit(const wire::Endpoint& local, const wire::Endpoint& remote,
+void Stack::Impl::transmit(const wire::Endpoint& local, const wire::Endpoint& remote,
                      const tcp::Segment& seg, ConnectionId id, Instant now) {
   wire::IpHeader ip;
   ip.src = local.addr;
@@ -540,7 +541,7 @@ void Stack::transmit(const wire::Endpoint& local, const wire::Endpoint& remote,
                          config_.tcp_checksum_offload ? wire::TcpChecksum::PseudoHeaderOnly
                                                       : wire::TcpChecksum::Full);
   if (trace_) {
-    trace_->on_segment(SegmentEvent{now, id, Direction::Out, local, remote, &h,
+    trace_->on_segment(SegmentEvent{now, id, Direction::Out, local, remote, trace_header(h),
                                     static_cast<std::uint32_t>(seg.payload.size()),
                                     seg.retransmission});
   }
@@ -548,7 +549,7 @@ void Stack::transmit(const wire::Endpoint& local, const wire::Endpoint& remote,
   queue_tx(std::move(buffer), seg.gso_size);
 }
 
-bool Stack::pop_packet(std::vector<std::byte>& out, std::uint16_t* gso_size) {
+bool Stack::Impl::pop_packet(std::vector<std::byte>& out, std::uint16_t* gso_size) {
   if (tx_queue_.empty()) return false;
   if (out.capacity() > 0 && spare_buffers_.size() < 64) spare_buffers_.push_back(std::move(out));
   out = std::move(tx_queue_.front().bytes);
@@ -559,7 +560,7 @@ bool Stack::pop_packet(std::vector<std::byte>& out, std::uint16_t* gso_size) {
 
 // --- timers ----------------------------------------------------------------------------
 
-void Stack::schedule(std::uint32_t index) {
+void Stack::Impl::schedule(std::uint32_t index) {
   Slot& s = slots_[index];
   auto deadline = s.conn ? s.conn->next_deadline() : std::nullopt;
   if (deadline == s.scheduled) return;
@@ -571,7 +572,7 @@ void Stack::schedule(std::uint32_t index) {
   }
 }
 
-std::optional<Instant> Stack::next_deadline() const {
+std::optional<Instant> Stack::Impl::next_deadline() const {
   while (!timer_heap_.empty()) {
     const TimerEntry& top = timer_heap_.front();
     const Slot& s = slots_[top.index];
@@ -582,7 +583,7 @@ std::optional<Instant> Stack::next_deadline() const {
   return std::nullopt;
 }
 
-void Stack::on_timer(Instant now) {
+void Stack::Impl::on_timer(Instant now) {
   // Bounded: each entry is popped once; connections re-armed for `now` run next call.
   std::size_t budget = timer_heap_.size();
   while (budget-- > 0 && !timer_heap_.empty() && timer_heap_.front().at <= now) {
@@ -600,7 +601,7 @@ void Stack::on_timer(Instant now) {
 
 // --- bookkeeping after any call into a connection ---------------------------------------
 
-void Stack::push_event(std::uint64_t handle, std::uint8_t bits, bool listener) {
+void Stack::Impl::push_event(std::uint64_t handle, std::uint8_t bits, bool listener) {
   if (bits == 0) return;
   auto it = event_index_.find(handle);
   if (it != event_index_.end()) {
@@ -611,7 +612,7 @@ void Stack::push_event(std::uint64_t handle, std::uint8_t bits, bool listener) {
   events_.push_back(SocketEvent{handle, bits, listener});
 }
 
-std::optional<SocketEvent> Stack::poll_event() {
+std::optional<SocketEvent> Stack::Impl::poll_event() {
   if (events_.empty()) return std::nullopt;
   SocketEvent e = events_.front();
   events_.pop_front();
@@ -620,7 +621,7 @@ std::optional<SocketEvent> Stack::poll_event() {
   return e;
 }
 
-void Stack::after_call(std::uint32_t index, Instant now) {
+void Stack::Impl::after_call(std::uint32_t index, Instant now) {
   Slot& s = slots_[index];
   tcp::Connection& c = *s.conn;
   std::uint8_t events = c.take_events();
@@ -662,7 +663,7 @@ void Stack::after_call(std::uint32_t index, Instant now) {
   schedule(index);
 }
 
-void Stack::free_slot(std::uint32_t index) {
+void Stack::Impl::free_slot(std::uint32_t index) {
   Slot& s = slots_[index];
   if (!s.conn) return;
   by_tuple_.erase(TupleKey{s.conn->local(), s.conn->remote()});
@@ -684,7 +685,7 @@ void Stack::free_slot(std::uint32_t index) {
   --live_;
 }
 
-Expected<ConnectionId, Error> Stack::create_connection(wire::Endpoint local,
+Expected<ConnectionId, Error> Stack::Impl::create_connection(wire::Endpoint local,
                                                        wire::Endpoint remote, Instant now,
                                                        bool passive, std::uint32_t* index_out,
                                                        std::optional<SeqNum> isn_floor,
@@ -720,7 +721,7 @@ Expected<ConnectionId, Error> Stack::create_connection(wire::Endpoint local,
 
 // --- sockets API -------------------------------------------------------------------------
 
-Expected<ListenerId, Error> Stack::listen(wire::Endpoint local, Instant now, std::size_t backlog) {
+Expected<ListenerId, Error> Stack::Impl::listen(wire::Endpoint local, Instant now, std::size_t backlog) {
   if (local.port == 0) return Unexpected{Error::InvalidArgument};
   if (!is_unspecified(local.addr) && !is_our_address(local.addr))
     return Unexpected{Error::InvalidArgument};
@@ -742,7 +743,7 @@ Expected<ListenerId, Error> Stack::listen(wire::Endpoint local, Instant now, std
   return id;
 }
 
-Expected<ConnectionId, Error> Stack::accept(ListenerId listener) {
+Expected<ConnectionId, Error> Stack::Impl::accept(ListenerId listener) {
   auto it = listeners_.find(listener);
   if (it == listeners_.end()) return Unexpected{Error::NoSuchConnection};
   auto& q = it->second->accept_queue;
@@ -758,7 +759,7 @@ Expected<ConnectionId, Error> Stack::accept(ListenerId listener) {
   return Unexpected{Error::WouldBlock};
 }
 
-Expected<void, Error> Stack::close_listener(ListenerId listener, Instant now) {
+Expected<void, Error> Stack::Impl::close_listener(ListenerId listener, Instant now) {
   auto it = listeners_.find(listener);
   if (it == listeners_.end()) return Unexpected{Error::NoSuchConnection};
   // Connections not yet accepted are reset, as a kernel does when a listening socket closes.
@@ -781,7 +782,7 @@ Expected<void, Error> Stack::close_listener(ListenerId listener, Instant now) {
   return {};
 }
 
-std::optional<std::uint16_t> Stack::pick_ephemeral_port(const wire::IpAddress& local,
+std::optional<std::uint16_t> Stack::Impl::pick_ephemeral_port(const wire::IpAddress& local,
                                                         const wire::Endpoint& remote) {
   std::uint32_t first = config_.ephemeral_first;
   std::uint32_t count = config_.ephemeral_last - first + 1;
@@ -798,7 +799,7 @@ std::optional<std::uint16_t> Stack::pick_ephemeral_port(const wire::IpAddress& l
   return std::nullopt;
 }
 
-Expected<ConnectionId, Error> Stack::connect(wire::Endpoint remote, Instant now,
+Expected<ConnectionId, Error> Stack::Impl::connect(wire::Endpoint remote, Instant now,
                                              std::optional<wire::Endpoint> local) {
   if (remote.port == 0 || is_unspecified(remote.addr) || is_broadcast_or_multicast(remote.addr))
     return Unexpected{Error::InvalidArgument};  // RFC 9293 §3.9.1.1 (MUST-46)
@@ -835,7 +836,7 @@ Expected<ConnectionId, Error> Stack::connect(wire::Endpoint remote, Instant now,
   return id;
 }
 
-Expected<std::size_t, Error> Stack::send(ConnectionId id, std::span<const std::byte> data,
+Expected<std::size_t, Error> Stack::Impl::send(ConnectionId id, std::span<const std::byte> data,
                                          Instant now) {
   Slot* s = find(id);
   if (!s) return Unexpected{Error::NoSuchConnection};
@@ -845,7 +846,7 @@ Expected<std::size_t, Error> Stack::send(ConnectionId id, std::span<const std::b
   return r;
 }
 
-Expected<std::size_t, Error> Stack::send_last(ConnectionId id, std::span<const std::byte> data,
+Expected<std::size_t, Error> Stack::Impl::send_last(ConnectionId id, std::span<const std::byte> data,
                                               Instant now) {
   Slot* s = find(id);
   if (!s) return Unexpected{Error::NoSuchConnection};
@@ -855,7 +856,7 @@ Expected<std::size_t, Error> Stack::send_last(ConnectionId id, std::span<const s
   return r;
 }
 
-Expected<std::size_t, Error> Stack::receive(ConnectionId id, std::span<std::byte> out,
+Expected<std::size_t, Error> Stack::Impl::receive(ConnectionId id, std::span<std::byte> out,
                                             Instant now) {
   Slot* s = find(id);
   if (!s) return Unexpected{Error::NoSuchConnection};
@@ -865,7 +866,7 @@ Expected<std::size_t, Error> Stack::receive(ConnectionId id, std::span<std::byte
   return r;
 }
 
-Expected<void, Error> Stack::shutdown_write(ConnectionId id, Instant now) {
+Expected<void, Error> Stack::Impl::shutdown_write(ConnectionId id, Instant now) {
   Slot* s = find(id);
   if (!s) return Unexpected{Error::NoSuchConnection};
   Sink sink(*this, s->conn->local(), s->conn->remote(), id, now);
@@ -874,7 +875,7 @@ Expected<void, Error> Stack::shutdown_write(ConnectionId id, Instant now) {
   return r;
 }
 
-Expected<void, Error> Stack::close(ConnectionId id, Instant now) {
+Expected<void, Error> Stack::Impl::close(ConnectionId id, Instant now) {
   Slot* s = find(id);
   if (!s) return Unexpected{Error::NoSuchConnection};
   std::uint32_t index = slot_index(id);
@@ -892,7 +893,7 @@ Expected<void, Error> Stack::close(ConnectionId id, Instant now) {
   return {};
 }
 
-Expected<void, Error> Stack::abort(ConnectionId id, Instant now) {
+Expected<void, Error> Stack::Impl::abort(ConnectionId id, Instant now) {
   Slot* s = find(id);
   if (!s) return Unexpected{Error::NoSuchConnection};
   std::uint32_t index = slot_index(id);
@@ -903,14 +904,14 @@ Expected<void, Error> Stack::abort(ConnectionId id, Instant now) {
   return {};
 }
 
-Expected<void, Error> Stack::set_no_delay(ConnectionId id, bool on) {
+Expected<void, Error> Stack::Impl::set_no_delay(ConnectionId id, bool on) {
   Slot* s = find(id);
   if (!s) return Unexpected{Error::NoSuchConnection};
   s->conn->set_no_delay(on);
   return {};
 }
 
-Expected<void, Error> Stack::set_keepalive(ConnectionId id, bool on, Duration idle,
+Expected<void, Error> Stack::Impl::set_keepalive(ConnectionId id, bool on, Duration idle,
                                            Duration interval, std::uint8_t probes, Instant now) {
   Slot* s = find(id);
   if (!s) return Unexpected{Error::NoSuchConnection};
@@ -921,7 +922,7 @@ Expected<void, Error> Stack::set_keepalive(ConnectionId id, bool on, Duration id
   return {};
 }
 
-Expected<void, Error> Stack::set_user_timeout(ConnectionId id, std::uint8_t data_retries,
+Expected<void, Error> Stack::Impl::set_user_timeout(ConnectionId id, std::uint8_t data_retries,
                                               Duration user_timeout) {
   Slot* s = find(id);
   if (!s) return Unexpected{Error::NoSuchConnection};
@@ -929,38 +930,38 @@ Expected<void, Error> Stack::set_user_timeout(ConnectionId id, std::uint8_t data
   return {};
 }
 
-Expected<void, Error> Stack::set_congestion(ConnectionId id, CongestionAlgorithm algorithm) {
+Expected<void, Error> Stack::Impl::set_congestion(ConnectionId id, CongestionAlgorithm algorithm) {
   Slot* s = find(id);
   if (!s) return Unexpected{Error::NoSuchConnection};
   s->conn->set_congestion(algorithm);
   return {};
 }
 
-std::optional<State> Stack::state(ConnectionId id) const {
+std::optional<State> Stack::Impl::state(ConnectionId id) const {
   const Slot* s = find(id);
   if (!s) return std::nullopt;
   return s->conn->state();
 }
 
-std::optional<std::uint32_t> Stack::send_space(ConnectionId id) const {
+std::optional<std::uint32_t> Stack::Impl::send_space(ConnectionId id) const {
   const Slot* s = find(id);
   if (!s) return std::nullopt;
   return s->conn->send_space();
 }
 
-std::optional<ConnectionStatus> Stack::status(ConnectionId id) const {
+std::optional<ConnectionStatus> Stack::Impl::status(ConnectionId id) const {
   const Slot* s = find(id);
   if (!s) return std::nullopt;
   return s->conn->status();
 }
 
-std::optional<Error> Stack::connection_error(ConnectionId id) const {
+std::optional<Error> Stack::Impl::connection_error(ConnectionId id) const {
   const Slot* s = find(id);
   if (!s) return std::nullopt;
   return s->conn->error();
 }
 
-std::vector<ConnectionInfo> Stack::connections() const {
+std::vector<ConnectionInfo> Stack::Impl::connections() const {
   std::vector<ConnectionInfo> out;
   for (const auto& s : slots_) {
     if (!s.conn) continue;
@@ -969,5 +970,99 @@ std::vector<ConnectionInfo> Stack::connections() const {
   }
   return out;
 }
+
+// --- the public class: each call forwards to Impl (defined in this file, so the compiler may
+// inline the forwarded body; the per-packet cost is one pointer load) ---
+
+Stack::Stack(StackConfig config, std::vector<wire::IpAddress> addresses, RandomSource* random)
+    : impl_(std::make_unique<Impl>(std::move(config), std::move(addresses), random)) {}
+Stack::~Stack() = default;
+
+void Stack::receive_packet(std::span<const std::byte> packet, Instant now, ReceiveFlags flags) {
+  impl_->receive_packet(packet, now, flags);
+}
+void Stack::on_timer(Instant now) { impl_->on_timer(now); }
+std::optional<Instant> Stack::next_deadline() const { return impl_->next_deadline(); }
+bool Stack::pop_packet(std::vector<std::byte>& out, std::uint16_t* gso_size) {
+  return impl_->pop_packet(out, gso_size);
+}
+Expected<ListenerId, Error> Stack::listen(wire::Endpoint local, Instant now, std::size_t backlog) {
+  return impl_->listen(local, now, backlog);
+}
+Expected<ConnectionId, Error> Stack::accept(ListenerId listener) {
+  return impl_->accept(listener);
+}
+Expected<void, Error> Stack::close_listener(ListenerId listener, Instant now) {
+  return impl_->close_listener(listener, now);
+}
+Expected<ConnectionId, Error> Stack::connect(wire::Endpoint remote, Instant now,
+                                             std::optional<wire::Endpoint> local) {
+  return impl_->connect(remote, now, local);
+}
+Expected<std::size_t, Error> Stack::send(ConnectionId id, std::span<const std::byte> data,
+                                         Instant now) {
+  return impl_->send(id, data, now);
+}
+Expected<std::size_t, Error> Stack::receive(ConnectionId id, std::span<std::byte> out,
+                                            Instant now) {
+  return impl_->receive(id, out, now);
+}
+Expected<std::size_t, Error> Stack::send_last(ConnectionId id, std::span<const std::byte> data,
+                                              Instant now) {
+  return impl_->send_last(id, data, now);
+}
+Expected<void, Error> Stack::shutdown_write(ConnectionId id, Instant now) {
+  return impl_->shutdown_write(id, now);
+}
+Expected<void, Error> Stack::close(ConnectionId id, Instant now) { return impl_->close(id, now); }
+Expected<void, Error> Stack::abort(ConnectionId id, Instant now) { return impl_->abort(id, now); }
+Expected<void, Error> Stack::set_no_delay(ConnectionId id, bool on) {
+  return impl_->set_no_delay(id, on);
+}
+Expected<void, Error> Stack::set_keepalive(ConnectionId id, bool on, Duration idle,
+                                           Duration interval, std::uint8_t probes, Instant now) {
+  return impl_->set_keepalive(id, on, idle, interval, probes, now);
+}
+Expected<void, Error> Stack::set_user_timeout(ConnectionId id, std::uint8_t data_retries,
+                                              Duration user_timeout) {
+  return impl_->set_user_timeout(id, data_retries, user_timeout);
+}
+Expected<void, Error> Stack::set_congestion(ConnectionId id, CongestionAlgorithm algorithm) {
+  return impl_->set_congestion(id, algorithm);
+}
+std::optional<ConnectRequest> Stack::poll_connect_request() {
+  return impl_->poll_connect_request();
+}
+Expected<ConnectionId, Error> Stack::accept_request(std::uint64_t request, Instant now) {
+  return impl_->accept_request(request, now);
+}
+Expected<void, Error> Stack::refuse_request(std::uint64_t request, Refusal how, Instant now) {
+  return impl_->refuse_request(request, how, now);
+}
+std::size_t Stack::pending_requests() const { return impl_->pending_requests(); }
+std::optional<Datagram> Stack::poll_datagram() { return impl_->poll_datagram(); }
+Expected<void, Error> Stack::send_datagram(const wire::Endpoint& local,
+                                           const wire::Endpoint& remote,
+                                           std::span<const std::byte> payload, Instant now) {
+  return impl_->send_datagram(local, remote, payload, now);
+}
+std::optional<State> Stack::state(ConnectionId id) const { return impl_->state(id); }
+std::optional<std::uint32_t> Stack::send_space(ConnectionId id) const {
+  return impl_->send_space(id);
+}
+std::optional<ConnectionStatus> Stack::status(ConnectionId id) const {
+  return impl_->status(id);
+}
+std::optional<Error> Stack::connection_error(ConnectionId id) const {
+  return impl_->connection_error(id);
+}
+std::vector<ConnectionInfo> Stack::connections() const { return impl_->connections(); }
+std::size_t Stack::connection_count() const { return impl_->live_; }
+std::optional<SocketEvent> Stack::poll_event() { return impl_->poll_event(); }
+const Counters& Stack::counters() const { return impl_->counters_; }
+Counters& Stack::counters() { return impl_->counters_; }
+void Stack::set_trace(TraceSink* trace) { impl_->set_trace(trace); }
+const std::vector<wire::IpAddress>& Stack::addresses() const { return impl_->addresses_; }
+const StackConfig& Stack::config() const { return impl_->config_; }
 
 }  // namespace synack

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <span>
 
+#include "synack/trace.hpp"
 #include "tcp/segment.hpp"
 #include "wire/address_class.hpp"
 #include "wire/ip_address.hpp"
@@ -20,6 +21,11 @@ inline tcp::Segment to_segment(const wire::TcpHeader& h, std::span<const std::by
   s.options = h.options;
   s.payload = payload;
   return s;
+}
+
+// What a trace record shows of a header (SegmentEvent::header).
+inline SegmentHeader trace_header(const wire::TcpHeader& h) {
+  return SegmentHeader{h.seq, h.ack, h.flags, h.window, h.options};
 }
 
 inline bool is_unspecified(const wire::IpAddress& a) {

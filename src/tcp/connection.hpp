@@ -15,6 +15,7 @@
 #include "synack/expected.hpp"
 #include "synack/seqnum.hpp"
 #include "synack/state.hpp"
+#include "synack/status.hpp"
 #include "synack/trace.hpp"
 #include "tcp/byte_ring.hpp"
 #include "tcp/congestion/any_congestion_control.hpp"
@@ -26,33 +27,6 @@
 #include "tcp/transitions.hpp"
 
 namespace synack::tcp {
-
-// What the application should look at; collected with take_events().
-namespace event {
-inline constexpr std::uint8_t Connected = 0x01;   // reached ESTABLISHED
-inline constexpr std::uint8_t Readable = 0x02;    // data to receive
-inline constexpr std::uint8_t Writable = 0x04;    // send buffer has room again
-inline constexpr std::uint8_t PeerClosed = 0x08;  // the peer's FIN arrived (end of stream)
-inline constexpr std::uint8_t Reset = 0x10;       // the connection failed (see error())
-inline constexpr std::uint8_t Closed = 0x20;      // reached CLOSED; the TCB can be freed
-}  // namespace event
-
-// RFC 9293 §3.10.6 STATUS, plus what `synack ss` shows.
-struct ConnectionStatus {
-  State state = State::Closed;
-  SeqNum iss, irs, snd_una, snd_nxt, rcv_nxt;
-  std::uint32_t snd_wnd = 0, rcv_wnd = 0;
-  std::uint32_t send_queue = 0;     // bytes written but not yet acknowledged
-  std::uint32_t receive_queue = 0;  // bytes received but not yet read
-  std::uint32_t cwnd = 0, ssthresh = 0, snd_mss = 0;
-  std::uint8_t snd_wscale = 0, rcv_wscale = 0;
-  bool sack = false, timestamps = false, window_scale = false;
-  std::optional<Duration> srtt;
-  Duration rttvar{0}, rto{0};
-  std::uint64_t retransmits = 0, rto_expirations = 0, fast_retransmits = 0;
-  std::uint64_t bytes_sent = 0, bytes_acked = 0, bytes_received = 0;
-  CongestionAlgorithm congestion = CongestionAlgorithm::Cubic;
-};
 
 // Where a connection reports: the stack's counters and trace, and its id there.
 struct ConnectionContext {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "synack/stack.hpp"
+#include "tcp/segment.hpp"  // tcp::SYN, ...
 #include "wire/packet.hpp"
 
 namespace synack {

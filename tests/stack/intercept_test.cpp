@@ -8,6 +8,7 @@
 
 #include "stack/icmp.hpp"
 #include "synack/stack.hpp"
+#include "tcp/segment.hpp"  // tcp::SYN, ...
 #include "wire/packet.hpp"
 #include "wire/udp.hpp"
 
