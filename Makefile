@@ -32,6 +32,7 @@ test: deps test-deps
 	cmake --preset asan >/dev/null
 	cmake --build --preset asan -j $(JOBS)
 	ctest --preset asan
+	$(MAKE) --no-print-directory package-test
 	$(MAKE) --no-print-directory packetdrill-test
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$${FUZZ_SECONDS:-30}
 

@@ -46,7 +46,7 @@ set(SYNACK_INTERNAL_HEADERS
   wire/ip_address.hpp wire/ip_header.hpp wire/tcp_header.hpp wire/parse_error.hpp
   tcp/connection.hpp tcp/isn.hpp tcp/byte_ring.hpp tcp/rate_limit.hpp
   tcp/receive_buffer.hpp tcp/rtt_estimator.hpp tcp/sack_scoreboard.hpp tcp/segment.hpp
-  tcp/syn_cookie.hpp tcp/congestion/any_congestion_control.hpp
+  tcp/syn_cookie.hpp tcp/transitions.hpp tcp/congestion/any_congestion_control.hpp
   tcp/congestion/congestion_control.hpp tcp/congestion/cubic.hpp tcp/congestion/new_reno.hpp
   # synack::link: TUN, event loop, system randomness, pcap, the simulator
   os/event_loop.hpp os/tun_device.hpp os/system_random.hpp
