@@ -88,7 +88,8 @@ Relay::~Relay() {
   graveyard_.clear();
 }
 
-void Relay::shutdown() {
+// No new work: port-forward listeners closed, connects in progress refused (RST), UDP flows gone.
+void Relay::stop_accepting() {
   for (int fd : listeners_) {
     loop_.remove_fd(fd);
     ::close(fd);
@@ -101,30 +102,22 @@ void Relay::shutdown() {
     (void)stack_.refuse_request(request, Refusal::Reset, loop_.now());
   }
   connecting_.clear();
+  udp_.close_all();
+}
+
+void Relay::shutdown() {
+  stop_accepting();
   for (auto& [id, splice] : splices_) splice->abort();
   splices_.clear();
   graveyard_.clear();
-  udp_.close_all();
 }
 
 void Relay::begin_drain() {
   if (draining_) return;
   draining_ = true;
-  for (int fd : listeners_) {
-    loop_.remove_fd(fd);
-    ::close(fd);
-  }
-  listeners_.clear();
   // A connect still in progress has nobody waiting for it any more: CMD's kernel dropped
   // its SYN-SENT socket with CMD.
-  for (auto& [request, c] : connecting_) {
-    loop_.cancel_timer(c.timer);
-    loop_.remove_fd(c.fd);
-    ::close(c.fd);
-    (void)stack_.refuse_request(request, Refusal::Reset, loop_.now());
-  }
-  connecting_.clear();
-  udp_.close_all();
+  stop_accepting();
   for (const auto& [id, splice] : splices_)
     if (std::find(graveyard_.begin(), graveyard_.end(), id) == graveyard_.end())
       ++stats_.drain_connections;

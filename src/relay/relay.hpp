@@ -54,6 +54,7 @@ class Relay {
     int fd = -1;
     os::EventLoop::TimerId timer = 0;
   };
+  void stop_accepting();
   void on_connect_requests();
   void start_connect(const ConnectRequest& request);
   void finish_connect(std::uint64_t request, int error);
