@@ -11,16 +11,6 @@ std::string text(std::size_t n, char c = 'x') { return std::string(n, c); }
 
 class DupAck : public Harness {
  protected:
-  void establish_sack() {
-    wire::TcpOptions peer;
-    peer.sack_permitted = true;
-    open_active();
-    expect_tx({.flags = SYN, .seq = L});
-    expect_transition(State::Closed, State::SynSent);
-    inject({.flags = SYN | ACK, .seq = R, .ack = L + 1, .window = 65535, .options = peer});
-    expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 1});
-    expect_transition(State::SynSent, State::Established);
-  }
   static SeqNum seg(int i) { return L + 1 + 536 * i; }
   // The peer's ACK of SND.UNA = segment 0, SACKing segments [1, k), with `window`.
   void sack_ack(int k, std::uint16_t window) {

@@ -14,16 +14,6 @@ std::string text(std::size_t n, char c = 'x') { return std::string(n, c); }
 
 class RtoRecovery : public Harness {
  protected:
-  void establish_sack() {
-    wire::TcpOptions peer;
-    peer.sack_permitted = true;
-    open_active();
-    expect_tx({.flags = SYN, .seq = L});
-    expect_transition(State::Closed, State::SynSent);
-    inject({.flags = SYN | ACK, .seq = R, .ack = L + 1, .window = 65535, .options = peer});
-    expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 1});
-    expect_transition(State::SynSent, State::Established);
-  }
   static SeqNum seg(int i) { return L + 1 + 536 * i; }
   // The peer's ACK of `ack`, SACKing the [from, to) segment ranges given.
   void ack(SeqNum a, std::initializer_list<std::pair<int, int>> sacked = {}) {
