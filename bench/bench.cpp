@@ -24,8 +24,8 @@
 #include <string>
 #include <vector>
 
-#include "bench/pair.hpp"
 #include "bench/bench.hpp"
+#include "bench/pair.hpp"
 #include "tcp/connection.hpp"  // sizeof(tcp::Connection), the memory per connection
 
 namespace synack::bench {
@@ -179,8 +179,9 @@ bool bench_connections(const Reporter& report, std::uint64_t count, double time_
   double seconds = clock.seconds() - start;
   report("connections", static_cast<double>(done) / seconds, "conn/s",
          std::to_string(done) + " cycles in " + std::to_string(seconds) + " s");
-  if (failed) std::fprintf(stderr, "connections: %llu cycles failed\n",
-                           static_cast<unsigned long long>(failed));
+  if (failed)
+    std::fprintf(stderr, "connections: %llu cycles failed\n",
+                 static_cast<unsigned long long>(failed));
   return failed == 0;
 }
 
@@ -203,8 +204,8 @@ struct ManyPair {
     client = std::make_unique<Stack>(bench_config(1), addrs);
     server = std::make_unique<Stack>(bench_config(2), std::vector{kServer});
     for (int p = 0; p < kPorts; ++p)
-      listeners.push_back(*server->listen({kServer, static_cast<std::uint16_t>(10000 + p)},
-                                          clock.now(), 1024));
+      listeners.push_back(
+          *server->listen({kServer, static_cast<std::uint16_t>(10000 + p)}, clock.now(), 1024));
   }
 
   std::uint64_t establish(std::uint64_t count, double time_limit) {
@@ -214,8 +215,9 @@ struct ManyPair {
       if ((i & 1023) == 0 && clock.seconds() - start > time_limit) break;
       Instant now = clock.now();
       auto port = static_cast<std::uint16_t>(10000 + (i / kAddresses) % kPorts);
-      auto cid = client->connect({kServer, port}, now,
-                                 wire::Endpoint{client_address(static_cast<int>(i % kAddresses)), 0});
+      auto cid =
+          client->connect({kServer, port}, now,
+                          wire::Endpoint{client_address(static_cast<int>(i % kAddresses)), 0});
       if (!cid) {
         std::fprintf(stderr, "connect %llu: %s\n", static_cast<unsigned long long>(i),
                      std::string(to_string(cid.error())).c_str());
@@ -255,8 +257,8 @@ bool bench_memory(const Reporter& report, std::uint64_t count) {
   report("sizeof_tcp_connection", sizeof(tcp::Connection), "bytes");
   // The stack's own per-connection overhead: its slot (the optional<Connection> plus slot
   // fields) and a 4-tuple hash-map node; what the heap delta holds beyond sizeof(Connection).
-  report("stack_overhead_per_connection", static_cast<double>(heap2 - heap1) / ends -
-                                              static_cast<double>(sizeof(tcp::Connection)),
+  report("stack_overhead_per_connection",
+         static_cast<double>(heap2 - heap1) / ends - static_cast<double>(sizeof(tcp::Connection)),
          "bytes");
   (void)heap0;
   (void)rss0;
@@ -388,8 +390,9 @@ void register_bench(CLI::App& app) {
   cmd->add_option("names", a->names, "benchmarks to run (default: all)")
       ->check(CLI::IsMember({"bulk", "connections", "memory_per_connection", "million"}));
   cmd->add_flag("--json", a->json, "one JSON object per result per line");
-  cmd->add_flag("--linux-loopback", a->linux_loopback,
-                "measure the kernel's TCP over 127.0.0.1 instead (bulk on one thread, connections)");
+  cmd->add_flag(
+      "--linux-loopback", a->linux_loopback,
+      "measure the kernel's TCP over 127.0.0.1 instead (bulk on one thread, connections)");
   cmd->add_option("--bulk-bytes", a->bulk_bytes, "bytes for bulk (default 2 GiB)");
   cmd->add_option("--connections", a->connections, "cycles for connections (default 100000)");
   cmd->add_option("--memory-connections", a->memory_connections,
@@ -399,7 +402,8 @@ void register_bench(CLI::App& app) {
   cmd->callback([a] {
     Reporter report{a->json};
     auto wanted = [&](const char* name) {
-      return a->names.empty() || std::find(a->names.begin(), a->names.end(), name) != a->names.end();
+      return a->names.empty() ||
+             std::find(a->names.begin(), a->names.end(), name) != a->names.end();
     };
     bool ok = true;
     if (a->linux_loopback) {

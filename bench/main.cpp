@@ -5,8 +5,9 @@
 #include "bench/bench.hpp"
 
 int main(int argc, char** argv) {
-  CLI::App app{"synack-bench — throughput, connection rate and memory between two in-process "
-               "stacks (bulk, connections, memory_per_connection, million)"};
+  CLI::App app{
+      "synack-bench — throughput, connection rate and memory between two in-process "
+      "stacks (bulk, connections, memory_per_connection, million)"};
   synack::bench::register_bench(app);
   CLI11_PARSE(app, argc, argv);
   return synack::bench::exit_status();

@@ -19,10 +19,10 @@
 #include <string>
 #include <vector>
 
-#include <synack/stack.hpp>
 #include <os/event_loop.hpp>
 #include <os/system_random.hpp>
 #include <os/tun_device.hpp>
+#include <synack/stack.hpp>
 
 namespace event = synack::tcp::event;
 

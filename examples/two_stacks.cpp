@@ -182,7 +182,7 @@ int main() {
   check(!r0, "connect to port 0 -> an error, not a SYN");
 
   const auto malformed_before = server.counters().drop_malformed;
-  server.receive_packet({}, now);                                      // 0 bytes
+  server.receive_packet({}, now);                                              // 0 bytes
   server.receive_packet(std::vector<std::byte>(70000, std::byte{0x45}), now);  // 70,000 bytes
   check(server.counters().drop_malformed == malformed_before + 2,
         "0-byte and 70,000-byte packets dropped and counted (drop_malformed)");

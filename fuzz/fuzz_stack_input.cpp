@@ -88,8 +88,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (p && p->tcp.has(wire::tcp_flag::SYN) && p->tcp.has(wire::tcp_flag::ACK))
       our_isn = p->tcp.seq;
   }
-  stack.receive_packet(
-      make_packet(peer, 1234, us, 80, 1001, our_isn + 1, wire::tcp_flag::ACK), now);
+  stack.receive_packet(make_packet(peer, 1234, us, 80, 1001, our_isn + 1, wire::tcp_flag::ACK),
+                       now);
 
   std::size_t offset = 0;
   int packets = 0;

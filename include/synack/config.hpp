@@ -113,10 +113,10 @@ struct TcpConfig {
 struct StackConfig {
   TcpConfig tcp;
   std::size_t max_connections = 1 << 20;
-  std::size_t default_backlog = 128;  // completed-connection queue per listener
-  std::size_t max_syn_queue = 1024;   // half-open connections per listener
+  std::size_t default_backlog = 128;                // completed-connection queue per listener
+  std::size_t max_syn_queue = 1024;                 // half-open connections per listener
   SynCookieMode syn_cookies = SynCookieMode::Auto;  // beyond max_syn_queue: RFC 4987 §3.6
-  std::uint16_t ephemeral_first = 32768;  // Linux's default ip_local_port_range
+  std::uint16_t ephemeral_first = 32768;            // Linux's default ip_local_port_range
   std::uint16_t ephemeral_last = 60999;
   std::uint8_t ttl = 64;
   std::uint64_t random_seed = 0;  // used when no RandomSource is injected

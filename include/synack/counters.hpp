@@ -8,91 +8,93 @@
 namespace synack {
 
 // X(name, description)
-#define SYNACK_COUNTERS(X)                                                                  \
-  X(ip_packets_in, "IP packets handed to the stack")                                        \
-  X(ip_packets_out, "IP packets the stack produced")                                        \
-  X(drop_malformed, "packets dropped by the parser (see drop_parse_* for the reason)")      \
-  X(drop_parse_truncated, "parse: buffer shorter than its header")                          \
-  X(drop_parse_ip_version, "parse: bad IP version")                                         \
-  X(drop_parse_ipv4_header_length, "parse: bad IPv4 header length")                         \
-  X(drop_parse_ip_total_length, "parse: bad IP total/payload length")                       \
-  X(drop_parse_ipv4_checksum, "parse: bad IPv4 header checksum")                            \
-  X(drop_parse_ipv4_fragment, "parse: IPv4 fragment (not reassembled)")                     \
-  X(drop_parse_ipv6_extension, "parse: unsupported IPv6 extension header")                  \
-  X(drop_parse_tcp_header, "parse: truncated TCP header or bad data offset")                \
-  X(drop_parse_tcp_option, "parse: malformed TCP option")                                   \
-  X(drop_parse_tcp_checksum, "parse: bad TCP checksum")                                     \
-  X(drop_not_our_address, "packet for an address that is not ours")                        \
-  X(drop_unknown_protocol, "IP protocol we do not serve")                                   \
-  X(drop_martian_source, "source address is ours, multicast, broadcast or unspecified")     \
-  X(tcp_segments_in, "TCP segments received and parsed")                                    \
-  X(tcp_segments_out, "TCP segments sent")                                                  \
-  X(tcp_retransmitted_segments, "segments sent again")                                      \
-  X(tcp_active_opens, "connect() calls that sent a SYN")                                    \
-  X(tcp_passive_opens, "SYNs accepted by a listener")                                       \
-  X(tcp_connections_established, "connections that reached ESTABLISHED")                   \
-  X(tcp_resets_sent, "RST segments sent")                                                   \
-  X(tcp_resets_received, "acceptable RSTs that reset a connection")                         \
-  X(tcp_rst_closed_port, "RSTs sent for segments to no connection or listener")             \
-  X(drop_closed_port_rst, "RSTs to a closed port (never answered)")                         \
-  X(drop_listen_rst, "RST arriving at a listener, ignored")                                 \
-  X(drop_listen_ack, "ACK arriving at a listener; answered with RST")                       \
-  X(drop_listen_other, "segment without SYN at a listener")                                 \
-  X(drop_syn_sent_bad_ack, "SYN-SENT: ACK not acknowledging our SYN; answered with RST")    \
-  X(drop_syn_sent_rst_unacceptable, "SYN-SENT: RST without an acceptable ACK")              \
-  X(drop_syn_sent_no_syn, "SYN-SENT: neither SYN nor RST")                                  \
-  X(drop_sequence_unacceptable, "segment outside the receive window; ACK sent")             \
-  X(drop_paws, "RFC 7323 PAWS: timestamp older than TS.Recent")                             \
-  X(drop_rst_out_of_window, "RST outside the receive window")                               \
-  X(tcp_challenge_acks, "RFC 5961 challenge ACKs sent")                                     \
+#define SYNACK_COUNTERS(X)                                                                      \
+  X(ip_packets_in, "IP packets handed to the stack")                                            \
+  X(ip_packets_out, "IP packets the stack produced")                                            \
+  X(drop_malformed, "packets dropped by the parser (see drop_parse_* for the reason)")          \
+  X(drop_parse_truncated, "parse: buffer shorter than its header")                              \
+  X(drop_parse_ip_version, "parse: bad IP version")                                             \
+  X(drop_parse_ipv4_header_length, "parse: bad IPv4 header length")                             \
+  X(drop_parse_ip_total_length, "parse: bad IP total/payload length")                           \
+  X(drop_parse_ipv4_checksum, "parse: bad IPv4 header checksum")                                \
+  X(drop_parse_ipv4_fragment, "parse: IPv4 fragment (not reassembled)")                         \
+  X(drop_parse_ipv6_extension, "parse: unsupported IPv6 extension header")                      \
+  X(drop_parse_tcp_header, "parse: truncated TCP header or bad data offset")                    \
+  X(drop_parse_tcp_option, "parse: malformed TCP option")                                       \
+  X(drop_parse_tcp_checksum, "parse: bad TCP checksum")                                         \
+  X(drop_not_our_address, "packet for an address that is not ours")                             \
+  X(drop_unknown_protocol, "IP protocol we do not serve")                                       \
+  X(drop_martian_source, "source address is ours, multicast, broadcast or unspecified")         \
+  X(tcp_segments_in, "TCP segments received and parsed")                                        \
+  X(tcp_segments_out, "TCP segments sent")                                                      \
+  X(tcp_retransmitted_segments, "segments sent again")                                          \
+  X(tcp_active_opens, "connect() calls that sent a SYN")                                        \
+  X(tcp_passive_opens, "SYNs accepted by a listener")                                           \
+  X(tcp_connections_established, "connections that reached ESTABLISHED")                        \
+  X(tcp_resets_sent, "RST segments sent")                                                       \
+  X(tcp_resets_received, "acceptable RSTs that reset a connection")                             \
+  X(tcp_rst_closed_port, "RSTs sent for segments to no connection or listener")                 \
+  X(drop_closed_port_rst, "RSTs to a closed port (never answered)")                             \
+  X(drop_listen_rst, "RST arriving at a listener, ignored")                                     \
+  X(drop_listen_ack, "ACK arriving at a listener; answered with RST")                           \
+  X(drop_listen_other, "segment without SYN at a listener")                                     \
+  X(drop_syn_sent_bad_ack, "SYN-SENT: ACK not acknowledging our SYN; answered with RST")        \
+  X(drop_syn_sent_rst_unacceptable, "SYN-SENT: RST without an acceptable ACK")                  \
+  X(drop_syn_sent_no_syn, "SYN-SENT: neither SYN nor RST")                                      \
+  X(drop_sequence_unacceptable, "segment outside the receive window; ACK sent")                 \
+  X(drop_paws, "RFC 7323 PAWS: timestamp older than TS.Recent")                                 \
+  X(drop_rst_out_of_window, "RST outside the receive window")                                   \
+  X(tcp_challenge_acks, "RFC 5961 challenge ACKs sent")                                         \
   X(tcp_invalid_acks_suppressed, "challenge or unacceptable-segment ACKs not sent: rate limit") \
-  X(drop_rst_in_window, "RST in window but not at RCV.NXT (challenge ACK sent)")           \
-  X(drop_syn_synchronized, "SYN on a synchronized connection (challenge ACK sent)")        \
-  X(drop_no_ack_flag, "segment without ACK in a synchronized state")                       \
-  X(drop_ack_unacceptable, "SYN-RECEIVED: unacceptable ACK; answered with RST")             \
-  X(drop_ack_too_old, "RFC 5961 §5: ACK below SND.UNA - MAX.SND.WND")                       \
-  X(drop_ack_future, "ACK for data never sent; ACK sent")                                   \
-  X(drop_data_after_fin, "data or FIN after the peer's FIN")                                \
-  X(drop_reassembly_full, "out-of-order segment dropped: reassembly store full")           \
-  X(drop_syn_data, "data carried on a SYN, not accepted")                                   \
-  X(tcp_time_wait_reacks, "FIN retransmissions re-acknowledged in TIME-WAIT")               \
-  X(tcp_time_wait_reopened, "TIME-WAIT connections reopened by a new SYN (RFC 6191)")       \
-  X(tcp_rto_expirations, "retransmission timer expirations")                                \
-  X(tcp_fast_retransmits, "fast retransmissions (RFC 5681 §3.2)")                           \
-  X(tcp_sack_recovered_bytes, "bytes retransmitted by SACK-based recovery (RFC 6675)")      \
-  X(tcp_lost_retransmits, "retransmissions found lost by SACK (RFC 8985 §6.2)")             \
-  X(tcp_dup_acks, "duplicate ACKs received")                                                \
-  X(tcp_sack_reneging, "RTOs that found SACKed data at SND.UNA: scoreboard cleared")        \
+  X(drop_rst_in_window, "RST in window but not at RCV.NXT (challenge ACK sent)")                \
+  X(drop_syn_synchronized, "SYN on a synchronized connection (challenge ACK sent)")             \
+  X(drop_no_ack_flag, "segment without ACK in a synchronized state")                            \
+  X(drop_ack_unacceptable, "SYN-RECEIVED: unacceptable ACK; answered with RST")                 \
+  X(drop_ack_too_old, "RFC 5961 §5: ACK below SND.UNA - MAX.SND.WND")                           \
+  X(drop_ack_future, "ACK for data never sent; ACK sent")                                       \
+  X(drop_data_after_fin, "data or FIN after the peer's FIN")                                    \
+  X(drop_reassembly_full, "out-of-order segment dropped: reassembly store full")                \
+  X(drop_syn_data, "data carried on a SYN, not accepted")                                       \
+  X(tcp_time_wait_reacks, "FIN retransmissions re-acknowledged in TIME-WAIT")                   \
+  X(tcp_time_wait_reopened, "TIME-WAIT connections reopened by a new SYN (RFC 6191)")           \
+  X(tcp_rto_expirations, "retransmission timer expirations")                                    \
+  X(tcp_fast_retransmits, "fast retransmissions (RFC 5681 §3.2)")                               \
+  X(tcp_sack_recovered_bytes, "bytes retransmitted by SACK-based recovery (RFC 6675)")          \
+  X(tcp_lost_retransmits, "retransmissions found lost by SACK (RFC 8985 §6.2)")                 \
+  X(tcp_dup_acks, "duplicate ACKs received")                                                    \
+  X(tcp_sack_reneging, "RTOs that found SACKed data at SND.UNA: scoreboard cleared")            \
   X(tcp_rtt_samples_discarded, "timestamp RTT samples discarded: echo in the future or > 60 s") \
-  X(tcp_out_of_order_segments, "segments stored out of order")                              \
-  X(tcp_delayed_acks, "ACKs sent by the delayed-ACK timer")                                 \
-  X(tcp_window_probes, "zero-window probes sent")                                           \
-  X(tcp_keepalive_probes, "keepalive probes sent")                                          \
-  X(tcp_timeouts, "connections aborted after retransmissions ran out")                      \
-  X(tcp_backlog_overflow, "SYN dropped: accept queue full")                                 \
-  X(tcp_syn_queue_overflow, "SYN dropped: SYN queue full")                                  \
-  X(tcp_syncookies_sent, "SYN,ACKs sent with a SYN cookie (RFC 4987 §3.6)")               \
-  X(tcp_syncookies_validated, "ACKs at a listener carrying a valid SYN cookie")             \
-  X(tcp_syncookies_failed, "ACKs at a listener after cookies were sent, with no valid "     \
-                           "cookie (stale, forged or for another tuple); answered with RST") \
-  X(tcp_connection_limit, "SYN or connect refused: max_connections reached")                \
-  X(drop_sack_invalid, "SACK blocks ignored as outside the send window")                    \
-  X(icmp_in, "ICMP/ICMPv6 messages received")                                               \
-  X(icmp_echo_replies, "echo replies sent")                                                 \
-  X(icmp_unreachable_sent, "protocol unreachable (ICMPv6: parameter problem) messages sent")  \
-  X(icmp_errors_delivered, "ICMP errors delivered to a connection")                         \
-  X(icmp_ignored, "ICMP messages not acted on: no matching connection, quoted seq outside " \
-                  "SND.UNA..SND.NXT (RFC 5927), path MTU, or an unused type")               \
-  X(drop_icmp_malformed, "ICMP message shorter than its header or with a bad checksum")     \
-  X(icmp_rate_limited, "ICMP errors not sent because of the rate limit")                    \
-  X(intercept_requests, "intercepted SYNs handed to the application as connect requests")   \
-  X(intercept_syn_repeats, "SYN retransmissions for a request still pending")               \
-  X(intercept_request_overflow, "SYN dropped: too many connect requests pending")           \
-  X(intercept_refused, "connect requests refused (RST or ICMP)")                            \
-  X(udp_in, "UDP datagrams queued for the application")                                     \
-  X(udp_out, "UDP datagrams sent")                                                          \
-  X(drop_udp_malformed, "UDP datagram with a bad length, checksum or port")                 \
-  X(drop_udp_queue_full, "UDP datagram dropped: the application's queue is full")          \
+  X(tcp_out_of_order_segments, "segments stored out of order")                                  \
+  X(tcp_delayed_acks, "ACKs sent by the delayed-ACK timer")                                     \
+  X(tcp_window_probes, "zero-window probes sent")                                               \
+  X(tcp_keepalive_probes, "keepalive probes sent")                                              \
+  X(tcp_timeouts, "connections aborted after retransmissions ran out")                          \
+  X(tcp_backlog_overflow, "SYN dropped: accept queue full")                                     \
+  X(tcp_syn_queue_overflow, "SYN dropped: SYN queue full")                                      \
+  X(tcp_syncookies_sent, "SYN,ACKs sent with a SYN cookie (RFC 4987 §3.6)")                     \
+  X(tcp_syncookies_validated, "ACKs at a listener carrying a valid SYN cookie")                 \
+  X(tcp_syncookies_failed,                                                                      \
+    "ACKs at a listener after cookies were sent, with no valid "                                \
+    "cookie (stale, forged or for another tuple); answered with RST")                           \
+  X(tcp_connection_limit, "SYN or connect refused: max_connections reached")                    \
+  X(drop_sack_invalid, "SACK blocks ignored as outside the send window")                        \
+  X(icmp_in, "ICMP/ICMPv6 messages received")                                                   \
+  X(icmp_echo_replies, "echo replies sent")                                                     \
+  X(icmp_unreachable_sent, "protocol unreachable (ICMPv6: parameter problem) messages sent")    \
+  X(icmp_errors_delivered, "ICMP errors delivered to a connection")                             \
+  X(icmp_ignored,                                                                               \
+    "ICMP messages not acted on: no matching connection, quoted seq outside "                   \
+    "SND.UNA..SND.NXT (RFC 5927), path MTU, or an unused type")                                 \
+  X(drop_icmp_malformed, "ICMP message shorter than its header or with a bad checksum")         \
+  X(icmp_rate_limited, "ICMP errors not sent because of the rate limit")                        \
+  X(intercept_requests, "intercepted SYNs handed to the application as connect requests")       \
+  X(intercept_syn_repeats, "SYN retransmissions for a request still pending")                   \
+  X(intercept_request_overflow, "SYN dropped: too many connect requests pending")               \
+  X(intercept_refused, "connect requests refused (RST or ICMP)")                                \
+  X(udp_in, "UDP datagrams queued for the application")                                         \
+  X(udp_out, "UDP datagrams sent")                                                              \
+  X(drop_udp_malformed, "UDP datagram with a bad length, checksum or port")                     \
+  X(drop_udp_queue_full, "UDP datagram dropped: the application's queue is full")               \
   X(drop_icmp_not_ours, "ICMP echo to an address that is not ours (intercepting)")
 
 struct Counters {

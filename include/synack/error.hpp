@@ -28,23 +28,40 @@ enum class Error : std::uint8_t {
 
 constexpr std::string_view to_string(Error e) {
   switch (e) {
-    case Error::Ok: return "ok";
-    case Error::InvalidState: return "invalid state";
-    case Error::NotConnected: return "not connected";
-    case Error::AlreadyConnected: return "already connected";
-    case Error::IsListener: return "socket is listening";
-    case Error::ShutDown: return "connection closing";
-    case Error::AddressInUse: return "address in use";
-    case Error::NoPortsAvailable: return "no ephemeral ports available";
-    case Error::NoSuchConnection: return "no such connection";
-    case Error::WouldBlock: return "would block";
-    case Error::ConnectionRefused: return "connection refused";
-    case Error::ConnectionReset: return "connection reset";
-    case Error::TimedOut: return "connection timed out";
-    case Error::ConnectionAborted: return "connection aborted";
-    case Error::Unreachable: return "destination unreachable";
-    case Error::TooManyConnections: return "too many connections";
-    case Error::InvalidArgument: return "invalid argument";
+    case Error::Ok:
+      return "ok";
+    case Error::InvalidState:
+      return "invalid state";
+    case Error::NotConnected:
+      return "not connected";
+    case Error::AlreadyConnected:
+      return "already connected";
+    case Error::IsListener:
+      return "socket is listening";
+    case Error::ShutDown:
+      return "connection closing";
+    case Error::AddressInUse:
+      return "address in use";
+    case Error::NoPortsAvailable:
+      return "no ephemeral ports available";
+    case Error::NoSuchConnection:
+      return "no such connection";
+    case Error::WouldBlock:
+      return "would block";
+    case Error::ConnectionRefused:
+      return "connection refused";
+    case Error::ConnectionReset:
+      return "connection reset";
+    case Error::TimedOut:
+      return "connection timed out";
+    case Error::ConnectionAborted:
+      return "connection aborted";
+    case Error::Unreachable:
+      return "destination unreachable";
+    case Error::TooManyConnections:
+      return "too many connections";
+    case Error::InvalidArgument:
+      return "invalid argument";
   }
   return "?";
 }

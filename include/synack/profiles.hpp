@@ -8,8 +8,8 @@
 //          conformance.md lists what the profile does not (yet) match.
 #pragma once
 
-#include <string_view>
 #include <optional>
+#include <string_view>
 
 #include "synack/config.hpp"
 

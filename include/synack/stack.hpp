@@ -90,8 +90,7 @@ class Stack final : public NetworkHost {
  public:
   // `random` supplies ISN keys and ephemeral-port choices; when null, a SeededRandom from
   // config.random_seed is used (deterministic, for simulations).
-  Stack(StackConfig config, std::vector<wire::IpAddress> addresses,
-        RandomSource* random = nullptr);
+  Stack(StackConfig config, std::vector<wire::IpAddress> addresses, RandomSource* random = nullptr);
   ~Stack() override;
   Stack(const Stack&) = delete;
   Stack& operator=(const Stack&) = delete;

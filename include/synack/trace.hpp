@@ -6,10 +6,10 @@
 #include <cstdint>
 #include <string_view>
 
-#include "synack/state.hpp"
-#include "synack/time.hpp"
 #include "synack/address.hpp"
+#include "synack/state.hpp"
 #include "synack/tcp_options.hpp"
+#include "synack/time.hpp"
 
 namespace synack {
 
@@ -32,7 +32,7 @@ enum class Direction : std::uint8_t { In, Out };
 struct SegmentHeader {
   std::uint32_t seq = 0;
   std::uint32_t ack = 0;
-  std::uint8_t flags = 0;  // wire::tcp_flag bits
+  std::uint8_t flags = 0;    // wire::tcp_flag bits
   std::uint16_t window = 0;  // as sent, not scaled
   wire::TcpOptions options;
 };

@@ -177,9 +177,12 @@ std::size_t ChunkedDecoder::feed(std::span<const std::byte> in, const Sink& sink
     switch (state_) {
       case State::Size: {
         int digit = -1;
-        if (c >= '0' && c <= '9') digit = c - '0';
-        else if (c >= 'a' && c <= 'f') digit = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F') digit = c - 'A' + 10;
+        if (c >= '0' && c <= '9')
+          digit = c - '0';
+        else if (c >= 'a' && c <= 'f')
+          digit = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+          digit = c - 'A' + 10;
         if (digit >= 0) {
           if (size_ >> 56) {
             state_ = State::Failed;  // absurd chunk size
@@ -200,8 +203,10 @@ std::size_t ChunkedDecoder::feed(std::span<const std::byte> in, const Sink& sink
         break;
       }
       case State::Extension:
-        if (c == '\r') state_ = State::SizeLf;
-        else if (c == '\n') end_of_size_line();
+        if (c == '\r')
+          state_ = State::SizeLf;
+        else if (c == '\n')
+          end_of_size_line();
         ++i;
         break;
       case State::SizeLf:
@@ -213,8 +218,7 @@ std::size_t ChunkedDecoder::feed(std::span<const std::byte> in, const Sink& sink
         end_of_size_line();
         break;
       case State::Data: {
-        std::size_t take =
-            static_cast<std::size_t>(std::min<std::uint64_t>(size_, in.size() - i));
+        std::size_t take = static_cast<std::size_t>(std::min<std::uint64_t>(size_, in.size() - i));
         sink(in.subspan(i, take));
         i += take;
         size_ -= take;
@@ -222,9 +226,12 @@ std::size_t ChunkedDecoder::feed(std::span<const std::byte> in, const Sink& sink
         break;
       }
       case State::DataCr:
-        if (c == '\r') state_ = State::DataLf;
-        else if (c == '\n') state_ = State::Size;
-        else state_ = State::Failed;
+        if (c == '\r')
+          state_ = State::DataLf;
+        else if (c == '\n')
+          state_ = State::Size;
+        else
+          state_ = State::Failed;
         ++i;
         have_digit_ = false;
         break;
@@ -233,9 +240,12 @@ std::size_t ChunkedDecoder::feed(std::span<const std::byte> in, const Sink& sink
         ++i;
         break;
       case State::TrailerStart:
-        if (c == '\r') state_ = State::FinalLf;
-        else if (c == '\n') state_ = State::Done;
-        else state_ = State::Trailer;  // a trailer field: ignored
+        if (c == '\r')
+          state_ = State::FinalLf;
+        else if (c == '\n')
+          state_ = State::Done;
+        else
+          state_ = State::Trailer;  // a trailer field: ignored
         ++i;
         break;
       case State::Trailer:
@@ -277,8 +287,7 @@ void HttpSession::pump(Instant now) {
         if (!read_head(now)) return;
         break;
       case Phase::Body:
-        if (continue_sent_ < continue_.size() && !send_all(continue_, continue_sent_, now))
-          return;
+        if (continue_sent_ < continue_.size() && !send_all(continue_, continue_sent_, now)) return;
         if (!read_body(now)) return;
         break;
       case Phase::Respond:
@@ -308,8 +317,7 @@ bool HttpSession::read_head(Instant now) {
       break;
   }
   if (in_.size() >= kMaxHead) {
-    respond(431, "Request Header Fields Too Large", "text/plain", "request head too large\n",
-            true);
+    respond(431, "Request Header Fields Too Large", "text/plain", "request head too large\n", true);
     return true;
   }
   if (peer_eof_ || stopping_) {
@@ -457,7 +465,8 @@ void HttpSession::respond(int status, std::string_view reason, std::string_view 
 
 bool HttpSession::send_all(std::string_view data, std::size_t& sent, Instant now) {
   while (sent < data.size()) {
-    auto r = stack_.send(id_, std::as_bytes(std::span(data.data() + sent, data.size() - sent)), now);
+    auto r =
+        stack_.send(id_, std::as_bytes(std::span(data.data() + sent, data.size() - sent)), now);
     if (!r) {
       if (r.error() != Error::WouldBlock) close(now);
       return false;  // WouldBlock: the Writable event brings us back

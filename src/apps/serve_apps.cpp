@@ -33,8 +33,8 @@ void EchoSession::stop(Instant now) {
 void EchoSession::pump(Instant now) {
   while (!done_) {
     if (pending_begin_ < pending_end_) {
-      auto pending =
-          std::span<const std::byte>(buffer_).subspan(pending_begin_, pending_end_ - pending_begin_);
+      auto pending = std::span<const std::byte>(buffer_).subspan(pending_begin_,
+                                                                 pending_end_ - pending_begin_);
       auto sent = stack_.send(id_, pending, now);
       if (!sent) {
         if (sent.error() != Error::WouldBlock) close(now);

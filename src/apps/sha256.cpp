@@ -15,16 +15,14 @@ namespace {
 // FIPS 180-4 §4.2.2: the first 32 bits of the fractional parts of the cube roots of the first
 // 64 primes.
 constexpr std::uint32_t kRound[64] = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
-    0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
-    0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
-    0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-    0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
-    0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-    0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
-    0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-    0xc67178f2};
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
 
 void portable_block(std::array<std::uint32_t, 8>& state, const std::uint8_t* p) {
   std::uint32_t w[64];
@@ -36,8 +34,8 @@ void portable_block(std::array<std::uint32_t, 8>& state, const std::uint8_t* p) 
     std::uint32_t s1 = std::rotr(w[i - 2], 17) ^ std::rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
     w[i] = w[i - 16] + s0 + w[i - 7] + s1;
   }
-  std::uint32_t a = state[0], b = state[1], c = state[2], d = state[3], e = state[4],
-                f = state[5], g = state[6], h = state[7];
+  std::uint32_t a = state[0], b = state[1], c = state[2], d = state[3], e = state[4], f = state[5],
+                g = state[6], h = state[7];
   for (int i = 0; i < 64; ++i) {
     std::uint32_t s1 = std::rotr(e, 6) ^ std::rotr(e, 11) ^ std::rotr(e, 25);
     std::uint32_t ch = (e & f) ^ (~e & g);
@@ -68,15 +66,16 @@ void portable_block(std::array<std::uint32_t, 8>& state, const std::uint8_t* p) 
 // The Intel SHA extensions: SHA256RNDS2 does two rounds on the state held as ABEF/CDGH,
 // SHA256MSG1/MSG2 compute the message schedule four words at a time (Intel, "New
 // Instructions Supporting the Secure Hash Algorithm on Intel Architecture Processors", 2013).
-__attribute__((target("sha,sse4.1,ssse3"))) void sha_ni_blocks(
-    std::array<std::uint32_t, 8>& state, const std::uint8_t* p, std::size_t count) {
+__attribute__((target("sha,sse4.1,ssse3"))) void sha_ni_blocks(std::array<std::uint32_t, 8>& state,
+                                                               const std::uint8_t* p,
+                                                               std::size_t count) {
   const __m128i byte_swap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
   __m128i tmp = _mm_loadu_si128(reinterpret_cast<const __m128i*>(&state[0]));
   __m128i state1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(&state[4]));
-  tmp = _mm_shuffle_epi32(tmp, 0xB1);             // CDAB
-  state1 = _mm_shuffle_epi32(state1, 0x1B);       // EFGH
+  tmp = _mm_shuffle_epi32(tmp, 0xB1);                // CDAB
+  state1 = _mm_shuffle_epi32(state1, 0x1B);          // EFGH
   __m128i state0 = _mm_alignr_epi8(tmp, state1, 8);  // ABEF
-  state1 = _mm_blend_epi16(state1, tmp, 0xF0);    // CDGH
+  state1 = _mm_blend_epi16(state1, tmp, 0xF0);       // CDGH
   for (; count > 0; --count, p += 64) {
     const __m128i abef = state0, cdgh = state1;
     __m128i w[4];
@@ -84,8 +83,8 @@ __attribute__((target("sha,sse4.1,ssse3"))) void sha_ni_blocks(
       w[i] = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * i)),
                               byte_swap);
     for (int i = 0; i < 16; ++i) {
-      __m128i msg =
-          _mm_add_epi32(w[i % 4], _mm_loadu_si128(reinterpret_cast<const __m128i*>(&kRound[4 * i])));
+      __m128i msg = _mm_add_epi32(
+          w[i % 4], _mm_loadu_si128(reinterpret_cast<const __m128i*>(&kRound[4 * i])));
       state1 = _mm_sha256rnds2_epu32(state1, state0, msg);
       if (i >= 3 && i <= 14) {
         // W[4(i+1)..] = msg2(W[4(i-3)..] + msg1 part + W[4(i-1)+1..4i], W[4i..]).
@@ -100,10 +99,10 @@ __attribute__((target("sha,sse4.1,ssse3"))) void sha_ni_blocks(
     state0 = _mm_add_epi32(state0, abef);
     state1 = _mm_add_epi32(state1, cdgh);
   }
-  tmp = _mm_shuffle_epi32(state0, 0x1B);          // FEBA
-  state1 = _mm_shuffle_epi32(state1, 0xB1);       // DCHG
-  state0 = _mm_blend_epi16(tmp, state1, 0xF0);    // DCBA
-  state1 = _mm_alignr_epi8(state1, tmp, 8);       // ABEF
+  tmp = _mm_shuffle_epi32(state0, 0x1B);        // FEBA
+  state1 = _mm_shuffle_epi32(state1, 0xB1);     // DCHG
+  state0 = _mm_blend_epi16(tmp, state1, 0xF0);  // DCBA
+  state1 = _mm_alignr_epi8(state1, tmp, 8);     // ABEF
   _mm_storeu_si128(reinterpret_cast<__m128i*>(&state[0]), state0);
   _mm_storeu_si128(reinterpret_cast<__m128i*>(&state[4]), state1);
 }
@@ -129,8 +128,8 @@ bool Sha256::hardware_available() {
 
 Sha256::Sha256(bool allow_hardware)
     // FIPS 180-4 §5.3.3: square roots of the first 8 primes.
-    : h_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
-         0x5be0cd19},
+    : h_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+         0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19},
       hardware_(allow_hardware && hardware_available()) {}
 
 void Sha256::blocks(const std::uint8_t* p, std::size_t count) {

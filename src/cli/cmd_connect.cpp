@@ -13,8 +13,8 @@
 #include <memory>
 
 #include "cli/commands.hpp"
-#include "control/control_socket.hpp"
 #include "cli/net_options.hpp"
+#include "control/control_socket.hpp"
 #include "os/event_loop.hpp"
 
 namespace synack::cli {
@@ -43,11 +43,16 @@ struct ConnectArgs {
 
 int exit_code_for(Error e) {
   switch (e) {
-    case Error::ConnectionRefused: return kExitRefused;
-    case Error::ConnectionReset: return kExitReset;
-    case Error::TimedOut: return kExitTimedOut;
-    case Error::Unreachable: return kExitUnreachable;
-    default: return kExitLocalError;
+    case Error::ConnectionRefused:
+      return kExitRefused;
+    case Error::ConnectionReset:
+      return kExitReset;
+    case Error::TimedOut:
+      return kExitTimedOut;
+    case Error::Unreachable:
+      return kExitUnreachable;
+    default:
+      return kExitLocalError;
   }
 }
 
@@ -56,7 +61,7 @@ int exit_code_for(Error e) {
 class StdStream {
  public:
   explicit StdStream(int fd) : fd_(fd) {
-    struct stat st{};
+    struct stat st {};
     if (::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode)) {
       pollable_ = false;
       return;
@@ -83,8 +88,13 @@ class StdStream {
 class Netcat {
  public:
   Netcat(NetEnvironment& env, const ConnectArgs& args)
-      : stack_(env.stack()), loop_(env.loop()), verbose_(args.verbose), in_(STDIN_FILENO),
-        out_(STDOUT_FILENO), up_(kChunk), down_(kChunk) {}
+      : stack_(env.stack()),
+        loop_(env.loop()),
+        verbose_(args.verbose),
+        in_(STDIN_FILENO),
+        out_(STDOUT_FILENO),
+        up_(kChunk),
+        down_(kChunk) {}
 
   // Errors: the stack's error for connect().
   Expected<void, Error> start(const wire::Endpoint& remote, double timeout_seconds) {
@@ -184,8 +194,7 @@ class Netcat {
             return;
           }
           if (errno == EINTR) continue;
-          std::cerr << "synack connect: write to standard output: " << std::strerror(errno)
-                    << "\n";
+          std::cerr << "synack connect: write to standard output: " << std::strerror(errno) << "\n";
           finish(kExitLocalError, true);
           return;
         }
@@ -210,8 +219,8 @@ class Netcat {
   void pump_up() {
     while (connected_ && !write_shut_ && !finished_) {
       if (up_begin_ < up_end_) {
-        auto sent = stack_.send(id_, std::span(up_).subspan(up_begin_, up_end_ - up_begin_),
-                                loop_.now());
+        auto sent =
+            stack_.send(id_, std::span(up_).subspan(up_begin_, up_end_ - up_begin_), loop_.now());
         if (!sent) return;  // WouldBlock: the Writable event brings us back
         up_begin_ += *sent;
         if (up_begin_ < up_end_) return;
@@ -232,8 +241,7 @@ class Netcat {
         stdin_ready_ = !in_.pollable();
         return;
       } else if (errno != EINTR) {
-        std::cerr << "synack connect: read from standard input: " << std::strerror(errno)
-                  << "\n";
+        std::cerr << "synack connect: read from standard input: " << std::strerror(errno) << "\n";
         stdin_eof_ = true;
       }
     }

@@ -6,11 +6,11 @@
 #include <iostream>
 #include <memory>
 
+#include "capture/pcap_reader.hpp"
 #include "cli/commands.hpp"
 #include "decode/decode.hpp"
 #include "observe/json_trace.hpp"
 #include "observe/ladder_svg.hpp"
-#include "capture/pcap_reader.hpp"
 
 namespace synack::cli {
 using namespace synack::capture;

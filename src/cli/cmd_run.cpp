@@ -10,11 +10,11 @@
 #include <memory>
 
 #include "cli/commands.hpp"
-#include "control/control_socket.hpp"
 #include "cli/net_options.hpp"
+#include "control/control_socket.hpp"
 #include "os/event_loop.hpp"
-#include "relay/sandbox.hpp"
 #include "relay/relay.hpp"
+#include "relay/sandbox.hpp"
 #include "wire/address_class.hpp"
 
 namespace synack::cli {
@@ -114,7 +114,8 @@ std::optional<wire::Endpoint> host_resolver() {
     if (l.substr(0, kKey.size()) != kKey) continue;
     l.remove_prefix(kKey.size());
     while (!l.empty() && (l.front() == ' ' || l.front() == '\t')) l.remove_prefix(1);
-    while (!l.empty() && (l.back() == ' ' || l.back() == '\t' || l.back() == '\r')) l.remove_suffix(1);
+    while (!l.empty() && (l.back() == ' ' || l.back() == '\t' || l.back() == '\r'))
+      l.remove_suffix(1);
     if (auto pct = l.find('%'); pct != std::string_view::npos) l = l.substr(0, pct);
     if (auto addr = wire::IpAddress::parse(l)) return wire::Endpoint{*addr, 53};
   }
@@ -162,8 +163,8 @@ int run_run(const RunArgs& args) {
   config.allow_host_loopback = args.allow_host_loopback;
   if (!(args.drain_timeout >= 0 && args.drain_timeout <= 86400))
     return fail("--drain-timeout: expected 0 to 86400 seconds");
-  config.drain_timeout = std::chrono::duration_cast<Duration>(
-      std::chrono::duration<double>(args.drain_timeout));
+  config.drain_timeout =
+      std::chrono::duration_cast<Duration>(std::chrono::duration<double>(args.drain_timeout));
   for (const auto& text : args.forwards) {
     auto f = parse_forward(text);
     if (!f) return fail("-p: expected [HOSTADDR:]HOSTPORT:PORT, got " + text);
@@ -188,7 +189,8 @@ int run_run(const RunArgs& args) {
     box_config.addresses.push_back(*addresses->peer6);
     box_config.gateways.push_back(*addresses->addr6);
   }
-  if (!args.keep_resolv_conf) box_config.resolv_conf = "nameserver " + addresses->addr.to_string() + "\n";
+  if (!args.keep_resolv_conf)
+    box_config.resolv_conf = "nameserver " + addresses->addr.to_string() + "\n";
   box_config.user_namespace = args.user_namespace;
   auto box = relay::Sandbox::start(box_config);
   if (!box) return fail(box.error());
@@ -292,8 +294,9 @@ std::vector<std::string>& run_command_line() {
 void register_run(CLI::App& app) {
   auto args = std::make_shared<RunArgs>();
   auto* cmd = app.add_subcommand(
-      "run", "run a command in a network namespace whose traffic synack carries (user-mode "
-             "networking, like slirp4netns or pasta)");
+      "run",
+      "run a command in a network namespace whose traffic synack carries (user-mode "
+      "networking, like slirp4netns or pasta)");
   cmd->add_flag("--allow-host-loopback", args->allow_host_loopback,
                 "let connections and datagrams to the gateway address reach the host's "
                 "127.0.0.1 / ::1 (refused otherwise)");
@@ -326,8 +329,10 @@ void register_run(CLI::App& app) {
       "SIGINT and SIGTERM are passed on to CMD. Not root: a user namespace is used.\n\n"
       "Examples:\n"
       "  synack run -- curl -s http://example.org/\n"
-      "  synack run --allow-host-loopback -- curl http://198.18.0.1:8080/   # host's 127.0.0.1:8080\n"
-      "  synack run -p 8080:80 -- python3 -m http.server 80                # host 127.0.0.1:8080 -> CMD's 80\n"
+      "  synack run --allow-host-loopback -- curl http://198.18.0.1:8080/   # host's "
+      "127.0.0.1:8080\n"
+      "  synack run -p 8080:80 -- python3 -m http.server 80                # host 127.0.0.1:8080 "
+      "-> CMD's 80\n"
       "  synack run --trace run.jsonl --stats -- wget -qO- http://198.18.0.1/");
   cmd->callback([args] {
     args->command = run_command_line();

@@ -4,11 +4,11 @@
 #include <memory>
 #include <unordered_map>
 
-#include "cli/commands.hpp"
-#include "control/control_socket.hpp"
 #include "apps/http_server.hpp"
-#include "cli/net_options.hpp"
 #include "apps/serve_apps.hpp"
+#include "cli/commands.hpp"
+#include "cli/net_options.hpp"
+#include "control/control_socket.hpp"
 #include "os/event_loop.hpp"
 
 namespace synack::cli {
@@ -50,14 +50,22 @@ class Server {
         if (!id) break;
         std::unique_ptr<Session> session;
         switch (it->second) {
-          case Service::Echo: session = std::make_unique<EchoSession>(stack_, *id); break;
-          case Service::Discard: session = std::make_unique<DiscardSession>(stack_, *id); break;
-          case Service::Http: session = std::make_unique<HttpSession>(stack_, *id); break;
+          case Service::Echo:
+            session = std::make_unique<EchoSession>(stack_, *id);
+            break;
+          case Service::Discard:
+            session = std::make_unique<DiscardSession>(stack_, *id);
+            break;
+          case Service::Http:
+            session = std::make_unique<HttpSession>(stack_, *id);
+            break;
         }
         Session& s = *session;
         sessions_[*id] = std::move(session);
-        if (stopping_) s.stop(now);
-        else s.on_event(0, now);  // data may have arrived before accept()
+        if (stopping_)
+          s.stop(now);
+        else
+          s.on_event(0, now);  // data may have arrived before accept()
         if (s.done()) sessions_.erase(*id);
       }
       return;

@@ -7,10 +7,10 @@
 #include <iostream>
 #include <memory>
 
-#include "sim/bulk.hpp"
 #include "cli/commands.hpp"
 #include "observe/json_trace.hpp"
 #include "observe/ladder_svg.hpp"
+#include "sim/bulk.hpp"
 #include "sim/scenarios.hpp"
 
 namespace synack::cli {
@@ -79,8 +79,10 @@ int run_named(const SimArgs& args) {
     std::ofstream file(path, std::ios::binary);
     file << content;
     file.close();
-    if (!file) std::cerr << "synack sim: cannot write " << path << "\n";
-    else std::cout << "picture written to " << path << "\n";
+    if (!file)
+      std::cerr << "synack sim: cannot write " << path << "\n";
+    else
+      std::cout << "picture written to " << path << "\n";
     return static_cast<bool>(file);
   };
   bool written = true;
@@ -133,10 +135,14 @@ std::optional<std::uint64_t> parse_size(const std::string& text) {
   }
   std::string unit = text.substr(used);
   double scale = 1;
-  if (unit == "k" || unit == "K" || unit == "KiB") scale = 1024.0;
-  else if (unit == "m" || unit == "M" || unit == "MiB") scale = 1024.0 * 1024;
-  else if (unit == "g" || unit == "G" || unit == "GiB") scale = 1024.0 * 1024 * 1024;
-  else if (!unit.empty() && unit != "B") return std::nullopt;
+  if (unit == "k" || unit == "K" || unit == "KiB")
+    scale = 1024.0;
+  else if (unit == "m" || unit == "M" || unit == "MiB")
+    scale = 1024.0 * 1024;
+  else if (unit == "g" || unit == "G" || unit == "GiB")
+    scale = 1024.0 * 1024 * 1024;
+  else if (!unit.empty() && unit != "B")
+    return std::nullopt;
   if (value < 0) return std::nullopt;
   return static_cast<std::uint64_t>(value * scale);
 }
@@ -197,10 +203,11 @@ void register_bulk(CLI::App* sim) {
     BulkResult r = run_bulk(o);
     if (!a->json) {
       double secs = std::chrono::duration<double>(r.transfer_time).count();
-      std::printf("bytes delivered      %llu of %llu%s\n",
-                  static_cast<unsigned long long>(r.delivered),
-                  static_cast<unsigned long long>(o.bytes),
-                  o.reverse_bytes ? (" (+" + std::to_string(r.reverse_delivered) + " reverse)").c_str() : "");
+      std::printf(
+          "bytes delivered      %llu of %llu%s\n", static_cast<unsigned long long>(r.delivered),
+          static_cast<unsigned long long>(o.bytes),
+          o.reverse_bytes ? (" (+" + std::to_string(r.reverse_delivered) + " reverse)").c_str()
+                          : "");
       std::printf("intact               %s (FNV-1a %016llx)\n", r.intact ? "yes" : "NO",
                   static_cast<unsigned long long>(r.hash));
       std::printf("retransmissions      %llu (fast retransmits %llu, RTO expirations %llu)\n",

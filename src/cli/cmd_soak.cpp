@@ -8,9 +8,9 @@
 #include <memory>
 #include <vector>
 
-#include "sim/chaos.hpp"
 #include "cli/commands.hpp"
 #include "observe/json_trace.hpp"
+#include "sim/chaos.hpp"
 
 namespace synack::cli {
 using namespace synack::observe;
@@ -29,8 +29,9 @@ void register_soak(CLI::App& app) {
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand(
-      "soak", "run random hostile networks (loss, reordering, duplication, corruption, tiny "
-              "windows) until N seeds pass; print failing seeds");
+      "soak",
+      "run random hostile networks (loss, reordering, duplication, corruption, tiny "
+      "windows) until N seeds pass; print failing seeds");
   cmd->add_option("--seeds", a->seeds, "how many seeds to run (default 1000)");
   cmd->add_option("--first", a->first, "first seed (default 1)");
   cmd->add_option("--seed", a->seed, "replay one seed and describe it");
@@ -88,42 +89,50 @@ void register_soak(CLI::App& app) {
                                               : 0});
       if (!ok) {
         ++failures;
-        if (r.livelock) ++livelocks;
-        else if (r.watchdog) ++watchdogs;
-        else if (r.too_slow) ++too_slow;
-        else if (r.hung) ++hung;
-        else ++broken;
+        if (r.livelock)
+          ++livelocks;
+        else if (r.watchdog)
+          ++watchdogs;
+        else if (r.too_slow)
+          ++too_slow;
+        else if (r.hung)
+          ++hung;
+        else
+          ++broken;
         std::fprintf(stderr, "%sFAIL %s -> %s (replay: synack soak --seed %llu)\n",
                      tty ? "\r\x1b[K" : "", describe_chaos(o).c_str(), r.failure.c_str(),
                      static_cast<unsigned long long>(seed));
       }
       if (tty || (i + 1) % 100 == 0 || i + 1 == a->seeds) {
-        double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        double elapsed =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         int width = 40;
         int filled = static_cast<int>(width * (i + 1) / a->seeds);
-        std::fprintf(stderr, "%s[%s%s] %llu/%llu seeds, %llu failed, %.1f s%s",
-                     tty ? "\r" : "", std::string(filled, '#').c_str(),
-                     std::string(width - filled, '.').c_str(),
+        std::fprintf(stderr, "%s[%s%s] %llu/%llu seeds, %llu failed, %.1f s%s", tty ? "\r" : "",
+                     std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(),
                      static_cast<unsigned long long>(i + 1),
                      static_cast<unsigned long long>(a->seeds),
                      static_cast<unsigned long long>(failures), elapsed, tty ? "" : "\n");
       }
     }
     if (tty) std::fprintf(stderr, "\n");
-    std::printf("%llu seeds, %llu failed (livelock %llu, watchdog %llu, too slow %llu, hung %llu, "
-                "other %llu)\n",
-                static_cast<unsigned long long>(a->seeds), static_cast<unsigned long long>(failures),
-                static_cast<unsigned long long>(livelocks), static_cast<unsigned long long>(watchdogs),
-                static_cast<unsigned long long>(too_slow), static_cast<unsigned long long>(hung),
-                static_cast<unsigned long long>(broken));
+    std::printf(
+        "%llu seeds, %llu failed (livelock %llu, watchdog %llu, too slow %llu, hung %llu, "
+        "other %llu)\n",
+        static_cast<unsigned long long>(a->seeds), static_cast<unsigned long long>(failures),
+        static_cast<unsigned long long>(livelocks), static_cast<unsigned long long>(watchdogs),
+        static_cast<unsigned long long>(too_slow), static_cast<unsigned long long>(hung),
+        static_cast<unsigned long long>(broken));
     const std::size_t n = std::min(a->slowest, timings.size());
-    std::partial_sort(timings.begin(), timings.begin() + static_cast<std::ptrdiff_t>(n), timings.end(),
+    std::partial_sort(timings.begin(), timings.begin() + static_cast<std::ptrdiff_t>(n),
+                      timings.end(),
                       [](const Timing& x, const Timing& y) { return x.wall > y.wall; });
     for (std::size_t i = 0; i < n; ++i)
       std::printf("slowest in real time: seed %llu, %.2f s\n",
                   static_cast<unsigned long long>(timings[i].seed), timings[i].wall);
-    std::partial_sort(timings.begin(), timings.begin() + static_cast<std::ptrdiff_t>(n), timings.end(),
-                      [](const Timing& x, const Timing& y) { return x.budget_share > y.budget_share; });
+    std::partial_sort(
+        timings.begin(), timings.begin() + static_cast<std::ptrdiff_t>(n), timings.end(),
+        [](const Timing& x, const Timing& y) { return x.budget_share > y.budget_share; });
     for (std::size_t i = 0; i < n; ++i)
       std::printf("closest to its budget: seed %llu, %.0f %% of it\n",
                   static_cast<unsigned long long>(timings[i].seed), 100 * timings[i].budget_share);

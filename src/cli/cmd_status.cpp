@@ -27,11 +27,11 @@ int query_all(const StatusArgs& args, std::string_view request, const char* who,
     std::string where;
     for (const auto& dir : control_directories()) where += " " + dir;
     if (args.pid)
-      std::cerr << "synack " << who << ": no control socket for pid " << *args.pid
-                << " (looked in" << where << ")\n";
-    else
-      std::cerr << "synack " << who << ": no running synack serve/connect found (looked in"
+      std::cerr << "synack " << who << ": no control socket for pid " << *args.pid << " (looked in"
                 << where << ")\n";
+    else
+      std::cerr << "synack " << who << ": no running synack serve/connect found (looked in" << where
+                << ")\n";
     return 1;
   }
   int answered = 0;
@@ -45,8 +45,10 @@ int query_all(const StatusArgs& args, std::string_view request, const char* who,
       continue;
     }
     ++answered;
-    if (args.json) std::cout << *text;
-    else answers.push_back(parse_status_lines(*text));
+    if (args.json)
+      std::cout << *text;
+    else
+      answers.push_back(parse_status_lines(*text));
   }
   return answered ? 0 : 1;
 }
@@ -60,8 +62,8 @@ void add_common(CLI::App* cmd, StatusArgs& args) {
 
 void register_status(CLI::App& app) {
   auto ss_args = std::make_shared<StatusArgs>();
-  auto* ss = app.add_subcommand(
-      "ss", "list the TCP connections of running synack processes, like ss -ti");
+  auto* ss =
+      app.add_subcommand("ss", "list the TCP connections of running synack processes, like ss -ti");
   add_common(ss, *ss_args);
   ss->footer(
       "Asks every running `synack serve` and `synack connect` through its control socket\n"
@@ -78,8 +80,8 @@ void register_status(CLI::App& app) {
   });
 
   auto stats_args = std::make_shared<StatusArgs>();
-  auto* stats = app.add_subcommand(
-      "stats", "print the counters of running synack processes, like nstat");
+  auto* stats =
+      app.add_subcommand("stats", "print the counters of running synack processes, like nstat");
   add_common(stats, *stats_args);
   stats->add_flag("-a,--all", stats_args->all, "also the counters that are zero");
   stats->footer(

@@ -7,10 +7,10 @@
 #include <charconv>
 #include <iostream>
 
+#include "capture/pcap_writer.hpp"
 #include "observe/json_trace.hpp"
 #include "os/event_loop.hpp"
 #include "os/netns.hpp"
-#include "capture/pcap_writer.hpp"
 #include "os/system_random.hpp"
 #include "os/tun_device.hpp"
 #include "synack/profiles.hpp"
@@ -28,8 +28,7 @@ void add_net_options(CLI::App* cmd, NetOptions& o) {
       ->group(group);
   cmd->add_option("--tun", o.tun, "TUN interface name (default synack0)")->group(group);
   cmd->add_option("--addr", o.addr, "synack's IPv4 address (default 198.18.0.1)")->group(group);
-  cmd->add_option("--peer", o.peer,
-                  "the kernel side's IPv4 address/prefix (default 198.18.0.2/24)")
+  cmd->add_option("--peer", o.peer, "the kernel side's IPv4 address/prefix (default 198.18.0.2/24)")
       ->group(group);
   cmd->add_option("--addr6", o.addr6, "synack's IPv6 address (default fd53:796e:6163::1)")
       ->group(group);
@@ -49,14 +48,12 @@ void add_net_options(CLI::App* cmd, NetOptions& o) {
   cmd->add_option("--sndbuf", o.sndbuf, "send buffer per connection, bytes (default 262144)")
       ->check(CLI::Range(4096u, 1u << 30))
       ->group(group);
-  cmd->add_option("--pcap", o.pcap, "capture every packet crossing the TUN to FILE")
-      ->group(group);
+  cmd->add_option("--pcap", o.pcap, "capture every packet crossing the TUN to FILE")->group(group);
   cmd->add_option("--trace", o.trace, "write state transitions as JSON lines to FILE (- = stdout)")
       ->group(group);
   cmd->add_flag("--trace-segments", o.trace_segments, "with --trace: every segment and drop too")
       ->group(group);
-  cmd->add_flag("--stats", o.stats, "print the stack's counters to stderr on exit")
-      ->group(group);
+  cmd->add_flag("--stats", o.stats, "print the stack's counters to stderr on exit")->group(group);
   cmd->add_option("--profile", o.profile,
                   "TCP choices: rfc (default) or linux (synack::profiles, docs/conformance.md)")
       ->check(CLI::IsMember({"rfc", "linux"}))

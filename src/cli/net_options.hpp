@@ -14,8 +14,8 @@
 #include <string>
 #include <string_view>
 
-#include "synack/stack.hpp"
 #include "os/netns.hpp"
+#include "synack/stack.hpp"
 #include "wire/ip_address.hpp"
 
 namespace synack::os {
@@ -33,7 +33,6 @@ class JsonTraceWriter;
 }  // namespace synack::observe
 
 namespace synack::cli {
-
 
 // 198.18.0.0/15 is reserved for benchmarking (RFC 2544 §C.2.2) and fd53:796e:6163::/48 is a
 // unique local prefix (RFC 4193) spelling "Syn" "ac": neither can clash with a real network.
@@ -67,8 +66,8 @@ class NetEnvironment {
   // The same around a TUN made elsewhere (`synack run`'s namespace child); no namespace or
   // kernel-side set-up. `intercept`: the stack answers for every address.
   static std::unique_ptr<NetEnvironment> adopt(const NetOptions& options,
-                                               std::unique_ptr<os::TunDevice> tun,
-                                               bool intercept, std::string* error);
+                                               std::unique_ptr<os::TunDevice> tun, bool intercept,
+                                               std::string* error);
   ~NetEnvironment();
   NetEnvironment(const NetEnvironment&) = delete;
   NetEnvironment& operator=(const NetEnvironment&) = delete;

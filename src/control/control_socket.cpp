@@ -114,9 +114,9 @@ Expected<std::string, std::string> make_control_directory() {
 // --- server ---
 
 Expected<std::unique_ptr<ControlServer>, std::string> ControlServer::start(ControlLoop& loop,
-                                                                          const Stack& stack,
-                                                                          ProcessInfo process,
-                                                                          Options options) {
+                                                                           const Stack& stack,
+                                                                           ProcessInfo process,
+                                                                           Options options) {
   if (options.directory.empty()) {
     auto dir = make_control_directory();
     if (!dir) return Unexpected{dir.error()};
@@ -158,7 +158,8 @@ std::string ControlServer::answer(std::string_view request) const {
     request.remove_suffix(1);
   while (!request.empty() && (request.front() == ' ' || request.front() == '\t'))
     request.remove_prefix(1);
-  if (request == "ss") return connections_json(process_, stack_.connections(), options_.max_connections);
+  if (request == "ss")
+    return connections_json(process_, stack_.connections(), options_.max_connections);
   if (request == "stats") return counters_json(process_, stack_.counters());
   return error_json(process_, "unknown request (expected \"ss\" or \"stats\")");
 }
@@ -174,9 +175,8 @@ void ControlServer::on_listen_ready() {
       continue;
     }
     Client& client = clients_[fd];
-    if (!loop_.add_fd(fd, EPOLLIN | EPOLLRDHUP, [this, fd](std::uint32_t ev) {
-          on_client_ready(fd, ev);
-        })) {
+    if (!loop_.add_fd(fd, EPOLLIN | EPOLLRDHUP,
+                      [this, fd](std::uint32_t ev) { on_client_ready(fd, ev); })) {
       clients_.erase(fd);
       ::close(fd);
       continue;
@@ -257,9 +257,9 @@ std::unique_ptr<ControlService> ControlService::open(os::EventLoop& loop, const 
                                                      std::string_view command) {
   std::unique_ptr<ControlService> service(new ControlService());
   service->loop_ = event_loop_control(loop);
-  auto server = ControlServer::start(*service->loop_, stack,
-                                     ProcessInfo{static_cast<long>(::getpid()), std::string(command)},
-                                     ControlServer::Options{});
+  auto server = ControlServer::start(
+      *service->loop_, stack, ProcessInfo{static_cast<long>(::getpid()), std::string(command)},
+      ControlServer::Options{});
   if (!server) {
     std::cerr << "synack " << command << ": no control socket (synack ss/stats will not see "
               << "this process): " << server.error() << "\n";
@@ -298,8 +298,8 @@ std::vector<ControlEndpoint> find_control_sockets(std::optional<long> only) {
 }
 
 Expected<std::string, std::string> query_control_socket(const std::string& path,
-                                                        std::string_view request,
-                                                        Duration timeout, std::size_t max_bytes) {
+                                                        std::string_view request, Duration timeout,
+                                                        std::size_t max_bytes) {
   auto deadline = Clock::now() + timeout;
   sockaddr_un addr{};
   if (!fill_address(path, addr)) return Unexpected{std::string("path too long")};

@@ -70,9 +70,9 @@ class ControlServer {
   // Binds <directory>/<pid>.sock (replacing a stale file of that name) and registers it on
   // `loop`. Errors: a message (no usable directory, path too long, socket/bind/listen).
   static Expected<std::unique_ptr<ControlServer>, std::string> start(ControlLoop& loop,
-                                                                    const Stack& stack,
-                                                                    ProcessInfo process,
-                                                                    Options options);
+                                                                     const Stack& stack,
+                                                                     ProcessInfo process,
+                                                                     Options options);
   // Unregisters, closes every client and removes the socket file.
   ~ControlServer();
   ControlServer(const ControlServer&) = delete;

@@ -10,8 +10,10 @@ namespace {
 
 std::string_view congestion_name(CongestionAlgorithm c) {
   switch (c) {
-    case CongestionAlgorithm::Cubic: return "cubic";
-    case CongestionAlgorithm::NewReno: return "newreno";
+    case CongestionAlgorithm::Cubic:
+      return "cubic";
+    case CongestionAlgorithm::NewReno:
+      return "newreno";
   }
   return "?";
 }
@@ -67,7 +69,9 @@ JsonLine process_line(const ProcessInfo& p) {
   return line;
 }
 
-std::uint64_t us(Duration d) { return static_cast<std::uint64_t>(std::max<std::int64_t>(0, d.count())); }
+std::uint64_t us(Duration d) {
+  return static_cast<std::uint64_t>(std::max<std::int64_t>(0, d.count()));
+}
 
 void connection_line(std::string& out, long pid, const ConnectionInfo& c) {
   const tcp::ConnectionStatus& s = c.status;
@@ -87,8 +91,10 @@ void connection_line(std::string& out, long pid, const ConnectionInfo& c) {
       .field("cwnd", std::uint64_t{s.cwnd})
       .field("ssthresh", std::uint64_t{s.ssthresh})
       .field("mss", std::uint64_t{s.snd_mss});
-  if (s.srtt) line.field("srtt_us", us(*s.srtt));
-  else line.null_field("srtt_us");
+  if (s.srtt)
+    line.field("srtt_us", us(*s.srtt));
+  else
+    line.null_field("srtt_us");
   line.field("rttvar_us", us(s.rttvar))
       .field("rto_us", us(s.rto))
       .field("retransmits", s.retransmits)
@@ -145,14 +151,30 @@ bool parse_string(std::string_view text, std::size_t& i, std::string& out) {
     if (i >= text.size()) return false;
     char e = text[i++];
     switch (e) {
-      case '"': out += '"'; break;
-      case '\\': out += '\\'; break;
-      case '/': out += '/'; break;
-      case 'b': out += '\b'; break;
-      case 'f': out += '\f'; break;
-      case 'n': out += '\n'; break;
-      case 'r': out += '\r'; break;
-      case 't': out += '\t'; break;
+      case '"':
+        out += '"';
+        break;
+      case '\\':
+        out += '\\';
+        break;
+      case '/':
+        out += '/';
+        break;
+      case 'b':
+        out += '\b';
+        break;
+      case 'f':
+        out += '\f';
+        break;
+      case 'n':
+        out += '\n';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      case 't':
+        out += '\t';
+        break;
       case 'u': {
         if (i + 4 > text.size()) return false;
         unsigned code = 0;
@@ -164,15 +186,16 @@ bool parse_string(std::string_view text, std::size_t& i, std::string& out) {
         out += code < 0x80 ? static_cast<char>(code) : '?';
         break;
       }
-      default: return false;
+      default:
+        return false;
     }
   }
   return false;
 }
 
 void skip_space(std::string_view text, std::size_t& i) {
-  while (i < text.size() && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' ||
-                             text[i] == '\n'))
+  while (i < text.size() &&
+         (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n'))
     ++i;
 }
 
@@ -182,11 +205,21 @@ std::string json_string(std::string_view text) {
   std::string out = "\"";
   for (char c : text) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
@@ -231,7 +264,11 @@ std::string counters_json(const ProcessInfo& process, const Counters& counters) 
 
 std::string error_json(const ProcessInfo& process, std::string_view message) {
   std::string out;
-  JsonLine().field("type", "error").field("pid", process.pid).field("message", message).end_into(out);
+  JsonLine()
+      .field("type", "error")
+      .field("pid", process.pid)
+      .field("message", message)
+      .end_into(out);
   return out;
 }
 
@@ -266,9 +303,9 @@ std::optional<StatusLine> StatusLine::parse(std::string_view text) {
     } else if (c == '-' || (c >= '0' && c <= '9')) {
       field.kind = Field::Kind::Number;
       std::size_t start = i;
-      while (i < text.size() && (text[i] == '-' || text[i] == '+' || text[i] == '.' ||
-                                 text[i] == 'e' || text[i] == 'E' ||
-                                 (text[i] >= '0' && text[i] <= '9')))
+      while (i < text.size() &&
+             (text[i] == '-' || text[i] == '+' || text[i] == '.' || text[i] == 'e' ||
+              text[i] == 'E' || (text[i] >= '0' && text[i] <= '9')))
         ++i;
       field.text = std::string(text.substr(start, i - start));
     } else {
@@ -383,8 +420,7 @@ std::string format_connections_text(const std::vector<std::vector<StatusLine>>& 
   return out;
 }
 
-std::string format_counters_text(const std::vector<std::vector<StatusLine>>& processes,
-                                 bool all) {
+std::string format_counters_text(const std::vector<std::vector<StatusLine>>& processes, bool all) {
   std::string out;
   for (const auto& answer : processes) {
     const StatusLine* proc = process_of(answer);

@@ -526,7 +526,7 @@ void Analysis::apply_send(std::size_t k, DecodedSegment& row) {
     if (st != State::Closed && st != State::Listen)
       change(row, x, State::Closed,
              tcp::is_listed(st, State::Closed, tcp::Cause::AbortSndRst) ? tcp::Cause::AbortSndRst
-                                                                         : tcp::Cause::AbortDelete,
+                                                                        : tcp::Cause::AbortDelete,
              " (snd RST)");
     return;
   }

@@ -9,10 +9,18 @@ std::string json_escape(std::string_view s) {
   out.reserve(s.size() + 2);
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
@@ -36,8 +44,10 @@ JsonTraceWriter::JsonTraceWriter(const std::string& path, bool segments) : segme
 }
 
 JsonTraceWriter::~JsonTraceWriter() {
-  if (file_ && owned_) std::fclose(file_);
-  else if (file_) std::fflush(file_);
+  if (file_ && owned_)
+    std::fclose(file_);
+  else if (file_)
+    std::fflush(file_);
 }
 
 void JsonTraceWriter::on_transition(const TransitionEvent& e) {

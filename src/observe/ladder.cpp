@@ -100,16 +100,16 @@ std::string render_text(const Ladder& ladder, const TextRenderOptions& options) 
 
   const std::size_t time_w = 11;
   const std::size_t side_w = 14;  // state column on each side
-  const std::size_t mid_w = static_cast<std::size_t>(std::max(60, options.width)) - time_w -
-                            2 * side_w - 2;
+  const std::size_t mid_w =
+      static_cast<std::size_t>(std::max(60, options.width)) - time_w - 2 * side_w - 2;
   std::string out;
   if (!ladder.title.empty()) out += ladder.title + "\n\n";
   out += pad_to(" time (ms)", time_w) + pad_to(ladder.names[0], side_w + mid_w / 2) +
          ladder.names[1] + "\n";
   auto line = [&](const std::string& t, const std::string& left, const std::string& mid,
                   const std::string& right) {
-    out += pad_to(t, time_w) + pad_to(left, side_w) + bar + pad_to(mid, mid_w) + bar + " " +
-           right + "\n";
+    out += pad_to(t, time_w) + pad_to(left, side_w) + bar + pad_to(mid, mid_w) + bar + " " + right +
+           "\n";
   };
   line("", paint(std::string(to_string(ladder.initial[0])), "1"), "",
        paint(std::string(to_string(ladder.initial[1])), "1"));

@@ -52,7 +52,7 @@ struct LadderEvent {
 
 struct Ladder {
   std::string title;
-  std::string names[2];      // e.g. "client 198.18.0.1:49152"
+  std::string names[2];  // e.g. "client 198.18.0.1:49152"
   State initial[2] = {State::Closed, State::Closed};
   std::vector<LadderEvent> events;  // in time order
   State final_state[2] = {State::Closed, State::Closed};

@@ -47,8 +47,10 @@ double char_em(unsigned char c) {
 double text_width(std::string_view s, double size, bool bold = false) {
   double em = 0;
   for (unsigned char c : s) {
-    if (c < 0x80) em += char_em(c);
-    else if ((c & 0xC0) != 0x80) em += 1.0;  // first byte of a multi-byte code point
+    if (c < 0x80)
+      em += char_em(c);
+    else if ((c & 0xC0) != 0x80)
+      em += 1.0;  // first byte of a multi-byte code point
   }
   return em * size * (bold ? 1.1 : 1.0);
 }
@@ -170,8 +172,8 @@ struct Point {
 struct Row {
   Instant time;
   double y = 0;
-  bool exclusive = false;     // a note: nothing else shares its row
-  bool real = false;          // holds more than a lost segment's imagined arrival
+  bool exclusive = false;  // a note: nothing else shares its row
+  bool real = false;       // holds more than a lost segment's imagined arrival
   bool has_endpoint[2] = {false, false};
   PointKind endpoint_kind[2] = {PointKind::Send, PointKind::Send};
   bool has_state[2] = {false, false};
@@ -179,9 +181,12 @@ struct Row {
 
 int side_of(const LadderEvent& e) {
   switch (e.kind) {
-    case LadderEvent::Kind::Segment: return e.segment.from;
-    case LadderEvent::Kind::State: return e.state.side;
-    case LadderEvent::Kind::Note: return e.note_side;
+    case LadderEvent::Kind::Segment:
+      return e.segment.from;
+    case LadderEvent::Kind::State:
+      return e.state.side;
+    case LadderEvent::Kind::Note:
+      return e.note_side;
   }
   return -1;
 }
@@ -206,11 +211,16 @@ std::uint8_t flags_received(std::string_view cause) {
   std::uint8_t flags = 0;
   while (!what.empty()) {
     std::string_view name = what.substr(0, what.find(','));
-    if (name == "SYN") flags |= wire::tcp_flag::SYN;
-    else if (name == "ACK") flags |= wire::tcp_flag::ACK;
-    else if (name == "FIN") flags |= wire::tcp_flag::FIN;
-    else if (name == "RST") flags |= wire::tcp_flag::RST;
-    else return 0;  // "rcv ICMP unreachable": no segment to point at
+    if (name == "SYN")
+      flags |= wire::tcp_flag::SYN;
+    else if (name == "ACK")
+      flags |= wire::tcp_flag::ACK;
+    else if (name == "FIN")
+      flags |= wire::tcp_flag::FIN;
+    else if (name == "RST")
+      flags |= wire::tcp_flag::RST;
+    else
+      return 0;  // "rcv ICMP unreachable": no segment to point at
     if (name.size() == what.size()) break;
     what.remove_prefix(name.size() + 1);
   }
@@ -313,8 +323,8 @@ std::vector<Point> build_points(const Ladder& ladder, Duration delay) {
       std::size_t k = *key[g];
       // Sent and arrived at the same instant (no delay known): after its own send.
       if (at == events[arrival.event].segment.sent) k = std::max(k, 2 * arrival.event + 2);
-      points.push_back({at, k, arrival.lost ? PointKind::LostEnd : PointKind::Arrive, receiver,
-                        arrival.event});
+      points.push_back(
+          {at, k, arrival.lost ? PointKind::LostEnd : PointKind::Arrive, receiver, arrival.event});
     }
   }
   std::stable_sort(points.begin(), points.end(), [](const Point& a, const Point& b) {
@@ -328,11 +338,15 @@ std::vector<Point> build_points(const Ladder& ladder, Duration delay) {
 bool can_share(const Row& row, const Point& p) {
   if (row.exclusive) return false;
   switch (p.kind) {
-    case PointKind::Note: return false;
-    case PointKind::LostEnd: return true;
-    case PointKind::Send: return !row.has_endpoint[p.side];
+    case PointKind::Note:
+      return false;
+    case PointKind::LostEnd:
+      return true;
+    case PointKind::Send:
+      return !row.has_endpoint[p.side];
     // An arrival after a state change drawn on this row would look like its cause.
-    case PointKind::Arrive: return !row.has_endpoint[p.side] && !row.has_state[p.side];
+    case PointKind::Arrive:
+      return !row.has_endpoint[p.side] && !row.has_state[p.side];
     // A state change may sit beside the arrival that caused it, or before a send it causes;
     // not beside a send that went out before it.
     case PointKind::State:
@@ -344,15 +358,22 @@ bool can_share(const Row& row, const Point& p) {
 
 void place(Row& row, const Point& p) {
   switch (p.kind) {
-    case PointKind::Note: row.exclusive = true; row.real = true; break;
-    case PointKind::LostEnd: break;
+    case PointKind::Note:
+      row.exclusive = true;
+      row.real = true;
+      break;
+    case PointKind::LostEnd:
+      break;
     case PointKind::Send:
     case PointKind::Arrive:
       row.has_endpoint[p.side] = true;
       row.endpoint_kind[p.side] = p.kind;
       row.real = true;
       break;
-    case PointKind::State: row.has_state[p.side] = true; row.real = true; break;
+    case PointKind::State:
+      row.has_state[p.side] = true;
+      row.real = true;
+      break;
   }
 }
 
@@ -457,8 +478,8 @@ class Svg {
   void raw(std::string_view s) { out += s; }
   // <text> with a halo; `attrs` go on the element as they are.
   void text(double x, double y, std::string_view s, std::string_view attrs) {
-    out += "<text x=\"" + num(x) + "\" y=\"" + num(y) + "\"" + std::string(attrs) + kHalo +
-           ">" + xml_escape(s) + "</text>\n";
+    out += "<text x=\"" + num(x) + "\" y=\"" + num(y) + "\"" + std::string(attrs) + kHalo + ">" +
+           xml_escape(s) + "</text>\n";
   }
   void line(double x1, double y1, double x2, double y2, std::string_view attrs) {
     out += "<line x1=\"" + num(x1) + "\" y1=\"" + num(y1) + "\" x2=\"" + num(x2) + "\" y2=\"" +
@@ -501,8 +522,8 @@ void draw_state_box(Svg& svg, const Geometry& g, int side, double y, State state
   svg.raw("</g>\n");
 }
 
-void draw_segment(Svg& svg, const Geometry& g, const LadderSegment& s, double y_sent,
-                  double y_end, const SvgOptions& options) {
+void draw_segment(Svg& svg, const Geometry& g, const LadderSegment& s, double y_sent, double y_end,
+                  const SvgOptions& options) {
   const int from = s.from == 0 ? 0 : 1;
   const double xs = g.x[from], xe = g.x[1 - from];
   const double dir = from == 0 ? 1.0 : -1.0;
@@ -516,8 +537,8 @@ void draw_segment(Svg& svg, const Geometry& g, const LadderSegment& s, double y_
   ArrowLabel label = arrow_label(s, options.show_options);
 
   svg.raw(std::string("<g class=\"segment ") + segment_class(s) + (lost ? " lost" : "") +
-          (s.retransmission ? " retransmission" : "") + "\" data-mid=\"" +
-          num(xs + dx / 2) + "," + num(y_sent + dy / 2) + "\">");
+          (s.retransmission ? " retransmission" : "") + "\" data-mid=\"" + num(xs + dx / 2) + "," +
+          num(y_sent + dy / 2) + "\">");
   std::string tip = segment_label(s) + " — sent " + format_ms(to_us(s.sent)) + " ms";
   if (lost)
     tip += s.fate == SegmentFate::Corrupted ? ", corrupted on the way" : ", lost on the way";
@@ -536,10 +557,9 @@ void draw_segment(Svg& svg, const Geometry& g, const LadderSegment& s, double y_
             num(tx - m) + " " + num(ty - m) + "L" + num(tx + m) + " " + num(ty + m) + "M" +
             num(tx - m) + " " + num(ty + m) + "L" + num(tx + m) + " " + num(ty - m) +
             "\" stroke=\"" + kLostColour + "\" stroke-width=\"2.6\" stroke-linecap=\"round\"/>");
-    svg.text(tx, ty + g.font + 8,
-             s.fate == SegmentFate::Corrupted ? "corrupted" : "lost",
-             std::string(" text-anchor=\"middle\" font-weight=\"bold\" fill=\"") + kLostColour +
-                 "\"");
+    svg.text(
+        tx, ty + g.font + 8, s.fate == SegmentFate::Corrupted ? "corrupted" : "lost",
+        std::string(" text-anchor=\"middle\" font-weight=\"bold\" fill=\"") + kLostColour + "\"");
   } else {
     double bx = tx - ux * head, by = ty - uy * head;
     svg.line(xs, y_sent, bx, by, stroke);
@@ -560,19 +580,19 @@ void draw_segment(Svg& svg, const Geometry& g, const LadderSegment& s, double y_
   double detail_w = text_width(label.detail, small);
   auto fit = [&](double w) {
     // A label longer than the room it has (a width set by hand) is squeezed to fit.
-    return w > g.label_budget ? " textLength=\"" + num(g.label_budget) +
-                                    "\" lengthAdjust=\"spacingAndGlyphs\""
-                              : std::string();
+    return w > g.label_budget
+               ? " textLength=\"" + num(g.label_budget) + "\" lengthAdjust=\"spacingAndGlyphs\""
+               : std::string();
   };
   svg.raw("<g transform=\"translate(" + num(px) + " " + num(py) + ") rotate(" + num(angle) +
           ")\" text-anchor=\"" + anchor + "\">");
-  svg.raw("<text y=\"" + num(-(small + 6)) + "\" fill=\"" + colour + "\"" + kHalo +
-          fit(main_w) + ">" + xml_escape(label.main));
+  svg.raw("<text y=\"" + num(-(small + 6)) + "\" fill=\"" + colour + "\"" + kHalo + fit(main_w) +
+          ">" + xml_escape(label.main));
   if (!label.aside.empty())
     svg.raw(" <tspan font-style=\"italic\">" + xml_escape(label.aside) + "</tspan>");
   svg.raw("</text>");
-  svg.raw("<text y=\"-4\" font-size=\"" + num(small) + "\" fill=\"" + kMutedColour + "\"" +
-          kHalo + fit(detail_w) + ">" + xml_escape(label.detail) + "</text>");
+  svg.raw("<text y=\"-4\" font-size=\"" + num(small) + "\" fill=\"" + kMutedColour + "\"" + kHalo +
+          fit(detail_w) + ">" + xml_escape(label.detail) + "</text>");
   svg.raw("</g></g>\n");
 }
 
@@ -584,10 +604,8 @@ double draw_legend(Svg* svg, double x, double y, double font) {
     const char* text;
   };
   static const Item kItems[] = {
-      {kSynColour, nullptr, "SYN"},
-      {kFinColour, nullptr, "FIN"},
-      {kRstColour, nullptr, "RST"},
-      {kDataColour, nullptr, "data, ACK"},
+      {kSynColour, nullptr, "SYN"},           {kFinColour, nullptr, "FIN"},
+      {kRstColour, nullptr, "RST"},           {kDataColour, nullptr, "data, ACK"},
       {kDataColour, "7 4", "retransmission"},
   };
   double start = x;
@@ -603,8 +621,8 @@ double draw_legend(Svg* svg, double x, double y, double font) {
   if (svg) {
     double m = 4.5;
     svg->raw("<path d=\"M" + num(x + 8 - m) + " " + num(y - 4 - m) + "L" + num(x + 8 + m) + " " +
-             num(y - 4 + m) + "M" + num(x + 8 - m) + " " + num(y - 4 + m) + "L" +
-             num(x + 8 + m) + " " + num(y - 4 - m) + "\" stroke=\"" + kLostColour +
+             num(y - 4 + m) + "M" + num(x + 8 - m) + " " + num(y - 4 + m) + "L" + num(x + 8 + m) +
+             " " + num(y - 4 - m) + "\" stroke=\"" + kLostColour +
              "\" stroke-width=\"2.2\" stroke-linecap=\"round\"/>");
     svg->raw("<text x=\"" + num(x + 20) + "\" y=\"" + num(y) + "\">lost</text>\n");
   }
@@ -626,15 +644,27 @@ std::string xml_escape(std::string_view s) {
   out.reserve(s.size());
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
       default:
         // Control characters are not allowed in XML 1.0; a capture's note might hold one.
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') out += '?';
-        else out += c;
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t')
+          out += '?';
+        else
+          out += c;
     }
   }
   return out;
@@ -664,8 +694,8 @@ std::string render_svg_impl(const Ladder& ladder, const SvgOptions& options, boo
     if (e.kind == LadderEvent::Kind::State) widen_for(e.state.to);
     if (e.kind != LadderEvent::Kind::Segment) continue;
     ArrowLabel l = arrow_label(e.segment, options.show_options);
-    double main_w = text_width(l.main, g.font) +
-                    (l.aside.empty() ? 0 : text_width(" " + l.aside, g.font));
+    double main_w =
+        text_width(l.main, g.font) + (l.aside.empty() ? 0 : text_width(" " + l.aside, g.font));
     widest_label = std::max({widest_label, main_w, text_width(l.detail, g.font * 0.9)});
   }
   g.state_col = std::max(90.0, state_w + 18);
@@ -720,9 +750,9 @@ std::string render_svg_impl(const Ladder& ladder, const SvgOptions& options, boo
 
   svg.raw("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
   svg.raw("<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"" +
-          num(std::ceil(g.width)) + "\" height=\"" + num(std::ceil(height)) +
-          "\" viewBox=\"0 0 " + num(std::ceil(g.width)) + " " + num(std::ceil(height)) +
-          "\" font-family=\"" + kFont + "\" font-size=\"" + num(g.font) + "\">\n");
+          num(std::ceil(g.width)) + "\" height=\"" + num(std::ceil(height)) + "\" viewBox=\"0 0 " +
+          num(std::ceil(g.width)) + " " + num(std::ceil(height)) + "\" font-family=\"" + kFont +
+          "\" font-size=\"" + num(g.font) + "\">\n");
   svg.raw("<title>" + xml_escape(title.empty() ? "TCP ladder diagram" : title) + "</title>\n");
   svg.raw("<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n");
 
@@ -760,9 +790,9 @@ std::string render_svg_impl(const Ladder& ladder, const SvgOptions& options, boo
              " stroke=\"#bbbbbb\" stroke-width=\"1\" stroke-dasharray=\"3 4\"");
     svg.line(g.x[0] + 6, b.bottom, g.x[1] - 6, b.bottom,
              " stroke=\"#bbbbbb\" stroke-width=\"1\" stroke-dasharray=\"3 4\"");
-    svg.text((g.x[0] + g.x[1]) / 2, mid + g.font * 0.4, "… " + format_gap(b.idle) + " …",
-             std::string(" text-anchor=\"middle\" font-style=\"italic\" fill=\"") +
-                 kMutedColour + "\"");
+    svg.text(
+        (g.x[0] + g.x[1]) / 2, mid + g.font * 0.4, "… " + format_gap(b.idle) + " …",
+        std::string(" text-anchor=\"middle\" font-style=\"italic\" fill=\"") + kMutedColour + "\"");
     svg.raw("</g>\n");
   }
 
@@ -773,8 +803,8 @@ std::string render_svg_impl(const Ladder& ladder, const SvgOptions& options, boo
       if (!row.real || (labelled && *labelled == row.time)) continue;
       labelled = row.time;
       svg.raw("<text class=\"time\" x=\"" + num(g.time_right) + "\" y=\"" +
-              num(row.y + g.font * 0.36) + "\" text-anchor=\"end\" fill=\"" + kMutedColour +
-              "\">" + format_ms(to_us(row.time)) + "</text>\n");
+              num(row.y + g.font * 0.36) + "\" text-anchor=\"end\" fill=\"" + kMutedColour + "\">" +
+              format_ms(to_us(row.time)) + "</text>\n");
     }
   }
 
@@ -805,8 +835,7 @@ std::string render_svg_impl(const Ladder& ladder, const SvgOptions& options, boo
   }
   // The final states, unless the last box on that timeline already says it.
   for (int side = 0; side < 2; ++side)
-    if (final_box[side])
-      draw_state_box(svg, g, side, final_y, ladder.final_state[side], "", false);
+    if (final_box[side]) draw_state_box(svg, g, side, final_y, ladder.final_state[side], "", false);
 
   if (options.legend) {
     double lx = std::max(16.0, (g.width - legend_w) / 2);
@@ -877,8 +906,9 @@ std::string render_html(const Ladder& ladder, const SvgOptions& options) {
   page += "<li>" + swatch(kDataColour, "solid") + "data and ACKs</li>\n";
   page += "<li>" + swatch(kDataColour, "dashed") + "retransmission</li>\n";
   page += "<li><span class=\"lost\">✕</span>lost on the way</li>\n";
-  page += "<li><span class=\"box\"></span>state entered (RFC 9293 names; hover for the "
-          "cause)</li>\n";
+  page +=
+      "<li><span class=\"box\"></span>state entered (RFC 9293 names; hover for the "
+      "cause)</li>\n";
   page += "<li>seq and ack are relative to each end's initial sequence number</li>\n";
   page += "</ul>\n";
   page += "<figure>\n" + svg + "</figure>\n";

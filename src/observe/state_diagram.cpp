@@ -40,21 +40,35 @@ std::optional<std::map<std::string, std::string>> parse_flat_object(const std::s
       if (i >= line.size()) return false;
       char e = line[i++];
       switch (e) {
-        case 'n': s += '\n'; break;
-        case 't': s += '\t'; break;
-        case 'r': s += '\r'; break;
-        case 'b': s += '\b'; break;
-        case 'f': s += '\f'; break;
+        case 'n':
+          s += '\n';
+          break;
+        case 't':
+          s += '\t';
+          break;
+        case 'r':
+          s += '\r';
+          break;
+        case 'b':
+          s += '\b';
+          break;
+        case 'f':
+          s += '\f';
+          break;
         case 'u': {
           if (i + 4 > line.size()) return false;
           unsigned code = 0;
           for (int k = 0; k < 4; ++k) {
             char h = line[i++];
             code <<= 4;
-            if (h >= '0' && h <= '9') code |= static_cast<unsigned>(h - '0');
-            else if (h >= 'a' && h <= 'f') code |= static_cast<unsigned>(h - 'a' + 10);
-            else if (h >= 'A' && h <= 'F') code |= static_cast<unsigned>(h - 'A' + 10);
-            else return false;
+            if (h >= '0' && h <= '9')
+              code |= static_cast<unsigned>(h - '0');
+            else if (h >= 'a' && h <= 'f')
+              code |= static_cast<unsigned>(h - 'a' + 10);
+            else if (h >= 'A' && h <= 'F')
+              code |= static_cast<unsigned>(h - 'A' + 10);
+            else
+              return false;
           }
           // Causes are ASCII; anything else is kept as UTF-8 (no surrogate pairs needed).
           if (code < 0x80) {
@@ -69,7 +83,8 @@ std::optional<std::map<std::string, std::string>> parse_flat_object(const std::s
           }
           break;
         }
-        default: s += e;  // \" \\ \/
+        default:
+          s += e;  // \" \\ \/
       }
     }
     if (i >= line.size()) return false;
@@ -154,9 +169,8 @@ std::string head_node(const DiagramEdge& e) {
 bool is_any_synchronized_edge(const DiagramEdge& e) { return e.from.size() > 1; }
 
 const std::vector<State>& synchronized_states() {
-  static const std::vector<State> kStates = {S::Established, S::FinWait1, S::FinWait2,
-                                             S::CloseWait,   S::Closing,  S::LastAck,
-                                             S::TimeWait};
+  static const std::vector<State> kStates = {S::Established, S::FinWait1, S::FinWait2, S::CloseWait,
+                                             S::Closing,     S::LastAck,  S::TimeWait};
   return kStates;
 }
 
@@ -186,10 +200,14 @@ EdgeLine line(std::string label, std::vector<std::string> also = {},
 std::string html_escape(std::string_view s) {
   std::string out;
   for (char c : s) {
-    if (c == '&') out += "&amp;";
-    else if (c == '<') out += "&lt;";
-    else if (c == '>') out += "&gt;";
-    else out += c;
+    if (c == '&')
+      out += "&amp;";
+    else if (c == '<')
+      out += "&lt;";
+    else if (c == '>')
+      out += "&gt;";
+    else
+      out += c;
   }
   return out;
 }
@@ -210,9 +228,12 @@ constexpr const char* kUntakenColour = "#a8a8a8";
 
 const char* kind_colour(EdgeKind k) {
   switch (k) {
-    case EdgeKind::Figure5: return kFigureColour;
-    case EdgeKind::Rfc3107: return kExtraColour;
-    case EdgeKind::Observed: return kObservedColour;
+    case EdgeKind::Figure5:
+      return kFigureColour;
+    case EdgeKind::Rfc3107:
+      return kExtraColour;
+    case EdgeKind::Observed:
+      return kObservedColour;
   }
   return kFigureColour;
 }
@@ -311,8 +332,7 @@ void count_transitions(StateDiagram& diagram, const TransitionCounts& counts) {
     for (auto& e : diagram.edges) {
       if (e.to != key.to || !leaves(e, key.from)) continue;
       for (auto& l : e.lines)
-        if (std::find(l.causes.begin(), l.causes.end(), key.cause) != l.causes.end())
-          found = &l;
+        if (std::find(l.causes.begin(), l.causes.end(), key.cause) != l.causes.end()) found = &l;
       if (found) break;
     }
     if (!found) {
@@ -338,12 +358,14 @@ std::string to_dot(const StateDiagram& diagram) {
   std::string out;
   out += "// RFC 9293 §3.3.2 Figure 5 and the transitions of §3.10.7; drawn by synack.\n";
   out += "digraph tcp_states {\n";
-  out += "  graph [fontname=\"DejaVu Sans\", fontsize=11, nodesep=0.5, ranksep=0.55,\n"
-         "         compound=true, newrank=true, bgcolor=\"white\", pad=0.3, labelloc=t,\n"
-         "         labeljust=c, fontcolor=\"" +
-         std::string(kFigureColour) + "\"];\n";
-  out += "  node [shape=box, style=\"rounded,filled\", fontname=\"DejaVu Sans\", fontsize=12,\n"
-         "        fillcolor=\"#eef2fb\", color=\"#44506a\", penwidth=1.3, margin=\"0.18,0.08\"];\n";
+  out +=
+      "  graph [fontname=\"DejaVu Sans\", fontsize=11, nodesep=0.5, ranksep=0.55,\n"
+      "         compound=true, newrank=true, bgcolor=\"white\", pad=0.3, labelloc=t,\n"
+      "         labeljust=c, fontcolor=\"" +
+      std::string(kFigureColour) + "\"];\n";
+  out +=
+      "  node [shape=box, style=\"rounded,filled\", fontname=\"DejaVu Sans\", fontsize=12,\n"
+      "        fillcolor=\"#eef2fb\", color=\"#44506a\", penwidth=1.3, margin=\"0.18,0.08\"];\n";
   out += "  edge [fontname=\"DejaVu Sans\", fontsize=9.5, arrowsize=0.7];\n";
 
   // Title and key. Graphviz places each differently coloured run by its own estimate of the
@@ -357,9 +379,8 @@ std::string to_dot(const StateDiagram& diagram) {
                     coloured(kExtraColour, "red: the further transitions of §3.10.7");
   if (diagram.counted) {
     key += gap + coloured(kObservedColour, "purple: taken, not in the RFC") +
-           "<BR/><B>×N</B>: taken N times in the trace (" +
-           std::to_string(diagram.transitions) + " transitions)" + gap +
-           coloured(kUntakenColour, "grey dashed: never taken");
+           "<BR/><B>×N</B>: taken N times in the trace (" + std::to_string(diagram.transitions) +
+           " transitions)" + gap + coloured(kUntakenColour, "grey dashed: never taken");
   }
   out += "  label=<<FONT POINT-SIZE=\"15\"><B>" + title +
          "</B></FONT><BR/><FONT POINT-SIZE=\"10\">" + key + "</FONT><BR/> >;\n";
@@ -368,8 +389,8 @@ std::string to_dot(const StateDiagram& diagram) {
   auto visited = [&](State s) {
     if (!diagram.counted || s == S::Closed) return true;
     for (const auto& e : diagram.edges)
-      if (e.taken() > 0 && (e.to == s || std::find(e.from.begin(), e.from.end(), s) !=
-                                             e.from.end())) {
+      if (e.taken() > 0 &&
+          (e.to == s || std::find(e.from.begin(), e.from.end(), s) != e.from.end())) {
         if (e.to == s) return true;
         // Leaving s counts only if this edge leaves s alone (not "any synchronized state").
         if (e.from.size() == 1) return true;
@@ -392,14 +413,14 @@ std::string to_dot(const StateDiagram& diagram) {
   out += "  { rank=same; " + node(node_id(S::SynReceived), S::SynReceived) +
          node(node_id(S::SynSent), S::SynSent) + "  }\n";
   out += "  subgraph cluster_synchronized {\n";
-  out += "    label=\"synchronized states\"; labeljust=r; labelloc=b; fontsize=10;\n"
-         "    fontcolor=\"#7a6a6a\"; style=\"rounded,dashed\"; color=\"#d8b0b0\"; margin=14;\n";
+  out +=
+      "    label=\"synchronized states\"; labeljust=r; labelloc=b; fontsize=10;\n"
+      "    fontcolor=\"#7a6a6a\"; style=\"rounded,dashed\"; color=\"#d8b0b0\"; margin=14;\n";
   out += "    { rank=same; " + node(node_id(S::Established), S::Established) + "    }\n";
   out += "    { rank=same; " + node(node_id(S::FinWait1), S::FinWait1) +
          node(node_id(S::CloseWait), S::CloseWait) + "    }\n";
   out += "    { rank=same; " + node(node_id(S::FinWait2), S::FinWait2) +
-         node(node_id(S::Closing), S::Closing) + node(node_id(S::LastAck), S::LastAck) +
-         "    }\n";
+         node(node_id(S::Closing), S::Closing) + node(node_id(S::LastAck), S::LastAck) + "    }\n";
   out += "    { rank=same; " + node(node_id(S::TimeWait), S::TimeWait) + "    }\n";
   out += "  }\n";
   out += "  { rank=max; " + node(kClosedEnd, S::Closed) + "  }\n";
@@ -427,33 +448,32 @@ std::string to_dot(const StateDiagram& diagram) {
     if (is_any_synchronized_edge(e)) label = "any synchronized state:<BR/>" + label;
     std::string tail = is_any_synchronized_edge(e) ? node_id(S::TimeWait) : node_id(e.from[0]);
     std::string head = head_node(e);
-    std::string attrs = "label=<" + label + ">, color=\"" + colour + "\", fontcolor=\"" +
-                        colour + "\"";
+    std::string attrs =
+        "label=<" + label + ">, color=\"" + colour + "\", fontcolor=\"" + colour + "\"";
     if (grey) attrs += ", style=dashed";
     if (diagram.counted && taken > 0) attrs += ", penwidth=2";
     if (is_any_synchronized_edge(e)) attrs += ", ltail=cluster_synchronized";
     // Edges that run up the figure (back to CLOSED or LISTEN) are laid out as downward edges
     // with the arrowhead at their start, so they route beside the others, not around them.
-    bool upward = (head == node_id(S::Closed) || head == node_id(S::Listen)) &&
-                  tail != node_id(S::Closed);
+    bool upward =
+        (head == node_id(S::Closed) || head == node_id(S::Listen)) && tail != node_id(S::Closed);
     if (upward) {
       std::swap(tail, head);
       attrs += ", dir=back";
     }
     std::string tooltip;
     for (const auto& l : e.lines) tooltip += (tooltip.empty() ? "" : "; ") + l.label;
-    attrs += ", tooltip=" + quote(std::string(to_string(e.from.size() == 1 ? e.from[0]
-                                                                           : S::Established)) +
-                                  (e.from.size() > 1 ? " (any synchronized)" : "") + " -> " +
-                                  std::string(to_string(e.to)) + ": " + tooltip);
+    attrs += ", tooltip=" +
+             quote(std::string(to_string(e.from.size() == 1 ? e.from[0] : S::Established)) +
+                   (e.from.size() > 1 ? " (any synchronized)" : "") + " -> " +
+                   std::string(to_string(e.to)) + ": " + tooltip);
     out += "  " + tail + " -> " + head + " [" + attrs + "];\n";
   }
   out += "}\n";
   return out;
 }
 
-Expected<std::string, std::string> run_graphviz(const std::string& dot,
-                                                const std::string& format) {
+Expected<std::string, std::string> run_graphviz(const std::string& dot, const std::string& format) {
   // The graph goes in through a temporary file, so a dot that dies early cannot stop us
   // with SIGPIPE; its output comes back through a pipe.
   std::FILE* input = std::tmpfile();
@@ -491,8 +511,10 @@ Expected<std::string, std::string> run_graphviz(const std::string& dot,
   char buffer[65536];
   while (true) {
     ssize_t n = read(out[0], buffer, sizeof buffer);
-    if (n > 0) result.append(buffer, static_cast<std::size_t>(n));
-    else if (n == 0 || errno != EINTR) break;
+    if (n > 0)
+      result.append(buffer, static_cast<std::size_t>(n));
+    else if (n == 0 || errno != EINTR)
+      break;
   }
   close(out[0]);
   std::fclose(input);

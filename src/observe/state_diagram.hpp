@@ -58,7 +58,7 @@ struct DiagramEdge {
 
 struct StateDiagram {
   std::vector<DiagramEdge> edges;
-  bool counted = false;  // count_transitions() was called: show counts, grey the untaken
+  bool counted = false;           // count_transitions() was called: show counts, grey the untaken
   std::uint64_t transitions = 0;  // how many the trace held
   std::string title;
 };

@@ -48,7 +48,7 @@ std::int64_t realtime_offset_us() { return clock_us(CLOCK_REALTIME) - clock_us(C
 SignalGuard::SignalGuard() {
   sigset_t set = stop_signals();
   pthread_sigmask(SIG_BLOCK, &set, &saved_mask_);
-  struct sigaction ignore{};
+  struct sigaction ignore {};
   ignore.sa_handler = SIG_IGN;
   sigemptyset(&ignore.sa_mask);
   ::sigaction(SIGPIPE, &ignore, &saved_sigpipe_);

@@ -61,15 +61,15 @@ class SignalGuard {
 
  private:
   sigset_t saved_mask_{};
-  struct sigaction saved_sigpipe_{};
+  struct sigaction saved_sigpipe_ {};
 };
 
 class EventLoop {
  public:
   struct Options {
-    std::size_t read_batch = 64;           // packets read from the TUN per wakeup
-    std::size_t max_output_queue = 4096;   // packets held while the TUN refuses writes
-    Duration shutdown_grace = 2s;          // how long a graceful stop may take
+    std::size_t read_batch = 64;          // packets read from the TUN per wakeup
+    std::size_t max_output_queue = 4096;  // packets held while the TUN refuses writes
+    Duration shutdown_grace = 2s;         // how long a graceful stop may take
   };
   using FdHandler = std::function<void(std::uint32_t epoll_events)>;
   using SocketHandler = std::function<void(const SocketEvent&)>;

@@ -88,8 +88,7 @@ bool NetNamespace::exists(const std::string& name) {
   return ::stat(("/run/netns/" + name).c_str(), &st) == 0;
 }
 
-Expected<std::unique_ptr<NetNamespace>, std::string> NetNamespace::ensure(
-    const std::string& name) {
+Expected<std::unique_ptr<NetNamespace>, std::string> NetNamespace::ensure(const std::string& name) {
   if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")
     return Unexpected{"bad namespace name '" + name + "'"};
   if (exists(name)) return std::unique_ptr<NetNamespace>(new NetNamespace(name, false));
@@ -118,8 +117,8 @@ Expected<void, std::string> move_interface(const std::string& ifname, const std:
   if (auto r = run_command({"ip", "link", "set", "dev", ifname, "netns", netns}); !r)
     return Unexpected{r.error()};
   if (new_name != ifname) {
-    if (auto r = run_command(with(ip_command(netns), "link", "set", "dev", ifname, "name",
-                                  new_name));
+    if (auto r =
+            run_command(with(ip_command(netns), "link", "set", "dev", ifname, "name", new_name));
         !r)
       return Unexpected{r.error()};
   }

@@ -43,8 +43,8 @@ struct InterfacePrefix {
 // Configuration of the kernel's side of the TUN interface `ifname`.
 struct KernelSideConfig {
   std::string ifname;
-  std::optional<std::string> netns;  // run in this namespace (ip -n NAME)
-  unsigned mtu = 0;                  // 0: leave it
+  std::optional<std::string> netns;        // run in this namespace (ip -n NAME)
+  unsigned mtu = 0;                        // 0: leave it
   std::vector<InterfacePrefix> addresses;  // the kernel's own addresses, with their prefixes
   // synack's addresses: a host route through the interface is added for any that the prefixes
   // above do not cover.

@@ -22,12 +22,12 @@ namespace {
 // has a field named `class`), read at named offsets. Multi-byte fields are little-endian on a
 // TUN unless TUNSETVNETBE was used (we do not).
 constexpr std::size_t kVnetHeaderSize = 10;
-constexpr std::size_t kVnetFlags = 0;        // u8
-constexpr std::size_t kVnetGsoType = 1;      // u8
-constexpr std::size_t kVnetHdrLen = 2;       // le16
-constexpr std::size_t kVnetGsoSize = 4;      // le16
-constexpr std::size_t kVnetCsumStart = 6;    // le16
-constexpr std::size_t kVnetCsumOffset = 8;   // le16
+constexpr std::size_t kVnetFlags = 0;           // u8
+constexpr std::size_t kVnetGsoType = 1;         // u8
+constexpr std::size_t kVnetHdrLen = 2;          // le16
+constexpr std::size_t kVnetGsoSize = 4;         // le16
+constexpr std::size_t kVnetCsumStart = 6;       // le16
+constexpr std::size_t kVnetCsumOffset = 8;      // le16
 constexpr std::uint8_t kVnetFlagNeedsCsum = 1;  // VIRTIO_NET_HDR_F_NEEDS_CSUM
 constexpr std::uint8_t kVnetFlagDataValid = 2;  // VIRTIO_NET_HDR_F_DATA_VALID
 constexpr std::uint8_t kVnetGsoNone = 0;        // VIRTIO_NET_HDR_GSO_NONE
@@ -171,8 +171,7 @@ Expected<std::unique_ptr<TunDevice>, std::string> TunDevice::open(const TunConfi
   if (fd < 0) {
     fd = open_tun(config.name, IFF_TUN | IFF_NO_PI, actual);
     if (fd < 0) {
-      return Unexpected{errno_text(
-          ("cannot create TUN interface " + config.name).c_str(), -fd)};
+      return Unexpected{errno_text(("cannot create TUN interface " + config.name).c_str(), -fd)};
     }
   }
   auto device = std::unique_ptr<TunDevice>(new TunDevice(fd, actual, vnet, 1500));
@@ -269,9 +268,9 @@ Expected<void, int> TunDevice::write(std::span<const std::byte> packet, std::uin
         header[kVnetCsumStart] = static_cast<std::byte>(*start & 0xff);
         header[kVnetCsumStart + 1] = static_cast<std::byte>(*start >> 8);
         header[kVnetCsumOffset] = static_cast<std::byte>(kTcpChecksumField);
-        const std::size_t tcp_header = packet.size() > *start + 12
-                                           ? (static_cast<std::size_t>(packet[*start + 12]) >> 4) * 4
-                                           : 0;
+        const std::size_t tcp_header =
+            packet.size() > *start + 12 ? (static_cast<std::size_t>(packet[*start + 12]) >> 4) * 4
+                                        : 0;
         if (gso_size && tcp_header) {
           // TSO: the kernel cuts the payload into gso_size pieces, each with these headers.
           const bool v4 = (static_cast<unsigned>(packet[0]) >> 4) == 4;

@@ -57,23 +57,40 @@ constexpr std::int64_t kSecond = 1'000'000;
 // Linux's errno for each synack error.
 int to_errno(Error e) {
   switch (e) {
-    case Error::Ok: return 0;
-    case Error::InvalidState: return EINVAL;
-    case Error::NotConnected: return ENOTCONN;
-    case Error::AlreadyConnected: return EISCONN;
-    case Error::IsListener: return EINVAL;
-    case Error::ShutDown: return EPIPE;
-    case Error::AddressInUse: return EADDRINUSE;
-    case Error::NoPortsAvailable: return EADDRNOTAVAIL;
-    case Error::NoSuchConnection: return EBADF;
-    case Error::WouldBlock: return EAGAIN;
-    case Error::ConnectionRefused: return ECONNREFUSED;
-    case Error::ConnectionReset: return ECONNRESET;
-    case Error::TimedOut: return ETIMEDOUT;
-    case Error::ConnectionAborted: return ECONNABORTED;
-    case Error::Unreachable: return EHOSTUNREACH;
-    case Error::TooManyConnections: return ENOBUFS;
-    case Error::InvalidArgument: return EINVAL;
+    case Error::Ok:
+      return 0;
+    case Error::InvalidState:
+      return EINVAL;
+    case Error::NotConnected:
+      return ENOTCONN;
+    case Error::AlreadyConnected:
+      return EISCONN;
+    case Error::IsListener:
+      return EINVAL;
+    case Error::ShutDown:
+      return EPIPE;
+    case Error::AddressInUse:
+      return EADDRINUSE;
+    case Error::NoPortsAvailable:
+      return EADDRNOTAVAIL;
+    case Error::NoSuchConnection:
+      return EBADF;
+    case Error::WouldBlock:
+      return EAGAIN;
+    case Error::ConnectionRefused:
+      return ECONNREFUSED;
+    case Error::ConnectionReset:
+      return ECONNRESET;
+    case Error::TimedOut:
+      return ETIMEDOUT;
+    case Error::ConnectionAborted:
+      return ECONNABORTED;
+    case Error::Unreachable:
+      return EHOSTUNREACH;
+    case Error::TooManyConnections:
+      return ENOBUFS;
+    case Error::InvalidArgument:
+      return EINVAL;
   }
   return EIO;
 }
@@ -104,7 +121,7 @@ struct Sock {
 
 struct Shim {
   std::mutex mu;
-  std::condition_variable changed;  // the stack changed: blocked calls re-check
+  std::condition_variable changed;    // the stack changed: blocked calls re-check
   std::condition_variable handshake;  // a blocked call saw the change / read the clock
   std::condition_variable driver_wake;
   std::unique_ptr<synack::Stack> stack;
@@ -212,9 +229,9 @@ struct Shim {
       }
       driver_wake.wait_for(lock, std::chrono::milliseconds(20));
       if (stopping || !waiting) continue;
-      bool main_idle = waiter == main_thread ||
-                       (!main_in_call && std::chrono::steady_clock::now() - main_seen >
-                                             std::chrono::milliseconds(50));
+      bool main_idle =
+          waiter == main_thread || (!main_in_call && std::chrono::steady_clock::now() - main_seen >
+                                                         std::chrono::milliseconds(50));
       if (!main_idle || waiter_epoch != epoch || await_clock) continue;
       auto d = next_deadline();
       if (!d) continue;
@@ -338,9 +355,7 @@ bool pending_error(Shim& s, const Sock& k) {
   return e && *e != Error::Ok;
 }
 
-bool established_or_later(std::optional<State> st) {
-  return st && synack::is_synchronized(*st);
-}
+bool established_or_later(std::optional<State> st) { return st && synack::is_synchronized(*st); }
 
 void apply_options(Shim& s, Sock& k) {
   if (!k.conn) return;
@@ -774,11 +789,17 @@ int pd_fcntl(void* ud, int fd, int cmd, ...) {
   if (cmd == F_SETFL || cmd == F_SETFD) arg = va_arg(ap, int);
   va_end(ap);
   switch (cmd) {
-    case F_GETFL: return O_RDWR | (k->nonblock ? O_NONBLOCK : 0);
-    case F_SETFL: k->nonblock = (arg & O_NONBLOCK) != 0; return 0;
-    case F_GETFD: return 0;
-    case F_SETFD: return 0;
-    default: return fail(EINVAL);
+    case F_GETFL:
+      return O_RDWR | (k->nonblock ? O_NONBLOCK : 0);
+    case F_SETFL:
+      k->nonblock = (arg & O_NONBLOCK) != 0;
+      return 0;
+    case F_GETFD:
+      return 0;
+    case F_SETFD:
+      return 0;
+    default:
+      return fail(EINVAL);
   }
 }
 
@@ -874,20 +895,30 @@ int pd_getsockopt(void* ud, int fd, int level, int name, void* optval, socklen_t
   if (!k) return fail(EBADF);
   if (level == SOL_SOCKET) {
     switch (name) {
-      case SO_ERROR: return put_opt(optval, optlen, take_error(s, *k));
-      case SO_LINGER: return put_opt(optval, optlen, k->linger);
-      case SO_RCVBUF: return put_opt(optval, optlen, k->rcvbuf);
-      case SO_SNDBUF: return put_opt(optval, optlen, k->sndbuf);
-      case SO_KEEPALIVE: return put_opt(optval, optlen, static_cast<int>(k->keepalive));
-      case SO_REUSEADDR: return put_opt(optval, optlen, static_cast<int>(k->reuseaddr));
-      case SO_TYPE: return put_opt(optval, optlen, static_cast<int>(SOCK_STREAM));
-      case SO_ACCEPTCONN: return put_opt(optval, optlen, static_cast<int>(k->listener.has_value()));
-      default: return fail(ENOPROTOOPT);
+      case SO_ERROR:
+        return put_opt(optval, optlen, take_error(s, *k));
+      case SO_LINGER:
+        return put_opt(optval, optlen, k->linger);
+      case SO_RCVBUF:
+        return put_opt(optval, optlen, k->rcvbuf);
+      case SO_SNDBUF:
+        return put_opt(optval, optlen, k->sndbuf);
+      case SO_KEEPALIVE:
+        return put_opt(optval, optlen, static_cast<int>(k->keepalive));
+      case SO_REUSEADDR:
+        return put_opt(optval, optlen, static_cast<int>(k->reuseaddr));
+      case SO_TYPE:
+        return put_opt(optval, optlen, static_cast<int>(SOCK_STREAM));
+      case SO_ACCEPTCONN:
+        return put_opt(optval, optlen, static_cast<int>(k->listener.has_value()));
+      default:
+        return fail(ENOPROTOOPT);
     }
   }
   if (level == IPPROTO_TCP) {
     switch (name) {
-      case TCP_NODELAY: return put_opt(optval, optlen, static_cast<int>(k->nodelay));
+      case TCP_NODELAY:
+        return put_opt(optval, optlen, static_cast<int>(k->nodelay));
       case TCP_MAXSEG: {
         // Linux: the MSS in use once connected; before, the user's value or 536.
         int v = k->maxseg ? k->maxseg : 536;
@@ -897,11 +928,16 @@ int pd_getsockopt(void* ud, int fd, int level, int name, void* optval, socklen_t
         }
         return put_opt(optval, optlen, v);
       }
-      case TCP_USER_TIMEOUT: return put_opt(optval, optlen, static_cast<int>(k->user_timeout_ms));
-      case TCP_KEEPIDLE: return put_opt(optval, optlen, k->keepidle);
-      case TCP_KEEPINTVL: return put_opt(optval, optlen, k->keepintvl);
-      case TCP_KEEPCNT: return put_opt(optval, optlen, k->keepcnt);
-      default: return fail(ENOPROTOOPT);
+      case TCP_USER_TIMEOUT:
+        return put_opt(optval, optlen, static_cast<int>(k->user_timeout_ms));
+      case TCP_KEEPIDLE:
+        return put_opt(optval, optlen, k->keepidle);
+      case TCP_KEEPINTVL:
+        return put_opt(optval, optlen, k->keepintvl);
+      case TCP_KEEPCNT:
+        return put_opt(optval, optlen, k->keepcnt);
+      default:
+        return fail(ENOPROTOOPT);
     }
   }
   return fail(ENOPROTOOPT);
@@ -924,9 +960,15 @@ int pd_setsockopt(void* ud, int fd, int level, int name, const void* optval, soc
   if (level == SOL_SOCKET) {
     switch (name) {
       // Linux doubles the value (bookkeeping overhead) and has floors of 2304 / 4608.
-      case SO_RCVBUF: k->rcvbuf = std::max(2 * v, 2304); return 0;
-      case SO_SNDBUF: k->sndbuf = std::max(2 * v, 4608); return 0;
-      case SO_REUSEADDR: k->reuseaddr = v != 0; return 0;
+      case SO_RCVBUF:
+        k->rcvbuf = std::max(2 * v, 2304);
+        return 0;
+      case SO_SNDBUF:
+        k->sndbuf = std::max(2 * v, 4608);
+        return 0;
+      case SO_REUSEADDR:
+        k->reuseaddr = v != 0;
+        return 0;
       case SO_KEEPALIVE:
         k->keepalive = v != 0;
         if (k->conn) {
@@ -935,7 +977,8 @@ int pd_setsockopt(void* ud, int fd, int level, int name, const void* optval, soc
                                        static_cast<std::uint8_t>(k->keepcnt), s.now());
         }
         return 0;
-      default: return fail(ENOPROTOOPT);
+      default:
+        return fail(ENOPROTOOPT);
     }
   }
   if (level == IPPROTO_TCP) {
@@ -970,7 +1013,8 @@ int pd_setsockopt(void* ud, int fd, int level, int name, const void* optval, soc
         if (v < 1 || v > 127) return fail(EINVAL);
         k->keepcnt = v;
         break;
-      default: return fail(ENOPROTOOPT);
+      default:
+        return fail(ENOPROTOOPT);
     }
     if (k->conn && k->keepalive) {
       (void)s.stack->set_keepalive(*k->conn, true, std::chrono::seconds(k->keepidle),

@@ -26,13 +26,17 @@ constexpr int kAcceptsPerWakeup = 64;
 // have seen had the destination been reached directly.
 Refusal refusal_for(int error) {
   switch (error) {
-    case ENETUNREACH: return Refusal::NetUnreachable;
+    case ENETUNREACH:
+      return Refusal::NetUnreachable;
     case EHOSTUNREACH:
     case EHOSTDOWN:
-    case ETIMEDOUT: return Refusal::HostUnreachable;
+    case ETIMEDOUT:
+      return Refusal::HostUnreachable;
     case EACCES:
-    case EPERM: return Refusal::Prohibited;
-    default: return Refusal::Reset;  // ECONNREFUSED and the rest
+    case EPERM:
+      return Refusal::Prohibited;
+    default:
+      return Refusal::Reset;  // ECONNREFUSED and the rest
   }
 }
 
@@ -278,7 +282,8 @@ void Relay::add_splice(ConnectionId id, int fd) {
 void Relay::bury(ConnectionId id) {
   if (draining_) {
     auto it = splices_.find(id);
-    if (it != splices_.end()) ++(it->second->clean() ? stats_.drain_completed : stats_.drain_peer_reset);
+    if (it != splices_.end())
+      ++(it->second->clean() ? stats_.drain_completed : stats_.drain_peer_reset);
   }
   graveyard_.push_back(id);
   if (!sweep_scheduled_) {

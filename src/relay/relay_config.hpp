@@ -13,21 +13,21 @@ namespace synack::relay {
 
 // -p [HOSTADDR:]HOSTPORT:PORT — a host listener whose connections go into the namespace.
 struct PortForward {
-  wire::Endpoint host;         // address and port listened on, on the host
+  wire::Endpoint host;  // address and port listened on, on the host
   std::uint16_t guest_port = 0;
 };
 
 struct RelayConfig {
-  wire::IpAddress gateway;                  // synack's address, the namespace's default route
+  wire::IpAddress gateway;  // synack's address, the namespace's default route
   std::optional<wire::IpAddress> gateway6;
-  wire::IpAddress guest;                    // the namespace's address
+  wire::IpAddress guest;  // the namespace's address
   std::optional<wire::IpAddress> guest6;
   // Connections and datagrams to the gateway reach the host's loopback only when allowed.
   bool allow_host_loopback = false;
   // Where DNS queries to the gateway (UDP port 53) go: the host's resolver.
   std::optional<wire::Endpoint> dns_upstream;
   std::vector<PortForward> forwards;
-  Duration connect_timeout = 30s;       // a host connect() slower than this: unreachable
+  Duration connect_timeout = 30s;  // a host connect() slower than this: unreachable
   std::size_t max_udp_flows = 1024;
   Duration udp_idle_timeout = 60s;
   // Once CMD has exited, how long its relayed connections may take to finish (what its kernel
@@ -36,18 +36,18 @@ struct RelayConfig {
 };
 
 struct RelayStats {
-  std::uint64_t tcp_connects = 0;           // host connects that succeeded
-  std::uint64_t tcp_refused = 0;            // ... refused (RST to the namespace)
-  std::uint64_t tcp_unreachable = 0;        // ... unreachable or timed out (ICMP)
-  std::uint64_t tcp_loopback_denied = 0;    // to the host's loopback (any form) without the flag
-  std::uint64_t tcp_martian_denied = 0;     // to unspecified, multicast, link-local, ... addresses
-  std::uint64_t tcp_forwarded = 0;          // port-forward connections accepted
+  std::uint64_t tcp_connects = 0;         // host connects that succeeded
+  std::uint64_t tcp_refused = 0;          // ... refused (RST to the namespace)
+  std::uint64_t tcp_unreachable = 0;      // ... unreachable or timed out (ICMP)
+  std::uint64_t tcp_loopback_denied = 0;  // to the host's loopback (any form) without the flag
+  std::uint64_t tcp_martian_denied = 0;   // to unspecified, multicast, link-local, ... addresses
+  std::uint64_t tcp_forwarded = 0;        // port-forward connections accepted
   std::uint64_t udp_flows = 0;
   std::uint64_t udp_to_host = 0;
   std::uint64_t udp_to_guest = 0;
-  std::uint64_t udp_dropped = 0;            // no destination for it, or a flow limit
-  std::uint64_t udp_loopback_denied = 0;    // ... of which to the host's loopback, any form
-  std::uint64_t udp_martian_denied = 0;     // ... of which to other special-purpose addresses
+  std::uint64_t udp_dropped = 0;          // no destination for it, or a flow limit
+  std::uint64_t udp_loopback_denied = 0;  // ... of which to the host's loopback, any form
+  std::uint64_t udp_martian_denied = 0;   // ... of which to other special-purpose addresses
   std::uint64_t bytes_to_host = 0;
   std::uint64_t bytes_to_guest = 0;
   // After CMD's exit (Relay::begin_drain): connections still relayed then, those that finished

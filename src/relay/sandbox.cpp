@@ -215,7 +215,8 @@ Expected<std::unique_ptr<Sandbox>, std::string> Sandbox::start(const SandboxConf
   // user namespace comes first where there is one, as creating the others needs it.
   const unsigned long clone_flags =
       CLONE_NEWPID | (box->user_namespace_ ? CLONE_NEWUSER : 0) | SIGCHLD;
-  pid_t pid = static_cast<pid_t>(::syscall(SYS_clone, clone_flags, nullptr, nullptr, nullptr, nullptr));
+  pid_t pid =
+      static_cast<pid_t>(::syscall(SYS_clone, clone_flags, nullptr, nullptr, nullptr, nullptr));
   if (pid < 0 && box->user_namespace_) {
     ::close(sv[0]);
     ::close(sv[1]);
@@ -241,7 +242,8 @@ Expected<std::unique_ptr<Sandbox>, std::string> Sandbox::start(const SandboxConf
   ReadyMessage m;
   int fd = -1;
   if (ready <= 0 || !receive_message(sv[0], &m, &fd))
-    return Unexpected{std::string("the namespace child did not report (setup timed out or it died)")};
+    return Unexpected{
+        std::string("the namespace child did not report (setup timed out or it died)")};
   if (m.status != 'R' || fd < 0) {
     if (fd >= 0) ::close(fd);
     m.error[sizeof m.error - 1] = 0;
@@ -265,9 +267,12 @@ std::optional<int> Sandbox::poll_exit() {
   int status = 0;
   pid_t r = ::waitpid(pid_, &status, WNOHANG);
   if (r != pid_) return std::nullopt;
-  if (WIFEXITED(status)) exit_status_ = WEXITSTATUS(status);
-  else if (WIFSIGNALED(status)) exit_status_ = 128 + WTERMSIG(status);
-  else return std::nullopt;
+  if (WIFEXITED(status))
+    exit_status_ = WEXITSTATUS(status);
+  else if (WIFSIGNALED(status))
+    exit_status_ = 128 + WTERMSIG(status);
+  else
+    return std::nullopt;
   return exit_status_;
 }
 

@@ -22,11 +22,11 @@
 namespace synack::relay {
 
 struct SandboxConfig {
-  std::vector<std::string> argv;            // the command; argv[0] looked up in PATH
-  os::TunConfig tun;                            // created inside the namespace
-  std::vector<os::InterfacePrefix> addresses;   // the command's addresses on the TUN
-  std::vector<wire::IpAddress> gateways;    // synack's addresses: default routes via these
-  std::string resolv_conf;                  // bind-mounted over /etc/resolv.conf when set
+  std::vector<std::string> argv;               // the command; argv[0] looked up in PATH
+  os::TunConfig tun;                           // created inside the namespace
+  std::vector<os::InterfacePrefix> addresses;  // the command's addresses on the TUN
+  std::vector<wire::IpAddress> gateways;       // synack's addresses: default routes via these
+  std::string resolv_conf;                     // bind-mounted over /etc/resolv.conf when set
   // Forces a user namespace even as root (tests of the rootless path).
   bool user_namespace = false;
 };

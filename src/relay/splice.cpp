@@ -166,8 +166,10 @@ bool Splice::host_to_guest() {
       // leaves on the same segment as the last data (a client that has read a complete
       // reply and closes then sees our FIN first, and TIME-WAIT stays on our side).
       ssize_t more = ::recv(fd_, scratch_.data() + n, want - static_cast<std::size_t>(n), 0);
-      if (more > 0) n += more;
-      else if (more == 0) eof_follows = true;
+      if (more > 0)
+        n += more;
+      else if (more == 0)
+        eof_follows = true;
     }
     auto data = scratch_.first(static_cast<std::size_t>(n));
     auto taken = eof_follows ? stack_.send_last(conn_, data, now) : stack_.send(conn_, data, now);
@@ -299,7 +301,8 @@ void Splice::update_interest() {
   if (registered_) {
     if (want != interest_) (void)loop_.modify_fd(fd_, want);
   } else {
-    registered_ = loop_.add_fd(fd_, want, [this](std::uint32_t ev) { on_fd_event(ev); }).has_value();
+    registered_ =
+        loop_.add_fd(fd_, want, [this](std::uint32_t ev) { on_fd_event(ev); }).has_value();
   }
   interest_ = want;
 }

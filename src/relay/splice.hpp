@@ -29,9 +29,8 @@ class Splice {
   // connection may still be handshaking: nothing flows until it reports Connected.
   // `on_done` runs once, when the splice finishes or fails (never from the destructor); the
   // owner must not destroy the splice inside it.
-  Splice(Stack& stack, os::EventLoop& loop, ConnectionId conn, int fd,
-         std::span<std::byte> scratch, SpliceStats& stats,
-         std::function<void(ConnectionId)> on_done);
+  Splice(Stack& stack, os::EventLoop& loop, ConnectionId conn, int fd, std::span<std::byte> scratch,
+         SpliceStats& stats, std::function<void(ConnectionId)> on_done);
   ~Splice();
   Splice(const Splice&) = delete;
   Splice& operator=(const Splice&) = delete;
@@ -70,10 +69,10 @@ class Splice {
   std::vector<std::byte> to_host_;   // read from the stack, not yet taken by the socket
   std::vector<std::byte> to_guest_;  // read from the socket, not yet taken by the stack
   bool established_ = false;
-  bool guest_eof_ = false;    // the namespace's FIN read
-  bool host_shut_ = false;    // shutdown(SHUT_WR) done
-  bool host_eof_ = false;     // end-of-file read from the socket
-  bool guest_shut_ = false;   // our FIN toward the namespace queued
+  bool guest_eof_ = false;   // the namespace's FIN read
+  bool host_shut_ = false;   // shutdown(SHUT_WR) done
+  bool host_eof_ = false;    // end-of-file read from the socket
+  bool guest_shut_ = false;  // our FIN toward the namespace queued
   bool done_ = false;
   bool clean_ = false;
   // The namespace reset after its FIN: the host socket delivers the rest of its stream

@@ -16,8 +16,7 @@ constexpr int kRepliesPerWakeup = 64;
 constexpr std::uint16_t kDnsPort = 53;
 }  // namespace
 
-UdpRelay::UdpRelay(Stack& stack, os::EventLoop& loop, const RelayConfig& config,
-                   RelayStats& stats)
+UdpRelay::UdpRelay(Stack& stack, os::EventLoop& loop, const RelayConfig& config, RelayStats& stats)
     : stack_(stack), loop_(loop), config_(config), stats_(stats), buffer_(kMaxDatagram) {}
 
 UdpRelay::~UdpRelay() {
@@ -96,8 +95,7 @@ UdpRelay::Flow* UdpRelay::open_flow(const Key& key, const wire::Endpoint& real) 
   flow.last_used = loop_.now();
   if (!expiry_scheduled_) {
     expiry_scheduled_ = true;
-    expiry_timer_ =
-        loop_.call_at(loop_.now() + config_.udp_idle_timeout / 4, [this] { expire(); });
+    expiry_timer_ = loop_.call_at(loop_.now() + config_.udp_idle_timeout / 4, [this] { expire(); });
   }
   return &flow;
 }
@@ -113,11 +111,12 @@ void UdpRelay::on_readable(const Key& key) {
     }
     it->second.last_used = loop_.now();
     // Back from the destination the namespace addressed (key.second), to its endpoint.
-    auto sent = stack_.send_datagram(key.second, key.first,
-                                     std::span(buffer_).first(static_cast<std::size_t>(n)),
-                                     loop_.now());
-    if (sent) ++stats_.udp_to_guest;
-    else ++stats_.udp_dropped;
+    auto sent = stack_.send_datagram(
+        key.second, key.first, std::span(buffer_).first(static_cast<std::size_t>(n)), loop_.now());
+    if (sent)
+      ++stats_.udp_to_guest;
+    else
+      ++stats_.udp_dropped;
   }
 }
 

@@ -78,8 +78,8 @@ static void set_budget(const BulkOptions& o, BulkResult& r) {
   // (run_bulk's pump paces both the same way).
   PathModel forward = model(o.bytes, o.link, back, true);
   PathModel reverse = model(o.reverse_bytes, back, o.link, true);
-  const PathModel& slower = o.reverse_bytes > 0 && reverse.transfer > forward.transfer ? reverse
-                                                                                      : forward;
+  const PathModel& slower =
+      o.reverse_bytes > 0 && reverse.transfer > forward.transfer ? reverse : forward;
   r.model_time = slower.transfer;
   r.model_bound = slower.bound;
   if (o.budget_factor <= 0) return;
@@ -92,19 +92,18 @@ static void judge_budget(const BulkOptions& o, BulkResult& r, bool stopped_at_bu
   if ((r.intact && r.transfer_time > r.budget) || stopped_at_budget) {
     r.too_slow = true;
     char buf[300];
-    std::snprintf(buf, sizeof buf,
-                  "too slow: %s %.1f s against a budget of %.1f s (%.0fx the path model's %.2f s, "
-                  "bound by %s, + %.0f s); delivered %llu+%llu of %llu+%llu bytes",
-                  stopped_at_budget ? "stopped after" : "took",
-                  std::chrono::duration<double>(stopped_at_budget ? r.budget : r.transfer_time)
-                      .count(),
-                  std::chrono::duration<double>(r.budget).count(), o.budget_factor,
-                  std::chrono::duration<double>(r.model_time).count(), r.model_bound,
-                  std::chrono::duration<double>(o.budget_slack).count(),
-                  static_cast<unsigned long long>(r.delivered),
-                  static_cast<unsigned long long>(r.reverse_delivered),
-                  static_cast<unsigned long long>(o.bytes),
-                  static_cast<unsigned long long>(o.reverse_bytes));
+    std::snprintf(
+        buf, sizeof buf,
+        "too slow: %s %.1f s against a budget of %.1f s (%.0fx the path model's %.2f s, "
+        "bound by %s, + %.0f s); delivered %llu+%llu of %llu+%llu bytes",
+        stopped_at_budget ? "stopped after" : "took",
+        std::chrono::duration<double>(stopped_at_budget ? r.budget : r.transfer_time).count(),
+        std::chrono::duration<double>(r.budget).count(), o.budget_factor,
+        std::chrono::duration<double>(r.model_time).count(), r.model_bound,
+        std::chrono::duration<double>(o.budget_slack).count(),
+        static_cast<unsigned long long>(r.delivered),
+        static_cast<unsigned long long>(r.reverse_delivered),
+        static_cast<unsigned long long>(o.bytes), static_cast<unsigned long long>(o.reverse_bytes));
     r.failure = buf;
   }
 }
@@ -161,8 +160,8 @@ BulkResult run_bulk(const BulkOptions& o) {
       // Write.
       while (!shut[side] && (out.written < out.total || out.pending_offset < out.pending.size())) {
         if (out.pending_offset == out.pending.size()) {
-          std::size_t n = static_cast<std::size_t>(
-              std::min<std::uint64_t>(64 * 1024, out.total - out.written));
+          std::size_t n =
+              static_cast<std::size_t>(std::min<std::uint64_t>(64 * 1024, out.total - out.written));
           out.pending.resize(n);
           out.tx.fill(out.pending);
           out.pending_offset = 0;
@@ -211,8 +210,8 @@ BulkResult run_bulk(const BulkOptions& o) {
         auto err = stack.connection_error(id);
         if (err || !st) {
           if (err && result.failure.empty())
-            result.failure = std::string(side == 0 ? "client" : "server") + ": " +
-                             std::string(to_string(*err));
+            result.failure =
+                std::string(side == 0 ? "client" : "server") + ": " + std::string(to_string(*err));
           (void)stack.close(id, now);
           closed_app[side] = true;
         } else if (in.eof) {
@@ -233,8 +232,7 @@ BulkResult run_bulk(const BulkOptions& o) {
   set_budget(o, result);
   // The budget is for the transfer; closing afterwards gets TIME-WAIT (2 MSL) and a minute more.
   const Duration close_allowance = 2 * TcpConfig{}.msl + 60s;
-  const bool budget_binds =
-      result.budget.count() > 0 && result.budget + close_allowance < o.limit;
+  const bool budget_binds = result.budget.count() > 0 && result.budget + close_allowance < o.limit;
   Instant deadline = pair.now() + (budget_binds ? result.budget + close_allowance : o.limit);
   bool done = false;
   auto progress = [&] {
@@ -256,9 +254,9 @@ BulkResult run_bulk(const BulkOptions& o) {
     }
     if (!done && o.wall_limit.count() > 0 && wall_elapsed() > o.wall_limit) {
       result.watchdog = true;
-      result.failure = "watchdog: still running after " + std::to_string(o.wall_limit.count()) +
-                       " ms of real time, at t=" + std::to_string((pair.now() - Instant{}).count()) +
-                       " us";
+      result.failure =
+          "watchdog: still running after " + std::to_string(o.wall_limit.count()) +
+          " ms of real time, at t=" + std::to_string((pair.now() - Instant{}).count()) + " us";
       break;
     }
     if (!done && progress() == before && !pair.net().next_event_time()) break;
@@ -279,7 +277,8 @@ BulkResult run_bulk(const BulkOptions& o) {
     result.fast_retransmits += c.tcp_fast_retransmits;
     result.rto_expirations += c.tcp_rto_expirations;
     result.sack_recovered_bytes += c.tcp_sack_recovered_bytes;
-    result.corrupted_dropped += c.drop_parse_tcp_checksum + c.drop_malformed - c.drop_parse_tcp_checksum;
+    result.corrupted_dropped +=
+        c.drop_parse_tcp_checksum + c.drop_malformed - c.drop_parse_tcp_checksum;
     result.final_state[side] = State::Closed;
     for (const auto& info : pair.stack(side).connections())
       result.final_state[side] = info.status.state;
@@ -290,11 +289,13 @@ BulkResult run_bulk(const BulkOptions& o) {
   // Stopped at the deadline before the last byte arrived: too slow (a run that delivered
   // everything but did not close in time stays "hung").
   const bool all_delivered = flows[0].read == o.bytes && flows[1].read == o.reverse_bytes;
-  judge_budget(o, result, budget_binds && !done && !result.livelock && !result.watchdog &&
-                              pair.now() >= deadline && !all_delivered);
+  judge_budget(o, result,
+               budget_binds && !done && !result.livelock && !result.watchdog &&
+                   pair.now() >= deadline && !all_delivered);
   double seconds = std::chrono::duration<double>(result.transfer_time).count();
   if (seconds > 0)
-    result.goodput_bps = static_cast<double>(result.delivered + result.reverse_delivered) * 8 / seconds;
+    result.goodput_bps =
+        static_cast<double>(result.delivered + result.reverse_delivered) * 8 / seconds;
   return result;
 }
 

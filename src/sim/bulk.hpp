@@ -17,10 +17,10 @@
 namespace synack::sim {
 
 struct BulkOptions {
-  std::uint64_t bytes = 1 << 20;        // from client to server
-  std::uint64_t reverse_bytes = 0;      // from server to client, at the same time
+  std::uint64_t bytes = 1 << 20;    // from client to server
+  std::uint64_t reverse_bytes = 0;  // from server to client, at the same time
   std::uint64_t seed = 1;
-  sim::LinkParams link;                // both directions, unless reverse_link is set
+  sim::LinkParams link;                         // both directions, unless reverse_link is set
   std::optional<sim::LinkParams> reverse_link;  // server -> client
   CongestionAlgorithm congestion = CongestionAlgorithm::Cubic;
   std::uint32_t send_buffer = 256 * 1024;
@@ -65,10 +65,10 @@ struct BulkResult {
   std::uint64_t sack_recovered_bytes = 0;
   std::uint64_t corrupted_dropped = 0;  // segments the receivers' checksum caught
   std::uint64_t packets = 0;
-  Duration transfer_time{0};            // first SYN to the last byte read
-  Duration total_time{0};               // until both ends are CLOSED
+  Duration transfer_time{0};  // first SYN to the last byte read
+  Duration total_time{0};     // until both ends are CLOSED
   double goodput_bps = 0;
-  std::uint64_t hash = 0;               // FNV-1a of the forward stream
+  std::uint64_t hash = 0;  // FNV-1a of the forward stream
   State final_state[2] = {State::Closed, State::Closed};
 };
 

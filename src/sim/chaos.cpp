@@ -31,7 +31,8 @@ BulkOptions chaos_options(std::uint64_t seed) {
   o.link.duplicate = r.next_u64() % 2 ? uniform(r, 0, 0.10) : 0;
   o.link.corrupt = r.next_u64() % 2 ? uniform(r, 0, 0.10) : 0;
   o.link.delay = std::chrono::microseconds(pick(r, 100, 50'000));
-  o.link.jitter = r.next_u64() % 4 == 0 ? std::chrono::microseconds(pick(r, 0, 5'000)) : Duration{0};
+  o.link.jitter =
+      r.next_u64() % 4 == 0 ? std::chrono::microseconds(pick(r, 0, 5'000)) : Duration{0};
   if (r.next_u64() % 3 == 0) {
     o.link.rate_bps = pick(r, 1'000'000, 1'000'000'000);
     o.link.queue_bytes = pick(r, 16 * 1024, 512 * 1024);
@@ -83,19 +84,18 @@ BulkOptions chaos_options(std::uint64_t seed) {
 
 std::string describe_chaos(const BulkOptions& o) {
   char buf[600];
-  std::snprintf(buf, sizeof buf,
-                "seed %llu: %llu+%llu bytes, loss %.3f reorder %.3f dup %.3f corrupt %.3f, "
-                "delay %lld us, rate %llu bit/s, sndbuf %u rcvbuf %u mss %u, read %u every %lld us, "
-                "sack %d ts %d ws %d %s%s",
-                static_cast<unsigned long long>(o.seed), static_cast<unsigned long long>(o.bytes),
-                static_cast<unsigned long long>(o.reverse_bytes), o.link.loss, o.link.reorder,
-                o.link.duplicate, o.link.corrupt, static_cast<long long>(o.link.delay.count()),
-                static_cast<unsigned long long>(o.link.rate_bps), o.send_buffer, o.receive_buffer,
-                o.mss, o.read_chunk, static_cast<long long>(o.read_pause.count()), o.sack,
-                o.timestamps, o.window_scale,
-                o.congestion == CongestionAlgorithm::Cubic ? "cubic" : "newreno",
-                o.reverse_link ? (", reverse loss " + std::to_string(o.reverse_link->loss)).c_str()
-                               : "");
+  std::snprintf(
+      buf, sizeof buf,
+      "seed %llu: %llu+%llu bytes, loss %.3f reorder %.3f dup %.3f corrupt %.3f, "
+      "delay %lld us, rate %llu bit/s, sndbuf %u rcvbuf %u mss %u, read %u every %lld us, "
+      "sack %d ts %d ws %d %s%s",
+      static_cast<unsigned long long>(o.seed), static_cast<unsigned long long>(o.bytes),
+      static_cast<unsigned long long>(o.reverse_bytes), o.link.loss, o.link.reorder,
+      o.link.duplicate, o.link.corrupt, static_cast<long long>(o.link.delay.count()),
+      static_cast<unsigned long long>(o.link.rate_bps), o.send_buffer, o.receive_buffer, o.mss,
+      o.read_chunk, static_cast<long long>(o.read_pause.count()), o.sack, o.timestamps,
+      o.window_scale, o.congestion == CongestionAlgorithm::Cubic ? "cubic" : "newreno",
+      o.reverse_link ? (", reverse loss " + std::to_string(o.reverse_link->loss)).c_str() : "");
   return buf;
 }
 

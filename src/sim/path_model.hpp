@@ -24,11 +24,11 @@ struct PathModelInput {
 };
 
 struct PathModel {
-  double rtt_s = 0;             // base round trip: delays, mean jitter, serialization
-  double loss_event_rate = 0;   // p of the PFTK model
-  double bytes_per_s = 0;       // the bound that binds
-  const char* bound = "";       // "loss", "window", "rate" or "reader"
-  Duration transfer{0};         // setup + slow start + bytes at bytes_per_s
+  double rtt_s = 0;            // base round trip: delays, mean jitter, serialization
+  double loss_event_rate = 0;  // p of the PFTK model
+  double bytes_per_s = 0;      // the bound that binds
+  const char* bound = "";      // "loss", "window", "rate" or "reader"
+  Duration transfer{0};        // setup + slow start + bytes at bytes_per_s
 };
 
 PathModel model_transfer(const PathModelInput& in);

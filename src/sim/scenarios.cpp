@@ -128,7 +128,8 @@ bool close_sequence(SimPair& p, std::string& summary, const char* what) {
 
 std::vector<Scenario> make_scenarios() {
   std::vector<Scenario> s;
-  s.push_back({"handshake", "the three-way handshake (RFC 9293 §3.5, Figure 6)",
+  s.push_back({"handshake",
+               "the three-way handshake (RFC 9293 §3.5, Figure 6)",
                [](SimPair& p, std::string& summary) {
                  Apps a(p);
                  bool ok = a.handshake();
@@ -142,10 +143,20 @@ std::vector<Scenario> make_scenarios() {
                  Apps a(p);
                  if (!a.handshake()) return false;
                  a.send(0, "hello, synack\n");
-                 if (!p.run_until([&] { a.drain(1); return a.received[1].size() >= 14; }, kLimit))
+                 if (!p.run_until(
+                         [&] {
+                           a.drain(1);
+                           return a.received[1].size() >= 14;
+                         },
+                         kLimit))
                    return false;
                  a.send(1, "hello, client: " + a.received[1]);
-                 if (!p.run_until([&] { a.drain(0); return a.received[0].size() >= 29; }, kLimit))
+                 if (!p.run_until(
+                         [&] {
+                           a.drain(0);
+                           return a.received[0].size() >= 29;
+                         },
+                         kLimit))
                    return false;
                  a.shutdown(0);
                  if (!a.server_closes_on_fin()) return false;
@@ -173,7 +184,8 @@ std::vector<Scenario> make_scenarios() {
                  return ok;
                },
                {}});
-  s.push_back({"close", "the four-way close (RFC 9293 §3.6, Figure 12), client first",
+  s.push_back({"close",
+               "the four-way close (RFC 9293 §3.6, Figure 12), client first",
                [](SimPair& p, std::string& summary) {
                  return close_sequence(p, summary,
                                        "client: FIN-WAIT-1, FIN-WAIT-2, TIME-WAIT; server: "
@@ -219,7 +231,8 @@ std::vector<Scenario> make_scenarios() {
                  return ok;
                },
                {}});
-  s.push_back({"reset", "the client aborts an established connection (RFC 9293 §3.10.5)",
+  s.push_back({"reset",
+               "the client aborts an established connection (RFC 9293 §3.10.5)",
                [](SimPair& p, std::string& summary) {
                  Apps a(p);
                  if (!a.handshake()) return false;
@@ -227,21 +240,22 @@ std::vector<Scenario> make_scenarios() {
                  p.flush();
                  bool ok = p.run_until([&] { return a.state(1) == State::Closed; }, kLimit);
                  auto err = p.server().connection_error(a.server);
-                 summary = std::string("server: ") +
-                           std::string(to_string(err.value_or(Error::Ok)));
+                 summary =
+                     std::string("server: ") + std::string(to_string(err.value_or(Error::Ok)));
                  return ok && err == Error::ConnectionReset;
                },
                {}});
-  s.push_back({"refused", "a SYN to a port nobody listens on is answered by RST,ACK",
+  s.push_back({"refused",
+               "a SYN to a port nobody listens on is answered by RST,ACK",
                [](SimPair& p, std::string& summary) {
                  auto c = p.client().connect({p.address(1), 9}, p.now());
                  if (!c) return false;
                  p.flush();
-                 bool ok = p.run_until(
-                     [&] { return p.client().state(*c) == State::Closed; }, kLimit);
+                 bool ok =
+                     p.run_until([&] { return p.client().state(*c) == State::Closed; }, kLimit);
                  auto err = p.client().connection_error(*c);
-                 summary = std::string("client: ") +
-                           std::string(to_string(err.value_or(Error::Ok)));
+                 summary =
+                     std::string("client: ") + std::string(to_string(err.value_or(Error::Ok)));
                  return ok && err == Error::ConnectionRefused;
                },
                {}});
@@ -253,15 +267,15 @@ std::vector<Scenario> make_scenarios() {
                  return ok;
                },
                drop_first([](const sim::PacketInfo& i) { return only_flags(i, SYN, kAll); })});
-  s.push_back({"lost-synack", "the SYN,ACK is lost; SYN and SYN,ACK are retransmitted",
-               [](SimPair& p, std::string& summary) {
-                 Apps a(p);
-                 bool ok = a.handshake();
-                 summary = "SYN,ACK retransmitted, then the handshake completed";
-                 return ok;
-               },
-               drop_first(
-                   [](const sim::PacketInfo& i) { return only_flags(i, SYN | ACK, kAll); })});
+  s.push_back(
+      {"lost-synack", "the SYN,ACK is lost; SYN and SYN,ACK are retransmitted",
+       [](SimPair& p, std::string& summary) {
+         Apps a(p);
+         bool ok = a.handshake();
+         summary = "SYN,ACK retransmitted, then the handshake completed";
+         return ok;
+       },
+       drop_first([](const sim::PacketInfo& i) { return only_flags(i, SYN | ACK, kAll); })});
   s.push_back({"lost-fin", "the client's FIN is lost and retransmitted",
                [](SimPair& p, std::string& summary) {
                  return close_sequence(p, summary, "FIN retransmitted after the RTO");

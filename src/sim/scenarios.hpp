@@ -12,8 +12,8 @@
 namespace synack::sim {
 
 struct ScenarioResult {
-  bool ok = false;       // the scenario reached the end it scripts
-  std::string summary;   // one line on what happened
+  bool ok = false;      // the scenario reached the end it scripts
+  std::string summary;  // one line on what happened
   observe::Ladder ladder;
   State final_state[2] = {State::Closed, State::Closed};
   Counters counters[2];

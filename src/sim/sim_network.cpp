@@ -70,13 +70,20 @@ constexpr Duration kMaxStallBackoff = 1s;
 
 const char* to_string(Fate fate) {
   switch (fate) {
-    case Fate::Delivered: return "delivered";
-    case Fate::Lost: return "lost";
-    case Fate::ScriptedDrop: return "scripted-drop";
-    case Fate::QueueDrop: return "queue-drop";
-    case Fate::Duplicated: return "duplicated";
-    case Fate::Corrupted: return "corrupted";
-    case Fate::Unroutable: return "unroutable";
+    case Fate::Delivered:
+      return "delivered";
+    case Fate::Lost:
+      return "lost";
+    case Fate::ScriptedDrop:
+      return "scripted-drop";
+    case Fate::QueueDrop:
+      return "queue-drop";
+    case Fate::Duplicated:
+      return "duplicated";
+    case Fate::Corrupted:
+      return "corrupted";
+    case Fate::Unroutable:
+      return "unroutable";
   }
   return "?";
 }
@@ -149,8 +156,8 @@ void SimNetwork::send(HostId from, std::span<const std::byte> packet) {
   event.to = *to;
 
   if (drop_filter_ &&
-      drop_filter_(PacketInfo{.index = index, .time = now_, .from = from, .to = *to,
-                              .bytes = packet})) {
+      drop_filter_(
+          PacketInfo{.index = index, .time = now_, .from = from, .to = *to, .bytes = packet})) {
     ++counters_.scripted_drops;
     event.fate = Fate::ScriptedDrop;
     report(event);
@@ -231,8 +238,13 @@ void SimNetwork::send(HostId from, std::span<const std::byte> packet) {
     // The extra copy is a clean copy of what was sent, with its own jitter and no reordering.
     ++counters_.duplicated;
     const Instant copy_arrival = base_arrival + uniform_up_to(params.jitter, duplicate_jitter_draw);
-    PacketEvent copy{.index = index, .sent_at = now_, .arrives_at = copy_arrival, .from = from,
-                     .to = *to, .bytes = packet, .fate = Fate::Duplicated};
+    PacketEvent copy{.index = index,
+                     .sent_at = now_,
+                     .arrives_at = copy_arrival,
+                     .from = from,
+                     .to = *to,
+                     .bytes = packet,
+                     .fate = Fate::Duplicated};
     report(copy);
     schedule(copy_arrival, *to, std::vector<std::byte>(packet.begin(), packet.end()));
   }

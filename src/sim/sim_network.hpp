@@ -35,13 +35,13 @@ using HostId = std::size_t;
 
 // One direction of a link. Faults are independent per packet; probabilities are in [0, 1].
 struct LinkParams {
-  Duration delay{1ms};      // propagation delay
-  Duration jitter{0};       // extra delay, uniform in [0, jitter]; may reorder (like netem)
-  double loss = 0;          // probability the packet is dropped on the wire
-  double duplicate = 0;     // probability a second copy is delivered too
-  double reorder = 0;       // probability the packet is held back by reorder_extra_delay
-  double corrupt = 0;       // probability one random bit of the packet is flipped
-  std::uint64_t rate_bps = 0;       // serialization rate in bit/s; 0 = unlimited (no queue)
+  Duration delay{1ms};         // propagation delay
+  Duration jitter{0};          // extra delay, uniform in [0, jitter]; may reorder (like netem)
+  double loss = 0;             // probability the packet is dropped on the wire
+  double duplicate = 0;        // probability a second copy is delivered too
+  double reorder = 0;          // probability the packet is held back by reorder_extra_delay
+  double corrupt = 0;          // probability one random bit of the packet is flipped
+  std::uint64_t rate_bps = 0;  // serialization rate in bit/s; 0 = unlimited (no queue)
   std::size_t queue_bytes = 1 << 20;  // FIFO limit when rate_bps > 0; tail drop beyond it
   Duration reorder_extra_delay{10ms};
 };
@@ -73,27 +73,27 @@ struct PacketEvent {
   Instant sent_at{};
   std::optional<Instant> arrives_at{};  // nullopt when the packet is dropped
   HostId from = 0;
-  std::optional<HostId> to{};         // nullopt when Unroutable
+  std::optional<HostId> to{};          // nullopt when Unroutable
   std::span<const std::byte> bytes{};  // as the host sent them (uncorrupted); valid during the call
   Fate fate = Fate::Delivered;
-  bool reordered = false;             // held back by reorder_extra_delay
+  bool reordered = false;                      // held back by reorder_extra_delay
   std::optional<std::size_t> corrupted_bit{};  // bit index flipped (Corrupted only)
 };
 
 struct SimCounters {
-  std::uint64_t packets_sent = 0;     // packets taken from hosts
-  std::uint64_t delivered = 0;        // copies handed to a receiving host (incl. dups, corrupted)
+  std::uint64_t packets_sent = 0;  // packets taken from hosts
+  std::uint64_t delivered = 0;     // copies handed to a receiving host (incl. dups, corrupted)
   std::uint64_t lost = 0;
   std::uint64_t scripted_drops = 0;
-  std::uint64_t duplicated = 0;       // extra copies created
+  std::uint64_t duplicated = 0;  // extra copies created
   std::uint64_t corrupted = 0;
   std::uint64_t reordered = 0;
   std::uint64_t queue_drops = 0;
   std::uint64_t unroutable = 0;
-  std::uint64_t timer_calls = 0;      // on_timer invocations
-  std::uint64_t timer_stalls = 0;     // on_timer left the deadline <= now too often (see step())
-  std::uint64_t event_limit_hits = 0; // run_* calls cut short by the per-run event limit
-  std::uint64_t livelocks = 0;        // the clock stood still while packets kept flowing
+  std::uint64_t timer_calls = 0;       // on_timer invocations
+  std::uint64_t timer_stalls = 0;      // on_timer left the deadline <= now too often (see step())
+  std::uint64_t event_limit_hits = 0;  // run_* calls cut short by the per-run event limit
+  std::uint64_t livelocks = 0;         // the clock stood still while packets kept flowing
 };
 
 class SimNetwork {

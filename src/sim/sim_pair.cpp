@@ -71,10 +71,18 @@ void SimPair::on_packet(const sim::PacketEvent& e) {
   s.sent = e.sent_at;
   s.arrived = e.arrives_at;
   switch (e.fate) {
-    case sim::Fate::Delivered: s.fate = SegmentFate::Delivered; break;
-    case sim::Fate::Duplicated: s.fate = SegmentFate::Duplicated; break;
-    case sim::Fate::Corrupted: s.fate = SegmentFate::Corrupted; break;
-    default: s.fate = SegmentFate::Lost; break;
+    case sim::Fate::Delivered:
+      s.fate = SegmentFate::Delivered;
+      break;
+    case sim::Fate::Duplicated:
+      s.fate = SegmentFate::Duplicated;
+      break;
+    case sim::Fate::Corrupted:
+      s.fate = SegmentFate::Corrupted;
+      break;
+    default:
+      s.fate = SegmentFate::Lost;
+      break;
   }
   s.flags = h.flags;
   s.seq = h.seq - isn_[from].value_or(h.seq);

@@ -17,7 +17,7 @@ namespace synack::sim {
 
 struct SimOptions {
   std::uint64_t seed = 1;
-  sim::LinkParams link;  // both directions, unless reverse_link is set
+  sim::LinkParams link;                         // both directions, unless reverse_link is set
   std::optional<sim::LinkParams> reverse_link;  // server -> client
   std::optional<std::string> pcap;
   StackConfig client_config;
@@ -63,7 +63,7 @@ class SimPair {
   sim::HostId hosts_[2] = {0, 0};
   observe::Ladder ladder_;
   bool record_;
-  std::optional<std::uint32_t> isn_[2];  // first SYN's seq from each side, for relative numbers
+  std::optional<std::uint32_t> isn_[2];      // first SYN's seq from each side, for relative numbers
   std::optional<std::uint32_t> highest_[2];  // highest relative sequence end sent by each side
 };
 

@@ -91,7 +91,11 @@ std::optional<ErrorMeaning> classify_error(bool v6, std::uint8_t type, std::uint
         switch (code) {
           // RFC 1122 §4.2.3.9: net (0), host (1) and source route failed (5) are soft
           // errors; so are the TOS variants (11, 12), as in Linux's icmp_err_convert.
-          case 0: case 1: case 5: case 11: case 12:
+          case 0:
+          case 1:
+          case 5:
+          case 11:
+          case 12:
             return ErrorMeaning{Error::Unreachable, false};
           // RFC 1122 §4.2.3.9: port unreachable (3) is a hard error; the peer refuses.
           case 3:
@@ -122,7 +126,9 @@ std::optional<ErrorMeaning> classify_error(bool v6, std::uint8_t type, std::uint
           return ErrorMeaning{Error::ConnectionRefused, true};
         // Administratively prohibited (1), source address failed policy (5), reject route
         // (6): hard, as in Linux's icmpv6_err_convert.
-        case 1: case 5: case 6:
+        case 1:
+        case 5:
+        case 6:
           return ErrorMeaning{Error::Unreachable, true};
         // No route (0), beyond scope (2), address unreachable (3): may be transient; soft.
         default:
@@ -188,8 +194,8 @@ void build_echo_reply(const wire::IpHeader& ip, const IcmpMessage& request, std:
   // RFC 792: "the source and destination addresses are simply reversed, the type code
   // changed to 0, and the checksum recomputed"; RFC 4443 §4.2: identifier, sequence number
   // and data are those of the request.
-  finish_packet(ip.dst, ip.src, ip.dst.is_v4() ? kV4EchoReply : kV6EchoReply, 0, request.rest,
-                ttl, out);
+  finish_packet(ip.dst, ip.src, ip.dst.is_v4() ? kV4EchoReply : kV6EchoReply, 0, request.rest, ttl,
+                out);
 }
 
 void build_error(const wire::IpAddress& from, const wire::IpAddress& to, std::uint8_t type,

@@ -50,8 +50,8 @@ enum class IcmpParseError : std::uint8_t { Truncated, BadChecksum };
 struct IcmpMessage {
   std::uint8_t type = 0;
   std::uint8_t code = 0;
-  std::uint32_t rest = 0;               // bytes 4..7: echo id/seq, pointer, MTU...
-  std::span<const std::byte> data;      // after the 8-byte header (echo data, or the quote)
+  std::uint32_t rest = 0;           // bytes 4..7: echo id/seq, pointer, MTU...
+  std::span<const std::byte> data;  // after the 8-byte header (echo data, or the quote)
 };
 
 // Parses an ICMP (ip.protocol 1) or ICMPv6 (58) message that is the payload `body` of the

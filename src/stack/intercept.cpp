@@ -4,8 +4,8 @@
 #include <algorithm>
 
 #include "stack/icmp.hpp"
-#include "stack/stack_internal.hpp"
 #include "stack/stack_impl.hpp"
+#include "stack/stack_internal.hpp"
 #include "wire/udp.hpp"
 
 namespace synack {
@@ -19,8 +19,8 @@ constexpr std::size_t kMaxUdpPayload = 65507;  // 65535 - 20 (IPv4) - 8 (UDP)
 }  // namespace
 
 void Stack::Impl::queue_connect_request(const wire::IpHeader& ip, const wire::TcpHeader& tcp,
-                                  std::span<const std::byte> packet,
-                                  std::optional<SeqNum> isn_floor, Instant now) {
+                                        std::span<const std::byte> packet,
+                                        std::optional<SeqNum> isn_floor, Instant now) {
   TupleKey tuple{wire::Endpoint{ip.dst, tcp.dst_port}, wire::Endpoint{ip.src, tcp.src_port}};
   // RFC 9293 §3.10.7.2 still holds for the real destination: a connection to a broadcast
   // or multicast address is not possible (MUST-46), and port 0 is not a port.
@@ -47,8 +47,8 @@ void Stack::Impl::queue_connect_request(const wire::IpHeader& ip, const wire::Tc
   r.tcp = tcp;
   r.isn_floor = isn_floor;
   std::size_t length = std::min<std::size_t>(ip.header_length + ip.payload_length, packet.size());
-  r.quote.assign(packet.begin(), packet.begin() + static_cast<std::ptrdiff_t>(
-                                                      std::min(length, kQuoteBytes)));
+  r.quote.assign(packet.begin(),
+                 packet.begin() + static_cast<std::ptrdiff_t>(std::min(length, kQuoteBytes)));
   request_by_tuple_[tuple] = id;
   new_requests_.push_back(id);
   ++counters_.intercept_requests;
@@ -76,8 +76,7 @@ Expected<ConnectionId, Error> Stack::Impl::accept_request(std::uint64_t request,
   request_by_tuple_.erase(r.tuple);
   if (by_tuple_.count(r.tuple)) return Unexpected{Error::AddressInUse};
   std::uint32_t index = 0;
-  auto created =
-      create_connection(r.tuple.local, r.tuple.remote, now, true, &index, r.isn_floor);
+  auto created = create_connection(r.tuple.local, r.tuple.remote, now, true, &index, r.isn_floor);
   if (!created) {
     ++counters_.tcp_connection_limit;
     return created;
@@ -106,10 +105,17 @@ Expected<void, Error> Stack::Impl::refuse_request(std::uint64_t request, Refusal
   std::uint8_t type = v4 ? icmp::kV4DestUnreachable : icmp::kV6DestUnreachable;
   std::uint8_t code = 0;
   switch (how) {
-    case Refusal::HostUnreachable: code = v4 ? 1 : 3; break;  // host / address unreachable
-    case Refusal::NetUnreachable: code = 0; break;            // net unreachable / no route
-    case Refusal::Prohibited: code = v4 ? 13 : 1; break;      // administratively prohibited
-    case Refusal::Reset: break;
+    case Refusal::HostUnreachable:
+      code = v4 ? 1 : 3;
+      break;  // host / address unreachable
+    case Refusal::NetUnreachable:
+      code = 0;
+      break;  // net unreachable / no route
+    case Refusal::Prohibited:
+      code = v4 ? 13 : 1;
+      break;  // administratively prohibited
+    case Refusal::Reset:
+      break;
   }
   std::vector<std::byte> out = take_buffer();
   icmp::build_error(r.tuple.local.addr, r.tuple.remote.addr, type, code, 0, r.quote, config_.ttl,
@@ -123,7 +129,7 @@ Expected<void, Error> Stack::Impl::refuse_request(std::uint64_t request, Refusal
 // --- UDP -----------------------------------------------------------------------------------
 
 void Stack::Impl::handle_udp(const wire::IpHeader& ip, std::span<const std::byte> body,
-                       bool checksum_verified, Instant now) {
+                             bool checksum_verified, Instant now) {
   auto parsed = wire::parse_udp(ip, body, !checksum_verified);
   if (!parsed.datagram || is_broadcast_or_multicast(ip.dst)) {
     ++counters_.drop_udp_malformed;
@@ -155,8 +161,8 @@ std::optional<Datagram> Stack::Impl::poll_datagram() {
 }
 
 Expected<void, Error> Stack::Impl::send_datagram(const wire::Endpoint& local,
-                                           const wire::Endpoint& remote,
-                                           std::span<const std::byte> payload, Instant) {
+                                                 const wire::Endpoint& remote,
+                                                 std::span<const std::byte> payload, Instant) {
   if (local.addr.is_v4() != remote.addr.is_v4() || payload.size() > kMaxUdpPayload ||
       is_martian_source(remote.addr) || (!config_.intercept && !is_our_address(local.addr)))
     return Unexpected{Error::InvalidArgument};

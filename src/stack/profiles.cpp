@@ -18,7 +18,7 @@ StackConfig linux() {
   t.rto_max = std::chrono::seconds(120);
   // Linux's TCP_DELACK_MIN (40 ms).
   t.delayed_ack = std::chrono::milliseconds(40);
-  t.quick_acks = 16;  // TCP_MAX_QUICKACKS
+  t.quick_acks = 16;             // TCP_MAX_QUICKACKS
   t.rto_min_in_variance = true;  // tcp_set_rto: SRTT + max(4 * RTTVAR, 200 ms)
   // Linux 6.x: tcp_syn_retries = 6 with tcp_syn_linear_timeouts = 4, measured on 6.18 (see
   // tests/packetdrill/scripts/syn-retransmission-linear-then-backoff.pkt): SYNs at 0, 1, 2,

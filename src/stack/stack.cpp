@@ -21,22 +21,33 @@ std::uint32_t slot_generation(ConnectionId id) { return static_cast<std::uint32_
 std::uint64_t& parse_error_counter(Counters& c, wire::ParseError e) {
   using wire::ParseError;
   switch (e) {
-    case ParseError::Truncated: return c.drop_parse_truncated;
-    case ParseError::BadIpVersion: return c.drop_parse_ip_version;
-    case ParseError::BadIpv4HeaderLength: return c.drop_parse_ipv4_header_length;
-    case ParseError::BadIpTotalLength: return c.drop_parse_ip_total_length;
-    case ParseError::BadIpv4HeaderChecksum: return c.drop_parse_ipv4_checksum;
-    case ParseError::Ipv4Fragment: return c.drop_parse_ipv4_fragment;
-    case ParseError::UnsupportedIpv6ExtensionHeader: return c.drop_parse_ipv6_extension;
+    case ParseError::Truncated:
+      return c.drop_parse_truncated;
+    case ParseError::BadIpVersion:
+      return c.drop_parse_ip_version;
+    case ParseError::BadIpv4HeaderLength:
+      return c.drop_parse_ipv4_header_length;
+    case ParseError::BadIpTotalLength:
+      return c.drop_parse_ip_total_length;
+    case ParseError::BadIpv4HeaderChecksum:
+      return c.drop_parse_ipv4_checksum;
+    case ParseError::Ipv4Fragment:
+      return c.drop_parse_ipv4_fragment;
+    case ParseError::UnsupportedIpv6ExtensionHeader:
+      return c.drop_parse_ipv6_extension;
     case ParseError::TcpTruncated:
     case ParseError::TcpDataOffsetTooSmall:
-    case ParseError::TcpDataOffsetPastEnd: return c.drop_parse_tcp_header;
+    case ParseError::TcpDataOffsetPastEnd:
+      return c.drop_parse_tcp_header;
     case ParseError::TcpOptionLengthTooSmall:
     case ParseError::TcpOptionPastHeader:
-    case ParseError::TcpOptionBadLength: return c.drop_parse_tcp_option;
-    case ParseError::TcpBadChecksum: return c.drop_parse_tcp_checksum;
+    case ParseError::TcpOptionBadLength:
+      return c.drop_parse_tcp_option;
+    case ParseError::TcpBadChecksum:
+      return c.drop_parse_tcp_checksum;
     case ParseError::NotTcp:
-    case ParseError::None: break;
+    case ParseError::None:
+      break;
   }
   return c.drop_malformed;
 }
@@ -58,9 +69,9 @@ struct Stack::Impl::Slot {
   std::uint32_t generation = 1;
   std::uint32_t timer_version = 0;
   std::optional<Instant> scheduled;
-  ListenerId parent = 0;   // listener of a passive connection not yet accepted
-  bool queued = false;     // in its listener's accept queue
-  bool detached = false;   // the application closed it
+  ListenerId parent = 0;  // listener of a passive connection not yet accepted
+  bool queued = false;    // in its listener's accept queue
+  bool detached = false;  // the application closed it
 };
 
 struct Stack::Impl::Listener {
@@ -135,7 +146,8 @@ const Stack::Impl::Slot* Stack::Impl::find(ConnectionId id) const {
 
 // --- packets in ------------------------------------------------------------------------
 
-void Stack::Impl::receive_packet(std::span<const std::byte> packet, Instant now, ReceiveFlags flags) {
+void Stack::Impl::receive_packet(std::span<const std::byte> packet, Instant now,
+                                 ReceiveFlags flags) {
   ++counters_.ip_packets_in;
   auto ip = wire::parse_ip_header(packet);
   if (!ip) {
@@ -189,7 +201,8 @@ void Stack::Impl::receive_packet(std::span<const std::byte> packet, Instant now,
 
 // --- IP layer: ICMP ----------------------------------------------------------------------
 
-void Stack::Impl::handle_icmp(const wire::IpHeader& ip, std::span<const std::byte> body, Instant now) {
+void Stack::Impl::handle_icmp(const wire::IpHeader& ip, std::span<const std::byte> body,
+                              Instant now) {
   ++counters_.icmp_in;
   const bool v6 = !ip.is_v4();
   // ICMP over IPv6 and ICMPv6 over IPv4 are not a thing: protocol 1 only in IPv4, 58 in IPv6.
@@ -203,8 +216,7 @@ void Stack::Impl::handle_icmp(const wire::IpHeader& ip, std::span<const std::byt
     if (trace_) trace_->on_drop(DropEvent{now, 0, "drop_icmp_malformed"});
     return;
   }
-  if (message->type == (v6 ? icmp::kV6EchoRequest : icmp::kV4EchoRequest) &&
-      message->code == 0) {
+  if (message->type == (v6 ? icmp::kV6EchoRequest : icmp::kV4EchoRequest) && message->code == 0) {
     if (!is_our_address(ip.dst)) {
       ++counters_.drop_icmp_not_ours;  // intercepting: we answer only for our own addresses
       return;
@@ -228,7 +240,7 @@ void Stack::Impl::handle_icmp(const wire::IpHeader& ip, std::span<const std::byt
 }
 
 void Stack::Impl::deliver_icmp_error(bool v6, std::uint8_t type, std::uint8_t code,
-                               std::span<const std::byte> quote, Instant now) {
+                                     std::span<const std::byte> quote, Instant now) {
   auto meaning = icmp::classify_error(v6, type, code);
   auto quoted = icmp::parse_quoted_tcp(v6, quote);
   if (!meaning || !quoted || !(config_.intercept || is_our_address(quoted->src))) {
@@ -258,7 +270,7 @@ void Stack::Impl::deliver_icmp_error(bool v6, std::uint8_t type, std::uint8_t co
 }
 
 void Stack::Impl::send_protocol_unreachable(const wire::IpHeader& ip,
-                                      std::span<const std::byte> packet, Instant now) {
+                                            std::span<const std::byte> packet, Instant now) {
   // RFC 1122 §3.2.2.1: a host SHOULD send protocol unreachable for a transport protocol it
   // does not implement (never about an ICMP message: that protocol we serve). RFC 8200 §4 /
   // RFC 4443 §3.4: IPv6 answers an unrecognized Next Header with a parameter problem, code 1,
@@ -269,13 +281,13 @@ void Stack::Impl::send_protocol_unreachable(const wire::IpHeader& ip,
   }
   std::vector<std::byte> out = take_buffer();
   if (ip.is_v4()) {
-    icmp::build_error(ip.dst, ip.src, icmp::kV4DestUnreachable,
-                      icmp::kV4CodeProtocolUnreachable, 0, packet, config_.ttl, out);
+    icmp::build_error(ip.dst, ip.src, icmp::kV4DestUnreachable, icmp::kV4CodeProtocolUnreachable, 0,
+                      packet, config_.ttl, out);
   } else {
     constexpr std::uint32_t kNextHeaderOffset = 6;
     icmp::build_error(ip.dst, ip.src, icmp::kV6ParameterProblem,
-                      icmp::kV6CodeUnrecognizedNextHeader, kNextHeaderOffset, packet,
-                      config_.ttl, out);
+                      icmp::kV6CodeUnrecognizedNextHeader, kNextHeaderOffset, packet, config_.ttl,
+                      out);
   }
   ++counters_.icmp_unreachable_sent;
   ++counters_.ip_packets_out;
@@ -311,8 +323,8 @@ std::vector<std::byte> Stack::Impl::take_buffer() {
 }
 
 void Stack::Impl::handle_tcp(const wire::IpHeader& ip, const wire::TcpHeader& tcp,
-                       std::span<const std::byte> payload, std::span<const std::byte> packet,
-                       Instant now) {
+                             std::span<const std::byte> payload, std::span<const std::byte> packet,
+                             Instant now) {
   wire::Endpoint local{ip.dst, tcp.dst_port};
   wire::Endpoint remote{ip.src, tcp.src_port};
   tcp::Segment seg = to_segment(tcp, payload);
@@ -334,8 +346,8 @@ void Stack::Impl::handle_tcp(const wire::IpHeader& ip, const wire::TcpHeader& tc
     Slot& s = slots_[index];
     if (trace_) {
       trace_->on_segment(SegmentEvent{now, s.conn->id(), Direction::In, remote, local,
-                                      trace_header(tcp),
-                                      static_cast<std::uint32_t>(payload.size()), false});
+                                      trace_header(tcp), static_cast<std::uint32_t>(payload.size()),
+                                      false});
     }
     Sink sink(*this, s.conn->local(), s.conn->remote(), s.conn->id(), now);
     s.conn->on_segment(seg, now, sink);
@@ -426,7 +438,8 @@ void Stack::Impl::handle_tcp(const wire::IpHeader& ip, const wire::TcpHeader& tc
 // --- SYN cookies (RFC 4987 §3.6; codec in tcp/syn_cookie.hpp) ----------------------------
 
 void Stack::Impl::send_syn_cookie(Listener& listener, const wire::Endpoint& local,
-                            const wire::Endpoint& remote, const tcp::Segment& syn, Instant now) {
+                                  const wire::Endpoint& remote, const tcp::Segment& syn,
+                                  Instant now) {
   const bool v6 = !local.addr.is_v4();
   // RFC 9293 §3.7.1 (MUST-15): 536 / 1220 when the SYN has no MSS option.
   const std::uint16_t peer_mss = syn.options.mss.value_or(v6 ? 1220 : 536);
@@ -447,7 +460,8 @@ void Stack::Impl::send_syn_cookie(Listener& listener, const wire::Endpoint& loca
 }
 
 bool Stack::Impl::accept_syn_cookie(Listener& listener, const wire::Endpoint& local,
-                              const wire::Endpoint& remote, const tcp::Segment& ack, Instant now) {
+                                    const wire::Endpoint& remote, const tcp::Segment& ack,
+                                    Instant now) {
   // The ACK of our SYN,ACK: SEG.ACK - 1 is the cookie, SEG.SEQ - 1 the peer's ISN.
   auto mss_index = cookies_.decode(local, remote, ack.seq - 1, ack.ack - 1, now);
   tcp::Connection::CookieState state;
@@ -510,7 +524,7 @@ void Stack::Impl::deliver_segment(std::uint32_t index, const tcp::Segment& seg, 
 }
 
 void Stack::Impl::send_reset_for(const wire::IpHeader& ip, const wire::TcpHeader& tcp,
-                           const tcp::Segment& seg, Instant now) {
+                                 const tcp::Segment& seg, Instant now) {
   auto rst = tcp::Connection::reset_for(seg);
   if (!rst) return;
   ++counters_.tcp_resets_sent;
@@ -522,7 +536,7 @@ void Stack::Impl::send_reset_for(const wire::IpHeader& ip, const wire::TcpHeader
 // --- packets out -----------------------------------------------------------------------
 
 void Stack::Impl::transmit(const wire::Endpoint& local, const wire::Endpoint& remote,
-                     const tcp::Segment& seg, ConnectionId id, Instant now) {
+                           const tcp::Segment& seg, ConnectionId id, Instant now) {
   wire::IpHeader ip;
   ip.src = local.addr;
   ip.dst = remote.addr;
@@ -537,9 +551,9 @@ void Stack::Impl::transmit(const wire::Endpoint& local, const wire::Endpoint& re
   h.window = seg.window;
   h.options = seg.options;
   std::vector<std::byte> buffer = take_buffer();
-  wire::build_tcp_packet(ip, h, seg.payload, buffer,
-                         config_.tcp_checksum_offload ? wire::TcpChecksum::PseudoHeaderOnly
-                                                      : wire::TcpChecksum::Full);
+  wire::build_tcp_packet(
+      ip, h, seg.payload, buffer,
+      config_.tcp_checksum_offload ? wire::TcpChecksum::PseudoHeaderOnly : wire::TcpChecksum::Full);
   if (trace_) {
     trace_->on_segment(SegmentEvent{now, id, Direction::Out, local, remote, trace_header(h),
                                     static_cast<std::uint32_t>(seg.payload.size()),
@@ -643,7 +657,8 @@ void Stack::Impl::after_call(std::uint32_t index, Instant now) {
       free_slot(index);
       return;
     }
-  } else if (s.parent && !parent && !s.queued && (c.state() == State::Closed || c.state() == State::Listen)) {
+  } else if (s.parent && !parent && !s.queued &&
+             (c.state() == State::Closed || c.state() == State::Listen)) {
     free_slot(index);  // its listener is gone
     return;
   }
@@ -685,11 +700,10 @@ void Stack::Impl::free_slot(std::uint32_t index) {
   --live_;
 }
 
-Expected<ConnectionId, Error> Stack::Impl::create_connection(wire::Endpoint local,
-                                                       wire::Endpoint remote, Instant now,
-                                                       bool passive, std::uint32_t* index_out,
-                                                       std::optional<SeqNum> isn_floor,
-                                                       const tcp::Connection::CookieState* cookie) {
+Expected<ConnectionId, Error> Stack::Impl::create_connection(
+    wire::Endpoint local, wire::Endpoint remote, Instant now, bool passive,
+    std::uint32_t* index_out, std::optional<SeqNum> isn_floor,
+    const tcp::Connection::CookieState* cookie) {
   if (live_ >= config_.max_connections) return Unexpected{Error::TooManyConnections};
   std::uint32_t index;
   if (!free_slots_.empty()) {
@@ -721,7 +735,8 @@ Expected<ConnectionId, Error> Stack::Impl::create_connection(wire::Endpoint loca
 
 // --- sockets API -------------------------------------------------------------------------
 
-Expected<ListenerId, Error> Stack::Impl::listen(wire::Endpoint local, Instant now, std::size_t backlog) {
+Expected<ListenerId, Error> Stack::Impl::listen(wire::Endpoint local, Instant now,
+                                                std::size_t backlog) {
   if (local.port == 0) return Unexpected{Error::InvalidArgument};
   if (!is_unspecified(local.addr) && !is_our_address(local.addr))
     return Unexpected{Error::InvalidArgument};
@@ -737,8 +752,8 @@ Expected<ListenerId, Error> Stack::Impl::listen(wire::Endpoint local, Instant no
   l->backlog = backlog ? backlog : config_.default_backlog;
   ListenerId id = l->id;
   if (trace_)
-    trace_->on_transition(TransitionEvent{now, id, local, {}, State::Closed, State::Listen,
-                                          "passive OPEN"});
+    trace_->on_transition(
+        TransitionEvent{now, id, local, {}, State::Closed, State::Listen, "passive OPEN"});
   listeners_.emplace(id, std::move(l));
   return id;
 }
@@ -783,7 +798,7 @@ Expected<void, Error> Stack::Impl::close_listener(ListenerId listener, Instant n
 }
 
 std::optional<std::uint16_t> Stack::Impl::pick_ephemeral_port(const wire::IpAddress& local,
-                                                        const wire::Endpoint& remote) {
+                                                              const wire::Endpoint& remote) {
   std::uint32_t first = config_.ephemeral_first;
   std::uint32_t count = config_.ephemeral_last - first + 1;
   // RFC 6056 §3.3.1-style: random start, then linear search for a free 4-tuple.
@@ -800,7 +815,7 @@ std::optional<std::uint16_t> Stack::Impl::pick_ephemeral_port(const wire::IpAddr
 }
 
 Expected<ConnectionId, Error> Stack::Impl::connect(wire::Endpoint remote, Instant now,
-                                             std::optional<wire::Endpoint> local) {
+                                                   std::optional<wire::Endpoint> local) {
   if (remote.port == 0 || is_unspecified(remote.addr) || is_broadcast_or_multicast(remote.addr))
     return Unexpected{Error::InvalidArgument};  // RFC 9293 §3.9.1.1 (MUST-46)
   wire::Endpoint l;
@@ -837,7 +852,7 @@ Expected<ConnectionId, Error> Stack::Impl::connect(wire::Endpoint remote, Instan
 }
 
 Expected<std::size_t, Error> Stack::Impl::send(ConnectionId id, std::span<const std::byte> data,
-                                         Instant now) {
+                                               Instant now) {
   Slot* s = find(id);
   if (!s) return Unexpected{Error::NoSuchConnection};
   Sink sink(*this, s->conn->local(), s->conn->remote(), id, now);
@@ -846,8 +861,8 @@ Expected<std::size_t, Error> Stack::Impl::send(ConnectionId id, std::span<const 
   return r;
 }
 
-Expected<std::size_t, Error> Stack::Impl::send_last(ConnectionId id, std::span<const std::byte> data,
-                                              Instant now) {
+Expected<std::size_t, Error> Stack::Impl::send_last(ConnectionId id,
+                                                    std::span<const std::byte> data, Instant now) {
   Slot* s = find(id);
   if (!s) return Unexpected{Error::NoSuchConnection};
   Sink sink(*this, s->conn->local(), s->conn->remote(), id, now);
@@ -857,7 +872,7 @@ Expected<std::size_t, Error> Stack::Impl::send_last(ConnectionId id, std::span<c
 }
 
 Expected<std::size_t, Error> Stack::Impl::receive(ConnectionId id, std::span<std::byte> out,
-                                            Instant now) {
+                                                  Instant now) {
   Slot* s = find(id);
   if (!s) return Unexpected{Error::NoSuchConnection};
   Sink sink(*this, s->conn->local(), s->conn->remote(), id, now);
@@ -912,7 +927,8 @@ Expected<void, Error> Stack::Impl::set_no_delay(ConnectionId id, bool on) {
 }
 
 Expected<void, Error> Stack::Impl::set_keepalive(ConnectionId id, bool on, Duration idle,
-                                           Duration interval, std::uint8_t probes, Instant now) {
+                                                 Duration interval, std::uint8_t probes,
+                                                 Instant now) {
   Slot* s = find(id);
   if (!s) return Unexpected{Error::NoSuchConnection};
   if (idle <= Duration{0} || interval <= Duration{0} || probes == 0)
@@ -923,7 +939,7 @@ Expected<void, Error> Stack::Impl::set_keepalive(ConnectionId id, bool on, Durat
 }
 
 Expected<void, Error> Stack::Impl::set_user_timeout(ConnectionId id, std::uint8_t data_retries,
-                                              Duration user_timeout) {
+                                                    Duration user_timeout) {
   Slot* s = find(id);
   if (!s) return Unexpected{Error::NoSuchConnection};
   s->conn->set_user_timeout(data_retries, user_timeout);
@@ -965,8 +981,8 @@ std::vector<ConnectionInfo> Stack::Impl::connections() const {
   std::vector<ConnectionInfo> out;
   for (const auto& s : slots_) {
     if (!s.conn) continue;
-    out.push_back(ConnectionInfo{s.conn->id(), s.conn->local(), s.conn->remote(),
-                                 s.conn->status(), s.detached});
+    out.push_back(ConnectionInfo{s.conn->id(), s.conn->local(), s.conn->remote(), s.conn->status(),
+                                 s.detached});
   }
   return out;
 }
@@ -989,9 +1005,7 @@ bool Stack::pop_packet(std::vector<std::byte>& out, std::uint16_t* gso_size) {
 Expected<ListenerId, Error> Stack::listen(wire::Endpoint local, Instant now, std::size_t backlog) {
   return impl_->listen(local, now, backlog);
 }
-Expected<ConnectionId, Error> Stack::accept(ListenerId listener) {
-  return impl_->accept(listener);
-}
+Expected<ConnectionId, Error> Stack::accept(ListenerId listener) { return impl_->accept(listener); }
 Expected<void, Error> Stack::close_listener(ListenerId listener, Instant now) {
   return impl_->close_listener(listener, now);
 }
@@ -1050,9 +1064,7 @@ std::optional<State> Stack::state(ConnectionId id) const { return impl_->state(i
 std::optional<std::uint32_t> Stack::send_space(ConnectionId id) const {
   return impl_->send_space(id);
 }
-std::optional<ConnectionStatus> Stack::status(ConnectionId id) const {
-  return impl_->status(id);
-}
+std::optional<ConnectionStatus> Stack::status(ConnectionId id) const { return impl_->status(id); }
 std::optional<Error> Stack::connection_error(ConnectionId id) const {
   return impl_->connection_error(id);
 }

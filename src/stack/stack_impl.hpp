@@ -79,7 +79,7 @@ struct Stack::Impl {
     TupleKey tuple;
     wire::IpHeader ip;
     wire::TcpHeader tcp;
-    std::vector<std::byte> quote;  // the SYN's first bytes, for an ICMP error
+    std::vector<std::byte> quote;     // the SYN's first bytes, for an ICMP error
     std::optional<SeqNum> isn_floor;  // reopening a TIME-WAIT connection
   };
 
@@ -87,8 +87,8 @@ struct Stack::Impl {
   void handle_tcp(const wire::IpHeader& ip, const wire::TcpHeader& tcp,
                   std::span<const std::byte> payload, std::span<const std::byte> packet,
                   Instant now);
-  void handle_udp(const wire::IpHeader& ip, std::span<const std::byte> body,
-                  bool checksum_verified, Instant now);
+  void handle_udp(const wire::IpHeader& ip, std::span<const std::byte> body, bool checksum_verified,
+                  Instant now);
   void queue_connect_request(const wire::IpHeader& ip, const wire::TcpHeader& tcp,
                              std::span<const std::byte> packet, std::optional<SeqNum> isn_floor,
                              Instant now);
@@ -101,10 +101,10 @@ struct Stack::Impl {
                                  Instant now);
   bool icmp_error_allowed(Instant now);
   std::vector<std::byte> take_buffer();
-  void send_reset_for(const wire::IpHeader& ip, const wire::TcpHeader& tcp,
-                      const tcp::Segment& seg, Instant now);
-  void transmit(const wire::Endpoint& local, const wire::Endpoint& remote,
-                const tcp::Segment& seg, ConnectionId id, Instant now);
+  void send_reset_for(const wire::IpHeader& ip, const wire::TcpHeader& tcp, const tcp::Segment& seg,
+                      Instant now);
+  void transmit(const wire::Endpoint& local, const wire::Endpoint& remote, const tcp::Segment& seg,
+                ConnectionId id, Instant now);
   void after_call(std::uint32_t index, Instant now);
   // Hands `seg` to the connection in slot `index`, then after_call().
   void deliver_segment(std::uint32_t index, const tcp::Segment& seg, Instant now);

@@ -35,9 +35,9 @@ Connection::Connection(const TcpConfig& config, ConnectionContext context, wire:
       cc_(config.congestion, config.mss, config.initial_window_segments) {
   // RFC 7323 §2.3: the shift that lets the window field cover the buffer (or the larger
   // size window_scale_buffer names, as Linux does for its autotuning ceiling).
-  rcv_wscale_ = config.window_scale ? shift_for(std::max(config.receive_buffer,
-                                                         config.window_scale_buffer))
-                                    : 0;
+  rcv_wscale_ = config.window_scale
+                    ? shift_for(std::max(config.receive_buffer, config.window_scale_buffer))
+                    : 0;
   // RFC 6582 §3.2 step 1: "recover" starts at the initial send sequence number.
   recover_ = isn;
   snd_sml_ = isn;
@@ -125,8 +125,7 @@ void Connection::enter_time_wait(Cause cause, Instant now) {
   arm(Timer::TimeWait, now + 2 * config_.msl);
 }
 
-void Connection::count_drop(std::uint64_t Counters::*counter, std::string_view name,
-                            Instant now) {
+void Connection::count_drop(std::uint64_t Counters::*counter, std::string_view name, Instant now) {
   if (context_.counters) ++(context_.counters->*counter);
   if (context_.trace) context_.trace->on_drop(DropEvent{now, context_.id, name});
 }
@@ -382,10 +381,10 @@ void Connection::on_retransmit_timeout(Instant now, SegmentSink& out) {
   ++retries_;
   if (!first_unacked_retransmit_) first_unacked_retransmit_ = now;
   bool handshake = state_ == State::SynSent || state_ == State::SynReceived;
-  std::uint8_t limit = !handshake                   ? config_.data_retries
-                       : state_ == State::SynReceived ? config_.synack_retries.value_or(
-                                                            config_.syn_retries)
-                                                      : config_.syn_retries;
+  std::uint8_t limit = !handshake ? config_.data_retries
+                       : state_ == State::SynReceived
+                           ? config_.synack_retries.value_or(config_.syn_retries)
+                           : config_.syn_retries;
   bool user_timeout_passed = config_.user_timeout > Duration{0} &&
                              now - *first_unacked_retransmit_ >= config_.user_timeout;
   // RFC 9293 §3.8.3: at R2 (a count of retransmissions here, or the user timeout) close
@@ -488,8 +487,8 @@ void Connection::on_persist_timeout(Instant now, SegmentSink& out) {
   // would count toward R2 although the peer answers).
   disarm(Timer::Retransmit);
   if (persist_backoff_ < 16) ++persist_backoff_;
-  Duration interval = std::min(rtt_.rto() * (1 << std::min<int>(persist_backoff_, 10)),
-                               Duration{60s});
+  Duration interval =
+      std::min(rtt_.rto() * (1 << std::min<int>(persist_backoff_, 10)), Duration{60s});
   arm(Timer::Persist, now + interval);
 }
 

@@ -84,8 +84,8 @@ class Connection {
   // NotConnected when CLOSED.
   // then_close: when all of `data` was taken, CLOSE follows at once, so that the FIN rides
   // on the last data segment instead of a segment of its own.
-  Expected<std::size_t, Error> send(std::span<const std::byte> data, Instant now,
-                                    SegmentSink& out, bool then_close = false);
+  Expected<std::size_t, Error> send(std::span<const std::byte> data, Instant now, SegmentSink& out,
+                                    bool then_close = false);
 
   // RFC 9293 §3.10.3 RECEIVE: copies in-order data out; may send a window update. Returns 0
   // at end of stream (after the peer's FIN). Errors: WouldBlock when nothing is there yet;
@@ -257,15 +257,15 @@ class Connection {
   ByteRing snd_buf_;
   SeqNum snd_buf_seq_;  // sequence number of snd_buf_ byte 0
   ReceiveBuffer rcv_buf_;
-  bool fin_queued_ = false;      // user called CLOSE
-  bool fin_received_ = false;    // peer's FIN processed (RCV.NXT passed it)
+  bool fin_queued_ = false;            // user called CLOSE
+  bool fin_received_ = false;          // peer's FIN processed (RCV.NXT passed it)
   std::optional<SeqNum> pending_fin_;  // peer's FIN seen beyond a hole
 
   // Timers, RTT, congestion, recovery.
   std::array<std::optional<Instant>, static_cast<int>(Timer::Count)> timers_{};
   RttEstimator rtt_;
   AnyCongestionControl cc_;
-  std::uint8_t retries_ = 0;           // consecutive RTO expirations
+  std::uint8_t retries_ = 0;                         // consecutive RTO expirations
   std::optional<Instant> first_unacked_retransmit_;  // for the user timeout
   std::uint8_t persist_backoff_ = 0;
   std::uint8_t unanswered_probes_ = 0;  // zero-window probes since the last acceptable ACK
@@ -289,7 +289,7 @@ class Connection {
   bool sack_driven() const { return recovery_ == Recovery::Sack || recovery_ == Recovery::Loss; }
   SeqNum recover_;  // RFC 6582 "recover" / RFC 6675 RecoveryPoint
   SackScoreboard scoreboard_;
-  SeqNum high_rxt_;  // RFC 6675 HighRxt
+  SeqNum high_rxt_;               // RFC 6675 HighRxt
   RetransmitLog retransmit_log_;  // SACK recovery's retransmissions, for RFC 8985 §6.2
   std::uint32_t ack_pending_ = 0;
   // Linux's quick-ACK mode (TcpConfig::quick_acks): ACKs still to send at once, whether the
@@ -299,7 +299,8 @@ class Connection {
   SeqNum snd_sml_{};
   // RFC 2883: a duplicate range to report in the next ACK's first SACK block.
   std::optional<std::pair<SeqNum, SeqNum>> dsack_;
-  void note_duplicate(SeqNum begin, SeqNum end);  // end of the last short segment sent (Minshall's Nagle)
+  void note_duplicate(SeqNum begin,
+                      SeqNum end);       // end of the last short segment sent (Minshall's Nagle)
   std::optional<Instant> last_data_at_;  // full-sized segments received since our last ACK
   bool ack_now_ = false;
   std::optional<Instant> last_invalid_ack_;  // RFC 5961 §7 rate limit: the last such ACK sent

@@ -43,8 +43,8 @@ void Connection::on_segment(const Segment& seg, Instant now, SegmentSink& out) {
   // A retransmitted SYN in SYN-RECEIVED means our SYN,ACK was lost. Following Linux, answer
   // with the SYN,ACK again at once; the sequence check below would answer with a bare ACK
   // that the peer, in SYN-SENT, discards (§3.10.7.3 "fifth").
-  if (state_ == State::SynReceived && passive_ && seg.has(SYN) && !seg.has(ACK) &&
-      !seg.has(RST) && seg.seq == irs_) {
+  if (state_ == State::SynReceived && passive_ && seg.has(SYN) && !seg.has(ACK) && !seg.has(RST) &&
+      seg.seq == irs_) {
     send_syn(now, out, true);
     return;
   }
@@ -52,8 +52,8 @@ void Connection::on_segment(const Segment& seg, Instant now, SegmentSink& out) {
   // (SEQ = IRS) and acknowledges ours. Taken as the ACK of our SYN — ESTABLISHED, and an ACK
   // back — as the figure shows and Linux does. Read literally, §3.10.7.4's sequence check
   // would answer it as an old duplicate and wait another round trip for the peer's ACK.
-  if (state_ == State::SynReceived && !passive_ && seg.has(SYN) && seg.has(ACK) &&
-      !seg.has(RST) && seg.seq == irs_ && snd_una_ < seg.ack && seg.ack <= snd_max_) {
+  if (state_ == State::SynReceived && !passive_ && seg.has(SYN) && seg.has(ACK) && !seg.has(RST) &&
+      seg.seq == irs_ && snd_una_ < seg.ack && seg.ack <= snd_max_) {
     Segment ack_of_syn = seg;
     ack_of_syn.flags = static_cast<std::uint8_t>(seg.flags & ~(SYN | FIN));
     ack_of_syn.seq = seg.seq + 1;
@@ -68,8 +68,8 @@ void Connection::on_segment(const Segment& seg, Instant now, SegmentSink& out) {
   if (!check_sequence(seg, now, out)) return;  // first
   if (!check_rst(seg, now, out)) return;       // second
   // third: security/compartment — not applicable (RFC 9293 §3.10.7.4 "third").
-  if (!check_syn(seg, now, out)) return;       // fourth
-  if (!process_ack(seg, now, out)) return;     // fifth
+  if (!check_syn(seg, now, out)) return;    // fourth
+  if (!process_ack(seg, now, out)) return;  // fifth
   // sixth: URG. RFC 6093: urgent data is delivered inline; the pointer is not acted on.
   process_text(seg, now, out);  // seventh and eighth (text, FIN)
   // RFC 9293 §3.10.7.4 fifth, FIN-WAIT-1: "if the FIN segment is now acknowledged, then
@@ -217,7 +217,7 @@ void Connection::apply_peer_syn_options(const Segment& seg) {
     snd_wscale_ = 0;
     rcv_wscale_ = 0;
   }
-  sack_ok_ = config_.sack && o.sack_permitted;  // RFC 2018 §2
+  sack_ok_ = config_.sack && o.sack_permitted;              // RFC 2018 §2
   ts_ok_ = config_.timestamps && o.timestamps.has_value();  // RFC 7323 §3.2
   if (ts_ok_) ts_recent_ = o.timestamps->value;
 }
@@ -247,8 +247,7 @@ bool Connection::check_sequence(const Segment& seg, Instant now, SegmentSink& ou
   if (!acceptable) {
     // RFC 9293 §3.10.7.4 eighth, TIME-WAIT: "The only thing that can arrive in this state is
     // a retransmission of the remote FIN. Acknowledge it, and restart the 2 MSL timeout."
-    if (state_ == State::TimeWait && seg.has(FIN) && !seg.has(RST) &&
-        seg.seq + len == rcv_nxt_) {
+    if (state_ == State::TimeWait && seg.has(FIN) && !seg.has(RST) && seg.seq + len == rcv_nxt_) {
       if (context_.counters) ++context_.counters->tcp_time_wait_reacks;
       arm(Timer::TimeWait, now + 2 * config_.msl);
       send_ack(now, out);
@@ -272,7 +271,8 @@ bool Connection::check_sequence(const Segment& seg, Instant now, SegmentSink& ou
     // (unless the RST bit is set ...): <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>"
     SYNACK_DROP(drop_sequence_unacceptable);
     // RFC 2883 §4: data wholly below RCV.NXT is a duplicate; say so in the ACK.
-    if (!seg.payload.empty() && seg.seq + static_cast<std::uint32_t>(seg.payload.size()) <= rcv_nxt_)
+    if (!seg.payload.empty() &&
+        seg.seq + static_cast<std::uint32_t>(seg.payload.size()) <= rcv_nxt_)
       note_duplicate(seg.seq, seg.seq + static_cast<std::uint32_t>(seg.payload.size()));
     send_invalid_reply_ack(seg, now, out);
     return false;
@@ -398,8 +398,8 @@ bool Connection::process_ack(const Segment& seg, Instant now, SegmentSink& out) 
     // RFC 2018 §4 / RFC 6675: record what the peer holds above the cumulative ACK.
     auto r = scoreboard_.update(
         seq_max(seg.ack, snd_una_), snd_max_,
-        std::span(seg.options.sack.data(), std::min<std::size_t>(seg.options.sack_count,
-                                                                 wire::kMaxSackBlocks)));
+        std::span(seg.options.sack.data(),
+                  std::min<std::size_t>(seg.options.sack_count, wire::kMaxSackBlocks)));
     if (r.ignored > 0) context_.counters->drop_sack_invalid += r.ignored;
     newly_sacked = r.newly_sacked;
   }
@@ -482,8 +482,7 @@ void Connection::handle_new_ack(const Segment& seg, Instant now, SegmentSink& ou
   // while ACKs advanced). RFC 6298 §5 note after 5.7; Linux resets icsk_backoff on every
   // ACK that carries a sample. Without timestamps an ambiguous ACK keeps the backed-off RTO
   // until a Karn-valid sample (RFC 6298 §3, Karn).
-  if (ts_ok_ && seg.options.timestamps && seg.options.timestamps->echo != 0)
-    rtt_.reset_backoff();
+  if (ts_ok_ && seg.options.timestamps && seg.options.timestamps->echo != 0) rtt_.reset_backoff();
   std::uint32_t data_acked = 0;
   if (seg.ack > snd_buf_seq_)
     data_acked = std::min<std::uint32_t>(static_cast<std::uint32_t>(seg.ack - snd_buf_seq_),
@@ -548,8 +547,8 @@ void Connection::handle_duplicate_ack(const Segment& seg, bool new_sack_info) {
   // outstanding is a window probe sent past the offered window, and its "still zero" answers
   // (RFC 9293 §3.8.6.1) say nothing of loss — three of them would fast-retransmit the probe
   // and halve cwnd (Linux's probes are never in flight, so it cannot count them either).
-  bool rfc5681 = seg.payload.empty() && !seg.has(SYN) && !seg.has(FIN) && window == snd_wnd_ &&
-                 window != 0;
+  bool rfc5681 =
+      seg.payload.empty() && !seg.has(SYN) && !seg.has(FIN) && window == snd_wnd_ && window != 0;
   // RFC 6675 §2: "a segment that arrives carrying a SACK block that identifies previously
   // unacknowledged and un-SACKed octets between HighACK and HighData" is a DupAck whatever
   // its window or payload — Linux changes its window in nearly every ACK, and RFC 5681's
@@ -585,7 +584,8 @@ void Connection::enter_recovery(Instant now, SegmentSink& out) {
     retransmit_log_.clear();
     retransmit_log_.on_retransmit(snd_una_, high_rxt_, snd_max_);
     if (context_.counters)
-      context_.counters->tcp_sack_recovered_bytes += static_cast<std::uint32_t>(high_rxt_ - snd_una_);
+      context_.counters->tcp_sack_recovered_bytes +=
+          static_cast<std::uint32_t>(high_rxt_ - snd_una_);
   }
   snd_nxt_ = seq_max(saved_nxt, snd_nxt_);
 }
@@ -616,8 +616,8 @@ void Connection::update_send_window(const Segment& seg, Instant now) {
 
 // RFC 9293 §3.10.7.4 seventh (segment text) and eighth (FIN).
 void Connection::process_text(const Segment& seg, Instant now, SegmentSink& out) {
-  bool accepts_text = state_ == State::Established || state_ == State::FinWait1 ||
-                      state_ == State::FinWait2;
+  bool accepts_text =
+      state_ == State::Established || state_ == State::FinWait1 || state_ == State::FinWait2;
   std::span<const std::byte> payload = seg.payload;
   SeqNum seq = seg.seq;
   if (!payload.empty()) {
@@ -629,7 +629,8 @@ void Connection::process_text(const Segment& seg, Instant now, SegmentSink& out)
     } else if (seq < rcv_nxt_) {
       auto skip = static_cast<std::uint32_t>(rcv_nxt_ - seq);
       // RFC 2883 §4: the part already received is reported as a duplicate.
-      note_duplicate(seq, seq + std::min<std::uint32_t>(skip, static_cast<std::uint32_t>(payload.size())));
+      note_duplicate(
+          seq, seq + std::min<std::uint32_t>(skip, static_cast<std::uint32_t>(payload.size())));
       payload = skip >= payload.size() ? std::span<const std::byte>{} : payload.subspan(skip);
       seq = rcv_nxt_;
       if (payload.empty()) schedule_ack(now, out, true);  // a duplicate: ACK at once
@@ -649,8 +650,7 @@ void Connection::process_text(const Segment& seg, Instant now, SegmentSink& out)
     } else {
       // RFC 5681 §4.2: an out-of-order segment is answered at once (a duplicate ACK), and
       // so is data beyond the window.
-      if (result.out_of_order && context_.counters)
-        ++context_.counters->tcp_out_of_order_segments;
+      if (result.out_of_order && context_.counters) ++context_.counters->tcp_out_of_order_segments;
       schedule_ack(now, out, true);
     }
   }

@@ -47,8 +47,8 @@ std::uint16_t Connection::window_to_advertise() {
   offered = std::min(offered, max_window);
   // Rounded up, so the right edge never moves left on the wire (SHLD-14); the few extra
   // octets are within the buffer's slack (insert() cuts at the free space).
-  std::uint32_t field = std::min<std::uint32_t>(
-      (offered + (1u << rcv_wscale_) - 1) >> rcv_wscale_, 0xffff);
+  std::uint32_t field =
+      std::min<std::uint32_t>((offered + (1u << rcv_wscale_) - 1) >> rcv_wscale_, 0xffff);
   SeqNum edge = rcv_nxt_ + (field << rcv_wscale_);
   if (edge > rcv_adv_) rcv_adv_ = edge;
   return static_cast<std::uint16_t>(field);
@@ -78,8 +78,8 @@ void Connection::emit(Segment& seg, Instant now, SegmentSink& out) {
     if (seg.has(ACK)) dsack_.reset();
     if (sack_ok_ && seg.has(ACK) && rcv_buf_.has_out_of_order()) {
       std::size_t max_blocks = ts_ok_ ? 3 : 4;
-      first += rcv_buf_.sack_blocks(rcv_nxt_.raw(), seg.options.sack.data() + first,
-                                    max_blocks - first);
+      first +=
+          rcv_buf_.sack_blocks(rcv_nxt_.raw(), seg.options.sack.data() + first, max_blocks - first);
     }
     if (config_.sack_fin && sack_ok_ && seg.has(ACK) && pending_fin_ && !fin_received_) {
       // Follows Linux: the held FIN extends the block it ends, or gets a block of its own.
@@ -91,7 +91,8 @@ void Connection::emit(Segment& seg, Instant now, SegmentSink& out) {
           merged = true;
         }
       }
-      if (!merged && first < (ts_ok_ ? 3u : 4u)) seg.options.sack[first++] = wire::SackBlock{f, f + 1};
+      if (!merged && first < (ts_ok_ ? 3u : 4u))
+        seg.options.sack[first++] = wire::SackBlock{f, f + 1};
     }
     seg.options.sack_count = static_cast<std::uint8_t>(first);
   }
@@ -152,7 +153,8 @@ SeqNum Connection::acceptable_seq(bool for_rst) const {
   // Not for an RST: RFC 5961 §3.2 accepts an RST only at exactly RCV.NXT, and a peer that
   // refused the probe octet (its window is zero) would answer an RST beyond it with a
   // challenge ACK and live on; the clamp to its window (as Linux) is what it accepts.
-  if (!for_rst && probe_end_ && window_end < *probe_end_ && *probe_end_ <= snd_max_) window_end = *probe_end_;
+  if (!for_rst && probe_end_ && window_end < *probe_end_ && *probe_end_ <= snd_max_)
+    window_end = *probe_end_;
   return snd_max_ <= window_end ? snd_max_ : seq_max(window_end, snd_una_);
 }
 
@@ -238,9 +240,7 @@ void Connection::send_data_segment(SeqNum seq, std::uint32_t len, bool fin, Inst
   if (!timer(Timer::Retransmit)) arm(Timer::Retransmit, now + rtt_.rto());
 }
 
-void Connection::restart_retransmit_timer(Instant now) {
-  arm(Timer::Retransmit, now + rtt_.rto());
-}
+void Connection::restart_retransmit_timer(Instant now) { arm(Timer::Retransmit, now + rtt_.rto()); }
 
 // RFC 6675 §4 SetPipe, less the retransmissions found lost (RFC 8985 §6.2), which are no
 // longer in the network until sent again.
@@ -355,8 +355,7 @@ void Connection::output(Instant now, SegmentSink& out) {
   // RFC 9293 §3.7.1 (MUST-16): options in this segment come off the payload.
   std::uint32_t mss = effective_mss() - sack_option_bytes();
   // With segmentation offload, new data goes out in bursts of whole segments the link cuts.
-  const std::uint32_t burst =
-      config_.gso_max_bytes > mss ? config_.gso_max_bytes / mss * mss : mss;
+  const std::uint32_t burst = config_.gso_max_bytes > mss ? config_.gso_max_bytes / mss * mss : mss;
   bool sent_any = false;
   // RFC 6675 §5 (C): during SACK recovery, holes judged lost go first, while pipe allows.
   if (sack_driven()) {

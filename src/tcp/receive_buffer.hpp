@@ -18,10 +18,10 @@ class ReceiveBuffer {
       : ring_(capacity), max_ranges_(max_ranges) {}
 
   struct InsertResult {
-    std::uint32_t advanced = 0;   // bytes that became in order (RCV.NXT moves by this)
-    bool out_of_order = false;    // stored ahead of a hole
-    bool dropped = false;         // no room for another out-of-order range
-    bool filled_hole = false;     // in-order data that joined a stored range
+    std::uint32_t advanced = 0;  // bytes that became in order (RCV.NXT moves by this)
+    bool out_of_order = false;   // stored ahead of a hole
+    bool dropped = false;        // no room for another out-of-order range
+    bool filled_hole = false;    // in-order data that joined a stored range
   };
 
   // Data starting `offset` bytes past RCV.NXT. Bytes past the free space are cut off;

@@ -54,8 +54,9 @@ class RttEstimator {
  private:
   // RFC 6298 §2.4 (minimum, configurable) and §2.5 (maximum, configurable).
   void recompute() {
-    rto_ = min_in_variance_ ? std::min(*srtt_ + std::max(min_, rttvar_ * 4), max_)
-                            : std::clamp(*srtt_ + std::max(Duration{1000}, rttvar_ * 4), min_, max_);
+    rto_ = min_in_variance_
+               ? std::min(*srtt_ + std::max(min_, rttvar_ * 4), max_)
+               : std::clamp(*srtt_ + std::max(Duration{1000}, rttvar_ * 4), min_, max_);
   }
 
   std::optional<Duration> srtt_;

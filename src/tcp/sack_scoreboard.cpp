@@ -163,8 +163,7 @@ std::size_t RetransmitLog::update(SeqNum snd_una, const SackScoreboard& scoreboa
     if (r.lost) continue;
     // RFC 8985 §6.2: segments sent after the retransmission were delivered (SACKed) while
     // it was not; with the DupThresh margin of RFC 6675 §4 IsLost against reordering.
-    if (scoreboard.sacked_bytes_above(r.sent_at_snd_max) >
-        (SackScoreboard::kDupThresh - 1) * mss) {
+    if (scoreboard.sacked_bytes_above(r.sent_at_snd_max) > (SackScoreboard::kDupThresh - 1) * mss) {
       r.lost = true;
       ++newly_lost;
     }

@@ -21,8 +21,8 @@ class SackScoreboard {
   // Merges the blocks of one ACK. Blocks outside (SND.UNA, SND.MAX] or with left >= right
   // lie (RFC 2018 §4 / RFC 6675 §5.1 note) and are ignored.
   struct UpdateResult {
-    std::size_t ignored = 0;          // lying blocks
-    std::uint32_t newly_sacked = 0;   // octets SACKed for the first time (RFC 6675 §2 DupAck)
+    std::size_t ignored = 0;         // lying blocks
+    std::uint32_t newly_sacked = 0;  // octets SACKed for the first time (RFC 6675 §2 DupAck)
   };
   UpdateResult update(SeqNum snd_una, SeqNum snd_max, std::span<const wire::SackBlock> blocks);
   // SND.UNA moved: forget what is now cumulatively acknowledged.

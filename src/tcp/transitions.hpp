@@ -53,40 +53,64 @@ inline constexpr std::size_t kCauseCount = 24;
 // The text a trace records for a cause.
 constexpr std::string_view label(Cause c) {
   switch (c) {
-    case Cause::PassiveOpen: return "passive OPEN";
-    case Cause::ActiveOpen: return "active OPEN / snd SYN";
-    case Cause::ListenerClose: return "CLOSE";
-    case Cause::CloseDelete: return "CLOSE / delete TCB";
-    case Cause::RcvSyn: return "rcv SYN / snd SYN,ACK";
-    case Cause::SendSyn: return "SEND / snd SYN";
-    case Cause::RcvSynAck: return "rcv SYN,ACK / snd ACK";
-    case Cause::RcvRstDelete: return "rcv RST / delete TCB";
-    case Cause::RcvAckOfSyn: return "rcv ACK of SYN";
-    case Cause::CloseSndFin: return "CLOSE / snd FIN";
-    case Cause::RcvFin: return "rcv FIN / snd ACK";
-    case Cause::RcvAckOfFin: return "rcv ACK of FIN";
-    case Cause::RcvAckOfFinDelete: return "rcv ACK of FIN / delete TCB";
-    case Cause::Timeout2Msl: return "timeout=2MSL / delete TCB";
-    case Cause::RcvRstToListen: return "rcv RST / return to LISTEN";
-    case Cause::RcvSynToListen: return "rcv SYN / return to LISTEN";
-    case Cause::RcvFinAck: return "rcv FIN,ACK / snd ACK";
-    case Cause::AbortDelete: return "ABORT / delete TCB";
-    case Cause::AbortSndRst: return "ABORT / snd RST";
-    case Cause::IcmpUnreachable: return "rcv ICMP unreachable / delete TCB";
-    case Cause::TimeoutSynRetries: return "timeout=SYN retries / delete TCB";
-    case Cause::TimeoutR2: return "timeout=R2 / delete TCB";
-    case Cause::TimeoutKeepalive: return "timeout=keepalive / delete TCB";
-    case Cause::SynCookieAck: return "rcv ACK with valid SYN cookie";
+    case Cause::PassiveOpen:
+      return "passive OPEN";
+    case Cause::ActiveOpen:
+      return "active OPEN / snd SYN";
+    case Cause::ListenerClose:
+      return "CLOSE";
+    case Cause::CloseDelete:
+      return "CLOSE / delete TCB";
+    case Cause::RcvSyn:
+      return "rcv SYN / snd SYN,ACK";
+    case Cause::SendSyn:
+      return "SEND / snd SYN";
+    case Cause::RcvSynAck:
+      return "rcv SYN,ACK / snd ACK";
+    case Cause::RcvRstDelete:
+      return "rcv RST / delete TCB";
+    case Cause::RcvAckOfSyn:
+      return "rcv ACK of SYN";
+    case Cause::CloseSndFin:
+      return "CLOSE / snd FIN";
+    case Cause::RcvFin:
+      return "rcv FIN / snd ACK";
+    case Cause::RcvAckOfFin:
+      return "rcv ACK of FIN";
+    case Cause::RcvAckOfFinDelete:
+      return "rcv ACK of FIN / delete TCB";
+    case Cause::Timeout2Msl:
+      return "timeout=2MSL / delete TCB";
+    case Cause::RcvRstToListen:
+      return "rcv RST / return to LISTEN";
+    case Cause::RcvSynToListen:
+      return "rcv SYN / return to LISTEN";
+    case Cause::RcvFinAck:
+      return "rcv FIN,ACK / snd ACK";
+    case Cause::AbortDelete:
+      return "ABORT / delete TCB";
+    case Cause::AbortSndRst:
+      return "ABORT / snd RST";
+    case Cause::IcmpUnreachable:
+      return "rcv ICMP unreachable / delete TCB";
+    case Cause::TimeoutSynRetries:
+      return "timeout=SYN retries / delete TCB";
+    case Cause::TimeoutR2:
+      return "timeout=R2 / delete TCB";
+    case Cause::TimeoutKeepalive:
+      return "timeout=keepalive / delete TCB";
+    case Cause::SynCookieAck:
+      return "rcv ACK with valid SYN cookie";
   }
   return "?";
 }
 
 // How the state diagram (src/observe/state_diagram.cpp) draws a transition.
 enum class Drawn : std::uint8_t {
-  Figure5,     // an edge of RFC 9293 Figure 5
-  Section3107, // defined by §3.10.7's event processing, not in the figure
-  SameLine,    // another cause on the line of the row before it (same from and to)
-  NotDrawn,    // not in the RFC's picture (ABORT, timeouts, ICMP, SYN cookies)
+  Figure5,      // an edge of RFC 9293 Figure 5
+  Section3107,  // defined by §3.10.7's event processing, not in the figure
+  SameLine,     // another cause on the line of the row before it (same from and to)
+  NotDrawn,     // not in the RFC's picture (ABORT, timeouts, ICMP, SYN cookies)
 };
 
 struct Transition {

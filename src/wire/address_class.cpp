@@ -20,14 +20,14 @@ IpAddress v4_at(const IpAddress& a, std::size_t offset) {
 
 AddressClass classify_v4(const IpAddress& a) {
   const auto b = a.bytes;
-  if (b[0] == 127) return AddressClass::Loopback;                          // RFC 1122 §3.2.1.3
+  if (b[0] == 127) return AddressClass::Loopback;  // RFC 1122 §3.2.1.3
   if (b[0] == 0) {
     return all_zero(a, 0, 4) ? AddressClass::Unspecified : AddressClass::ThisNetwork;
   }
-  if (b[0] == 169 && b[1] == 254) return AddressClass::LinkLocal;          // RFC 3927
-  if (b[0] >= 224 && b[0] <= 239) return AddressClass::Multicast;          // RFC 5771
+  if (b[0] == 169 && b[1] == 254) return AddressClass::LinkLocal;  // RFC 3927
+  if (b[0] >= 224 && b[0] <= 239) return AddressClass::Multicast;  // RFC 5771
   if (b[0] == 255 && b[1] == 255 && b[2] == 255 && b[3] == 255) return AddressClass::Broadcast;
-  if (b[0] >= 240) return AddressClass::Reserved;                          // RFC 1112 §4
+  if (b[0] >= 240) return AddressClass::Reserved;  // RFC 1112 §4
   return AddressClass::Unicast;
 }
 
@@ -35,14 +35,22 @@ AddressClass classify_v4(const IpAddress& a) {
 
 std::string_view to_string(AddressClass c) {
   switch (c) {
-    case AddressClass::Unicast: return "unicast";
-    case AddressClass::Loopback: return "loopback";
-    case AddressClass::Unspecified: return "unspecified";
-    case AddressClass::ThisNetwork: return "this-network";
-    case AddressClass::LinkLocal: return "link-local";
-    case AddressClass::Multicast: return "multicast";
-    case AddressClass::Broadcast: return "broadcast";
-    case AddressClass::Reserved: return "reserved";
+    case AddressClass::Unicast:
+      return "unicast";
+    case AddressClass::Loopback:
+      return "loopback";
+    case AddressClass::Unspecified:
+      return "unspecified";
+    case AddressClass::ThisNetwork:
+      return "this-network";
+    case AddressClass::LinkLocal:
+      return "link-local";
+    case AddressClass::Multicast:
+      return "multicast";
+    case AddressClass::Broadcast:
+      return "broadcast";
+    case AddressClass::Reserved:
+      return "reserved";
   }
   return "?";
 }
@@ -69,9 +77,9 @@ AddressClass classify(const IpAddress& a) {
   if (a.is_v4()) return classify_v4(a);
   if (auto v4 = embedded_v4(a)) return classify_v4(*v4);
   const auto& b = a.bytes;
-  if (all_zero(a, 0, 16)) return AddressClass::Unspecified;                // RFC 4291 §2.5.2
-  if (all_zero(a, 0, 15) && b[15] == 1) return AddressClass::Loopback;      // RFC 4291 §2.5.3
-  if (b[0] == 0xff) return AddressClass::Multicast;                         // RFC 4291 §2.7
+  if (all_zero(a, 0, 16)) return AddressClass::Unspecified;                   // RFC 4291 §2.5.2
+  if (all_zero(a, 0, 15) && b[15] == 1) return AddressClass::Loopback;        // RFC 4291 §2.5.3
+  if (b[0] == 0xff) return AddressClass::Multicast;                           // RFC 4291 §2.7
   if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) return AddressClass::LinkLocal;  // fe80::/10
   return AddressClass::Unicast;
 }

@@ -66,14 +66,14 @@ TEST(HttpHead, ChunkedOverridesContentLengthAndCloses_Rfc9112_6_3) {
 TEST(HttpHead, Malformed) {
   HttpRequest r;
   for (const char* bad : {
-           "GET /\r\n\r\n",                                    // no version
-           "GET / HTTP/2.0\r\n\r\n",                           // unsupported version
-           "GET  / HTTP/1.1\r\n\r\n",                          // empty target
-           "G(T / HTTP/1.1\r\n\r\n",                           // method not a token
-           "GET / HTTP/1.1\r\nHost : x\r\n\r\n",               // space before the colon
-           "GET / HTTP/1.1\r\nNoColon\r\n\r\n",                //
-           "GET / HTTP/1.1\r\nA: b\r\n  folded\r\n\r\n",       // obs-fold
-           "PUT / HTTP/1.1\r\nContent-Length: 1x\r\n\r\n",     //
+           "GET /\r\n\r\n",                                 // no version
+           "GET / HTTP/2.0\r\n\r\n",                        // unsupported version
+           "GET  / HTTP/1.1\r\n\r\n",                       // empty target
+           "G(T / HTTP/1.1\r\n\r\n",                        // method not a token
+           "GET / HTTP/1.1\r\nHost : x\r\n\r\n",            // space before the colon
+           "GET / HTTP/1.1\r\nNoColon\r\n\r\n",             //
+           "GET / HTTP/1.1\r\nA: b\r\n  folded\r\n\r\n",    // obs-fold
+           "PUT / HTTP/1.1\r\nContent-Length: 1x\r\n\r\n",  //
            "PUT / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
            "PUT / HTTP/1.1\r\nContent-Length: 1, 2\r\n\r\n",
            "PUT / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
@@ -110,8 +110,8 @@ TEST(Chunked, DecodesAcrossAnySplit_Rfc9112_7_1) {
 }
 
 TEST(Chunked, Errors) {
-  for (const char* bad : {"x\r\n", "\r\n", "5\r\nhelloX", "5\r\nhello\rX", "0\r\n\rX",
-                          "fffffffffffffffffff\r\n"}) {
+  for (const char* bad :
+       {"x\r\n", "\r\n", "5\r\nhelloX", "5\r\nhello\rX", "0\r\n\rX", "fffffffffffffffffff\r\n"}) {
     ChunkedDecoder d;
     std::string_view s(bad);
     d.feed(std::as_bytes(std::span(s.data(), s.size())), [](std::span<const std::byte>) {});
@@ -135,7 +135,8 @@ std::string sha_hex(std::string_view s, bool hardware) {
 TEST(Sha256, Fips180Vectors) {
   for (bool hw : {false, true}) {
     EXPECT_EQ(sha_hex("", hw), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-    EXPECT_EQ(sha_hex("abc", hw), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    EXPECT_EQ(sha_hex("abc", hw),
+              "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     EXPECT_EQ(sha_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", hw),
               "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
     Sha256 million(hw);

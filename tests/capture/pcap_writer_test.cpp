@@ -61,9 +61,9 @@ std::vector<Record> read_pcap(const std::string& path, int* datalink = nullptr) 
   const u_char* data = nullptr;
   while (pcap_next_ex(handle, &header, &data) == 1) {
     const auto* first = reinterpret_cast<const std::byte*>(data);
-    records.push_back(Record{
-        static_cast<std::int64_t>(header->ts.tv_sec) * 1'000'000 + header->ts.tv_usec,
-        header->caplen, header->len, std::vector<std::byte>(first, first + header->caplen)});
+    records.push_back(
+        Record{static_cast<std::int64_t>(header->ts.tv_sec) * 1'000'000 + header->ts.tv_usec,
+               header->caplen, header->len, std::vector<std::byte>(first, first + header->caplen)});
   }
   pcap_close(handle);
   return records;

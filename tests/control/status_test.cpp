@@ -19,8 +19,8 @@
 #include <thread>
 
 #include "control/control_socket.hpp"
-#include "sim/sim_pair.hpp"
 #include "control/status_format.hpp"
+#include "sim/sim_pair.hpp"
 
 namespace synack::control {
 using namespace synack::sim;
@@ -89,8 +89,8 @@ TEST(StatusFormat, NoRttSampleIsNull) {
 }
 
 TEST(StatusFormat, ConnectionTextLikeSsTi) {
-  std::string text =
-      format_connections_text({parse_status_lines(connections_json({42, "serve"}, {sample_connection()}))});
+  std::string text = format_connections_text(
+      {parse_status_lines(connections_json({42, "serve"}, {sample_connection()}))});
   EXPECT_EQ(text.rfind("State        Recv-Q Send-Q Local Address:Port", 0), 0u) << text;
   EXPECT_NE(text.find("ESTABLISHED  12     345    198.18.0.1:7"), std::string::npos) << text;
   EXPECT_NE(text.find("[fd53:796e:6163::2]:40000"), std::string::npos) << text;
@@ -378,15 +378,15 @@ TEST_F(ControlProtocol, ClientThatNeverReadsDoesNotStallTheLoop) {
   for (int i = 0; i < 20 && server_->requests_served() == 0; ++i) loop_.poll_once();
   EXPECT_EQ(server_->requests_served(), 1u);
   for (int i = 0; i < 5; ++i) loop_.poll_once();  // the socket stays full: nothing to do
-  EXPECT_EQ(server_->clients(), 1u);  // still holding the rest of the answer
+  EXPECT_EQ(server_->clients(), 1u);              // still holding the rest of the answer
   loop_.advance(3s);
   EXPECT_EQ(server_->clients(), 0u);
   ::close(fd);
 }
 
 TEST(ControlSockets, StaleSocketsOfGoneProcessesAreSkipped) {
-  auto base = std::filesystem::temp_directory_path() /
-              ("synack-xdg-test-" + std::to_string(::getpid()));
+  auto base =
+      std::filesystem::temp_directory_path() / ("synack-xdg-test-" + std::to_string(::getpid()));
   std::filesystem::create_directories(base / "synack");
   const char* old = std::getenv("XDG_RUNTIME_DIR");
   std::string saved = old ? old : "";
@@ -415,8 +415,10 @@ TEST(ControlSockets, StaleSocketsOfGoneProcessesAreSkipped) {
   ASSERT_EQ(find_control_sockets(::getpid()).size(), 1u);
   ::close(live);
   ::close(stale);
-  if (old) ::setenv("XDG_RUNTIME_DIR", saved.c_str(), 1);
-  else ::unsetenv("XDG_RUNTIME_DIR");
+  if (old)
+    ::setenv("XDG_RUNTIME_DIR", saved.c_str(), 1);
+  else
+    ::unsetenv("XDG_RUNTIME_DIR");
   std::filesystem::remove_all(base);
 }
 

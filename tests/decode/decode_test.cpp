@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
-#include "cli/commands.hpp"
 #include "capture/pcap_reader.hpp"
+#include "cli/commands.hpp"
 #include "sim/scenarios.hpp"
 #include "tcp/transitions.hpp"
 #include "wire/packet.hpp"
@@ -888,8 +888,12 @@ TEST(Decode, EveryChangeIsARowOfTheTransitionTable) {
   scripts[1].seg(C, SYN, 0, 0).seg(S, RST | ACK, 0, 1);
   scripts[2].seg(C, SYN, 0, 0).seg(S, SYN | ACK, 0, 1).seg(C, RST, 1, 0);
   scripts[3].seg(C, SYN, 0, 0).seg(S, SYN, 0, 0).seg(C, SYN | ACK, 0, 1).seg(S, SYN | ACK, 0, 1);
-  scripts[4].handshake().seg(C, FIN | ACK, 1, 1).seg(S, FIN | ACK, 1, 1).seg(C, ACK, 2, 2).seg(
-      S, ACK, 2, 2);
+  scripts[4]
+      .handshake()
+      .seg(C, FIN | ACK, 1, 1)
+      .seg(S, FIN | ACK, 1, 1)
+      .seg(C, ACK, 2, 2)
+      .seg(S, ACK, 2, 2);
   scripts[5].handshake().seg(S, RST | ACK, 1, 1);
   int changes = 0;
   for (std::size_t i = 0; i < scripts.size(); ++i) {

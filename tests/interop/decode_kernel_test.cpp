@@ -26,8 +26,8 @@
 #include <thread>
 #include <vector>
 
-#include "decode/decode.hpp"
 #include "capture/pcap_reader.hpp"
+#include "decode/decode.hpp"
 
 extern char** environ;
 

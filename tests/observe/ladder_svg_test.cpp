@@ -9,8 +9,8 @@
 
 #include "cli/commands.hpp"
 #include "observe/ladder_svg.hpp"
-#include "sim/scenarios.hpp"
 #include "picture_check.hpp"
+#include "sim/scenarios.hpp"
 
 using namespace synack;
 using namespace synack::cli;
@@ -83,8 +83,7 @@ TEST(LadderSvg, EveryScenarioIsWellFormedSvgAndHtml) {
       EXPECT_NE(svg.find(xml_escape(name)), std::string::npos) << scenario.name << " " << name;
     for (const auto& e : ladder.events) {
       if (e.kind != LadderEvent::Kind::State) continue;
-      EXPECT_NE(svg.find(">" + std::string(to_string(e.state.to)) + "</text>"),
-                std::string::npos)
+      EXPECT_NE(svg.find(">" + std::string(to_string(e.state.to)) + "</text>"), std::string::npos)
           << scenario.name;
     }
     auto svg_path = dir / (scenario.name + ".svg");
@@ -172,8 +171,10 @@ TEST(LadderSvg, SynArrowsAreGreenFinArrowsBlueAndNothingIsRedWithoutLossOrReset)
   PngStats stats = png_stats(dir / "exchange.png", boxes);
   ASSERT_TRUE(stats.ok) << stats.error;
   for (std::size_t i = 0; i < kinds.size(); ++i) {
-    if (kinds[i] == "syn") EXPECT_GT(stats.boxes[i].green, 2) << "SYN arrow " << i;
-    else EXPECT_GT(stats.boxes[i].blue, 2) << "FIN arrow " << i;
+    if (kinds[i] == "syn")
+      EXPECT_GT(stats.boxes[i].green, 2) << "SYN arrow " << i;
+    else
+      EXPECT_GT(stats.boxes[i].blue, 2) << "FIN arrow " << i;
   }
   EXPECT_EQ(stats.boxes.back().red, 0);
   std::filesystem::remove_all(dir);

@@ -21,8 +21,8 @@ inline bool have_tool(const std::string& name) {
 
 // A fresh directory for one test's files.
 inline std::filesystem::path scratch_dir(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() /
-             ("synack-" + name + "-" + std::to_string(getpid()));
+  auto dir =
+      std::filesystem::temp_directory_path() / ("synack-" + name + "-" + std::to_string(getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
@@ -153,7 +153,7 @@ inline PngStats png_stats(const std::filesystem::path& png, const std::vector<Bo
     words >> name;
     PixelCounts c;
     std::map<std::string, long*> fields = {
-        {"total", &c.total}, {"nonwhite", &c.nonwhite}, {"red", &c.red}, {"green", &c.green},
+        {"total", &c.total}, {"nonwhite", &c.nonwhite}, {"red", &c.red},  {"green", &c.green},
         {"blue", &c.blue},   {"dark", &c.dark},         {"grey", &c.grey}};
     while (words >> word) {
       auto eq = word.find('=');
@@ -161,8 +161,10 @@ inline PngStats png_stats(const std::filesystem::path& png, const std::vector<Bo
       auto f = fields.find(word.substr(0, eq));
       if (f != fields.end()) *f->second = std::stol(word.substr(eq + 1));
     }
-    if (name == "all") stats.all = c;
-    else stats.boxes.push_back(c);
+    if (name == "all")
+      stats.all = c;
+    else
+      stats.boxes.push_back(c);
   }
   stats.ok = stats.width > 0 && stats.boxes.size() == boxes.size();
   if (!stats.ok) stats.error = out;
@@ -178,14 +180,14 @@ inline std::string render_png(const std::filesystem::path& svg, const std::files
   return "";
 }
 
-#define SYNACK_REQUIRE_TOOL(name)                                                          \
-  do {                                                                                     \
-    if (!::synack::test::have_tool(name))                                                  \
-      GTEST_SKIP() << name << " is not installed (Debian: apt-get install "                \
-                   << (std::string(name) == "rsvg-convert" ? "librsvg2-bin"                \
-                       : std::string(name) == "dot"        ? "graphviz"                    \
-                                                           : name)                         \
-                   << "); the picture is not checked";                                     \
+#define SYNACK_REQUIRE_TOOL(name)                                           \
+  do {                                                                      \
+    if (!::synack::test::have_tool(name))                                   \
+      GTEST_SKIP() << name << " is not installed (Debian: apt-get install " \
+                   << (std::string(name) == "rsvg-convert" ? "librsvg2-bin" \
+                       : std::string(name) == "dot"        ? "graphviz"     \
+                                                           : name)                 \
+                   << "); the picture is not checked";                      \
   } while (0)
 
 }  // namespace synack::test

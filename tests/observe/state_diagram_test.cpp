@@ -8,9 +8,9 @@
 
 #include "cli/commands.hpp"
 #include "observe/json_trace.hpp"
-#include "sim/scenarios.hpp"
 #include "observe/state_diagram.hpp"
 #include "picture_check.hpp"
+#include "sim/scenarios.hpp"
 #include "tcp/transitions.hpp"
 
 using namespace synack;
@@ -85,8 +85,7 @@ TEST(StateDiagram, DotHasElevenStatesAndTheFiguresEdgesInTheRfcsWords) {
     EXPECT_NE(dot.find(label), std::string::npos) << label;
   auto d = rfc9293_state_diagram();
   EXPECT_NE(find_edge(d, State::FinWait1, State::TimeWait, "rcv FIN,ACK / snd ACK"), nullptr);
-  EXPECT_NE(find_edge(d, State::SynReceived, State::Listen, "rcv RST / return to LISTEN"),
-            nullptr);
+  EXPECT_NE(find_edge(d, State::SynReceived, State::Listen, "rcv RST / return to LISTEN"), nullptr);
   for (State s : {State::Established, State::FinWait1, State::FinWait2, State::CloseWait,
                   State::Closing, State::LastAck, State::TimeWait})
     EXPECT_NE(find_edge(d, s, State::Closed, "rcv RST / delete TCB"), nullptr) << to_string(s);
@@ -112,9 +111,8 @@ TEST(StateDiagram, EveryScenarioTransitionIsAnEdgeOfTheDiagram) {
       if (l.kind != EdgeKind::Observed) continue;
       bool allowed = false;
       for (const auto& p : allowed_extra_prefixes) allowed |= l.label.rfind(p, 0) == 0;
-      EXPECT_TRUE(allowed) << "a transition the diagram does not draw: "
-                           << to_string(e.from[0]) << " -> " << to_string(e.to) << " \""
-                           << l.label << "\"";
+      EXPECT_TRUE(allowed) << "a transition the diagram does not draw: " << to_string(e.from[0])
+                           << " -> " << to_string(e.to) << " \"" << l.label << "\"";
     }
   EXPECT_GT(taken(d, State::Closing, State::TimeWait, "rcv ACK of FIN"), 0u);
   EXPECT_GT(taken(d, State::SynSent, State::SynReceived, "rcv SYN / snd SYN,ACK"), 0u);
@@ -159,9 +157,10 @@ TEST(StateDiagram, TransitionsTheFigureLacksAreAddedFromTheTrace) {
 
 TEST(StateDiagram, ReadingATraceRejectsWhatIsNotOne) {
   {
-    std::istringstream in("{\"type\":\"segment\",\"len\":3}\n\n"
-                          "{\"type\":\"transition\",\"from\":\"LISTEN\",\"to\":\"SYN-RECEIVED\","
-                          "\"cause\":\"rcv SYN / snd SYN,ACK\"}\n");
+    std::istringstream in(
+        "{\"type\":\"segment\",\"len\":3}\n\n"
+        "{\"type\":\"transition\",\"from\":\"LISTEN\",\"to\":\"SYN-RECEIVED\","
+        "\"cause\":\"rcv SYN / snd SYN,ACK\"}\n");
     auto counts = read_transition_trace(in);
     ASSERT_TRUE(counts) << counts.error();
     EXPECT_EQ(counts->size(), 1u);
@@ -173,8 +172,9 @@ TEST(StateDiagram, ReadingATraceRejectsWhatIsNotOne) {
     EXPECT_NE(counts.error().find("line 1"), std::string::npos) << counts.error();
   }
   {
-    std::istringstream in("\n{\"type\":\"transition\",\"from\":\"LISTEN\",\"to\":\"HALF-OPEN\","
-                          "\"cause\":\"x\"}\n");
+    std::istringstream in(
+        "\n{\"type\":\"transition\",\"from\":\"LISTEN\",\"to\":\"HALF-OPEN\","
+        "\"cause\":\"x\"}\n");
     auto counts = read_transition_trace(in);
     ASSERT_FALSE(counts);
     EXPECT_NE(counts.error().find("line 2"), std::string::npos) << counts.error();
@@ -281,8 +281,7 @@ TEST(StateDiagram, DrawsEveryDrawnRowOfTheTransitionTable) {
     std::string text(t.text());
     bool drawn = false;
     for (const auto& e : d.edges) {
-      if (e.to != t.to || std::find(e.from.begin(), e.from.end(), t.from) == e.from.end())
-        continue;
+      if (e.to != t.to || std::find(e.from.begin(), e.from.end(), t.from) == e.from.end()) continue;
       for (const auto& l : e.lines)
         if (std::find(l.causes.begin(), l.causes.end(), text) != l.causes.end()) drawn = true;
     }

@@ -68,8 +68,10 @@ std::vector<std::byte> partial_packet(const wire::IpAddress& src, const wire::Ip
 
 TEST(PartialChecksum, CompletedLikeSkbChecksumHelp) {
   for (bool v6 : {false, true}) {
-    auto src = v6 ? *wire::IpAddress::parse("fd53:796e:6163::2") : wire::IpAddress::v4(198, 18, 0, 2);
-    auto dst = v6 ? *wire::IpAddress::parse("fd53:796e:6163::1") : wire::IpAddress::v4(198, 18, 0, 1);
+    auto src =
+        v6 ? *wire::IpAddress::parse("fd53:796e:6163::2") : wire::IpAddress::v4(198, 18, 0, 2);
+    auto dst =
+        v6 ? *wire::IpAddress::parse("fd53:796e:6163::1") : wire::IpAddress::v4(198, 18, 0, 1);
     for (std::size_t payload : {0u, 1u, 2u, 1459u, 65000u}) {
       std::vector<std::byte> complete;
       auto packet = partial_packet(src, dst, payload, &complete);
@@ -125,9 +127,12 @@ TEST(KernelSide, PrefixContains) {
   EXPECT_TRUE(prefix_contains(p6, *wire::IpAddress::parse("fd53:796e:6163::1")));
   EXPECT_FALSE(prefix_contains(p6, *wire::IpAddress::parse("fd53:796e:6164::1")));
   EXPECT_FALSE(prefix_contains(p6, wire::IpAddress::v4(198, 18, 0, 1)));
-  EXPECT_TRUE(prefix_contains({wire::IpAddress::v4(10, 0, 0, 1), 0}, wire::IpAddress::v4(1, 2, 3, 4)));
-  EXPECT_TRUE(prefix_contains({wire::IpAddress::v4(198, 18, 0, 2), 31}, wire::IpAddress::v4(198, 18, 0, 3)));
-  EXPECT_FALSE(prefix_contains({wire::IpAddress::v4(198, 18, 0, 2), 32}, wire::IpAddress::v4(198, 18, 0, 3)));
+  EXPECT_TRUE(
+      prefix_contains({wire::IpAddress::v4(10, 0, 0, 1), 0}, wire::IpAddress::v4(1, 2, 3, 4)));
+  EXPECT_TRUE(prefix_contains({wire::IpAddress::v4(198, 18, 0, 2), 31},
+                              wire::IpAddress::v4(198, 18, 0, 3)));
+  EXPECT_FALSE(prefix_contains({wire::IpAddress::v4(198, 18, 0, 2), 32},
+                               wire::IpAddress::v4(198, 18, 0, 3)));
 }
 
 }  // namespace

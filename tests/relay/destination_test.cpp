@@ -33,9 +33,9 @@ TEST(RelayDestination, Gateway_reaches_host_loopback_only_with_the_flag) {
 // Issue 11: ::ffff:127.0.0.1 and ::ffff:0.0.0.0 reached host services on 127.0.0.1.
 TEST(RelayDestination, Every_loopback_form_is_refused_with_or_without_the_flag) {
   for (bool allow : {false, true}) {
-    for (const char* addr : {"127.0.0.1", "127.3.2.1", "::1", "::ffff:127.0.0.1", "0.0.0.0", "::",
-                             "::ffff:0.0.0.0", "::127.0.0.1", "::ffff:0:127.0.0.1",
-                             "64:ff9b::127.0.0.1", "2002:7f00:1::"}) {
+    for (const char* addr :
+         {"127.0.0.1", "127.3.2.1", "::1", "::ffff:127.0.0.1", "0.0.0.0", "::", "::ffff:0.0.0.0",
+          "::127.0.0.1", "::ffff:0:127.0.0.1", "64:ff9b::127.0.0.1", "2002:7f00:1::"}) {
       auto v = host_destination(config(allow), ep(addr, 22));
       ASSERT_TRUE(std::holds_alternative<Denial>(v)) << addr;
       EXPECT_EQ(std::get<Denial>(v), Denial::HostLoopback) << addr;

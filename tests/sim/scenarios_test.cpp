@@ -58,9 +58,8 @@ TEST(Scenario, ExchangeShowsEveryStateOfANormalOpenAndClose) {
   EXPECT_EQ(states_of(r.ladder, 0), (V{State::SynSent, State::Established, State::FinWait1,
                                        State::FinWait2, State::TimeWait, State::Closed}));
   // The server: the listener's LISTEN, then its connection's passage to CLOSED.
-  EXPECT_EQ(states_of(r.ladder, 1),
-            (V{State::Listen, State::SynReceived, State::Established, State::CloseWait,
-               State::LastAck, State::Closed}));
+  EXPECT_EQ(states_of(r.ladder, 1), (V{State::Listen, State::SynReceived, State::Established,
+                                       State::CloseWait, State::LastAck, State::Closed}));
 }
 
 TEST(Scenario, SimultaneousOpenPassesSynReceivedOnBothEnds) {

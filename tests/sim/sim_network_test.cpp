@@ -179,8 +179,8 @@ TEST(SimNetwork, LossRateIsRoughlyRightOverTenThousandPackets) {
 
 // Everything observable about one run with every fault switched on.
 struct FaultRun {
-  std::vector<std::tuple<std::uint64_t, Fate, std::optional<Instant>, bool,
-                         std::optional<std::size_t>>>
+  std::vector<
+      std::tuple<std::uint64_t, Fate, std::optional<Instant>, bool, std::optional<std::size_t>>>
       fates;
   std::vector<std::pair<Instant, std::vector<std::byte>>> received;
   bool operator==(const FaultRun&) const = default;
@@ -188,9 +188,14 @@ struct FaultRun {
 
 FaultRun run_with_faults(std::uint64_t seed) {
   TwoHosts t(seed);
-  t.net.set_default_link(LinkParams{.delay = 2ms, .jitter = 500us, .loss = 0.1,
-                                    .duplicate = 0.05, .reorder = 0.05, .corrupt = 0.05,
-                                    .rate_bps = 10'000'000, .queue_bytes = 64 * 1024});
+  t.net.set_default_link(LinkParams{.delay = 2ms,
+                                    .jitter = 500us,
+                                    .loss = 0.1,
+                                    .duplicate = 0.05,
+                                    .reorder = 0.05,
+                                    .corrupt = 0.05,
+                                    .rate_bps = 10'000'000,
+                                    .queue_bytes = 64 * 1024});
   FaultRun run;
   t.net.set_observer([&](const PacketEvent& e) {
     run.fates.emplace_back(e.index, e.fate, e.arrives_at, e.reordered, e.corrupted_bit);
@@ -276,8 +281,7 @@ TEST(SimNetwork, ReorderLetsLaterPacketsOvertake) {
   SinkHost receiver;
   net.add_host(sender, {kAddrA}, "sender");
   net.add_host(receiver, {kAddrB}, "receiver");
-  net.set_default_link(
-      LinkParams{.delay = 1ms, .reorder = 0.2, .reorder_extra_delay = 5ms});
+  net.set_default_link(LinkParams{.delay = 1ms, .reorder = 0.2, .reorder_extra_delay = 5ms});
   std::vector<PacketEvent> events;
   net.set_observer([&](const PacketEvent& e) { events.push_back(e); });
   net.run_for(1s);
@@ -334,8 +338,8 @@ TEST(SimNetwork, CorruptionFlipsExactlyOneBit) {
     ASSERT_EQ(got.size(), sent.size());
     std::size_t bits_changed = 0;
     for (std::size_t k = 0; k < sent.size(); ++k) {
-      bits_changed += static_cast<std::size_t>(
-          __builtin_popcount(std::to_integer<unsigned>(sent[k] ^ got[k])));
+      bits_changed +=
+          static_cast<std::size_t>(__builtin_popcount(std::to_integer<unsigned>(sent[k] ^ got[k])));
     }
     EXPECT_EQ(bits_changed, 1u);
     ASSERT_EQ(t.events[i].fate, Fate::Corrupted);
@@ -392,8 +396,7 @@ TEST(SimNetwork, IdleLinkStartsTransmittingAtOnce) {
 
 TEST(SimNetwork, QueueOverflowTailDrops) {
   TwoHosts t;
-  t.net.set_default_link(
-      LinkParams{.delay = 1ms, .rate_bps = 1'000'000, .queue_bytes = 5000});
+  t.net.set_default_link(LinkParams{.delay = 1ms, .rate_bps = 1'000'000, .queue_bytes = 5000});
   t.send_burst(10, 1250 - 28);  // 4 x 1250 bytes fit in 5000
   EXPECT_EQ(t.net.counters().queue_drops, 6u);
   EXPECT_EQ(t.count(Fate::QueueDrop), 6u);
@@ -509,8 +512,8 @@ TEST(SimNetwork, TiesAreOrderedArrivalsFirstThenBySendOrder) {
   net.set_default_link(LinkParams{.delay = 3ms});
   for (std::uint32_t tag : {7u, 3u, 5u}) sender.queue(make_packet(kAddrA, kAddrB, tag));
   net.run_for(10ms);
-  EXPECT_EQ(log, (std::vector<std::string>{"rx 7 @3000", "rx 3 @3000", "rx 5 @3000",
-                                           "timer @3000"}));
+  EXPECT_EQ(log,
+            (std::vector<std::string>{"rx 7 @3000", "rx 3 @3000", "rx 5 @3000", "timer @3000"}));
 }
 
 // A buggy host: its deadline is always "now or earlier", whatever on_timer does.

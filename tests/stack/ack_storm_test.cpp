@@ -57,8 +57,7 @@ std::vector<std::byte> forged(const ConnectionInfo& at_b, SeqNum seq, SeqNum ack
   tcp.flags = flags;
   tcp.window = 65535;
   std::vector<std::byte> out;
-  wire::build_tcp_packet(ip, tcp,
-                         std::as_bytes(std::span(payload.data(), payload.size())), out);
+  wire::build_tcp_packet(ip, tcp, std::as_bytes(std::span(payload.data(), payload.size())), out);
   return out;
 }
 
@@ -75,9 +74,8 @@ TEST(AckStorm, Injected_data_does_not_start_an_ACK_loop_RFC5961_s7) {
   // 100 bytes "from a" at exactly b's RCV.NXT: b accepts them, and its ACK now acknowledges
   // data a never sent. a answers that with an ACK (SEG.ACK > SND.NXT); b finds a's sequence
   // number behind its RCV.NXT and answers with an ACK; and so on.
-  p.b.receive_packet(forged(at_b, st.rcv_nxt, st.snd_nxt, wire::tcp_flag::ACK,
-                            std::string(100, 'x')),
-                     p.now);
+  p.b.receive_packet(
+      forged(at_b, st.rcv_nxt, st.snd_nxt, wire::tcp_flag::ACK, std::string(100, 'x')), p.now);
   p.packets = 0;
   p.run_for(10s);
   // Without the limit this is tens of thousands of packets; with one ACK per 500 ms per end,
@@ -102,7 +100,8 @@ TEST(AckStorm, Stack_wide_limit_caps_challenge_ACKs_across_connections) {
   ASSERT_EQ(p.b.connections().size(), 10u);
   // A SYN on each connection: each one's own limit would allow an ACK; the stack's allows 3.
   std::vector<std::byte> buf;
-  while (p.b.pop_packet(buf)) {}
+  while (p.b.pop_packet(buf)) {
+  }
   for (const auto& info : p.b.connections())
     p.b.receive_packet(forged(info, info.status.rcv_nxt, SeqNum{0}, wire::tcp_flag::SYN, ""),
                        p.now);

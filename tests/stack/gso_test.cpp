@@ -79,7 +79,8 @@ TEST(Gso, NewDataGoesInBurstsOfWholeSegmentsAndArrivesIntact) {
     std::vector<std::byte> chunk(65536);
     while (auto n = b.receive(*server, chunk, at_ms(3 + round))) {
       if (*n == 0) break;
-      received.insert(received.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(*n));
+      received.insert(received.end(), chunk.begin(),
+                      chunk.begin() + static_cast<std::ptrdiff_t>(*n));
     }
     deliver(drain(b), a, at_ms(3 + round));
     burst = drain(a);

@@ -73,8 +73,8 @@ std::optional<Parsed> pop_icmp(Stack& stack) {
   auto ip = wire::parse_ip_header(p.packet);
   if (!ip) return std::nullopt;
   p.ip = *ip;
-  auto m = icmp::parse(*ip, std::span<const std::byte>(p.packet).subspan(ip->header_length,
-                                                                          ip->payload_length));
+  auto m = icmp::parse(
+      *ip, std::span<const std::byte>(p.packet).subspan(ip->header_length, ip->payload_length));
   if (!m) return std::nullopt;  // a bad checksum fails here
   p.message = *m;
   return p;
@@ -92,8 +92,8 @@ TEST(IcmpEcho, Ipv4RequestAnsweredWithReply_Rfc792) {
   EXPECT_EQ(reply->message.type, icmp::kV4EchoReply);
   EXPECT_EQ(reply->message.code, 0);
   EXPECT_EQ(reply->message.rest, 0x12340007u);  // identifier and sequence number kept
-  EXPECT_TRUE(std::equal(data.begin(), data.end(), reply->message.data.begin(),
-                         reply->message.data.end()));
+  EXPECT_TRUE(
+      std::equal(data.begin(), data.end(), reply->message.data.begin(), reply->message.data.end()));
   EXPECT_EQ(stack.counters().icmp_echo_replies, 1u);
   EXPECT_EQ(stack.counters().icmp_in, 1u);
 }
@@ -235,8 +235,7 @@ TEST(IcmpErrors, NetUnreachableIsSoftInSynSent_Rfc1122_4_2_3_9) {
 TEST(IcmpErrors, AdministrativelyProhibitedIsHard) {
   Opening o;
   open_to(o, kPeer);
-  o.stack.receive_packet(icmp_packet(kPeer, kUs, icmp::kV4DestUnreachable, 13, 0, o.syn),
-                         at_ms(5));
+  o.stack.receive_packet(icmp_packet(kPeer, kUs, icmp::kV4DestUnreachable, 13, 0, o.syn), at_ms(5));
   EXPECT_EQ(o.stack.connection_error(o.id), Error::Unreachable);
 }
 

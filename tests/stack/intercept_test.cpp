@@ -121,8 +121,8 @@ TEST(Intercept, RefusalIsAResetOrAnIcmpUnreachableQuotingTheSyn) {
     ASSERT_TRUE(stack.pop_packet(out));
     auto ip = wire::parse_ip_header(out);
     ASSERT_TRUE(ip);
-    auto m = icmp::parse(*ip, std::span<const std::byte>(out).subspan(ip->header_length,
-                                                                       ip->payload_length));
+    auto m = icmp::parse(
+        *ip, std::span<const std::byte>(out).subspan(ip->header_length, ip->payload_length));
     ASSERT_TRUE(m) << "well-formed, checksum correct";
     EXPECT_EQ(m->type, v6 ? icmp::kV6DestUnreachable : icmp::kV4DestUnreachable);
     EXPECT_EQ(m->code, v6 ? 3 : 1);
@@ -220,7 +220,7 @@ TEST(Intercept, EchoIsAnsweredOnlyForOurOwnAddresses) {
   Stack stack(intercepting(), {kGateway});
   // An ICMP echo request (type 8) with a correct checksum, to someone else.
   std::vector<std::byte> body{std::byte{8}, std::byte{0}, std::byte{0xf7}, std::byte{0xff},
-                              std::byte{0},  std::byte{0}, std::byte{0},    std::byte{0}};
+                              std::byte{0}, std::byte{0}, std::byte{0},    std::byte{0}};
   wire::IpHeader ip;
   ip.src = kGuest;
   ip.dst = kFar;

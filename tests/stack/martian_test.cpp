@@ -42,17 +42,17 @@ TEST(MartianSource, SynFromInvalidSourceIsDroppedWithoutAnswer_MUST_63) {
   ASSERT_TRUE(stack.listen(wire::Endpoint{kUs, 80}, at_ms(0)));
   ASSERT_TRUE(stack.listen(wire::Endpoint{kUs6, 80}, at_ms(0)));
   const std::vector<IpAddress> martians = {
-      IpAddress::v4(255, 255, 255, 255),        // limited broadcast
-      IpAddress::v4(224, 0, 0, 1),              // multicast
-      IpAddress::v4(240, 0, 0, 1),              // reserved (class E)
-      IpAddress::v4(127, 0, 0, 1),              // loopback
-      IpAddress::v4(0, 1, 2, 3),                // "this network"
-      IpAddress::v4(0, 0, 0, 0),                // unspecified
-      kUs,                                      // our own address
-      *IpAddress::parse("ff02::1"),             // IPv6 multicast
-      *IpAddress::parse("::1"),                 // IPv6 loopback
-      *IpAddress::parse("::"),                  // IPv6 unspecified
-      *IpAddress::parse("::ffff:127.0.0.1"),    // IPv4-mapped loopback (wire::classify)
+      IpAddress::v4(255, 255, 255, 255),      // limited broadcast
+      IpAddress::v4(224, 0, 0, 1),            // multicast
+      IpAddress::v4(240, 0, 0, 1),            // reserved (class E)
+      IpAddress::v4(127, 0, 0, 1),            // loopback
+      IpAddress::v4(0, 1, 2, 3),              // "this network"
+      IpAddress::v4(0, 0, 0, 0),              // unspecified
+      kUs,                                    // our own address
+      *IpAddress::parse("ff02::1"),           // IPv6 multicast
+      *IpAddress::parse("::1"),               // IPv6 loopback
+      *IpAddress::parse("::"),                // IPv6 unspecified
+      *IpAddress::parse("::ffff:127.0.0.1"),  // IPv4-mapped loopback (wire::classify)
       *IpAddress::parse("::ffff:255.255.255.255"),
   };
   std::uint64_t n = 0;
@@ -81,9 +81,9 @@ TEST(MartianSource, SynFromInvalidSourceIsDroppedWithoutAnswer_MUST_63) {
 // InvalidArgument and sends nothing; a unicast peer is accepted.
 TEST(MartianSource, ConnectToBroadcastMulticastOrUnspecifiedIsRefused_MUST_46) {
   Stack stack(StackConfig{}, {kUs, kUs6});
-  const std::vector<IpAddress> invalid = {
-      IpAddress::v4(255, 255, 255, 255), IpAddress::v4(224, 0, 0, 251),
-      IpAddress::v4(0, 0, 0, 0), *IpAddress::parse("ff02::1"), *IpAddress::parse("::")};
+  const std::vector<IpAddress> invalid = {IpAddress::v4(255, 255, 255, 255),
+                                          IpAddress::v4(224, 0, 0, 251), IpAddress::v4(0, 0, 0, 0),
+                                          *IpAddress::parse("ff02::1"), *IpAddress::parse("::")};
   for (const auto& remote : invalid) {
     SCOPED_TRACE(remote.to_string());
     auto id = stack.connect(wire::Endpoint{remote, 80}, at_ms(0));
@@ -108,9 +108,9 @@ TEST(MartianDestination, Intercepting_drops_every_loopback_form) {
   Stack stack(config, {kUs, kUs6});
   const IpAddress guest6 = *IpAddress::parse("fd53:796e:6163::2");
   std::uint64_t n = 0;
-  for (const char* text : {"127.0.0.1", "0.0.0.0", "::1", "::", "::ffff:127.0.0.1",
-                           "::ffff:0.0.0.0", "::127.0.0.1", "::ffff:0:127.0.0.1",
-                           "64:ff9b::127.0.0.1", "2002:7f00:1::", "ff02::1", "224.0.0.1"}) {
+  for (const char* text :
+       {"127.0.0.1", "0.0.0.0", "::1", "::", "::ffff:127.0.0.1", "::ffff:0.0.0.0", "::127.0.0.1",
+        "::ffff:0:127.0.0.1", "64:ff9b::127.0.0.1", "2002:7f00:1::", "ff02::1", "224.0.0.1"}) {
     SCOPED_TRACE(text);
     IpAddress dst = *IpAddress::parse(text);
     stack.receive_packet(syn_from(dst.is_v4() ? kPeer : guest6, dst), at_ms(1));

@@ -70,7 +70,7 @@ std::uint32_t close_into_time_wait(Stack& stack, std::vector<std::vector<std::by
   const std::uint32_t fin_end = iss + 1 + 19 + 1;
   stack.receive_packet(segment(tcp::ACK | tcp::FIN, 1001, fin_end), at_ms(3));
   EXPECT_EQ(stack.state(*id), State::TimeWait);
-  (void)sent(stack, keep);  // the ACK of the client's FIN
+  (void)sent(stack, keep);                  // the ACK of the client's FIN
   EXPECT_TRUE(stack.close(*id, at_ms(4)));  // the application is done with it
   EXPECT_EQ(stack.connection_count(), 1u) << "still lingering in TIME-WAIT";
   return iss;

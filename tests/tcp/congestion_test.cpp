@@ -17,8 +17,7 @@ constexpr Instant kT0 = instant_from_us(1'000'000);
 // the time after the window.
 Instant ack_one_window(CongestionControl& cc, std::uint32_t mss, Instant now, Duration rtt) {
   std::uint32_t segments = cc.cwnd() / mss;
-  for (std::uint32_t i = 0; i < segments; ++i)
-    cc.on_ack(mss, now + rtt * i / segments, rtt);
+  for (std::uint32_t i = 0; i < segments; ++i) cc.on_ack(mss, now + rtt * i / segments, rtt);
   return now + rtt;
 }
 

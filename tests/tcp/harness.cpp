@@ -58,9 +58,14 @@ void record_transition(State from, State to, std::string_view cause) {
 // --- descriptions -----------------------------------------------------------------------
 
 std::string describe_flags(std::uint8_t flags) {
-  static constexpr std::pair<std::uint8_t, const char*> names[] = {
-      {SYN, "SYN"}, {FIN, "FIN"}, {RST, "RST"}, {PSH, "PSH"}, {ACK, "ACK"},
-      {wire::tcp_flag::URG, "URG"}, {wire::tcp_flag::ECE, "ECE"}, {wire::tcp_flag::CWR, "CWR"}};
+  static constexpr std::pair<std::uint8_t, const char*> names[] = {{SYN, "SYN"},
+                                                                   {FIN, "FIN"},
+                                                                   {RST, "RST"},
+                                                                   {PSH, "PSH"},
+                                                                   {ACK, "ACK"},
+                                                                   {wire::tcp_flag::URG, "URG"},
+                                                                   {wire::tcp_flag::ECE, "ECE"},
+                                                                   {wire::tcp_flag::CWR, "CWR"}};
   std::string out;
   for (auto [bit, name] : names) {
     if ((flags & bit) == 0) continue;
@@ -163,8 +168,8 @@ std::optional<Instant> Harness::fire_next_timer(Loc loc) {
   auto trace = at(loc);
   auto deadline = conn().next_deadline();
   if (!deadline) {
-    ADD_FAILURE() << "fire_next_timer: no timer is armed (state "
-                  << to_string(conn().state()) << ")";
+    ADD_FAILURE() << "fire_next_timer: no timer is armed (state " << to_string(conn().state())
+                  << ")";
     return std::nullopt;
   }
   if (*deadline > now) now = *deadline;

@@ -160,8 +160,7 @@ class Harness : public ::testing::Test {
   // --- user calls (RFC 9293 §3.10.1-3.10.5), at `now`, sent segments recorded ---
   void open_active(Loc loc = Loc());
   void open_passive(Loc loc = Loc());
-  std::size_t send(std::string_view data,
-                   Loc loc = Loc());
+  std::size_t send(std::string_view data, Loc loc = Loc());
   // SEND without expecting success.
   Expected<std::size_t, Error> try_send(std::string_view data);
   // Reads everything readable.
@@ -174,8 +173,7 @@ class Harness : public ::testing::Test {
   // --- segments in and out ---
   void inject(const Seg& seg);
   // Asserts the oldest unchecked sent segment matches `want` (see Seg) and pops it.
-  SentSegment expect_tx(const Seg& want,
-                        Loc loc = Loc());
+  SentSegment expect_tx(const Seg& want, Loc loc = Loc());
   void expect_no_tx(Loc loc = Loc());
   // Pops the oldest sent segment without checking (fails when there is none).
   SentSegment pop_tx(Loc loc = Loc());
@@ -185,8 +183,7 @@ class Harness : public ::testing::Test {
   void expect_state(State s, Loc loc = Loc());
   // Asserts the oldest unchecked transition is (from, to) and pops it; the returned record
   // has its time and cause.
-  RecordedTransition expect_transition(State from, State to,
-                                       Loc loc = Loc());
+  RecordedTransition expect_transition(State from, State to, Loc loc = Loc());
   void expect_no_transition(Loc loc = Loc());
   const std::deque<RecordedTransition>& transitions() const { return transitions_; }
 

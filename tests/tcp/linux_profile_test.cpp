@@ -2,8 +2,8 @@
 // rule it follows, in virtual time.
 #include <gtest/gtest.h>
 
-#include "synack/profiles.hpp"
 #include "harness.hpp"
+#include "synack/profiles.hpp"
 
 #undef linux
 

@@ -305,8 +305,8 @@ TEST_F(Rfc, MSS_option_from_the_peer_is_used) {
   expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 1});
   EXPECT_EQ(conn().status().snd_mss, 1000u);
   EXPECT_EQ(send(std::string(1200, 'b')), 1200u);
-  auto first = expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 1,
-                          .payload = std::string(1000, 'b')});
+  auto first =
+      expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 1, .payload = std::string(1000, 'b')});
   EXPECT_EQ(first.payload.size(), 1000u);
 }
 

@@ -37,7 +37,7 @@ class Rtt : public Harness {
 // finally covers it (a sample spanning the whole recovery).
 TEST_F(Rtt, RFC6298_Karn_fast_retransmission_cancels_the_running_sample) {
   establish_with({}, 100ms);  // SRTT 100 ms, RTTVAR 50 ms, RTO 300 ms
-  send(text(4 * 536));  // the first segment is timed
+  send(text(4 * 536));        // the first segment is timed
   for (int i = 0; i < 4; ++i) pop_tx();
   advance(10ms);
   for (int i = 0; i < 3; ++i) inject({.flags = ACK, .seq = R + 1, .ack = L + 1});

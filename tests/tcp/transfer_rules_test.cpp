@@ -1,8 +1,9 @@
 // One test per rule of data transfer, flow control and liveness: RFC 9293 §3.7-§3.8 (MSS,
 // Nagle, keep-alive, zero-window probing, SWS avoidance, delayed ACK), RFC 6298 (RTO), RFC 5681
-// / RFC 6582 / RFC 6675 / RFC 3042 / RFC 8985 §6.2 (loss recovery), RFC 7323 (PAWS, window scaling) and RFC 5961 §5
-// (old ACKs). Each test is named after its rule and scripts the exchange one segment at a
-// time in virtual time, asserting the segments, the timers and the counters that moved.
+// / RFC 6582 / RFC 6675 / RFC 3042 / RFC 8985 §6.2 (loss recovery), RFC 7323 (PAWS, window scaling)
+// and RFC 5961 §5 (old ACKs). Each test is named after its rule and scripts the exchange one
+// segment at a time in virtual time, asserting the segments, the timers and the counters that
+// moved.
 #include <algorithm>
 #include <string>
 
@@ -369,8 +370,8 @@ TEST_F(Transfer, RFC6298_RTO_from_SRTT_and_RTTVAR_after_each_sample) {
   advance(60ms);
   peer_ack(L + 2);
   st = conn().status();
-  EXPECT_EQ(*st.srtt, 95ms);          // (7 * 100 + 60) / 8
-  EXPECT_EQ(st.rttvar, 47500us);      // (3 * 50 + |100 - 60|) / 4
+  EXPECT_EQ(*st.srtt, 95ms);      // (7 * 100 + 60) / 8
+  EXPECT_EQ(st.rttvar, 47500us);  // (3 * 50 + |100 - 60|) / 4
   EXPECT_EQ(st.rto, 95ms + 190ms);
 }
 
@@ -383,8 +384,8 @@ TEST_F(Transfer, RFC6298_Karn_no_sample_from_retransmission_and_backoff_until_ne
   expect_tx({.flags = ACK | PSH, .seq = L + 1, .ack = R + 1, .payload = "x"});
   fire_next_timer();
   EXPECT_EQ(now - sent, 300ms);
-  EXPECT_TRUE(expect_tx({.flags = ACK | PSH, .seq = L + 1, .ack = R + 1, .payload = "x"})
-                  .retransmission);
+  EXPECT_TRUE(
+      expect_tx({.flags = ACK | PSH, .seq = L + 1, .ack = R + 1, .payload = "x"}).retransmission);
   EXPECT_EQ(conn().status().rto, 600ms);
   fire_next_timer();
   EXPECT_EQ(now - sent, 900ms);
@@ -564,9 +565,8 @@ TEST_F(Transfer, RFC8985_lost_retransmission_detected_by_SACK_is_sent_again_with
     while (tx_pending() > 0) sent.push_back(pop_tx());
   };
   auto resends_of_first = [&] {
-    return std::count_if(sent.begin(), sent.end(), [&](const SentSegment& s) {
-      return s.seq == seg(0) && s.retransmission;
-    });
+    return std::count_if(sent.begin(), sent.end(),
+                         [&](const SentSegment& s) { return s.seq == seg(0) && s.retransmission; });
   };
   auto highest_sent = [&] {
     SeqNum high = seg(8);

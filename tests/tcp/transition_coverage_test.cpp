@@ -58,8 +58,7 @@ class TransitionCoverage : public ::testing::Environment {
       if (!observed_transitions().contains({from, to}))
         missing += "\n  " + std::string(to_string(from)) + " -> " + std::string(to_string(to));
     }
-    if (!missing.empty())
-      ADD_FAILURE() << "transitions never taken by tcp_tests:" << missing;
+    if (!missing.empty()) ADD_FAILURE() << "transitions never taken by tcp_tests:" << missing;
   }
 };
 

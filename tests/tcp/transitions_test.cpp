@@ -413,7 +413,6 @@ TEST_F(Transition, Established_to_CloseWait_on_rcv_FIN) {
   EXPECT_EQ(*r, 0u) << "§3.10.3: end of stream after the peer's FIN";
 }
 
-
 // §3.10.7.4 second, ESTABLISHED: an RST at exactly RCV.NXT (RFC 5961 §3.2) -> "any
 // outstanding RECEIVEs and SEND should receive 'reset' responses ... enter the CLOSED state".
 TEST_F(Transition, Established_to_Closed_on_rcv_RST) {

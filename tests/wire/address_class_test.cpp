@@ -14,10 +14,9 @@ AddressClass of(const char* text) {
 }
 
 TEST(AddressClass, Every_form_of_the_loopback_is_loopback) {
-  for (const char* text : {"127.0.0.1", "127.255.255.254", "127.1.2.3", "::1",
-                           "::ffff:127.0.0.1", "::ffff:127.9.9.9", "::127.0.0.1",
-                           "::ffff:0:127.0.0.1", "64:ff9b::127.0.0.1", "2002:7f00:1::",
-                           "2002:7f00:1:ffff::1"})
+  for (const char* text : {"127.0.0.1", "127.255.255.254", "127.1.2.3", "::1", "::ffff:127.0.0.1",
+                           "::ffff:127.9.9.9", "::127.0.0.1", "::ffff:0:127.0.0.1",
+                           "64:ff9b::127.0.0.1", "2002:7f00:1::", "2002:7f00:1:ffff::1"})
     EXPECT_EQ(of(text), AddressClass::Loopback) << text;
 }
 
