@@ -3,8 +3,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 
+#include "synack/memory_budget.hpp"
 #include "synack/time.hpp"
 
 namespace synack {
@@ -132,6 +134,15 @@ struct StackConfig {
   // unacceptable segments per second (Linux's tcp_challenge_ack_limit). 0: no global limit
   // (the per-connection TcpConfig::invalid_ack_interval still applies).
   std::uint32_t invalid_acks_per_second = 0;
+  // Issue 11 §4: one bound on the buffer memory of every connection and datagram (Linux's
+  // tcp_mem, as a hard limit); null: none. Send and receive rings are charged when allocated
+  // and returned once emptied; queued datagrams are charged too. A ring the budget cannot
+  // hold is not allocated: the receive window stays 0 (drop_memory_pressure), send() takes
+  // nothing. Once less than an eighth of it (or less than one connection's two buffers) is
+  // free, SYNs and connect() are refused (tcp_memory_refused). May be shared with the
+  // application (the relay charges its chunks to it); it must only be used on the stack's
+  // thread.
+  std::shared_ptr<MemoryBudget> memory_budget;
 };
 
 }  // namespace synack

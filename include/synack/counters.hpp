@@ -77,6 +77,11 @@ namespace synack {
     "ACKs at a listener after cookies were sent, with no valid "                                \
     "cookie (stale, forged or for another tuple); answered with RST")                           \
   X(tcp_connection_limit, "SYN or connect refused: max_connections reached")                    \
+  X(tcp_memory_refused, "SYN or connect refused: the memory budget is under pressure (RST)")    \
+  X(drop_memory_pressure, "data dropped: the memory budget cannot hold a receive buffer")       \
+  X(memory_budget_bytes, "gauge: the memory budget (StackConfig::memory_budget; 0: none)")      \
+  X(memory_used_bytes, "gauge: buffer bytes charged to the memory budget now")                  \
+  X(memory_peak_bytes, "gauge: the most buffer bytes ever charged to the memory budget")        \
   X(drop_sack_invalid, "SACK blocks ignored as outside the send window")                        \
   X(icmp_in, "ICMP/ICMPv6 messages received")                                                   \
   X(icmp_echo_replies, "echo replies sent")                                                     \

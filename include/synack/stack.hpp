@@ -121,7 +121,8 @@ class Stack final : public NetworkHost {
   Expected<void, Error> close_listener(ListenerId listener, Instant now);
 
   // Active OPEN to `remote`, from `local_address` (default: our first address of the same
-  // family) and an ephemeral port. Errors: NoPortsAvailable, TooManyConnections,
+  // family) and an ephemeral port. Errors: NoPortsAvailable, TooManyConnections (also when
+  // the memory budget is under pressure: tcp_memory_refused),
   // InvalidArgument (no address of that family), AddressInUse (explicit port taken).
   Expected<ConnectionId, Error> connect(wire::Endpoint remote, Instant now,
                                         std::optional<wire::Endpoint> local = std::nullopt);
@@ -194,8 +195,11 @@ class Stack final : public NetworkHost {
   // Events since the last poll, one per handle with the bits merged.
   std::optional<SocketEvent> poll_event();
 
+  // The memory_budget_* gauges are read from the budget at each call.
   const Counters& counters() const;
   Counters& counters();
+  // StackConfig::memory_budget (null: none), for code that charges its own buffers to it.
+  MemoryBudget* memory_budget() const;
   void set_trace(TraceSink* trace);
   const std::vector<wire::IpAddress>& addresses() const;
   const StackConfig& config() const;

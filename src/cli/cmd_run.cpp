@@ -317,6 +317,7 @@ void register_run(CLI::App& app) {
                   "take to finish, so that what its kernel still holds reaches the host; then "
                   "the rest are reset and the loss reported (0: reset at once)");
   add_net_options(cmd, args->net);
+  add_server_options(cmd, args->net, false);
 
   cmd->footer(
       "CMD's namespace has one interface, synack0, with --peer (default 198.18.0.2/24) and\n"

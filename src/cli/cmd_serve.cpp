@@ -150,6 +150,7 @@ void register_serve(CLI::App& app) {
                   "HTTP/1.1 server on PORT: GET / (a page), GET /bytes/N (N bytes, byte i = i "
                   "mod 251), PUT/POST (answers length=N sha256=HEX)");
   add_net_options(cmd, args->net);
+  add_server_options(cmd, args->net, true);
   cmd->footer(
       "With no --echo/--discard/--http, serves all three on ports 7, 9 and 80.\n"
       "Prints one line 'synack serve: listening on ...' when ready; runs until SIGINT or\n"

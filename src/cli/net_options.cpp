@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <charconv>
 #include <iostream>
+#include <limits>
 
 #include "capture/pcap_writer.hpp"
 #include "observe/json_trace.hpp"
@@ -58,6 +59,51 @@ void add_net_options(CLI::App* cmd, NetOptions& o) {
                   "TCP choices: rfc (default) or linux (synack::profiles, docs/conformance.md)")
       ->check(CLI::IsMember({"rfc", "linux"}))
       ->group(group);
+}
+
+void add_server_options(CLI::App* cmd, NetOptions& o, bool listeners) {
+  auto group = "Limits";
+  o.max_memory = "256M";
+  cmd->add_option("--max-memory", o.max_memory,
+                  "SIZE: bound on buffer memory across all connections (send and receive "
+                  "buffers, relay chunks, UDP queues); under it, windows close and new "
+                  "connections are refused (default 256M; K, M, G; 0: none)")
+      ->check([](const std::string& v) {
+        auto n = parse_size(v);
+        if (!n) return std::string("expected SIZE such as 256M");
+        if (*n != 0 && *n < (1u << 20)) return std::string("at least 1M (or 0: none)");
+        return std::string();
+      })
+      ->group(group);
+  if (!listeners) return;
+  cmd->add_option("--syn-cookies", o.syn_cookies,
+                  "RFC 4987 SYN cookies: auto (when a SYN queue is full; default), always, "
+                  "never")
+      ->check(CLI::IsMember({"auto", "always", "never"}))
+      ->group(group);
+}
+
+std::optional<std::size_t> parse_size(std::string_view text) {
+  std::size_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end == text.data()) return std::nullopt;
+  std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
+  if (unit == "B") unit = "";
+  if (unit.size() == 2 && (unit[1] == 'B' || unit[1] == 'b')) unit = unit.substr(0, 1);
+  unsigned shift = 0;
+  if (unit.empty()) {
+    shift = 0;
+  } else if (unit == "k" || unit == "K") {
+    shift = 10;
+  } else if (unit == "m" || unit == "M") {
+    shift = 20;
+  } else if (unit == "g" || unit == "G") {
+    shift = 30;
+  } else {
+    return std::nullopt;
+  }
+  if (value > (std::numeric_limits<std::size_t>::max() >> shift)) return std::nullopt;
+  return value << shift;
 }
 
 std::optional<std::pair<wire::IpAddress, unsigned>> parse_prefix(std::string_view text) {
@@ -195,6 +241,10 @@ bool NetEnvironment::build_stack(const NetOptions& o, bool intercept, std::strin
   if (o.rcvbuf) config.tcp.receive_buffer = o.rcvbuf;
   if (o.sndbuf) config.tcp.send_buffer = o.sndbuf;
   config.intercept = intercept;
+  if (auto budget = parse_size(o.max_memory); budget && *budget > 0)
+    config.memory_budget = std::make_shared<MemoryBudget>(*budget);
+  if (o.syn_cookies == "always") config.syn_cookies = SynCookieMode::Always;
+  if (o.syn_cookies == "never") config.syn_cookies = SynCookieMode::Never;
   // Checksum offload both ways through a TUN with virtio-net headers, except when a capture
   // is taken: it should show real checksums.
   const bool checksum_offload = tun_->offload() && o.pcap.empty();

@@ -11,6 +11,15 @@
 #include <cerrno>
 
 namespace synack::relay {
+namespace {
+
+// What one read from the stack may take while the memory budget is short: a chunk left
+// over when the host socket fills is charged beyond the budget, so it is kept small.
+constexpr std::size_t kPressureChunk = 16 * 1024;
+// How often a splice whose stack send ring the budget cannot hold tries again.
+constexpr Duration kMemoryRetry = 100ms;
+
+}  // namespace
 
 Splice::Splice(Stack& stack, os::EventLoop& loop, ConnectionId conn, int fd,
                std::span<std::byte> scratch, SpliceStats& stats,
@@ -21,7 +30,8 @@ Splice::Splice(Stack& stack, os::EventLoop& loop, ConnectionId conn, int fd,
       fd_(fd),
       scratch_(scratch),
       stats_(stats),
-      on_done_(std::move(on_done)) {
+      on_done_(std::move(on_done)),
+      budget_(stack.memory_budget()) {
   // Whatever it is waiting for, a host socket that fails must be noticed.
   update_interest();
 }
@@ -30,6 +40,28 @@ Splice::~Splice() {
   on_done_ = nullptr;
   if (!done_) abort();
   if (flush_timer_) loop_.cancel_timer(flush_timer_);
+  if (memory_timer_) loop_.cancel_timer(memory_timer_);
+  if (budget_) budget_->release(charged_);
+}
+
+void Splice::account() {
+  if (to_host_.empty() && to_host_.capacity()) std::vector<std::byte>().swap(to_host_);
+  if (to_guest_.empty() && to_guest_.capacity()) std::vector<std::byte>().swap(to_guest_);
+  if (!budget_) return;
+  const std::size_t now_held = to_host_.capacity() + to_guest_.capacity();
+  if (now_held > charged_)
+    budget_->charge(now_held - charged_);
+  else
+    budget_->release(charged_ - now_held);
+  charged_ = now_held;
+}
+
+void Splice::wait_for_memory() {
+  if (memory_timer_ || !budget_) return;
+  memory_timer_ = loop_.call_at(loop_.now() + kMemoryRetry, [this] {
+    memory_timer_ = 0;
+    pump();
+  });
 }
 
 void Splice::mark_done() {
@@ -73,7 +105,9 @@ void Splice::on_fd_event(std::uint32_t events) {
 void Splice::pump() {
   if (done_) return;
   if (established_) {
-    if (!guest_to_host() || !host_to_guest()) return;
+    bool ok = guest_to_host() && host_to_guest();
+    account();
+    if (!ok) return;
     if (guest_eof_ && host_shut_ && host_eof_ && guest_shut_ && to_host_.empty()) {
       finish();
       return;
@@ -102,7 +136,10 @@ bool Splice::guest_to_host() {
       }
       return true;
     }
-    auto got = stack_.receive(conn_, scratch_, loop_.now());
+    std::span<std::byte> buf = scratch_;
+    if (budget_ && !budget_->fits(buf.size()))
+      buf = buf.first(std::min(buf.size(), kPressureChunk));
+    auto got = stack_.receive(conn_, buf, loop_.now());
     if (!got) {
       if (got.error() == Error::WouldBlock) return true;
       fail_guest();
@@ -112,7 +149,7 @@ bool Splice::guest_to_host() {
       guest_eof_ = true;
       continue;
     }
-    ssize_t n = ::send(fd_, scratch_.data(), *got, MSG_NOSIGNAL);
+    ssize_t n = ::send(fd_, buf.data(), *got, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno != EAGAIN && errno != EINTR) {
         fail_host(errno);
@@ -124,7 +161,7 @@ bool Splice::guest_to_host() {
     if (static_cast<std::size_t>(n) < *got) {
       // Back-pressure: hold the rest; the stack is not read again until it is written, so
       // its receive window closes as the namespace keeps sending.
-      to_host_.assign(scratch_.begin() + n, scratch_.begin() + static_cast<std::ptrdiff_t>(*got));
+      to_host_.assign(buf.begin() + n, buf.begin() + static_cast<std::ptrdiff_t>(*got));
       return true;
     }
   }
@@ -148,7 +185,12 @@ bool Splice::host_to_guest() {
     // Read no more than the stack takes: the rest stays in the host socket, whose window
     // closes toward the real peer.
     std::uint32_t space = stack_.send_space(conn_).value_or(0);
-    if (space == 0) return true;  // a Writable event resumes us
+    if (space == 0) {
+      // A Writable event resumes us, unless the ring is empty for want of memory.
+      if (budget_ && stack_.status(conn_).value_or(ConnectionStatus{}).send_queue == 0)
+        wait_for_memory();
+      return true;
+    }
     std::size_t want = std::min<std::size_t>(space, scratch_.size());
     ssize_t n = ::recv(fd_, scratch_.data(), want, 0);
     if (n < 0) {

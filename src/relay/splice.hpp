@@ -4,7 +4,8 @@
 // here, and while it waits the other side is not read — the stack's receive window closes,
 // or the host socket's buffer fills and the kernel's window closes. A FIN becomes
 // shutdown(SHUT_WR) and end-of-file becomes a FIN; an RST becomes an abortive close
-// (SO_LINGER 0) and a socket error becomes an RST.
+// (SO_LINGER 0) and a socket error becomes an RST. The held chunks are charged to the stack's
+// memory budget (issue 11 §4); while it is short, reads from the stack are small.
 #pragma once
 
 #include <cstddef>
@@ -57,6 +58,11 @@ class Splice {
   void close_fd(bool abortive);
   void update_interest();
   void mark_done();
+  // Charges the chunks' capacity to the budget (and frees empty ones).
+  void account();
+  // The stack's send ring cannot be allocated (budget short): retried on a timer, since no
+  // ACK will bring a Writable event.
+  void wait_for_memory();
 
   Stack& stack_;
   os::EventLoop& loop_;
@@ -84,6 +90,9 @@ class Splice {
   bool host_hangup_ = false;  // EPOLLRDHUP seen: the host's FIN is behind the data
   std::uint32_t interest_ = 0;
   bool registered_ = false;
+  MemoryBudget* budget_ = nullptr;
+  std::size_t charged_ = 0;
+  os::EventLoop::TimerId memory_timer_ = 0;
 };
 
 }  // namespace synack::relay

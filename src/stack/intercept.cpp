@@ -35,6 +35,11 @@ void Stack::Impl::queue_connect_request(const wire::IpHeader& ip, const wire::Tc
     ++counters_.intercept_syn_repeats;
     return;
   }
+  if (memory_pressure()) {
+    // Issue 11 §4: refused before the application tries the destination.
+    refuse_for_memory(ip, tcp, to_segment(tcp, {}), now);
+    return;
+  }
   if (requests_.size() >= config_.max_connect_requests) {
     ++counters_.intercept_request_overflow;
     if (trace_) trace_->on_drop(DropEvent{now, 0, "intercept_request_overflow"});
@@ -142,6 +147,11 @@ void Stack::Impl::handle_udp(const wire::IpHeader& ip, std::span<const std::byte
     ++counters_.drop_udp_queue_full;
     return;
   }
+  if (budget() && !budget()->try_reserve(d.payload.size())) {
+    ++counters_.drop_memory_pressure;  // issue 11 §4
+    if (trace_) trace_->on_drop(DropEvent{now, 0, "drop_memory_pressure"});
+    return;
+  }
   Datagram out;
   out.local = wire::Endpoint{ip.dst, d.dst_port};
   out.remote = wire::Endpoint{ip.src, d.src_port};
@@ -157,6 +167,7 @@ std::optional<Datagram> Stack::Impl::poll_datagram() {
   Datagram d = std::move(datagrams_.front());
   datagrams_.pop_front();
   datagram_bytes_ -= d.payload.size();
+  if (budget()) budget()->release(d.payload.size());
   return d;
 }
 

@@ -117,13 +117,30 @@ Stack::Impl::Impl(StackConfig config, std::vector<wire::IpAddress> addresses, Ra
       cookies_(derive_cookie_keys(isn_)),
       invalid_acks_(config.invalid_acks_per_second) {}
 
-Stack::Impl::~Impl() = default;
+Stack::Impl::~Impl() {
+  if (budget()) budget()->release(datagram_bytes_);
+}
+
+bool Stack::Impl::memory_pressure() const {
+  const MemoryBudget* b = budget();
+  if (!b) return false;
+  const std::size_t buffers =
+      std::size_t{config_.tcp.send_buffer} + std::size_t{config_.tcp.receive_buffer};
+  return !b->fits(std::max(b->limit() / 8, buffers));
+}
+
+void Stack::Impl::refuse_for_memory(const wire::IpHeader& ip, const wire::TcpHeader& tcp,
+                                    const tcp::Segment& syn, Instant now) {
+  ++counters_.tcp_memory_refused;
+  if (trace_) trace_->on_drop(DropEvent{now, 0, "tcp_memory_refused"});
+  send_reset_for(ip, tcp, syn, now);
+}
 
 void Stack::Impl::set_trace(TraceSink* trace) {
   trace_ = trace;
   for (std::uint32_t i = 0; i < slots_.size(); ++i) {
     auto& s = slots_[i];
-    if (s.conn) s.conn->set_context({&counters_, trace_, s.conn->id(), &invalid_acks_});
+    if (s.conn) s.conn->set_context({&counters_, trace_, s.conn->id(), &invalid_acks_, budget()});
   }
 }
 
@@ -376,6 +393,10 @@ void Stack::Impl::handle_tcp(const wire::IpHeader& ip, const wire::TcpHeader& tc
       if (trace_) trace_->on_drop(DropEvent{now, 0, "tcp_backlog_overflow"});
       return;
     }
+    if (memory_pressure()) {
+      refuse_for_memory(ip, tcp, seg, now);
+      return;
+    }
     // RFC 4987 §3.6: with the SYN queue full (or always, by configuration), answer with a
     // SYN cookie and keep nothing; Linux's tcp_conn_request() makes the same choice.
     if (config_.syn_cookies == SynCookieMode::Always ||
@@ -491,6 +512,13 @@ bool Stack::Impl::accept_syn_cookie(Listener& listener, const wire::Endpoint& lo
     ++counters_.tcp_backlog_overflow;
     if (trace_) trace_->on_drop(DropEvent{now, 0, "tcp_backlog_overflow"});
     return true;
+  }
+  if (memory_pressure()) {
+    // Issue 11 §4: no connection now; the caller answers the ACK with an RST as at any
+    // listener (also counted there as drop_listen_ack).
+    ++counters_.tcp_memory_refused;
+    if (trace_) trace_->on_drop(DropEvent{now, 0, "tcp_memory_refused"});
+    return false;
   }
   state.iss = ack.ack - 1;
   state.irs = ack.seq - 1;
@@ -718,7 +746,7 @@ Expected<ConnectionId, Error> Stack::Impl::create_connection(
   SeqNum isn = isn_.generate(local, remote, now);
   if (isn_floor && isn < *isn_floor) isn = *isn_floor;
   auto ts_offset = static_cast<std::uint32_t>(isn_.hash_tuple(local, remote, 1));
-  tcp::ConnectionContext ctx{&counters_, trace_, id, &invalid_acks_};
+  tcp::ConnectionContext ctx{&counters_, trace_, id, &invalid_acks_, budget()};
   if (cookie) {
     s.conn.emplace(
         tcp::Connection::from_syn_cookie(config_.tcp, ctx, local, remote, *cookie, ts_offset, now));
@@ -836,6 +864,10 @@ Expected<ConnectionId, Error> Stack::Impl::connect(wire::Endpoint remote, Instan
     auto port = pick_ephemeral_port(l.addr, remote);
     if (!port) return Unexpected{Error::NoPortsAvailable};
     l.port = *port;
+  }
+  if (memory_pressure()) {
+    ++counters_.tcp_memory_refused;  // issue 11 §4
+    return Unexpected{Error::TooManyConnections};
   }
   std::uint32_t index = 0;
   auto id = create_connection(l, remote, now, false, &index);
@@ -1071,8 +1103,15 @@ std::optional<Error> Stack::connection_error(ConnectionId id) const {
 std::vector<ConnectionInfo> Stack::connections() const { return impl_->connections(); }
 std::size_t Stack::connection_count() const { return impl_->live_; }
 std::optional<SocketEvent> Stack::poll_event() { return impl_->poll_event(); }
-const Counters& Stack::counters() const { return impl_->counters_; }
-Counters& Stack::counters() { return impl_->counters_; }
+const Counters& Stack::counters() const {
+  impl_->refresh_gauges();
+  return impl_->counters_;
+}
+Counters& Stack::counters() {
+  impl_->refresh_gauges();
+  return impl_->counters_;
+}
+MemoryBudget* Stack::memory_budget() const { return impl_->budget(); }
 void Stack::set_trace(TraceSink* trace) { impl_->set_trace(trace); }
 const std::vector<wire::IpAddress>& Stack::addresses() const { return impl_->addresses_; }
 const StackConfig& Stack::config() const { return impl_->config_; }

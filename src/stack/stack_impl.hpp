@@ -128,6 +128,21 @@ struct Stack::Impl {
                        const wire::Endpoint& remote, const tcp::Segment& syn, Instant now);
   bool accept_syn_cookie(Listener& listener, const wire::Endpoint& local,
                          const wire::Endpoint& remote, const tcp::Segment& ack, Instant now);
+  // Issue 11 §4 (StackConfig::memory_budget): null without a budget; under pressure once
+  // less than an eighth of it, or less than one connection's two buffers, is free. A SYN
+  // refused for it is answered like one to a closed port (RFC 9293 §3.10.7.1: RST) and
+  // counted as tcp_memory_refused.
+  MemoryBudget* budget() const { return config_.memory_budget.get(); }
+  void refresh_gauges() {
+    if (const MemoryBudget* b = budget()) {
+      counters_.memory_budget_bytes = b->limit();
+      counters_.memory_used_bytes = b->used();
+      counters_.memory_peak_bytes = b->peak();
+    }
+  }
+  bool memory_pressure() const;
+  void refuse_for_memory(const wire::IpHeader& ip, const wire::TcpHeader& tcp,
+                         const tcp::Segment& syn, Instant now);
   void push_event(std::uint64_t handle, std::uint8_t bits, bool listener);
   void schedule(std::uint32_t index);
 

@@ -9,16 +9,50 @@
 #include <cstring>
 #include <memory>
 #include <span>
+#include <utility>
+
+#include "synack/memory_budget.hpp"
 
 namespace synack::tcp {
 
+// With a MemoryBudget (issue 11 §4), the allocation is charged to it and returned on
+// release; while the ring is unallocated and the budget cannot hold it, free_space() is 0:
+// a receive ring then advertises a zero window and a send ring takes nothing.
 class ByteRing {
  public:
   explicit ByteRing(std::uint32_t capacity = 0) : capacity_(capacity) {}
+  ~ByteRing() { release(); }
+  ByteRing(ByteRing&& other) noexcept
+      : data_(std::move(other.data_)),
+        budget_(other.budget_),
+        charged_(std::exchange(other.charged_, 0)),
+        capacity_(other.capacity_),
+        head_(std::exchange(other.head_, 0)),
+        size_(std::exchange(other.size_, 0)) {}
+  ByteRing& operator=(ByteRing&& other) noexcept {
+    if (this != &other) {
+      release();
+      data_ = std::move(other.data_);
+      budget_ = other.budget_;
+      charged_ = std::exchange(other.charged_, 0);
+      capacity_ = other.capacity_;
+      head_ = std::exchange(other.head_, 0);
+      size_ = std::exchange(other.size_, 0);
+    }
+    return *this;
+  }
+
+  // The allocation is charged to `budget` (null: none). Ignored while allocated, so that
+  // what was charged is returned where it was taken.
+  void set_budget(MemoryBudget* budget) {
+    if (!data_) budget_ = budget;
+  }
+  // The ring could not be allocated: the budget is short of its capacity.
+  bool starved() const { return !data_ && budget_ && !budget_->fits(capacity_); }
 
   std::uint32_t capacity() const { return capacity_; }
   std::uint32_t size() const { return size_; }
-  std::uint32_t free_space() const { return capacity_ - size_; }
+  std::uint32_t free_space() const { return starved() ? 0 : capacity_ - size_; }
   bool empty() const { return size_ == 0; }
   bool allocated() const { return data_ != nullptr; }
 
@@ -70,16 +104,24 @@ class ByteRing {
 
   void release() {
     data_.reset();
+    if (charged_ && budget_) budget_->release(charged_);
+    charged_ = 0;
     head_ = size_ = 0;
   }
 
  private:
   std::uint32_t wrap(std::uint32_t pos) const { return pos >= capacity_ ? pos - capacity_ : pos; }
   void ensure_allocated() {
-    if (!data_) data_ = std::make_unique_for_overwrite<std::byte[]>(capacity_);
+    if (data_) return;
+    data_ = std::make_unique_for_overwrite<std::byte[]>(capacity_);
+    // Callers write only within free_space(), which is 0 while the budget cannot hold the
+    // ring: this charge stays within the limit.
+    if (budget_) budget_->charge(charged_ = capacity_);
   }
 
   std::unique_ptr<std::byte[]> data_;
+  MemoryBudget* budget_ = nullptr;
+  std::uint32_t charged_ = 0;
   std::uint32_t capacity_ = 0;
   std::uint32_t head_ = 0;
   std::uint32_t size_ = 0;

@@ -38,6 +38,8 @@ Connection::Connection(const TcpConfig& config, ConnectionContext context, wire:
   rcv_wscale_ = config.window_scale
                     ? shift_for(std::max(config.receive_buffer, config.window_scale_buffer))
                     : 0;
+  snd_buf_.set_budget(context.memory);
+  rcv_buf_.set_budget(context.memory);
   // RFC 6582 §3.2 step 1: "recover" starts at the initial send sequence number.
   recover_ = isn;
   snd_sml_ = isn;
@@ -207,6 +209,9 @@ Expected<std::size_t, Error> Connection::receive(std::span<std::byte> buffer, In
     return Unexpected{Error::WouldBlock};  // "queue for processing after ... ESTABLISHED"
   }
   std::uint32_t n = rcv_buf_.read(buffer);
+  // Issue 11 §4: under a memory budget, a ring the application emptied goes back to it (as
+  // Linux frees consumed skbs) rather than staying with an idle connection.
+  if (context_.memory) rcv_buf_.release_if_empty();
   if (n == 0) {
     if (fin_received_) return std::size_t{0};  // end of stream
     if (state_ == State::Closed) return Unexpected{error_.value_or(Error::NotConnected)};

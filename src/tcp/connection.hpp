@@ -35,6 +35,8 @@ struct ConnectionContext {
   ConnectionId id = 0;
   // The stack-wide limit on ACKs to unacceptable segments (RFC 5961 §7); may be null.
   PerSecondLimit* invalid_ack_limit = nullptr;
+  // Issue 11 §4: the send and receive rings are charged to it; may be null (unbounded).
+  MemoryBudget* memory = nullptr;
 };
 
 class Connection {
@@ -146,7 +148,11 @@ class Connection {
     config_.user_timeout = user_timeout;
   }
   void set_congestion(CongestionAlgorithm a);
-  void set_context(ConnectionContext context) { context_ = context; }
+  void set_context(ConnectionContext context) {
+    context_ = context;
+    snd_buf_.set_budget(context.memory);
+    rcv_buf_.set_budget(context.memory);
+  }
 
   // RFC 9293 §3.10.7.1: the RST answering a segment that reaches no connection.
   static std::optional<Segment> reset_for(const Segment& in);

@@ -489,6 +489,7 @@ void Connection::handle_new_ack(const Segment& seg, Instant now, SegmentSink& ou
                                          snd_buf_.size());
   bool was_full = snd_buf_.free_space() == 0;
   snd_buf_.consume(data_acked);
+  if (context_.memory && snd_buf_.empty()) snd_buf_.release();  // issue 11 §4, as receive()
   snd_buf_seq_ += data_acked;
   bytes_acked_ += data_acked;
   snd_una_ = seg.ack;
@@ -640,6 +641,10 @@ void Connection::process_text(const Segment& seg, Instant now, SegmentSink& out)
     auto offset = static_cast<std::uint32_t>(seq - rcv_nxt_);
     auto result = rcv_buf_.insert(offset, payload);
     if (result.dropped) SYNACK_DROP(drop_reassembly_full);
+    // Issue 11 §4: the memory budget cannot hold a receive ring. The window we advertise
+    // is 0 now (ReceiveBuffer::free_space); the ACK below tells the peer, whose persist
+    // timer probes until memory is free (Linux prunes and drops under tcp_mem alike).
+    if (result.no_memory) SYNACK_DROP(drop_memory_pressure);
     if (result.advanced > 0) {
       note_data_arrival(now);
       rcv_nxt_ += result.advanced;

@@ -14,6 +14,10 @@ void ReceiveBuffer::shift_ranges(std::uint32_t n) {
 ReceiveBuffer::InsertResult ReceiveBuffer::insert(std::uint32_t offset,
                                                   std::span<const std::byte> data) {
   InsertResult result;
+  if (ring_.starved() && !data.empty()) {
+    result.no_memory = true;
+    return result;
+  }
   std::uint32_t room = ring_.free_space();
   if (offset >= room || data.empty()) return result;
   auto len = static_cast<std::uint32_t>(std::min<std::size_t>(data.size(), room - offset));

@@ -22,6 +22,7 @@ class ReceiveBuffer {
     bool out_of_order = false;   // stored ahead of a hole
     bool dropped = false;        // no room for another out-of-order range
     bool filled_hole = false;    // in-order data that joined a stored range
+    bool no_memory = false;      // the memory budget could not hold the ring: nothing stored
   };
 
   // Data starting `offset` bytes past RCV.NXT. Bytes past the free space are cut off;
@@ -41,6 +42,7 @@ class ReceiveBuffer {
   // recently received segment first, then the others most recent first.
   std::size_t sack_blocks(std::uint32_t rcv_nxt, wire::SackBlock* out, std::size_t max) const;
 
+  void set_budget(MemoryBudget* budget) { ring_.set_budget(budget); }
   void release_if_empty() {
     if (ring_.empty() && ranges_.empty()) ring_.release();
   }
