@@ -13,9 +13,9 @@
 namespace synack::relay {
 namespace {
 
-// What one read from the stack may take while the memory budget is short: a chunk left
-// over when the host socket fills is charged beyond the budget, so it is kept small.
-constexpr std::size_t kPressureChunk = 16 * 1024;
+// What one read from the stack may take while the memory budget is exhausted: a chunk left
+// over when the host socket fills is charged even beyond the budget, so it is kept small.
+constexpr std::size_t kPressureChunk = 4 * 1024;
 // How often a splice whose stack send ring the budget cannot hold tries again.
 constexpr Duration kMemoryRetry = 100ms;
 
@@ -136,9 +136,11 @@ bool Splice::guest_to_host() {
       }
       return true;
     }
+    // What the host socket does not take is held in to_host_ and charged: read no more than
+    // the budget has left (at least kPressureChunk, the most a splice exceeds it by).
     std::span<std::byte> buf = scratch_;
-    if (budget_ && !budget_->fits(buf.size()))
-      buf = buf.first(std::min(buf.size(), kPressureChunk));
+    if (budget_)
+      buf = buf.first(std::min(buf.size(), std::max(budget_->available(), kPressureChunk)));
     auto got = stack_.receive(conn_, buf, loop_.now());
     if (!got) {
       if (got.error() == Error::WouldBlock) return true;
