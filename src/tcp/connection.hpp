@@ -190,7 +190,11 @@ class Connection {
   void send_ack(Instant now, SegmentSink& out);
   // An ACK in reply to an unacceptable segment or a challenge (RFC 5961 §7): sent unless the
   // rate limits say no. Returns whether it was sent.
-  bool send_invalid_reply_ack(const Segment& seg, Instant now, SegmentSink& out);
+  // `data_exempt`: a segment with data (and no SYN) is answered at once, not limited; false
+  // for the RFC 5961 §5.2 ACK checks, whose reply is a challenge ACK whatever the segment
+  // carries (Linux's tcp_send_challenge_ack).
+  bool send_invalid_reply_ack(const Segment& seg, Instant now, SegmentSink& out,
+                              bool data_exempt = true);
   // for_rst: an RST's sequence number (never beyond the peer's window, see the definition).
   SeqNum acceptable_seq(bool for_rst = false) const;
   void send_rst(SeqNum seq, Instant now, SegmentSink& out, bool with_ack = false);

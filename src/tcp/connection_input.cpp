@@ -383,13 +383,15 @@ bool Connection::process_ack(const Segment& seg, Instant now, SegmentSink& out) 
     // "If the ACK acks something not yet sent (SEG.ACK > SND.NXT), then send an ACK, drop
     // the segment, and return."
     SYNACK_DROP(drop_ack_future);
-    send_invalid_reply_ack(seg, now, out);
+    // Limited even with data (RFC 5961 §5.2, §7): blind data injected with a guessed ACK
+    // must not draw one ACK each (Linux sends none: tcp_ack's "invalid_ack").
+    send_invalid_reply_ack(seg, now, out, false);
     return false;
   }
   if (max_snd_wnd_ > 0 && seg.ack < snd_una_ - max_snd_wnd_) {
     // RFC 5961 §5.2: ACK older than SND.UNA - MAX.SND.WND: discard and send an ACK.
     SYNACK_DROP(drop_ack_too_old);
-    send_invalid_reply_ack(seg, now, out);
+    send_invalid_reply_ack(seg, now, out, false);  // Linux's tcp_send_challenge_ack
     return false;
   }
   unanswered_probes_ = 0;  // the peer is alive (RFC 9293 §3.8.6.1, MUST-37)

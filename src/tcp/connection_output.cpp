@@ -165,10 +165,11 @@ void Connection::send_ack(Instant now, SegmentSink& out) {
   emit(seg, now, out);
 }
 
-bool Connection::send_invalid_reply_ack(const Segment& seg, Instant now, SegmentSink& out) {
+bool Connection::send_invalid_reply_ack(const Segment& seg, Instant now, SegmentSink& out,
+                                        bool data_exempt) {
   // Follows Linux (tcp_oow_rate_limited): a segment with data and no SYN is not part of an ACK
   // loop — a retransmission below RCV.NXT or a zero-window probe needs its ACK at once.
-  const bool exempt = !seg.payload.empty() && !seg.has(SYN);
+  const bool exempt = data_exempt && !seg.payload.empty() && !seg.has(SYN);
   if (!exempt) {
     // RFC 5961 §7: "the mitigation SHOULD be rate-limited"; per connection, as Linux's
     // tcp_invalid_ratelimit (500 ms). Two ends that disagree about sequence space thus

@@ -57,6 +57,25 @@ TEST_F(InvalidAckLimit, Old_data_segments_are_always_acknowledged) {
   EXPECT_EQ(counters.tcp_invalid_acks_suppressed, 0u);
 }
 
+// Blind data injection (issue 11 §5): in-window data whose ACK field is a guess, ahead of
+// SND.NXT or older than SND.UNA - MAX.SND.WND (RFC 5961 §5.2). The exemption for data does not
+// apply: the replies share the limit, as Linux's tcp_send_challenge_ack, and no byte of it
+// reaches the application.
+TEST_F(InvalidAckLimit, In_window_data_with_a_guessed_ACK_is_limited_and_never_delivered) {
+  establish_active();
+  for (int i = 0; i < 500; ++i) {
+    const SeqNum guess = i % 2 ? L + 1 + 100000 + i : L + 1 - 0x40000000 - i;
+    inject({.flags = ACK, .seq = R + 1 + i, .ack = guess, .payload = "evil"});
+  }
+  expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 1});
+  expect_no_tx();
+  EXPECT_EQ(counters.drop_ack_future, 250u);
+  EXPECT_EQ(counters.drop_ack_too_old, 250u);
+  EXPECT_EQ(counters.tcp_invalid_acks_suppressed, 499u);
+  EXPECT_EQ(receive_all(), "");
+  expect_state(State::Established);
+}
+
 TEST_F(InvalidAckLimit, Zero_interval_turns_the_limit_off) {
   config.invalid_ack_interval = Duration{0};
   establish_active();
