@@ -45,6 +45,13 @@ timeout 10 "$SYNACK" stats --pid "$SERVE_PID" -a | grep -q "^drop_paws " || fail
 timeout 10 "$SYNACK" stats --pid "$SERVE_PID" --json | grep -q '"name":"tcp_passive_opens","value":[1-9]' \
   || fail "synack stats --json"
 echo "synack stats: tcp_passive_opens = $opens"
+# The memory budget (issue 11 §4; serve's default --max-memory is 256M) and its use (0 here:
+# the held connection has carried no data, and buffers are allocated on first use).
+budget=$(awk '$1 == "memory_budget_bytes" { print $2 }' "$WORK/stats.out")
+[ "$budget" = $((256 << 20)) ] || fail "synack stats: memory_budget_bytes is '$budget', want $((256 << 20))"
+timeout 10 "$SYNACK" stats --pid "$SERVE_PID" -a | grep -q "^memory_used_bytes  *0 " ||
+  fail "synack stats -a: no memory_used_bytes"
+echo "synack stats: memory_budget_bytes = $budget"
 
 exec 3>&-
 stop_serve
