@@ -195,6 +195,7 @@ bool NetEnvironment::build_stack(const NetOptions& o, bool intercept, std::strin
   if (o.rcvbuf) config.tcp.receive_buffer = o.rcvbuf;
   if (o.sndbuf) config.tcp.send_buffer = o.sndbuf;
   config.intercept = intercept;
+  config.intercept_echo = intercept;  // synack run relays ping beyond the gateway (relay/ping)
   // Checksum offload both ways through a TUN with virtio-net headers, except when a capture
   // is taken: it should show real checksums.
   const bool checksum_offload = tun_->offload() && o.pcap.empty();
