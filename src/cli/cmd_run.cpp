@@ -340,8 +340,11 @@ void register_run(CLI::App& app) {
   cmd->footer(
       "CMD's namespace has one interface, synack0, with --peer (default 198.18.0.2/24) and\n"
       "--peer6, and default routes via synack's --addr (198.18.0.1) and --addr6; the gateway\n"
-      "answers ping and is CMD's DNS resolver. Every TCP connection CMD opens is terminated\n"
-      "by synack and relayed through a host socket to the same destination; UDP likewise.\n"
+      "answers ping and is CMD's DNS resolver (UDP and TCP). Every TCP connection CMD opens\n"
+      "is terminated by synack and relayed through a host socket to the same destination;\n"
+      "UDP likewise (a datagram the host refuses comes back as ICMP port unreachable); ping\n"
+      "beyond the gateway goes through the host's ping sockets where\n"
+      "net.ipv4.ping_group_range allows them.\n"
       "When CMD exits, synack run relays its open connections until they finish (at most\n"
       "--drain-timeout), then exits too.\n"
       "Exit status: CMD's (128+N when killed by signal N); 125 when synack could not set up.\n"
