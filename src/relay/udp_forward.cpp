@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "relay/sockaddr.hpp"
+#include "wire/address_class.hpp"
 
 namespace synack::relay {
 namespace {
@@ -39,6 +40,24 @@ wire::Endpoint from_sockaddr(const sockaddr_storage& sa) {
   }
   return e;
 }
+// The destination address of a datagram received with IP_PKTINFO / IPV6_RECVPKTINFO on.
+std::optional<wire::IpAddress> packet_destination(msghdr& msg) {
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+      in_pktinfo info;
+      std::memcpy(&info, CMSG_DATA(c), sizeof info);
+      return wire::IpAddress::v4_from_u32(ntohl(info.ipi_addr.s_addr));
+    }
+    if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+      in6_pktinfo info;
+      std::memcpy(&info, CMSG_DATA(c), sizeof info);
+      std::array<std::uint8_t, 16> b{};
+      std::memcpy(b.data(), &info.ipi6_addr, 16);
+      return wire::IpAddress::v6(b);
+    }
+  }
+  return std::nullopt;
+}
 }  // namespace
 
 UdpForwarder::UdpForwarder(Stack& stack, os::EventLoop& loop, const RelayConfig& config,
@@ -59,10 +78,15 @@ Expected<void, std::string> UdpForwarder::add(const PortForward& forward) {
     return Unexpected{message};
   };
   if (fd < 0) return failure("socket");
-  if (!forward.host.addr.is_v4()) {
-    // [::] means IPv6 only, as pasta and podman bind it; 0.0.0.0 is IPv4's.
-    int one = 1;
-    ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  int one = 1;
+  // [::] means IPv6 only, as pasta and podman bind it; 0.0.0.0 is IPv4's.
+  if (!forward.host.addr.is_v4()) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  // Bound to every address: learn which one each datagram was sent to, to answer from it.
+  if (wire::classify(forward.host.addr) == wire::AddressClass::Unspecified) {
+    if (forward.host.addr.is_v4())
+      ::setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
+    else
+      ::setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
   }
   sockaddr_storage sa;
   socklen_t len = to_sockaddr(forward.host, &sa);
@@ -115,9 +139,16 @@ void UdpForwarder::on_readable(std::size_t socket) {
   if (socket >= sockets_.size() || sockets_[socket].fd < 0) return;
   for (int i = 0; i < kDatagramsPerWakeup; ++i) {
     sockaddr_storage from{};
-    socklen_t from_len = sizeof from;
-    ssize_t n = ::recvfrom(sockets_[socket].fd, buffer_.data(), buffer_.size(), 0,
-                           reinterpret_cast<sockaddr*>(&from), &from_len);
+    iovec iov{buffer_.data(), buffer_.size()};
+    alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(in6_pktinfo))> control{};
+    msghdr msg{};
+    msg.msg_name = &from;
+    msg.msg_namelen = sizeof from;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.data();
+    msg.msg_controllen = control.size();
+    ssize_t n = ::recvmsg(sockets_[socket].fd, &msg, 0);
     if (n < 0) {
       if (errno == EAGAIN || errno == EINTR) return;
       continue;  // an error queued by an earlier send: nothing to read
@@ -127,6 +158,7 @@ void UdpForwarder::on_readable(std::size_t socket) {
       ++stats_.udp_forward_dropped;
       continue;
     }
+    if (auto local = packet_destination(msg)) flow->host_local = local;
     flow->last_used = loop_.now();
     auto sent =
         stack_.send_datagram(flow->gateway, flow->inside,
@@ -141,12 +173,45 @@ bool UdpForwarder::claim(const Datagram& d) {
   Flow& flow = it->second;
   if (d.local != flow.gateway || d.remote != flow.inside) return false;
   flow.last_used = loop_.now();
+  ++(send_to_peer(flow, d.payload) < 0 ? stats_.udp_forward_dropped : stats_.udp_forwarded_out);
+  return true;
+}
+
+ssize_t UdpForwarder::send_to_peer(const Flow& flow, std::span<const std::byte> payload) {
   sockaddr_storage sa;
   socklen_t len = to_sockaddr(flow.peer, &sa);
-  ssize_t n = ::sendto(sockets_[flow.socket].fd, d.payload.data(), d.payload.size(),
-                       MSG_DONTWAIT | MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&sa), len);
-  ++(n < 0 ? stats_.udp_forward_dropped : stats_.udp_forwarded_out);
-  return true;
+  iovec iov{const_cast<std::byte*>(payload.data()), payload.size()};
+  msghdr msg{};
+  msg.msg_name = &sa;
+  msg.msg_namelen = len;
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  // From the address the peer sent to (IP_PKTINFO's ipi_spec_dst / IPV6_PKTINFO's address),
+  // not whichever the route to the peer prefers.
+  alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(in6_pktinfo))> control{};
+  if (flow.host_local && flow.host_local->is_v4() == flow.peer.addr.is_v4()) {
+    msg.msg_control = control.data();
+    if (flow.host_local->is_v4()) {
+      msg.msg_controllen = CMSG_SPACE(sizeof(in_pktinfo));
+      cmsghdr* c = CMSG_FIRSTHDR(&msg);
+      c->cmsg_level = IPPROTO_IP;
+      c->cmsg_type = IP_PKTINFO;
+      c->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
+      in_pktinfo info{};
+      info.ipi_spec_dst.s_addr = htonl(flow.host_local->v4_u32());
+      std::memcpy(CMSG_DATA(c), &info, sizeof info);
+    } else {
+      msg.msg_controllen = CMSG_SPACE(sizeof(in6_pktinfo));
+      cmsghdr* c = CMSG_FIRSTHDR(&msg);
+      c->cmsg_level = IPPROTO_IPV6;
+      c->cmsg_type = IPV6_PKTINFO;
+      c->cmsg_len = CMSG_LEN(sizeof(in6_pktinfo));
+      in6_pktinfo info{};
+      std::memcpy(&info.ipi6_addr, flow.host_local->bytes.data(), 16);
+      std::memcpy(CMSG_DATA(c), &info, sizeof info);
+    }
+  }
+  return ::sendmsg(sockets_[flow.socket].fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
 void UdpForwarder::close_flow(std::uint16_t port) {

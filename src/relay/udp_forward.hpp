@@ -6,6 +6,8 @@
 #pragma once
 
 #include <map>
+#include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -42,9 +44,13 @@ class UdpForwarder {
     wire::Endpoint peer;     // the host peer
     wire::Endpoint inside;   // the guest's endpoint (guest address, forwarded port)
     wire::Endpoint gateway;  // the flow's endpoint as the namespace sees it
+    // For a socket bound to every address (0.0.0.0, [::]): the address the peer sent to,
+    // which answers must come from (a peer's connected socket takes nothing else).
+    std::optional<wire::IpAddress> host_local;
     Instant last_used;
   };
   void on_readable(std::size_t socket);
+  ssize_t send_to_peer(const Flow& flow, std::span<const std::byte> payload);
   Flow* flow_for(std::size_t socket, const wire::Endpoint& peer);
   void close_flow(std::uint16_t port);
   void expire();

@@ -5,20 +5,21 @@
 # answers on TCP 7001-7003 and 8080 with the port it was reached on, and echoes UDP on 5353
 # (IPv4 and IPv6). Host clients check every port of each range reaches its own port inside,
 # UDP datagrams come back exactly from the forward's address, and several host peers of one
-# UDP forward each get their own answers. A malformed -p is refused with exit status 125 and
+# UDP forward each get their own answers; one bound to 0.0.0.0 answers from the address the
+# peer sent to (127.0.0.2). A malformed -p is refused with exit status 125 and
 # a message naming the fault, before anything starts.
 source "$(dirname "$0")/lib.bash" "$1"
 interop_setup run_forward_ranges --no-netns
 need python3 ss
 
-# Eight consecutive free ports (TCP and UDP, IPv4 and IPv6 loopback) from a random base.
+# Nine consecutive free ports (TCP and UDP, IPv4 and IPv6 loopback) from a random base.
 B=$(python3 - <<'PY'
 import random, socket
 for _ in range(200):
     base = random.randrange(20000, 32000)
     try:
         held = []
-        for p in range(base, base + 8):
+        for p in range(base, base + 9):
             for fam, addr in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
                 for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
                     s = socket.socket(fam, kind)
@@ -33,7 +34,7 @@ for _ in range(200):
             s.close()
 PY
 )
-[ -n "$B" ] || fail "no 8 consecutive free ports found"
+[ -n "$B" ] || fail "no 9 consecutive free ports found"
 
 cat >"$WORK/inside.py" <<'PY'
 import socket, threading
@@ -60,11 +61,12 @@ PY
 T0=$((B + 6))
 "$SYNACK" run --stats -p "127.0.0.1:$B-$((B + 2)):7001-7003" -p "$((B + 3)):5353/udp" \
   -p "[::1]:$((B + 4)):8080" -u "::1/$((B + 5)):5353" -t "$T0-$((T0 + 1)):7004-7005" \
+  -p "0.0.0.0:$((B + 8)):5353/udp" \
   -- python3 -u "$WORK/inside.py" >"$WORK/run.out" 2>"$WORK/run.err" &
 RUN_PID=$!
 PIDS+=("$RUN_PID")
 for _ in $(seq 100); do
-  grep -q READY "$WORK/run.out" && ss -Hltn "sport = :$((T0 + 1))" | grep -q . && break
+  grep -q READY "$WORK/run.out" 2>/dev/null && ss -Hltn "sport = :$((T0 + 1))" | grep -q . && break
   kill -0 "$RUN_PID" 2>/dev/null || { cat "$WORK/run.err" >&2; fail "synack run exited early"; }
   sleep 0.1
 done
@@ -102,6 +104,14 @@ for fam, addr, port in ((socket.AF_INET, "127.0.0.1", b + 3), (socket.AF_INET6, 
             assert frm[:2] == (addr, port), frm
             assert reply == b"echo " + data, (n, size, len(reply))
     print(f"UDP {addr} port {port}: 3 host peers x 3 sizes (up to 30000 bytes), each answered exactly")
+# Bound to every address: the answer comes from the address the peer sent to (127.0.0.2 here,
+# not the 127.0.0.1 the route would pick), so a connected socket takes it.
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(5)
+s.connect(("127.0.0.2", b + 8))
+s.send(b"which address?")
+assert s.recv(100) == b"echo which address?"
+print(f"-p 0.0.0.0:{b + 8}:5353/udp: a peer connected to 127.0.0.2 got its answer from 127.0.0.2")
 PY
 kill -TERM "$RUN_PID"
 for _ in $(seq 100); do kill -0 "$RUN_PID" 2>/dev/null || break; sleep 0.1; done
@@ -110,7 +120,7 @@ for c in relay_tcp_forwarded relay_udp_forward_flows relay_udp_forwarded_in rela
   awk -v c="$c" '$1 == c { print }' "$WORK/run.err"
 done
 flows=$(awk '$1 == "relay_udp_forward_flows" { print $2 }' "$WORK/run.err")
-[ "${flows:-0}" = 6 ] || { cat "$WORK/run.err" >&2; fail "relay_udp_forward_flows=$flows, want 6 (one per host peer)"; }
+[ "${flows:-0}" = 7 ] || { cat "$WORK/run.err" >&2; fail "relay_udp_forward_flows=$flows, want 7 (one per host peer)"; }
 
 # Malformed specifications: refused before anything starts, with the reason.
 check_refused() {
