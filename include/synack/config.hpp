@@ -130,6 +130,10 @@ struct StackConfig {
   std::size_t max_connect_requests = 4096;  // SYNs awaiting the application's decision
   std::size_t max_datagrams = 1024;         // received UDP datagrams not yet polled
   std::size_t max_datagram_bytes = 4 << 20;
+  // With intercept: ICMP echo requests to addresses not ours are queued for the application
+  // (poll_echo_request; `synack run` relays them through ping sockets) instead of dropped.
+  bool intercept_echo = false;
+  std::size_t max_echo_requests = 64;  // queued echo requests not yet polled
   // RFC 5961 §7: an optional limit, across all connections, on challenge ACKs and ACKs to
   // unacceptable segments per second (Linux's tcp_challenge_ack_limit). 0: no global limit
   // (the per-connection TcpConfig::invalid_ack_interval still applies).

@@ -92,6 +92,8 @@ namespace synack {
     "SND.UNA..SND.NXT (RFC 5927), path MTU, or an unused type")                                 \
   X(drop_icmp_malformed, "ICMP message shorter than its header or with a bad checksum")         \
   X(icmp_rate_limited, "ICMP errors not sent because of the rate limit")                        \
+  X(icmp_echo_queued, "echo requests to other addresses queued for relaying (intercept_echo)")  \
+  X(drop_icmp_echo_queue_full, "echo requests dropped: the application's queue is full")        \
   X(intercept_requests, "intercepted SYNs handed to the application as connect requests")       \
   X(intercept_syn_repeats, "SYN retransmissions for a request still pending")                   \
   X(intercept_request_overflow, "SYN dropped: too many connect requests pending")               \

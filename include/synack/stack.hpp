@@ -57,6 +57,8 @@ struct SocketEvent {
 // both arrive as listener events on the two handles below.
 inline constexpr std::uint64_t kConnectRequestsHandle = 1ULL << 63;
 inline constexpr std::uint64_t kDatagramsHandle = (1ULL << 63) | (1ULL << 62);
+// With StackConfig::intercept_echo: echo requests to other addresses (poll_echo_request).
+inline constexpr std::uint64_t kEchoRequestsHandle = (1ULL << 63) | (1ULL << 61);
 
 struct ConnectRequest {
   std::uint64_t id = 0;
@@ -76,6 +78,15 @@ struct Datagram {
   wire::Endpoint local;   // the destination the peer sent to
   wire::Endpoint remote;  // the peer
   std::vector<std::byte> payload;
+};
+
+// An ICMP echo request (RFC 792) / ICMPv6 echo request (RFC 4443 §4.1) to an address not ours.
+struct EchoRequest {
+  wire::IpAddress local;   // the address the peer pinged
+  wire::IpAddress remote;  // the peer
+  std::uint16_t identifier = 0;
+  std::uint16_t sequence = 0;
+  std::vector<std::byte> data;
 };
 
 struct ConnectionInfo {
@@ -182,6 +193,25 @@ class Stack final : public NetworkHost {
   // Errors: InvalidArgument (mixed families, a martian destination, over 65507 bytes).
   Expected<void, Error> send_datagram(const wire::Endpoint& local, const wire::Endpoint& remote,
                                       std::span<const std::byte> payload, Instant now);
+  // The next queued echo request (StackConfig::intercept_echo); nullopt when none.
+  std::optional<EchoRequest> poll_echo_request();
+  // Answers `request` as its destination would: an echo reply from request.local with the
+  // request's identifier and sequence number and `data` (RFC 792 "Echo or Echo Reply
+  // Message", RFC 4443 §4.2). Errors: InvalidArgument (mixed families, a martian peer, data
+  // over 65507 bytes).
+  Expected<void, Error> send_echo_reply(const EchoRequest& request, std::span<const std::byte> data,
+                                        Instant now);
+  // Tells `remote` that the datagram it sent to `local` (a Datagram from poll_datagram, its
+  // payload or the first part of it) was refused where it was relayed to: an ICMP port
+  // unreachable (RFC 792, code 3) or ICMPv6 port unreachable (RFC 4443 §3.1, code 4) from
+  // `local`'s address, quoting the datagram rebuilt from these values (the quote's TTL and IP
+  // identification are the stack's; addresses, ports and payload are the datagram's, which
+  // is what the receiver matches its socket by). Rate-limited with the stack's other ICMP
+  // errors (counted in icmp_rate_limited; still a success). Errors: InvalidArgument (mixed
+  // families, a martian destination).
+  Expected<void, Error> send_port_unreachable(const wire::Endpoint& local,
+                                              const wire::Endpoint& remote,
+                                              std::span<const std::byte> payload, Instant now);
 
   // Queries: nullopt for a bad id or one already closed by the application (no errors).
   std::optional<State> state(ConnectionId id) const;

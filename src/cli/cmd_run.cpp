@@ -9,13 +9,14 @@
 #include <iostream>
 #include <memory>
 
+#include "cli/address_plan.hpp"
 #include "cli/commands.hpp"
+#include "cli/forward_spec.hpp"
 #include "cli/net_options.hpp"
 #include "control/control_socket.hpp"
 #include "os/event_loop.hpp"
 #include "relay/relay.hpp"
 #include "relay/sandbox.hpp"
-#include "wire/address_class.hpp"
 
 namespace synack::cli {
 using namespace synack::control;
@@ -26,7 +27,11 @@ namespace {
 struct RunArgs {
   NetOptions net;
   bool allow_host_loopback = false;
-  std::vector<std::string> forwards;
+  std::vector<std::string> forwards;   // -p
+  std::vector<std::string> tcp_ports;  // -t (pasta)
+  std::vector<std::string> udp_ports;  // -u (pasta)
+  std::string cidr;
+  bool addresses_given = false;  // --addr or --peer on the command line
   std::string dns;
   bool keep_resolv_conf = false;
   bool user_namespace = false;
@@ -68,42 +73,6 @@ std::optional<wire::Endpoint> parse_endpoint(std::string_view text, std::uint16_
   return wire::Endpoint{*addr, p};
 }
 
-// -p [HOSTADDR:]HOSTPORT:PORT; HOSTADDR defaults to 127.0.0.1 (reachable from this host only).
-std::optional<relay::PortForward> parse_forward(std::string_view text) {
-  auto last = text.rfind(':');
-  if (last == std::string_view::npos) return std::nullopt;
-  auto guest_port = parse_port(text.substr(last + 1));
-  if (!guest_port) return std::nullopt;
-  std::string_view host = text.substr(0, last);
-  relay::PortForward f;
-  f.guest_port = *guest_port;
-  if (auto only_port = parse_port(host)) {
-    f.host = wire::Endpoint{wire::IpAddress::v4(127, 0, 0, 1), *only_port};
-    return f;
-  }
-  auto split = host.rfind(':');
-  if (split == std::string_view::npos) return std::nullopt;
-  auto port = parse_port(host.substr(split + 1));
-  std::string_view addr_text = host.substr(0, split);
-  if (addr_text.size() >= 2 && addr_text.front() == '[' && addr_text.back() == ']')
-    addr_text = addr_text.substr(1, addr_text.size() - 2);
-  auto addr = wire::IpAddress::parse(addr_text);
-  if (!port || !addr) return std::nullopt;
-  // A host listener binds a unicast, loopback or unspecified (all-interfaces) address; never
-  // multicast, broadcast or reserved ones (wire::classify).
-  switch (wire::classify(*addr)) {
-    case wire::AddressClass::Unicast:
-    case wire::AddressClass::Loopback:
-    case wire::AddressClass::Unspecified:
-    case wire::AddressClass::LinkLocal:
-      break;
-    default:
-      return std::nullopt;
-  }
-  f.host = wire::Endpoint{*addr, *port};
-  return f;
-}
-
 // The host's resolver: the first nameserver of /etc/resolv.conf.
 std::optional<wire::Endpoint> host_resolver() {
   std::ifstream in("/etc/resolv.conf");
@@ -129,6 +98,8 @@ void print_relay_stats(const relay::RelayStats& s, std::ostream& out) {
       << "relay_tcp_loopback_denied " << s.tcp_loopback_denied << "\n"
       << "relay_tcp_martian_denied " << s.tcp_martian_denied << "\n"
       << "relay_tcp_forwarded " << s.tcp_forwarded << "\n"
+      << "relay_tcp_dns " << s.tcp_dns << "\n"
+      << "relay_gateway_loopback_denied " << s.gateway_loopback_denied << "\n"
       << "relay_bytes_to_host " << s.bytes_to_host << "\n"
       << "relay_bytes_to_guest " << s.bytes_to_guest << "\n"
       << "relay_udp_flows " << s.udp_flows << "\n"
@@ -137,6 +108,16 @@ void print_relay_stats(const relay::RelayStats& s, std::ostream& out) {
       << "relay_udp_dropped " << s.udp_dropped << "\n"
       << "relay_udp_loopback_denied " << s.udp_loopback_denied << "\n"
       << "relay_udp_martian_denied " << s.udp_martian_denied << "\n"
+      << "relay_udp_refused " << s.udp_refused << "\n"
+      << "relay_udp_forward_flows " << s.udp_forward_flows << "\n"
+      << "relay_udp_forwarded_in " << s.udp_forwarded_in << "\n"
+      << "relay_udp_forwarded_out " << s.udp_forwarded_out << "\n"
+      << "relay_udp_forward_dropped " << s.udp_forward_dropped << "\n"
+      << "relay_ping_requests " << s.ping_requests << "\n"
+      << "relay_ping_replies " << s.ping_replies << "\n"
+      << "relay_ping_denied " << s.ping_denied << "\n"
+      << "relay_ping_unavailable " << s.ping_unavailable << "\n"
+      << "relay_ping_dropped " << s.ping_dropped << "\n"
       << "relay_drain_connections " << s.drain_connections << "\n"
       << "relay_drain_completed " << s.drain_completed << "\n"
       << "relay_drain_peer_reset " << s.drain_peer_reset << "\n"
@@ -144,13 +125,23 @@ void print_relay_stats(const relay::RelayStats& s, std::ostream& out) {
       << "relay_drain_bytes_lost " << s.drain_bytes_lost << "\n";
 }
 
-int run_run(const RunArgs& args) {
+int run_run(RunArgs args) {
   constexpr int kSetupFailed = 125;  // as env(1) and container runtimes: not CMD's status
   auto fail = [](const std::string& message) {
     std::cerr << "synack run: " << message << "\n";
     return kSetupFailed;
   };
   if (!args.net.netns.empty()) return fail("--netns does not apply: run makes its own namespace");
+  std::optional<AddressPlan> plan;
+  if (!args.cidr.empty()) {
+    if (args.addresses_given)
+      return fail("--cidr lays out --addr and --peer: give one or the other");
+    auto parsed = plan_from_cidr(args.cidr);
+    if (!parsed) return fail(parsed.error());
+    plan = *parsed;
+    args.net.addr = plan->gateway.to_string();
+    args.net.peer = plan->guest.to_string() + "/" + std::to_string(plan->prefix);
+  }
   std::string error;
   auto addresses = parse_net_addresses(args.net, &error);
   if (!addresses) return fail(error);
@@ -165,11 +156,24 @@ int run_run(const RunArgs& args) {
     return fail("--drain-timeout: expected 0 to 86400 seconds");
   config.drain_timeout =
       std::chrono::duration_cast<Duration>(std::chrono::duration<double>(args.drain_timeout));
+  if (plan) config.dns_address = plan->dns;
   for (const auto& text : args.forwards) {
-    auto f = parse_forward(text);
-    if (!f) return fail("-p: expected [HOSTADDR:]HOSTPORT:PORT, got " + text);
-    config.forwards.push_back(*f);
+    auto f = parse_publish(text);
+    if (!f) return fail(f.error());
+    config.forwards.insert(config.forwards.end(), f->begin(), f->end());
   }
+  for (auto [list, protocol] : {std::pair{&args.tcp_ports, relay::ForwardProtocol::Tcp},
+                                std::pair{&args.udp_ports, relay::ForwardProtocol::Udp}}) {
+    for (const auto& text : *list) {
+      auto f = parse_pasta_ports(text, protocol);
+      if (!f) return fail(f.error());
+      config.forwards.insert(config.forwards.end(), f->begin(), f->end());
+    }
+  }
+  if (auto twice = duplicate_forward(config.forwards); !twice.empty()) return fail(twice);
+  config.on_notice = [](const std::string& message) {
+    std::cerr << "synack run: " << message << "\n";
+  };
   if (!args.dns.empty()) {
     config.dns_upstream = parse_endpoint(args.dns, 53);
     if (!config.dns_upstream) return fail("--dns: expected ADDR[:PORT], got " + args.dns);
@@ -190,7 +194,8 @@ int run_run(const RunArgs& args) {
     box_config.gateways.push_back(*addresses->addr6);
   }
   if (!args.keep_resolv_conf)
-    box_config.resolv_conf = "nameserver " + addresses->addr.to_string() + "\n";
+    box_config.resolv_conf =
+        "nameserver " + (plan ? plan->dns : addresses->addr).to_string() + "\n";
   box_config.user_namespace = args.user_namespace;
   auto box = relay::Sandbox::start(box_config);
   if (!box) return fail(box.error());
@@ -301,10 +306,24 @@ void register_run(CLI::App& app) {
                 "let connections and datagrams to the gateway address reach the host's "
                 "127.0.0.1 / ::1 (refused otherwise)");
   cmd->add_option("-p,--publish", args->forwards,
-                  "forward [HOSTADDR:]HOSTPORT:PORT (TCP): connections to HOSTADDR:HOSTPORT on "
-                  "the host (default address 127.0.0.1) go to PORT in the namespace; repeatable")
+                  "forward [HOSTADDR:]HOSTPORT[-END]:PORT[-END][/tcp|/udp]: connections "
+                  "(datagrams) to HOSTADDR:HOSTPORT on the host (default address 127.0.0.1; "
+                  "[::1], 0.0.0.0, [::] ...) go to PORT in the namespace; ranges of equal "
+                  "length; repeatable")
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  cmd->add_option("-t,--tcp-ports", args->tcp_ports,
+                  "pasta's TCP forwards: [ADDR/]PORT[-END][:PORT[-END]][,...] (the namespace's "
+                  "port defaults to the host's; ADDR defaults to 127.0.0.1); repeatable")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  cmd->add_option("-u,--udp-ports", args->udp_ports, "pasta's UDP forwards, as -t; repeatable")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  cmd->add_option("--cidr", args->cidr,
+                  "IPv4 NETWORK/PREFIX laid out as slirp4netns does: synack (gateway) at .2, "
+                  "the DNS resolver at .3, CMD at .100 (e.g. 10.0.2.0/24); instead of --addr "
+                  "and --peer");
   cmd->add_option("--dns", args->dns,
                   "where DNS queries to the gateway go, ADDR[:PORT] (default: the first "
                   "nameserver of the host's /etc/resolv.conf)");
@@ -322,8 +341,11 @@ void register_run(CLI::App& app) {
   cmd->footer(
       "CMD's namespace has one interface, synack0, with --peer (default 198.18.0.2/24) and\n"
       "--peer6, and default routes via synack's --addr (198.18.0.1) and --addr6; the gateway\n"
-      "answers ping and is CMD's DNS resolver. Every TCP connection CMD opens is terminated\n"
-      "by synack and relayed through a host socket to the same destination; UDP likewise.\n"
+      "answers ping and is CMD's DNS resolver (UDP and TCP). Every TCP connection CMD opens\n"
+      "is terminated by synack and relayed through a host socket to the same destination;\n"
+      "UDP likewise (a datagram the host refuses comes back as ICMP port unreachable); ping\n"
+      "beyond the gateway goes through the host's ping sockets where\n"
+      "net.ipv4.ping_group_range allows them.\n"
       "When CMD exits, synack run relays its open connections until they finish (at most\n"
       "--drain-timeout), then exits too.\n"
       "Exit status: CMD's (128+N when killed by signal N); 125 when synack could not set up.\n"
@@ -334,8 +356,11 @@ void register_run(CLI::App& app) {
       "127.0.0.1:8080\n"
       "  synack run -p 8080:80 -- python3 -m http.server 80                # host 127.0.0.1:8080 "
       "-> CMD's 80\n"
+      "  synack run -p 5300-5309:5300-5309/udp -p [::1]:8443:443 -- CMD    # UDP range, IPv6\n"
+      "  synack run --cidr 10.0.2.0/24 -- ip addr                       # slirp4netns's layout\n"
       "  synack run --trace run.jsonl --stats -- wget -qO- http://198.18.0.1/");
-  cmd->callback([args] {
+  cmd->callback([args, cmd] {
+    args->addresses_given = cmd->count("--addr") > 0 || cmd->count("--peer") > 0;
     args->command = run_command_line();
     if (args->command.empty()) {
       std::cerr << "synack run: no command given (synack run [OPTIONS] -- CMD [ARGS...])\n";

@@ -245,6 +245,7 @@ bool NetEnvironment::build_stack(const NetOptions& o, bool intercept, std::strin
     config.memory_budget = std::make_shared<MemoryBudget>(*budget);
   if (o.syn_cookies == "always") config.syn_cookies = SynCookieMode::Always;
   if (o.syn_cookies == "never") config.syn_cookies = SynCookieMode::Never;
+  config.intercept_echo = intercept;  // synack run relays ping beyond the gateway (relay/ping)
   // Checksum offload both ways through a TUN with virtio-net headers, except when a capture
   // is taken: it should show real checksums.
   const bool checksum_offload = tun_->offload() && o.pcap.empty();

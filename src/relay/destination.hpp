@@ -25,4 +25,9 @@ enum class Denial : std::uint8_t {
 std::variant<wire::Endpoint, Denial> host_destination(const RelayConfig& config,
                                                       const wire::Endpoint& seen);
 
+// After a refusal: counts one to the gateway refused for want of --allow-host-loopback and,
+// the first time, tells the user through config.on_notice ("a connection" / "a datagram").
+void note_gateway_denied(const RelayConfig& config, RelayStats& stats, const wire::Endpoint& seen,
+                         const char* what);
+
 }  // namespace synack::relay

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "relay/destination.hpp"
+#include "relay/dns.hpp"
 #include "relay/sockaddr.hpp"
 
 namespace synack::relay {
@@ -53,25 +54,33 @@ Relay::Relay(Stack& stack, os::EventLoop& loop, RelayConfig config)
     : stack_(stack),
       loop_(loop),
       config_(std::move(config)),
+      udp_forwards_(stack, loop, config_, stats_),
       udp_(stack, loop, config_, stats_),
-      scratch_(kScratchBytes) {}
+      ping_(stack, loop, config_, stats_),
+      scratch_(kScratchBytes) {
+  udp_.set_forwarder(&udp_forwards_);
+}
 
 Expected<std::unique_ptr<Relay>, std::string> Relay::create(Stack& stack, os::EventLoop& loop,
                                                             RelayConfig config) {
   std::unique_ptr<Relay> relay(new Relay(stack, loop, std::move(config)));
   for (const auto& forward : relay->config_.forwards) {
+    if (forward.protocol == ForwardProtocol::Udp) {
+      if (auto added = relay->udp_forwards_.add(forward); !added) return Unexpected{added.error()};
+      continue;
+    }
     int fd = ::socket(forward.host.addr.is_v4() ? AF_INET : AF_INET6,
                       SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     auto failure = [&](const char* step) {
-      std::string message = "-p " + forward.host.to_string() + ":" +
-                            std::to_string(forward.guest_port) + ": " + step + ": " +
-                            std::strerror(errno);
+      std::string message = "-p " + describe(forward) + ": " + step + ": " + std::strerror(errno);
       if (fd >= 0) ::close(fd);
       return Unexpected{message};
     };
     if (fd < 0) return failure("socket");
     int one = 1;
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    // [::] means IPv6 only, as pasta and podman bind it; 0.0.0.0 is IPv4's (both may be given).
+    if (!forward.host.addr.is_v4()) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
     sockaddr_storage sa;
     socklen_t len = to_sockaddr(forward.host, &sa);
     if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), len) != 0) return failure("bind");
@@ -107,6 +116,8 @@ void Relay::stop_accepting() {
   }
   connecting_.clear();
   udp_.close_all();
+  udp_forwards_.close_all();
+  ping_.close_all();
 }
 
 void Relay::shutdown() {
@@ -166,6 +177,10 @@ void Relay::on_socket_event(const SocketEvent& ev) {
     udp_.on_datagrams();
     return;
   }
+  if (ev.handle == kEchoRequestsHandle) {
+    ping_.on_echo_requests();
+    return;
+  }
   auto it = splices_.find(ev.handle);
   if (it == splices_.end()) return;
   it->second->on_stack_event(ev.events);  // a finished splice buries itself
@@ -183,15 +198,22 @@ void Relay::on_connect_requests() {
 }
 
 void Relay::start_connect(const ConnectRequest& request) {
-  auto verdict = host_destination(config_, request.local);
+  // DNS over TCP to the namespace's resolver goes to the host's resolver, as over UDP
+  // (RFC 7766 §5: TCP is part of DNS; a truncated UDP answer is retried over TCP).
+  std::optional<wire::Endpoint> dns = dns_destination(config_, request.local);
+  auto verdict =
+      dns ? std::variant<wire::Endpoint, Denial>(*dns) : host_destination(config_, request.local);
   if (const Denial* denied = std::get_if<Denial>(&verdict)) {
     // The host's own services are reachable only through the gateway, and only when the user
     // said so; other special-purpose destinations never. Refused at once, identically for
     // open and closed ports: nothing is tried on the host.
     ++(*denied == Denial::HostLoopback ? stats_.tcp_loopback_denied : stats_.tcp_martian_denied);
+    if (*denied == Denial::HostLoopback)
+      note_gateway_denied(config_, stats_, request.local, "a connection");
     (void)stack_.refuse_request(request.id, Refusal::Reset, loop_.now());
     return;
   }
+  if (dns) ++stats_.tcp_dns;
   const wire::Endpoint destination = std::get<wire::Endpoint>(verdict);
   int fd = ::socket(destination.addr.is_v4() ? AF_INET : AF_INET6,
                     SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

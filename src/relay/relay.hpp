@@ -11,8 +11,10 @@
 #include <vector>
 
 #include "os/event_loop.hpp"
+#include "relay/ping.hpp"
 #include "relay/relay_config.hpp"
 #include "relay/splice.hpp"
+#include "relay/udp_forward.hpp"
 #include "relay/udp_relay.hpp"
 #include "synack/stack.hpp"
 
@@ -66,7 +68,9 @@ class Relay {
   Stack& stack_;
   os::EventLoop& loop_;
   RelayConfig config_;
+  UdpForwarder udp_forwards_;  // -p .../udp (before udp_, which hands it their answers)
   UdpRelay udp_;
+  PingRelay ping_;
   std::vector<std::byte> scratch_;
   std::unordered_map<ConnectionId, std::unique_ptr<Splice>> splices_;
   std::unordered_map<std::uint64_t, Connecting> connecting_;

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "synack/time.hpp"
@@ -11,11 +13,19 @@
 
 namespace synack::relay {
 
-// -p [HOSTADDR:]HOSTPORT:PORT — a host listener whose connections go into the namespace.
+enum class ForwardProtocol : std::uint8_t { Tcp, Udp };
+
+// -p [HOSTADDR:]HOSTPORT:PORT[/udp] — a host socket whose connections (TCP) or datagrams (UDP)
+// go into the namespace. A range (-p 8000-8010:8000-8010) is one PortForward per port
+// (cli/forward_spec.hpp expands it).
 struct PortForward {
   wire::Endpoint host;  // address and port listened on, on the host
   std::uint16_t guest_port = 0;
+  ForwardProtocol protocol = ForwardProtocol::Tcp;
 };
+
+// "tcp 127.0.0.1:8080 -> :80", for messages.
+std::string describe(const PortForward& forward);
 
 struct RelayConfig {
   wire::IpAddress gateway;  // synack's address, the namespace's default route
@@ -27,6 +37,12 @@ struct RelayConfig {
   // Where DNS queries to the gateway (UDP port 53) go: the host's resolver.
   std::optional<wire::Endpoint> dns_upstream;
   std::vector<PortForward> forwards;
+  // The namespace's resolver when it is not the gateway (--cidr: 10.0.2.3 beside the gateway
+  // 10.0.2.2, as slirp4netns): UDP and TCP to it on port 53 go to dns_upstream, nothing else.
+  std::optional<wire::IpAddress> dns_address;
+  // Told once, the first time a connection or datagram to the gateway is refused because host
+  // loopback is not allowed (synack run prints it on stderr, naming --allow-host-loopback).
+  std::function<void(const std::string&)> on_notice;
   Duration connect_timeout = 30s;  // a host connect() slower than this: unreachable
   std::size_t max_udp_flows = 1024;
   Duration udp_idle_timeout = 60s;
@@ -36,18 +52,37 @@ struct RelayConfig {
 };
 
 struct RelayStats {
-  std::uint64_t tcp_connects = 0;         // host connects that succeeded
-  std::uint64_t tcp_refused = 0;          // ... refused (RST to the namespace)
-  std::uint64_t tcp_unreachable = 0;      // ... unreachable or timed out (ICMP)
-  std::uint64_t tcp_loopback_denied = 0;  // to the host's loopback (any form) without the flag
-  std::uint64_t tcp_martian_denied = 0;   // to unspecified, multicast, link-local, ... addresses
-  std::uint64_t tcp_forwarded = 0;        // port-forward connections accepted
+  std::uint64_t tcp_connects = 0;             // host connects that succeeded
+  std::uint64_t tcp_refused = 0;              // ... refused (RST to the namespace)
+  std::uint64_t tcp_unreachable = 0;          // ... unreachable or timed out (ICMP)
+  std::uint64_t tcp_loopback_denied = 0;      // to the host's loopback (any form) without the flag
+  std::uint64_t gateway_loopback_denied = 0;  // TCP and UDP to the gateway without the flag
+  std::uint64_t tcp_martian_denied = 0;  // to unspecified, multicast, link-local, ... addresses
+  std::uint64_t tcp_forwarded = 0;       // port-forward connections accepted
+  std::uint64_t tcp_dns = 0;             // DNS over TCP to the gateway, sent to dns_upstream
   std::uint64_t udp_flows = 0;
   std::uint64_t udp_to_host = 0;
   std::uint64_t udp_to_guest = 0;
   std::uint64_t udp_dropped = 0;          // no destination for it, or a flow limit
   std::uint64_t udp_loopback_denied = 0;  // ... of which to the host's loopback, any form
   std::uint64_t udp_martian_denied = 0;   // ... of which to other special-purpose addresses
+  // The host refused a relayed datagram (ECONNREFUSED: an ICMP port unreachable came back),
+  // or the destination was denied (loopback, special-purpose); each becomes an ICMP/ICMPv6
+  // port unreachable toward the namespace, rate-limited by the stack (icmp_rate_limited
+  // counts the ones not sent).
+  std::uint64_t udp_refused = 0;
+  std::uint64_t udp_forward_flows = 0;  // host peers of a UDP forward given a flow
+  std::uint64_t udp_forwarded_in = 0;   // datagrams host peer -> namespace
+  std::uint64_t udp_forwarded_out = 0;  // ... namespace -> host peer
+  // ICMP echo beyond the gateway (relay/ping.hpp): requests sent through host ping sockets,
+  // replies passed back, requests refused (loopback, special-purpose), requests the host's
+  // ping_group_range did not allow, and other losses.
+  std::uint64_t ping_requests = 0;
+  std::uint64_t ping_replies = 0;
+  std::uint64_t ping_denied = 0;
+  std::uint64_t ping_unavailable = 0;
+  std::uint64_t ping_dropped = 0;
+  std::uint64_t udp_forward_dropped = 0;  // flow limit, or the stack or host socket refused
   std::uint64_t bytes_to_host = 0;
   std::uint64_t bytes_to_guest = 0;
   // After CMD's exit (Relay::begin_drain): connections still relayed then, those that finished

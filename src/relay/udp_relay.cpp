@@ -4,16 +4,20 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "relay/destination.hpp"
+#include "relay/dns.hpp"
 #include "relay/sockaddr.hpp"
 
 namespace synack::relay {
 namespace {
 constexpr std::size_t kMaxDatagram = 65535;
 constexpr int kRepliesPerWakeup = 64;
-constexpr std::uint16_t kDnsPort = 53;
+// The most of a datagram an ICMPv6 error can quote: 1280 (RFC 4443 §2.4 (c)) minus the
+// error's IPv6 and ICMPv6 headers and the quoted IPv6 and UDP headers. IPv4 quotes less.
+constexpr std::size_t kQuotedPayload = 1280 - 40 - 8 - 40 - 8;
 }  // namespace
 
 UdpRelay::UdpRelay(Stack& stack, os::EventLoop& loop, const RelayConfig& config, RelayStats& stats)
@@ -28,14 +32,15 @@ void UdpRelay::close_all() {
   while (!flows_.empty()) close_flow(flows_.begin());
 }
 
-std::optional<wire::Endpoint> UdpRelay::real_destination(const wire::Endpoint& seen) {
+std::optional<wire::Endpoint> UdpRelay::real_destination(const wire::Endpoint& seen,
+                                                         bool* denied_out) {
   // The gateway is also the namespace's resolver: DNS goes to the host's.
-  const bool to_gateway =
-      seen.addr == config_.gateway || (config_.gateway6 && seen.addr == *config_.gateway6);
-  if (to_gateway && seen.port == kDnsPort && config_.dns_upstream) return config_.dns_upstream;
+  if (auto dns = dns_destination(config_, seen)) return dns;
   auto verdict = host_destination(config_, seen);
   if (const Denial* denied = std::get_if<Denial>(&verdict)) {
     ++(*denied == Denial::HostLoopback ? stats_.udp_loopback_denied : stats_.udp_martian_denied);
+    if (*denied == Denial::HostLoopback) note_gateway_denied(config_, stats_, seen, "a datagram");
+    *denied_out = true;
     return std::nullopt;
   }
   return std::get<wire::Endpoint>(verdict);
@@ -43,13 +48,18 @@ std::optional<wire::Endpoint> UdpRelay::real_destination(const wire::Endpoint& s
 
 void UdpRelay::on_datagrams() {
   while (auto d = stack_.poll_datagram()) {
+    if (forwarder_ && forwarder_->claim(*d)) continue;  // an answer to a UDP port forward
     Key key{d->remote, d->local};
     auto it = flows_.find(key);
     Flow* flow = it == flows_.end() ? nullptr : &it->second;
     if (!flow) {
-      auto real = real_destination(d->local);
+      bool denied = false;
+      auto real = real_destination(d->local, &denied);
       if (!real) {
         ++stats_.udp_dropped;
+        // Refused as a closed port would be, identically whether or not something listens
+        // there on the host (nothing is tried): as TCP's RST for the same destinations.
+        if (denied) refused(key, d->payload);
         continue;
       }
       flow = open_flow(key, *real);
@@ -61,10 +71,16 @@ void UdpRelay::on_datagrams() {
     flow->last_used = loop_.now();
     // Errors (a refusal the kernel remembered from an earlier ICMP, a full buffer) lose the
     // datagram, as UDP may.
-    if (::send(flow->fd, d->payload.data(), d->payload.size(), MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+    if (::send(flow->fd, d->payload.data(), d->payload.size(), MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
       ++stats_.udp_dropped;
-    else
-      ++stats_.udp_to_host;
+      // The host answered an earlier datagram with port unreachable: this one is refused too.
+      if (errno == ECONNREFUSED) refused(key, d->payload);
+      continue;
+    }
+    ++stats_.udp_to_host;
+    const std::size_t keep = std::min(d->payload.size(), kQuotedPayload);
+    flow->last_sent.assign(d->payload.begin(),
+                           d->payload.begin() + static_cast<std::ptrdiff_t>(keep));
   }
 }
 
@@ -107,7 +123,10 @@ void UdpRelay::on_readable(const Key& key) {
     ssize_t n = ::recv(it->second.fd, buffer_.data(), buffer_.size(), 0);
     if (n < 0) {
       if (errno == EAGAIN || errno == EINTR) return;
-      continue;  // ECONNREFUSED from an ICMP error: nothing to read, the flow stays
+      // ECONNREFUSED: an ICMP port unreachable answered the last datagram sent (Linux reports
+      // it on a connected UDP socket). The flow stays: the port may open later.
+      if (errno == ECONNREFUSED) refused(key, it->second.last_sent);
+      continue;
     }
     it->second.last_used = loop_.now();
     // Back from the destination the namespace addressed (key.second), to its endpoint.
@@ -118,6 +137,14 @@ void UdpRelay::on_readable(const Key& key) {
     else
       ++stats_.udp_dropped;
   }
+}
+
+void UdpRelay::refused(const Key& key, std::span<const std::byte> datagram) {
+  // RFC 1122 §3.2.2.1 / RFC 4443 §3.1: what the namespace's kernel would have heard had it
+  // reached the destination itself — port unreachable, from the destination, quoting the
+  // datagram (rate-limited by the stack, as every error we send unasked).
+  ++stats_.udp_refused;
+  (void)stack_.send_port_unreachable(key.second, key.first, datagram, loop_.now());
 }
 
 void UdpRelay::close_flow(std::map<Key, Flow>::iterator it) {

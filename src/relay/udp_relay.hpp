@@ -9,6 +9,7 @@
 
 #include "os/event_loop.hpp"
 #include "relay/relay_config.hpp"
+#include "relay/udp_forward.hpp"
 #include "synack/stack.hpp"
 
 namespace synack::relay {
@@ -20,8 +21,9 @@ class UdpRelay {
   UdpRelay(const UdpRelay&) = delete;
   UdpRelay& operator=(const UdpRelay&) = delete;
 
-  // Drains the stack's datagram queue.
+  // Drains the stack's datagram queue; answers to UDP port forwards go to `forwarder` first.
   void on_datagrams();
+  void set_forwarder(UdpForwarder* forwarder) { forwarder_ = forwarder; }
   void close_all();
 
  private:
@@ -29,8 +31,13 @@ class UdpRelay {
   struct Flow {
     int fd = -1;
     Instant last_used;
+    // The start of the last datagram sent, for the ICMP port unreachable that quotes it when
+    // the host refuses it (ECONNREFUSED comes on a later call, for the datagram before).
+    std::vector<std::byte> last_sent;
   };
-  std::optional<wire::Endpoint> real_destination(const wire::Endpoint& seen);
+  void refused(const Key& key, std::span<const std::byte> datagram);
+  // nullopt when the datagram goes nowhere; *denied set when host_destination refused it.
+  std::optional<wire::Endpoint> real_destination(const wire::Endpoint& seen, bool* denied);
   Flow* open_flow(const Key& key, const wire::Endpoint& real);
   void on_readable(const Key& key);
   void close_flow(std::map<Key, Flow>::iterator it);
@@ -44,6 +51,7 @@ class UdpRelay {
   bool expiry_scheduled_ = false;
   os::EventLoop::TimerId expiry_timer_ = 0;
   std::vector<std::byte> buffer_;
+  UdpForwarder* forwarder_ = nullptr;
 };
 
 }  // namespace synack::relay

@@ -189,4 +189,95 @@ Expected<void, Error> Stack::Impl::send_datagram(const wire::Endpoint& local,
   return {};
 }
 
+// --- ICMP echo beyond our addresses ------------------------------------------------------
+
+void Stack::Impl::queue_echo_request(const wire::IpHeader& ip, std::uint32_t rest,
+                                     std::span<const std::byte> data, Instant now) {
+  // An echo to a broadcast or multicast group is not relayed (RFC 1122 §3.2.2.6 lets a host
+  // ignore those; nothing on the host side could answer for the group).
+  if (is_broadcast_or_multicast(ip.dst) || is_martian_source(ip.src)) {
+    ++counters_.drop_icmp_not_ours;
+    return;
+  }
+  if (echo_requests_.size() >= config_.max_echo_requests) {
+    ++counters_.drop_icmp_echo_queue_full;
+    if (trace_) trace_->on_drop(DropEvent{now, 0, "drop_icmp_echo_queue_full"});
+    return;
+  }
+  EchoRequest r;
+  r.local = ip.dst;
+  r.remote = ip.src;
+  r.identifier = static_cast<std::uint16_t>(rest >> 16);
+  r.sequence = static_cast<std::uint16_t>(rest & 0xffff);
+  r.data.assign(data.begin(), data.end());
+  echo_requests_.push_back(std::move(r));
+  ++counters_.icmp_echo_queued;
+  push_event(kEchoRequestsHandle, tcp::event::Readable, true);
+}
+
+std::optional<EchoRequest> Stack::Impl::poll_echo_request() {
+  if (echo_requests_.empty()) return std::nullopt;
+  EchoRequest r = std::move(echo_requests_.front());
+  echo_requests_.pop_front();
+  return r;
+}
+
+Expected<void, Error> Stack::Impl::send_echo_reply(const EchoRequest& request,
+                                                   std::span<const std::byte> data, Instant) {
+  if (request.local.is_v4() != request.remote.is_v4() || data.size() > kMaxUdpPayload ||
+      is_martian_source(request.remote) || (!config_.intercept && !is_our_address(request.local)))
+    return Unexpected{Error::InvalidArgument};
+  // build_echo_reply answers a request: describe the one we answer, then it swaps the
+  // addresses and keeps identifier, sequence number and data (RFC 792, RFC 4443 §4.2).
+  wire::IpHeader ip;
+  ip.src = request.remote;
+  ip.dst = request.local;
+  icmp::IcmpMessage asked;
+  asked.type = request.local.is_v4() ? icmp::kV4EchoRequest : icmp::kV6EchoRequest;
+  asked.rest = (std::uint32_t{request.identifier} << 16) | request.sequence;
+  asked.data = data;
+  std::vector<std::byte> out = take_buffer();
+  icmp::build_echo_reply(ip, asked, config_.ttl, out);
+  ++counters_.icmp_echo_replies;
+  ++counters_.ip_packets_out;
+  queue_tx(std::move(out));
+  return {};
+}
+
+Expected<void, Error> Stack::Impl::send_port_unreachable(const wire::Endpoint& local,
+                                                         const wire::Endpoint& remote,
+                                                         std::span<const std::byte> payload,
+                                                         Instant now) {
+  if (local.addr.is_v4() != remote.addr.is_v4() || payload.size() > kMaxUdpPayload ||
+      is_martian_source(remote.addr) || (!config_.intercept && !is_our_address(local.addr)))
+    return Unexpected{Error::InvalidArgument};
+  // RFC 1122 §3.2.2 / RFC 4443 §2.4 (f): errors we send unasked are rate-limited.
+  if (!icmp_error_allowed(now)) {
+    ++counters_.icmp_rate_limited;
+    return {};
+  }
+  // The invoking datagram as it came in, from `remote` to `local` (its UDP length and
+  // checksum cover the payload given); build_error quotes as much of it as fits (RFC 1812
+  // §4.3.2.3: 576 bytes in all for IPv4; RFC 4443 §2.4 (c): 1280 for IPv6).
+  const bool v4 = local.addr.is_v4();
+  wire::IpHeader ip;
+  ip.src = remote.addr;
+  ip.dst = local.addr;
+  ip.ttl = config_.ttl;
+  std::vector<std::byte> quote;  // a rate-limited error path: allocating is fine
+  wire::build_udp_packet(ip, remote.port, local.port, payload, quote);
+  std::vector<std::byte> out = take_buffer();
+  // RFC 792 destination unreachable code 3, port unreachable; RFC 4443 §3.1 code 4, "the
+  // transport protocol (e.g., UDP) has no listener".
+  constexpr std::uint8_t kV4PortUnreachable = 3;
+  constexpr std::uint8_t kV6PortUnreachable = 4;
+  icmp::build_error(local.addr, remote.addr,
+                    v4 ? icmp::kV4DestUnreachable : icmp::kV6DestUnreachable,
+                    v4 ? kV4PortUnreachable : kV6PortUnreachable, 0, quote, config_.ttl, out);
+  ++counters_.icmp_unreachable_sent;
+  ++counters_.ip_packets_out;
+  queue_tx(std::move(out));
+  return {};
+}
+
 }  // namespace synack

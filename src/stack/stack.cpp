@@ -235,7 +235,12 @@ void Stack::Impl::handle_icmp(const wire::IpHeader& ip, std::span<const std::byt
   }
   if (message->type == (v6 ? icmp::kV6EchoRequest : icmp::kV4EchoRequest) && message->code == 0) {
     if (!is_our_address(ip.dst)) {
-      ++counters_.drop_icmp_not_ours;  // intercepting: we answer only for our own addresses
+      // Intercepting: we answer only for our own addresses, and hand the rest to the
+      // application when it relays echo (intercept_echo).
+      if (config_.intercept && config_.intercept_echo)
+        queue_echo_request(ip, message->rest, message->data, now);
+      else
+        ++counters_.drop_icmp_not_ours;
       return;
     }
     // RFC 1122 §3.2.2.6: every host MUST implement an echo server; RFC 4443 §4.2: every
@@ -1091,6 +1096,17 @@ Expected<void, Error> Stack::send_datagram(const wire::Endpoint& local,
                                            const wire::Endpoint& remote,
                                            std::span<const std::byte> payload, Instant now) {
   return impl_->send_datagram(local, remote, payload, now);
+}
+std::optional<EchoRequest> Stack::poll_echo_request() { return impl_->poll_echo_request(); }
+Expected<void, Error> Stack::send_echo_reply(const EchoRequest& request,
+                                             std::span<const std::byte> data, Instant now) {
+  return impl_->send_echo_reply(request, data, now);
+}
+Expected<void, Error> Stack::send_port_unreachable(const wire::Endpoint& local,
+                                                   const wire::Endpoint& remote,
+                                                   std::span<const std::byte> payload,
+                                                   Instant now) {
+  return impl_->send_port_unreachable(local, remote, payload, now);
 }
 std::optional<State> Stack::state(ConnectionId id) const { return impl_->state(id); }
 std::optional<std::uint32_t> Stack::send_space(ConnectionId id) const {

@@ -56,6 +56,14 @@ struct Stack::Impl {
   std::optional<Datagram> poll_datagram();
   Expected<void, Error> send_datagram(const wire::Endpoint& local, const wire::Endpoint& remote,
                                       std::span<const std::byte> payload, Instant now);
+  std::optional<EchoRequest> poll_echo_request();
+  Expected<void, Error> send_echo_reply(const EchoRequest& request, std::span<const std::byte> data,
+                                        Instant now);
+  void queue_echo_request(const wire::IpHeader& ip, std::uint32_t rest,
+                          std::span<const std::byte> data, Instant now);
+  Expected<void, Error> send_port_unreachable(const wire::Endpoint& local,
+                                              const wire::Endpoint& remote,
+                                              std::span<const std::byte> payload, Instant now);
   std::optional<State> state(ConnectionId id) const;
   std::optional<std::uint32_t> send_space(ConnectionId id) const;
   std::optional<ConnectionStatus> status(ConnectionId id) const;
@@ -186,6 +194,7 @@ struct Stack::Impl {
   std::deque<std::uint64_t> new_requests_;
   std::uint64_t next_request_ = 1;
   std::deque<Datagram> datagrams_;
+  std::deque<EchoRequest> echo_requests_;
   std::size_t datagram_bytes_ = 0;
 
   struct TxPacket {
