@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "cli/forward_spec.hpp"
 #include "cli/net_options.hpp"
 #include "control/control_socket.hpp"
 #include "os/event_loop.hpp"
@@ -21,8 +22,9 @@ namespace synack::cli {
 using namespace synack::control;
 using namespace synack::os;
 using namespace synack::relay;
-namespace {
 
+// Outside the anonymous namespace: the forward and resolver helpers serve `synack attach` and
+// `synack forward` too (cli/forward_spec.hpp).
 struct RunArgs {
   NetOptions net;
   bool allow_host_loopback = false;
@@ -143,6 +145,8 @@ void print_relay_stats(const relay::RelayStats& s, std::ostream& out) {
       << "relay_drain_reset " << s.drain_reset << "\n"
       << "relay_drain_bytes_lost " << s.drain_bytes_lost << "\n";
 }
+
+namespace {
 
 int run_run(const RunArgs& args) {
   constexpr int kSetupFailed = 125;  // as env(1) and container runtimes: not CMD's status

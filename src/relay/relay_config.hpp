@@ -26,6 +26,9 @@ struct RelayConfig {
   bool allow_host_loopback = false;
   // Where DNS queries to the gateway (UDP port 53) go: the host's resolver.
   std::optional<wire::Endpoint> dns_upstream;
+  // Further addresses whose UDP port 53 is the resolver as the gateway's is (slirp4netns's
+  // 10.0.2.3); anything else sent to them is relayed as to any other address.
+  std::vector<wire::IpAddress> dns_addresses;
   std::vector<PortForward> forwards;
   Duration connect_timeout = 30s;  // a host connect() slower than this: unreachable
   std::size_t max_udp_flows = 1024;

@@ -4,6 +4,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "relay/destination.hpp"
@@ -30,9 +31,11 @@ void UdpRelay::close_all() {
 
 std::optional<wire::Endpoint> UdpRelay::real_destination(const wire::Endpoint& seen) {
   // The gateway is also the namespace's resolver: DNS goes to the host's.
-  const bool to_gateway =
-      seen.addr == config_.gateway || (config_.gateway6 && seen.addr == *config_.gateway6);
-  if (to_gateway && seen.port == kDnsPort && config_.dns_upstream) return config_.dns_upstream;
+  const bool to_resolver = seen.addr == config_.gateway ||
+                           (config_.gateway6 && seen.addr == *config_.gateway6) ||
+                           std::find(config_.dns_addresses.begin(), config_.dns_addresses.end(),
+                                     seen.addr) != config_.dns_addresses.end();
+  if (to_resolver && seen.port == kDnsPort && config_.dns_upstream) return config_.dns_upstream;
   auto verdict = host_destination(config_, seen);
   if (const Denial* denied = std::get_if<Denial>(&verdict)) {
     ++(*denied == Denial::HostLoopback ? stats_.udp_loopback_denied : stats_.udp_martian_denied);
