@@ -69,6 +69,7 @@ int serve_namespace(const AttachArgs& args) {
   tun_config.tun.mtu = args.net.mtu;
   tun_config.tun.offload = !args.net.no_offload;
   tun_config.configure = args.configure;
+  tun_config.replace_tap = args.replace_tap;
   tun_config.addresses.push_back(addresses->peer);
   tun_config.gateways.push_back(addresses->addr);
   if (addresses->peer6) {

@@ -17,7 +17,8 @@ struct AttachArgs {
   std::string target;                 // PID or PATH
   std::string netns_type = "auto";    // auto, pid, path
   std::string userns_path;
-  bool configure = true;  // addresses, routes, link up on the TUN (slirp4netns: --configure)
+  bool configure = true;     // addresses, routes, link up on the TUN (slirp4netns: --configure)
+  bool replace_tap = false;  // see os::AttachTunConfig::replace_tap
   bool allow_host_loopback = false;
   std::vector<std::string> forwards;  // -p specs
   std::string dns;                    // upstream ADDR[:PORT]; empty: the host's resolver

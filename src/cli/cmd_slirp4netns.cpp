@@ -74,6 +74,7 @@ int run_slirp4netns(const SlirpArgs& s) {
   a.netns_type = s.netns_type;
   a.userns_path = s.userns_path;
   a.configure = s.configure;
+  a.replace_tap = true;
   a.allow_host_loopback = !s.disable_host_loopback;
   a.disable_dns = s.disable_dns;
   a.dns_addresses.push_back(*resolver);

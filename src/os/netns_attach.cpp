@@ -104,6 +104,19 @@ bool is_own_user_namespace(int fd) {
     child_fail(sock, errno_text("entering the network namespace " + config.target.netns_path) +
                          (::geteuid() != 0 && userns < 0 ? " (not root: give --userns-path)" : ""));
   auto tun = TunDevice::open(config.tun);
+  if (!tun && config.replace_tap && run_command({"ip", "link", "show", config.tun.name}, true)) {
+    // A persistent TAP of that name, made by the caller (rootlesskit's `ip tuntap add tap0
+    // mode tap` for slirp4netns): TUNSETIFF refuses a TUN over it (EINVAL). synack serves
+    // IP, not Ethernet: the TAP is replaced by a TUN of the same name, up as the TAP was;
+    // the caller's configuration by name (addresses, routes) then applies to it.
+    if (auto r = run_command({"ip", "link", "del", config.tun.name}); !r)
+      child_fail(sock, tun.error() + "; and " + r.error());
+    tun = TunDevice::open(config.tun);
+    if (tun && !config.configure) {
+      if (auto r = run_command({"ip", "link", "set", config.tun.name, "up"}); !r)
+        child_fail(sock, r.error());
+    }
+  }
   if (!tun) child_fail(sock, tun.error());
   if (config.configure) {
     if (auto r = run_command({"ip", "link", "set", "lo", "up"}); !r) child_fail(sock, r.error());

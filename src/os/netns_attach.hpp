@@ -41,6 +41,9 @@ struct AttachTunConfig {
   // Configure the interface (link up, addresses, default routes, lo up); otherwise it is only
   // created, as slirp4netns without --configure leaves it to its caller.
   bool configure = true;
+  // An interface of the TUN's name that exists already (a TAP the caller made) is deleted and
+  // a TUN made in its place (the slirp4netns front: rootlesskit prepares tap0 so).
+  bool replace_tap = false;
   std::vector<InterfacePrefix> addresses;
   std::vector<wire::IpAddress> gateways;  // host routes to these, and default routes via them
 };
