@@ -13,6 +13,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "cli/forward_control.hpp"
 #include "cli/forward_spec.hpp"
 #include "control/control_socket.hpp"
 #include "os/event_loop.hpp"
@@ -134,6 +135,7 @@ int serve_namespace(const AttachArgs& args) {
   });
   loop.on_socket_event([&](const SocketEvent& ev) { (*relay)->on_socket_event(ev); });
   auto control = control::ControlService::open(loop, env->stack(), "attach");
+  if (control->server()) control->server()->set_request_handler(forward_request_handler(**relay));
 
   if (!args.pid_file.empty()) {
     std::ofstream out(args.pid_file);

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "cli/forward_control.hpp"
 #include "cli/forward_spec.hpp"
 #include "cli/net_options.hpp"
 #include "control/control_socket.hpp"
@@ -276,6 +277,7 @@ int run_run(const RunArgs& args) {
   });
   loop.on_socket_event([&](const SocketEvent& ev) { (*relay)->on_socket_event(ev); });
   auto control = ControlService::open(loop, env->stack(), "run");  // synack ss / stats
+  if (control->server()) control->server()->set_request_handler(forward_request_handler(**relay));
 
   sandbox.release();
   loop.run();

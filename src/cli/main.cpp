@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   synack::cli::register_run(app);
   synack::cli::register_attach(app);
   synack::cli::register_slirp4netns(app);
+  synack::cli::register_forward(app);
   synack::cli::register_diagram(app);
   synack::cli::register_status(app);
   synack::cli::register_decode(app);

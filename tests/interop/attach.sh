@@ -83,6 +83,21 @@ ans=$(api '{"execute": "list_hostfwd"}')
 want='{"return":{"entries":[{"guest_addr":"'"$PEER"'","guest_port":8080,"host_addr":"127.0.0.1","host_port":'"$HP"',"id":1,"proto":"tcp"}]}}'
 [ "$ans" = "$want" ] || fail "list_hostfwd answered '$ans', want '$want'"
 echo "API: add_hostfwd 127.0.0.1:$HP -> 8080 (1 MB through it), list_hostfwd lists it"
+# The same Relay over the control socket: synack forward add|list|remove --pid.
+HPC=$(free_port)
+out=$("$SYNACK" forward add "127.0.0.1:$HPC:8080" --pid "$A2") || fail "synack forward add: $out"
+[ "$out" = "forward 2: 127.0.0.1:$HPC -> port 8080" ] || fail "synack forward add printed '$out'"
+got=$(timeout "$STEP_TIMEOUT" curl -sS --max-time 20 "http://127.0.0.1:$HPC/bytes/100000" | sha256sum | cut -d' ' -f1)
+[ "$got" = "$(pattern_sha256 100000)" ] || fail "curl through the forward added by synack forward add: SHA-256 differs"
+out=$("$SYNACK" forward list --pid "$A2")
+[ "$out" = "forward 1: 127.0.0.1:$HP -> port 8080
+forward 2: 127.0.0.1:$HPC -> port 8080" ] || fail "synack forward list printed '$out'"
+"$SYNACK" forward add "127.0.0.1:$HPC:80" --pid "$A2" 2>/dev/null && fail "synack forward add of a port forwarded already succeeded"
+"$SYNACK" forward add "nonsense" --pid "$A2" 2>/dev/null && fail "synack forward add nonsense succeeded"
+"$SYNACK" forward remove 2 --pid "$A2" >/dev/null || fail "synack forward remove 2"
+"$SYNACK" forward remove 2 --pid "$A2" 2>/dev/null && fail "synack forward remove of a removed forward succeeded"
+if ss -Hltn "sport = :$HPC" | grep -q .; then fail "127.0.0.1:$HPC still listening after synack forward remove"; fi
+echo "control socket: synack forward add (100000 bytes through it), list, remove; a duplicate, a bad spec and an unknown id refused"
 
 # Bad input: each gets an error reply, and the socket keeps serving.
 check_error() {  # check_error WHAT ANSWER
