@@ -6,11 +6,13 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <iostream>
 
 #include "cli/forward_control.hpp"
@@ -26,14 +28,16 @@ namespace {
 
 constexpr int kFailed = 1;  // slirp4netns's EXIT_FAILURE
 
-enum class End { Running, TargetExited, ExitFd, TunGone, Signal };
+enum class End { Running, TargetExited, ExitFd, TunGone, Signal, CommandExited };
 
 }  // namespace
 
 int serve_namespace(const AttachArgs& args) {
+  // With a command (synack run --netns), 125 as synack run: not the command's status.
+  const int failed = args.command.empty() ? kFailed : 125;
   auto fail = [&](const std::string& message) {
     std::cerr << args.who << ": " << message << "\n";
-    return kFailed;
+    return failed;
   };
   if (args.target.empty()) return fail("no namespace given (PID or PATH)");
   std::string error;
@@ -128,7 +132,18 @@ int serve_namespace(const AttachArgs& args) {
               << ")\n";
     stop(End::TunGone);
   });
-  loop.on_signal([&](int sig, int) {
+  pid_t command = -1;
+  int command_status = 0;
+  int command_pidfd = -1;
+  std::function<bool()> reap;          // the command has exited: its status, and stop
+  std::function<void()> poll_command;  // without pidfds (kernel < 5.3): every 100 ms
+  loop.on_signal([&](int sig, int code) {
+    if (command > 0) {
+      // The command decides what a signal means (as synack run); a terminal's Ctrl-C reached
+      // it already.
+      if (code != SI_KERNEL) ::kill(command, sig);
+      return true;
+    }
     end_signal = sig;
     stop(End::Signal);
     return true;
@@ -141,6 +156,27 @@ int serve_namespace(const AttachArgs& args) {
     std::ofstream out(args.pid_file);
     out << ::getpid() << "\n";
     if (!out) return fail("--pid-file: cannot write " + args.pid_file);
+  }
+  if (!args.command.empty()) {
+    auto spawned = os::spawn_in_namespace(*target, args.command);
+    if (!spawned) return fail(spawned.error());
+    command = *spawned;
+    command_pidfd = static_cast<int>(::syscall(SYS_pidfd_open, command, 0));
+    reap = [&] {
+      int status = 0;
+      if (::waitpid(command, &status, WNOHANG) != command) return false;
+      command_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      stop(End::CommandExited);
+      return true;
+    };
+    if (command_pidfd >= 0) {
+      (void)loop.add_fd(command_pidfd, EPOLLIN, [&](std::uint32_t) { reap(); });
+    } else {
+      poll_command = [&] {
+        if (!reap()) loop.call_at(loop.now() + 100ms, poll_command);
+      };
+      loop.call_at(loop.now() + 100ms, poll_command);
+    }
   }
   if (args.ready_fd >= 0) {
     // As slirp4netns: "1" once the interface is configured and the API socket listens.
@@ -158,6 +194,15 @@ int serve_namespace(const AttachArgs& args) {
   relay->reset();
   env.reset();
   if (!args.pid_file.empty()) ::unlink(args.pid_file.c_str());
+  if (command_pidfd >= 0) ::close(command_pidfd);
+  if (command > 0 && end != End::CommandExited) {
+    // The namespace ended first (target gone, TUN deleted): the command goes with it.
+    ::kill(command, SIGKILL);
+    int status = 0;
+    ::waitpid(command, &status, 0);
+    return end == End::TunGone ? failed : 128 + SIGKILL;
+  }
+  if (end == End::CommandExited) return command_status;
   switch (end) {
     case End::TunGone:
       return kFailed;

@@ -28,11 +28,15 @@ struct AttachArgs {
   int exit_fd = -1;
   std::string pid_file;
   std::string api_socket;
+  // `synack run --netns`: run this inside the namespace once it is served; its exit ends
+  // synack with its status (128+N after signal N), and SIGINT/SIGTERM are passed on to it.
+  std::vector<std::string> command;
 };
 
-// Exit status: 0 when the namespace's process exited or the exit fd closed; 1 when setting up
-// failed or the TUN went away; after SIGINT/SIGTERM the signal is raised again once everything
-// is cleaned up (so the caller sees what slirp4netns's would: killed by that signal).
+// Exit status: with a command, the command's (125 when setting up failed); else 0 when the
+// namespace's process exited or the exit fd closed; 1 when setting up failed or the TUN went away;
+// after SIGINT/SIGTERM the signal is raised again once everything is cleaned up (so the caller sees
+// what slirp4netns's would: killed by that signal).
 int serve_namespace(const AttachArgs& args);
 
 }  // namespace synack::cli

@@ -9,6 +9,7 @@
 #include <iostream>
 #include <memory>
 
+#include "cli/attach_service.hpp"
 #include "cli/commands.hpp"
 #include "cli/forward_control.hpp"
 #include "cli/forward_spec.hpp"
@@ -149,13 +150,28 @@ void print_relay_stats(const relay::RelayStats& s, std::ostream& out) {
 
 namespace {
 
+// `synack run --netns PATH|PID -- CMD`: the namespace exists already; synack attaches to it
+// (attach_service.cpp) and runs CMD inside.
+int run_in_existing_namespace(const RunArgs& args) {
+  AttachArgs a;
+  a.who = "synack run";
+  a.net = args.net;
+  a.target = args.net.netns;
+  a.net.netns.clear();
+  a.allow_host_loopback = args.allow_host_loopback;
+  a.forwards = args.forwards;
+  a.dns = args.dns;
+  a.command = args.command;
+  return serve_namespace(a);
+}
+
 int run_run(const RunArgs& args) {
   constexpr int kSetupFailed = 125;  // as env(1) and container runtimes: not CMD's status
   auto fail = [](const std::string& message) {
     std::cerr << "synack run: " << message << "\n";
     return kSetupFailed;
   };
-  if (!args.net.netns.empty()) return fail("--netns does not apply: run makes its own namespace");
+  if (!args.net.netns.empty()) return run_in_existing_namespace(args);
   std::string error;
   auto addresses = parse_net_addresses(args.net, &error);
   if (!addresses) return fail(error);
@@ -332,7 +348,9 @@ void register_run(CLI::App& app) {
       "When CMD exits, synack run relays its open connections until they finish (at most\n"
       "--drain-timeout), then exits too.\n"
       "Exit status: CMD's (128+N when killed by signal N); 125 when synack could not set up.\n"
-      "SIGINT and SIGTERM are passed on to CMD. Not root: a user namespace is used.\n\n"
+      "SIGINT and SIGTERM are passed on to CMD. Not root: a user namespace is used.\n"
+      "With --netns PATH|PID, CMD runs in that existing namespace instead, which synack\n"
+      "serves as synack attach does (entering its owner's user namespace when not root).\n\n"
       "Examples:\n"
       "  synack run -- curl -s http://example.org/\n"
       "  synack run --allow-host-loopback -- curl http://198.18.0.1:8080/   # host's "

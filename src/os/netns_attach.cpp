@@ -160,6 +160,8 @@ Expected<NamespaceTarget, std::string> resolve_namespace(const std::string& targ
     // Not root: the process's own user namespace is the one that owns its network namespace
     // (as for every rootless container); root needs none.
     if (t.userns_path.empty() && ::geteuid() != 0) t.userns_path = "/proc/" + target + "/ns/user";
+  } else if (target.find('/') == std::string::npos) {
+    t.netns_path = "/run/netns/" + target;  // a name given to `ip netns add`
   } else {
     t.netns_path = target;
   }
@@ -204,6 +206,42 @@ Expected<std::unique_ptr<TunDevice>, std::string> open_tun_in_namespace(
   }
   m.name[sizeof m.name - 1] = 0;
   return TunDevice::adopt(fd, m.name, m.vnet_hdr, m.mtu);
+}
+
+Expected<pid_t, std::string> spawn_in_namespace(const NamespaceTarget& target,
+                                                const std::vector<std::string>& argv) {
+  if (argv.empty()) return Unexpected{std::string("no command given")};
+  pid_t pid = ::fork();
+  if (pid < 0) return Unexpected{errno_text("fork")};
+  if (pid > 0) return pid;
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // a command left without its network only hangs
+  sigset_t empty;
+  sigemptyset(&empty);
+  ::sigprocmask(SIG_SETMASK, &empty, nullptr);
+  for (int sig : {SIGPIPE, SIGINT, SIGTERM}) ::signal(sig, SIG_DFL);
+  auto die = [](const std::string& what) {
+    std::fprintf(stderr, "synack run: %s: %s\n", what.c_str(), std::strerror(errno));
+    ::_exit(126);
+  };
+  int userns = -1;
+  if (!target.userns_path.empty()) {
+    userns = ::open(target.userns_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (userns < 0) die("opening " + target.userns_path);
+  }
+  int netns = ::open(target.netns_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (netns < 0) die("opening " + target.netns_path);
+  if (userns >= 0 && !is_own_user_namespace(userns) && ::setns(userns, CLONE_NEWUSER) != 0)
+    die("entering " + target.userns_path);
+  if (::setns(netns, CLONE_NEWNET) != 0) die("entering " + target.netns_path);
+  ::close(netns);
+  if (userns >= 0) ::close(userns);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  ::execvp(args[0], args.data());
+  int e = errno;
+  std::fprintf(stderr, "synack run: %s: %s\n", args[0], std::strerror(e));
+  ::_exit(e == ENOENT ? 127 : 126);
 }
 
 }  // namespace synack::os

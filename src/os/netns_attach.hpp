@@ -29,7 +29,7 @@ struct NamespaceTarget {
 };
 
 // "1234" -> /proc/1234/ns/net (and, when not root, /proc/1234/ns/user as the user namespace);
-// anything else is a path. `type`: "auto", "pid" or "path" (slirp4netns's --netns-type).
+// a bare NAME is /run/netns/NAME (`ip netns add NAME`); anything else is a path. `type`: "auto", "pid" or "path" (slirp4netns's --netns-type).
 // Errors: a message (no such process, not a namespace file, bad type).
 Expected<NamespaceTarget, std::string> resolve_namespace(const std::string& target,
                                                          const std::string& type,
@@ -52,5 +52,12 @@ struct AttachTunConfig {
 // that failed (setns refused: not root and no owning user namespace; TUN name in use; `ip`).
 Expected<std::unique_ptr<TunDevice>, std::string> open_tun_in_namespace(
     const AttachTunConfig& config);
+
+// Starts `argv` (argv[0] looked up in PATH) inside the target's user (if any) and network
+// namespaces, with default signal dispositions and an empty mask (`synack run --netns`).
+// Errors: fork's; a failure inside (setns, exec) is the child's exit status 126/127, with a
+// message on stderr.
+Expected<pid_t, std::string> spawn_in_namespace(const NamespaceTarget& target,
+                                                const std::vector<std::string>& argv);
 
 }  // namespace synack::os

@@ -193,6 +193,23 @@ wait_exit "$A4"; status=$?
 ip -n "$NS" link show synack0 >/dev/null 2>&1 && fail "synack0 left in the namespace after SIGTERM"
 echo "SIGTERM: synack attach killed by it (143), synack0 gone"
 
+# --- 4b. synack run --netns NAME|PID -- CMD ----------------------------------------------------
+got=$(timeout "$STEP_TIMEOUT" "$SYNACK" run --netns "$NS" --allow-host-loopback -- \
+  curl -sS --max-time 20 "http://$ADDR:$HTTP_PORT/bytes/100000" 2>"$WORK/r1.err" | sha256sum | cut -d' ' -f1)
+[ "$got" = "$(pattern_sha256 100000)" ] || { cat "$WORK/r1.err" >&2; fail "synack run --netns $NS -- curl: SHA-256 differs"; }
+timeout "$STEP_TIMEOUT" "$SYNACK" run --netns "/run/netns/$NS" -- sh -c 'exit 7' 2>/dev/null; status=$?
+[ "$status" = 7 ] || fail "synack run --netns PATH -- sh -c 'exit 7': status $status, want 7"
+unshare --net sleep 600 &
+T2=$!
+PIDS+=("$T2")
+timeout "$STEP_TIMEOUT" "$SYNACK" run --netns "$T2" -- sh -c 'ip -4 -br addr show synack0; kill -TERM $$' >"$WORK/r2.out" 2>&1; status=$?
+[ "$status" = 143 ] || fail "synack run --netns PID: CMD killed by SIGTERM gave status $status, want 143"
+grep -q "$PEER/24" "$WORK/r2.out" || fail "synack run --netns PID: CMD did not see synack0 ($(cat "$WORK/r2.out"))"
+timeout "$STEP_TIMEOUT" "$SYNACK" run --netns /nonexistent/ns -- true 2>/dev/null; status=$?
+[ "$status" = 125 ] || fail "synack run --netns /nonexistent/ns: status $status, want 125"
+ip -n "$NS" link show synack0 >/dev/null 2>&1 && fail "synack0 left in $NS after synack run --netns"
+echo "synack run --netns NAME|PATH|PID -- CMD: 100000 bytes through the gateway, CMD's status (7, 143), 125 for a missing namespace"
+
 # --- 5. rootless -----------------------------------------------------------------------------
 # Debian's /dev/net/tun is 0666; where it is not, it is opened to other users for this part
 # and its mode restored on exit.
