@@ -29,7 +29,8 @@ struct NamespaceTarget {
 };
 
 // "1234" -> /proc/1234/ns/net (and, when not root, /proc/1234/ns/user as the user namespace);
-// a bare NAME is /run/netns/NAME (`ip netns add NAME`); anything else is a path. `type`: "auto", "pid" or "path" (slirp4netns's --netns-type).
+// a bare NAME is /run/netns/NAME (`ip netns add NAME`); anything else is a path. `type`:
+// "auto", "pid" or "path" (slirp4netns's --netns-type).
 // Errors: a message (no such process, not a namespace file, bad type).
 Expected<NamespaceTarget, std::string> resolve_namespace(const std::string& target,
                                                          const std::string& type,
