@@ -97,6 +97,13 @@ target_link_libraries(synack_link_static PUBLIC synack_static PRIVATE pcap)
 # package) and Development (headers, static libraries, the .so links, CMake and pkg-config
 # files: `libsynack-dev`).
 install(TARGETS synack RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT Runtime)
+# synack as `slirp4netns` for podman's network_cmd_path and rootlesskit's --slirp4netns-binary
+# (main.cpp dispatches on argv[0]; README "Use with podman / rootlesskit").
+install(CODE "
+  set(dir \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBEXECDIR}/synack\")
+  file(MAKE_DIRECTORY \"\${dir}\")
+  file(CREATE_LINK ../../${CMAKE_INSTALL_BINDIR}/synack \"\${dir}/slirp4netns\" SYMBOLIC)"
+  COMPONENT Runtime)
 install(TARGETS synack_shared synack_link_shared EXPORT synackTargets
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT Runtime
                 NAMELINK_COMPONENT Development)

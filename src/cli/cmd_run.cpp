@@ -10,9 +10,12 @@
 #include <memory>
 
 #include "cli/address_plan.hpp"
+#include "cli/attach_service.hpp"
 #include "cli/commands.hpp"
+#include "cli/forward_control.hpp"
 #include "cli/forward_spec.hpp"
 #include "cli/net_options.hpp"
+#include "cli/run_helpers.hpp"
 #include "control/control_socket.hpp"
 #include "os/event_loop.hpp"
 #include "relay/relay.hpp"
@@ -22,8 +25,9 @@ namespace synack::cli {
 using namespace synack::control;
 using namespace synack::os;
 using namespace synack::relay;
-namespace {
 
+// Outside the anonymous namespace: the forward and resolver helpers serve `synack attach` and
+// `synack forward` too (cli/forward_spec.hpp).
 struct RunArgs {
   NetOptions net;
   bool allow_host_loopback = false;
@@ -125,13 +129,37 @@ void print_relay_stats(const relay::RelayStats& s, std::ostream& out) {
       << "relay_drain_bytes_lost " << s.drain_bytes_lost << "\n";
 }
 
+namespace {
+
+// `synack run --netns PATH|PID -- CMD`: the namespace exists already; synack attaches to it
+// (attach_service.cpp) and runs CMD inside.
+int run_in_existing_namespace(const RunArgs& args) {
+  if (!args.cidr.empty()) {
+    std::cerr << "synack run: --cidr applies to a namespace synack makes; with --netns give "
+                 "--addr and --peer\n";
+    return 125;
+  }
+  AttachArgs a;
+  a.who = "synack run";
+  a.net = args.net;
+  a.target = args.net.netns;
+  a.net.netns.clear();
+  a.allow_host_loopback = args.allow_host_loopback;
+  a.forwards = args.forwards;
+  a.tcp_ports = args.tcp_ports;
+  a.udp_ports = args.udp_ports;
+  a.dns = args.dns;
+  a.command = args.command;
+  return serve_namespace(a);
+}
+
 int run_run(RunArgs args) {
   constexpr int kSetupFailed = 125;  // as env(1) and container runtimes: not CMD's status
   auto fail = [](const std::string& message) {
     std::cerr << "synack run: " << message << "\n";
     return kSetupFailed;
   };
-  if (!args.net.netns.empty()) return fail("--netns does not apply: run makes its own namespace");
+  if (!args.net.netns.empty()) return run_in_existing_namespace(args);
   std::optional<AddressPlan> plan;
   if (!args.cidr.empty()) {
     if (args.addresses_given)
@@ -156,7 +184,7 @@ int run_run(RunArgs args) {
     return fail("--drain-timeout: expected 0 to 86400 seconds");
   config.drain_timeout =
       std::chrono::duration_cast<Duration>(std::chrono::duration<double>(args.drain_timeout));
-  if (plan) config.dns_address = plan->dns;
+  if (plan) config.dns_addresses.push_back(plan->dns);
   for (const auto& text : args.forwards) {
     auto f = parse_publish(text);
     if (!f) return fail(f.error());
@@ -277,6 +305,7 @@ int run_run(RunArgs args) {
   });
   loop.on_socket_event([&](const SocketEvent& ev) { (*relay)->on_socket_event(ev); });
   auto control = ControlService::open(loop, env->stack(), "run");  // synack ss / stats
+  if (control->server()) control->server()->set_request_handler(forward_request_handler(**relay));
 
   sandbox.release();
   loop.run();
@@ -349,7 +378,9 @@ void register_run(CLI::App& app) {
       "When CMD exits, synack run relays its open connections until they finish (at most\n"
       "--drain-timeout), then exits too.\n"
       "Exit status: CMD's (128+N when killed by signal N); 125 when synack could not set up.\n"
-      "SIGINT and SIGTERM are passed on to CMD. Not root: a user namespace is used.\n\n"
+      "SIGINT and SIGTERM are passed on to CMD. Not root: a user namespace is used.\n"
+      "With --netns PATH|PID, CMD runs in that existing namespace instead, which synack\n"
+      "serves as synack attach does (entering its owner's user namespace when not root).\n\n"
       "Examples:\n"
       "  synack run -- curl -s http://example.org/\n"
       "  synack run --allow-host-loopback -- curl http://198.18.0.1:8080/   # host's "

@@ -3,6 +3,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "cli/commands.hpp"
 #include "synack_build_info.hpp"  // generated at build time (cmake/build-info.cmake)
@@ -18,9 +19,21 @@ int main(int argc, char** argv) {
   synack::cli::register_serve(app);
   synack::cli::register_connect(app);
   synack::cli::register_run(app);
+  synack::cli::register_attach(app);
+  synack::cli::register_slirp4netns(app);
+  synack::cli::register_forward(app);
   synack::cli::register_diagram(app);
   synack::cli::register_status(app);
   synack::cli::register_decode(app);
+  // Invoked as `slirp4netns` (the symlink /usr/libexec/synack/slirp4netns that podman's
+  // network_cmd_path or rootlesskit's --slirp4netns-binary names): `synack slirp4netns ...`.
+  std::vector<char*> args(argv, argv + argc);
+  static char slirp4netns[] = "slirp4netns";
+  if (std::string_view name = argv[0]; name.substr(name.rfind('/') + 1) == "slirp4netns") {
+    args.insert(args.begin() + 1, slirp4netns);
+    argc = static_cast<int>(args.size());
+    argv = args.data();
+  }
   // `synack run [OPTIONS] -- CMD [ARGS...]`: what follows the first "--" is CMD's alone and
   // never reaches the option parser (CMD's options must not be read as synack's).
   if (argc > 1 && std::string_view(argv[1]) == "run") {

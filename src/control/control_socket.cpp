@@ -161,6 +161,8 @@ std::string ControlServer::answer(std::string_view request) const {
   if (request == "ss")
     return connections_json(process_, stack_.connections(), options_.max_connections);
   if (request == "stats") return counters_json(process_, stack_.counters());
+  if (extra_)
+    if (auto answer = extra_(request)) return *answer;
   return error_json(process_, "unknown request (expected \"ss\" or \"stats\")");
 }
 

@@ -83,6 +83,11 @@ class ControlServer {
   std::uint64_t requests_served() const { return served_; }
   std::uint64_t clients_dropped() const { return dropped_; }
 
+  // Requests beyond "ss" and "stats" (`synack forward ...` for the processes that relay):
+  // given the request line (blanks trimmed), the answer, or nullopt when it is not one of its.
+  using RequestHandler = std::function<std::optional<std::string>(std::string_view request)>;
+  void set_request_handler(RequestHandler handler) { extra_ = std::move(handler); }
+
   // The answer to one request line ("ss", "stats"; surrounding blanks ignored).
   std::string answer(std::string_view request) const;
 
@@ -111,6 +116,7 @@ class ControlServer {
   std::unordered_map<int, Client> clients_;
   std::uint64_t served_ = 0;
   std::uint64_t dropped_ = 0;
+  RequestHandler extra_;
 };
 
 // For `synack serve` and `synack connect`: a control server on the event loop for

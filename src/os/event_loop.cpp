@@ -212,6 +212,10 @@ void EventLoop::read_tun() {
   for (std::size_t i = 0; i < options_.read_batch; ++i) {
     auto packet = tun_.read(read_buffer_);
     if (!packet) {
+      if (tun_error_handler_) {
+        tun_error_handler_(packet.error());
+        return;
+      }
       std::fprintf(stderr, "synack: read from %s: %s\n", tun_.name().c_str(),
                    std::strerror(packet.error()));
       return;

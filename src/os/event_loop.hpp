@@ -95,6 +95,11 @@ class EventLoop {
     signal_handler_ = std::move(handler);
   }
 
+  // A read from the TUN failed (the interface was deleted, or its namespace is gone: EBADFD,
+  // EIO...). Without a handler the error is printed and the loop goes on.
+  void on_tun_error(std::function<void(int error)> handler) {
+    tun_error_handler_ = std::move(handler);
+  }
   // Extra descriptors (stdin, stdout...), level-triggered. Errors: errno from epoll_ctl —
   // EPERM for regular files and other descriptors epoll cannot watch (always ready: the
   // caller treats them so).
@@ -159,6 +164,7 @@ class EventLoop {
   SocketHandler socket_handler_;
   std::function<void()> shutdown_hook_;
   std::function<bool(int, int)> signal_handler_;
+  std::function<void(int)> tun_error_handler_;
   std::unordered_map<int, FdHandler> fd_handlers_;
 
   struct Timer {

@@ -1,6 +1,8 @@
 // The one check of relayed destinations (RFC 6890 special-purpose addresses).
 #include "relay/destination.hpp"
 
+#include <algorithm>
+
 #include "relay/sockaddr.hpp"
 
 namespace synack::relay {
@@ -15,7 +17,9 @@ std::variant<wire::Endpoint, Denial> host_destination(const RelayConfig& config,
   }
   // The resolver address beside the gateway (--cidr) is ours, not a host of the host's
   // network: only DNS reaches it (relay/dns.hpp), nothing else goes anywhere.
-  if (config.dns_address && seen.addr == *config.dns_address) return Denial::Martian;
+  if (std::find(config.dns_addresses.begin(), config.dns_addresses.end(), seen.addr) !=
+      config.dns_addresses.end())
+    return Denial::Martian;
   switch (wire::classify(seen.addr)) {
     case wire::AddressClass::Unicast:
       return seen;

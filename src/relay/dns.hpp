@@ -12,7 +12,7 @@ namespace synack::relay {
 
 inline constexpr std::uint16_t kDnsPort = 53;
 
-// The namespace's resolver addresses: the gateway's, and dns_address when set.
+// The namespace's resolver addresses: the gateway's, and dns_addresses.
 bool is_resolver_address(const RelayConfig& config, const wire::IpAddress& addr);
 
 // Where a connection or datagram to `seen` goes when it is DNS to the namespace's resolver:

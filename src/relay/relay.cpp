@@ -20,7 +20,6 @@ namespace {
 
 // One read from a socket or the stack; the stack's default buffers are 256 KiB.
 constexpr std::size_t kScratchBytes = 256 * 1024;
-constexpr int kForwardBacklog = 128;
 constexpr int kAcceptsPerWakeup = 64;
 
 // How a failed host connect is told to the namespace: what the kernel's own connect() would
@@ -69,27 +68,7 @@ Expected<std::unique_ptr<Relay>, std::string> Relay::create(Stack& stack, os::Ev
       if (auto added = relay->udp_forwards_.add(forward); !added) return Unexpected{added.error()};
       continue;
     }
-    int fd = ::socket(forward.host.addr.is_v4() ? AF_INET : AF_INET6,
-                      SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    auto failure = [&](const char* step) {
-      std::string message = "-p " + describe(forward) + ": " + step + ": " + std::strerror(errno);
-      if (fd >= 0) ::close(fd);
-      return Unexpected{message};
-    };
-    if (fd < 0) return failure("socket");
-    int one = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    // [::] means IPv6 only, as pasta and podman bind it; 0.0.0.0 is IPv4's (both may be given).
-    if (!forward.host.addr.is_v4()) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-    sockaddr_storage sa;
-    socklen_t len = to_sockaddr(forward.host, &sa);
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), len) != 0) return failure("bind");
-    if (::listen(fd, kForwardBacklog) != 0) return failure("listen");
-    Relay* r = relay.get();
-    PortForward f = forward;
-    if (!loop.add_fd(fd, EPOLLIN, [r, fd, f](std::uint32_t) { r->on_forward_ready(fd, f); }))
-      return failure("epoll");
-    relay->listeners_.push_back(fd);
+    if (auto id = relay->add_forward(forward); !id) return Unexpected{id.error()};
   }
   return relay;
 }
@@ -103,9 +82,9 @@ Relay::~Relay() {
 
 // No new work: port-forward listeners closed, connects in progress refused (RST), UDP flows gone.
 void Relay::stop_accepting() {
-  for (int fd : listeners_) {
-    loop_.remove_fd(fd);
-    ::close(fd);
+  for (auto& [id, listener] : listeners_) {
+    loop_.remove_fd(listener.fd);
+    ::close(listener.fd);
   }
   listeners_.clear();
   for (auto& [request, c] : connecting_) {

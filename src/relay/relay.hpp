@@ -5,6 +5,7 @@
 // goes through UdpRelay. Runs inside an EventLoop; one thread.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -50,6 +51,16 @@ class Relay {
 
   RelayStats stats() const;
 
+  // Port forwards at run time (relay_forwards.cpp): `synack forward`, the slirp4netns API
+  // socket. add_forward listens on forward.host and returns the forward's id (ids count up
+  // from 1 and are never reused). Errors: a message — the same host address and port is
+  // forwarded already, the port is in use (bind's EADDRINUSE), the address is not the host's,
+  // the relay is draining. remove_forward closes the listener; connections it accepted live on.
+  // False: no forward has that id.
+  Expected<std::uint64_t, std::string> add_forward(const PortForward& forward);
+  bool remove_forward(std::uint64_t id);
+  std::vector<std::pair<std::uint64_t, PortForward>> forwards() const;
+
  private:
   Relay(Stack& stack, os::EventLoop& loop, RelayConfig config);
   struct Connecting {
@@ -74,7 +85,12 @@ class Relay {
   std::vector<std::byte> scratch_;
   std::unordered_map<ConnectionId, std::unique_ptr<Splice>> splices_;
   std::unordered_map<std::uint64_t, Connecting> connecting_;
-  std::vector<int> listeners_;
+  struct Listener {
+    int fd = -1;
+    PortForward forward;
+  };
+  std::map<std::uint64_t, Listener> listeners_;  // by forward id
+  std::uint64_t next_forward_id_ = 1;
   std::vector<ConnectionId> graveyard_;  // done splices, destroyed outside their callbacks
   bool draining_ = false;
   bool sweep_scheduled_ = false;

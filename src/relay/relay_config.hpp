@@ -37,9 +37,10 @@ struct RelayConfig {
   // Where DNS queries to the gateway (UDP port 53) go: the host's resolver.
   std::optional<wire::Endpoint> dns_upstream;
   std::vector<PortForward> forwards;
-  // The namespace's resolver when it is not the gateway (--cidr: 10.0.2.3 beside the gateway
-  // 10.0.2.2, as slirp4netns): UDP and TCP to it on port 53 go to dns_upstream, nothing else.
-  std::optional<wire::IpAddress> dns_address;
+  // The namespace's resolvers when they are not the gateway (--cidr and the slirp4netns front:
+  // 10.0.2.3 beside the gateway 10.0.2.2, fd00::3 with IPv6, as slirp4netns): UDP and TCP to
+  // them on port 53 go to dns_upstream, nothing else goes anywhere (relay/destination.cpp).
+  std::vector<wire::IpAddress> dns_addresses;
   // Told once, the first time a connection or datagram to the gateway is refused because host
   // loopback is not allowed (synack run prints it on stderr, naming --allow-host-loopback).
   std::function<void(const std::string&)> on_notice;

@@ -30,7 +30,7 @@ TEST(RelayDns, ResolverAddressesOnPort53GoToTheUpstream) {
   EXPECT_FALSE(dns_destination(c, ep("198.18.0.3", 53))) << "no --cidr: .3 is not ours";
   EXPECT_FALSE(dns_destination(c, ep("198.18.0.2", 54)));
   EXPECT_FALSE(dns_destination(c, ep("198.19.0.9", 53))) << "another resolver: relayed as is";
-  c.dns_address = *wire::IpAddress::parse("198.18.0.3");
+  c.dns_addresses.push_back(*wire::IpAddress::parse("198.18.0.3"));
   EXPECT_EQ(dns_destination(c, ep("198.18.0.3", 53)), ep("127.0.0.53", 53));
   // Anything else to the resolver address goes nowhere, whatever the loopback flag.
   c.allow_host_loopback = true;

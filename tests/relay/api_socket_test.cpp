@@ -1,0 +1,152 @@
+// relay::ApiSocket::answer: slirp4netns's JSON requests against a real Relay (its forwards are
+// real host listeners on 127.0.0.1), including every kind of bad request.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "os/event_loop.hpp"
+#include "os/tun_device.hpp"
+#include "relay/api_socket.hpp"
+#include "relay/relay.hpp"
+
+namespace synack::relay {
+namespace {
+
+using nlohmann::json;
+
+// A port on 127.0.0.1 nothing listens on at the moment.
+std::uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof sa;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
+  ::close(fd);
+  return ntohs(sa.sin_port);
+}
+
+class ApiSocketTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // The loop needs a "TUN": one end of a socket pair is enough, nothing is read from it.
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0, pair_), 0);
+    tun_ = os::TunDevice::adopt(pair_[0], "test0", false, 1500);
+    StackConfig stack_config;
+    stack_config.intercept = true;
+    stack_ =
+        std::make_unique<Stack>(stack_config, std::vector{*wire::IpAddress::parse("10.0.2.2")});
+    auto loop = os::EventLoop::create(*stack_, *tun_, {});
+    ASSERT_TRUE(loop);
+    loop_ = std::move(*loop);
+    RelayConfig config;
+    config.gateway = *wire::IpAddress::parse("10.0.2.2");
+    config.guest = *wire::IpAddress::parse("10.0.2.100");
+    auto relay = Relay::create(*stack_, *loop_, config);
+    ASSERT_TRUE(relay);
+    relay_ = std::move(*relay);
+    path_ = ::testing::TempDir() + "synack-api-test-" + std::to_string(::getpid()) + ".sock";
+    auto api = ApiSocket::open(*loop_, *relay_, path_, config.guest, std::nullopt, {});
+    ASSERT_TRUE(api) << api.error();
+    api_ = std::move(*api);
+  }
+  void TearDown() override {
+    api_.reset();
+    relay_.reset();
+    loop_.reset();
+    ::close(pair_[1]);
+  }
+  json ask(const std::string& request) { return json::parse(api_->answer(request)); }
+  std::string add(std::uint16_t host_port, std::uint16_t guest_port) {
+    return R"({"execute": "add_hostfwd", "arguments": {"proto": "tcp", "host_addr": "127.0.0.1", "host_port": )" +
+           std::to_string(host_port) + R"(, "guest_port": )" + std::to_string(guest_port) + "}}";
+  }
+  // The error's text; "" when the answer is not an error.
+  std::string error_of(const std::string& request) {
+    json a = ask(request);
+    return a.contains("error") ? a["error"]["desc"].get<std::string>() : "";
+  }
+
+  int pair_[2] = {-1, -1};
+  std::unique_ptr<os::TunDevice> tun_;
+  std::unique_ptr<Stack> stack_;
+  std::unique_ptr<os::EventLoop> loop_;
+  std::unique_ptr<Relay> relay_;
+  std::string path_;
+  std::unique_ptr<ApiSocket> api_;
+};
+
+TEST_F(ApiSocketTest, Add_list_remove_as_slirp4netns) {
+  const std::uint16_t port = free_port();
+  EXPECT_EQ(ask(add(port, 80)), json::parse(R"({"return": {"id": 1}})"));
+  EXPECT_EQ(
+      ask(R"({"execute": "list_hostfwd"})"),
+      json::parse(
+          R"({"return": {"entries": [{"id": 1, "proto": "tcp", "host_addr": "127.0.0.1", "host_port": )" +
+          std::to_string(port) + R"(, "guest_addr": "10.0.2.100", "guest_port": 80}]}})"));
+  EXPECT_EQ(ask(R"({"execute": "remove_hostfwd", "arguments": {"id": 1}})"),
+            json::parse(R"({"return": {}})"));
+  EXPECT_EQ(ask(R"({"execute": "list_hostfwd"})"), json::parse(R"({"return": {"entries": []}})"));
+  // Ids are not reused.
+  EXPECT_EQ(ask(add(port, 80)), json::parse(R"({"return": {"id": 2}})"));
+  EXPECT_EQ(api_->stats().errors, 0u);
+}
+
+TEST_F(ApiSocketTest, Guest_addr_defaults_and_must_be_the_namespaces) {
+  const std::uint16_t port = free_port();
+  EXPECT_EQ(ask(R"({"execute": "add_hostfwd", "arguments": {"proto": "tcp", "host_port": )" +
+                std::to_string(port) + R"(, "guest_addr": "10.0.2.100", "guest_port": 80}})"),
+            json::parse(R"({"return": {"id": 1}})"));
+  EXPECT_NE(
+      error_of(R"({"execute": "add_hostfwd", "arguments": {"proto": "tcp", "host_port": )" +
+               std::to_string(free_port()) + R"(, "guest_addr": "10.0.2.7", "guest_port": 80}})"),
+      "");
+  // host_addr absent: slirp4netns's 0.0.0.0.
+  auto list = ask(R"({"execute": "list_hostfwd"})");
+  EXPECT_EQ(list["return"]["entries"][0]["host_addr"], "0.0.0.0");
+}
+
+TEST_F(ApiSocketTest, Bad_requests_get_errors_and_change_nothing) {
+  const std::uint16_t port = free_port();
+  const std::string p = std::to_string(port);
+  const char* bad[] = {
+      "",
+      "{",
+      "[]",
+      "42",
+      R"({"execute": 7})",
+      R"({"arguments": {}})",
+      R"({"execute": "reboot"})",
+      R"({"execute": "add_hostfwd"})",
+      R"({"execute": "add_hostfwd", "arguments": []})",
+      R"({"execute": "add_hostfwd", "arguments": {"host_port": 1, "guest_port": 1}})",
+      R"({"execute": "add_hostfwd", "arguments": {"proto": "sctp", "host_port": 1, "guest_port": 1}})",
+      R"({"execute": "add_hostfwd", "arguments": {"proto": "tcp", "host_port": 0, "guest_port": 1}})",
+      R"({"execute": "add_hostfwd", "arguments": {"proto": "tcp", "host_port": 65536, "guest_port": 1}})",
+      R"({"execute": "add_hostfwd", "arguments": {"proto": "tcp", "host_port": 80.5, "guest_port": 1}})",
+      R"({"execute": "add_hostfwd", "arguments": {"proto": "tcp", "host_port": "80", "guest_port": 1}})",
+      R"({"execute": "add_hostfwd", "arguments": {"proto": "tcp", "host_port": 1, "guest_port": -1}})",
+      R"({"execute": "add_hostfwd", "arguments": {"proto": "tcp", "host_addr": "nowhere", "host_port": 1, "guest_port": 1}})",
+      R"({"execute": "add_hostfwd", "arguments": {"proto": "tcp", "host_addr": 1, "host_port": 1, "guest_port": 1}})",
+      R"({"execute": "remove_hostfwd"})",
+      R"({"execute": "remove_hostfwd", "arguments": {"id": 0}})",
+      R"({"execute": "remove_hostfwd", "arguments": {"id": "1"}})",
+      R"({"execute": "remove_hostfwd", "arguments": {"id": 5}})",
+  };
+  for (const char* request : bad) EXPECT_NE(error_of(request), "") << request;
+  EXPECT_EQ(api_->stats().errors, std::size(bad));
+  EXPECT_TRUE(relay_->forwards().empty());
+  // The same host port twice: the second is refused, the first stays.
+  EXPECT_EQ(error_of(add(port, 80)), "");
+  EXPECT_NE(error_of(add(port, 81)).find("forwarded already"), std::string::npos);
+  ASSERT_EQ(relay_->forwards().size(), 1u);
+  EXPECT_EQ(relay_->forwards()[0].second.guest_port, 80);
+}
+
+}  // namespace
+}  // namespace synack::relay
