@@ -31,3 +31,5 @@ Expected<std::vector<relay::PortForward>, std::string> parse_pasta_ports(
 // The same protocol, host address and port forwarded twice: "tcp 127.0.0.1:8080 -> :80 is
 // given twice". Empty when none.
 std::string duplicate_forward(const std::vector<relay::PortForward>& forwards);
+
+}  // namespace synack::cli

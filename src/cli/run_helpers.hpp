@@ -20,3 +20,5 @@ std::optional<wire::Endpoint> parse_endpoint(std::string_view text, std::uint16_
 std::optional<wire::Endpoint> host_resolver();
 // --stats: the relay's counters, one per line.
 void print_relay_stats(const relay::RelayStats& s, std::ostream& out);
+
+}  // namespace synack::cli
