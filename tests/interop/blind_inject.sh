@@ -112,9 +112,17 @@ echo "serve: tcp_challenge_acks ${challenges:-0}, tcp_invalid_acks_suppressed ${
 # One reply per 500 ms over the injection time (plus the one at its start and one at the end
 # of a partial interval).
 limit=$(python3 -c "import math; print(math.floor($elapsed / 0.5) + 2)")
-replies=$((INJECTIONS - ${suppressed:-0}))
+# Every injection that reached the connection took one of these paths, each of which replies
+# only within the limit (a few may be lost on the TUN's queue in a burst, and never arrive).
+reached=0
+for k in drop_rst_in_window drop_syn_synchronized drop_ack_future drop_ack_too_old \
+  drop_sequence_unacceptable; do
+  reached=$((reached + $(stat $k | grep . || echo 0)))
+done
+[ "$reached" -ge $((INJECTIONS * 9 / 10)) ] || fail "only $reached of $INJECTIONS injections reached the connection"
+replies=$((reached - ${suppressed:-0}))
 [ "$replies" -le "$limit" ] ||
-  fail "$replies replies to $INJECTIONS injections in $elapsed s: more than the limit of $limit"
+  fail "$replies replies to $reached injections in $elapsed s: more than the limit of $limit"
 [ "${challenges:-0}" -le "$limit" ] || fail "tcp_challenge_acks=$challenges beyond $limit"
 [ "${challenges:-0}" -ge 1 ] || fail "no challenge ACK at all"
-echo "replies to injections: $replies (limit $limit for $elapsed s); PASS"
+echo "replies to $reached injections that arrived: $replies (limit $limit for $elapsed s); PASS"

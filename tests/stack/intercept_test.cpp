@@ -3,7 +3,9 @@
 // datagrams to any destination queued and sent back from that destination.
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "stack/icmp.hpp"
@@ -214,6 +216,42 @@ TEST(Intercept, UdpDatagramsAreQueuedBoundedAndAnsweredFromTheirDestination) {
   stack.receive_packet(bad, at_ms(3));
   EXPECT_EQ(stack.counters().drop_udp_malformed, 1u);
   EXPECT_FALSE(stack.send_datagram({kGateway, 53}, {kGuest6, 1}, reply, at_ms(4)));
+}
+
+// Issue 11 §4 with a memory budget: queued datagrams are charged to it (and returned when
+// polled); beyond it they are dropped and counted. Under pressure an intercepted SYN is
+// refused with an RST before the application hears of it.
+TEST(Intercept, MemoryBudgetBoundsDatagramsAndRefusesSynsUnderPressure) {
+  StackConfig c = intercepting();
+  c.max_datagrams = 100;
+  c.tcp.send_buffer = c.tcp.receive_buffer = 4096;
+  auto budget = std::make_shared<MemoryBudget>(64 * 1024);
+  c.memory_budget = budget;
+  Stack stack(c, {kGateway, kGateway6});
+  const std::string big(1000, 'x');
+  for (int i = 0; i < 70; ++i)
+    stack.receive_packet(udp_packet(kGuest, 5353, kFar, 9, big), at_ms(0));
+  EXPECT_EQ(stack.counters().udp_in, 65u);  // 65 x 1,000 bytes fit in 64 KiB, 66 do not
+  EXPECT_EQ(stack.counters().drop_memory_pressure, 5u);
+  EXPECT_EQ(budget->used(), 65'000u);
+
+  // Under pressure (less than an eighth free): an intercepted SYN is refused with an RST.
+  stack.receive_packet(tcp_packet(kGuest, 40000, kFar, 80, tcp::SYN, 5), at_ms(1));
+  EXPECT_FALSE(stack.poll_connect_request());
+  EXPECT_EQ(stack.counters().tcp_memory_refused, 1u);
+  std::vector<std::byte> buffer;
+  auto rst = pop_tcp(stack, buffer);
+  ASSERT_TRUE(rst);
+  EXPECT_TRUE(rst->tcp.flags & tcp::RST);
+  EXPECT_EQ(rst->tcp.ack, 6u);
+
+  // Polled datagrams give their bytes back; then the SYN becomes a request again.
+  while (stack.poll_datagram()) {
+  }
+  EXPECT_EQ(budget->used(), 0u);
+  stack.receive_packet(tcp_packet(kGuest, 40001, kFar, 80, tcp::SYN, 5), at_ms(2));
+  EXPECT_TRUE(stack.poll_connect_request());
+  EXPECT_EQ(stack.counters().tcp_memory_refused, 1u);
 }
 
 TEST(Intercept, EchoIsAnsweredOnlyForOurOwnAddresses) {
