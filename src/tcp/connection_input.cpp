@@ -244,6 +244,24 @@ bool Connection::check_sequence(const Segment& seg, Instant now, SegmentSink& ou
   } else {
     acceptable = seg.seq.in_window(rcv_nxt_, wnd) || (seg.seq + (len - 1)).in_window(rcv_nxt_, wnd);
   }
+  // A pure ACK whose SEG.SEQ lies below RCV.NXT (by less than our receive buffer) is let
+  // through for its ACK field. RFC 9293 §3.10.7.4 would drop it and answer with an ACK; but
+  // its sender puts SND.NXT clamped to the window it last heard of from us (RFC 9293 §3.10.7.4
+  // <SEQ=SND.NXT>, Linux's tcp_acceptable_seq()), and we may have taken octets past that edge
+  // since (a window we had not yet advertised, or a probe). With both ends there — slow
+  // readers, small buffers, loss — each drops the other's ACKs, the ACKs that would move
+  // SND.UNA and open the windows never count, and both retransmit into R2 (soak seed 7519).
+  // Taking the ACK is the allowance §3.10.7.4 asks for with a zero window ("special allowance
+  // should be made to accept valid ACKs"), and Linux's tcp_sequence() accepts a segment
+  // reaching back to RCV.WUP. The ACK still has to pass RFC 5961 §5's check (process_ack());
+  // an old SEG.SEQ never moves the send window (SND.WL1 rule, update_send_window()); PAWS ran
+  // above. Not in SYN-RECEIVED (below RCV.NXT is the peer's SYN) nor in TIME-WAIT, where only
+  // a FIN is expected. Only an ACK of new data (SEG.ACK > SND.UNA): an old ACK of nothing new
+  // is a delayed copy, and counted it would be a false DupAck (RFC 5681 §2) — it stays dropped.
+  if (!acceptable && len == 0 && seg.has(ACK) && !seg.has(RST) && state_ != State::TimeWait &&
+      state_ != State::SynReceived && seg.ack > snd_una_ && seg.seq < rcv_nxt_ &&
+      static_cast<std::uint32_t>(rcv_nxt_ - seg.seq) <= rcv_buf_.capacity())
+    acceptable = true;
   if (!acceptable) {
     // RFC 9293 §3.10.7.4 eighth, TIME-WAIT: "The only thing that can arrive in this state is
     // a retransmission of the remote FIN. Acknowledge it, and restart the 2 MSL timeout."
