@@ -52,7 +52,8 @@ struct NetOptions {
   std::string trace;
   bool trace_segments = false;
   bool stats = false;
-  std::string profile = "rfc";  // synack::profiles::by_name: "rfc" or "linux"
+  bool tail_loss_probe = false;  // TcpConfig::tail_loss_probe (RFC 8985 §7)
+  std::string profile = "rfc";   // synack::profiles::by_name: "rfc" or "linux"
 };
 
 void add_net_options(CLI::App* command, NetOptions& options);

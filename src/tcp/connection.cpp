@@ -346,8 +346,16 @@ void Connection::on_timer(Instant now, SegmentSink& out) {
     enter_closed(Cause::Timeout2Msl, now, std::nullopt);
     return;
   }
+  // RFC 8985 §7.2-7.3: the PTO before the RTO; due together, the probe goes and rearms the RTO.
+  if (due(Timer::Probe)) {
+    disarm(Timer::Probe);
+    on_loss_probe_timeout(now, out);
+  }
   if (due(Timer::Retransmit)) {
     disarm(Timer::Retransmit);
+    // RFC 8985 §7: an RTO ends any TLP episode; no probe until new data or a new ACK.
+    disarm(Timer::Probe);
+    tlp_end_.reset();
     on_retransmit_timeout(now, out);
     if (state_ == State::Closed) return;
   }

@@ -152,7 +152,15 @@ class Connection {
   static std::optional<Segment> reset_for(const Segment& in);
 
  private:
-  enum class Timer : std::uint8_t { Retransmit, TimeWait, DelayedAck, Persist, Keepalive, Count };
+  enum class Timer : std::uint8_t {
+    Retransmit,
+    TimeWait,
+    DelayedAck,
+    Persist,
+    Keepalive,
+    Probe,  // RFC 8985 §7.2 PTO
+    Count
+  };
 
   // --- state changes: the one function every transition goes through ---
   // (state_, to, cause) must be a row of kTransitions (tcp/transitions.hpp).
@@ -212,6 +220,18 @@ class Connection {
   void restart_retransmit_timer(Instant now);
   void schedule_ack(Instant now, SegmentSink& out, bool immediately);
   void note_data_arrival(Instant now);
+
+  // --- tail loss probe, RFC 8985 §7 (tail_loss_probe.cpp) ---
+  // §7.2: (re)arm the PTO after new data went out or new data was acknowledged; disarm it when
+  // no probe may be sent.
+  void schedule_loss_probe(Instant now);
+  // §7.3: the PTO fired: send the last segment again and arm the RTO.
+  void on_loss_probe_timeout(Instant now, SegmentSink& out);
+  // §7.4: an ACK during a TLP episode — a D-SACK of the probe, the episode's end, or a SACK of
+  // the probe showing the older segments lost (then fast recovery starts).
+  void on_loss_probe_ack(const Segment& seg, Instant now, SegmentSink& out);
+  std::optional<SeqNum> tlp_end_;  // TLP.end_seq: SND.MAX when the probe went out
+  SeqNum tlp_start_;               // first octet the probe carried
 
   // --- timers (connection.cpp) ---
   void on_retransmit_timeout(Instant now, SegmentSink& out);

@@ -421,6 +421,7 @@ bool Connection::process_ack(const Segment& seg, Instant now, SegmentSink& out) 
     if (r.ignored > 0) context_.counters->drop_sack_invalid += r.ignored;
     newly_sacked = r.newly_sacked;
   }
+  const bool new_data_acked = seg.ack > snd_una_;
   if (seg.ack > snd_una_) {
     handle_new_ack(seg, now, out);
     if (state_ == State::Closed) return false;
@@ -439,9 +440,12 @@ bool Connection::process_ack(const Segment& seg, Instant now, SegmentSink& out) 
   // the highest sequence number sent when the last one began, i.e. SND.MAX - 1 then; our
   // recover_ holds that SND.MAX, so an ACK of exactly recover_ qualifies (RFC 6675 §5 too:
   // "beyond the last value of RecoveryPoint" = HighData).
+  on_loss_probe_ack(seg, now, out);  // RFC 8985 §7.4 (tail_loss_probe.cpp)
   if (!in_recovery() && flight_size() > 0 && snd_una_ >= recover_ &&
       (dup_acks_ >= 3 || (sack_ok_ && scoreboard_.is_lost(snd_una_, effective_mss()))))
     enter_recovery(now, out);
+  // RFC 8985 §7.2: restart the PTO "upon receiving an ACK that cumulatively acknowledges data".
+  if (new_data_acked) schedule_loss_probe(now);
   update_send_window(seg, now);
 
   bool our_fin_acked = fin_sent() && snd_una_ == snd_max_;
@@ -583,6 +587,8 @@ void Connection::handle_duplicate_ack(const Segment& seg, bool new_sack_info) {
 // RFC 5681 §3.2 steps 2-3 (NewReno, RFC 6582) or RFC 6675 §5 steps 4.1-4.3 (SACK).
 void Connection::enter_recovery(Instant now, SegmentSink& out) {
   std::uint32_t mss = effective_mss();
+  disarm(Timer::Probe);  // RFC 8985 §7.2: no probe during recovery; the episode is over
+  tlp_end_.reset();
   recover_ = snd_max_;
   ++fast_retransmits_;
   if (context_.counters) ++context_.counters->tcp_fast_retransmits;
