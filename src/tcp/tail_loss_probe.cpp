@@ -102,8 +102,8 @@ void Connection::on_loss_probe_ack(const Segment& seg, Instant now, SegmentSink&
   }
   // The probe (the last segment) is SACKed and SND.UNA is not: §6.2's rule for the older
   // segments, sent a PTO or more before the probe, is met (see the top of the file).
-  if (!in_recovery() && sack_ok_ && scoreboard_.is_sacked(*tlp_end_ - 1) &&
-      !scoreboard_.is_sacked(snd_una_) && snd_una_ >= recover_) {
+  if (!in_recovery() && sack_ok_ && loss_.scoreboard().is_sacked(*tlp_end_ - 1) &&
+      !loss_.scoreboard().is_sacked(snd_una_) && snd_una_ >= loss_.recover()) {
     tlp_end_.reset();
     enter_recovery(now, out);
   }
