@@ -55,6 +55,18 @@ bench-deps:
 bench-tun: build bench-deps
 	./bench/tun.sh
 
+# Completion times under loss, synack beside the kernel (CUBIC, and BBR for reference): a client
+# namespace, a router namespace dropping packets both ways (nftables forward hook), offloads off;
+# then the simulator at 1, 25 and 100 ms RTT (bench/loss.sh; root). Writes its section of
+# docs/performance.md. A smaller matrix: LOSSES="0 5 10" SIZES=2097152 RUNS=3 make bench-loss
+LOSS_BENCH_DEPS := nftables ethtool iproute2 iputils-ping python3
+.PHONY: bench-loss bench-loss-deps
+bench-loss: build bench-loss-deps
+	./bench/loss.sh
+
+bench-loss-deps:
+	$(call ensure_packages,$(LOSS_BENCH_DEPS))
+
 # User-mode networking side by side: veth, slirp4netns, pasta and `synack run`, a client in a
 # namespace and servers on host loopback (bench/usermode.sh; root). Writes its section of
 # docs/performance.md.

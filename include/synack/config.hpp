@@ -95,6 +95,12 @@ struct TcpConfig {
   // RFC 2883 D-SACK: with SACK in use, the ACK for data received twice reports the
   // duplicate range in its first SACK block (Linux: tcp_dsack = 1). Off by default.
   bool dsack = false;
+  // RFC 8985 §7 tail loss probe: with SACK in use and no recovery under way, 2 SRTT after the
+  // last transmission (or ACK of new data) the last segment is sent again, so that a loss at
+  // the tail is found by SACK instead of by an RTO (Linux: tcp_early_retrans 3, its default;
+  // on in the linux profile). Off by default: in the chaos soak it still makes more seeds too
+  // slow (tiny windows, no timestamps) than it saves — see docs/reliability.md.
+  bool tail_loss_probe = false;
   // Follows Linux (the FIN joins its out-of-order queue): a FIN held beyond a hole is
   // reported in a SACK block like the data around it (it occupies sequence space, RFC 9293
   // §3.4; RFC 2018 neither asks for nor forbids it). Off by default.

@@ -61,6 +61,8 @@ namespace synack {
   X(tcp_fast_retransmits, "fast retransmissions (RFC 5681 §3.2)")                               \
   X(tcp_sack_recovered_bytes, "bytes retransmitted by SACK-based recovery (RFC 6675)")          \
   X(tcp_lost_retransmits, "retransmissions found lost by SACK (RFC 8985 §6.2)")                 \
+  X(tcp_loss_probes, "tail loss probes sent (RFC 8985 §7.3)")                                   \
+  X(tcp_loss_probe_repairs, "probes that repaired a loss: cwnd reduced (RFC 8985 §7.4.2)")      \
   X(tcp_dup_acks, "duplicate ACKs received")                                                    \
   X(tcp_sack_reneging, "RTOs that found SACKed data at SND.UNA: scoreboard cleared")            \
   X(tcp_rtt_samples_discarded, "timestamp RTT samples discarded: echo in the future or > 60 s") \

@@ -52,7 +52,8 @@ struct NetOptions {
   std::string trace;
   bool trace_segments = false;
   bool stats = false;
-  std::string profile = "rfc";  // synack::profiles::by_name: "rfc" or "linux"
+  bool tail_loss_probe = false;  // TcpConfig::tail_loss_probe (RFC 8985 §7)
+  std::string profile = "rfc";   // synack::profiles::by_name: "rfc" or "linux"
   // Issue 11 §4 and §1 (run and serve only, add_server_options): the memory budget, as SIZE
   // ("256M"; "0": none), and the SYN-cookie mode ("auto", "always", "never").
   std::string max_memory;

@@ -41,9 +41,9 @@ Connection::Connection(const TcpConfig& config, ConnectionContext context, wire:
   snd_buf_.set_budget(context.memory);
   rcv_buf_.set_budget(context.memory);
   // RFC 6582 §3.2 step 1: "recover" starts at the initial send sequence number.
-  recover_ = isn;
+  loss_.set_recover(isn);
   snd_sml_ = isn;
-  high_rxt_ = isn;
+  loss_.set_high_rxt(isn);
 }
 
 Connection Connection::for_listener(const TcpConfig& config, ConnectionContext context,
@@ -351,8 +351,16 @@ void Connection::on_timer(Instant now, SegmentSink& out) {
     enter_closed(Cause::Timeout2Msl, now, std::nullopt);
     return;
   }
+  // RFC 8985 §7.2-7.3: the PTO before the RTO; due together, the probe goes and rearms the RTO.
+  if (due(Timer::Probe)) {
+    disarm(Timer::Probe);
+    on_loss_probe_timeout(now, out);
+  }
   if (due(Timer::Retransmit)) {
     disarm(Timer::Retransmit);
+    // RFC 8985 §7: an RTO ends any TLP episode; no probe until new data or a new ACK.
+    disarm(Timer::Probe);
+    tlp_end_.reset();
     on_retransmit_timeout(now, out);
     if (state_ == State::Closed) return;
   }
@@ -422,29 +430,29 @@ void Connection::on_retransmit_timeout(Instant now, SegmentSink& out) {
   if (flight_size() == 0) return;
   // RFC 5681 §3.1 eq. 4 and RFC 6582 §4: leave fast recovery, cwnd = 1 SMSS.
   cc_.on_rto(flight_size(), now);
-  retransmit_log_.clear();
-  dup_acks_ = 0;
-  recover_ = snd_max_;
+  loss_.retransmit_log().clear();
+  loss_.reset_dup_acks();
+  loss_.set_recover(snd_max_);
   // RFC 2018 §8 feared the receiver may have reneged. RFC 6675 §5.1 keeps the scoreboard
   // across a timeout given a reneging test: Linux's (tcp_check_sack_reneging) — SACKed data
   // at SND.UNA that the cumulative ACK does not cover — clears it here.
-  if (scoreboard_.sacked_range_at_or_after(snd_una_) &&
-      scoreboard_.sacked_range_at_or_after(snd_una_)->first == snd_una_) {
+  if (loss_.scoreboard().sacked_range_at_or_after(snd_una_) &&
+      loss_.scoreboard().sacked_range_at_or_after(snd_una_)->first == snd_una_) {
     ++context_.counters->tcp_sack_reneging;
-    scoreboard_.clear();
+    loss_.scoreboard().clear();
   }
-  if (sack_ok_ && !scoreboard_.empty()) {
+  if (sack_ok_ && !loss_.scoreboard().empty()) {
     // RFC 6675 §5.1 / RFC 8985 §6.3: every unSACKed octet below RecoveryPoint is lost; the
     // holes are resent as NextSeg and cwnd allow, never what the peer holds — and a
     // retransmission lost again is found by SACK (RFC 8985 §6.2), not by another RTO.
-    recovery_ = Recovery::Loss;
-    scoreboard_.mark_lost_below(recover_);
-    high_rxt_ = retransmit_first(now, out);  // HighRxt restarts: every hole goes again
-    retransmit_log_.on_retransmit(snd_una_, high_rxt_, snd_max_);
+    loss_.set_phase(Recovery::Loss);
+    loss_.scoreboard().mark_lost_below(loss_.recover());
+    loss_.set_high_rxt(retransmit_first(now, out));  // HighRxt restarts: every hole goes again
+    loss_.retransmit_log().on_retransmit(snd_una_, loss_.high_rxt(), snd_max_);
     return;
   }
   // Without SACK information: go back N from SND.UNA.
-  recovery_ = Recovery::Open;
+  loss_.set_phase(Recovery::Open);
   snd_nxt_ = snd_una_;
   retransmit_first(now, out);
 }

@@ -19,6 +19,7 @@
 #include "synack/trace.hpp"
 #include "tcp/byte_ring.hpp"
 #include "tcp/congestion/any_congestion_control.hpp"
+#include "tcp/loss_recovery.hpp"
 #include "tcp/rate_limit.hpp"
 #include "tcp/receive_buffer.hpp"
 #include "tcp/rtt_estimator.hpp"
@@ -158,7 +159,15 @@ class Connection {
   static std::optional<Segment> reset_for(const Segment& in);
 
  private:
-  enum class Timer : std::uint8_t { Retransmit, TimeWait, DelayedAck, Persist, Keepalive, Count };
+  enum class Timer : std::uint8_t {
+    Retransmit,
+    TimeWait,
+    DelayedAck,
+    Persist,
+    Keepalive,
+    Probe,  // RFC 8985 §7.2 PTO
+    Count
+  };
 
   // --- state changes: the one function every transition goes through ---
   // (state_, to, cause) must be a row of kTransitions (tcp/transitions.hpp).
@@ -223,6 +232,18 @@ class Connection {
   void schedule_ack(Instant now, SegmentSink& out, bool immediately);
   void note_data_arrival(Instant now);
 
+  // --- tail loss probe, RFC 8985 §7 (tail_loss_probe.cpp) ---
+  // §7.2: (re)arm the PTO after new data went out or new data was acknowledged; disarm it when
+  // no probe may be sent.
+  void schedule_loss_probe(Instant now);
+  // §7.3: the PTO fired: send the last segment again and arm the RTO.
+  void on_loss_probe_timeout(Instant now, SegmentSink& out);
+  // §7.4: an ACK during a TLP episode — a D-SACK of the probe, the episode's end, or a SACK of
+  // the probe showing the older segments lost (then fast recovery starts).
+  void on_loss_probe_ack(const Segment& seg, Instant now, SegmentSink& out);
+  std::optional<SeqNum> tlp_end_;  // TLP.end_seq: SND.MAX when the probe went out
+  SeqNum tlp_start_;               // first octet the probe carried
+
   // --- timers (connection.cpp) ---
   void on_retransmit_timeout(Instant now, SegmentSink& out);
   void on_persist_timeout(Instant now, SegmentSink& out);
@@ -284,23 +305,11 @@ class Connection {
   std::uint8_t keepalive_sent_ = 0;
   std::optional<SeqNum> timed_seq_;  // Karn: the segment being timed for an RTT sample
   Instant timed_at_{};
-  std::uint32_t dup_acks_ = 0;
-  // Loss recovery's phase: one value instead of flags tested in combination.
-  enum class Recovery : std::uint8_t {
-    Open,     // no loss being repaired (RFC 5681 §3.1)
-    NewReno,  // fast recovery without SACK (RFC 5681 §3.2, RFC 6582)
-    Sack,     // fast recovery driven by the scoreboard (RFC 6675 §5)
-    Loss,     // after an RTO with SACK: every unSACKed octet below recover_ is lost (RFC 6675
-              // §5.1, RFC 8985 §6.3) and resent as NextSeg allows, cwnd in slow start
-  };
-  Recovery recovery_ = Recovery::Open;
-  bool in_recovery() const { return recovery_ != Recovery::Open; }
-  // Holes are chosen from the scoreboard (RFC 6675 NextSeg) in these phases.
-  bool sack_driven() const { return recovery_ == Recovery::Sack || recovery_ == Recovery::Loss; }
-  SeqNum recover_;  // RFC 6582 "recover" / RFC 6675 RecoveryPoint
-  SackScoreboard scoreboard_;
-  SeqNum high_rxt_;               // RFC 6675 HighRxt
-  RetransmitLog retransmit_log_;  // SACK recovery's retransmissions, for RFC 8985 §6.2
+  // Loss recovery: phase, recover point, scoreboard, HighRxt, DupAcks (tcp/loss_recovery.hpp).
+  LossRecovery loss_;
+  using Recovery = LossRecovery::Phase;
+  bool in_recovery() const { return loss_.in_recovery(); }
+  bool sack_driven() const { return loss_.sack_driven(); }
   std::uint32_t ack_pending_ = 0;
   // Linux's quick-ACK mode (TcpConfig::quick_acks): ACKs still to send at once, whether the
   // connection is interactive, and when in-order data last arrived.

@@ -244,6 +244,24 @@ bool Connection::check_sequence(const Segment& seg, Instant now, SegmentSink& ou
   } else {
     acceptable = seg.seq.in_window(rcv_nxt_, wnd) || (seg.seq + (len - 1)).in_window(rcv_nxt_, wnd);
   }
+  // A pure ACK whose SEG.SEQ lies below RCV.NXT (by less than our receive buffer) is let
+  // through for its ACK field. RFC 9293 §3.10.7.4 would drop it and answer with an ACK; but
+  // its sender puts SND.NXT clamped to the window it last heard of from us (RFC 9293 §3.10.7.4
+  // <SEQ=SND.NXT>, Linux's tcp_acceptable_seq()), and we may have taken octets past that edge
+  // since (a window we had not yet advertised, or a probe). With both ends there — slow
+  // readers, small buffers, loss — each drops the other's ACKs, the ACKs that would move
+  // SND.UNA and open the windows never count, and both retransmit into R2 (soak seed 7519).
+  // Taking the ACK is the allowance §3.10.7.4 asks for with a zero window ("special allowance
+  // should be made to accept valid ACKs"), and Linux's tcp_sequence() accepts a segment
+  // reaching back to RCV.WUP. The ACK still has to pass RFC 5961 §5's check (process_ack());
+  // an old SEG.SEQ never moves the send window (SND.WL1 rule, update_send_window()); PAWS ran
+  // above. Not in SYN-RECEIVED (below RCV.NXT is the peer's SYN) nor in TIME-WAIT, where only
+  // a FIN is expected. Only an ACK of new data (SEG.ACK > SND.UNA): an old ACK of nothing new
+  // is a delayed copy, and counted it would be a false DupAck (RFC 5681 §2) — it stays dropped.
+  if (!acceptable && len == 0 && seg.has(ACK) && !seg.has(RST) && state_ != State::TimeWait &&
+      state_ != State::SynReceived && seg.ack > snd_una_ && seg.seq < rcv_nxt_ &&
+      static_cast<std::uint32_t>(rcv_nxt_ - seg.seq) <= rcv_buf_.capacity())
+    acceptable = true;
   if (!acceptable) {
     // RFC 9293 §3.10.7.4 eighth, TIME-WAIT: "The only thing that can arrive in this state is
     // a retransmission of the remote FIN. Acknowledge it, and restart the 2 MSL timeout."
@@ -398,13 +416,14 @@ bool Connection::process_ack(const Segment& seg, Instant now, SegmentSink& out) 
   std::uint32_t newly_sacked = 0;
   if (sack_ok_ && seg.options.sack_count > 0) {
     // RFC 2018 §4 / RFC 6675: record what the peer holds above the cumulative ACK.
-    auto r = scoreboard_.update(
+    auto r = loss_.scoreboard().update(
         seq_max(seg.ack, snd_una_), snd_max_,
         std::span(seg.options.sack.data(),
                   std::min<std::size_t>(seg.options.sack_count, wire::kMaxSackBlocks)));
     if (r.ignored > 0) context_.counters->drop_sack_invalid += r.ignored;
     newly_sacked = r.newly_sacked;
   }
+  const bool new_data_acked = seg.ack > snd_una_;
   if (seg.ack > snd_una_) {
     handle_new_ack(seg, now, out);
     if (state_ == State::Closed) return false;
@@ -414,18 +433,22 @@ bool Connection::process_ack(const Segment& seg, Instant now, SegmentSink& out) 
   if (sack_driven()) {
     // RFC 8985 §6.2: a retransmission whose later-sent data is SACKed while it is not was
     // lost; output() sends it again (see RetransmitLog).
-    std::size_t lost = retransmit_log_.update(snd_una_, scoreboard_, effective_mss());
+    std::size_t lost = loss_.retransmit_log().update(snd_una_, loss_.scoreboard(), effective_mss());
     if (lost > 0 && context_.counters) context_.counters->tcp_lost_retransmits += lost;
   }
   // RFC 5681 §3.2 step 2 / RFC 6675 §5: three duplicate ACKs, or SACKed data showing the
   // first segment lost, start loss recovery — once per window (RFC 6582 "recover").
   // RFC 6582 §3.2 step 2: recovery may start again once the ACK "covers more than recover",
   // the highest sequence number sent when the last one began, i.e. SND.MAX - 1 then; our
-  // recover_ holds that SND.MAX, so an ACK of exactly recover_ qualifies (RFC 6675 §5 too:
-  // "beyond the last value of RecoveryPoint" = HighData).
-  if (!in_recovery() && flight_size() > 0 && snd_una_ >= recover_ &&
-      (dup_acks_ >= 3 || (sack_ok_ && scoreboard_.is_lost(snd_una_, effective_mss()))))
+  // recover point (loss_.recover()) holds that SND.MAX, so an ACK of exactly it qualifies (RFC
+  // 6675 §5 too: "beyond the last value of RecoveryPoint" = HighData).
+  on_loss_probe_ack(seg, now, out);  // RFC 8985 §7.4 (tail_loss_probe.cpp)
+  if (!in_recovery() && flight_size() > 0 && snd_una_ >= loss_.recover() &&
+      (loss_.dup_acks() >= 3 ||
+       (sack_ok_ && loss_.scoreboard().is_lost(snd_una_, effective_mss()))))
     enter_recovery(now, out);
+  // RFC 8985 §7.2: restart the PTO "upon receiving an ACK that cumulatively acknowledges data".
+  if (new_data_acked) schedule_loss_probe(now);
   update_send_window(seg, now);
 
   bool our_fin_acked = fin_sent() && snd_una_ == snd_max_;
@@ -496,32 +519,32 @@ void Connection::handle_new_ack(const Segment& seg, Instant now, SegmentSink& ou
   bytes_acked_ += data_acked;
   snd_una_ = seg.ack;
   if (snd_nxt_ < snd_una_) snd_nxt_ = snd_una_;
-  if (high_rxt_ < snd_una_) high_rxt_ = snd_una_;
-  scoreboard_.advance(snd_una_);
+  if (loss_.high_rxt() < snd_una_) loss_.set_high_rxt(snd_una_);
+  loss_.scoreboard().advance(snd_una_);
   retries_ = 0;
   first_unacked_retransmit_.reset();
   if (data_acked > 0 && (was_full || snd_buf_.free_space() >= snd_buf_.capacity() / 2) &&
       !fin_queued_)
     events_ |= event::Writable;
 
-  if (recovery_ == Recovery::Loss) {
+  if (loss_.phase() == Recovery::Loss) {
     // After an RTO the window grows in slow start (RFC 5681 §3.1) while the holes below
-    // recover_ are resent; the phase ends when they are all acknowledged.
-    dup_acks_ = 0;
+    // loss_.recover() are resent; the phase ends when they are all acknowledged.
+    loss_.reset_dup_acks();
     cc_.on_ack(acked, now, rtt_.srtt());
-    if (seg.ack >= recover_) {
-      recovery_ = Recovery::Open;
-      retransmit_log_.clear();
-      scoreboard_.clear_lost_below();
+    if (seg.ack >= loss_.recover()) {
+      loss_.set_phase(Recovery::Open);
+      loss_.retransmit_log().clear();
+      loss_.scoreboard().clear_lost_below();
     }
   } else if (in_recovery()) {
-    if (seg.ack >= recover_) {
+    if (seg.ack >= loss_.recover()) {
       // RFC 6582 §3.2 step 3 / RFC 6675 §5 (A): full acknowledgment ends recovery.
-      recovery_ = Recovery::Open;
-      retransmit_log_.clear();
-      dup_acks_ = 0;
+      loss_.set_phase(Recovery::Open);
+      loss_.retransmit_log().clear();
+      loss_.reset_dup_acks();
       cc_.on_recovery_exit();
-    } else if (recovery_ == Recovery::Sack) {
+    } else if (loss_.phase() == Recovery::Sack) {
       // RFC 6675 §5 (C): no window change; output() sends what NextSeg() allows.
     } else {
       // RFC 6582 §3.2 step 3 partial ACK: retransmit the next hole, deflate by the amount
@@ -530,7 +553,7 @@ void Connection::handle_new_ack(const Segment& seg, Instant now, SegmentSink& ou
       cc_.partial_ack(acked);
     }
   } else {
-    dup_acks_ = 0;
+    loss_.reset_dup_acks();
     cc_.on_ack(acked, now, rtt_.srtt());
   }
   // RFC 6298 §5.2: all outstanding data acknowledged -> stop the timer; §5.3: otherwise
@@ -558,37 +581,39 @@ void Connection::handle_duplicate_ack(const Segment& seg, bool new_sack_info) {
   // definition alone let neither fast retransmit nor limited transmit fire against it.
   bool duplicate = flight_size() > 0 && (rfc5681 || new_sack_info);
   if (!duplicate) return;
-  ++dup_acks_;
+  loss_.count_dup_ack();
   ++context_.counters->tcp_dup_acks;
   // RFC 5681 §3.2 step 4: NewReno inflates by one SMSS per duplicate ACK; with SACK the
   // pipe estimate does that job (RFC 6675 §5).
-  if (recovery_ == Recovery::NewReno) cc_.inflate(effective_mss());
+  if (loss_.phase() == Recovery::NewReno) cc_.inflate(effective_mss());
 }
 
 // RFC 5681 §3.2 steps 2-3 (NewReno, RFC 6582) or RFC 6675 §5 steps 4.1-4.3 (SACK).
 void Connection::enter_recovery(Instant now, SegmentSink& out) {
   std::uint32_t mss = effective_mss();
-  recover_ = snd_max_;
+  disarm(Timer::Probe);  // RFC 8985 §7.2: no probe during recovery; the episode is over
+  tlp_end_.reset();
+  loss_.set_recover(snd_max_);
   ++fast_retransmits_;
   if (context_.counters) ++context_.counters->tcp_fast_retransmits;
   cc_.on_congestion_event(flight_size(), now);
   SeqNum saved_nxt = snd_nxt_;
   if (sack_ok_) {
-    recovery_ = Recovery::Sack;
-    high_rxt_ = snd_una_;
+    loss_.set_phase(Recovery::Sack);
+    loss_.set_high_rxt(snd_una_);
   } else {
-    recovery_ = Recovery::NewReno;
+    loss_.set_phase(Recovery::NewReno);
     cc_.inflate(3 * mss);
   }
   // Both: retransmit the first unacknowledged segment at once.
   retransmit_first(now, out);
-  if (recovery_ == Recovery::Sack) {
-    high_rxt_ = seq_min(snd_una_ + mss, seq_max(snd_una_, fin_seq()));
-    retransmit_log_.clear();
-    retransmit_log_.on_retransmit(snd_una_, high_rxt_, snd_max_);
+  if (loss_.phase() == Recovery::Sack) {
+    loss_.set_high_rxt(seq_min(snd_una_ + mss, seq_max(snd_una_, fin_seq())));
+    loss_.retransmit_log().clear();
+    loss_.retransmit_log().on_retransmit(snd_una_, loss_.high_rxt(), snd_max_);
     if (context_.counters)
       context_.counters->tcp_sack_recovered_bytes +=
-          static_cast<std::uint32_t>(high_rxt_ - snd_una_);
+          static_cast<std::uint32_t>(loss_.high_rxt() - snd_una_);
   }
   snd_nxt_ = seq_max(saved_nxt, snd_nxt_);
 }

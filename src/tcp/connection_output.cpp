@@ -239,6 +239,8 @@ void Connection::send_data_segment(SeqNum seq, std::uint32_t len, bool fin, Inst
   snd_max_ = seq_max(snd_max_, seq + len + (fin ? 1 : 0));
   // RFC 6298 §5.1: start the timer when data goes out and it is not running.
   if (!timer(Timer::Retransmit)) arm(Timer::Retransmit, now + rtt_.rto());
+  // RFC 8985 §7.2: restart the PTO "after transmitting new data".
+  if (!retransmission && len > 0) schedule_loss_probe(now);
 }
 
 void Connection::restart_retransmit_timer(Instant now) { arm(Timer::Retransmit, now + rtt_.rto()); }
@@ -246,8 +248,8 @@ void Connection::restart_retransmit_timer(Instant now) { arm(Timer::Retransmit, 
 // RFC 6675 §4 SetPipe, less the retransmissions found lost (RFC 8985 §6.2), which are no
 // longer in the network until sent again.
 std::uint32_t Connection::recovery_pipe(std::uint32_t mss) const {
-  std::uint32_t pipe = scoreboard_.pipe(snd_una_, snd_max_, high_rxt_, mss);
-  std::uint32_t lost = retransmit_log_.lost_bytes(snd_una_);
+  std::uint32_t pipe = loss_.scoreboard().pipe(snd_una_, snd_max_, loss_.high_rxt(), mss);
+  std::uint32_t lost = loss_.retransmit_log().lost_bytes(snd_una_);
   return pipe > lost ? pipe - lost : 0;
 }
 
@@ -262,7 +264,7 @@ std::optional<SeqNum> Connection::retransmit_hole(SeqNum start, std::uint32_t le
   if (len == 0 && !fin) return std::nullopt;
   send_data_segment(start, len, fin, now, out, true);
   SeqNum end = start + len + (fin ? 1 : 0);
-  retransmit_log_.on_retransmit(start, end, snd_max_);
+  loss_.retransmit_log().on_retransmit(start, end, snd_max_);
   if (context_.counters) context_.counters->tcp_sack_recovered_bytes += len;
   return end;
 }
@@ -272,11 +274,12 @@ std::optional<SeqNum> Connection::retransmit_hole(SeqNum start, std::uint32_t le
 bool Connection::sack_retransmit_next(Instant now, SegmentSink& out) {
   std::uint32_t mss = effective_mss() - sack_option_bytes();
   if (recovery_pipe(mss) + mss > cc_.cwnd()) return false;
-  auto hole = scoreboard_.next_lost_hole(seq_max(high_rxt_, snd_una_), snd_max_, mss, mss);
+  auto hole =
+      loss_.scoreboard().next_lost_hole(seq_max(loss_.high_rxt(), snd_una_), snd_max_, mss, mss);
   if (!hole) return false;
   auto end = retransmit_hole(hole->start, hole->length, now, out);
   if (!end) return false;
-  high_rxt_ = *end;
+  loss_.set_high_rxt(*end);
   return true;
 }
 
@@ -285,7 +288,7 @@ bool Connection::sack_retransmit_next(Instant now, SegmentSink& out) {
 bool Connection::resend_lost_retransmission(Instant now, SegmentSink& out) {
   std::uint32_t mss = effective_mss() - sack_option_bytes();
   if (recovery_pipe(mss) + mss > cc_.cwnd()) return false;
-  auto hole = retransmit_log_.next_lost(snd_una_, scoreboard_);
+  auto hole = loss_.retransmit_log().next_lost(snd_una_, loss_.scoreboard());
   if (!hole) return false;
   return retransmit_hole(hole->start, std::min(hole->length, mss), now, out).has_value();
 }
@@ -371,7 +374,8 @@ void Connection::output(Instant now, SegmentSink& out) {
     // may go out, "the amount of outstanding data would remain less than or equal to the
     // congestion window plus 2 segments"; cwnd itself is not changed. The segments it sends
     // bring the further duplicate ACKs a small window would otherwise never produce.
-    if (!in_recovery() && dup_acks_ > 0 && dup_acks_ < 3) cwnd += dup_acks_ * mss;
+    if (!in_recovery() && loss_.dup_acks() > 0 && loss_.dup_acks() < 3)
+      cwnd += loss_.dup_acks() * mss;
     SeqNum wnd_end = snd_una_ + std::min(snd_wnd_, cwnd);
     if (sack_driven()) {
       // New data may go out as long as pipe stays below cwnd (RFC 6675 NextSeg rule 2).

@@ -1,0 +1,413 @@
+#!/usr/bin/env bash
+# `make bench-loss`: completion times under packet loss, synack beside the Linux kernel in one run
+# (issue 10 §4). A client namespace, a router namespace that drops packets in both directions with
+# nftables in its forward hook (no netem here), and behind the router either synack on its TUN
+# (`synack serve`, CUBIC) or the kernel serving the same bytes from a server namespace, with CUBIC
+# and, for reference, BBR. Segmentation offloads (GSO/TSO/GRO) are off on every link so that one
+# drop takes one segment, for every contender. Then the same sweep in the simulator (`synack sim
+# bulk`) at 1, 25 and 100 ms RTT. Rewrites the section between the bench-loss markers of
+# docs/performance.md.
+#
+#   sudo bench/loss.sh [OUT.md]      SYNACK=path/to/synack (default ./build/synack)
+#   LOSSES="0 1 2 5 10 15 20"        loss per packet, percent, each way
+#   SIZES="2097152 20971520"         bytes per transfer
+#   RUNS=5 RUN_TIMEOUT=120           runs per cell (the median is reported), seconds per run
+#   BIG_MAX_LOSS=20                  the largest size only up to this loss (a reduced matrix)
+#   SIM_DELAYS_MS="1 25 100" SIM_SEEDS=5 SIM=1   the simulator sweep (RTTs; SIM=0 skips it)
+#   LOG_DIR=DIR                      keep every run's JSON line and synack's counters there
+#   FROM_LOG_DIR=DIR                 no measuring: the tables from a LOG_DIR of an earlier run
+#                                    (its results.jsonl, counters.jsonl); the simulator still runs
+#   SYNACK_FLAGS="--tail-loss-probe" more `synack serve` options (e.g. TCP choices under test)
+#
+# Needs root, /dev/net/tun, iproute2, nftables, ethtool and python3. Addresses: 198.18.0.0/24 on
+# the TUN, 198.18.1.0/24 (client-router) and 198.18.2.0/24 (router-server) on veth pairs, nothing
+# else. Every process is stopped by its PID and every namespace deleted on exit (trap EXIT).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ -z "${FROM_LOG_DIR:-}" ] && [ "$(id -u)" != 0 ]; then
+  echo "bench/loss.sh: needs root (TUN device, network namespaces, veth, nftables)." >&2
+  echo "  run: sudo make bench-loss" >&2
+  exit 1
+fi
+[ -c /dev/net/tun ] || { echo "bench/loss.sh: /dev/net/tun is missing" >&2; exit 1; }
+for tool in ip nft ethtool python3 timeout; do
+  command -v $tool >/dev/null || { echo "bench/loss.sh: needs $tool" >&2; exit 1; }
+done
+synack=$(readlink -f "${SYNACK:-./build/synack}")
+[ -x "$synack" ] || { echo "bench/loss.sh: no synack binary at $synack (make build)" >&2; exit 1; }
+out=${1:-docs/performance.md}
+LOSSES=${LOSSES:-0 1 2 5 10 15 20}
+SIZES=${SIZES:-2097152 20971520}
+RUNS=${RUNS:-5}
+RUN_TIMEOUT=${RUN_TIMEOUT:-120}
+BIG_MAX_LOSS=${BIG_MAX_LOSS:-20}
+SIM=${SIM:-1}
+SIM_DELAYS_MS=${SIM_DELAYS_MS:-1 25 100}
+SIM_SEEDS=${SIM_SEEDS:-5}
+rev=${SYNACK_REV:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src include 2>/dev/null || echo ' + uncommitted changes')}
+command_line="SYNACK_FLAGS=\"${SYNACK_FLAGS:-}\" LOSSES=\"$LOSSES\" SIZES=\"$SIZES\" RUNS=$RUNS RUN_TIMEOUT=$RUN_TIMEOUT BIG_MAX_LOSS=$BIG_MAX_LOSS SIM=$SIM bench/loss.sh"
+for p in $LOSSES; do
+  case $p in '' | *[!0-9]*) echo "bench/loss.sh: LOSSES are whole percents" >&2; exit 1 ;; esac
+done
+
+tmp=$(mktemp -d)
+load_at_start=${LOAD_AT_START:-$(cut -d' ' -f1-3 /proc/loadavg)}
+ns_router="synack-loss-$$-r" ns_client="synack-loss-$$-c" ns_server="synack-loss-$$-s"
+pids=()
+stop_pid() {  # SIGTERM, up to 5 s, then SIGKILL; by PID only
+  local pid=$1
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+  local pid ns
+  for pid in "${pids[@]}"; do stop_pid "$pid"; done
+  for ns in "$ns_client" "$ns_server" "$ns_router"; do ip netns delete "$ns" 2>/dev/null || true; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# The kernel-side program (python3), the same against synack and against the kernel:
+#   get HOST PORT N CC T   GET /bytes/N (HTTP/1.1, Connection: close); the server sends
+#   put HOST PORT N CC T   N bytes to a discard server, shutdown(SHUT_WR), read to EOF (the server
+#                          closes only after our FIN, so every byte has been received)
+#   serve-get HOST PORT CC / serve-discard HOST PORT CC   the kernel's stand-in servers
+# CC is set with TCP_CONGESTION on the socket (inherited by accepted ones). Prints one JSON line:
+# seconds from connect to EOF, status ok / timeout (T seconds passed) / error.
+cat >"$tmp/peer.py" <<'EOF'
+import json, signal, socket, sys, time
+CHUNK = 1 << 20
+mode, host, port, cc = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[-1] if sys.argv[1].startswith("serve") else sys.argv[5]
+
+def with_cc(s):
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, cc.encode())
+    return s
+
+def serve(handler):
+    ls = with_cc(socket.socket())
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((host, port))
+    ls.listen(8)
+    while True:
+        c, _ = ls.accept()
+        c.settimeout(600)
+        try:
+            handler(c)
+        except OSError:
+            pass
+        c.close()
+
+def serve_get(c):
+    req = b""
+    while b"\r\n\r\n" not in req:
+        got = c.recv(4096)
+        if not got:
+            return
+        req += got
+    n = int(req.split(b" ")[1].rsplit(b"/", 1)[1])
+    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % n)
+    block = memoryview(bytes(CHUNK))
+    while n > 0:
+        n -= c.send(block[:min(n, CHUNK)])
+
+def serve_discard(c):
+    buf = memoryview(bytearray(CHUNK))
+    while c.recv_into(buf):
+        pass
+
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+if mode == "serve-get":
+    serve(serve_get)
+if mode == "serve-discard":
+    serve(serve_discard)
+
+n, limit = int(sys.argv[4]), float(sys.argv[6])
+result = {"bytes": 0, "seconds": None, "status": "ok"}
+start = time.monotonic()
+def left():
+    remaining = limit - (time.monotonic() - start)
+    if remaining <= 0:
+        raise socket.timeout()
+    return remaining
+try:
+    s = with_cc(socket.socket())
+    s.settimeout(left())
+    s.connect((host, port))
+    if mode == "get":
+        s.sendall(b"GET /bytes/%d HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % (n, host.encode()))
+        buf = memoryview(bytearray(CHUNK))
+        data = b""
+        while b"\r\n\r\n" not in data:
+            s.settimeout(left())
+            got = s.recv(65536)
+            if not got:
+                raise ConnectionError("EOF in the response header")
+            data += got
+        body = len(data) - data.index(b"\r\n\r\n") - 4
+        while True:
+            s.settimeout(left())
+            got = s.recv_into(buf)
+            if not got:
+                break
+            body += got
+        result["bytes"] = body
+        if body != n:
+            result["status"] = f"short: {body} of {n} bytes"
+    else:
+        block = memoryview(bytes(CHUNK))
+        rest = n
+        while rest > 0:
+            s.settimeout(left())
+            rest -= s.send(block[:min(rest, CHUNK)])
+        s.shutdown(socket.SHUT_WR)
+        while True:
+            s.settimeout(left())
+            if not s.recv(65536):
+                break
+        result["bytes"] = n
+except socket.timeout:
+    result["status"] = "timeout"
+except OSError as e:
+    result["status"] = f"error: {e}"
+result["seconds"] = time.monotonic() - start
+print(json.dumps(result))
+EOF
+
+if [ -n "${FROM_LOG_DIR:-}" ]; then
+  cp "$FROM_LOG_DIR/results.jsonl" "$FROM_LOG_DIR/counters.jsonl" "$tmp"/
+  rev=${SYNACK_REV:-"(see $FROM_LOG_DIR)"}
+else
+# --- topology ---------------------------------------------------------------------------------
+# client (198.18.1.2) -- router (198.18.1.1 | 198.18.0.2 TUN -> synack 198.18.0.1
+#                                 198.18.2.2) -- server (198.18.2.1, the kernel's servers)
+for ns in "$ns_router" "$ns_client" "$ns_server"; do
+  ip netns add "$ns"
+  ip -n "$ns" link set lo up
+done
+ip netns exec "$ns_router" sysctl -qw net.ipv4.ip_forward=1
+ip link add lbc$$ netns "$ns_client" type veth peer name lbrc$$ netns "$ns_router"
+ip link add lbs$$ netns "$ns_server" type veth peer name lbrs$$ netns "$ns_router"
+ip -n "$ns_client" addr add 198.18.1.2/24 dev lbc$$
+ip -n "$ns_router" addr add 198.18.1.1/24 dev lbrc$$
+ip -n "$ns_server" addr add 198.18.2.1/24 dev lbs$$
+ip -n "$ns_router" addr add 198.18.2.2/24 dev lbrs$$
+ip -n "$ns_client" link set lbc$$ up
+ip -n "$ns_server" link set lbs$$ up
+ip -n "$ns_router" link set lbrc$$ up
+ip -n "$ns_router" link set lbrs$$ up
+ip -n "$ns_client" route add default via 198.18.1.1
+ip -n "$ns_server" route add default via 198.18.2.2
+# One drop takes one segment: no segmentation or receive offloads anywhere (both ends of each veth).
+no_offloads() { ip netns exec "$1" ethtool -K "$2" gso off tso off gro off >/dev/null 2>&1 || true; }
+no_offloads "$ns_client" lbc$$
+no_offloads "$ns_server" lbs$$
+no_offloads "$ns_router" lbrc$$
+no_offloads "$ns_router" lbrs$$
+
+# synack on its TUN; the TUN's kernel side is the router namespace (it exists, so synack leaves
+# it to us). Plain TUN (--no-offload): no TSO, no checksum offload. MTU 1500 everywhere.
+"$synack" serve --netns "$ns_router" --tun lbtun0 --addr 198.18.0.1 --peer 198.18.0.2/24 \
+  --mtu 1500 --no-offload --no-ipv6 --http 80 --discard 9 --stats ${SYNACK_FLAGS:-} \
+  >"$tmp/serve.out" 2>"$tmp/serve.err" &
+pids+=($!)
+for _ in $(seq 100); do
+  grep -q "listening on" "$tmp/serve.out" 2>/dev/null && break
+  kill -0 "${pids[0]}" 2>/dev/null || { cat "$tmp/serve.err" >&2; echo "synack serve exited" >&2; exit 1; }
+  sleep 0.1
+done
+grep -q "listening on" "$tmp/serve.out" || { echo "synack serve not ready after 10 s" >&2; exit 1; }
+no_offloads "$ns_router" lbtun0
+# The kernel's servers: CUBIC on 80 and 9, BBR on 8080 and 8009.
+for spec in "serve-get 80 cubic" "serve-discard 9 cubic" "serve-get 8080 bbr" "serve-discard 8009 bbr"; do
+  set -- $spec
+  ip netns exec "$ns_server" python3 "$tmp/peer.py" "$1" 0.0.0.0 "$2" "$3" >/dev/null 2>&1 &
+  pids+=($!)
+done
+for _ in $(seq 100); do
+  [ "$(ip netns exec "$ns_server" ss -Htln | wc -l)" -ge 4 ] && break
+  sleep 0.1
+done
+ip netns exec "$ns_client" ping -c1 -W2 198.18.0.1 >/dev/null
+ip netns exec "$ns_client" ping -c1 -W2 198.18.2.1 >/dev/null
+
+# The loss: nftables in the router's forward hook drops each forwarded packet (both directions)
+# with probability PERCENT/100.
+set_loss() {
+  local ppm=$(($1 * 10000))
+  ip netns exec "$ns_router" nft -f - <<NFT
+table inet synack_loss
+delete table inet synack_loss
+table inet synack_loss {
+  chain forward {
+    type filter hook forward priority 0; policy accept;
+    numgen random mod 1000000 < $ppm counter drop
+    counter
+  }
+}
+NFT
+}
+# Dropped / forwarded packets since the last set_loss, as "dropped passed".
+loss_counters() {
+  ip netns exec "$ns_router" nft list chain inet synack_loss forward |
+    grep -o 'packets [0-9]*' | awk '{print $2}' | paste -sd' '
+}
+
+# Contenders: label host get-port put-port cc.
+contenders=("synack 198.18.0.1 80 9 cubic" "kernel-cubic 198.18.2.1 80 9 cubic"
+            "kernel-bbr 198.18.2.1 8080 8009 bbr")
+run_one() {  # LABEL HOST PORT DIRECTION BYTES CC LOSS
+  local line
+  line=$(timeout $((RUN_TIMEOUT + 30)) ip netns exec "$ns_client" python3 "$tmp/peer.py" \
+           "$4" "$2" "$3" "$5" "$6" "$RUN_TIMEOUT" ||
+         echo '{"bytes": 0, "seconds": null, "status": "client killed"}')
+  python3 -c '
+import json, sys
+r = json.loads(sys.argv[1])
+r.update(label=sys.argv[2], direction=sys.argv[3], size=int(sys.argv[4]), loss=int(sys.argv[5]))
+print(json.dumps(r))' "$line" "$1" "$4" "$5" "$7" | tee -a "$tmp/results.jsonl" >&2
+}
+
+for size in $SIZES; do
+  for loss in $LOSSES; do
+    if [ "$size" != "${SIZES%% *}" ] && [ "$loss" -gt "$BIG_MAX_LOSS" ]; then continue; fi
+    set_loss "$loss"
+    echo "size $size, loss $loss %, load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+    for run in $(seq "$RUNS"); do  # round-robin: a burst of load falls on every contender alike
+      for c in "${contenders[@]}"; do
+        set -- $c
+        run_one "$1" "$2" "$3" get "$size" "$5" "$loss"
+        run_one "$1" "$2" "$4" put "$size" "$5" "$loss"
+      done
+    done
+    echo "  router: dropped/passed packets $(loss_counters)" >&2
+    echo "{\"counters\": \"$(loss_counters)\", \"size\": $size, \"loss\": $loss}" >>"$tmp/counters.jsonl"
+  done
+done
+for pid in "${pids[@]}"; do stop_pid "$pid"; done
+pids=()
+grep -i -E "retrans|rto|dup|loss|timeout|sack" "$tmp/serve.err" | sed 's/^/  [synack] /' >&2 || true
+fi  # FROM_LOG_DIR
+
+# --- the simulator: the same sizes and losses at 1, 25 and 100 ms RTT, median over seeds ------
+: >"$tmp/sim.jsonl"
+if [ "$SIM" = 1 ]; then
+  for size in $SIZES; do
+    for loss in $LOSSES; do
+      if [ "$size" != "${SIZES%% *}" ] && [ "$loss" -gt "$BIG_MAX_LOSS" ]; then continue; fi
+      for rtt in $SIM_DELAYS_MS; do
+        for seed in $(seq "$SIM_SEEDS"); do
+          line=$(timeout "$RUN_TIMEOUT" "$synack" sim bulk --bytes "$size" --loss "0.$(printf %02d "$loss")" \
+                   --delay "$(python3 -c "print($rtt / 2)")" --seed "$seed" --json 2>/dev/null | tail -1 ||
+                 echo '{"hung": true, "virtual_seconds": null, "failure": "wall-clock limit"}')
+          python3 -c '
+import json, sys
+r = json.loads(sys.argv[1])
+r.update(size=int(sys.argv[2]), loss=int(sys.argv[3]), rtt=float(sys.argv[4]))
+print(json.dumps(r))' "$line" "$size" "$loss" "$rtt" >>"$tmp/sim.jsonl"
+        done
+      done
+    done
+  done
+fi
+if [ -n "${LOG_DIR:-}" ]; then
+  mkdir -p "$LOG_DIR"
+  cp "$tmp"/*.jsonl "$LOG_DIR"/
+  [ -e "$tmp/serve.err" ] && cp "$tmp"/serve.* "$LOG_DIR"/
+fi
+
+python3 - "$tmp" "$out" "$RUNS" "$RUN_TIMEOUT" "$command_line" "$rev" "$load_at_start" "$SIM_SEEDS" <<'EOF'
+import json, os, platform, statistics, sys, datetime
+tmp, out, runs, limit, command, rev, load_at_start, seeds = sys.argv[1:9]
+rows = [json.loads(l) for l in open(f"{tmp}/results.jsonl") if l.strip()]
+sims = [json.loads(l) for l in open(f"{tmp}/sim.jsonl") if l.strip()]
+counters = {(c["size"], c["loss"]): c["counters"] for c in map(json.loads, open(f"{tmp}/counters.jsonl"))}
+cpu = next((x.split(":", 1)[1].strip() for x in open("/proc/cpuinfo") if x.startswith("model name")), "?")
+load = " ".join(open("/proc/loadavg").read().split()[:3])
+
+def median_cell(times, failures, total):
+    text = f"{statistics.median(times):.2f}" if times else "—"
+    if failures:
+        text += f" [{failures}/{total} failed]"
+    return text
+
+def cell(size, loss, label, direction):
+    rs = [r for r in rows if (r["size"], r["loss"], r["label"], r["direction"]) == (size, loss, label, direction)]
+    ok = [r["seconds"] for r in rs if r["status"] == "ok"]
+    return median_cell(ok, len(rs) - len(ok), len(rs))
+
+def mib(n):
+    return f"{n / 1048576:g} MiB"
+
+tables = []
+for size in dict.fromkeys(r["size"] for r in rows):
+    lines = [f"**{mib(size)}**, median seconds of {runs} runs (a run that takes over {limit} s fails):", "",
+             "| loss each way | synack sends (CUBIC) | kernel sends (CUBIC) | kernel sends (BBR) | synack receives (CUBIC sender) | kernel receives (CUBIC sender) | kernel receives (BBR sender) | router dropped / passed |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for loss in dict.fromkeys(r["loss"] for r in rows if r["size"] == size):
+        cells = [cell(size, loss, l, d) for d in ("get", "put") for l in ("synack", "kernel-cubic", "kernel-bbr")]
+        dropped = counters.get((size, loss), "").split()
+        ratio = f"{dropped[0]} / {dropped[1]}" if len(dropped) == 2 else ""
+        lines.append(f"| {loss} % | " + " | ".join(cells) + f" | {ratio} |")
+    tables.append("\n".join(lines))
+
+sim_tables = []
+for size in dict.fromkeys(s["size"] for s in sims):
+    rtts = list(dict.fromkeys(s["rtt"] for s in sims if s["size"] == size))
+    lines = [f"**{mib(size)}** in the simulator, median virtual seconds over seeds 1–{seeds}:", "",
+             "| loss each way | " + " | ".join(f"RTT {r:g} ms" for r in rtts) + " |",
+             "|---:|" + "---:|" * len(rtts)]
+    for loss in dict.fromkeys(s["loss"] for s in sims if s["size"] == size):
+        cells = []
+        for rtt in rtts:
+            rs = [s for s in sims if (s["size"], s["loss"], s["rtt"]) == (size, loss, rtt)]
+            ok = [s["virtual_seconds"] for s in rs if not s.get("hung") and s.get("intact", False)]
+            cells.append(median_cell(ok, len(rs) - len(ok), len(rs)))
+        lines.append(f"| {loss} % | " + " | ".join(cells) + " |")
+    sim_tables.append("\n".join(lines))
+
+begin, end = "<!-- bench-loss:begin (bench/loss.sh) -->", "<!-- bench-loss:end -->"
+machine = (f"{os.cpu_count()} CPUs ({cpu}), Linux {platform.release()}, run "
+           f"{datetime.date.today().isoformat()}; load average (1, 5, 15 min) {load_at_start} at the start, "
+           f"{load} at the end")
+body = "\n\n".join(tables)
+sim_body = "\n\n".join(sim_tables) if sim_tables else "(not run: SIM=0)"
+block = f"""{begin}
+## Loss: synack and the Linux kernel side by side
+
+`sudo make bench-loss` (`bench/loss.sh`) builds a client namespace, a router namespace and, behind
+the router, synack on its TUN (`synack serve --no-offload --mtu 1500`, CUBIC) and a server
+namespace where the kernel serves the same bytes (python3 servers, CUBIC on one port and BBR on
+another, set with `TCP_CONGESTION`). The router drops each forwarded packet, in both directions,
+with the given probability (nftables `numgen random` in the forward hook; there is no netem on
+these machines). GSO, TSO and GRO are off on every veth and on the TUN, so that one drop takes one
+segment for every contender. The client is the same python3 program for all: **sends** is a
+download (`GET /bytes/N`, the server sends; time from connect to EOF), **receives** an upload to a
+discard server (the client sends, then `shutdown(SHUT_WR)` and waits for the server's FIN). The
+contenders are measured round-robin within each loss rate. The path has no added delay (RTT well
+under 1 ms), so this measures loss recovery, not window growth.
+
+Machine: {machine}. synack built (Release) from {rev}.
+
+{body}
+
+The simulator (`synack sim bulk --bytes N --loss P --delay RTT/2 --seed S`), the same sizes and
+losses both ways at three RTTs, synack against synack (CUBIC), 256 KiB buffers:
+
+{sim_body}
+
+Command: `sudo make bench-loss`; these tables: `{command}`.
+{end}"""
+doc = open(out).read() if os.path.exists(out) else "# Performance\n"
+if begin in doc and end in doc:
+    doc = doc[:doc.index(begin)] + block + doc[doc.index(end) + len(end):]
+else:
+    doc = doc.rstrip("\n") + "\n\n" + block + "\n"
+open(out, "w").write(doc)
+print(body)
+print(sim_body)
+EOF
+echo "wrote $out" >&2

@@ -1,0 +1,140 @@
+// RFC 8985 §7, the tail loss probe (src/tcp/tail_loss_probe.cpp), scripted segment by segment
+// in virtual time: when the probe goes out, what it carries, and what its ACK starts.
+#include <string>
+#include <vector>
+
+#include "harness.hpp"
+
+namespace synack::tcp::test {
+namespace {
+
+std::string text(std::size_t n, char c = 'x') { return std::string(n, c); }
+
+class TailLossProbe : public Harness {
+ protected:
+  TailLossProbe() { config.tail_loss_probe = true; }
+  static SeqNum seg(int i) { return L + 1 + 536 * i; }
+  // The peer's ACK of `a`, with the given SACK blocks (segment indexes, [from, to)); a block
+  // below `a` is a D-SACK (RFC 2883).
+  void ack(SeqNum a, std::initializer_list<std::pair<int, int>> sacked = {}) {
+    wire::TcpOptions o;
+    for (auto [from, to] : sacked) o.sack[o.sack_count++] = {seg(from).raw(), seg(to).raw()};
+    inject({.flags = ACK, .seq = R + 1, .ack = a, .options = o});
+  }
+  // Segment indexes of everything sent since the last call.
+  std::vector<int> sent() {
+    std::vector<int> v;
+    while (tx_pending() > 0) v.push_back(static_cast<int>((pop_tx().seq - seg(0)) / 536));
+    return v;
+  }
+  // SACK in use, four segments (0-3) sent and unacknowledged. The handshake took no virtual
+  // time, so SRTT is tiny and the PTO is its 10 ms floor.
+  void four_in_flight() {
+    config.initial_window_segments = 4;
+    establish_sack();
+    send(text(4 * 536));
+    ASSERT_EQ(sent(), (std::vector<int>{0, 1, 2, 3}));
+  }
+};
+
+// §7.2 and §7.3: 2 SRTT (here the 10 ms floor) after the last transmission the most recent
+// segment goes out again, once; the RTO timer is then armed from the probe.
+TEST_F(TailLossProbe, RFC8985_7_3_probe_resends_the_last_segment_after_the_PTO) {
+  four_in_flight();
+  const Instant sent_at = now;
+  auto at = fire_next_timer();
+  ASSERT_TRUE(at);
+  EXPECT_EQ(*at, sent_at + 10ms);
+  auto probe = expect_tx({.flags = ACK | PSH, .seq = seg(3), .ack = R + 1, .payload = text(536)});
+  EXPECT_TRUE(probe.retransmission);
+  EXPECT_EQ(counters.tcp_loss_probes, 1u);
+  EXPECT_EQ(counters.tcp_rto_expirations, 0u);
+  // §7.3: the RTO, not another probe, is next: from the probe's time, at least rto_min.
+  ASSERT_TRUE(conn().next_deadline());
+  EXPECT_GE(*conn().next_deadline(), now + config.rto_min);
+  fire_next_timer();
+  EXPECT_EQ(sent(), (std::vector<int>{0}));  // the RTO's retransmission
+  EXPECT_EQ(counters.tcp_loss_probes, 1u);
+  EXPECT_EQ(counters.tcp_rto_expirations, 1u);
+}
+
+// §7.2: one segment in flight: the PTO adds WCDelAckT (200 ms), the peer may delay its ACK;
+// "PTO = min(PTO, RTO)": here the RTO (rto_min, 200 ms) is earlier, and the probe takes its
+// place — no RTO expiration, no backoff, no cwnd collapse.
+TEST_F(TailLossProbe, RFC8985_7_2_single_segment_probe_waits_for_a_delayed_ACK_capped_at_RTO) {
+  establish_sack();
+  send("abc");
+  expect_tx({.flags = ACK | PSH, .seq = L + 1, .ack = R + 1, .payload = "abc"});
+  const Instant sent_at = now;
+  auto at = fire_next_timer();
+  ASSERT_TRUE(at);
+  EXPECT_EQ(*at, sent_at + config.rto_min);
+  expect_tx({.flags = ACK | PSH, .seq = L + 1, .ack = R + 1, .payload = "abc"});
+  EXPECT_EQ(counters.tcp_loss_probes, 1u);
+  EXPECT_EQ(counters.tcp_rto_expirations, 0u);
+}
+
+// §7.4 with §6.2: segments 0-2 lost, the probe (3) arrives and is SACKed. Every older segment
+// was sent a PTO before it, so they are lost: fast recovery starts at this ACK — one SACKed
+// segment, below DupThresh, would not start it otherwise — instead of waiting for the RTO.
+TEST_F(TailLossProbe, RFC8985_7_4_SACK_of_the_probe_starts_fast_recovery_at_once) {
+  four_in_flight();
+  fire_next_timer();
+  EXPECT_EQ(sent(), (std::vector<int>{3}));
+  ack(seg(0), {{3, 4}});
+  EXPECT_EQ(counters.tcp_fast_retransmits, 1u);
+  std::vector<int> resent = sent();
+  ASSERT_FALSE(resent.empty());
+  EXPECT_EQ(resent.front(), 0);
+  EXPECT_EQ(counters.tcp_rto_expirations, 0u);
+}
+
+// §7.4.1: everything arrived and only the ACKs were lost; the peer reports the probe as a
+// duplicate (D-SACK). Nothing was lost: the window is left alone.
+TEST_F(TailLossProbe, RFC8985_7_4_1_DSACK_of_the_probe_leaves_cwnd_alone) {
+  four_in_flight();
+  fire_next_timer();
+  EXPECT_EQ(sent(), (std::vector<int>{3}));
+  const std::uint32_t cwnd = conn().status().cwnd;
+  ack(seg(4), {{3, 4}});
+  EXPECT_EQ(counters.tcp_loss_probe_repairs, 0u);
+  EXPECT_GE(conn().status().cwnd, cwnd);
+  EXPECT_EQ(counters.tcp_fast_retransmits, 0u);
+}
+
+// §7.4.2: the episode ends (ACK beyond TLP.end_seq) with no D-SACK: the probe repaired a loss
+// of segment 3, and the congestion control reduces the window once.
+TEST_F(TailLossProbe, RFC8985_7_4_2_probe_that_repaired_a_loss_reduces_cwnd) {
+  four_in_flight();
+  fire_next_timer();
+  EXPECT_EQ(sent(), (std::vector<int>{3}));
+  const std::uint32_t cwnd = conn().status().cwnd;
+  ack(seg(4));
+  EXPECT_EQ(counters.tcp_loss_probe_repairs, 1u);
+  EXPECT_LT(conn().status().cwnd, cwnd);
+  EXPECT_EQ(conn().status().ssthresh, conn().status().cwnd);
+}
+
+// §7.2: "the connection has SACK enabled" — without SACK no probe; the RTO comes first.
+TEST_F(TailLossProbe, RFC8985_7_2_no_probe_without_SACK) {
+  config.initial_window_segments = 4;
+  establish_active();
+  send(text(4 * 536));
+  EXPECT_EQ(sent(), (std::vector<int>{0, 1, 2, 3}));
+  fire_next_timer();
+  EXPECT_EQ(sent(), (std::vector<int>{0}));
+  EXPECT_EQ(counters.tcp_loss_probes, 0u);
+  EXPECT_EQ(counters.tcp_rto_expirations, 1u);
+}
+
+// TcpConfig::tail_loss_probe off (the default): the RTO as before.
+TEST_F(TailLossProbe, Off_by_config_means_RTO_first) {
+  config.tail_loss_probe = false;
+  four_in_flight();
+  fire_next_timer();
+  EXPECT_EQ(sent(), (std::vector<int>{0}));
+  EXPECT_EQ(counters.tcp_loss_probes, 0u);
+}
+
+}  // namespace
+}  // namespace synack::tcp::test
