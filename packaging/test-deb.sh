@@ -38,10 +38,10 @@ has "$tool" '^\./usr/bin/synack$' '/libsynack\.so\.[0-9]+\.[0-9]+\.[0-9]+$' \
     '^\./usr/share/doc/synack/changelog\.gz$' \
     '^\./usr/share/bash-completion/completions/synack$'
 lacks "$tool" '\.hpp$' '\.a$' '\.pc$' '\.cmake$' '/libsynack\.so$'
-has "$dev" '^\./usr/include/synack/stack\.hpp$' '^\./usr/include/synack/internal/tcp/connection\.hpp$' \
+has "$dev" '^\./usr/include/synack/stack\.hpp$' '^\./usr/include/synack/internal/os/event_loop\.hpp$' \
     '/libsynack\.a$' '/libsynack-link\.a$' '/libsynack\.so$' '/cmake/synack/synackConfig\.cmake$' \
     '/pkgconfig/synack\.pc$' '^\./usr/share/doc/libsynack-dev/copyright$'
-lacks "$dev" '^\./usr/bin/' '\.so\.[0-9]'
+lacks "$dev" '^\./usr/bin/' '\.so\.[0-9]' '/include/synack/internal/tcp/'
 echo "contents: synack $(dpkg-deb -c "$tool" | wc -l) entries, libsynack-dev $(dpkg-deb -c "$dev" | wc -l)"
 
 root=$(mktemp -d /tmp/synack-deb-root.XXXXXX)
