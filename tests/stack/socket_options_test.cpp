@@ -94,6 +94,30 @@ TEST(SocketOptions, ListenerMaxSegmentClampsTheSynAckAndAcceptedConnections) {
   EXPECT_EQ(largest_payload(p.b_sent), 1100u - 12u);
 }
 
+// RFC 4987 §3.6: a SYN cookie's SYN,ACK comes from the listener too, with its MSS clamp; the
+// connection rebuilt from the cookie keeps it.
+TEST(SocketOptions, ListenerMaxSegmentAppliesToSynCookies) {
+  StackConfig config;
+  config.syn_cookies = SynCookieMode::Always;
+  Pair p(config);
+  SocketOptions o;
+  o.max_segment = 1100;
+  auto l = p.b.listen({kB, 80}, p.now, 0, o);
+  ASSERT_TRUE(l);
+  ASSERT_TRUE(p.a.connect({kB, 80}, p.now));
+  p.shuttle();
+  EXPECT_EQ(p.b.counters().tcp_syncookies_sent, 1u);
+  const wire::TcpPacket* synack = first_with(p.b_sent, tcp::SYN | tcp::ACK);
+  ASSERT_NE(synack, nullptr);
+  EXPECT_EQ(synack->tcp.options.mss, 1100);
+  auto s = p.b.accept(*l);
+  ASSERT_TRUE(s);
+  std::vector<std::byte> data(20000, std::byte{7});
+  ASSERT_TRUE(p.b.send(*s, data, p.now));
+  p.shuttle();
+  EXPECT_EQ(largest_payload(p.b_sent), 1100u - 12u);
+}
+
 TEST(SocketOptions, MaxSegmentIsTheIpv6MssToo) {
   const auto a6 = *wire::IpAddress::parse("2001:db8::1");
   const auto b6 = *wire::IpAddress::parse("2001:db8::2");
