@@ -49,7 +49,7 @@ set(CPACK_DEBIAN_PACKAGE_ARCHITECTURE ${SYNACK_DEB_ARCH})
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME synack)
 set(CPACK_DEBIAN_RUNTIME_FILE_NAME synack_${PROJECT_VERSION}_${SYNACK_DEB_ARCH}.deb)
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_SHLIBDEPS ON)
-# shlibs for libsynack.so.0.1 and libsynack-link.so.0.1 (exact version: 0.x has no stable ABI),
+# shlibs for libsynack.so.0.MINOR and libsynack-link.so.0.MINOR (exact version: 0.x has no stable ABI),
 # and the ldconfig trigger Debian wants beside CPack's postinst/postrm ldconfig calls.
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS_POLICY "=")

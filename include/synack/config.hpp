@@ -51,6 +51,11 @@ struct TcpConfig {
   // Follows Linux: RTO = SRTT + max(4 * RTTVAR, rto_min) rather than RFC 6298's
   // max(SRTT + 4 * RTTVAR, rto_min) — the minimum pads the variance.
   bool rto_min_in_variance = false;
+  // RFC 6298 §5.7 (MUST): when a SYN or SYN,ACK timed out with rto_initial below this (3 s)
+  // and the handshake gave no RTT sample, the RTO is re-initialized to it as data
+  // transmission begins. 0 turns it off: Linux 6.x keeps the 1 s RTO there (the linux
+  // profile; tests/packetdrill/scripts/rto-initial-1s-without-rtt-sample.pkt).
+  Duration rto_after_syn_timeout = 3s;
   // Retransmissions of SYN / SYN,ACK before giving up. 7 gives 255 s with the initial RTO of
   // 1 s: RFC 9293 §3.8.3 (MUST-23) asks for at least 3 minutes (Linux's 6 gives 127 s).
   std::uint8_t syn_retries = 7;

@@ -89,6 +89,21 @@ struct EchoRequest {
   std::vector<std::byte> data;
 };
 
+// Per-socket sizes an application chooses before connect() or listen(), as Linux's
+// SO_SNDBUF, SO_RCVBUF and TCP_MAXSEG; a connection accepted from a listener has the
+// listener's. 0 keeps the stack's TcpConfig value.
+struct SocketOptions {
+  // Bytes send() may queue (TcpConfig::send_buffer); 1024 .. 1 GiB.
+  std::uint32_t send_buffer = 0;
+  // Bytes of receive buffer (TcpConfig::receive_buffer), 1024 .. 1 GiB: the window offered,
+  // and the window scale, which is chosen for this size instead of
+  // TcpConfig::window_scale_buffer (as Linux chooses it for a buffer fixed by SO_RCVBUF).
+  std::uint32_t receive_buffer = 0;
+  // MSS clamp (TCP_MAXSEG), 88 (Linux's TCP_MIN_MSS) .. 65535: the MSS our SYN or SYN,ACK
+  // announces, and so the largest segment we send, is at most this.
+  std::uint16_t max_segment = 0;
+};
+
 struct ConnectionInfo {
   ConnectionId id = 0;
   wire::Endpoint local;
@@ -122,8 +137,10 @@ class Stack final : public NetworkHost {
   // --- sockets ---
   // Passive OPEN on `local` (address may be unspecified: any of ours). backlog 0 = default.
   // Errors: AddressInUse if a listener holds that address and port; InvalidArgument for
-  // port 0 or an address that is not ours.
-  Expected<ListenerId, Error> listen(wire::Endpoint local, Instant now, std::size_t backlog = 0);
+  // port 0, an address that is not ours, or options out of range. Connections accepted from
+  // it have `options`.
+  Expected<ListenerId, Error> listen(wire::Endpoint local, Instant now, std::size_t backlog = 0,
+                                     SocketOptions options = {});
   // A connection that completed the handshake. Errors: WouldBlock when none is waiting;
   // NoSuchConnection for an unknown listener.
   Expected<ConnectionId, Error> accept(ListenerId listener);
@@ -133,10 +150,11 @@ class Stack final : public NetworkHost {
 
   // Active OPEN to `remote`, from `local_address` (default: our first address of the same
   // family) and an ephemeral port. Errors: NoPortsAvailable, TooManyConnections (also when
-  // the memory budget is under pressure: tcp_memory_refused),
-  // InvalidArgument (no address of that family), AddressInUse (explicit port taken).
+  // the memory budget is under pressure: tcp_memory_refused), InvalidArgument (no address of
+  // that family, options out of range), AddressInUse (explicit port taken).
   Expected<ConnectionId, Error> connect(wire::Endpoint remote, Instant now,
-                                        std::optional<wire::Endpoint> local = std::nullopt);
+                                        std::optional<wire::Endpoint> local = std::nullopt,
+                                        SocketOptions options = {});
 
   // Queues data; returns how much was taken (all or part). Errors: NoSuchConnection for a bad
   // id or one already closed by the application; WouldBlock when the send buffer is full;

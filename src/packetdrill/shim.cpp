@@ -115,9 +115,24 @@ struct Sock {
   unsigned user_timeout_ms = 0;
   int maxseg = 0;
   int rcvbuf = 131072, sndbuf = 16384;
+  bool rcvbuf_set = false, sndbuf_set = false;  // SO_RCVBUF / SO_SNDBUF called
   bool reuseaddr = false;
   struct linger linger {};
 };
+
+constexpr int kMemMax = 212992;  // net.core.rmem_max and wmem_max, Linux's defaults
+
+// The sizes a socket's options ask of a connection it opens (or its listener accepts). Linux
+// counts half of the doubled SO_RCVBUF as window (tcp_win_from_space with 6.x's initial
+// scaling_ratio of 50%); it charges each queued skb's truesize against the doubled SO_SNDBUF,
+// so its payload share varies: half is taken here. TCP_MAXSEG is the MSS clamp.
+synack::SocketOptions socket_options(const Sock& k) {
+  synack::SocketOptions o;
+  if (k.rcvbuf_set) o.receive_buffer = static_cast<std::uint32_t>(k.rcvbuf / 2);
+  if (k.sndbuf_set) o.send_buffer = static_cast<std::uint32_t>(k.sndbuf / 2);
+  if (k.maxseg) o.max_segment = static_cast<std::uint16_t>(k.maxseg);
+  return o;
+}
 
 struct Shim {
   std::mutex mu;
@@ -463,7 +478,7 @@ int pd_listen(void* ud, int fd, int backlog) {
   if (is_unspecified(local.addr) && k->domain == AF_INET) local.addr = IpAddress{};
   // Linux's accept queue holds backlog + 1 connections (sk_acceptq_is_full uses ">").
   std::size_t b = backlog < 0 ? 4096 : static_cast<std::size_t>(backlog) + 1;
-  auto id = s.stack->listen(local, s.now(), b);
+  auto id = s.stack->listen(local, s.now(), b, socket_options(*k));
   if (!id) return fail(to_errno(id.error()));
   k->listener = *id;
   k->bound = local;
@@ -553,7 +568,7 @@ int pd_connect(void* ud, int fd, const sockaddr* addr, socklen_t len) {
   auto remote = to_endpoint(addr, len);
   if (!remote) return fail(EAFNOSUPPORT);
   std::optional<Endpoint> local = k->bound;
-  auto id = s.stack->connect(*remote, s.now(), local);
+  auto id = s.stack->connect(*remote, s.now(), local, socket_options(*k));
   if (!id) return fail(to_errno(id.error()));
   k->conn = *id;
   k->peer = remote;
@@ -959,12 +974,17 @@ int pd_setsockopt(void* ud, int fd, int level, int name, const void* optval, soc
   std::memcpy(&v, optval, sizeof(int));
   if (level == SOL_SOCKET) {
     switch (name) {
-      // Linux doubles the value (bookkeeping overhead) and has floors of 2304 / 4608.
+      // Linux (sock_setsockopt): the value is capped at net.core.rmem_max / wmem_max
+      // (212992 by default), doubled (bookkeeping overhead) and floored at 2304 / 4608. Set
+      // before connect() or listen(), it sizes the connection (socket_options()); later it
+      // is only reported.
       case SO_RCVBUF:
-        k->rcvbuf = std::max(2 * v, 2304);
+        k->rcvbuf = std::max(2 * std::clamp(v, 0, kMemMax), 2304);
+        k->rcvbuf_set = true;
         return 0;
       case SO_SNDBUF:
-        k->sndbuf = std::max(2 * v, 4608);
+        k->sndbuf = std::max(2 * std::clamp(v, 0, kMemMax), 4608);
+        k->sndbuf_set = true;
         return 0;
       case SO_REUSEADDR:
         k->reuseaddr = v != 0;

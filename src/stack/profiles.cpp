@@ -20,6 +20,9 @@ StackConfig linux() {
   t.delayed_ack = std::chrono::milliseconds(40);
   t.quick_acks = 16;             // TCP_MAX_QUICKACKS
   t.rto_min_in_variance = true;  // tcp_set_rto: SRTT + max(4 * RTTVAR, 200 ms)
+  // No RFC 6298 §5.7 3 s fallback after a SYN timeout: 6.18 retransmits the first data after
+  // 1 s (rto-initial-1s-without-rtt-sample.pkt).
+  t.rto_after_syn_timeout = Duration{0};
   // Linux 6.x: tcp_syn_retries = 6 with tcp_syn_linear_timeouts = 4, measured on 6.18 (see
   // tests/packetdrill/scripts/syn-retransmission-linear-then-backoff.pkt): SYNs at 0, 1, 2,
   // 3, 4, 5, 7, 11, 19, 35, 67 s. Linux's limit is a time computed from the retry count

@@ -84,7 +84,19 @@ struct Stack::Impl::Listener {
   // (Linux's tcp_synq_no_recent_overflow), so that a listener that never needed cookies
   // answers stray ACKs with a plain RST and spends no hash on them.
   std::optional<Instant> last_cookie;
+  SocketOptions options;  // the application's sizes, for every connection accepted here
 };
+
+namespace {
+
+// The ranges of SocketOptions (include/synack/stack.hpp); 0 is "not set".
+bool valid(const SocketOptions& o) {
+  constexpr std::uint32_t kMinBuffer = 1024, kMaxBuffer = 1u << 30;
+  auto ok = [](std::uint32_t v) { return v == 0 || (v >= kMinBuffer && v <= kMaxBuffer); };
+  return ok(o.send_buffer) && ok(o.receive_buffer) && (o.max_segment == 0 || o.max_segment >= 88);
+}
+
+}  // namespace
 
 std::size_t Stack::Impl::TupleHash::operator()(const TupleKey& k) const {
   std::size_t h = k.local.addr.hash() * 31 + k.remote.addr.hash();
@@ -416,7 +428,8 @@ void Stack::Impl::handle_tcp(const wire::IpHeader& ip, const wire::TcpHeader& tc
       return;
     }
     std::uint32_t index = 0;
-    auto created = create_connection(local, remote, now, true, &index, isn_floor);
+    auto created =
+        create_connection(local, remote, now, true, &index, isn_floor, nullptr, listener->options);
     if (!created) {
       ++counters_.tcp_connection_limit;
       return;
@@ -476,9 +489,10 @@ void Stack::Impl::send_syn_cookie(Listener& listener, const wire::Endpoint& loca
   // cookie_init_timestamp).
   const auto ts_offset = static_cast<std::uint32_t>(isn_.hash_tuple(local, remote, 1));
   const std::uint32_t ts_clock = static_cast<std::uint32_t>(to_us(now) / 1000) + ts_offset;
+  const TcpConfig conn_config = tcp_config(listener.options, local.addr);
   const std::uint32_t tsval =
-      tcp::SynCookies::encode_tsval(ts_clock, tcp::cookie_options_for(config_.tcp, syn));
-  tcp::Segment synack = tcp::cookie_syn_ack(config_.tcp, local, syn, cookie, tsval);
+      tcp::SynCookies::encode_tsval(ts_clock, tcp::cookie_options_for(conn_config, syn));
+  tcp::Segment synack = tcp::cookie_syn_ack(conn_config, local, syn, cookie, tsval);
   listener.last_cookie = now;
   ++counters_.tcp_syncookies_sent;
   ++counters_.tcp_segments_out;
@@ -529,7 +543,8 @@ bool Stack::Impl::accept_syn_cookie(Listener& listener, const wire::Endpoint& lo
   state.irs = ack.seq - 1;
   state.peer_mss = tcp::SynCookies::mss_at(*mss_index, !local.addr.is_v4());
   std::uint32_t index = 0;
-  auto created = create_connection(local, remote, now, true, &index, std::nullopt, &state);
+  auto created =
+      create_connection(local, remote, now, true, &index, std::nullopt, &state, listener.options);
   if (!created) {
     ++counters_.tcp_connection_limit;
     return true;
@@ -736,7 +751,7 @@ void Stack::Impl::free_slot(std::uint32_t index) {
 Expected<ConnectionId, Error> Stack::Impl::create_connection(
     wire::Endpoint local, wire::Endpoint remote, Instant now, bool passive,
     std::uint32_t* index_out, std::optional<SeqNum> isn_floor,
-    const tcp::Connection::CookieState* cookie) {
+    const tcp::Connection::CookieState* cookie, const SocketOptions& options) {
   if (live_ >= config_.max_connections) return Unexpected{Error::TooManyConnections};
   std::uint32_t index;
   if (!free_slots_.empty()) {
@@ -752,13 +767,14 @@ Expected<ConnectionId, Error> Stack::Impl::create_connection(
   if (isn_floor && isn < *isn_floor) isn = *isn_floor;
   auto ts_offset = static_cast<std::uint32_t>(isn_.hash_tuple(local, remote, 1));
   tcp::ConnectionContext ctx{&counters_, trace_, id, &invalid_acks_, budget()};
+  const TcpConfig conn_config = tcp_config(options, local.addr);
   if (cookie) {
     s.conn.emplace(
-        tcp::Connection::from_syn_cookie(config_.tcp, ctx, local, remote, *cookie, ts_offset, now));
+        tcp::Connection::from_syn_cookie(conn_config, ctx, local, remote, *cookie, ts_offset, now));
   } else if (passive) {
-    s.conn.emplace(tcp::Connection::for_listener(config_.tcp, ctx, local, remote, isn, ts_offset));
+    s.conn.emplace(tcp::Connection::for_listener(conn_config, ctx, local, remote, isn, ts_offset));
   } else {
-    s.conn.emplace(config_.tcp, ctx, local, remote, isn, ts_offset);
+    s.conn.emplace(conn_config, ctx, local, remote, isn, ts_offset);
   }
   by_tuple_[TupleKey{local, remote}] = index;
   ++live_;
@@ -766,11 +782,32 @@ Expected<ConnectionId, Error> Stack::Impl::create_connection(
   return id;
 }
 
+TcpConfig Stack::Impl::tcp_config(const SocketOptions& options,
+                                  const wire::IpAddress& local) const {
+  TcpConfig c = config_.tcp;
+  if (options.send_buffer) c.send_buffer = options.send_buffer;
+  if (options.receive_buffer) {
+    // Follows Linux: with SO_RCVBUF set, tcp_select_initial_window() sizes the window scale
+    // for that buffer (window_clamp = tcp_full_space), not for tcp_rmem[2]; RFC 7323 §2.3
+    // only asks that the shift cover the buffer.
+    c.receive_buffer = options.receive_buffer;
+    c.window_scale_buffer = 0;
+  }
+  if (options.max_segment) {
+    // TCP_MAXSEG as Linux's user_mss (tcp_mss_clamp): it bounds the MSS we announce, and so
+    // the effective send MSS (RFC 9293 §3.7.1: min of the peer's MSS and ours). TcpConfig::mss
+    // is the IPv4 value; IPv6 announces 20 less (Connection::announced_mss).
+    const std::uint32_t clamp = options.max_segment + (local.is_v4() ? 0u : 20u);
+    c.mss = static_cast<std::uint16_t>(std::min<std::uint32_t>(c.mss, clamp));
+  }
+  return c;
+}
+
 // --- sockets API -------------------------------------------------------------------------
 
 Expected<ListenerId, Error> Stack::Impl::listen(wire::Endpoint local, Instant now,
-                                                std::size_t backlog) {
-  if (local.port == 0) return Unexpected{Error::InvalidArgument};
+                                                std::size_t backlog, const SocketOptions& options) {
+  if (local.port == 0 || !valid(options)) return Unexpected{Error::InvalidArgument};
   if (!is_unspecified(local.addr) && !is_our_address(local.addr))
     return Unexpected{Error::InvalidArgument};
   for (auto& [id, l] : listeners_) {
@@ -783,6 +820,7 @@ Expected<ListenerId, Error> Stack::Impl::listen(wire::Endpoint local, Instant no
   l->id = kListenerBit | next_listener_++;
   l->local = local;
   l->backlog = backlog ? backlog : config_.default_backlog;
+  l->options = options;
   ListenerId id = l->id;
   if (trace_)
     trace_->on_transition(
@@ -848,9 +886,11 @@ std::optional<std::uint16_t> Stack::Impl::pick_ephemeral_port(const wire::IpAddr
 }
 
 Expected<ConnectionId, Error> Stack::Impl::connect(wire::Endpoint remote, Instant now,
-                                                   std::optional<wire::Endpoint> local) {
+                                                   std::optional<wire::Endpoint> local,
+                                                   const SocketOptions& options) {
   if (remote.port == 0 || is_unspecified(remote.addr) || is_broadcast_or_multicast(remote.addr))
     return Unexpected{Error::InvalidArgument};  // RFC 9293 §3.9.1.1 (MUST-46)
+  if (!valid(options)) return Unexpected{Error::InvalidArgument};
   wire::Endpoint l;
   if (local && !is_unspecified(local->addr)) {
     if (!is_our_address(local->addr)) return Unexpected{Error::InvalidArgument};
@@ -875,7 +915,7 @@ Expected<ConnectionId, Error> Stack::Impl::connect(wire::Endpoint remote, Instan
     return Unexpected{Error::TooManyConnections};
   }
   std::uint32_t index = 0;
-  auto id = create_connection(l, remote, now, false, &index);
+  auto id = create_connection(l, remote, now, false, &index, std::nullopt, nullptr, options);
   if (!id) {
     ++counters_.tcp_connection_limit;
     return id;
@@ -1039,16 +1079,18 @@ std::optional<Instant> Stack::next_deadline() const { return impl_->next_deadlin
 bool Stack::pop_packet(std::vector<std::byte>& out, std::uint16_t* gso_size) {
   return impl_->pop_packet(out, gso_size);
 }
-Expected<ListenerId, Error> Stack::listen(wire::Endpoint local, Instant now, std::size_t backlog) {
-  return impl_->listen(local, now, backlog);
+Expected<ListenerId, Error> Stack::listen(wire::Endpoint local, Instant now, std::size_t backlog,
+                                          SocketOptions options) {
+  return impl_->listen(local, now, backlog, options);
 }
 Expected<ConnectionId, Error> Stack::accept(ListenerId listener) { return impl_->accept(listener); }
 Expected<void, Error> Stack::close_listener(ListenerId listener, Instant now) {
   return impl_->close_listener(listener, now);
 }
 Expected<ConnectionId, Error> Stack::connect(wire::Endpoint remote, Instant now,
-                                             std::optional<wire::Endpoint> local) {
-  return impl_->connect(remote, now, local);
+                                             std::optional<wire::Endpoint> local,
+                                             SocketOptions options) {
+  return impl_->connect(remote, now, local, options);
 }
 Expected<std::size_t, Error> Stack::send(ConnectionId id, std::span<const std::byte> data,
                                          Instant now) {

@@ -31,11 +31,13 @@ struct Stack::Impl {
   void on_timer(Instant now);
   std::optional<Instant> next_deadline() const;
   bool pop_packet(std::vector<std::byte>& out, std::uint16_t* gso_size);
-  Expected<ListenerId, Error> listen(wire::Endpoint local, Instant now, std::size_t backlog);
+  Expected<ListenerId, Error> listen(wire::Endpoint local, Instant now, std::size_t backlog,
+                                     const SocketOptions& options);
   Expected<ConnectionId, Error> accept(ListenerId listener);
   Expected<void, Error> close_listener(ListenerId listener, Instant now);
   Expected<ConnectionId, Error> connect(wire::Endpoint remote, Instant now,
-                                        std::optional<wire::Endpoint> local);
+                                        std::optional<wire::Endpoint> local,
+                                        const SocketOptions& options);
   Expected<std::size_t, Error> send(ConnectionId id, std::span<const std::byte> data, Instant now);
   Expected<std::size_t, Error> receive(ConnectionId id, std::span<std::byte> out, Instant now);
   Expected<std::size_t, Error> send_last(ConnectionId id, std::span<const std::byte> data,
@@ -123,11 +125,14 @@ struct Stack::Impl {
   std::optional<std::uint16_t> pick_ephemeral_port(const wire::IpAddress& local,
                                                    const wire::Endpoint& remote);
   // isn_floor: the ISN may not be below it (a connection reopened from TIME-WAIT). cookie:
-  // a passive connection rebuilt from a valid SYN cookie (born in SYN-RECEIVED).
+  // a passive connection rebuilt from a valid SYN cookie (born in SYN-RECEIVED). options:
+  // the application's sizes (its listener's, for a passive one).
   Expected<ConnectionId, Error> create_connection(
       wire::Endpoint local, wire::Endpoint remote, Instant now, bool passive,
       std::uint32_t* index_out, std::optional<SeqNum> isn_floor = std::nullopt,
-      const tcp::Connection::CookieState* cookie = nullptr);
+      const tcp::Connection::CookieState* cookie = nullptr, const SocketOptions& options = {});
+  // config_.tcp with the application's sizes applied, for a connection from `local`.
+  TcpConfig tcp_config(const SocketOptions& options, const wire::IpAddress& local) const;
   // RFC 4987 §3.6 (codec: src/tcp/syn_cookie.hpp): answer a SYN to `listener` statelessly; and
   // try an ACK to it as the return of such a SYN,ACK — true when the ACK was taken (a
   // connection made, or dropped for a full accept queue), false when it carries no valid

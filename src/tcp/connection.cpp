@@ -381,6 +381,16 @@ void Connection::on_timer(Instant now, SegmentSink& out) {
   }
 }
 
+void Connection::begin_data_transfer() {
+  // RFC 6298 §5.7 (MUST): "If the timer expires awaiting the ACK of a SYN segment and the
+  // TCP implementation is using an RTO less than 3 seconds, the RTO MUST be re-initialized
+  // to 3 seconds when data transmission begins (i.e., after the three-way handshake
+  // completes)." Off in the linux profile (TcpConfig::rto_after_syn_timeout).
+  const Duration fallback = config_.rto_after_syn_timeout;
+  if (syn_timed_out_ && fallback > Duration{0} && config_.rto_initial < fallback)
+    rtt_.syn_timeout_fallback(fallback);
+}
+
 void Connection::on_retransmit_timeout(Instant now, SegmentSink& out) {
   if (is_synchronized(state_) && snd_wnd_ == 0 && snd_una_ != iss_) {
     // The peer's window is closed: what is outstanding is a window probe or data the peer
@@ -412,6 +422,7 @@ void Connection::on_retransmit_timeout(Instant now, SegmentSink& out) {
   // Follows Linux (tcp_syn_linear_timeouts): the first SYN retransmissions do not back off.
   if (!(state_ == State::SynSent && retries_ <= config_.syn_linear_timeouts)) rtt_.backoff();
   timed_seq_.reset();  // Karn: no sample from a retransmitted segment
+  if (handshake) syn_timed_out_ = true;
   if (state_ == State::SynSent) {
     send_syn(now, out, true);
     return;

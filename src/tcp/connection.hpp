@@ -172,6 +172,8 @@ class Connection {
   // --- state changes: the one function every transition goes through ---
   // (state_, to, cause) must be a row of kTransitions (tcp/transitions.hpp).
   void set_state(State to, Cause cause, Instant now);
+  // The handshake is done and data transmission begins (RFC 6298 §5.7).
+  void begin_data_transfer();
   void enter_closed(Cause cause, Instant now, std::optional<Error> error);
   void enter_time_wait(Cause cause, Instant now);
 
@@ -296,7 +298,8 @@ class Connection {
   std::array<std::optional<Instant>, static_cast<int>(Timer::Count)> timers_{};
   RttEstimator rtt_;
   AnyCongestionControl cc_;
-  std::uint8_t retries_ = 0;                         // consecutive RTO expirations
+  std::uint8_t retries_ = 0;    // consecutive RTO expirations
+  bool syn_timed_out_ = false;  // our SYN or SYN,ACK was retransmitted (RFC 6298 §5.7)
   std::optional<Instant> first_unacked_retransmit_;  // for the user timeout
   std::uint8_t persist_backoff_ = 0;
   std::uint8_t unanswered_probes_ = 0;  // zero-window probes since the last acceptable ACK

@@ -178,6 +178,7 @@ void Connection::on_segment_syn_sent(const Segment& seg, Instant now, SegmentSin
     first_unacked_retransmit_.reset();
     if (context_.counters) ++context_.counters->tcp_connections_established;
     set_state(State::Established, Cause::RcvSynAck, now);
+    begin_data_transfer();
     events_ |= event::Connected | event::Writable;
     ack_now_ = true;
     // RFC 9293 §3.8.4 (MUST-26): the idle interval starts now, also for a connection that
@@ -386,6 +387,7 @@ bool Connection::process_ack(const Segment& seg, Instant now, SegmentSink& out) 
       if (context_.counters) ++context_.counters->tcp_connections_established;
       // A CLOSE in SYN-RECEIVED already moved us to FIN-WAIT-1; otherwise ESTABLISHED.
       set_state(State::Established, Cause::RcvAckOfSyn, now);
+      begin_data_transfer();
       events_ |= event::Connected | event::Writable;
       return true;
     }

@@ -47,6 +47,13 @@ class RttEstimator {
     if (srtt_) recompute();
   }
 
+  // RFC 6298 §5.7: "the RTO MUST be re-initialized to 3 seconds when data transmission
+  // begins" after a SYN timed out; not when the handshake gave a sample (with timestamps),
+  // since §2.2 has set the RTO from it (as Linux's tcp_init_metrics did, srtt_us == 0).
+  void syn_timeout_fallback(Duration fallback) {
+    if (!srtt_) rto_ = fallback;
+  }
+
   Duration rto() const { return rto_; }
   std::optional<Duration> srtt() const { return srtt_; }
   Duration rttvar() const { return rttvar_; }

@@ -128,5 +128,53 @@ TEST_F(Rtt, RFC7323_ACK_of_a_retransmitted_duplicate_echoes_its_TSval) {
   EXPECT_EQ(receive_all(), "data");
 }
 
+// RFC 6298 §5.7 (MUST): after our SYN timed out (with the 1 s initial RTO, under 3 s), "the
+// RTO MUST be re-initialized to 3 seconds when data transmission begins": the SYN,ACK brings
+// no sample (Karn, §3), and the first data waits 3 s, not the backed-off 2 s.
+TEST_F(Rtt, RFC6298_5_7_syn_timeout_makes_the_first_data_rto_3s) {
+  open_active();
+  expect_tx({.flags = SYN, .seq = L});
+  advance(std::chrono::seconds(1));
+  call_on_timer();
+  expect_tx({.flags = SYN, .seq = L});
+  advance(std::chrono::milliseconds(10));
+  inject({.flags = SYN | ACK, .seq = R, .ack = L + 1, .window = 65535});
+  expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 1});
+  EXPECT_EQ(send(text(100)), 100u);
+  expect_tx({.flags = ACK | PSH, .seq = L + 1, .ack = R + 1, .payload = text(100)});
+  EXPECT_EQ(conn().next_deadline(), now + std::chrono::seconds(3));
+}
+
+// The same for a SYN,ACK that timed out (SYN-RECEIVED): the first data's RTO is 3 s.
+TEST_F(Rtt, RFC6298_5_7_synack_timeout_makes_the_first_data_rto_3s) {
+  open_passive();
+  inject({.flags = SYN, .seq = R, .window = 65535});
+  expect_tx({.flags = SYN | ACK, .seq = L, .ack = R + 1});
+  advance(std::chrono::seconds(1));
+  call_on_timer();
+  expect_tx({.flags = SYN | ACK, .seq = L, .ack = R + 1});
+  advance(std::chrono::milliseconds(10));
+  inject({.flags = ACK, .seq = R + 1, .ack = L + 1, .window = 65535});
+  EXPECT_EQ(send(text(100)), 100u);
+  expect_tx({.flags = ACK | PSH, .seq = L + 1, .ack = R + 1, .payload = text(100)});
+  EXPECT_EQ(conn().next_deadline(), now + std::chrono::seconds(3));
+}
+
+// Off (the linux profile: Linux 6.x keeps its RTO there), the backed-off 2 s stays; and with
+// no SYN timeout there is nothing to re-initialize: the 1 s initial RTO.
+TEST_F(Rtt, RFC6298_5_7_off_or_without_a_syn_timeout_keeps_the_rto) {
+  config.rto_after_syn_timeout = Duration{0};
+  open_active();
+  expect_tx({.flags = SYN, .seq = L});
+  advance(std::chrono::seconds(1));
+  call_on_timer();
+  expect_tx({.flags = SYN, .seq = L});
+  inject({.flags = SYN | ACK, .seq = R, .ack = L + 1, .window = 65535});
+  expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 1});
+  EXPECT_EQ(send(text(100)), 100u);
+  expect_tx({.flags = ACK | PSH, .seq = L + 1, .ack = R + 1, .payload = text(100)});
+  EXPECT_EQ(conn().next_deadline(), now + std::chrono::seconds(2));
+}
+
 }  // namespace
 }  // namespace synack::tcp::test

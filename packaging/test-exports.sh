@@ -1,0 +1,50 @@
+#!/bin/bash
+# ctest package_exports: the shared libraries export their public API and nothing else.
+#   test-exports.sh LIBSYNACK.so LIBSYNACK-LINK.so
+# Lists each library's defined dynamic symbols (nm -D --defined-only, demangled) and fails on
+# any that is not part of the public API: for libsynack.so, what include/synack declares
+# (Stack but not Stack::Impl, the profiles, IpAddress/Endpoint/TcpOptions, the interfaces'
+# typeinfo); for libsynack-link.so, what its installed headers declare (synack::os, capture,
+# sim, the ladder of synack::observe). Also fails when an entry point is missing, so that a
+# version script that hides everything cannot pass.
+set -euo pipefail
+core=${1:?libsynack.so} link=${2:?libsynack-link.so}
+command -v nm >/dev/null || { echo "SKIP: nm (binutils) not installed"; exit 77; }
+fail=0
+
+# Demangled names of defined dynamic symbols, without the version nodes (ABS symbols).
+exports() { nm -DC --defined-only "$1" | awk '$2 != "A" { $1 = ""; $2 = ""; sub(/^  /, ""); print }'; }
+
+check() {  # check LIB ALLOWED_REGEX REQUIRED...
+  local lib=$1 allowed=$2
+  shift 2
+  local symbols bad
+  symbols=$(exports "$lib")
+  echo "$(basename "$lib"): $(wc -l <<<"$symbols") exported symbols"
+  bad=$(grep -Ev "$allowed" <<<"$symbols" || true)
+  if [ -n "$bad" ]; then
+    echo "FAIL: $(basename "$lib") exports symbols outside its public API:"
+    sed 's/^/  /' <<<"$bad" | head -40
+    fail=1
+  fi
+  for want in "$@"; do
+    grep -qF "$want" <<<"$symbols" || { echo "FAIL: $(basename "$lib") does not export $want"; fail=1; }
+  done
+}
+
+stack_members='synack::Stack::(Stack|~Stack|[a-z][a-z_]*)\('
+check "$core" \
+  "^(${stack_members}|synack::(SeededRandom|TraceSink)::|synack::profiles::|synack::wire::(IpAddress|Endpoint|TcpOptions)::|(typeinfo|typeinfo name|vtable) for synack::(Stack|NetworkHost|RandomSource|SeededRandom|TraceSink)$)" \
+  'synack::Stack::connect(' 'synack::Stack::Stack(' 'synack::profiles::by_name(' \
+  'synack::wire::IpAddress::parse('
+check "$link" \
+  "^(synack::(os|capture|sim)::|synack::observe::(Ladder|segment_label|options_label|render_text)|(typeinfo|typeinfo name|vtable) for synack::(os|capture|sim)::)" \
+  'synack::os::EventLoop::run(' 'synack::os::TunDevice::' 'synack::sim::SimPair::'
+
+# What must never leak, spelled out (the allow-lists above already exclude it).
+if exports "$core" | grep -E '^synack::(Stack::Impl|tcp::|icmp|wire::parse_|wire::build_)'; then
+  echo "FAIL: core internals exported (above)"
+  fail=1
+fi
+[ $fail -eq 0 ] && echo "PASS: only the public API is exported"
+exit $fail
