@@ -10,7 +10,7 @@ SHELL := /bin/bash
 BUILD_DEPS := cmake ninja-build g++ clang libgtest-dev libgmock-dev libpcap-dev libcli11-dev nlohmann-json3-dev
 # Tools the tests drive: tshark checks captures, graphviz/rsvg render pictures,
 # iproute2/netcat/curl/python3 are the kernel-side peers of the interop tests.
-TEST_DEPS := clang-format nftables tshark graphviz librsvg2-bin iproute2 iputils-ping curl netcat-openbsd python3 tcpdump
+TEST_DEPS := clang-format nftables tshark graphviz librsvg2-bin iproute2 iputils-ping curl netcat-openbsd python3 tcpdump podman rootlesskit uidmap busybox-static
 JOBS ?= $(shell nproc)
 
 .PHONY: demo test build packetdrill-shim packetdrill-test bench bench-deps bench-usermode bench-usermode-deps deps test-deps fuzz docs clean format

@@ -210,6 +210,20 @@ timeout "$STEP_TIMEOUT" "$SYNACK" run --netns /nonexistent/ns -- true 2>/dev/nul
 ip -n "$NS" link show synack0 >/dev/null 2>&1 && fail "synack0 left in $NS after synack run --netns"
 echo "synack run --netns NAME|PATH|PID -- CMD: 100000 bytes through the gateway, CMD's status (7, 143), 125 for a missing namespace"
 
+# synack forward reaches a plain `synack run` too.
+"$SYNACK" run -- sleep 60 >/dev/null 2>&1 &
+RUNP=$!
+PIDS+=("$RUNP")
+wait_for '"$SYNACK" forward list --pid "$RUNP" >/dev/null 2>&1' "synack run: no control socket"
+HPR=$(free_port)
+out=$("$SYNACK" forward add "$HPR:80" --pid "$RUNP") || fail "synack forward add to synack run: $out"
+ss -Hltn "sport = :$HPR" | grep -q "127.0.0.1:$HPR" || fail "synack run: forward added at run time does not listen"
+"$SYNACK" forward remove 1 --pid "$RUNP" >/dev/null || fail "synack forward remove (synack run)"
+if ss -Hltn "sport = :$HPR" | grep -q .; then fail "synack run: 127.0.0.1:$HPR still listening after remove"; fi
+kill -TERM "$RUNP"
+wait_exit "$RUNP" >/dev/null
+echo "synack forward add/remove on a running synack run: 127.0.0.1:$HPR opened and closed"
+
 # --- 5. rootless -----------------------------------------------------------------------------
 # Debian's /dev/net/tun is 0666; where it is not, it is opened to other users for this part
 # and its mode restored on exit.
