@@ -7,7 +7,8 @@
 
 SHELL := /bin/bash
 # Build dependencies (Debian 12 package names).
-BUILD_DEPS := cmake ninja-build g++ clang libgtest-dev libgmock-dev libpcap-dev libcli11-dev
+BUILD_DEPS := cmake ninja-build g++ clang pkg-config libgtest-dev libgmock-dev libpcap-dev libcli11-dev \
+  nlohmann-json3-dev libssl-dev libgraphviz-dev
 # Tools the tests drive: tshark checks captures, graphviz/rsvg render pictures,
 # iproute2/netcat/curl/python3 are the kernel-side peers of the interop tests.
 TEST_DEPS := clang-format nftables tshark graphviz librsvg2-bin iproute2 iputils-ping curl netcat-openbsd python3 tcpdump

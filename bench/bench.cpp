@@ -17,12 +17,15 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "bench/bench.hpp"
 #include "bench/pair.hpp"
@@ -39,8 +42,14 @@ struct Reporter {
   void operator()(const std::string& name, double value, const std::string& unit,
                   const std::string& note = "") const {
     if (json) {
-      std::printf("{\"name\": \"%s\", \"value\": %.6g, \"unit\": \"%s\"}\n", name.c_str(), value,
-                  unit.c_str());
+      // Six significant digits, as the text form prints them.
+      char digits[32];
+      std::snprintf(digits, sizeof digits, "%.6g", value);
+      nlohmann::ordered_json line;
+      line["name"] = name;
+      line["value"] = std::strtod(digits, nullptr);
+      line["unit"] = unit;
+      std::printf("%s\n", line.dump().c_str());
     } else {
       std::printf("%-36s %14.6g %-12s %s\n", name.c_str(), value, unit.c_str(), note.c_str());
     }

@@ -1,5 +1,5 @@
 // `--trace FILE`: every state transition (and, with segments on, every segment and drop) as
-// one JSON object per line.
+// one JSON object per line (written with nlohmann-json).
 #pragma once
 
 #include <cstdio>
@@ -29,7 +29,5 @@ class JsonTraceWriter final : public TraceSink {
   bool segments_;
   std::string label_;
 };
-
-std::string json_escape(std::string_view s);
 
 }  // namespace synack::observe
