@@ -39,7 +39,6 @@ void JsonTraceWriter::on_transition(const TransitionEvent& e) {
   line["type"] = "transition";
   line["time_us"] = to_us(e.time);
   line["conn"] = e.connection;
-  if (!label_.empty()) line["end"] = label_;
   line["local"] = e.local.to_string();
   line["remote"] = e.remote.to_string();
   line["from"] = std::string(to_string(e.from));

@@ -68,11 +68,6 @@ class ByteRing {
     size_ -= n;
   }
 
-  void release() {
-    data_.reset();
-    head_ = size_ = 0;
-  }
-
  private:
   std::uint32_t wrap(std::uint32_t pos) const { return pos >= capacity_ ? pos - capacity_ : pos; }
   void ensure_allocated() {

@@ -41,10 +41,6 @@ class ReceiveBuffer {
   // recently received segment first, then the others most recent first.
   std::size_t sack_blocks(std::uint32_t rcv_nxt, wire::SackBlock* out, std::size_t max) const;
 
-  void release_if_empty() {
-    if (ring_.empty() && ranges_.empty()) ring_.release();
-  }
-
  private:
   struct Range {
     std::uint32_t begin;  // offset from the in-order end (RCV.NXT)
