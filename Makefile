@@ -14,7 +14,7 @@ BUILD_DEPS := cmake ninja-build g++ clang pkg-config libgtest-dev libgmock-dev l
 TEST_DEPS := clang-format nftables tshark graphviz librsvg2-bin iproute2 iputils-ping curl netcat-openbsd python3 tcpdump
 JOBS ?= $(shell nproc)
 
-.PHONY: demo test build packetdrill-shim packetdrill-test bench bench-deps bench-usermode bench-usermode-deps deps test-deps fuzz docs clean format
+.PHONY: tidy demo test build packetdrill-shim packetdrill-test bench bench-deps bench-usermode bench-usermode-deps deps test-deps fuzz docs clean format
 
 demo: build
 	./build/synack demo
@@ -106,6 +106,13 @@ format:
 
 format-check:
 	./tools/check-format.sh
+
+# clang-tidy over src/ and bench/ (.clang-tidy; tools/check-tidy.sh); the tree is clean under it.
+# A make target rather than a ctest: it takes several minutes on two cores.
+tidy: build
+	$(call ensure_packages,clang-tidy)
+	cmake --preset release >/dev/null
+	JOBS=$(JOBS) ./tools/check-tidy.sh build
 
 clean:
 	rm -rf build build-asan build-fuzz

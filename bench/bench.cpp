@@ -142,6 +142,7 @@ bool bench_bulk(const Reporter& report, std::uint64_t bytes, double time_limit) 
 // client usually does: the client keeps TIME-WAIT; 32 client addresses keep ports free).
 bool bench_connections(const Reporter& report, std::uint64_t count, double time_limit) {
   std::vector<wire::IpAddress> addrs;
+  addrs.reserve(32);
   for (int i = 0; i < 32; ++i) addrs.push_back(client_address(i));
   Stack client(bench_config(1), addrs);
   Stack server(bench_config(2), {kServer});
@@ -209,6 +210,7 @@ struct ManyPair {
 
   ManyPair() {
     std::vector<wire::IpAddress> addrs;
+    addrs.reserve(kAddresses);
     for (int i = 0; i < kAddresses; ++i) addrs.push_back(client_address(i));
     client = std::make_unique<Stack>(bench_config(1), addrs);
     server = std::make_unique<Stack>(bench_config(2), std::vector{kServer});

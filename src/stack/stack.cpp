@@ -133,8 +133,7 @@ Stack::Impl::~Impl() = default;
 
 void Stack::Impl::set_trace(TraceSink* trace) {
   trace_ = trace;
-  for (std::uint32_t i = 0; i < slots_.size(); ++i) {
-    auto& s = slots_[i];
+  for (auto& s : slots_) {
     if (s.conn) s.conn->set_context({&counters_, trace_, s.conn->id(), &invalid_acks_});
   }
 }
@@ -1006,7 +1005,7 @@ std::vector<ConnectionInfo> Stack::Impl::connections() const {
 // inline the forwarded body; the per-packet cost is one pointer load) ---
 
 Stack::Stack(StackConfig config, std::vector<wire::IpAddress> addresses, RandomSource* random)
-    : impl_(std::make_unique<Impl>(std::move(config), std::move(addresses), random)) {}
+    : impl_(std::make_unique<Impl>(config, std::move(addresses), random)) {}
 Stack::~Stack() = default;
 
 void Stack::receive_packet(std::span<const std::byte> packet, Instant now, ReceiveFlags flags) {
