@@ -10,8 +10,9 @@
 namespace synack::observe {
 
 // Lays `dot` out with the dot engine and renders it as `format` ("svg", "png", "pdf", any
-// format libgvc's plugins know). Errors: the text is not valid DOT, the layout fails, or no
-// plugin renders `format`; the message includes what Graphviz said.
+// format libgvc's plugins know). Not thread-safe (Graphviz keeps global state). Errors: the text is
+// not valid DOT, the layout fails, or no plugin renders `format`; the message includes what
+// Graphviz said.
 Expected<std::string, std::string> render_graphviz(const std::string& dot,
                                                    const std::string& format = "svg");
 
