@@ -7,13 +7,14 @@
 
 SHELL := /bin/bash
 # Build dependencies (Debian 12 package names).
-BUILD_DEPS := cmake ninja-build g++ clang libgtest-dev libgmock-dev libpcap-dev libcli11-dev nlohmann-json3-dev
+BUILD_DEPS := cmake ninja-build g++ clang pkg-config libgtest-dev libgmock-dev libpcap-dev libcli11-dev \
+  nlohmann-json3-dev libssl-dev libgraphviz-dev
 # Tools the tests drive: tshark checks captures, graphviz/rsvg render pictures,
 # iproute2/netcat/curl/python3 are the kernel-side peers of the interop tests.
 TEST_DEPS := clang-format nftables tshark graphviz librsvg2-bin iproute2 iputils-ping curl netcat-openbsd python3 tcpdump podman rootlesskit uidmap busybox-static
 JOBS ?= $(shell nproc)
 
-.PHONY: demo test build packetdrill-shim packetdrill-test bench bench-deps bench-usermode bench-usermode-deps deps test-deps fuzz docs clean format
+.PHONY: tidy demo test build packetdrill-shim packetdrill-test bench bench-deps bench-usermode bench-usermode-deps deps test-deps fuzz docs clean format
 
 demo: build
 	./build/synack demo
@@ -117,6 +118,13 @@ format:
 
 format-check:
 	./tools/check-format.sh
+
+# clang-tidy over src/ and bench/ (.clang-tidy; tools/check-tidy.sh); the tree is clean under it.
+# A make target rather than a ctest: it takes several minutes on two cores.
+tidy: build
+	$(call ensure_packages,clang-tidy)
+	cmake --preset release >/dev/null
+	JOBS=$(JOBS) ./tools/check-tidy.sh build
 
 clean:
 	rm -rf build build-asan build-fuzz

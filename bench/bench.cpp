@@ -17,12 +17,15 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "bench/bench.hpp"
 #include "bench/pair.hpp"
@@ -39,8 +42,14 @@ struct Reporter {
   void operator()(const std::string& name, double value, const std::string& unit,
                   const std::string& note = "") const {
     if (json) {
-      std::printf("{\"name\": \"%s\", \"value\": %.6g, \"unit\": \"%s\"}\n", name.c_str(), value,
-                  unit.c_str());
+      // Six significant digits, as the text form prints them.
+      char digits[32];
+      std::snprintf(digits, sizeof digits, "%.6g", value);
+      nlohmann::ordered_json line;
+      line["name"] = name;
+      line["value"] = std::strtod(digits, nullptr);
+      line["unit"] = unit;
+      std::printf("%s\n", line.dump().c_str());
     } else {
       std::printf("%-36s %14.6g %-12s %s\n", name.c_str(), value, unit.c_str(), note.c_str());
     }
@@ -133,6 +142,7 @@ bool bench_bulk(const Reporter& report, std::uint64_t bytes, double time_limit) 
 // client usually does: the client keeps TIME-WAIT; 32 client addresses keep ports free).
 bool bench_connections(const Reporter& report, std::uint64_t count, double time_limit) {
   std::vector<wire::IpAddress> addrs;
+  addrs.reserve(32);
   for (int i = 0; i < 32; ++i) addrs.push_back(client_address(i));
   Stack client(bench_config(1), addrs);
   Stack server(bench_config(2), {kServer});
@@ -200,6 +210,7 @@ struct ManyPair {
 
   ManyPair() {
     std::vector<wire::IpAddress> addrs;
+    addrs.reserve(kAddresses);
     for (int i = 0; i < kAddresses; ++i) addrs.push_back(client_address(i));
     client = std::make_unique<Stack>(bench_config(1), addrs);
     server = std::make_unique<Stack>(bench_config(2), std::vector{kServer});

@@ -441,7 +441,7 @@ void HttpSession::finish_body() {
 }
 
 void HttpSession::respond(int status, std::string_view reason, std::string_view content_type,
-                          std::string body, bool close, std::string_view extra_headers,
+                          std::string_view body, bool close, std::string_view extra_headers,
                           std::optional<std::uint64_t> pattern_length) {
   // Errors that leave the request stream in doubt end the connection.
   close_after_ = close || (status >= 400 && status != 404 && status != 405);

@@ -95,8 +95,8 @@ class HttpSession final : public Session {
   void start_request(const HttpRequest& request);
   void feed_body(std::span<const std::byte>& data);
   // Prepares a response; with `pattern_length`, the body is that many pattern bytes.
-  void respond(int status, std::string_view reason, std::string_view content_type, std::string body,
-               bool close, std::string_view extra_headers = {},
+  void respond(int status, std::string_view reason, std::string_view content_type,
+               std::string_view body, bool close, std::string_view extra_headers = {},
                std::optional<std::uint64_t> pattern_length = std::nullopt);
   void finish_body();
 

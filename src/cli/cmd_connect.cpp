@@ -345,7 +345,7 @@ void register_connect(CLI::App& app) {
       "connect", "netcat over synack's TCP through a TUN device: stdin -> HOST:PORT -> stdout");
   cmd->add_option("HOST", args->host, "IPv4 or IPv6 address (the kernel side: 198.18.0.2)")
       ->required();
-  cmd->add_option("PORT", args->port, "TCP port")->required();
+  cmd->add_option("PORT", args->port, "TCP port")->check(CLI::Range(1, 65535))->required();
   cmd->add_option("--timeout", args->timeout,
                   "give up if the connection is not established within SECONDS (default: the "
                   "stack's SYN retries, about 2 minutes)");

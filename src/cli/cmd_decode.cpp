@@ -9,7 +9,6 @@
 #include "capture/pcap_reader.hpp"
 #include "cli/commands.hpp"
 #include "decode/decode.hpp"
-#include "observe/json_trace.hpp"
 #include "observe/ladder_svg.hpp"
 
 namespace synack::cli {
@@ -97,14 +96,17 @@ int run_decode(const DecodeArgs& args) {
   if (s.truncated) summary += "; " + std::to_string(s.truncated) + " cut by the snap length";
 
   if (args.json) {
-    std::cout << "{\"file\":\"" << json_escape(args.file) << "\",\"link_type\":\""
-              << json_escape(link_type_name(capture->dlt)) << "\",\"frames\":" << s.frames
-              << ",\"not_ip\":" << s.not_ip << ",\"not_tcp\":" << capture->not_tcp
-              << ",\"malformed\":" << s.malformed + capture->unparsable
-              << ",\"truncated\":" << s.truncated << ",\"connections\":[";
-    for (std::size_t i = 0; i < chosen.size(); ++i)
-      std::cout << (i ? ",\n" : "\n") << to_json(*chosen[i]);
-    std::cout << "\n]}\n";
+    nlohmann::ordered_json out;
+    out["file"] = args.file;
+    out["link_type"] = std::string(link_type_name(capture->dlt));
+    out["frames"] = s.frames;
+    out["not_ip"] = s.not_ip;
+    out["not_tcp"] = capture->not_tcp;
+    out["malformed"] = s.malformed + capture->unparsable;
+    out["truncated"] = s.truncated;
+    out["connections"] = nlohmann::ordered_json::array();
+    for (const auto* connection : chosen) out["connections"].push_back(to_json(*connection));
+    std::cout << out.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
   } else {
     const bool color = !args.no_color && isatty(STDOUT_FILENO);
     std::cout << args.file << ": " << link_type_name(capture->dlt) << ", " << summary << "\n";

@@ -1,11 +1,12 @@
-// `synack diagram`: RFC 9293's state diagram, drawn by Graphviz, optionally with the
-// transitions a trace took counted on its edges.
+// `synack diagram`: RFC 9293's state diagram, drawn by Graphviz's library (libgvc), optionally with
+// the transitions a trace took counted on its edges.
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "observe/graphviz.hpp"
 #include "observe/state_diagram.hpp"
 
 namespace synack::cli {
@@ -50,7 +51,7 @@ int run_diagram(const DiagramArgs& args) {
     std::string format = ends_with(args.output, ".png")   ? "png"
                          : ends_with(args.output, ".pdf") ? "pdf"
                                                           : "svg";
-    auto rendered = run_graphviz(dot, format);
+    auto rendered = render_graphviz(dot, format);
     if (!rendered) {
       std::cerr << "synack diagram: " << rendered.error() << "\n";
       return 2;
@@ -84,7 +85,7 @@ void register_diagram(CLI::App& app) {
                   "JSON-lines trace (synack sim ... --trace FILE): count each edge taken, grey "
                   "the others")
       ->check(CLI::ExistingFile);
-  cmd->add_flag("--dot", args->dot, "print the Graphviz DOT instead of running dot");
+  cmd->add_flag("--dot", args->dot, "print the Graphviz DOT instead of the picture");
   cmd->callback([args] { exit_status() = run_diagram(*args); });
 }
 

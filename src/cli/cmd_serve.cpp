@@ -144,11 +144,13 @@ void register_serve(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "serve",
       "serve echo (RFC 862), discard (RFC 863) and HTTP on synack's TCP through a TUN device");
-  cmd->add_option("--echo", args->echo, "echo server on PORT");
-  cmd->add_option("--discard", args->discard, "discard server on PORT");
+  cmd->add_option("--echo", args->echo, "echo server on PORT")->check(CLI::Range(1, 65535));
+  cmd->add_option("--discard", args->discard, "discard server on PORT")
+      ->check(CLI::Range(1, 65535));
   cmd->add_option("--http", args->http,
                   "HTTP/1.1 server on PORT: GET / (a page), GET /bytes/N (N bytes, byte i = i "
-                  "mod 251), PUT/POST (answers length=N sha256=HEX)");
+                  "mod 251), PUT/POST (answers length=N sha256=HEX)")
+      ->check(CLI::Range(1, 65535));
   add_net_options(cmd, args->net);
   add_server_options(cmd, args->net, true);
   cmd->footer(

@@ -123,34 +123,10 @@ void register_demo(CLI::App& app) {
   });
 }
 
-// "10M", "64k", "1G", "12345" -> bytes (powers of 1024).
-std::optional<std::uint64_t> parse_size(const std::string& text) {
-  if (text.empty()) return std::nullopt;
-  std::size_t used = 0;
-  double value = 0;
-  try {
-    value = std::stod(text, &used);
-  } catch (...) {
-    return std::nullopt;
-  }
-  std::string unit = text.substr(used);
-  double scale = 1;
-  if (unit == "k" || unit == "K" || unit == "KiB")
-    scale = 1024.0;
-  else if (unit == "m" || unit == "M" || unit == "MiB")
-    scale = 1024.0 * 1024;
-  else if (unit == "g" || unit == "G" || unit == "GiB")
-    scale = 1024.0 * 1024 * 1024;
-  else if (!unit.empty() && unit != "B")
-    return std::nullopt;
-  if (value < 0) return std::nullopt;
-  return static_cast<std::uint64_t>(value * scale);
-}
-
 void register_bulk(CLI::App* sim) {
   struct Args {
-    std::string bytes = "1M";
-    std::string reverse = "0";
+    std::uint64_t bytes = 1 << 20;
+    std::uint64_t reverse = 0;
     double loss = 0, reorder = 0, dup = 0, corrupt = 0, delay_ms = 1, rate_mbit = 0;
     std::uint64_t seed = 1;
     std::string cc = "cubic";
@@ -161,8 +137,11 @@ void register_bulk(CLI::App* sim) {
   auto a = std::make_shared<Args>();
   auto* cmd = sim->add_subcommand(
       "bulk", "transfer SIZE random bytes one way (then both ends close) and report");
-  cmd->add_option("--bytes", a->bytes, "bytes to send client -> server (e.g. 10M)");
-  cmd->add_option("--reverse-bytes", a->reverse, "bytes to send server -> client at the same time");
+  // Sizes as CLI11 reads them: "10M", "64k", "1GiB", "12345" (k, M, G are powers of 1024).
+  cmd->add_option("--bytes", a->bytes, "bytes to send client -> server (e.g. 10M)")
+      ->transform(CLI::AsSizeValue(false));
+  cmd->add_option("--reverse-bytes", a->reverse, "bytes to send server -> client at the same time")
+      ->transform(CLI::AsSizeValue(false));
   cmd->add_option("--loss", a->loss, "loss probability per packet")->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--reorder", a->reorder, "probability a packet is held back 10 ms")
       ->check(CLI::Range(0.0, 1.0));
@@ -174,21 +153,16 @@ void register_bulk(CLI::App* sim) {
   cmd->add_option("--seed", a->seed, "seed for faults, ISNs and data");
   cmd->add_option("--cc", a->cc, "congestion control: cubic or newreno")
       ->check(CLI::IsMember({"cubic", "newreno"}));
-  cmd->add_option("--rcvbuf", a->rcvbuf, "receive buffer bytes per connection");
-  cmd->add_option("--sndbuf", a->sndbuf, "send buffer bytes per connection");
+  cmd->add_option("--rcvbuf", a->rcvbuf, "receive buffer bytes per connection (e.g. 256k)")
+      ->transform(CLI::AsSizeValue(false));
+  cmd->add_option("--sndbuf", a->sndbuf, "send buffer bytes per connection (e.g. 256k)")
+      ->transform(CLI::AsSizeValue(false));
   cmd->add_option("--pcap", a->pcap, "write every packet to this pcap file");
   cmd->add_flag("--json", a->json, "print the result as one JSON object (last line)");
   cmd->callback([a] {
-    auto bytes = parse_size(a->bytes);
-    auto reverse = parse_size(a->reverse);
-    if (!bytes || !reverse) {
-      std::cerr << "synack sim bulk: cannot read the size '" << a->bytes << "'\n";
-      exit_status() = 2;
-      return;
-    }
     BulkOptions o;
-    o.bytes = *bytes;
-    o.reverse_bytes = *reverse;
+    o.bytes = a->bytes;
+    o.reverse_bytes = a->reverse;
     o.seed = a->seed;
     o.link.loss = a->loss;
     o.link.reorder = a->reorder;

@@ -110,7 +110,7 @@ void register_soak(CLI::App& app) {
         int filled = static_cast<int>(width * (i + 1) / a->seeds);
         std::fprintf(stderr, "%s[%s%s] %llu/%llu seeds, %llu failed, %.1f s%s", tty ? "\r" : "",
                      std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(),
-                     static_cast<unsigned long long>(i + 1),
+                     static_cast<unsigned long long>(i) + 1,
                      static_cast<unsigned long long>(a->seeds),
                      static_cast<unsigned long long>(failures), elapsed, tty ? "" : "\n");
       }

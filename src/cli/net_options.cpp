@@ -43,10 +43,12 @@ void add_net_options(CLI::App* cmd, NetOptions& o) {
   cmd->add_flag("--no-offload", o.no_offload,
                 "plain TUN: no virtio-net header, no TSO or checksum offload")
       ->group(group);
-  cmd->add_option("--rcvbuf", o.rcvbuf, "receive buffer per connection, bytes (default 262144)")
+  cmd->add_option("--rcvbuf", o.rcvbuf, "receive buffer per connection, bytes (default 256k)")
+      ->transform(CLI::AsSizeValue(false))
       ->check(CLI::Range(4096u, 1u << 30))
       ->group(group);
-  cmd->add_option("--sndbuf", o.sndbuf, "send buffer per connection, bytes (default 262144)")
+  cmd->add_option("--sndbuf", o.sndbuf, "send buffer per connection, bytes (default 256k)")
+      ->transform(CLI::AsSizeValue(false))
       ->check(CLI::Range(4096u, 1u << 30))
       ->group(group);
   cmd->add_option("--pcap", o.pcap, "capture every packet crossing the TUN to FILE")->group(group);

@@ -1,9 +1,10 @@
 #include "control/status_format.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <cstdio>
-#include <limits>
+#include <type_traits>
+
+#include <nlohmann/json.hpp>
 
 namespace synack::control {
 namespace {
@@ -18,49 +19,30 @@ std::string_view congestion_name(CongestionAlgorithm c) {
   return "?";
 }
 
-// Builds one flat JSON object.
+// Builds one flat JSON object (nlohmann-json, keys in the order they are added).
 class JsonLine {
  public:
-  JsonLine& field(std::string_view key, std::string_view value) {
-    key_(key);
-    out_ += json_string(value);
-    return *this;
-  }
-  JsonLine& field(std::string_view key, const char* value) {
-    return field(key, std::string_view(value));
-  }
-  JsonLine& field(std::string_view key, std::uint64_t value) {
-    key_(key);
-    out_ += std::to_string(value);
-    return *this;
-  }
-  JsonLine& field(std::string_view key, long value) {
-    key_(key);
-    out_ += std::to_string(value);
-    return *this;
-  }
-  JsonLine& field(std::string_view key, bool value) {
-    key_(key);
-    out_ += value ? "true" : "false";
+  template <typename T>
+  JsonLine& field(std::string_view key, const T& value) {
+    if constexpr (std::is_convertible_v<const T&, std::string_view>)
+      object_[std::string(key)] = std::string(std::string_view(value));
+    else
+      object_[std::string(key)] = value;
     return *this;
   }
   JsonLine& null_field(std::string_view key) {
-    key_(key);
-    out_ += "null";
+    object_[std::string(key)] = nullptr;
     return *this;
   }
+  // Invalid UTF-8 (a command name, say) becomes U+FFFD rather than an exception.
   void end_into(std::string& dest) {
-    dest += out_.empty() ? "{" : out_;
-    dest += "}\n";
+    if (object_.is_null()) object_ = nlohmann::ordered_json::object();
+    dest += object_.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+    dest += '\n';
   }
 
  private:
-  void key_(std::string_view key) {
-    out_ += out_.empty() ? "{" : ",";
-    out_ += json_string(key);
-    out_ += ':';
-  }
-  std::string out_;
+  nlohmann::ordered_json object_;
 };
 
 JsonLine process_line(const ProcessInfo& p) {
@@ -136,103 +118,7 @@ const StatusLine* process_of(const std::vector<StatusLine>& answer) {
   return nullptr;
 }
 
-// Parses a JSON string starting at text[i] == '"'; leaves i after the closing quote.
-bool parse_string(std::string_view text, std::size_t& i, std::string& out) {
-  if (i >= text.size() || text[i] != '"') return false;
-  ++i;
-  while (i < text.size()) {
-    char c = text[i++];
-    if (c == '"') return true;
-    if (static_cast<unsigned char>(c) < 0x20) return false;
-    if (c != '\\') {
-      out += c;
-      continue;
-    }
-    if (i >= text.size()) return false;
-    char e = text[i++];
-    switch (e) {
-      case '"':
-        out += '"';
-        break;
-      case '\\':
-        out += '\\';
-        break;
-      case '/':
-        out += '/';
-        break;
-      case 'b':
-        out += '\b';
-        break;
-      case 'f':
-        out += '\f';
-        break;
-      case 'n':
-        out += '\n';
-        break;
-      case 'r':
-        out += '\r';
-        break;
-      case 't':
-        out += '\t';
-        break;
-      case 'u': {
-        if (i + 4 > text.size()) return false;
-        unsigned code = 0;
-        auto [p, ec] = std::from_chars(text.data() + i, text.data() + i + 4, code, 16);
-        if (ec != std::errc{} || p != text.data() + i + 4) return false;
-        i += 4;
-        // We only ever escape control characters this way; anything else becomes '?'
-        // (surrogate pairs are not needed for the counters' and addresses' text).
-        out += code < 0x80 ? static_cast<char>(code) : '?';
-        break;
-      }
-      default:
-        return false;
-    }
-  }
-  return false;
-}
-
-void skip_space(std::string_view text, std::size_t& i) {
-  while (i < text.size() &&
-         (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n'))
-    ++i;
-}
-
 }  // namespace
-
-std::string json_string(std::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
-  return out;
-}
 
 std::string connections_json(const ProcessInfo& process, const std::vector<ConnectionInfo>& list,
                              std::size_t limit) {
@@ -274,76 +160,30 @@ std::string error_json(const ProcessInfo& process, std::string_view message) {
 
 std::optional<StatusLine> StatusLine::parse(std::string_view text) {
   StatusLine line;
-  std::size_t i = 0;
-  skip_space(text, i);
-  if (i >= text.size() || text[i] != '{') return std::nullopt;
-  ++i;
-  skip_space(text, i);
-  if (i < text.size() && text[i] == '}') return line;
-  while (true) {
-    skip_space(text, i);
-    std::string key;
-    if (!parse_string(text, i, key)) return std::nullopt;
-    skip_space(text, i);
-    if (i >= text.size() || text[i] != ':') return std::nullopt;
-    ++i;
-    skip_space(text, i);
-    if (i >= text.size()) return std::nullopt;
-    Field field{Field::Kind::Null, {}};
-    char c = text[i];
-    if (c == '"') {
-      field.kind = Field::Kind::String;
-      if (!parse_string(text, i, field.text)) return std::nullopt;
-    } else if (text.substr(i, 4) == "true" || text.substr(i, 5) == "false") {
-      field.kind = Field::Kind::Bool;
-      field.text = c == 't' ? "true" : "false";
-      i += c == 't' ? 4 : 5;
-    } else if (text.substr(i, 4) == "null") {
-      i += 4;
-    } else if (c == '-' || (c >= '0' && c <= '9')) {
-      field.kind = Field::Kind::Number;
-      std::size_t start = i;
-      while (i < text.size() &&
-             (text[i] == '-' || text[i] == '+' || text[i] == '.' || text[i] == 'e' ||
-              text[i] == 'E' || (text[i] >= '0' && text[i] <= '9')))
-        ++i;
-      field.text = std::string(text.substr(start, i - start));
-    } else {
-      return std::nullopt;  // nested objects and arrays are not part of the protocol
-    }
-    line.fields_.insert_or_assign(std::move(key), std::move(field));
-    skip_space(text, i);
-    if (i >= text.size()) return std::nullopt;
-    if (text[i] == ',') {
-      ++i;
-      continue;
-    }
-    if (text[i] != '}') return std::nullopt;
-    ++i;
-    skip_space(text, i);
-    return i == text.size() ? std::optional<StatusLine>(std::move(line)) : std::nullopt;
-  }
+  line.object_ = nlohmann::json::parse(text, nullptr, false);
+  if (line.object_.is_discarded() || !line.object_.is_object()) return std::nullopt;
+  // The protocol's objects are flat: a nested object or array is not one of its lines.
+  for (const auto& [key, value] : line.object_.items())
+    if (value.is_structured()) return std::nullopt;
+  return line;
 }
 
 std::string_view StatusLine::str(const std::string& key) const {
-  auto it = fields_.find(key);
-  if (it == fields_.end() || it->second.kind != Field::Kind::String) return {};
-  return it->second.text;
+  auto it = object_.find(key);
+  if (it == object_.end() || !it->is_string()) return {};
+  return it->get_ref<const std::string&>();
 }
 
 std::uint64_t StatusLine::u64(const std::string& key, std::uint64_t fallback) const {
-  auto it = fields_.find(key);
-  if (it == fields_.end() || it->second.kind != Field::Kind::Number) return fallback;
-  const std::string& t = it->second.text;
-  std::uint64_t v = 0;
-  auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
-  if (ec != std::errc{} || p != t.data() + t.size()) return fallback;
-  return v;
+  auto it = object_.find(key);
+  // nlohmann-json keeps non-negative integers as unsigned; negatives and fractions fall back.
+  if (it == object_.end() || !it->is_number_unsigned()) return fallback;
+  return it->get<std::uint64_t>();
 }
 
 bool StatusLine::boolean(const std::string& key) const {
-  auto it = fields_.find(key);
-  return it != fields_.end() && it->second.kind == Field::Kind::Bool && it->second.text == "true";
+  auto it = object_.find(key);
+  return it != object_.end() && it->is_boolean() && it->get<bool>();
 }
 
 std::vector<StatusLine> parse_status_lines(std::string_view text) {

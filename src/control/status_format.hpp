@@ -4,7 +4,7 @@
 //   client side:   JSON lines -> StatusLine (parse_status_line) -> text like `ss -ti` / `nstat`
 //
 // Each answer is a "process" line, then one line per connection or counter, all flat JSON
-// objects (no nesting), so the client's reader stays a few dozen lines:
+// objects (no nesting), written and read with nlohmann-json:
 //
 //   {"type":"process","pid":42,"command":"serve","connections":1,"truncated":false}
 //   {"type":"connection","pid":42,"id":3,"state":"ESTABLISHED","local":"198.18.0.1:7",...}
@@ -14,11 +14,12 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "synack/stack.hpp"
 
@@ -41,9 +42,6 @@ std::string counters_json(const ProcessInfo& process, const Counters& counters);
 // The answer to a request we do not know.
 std::string error_json(const ProcessInfo& process, std::string_view message);
 
-// "a\"b" -> "\"a\\\"b\"" (RFC 8259 §7; non-ASCII UTF-8 passes through).
-std::string json_string(std::string_view text);
-
 // One parsed line: a flat object of strings, numbers (kept as their text), booleans, nulls.
 class StatusLine {
  public:
@@ -51,7 +49,7 @@ class StatusLine {
   static std::optional<StatusLine> parse(std::string_view line);
 
   std::string_view type() const { return str("type"); }
-  bool has(const std::string& key) const { return fields_.count(key) != 0; }
+  bool has(const std::string& key) const { return object_.contains(key); }
   // "" when missing or not a string.
   std::string_view str(const std::string& key) const;
   // `fallback` when missing, null, or not a non-negative integer.
@@ -59,11 +57,7 @@ class StatusLine {
   bool boolean(const std::string& key) const;
 
  private:
-  struct Field {
-    enum class Kind : std::uint8_t { String, Number, Bool, Null } kind;
-    std::string text;
-  };
-  std::map<std::string, Field, std::less<>> fields_;
+  nlohmann::json object_;
 };
 
 // Every line of an answer that parses; the rest are skipped.

@@ -25,6 +25,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "observe/ladder.hpp"
 #include "synack/expected.hpp"
 #include "synack/state.hpp"
@@ -147,7 +149,8 @@ struct TableOptions {
 // A dense per-connection table: one row per segment with both ends' states after it.
 std::string render_table(const DecodedConnection& connection, const TableOptions& options = {});
 
-// One JSON object for the connection (segments, states, notes).
-std::string to_json(const DecodedConnection& connection);
+// One JSON object for the connection (segments, states, notes); `synack decode --json` prints
+// a list of them.
+nlohmann::ordered_json to_json(const DecodedConnection& connection);
 
 }  // namespace synack::decode

@@ -2,7 +2,6 @@
 #include <cstdio>
 
 #include "decode/decode.hpp"
-#include "observe/json_trace.hpp"
 
 namespace synack::decode {
 using namespace synack::observe;
@@ -189,60 +188,63 @@ std::string render_table(const DecodedConnection& c, const TableOptions& options
   return out;
 }
 
-std::string to_json(const DecodedConnection& c) {
-  auto str = [](std::string_view s) { return "\"" + json_escape(s) + "\""; };
-  auto state = [&](State s) { return str(to_string(s)); };
-  auto list = [&](const std::vector<std::string>& v) {
-    std::string out = "[";
-    for (std::size_t i = 0; i < v.size(); ++i) out += (i ? "," : "") + str(v[i]);
-    return out + "]";
-  };
+nlohmann::ordered_json to_json(const DecodedConnection& c) {
+  using Json = nlohmann::ordered_json;
+  auto state = [](State s) { return std::string(to_string(s)); };
+  auto ms = [](std::int64_t us) { return static_cast<double>(us) / 1000.0; };
   const char* names[2] = {"client", "server"};
-  std::string out =
-      "{\"connection\":" + std::to_string(c.number) + ",\"client\":" + str(c.ends[0].to_string()) +
-      ",\"server\":" + str(c.ends[1].to_string()) +
-      ",\"mid_stream\":" + (c.mid_stream ? "true" : "false") +
-      ",\"roles_guessed\":" + (c.roles_guessed ? "true" : "false") +
-      ",\"initial\":{\"client\":" + state(c.initial[0]) + ",\"server\":" + state(c.initial[1]) +
-      "}" + ",\"final\":{\"client\":" + state(c.final_state[0]) +
-      ",\"server\":" + state(c.final_state[1]) + "}" + ",\"notes\":" + list(c.notes) +
-      ",\"segments\":[";
-  for (std::size_t i = 0; i < c.segments.size(); ++i) {
-    const auto& row = c.segments[i];
-    out += i ? "," : "";
-    out += "{\"frame\":" + std::to_string(row.wire.frame) +
-           ",\"time_ms\":" + time_ms(row.wire.time_us - c.start_us()) +
-           ",\"from\":" + str(names[row.from]) +
-           ",\"flags\":" + str(wire::flags_to_string(row.wire.tcp.flags)) +
-           ",\"seq\":" + std::to_string(row.seq) +
-           (row.has_ack ? ",\"ack\":" + std::to_string(row.ack) : std::string()) +
-           ",\"len\":" + std::to_string(row.wire.payload_length) +
-           ",\"win\":" + std::to_string(row.wire.tcp.window) +
-           (row.scaled_window ? ",\"scaled_win\":" + std::to_string(*row.scaled_window)
-                              : std::string()) +
-           ",\"options\":" + str(options_label(row.options)) +
-           ",\"retransmission\":" + (row.retransmission ? "true" : "false") +
-           ",\"out_of_order\":" + (row.out_of_order ? "true" : "false") +
-           ",\"duplicate_ack\":" + std::to_string(row.duplicate_ack) +
-           ",\"zero_window\":" + (row.zero_window ? "true" : "false") +
-           ",\"notes\":" + list(row.notes) + ",\"violations\":" + list(row.violations) +
-           ",\"changes\":[";
-    for (std::size_t j = 0; j < row.changes.size(); ++j) {
-      const auto& ch = row.changes[j];
-      out += (j ? "," : "") + std::string("{\"end\":") + str(names[ch.side]) +
-             ",\"from\":" + state(ch.from) + ",\"to\":" + state(ch.to) +
-             ",\"cause\":" + str(ch.cause) + "}";
+  Json out;
+  out["connection"] = c.number;
+  out["client"] = c.ends[0].to_string();
+  out["server"] = c.ends[1].to_string();
+  out["mid_stream"] = c.mid_stream;
+  out["roles_guessed"] = c.roles_guessed;
+  out["initial"] = {{"client", state(c.initial[0])}, {"server", state(c.initial[1])}};
+  out["final"] = {{"client", state(c.final_state[0])}, {"server", state(c.final_state[1])}};
+  out["notes"] = c.notes;
+  Json segments = Json::array();
+  for (const auto& row : c.segments) {
+    Json s;
+    s["frame"] = row.wire.frame;
+    s["time_ms"] = ms(row.wire.time_us - c.start_us());
+    s["from"] = names[row.from];
+    s["flags"] = wire::flags_to_string(row.wire.tcp.flags);
+    s["seq"] = row.seq;
+    if (row.has_ack) s["ack"] = row.ack;
+    s["len"] = row.wire.payload_length;
+    s["win"] = row.wire.tcp.window;
+    if (row.scaled_window) s["scaled_win"] = *row.scaled_window;
+    s["options"] = options_label(row.options);
+    s["retransmission"] = row.retransmission;
+    s["out_of_order"] = row.out_of_order;
+    s["duplicate_ack"] = row.duplicate_ack;
+    s["zero_window"] = row.zero_window;
+    s["notes"] = row.notes;
+    s["violations"] = row.violations;
+    Json changes = Json::array();
+    for (const auto& ch : row.changes) {
+      Json change;
+      change["end"] = names[ch.side];
+      change["from"] = state(ch.from);
+      change["to"] = state(ch.to);
+      change["cause"] = std::string(ch.cause);
+      changes.push_back(std::move(change));
     }
-    out += "],\"client_state\":" + state(row.state_after[0]) +
-           ",\"server_state\":" + state(row.state_after[1]) + "}";
+    s["changes"] = std::move(changes);
+    s["client_state"] = state(row.state_after[0]);
+    s["server_state"] = state(row.state_after[1]);
+    segments.push_back(std::move(s));
   }
+  out["segments"] = std::move(segments);
   const auto& n = c.counts;
-  out += "],\"counts\":{\"retransmissions\":" + std::to_string(n.retransmissions) +
-         ",\"out_of_order\":" + std::to_string(n.out_of_order) +
-         ",\"duplicate_acks\":" + std::to_string(n.duplicate_acks) +
-         ",\"zero_windows\":" + std::to_string(n.zero_windows) +
-         ",\"resets\":" + std::to_string(n.resets) +
-         ",\"violations\":" + std::to_string(n.violations) + "}}";
+  Json counts;
+  counts["retransmissions"] = n.retransmissions;
+  counts["out_of_order"] = n.out_of_order;
+  counts["duplicate_acks"] = n.duplicate_acks;
+  counts["zero_windows"] = n.zero_windows;
+  counts["resets"] = n.resets;
+  counts["violations"] = n.violations;
+  out["counts"] = std::move(counts);
   return out;
 }
 

@@ -1,38 +1,21 @@
 #include "observe/json_trace.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include "observe/ladder.hpp"
 
 namespace synack::observe {
 
-std::string json_escape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out;
+namespace {
+
+// One object per line. Invalid UTF-8 in a label becomes U+FFFD instead of an exception.
+void write_line(std::FILE* file, const nlohmann::ordered_json& object) {
+  std::string line = object.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  line += '\n';
+  std::fwrite(line.data(), 1, line.size(), file);
 }
+
+}  // namespace
 
 JsonTraceWriter::JsonTraceWriter(const std::string& path, bool segments) : segments_(segments) {
   if (path == "-") {
@@ -52,36 +35,47 @@ JsonTraceWriter::~JsonTraceWriter() {
 
 void JsonTraceWriter::on_transition(const TransitionEvent& e) {
   if (!file_) return;
-  std::fprintf(file_,
-               "{\"type\":\"transition\",\"time_us\":%lld,\"conn\":%llu,%s\"local\":\"%s\","
-               "\"remote\":\"%s\",\"from\":\"%s\",\"to\":\"%s\",\"cause\":\"%s\"}\n",
-               static_cast<long long>(to_us(e.time)), static_cast<unsigned long long>(e.connection),
-               label_.empty() ? "" : ("\"end\":\"" + json_escape(label_) + "\",").c_str(),
-               e.local.to_string().c_str(), e.remote.to_string().c_str(),
-               std::string(to_string(e.from)).c_str(), std::string(to_string(e.to)).c_str(),
-               json_escape(e.cause).c_str());
+  nlohmann::ordered_json line;
+  line["type"] = "transition";
+  line["time_us"] = to_us(e.time);
+  line["conn"] = e.connection;
+  line["local"] = e.local.to_string();
+  line["remote"] = e.remote.to_string();
+  line["from"] = std::string(to_string(e.from));
+  line["to"] = std::string(to_string(e.to));
+  line["cause"] = std::string(e.cause);
+  write_line(file_, line);
   std::fflush(file_);
 }
 
 void JsonTraceWriter::on_segment(const SegmentEvent& e) {
   if (!file_ || !segments_) return;
   const auto& h = e.header;
-  std::fprintf(file_,
-               "{\"type\":\"segment\",\"time_us\":%lld,\"conn\":%llu,\"dir\":\"%s\",\"src\":\"%s\","
-               "\"dst\":\"%s\",\"flags\":\"%s\",\"seq\":%u,\"ack\":%u,\"len\":%u,\"win\":%u,"
-               "\"options\":\"%s\",\"retransmission\":%s}\n",
-               static_cast<long long>(to_us(e.time)), static_cast<unsigned long long>(e.connection),
-               e.direction == Direction::In ? "in" : "out", e.src.to_string().c_str(),
-               e.dst.to_string().c_str(), wire::flags_to_string(h.flags).c_str(), h.seq, h.ack,
-               e.payload_length, h.window, json_escape(options_label(h.options)).c_str(),
-               e.retransmission ? "true" : "false");
+  nlohmann::ordered_json line;
+  line["type"] = "segment";
+  line["time_us"] = to_us(e.time);
+  line["conn"] = e.connection;
+  line["dir"] = e.direction == Direction::In ? "in" : "out";
+  line["src"] = e.src.to_string();
+  line["dst"] = e.dst.to_string();
+  line["flags"] = wire::flags_to_string(h.flags);
+  line["seq"] = h.seq;
+  line["ack"] = h.ack;
+  line["len"] = e.payload_length;
+  line["win"] = h.window;
+  line["options"] = options_label(h.options);
+  line["retransmission"] = e.retransmission;
+  write_line(file_, line);
 }
 
 void JsonTraceWriter::on_drop(const DropEvent& e) {
   if (!file_ || !segments_) return;
-  std::fprintf(file_, "{\"type\":\"drop\",\"time_us\":%lld,\"conn\":%llu,\"counter\":\"%s\"}\n",
-               static_cast<long long>(to_us(e.time)), static_cast<unsigned long long>(e.connection),
-               json_escape(e.counter).c_str());
+  nlohmann::ordered_json line;
+  line["type"] = "drop";
+  line["time_us"] = to_us(e.time);
+  line["conn"] = e.connection;
+  line["counter"] = std::string(e.counter);
+  write_line(file_, line);
 }
 
 }  // namespace synack::observe

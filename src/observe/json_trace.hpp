@@ -1,5 +1,5 @@
 // `--trace FILE`: every state transition (and, with segments on, every segment and drop) as
-// one JSON object per line.
+// one JSON object per line (written with nlohmann-json).
 #pragma once
 
 #include <cstdio>
@@ -17,7 +17,6 @@ class JsonTraceWriter final : public TraceSink {
   JsonTraceWriter(const JsonTraceWriter&) = delete;
   JsonTraceWriter& operator=(const JsonTraceWriter&) = delete;
   bool ok() const { return file_ != nullptr; }
-  void set_label(std::string label) { label_ = std::move(label); }
 
   void on_transition(const TransitionEvent& e) override;
   void on_segment(const SegmentEvent& e) override;
@@ -27,9 +26,6 @@ class JsonTraceWriter final : public TraceSink {
   std::FILE* file_ = nullptr;
   bool owned_ = false;
   bool segments_;
-  std::string label_;
 };
-
-std::string json_escape(std::string_view s);
 
 }  // namespace synack::observe

@@ -770,17 +770,17 @@ std::string render_svg_impl(const Ladder& ladder, const SvgOptions& options, boo
             "\" text-anchor=\"end\" fill=\"" + kMutedColour + "\">time (ms)</text>\n");
 
   // Timelines, interrupted by breaks.
-  for (int side = 0; side < 2; ++side) {
+  for (double x : g.x) {
     double from = timeline_top;
     for (const Break& b : layout.breaks) {
-      svg.line(g.x[side], from, g.x[side], b.top,
+      svg.line(x, from, x, b.top,
                std::string(" stroke=\"") + kTimelineColour + "\" stroke-width=\"2\"");
-      svg.line(g.x[side], b.top, g.x[side], b.bottom,
+      svg.line(x, b.top, x, b.bottom,
                std::string(" stroke=\"") + kTimelineColour +
                    "\" stroke-width=\"2\" stroke-dasharray=\"2 5\"");
       from = b.bottom;
     }
-    svg.line(g.x[side], from, g.x[side], timeline_bottom,
+    svg.line(x, from, x, timeline_bottom,
              std::string(" stroke=\"") + kTimelineColour + "\" stroke-width=\"2\"");
   }
   for (const Break& b : layout.breaks) {

@@ -1,13 +1,11 @@
 #include "observe/state_diagram.hpp"
 
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <optional>
+
+#include <nlohmann/json.hpp>
 
 #include "tcp/transitions.hpp"
 
@@ -16,137 +14,6 @@ namespace synack::observe {
 namespace {
 
 using S = State;
-
-// ---------------------------------------------------------------------------------------
-// A JSON-lines trace: each line a flat object of strings, numbers and booleans.
-
-// Parses one flat JSON object into key -> value (strings unescaped, other values as written).
-std::optional<std::map<std::string, std::string>> parse_flat_object(const std::string& line,
-                                                                    std::string& error) {
-  std::map<std::string, std::string> out;
-  std::size_t i = 0;
-  auto skip_space = [&] {
-    while (i < line.size() && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r')) ++i;
-  };
-  auto parse_string = [&](std::string& s) -> bool {
-    if (i >= line.size() || line[i] != '"') return false;
-    ++i;
-    while (i < line.size() && line[i] != '"') {
-      char c = line[i++];
-      if (c != '\\') {
-        s += c;
-        continue;
-      }
-      if (i >= line.size()) return false;
-      char e = line[i++];
-      switch (e) {
-        case 'n':
-          s += '\n';
-          break;
-        case 't':
-          s += '\t';
-          break;
-        case 'r':
-          s += '\r';
-          break;
-        case 'b':
-          s += '\b';
-          break;
-        case 'f':
-          s += '\f';
-          break;
-        case 'u': {
-          if (i + 4 > line.size()) return false;
-          unsigned code = 0;
-          for (int k = 0; k < 4; ++k) {
-            char h = line[i++];
-            code <<= 4;
-            if (h >= '0' && h <= '9')
-              code |= static_cast<unsigned>(h - '0');
-            else if (h >= 'a' && h <= 'f')
-              code |= static_cast<unsigned>(h - 'a' + 10);
-            else if (h >= 'A' && h <= 'F')
-              code |= static_cast<unsigned>(h - 'A' + 10);
-            else
-              return false;
-          }
-          // Causes are ASCII; anything else is kept as UTF-8 (no surrogate pairs needed).
-          if (code < 0x80) {
-            s += static_cast<char>(code);
-          } else if (code < 0x800) {
-            s += static_cast<char>(0xC0 | (code >> 6));
-            s += static_cast<char>(0x80 | (code & 0x3F));
-          } else {
-            s += static_cast<char>(0xE0 | (code >> 12));
-            s += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
-            s += static_cast<char>(0x80 | (code & 0x3F));
-          }
-          break;
-        }
-        default:
-          s += e;  // \" \\ \/
-      }
-    }
-    if (i >= line.size()) return false;
-    ++i;  // closing quote
-    return true;
-  };
-  skip_space();
-  if (i >= line.size() || line[i] != '{') {
-    error = "not a JSON object";
-    return std::nullopt;
-  }
-  ++i;
-  skip_space();
-  if (i < line.size() && line[i] == '}') return out;
-  while (true) {
-    skip_space();
-    std::string key, value;
-    if (!parse_string(key)) {
-      error = "expected a quoted key";
-      return std::nullopt;
-    }
-    skip_space();
-    if (i >= line.size() || line[i] != ':') {
-      error = "expected ':' after \"" + key + "\"";
-      return std::nullopt;
-    }
-    ++i;
-    skip_space();
-    if (i < line.size() && line[i] == '"') {
-      if (!parse_string(value)) {
-        error = "unterminated string for \"" + key + "\"";
-        return std::nullopt;
-      }
-    } else {
-      std::size_t start = i;
-      while (i < line.size() && line[i] != ',' && line[i] != '}') ++i;
-      value = line.substr(start, i - start);
-      while (!value.empty() && value.back() == ' ') value.pop_back();
-      if (value.empty()) {
-        error = "missing value for \"" + key + "\"";
-        return std::nullopt;
-      }
-    }
-    out[key] = value;
-    skip_space();
-    if (i < line.size() && line[i] == ',') {
-      ++i;
-      continue;
-    }
-    if (i < line.size() && line[i] == '}') {
-      ++i;
-      skip_space();
-      if (i != line.size()) {
-        error = "text after the object";
-        return std::nullopt;
-      }
-      return out;
-    }
-    error = "expected ',' or '}'";
-    return std::nullopt;
-  }
-}
 
 // ---------------------------------------------------------------------------------------
 // The graph.
@@ -253,22 +120,27 @@ Expected<TransitionCounts, std::string> read_transition_trace(std::istream& in) 
   while (std::getline(in, text)) {
     ++number;
     if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
-    std::string error;
-    auto object = parse_flat_object(text, error);
     auto fail = [&](const std::string& why) {
       return Unexpected{"line " + std::to_string(number) + ": " + why};
     };
-    if (!object) return fail(error);
-    auto type = object->find("type");
-    if (type == object->end() || type->second != "transition") continue;
-    auto from = object->find("from"), to = object->find("to"), cause = object->find("cause");
-    if (from == object->end() || to == object->end() || cause == object->end())
-      return fail("a transition needs \"from\", \"to\" and \"cause\"");
-    auto from_state = state_from_string(from->second);
-    auto to_state = state_from_string(to->second);
-    if (!from_state) return fail("no state named \"" + from->second + "\"");
-    if (!to_state) return fail("no state named \"" + to->second + "\"");
-    ++counts[TransitionKey{*from_state, *to_state, cause->second}];
+    // Each line one JSON object (nlohmann-json; no exceptions: a bad line is an error value).
+    auto object = nlohmann::json::parse(text, nullptr, false);
+    if (object.is_discarded()) return fail("not JSON");
+    if (!object.is_object()) return fail("not a JSON object");
+    auto text_of = [&](const char* key) -> std::optional<std::string> {
+      auto it = object.find(key);
+      if (it == object.end() || !it->is_string()) return std::nullopt;
+      return it->get<std::string>();
+    };
+    if (text_of("type") != "transition") continue;
+    auto from = text_of("from"), to = text_of("to"), cause = text_of("cause");
+    if (!from || !to || !cause)
+      return fail("a transition needs \"from\", \"to\" and \"cause\" as strings");
+    auto from_state = state_from_string(*from);
+    auto to_state = state_from_string(*to);
+    if (!from_state) return fail("no state named \"" + *from + "\"");
+    if (!to_state) return fail("no state named \"" + *to + "\"");
+    ++counts[TransitionKey{*from_state, *to_state, *cause}];
   }
   return counts;
 }
@@ -471,63 +343,6 @@ std::string to_dot(const StateDiagram& diagram) {
   }
   out += "}\n";
   return out;
-}
-
-Expected<std::string, std::string> run_graphviz(const std::string& dot, const std::string& format) {
-  // The graph goes in through a temporary file, so a dot that dies early cannot stop us
-  // with SIGPIPE; its output comes back through a pipe.
-  std::FILE* input = std::tmpfile();
-  if (!input)
-    return Unexpected{std::string("cannot create a temporary file: ") + std::strerror(errno)};
-  if (std::fwrite(dot.data(), 1, dot.size(), input) != dot.size() || std::fflush(input) != 0) {
-    std::fclose(input);
-    return Unexpected{std::string("cannot write a temporary file")};
-  }
-  std::rewind(input);
-  int out[2];
-  if (pipe(out) != 0) {
-    std::fclose(input);
-    return Unexpected{std::string("pipe: ") + std::strerror(errno)};
-  }
-  std::string type = "-T" + format;
-  pid_t pid = fork();
-  if (pid < 0) {
-    std::fclose(input);
-    close(out[0]);
-    close(out[1]);
-    return Unexpected{std::string("fork: ") + std::strerror(errno)};
-  }
-  if (pid == 0) {
-    dup2(fileno(input), STDIN_FILENO);
-    dup2(out[1], STDOUT_FILENO);
-    close(out[0]);
-    close(out[1]);
-    char* argv[] = {const_cast<char*>("dot"), type.data(), nullptr};
-    execvp("dot", argv);
-    _exit(127);
-  }
-  close(out[1]);
-  std::string result;
-  char buffer[65536];
-  while (true) {
-    ssize_t n = read(out[0], buffer, sizeof buffer);
-    if (n > 0)
-      result.append(buffer, static_cast<std::size_t>(n));
-    else if (n == 0 || errno != EINTR)
-      break;
-  }
-  close(out[0]);
-  std::fclose(input);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
-    return Unexpected{std::string(
-        "cannot run Graphviz's dot: install it (Debian: apt-get install graphviz) or use --dot")};
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    return Unexpected{std::string("dot failed (exit status ") +
-                      std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + ")"};
-  return result;
 }
 
 }  // namespace synack::observe

@@ -29,7 +29,7 @@ struct TransitionKey {
 };
 using TransitionCounts = std::map<TransitionKey, std::uint64_t>;
 
-// Reads the "transition" lines of a JSON-lines trace (src/cli/json_trace.cpp) and counts them;
+// Reads the "transition" lines of a JSON-lines trace (observe/json_trace.cpp) and counts them;
 // lines of other types are skipped. Errors: a line that is not a JSON object, or a transition
 // without from/to/cause or with a state name RFC 9293 does not have ("line 3: ...").
 Expected<TransitionCounts, std::string> read_transition_trace(std::istream& in);
@@ -72,10 +72,5 @@ void count_transitions(StateDiagram& diagram, const TransitionCounts& counts);
 
 // Graphviz DOT for the diagram.
 std::string to_dot(const StateDiagram& diagram);
-
-// Runs Graphviz's `dot -T<format>` on `dot` and returns what it wrote. Errors: dot cannot be
-// run (not installed: Debian package graphviz) or exits unsuccessfully.
-Expected<std::string, std::string> run_graphviz(const std::string& dot,
-                                                const std::string& format = "svg");
 
 }  // namespace synack::observe

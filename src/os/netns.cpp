@@ -44,6 +44,7 @@ std::vector<std::string> with(std::vector<std::string> argv, Args&&... more) {
 
 Expected<void, std::string> run_command(const std::vector<std::string>& argv, bool quiet) {
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
 

@@ -2,11 +2,13 @@
 
 #include <array>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <vector>
 
-#include "observe/json_trace.hpp"
+#include <nlohmann/json.hpp>
+
 #include "sim/path_model.hpp"
 #include "sim/sim_pair.hpp"
 
@@ -299,31 +301,41 @@ BulkResult run_bulk(const BulkOptions& o) {
   return result;
 }
 
+namespace {
+
+// Seconds and Mbit/s to a fixed number of decimals, as the text output prints them.
+double rounded(double value, double scale) { return std::round(value * scale) / scale; }
+
+}  // namespace
+
 std::string bulk_json(const BulkOptions& o, const BulkResult& r) {
-  char buf[1024];
-  std::snprintf(
-      buf, sizeof buf,
-      "{\"bytes\":%llu,\"bytes_delivered\":%llu,\"intact\":%s,\"hash\":\"%016llx\","
-      "\"retransmissions\":%llu,\"fast_retransmits\":%llu,\"rto_expirations\":%llu,"
-      "\"sack_recovered_bytes\":%llu,\"corrupted_dropped\":%llu,\"packets\":%llu,"
-      "\"virtual_seconds\":%.6f,\"goodput_mbit\":%.3f,\"final_states\":[\"%s\",\"%s\"],"
-      "\"seed\":%llu,\"hung\":%s,\"livelock\":%s,\"too_slow\":%s,\"model_seconds\":%.3f,"
-      "\"model_bound\":\"%s\",\"budget_seconds\":%.3f,\"failure\":\"%s\"}",
-      static_cast<unsigned long long>(o.bytes), static_cast<unsigned long long>(r.delivered),
-      r.intact ? "true" : "false", static_cast<unsigned long long>(r.hash),
-      static_cast<unsigned long long>(r.retransmissions),
-      static_cast<unsigned long long>(r.fast_retransmits),
-      static_cast<unsigned long long>(r.rto_expirations),
-      static_cast<unsigned long long>(r.sack_recovered_bytes),
-      static_cast<unsigned long long>(r.corrupted_dropped),
-      static_cast<unsigned long long>(r.packets),
-      std::chrono::duration<double>(r.transfer_time).count(), r.goodput_bps / 1e6,
-      std::string(to_string(r.final_state[0])).c_str(),
-      std::string(to_string(r.final_state[1])).c_str(), static_cast<unsigned long long>(o.seed),
-      r.hung ? "true" : "false", r.livelock ? "true" : "false", r.too_slow ? "true" : "false",
-      std::chrono::duration<double>(r.model_time).count(), r.model_bound,
-      std::chrono::duration<double>(r.budget).count(), json_escape(r.failure).c_str());
-  return buf;
+  auto seconds = [](auto duration) { return std::chrono::duration<double>(duration).count(); };
+  char hash[17];
+  std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(r.hash));
+  nlohmann::ordered_json j;
+  j["bytes"] = o.bytes;
+  j["bytes_delivered"] = r.delivered;
+  j["intact"] = r.intact;
+  j["hash"] = hash;
+  j["retransmissions"] = r.retransmissions;
+  j["fast_retransmits"] = r.fast_retransmits;
+  j["rto_expirations"] = r.rto_expirations;
+  j["sack_recovered_bytes"] = r.sack_recovered_bytes;
+  j["corrupted_dropped"] = r.corrupted_dropped;
+  j["packets"] = r.packets;
+  j["virtual_seconds"] = rounded(seconds(r.transfer_time), 1e6);
+  j["goodput_mbit"] = rounded(r.goodput_bps / 1e6, 1e3);
+  j["final_states"] = {std::string(to_string(r.final_state[0])),
+                       std::string(to_string(r.final_state[1]))};
+  j["seed"] = o.seed;
+  j["hung"] = r.hung;
+  j["livelock"] = r.livelock;
+  j["too_slow"] = r.too_slow;
+  j["model_seconds"] = rounded(seconds(r.model_time), 1e3);
+  j["model_bound"] = r.model_bound;
+  j["budget_seconds"] = rounded(seconds(r.budget), 1e3);
+  j["failure"] = r.failure;
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 }  // namespace synack::sim

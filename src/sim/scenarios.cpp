@@ -99,7 +99,7 @@ bool only_flags(const sim::PacketInfo& info, std::uint8_t want, std::uint8_t mas
 
 // A drop filter that drops the first packet matching `match`, once.
 std::function<std::function<bool(const sim::PacketInfo&)>()> drop_first(
-    std::function<bool(const sim::PacketInfo&)> match) {
+    const std::function<bool(const sim::PacketInfo&)>& match) {
   return [match] {
     auto done = std::make_shared<bool>(false);
     return [match, done](const sim::PacketInfo& info) {

@@ -26,7 +26,7 @@ void Stack::Impl::queue_connect_request(const wire::IpHeader& ip, const wire::Tc
   // or multicast address is not possible (MUST-46), and port 0 is not a port.
   if (is_broadcast_or_multicast(tuple.local.addr) || tuple.local.port == 0 ||
       tuple.remote.port == 0) {
-    ++counters_.drop_not_our_address;
+    count_drop(&Counters::drop_not_our_address, now);
     return;
   }
   if (request_by_tuple_.count(tuple)) {
@@ -41,8 +41,7 @@ void Stack::Impl::queue_connect_request(const wire::IpHeader& ip, const wire::Tc
     return;
   }
   if (requests_.size() >= config_.max_connect_requests) {
-    ++counters_.intercept_request_overflow;
-    if (trace_) trace_->on_drop(DropEvent{now, 0, "intercept_request_overflow"});
+    count_drop(&Counters::intercept_request_overflow, now);
     return;
   }
   std::uint64_t id = next_request_++;
@@ -137,14 +136,13 @@ void Stack::Impl::handle_udp(const wire::IpHeader& ip, std::span<const std::byte
                              bool checksum_verified, Instant now) {
   auto parsed = wire::parse_udp(ip, body, !checksum_verified);
   if (!parsed.datagram || is_broadcast_or_multicast(ip.dst)) {
-    ++counters_.drop_udp_malformed;
-    if (trace_) trace_->on_drop(DropEvent{now, 0, "drop_udp_malformed"});
+    count_drop(&Counters::drop_udp_malformed, now);
     return;
   }
   const auto& d = *parsed.datagram;
   if (datagrams_.size() >= config_.max_datagrams ||
       datagram_bytes_ + d.payload.size() > config_.max_datagram_bytes) {
-    ++counters_.drop_udp_queue_full;
+    count_drop(&Counters::drop_udp_queue_full, now);
     return;
   }
   if (budget() && !budget()->try_reserve(d.payload.size())) {

@@ -7,6 +7,7 @@
 
 #include "stack/icmp.hpp"
 #include "stack/stack_internal.hpp"
+#include "tcp/transitions.hpp"
 #include "wire/packet.hpp"
 
 namespace synack {
@@ -18,38 +19,49 @@ constexpr std::uint64_t kListenerBit = 1ULL << 63;
 std::uint32_t slot_index(ConnectionId id) { return static_cast<std::uint32_t>(id) - 1; }
 std::uint32_t slot_generation(ConnectionId id) { return static_cast<std::uint32_t>(id >> 32); }
 
-std::uint64_t& parse_error_counter(Counters& c, wire::ParseError e) {
+// The counter a parse error bumps (besides drop_malformed).
+std::uint64_t Counters::*parse_error_counter(wire::ParseError e) {
   using wire::ParseError;
+  using C = Counters;
   switch (e) {
     case ParseError::Truncated:
-      return c.drop_parse_truncated;
+      return &C::drop_parse_truncated;
     case ParseError::BadIpVersion:
-      return c.drop_parse_ip_version;
+      return &C::drop_parse_ip_version;
     case ParseError::BadIpv4HeaderLength:
-      return c.drop_parse_ipv4_header_length;
+      return &C::drop_parse_ipv4_header_length;
     case ParseError::BadIpTotalLength:
-      return c.drop_parse_ip_total_length;
+      return &C::drop_parse_ip_total_length;
     case ParseError::BadIpv4HeaderChecksum:
-      return c.drop_parse_ipv4_checksum;
+      return &C::drop_parse_ipv4_checksum;
     case ParseError::Ipv4Fragment:
-      return c.drop_parse_ipv4_fragment;
+      return &C::drop_parse_ipv4_fragment;
     case ParseError::UnsupportedIpv6ExtensionHeader:
-      return c.drop_parse_ipv6_extension;
+      return &C::drop_parse_ipv6_extension;
     case ParseError::TcpTruncated:
     case ParseError::TcpDataOffsetTooSmall:
     case ParseError::TcpDataOffsetPastEnd:
-      return c.drop_parse_tcp_header;
+      return &C::drop_parse_tcp_header;
     case ParseError::TcpOptionLengthTooSmall:
     case ParseError::TcpOptionPastHeader:
     case ParseError::TcpOptionBadLength:
-      return c.drop_parse_tcp_option;
+      return &C::drop_parse_tcp_option;
     case ParseError::TcpBadChecksum:
-      return c.drop_parse_tcp_checksum;
+      return &C::drop_parse_tcp_checksum;
     case ParseError::NotTcp:
     case ParseError::None:
       break;
   }
-  return c.drop_malformed;
+  return &C::drop_malformed;
+}
+
+// The name `synack stats` shows for `counter`: a drop's trace names the counter it bumped.
+std::string_view counter_name(std::uint64_t Counters::*counter) {
+#define SYNACK_COUNTER_NAME(name, desc) \
+  if (counter == &Counters::name) return #name;
+  SYNACK_COUNTERS(SYNACK_COUNTER_NAME)
+#undef SYNACK_COUNTER_NAME
+  return "?";
 }
 
 // The two SipHash keys of the SYN cookies, derived from the ISN secret (itself drawn from the
@@ -150,8 +162,7 @@ void Stack::Impl::refuse_for_memory(const wire::IpHeader& ip, const wire::TcpHea
 
 void Stack::Impl::set_trace(TraceSink* trace) {
   trace_ = trace;
-  for (std::uint32_t i = 0; i < slots_.size(); ++i) {
-    auto& s = slots_[i];
+  for (auto& s : slots_) {
     if (s.conn) s.conn->set_context({&counters_, trace_, s.conn->id(), &invalid_acks_, budget()});
   }
 }
@@ -175,25 +186,29 @@ const Stack::Impl::Slot* Stack::Impl::find(ConnectionId id) const {
 
 // --- packets in ------------------------------------------------------------------------
 
+void Stack::Impl::count_drop(std::uint64_t Counters::*counter, Instant now, ConnectionId id) {
+  ++(counters_.*counter);
+  if (trace_) trace_->on_drop(DropEvent{now, id, counter_name(counter)});
+}
+
 void Stack::Impl::receive_packet(std::span<const std::byte> packet, Instant now,
                                  ReceiveFlags flags) {
   ++counters_.ip_packets_in;
   auto ip = wire::parse_ip_header(packet);
   if (!ip) {
     ++counters_.drop_malformed;
-    ++parse_error_counter(counters_, ip.error());
-    if (trace_) trace_->on_drop(DropEvent{now, 0, to_string(ip.error())});
+    count_drop(parse_error_counter(ip.error()), now);
     return;
   }
   // Intercepting, every unicast destination is ours to answer for (user-mode networking).
   if (config_.intercept ? is_martian_source(ip->dst) && !is_our_address(ip->dst)
                         : !is_our_address(ip->dst)) {
-    ++counters_.drop_not_our_address;
+    count_drop(&Counters::drop_not_our_address, now);
     return;
   }
   // Martian sources: our own address, or one no host may send from (MUST-63).
   if (is_our_address(ip->src) || is_martian_source(ip->src)) {
-    ++counters_.drop_martian_source;
+    count_drop(&Counters::drop_martian_source, now);
     return;
   }
   auto body = packet.subspan(ip->header_length, ip->payload_length);
@@ -206,7 +221,7 @@ void Stack::Impl::receive_packet(std::span<const std::byte> packet, Instant now,
     return;
   }
   if (ip->protocol != wire::kProtoTcp) {
-    ++counters_.drop_unknown_protocol;
+    count_drop(&Counters::drop_unknown_protocol, now);
     send_protocol_unreachable(*ip, packet.first(ip->header_length + ip->payload_length), now);
     return;
   }
@@ -214,14 +229,12 @@ void Stack::Impl::receive_packet(std::span<const std::byte> packet, Instant now,
   auto tcp = wire::parse_tcp_header(body, &header_length);
   if (!tcp) {
     ++counters_.drop_malformed;
-    ++parse_error_counter(counters_, tcp.error());
-    if (trace_) trace_->on_drop(DropEvent{now, 0, to_string(tcp.error())});
+    count_drop(parse_error_counter(tcp.error()), now);
     return;
   }
   if (!flags.checksum_verified && !wire::verify_tcp_checksum(ip->src, ip->dst, body)) {
     ++counters_.drop_malformed;
-    ++counters_.drop_parse_tcp_checksum;
-    if (trace_) trace_->on_drop(DropEvent{now, 0, "tcp_bad_checksum"});
+    count_drop(&Counters::drop_parse_tcp_checksum, now);
     return;
   }
   ++counters_.tcp_segments_in;
@@ -236,13 +249,12 @@ void Stack::Impl::handle_icmp(const wire::IpHeader& ip, std::span<const std::byt
   const bool v6 = !ip.is_v4();
   // ICMP over IPv6 and ICMPv6 over IPv4 are not a thing: protocol 1 only in IPv4, 58 in IPv6.
   if (v6 != (ip.protocol == wire::kProtoIcmpv6)) {
-    ++counters_.drop_unknown_protocol;
+    count_drop(&Counters::drop_unknown_protocol, now);
     return;
   }
   auto message = icmp::parse(ip, body);
   if (!message) {
-    ++counters_.drop_icmp_malformed;
-    if (trace_) trace_->on_drop(DropEvent{now, 0, "drop_icmp_malformed"});
+    count_drop(&Counters::drop_icmp_malformed, now);
     return;
   }
   if (message->type == (v6 ? icmp::kV6EchoRequest : icmp::kV4EchoRequest) && message->code == 0) {
@@ -252,7 +264,7 @@ void Stack::Impl::handle_icmp(const wire::IpHeader& ip, std::span<const std::byt
       if (config_.intercept && config_.intercept_echo)
         queue_echo_request(ip, message->rest, message->data, now);
       else
-        ++counters_.drop_icmp_not_ours;
+        count_drop(&Counters::drop_icmp_not_ours, now);
       return;
     }
     // RFC 1122 §3.2.2.6: every host MUST implement an echo server; RFC 4443 §4.2: every
@@ -295,8 +307,7 @@ void Stack::Impl::deliver_icmp_error(bool v6, std::uint8_t type, std::uint8_t co
   const ConnectionStatus st = c.status();
   const SeqNum seq(quoted->seq);
   if (st.snd_una == st.snd_nxt || seq < st.snd_una || seq >= st.snd_nxt) {
-    ++counters_.icmp_ignored;
-    if (trace_) trace_->on_drop(DropEvent{now, c.id(), "icmp_ignored"});
+    count_drop(&Counters::icmp_ignored, now, c.id());
     return;
   }
   c.on_icmp_error(meaning->error, meaning->hard, now);
@@ -406,8 +417,7 @@ void Stack::Impl::handle_tcp(const wire::IpHeader& ip, const wire::TcpHeader& tc
   if (listener && plain_syn) {
     // Bounded queues: refuse politely (drop the SYN; the peer retries) when full.
     if (listener->accept_queue.size() >= listener->backlog) {
-      ++counters_.tcp_backlog_overflow;
-      if (trace_) trace_->on_drop(DropEvent{now, 0, "tcp_backlog_overflow"});
+      count_drop(&Counters::tcp_backlog_overflow, now);
       return;
     }
     if (memory_pressure()) {
@@ -423,8 +433,7 @@ void Stack::Impl::handle_tcp(const wire::IpHeader& ip, const wire::TcpHeader& tc
       return;
     }
     if (listener->half_open >= config_.max_syn_queue) {
-      ++counters_.tcp_syn_queue_overflow;
-      if (trace_) trace_->on_drop(DropEvent{now, 0, "tcp_syn_queue_overflow"});
+      count_drop(&Counters::tcp_syn_queue_overflow, now);
       return;
     }
     std::uint32_t index = 0;
@@ -445,7 +454,7 @@ void Stack::Impl::handle_tcp(const wire::IpHeader& ip, const wire::TcpHeader& tc
   if (listener) {
     // RFC 9293 §3.10.7.2 for a listener: RST ignored, ACK answered with RST, rest dropped.
     if (seg.has(tcp::RST)) {
-      ++counters_.drop_listen_rst;
+      count_drop(&Counters::drop_listen_rst, now);
     } else if (seg.has(tcp::ACK)) {
       // RFC 4987 §3.6: an ACK that matches no connection may return a SYN cookie (not with
       // SYN or RST, as Linux's cookie_v4_check). Taken, it made a connection; otherwise it
@@ -454,10 +463,10 @@ void Stack::Impl::handle_tcp(const wire::IpHeader& ip, const wire::TcpHeader& tc
           listener->last_cookie && now - *listener->last_cookie < 2 * tcp::SynCookies::kPeriod &&
           accept_syn_cookie(*listener, local, remote, seg, now))
         return;
-      ++counters_.drop_listen_ack;
+      count_drop(&Counters::drop_listen_ack, now);
       send_reset_for(ip, tcp, seg, now);
     } else {
-      ++counters_.drop_listen_other;
+      count_drop(&Counters::drop_listen_other, now);
     }
     return;
   }
@@ -467,7 +476,7 @@ void Stack::Impl::handle_tcp(const wire::IpHeader& ip, const wire::TcpHeader& tc
   }
   // RFC 9293 §3.10.7.1: no connection, no listener — CLOSED: RST unless it is an RST.
   if (seg.has(tcp::RST)) {
-    ++counters_.drop_closed_port_rst;
+    count_drop(&Counters::drop_closed_port_rst, now);
     return;
   }
   ++counters_.tcp_rst_closed_port;
@@ -521,22 +530,19 @@ bool Stack::Impl::accept_syn_cookie(Listener& listener, const wire::Endpoint& lo
   }
   // Without timestamps in the ACK: the MSS only, no window scaling, no SACK (Linux too).
   if (!mss_index) {
-    ++counters_.tcp_syncookies_failed;
-    if (trace_) trace_->on_drop(DropEvent{now, 0, "tcp_syncookies_failed"});
+    count_drop(&Counters::tcp_syncookies_failed, now);
     return false;
   }
   ++counters_.tcp_syncookies_validated;
   if (listener.accept_queue.size() >= listener.backlog) {
     // Linux drops it too (ListenOverflows); the peer's retransmission may find room.
-    ++counters_.tcp_backlog_overflow;
-    if (trace_) trace_->on_drop(DropEvent{now, 0, "tcp_backlog_overflow"});
+    count_drop(&Counters::tcp_backlog_overflow, now);
     return true;
   }
   if (memory_pressure()) {
     // Issue 11 §4: no connection now; the caller answers the ACK with an RST as at any
     // listener (also counted there as drop_listen_ack).
-    ++counters_.tcp_memory_refused;
-    if (trace_) trace_->on_drop(DropEvent{now, 0, "tcp_memory_refused"});
+    count_drop(&Counters::tcp_memory_refused, now);
     return false;
   }
   state.iss = ack.ack - 1;
@@ -822,9 +828,12 @@ Expected<ListenerId, Error> Stack::Impl::listen(wire::Endpoint local, Instant no
   l->backlog = backlog ? backlog : config_.default_backlog;
   l->options = options;
   ListenerId id = l->id;
+  // RFC 9293 §3.10.1 OPEN (passive): the listener's CLOSED -> LISTEN, a row of the table.
+  constexpr tcp::Cause cause = tcp::Cause::PassiveOpen;
+  static_assert(tcp::is_listed(State::Closed, State::Listen, cause));
   if (trace_)
     trace_->on_transition(
-        TransitionEvent{now, id, local, {}, State::Closed, State::Listen, "passive OPEN"});
+        TransitionEvent{now, id, local, {}, State::Closed, State::Listen, tcp::label(cause)});
   listeners_.emplace(id, std::move(l));
   return id;
 }
@@ -862,9 +871,12 @@ Expected<void, Error> Stack::Impl::close_listener(ListenerId listener, Instant n
       free_slot(i);
     }
   }
+  // RFC 9293 §3.10.4 CLOSE in LISTEN: "Any outstanding RECEIVEs are returned ... delete TCB".
+  constexpr tcp::Cause cause = tcp::Cause::ListenerClose;
+  static_assert(tcp::is_listed(State::Listen, State::Closed, cause));
   if (trace_)
     trace_->on_transition(
-        TransitionEvent{now, listener, local, {}, State::Listen, State::Closed, "CLOSE"});
+        TransitionEvent{now, listener, local, {}, State::Listen, State::Closed, tcp::label(cause)});
   return {};
 }
 
@@ -1068,7 +1080,7 @@ std::vector<ConnectionInfo> Stack::Impl::connections() const {
 // inline the forwarded body; the per-packet cost is one pointer load) ---
 
 Stack::Stack(StackConfig config, std::vector<wire::IpAddress> addresses, RandomSource* random)
-    : impl_(std::make_unique<Impl>(std::move(config), std::move(addresses), random)) {}
+    : impl_(std::make_unique<Impl>(config, std::move(addresses), random)) {}
 Stack::~Stack() = default;
 
 void Stack::receive_packet(std::span<const std::byte> packet, Instant now, ReceiveFlags flags) {

@@ -110,6 +110,9 @@ struct Stack::Impl {
   void send_protocol_unreachable(const wire::IpHeader& ip, std::span<const std::byte> packet,
                                  Instant now);
   bool icmp_error_allowed(Instant now);
+  // Bumps `counter` and traces the drop under that counter's name (DropEvent::counter is
+  // always a name `synack stats` lists).
+  void count_drop(std::uint64_t Counters::*counter, Instant now, ConnectionId id = 0);
   std::vector<std::byte> take_buffer();
   void send_reset_for(const wire::IpHeader& ip, const wire::TcpHeader& tcp, const tcp::Segment& seg,
                       Instant now);

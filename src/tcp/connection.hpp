@@ -126,7 +126,6 @@ class Connection {
     events_ = 0;
     return e;
   }
-  std::uint8_t pending_events() const { return events_; }
   std::uint32_t send_space() const;
   // RFC 9293 §3.6.1 (MAY-2) with RFC 6191: a SYN that may reopen this connection from
   // TIME-WAIT — its sequence number lies beyond RCV.NXT, or (timestamps in use) its TSval
@@ -136,7 +135,6 @@ class Connection {
   // (condition (1) of MAY-2), with a window's room, as Linux does.
   SeqNum reincarnation_isn_floor() const { return snd_max_ + 65537; }
   std::uint32_t readable() const { return rcv_buf_.readable(); }
-  bool peer_finished() const { return fin_received_; }
   bool write_shut() const { return fin_queued_; }
   void set_no_delay(bool on) { config_.no_delay = on; }
   // RFC 9293 §3.8.4 (MUST-24, MUST-27): keep-alives on or off for this connection, with its

@@ -57,7 +57,9 @@ std::uint32_t SackScoreboard::sacked_bytes() const {
 std::optional<SeqNum> SackScoreboard::loss_boundary(std::uint32_t mss) const {
   std::uint32_t bytes = 0;
   std::uint32_t count = 0;
-  for (auto it = ranges_.rbegin(); it != ranges_.rend(); ++it) {
+  // Highest range first. Not std::views::reverse: clang 14 (clang-tidy) cannot parse GCC 12's
+  // <ranges>.
+  for (auto it = ranges_.rbegin(); it != ranges_.rend(); ++it) {  // NOLINT(modernize-loop-convert)
     bytes += static_cast<std::uint32_t>(it->right - it->left);
     ++count;
     if (count >= kDupThresh || bytes > (kDupThresh - 1) * mss)

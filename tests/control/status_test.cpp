@@ -140,11 +140,13 @@ TEST(StatusFormat, CountersLikeNstat) {
   EXPECT_EQ(static_cast<std::size_t>(std::count(all.begin(), all.end(), '\n')), total + 1);
 }
 
-TEST(StatusFormat, JsonStringEscapes) {
-  EXPECT_EQ(json_string("a\"b\\c\nd\x01"), "\"a\\\"b\\\\c\\nd\\u0001\"");
-  auto line = StatusLine::parse("{\"k\":" + json_string("a\"b\\c\nd\x01") + "}");
-  ASSERT_TRUE(line);
-  EXPECT_EQ(line->str("k"), "a\"b\\c\nd\x01");
+TEST(StatusFormat, StringsAreEscapedAndSurviveTheRoundTrip) {
+  const std::string odd = "a\"b\\c\nd\x01";
+  std::string json = error_json({5, "serve"}, odd);
+  EXPECT_EQ(json, "{\"type\":\"error\",\"pid\":5,\"message\":\"a\\\"b\\\\c\\nd\\u0001\"}\n");
+  auto lines = parse_status_lines(json);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0].str("message"), odd);
 }
 
 TEST(StatusFormat, EveryPrefixOfALineIsRejected) {

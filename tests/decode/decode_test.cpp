@@ -554,7 +554,7 @@ TEST(Decode, TableShowsBothStatesAfterEverySegment) {
   EXPECT_NE(table.find("SYN seq=0 win=1000 <mss 1460>"), std::string::npos) << table;
   EXPECT_NE(table.find("TIME-WAIT    LAST-ACK"), std::string::npos) << table;
   EXPECT_NE(table.find("final: client TIME-WAIT, server CLOSED"), std::string::npos) << table;
-  std::string json = to_json(c);
+  std::string json = to_json(c).dump();
   EXPECT_NE(json.find("\"client_state\":\"TIME-WAIT\",\"server_state\":\"CLOSED\""),
             std::string::npos);
   Ladder ladder = to_ladder(c);

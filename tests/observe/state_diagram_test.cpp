@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "cli/commands.hpp"
+#include "observe/graphviz.hpp"
 #include "observe/json_trace.hpp"
 #include "observe/state_diagram.hpp"
 #include "picture_check.hpp"
@@ -187,8 +188,7 @@ TEST(StateDiagram, ReadingATraceRejectsWhatIsNotOne) {
 }
 
 TEST(StateDiagram, GraphvizRendersElevenStatesAndTheCountedTrace) {
-  SYNACK_REQUIRE_TOOL("dot");
-  auto plain = run_graphviz(to_dot(rfc9293_state_diagram()));
+  auto plain = render_graphviz(to_dot(rfc9293_state_diagram()));
   ASSERT_TRUE(plain) << plain.error();
   for (State s : kAllStates) {
     // Graphviz writes '-' in SVG text as "&#45;".
@@ -203,7 +203,7 @@ TEST(StateDiagram, GraphvizRendersElevenStatesAndTheCountedTrace) {
   ASSERT_TRUE(counts) << counts.error();
   StateDiagram d = rfc9293_state_diagram();
   count_transitions(d, *counts);
-  auto svg = run_graphviz(to_dot(d));
+  auto svg = render_graphviz(to_dot(d));
   ASSERT_TRUE(svg) << svg.error();
   EXPECT_NE(svg->find("×1"), std::string::npos);
   EXPECT_NE(svg->find("stroke=\"#a8a8a8\" stroke-dasharray"), std::string::npos)
@@ -237,6 +237,18 @@ TEST(StateDiagram, GraphvizRendersElevenStatesAndTheCountedTrace) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(Graphviz, BadDotOrFormatIsAnError) {
+  auto broken = render_graphviz("digraph { a -> ");
+  ASSERT_FALSE(broken);
+  EXPECT_NE(broken.error().find("DOT"), std::string::npos) << broken.error();
+  auto format = render_graphviz("digraph { a -> b }", "no-such-format");
+  ASSERT_FALSE(format);
+  EXPECT_NE(format.error().find("no-such-format"), std::string::npos) << format.error();
+  auto fine = render_graphviz("digraph { a -> b }");
+  ASSERT_TRUE(fine) << fine.error();
+  EXPECT_NE(fine->find("<svg"), std::string::npos);
+}
+
 TEST(DiagramCli, WritesSvgOrDotWithATrace) {
   auto dir = scratch_dir("diagram-cli");
   auto trace = exchange_trace(dir);
@@ -250,13 +262,20 @@ TEST(DiagramCli, WritesSvgOrDotWithATrace) {
     EXPECT_EQ(dot.rfind("// RFC 9293", 0), 0u) << dot.substr(0, 80);
     EXPECT_NE(dot.find("<B>×1</B>"), std::string::npos);
   }
-  if (have_tool("dot")) {
-    std::string svg_path = (dir / "states.svg").string();
+  // Drawn in-process by libgvc: no `dot` program needed.
+  for (const char* name : {"states.svg", "states.png"}) {
+    std::string path = (dir / name).string();
     CLI::App app;
     register_diagram(app);
-    app.parse("diagram -o " + svg_path);
-    EXPECT_EQ(exit_status(), 0);
-    EXPECT_NE(read_file(svg_path).find("<svg"), std::string::npos);
+    testing::internal::CaptureStderr();
+    app.parse("diagram -o " + path);
+    testing::internal::GetCapturedStderr();
+    EXPECT_EQ(exit_status(), 0) << name;
+    std::string picture = read_file(path);
+    if (std::string(name) == "states.svg")
+      EXPECT_NE(picture.find("<svg"), std::string::npos);
+    else
+      EXPECT_EQ(picture.rfind("\x89PNG", 0), 0u) << picture.substr(0, 16);
   }
   {
     std::string bad = (dir / "bad.jsonl").string();
