@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The commands the README tells people to run. Each installs what it needs from Debian.
 #   make demo   build (Release) and watch a TCP connection on the simulated network
 #   make test   build with ASan+UBSan and run the whole suite through ctest

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // `synack-bench [NAME...] [--json]`: how fast and how small synack is, on one core, between
 // two stacks in this process over an in-memory link (bench/pair.hpp), with a loopback-sized
 // MTU. `synack-bench --linux-loopback` measures the kernel's TCP over 127.0.0.1 the same way,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The benchmarks of synack-bench (bench.cpp): options and callback on a CLI11 app.
 #pragma once
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # `make bench-loss`: completion times under packet loss, synack beside the Linux kernel in one run
 # (issue 10 §4). A client namespace, a router namespace that drops packets in both directions with
 # nftables in its forward hook (no netem here), and behind the router either synack on its TUN

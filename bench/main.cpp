@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // synack-bench: how fast and how small synack is, between two stacks in one process, and the
 // kernel's TCP over loopback measured the same way (bench/run.sh runs it; docs/performance.md).
 #include <CLI/CLI.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Two synack stacks in one process joined by a zero-delay, lossless in-memory link: what
 // `synack-bench` measures. Unlike the discrete-event SimNetwork (src/sim) there is no event
 // queue, no copy into a scheduled packet and no virtual clock: a packet popped from one

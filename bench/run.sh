@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # `make bench`: synack's benchmarks and the Linux kernel's TCP over loopback in one run, and
 # docs/performance.md written from the results (ratios synack / Linux).
 #   bench/run.sh [OUT.md]     default docs/performance.md; needs build/synack and iperf3

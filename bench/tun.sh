@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # `make bench-tun`: bulk throughput between synack (`synack serve` on a TUN device) and the Linux
 # kernel's TCP in both directions — MTU 1500 and 65520, TUN offloads on and off — and, in the same
 # run, the kernel against itself over a veth pair at the same MTUs, with the same client program.

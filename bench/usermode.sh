@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # `make bench-usermode`: user-mode networking side by side in one run (issue 5, item 8).
 # A client in a network namespace, servers on the host's loopback, carried by
 #   veth          the kernel on both sides (a veth pair; the reference)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Run at build time (cmake -P): writes the git commit the build comes from into a header, rewriting
 # it only when it changed (so nothing recompiles when it did not). Outside a git checkout, or
 # without git, the commit is "unknown" unless -DGIT_COMMIT=... (a source tarball's builder) says.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Debian packages with CPack (make deb): one per install component.
 #   synack_<version>_<arch>.deb         Runtime: the command, libsynack*.so.*, man pages,
 #                                       bash completion

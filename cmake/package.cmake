@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # synack as a package (issue 15): version header, shared and static libraries with an export
 # list, install rules, synackConfig.cmake, pkg-config files, man pages, bash completion, Debian
 # packages (CPack) and the API reference. Included from CMakeLists.txt after every target exists;

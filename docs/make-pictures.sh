@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Draws the pictures of docs/tcp-by-pictures.md with synack itself: the ladder of each scenario
 # (synack sim SCENARIO --svg) and RFC 9293's state diagram, plain and with the transitions the
 # scenarios took (synack diagram). `make docs` builds synack and runs this; commit the result.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Example (c): driving a synack Stack from your own poll() loop — the sans-I/O contract.
 //
 // The library never reads a clock, opens a descriptor or sleeps. The program owns all of that:

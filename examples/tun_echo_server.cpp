@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Example (b): an echo server on a TUN device, driven by the library's event loop.
 //
 // synack::link (libsynack-link) gives the pieces a real-time program needs around the sans-I/O

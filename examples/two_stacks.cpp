@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Example (a): two synack stacks joined in memory.
 //
 // A client stack (198.18.0.1) and a server stack (198.18.0.2) are wired back to back: whatever one

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fuzzed segments against connections that are really there (issue 11 §6). Two stacks, A (the
 // one under test, with a listener) and B (its peer), complete a real handshake, then walk A's
 // connection into the state the input's first byte picks — ESTABLISHED, FIN-WAIT-1, FIN-WAIT-2,

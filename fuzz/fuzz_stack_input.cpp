@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Raw bytes into a live stack with connections open: the stack must drop and count whatever
 // is malformed and never crash, hang or grow without bound.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // libFuzzer: parse -> build -> parse round trip of IP+TCP packets.
 //
 // Any input that parses must rebuild into a packet that parses to the same values (the

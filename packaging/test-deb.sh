@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # ctest package_deb: build the two Debian packages (CPack) and check them without installing
 # them on this machine: names, control fields, contents (dpkg-deb -c), lintian errors when
 # lintian is there, and, from a scratch root made with dpkg -x, the command, its man page, and

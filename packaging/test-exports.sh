@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # ctest package_exports: the shared libraries export their public API and nothing else.
 #   test-exports.sh LIBSYNACK.so LIBSYNACK-LINK.so
 # Lists each library's defined dynamic symbols (nm -D --defined-only, demangled) and fails on

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # ctest package_install: install into a temporary prefix, then use it as an outsider would.
 #   test-install.sh BUILD_DIR SOURCE_DIR
 # Checks: the install tree (binary, shared libraries with SONAME, static libraries, headers,

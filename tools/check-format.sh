@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Fails when a tracked C++ file differs from .clang-format (issue 12: one house style, 100
 # columns). `make format` fixes what this reports. Skips (exit 77) without clang-format.
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The house rules, checked: every folder of src/ includes only the folders it may use (arrows point
 # downward; src/*/README.md says the same in words), and the sans-I/O core (wire, tcp, stack)
 # references no socket, clock, file or entropy function — read from its archive with nm, so that

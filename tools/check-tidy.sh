@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Runs clang-tidy (.clang-tidy at the top of the tree) over every .cpp of src/ and bench/ with
 # the compile commands of a configured build (default build/, the release preset; `make tidy`
 # configures it), or those matching a second argument. Fails on any finding: the tree is kept clean. Skips (exit 77) without

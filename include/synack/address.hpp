@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // IPv4 and IPv6 addresses as one value type, and an address with a port. Public: the API
 // names endpoints with these (namespace synack::wire, as the core has always spelled them;
 // synack::IpAddress and synack::Endpoint are the same types).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Tunables of one connection and of a stack. Every resource has a bound here.
 #pragma once
 

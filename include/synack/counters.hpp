@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Named counters for every drop and every notable event, like `netstat -s` / `nstat`.
 // Each drop path bumps exactly one counter; tests assert the counter moved.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Typed errors of the public API: misuse and connection failures.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A small stand-in for C++23 std::expected: a value or a typed error, no exceptions.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What a driver (simulator, TUN event loop, fuzzer) needs from something that speaks IP:
 // packets in, packets out, and when to call back. No I/O happens behind this interface.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A bound on the buffer memory of a whole process (issue 11 §4), shared by everything that
 // holds bytes for a peer: the stack's send and receive rings, the UDP datagram queue, and
 // whatever an application keeps per connection (the relay's chunks). Like Linux's tcp_mem,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Ready-made StackConfigs for the choices RFC 9293 leaves to an implementation.
 //
 //   synack::Stack stack(synack::profiles::linux(), {addr});

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Randomness enters the core only through this interface (ISN keys, ephemeral ports,
 // timestamp offsets), so tests and the simulator are reproducible from a seed.
 #pragma once

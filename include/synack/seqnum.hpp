@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // RFC 9293 §3.4: sequence numbers live in a 2^32 modular space. SeqNum offers only
 // modular comparison; there is deliberately no operator to get at ordering of raw values.
 #pragma once

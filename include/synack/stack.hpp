@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The public API: a TCP/IP stack with many connections, driven by packets and time.
 //
 //   Stack stack(config, {IpAddress::v4(198,18,0,1)});

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // RFC 9293 §3.3.2: the eleven connection states.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What a connection reports: its event bits and its status (RFC 9293 §3.10.6 STATUS).
 // Declared in namespace synack::tcp, where the core spells them; synack::ConnectionStatus names
 // the same type.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The TCP header's flags and the options the core understands (MSS RFC 9293 §3.2, window
 // scale and timestamps RFC 7323, SACK-permitted and SACK RFC 2018) as value types. Public: the
 // trace records carry them (SegmentEvent). Parsed and emitted by src/wire/tcp_header.hpp.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Virtual and real time as types. The core never reads a clock: every entry point
 // takes `Instant now`, and "no deadline" is std::nullopt, never a magic value.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What the core reports as it works: every state change (from, to, cause, time), every
 // segment in and out, and every drop. `synack trace`, the ladder diagrams, the state
 // diagram counts and the transition-coverage test all read these events.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Man pages from the same text as --help (help2man): synack(1) and synack-SUBCOMMAND(1) for
 # every subcommand `synack --help` lists, each with common.h2m (exit status, files, environment,
 # examples, see also) and, when it exists, SUBCOMMAND.h2m. Writes OUTDIR/*.1.gz and OUTDIR/stamp.

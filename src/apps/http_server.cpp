@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // HTTP/1.1 for `synack serve`.
 #include "apps/http_server.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A small HTTP/1.1 server (RFC 9112 message syntax, RFC 9110 semantics) for `synack serve`:
 //
 //   GET|HEAD /           a short HTML page

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Echo and discard sessions.
 #include "apps/serve_apps.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The applications `synack serve` runs on accepted connections: echo (RFC 862), discard
 // (RFC 863) and a small HTTP/1.1 server (http_server.hpp). Each is a Session driven by the
 // connection's events; none buffers without bound: when send() takes less than offered, a

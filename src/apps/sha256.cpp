@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // SHA-256 (FIPS 180-4) through libcrypto's EVP digest interface.
 #include "apps/sha256.hpp"
 

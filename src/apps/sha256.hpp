@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // SHA-256 for `synack serve`'s HTTP upload digests, computed by libcrypto (OpenSSL's EVP
 // interface, which picks the CPU's SHA extensions where there are any).
 #pragma once

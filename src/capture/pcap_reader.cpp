@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "capture/pcap_reader.hpp"
 
 #include <pcap/pcap.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Reads IP packets out of a pcap or pcapng capture (through libpcap, which reads both), for
 // `synack decode`. Knows the link layers a TCP capture usually comes in: Ethernet (with 802.1Q /
 // 802.1ad VLAN tags), raw IP, Linux cooked capture v1 and v2 (what `tcpdump -i any` writes), and

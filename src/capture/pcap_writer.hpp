@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // pcap capture of raw IP packets (LINKTYPE_RAW: each record starts at the IPv4 or IPv6 header),
 // readable by Wireshark, tshark and tcpdump. Written through libpcap.
 #pragma once

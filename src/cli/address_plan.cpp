@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // --cidr: slirp4netns's address layout.
 #include "cli/address_plan.hpp"
 

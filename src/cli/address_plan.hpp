@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // --cidr NETWORK/PREFIX: the namespace's IPv4 addresses laid out as slirp4netns lays out its
 // default 10.0.2.0/24 — the gateway (synack) at .2, the DNS resolver at .3, the namespace at
 // .100 — so that what is written for slirp4netns (podman's docs, scripts) holds under synack.

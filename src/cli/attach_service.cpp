@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // serve_namespace: a TUN made inside the target namespace, the relay on our side of it.
 #include "cli/attach_service.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What `synack attach` and the slirp4netns front share: serve a network namespace that exists
 // already, until the namespace's process exits, the exit fd closes, the TUN goes away or a
 // signal arrives.

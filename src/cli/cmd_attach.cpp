@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // `synack attach [OPTIONS] PID|PATH`: user-mode networking for a network namespace that exists
 // already (made by unshare, a container runtime, a sandbox), as `synack run` gives its own.
 #include <memory>

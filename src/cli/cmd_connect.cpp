@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // `synack connect HOST PORT`: netcat over synack's TCP through a TUN device. Standard input
 // goes to the connection, the connection to standard output; EOF on input half-closes
 // (shutdown_write); the command ends when the peer has closed, everything it sent is written

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // `synack decode FILE`: the TCP connections of a pcap/pcapng capture, each as a timeline with
 // relative numbers, options, analysis and both ends' inferred RFC 9293 states.
 #include <unistd.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // `synack diagram`: RFC 9293's state diagram, drawn by Graphviz's library (libgvc), optionally with
 // the transitions a trace took counted on its edges.
 #include <filesystem>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // `synack forward add|remove|list --pid N`: port forwards of a running `synack run`,
 // `synack attach` or slirp4netns front, changed over its control socket.
 #include <iostream>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // `synack run [OPTIONS] -- CMD [ARGS...]`: CMD in a network namespace of its own whose only
 // way out is synack — user-mode networking, as slirp4netns and pasta provide.
 #include <sys/epoll.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // `synack serve`: echo, discard and HTTP servers on synack's TCP, reached by the kernel
 // through a TUN device.
 #include <iostream>

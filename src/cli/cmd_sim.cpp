@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // `synack demo` and `synack sim SCENARIO`: scripted conversations between two synack stacks
 // on the simulated network, drawn as a ladder in the terminal.
 #include <unistd.h>

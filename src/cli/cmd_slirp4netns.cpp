@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // `synack slirp4netns` (also synack invoked as `slirp4netns`, through a symlink): slirp4netns's
 // command line, addressing and API socket, served by synack — what rootless podman, buildah
 // and rootlesskit start for a container's network namespace.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // `synack soak --seeds N`: the chaos suite for as many seeds as asked, with a progress bar;
 // prints the seed (and what it chose) of every failure so it can be replayed with --seed.
 #include <unistd.h>

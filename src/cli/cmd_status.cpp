@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // `synack ss` and `synack stats`: the connections and counters of every running
 // `synack serve` / `synack connect`, read through their control sockets (control_socket.hpp).
 #include <iostream>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Each subcommand registers itself on the CLI11 app and returns the exit status via a
 // callback. main.cpp wires them together.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The "forward ..." requests of the control socket, answered with nlohmann::json.
 #include "cli/forward_control.hpp"
 

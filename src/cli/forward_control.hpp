@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // `synack forward add|remove|list` over the control socket: the server's half (in the
 // processes that relay: synack run, synack attach, the slirp4netns front) and the requests.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Port-forward specifications: -p (podman/docker style) and -t/-u (pasta style).
 #include "cli/forward_spec.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Port-forward specifications as users of podman/docker (-p) and pasta (-t, -u) write them,
 // parsed into relay::PortForward values, one per port (ranges expanded). Pure functions; the
 // errors name what is wrong in words a user can act on.

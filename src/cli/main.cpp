@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // synack: a user-space TCP/IP stack you can watch at work.
 #include <CLI/CLI.hpp>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Shared TUN options and the environment they set up.
 #include "cli/net_options.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The options every command on a real TUN shares (--netns, --tun, --addr, --peer, --addr6,
 // --peer6, --no-ipv6, --mtu, --no-offload, --rcvbuf, --sndbuf, --pcap, --trace,
 // --trace-segments, --stats) and

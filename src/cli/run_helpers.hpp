@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The helpers of `synack run` that `synack attach` and the slirp4netns front share (defined in
 // cmd_run.cpp). Forward specifications are parsed in cli/forward_spec.hpp.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The control socket of a running `synack serve` / `synack connect`, and its client
 // (`synack ss`, `synack stats`).
 //

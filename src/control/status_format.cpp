@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "control/status_format.hpp"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What `synack ss` and `synack stats` show, in both directions of the control socket:
 //
 //   process side:  Stack -> JSON lines (connections_json, counters_json)

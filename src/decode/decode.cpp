@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Passive inference of both ends' RFC 9293 states from a capture. See decode.hpp for what "the
 // state after a segment" means when only the wire is seen.
 #include "decode/decode.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // `synack decode`: reads the TCP segments of a capture, groups them into connections and infers,
 // segment by segment, the RFC 9293 state of BOTH ends — without seeing either end's memory.
 //

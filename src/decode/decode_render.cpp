@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // `synack decode` output: a per-connection table, a ladder (text or SVG), JSON.
 #include <cstdio>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "observe/graphviz.hpp"
 
 #include <graphviz/cgraph.h>

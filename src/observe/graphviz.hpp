@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Graphviz DOT rendered in-process by libgvc (Graphviz's library, Debian libgraphviz-dev), so
 // that `synack diagram` draws without the `dot` program. Its own static library
 // (synack_graphviz), kept out of libsynack-link so that embedders do not inherit libgvc.

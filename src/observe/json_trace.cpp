@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "observe/json_trace.hpp"
 
 #include <nlohmann/json.hpp>

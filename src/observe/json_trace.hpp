@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // `--trace FILE`: every state transition (and, with segments on, every segment and drop) as
 // one JSON object per line (written with nlohmann-json).
 #pragma once

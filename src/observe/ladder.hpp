@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A ladder (sequence) diagram of one TCP conversation between two ends: segments as arrows,
 // state changes written on each end's timeline. Built from a simulation (LadderRecorder) or
 // from a capture (synack decode), rendered as text here and as SVG in ladder_svg.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "observe/ladder_svg.hpp"
 
 #include <algorithm>

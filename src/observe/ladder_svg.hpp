@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Ladder diagrams as pictures: an SVG drawing of a Ladder (two timelines, segments as slanted
 // arrows, state changes in boxes beside each timeline) and a self-contained HTML page around it.
 // `synack sim/demo --svg/--html` and `synack decode --svg` call these.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "observe/state_diagram.hpp"
 
 #include <algorithm>

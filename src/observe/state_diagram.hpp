@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // RFC 9293's state diagram (§3.3.2, Figure 5) as a Graphviz graph: the eleven states, every
 // transition labelled "event / action" in the words the stack records as a transition's cause,
 // plus the transitions §3.10.7 adds to the figure (the RST paths, SYN-RECEIVED back to LISTEN,

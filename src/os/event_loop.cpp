@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // epoll driver for one Stack on one TUN device.
 #include "os/event_loop.hpp"
 

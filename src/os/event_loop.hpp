@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The driver for a Stack on a real TUN device: one thread, one epoll set.
 //
 //   TUN readable  -> read up to read_batch packets -> stack.receive_packet(bytes, now)

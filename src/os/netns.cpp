@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Namespaces and addresses through iproute2.
 #include "os/netns.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The kernel's side of a TUN: network namespaces and interface configuration, done by running
 // iproute2's `ip` (the same commands a person would type, so failures read naturally).
 #pragma once

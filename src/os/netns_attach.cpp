@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // `synack attach`'s helper child: setns into the target's user and network namespaces, make
 // and configure the TUN there, pass its descriptor up, exit.
 #include "os/netns_attach.hpp"

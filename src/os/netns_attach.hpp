@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A TUN interface created inside a network namespace that already exists (`synack attach`,
 // the slirp4netns front): a short-lived child enters the namespace — through the user
 // namespace that owns it when we lack the privilege ourselves — creates the TUN there,

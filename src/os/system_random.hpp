@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A RandomSource for drivers that face real networks: getrandom(2), so ISN keys and ephemeral
 // ports cannot be predicted (RFC 6528 §3, RFC 6056 §3.3).
 #pragma once

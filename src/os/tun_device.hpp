@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A Linux TUN interface (IFF_TUN | IFF_NO_PI): IP packets in and out through one file
 // descriptor, IPv4 and IPv6. With offloads (IFF_VNET_HDR + TUNSETOFFLOAD), the kernel hands
 // over TCP segments of up to 64 KiB (TSO) whose checksum it left for us to finish; read()

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The shared-object interface packetdrill loads with --so_filename (its packetdrill.h,
 // "struct packetdrill_interface"), declared here from its documented ABI: a table of C
 // function pointers, each taking the object's userdata first, in this exact order. No

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // libsynack_packetdrill.so: packetdrill's shared-object interface (interface.hpp) on the
 // public synack::Stack API, so that one packetdrill script runs against the Linux kernel and
 // against synack. See README.md here and SHIM.md beside packetdrill.

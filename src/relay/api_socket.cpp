@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The slirp4netns-compatible API socket: requests parsed with nlohmann::json, forwards kept by
 // the Relay.
 #include "relay/api_socket.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // slirp4netns's API socket (--api-socket PATH), for the tools that drive it: rootlesskit's
 // slirp4netns port driver and podman's slirp4netns port handler add and remove port forwards
 // at run time through it. A UNIX stream socket; each connection carries one JSON request and

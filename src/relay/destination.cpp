@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The one check of relayed destinations (RFC 6890 special-purpose addresses).
 #include "relay/destination.hpp"
 

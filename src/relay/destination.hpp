@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Where a connection or datagram from the namespace may go on the host: decided by what the
 // destination *is* (wire::classify), never by comparing it with one string or address. The
 // TCP relay and the UDP relay both ask here.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // DNS to the namespace's resolver, over UDP and TCP, to the host's.
 #include "relay/dns.hpp"
 

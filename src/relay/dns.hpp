@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // DNS for the namespace: the gateway (and, with --cidr, the resolver address beside it, as
 // slirp4netns's 10.0.2.3) answers on port 53 over UDP and TCP by relaying to the host's
 // resolver (RelayConfig::dns_upstream). RFC 1035 §4.2 / RFC 7766 §5: a resolver serves TCP

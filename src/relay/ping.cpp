@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ICMP echo relayed through unprivileged ping sockets.
 #include "relay/ping.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ICMP echo beyond the gateway for `synack run`: the stack hands over echo requests to other
 // addresses (StackConfig::intercept_echo); each (namespace address, destination, identifier)
 // gets an unprivileged ping socket on the host (SOCK_DGRAM, IPPROTO_ICMP / IPPROTO_ICMPV6),

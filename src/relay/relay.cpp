@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // TCP relaying for `synack run`: connect requests -> host connects -> splices; port forwards.
 #include "relay/relay.hpp"
 

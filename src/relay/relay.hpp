@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The user-mode network behind `synack run`: every TCP connection the namespace opens is
 // terminated by synack's stack (intercepting) and relayed to a host socket connected to the
 // same destination; the namespace's SYN is answered only once the host's connect succeeded

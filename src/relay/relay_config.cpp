@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Small helpers over RelayConfig's types.
 #include "relay/relay_config.hpp"
 

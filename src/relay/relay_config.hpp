@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What `synack run`'s relay needs to know: its addresses, the namespace's, and the user's
 // decisions (host loopback, port forwards, the DNS upstream).
 #pragma once

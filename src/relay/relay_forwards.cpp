@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Port forwards added and removed while the relay runs: one host listener each.
 #include <netinet/in.h>
 #include <sys/epoll.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // `synack run`'s namespace child: unshare, map ids, mount, create and configure the TUN, pass
 // its descriptor up (SCM_RIGHTS), wait for the go, exec.
 #include "relay/sandbox.hpp"

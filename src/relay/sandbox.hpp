@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The child of `synack run`: the init of a new PID namespace, in a new network namespace (and
 // a new user namespace when not root, as rootless container tools do; and a new mount
 // namespace, so that its /etc/resolv.conf can name synack's resolver and /proc is its own),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // wire::Endpoint <-> struct sockaddr, for the relay's host sockets.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A relayed connection: the stack's connection <-> a host socket.
 #include "relay/splice.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // One relayed TCP connection: a connection of synack's stack (toward the namespace) joined to
 // a kernel socket of the host (toward the real peer). Bytes flow both ways with
 // back-pressure and nothing buffered without bound: at most one chunk per direction waits

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // UDP port forwards: host peers <-> the guest's forwarded port, one flow per peer.
 #include "relay/udp_forward.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // UDP port forwards (-p HOSTPORT:PORT/udp) for `synack run`: a host socket bound to the
 // forward's address; each host peer that sends to it gets a flow, seen in the namespace as
 // the gateway and a port of its own, sending to the guest's PORT. The guest's answers to that

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // UDP flows between the namespace and host sockets.
 #include "relay/udp_relay.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // UDP for `synack run`: each (namespace endpoint, destination) pair is a flow with its own
 // connected host socket; replies come back from the destination the namespace addressed.
 // DNS to the gateway goes to the host's resolver. Flows are bounded in number and expire

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Bulk transfer between two synack stacks on the simulated network: `synack sim bulk`, the
 // chaos tests and `synack soak` all run this. Every byte is checked at the receiver against
 // the sender's generator, so loss, reordering, duplication or corruption that slipped through

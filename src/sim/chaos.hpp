@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Seeded random hostile networks for the chaos tests and `synack soak`: one seed picks the
 // faults, buffers, reader speed, directions and size, so any failure replays from its seed.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The PFTK throughput model (Padhye, Firoiu, Towsley, Kurose, "Modeling TCP Throughput: A Simple
 // Model and its Empirical Validation", SIGCOMM 1998, eq. 31), with the window, link-rate and
 // reader bounds a simulated path adds.

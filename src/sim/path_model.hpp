@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // How long a bulk transfer should take on a simulated path, from the path alone: the
 // Padhye-Firoiu-Towsley-Kurose model of TCP throughput under loss (with its timeout term), bounded
 // by the window, the link rate and the receiving application's reading speed. The chaos soak gives

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Named, scripted conversations on the simulated network: `synack sim SCENARIO` and
 // `synack demo` run these and draw their ladders.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A deterministic discrete-event network that joins NetworkHost objects in virtual time.
 //
 // Packets a host emits are routed by destination IP address to the host that owns it, pass

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Two synack stacks — a client and a server — on the simulated network, with everything
 // that happens recorded into a observe::Ladder. The scenarios, `synack demo`, `synack sim bulk` and
 // the soak tests drive this.

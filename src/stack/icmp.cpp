@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ICMP (RFC 792) and ICMPv6 (RFC 4443): parse, classify, build.
 #include "stack/icmp.hpp"
 

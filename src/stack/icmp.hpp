@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ICMP (RFC 792) and ICMPv6 (RFC 4443) for the stack's IP layer: bytes <-> values for the few
 // messages a TCP host needs — echo request/reply, the errors we send (protocol unreachable,
 // ICMPv6 parameter problem) and the errors we receive, parsed down to the quoted TCP header so

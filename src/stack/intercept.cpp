@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Interception for user-mode networking (`synack run`): SYNs to any destination held as
 // connect requests until the application has tried the real destination, and UDP datagrams
 // queued for relaying. Nothing here is reached unless StackConfig::intercept is set.

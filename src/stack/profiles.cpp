@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // synack::profiles (include/synack/profiles.hpp).
 #include "synack/profiles.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Many connections: demultiplexing by 4-tuple, listeners with bounded queues, ephemeral
 // ports, packet output, timers and events.
 #include "stack/stack_impl.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The stack's private state and its implementation: Stack (include/synack/stack.hpp) holds a
 // unique_ptr to this and forwards each call. Not part of the API.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Helpers shared by the stack's source files (not part of the API).
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A fixed-capacity ring of bytes, allocated on first use. The send buffer (whose unacked
 // prefix is the retransmission queue) and the receive buffer (with out-of-order data
 // written ahead of the in-order tail) are both rings.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // User calls (RFC 9293 §3.10.1–3.10.6), timeouts (§3.10.8) and the one state-change function.
 #include "tcp/connection.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // One TCP connection: the TCB of RFC 9293 §3.3.1 and the event processing of §3.10.
 // Sans-I/O: every entry point takes `now` and a SegmentSink for what it sends; the driver
 // asks next_deadline() when to call on_timer(). No clock, socket or RNG is touched here.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // RFC 9293 §3.10.7 SEGMENT ARRIVES, in the RFC's order of checks.
 #include <algorithm>
 

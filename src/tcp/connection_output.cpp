@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What a connection sends: SYNs, data with Nagle and SWS avoidance, FINs, ACKs, RSTs.
 #include <algorithm>
 #include <vector>

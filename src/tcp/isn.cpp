@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "tcp/isn.hpp"
 
 #include <cstring>

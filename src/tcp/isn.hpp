@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // RFC 6528 initial sequence numbers: ISN = M + F(localip, localport, remoteip, remoteport,
 // secretkey), with M a 4-microsecond timer and F a keyed hash (SipHash-2-4 here).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Loss recovery's state, one type (issue 12 §4): the phase, RFC 6582's "recover" point (RFC 6675
 // RecoveryPoint), the SACK scoreboard, HighRxt, the log of SACK recovery's retransmissions (RFC
 // 8985 §6.2) and the duplicate-ACK count. The connection drives it (connection_input.cpp for ACKs,

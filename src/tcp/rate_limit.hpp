@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A count of events allowed per second, for replies we did not ask for (RFC 5961 §7).
 // Sans-I/O: the caller passes the time.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "tcp/receive_buffer.hpp"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The receive side's byte store: in-order data waiting for the application, and
 // out-of-order data written ahead into the same ring (RFC 9293 §3.10.7.4 seventh: segments
 // are "queued for later processing"). Bounded by the ring's capacity and a range count.

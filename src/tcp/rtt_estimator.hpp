@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // RFC 6298 retransmission timer computation, with RFC 7323 Appendix G's gains for samples
 // taken from timestamps on many ACKs per round trip.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "tcp/sack_scoreboard.hpp"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The sender's record of what the peer has SACKed (RFC 2018) and the RFC 6675 queries built on
 // it: IsLost, the pipe estimate and NextSeg's choice of hole. Bytes throughout; bounded by a
 // fixed number of ranges.

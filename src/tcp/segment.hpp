@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A TCP segment as the connection sees it: header values with SeqNum types and a payload
 // view. The stack turns wire::TcpPacket into this and back.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // SYN cookies, RFC 4987 §3.6; the layout follows Linux (see syn_cookie.hpp).
 #include "tcp/syn_cookie.hpp"
 

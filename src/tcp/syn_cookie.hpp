@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // SYN cookies (RFC 4987 §3.6): a listener whose SYN queue is full answers a SYN without
 // keeping any state; what it would have kept is folded into the ISS of its SYN,ACK (and,
 // with timestamps, into the low bits of its TSval), and rebuilt from the peer's ACK.

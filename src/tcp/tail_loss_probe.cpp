@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // RFC 8985 §7, the tail loss probe (TLP). A loss among the last segments of a flight leaves
 // too few later segments to produce DupAcks or SACKs, and only the RTO (200 ms at least, often
 // far more after backoff) would find it. 2 SRTT after the last transmission the last segment is

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The state machine's transitions, once: every (from, to, cause) a connection may take, the
 // RFC 9293 section that defines it and the words the trace records for it ("rcv FIN / snd
 // ACK", the "event / action" labels of Figure 5).

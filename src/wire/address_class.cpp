@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Address classification by the IANA special-purpose registries.
 #include "wire/address_class.hpp"
 

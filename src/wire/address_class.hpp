@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What an address is, by the IANA special-purpose registries (RFC 6890, RFC 4291 §2.5.5,
 // RFC 6052, RFC 3056): one function the stack's martian filter and the relay's destination
 // checks share, so that no textual or alternative form of an address slips past either.

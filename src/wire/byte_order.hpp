@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Explicit big-endian (network byte order) loads and stores over byte spans. Wire code reads
 // fields through these at named offsets instead of casting buffers to packed structs.
 // Callers check the span is long enough first (one length check per header).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // RFC 1071 Internet checksum: the 16-bit one's complement of the one's complement sum of
 // the data taken as big-endian 16-bit words, an odd final byte padded with zero.
 #include "wire/checksum.hpp"

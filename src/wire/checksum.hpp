@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // RFC 1071 Internet checksum, and the TCP pseudo-header sums of RFC 9293 §3.1 (IPv4)
 // and RFC 8200 §8.1 (IPv6).
 #pragma once

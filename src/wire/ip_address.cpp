@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // IpAddress text forms, written by hand: the core links no libc networking (no inet_pton).
 #include "wire/ip_address.hpp"
 

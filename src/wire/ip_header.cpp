@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // IPv4 (RFC 791 §3.1) and IPv6 (RFC 8200 §3) header parsing and emission.
 #include "wire/ip_header.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // IPv4 (RFC 791) and IPv6 (RFC 8200) headers: parse from bytes, emit to bytes.
 #pragma once
 

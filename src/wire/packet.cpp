@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Whole IP+TCP packets: parse with every check, build with both checksums.
 #include "wire/packet.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A whole IP+TCP packet: parse (with every check) and build (with checksums).
 #pragma once
 

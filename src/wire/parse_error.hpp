@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Why a packet could not be parsed. Every malformed input maps to one of these; none throws.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The TCP header of RFC 9293 §3.1: parse, emit, checksum.
 #include "wire/tcp_header.hpp"
 

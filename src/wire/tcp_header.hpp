@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The TCP header of RFC 9293 §3.1 and its options (MSS §3.2, window scale and timestamps
 // RFC 7323, SACK-permitted and SACK RFC 2018): a value type with parse / emit / size.
 #pragma once

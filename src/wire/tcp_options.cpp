@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // TCP options: parse (RFC 9293 §3.2) and emit in a fixed, Linux-like layout.
 #include <algorithm>
 

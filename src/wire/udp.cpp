@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // UDP (RFC 768) parsing and building.
 #include "wire/udp.hpp"
 

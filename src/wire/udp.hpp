@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // UDP datagrams (RFC 768): parse with the length and checksum checks, build with the
 // checksum over the pseudo-header (RFC 768 for IPv4, RFC 8200 §8.1 for IPv6).
 #pragma once

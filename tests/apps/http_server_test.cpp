@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // `synack serve`'s HTTP pieces: request heads (RFC 9112 §3, §5, §6), the chunked transfer
 // coding (RFC 9112 §7.1), and SHA-256 (FIPS 180-4 test vectors).
 #include <gtest/gtest.h>

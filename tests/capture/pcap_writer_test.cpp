@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "capture/pcap_writer.hpp"
 
 #include <gtest/gtest.h>

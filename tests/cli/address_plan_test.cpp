@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // cli::plan_from_cidr: --cidr lays addresses out as slirp4netns does (gateway .2, DNS .3,
 // namespace .100) and refuses what cannot hold that layout, saying why.
 #include "cli/address_plan.hpp"

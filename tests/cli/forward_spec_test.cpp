@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // cli::parse_publish and cli::parse_pasta_ports: -p and -t/-u as podman and pasta users write
 // them, ranges expanded, malformed specifications refused with a message naming the fault.
 #include "cli/forward_spec.hpp"

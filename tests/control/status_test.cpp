@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // `synack ss` / `synack stats`: the JSON lines a process sends, the text the client prints,
 // and the control-socket protocol against a Stack driven in-process (a SimPair with one
 // established connection), served by a ControlServer on a poll() loop in virtual time.

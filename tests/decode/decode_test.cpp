@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // synack decode: passive inference of both ends' RFC 9293 states from segments on the wire.
 // Synthetic segment sequences for every case the observer must handle, the link layers of the
 // pcap reader, and a synack scenario captured with --pcap decoded back to the states the two

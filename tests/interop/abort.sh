@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Aborts (RST on an established connection), each way. The kernel aborts (SO_LINGER {1, 0} and
 # close): synack connect exits with status 3 "connection reset"; synack serve counts the reset,
 # forgets the connection and goes on serving. synack aborts: serve, stopped while a kernel

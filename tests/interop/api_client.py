@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """slirp4netns API socket client for the interop tests, as podman and rootlesskit speak it:
 connect, write one JSON request, shut down the writing side, read the answer to EOF.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # `synack attach` against namespaces it did not make (issue 16 §1, §3, §5, "Bad input and
 # faults"):
 #  - a network namespace made with `unshare --net`, given by PID: --ready-fd reports "1", the

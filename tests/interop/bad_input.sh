@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Bad input from the kernel's side: a python3 packet socket on the TUN in the namespace hands
 # synack hand-made IPv4 and IPv6 packets — bad checksums, truncated headers, bad lengths and
 # versions, fragments, unknown protocols, martian source and foreign destination addresses,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Issue 11 §2 and §5 against the real kernel: a kernel client holds a connection to synack
 # serve's echo port and keeps echoing data, while an attacker on the link (an AF_PACKET socket
 # on the TUN, spoofing the client's 4-tuple) injects 10,000 segments over about 5 s with

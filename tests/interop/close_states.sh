@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Connection close against the kernel, with the kernel socket's states read by `ss -tan` in the
 # namespace and synack's from its --trace: the side that closes first ends in TIME-WAIT, the
 # other passes CLOSE-WAIT and LAST-ACK; in both roles (synack serve, synack connect) and with

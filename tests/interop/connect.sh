@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # `synack connect` as the client: fetch a file from python3's http.server on the kernel side,
 # byte-exact, over IPv4 and IPv6; upload to a peer that half-closed at once; and the exit
 # status for a refused connection.

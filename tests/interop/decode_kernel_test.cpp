@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // synack decode against the Linux kernel's own TCP: two network namespaces joined by a veth pair
 // (addresses in 198.18.0.0/15, the benchmarking range, and nothing else), a server in one, curl in
 // the other, tcpdump capturing — on the veth (Ethernet) and with `-i any` (Linux cooked v2) — and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """A tiny DNS resolver for the interop tests: answers A for NAME with ADDR (both from argv),
 NXDOMAIN for anything else, over UDP on BIND:PORT. Prints "PORT n" once bound.
 

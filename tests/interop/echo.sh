@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # netcat against synack's echo (RFC 862) and discard (RFC 863) servers, IPv4 and IPv6.
 source "$(dirname "$0")/lib.bash" "$1"
 interop_setup echo

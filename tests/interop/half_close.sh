@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Half-close each way. The kernel shuts down its write side and then still receives: from
 # synack's echo server (everything echoed, most of it after the kernel's FIN) and from its HTTP
 # server (an upload ended by FIN, answered afterwards). And synack connect half-closes when its

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Servers on the host's loopback for the `synack run` interop tests (tests/interop/run_*.sh).
 
 Each binds 127.0.0.1 on a free port, prints "PORT n" (flushed) and serves until killed:

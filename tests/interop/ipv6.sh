@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # IPv6 end to end (fd53:796e:6163::1 synack, ::2 the kernel): handshakes both ways, 20 MB each
 # way byte-exact in both roles, the close ending in TIME-WAIT on the kernel's side, and the
 # same at IPv6's minimum MTU (1280) without offloads. Every TCP packet in the captures must be

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Shared by the interop smoke tests: synack on a real TUN, the Linux kernel on the other side,
 # inside a network namespace each test makes for itself. Sourced, not run.
 #

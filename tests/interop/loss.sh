@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Loss recovery with the kernel as peer: 2 % of the TCP packets between synack and the kernel
 # are lost and 20 MB must still arrive byte-exact each way (curl GET and PUT against synack
 # serve, and synack connect uploading to a kernel nc -l), at MTU 1500 without offloads so there

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # TCP options negotiated with the kernel, read from synack's captures by tshark: both SYNs of
 # every connection carry MSS, window scale, SACK-permitted and timestamps, with synack active
 # (synack connect to python3's http.server) and passive (curl to synack serve), IPv4 and IPv6;

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The kernel pings synack's addresses (ICMP echo, ICMPv6 echo), and synack answers a protocol
 # it does not serve with ICMP protocol unreachable. Here synack creates the namespace itself and
 # must remove it on exit.

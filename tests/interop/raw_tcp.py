@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Raw IPv4/TCP packets for the attack tests (tests/interop/syn_flood.sh, blind_inject.sh):
 built with correct checksums, written to a TUN's kernel side with an AF_PACKET socket (as an
 attacker on the link would, spoofing any source), and synack's packets read back from it.

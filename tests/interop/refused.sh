@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Connections refused, both ways. The kernel connects to a port synack serve does not serve:
 # synack's RST makes connect() fail with ECONNREFUSED (IPv4 and IPv6). synack connect to a port
 # the kernel does not serve: exit status 2 and "connection refused" — by the kernel's RST, and

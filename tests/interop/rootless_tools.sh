@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # synack as the slirp4netns of the real rootless tools (issue 16 §2, §5): rootless podman 4 and
 # rootlesskit 1.1, each run by a dedicated unprivileged user this test creates (with subuid and
 # subgid ranges, removed on exit), each given a copy of synack named slirp4netns.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Bad input from CMD: inside `synack run` (no --allow-host-loopback), python3 writes hand-made
 # packets to synack0 through a packet socket — bad TCP and IPv4 checksums, truncated IPv4 and
 # TCP headers, impossible data offsets — then floods SYNs to 3000 ports of the gateway (each

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # DNS and ICMP to synack run's gateway. A small python3 resolver on the host's 127.0.0.1 answers
 # A and AAAA for interop.synack.test (203.0.113.7 / 2001:db8::7; documentation addresses, never
 # contacted) and NXDOMAIN otherwise. With `synack run --dns 127.0.0.1:PORT`: CMD's

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # What users of slirp4netns and pasta miss, inside synack run:
 # - DNS over TCP to the gateway (RFC 7766): a python3 resolver on the host's 127.0.0.1 answers
 #   over TCP only; a length-prefixed query to 198.18.0.1:53 over TCP gets its answer, same ID

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Port forwards: `synack run -p 127.0.0.1:HOSTPORT:8080 -p HOSTPORT2:7 -- python3 ...` with
 # host_server.py's HTTP (8080) and echo (7) servers inside the namespace. curl on the host,
 # through 127.0.0.1:HOSTPORT, downloads 64 MB and uploads 64 MB, byte-exact by SHA-256; the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Port forwards beyond one TCP port: a TCP range (-p 127.0.0.1:B-B+2:7001-7003), UDP
 # (-p B+3:5353/udp), IPv6 TCP and UDP on the host's ::1 (-p [::1]:B+4:8080, pasta's
 # -u ::1/B+5:5353), pasta's -t with a range into the same ports. Inside, one python3 process

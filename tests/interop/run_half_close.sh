@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Half-close through synack run's relay, both ways.
 #  - CMD shuts down its write side (FIN) and still receives: from a host "sink" (reads to EOF,
 #    then answers the length and SHA-256 of what it got) and from a host echo server (most of

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The host-loopback guard of synack run has no way around it (issue 11). Without
 # --allow-host-loopback, CMD is root in its namespace and writes raw packets to synack0 (an
 # AF_PACKET socket, as an attacker would): TCP SYNs and UDP datagrams to every form of the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Many connections through synack run's relay to a threaded python3 echo server on the host's
 # loopback: 300 short connections in a row (connect, 1 KB each way, close — every one must
 # succeed), then 200 at once (all 200 open before any sends; 64 KB each way on each, all

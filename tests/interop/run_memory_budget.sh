@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Issue 11 §4 and §5: 2,000 connections from synack run's namespace to a host service that
 # accepts them and never reads. Before the memory budget, this took synack to 726 MB. Now
 # `synack run --max-memory 64M` must keep its resident set near the budget: the peak VmHWM

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # ICMP echo beyond the gateway: synack run relays a ping from its namespace through an
 # unprivileged ping socket (SOCK_DGRAM, IPPROTO_ICMP / IPPROTO_ICMPV6) on the host, when the
 # host's net.ipv4.ping_group_range allows it, and counts it (relay_ping_unavailable) and says

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Refusals and exit statuses of synack run. With --allow-host-loopback, a connect to a closed
 # port on the host's loopback (via the gateway, IPv4 and IPv6) fails inside with ECONNREFUSED,
 # quickly. Without the flag, the host's loopback is unreachable: a connect to a listening host

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Resets through synack run's relay, both ways, and a host server that dies mid-transfer.
 #  - the host server aborts (SO_LINGER {1, 0}, close): CMD's recv fails with ECONNRESET;
 #  - CMD aborts the same way: the host server's recv fails with ECONNRESET;

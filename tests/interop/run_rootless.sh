@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # synack run without root: as nobody (uid 65534), synack run puts CMD in a user namespace of
 # its own (CMD is uid 0 there, nobody outside). curl inside downloads 16 MB from and uploads
 # 16 MB to a python3 HTTP server on the host's loopback (--allow-host-loopback), byte-exact;

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Signals and cleanup of synack run. SIGTERM to synack run reaches CMD (which traps it and exits
 # 7): synack run exits 7. SIGINT likewise (CMD exits 8). Afterwards nothing is left: not CMD,
 # no process in CMD's network namespace (so the namespace is gone), not synack's control socket

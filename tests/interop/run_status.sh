@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Status of a running synack run: CMD holds a relayed connection to a host echo server open;
 # synack ss --pid lists it ESTABLISHED (198.18.0.1:PORT as seen from CMD's side) with a
 # details line, synack ss without --pid includes the run process, synack stats shows

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # synack run's TCP relay carrying bulk data: curl inside `synack run --allow-host-loopback`
 # downloads 64 MB from and uploads 64 MB to a python3 HTTP server on the host's 127.0.0.1
 # (reached through the gateway 198.18.0.1), byte-exact by SHA-256; then the same at MTU 1500

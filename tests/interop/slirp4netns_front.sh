@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # synack's slirp4netns front, driven with the command lines podman 4 and rootlesskit 1.1 use
 # (issue 16 §2), without the tools themselves (rootless_tools.sh runs those):
 #  - a copy named slirp4netns: `--help` names every flag podman and rootlesskit probe for,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # synack ss and synack stats against a running synack serve: a kernel nc holds a connection to
 # the echo port open, and both commands must see it through serve's control socket.
 source "$(dirname "$0")/lib.bash" "$1"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Issue 11 §1 and §5 against the real kernel: 100,000 spoofed SYNs (random sources in
 # 198.19.0.0/16 that never answer, Linux-like options) written from the namespace onto synack
 # serve's TUN with an AF_PACKET socket, paced at about 40,000 a second. While the flood runs —

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # 100 MB each way in both roles, byte-exact by SHA-256: the kernel's curl downloads from and
 # uploads to `synack serve --http`; `synack connect` downloads from python3's http.server and
 # uploads to a kernel `nc -l`; and a fifth of that each way with MTU 1500 and no offloads. The

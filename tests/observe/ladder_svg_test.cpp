@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Ladder diagrams as SVG and HTML: every scenario's picture is well-formed XML, renders (with
 // rsvg-convert) to a sane, non-blank image, and shows what it should where it should: a red
 // cross where lost-syn's SYN was lost, green SYN arrows, blue FIN arrows, a break for the 60 s

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Helpers for tests that check pictures: is the SVG well-formed XML, does it render
 // (rsvg-convert), and what colours are where in the rendered PNG (png_stats.py beside this file).
 #pragma once

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Colour statistics of a PNG, for tests that check a rendered picture, not only its XML.
 
 usage: png_stats.py FILE [X0 Y0 X1 Y1]...

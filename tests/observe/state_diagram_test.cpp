@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // `synack diagram`: RFC 9293's state diagram in DOT, its edges labelled with the causes the
 // stack really records, counted from a trace, and rendered by Graphviz into a picture.
 #include <gtest/gtest.h>

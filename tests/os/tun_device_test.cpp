@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The TUN link's pure parts: finishing a partial checksum as the kernel leaves it under
 // TUN_F_CSUM (VIRTIO_NET_HDR_F_NEEDS_CSUM), the word-at-a-time sum, and prefix matching. The
 // device itself needs root; tests/interop drives it against the kernel.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Builds packetdrill into the build tree for the packetdrill tests (ctest -L packetdrill).
 # usage: build-packetdrill.sh PACKETDRILL_SOURCE_DIR BUILD_DIR
 # Exits 77 (skipped) when the source is absent or the build fails, so that the scripts

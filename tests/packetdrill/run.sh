@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Runs one packetdrill script against the Linux kernel or against synack.
 #
 # usage: run.sh linux|synack|synack-rfc SCRIPT.pkt PACKETDRILL [SHIM.so]

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // relay::ApiSocket::answer: slirp4netns's JSON requests against a real Relay (its forwards are
 // real host listeners on 127.0.0.1), including every kind of bad request.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // relay::host_destination: the one check of where a relayed connection or datagram may go.
 #include <gtest/gtest.h>
 

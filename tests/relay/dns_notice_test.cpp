@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // relay::dns_destination (DNS to the namespace's resolver, UDP and TCP alike, goes to the
 // host's) and relay::note_gateway_denied (one message naming --allow-host-loopback).
 #include <gtest/gtest.h>

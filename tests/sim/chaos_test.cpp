@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Chaos: seeded random hostile networks (loss up to 30 %, reordering, duplication, corruption,
 // delay, bandwidth limits, tiny and zero windows, both directions at once). Every byte must
 // arrive exactly once and in order, both ends must reach CLOSED, nothing may hang.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Tiny NetworkHost fakes for the link tests, built from raw IPv4 bytes so these tests do not
 // depend on the TCP stack.
 #pragma once

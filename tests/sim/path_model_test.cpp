@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // sim::model_transfer (the PFTK model with window, rate and reader bounds) and the time budget
 // run_bulk holds a transfer to.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Every named scenario runs to its scripted end, and its ladder shows the states the RFC says
 // each end passes through.
 #include <gtest/gtest.h>

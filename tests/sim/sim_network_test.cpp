@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "sim/sim_network.hpp"
 
 #include <gtest/gtest.h>

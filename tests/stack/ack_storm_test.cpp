@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // RFC 5961 §7 at the stack: two synack ends that disagree about sequence space (a third
 // party injected data into one of them, the classic "ACK storm") exchange ACKs at most at the
 // per-connection limit, never in a loop; and the optional stack-wide limit caps challenge

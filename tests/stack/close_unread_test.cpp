@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // RFC 2525 §2.17 ("Failure to RST on close with data pending"): closing a connection with
 // received data unread sends an RST instead of the FIN — the peer learns the data was lost.
 #include <gtest/gtest.h>

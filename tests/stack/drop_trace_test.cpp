@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A drop's trace names the counter it bumped (issue 12): DropEvent::counter is always one of
 // the names `synack stats` lists, that counter moved, and every drop_* counter that moved was
 // traced. Driven by a listener, a half-open connection and a few thousand packets that are

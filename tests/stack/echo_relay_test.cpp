@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // StackConfig::intercept_echo: echo requests to addresses not ours are queued for the
 // application (synack run relays them through host ping sockets) and answered from the
 // destination with the request's identifier, sequence number and the data the application got

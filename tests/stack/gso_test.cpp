@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Segmentation offload (TcpConfig::gso_max_bytes): new data leaves in bursts of whole
 // segments marked with the size the link cuts them to; retransmissions stay one segment.
 #include <gtest/gtest.h>

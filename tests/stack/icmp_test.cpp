@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The stack's IP layer: ICMP echo (RFC 792, RFC 4443 §4), protocol unreachable / parameter
 // problem for protocols we do not serve (RFC 1122 §3.2.2.1, RFC 8200 §4), and ICMP errors
 // delivered to the connection they quote (RFC 1122 §4.2.3.9, RFC 5927 §4.1).

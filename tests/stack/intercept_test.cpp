@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Interception (StackConfig::intercept), the core of `synack run`: SYNs to any destination
 // held until the application decides, answered with SYN,ACK, RST or ICMP unreachable; UDP
 // datagrams to any destination queued and sent back from that destination.

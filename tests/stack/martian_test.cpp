@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Invalid addresses at the stack: a segment from a source that cannot originate TCP is
 // dropped before any connection sees it (RFC 9293 §3.9.2.3 MUST-63, RFC 1122 §3.2.1.3), and
 // an active OPEN to a broadcast, multicast or unspecified address is refused (§3.9.1.1

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Issue 11 §4 in virtual time: a stack with a MemoryBudget (StackConfig::memory_budget)
 // whose application never reads. Its buffers stay within the budget; connections beyond what
 // it holds see a zero window (flow-controlled, not dropped or reset); new connections are

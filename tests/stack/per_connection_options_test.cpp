@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Per-connection liveness settings through the public API: keep-alives (RFC 9293 §3.8.4,
 // MUST-24/25/27/28) and R2 (§3.8.3, MUST-21). Two stacks joined by a scripted wire whose
 // delivery a test can cut, in virtual time.

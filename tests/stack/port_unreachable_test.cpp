@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Stack::send_port_unreachable: a relayed UDP datagram the host refused is answered toward the
 // namespace with ICMP port unreachable (RFC 792 code 3) / ICMPv6 port unreachable (RFC 4443
 // §3.1 code 4) quoting the datagram, rate-limited like every error we send unasked (RFC 1122

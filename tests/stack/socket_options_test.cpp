@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Per-socket sizes through the public API (Stack::connect / Stack::listen with SocketOptions,
 // Linux's SO_SNDBUF, SO_RCVBUF and TCP_MAXSEG): the MSS clamp (RFC 9293 §3.7.1), the receive
 // buffer and the window scale chosen for it (RFC 7323 §2.3), the send buffer, and the ranges.

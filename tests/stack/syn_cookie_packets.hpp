@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Packets for the SYN cookie tests: a scripted peer's SYNs and ACKs, and what the stack sent.
 #pragma once
 

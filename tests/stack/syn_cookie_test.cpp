@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // SYN cookies at the stack (RFC 4987 §3.6): the listener answers statelessly; the ACK that
 // returns a valid cookie makes a connection with the options the cookie preserved; forged,
 // stale or misdirected ACKs are refused, counted and never make a connection.

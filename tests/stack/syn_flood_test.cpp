@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Issue 11 §1 in virtual time: 100,000 spoofed SYNs (random sources, built as packets and fed
 // to Stack::receive_packet) against a listener while a legitimate client — a second Stack —
 // connects, completes its handshake through the cookie path and exchanges data both ways.

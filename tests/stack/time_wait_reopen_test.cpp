@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // RFC 9293 §3.6.1 (MAY-2) with RFC 6191: a new SYN reopens a connection lingering in
 // TIME-WAIT when it cannot be an old duplicate; the new ISN lies beyond the old incarnation.
 // And send_last(): the FIN leaves on the last data segment.

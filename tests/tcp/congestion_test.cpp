@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Congestion control against the formulas of its RFCs, driven ACK by ACK in virtual time:
 // RFC 5681 (NewReno's slow start, congestion avoidance, loss and RTO responses) and RFC 9438
 // (CUBIC's window function W_cubic(t), including its value after many RTTs of growth).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Duplicate ACK counting (RFC 5681 §2, RFC 6675 §2) and what it drives: limited transmit
 // (RFC 3042) and fast retransmit. Scripted segment by segment in virtual time.
 #include <string>

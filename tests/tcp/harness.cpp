@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The scripted connection harness and the process-wide transition recorder.
 #include "harness.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A scripted harness for one synack::tcp::Connection, in the style of smoltcp's
 // send!/recv! tests and ngtcp2's unit tests: a test injects one segment at a time,
 // built from a template with designated initializers, and asserts each segment the

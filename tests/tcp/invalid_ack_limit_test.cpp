@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // RFC 5961 §7 (and RFC 9293 §3.10.7.4 first check): the ACKs a connection sends in reply to
 // what it did not ask for — challenge ACKs (§3.2 RST, §4.2 SYN, §5.2 old ACK), ACKs to
 // unacceptable and PAWS-failed segments, ACKs of unsent data — are rate-limited per

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // TcpConfig fields that the Linux profile (synack::profiles::linux()) sets, each against the
 // rule it follows, in virtual time.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A pure ACK whose SEG.SEQ lies below RCV.NXT (connection_input.cpp, check_sequence()): its
 // ACK field counts. The peer clamps the sequence number of its pure ACKs to the window it last
 // heard of from us (Linux's tcp_acceptable_seq()), and we may have taken octets past that

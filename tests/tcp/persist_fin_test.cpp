@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Found by fuzz_connection (issue 11 §6): a zero window with only our FIN outstanding. The
 // retransmission timer hands over to the persist timer (RFC 9293 §3.8.6.1), whose probe
 // computed the unsent octets as FIN sequence - SND.NXT: with the FIN already sent that is -1,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // One test per rule of RFC 9293 §3.10 (and RFC 5961, RFC 7323, RFC 2018) that is not a state
 // transition: how a connection answers unacceptable segments, resets, option negotiation and
 // half-close. Each test is named after its rule and asserts the segments sent, the state and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Recovery after a retransmission timeout with SACK (RFC 6675 §5.1, RFC 8985 §6.3): the
 // scoreboard survives the timeout, only the holes are resent, cwnd grows in slow start, and a
 // retransmission lost again is found by SACK instead of a second RTO. Scripted in virtual time.

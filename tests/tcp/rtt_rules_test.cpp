@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // One test per rule of round-trip timing: Karn's algorithm (RFC 6298 §3) against every kind of
 // retransmission, the backoff's collapse when new data is acknowledged (RFC 6298 §5), and the
 // timestamps of RFC 7323 (§4 RTTM, Appendix G, and the receiver's TS.Recent for a

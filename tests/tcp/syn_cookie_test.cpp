@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The SYN cookie codec (RFC 4987 §3.6, Linux's layout; src/tcp/syn_cookie.hpp): every MSS
 // index and option combination survives the round trip; stale counters, other tuples, other
 // peer ISNs and cookies moved by one are refused.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // RFC 8985 §7, the tail loss probe (src/tcp/tail_loss_probe.cpp), scripted segment by segment
 // in virtual time: when the probe goes out, what it carries, and what its ACK starts.
 #include <string>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // One test per rule of data transfer, flow control and liveness: RFC 9293 §3.7-§3.8 (MSS,
 // Nagle, keep-alive, zero-window probing, SWS avoidance, delayed ACK), RFC 6298 (RTO), RFC 5681
 // / RFC 6582 / RFC 6675 / RFC 3042 / RFC 8985 §6.2 (loss recovery), RFC 7323 (PAWS, window scaling)

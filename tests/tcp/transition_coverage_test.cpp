@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Transition coverage: the suite must take every transition of RFC 9293 Figure 5 and the
 // further ones §3.10.7 defines. The check runs once, after all tests, as a gtest Environment
 // reading the process-wide recorder (harness.cpp); it is skipped when the run is filtered,

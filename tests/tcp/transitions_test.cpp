@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // One test per transition of RFC 9293 Figure 5 and of the further transitions §3.10.7
 // defines, each scripted one segment at a time in virtual time. Every test asserts the exact
 // segments sent (<SEQ><ACK><CTL> per §3.10), the transition taken and the state after it.

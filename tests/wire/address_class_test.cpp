@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // wire::classify and wire::embedded_v4 against the IANA special-purpose registries (RFC 6890,
 // RFC 4291 §2.5.5, RFC 6052, RFC 3056): every form of the loopback is the loopback.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // RFC 1071 Internet checksum: known answers and accumulator properties.
 #include "wire/checksum.hpp"
 

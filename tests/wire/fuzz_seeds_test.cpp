@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The seed corpus of fuzz/fuzz_wire_roundtrip: valid packets covering both families, every
 // option, IPv4 options, link padding, unknown options and a SACK layout we re-pack.
 //

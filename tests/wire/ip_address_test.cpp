@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // IpAddress text forms (dotted quad, RFC 4291 §2.2 input, RFC 5952 output) and Endpoint.
 #include "wire/ip_address.hpp"
 

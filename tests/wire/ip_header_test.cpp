@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // IPv4 (RFC 791) and IPv6 (RFC 8200) headers: parse, emit, and each malformed case.
 #include "wire/ip_header.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Whole IP+TCP packets: real captures, round trips, every prefix, every bit flip.
 #include "wire/packet.hpp"
 

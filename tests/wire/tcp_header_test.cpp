@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The TCP header of RFC 9293 §3.1: fields, data offset, flags, checksum.
 #include "wire/tcp_header.hpp"
 

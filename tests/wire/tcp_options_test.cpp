@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // TCP options: RFC 9293 §3.2 framing, RFC 7323 window scale and timestamps, RFC 2018 SACK.
 #include <gtest/gtest.h>
 

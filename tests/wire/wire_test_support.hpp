@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Helpers shared by the wire tests: hex <-> bytes, sample headers, every option combination.
 #pragma once
 

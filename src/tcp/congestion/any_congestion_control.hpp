@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The connection's congestion control, held in place (no allocation per connection): one
 // of the algorithms, chosen by CongestionAlgorithm, used through the CongestionControl
 // interface. A new algorithm joins the variant and make()'s switch.

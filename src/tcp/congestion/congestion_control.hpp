@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The congestion-control interface: how big the window may be as ACKs and congestion events
 // arrive. Loss detection and recovery live in the connection (its Recovery phase); an
 // algorithm only answers for cwnd and ssthresh. Bytes throughout.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // CUBIC's window (RFC 9438): W_cubic(t) in congestion avoidance with the Reno-friendly
 // estimate, beta_cubic = 0.7 and fast convergence after a loss.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // NewReno's window (RFC 5681 §3.1 congestion avoidance, §3.2 ssthresh after a loss); its fast
 // recovery (RFC 6582) is the connection's Recovery::NewReno phase.
 #pragma once
