@@ -69,16 +69,16 @@ void add_net_options(CLI::App* cmd, NetOptions& o) {
 
 void add_server_options(CLI::App* cmd, NetOptions& o, bool listeners) {
   auto group = "Limits";
-  o.max_memory = "256M";
+  o.max_memory = std::size_t{256} << 20;
   cmd->add_option("--max-memory", o.max_memory,
                   "SIZE: bound on buffer memory across all connections (send and receive "
                   "buffers, relay chunks, UDP queues); under it, windows close and new "
                   "connections are refused (default 256M; K, M, G; 0: none)")
-      ->check([](const std::string& v) {
-        auto n = parse_size(v);
-        if (!n) return std::string("expected SIZE such as 256M");
-        if (*n != 0 && *n < (1u << 20)) return std::string("at least 1M (or 0: none)");
-        return std::string();
+      ->transform(CLI::AsSizeValue(false))  // binary units: 1K = 1024
+      ->check([](const std::string& bytes) {
+        // After the transform: a plain number of bytes.
+        const auto n = std::stoull(bytes);
+        return n == 0 || n >= (1u << 20) ? std::string() : std::string("at least 1M (or 0: none)");
       })
       ->group(group);
   if (!listeners) return;
@@ -87,29 +87,6 @@ void add_server_options(CLI::App* cmd, NetOptions& o, bool listeners) {
                   "never")
       ->check(CLI::IsMember({"auto", "always", "never"}))
       ->group(group);
-}
-
-std::optional<std::size_t> parse_size(std::string_view text) {
-  std::size_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc{} || end == text.data()) return std::nullopt;
-  std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
-  if (unit == "B") unit = "";
-  if (unit.size() == 2 && (unit[1] == 'B' || unit[1] == 'b')) unit = unit.substr(0, 1);
-  unsigned shift = 0;
-  if (unit.empty()) {
-    shift = 0;
-  } else if (unit == "k" || unit == "K") {
-    shift = 10;
-  } else if (unit == "m" || unit == "M") {
-    shift = 20;
-  } else if (unit == "g" || unit == "G") {
-    shift = 30;
-  } else {
-    return std::nullopt;
-  }
-  if (value > (std::numeric_limits<std::size_t>::max() >> shift)) return std::nullopt;
-  return value << shift;
 }
 
 std::optional<std::pair<wire::IpAddress, unsigned>> parse_prefix(std::string_view text) {
@@ -248,8 +225,7 @@ bool NetEnvironment::build_stack(const NetOptions& o, bool intercept, std::strin
   if (o.sndbuf) config.tcp.send_buffer = o.sndbuf;
   if (o.tail_loss_probe) config.tcp.tail_loss_probe = true;
   config.intercept = intercept;
-  if (auto budget = parse_size(o.max_memory); budget && *budget > 0)
-    config.memory_budget = std::make_shared<MemoryBudget>(*budget);
+  if (o.max_memory > 0) config.memory_budget = std::make_shared<MemoryBudget>(o.max_memory);
   if (o.syn_cookies == "always") config.syn_cookies = SynCookieMode::Always;
   if (o.syn_cookies == "never") config.syn_cookies = SynCookieMode::Never;
   config.intercept_echo = intercept;  // synack run relays ping beyond the gateway (relay/ping)

@@ -55,9 +55,9 @@ struct NetOptions {
   bool stats = false;
   bool tail_loss_probe = false;  // TcpConfig::tail_loss_probe (RFC 8985 §7)
   std::string profile = "rfc";   // synack::profiles::by_name: "rfc" or "linux"
-  // Issue 11 §4 and §1 (run and serve only, add_server_options): the memory budget, as SIZE
-  // ("256M"; "0": none), and the SYN-cookie mode ("auto", "always", "never").
-  std::string max_memory;
+  // Issue 11 §4 and §1 (run and serve only, add_server_options): the memory budget in bytes
+  // (0: none), and the SYN-cookie mode ("auto", "always", "never").
+  std::size_t max_memory = 0;
   std::string syn_cookies = "auto";
 };
 
@@ -65,8 +65,6 @@ void add_net_options(CLI::App* command, NetOptions& options);
 // --max-memory (default 256M), and --syn-cookies where the stack has listeners (serve; run's
 // stack intercepts instead: its SYNs become connect requests, not SYN-queue entries).
 void add_server_options(CLI::App* command, NetOptions& options, bool listeners);
-// "256M", "1G", "65536", "64k" (binary units) -> bytes; nullopt when malformed.
-std::optional<std::size_t> parse_size(std::string_view text);
 
 class NetEnvironment {
  public:
