@@ -43,6 +43,14 @@ test: deps test-deps
 packetdrill-test: packetdrill-shim
 	ctest --test-dir build -L packetdrill --output-on-failure -j 2
 
+# The same scripts against a shim built with UBSan (tests/packetdrill/run-ubsan.sh): the shim's
+# teardown and error paths under the sanitizer an RTLD_DEEPBIND dlopen() allows.
+packetdrill-ubsan-test: packetdrill-test
+	cmake -S . -B build-ubsan-shim -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_CXX_FLAGS="-fsanitize=undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" >/dev/null
+	cmake --build build-ubsan-shim -j $(JOBS) --target synack_packetdrill
+	./tests/packetdrill/run-ubsan.sh build/packetdrill/packetdrill build-ubsan-shim/packetdrill/libsynack_packetdrill.so
+
 # synack's benchmarks and the kernel's TCP over loopback (iperf3) side by side; writes
 # docs/performance.md (bench/run.sh).
 bench: build bench-deps

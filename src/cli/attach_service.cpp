@@ -200,6 +200,7 @@ int serve_namespace(const AttachArgs& args) {
     print_relay_stats((*relay)->stats(), std::cerr);
   }
   api.reset();
+  control.reset();  // its descriptors are registered with the loop `env` owns
   (*relay)->shutdown();
   loop.pump();  // the resets reach the namespace, if it is still there
   relay->reset();

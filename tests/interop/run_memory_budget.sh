@@ -117,8 +117,9 @@ read -r up refused reset error <<<"$(awk '$1 == "up" { print $2, $4, $6, $8 }' "
   fail "$reset accepted connections were reset, $error failed: windows must close instead"
 [ "$up" -ge 256 ] || fail "only $up connections up: the budget holds 256 receive buffers"
 [ "$peak_kb" -gt 0 ] || fail "no VmHWM sample of synack"
-[ "$peak_kb" -le $(((BUDGET_MB + ALLOWANCE_MB) * 1024)) ] ||
-  fail "synack's peak resident set, $((peak_kb / 1024)) MB, is beyond the budget of $BUDGET_MB MB + $ALLOWANCE_MB MB"
+allowance_mb=$((ALLOWANCE_MB + $(sanitizer_rss_allowance_mb)))
+[ "$peak_kb" -le $(((BUDGET_MB + allowance_mb) * 1024)) ] ||
+  fail "synack's peak resident set, $((peak_kb / 1024)) MB, is beyond the budget of $BUDGET_MB MB + $allowance_mb MB"
 peak_bytes=$(stat memory_peak_bytes)
 # The relay may exceed the budget by one 4 KiB chunk per connection whose host socket is full
 # (src/relay/splice.cpp, kPressureChunk).
