@@ -54,20 +54,9 @@ int serve_namespace(const AttachArgs& args) {
   config.guest = addresses->peer.address;
   if (addresses->peer6) config.guest6 = addresses->peer6->address;
   config.allow_host_loopback = args.allow_host_loopback;
-  for (const auto& text : args.forwards) {
-    auto f = parse_publish(text);
-    if (!f) return fail(f.error());
-    config.forwards.insert(config.forwards.end(), f->begin(), f->end());
-  }
-  for (auto [list, protocol] : {std::pair{&args.tcp_ports, relay::ForwardProtocol::Tcp},
-                                std::pair{&args.udp_ports, relay::ForwardProtocol::Udp}}) {
-    for (const auto& text : *list) {
-      auto f = parse_pasta_ports(text, protocol);
-      if (!f) return fail(f.error());
-      config.forwards.insert(config.forwards.end(), f->begin(), f->end());
-    }
-  }
-  if (auto twice = duplicate_forward(config.forwards); !twice.empty()) return fail(twice);
+  auto forwards = parse_forwards(args.forwards, args.tcp_ports, args.udp_ports);
+  if (!forwards) return fail(forwards.error());
+  config.forwards = std::move(*forwards);
   if (!args.disable_dns) {
     if (!args.dns.empty()) {
       config.dns_upstream = parse_endpoint(args.dns, 53);

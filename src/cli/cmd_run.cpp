@@ -186,20 +186,9 @@ int run_run(RunArgs args) {
   config.drain_timeout =
       std::chrono::duration_cast<Duration>(std::chrono::duration<double>(args.drain_timeout));
   if (plan) config.dns_addresses.push_back(plan->dns);
-  for (const auto& text : args.forwards) {
-    auto f = parse_publish(text);
-    if (!f) return fail(f.error());
-    config.forwards.insert(config.forwards.end(), f->begin(), f->end());
-  }
-  for (auto [list, protocol] : {std::pair{&args.tcp_ports, relay::ForwardProtocol::Tcp},
-                                std::pair{&args.udp_ports, relay::ForwardProtocol::Udp}}) {
-    for (const auto& text : *list) {
-      auto f = parse_pasta_ports(text, protocol);
-      if (!f) return fail(f.error());
-      config.forwards.insert(config.forwards.end(), f->begin(), f->end());
-    }
-  }
-  if (auto twice = duplicate_forward(config.forwards); !twice.empty()) return fail(twice);
+  auto forwards = parse_forwards(args.forwards, args.tcp_ports, args.udp_ports);
+  if (!forwards) return fail(forwards.error());
+  config.forwards = std::move(*forwards);
   config.on_notice = [](const std::string& message) {
     std::cerr << "synack run: " << message << "\n";
   };

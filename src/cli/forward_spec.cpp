@@ -186,4 +186,25 @@ std::string duplicate_forward(const std::vector<relay::PortForward>& forwards) {
   return {};
 }
 
+Expected<std::vector<PortForward>, std::string> parse_forwards(
+    const std::vector<std::string>& publish, const std::vector<std::string>& tcp_ports,
+    const std::vector<std::string>& udp_ports) {
+  std::vector<PortForward> all;
+  for (const auto& text : publish) {
+    auto f = parse_publish(text);
+    if (!f) return Unexpected{f.error()};
+    all.insert(all.end(), f->begin(), f->end());
+  }
+  for (auto [list, protocol] :
+       {std::pair{&tcp_ports, ForwardProtocol::Tcp}, std::pair{&udp_ports, ForwardProtocol::Udp}}) {
+    for (const auto& text : *list) {
+      auto f = parse_pasta_ports(text, protocol);
+      if (!f) return Unexpected{f.error()};
+      all.insert(all.end(), f->begin(), f->end());
+    }
+  }
+  if (auto twice = duplicate_forward(all); !twice.empty()) return Unexpected{twice};
+  return all;
+}
+
 }  // namespace synack::cli

@@ -29,6 +29,12 @@ Expected<std::vector<relay::PortForward>, std::string> parse_publish(std::string
 Expected<std::vector<relay::PortForward>, std::string> parse_pasta_ports(
     std::string_view text, relay::ForwardProtocol protocol);
 
+// Every forward of a command line: -p specs, then pasta's -t and -u lists, ranges expanded;
+// an error names the first malformed spec or a forward given twice.
+Expected<std::vector<relay::PortForward>, std::string> parse_forwards(
+    const std::vector<std::string>& publish, const std::vector<std::string>& tcp_ports,
+    const std::vector<std::string>& udp_ports);
+
 // The same protocol, host address and port forwarded twice: "tcp 127.0.0.1:8080 -> :80 is
 // given twice". Empty when none.
 std::string duplicate_forward(const std::vector<relay::PortForward>& forwards);
