@@ -18,6 +18,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "os/fd_passing.hpp"
+
 namespace synack::os {
 namespace {
 
@@ -39,39 +41,6 @@ std::string errno_text(const std::string& what) { return what + ": " + std::stre
   std::snprintf(m.error, sizeof m.error, "%s", message.c_str());
   (void)::send(sock, &m, sizeof m, MSG_NOSIGNAL);
   ::_exit(1);
-}
-
-bool send_tun(int sock, const TunMessage& m, int fd) {
-  iovec iov{const_cast<TunMessage*>(&m), sizeof m};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  return ::sendmsg(sock, &msg, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof m);
-}
-
-bool receive_tun(int sock, TunMessage* m, int* fd) {
-  *fd = -1;
-  iovec iov{m, sizeof *m};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-  if (n != static_cast<ssize_t>(sizeof *m)) return false;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-      std::memcpy(fd, CMSG_DATA(c), sizeof *fd);
-  return true;
 }
 
 // Whether `path` is the user namespace we are in already (setns(2) refuses to re-enter it).
@@ -134,7 +103,7 @@ bool is_own_user_namespace(int fd) {
   ready.vnet_hdr = (*tun)->offload();
   ready.mtu = (*tun)->mtu();
   std::snprintf(ready.name, sizeof ready.name, "%s", (*tun)->name().c_str());
-  ::_exit(send_tun(sock, ready, (*tun)->fd()) ? 0 : 1);
+  ::_exit(send_with_descriptor(sock, &ready, sizeof ready, (*tun)->fd()) ? 0 : 1);
 }
 
 bool all_digits(const std::string& s) {
@@ -192,7 +161,7 @@ Expected<std::unique_ptr<TunDevice>, std::string> open_tun_in_namespace(
   int ready = ::poll(&p, 1, kSetupTimeoutMs);
   TunMessage m;
   int fd = -1;
-  bool got = ready > 0 && receive_tun(sv[0], &m, &fd);
+  bool got = ready > 0 && receive_with_descriptor(sv[0], &m, sizeof m, &fd);
   ::close(sv[0]);
   if (!got) ::kill(pid, SIGKILL);
   int status = 0;

@@ -19,6 +19,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "os/fd_passing.hpp"
+
 namespace synack::relay {
 using namespace synack::os;
 namespace {
@@ -50,41 +52,6 @@ bool write_file(const char* path, const std::string& text) {
   ssize_t n = ::write(fd, text.data(), text.size());
   ::close(fd);
   return n == static_cast<ssize_t>(text.size());
-}
-
-bool send_descriptor(int sock, const ReadyMessage& m, int fd) {
-  iovec iov{const_cast<ReadyMessage*>(&m), sizeof m};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  return ::sendmsg(sock, &msg, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof m);
-}
-
-// Receives the child's message; *fd gets the attached descriptor (or -1).
-bool receive_message(int sock, ReadyMessage* m, int* fd) {
-  *fd = -1;
-  iovec iov{m, sizeof *m};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-  if (n != static_cast<ssize_t>(sizeof *m)) return false;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-      std::memcpy(fd, CMSG_DATA(c), sizeof *fd);
-  }
-  return true;
 }
 
 // PID 1 of CMD's PID namespace: passes on the signals synack sends (an init receives only
@@ -168,7 +135,7 @@ constexpr int kForwardedSignals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, 
   ready.vnet_hdr = (*tun)->offload();
   ready.mtu = (*tun)->mtu();
   std::snprintf(ready.name, sizeof ready.name, "%s", (*tun)->name().c_str());
-  if (!send_descriptor(sock, ready, (*tun)->fd())) ::_exit(1);
+  if (!os::send_with_descriptor(sock, &ready, sizeof ready, (*tun)->fd())) ::_exit(1);
   ::close((*tun)->release());  // the parent has its own copy now
 
   char go = 0;
@@ -242,7 +209,7 @@ Expected<std::unique_ptr<Sandbox>, std::string> Sandbox::start(const SandboxConf
   int ready = ::poll(&p, 1, kSetupTimeoutMs);
   ReadyMessage m;
   int fd = -1;
-  if (ready <= 0 || !receive_message(sv[0], &m, &fd))
+  if (ready <= 0 || !os::receive_with_descriptor(sv[0], &m, sizeof m, &fd))
     return Unexpected{
         std::string("the namespace child did not report (setup timed out or it died)")};
   if (m.status != 'R' || fd < 0) {
