@@ -499,10 +499,10 @@ void Stack::Impl::send_syn_cookie(Listener& listener, const wire::Endpoint& loca
   // cookie_init_timestamp).
   const auto ts_offset = static_cast<std::uint32_t>(isn_.hash_tuple(local, remote, 1));
   const std::uint32_t ts_clock = static_cast<std::uint32_t>(to_us(now) / 1000) + ts_offset;
-  const TcpConfig conn_config = tcp_config(listener.options, local.addr);
+  const tcp::SharedTcpConfig conn_config = tcp_config(listener.options, local.addr);
   const std::uint32_t tsval =
-      tcp::SynCookies::encode_tsval(ts_clock, tcp::cookie_options_for(conn_config, syn));
-  tcp::Segment synack = tcp::cookie_syn_ack(conn_config, local, syn, cookie, tsval);
+      tcp::SynCookies::encode_tsval(ts_clock, tcp::cookie_options_for(*conn_config, syn));
+  tcp::Segment synack = tcp::cookie_syn_ack(*conn_config, local, syn, cookie, tsval);
   listener.last_cookie = now;
   ++counters_.tcp_syncookies_sent;
   ++counters_.tcp_segments_out;
@@ -774,7 +774,7 @@ Expected<ConnectionId, Error> Stack::Impl::create_connection(
   if (isn_floor && isn < *isn_floor) isn = *isn_floor;
   auto ts_offset = static_cast<std::uint32_t>(isn_.hash_tuple(local, remote, 1));
   tcp::ConnectionContext ctx{&counters_, trace_, id, &invalid_acks_, budget()};
-  const TcpConfig conn_config = tcp_config(options, local.addr);
+  tcp::SharedTcpConfig conn_config = tcp_config(options, local.addr);
   if (cookie) {
     s.conn.emplace(
         tcp::Connection::from_syn_cookie(conn_config, ctx, local, remote, *cookie, ts_offset, now));
@@ -789,8 +789,11 @@ Expected<ConnectionId, Error> Stack::Impl::create_connection(
   return id;
 }
 
-TcpConfig Stack::Impl::tcp_config(const SocketOptions& options,
-                                  const wire::IpAddress& local) const {
+tcp::SharedTcpConfig Stack::Impl::tcp_config(const SocketOptions& options,
+                                             const wire::IpAddress& local) const {
+  // Without socket options every connection shares the stack's TcpConfig (issue 14: memory
+  // per idle connection); with them, each gets its own copy.
+  if (!options.send_buffer && !options.receive_buffer && !options.max_segment) return default_tcp_;
   TcpConfig c = config_.tcp;
   if (options.send_buffer) c.send_buffer = options.send_buffer;
   if (options.receive_buffer) {
@@ -807,7 +810,7 @@ TcpConfig Stack::Impl::tcp_config(const SocketOptions& options,
     const std::uint32_t clamp = options.max_segment + (local.is_v4() ? 0u : 20u);
     c.mss = static_cast<std::uint16_t>(std::min<std::uint32_t>(c.mss, clamp));
   }
-  return c;
+  return tcp::SharedTcpConfig(c);
 }
 
 // --- sockets API -------------------------------------------------------------------------

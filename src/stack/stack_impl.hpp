@@ -136,7 +136,7 @@ struct Stack::Impl {
       std::uint32_t* index_out, std::optional<SeqNum> isn_floor = std::nullopt,
       const tcp::Connection::CookieState* cookie = nullptr, const SocketOptions& options = {});
   // config_.tcp with the application's sizes applied, for a connection from `local`.
-  TcpConfig tcp_config(const SocketOptions& options, const wire::IpAddress& local) const;
+  tcp::SharedTcpConfig tcp_config(const SocketOptions& options, const wire::IpAddress& local) const;
   // RFC 4987 §3.6 (codec: src/tcp/syn_cookie.hpp): answer a SYN to `listener` statelessly; and
   // try an ACK to it as the return of such a SYN,ACK — true when the ACK was taken (a
   // connection made, or dropped for a full accept queue), false when it carries no valid
@@ -164,6 +164,7 @@ struct Stack::Impl {
   void schedule(std::uint32_t index);
 
   StackConfig config_;
+  tcp::SharedTcpConfig default_tcp_{config_.tcp};  // shared by connections without options
   std::vector<wire::IpAddress> addresses_;
   std::unique_ptr<RandomSource> owned_random_;
   RandomSource* random_;

@@ -18,9 +18,9 @@ std::uint8_t shift_for(std::uint32_t buffer) {
 
 }  // namespace
 
-Connection::Connection(const TcpConfig& config, ConnectionContext context, wire::Endpoint local,
+Connection::Connection(SharedTcpConfig config, ConnectionContext context, wire::Endpoint local,
                        wire::Endpoint remote, SeqNum isn, std::uint32_t ts_offset)
-    : config_(config),
+    : config_(std::move(config)),
       context_(context),
       local_(local),
       remote_(remote),
@@ -29,15 +29,15 @@ Connection::Connection(const TcpConfig& config, ConnectionContext context, wire:
       snd_nxt_(isn),
       snd_max_(isn),
       ts_offset_(ts_offset),
-      snd_buf_(config.send_buffer),
+      snd_buf_(config_->send_buffer),
       snd_buf_seq_(isn + 1),
-      rcv_buf_(config.receive_buffer, config.max_reassembly_ranges),
-      rtt_(config.rto_initial, config.rto_min, config.rto_max, config.rto_min_in_variance),
-      cc_(config.congestion, config.mss, config.initial_window_segments) {
+      rcv_buf_(config_->receive_buffer, config_->max_reassembly_ranges),
+      rtt_(config_->rto_initial, config_->rto_min, config_->rto_max, config_->rto_min_in_variance),
+      cc_(config_->congestion, config_->mss, config_->initial_window_segments) {
   // RFC 7323 §2.3: the shift that lets the window field cover the buffer (or the larger
   // size window_scale_buffer names, as Linux does for its autotuning ceiling).
-  rcv_wscale_ = config.window_scale
-                    ? shift_for(std::max(config.receive_buffer, config.window_scale_buffer))
+  rcv_wscale_ = config_->window_scale
+                    ? shift_for(std::max(config_->receive_buffer, config_->window_scale_buffer))
                     : 0;
   snd_buf_.set_budget(context.memory);
   rcv_buf_.set_budget(context.memory);
@@ -47,30 +47,30 @@ Connection::Connection(const TcpConfig& config, ConnectionContext context, wire:
   loss_.set_high_rxt(isn);
 }
 
-Connection Connection::for_listener(const TcpConfig& config, ConnectionContext context,
+Connection Connection::for_listener(SharedTcpConfig config, ConnectionContext context,
                                     wire::Endpoint local, wire::Endpoint remote, SeqNum isn,
                                     std::uint32_t ts_offset) {
-  Connection c(config, context, local, remote, isn, ts_offset);
+  Connection c(std::move(config), context, local, remote, isn, ts_offset);
   c.state_ = State::Listen;
   c.passive_ = true;
   return c;
 }
 
-Connection Connection::from_syn_cookie(const TcpConfig& config, ConnectionContext context,
+Connection Connection::from_syn_cookie(SharedTcpConfig config, ConnectionContext context,
                                        wire::Endpoint local, wire::Endpoint remote,
                                        const CookieState& cookie, std::uint32_t ts_offset,
                                        Instant now) {
-  Connection c = for_listener(config, context, local, remote, cookie.iss, ts_offset);
+  Connection c = for_listener(std::move(config), context, local, remote, cookie.iss, ts_offset);
   c.irs_ = cookie.irs;
   c.rcv_nxt_ = cookie.irs + 1;
   // RFC 4987 §3.6: the MSS from the cookie's table; the other options only as the timestamp
   // bits preserved them (tcp/syn_cookie.hpp), intersected with our configuration.
   c.peer_mss_ = std::max<std::uint16_t>(cookie.peer_mss, 88);
-  c.wscale_ok_ = config.window_scale && cookie.snd_wscale.has_value();
+  c.wscale_ok_ = c.config_->window_scale && cookie.snd_wscale.has_value();
   c.snd_wscale_ = c.wscale_ok_ ? std::min<std::uint8_t>(*cookie.snd_wscale, 14) : 0;
   if (!c.wscale_ok_) c.rcv_wscale_ = 0;
-  c.sack_ok_ = config.sack && cookie.sack;
-  c.ts_ok_ = config.timestamps && cookie.timestamps;
+  c.sack_ok_ = c.config_->sack && cookie.sack;
+  c.ts_ok_ = c.config_->timestamps && cookie.timestamps;
   if (c.ts_ok_) c.ts_recent_ = cookie.ts_recent;
   // Our SYN,ACK is out (SND.NXT = ISS + 1) and offered the unscaled window send_syn() offers.
   c.snd_nxt_ = cookie.iss + 1;
@@ -83,10 +83,11 @@ Connection Connection::from_syn_cookie(const TcpConfig& config, ConnectionContex
 
 void Connection::set_keepalive(bool on, Duration idle, Duration interval, std::uint8_t probes,
                                Instant now) {
-  config_.keepalive = on;
-  config_.keepalive_idle = idle;
-  config_.keepalive_interval = interval;
-  config_.keepalive_probes = probes;
+  TcpConfig& c = config_.edit();
+  c.keepalive = on;
+  c.keepalive_idle = idle;
+  c.keepalive_interval = interval;
+  c.keepalive_probes = probes;
   keepalive_sent_ = 0;
   if (on && is_synchronized(state_) && state_ != State::TimeWait)
     arm(Timer::Keepalive, now + idle);
@@ -95,8 +96,8 @@ void Connection::set_keepalive(bool on, Duration idle, Duration interval, std::u
 }
 
 void Connection::set_congestion(CongestionAlgorithm a) {
-  cc_ = AnyCongestionControl(a, effective_mss(), config_.initial_window_segments);
-  config_.congestion = a;
+  cc_ = AnyCongestionControl(a, effective_mss(), config_->initial_window_segments);
+  config_.edit().congestion = a;
 }
 
 // Every state change goes through here: the trace sees (from, to, cause, time), the cause
@@ -125,7 +126,7 @@ void Connection::enter_closed(Cause cause, Instant now, std::optional<Error> err
 void Connection::enter_time_wait(Cause cause, Instant now) {
   for (auto& t : timers_) t.reset();
   set_state(State::TimeWait, cause, now);
-  arm(Timer::TimeWait, now + 2 * config_.msl);
+  arm(Timer::TimeWait, now + 2 * config_->msl);
 }
 
 void Connection::count_drop(std::uint64_t Counters::*counter, std::string_view name, Instant now) {
@@ -283,7 +284,7 @@ void Connection::abort(Instant now, SegmentSink& out) {
     default:
       // SYN-RECEIVED, ESTABLISHED, FIN-WAIT-1/2, CLOSE-WAIT: "Send a reset segment:
       // <SEQ=SND.NXT><CTL=RST>".
-      send_rst(acceptable_seq(true), now, out, config_.abort_rst_with_ack);
+      send_rst(acceptable_seq(true), now, out, config_->abort_rst_with_ack);
       enter_closed(Cause::AbortSndRst, now, Error::ConnectionAborted);
       return;
   }
@@ -387,8 +388,8 @@ void Connection::begin_data_transfer() {
   // TCP implementation is using an RTO less than 3 seconds, the RTO MUST be re-initialized
   // to 3 seconds when data transmission begins (i.e., after the three-way handshake
   // completes)." Off in the linux profile (TcpConfig::rto_after_syn_timeout).
-  const Duration fallback = config_.rto_after_syn_timeout;
-  if (syn_timed_out_ && fallback > Duration{0} && config_.rto_initial < fallback)
+  const Duration fallback = config_->rto_after_syn_timeout;
+  if (syn_timed_out_ && fallback > Duration{0} && config_->rto_initial < fallback)
     rtt_.syn_timeout_fallback(fallback);
 }
 
@@ -405,12 +406,12 @@ void Connection::on_retransmit_timeout(Instant now, SegmentSink& out) {
   ++retries_;
   if (!first_unacked_retransmit_) first_unacked_retransmit_ = now;
   bool handshake = state_ == State::SynSent || state_ == State::SynReceived;
-  std::uint8_t limit = !handshake ? config_.data_retries
+  std::uint8_t limit = !handshake ? config_->data_retries
                        : state_ == State::SynReceived
-                           ? config_.synack_retries.value_or(config_.syn_retries)
-                           : config_.syn_retries;
-  bool user_timeout_passed = config_.user_timeout > Duration{0} &&
-                             now - *first_unacked_retransmit_ >= config_.user_timeout;
+                           ? config_->synack_retries.value_or(config_->syn_retries)
+                           : config_->syn_retries;
+  bool user_timeout_passed = config_->user_timeout > Duration{0} &&
+                             now - *first_unacked_retransmit_ >= config_->user_timeout;
   // RFC 9293 §3.8.3: at R2 (a count of retransmissions here, or the user timeout) close
   // the connection and tell the application why.
   if (retries_ > limit || user_timeout_passed) {
@@ -421,7 +422,7 @@ void Connection::on_retransmit_timeout(Instant now, SegmentSink& out) {
   }
   // RFC 6298 §5.5: back off the timer; §5.4: retransmit the earliest unacknowledged segment.
   // Follows Linux (tcp_syn_linear_timeouts): the first SYN retransmissions do not back off.
-  if (!(state_ == State::SynSent && retries_ <= config_.syn_linear_timeouts)) rtt_.backoff();
+  if (!(state_ == State::SynSent && retries_ <= config_->syn_linear_timeouts)) rtt_.backoff();
   timed_seq_.reset();  // Karn: no sample from a retransmitted segment
   if (handshake) syn_timed_out_ = true;
   if (state_ == State::SynSent) {
@@ -481,7 +482,7 @@ void Connection::on_persist_timeout(Instant now, SegmentSink& out) {
     return;
   }
   // Only probes nobody answers count toward R2; any acceptable ACK resets the count.
-  if (unanswered_probes_ >= config_.data_retries) {
+  if (unanswered_probes_ >= config_->data_retries) {
     if (context_.counters) ++context_.counters->tcp_timeouts;
     enter_closed(Cause::TimeoutR2, now, soft_error_.value_or(Error::TimedOut));
     return;
@@ -492,7 +493,7 @@ void Connection::on_persist_timeout(Instant now, SegmentSink& out) {
   std::uint32_t unsent =
       snd_nxt_ < fin_seq() ? static_cast<std::uint32_t>(fin_seq() - snd_nxt_) : 0;
   if (context_.counters) ++context_.counters->tcp_window_probes;
-  if (config_.zero_window_probe_empty) {
+  if (config_->zero_window_probe_empty) {
     // Follows Linux (tcp_xmit_probe_skb): an old sequence number draws an ACK (§3.10.7.4).
     Segment probe;
     probe.seq = snd_una_ - 1;
@@ -520,17 +521,17 @@ void Connection::on_persist_timeout(Instant now, SegmentSink& out) {
 // RFC 9293 §3.8.4: after keepalive_idle without activity send <SEQ=SND.NXT-1> with no
 // data; after keepalive_probes unanswered probes, close.
 void Connection::on_keepalive_timeout(Instant now, SegmentSink& out) {
-  if (!config_.keepalive || !is_synchronized(state_) || state_ == State::TimeWait) return;
+  if (!config_->keepalive || !is_synchronized(state_) || state_ == State::TimeWait) return;
   // RFC 9293 §3.8.4 (MUST-26): keep-alives only on an idle connection — with data
   // outstanding or queued, the retransmission and persist timers watch the peer.
   if (flight_size() > 0 || snd_nxt_ < fin_seq()) {
-    arm(Timer::Keepalive, now + config_.keepalive_idle);
+    arm(Timer::Keepalive, now + config_->keepalive_idle);
     return;
   }
-  if (keepalive_sent_ >= config_.keepalive_probes) {
+  if (keepalive_sent_ >= config_->keepalive_probes) {
     if (context_.counters) ++context_.counters->tcp_timeouts;
     // Follows Linux (tcp_keepalive_timer): tell the peer, should it still be there.
-    if (config_.reset_on_keepalive_timeout) send_rst(acceptable_seq(true), now, out, true);
+    if (config_->reset_on_keepalive_timeout) send_rst(acceptable_seq(true), now, out, true);
     enter_closed(Cause::TimeoutKeepalive, now, Error::TimedOut);
     return;
   }
@@ -540,7 +541,7 @@ void Connection::on_keepalive_timeout(Instant now, SegmentSink& out) {
   probe.seq = snd_max_ - 1;  // RFC's SND.NXT - 1: our snd_max_ (snd_nxt_ may be rewound)
   probe.flags = ACK;
   emit(probe, now, out);
-  arm(Timer::Keepalive, now + config_.keepalive_interval);
+  arm(Timer::Keepalive, now + config_->keepalive_interval);
 }
 
 }  // namespace synack::tcp

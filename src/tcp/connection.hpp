@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -41,17 +42,39 @@ struct ConnectionContext {
   MemoryBudget* memory = nullptr;
 };
 
+// A connection's configuration, shared: every connection a stack makes with the same settings
+// points at one TcpConfig instead of holding a 160-byte copy (issue 14: memory per idle
+// connection ≤ 1 KiB). Made from a TcpConfig (a private copy) or from a stack's shared one; a
+// connection that changes its own settings (keep-alive, TCP_NODELAY, ...) copies it first.
+class SharedTcpConfig {
+ public:
+  SharedTcpConfig(const TcpConfig& config)  // NOLINT(google-explicit-constructor): a copy
+      : config_(std::make_shared<TcpConfig>(config)) {}
+  SharedTcpConfig(std::shared_ptr<TcpConfig> config)  // NOLINT(google-explicit-constructor)
+      : config_(std::move(config)) {}
+  const TcpConfig* operator->() const { return config_.get(); }
+  const TcpConfig& operator*() const { return *config_; }
+  // Copy-on-write: the connection's own TcpConfig, copied first if anyone else holds it.
+  TcpConfig& edit() {
+    if (config_.use_count() != 1) config_ = std::make_shared<TcpConfig>(*config_);
+    return *config_;
+  }
+
+ private:
+  std::shared_ptr<TcpConfig> config_;
+};
+
 class Connection {
  public:
   // A connection between `local` and `remote`; starts in CLOSED. `isn` is this side's ISS,
   // chosen by the caller (RFC 6528, see IsnGenerator). `ts_offset` randomizes TSval (RFC 7323
   // §5.4).
-  Connection(const TcpConfig& config, ConnectionContext context, wire::Endpoint local,
+  Connection(SharedTcpConfig config, ConnectionContext context, wire::Endpoint local,
              wire::Endpoint remote, SeqNum isn, std::uint32_t ts_offset);
 
   // A child of a listener: born in LISTEN (its listener's CLOSED -> LISTEN is traced by the
   // listener), marked passive so that an RST in SYN-RECEIVED returns it to LISTEN.
-  static Connection for_listener(const TcpConfig& config, ConnectionContext context,
+  static Connection for_listener(SharedTcpConfig config, ConnectionContext context,
                                  wire::Endpoint local, wire::Endpoint remote, SeqNum isn,
                                  std::uint32_t ts_offset);
 
@@ -71,7 +94,7 @@ class Connection {
   // the cookie is then handed to on_segment() and completes the handshake the ordinary way
   // (§3.10.7.4 fifth, SYN-RECEIVED), data and FIN included — as Linux builds a request sock
   // from the cookie and lets tcp_check_req() finish it.
-  static Connection from_syn_cookie(const TcpConfig& config, ConnectionContext context,
+  static Connection from_syn_cookie(SharedTcpConfig config, ConnectionContext context,
                                     wire::Endpoint local, wire::Endpoint remote,
                                     const CookieState& cookie, std::uint32_t ts_offset,
                                     Instant now);
@@ -137,15 +160,16 @@ class Connection {
   SeqNum reincarnation_isn_floor() const { return snd_max_ + 65537; }
   std::uint32_t readable() const { return rcv_buf_.readable(); }
   bool write_shut() const { return fin_queued_; }
-  void set_no_delay(bool on) { config_.no_delay = on; }
+  void set_no_delay(bool on) { config_.edit().no_delay = on; }
   // RFC 9293 §3.8.4 (MUST-24, MUST-27): keep-alives on or off for this connection, with its
   // idle time, probe interval and probe count.
   void set_keepalive(bool on, Duration idle, Duration interval, std::uint8_t probes, Instant now);
   // RFC 9293 §3.8.3 (MUST-21): R2 for this connection, as backed-off retransmissions and/or a
   // time (0 = none).
   void set_user_timeout(std::uint8_t data_retries, Duration user_timeout) {
-    config_.data_retries = data_retries;
-    config_.user_timeout = user_timeout;
+    TcpConfig& c = config_.edit();
+    c.data_retries = data_retries;
+    c.user_timeout = user_timeout;
   }
   void set_congestion(CongestionAlgorithm a);
   void set_context(ConnectionContext context) {
@@ -250,7 +274,7 @@ class Connection {
   void on_persist_timeout(Instant now, SegmentSink& out);
   void on_keepalive_timeout(Instant now, SegmentSink& out);
 
-  TcpConfig config_;
+  SharedTcpConfig config_;
   ConnectionContext context_;
   wire::Endpoint local_;
   wire::Endpoint remote_;

@@ -78,9 +78,9 @@ void Connection::on_segment(const Segment& seg, Instant now, SegmentSink& out) {
   // directly ("If our FIN has been ACKed (perhaps in this segment)").
   if (state_ == State::FinWait1 && fin_sent() && snd_una_ == snd_max_)
     set_state(State::FinWait2, Cause::RcvAckOfFin, now);
-  if (config_.keepalive && is_synchronized(state_) && state_ != State::TimeWait) {
+  if (config_->keepalive && is_synchronized(state_) && state_ != State::TimeWait) {
     keepalive_sent_ = 0;
-    arm(Timer::Keepalive, now + config_.keepalive_idle);
+    arm(Timer::Keepalive, now + config_->keepalive_idle);
   }
   if (state_ != State::Closed) output(now, out);
 }
@@ -184,7 +184,7 @@ void Connection::on_segment_syn_sent(const Segment& seg, Instant now, SegmentSin
     ack_now_ = true;
     // RFC 9293 §3.8.4 (MUST-26): the idle interval starts now, also for a connection that
     // never receives another segment (on_segment() restarts it for later segments).
-    if (config_.keepalive) arm(Timer::Keepalive, now + config_.keepalive_idle);
+    if (config_->keepalive) arm(Timer::Keepalive, now + config_->keepalive_idle);
     if (!seg.payload.empty() || seg.has(FIN)) {
       // "Data or controls that were queued ... continue processing at the sixth step."
       Segment rest = seg;
@@ -211,7 +211,7 @@ void Connection::apply_peer_syn_options(const Segment& seg) {
   peer_mss_ = std::max<std::uint16_t>(o.mss.value_or(default_mss), 88);
   // RFC 7323 §2.2: scaling only when both sides sent the option; §2.3: shifts above 14
   // are treated as 14.
-  if (config_.window_scale && o.window_scale) {
+  if (config_->window_scale && o.window_scale) {
     wscale_ok_ = true;
     snd_wscale_ = std::min<std::uint8_t>(*o.window_scale, 14);
   } else {
@@ -219,8 +219,8 @@ void Connection::apply_peer_syn_options(const Segment& seg) {
     snd_wscale_ = 0;
     rcv_wscale_ = 0;
   }
-  sack_ok_ = config_.sack && o.sack_permitted;              // RFC 2018 §2
-  ts_ok_ = config_.timestamps && o.timestamps.has_value();  // RFC 7323 §3.2
+  sack_ok_ = config_->sack && o.sack_permitted;              // RFC 2018 §2
+  ts_ok_ = config_->timestamps && o.timestamps.has_value();  // RFC 7323 §3.2
   if (ts_ok_) ts_recent_ = o.timestamps->value;
 }
 
@@ -269,7 +269,7 @@ bool Connection::check_sequence(const Segment& seg, Instant now, SegmentSink& ou
     // a retransmission of the remote FIN. Acknowledge it, and restart the 2 MSL timeout."
     if (state_ == State::TimeWait && seg.has(FIN) && !seg.has(RST) && seg.seq + len == rcv_nxt_) {
       if (context_.counters) ++context_.counters->tcp_time_wait_reacks;
-      arm(Timer::TimeWait, now + 2 * config_.msl);
+      arm(Timer::TimeWait, now + 2 * config_->msl);
       send_ack(now, out);
       return false;
     }
@@ -732,7 +732,7 @@ void Connection::process_fin(Instant now, SegmentSink& out) {
       ack_now_ = true;
       break;
     case State::TimeWait:
-      arm(Timer::TimeWait, now + 2 * config_.msl);  // "Restart the 2 MSL time-wait timeout."
+      arm(Timer::TimeWait, now + 2 * config_->msl);  // "Restart the 2 MSL time-wait timeout."
       break;
     default:
       break;  // CLOSE-WAIT, CLOSING, LAST-ACK: "Remain in the ... state."

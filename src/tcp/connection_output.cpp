@@ -19,7 +19,7 @@ std::uint32_t Connection::effective_mss() const {
 
 // TcpConfig::mss is for IPv4; IPv6's header is 20 bytes longer (RFC 9293 §3.7.1, MUST-67).
 std::uint16_t Connection::announced_mss() const {
-  return local_.addr.is_v4() ? config_.mss : static_cast<std::uint16_t>(config_.mss - 20);
+  return local_.addr.is_v4() ? config_->mss : static_cast<std::uint16_t>(config_->mss - 20);
 }
 
 // Bytes the SACK option will take in the next ACK, which come off the payload (MUST-16).
@@ -82,7 +82,7 @@ void Connection::emit(Segment& seg, Instant now, SegmentSink& out) {
       first +=
           rcv_buf_.sack_blocks(rcv_nxt_.raw(), seg.options.sack.data() + first, max_blocks - first);
     }
-    if (config_.sack_fin && sack_ok_ && seg.has(ACK) && pending_fin_ && !fin_received_) {
+    if (config_->sack_fin && sack_ok_ && seg.has(ACK) && pending_fin_ && !fin_received_) {
       // Follows Linux: the held FIN extends the block it ends, or gets a block of its own.
       std::uint32_t f = pending_fin_->raw();
       bool merged = false;
@@ -123,9 +123,9 @@ void Connection::send_syn(Instant now, SegmentSink& out, bool retransmission) {
   seg.options.mss = announced_mss();
   // A SYN offers what we are configured for; a SYN,ACK answers only what the peer offered
   // (RFC 7323 §2.2 and §3.2, RFC 2018 §2).
-  bool offer_ws = synack ? wscale_ok_ : config_.window_scale;
-  bool offer_sack = synack ? sack_ok_ : config_.sack;
-  bool offer_ts = synack ? ts_ok_ : config_.timestamps;
+  bool offer_ws = synack ? wscale_ok_ : config_->window_scale;
+  bool offer_sack = synack ? sack_ok_ : config_->sack;
+  bool offer_ts = synack ? ts_ok_ : config_->timestamps;
   if (offer_ws) seg.options.window_scale = rcv_wscale_;
   seg.options.sack_permitted = offer_sack;
   if (offer_ts) seg.options.timestamps = wire::Timestamps{ts_now(now), synack ? ts_recent_ : 0};
@@ -175,7 +175,7 @@ bool Connection::send_invalid_reply_ack(const Segment& seg, Instant now, Segment
     // RFC 5961 §7: "the mitigation SHOULD be rate-limited"; per connection, as Linux's
     // tcp_invalid_ratelimit (500 ms). Two ends that disagree about sequence space thus
     // exchange at most one ACK per interval each, never a storm.
-    const Duration interval = config_.invalid_ack_interval;
+    const Duration interval = config_->invalid_ack_interval;
     if (interval > Duration{0} && last_invalid_ack_ && now >= *last_invalid_ack_ &&
         now - *last_invalid_ack_ < interval) {
       ++context_.counters->tcp_invalid_acks_suppressed;
@@ -207,8 +207,8 @@ void Connection::send_data_segment(SeqNum seq, std::uint32_t len, bool fin, Inst
   if (fin) seg.flags |= FIN;
   // Follows Linux (tcp_event_data_sent): data sent within the delayed-ACK time of data
   // received makes the connection interactive, and quick ACKs stop ("pingpong").
-  if (!retransmission && len > 0 && config_.quick_acks > 0 && last_data_at_ &&
-      now - *last_data_at_ < config_.delayed_ack)
+  if (!retransmission && len > 0 && config_->quick_acks > 0 && last_data_at_ &&
+      now - *last_data_at_ < config_->delayed_ack)
     pingpong_ = true;
   static thread_local std::vector<std::byte> scratch;
   if (len > 0) {
@@ -222,7 +222,7 @@ void Connection::send_data_segment(SeqNum seq, std::uint32_t len, bool fin, Inst
       seg.payload = scratch;
     }
     // RFC 9293 §3.9.1.2: PSH on the segment that empties the send buffer.
-    if (seq + len == fin_seq() || (config_.psh_every_segment && !retransmission))
+    if (seq + len == fin_seq() || (config_->psh_every_segment && !retransmission))
       seg.flags |= PSH;  // (a retransmitted piece of a Linux packet has lost its PSH)
     if (!retransmission) bytes_sent_ += len;
   }
@@ -313,16 +313,16 @@ SeqNum Connection::retransmit_first(Instant now, SegmentSink& out) {
 // Follows Linux's tcp_event_data_recv(): the first data of a connection, or the first after
 // an idle time longer than the RTO, (re)starts quick-ACK mode.
 void Connection::note_data_arrival(Instant now) {
-  if (config_.quick_acks > 0 && (!last_data_at_ || now - *last_data_at_ > rtt_.rto())) {
+  if (config_->quick_acks > 0 && (!last_data_at_ || now - *last_data_at_ > rtt_.rto())) {
     std::uint32_t mss = std::max<std::uint32_t>(effective_mss(), 1);
     std::uint32_t n = std::max<std::uint32_t>(rcv_buf_.free_space() / (2 * mss), 2);
-    quick_acks_left_ = std::max(quick_acks_left_, std::min<std::uint32_t>(n, config_.quick_acks));
+    quick_acks_left_ = std::max(quick_acks_left_, std::min<std::uint32_t>(n, config_->quick_acks));
   }
   last_data_at_ = now;
 }
 
 void Connection::note_duplicate(SeqNum begin, SeqNum end) {
-  if (config_.dsack && sack_ok_ && begin < end) dsack_ = std::make_pair(begin, end);
+  if (config_->dsack && sack_ok_ && begin < end) dsack_ = std::make_pair(begin, end);
 }
 
 void Connection::schedule_ack(Instant now, SegmentSink&, bool immediately) {
@@ -337,7 +337,7 @@ void Connection::schedule_ack(Instant now, SegmentSink&, bool immediately) {
   } else if (quick_acks_left_ > 0 && !pingpong_) {
     ack_now_ = true;  // follows Linux: quick-ACK mode (TcpConfig::quick_acks)
   } else if (!timer(Timer::DelayedAck)) {
-    arm(Timer::DelayedAck, now + config_.delayed_ack);
+    arm(Timer::DelayedAck, now + config_->delayed_ack);
   }
 }
 
@@ -360,7 +360,8 @@ void Connection::output(Instant now, SegmentSink& out) {
   // RFC 9293 §3.7.1 (MUST-16): options in this segment come off the payload.
   std::uint32_t mss = effective_mss() - sack_option_bytes();
   // With segmentation offload, new data goes out in bursts of whole segments the link cuts.
-  const std::uint32_t burst = config_.gso_max_bytes > mss ? config_.gso_max_bytes / mss * mss : mss;
+  const std::uint32_t burst =
+      config_->gso_max_bytes > mss ? config_->gso_max_bytes / mss * mss : mss;
   bool sent_any = false;
   // RFC 6675 §5 (C): during SACK recovery, holes judged lost go first, while pipe allows.
   if (sack_driven()) {
@@ -392,8 +393,8 @@ void Connection::output(Instant now, SegmentSink& out) {
       if (len == 0) break;
       bool nothing_in_flight = snd_nxt_ == snd_una_;
       // RFC 9293 §3.7.4 Nagle: hold a short segment while data is unacknowledged.
-      bool nagle_ok = config_.no_delay || nothing_in_flight || fin_queued_ ||
-                      (config_.nagle_minshall && snd_sml_ <= snd_una_);
+      bool nagle_ok = config_->no_delay || nothing_in_flight || fin_queued_ ||
+                      (config_->nagle_minshall && snd_sml_ <= snd_una_);
       // RFC 9293 §3.8.6.2.1 sender SWS avoidance: send a full segment, or everything
       // queued (Nagle permitting), or at least half the largest window the peer offered.
       bool send = len >= mss || (len == avail && nagle_ok) ||

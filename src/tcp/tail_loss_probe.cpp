@@ -39,7 +39,7 @@ void Connection::schedule_loss_probe(Instant now) {
   // state): the RTO is backed off then, and a probe in its place would push the next
   // retransmission out by a whole backed-off RTO. (Going back N is checked when the PTO fires:
   // here, called from send_data_segment(), SND.NXT is not yet moved.)
-  if (!config_.tail_loss_probe || !sack_ok_ || in_recovery() || tlp_end_ || flight_size() == 0 ||
+  if (!config_->tail_loss_probe || !sack_ok_ || in_recovery() || tlp_end_ || flight_size() == 0 ||
       !rtt_.srtt() || snd_una_ == iss_ || snd_wnd_ == 0 || retries_ > 0)
     return;
   Duration pto = 2 * *rtt_.srtt();
@@ -54,7 +54,7 @@ void Connection::schedule_loss_probe(Instant now) {
 }
 
 void Connection::on_loss_probe_timeout(Instant now, SegmentSink& out) {
-  if (!config_.tail_loss_probe || !sack_ok_ || in_recovery() || tlp_end_ || flight_size() == 0 ||
+  if (!config_->tail_loss_probe || !sack_ok_ || in_recovery() || tlp_end_ || flight_size() == 0 ||
       retries_ > 0 || snd_nxt_ != snd_max_)
     return;
   // §7.3: "retransmit the highest-sequence segment sent so far" — the last full segment of
