@@ -19,6 +19,7 @@
 
 #include "synack/address.hpp"
 
+#include "synack/buffer_access.hpp"
 #include "synack/config.hpp"
 #include "synack/counters.hpp"
 #include "synack/error.hpp"
@@ -166,6 +167,18 @@ class Stack final : public NetworkHost {
   // NoSuchConnection as for send(); WouldBlock when nothing is there yet (also before the
   // handshake completes); the connection's error, or NotConnected, once it is CLOSED.
   Expected<std::size_t, Error> receive(ConnectionId id, std::span<std::byte> out, Instant now);
+  // receive() without the copy: `reader` gets the in-order bytes where they lie in the
+  // receive buffer (synack/buffer_access.hpp) and returns how many it consumed. Returns the
+  // bytes consumed; 0 means end of stream. Errors: those of receive(), and WouldBlock when
+  // data was there but the reader took none.
+  Expected<std::size_t, Error> receive_with(ConnectionId id, const BufferReader& reader,
+                                            Instant now);
+  // send() without the copy: `writer` fills free space of the send buffer in place and
+  // returns how many bytes it wrote; setting `last` shuts the sending side down after them
+  // (the FIN on their last segment, as send_last) once ESTABLISHED. Returns the bytes
+  // queued, 0 when the writer wrote none or the buffer is full. Errors: those of send()
+  // except WouldBlock.
+  Expected<std::size_t, Error> send_with(ConnectionId id, const BufferWriter& writer, Instant now);
   // send() then, if all of `data` was taken, shutdown_write() — the FIN on the last data
   // segment (as FreeBSD's MSG_EOF). Returns how much was taken; a short count means no FIN.
   // Errors: those of send().

@@ -20,7 +20,6 @@ namespace synack::relay {
 namespace {
 
 // One read from a socket or the stack; the stack's default buffers are 256 KiB.
-constexpr std::size_t kScratchBytes = 256 * 1024;
 constexpr int kAcceptsPerWakeup = 64;
 
 // How a failed host connect is told to the namespace: what the kernel's own connect() would
@@ -56,8 +55,7 @@ Relay::Relay(Stack& stack, os::EventLoop& loop, RelayConfig config)
       config_(std::move(config)),
       udp_forwards_(stack, loop, config_, stats_),
       udp_(stack, loop, config_, stats_),
-      ping_(stack, loop, config_, stats_),
-      scratch_(kScratchBytes) {
+      ping_(stack, loop, config_, stats_) {
   udp_.set_forwarder(&udp_forwards_);
 }
 
@@ -277,7 +275,7 @@ void Relay::on_forward_ready(int listener, const PortForward& forward) {
 }
 
 void Relay::add_splice(ConnectionId id, int fd) {
-  splices_[id] = std::make_unique<Splice>(stack_, loop_, id, fd, scratch_, bytes_,
+  splices_[id] = std::make_unique<Splice>(stack_, loop_, id, fd, bytes_,
                                           [this](ConnectionId done) { bury(done); });
 }
 

@@ -83,7 +83,6 @@ class Relay {
   UdpForwarder udp_forwards_;  // -p .../udp (before udp_, which hands it their answers)
   UdpRelay udp_;
   PingRelay ping_;
-  std::vector<std::byte> scratch_;
   std::unordered_map<ConnectionId, std::unique_ptr<Splice>> splices_;
   std::unordered_map<std::uint64_t, Connecting> connecting_;
   struct Listener {

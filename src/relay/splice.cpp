@@ -14,22 +14,20 @@
 namespace synack::relay {
 namespace {
 
-// What one read from the stack may take while the memory budget is exhausted: a chunk left
-// over when the host socket fills is charged even beyond the budget, so it is kept small.
-constexpr std::size_t kPressureChunk = 4 * 1024;
 // How often a splice whose stack send ring the budget cannot hold tries again.
 constexpr Duration kMemoryRetry = 100ms;
+// Rounds of host reads per pump: each fills the free send ring; the bound keeps one busy
+// connection from holding the loop (the level-triggered epoll brings us back).
+constexpr int kReadRounds = 4;
 
 }  // namespace
 
-Splice::Splice(Stack& stack, os::EventLoop& loop, ConnectionId conn, int fd,
-               std::span<std::byte> scratch, SpliceStats& stats,
+Splice::Splice(Stack& stack, os::EventLoop& loop, ConnectionId conn, int fd, SpliceStats& stats,
                std::function<void(ConnectionId)> on_done)
     : stack_(stack),
       loop_(loop),
       conn_(conn),
       fd_(fd),
-      scratch_(scratch),
       stats_(stats),
       on_done_(std::move(on_done)),
       budget_(stack.memory_budget()) {
@@ -42,19 +40,6 @@ Splice::~Splice() {
   if (!done_) abort();
   if (flush_timer_) loop_.cancel_timer(flush_timer_);
   if (memory_timer_) loop_.cancel_timer(memory_timer_);
-  if (budget_) budget_->release(charged_);
-}
-
-void Splice::account() {
-  if (to_host_.empty() && to_host_.capacity()) std::vector<std::byte>().swap(to_host_);
-  if (to_guest_.empty() && to_guest_.capacity()) std::vector<std::byte>().swap(to_guest_);
-  if (!budget_) return;
-  const std::size_t now_held = to_host_.capacity() + to_guest_.capacity();
-  if (now_held > charged_)
-    budget_->charge(now_held - charged_);
-  else
-    budget_->release(charged_ - now_held);
-  charged_ = now_held;
 }
 
 void Splice::wait_for_memory() {
@@ -95,6 +80,7 @@ void Splice::on_fd_event(std::uint32_t events) {
     fail_host(error ? error : ECONNRESET);
     return;
   }
+  if (events & EPOLLOUT) host_full_ = false;
   if (events & (EPOLLRDHUP | EPOLLHUP)) host_hangup_ = true;
   if (!established_ && (events & EPOLLHUP)) {
     fail_host(ECONNRESET);
@@ -106,10 +92,8 @@ void Splice::on_fd_event(std::uint32_t events) {
 void Splice::pump() {
   if (done_) return;
   if (established_) {
-    bool ok = guest_to_host() && host_to_guest();
-    account();
-    if (!ok) return;
-    if (guest_eof_ && host_shut_ && host_eof_ && guest_shut_ && to_host_.empty()) {
+    if (!guest_to_host() || !host_to_guest()) return;
+    if (guest_eof_ && host_shut_ && host_eof_ && guest_shut_) {
       finish();
       return;
     }
@@ -118,128 +102,109 @@ void Splice::pump() {
 }
 
 bool Splice::guest_to_host() {
-  while (true) {
-    if (!to_host_.empty()) {
-      ssize_t n = ::send(fd_, to_host_.data(), to_host_.size(), MSG_NOSIGNAL);
-      if (n < 0) {
-        if (errno == EAGAIN || errno == EINTR) return true;
-        fail_host(errno);
-        return false;
-      }
-      stats_.bytes_to_host += static_cast<std::uint64_t>(n);
-      to_host_.erase(to_host_.begin(), to_host_.begin() + n);
-      if (!to_host_.empty()) return true;  // the socket is full: wait for EPOLLOUT
+  // Straight from the stack's receive ring into the host socket (no copy of our own): what
+  // the socket does not take stays in the ring, whose window closes as the namespace keeps
+  // sending, until EPOLLOUT says the socket has room. Asked again after a read that took
+  // everything, to see the FIN behind the data (0: end of stream) or data that arrived
+  // meanwhile.
+  for (int round = 0; round < kReadRounds && !guest_eof_ && !host_full_; ++round) {
+    int error = 0;
+    auto sent = stack_.receive_with(
+        conn_,
+        [&](std::span<const std::byte> bytes) -> std::size_t {
+          ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+          if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR)
+              host_full_ = true;
+            else
+              error = errno;
+            return 0;
+          }
+          if (static_cast<std::size_t>(n) < bytes.size()) host_full_ = true;
+          return static_cast<std::size_t>(n);
+        },
+        loop_.now());
+    if (error) {
+      fail_host(error);
+      return false;
     }
-    if (guest_eof_) {
-      if (!host_shut_) {
-        ::shutdown(fd_, SHUT_WR);  // the namespace's FIN, passed on
-        host_shut_ = true;
-      }
-      return true;
-    }
-    // What the host socket does not take is held in to_host_ and charged: read no more than
-    // the budget has left (at least kPressureChunk, the most a splice exceeds it by).
-    std::span<std::byte> buf = scratch_;
-    if (budget_)
-      buf = buf.first(std::min(buf.size(), std::max(budget_->available(), kPressureChunk)));
-    auto got = stack_.receive(conn_, buf, loop_.now());
-    if (!got) {
-      if (got.error() == Error::WouldBlock) return true;
+    if (!sent) {
+      if (sent.error() == Error::WouldBlock) break;
       fail_guest();
       return false;
     }
-    if (*got == 0) {
-      guest_eof_ = true;
-      continue;
-    }
-    ssize_t n = ::send(fd_, buf.data(), *got, MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno != EAGAIN && errno != EINTR) {
-        fail_host(errno);
-        return false;
-      }
-      n = 0;
-    }
-    stats_.bytes_to_host += static_cast<std::uint64_t>(n);
-    if (static_cast<std::size_t>(n) < *got) {
-      // Back-pressure: hold the rest; the stack is not read again until it is written, so
-      // its receive window closes as the namespace keeps sending.
-      to_host_.assign(buf.begin() + n, buf.begin() + static_cast<std::ptrdiff_t>(*got));
-      return true;
-    }
+    stats_.bytes_to_host += *sent;
+    if (*sent == 0) guest_eof_ = true;  // the namespace's FIN, after every byte
   }
+  if (guest_eof_ && !host_shut_) {
+    ::shutdown(fd_, SHUT_WR);  // the namespace's FIN, passed on
+    host_shut_ = true;
+  }
+  return true;
 }
 
 bool Splice::host_to_guest() {
   const Instant now = loop_.now();
-  while (true) {
-    if (!to_guest_.empty()) {
-      auto taken = stack_.send(conn_, to_guest_, now);
-      if (!taken) {
-        if (taken.error() == Error::WouldBlock) return true;
-        fail_guest();
-        return false;
-      }
-      stats_.bytes_to_guest += *taken;
-      to_guest_.erase(to_guest_.begin(), to_guest_.begin() + static_cast<std::ptrdiff_t>(*taken));
-      if (!to_guest_.empty()) return true;
-    }
-    if (host_eof_) break;
-    // Read no more than the stack takes: the rest stays in the host socket, whose window
-    // closes toward the real peer.
-    std::uint32_t space = stack_.send_space(conn_).value_or(0);
-    if (space == 0) {
-      // A Writable event resumes us, unless the ring is empty for want of memory.
-      if (budget_ && stack_.status(conn_).value_or(ConnectionStatus{}).send_queue == 0)
-        wait_for_memory();
-      return true;
-    }
-    std::size_t want = std::min<std::size_t>(space, scratch_.size());
-    ssize_t n = ::recv(fd_, scratch_.data(), want, 0);
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EINTR) return true;
-      fail_host(errno);
-      return false;
-    }
-    if (n == 0) {
-      host_eof_ = true;
-      break;
-    }
-    bool eof_follows = false;
-    if (host_hangup_ && static_cast<std::size_t>(n) < want) {
-      // The host's peer has finished: read on to its end-of-file now, so that our FIN
-      // leaves on the same segment as the last data (a client that has read a complete
-      // reply and closes then sees our FIN first, and TIME-WAIT stays on our side).
-      ssize_t more = ::recv(fd_, scratch_.data() + n, want - static_cast<std::size_t>(n), 0);
-      if (more > 0)
-        n += more;
-      else if (more == 0)
-        eof_follows = true;
-    }
-    auto data = scratch_.first(static_cast<std::size_t>(n));
-    auto taken = eof_follows ? stack_.send_last(conn_, data, now) : stack_.send(conn_, data, now);
-    if (taken && eof_follows && *taken == data.size()) {
-      stats_.bytes_to_guest += *taken;
-      host_eof_ = true;
-      guest_shut_ = true;
-      break;
-    }
-    if (eof_follows) host_eof_ = true;  // the rest is queued below, then the FIN
+  for (int round = 0; round < kReadRounds && !host_eof_; ++round) {
+    // Straight from the host socket into the stack's send ring: no more than the ring has
+    // room for, so the rest stays in the host socket, whose window closes toward the real
+    // peer.
+    int error = 0;
+    bool drained = false;
+    auto taken = stack_.send_with(
+        conn_,
+        [&](std::span<std::byte> space, bool& last) -> std::size_t {
+          std::size_t got = 0;
+          while (got < space.size()) {
+            ssize_t n = ::recv(fd_, space.data() + got, space.size() - got, MSG_DONTWAIT);
+            if (n > 0) {
+              got += static_cast<std::size_t>(n);
+              // A short read drained the socket: asking again would only say EAGAIN (a system
+              // call per reply saved) — unless the host's peer has finished (EPOLLRDHUP):
+              // then read on to its end-of-file now, so that our FIN leaves on the same
+              // segment as the last data (a client that has read a complete reply and closes
+              // then sees our FIN first, and TIME-WAIT stays on our side).
+              if (got < space.size() && !host_hangup_) {
+                drained = true;
+                break;
+              }
+              continue;
+            }
+            if (n == 0) {
+              host_eof_ = true;
+              last = true;
+            } else if (errno == EAGAIN || errno == EINTR) {
+              drained = true;
+            } else {
+              error = errno;
+            }
+            break;
+          }
+          return got;
+        },
+        now);
     if (!taken) {
       fail_guest();
       return false;
     }
     stats_.bytes_to_guest += *taken;
-    if (*taken < data.size()) {
-      to_guest_.assign(data.begin() + static_cast<std::ptrdiff_t>(*taken), data.end());
-    } else if (!host_eof_ && static_cast<std::size_t>(n) < want) {
-      // A short read drained the socket: asking again would only say EAGAIN (a system call
-      // per reply saved); the level-triggered epoll wakes us when more arrives.
-      return true;
+    if (error) {
+      fail_host(error);
+      return false;
+    }
+    if (drained) break;
+    if (*taken == 0 && !host_eof_) {
+      // The send ring is full: a Writable event resumes us, unless the ring is empty for want
+      // of memory (then no ACK will come to say so).
+      if (budget_ && stack_.status(conn_).value_or(ConnectionStatus{}).send_queue == 0)
+        wait_for_memory();
+      break;
     }
   }
-  if (to_guest_.empty() && !guest_shut_) {
-    // End of file from the host: our FIN toward the namespace, after the queued data.
+  if (host_eof_ && !guest_shut_) {
+    // End of file from the host: our FIN toward the namespace, after the queued data (the
+    // writer's `last` already queued it when the connection was ESTABLISHED or CLOSE-WAIT;
+    // then this says ShutDown and changes nothing).
     (void)stack_.shutdown_write(conn_, now);
     guest_shut_ = true;
   }
@@ -254,7 +219,7 @@ void Splice::fail_host(int) {
 }
 
 void Splice::fail_guest() {
-  if (guest_eof_ && host_shut_ && to_host_.empty() && fd_ >= 0) {
+  if (guest_eof_ && host_shut_ && fd_ >= 0) {
     // The namespace reset after its FIN — CMD's kernel does so when data arrives for a socket
     // CMD has closed — and its whole stream is in the host socket already. End to end, the
     // peer would have had that data before the RST: let the host socket deliver it first.
@@ -298,7 +263,7 @@ void Splice::abort() {
 }
 
 std::uint64_t Splice::bytes_held_to_host() const {
-  std::uint64_t held = to_host_.size();
+  std::uint64_t held = 0;
   if (auto st = stack_.status(conn_)) held += st->receive_queue;
   int queued = 0;
   if (fd_ >= 0 && ::ioctl(fd_, SIOCOUTQ, &queued) == 0 && queued > 0)
@@ -329,9 +294,8 @@ void Splice::update_interest() {
   if (fd_ < 0) return;
   std::uint32_t want = 0;
   if (established_) {
-    if (!host_eof_ && to_guest_.empty() && stack_.send_space(conn_).value_or(0) > 0)
-      want |= EPOLLIN | EPOLLRDHUP;
-    if (!to_host_.empty()) want |= EPOLLOUT;
+    if (!host_eof_ && stack_.send_space(conn_).value_or(0) > 0) want |= EPOLLIN | EPOLLRDHUP;
+    if (host_full_ && !guest_eof_) want |= EPOLLOUT;
   }
   // Before the handshake completes the socket is watched with no events at all: epoll still
   // reports an error or hang-up, which is all we want to know then.

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: MIT
 // One relayed TCP connection: a connection of synack's stack (toward the namespace) joined to
 // a kernel socket of the host (toward the real peer). Bytes flow both ways with
-// back-pressure and nothing buffered without bound: at most one chunk per direction waits
-// here, and while it waits the other side is not read — the stack's receive window closes,
-// or the host socket's buffer fills and the kernel's window closes. A FIN becomes
-// shutdown(SHUT_WR) and end-of-file becomes a FIN; an RST becomes an abortive close
-// (SO_LINGER 0) and a socket error becomes an RST. The held chunks are charged to the stack's
-// memory budget (issue 11 §4); while it is short, reads from the stack are small.
+// back-pressure and nothing buffered here: the host socket is written straight from the
+// stack's receive ring and read straight into its send ring (Stack::receive_with/send_with,
+// no copy of our own, issue 14 §2). What one side does not take stays where it is — the
+// stack's receive window closes, or the host socket's buffer fills and the kernel's window
+// closes. A FIN becomes shutdown(SHUT_WR) and end-of-file becomes a FIN; an RST becomes an
+// abortive close (SO_LINGER 0) and a socket error becomes an RST. The rings are the stack's,
+// charged to its memory budget (issue 11 §4).
 #pragma once
 
 #include <cstddef>
@@ -31,8 +32,8 @@ class Splice {
   // connection may still be handshaking: nothing flows until it reports Connected.
   // `on_done` runs once, when the splice finishes or fails (never from the destructor); the
   // owner must not destroy the splice inside it.
-  Splice(Stack& stack, os::EventLoop& loop, ConnectionId conn, int fd, std::span<std::byte> scratch,
-         SpliceStats& stats, std::function<void(ConnectionId)> on_done);
+  Splice(Stack& stack, os::EventLoop& loop, ConnectionId conn, int fd, SpliceStats& stats,
+         std::function<void(ConnectionId)> on_done);
   ~Splice();
   Splice(const Splice&) = delete;
   Splice& operator=(const Splice&) = delete;
@@ -42,9 +43,8 @@ class Splice {
   void abort();
   // Both directions ended with FINs (not by an RST or an error).
   bool clean() const { return clean_; }
-  // Bytes from the namespace not yet delivered to the host's peer: held here, unread in the
-  // stack, or still in the host socket's send queue (unsent or unacknowledged). An abortive
-  // close drops them.
+  // Bytes from the namespace not yet delivered to the host's peer: unread in the stack, or still in
+  // the host socket's send queue (unsent or unacknowledged). An abortive close drops them.
   std::uint64_t bytes_held_to_host() const;
 
  private:
@@ -59,8 +59,6 @@ class Splice {
   void close_fd(bool abortive);
   void update_interest();
   void mark_done();
-  // Charges the chunks' capacity to the budget (and frees empty ones).
-  void account();
   // The stack's send ring cannot be allocated (budget short): retried on a timer, since no
   // ACK will bring a Writable event.
   void wait_for_memory();
@@ -69,12 +67,10 @@ class Splice {
   os::EventLoop& loop_;
   ConnectionId conn_;
   int fd_;
-  std::span<std::byte> scratch_;  // shared by all splices (one thread)
   SpliceStats& stats_;
   std::function<void(ConnectionId)> on_done_;
 
-  std::vector<std::byte> to_host_;   // read from the stack, not yet taken by the socket
-  std::vector<std::byte> to_guest_;  // read from the socket, not yet taken by the stack
+  bool host_full_ = false;  // the host socket took less than offered: wait for EPOLLOUT
   bool established_ = false;
   bool guest_eof_ = false;   // the namespace's FIN read
   bool host_shut_ = false;   // shutdown(SHUT_WR) done
@@ -92,7 +88,6 @@ class Splice {
   std::uint32_t interest_ = 0;
   bool registered_ = false;
   MemoryBudget* budget_ = nullptr;
-  std::size_t charged_ = 0;
   os::EventLoop::TimerId memory_timer_ = 0;
 };
 

@@ -974,6 +974,26 @@ Expected<std::size_t, Error> Stack::Impl::receive(ConnectionId id, std::span<std
   return r;
 }
 
+Expected<std::size_t, Error> Stack::Impl::receive_with(ConnectionId id, const BufferReader& reader,
+                                                       Instant now) {
+  Slot* s = find(id);
+  if (!s) return Unexpected{Error::NoSuchConnection};
+  Sink sink(*this, s->conn->local(), s->conn->remote(), id, now);
+  auto r = s->conn->receive_with(reader, now, sink);
+  after_call(slot_index(id), now);
+  return r;
+}
+
+Expected<std::size_t, Error> Stack::Impl::send_with(ConnectionId id, const BufferWriter& writer,
+                                                    Instant now) {
+  Slot* s = find(id);
+  if (!s) return Unexpected{Error::NoSuchConnection};
+  Sink sink(*this, s->conn->local(), s->conn->remote(), id, now);
+  auto r = s->conn->send_with(writer, now, sink);
+  after_call(slot_index(id), now);
+  return r;
+}
+
 Expected<void, Error> Stack::Impl::shutdown_write(ConnectionId id, Instant now) {
   Slot* s = find(id);
   if (!s) return Unexpected{Error::NoSuchConnection};
@@ -1122,6 +1142,14 @@ Expected<std::size_t, Error> Stack::send_last(ConnectionId id, std::span<const s
 }
 Expected<void, Error> Stack::shutdown_write(ConnectionId id, Instant now) {
   return impl_->shutdown_write(id, now);
+}
+Expected<std::size_t, Error> Stack::receive_with(ConnectionId id, const BufferReader& reader,
+                                                 Instant now) {
+  return impl_->receive_with(id, reader, now);
+}
+Expected<std::size_t, Error> Stack::send_with(ConnectionId id, const BufferWriter& writer,
+                                              Instant now) {
+  return impl_->send_with(id, writer, now);
 }
 Expected<void, Error> Stack::close(ConnectionId id, Instant now) { return impl_->close(id, now); }
 Expected<void, Error> Stack::abort(ConnectionId id, Instant now) { return impl_->abort(id, now); }

@@ -41,6 +41,9 @@ struct Stack::Impl {
                                         const SocketOptions& options);
   Expected<std::size_t, Error> send(ConnectionId id, std::span<const std::byte> data, Instant now);
   Expected<std::size_t, Error> receive(ConnectionId id, std::span<std::byte> out, Instant now);
+  Expected<std::size_t, Error> receive_with(ConnectionId id, const BufferReader& reader,
+                                            Instant now);
+  Expected<std::size_t, Error> send_with(ConnectionId id, const BufferWriter& writer, Instant now);
   Expected<std::size_t, Error> send_last(ConnectionId id, std::span<const std::byte> data,
                                          Instant now);
   Expected<void, Error> shutdown_write(ConnectionId id, Instant now);

@@ -76,6 +76,17 @@ class ByteRing {
     if (first < in.size()) std::memcpy(data_.get(), in.data() + first, in.size() - first);
   }
 
+  // The contiguous free space after the content, at most `max` bytes (shorter at the wrap):
+  // written in place, then made content with commit(). Allocates the ring; empty while
+  // free_space() is 0 (the memory budget cannot hold it).
+  std::span<std::byte> writable(std::uint32_t max) {
+    if (free_space() == 0) return {};
+    ensure_allocated();
+    std::uint32_t pos = wrap(head_ + size_);
+    std::uint32_t n = std::min({max, capacity_ - size_, capacity_ - pos});
+    return {data_.get() + pos, n};
+  }
+
   // Marks `n` bytes already written with write_at as part of the content.
   void commit(std::uint32_t n) { size_ = std::min(capacity_, size_ + n); }
 

@@ -165,8 +165,7 @@ bool Connection::accepts_reincarnation(const Segment& syn) const {
 }
 
 // RFC 9293 §3.10.2 SEND.
-Expected<std::size_t, Error> Connection::send(std::span<const std::byte> data, Instant now,
-                                              SegmentSink& out, bool then_close) {
+Expected<void, Error> Connection::check_send(Instant now, SegmentSink& out) {
   switch (state_) {
     case State::Closed:
       return Unexpected{error_.value_or(Error::NotConnected)};
@@ -187,6 +186,12 @@ Expected<std::size_t, Error> Connection::send(std::span<const std::byte> data, I
       return Unexpected{Error::ShutDown};
   }
   if (fin_queued_) return Unexpected{Error::ShutDown};
+  return {};
+}
+
+Expected<std::size_t, Error> Connection::send(std::span<const std::byte> data, Instant now,
+                                              SegmentSink& out, bool then_close) {
+  if (auto ok = check_send(now, out); !ok) return Unexpected{ok.error()};
   if (data.empty()) {
     // A SEND of nothing pushes what is queued (what Nagle may now let go, after the
     // application turned it off: Linux's tcp_push_pending_frames on TCP_NODELAY).
@@ -204,13 +209,50 @@ Expected<std::size_t, Error> Connection::send(std::span<const std::byte> data, I
   return std::size_t{taken};
 }
 
+Expected<std::size_t, Error> Connection::send_with(const BufferWriter& writer, Instant now,
+                                                   SegmentSink& out) {
+  if (auto ok = check_send(now, out); !ok) return Unexpected{ok.error()};
+  std::uint32_t total = 0;
+  bool last = false;
+  // The ring may wrap: at most two runs of free space.
+  for (int run = 0; run < 2 && !last; ++run) {
+    auto space = snd_buf_.writable(snd_buf_.free_space());
+    if (space.empty()) break;
+    auto wrote = static_cast<std::uint32_t>(std::min(writer(space, last), space.size()));
+    snd_buf_.commit(wrote);
+    total += wrote;
+    if (wrote < space.size()) break;
+  }
+  if (last && (state_ == State::Established || state_ == State::CloseWait)) {
+    (void)close(now, out);  // output() sends the data with the FIN on its last segment
+  } else if (total > 0) {
+    output(now, out);
+  }
+  return std::size_t{total};
+}
+
 // RFC 9293 §3.10.3 RECEIVE.
 Expected<std::size_t, Error> Connection::receive(std::span<std::byte> buffer, Instant now,
                                                  SegmentSink& out) {
   if (state_ == State::Listen || state_ == State::SynSent || state_ == State::SynReceived) {
     return Unexpected{Error::WouldBlock};  // "queue for processing after ... ESTABLISHED"
   }
-  std::uint32_t n = rcv_buf_.read(buffer);
+  return after_read(rcv_buf_.read(buffer), now, out);
+}
+
+Expected<std::size_t, Error> Connection::receive_with(const BufferReader& reader, Instant now,
+                                                      SegmentSink& out) {
+  if (state_ == State::Listen || state_ == State::SynSent || state_ == State::SynReceived) {
+    return Unexpected{Error::WouldBlock};  // "queue for processing after ... ESTABLISHED"
+  }
+  const bool had_data = rcv_buf_.readable() > 0;
+  std::uint32_t n = rcv_buf_.read_with(reader);
+  if (n == 0 && had_data) return Unexpected{Error::WouldBlock};  // the reader took nothing
+  return after_read(n, now, out);
+}
+
+Expected<std::size_t, Error> Connection::after_read(std::uint32_t n, Instant now,
+                                                    SegmentSink& out) {
   // Issue 11 §4: under a memory budget, a ring the application emptied goes back to it (as
   // Linux frees consumed skbs) rather than staying with an idle connection.
   if (context_.memory) rcv_buf_.release_if_empty();

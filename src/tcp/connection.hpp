@@ -11,6 +11,7 @@
 #include <span>
 #include <string_view>
 
+#include "synack/buffer_access.hpp"
 #include "synack/config.hpp"
 #include "synack/counters.hpp"
 #include "synack/error.hpp"
@@ -118,6 +119,15 @@ class Connection {
   // at end of stream (after the peer's FIN). Errors: WouldBlock when nothing is there yet;
   // the connection's error once failed; NotConnected in CLOSED/LISTEN.
   Expected<std::size_t, Error> receive(std::span<std::byte> out, Instant now, SegmentSink& sink);
+  // RECEIVE without a copy: in-order data handed to `reader` where it lies in the receive
+  // buffer. As receive(); also WouldBlock when data was there but the reader took none.
+  Expected<std::size_t, Error> receive_with(const BufferReader& reader, Instant now,
+                                            SegmentSink& sink);
+  // SEND without a copy: `writer` fills the send buffer in place. As send(); returns 0 (not
+  // WouldBlock) when the writer wrote nothing into free space. A writer that sets `last`
+  // closes the sending side after its bytes (then_close) in ESTABLISHED and CLOSE-WAIT; in
+  // other states `last` is ignored and the caller closes once established (as send_last).
+  Expected<std::size_t, Error> send_with(const BufferWriter& writer, Instant now, SegmentSink& out);
 
   // RFC 9293 §3.10.4 CLOSE: "I have no more data to send" — a FIN after the queued data. The
   // receive side stays open (half-close). Errors: ShutDown if already closing; NotConnected
@@ -217,6 +227,12 @@ class Connection {
   void take_rtt_sample(const Segment& seg, Instant now);
   void update_ts_recent(const Segment& seg);
   void count_drop(std::uint64_t Counters::*counter, std::string_view name, Instant now);
+
+  // SEND's checks (RFC 9293 §3.10.2) before data is queued.
+  Expected<void, Error> check_send(Instant now, SegmentSink& out);
+  // After data was taken from the receive buffer: the memory budget, end of stream, and a
+  // window update when the window grew enough.
+  Expected<std::size_t, Error> after_read(std::uint32_t n, Instant now, SegmentSink& out);
 
   // --- output (connection_output.cpp) ---
   void output(Instant now, SegmentSink& out);

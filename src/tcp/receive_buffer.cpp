@@ -69,6 +69,18 @@ std::uint32_t ReceiveBuffer::read(std::span<std::byte> out) {
   return n;
 }
 
+std::uint32_t ReceiveBuffer::read_with(const BufferReader& reader) {
+  std::uint32_t total = 0;
+  for (int run = 0; run < 2 && ring_.size() > 0; ++run) {
+    auto bytes = ring_.contiguous(0, ring_.size());
+    auto taken = static_cast<std::uint32_t>(std::min(reader(bytes), bytes.size()));
+    ring_.consume(taken);
+    total += taken;
+    if (taken < bytes.size()) break;
+  }
+  return total;
+}
+
 std::size_t ReceiveBuffer::sack_blocks(std::uint32_t rcv_nxt, wire::SackBlock* out,
                                        std::size_t max) const {
   std::vector<const Range*> order;

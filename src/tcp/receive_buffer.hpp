@@ -8,6 +8,7 @@
 #include <span>
 #include <vector>
 
+#include "synack/buffer_access.hpp"
 #include "tcp/byte_ring.hpp"
 #include "wire/tcp_header.hpp"
 
@@ -32,6 +33,9 @@ class ReceiveBuffer {
 
   // Moves up to out.size() in-order bytes to the application.
   std::uint32_t read(std::span<std::byte> out);
+  // Hands in-order bytes to `reader` where they lie (up to two runs: the ring may wrap) and
+  // consumes what it took.
+  std::uint32_t read_with(const BufferReader& reader);
   std::uint32_t readable() const { return ring_.size(); }
   std::uint32_t capacity() const { return ring_.capacity(); }
   // Room from RCV.NXT to the end of the buffer: the most we could advertise.
