@@ -212,8 +212,9 @@ struct ManyPair {
   static constexpr int kAddresses = 32;
   static constexpr int kPorts = 8;
 
-  // `options`: the connections' buffer sizes (default: the stacks' 4 MiB).
-  explicit ManyPair(SocketOptions options = {}) : options(options) {
+  // `options`: the connections' buffer sizes (default: the stacks' 4 MiB); `backlog`: each
+  // listener's (a SYN beyond it is dropped and retried a second later).
+  explicit ManyPair(SocketOptions options = {}, std::size_t backlog = 1024) : options(options) {
     std::vector<wire::IpAddress> addrs;
     addrs.reserve(kAddresses);
     for (int i = 0; i < kAddresses; ++i) addrs.push_back(client_address(i));
@@ -221,7 +222,7 @@ struct ManyPair {
     server = std::make_unique<Stack>(bench_config(2), std::vector{kServer});
     for (int p = 0; p < kPorts; ++p)
       listeners.push_back(*server->listen({kServer, static_cast<std::uint16_t>(10000 + p)},
-                                          clock.now(), 1024, options));
+                                          clock.now(), backlog, options));
   }
   SocketOptions options;
 
@@ -308,9 +309,9 @@ bool bench_million(const Reporter& report, std::uint64_t count) {
 
 // Per-connection send and receive buffer for N concurrent bulk connections: the stacks' 4 MiB
 // for one connection, then 256 MiB shared out (at least 32 KiB each), so that 10,000
-// connections do not hold 10,000 × 2 × 4 MiB. Reported as bulk_cN_buffer.
+// connections do not hold 10,000 × 2 × 4 MiB (KiB, reported as bulk_cN_buffer).
 std::uint32_t concurrent_buffer(std::uint64_t n) {
-  std::uint64_t share = (256ull << 20) / std::max<std::uint64_t>(n, 1);
+  std::uint64_t share = (256ull << 20) / std::max<std::uint64_t>(n, 1) / 1024 * 1024;
   return static_cast<std::uint32_t>(std::clamp<std::uint64_t>(share, 32 << 10, 4 << 20));
 }
 
@@ -392,7 +393,7 @@ bool bench_bulk_concurrent(const Reporter& report, std::uint64_t n, std::uint64_
          "at half-way, per connection " + std::to_string(least >> 10) + "–" +
              std::to_string(most >> 10) + " KiB");
   report(
-      name + "_buffer", buffer, "bytes",
+      name + "_buffer", buffer / 1024.0, "KiB",
       buffer < (4u << 20) ? "smaller per-connection send/receive buffers than bulk's 4 MiB" : "");
   if (errors) std::fprintf(stderr, "%s: send failed\n", name.c_str());
   return errors == 0 && total == each * n;
@@ -405,7 +406,8 @@ bool bench_bulk_concurrent(const Reporter& report, std::uint64_t n, std::uint64_
 bool bench_connections_concurrent(const Reporter& report, std::uint64_t n, std::uint64_t count,
                                   double time_limit) {
   const std::string name = "connections_c" + std::to_string(n);
-  ManyPair pair;  // 32 client addresses, 8 listening ports with a backlog of 1024 each
+  // 32 client addresses, 8 listening ports, each with a backlog for all N clients.
+  ManyPair pair({}, std::max<std::size_t>(1024, n));
   Stack& client = *pair.client;
   Stack& server = *pair.server;
   RealClock& clock = pair.clock;
@@ -515,6 +517,9 @@ bool bench_connections_concurrent(const Reporter& report, std::uint64_t n, std::
   if (failed)
     std::fprintf(stderr, "%s: %llu cycles failed\n", name.c_str(),
                  static_cast<unsigned long long>(failed));
+  if (auto o = server.counters().tcp_backlog_overflow)
+    std::fprintf(stderr, "%s: %llu SYNs over the backlog\n", name.c_str(),
+                 static_cast<unsigned long long>(o));
   return failed == 0 && done > 0;
 }
 
