@@ -383,7 +383,7 @@ synack_available() {  # until `run` exists, CLI11 answers `run --help` with the 
 
 # --- the scaling phase: iperf3 -P N and wrk -c N at one MTU ---------------------------------
 phase_scaling_iperf3() {  # phase_scaling_iperf3 COLUMN up|down STREAMS
-  local col=$1 dir=$2 p=$3 name=scaling-$1-iperf3-$2-P$3 reverse=()
+  local col=$1 dir=$2 p=$3 name=$1-iperf3-$2-P$3 reverse=()
   name=${name//:/-}
   [ "$dir" = down ] && reverse=(-R)
   iperf3 -s -1 -B "$server_addr" -p "$iperf_port" >"$tmp/$name.server" 2>&1 &
@@ -405,7 +405,7 @@ print(json.dumps({"column": sys.argv[2], "metric": sys.argv[3],
   stop_pid "$server"
 }
 phase_scaling_wrk() {  # phase_scaling_wrk COLUMN CLIENTS
-  local col=$1 c=$2 name=scaling-$1-wrk-c$2 threads=$SCALING_WRK_THREADS
+  local col=$1 c=$2 name=$1-wrk-c$2 threads=$SCALING_WRK_THREADS
   name=${name//:/-}
   ((threads <= c)) || threads=$c
   if run_in_ns "$name" $((SCALING_SECONDS + 20)) wrk -t "$threads" -c "$c" -d "${SCALING_SECONDS}s" \
