@@ -61,13 +61,14 @@ else
 fi
 
 mkdir -p "$PICTURES"
-python3 - "$tmp/synack.jsonl" "$tmp/linux.jsonl" "$out" "$CONCURRENCY" "$PICTURES" "$tmp" "$load_start" <<'EOF'
+python3 - "$tmp/synack.jsonl" "$tmp/linux.jsonl" "$out" "$CONCURRENCY" "$PICTURES" "$tmp" "$load_start" \
+  "${BENCH_ARGS:-}" <<'EOF'
 import json, os, platform, subprocess, sys, datetime
 def load(p):
     return {r["name"]: r for r in map(json.loads, filter(str.strip, open(p)))}
 s, l, out = load(sys.argv[1]), load(sys.argv[2]), sys.argv[3]
 levels = [int(x) for x in sys.argv[4].split(",")]
-pictures, tmp, load_start = sys.argv[5], sys.argv[6], sys.argv[7]
+pictures, tmp, load_start, bench_args = sys.argv[5], sys.argv[6], sys.argv[7], sys.argv[8]
 cpu = next((x.split(":", 1)[1].strip() for x in open("/proc/cpuinfo") if x.startswith("model name")), "?")
 def v(d, k): return d[k]["value"] if k in d else None
 def fmt(x): return "—" if x is None else (f"{x:,.0f}" if x >= 1000 else f"{x:.3g}")
@@ -120,6 +121,9 @@ if float(load_start) >= os.cpu_count() / 2:
     loaded = (f"\n\n**Loaded machine:** the load average was {load_start} when the run started, on "
               f"{os.cpu_count()} CPUs: other work shared the CPUs, so these figures are not this "
               "machine's best. Rerun `make bench` on an idle machine.")
+if bench_args.strip():
+    loaded += (f"\n\n**Not the default sizes:** run with `BENCH_ARGS=\"{bench_args.strip()}\"`; the row "
+               "labels name the defaults.")
 begin, end = "<!-- results: begin (bench/run.sh) -->", "<!-- results: end -->"
 block = f"""{begin}
 Machine: {machine}.{loaded}

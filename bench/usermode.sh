@@ -726,6 +726,9 @@ if float(load_start.split()[0]) >= os.cpu_count() / 2:
     notes += (f"**Loaded machine:** the load average was {load_start.split()[0]} when the run started, "
               f"on {os.cpu_count()} CPUs: other work shared the CPUs, so these figures are not this "
               "machine's best. Rerun on an idle machine.\n\n")
+if float(seconds) < 5:
+    notes += (f"**Short points:** {seconds} s each (SCALING_SECONDS; default 5): a check that the phase "
+              "works, not a measurement.\n\n")
 unavailable = [heading(c) for c in columns if data.get(c, {}).get("unavailable")]
 failed = [heading(c) for c in columns if data.get(c, {}).get("failed")]
 if unavailable:
