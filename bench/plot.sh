@@ -56,7 +56,7 @@ set linetype 7 lc rgb "#8c564b" dt 6
 set linetype cycle 7
 set yrange [0:*]
 set grid ytics lc rgb "#dddddd"
-set key outside right top noenhanced
+$([ "$series" -gt 1 ] && echo "set key outside right top" || echo "set key inside right top")
 set border 3
 set tics nomirror
 plot for [i=2:$((series + 1))] "$cells" using 1:i with linespoints lw 2 pt 7 ps 0.8 title columnheader(i)
