@@ -52,13 +52,14 @@ packetdrill-ubsan-test: packetdrill-test
 	./tests/packetdrill/run-ubsan.sh build/packetdrill/packetdrill \
 	  build-ubsan-shim/packetdrill/libsynack_packetdrill.so; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 77 ]
 
-# synack's benchmarks and the kernel's TCP over loopback (iperf3) side by side; writes
-# docs/performance.md (bench/run.sh).
+# synack's benchmarks and the kernel's TCP over loopback (iperf3) side by side, and the same
+# work over 1, 100 and 10,000 concurrent connections; writes docs/performance.md and its curves
+# docs/pictures/bench-inmemory-*.svg (bench/run.sh, bench/plot.sh: gnuplot).
 bench: build bench-deps
 	./bench/run.sh
 
 bench-deps:
-	$(call ensure_packages,iperf3)
+	$(call ensure_packages,iperf3 gnuplot-nox)
 
 # Throughput between synack on a TUN and the kernel, both ways, MTU 1500/65520, offloads on/off,
 # beside the kernel over veth (bench/tun.sh; root). Writes its section of docs/performance.md.
@@ -79,9 +80,11 @@ bench-loss-deps:
 	$(call ensure_packages,$(LOSS_BENCH_DEPS))
 
 # User-mode networking side by side: veth, slirp4netns, pasta and `synack run`, a client in a
-# namespace and servers on host loopback (bench/usermode.sh; root). Writes its section of
-# docs/performance.md.
-USERMODE_BENCH_DEPS := slirp4netns passt iperf3 wrk nginx redis-server redis-tools iproute2 python3
+# namespace and servers on host loopback (bench/usermode.sh; root), then the scaling curves at
+# MTU 65520 (iperf3 -P 1/4/16/64, wrk -c 16/256/1024). Writes its sections of
+# docs/performance.md and docs/pictures/bench-usermode-*.svg. The curves alone:
+# PHASES=scaling make bench-usermode (SCALING_SECONDS=1 for a quick check).
+USERMODE_BENCH_DEPS := slirp4netns passt iperf3 wrk nginx redis-server redis-tools iproute2 python3 gnuplot-nox
 bench-usermode: build bench-usermode-deps
 	./bench/usermode.sh
 

@@ -6,6 +6,9 @@
 //
 //   bulk                   one connection's throughput (Gbit/s)
 //   connections            open + 1-byte request + 1-byte reply + close, sequentially (/s)
+//   bulk_concurrent        bulk over N concurrent connections at once (--concurrency 1,100,10000;
+//                          aggregate Gbit/s, fairness): bulk_c1, bulk_c100, bulk_c10000
+//   connections_concurrent N clients doing connection cycles at once (/s): connections_cN
 //   memory_per_connection  heap and RSS per idle ESTABLISHED connection end, buffers apart
 //   million                one million concurrent ESTABLISHED connections: setup time, peak RSS
 #include <arpa/inet.h>
@@ -211,37 +214,45 @@ struct ManyPair {
   static constexpr int kAddresses = 32;
   static constexpr int kPorts = 8;
 
-  ManyPair() {
+  // `options`: the connections' buffer sizes (default: the stacks' 4 MiB); `backlog`: each
+  // listener's (a SYN beyond it is dropped and retried a second later).
+  explicit ManyPair(SocketOptions options = {}, std::size_t backlog = 1024) : options(options) {
     std::vector<wire::IpAddress> addrs;
     addrs.reserve(kAddresses);
     for (int i = 0; i < kAddresses; ++i) addrs.push_back(client_address(i));
     client = std::make_unique<Stack>(bench_config(1), addrs);
     server = std::make_unique<Stack>(bench_config(2), std::vector{kServer});
     for (int p = 0; p < kPorts; ++p)
-      listeners.push_back(
-          *server->listen({kServer, static_cast<std::uint16_t>(10000 + p)}, clock.now(), 1024));
+      listeners.push_back(*server->listen({kServer, static_cast<std::uint16_t>(10000 + p)},
+                                          clock.now(), backlog, options));
   }
+  SocketOptions options;
 
-  std::uint64_t establish(std::uint64_t count, double time_limit) {
+  // Client and server ends of what establish() made, when `ids` is given.
+  using Ids = std::vector<std::pair<ConnectionId, ConnectionId>>;
+
+  std::uint64_t establish(std::uint64_t count, double time_limit, Ids* ids = nullptr) {
     std::vector<std::byte> buf;
     double start = clock.seconds();
     for (std::uint64_t i = 0; i < count; ++i) {
       if ((i & 1023) == 0 && clock.seconds() - start > time_limit) break;
       Instant now = clock.now();
       auto port = static_cast<std::uint16_t>(10000 + (i / kAddresses) % kPorts);
-      auto cid =
-          client->connect({kServer, port}, now,
-                          wire::Endpoint{client_address(static_cast<int>(i % kAddresses)), 0});
+      auto cid = client->connect(
+          {kServer, port}, now, wire::Endpoint{client_address(static_cast<int>(i % kAddresses)), 0},
+          options);
       if (!cid) {
         std::fprintf(stderr, "connect %llu: %s\n", static_cast<unsigned long long>(i),
                      std::string(to_string(cid.error())).c_str());
         break;
       }
       bench::shuttle(*client, *server, now, buf);
-      if (!server->accept(listeners[(i / kAddresses) % kPorts])) {
+      auto sid = server->accept(listeners[(i / kAddresses) % kPorts]);
+      if (!sid) {
         std::fprintf(stderr, "accept %llu failed\n", static_cast<unsigned long long>(i));
         break;
       }
+      if (ids) ids->emplace_back(*cid, *sid);
       ++established;
       if ((i & 255) == 0) {
         bench::run_timers(*client, now);
@@ -293,6 +304,225 @@ bool bench_million(const Reporter& report, std::uint64_t count) {
   if (c != n || s != n)
     std::fprintf(stderr, "million: client %zu, server %zu connections live\n", c, s);
   return n == count;
+}
+
+// ---------------------------------------------------------------------------------------
+// Scaling: the same work spread over N concurrent connections (bulk_cN, connections_cN).
+
+// Per-connection send and receive buffer for N concurrent bulk connections: the stacks' 4 MiB
+// for one connection, then 256 MiB shared out (at least 32 KiB each), so that 10,000
+// connections do not hold 10,000 × 2 × 4 MiB (KiB, reported as bulk_cN_buffer).
+std::uint32_t concurrent_buffer(std::uint64_t n) {
+  std::uint64_t share = (256ull << 20) / std::max<std::uint64_t>(n, 1) / 1024 * 1024;
+  return static_cast<std::uint32_t>(std::clamp<std::uint64_t>(share, 32 << 10, 4 << 20));
+}
+
+// bulk_cN: N established connections all sending client → server at once, `bytes` in total
+// (bytes / N each). Each round every connection that has data left offers one chunk (at most
+// 64 KiB) to send() in turn, the link carries everything queued, and the server reads every
+// connection dry: no connection can take more than its turn. Aggregate Gbit/s over the
+// measured time (set-up excluded), and Jain's fairness index of the bytes each had received
+// when half of the total had arrived (1 = equal shares; 1/N = one connection had everything;
+// at the end every connection has its equal quota, so the end says nothing).
+bool bench_bulk_concurrent(const Reporter& report, std::uint64_t n, std::uint64_t bytes,
+                           double time_limit, std::uint32_t buffer) {
+  const std::string name = "bulk_c" + std::to_string(n);
+  if (buffer == 0) buffer = concurrent_buffer(n);
+  ManyPair pair(SocketOptions{buffer, buffer, 0});
+  ManyPair::Ids ids;
+  ids.reserve(n);
+  if (pair.establish(n, time_limit, &ids) != n) {
+    std::fprintf(stderr, "%s: only %zu of %llu connections established\n", name.c_str(), ids.size(),
+                 static_cast<unsigned long long>(n));
+    return false;
+  }
+  Stack& client = *pair.client;
+  Stack& server = *pair.server;
+  const std::uint64_t each = std::max<std::uint64_t>(bytes / n, 1);
+  std::vector<std::byte> data(std::min<std::uint32_t>(64 << 10, buffer)), sink(64 << 10), buf;
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<std::byte>(i * 7);
+  std::vector<std::uint64_t> sent(n), received(n);
+  std::uint64_t total = 0, errors = 0;
+  double fairness = 0;
+  std::uint64_t least = 0, most = 0;
+  auto snapshot = [&] {  // Jain's index and the extremes of `received`
+    double sum = 0, squares = 0;
+    for (auto r : received) {
+      sum += static_cast<double>(r);
+      squares += static_cast<double>(r) * static_cast<double>(r);
+    }
+    fairness = squares > 0 ? sum * sum / (static_cast<double>(n) * squares) : 0;
+    auto [lo, hi] = std::minmax_element(received.begin(), received.end());
+    least = *lo;
+    most = *hi;
+  };
+  RealClock& clock = pair.clock;
+  double start = clock.seconds();
+  while (total < each * n && clock.seconds() - start < time_limit) {
+    Instant now = clock.now();
+    for (std::size_t i = 0; i < n; ++i) {
+      if (sent[i] >= each) continue;
+      auto chunk = std::min<std::uint64_t>(data.size(), each - sent[i]);
+      auto r = client.send(ids[i].first, std::span(data).first(chunk), now);
+      if (r)
+        sent[i] += *r;
+      else if (r.error() != Error::WouldBlock)
+        ++errors;
+    }
+    bench::shuttle(client, server, now, buf);
+    for (std::size_t i = 0; i < n; ++i) {
+      for (;;) {
+        auto r = server.receive(ids[i].second, sink, now);
+        if (!r || *r == 0) break;
+        received[i] += *r;
+        total += *r;
+      }
+    }
+    if (fairness == 0 && total >= each * n / 2) snapshot();
+    bench::shuttle(client, server, now, buf);
+    bench::run_timers(client, now);
+    bench::run_timers(server, now);
+    bench::drain_events(client);
+    bench::drain_events(server);
+    if (errors) break;
+  }
+  double seconds = clock.seconds() - start;
+  if (fairness == 0) snapshot();  // stopped by the time limit before half had arrived
+  report(name, static_cast<double>(total) * 8 / seconds / 1e9, "Gbit/s",
+         std::to_string(total >> 20) + " MiB in " + std::to_string(seconds) + " s, " +
+             std::to_string(n) + " connections");
+  report(name + "_fairness", fairness, "Jain index",
+         "at half-way, per connection " + std::to_string(least >> 10) + "–" +
+             std::to_string(most >> 10) + " KiB");
+  report(
+      name + "_buffer", buffer / 1024.0, "KiB",
+      buffer < (4u << 20) ? "smaller per-connection send/receive buffers than bulk's 4 MiB" : "");
+  if (errors) std::fprintf(stderr, "%s: send failed\n", name.c_str());
+  return errors == 0 && total == each * n;
+}
+
+// connections_cN: N clients, each repeating open, 1-byte request, 1-byte reply, close (client
+// first, as in `connections`), all at once; `count` cycles in total or `time_limit`. Each round
+// every client and every server connection takes the step it can, then the link carries
+// everything queued. Cycles completed per second.
+bool bench_connections_concurrent(const Reporter& report, std::uint64_t n, std::uint64_t count,
+                                  double time_limit) {
+  const std::string name = "connections_c" + std::to_string(n);
+  // 32 client addresses, 8 listening ports, each with a backlog for all N clients.
+  ManyPair pair({}, std::max<std::size_t>(1024, n));
+  Stack& client = *pair.client;
+  Stack& server = *pair.server;
+  RealClock& clock = pair.clock;
+  enum class Step : std::uint8_t { Idle, Connecting, Requested };
+  struct Client {
+    ConnectionId id = 0;
+    Step step = Step::Idle;
+  };
+  struct Served {
+    ConnectionId id = 0;
+    bool replied = false;
+  };
+  std::vector<Client> clients(n);
+  std::vector<Served> served;
+  served.reserve(n);
+  const std::byte request[1] = {std::byte{'?'}}, reply[1] = {std::byte{'!'}};
+  std::byte in[16];
+  std::vector<std::byte> buf;
+  std::uint64_t started = 0, done = 0, failed = 0;
+  double start = clock.seconds();
+  while (done + failed < count && clock.seconds() - start < time_limit) {
+    Instant now = clock.now();
+    auto fail = [&](Client& c) {
+      (void)client.abort(c.id, now);
+      c.step = Step::Idle;
+      ++failed;
+    };
+    for (auto& c : clients) {
+      switch (c.step) {
+        case Step::Idle: {
+          if (started >= count) break;
+          auto k = started++;
+          auto port = static_cast<std::uint16_t>(10000 + k % ManyPair::kPorts);
+          auto local = wire::Endpoint{
+              client_address(static_cast<int>((k / ManyPair::kPorts) % ManyPair::kAddresses)), 0};
+          auto id = client.connect({kServer, port}, now, local);
+          if (!id) {
+            ++failed;
+            break;
+          }
+          c = Client{*id, Step::Connecting};
+          break;
+        }
+        case Step::Connecting: {
+          auto st = client.state(c.id);
+          if (st == State::SynSent) break;
+          if (st != State::Established) {
+            fail(c);
+            break;
+          }
+          auto r = client.send(c.id, request, now);
+          if (!r || *r != 1) {
+            fail(c);
+            break;
+          }
+          c.step = Step::Requested;
+          break;
+        }
+        case Step::Requested: {
+          auto r = client.receive(c.id, in, now);
+          if (!r && r.error() == Error::WouldBlock) break;
+          if (!r || *r != 1) {
+            fail(c);
+            break;
+          }
+          (void)client.close(c.id, now);
+          c.step = Step::Idle;
+          ++done;
+          break;
+        }
+      }
+    }
+    bench::shuttle(client, server, now, buf);
+    for (auto listener : pair.listeners)
+      while (auto sid = server.accept(listener)) served.push_back(Served{*sid, false});
+    for (std::size_t i = 0; i < served.size();) {
+      auto& s = served[i];
+      auto r = server.receive(s.id, in, now);
+      bool finished = false;
+      if (!r) {
+        finished = r.error() != Error::WouldBlock;  // reset or failed: nothing more to do
+      } else if (*r == 0) {
+        finished = true;  // the client's FIN after the reply
+      } else if (!s.replied) {
+        auto w = server.send(s.id, reply, now);
+        s.replied = true;
+        finished = !w || *w != 1;
+      }
+      if (finished) {
+        (void)server.close(s.id, now);
+        s = served.back();
+        served.pop_back();
+      } else {
+        ++i;
+      }
+    }
+    bench::shuttle(client, server, now, buf);
+    bench::run_timers(client, now);
+    bench::run_timers(server, now);
+    bench::drain_events(client);
+    bench::drain_events(server);
+  }
+  double seconds = clock.seconds() - start;
+  report(name, static_cast<double>(done) / seconds, "conn/s",
+         std::to_string(done) + " cycles in " + std::to_string(seconds) + " s, " +
+             std::to_string(n) + " clients");
+  if (failed)
+    std::fprintf(stderr, "%s: %llu cycles failed\n", name.c_str(),
+                 static_cast<unsigned long long>(failed));
+  if (auto o = server.counters().tcp_backlog_overflow)
+    std::fprintf(stderr, "%s: %llu SYNs over the backlog\n", name.c_str(),
+                 static_cast<unsigned long long>(o));
+  return failed == 0 && done > 0;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -399,11 +629,14 @@ void register_bench(CLI::App& app) {
     std::uint64_t memory_connections = 100000;
     std::uint64_t million = 1000000;
     double time_limit = 30;
+    std::vector<std::uint64_t> concurrency{1, 100, 10000};
+    std::uint32_t buffer = 0;
   };
   auto a = std::make_shared<Args>();
   CLI::App* cmd = &app;
   cmd->add_option("names", a->names, "benchmarks to run (default: all)")
-      ->check(CLI::IsMember({"bulk", "connections", "memory_per_connection", "million"}));
+      ->check(CLI::IsMember({"bulk", "connections", "bulk_concurrent", "connections_concurrent",
+                             "memory_per_connection", "million"}));
   cmd->add_flag("--json", a->json, "one JSON object per result per line");
   cmd->add_flag("--software-checksum", a->software_checksum,
                 "compute and verify every TCP checksum (default: offloaded, as on loopback)");
@@ -416,6 +649,15 @@ void register_bench(CLI::App& app) {
                   "idle connections for memory_per_connection (default 100000)");
   cmd->add_option("--million", a->million, "connections for million (default 1000000)");
   cmd->add_option("--time-limit", a->time_limit, "seconds per timed benchmark (default 30)");
+  cmd->add_option("--concurrency", a->concurrency,
+                  "connection counts for bulk_concurrent and connections_concurrent "
+                  "(default 1,100,10000)")
+      ->delimiter(',')
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{100000}));
+  cmd->add_option("--buffer", a->buffer,
+                  "per-connection send and receive buffer for bulk_concurrent, bytes "
+                  "(default: 4 MiB, or 256 MiB / N and at least 32 KiB for N connections)")
+      ->check(CLI::Range(std::uint32_t{1024}, std::uint32_t{1} << 30));
   cmd->callback([a] {
     Reporter report{a->json};
     checksum_offload() = !a->software_checksum;
@@ -433,6 +675,12 @@ void register_bench(CLI::App& app) {
     }
     if (wanted("bulk")) ok = bench_bulk(report, a->bulk_bytes, a->time_limit) && ok;
     if (wanted("connections")) ok = bench_connections(report, a->connections, a->time_limit) && ok;
+    if (wanted("bulk_concurrent"))
+      for (auto n : a->concurrency)
+        ok = bench_bulk_concurrent(report, n, a->bulk_bytes, a->time_limit, a->buffer) && ok;
+    if (wanted("connections_concurrent"))
+      for (auto n : a->concurrency)
+        ok = bench_connections_concurrent(report, n, a->connections, a->time_limit) && ok;
     if (wanted("memory_per_connection")) ok = bench_memory(report, a->memory_connections) && ok;
     // Last: its peak RSS is the process's.
     if (wanted("million")) ok = bench_million(report, a->million) && ok;

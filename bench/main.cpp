@@ -8,7 +8,8 @@
 int main(int argc, char** argv) {
   CLI::App app{
       "synack-bench — throughput, connection rate and memory between two in-process "
-      "stacks (bulk, connections, memory_per_connection, million)"};
+      "stacks (bulk, connections, bulk_concurrent, connections_concurrent, "
+      "memory_per_connection, million)"};
   synack::bench::register_bench(app);
   CLI11_PARSE(app, argc, argv);
   return synack::bench::exit_status();

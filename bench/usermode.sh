@@ -15,9 +15,19 @@
 #   bench/usermode.sh [OUT.md]      root; needs ip, slirp4netns, pasta, iperf3, wrk, nginx,
 #                                   redis-server, redis-benchmark, python3 (make bench-usermode-deps)
 # Knobs (environment): SYNACK, PROVIDERS ("veth slirp4netns pasta pasta-splice synack"),
-# MTUS ("1500 65520"), PHASES ("iperf3 wrk redis"), IPERF_SECONDS (10), WRK_SECONDS (10), WRK_THREADS (1),
+# MTUS ("1500 65520"), PHASES ("iperf3 wrk redis scaling"), IPERF_SECONDS (10), WRK_SECONDS (10), WRK_THREADS (1),
 # WRK_CONNECTIONS (16), REDIS_REQUESTS (10000 per run), REDIS_RUNS (3), VETH_NET (198.19.254: the veth pair's /24,
 # the only address this script puts in the host's namespace). OUT=- prints without writing.
+#
+# The scaling phase (PHASES=scaling runs it alone) is a second pass over the providers at MTU
+# SCALING_MTU (65520) only: iperf3 up and down with SCALING_STREAMS parallel streams ("1 4 16
+# 64", iperf3 -P) and wrk `Connection: close` with SCALING_CLIENTS concurrent clients ("16 256
+# 1024", wrk -c, SCALING_WRK_THREADS threads, default 1), SCALING_SECONDS (5) per point; every
+# wrk point gets a fresh namespace and provider, so TIME-WAIT left by one point does not hold
+# the next one's ports. It writes its own section (bench-usermode-scaling markers) and the
+# curves docs/pictures/bench-usermode-*.svg (bench/plot.sh, gnuplot; PICTURES overrides the
+# directory). 5 providers × 11 points of SCALING_SECONDS plus about 45 s of set-up: about 5.5 min
+# at the default 5 s (1 min 40 s with SCALING_SECONDS=1, measured on 2 CPUs).
 #
 # Every server listens on 127.0.0.1 on a free port, except in the veth column: a namespace
 # joined by veth reaches the host through the host's veth address, so there the servers
@@ -31,7 +41,14 @@ out=${1:-${OUT:-docs/performance.md}}
 SYNACK=${SYNACK:-./build/synack}
 PROVIDERS=${PROVIDERS:-"veth slirp4netns pasta pasta-splice synack"}
 MTUS=${MTUS:-"1500 65520"}
-PHASES=${PHASES:-"iperf3 wrk redis"}
+PHASES=${PHASES:-"iperf3 wrk redis scaling"}
+main_phases=$(for p in $PHASES; do [ "$p" = scaling ] || printf '%s ' "$p"; done)
+SCALING_MTU=${SCALING_MTU:-65520}
+SCALING_STREAMS=${SCALING_STREAMS:-"1 4 16 64"}
+SCALING_CLIENTS=${SCALING_CLIENTS:-"16 256 1024"}
+SCALING_SECONDS=${SCALING_SECONDS:-5}
+SCALING_WRK_THREADS=${SCALING_WRK_THREADS:-1}
+PICTURES=${PICTURES:-$(dirname "$out")/pictures}
 IPERF_SECONDS=${IPERF_SECONDS:-10}
 WRK_SECONDS=${WRK_SECONDS:-10}
 WRK_THREADS=${WRK_THREADS:-1}
@@ -44,6 +61,11 @@ VETH_NET=${VETH_NET:-198.19.254}
 for tool in ip ss taskset slirp4netns pasta iperf3 wrk nginx redis-server redis-benchmark python3 timeout; do
   command -v "$tool" >/dev/null || { echo "bench/usermode.sh: $tool missing (make bench-usermode-deps)" >&2; exit 1; }
 done
+for p in $PHASES; do
+  case $p in iperf3 | wrk | redis | scaling) ;; *) echo "bench/usermode.sh: unknown phase $p" >&2; exit 1 ;; esac
+done
+# wrk -c 1024, and nginx serving it, need a descriptor per connection and then some.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 tmp=$(mktemp -d /tmp/synack-usermode.XXXXXX)
 results=$tmp/results.jsonl
@@ -360,7 +382,96 @@ synack_available() {  # until `run` exists, CLI11 answers `run --help` with the 
   [ -x "$SYNACK" ] && help=$("$SYNACK" run --help 2>&1) && [[ $help == *--allow-host-loopback* ]]
 }
 
+# --- the scaling phase: iperf3 -P N and wrk -c N at one MTU ---------------------------------
+phase_scaling_iperf3() {  # phase_scaling_iperf3 COLUMN up|down STREAMS
+  local col=$1 dir=$2 p=$3 name=$1-iperf3-$2-P$3 reverse=()
+  name=${name//:/-}
+  [ "$dir" = down ] && reverse=(-R)
+  iperf3 -s -1 -B "$server_addr" -p "$iperf_port" >"$tmp/$name.server" 2>&1 &
+  local server=$!
+  pids+=("$server")
+  if wait_listen "$iperf_port" &&
+      run_in_ns "$name" $((SCALING_SECONDS + 20)) iperf3 -c "$target" -p "$iperf_port" \
+        -t "$SCALING_SECONDS" -P "$p" "${reverse[@]}" -J &&
+      python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+print(json.dumps({"column": sys.argv[2], "metric": sys.argv[3],
+                  "value": d["end"]["sum_received"]["bits_per_second"] / 1e9}))
+' "$tmp/$name.out" "$col" "iperf3_${dir}_P${p}_gbps" >>"$results"; then
+    :
+  else
+    record "$col" "iperf3_${dir}_P${p}_gbps" null
+  fi
+  stop_pid "$server"
+}
+phase_scaling_wrk() {  # phase_scaling_wrk COLUMN CLIENTS
+  local col=$1 c=$2 name=$1-wrk-c$2 threads=$SCALING_WRK_THREADS
+  name=${name//:/-}
+  ((threads <= c)) || threads=$c
+  if run_in_ns "$name" $((SCALING_SECONDS + 20)) wrk -t "$threads" -c "$c" -d "${SCALING_SECONDS}s" \
+      -H "Connection: close" "http://$target:$nginx_port/small.html" &&
+      python3 -c '
+import json, re, sys
+text = open(sys.argv[1]).read(); col, c = sys.argv[2], sys.argv[3]
+rec = lambda m, v: print(json.dumps({"column": col, "metric": m, "value": v}))
+errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+bad = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+rps = float(re.search(r"Requests/sec:\s*([\d.]+)", text).group(1))
+rec(f"wrk_close_c{c}_rps", rps)
+rec(f"wrk_close_c{c}_errors", (sum(map(int, errors.groups())) if errors else 0) + (int(bad.group(1)) if bad else 0))
+' "$tmp/$name.out" "$col" "$c" >>"$results"; then
+    :
+  else
+    record "$col" "wrk_close_c${c}_rps" null
+  fi
+}
+# scaling_start COLUMN PROVIDER: the provider at SCALING_MTU and servers on fresh ports;
+# returns 1 (recorded, everything stopped) if it did not start.
+scaling_start() {
+  read -r iperf_port nginx_port redis_port < <(free_ports 3)
+  client=() target='' server_addr='' watch=
+  if ! start_provider "$2" "$SCALING_MTU" || ! start_servers "$server_addr"; then
+    echo "  $1: provider did not start; see $tmp" >&2
+    record "$1" failed true
+    stop_all
+    return 1
+  fi
+}
+scaling_columns=()
+run_scaling() {
+  local provider col p dir c
+  for provider in $PROVIDERS; do
+    col=scaling:$provider
+    scaling_columns+=("$col")
+    if [ "$provider" = synack ] && ! synack_available; then
+      echo "== $col: not available ($SYNACK has no 'run' subcommand yet)" >&2
+      record "$col" unavailable true
+      continue
+    fi
+    echo "== $col (MTU $SCALING_MTU)" >&2
+    if scaling_start "$col" "$provider"; then
+      for p in $SCALING_STREAMS; do
+        for dir in up down; do phase_scaling_iperf3 "$col" "$dir" "$p" || true; done
+      done
+      stop_all
+    fi
+    for c in $SCALING_CLIENTS; do  # a fresh namespace and provider for each point
+      scaling_start "$col" "$provider" || continue
+      phase_scaling_wrk "$col" "$c" || true
+      stop_all
+    done
+    grep -F "\"column\": \"$col\"" "$results" | python3 -c '
+import json, sys
+show = lambda x: f"{x:.4g}" if isinstance(x, float) else str(x)
+print("  " + ", ".join(r["metric"] + "=" + show(r["value"]) for r in map(json.loads, sys.stdin)))' >&2
+  done
+}
+
 # --- the run -------------------------------------------------------------------------------
+versions=$(for p in slirp4netns passt iperf3 wrk nginx redis-tools; do
+  printf '%s %s, ' "$p" "$(dpkg-query -W -f='${Version}' "$p" 2>/dev/null || echo '?')"; done)
+if [ -n "$main_phases" ]; then
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 columns=()
 for mtu in $MTUS; do
@@ -400,8 +511,6 @@ done
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 elapsed=$((SECONDS - started))
 
-versions=$(for p in slirp4netns passt iperf3 wrk nginx redis-tools; do
-  printf '%s %s, ' "$p" "$(dpkg-query -W -f='${Version}' "$p" 2>/dev/null || echo '?')"; done)
 python3 - "$results" "$out" "${columns[*]}" "$MTUS" "$load_start" "$load_end" "$elapsed" "${versions%, }" \
   "$IPERF_SECONDS" "$WRK_SECONDS" "$WRK_THREADS" "$WRK_CONNECTIONS" "$REDIS_REQUESTS" "$VETH_NET" "$REDIS_RUNS" <<'EOF'
 import datetime, json, os, platform, sys
@@ -479,8 +588,12 @@ failed = [c for c in columns if data.get(c, {}).get("failed")]
 cpu = next((x.split(":", 1)[1].strip() for x in open("/proc/cpuinfo") if x.startswith("model name")), "?")
 today = datetime.date.today().isoformat()
 partial = ""
+if float(load_start.split()[0]) >= os.cpu_count() / 2:
+    partial = (f"**Loaded machine:** the load average was {load_start.split()[0]} when the run started, on "
+               f"{os.cpu_count()} CPUs: other work shared the CPUs, so these figures are not this "
+               "machine's best. Rerun on an idle machine.\n\n")
 if synack_missing:
-    partial = ("**Partial:** `synack run` did not exist in the binary measured, so the synack columns, "
+    partial += ("**Partial:** `synack run` did not exist in the binary measured, so the synack columns, "
                "the ratios and the targets are empty. Re-run `make bench-usermode` once it does.\n\n")
 if failed:
     partial += f"**Failed to start:** {', '.join(failed)}.\n\n"
@@ -539,3 +652,124 @@ print()
 print(targets)
 EOF
 [ "$out" = - ] || echo "wrote $out (section bench-usermode)" >&2
+fi
+
+if [[ " $PHASES " == *" scaling "* ]]; then
+  scaling_started=$SECONDS
+  scaling_load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+  run_scaling
+  scaling_load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+  [ "$out" = - ] || mkdir -p "$PICTURES"
+  python3 - "$results" "$out" "${scaling_columns[*]}" "$scaling_load_start" "$scaling_load_end" \
+    "$((SECONDS - scaling_started))" "${versions%, }" "$SCALING_MTU" "$SCALING_STREAMS" \
+    "$SCALING_CLIENTS" "$SCALING_SECONDS" "$SCALING_WRK_THREADS" "$PICTURES" "$tmp" <<'EOF'
+import datetime, json, os, platform, subprocess, sys
+(results, out, columns, load_start, load_end, elapsed, versions, mtu, streams, clients, seconds,
+ threads, pictures, tmp) = sys.argv[1:]
+columns, streams, clients = columns.split(), streams.split(), clients.split()
+data = {}
+for r in map(json.loads, filter(str.strip, open(results))):
+    data.setdefault(r["column"], {})[r["metric"]] = r["value"]
+def v(col, metric):
+    x = data.get(col, {}).get(metric)
+    return x if isinstance(x, (int, float)) and not isinstance(x, bool) else None
+def fmt(x):
+    if x is None: return "—"
+    if x == 0: return "0"
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
+names = {"veth": "veth", "slirp4netns": "slirp4netns", "pasta": "pasta", "synack": "synack run",
+         "pasta-splice": "pasta splice"}
+def heading(col):
+    provider = col.split(":", 1)[1]
+    return names.get(provider, provider)
+def n(k): return f"{int(k):,}"
+rows = []
+for d, label in (("up", "namespace → host"), ("down", "host → namespace")):
+    for p in streams:
+        rows.append((f"iperf3 {d} ({label}), {n(p)} stream{'s' if p != '1' else ''} (Gbit/s)",
+                     f"iperf3_{d}_P{p}_gbps"))
+for c in clients:
+    rows.append((f"wrk `Connection: close`, {n(c)} clients: new connections/s", f"wrk_close_c{c}_rps"))
+for c in clients:
+    rows.append((f"  socket errors + non-2xx, {n(c)} clients", f"wrk_close_c{c}_errors"))
+lines = ["| measure | " + " | ".join(map(heading, columns)) + " |",
+         "|---|" + "---:|" * len(columns)]
+for label, metric in rows:
+    lines.append(f"| {label} | " + " | ".join(fmt(v(c, metric)) for c in columns) + " |")
+table = "\n".join(lines)
+
+# The curves: one line per provider.
+figures = []
+if out != "-":
+    rel = os.path.relpath(pictures, os.path.dirname(os.path.abspath(out)))
+    plots = [(f"bench-usermode-streams-{d}.svg",
+              f"iperf3 {d} ({label}), MTU {mtu}, {seconds} s per point",
+              "parallel streams (iperf3 -P)", "Gbit/s (all streams)", streams,
+              lambda x, d=d: f"iperf3_{d}_P{x}_gbps")
+             for d, label in (("up", "namespace to host"), ("down", "host to namespace"))]
+    plots.append(("bench-usermode-clients.svg",
+                  f"wrk Connection: close, MTU {mtu}, {seconds} s per point",
+                  "concurrent clients (wrk -c)", "new connections/s", clients,
+                  lambda x: f"wrk_close_c{x}_rps"))
+    for svg, title, xlabel, ylabel, xs, metric in plots:
+        path = os.path.join(tmp, svg + ".dat")
+        with open(path, "w") as f:
+            f.write("x " + " ".join(json.dumps(heading(c)) for c in columns) + "\n")
+            for x in xs:
+                cells = [v(c, metric(x)) for c in columns]
+                f.write(x + " " + " ".join("-" if y is None else repr(y) for y in cells) + "\n")
+        subprocess.run(["bench/plot.sh", os.path.join(pictures, svg), title, xlabel, ylabel, path],
+                       check=True)
+        figures.append(f"![{title}]({rel}/{svg})")
+
+notes = ""
+if float(load_start.split()[0]) >= os.cpu_count() / 2:
+    notes += (f"**Loaded machine:** the load average was {load_start.split()[0]} when the run started, "
+              f"on {os.cpu_count()} CPUs: other work shared the CPUs, so these figures are not this "
+              "machine's best. Rerun on an idle machine.\n\n")
+if float(seconds) < 5:
+    notes += (f"**Short points:** {seconds} s each (SCALING_SECONDS; default 5): a check that the phase "
+              "works, not a measurement.\n\n")
+unavailable = [heading(c) for c in columns if data.get(c, {}).get("unavailable")]
+failed = [heading(c) for c in columns if data.get(c, {}).get("failed")]
+if unavailable:
+    notes += f"**Not available:** {', '.join(unavailable)} (no `synack run` in the binary measured).\n\n"
+if failed:
+    notes += f"**Failed to start (some or all points):** {', '.join(failed)}.\n\n"
+cpu = next((x.split(":", 1)[1].strip() for x in open("/proc/cpuinfo") if x.startswith("model name")), "?")
+elapsed = int(elapsed)
+begin, end = "<!-- bench-usermode-scaling:begin -->", "<!-- bench-usermode-scaling:end -->"
+figures_md = "\n\n".join(figures)
+section = f"""{begin}
+## User-mode networking: scaling with streams and clients
+
+`PHASES=scaling make bench-usermode` (part of the default `make bench-usermode`) runs every
+provider again at MTU {mtu} only, joined to the namespace as in the section above, with the
+servers on the host's loopback: `iperf3 -P N -t {seconds}` up and down (`-R`) for N = {", ".join(map(n, streams))}
+parallel streams (the sum of all streams), and `wrk -t {threads} -c N -d {seconds}s -H "Connection: close"`
+against nginx's 1 KiB file for N = {", ".join(map(n, clients))} concurrent clients (every request a new
+connection). Every wrk point has a fresh namespace and provider, so TIME-WAIT sockets left by one
+point do not hold the next one's ports; the iperf3 points share one. A point that failed shows "—".
+
+{notes}Run {datetime.date.today().isoformat()} on {os.cpu_count()} CPUs ({cpu}), Linux {platform.release()}; load average
+{load_start} at the start and {load_end} at the end; the phase took {elapsed // 60} min {elapsed % 60} s.
+Versions: {versions}.
+
+{table}
+
+{figures_md}
+{end}"""
+if out != "-":
+    doc = open(out).read() if os.path.exists(out) else "# Performance\n"
+    if begin in doc and end in doc:
+        doc = doc[:doc.index(begin)] + section + doc[doc.index(end) + len(end):]
+    elif "<!-- bench-tun:begin" in doc:  # after the user-mode section and its notes
+        i = doc.index("<!-- bench-tun:begin")
+        doc = doc[:i] + section + "\n\n" + doc[i:]
+    else:
+        doc = doc.rstrip("\n") + "\n\n" + section + "\n"
+    open(out, "w").write(doc)
+print(table)
+EOF
+  [ "$out" = - ] || echo "wrote $out (section bench-usermode-scaling)" >&2
+fi
