@@ -77,8 +77,12 @@ class LossRecovery {
     if (pipe > ssthresh) {
       // RFC 6937 §3 Proportional Rate Reduction:
       // sndcnt = CEIL(prr_delivered * ssthresh / RecoverFS) - prr_out.
+      // The CEIL is taken in whole segments, as Linux counts packets: a share below one MSS
+      // would send nothing (a segment goes out whole), and PRR would lag the proportion by up
+      // to a segment on every ACK.
       std::uint64_t target =
           (static_cast<std::uint64_t>(prr_delivered_) * ssthresh + recover_fs_ - 1) / recover_fs_;
+      target = (target + mss - 1) / mss * mss;
       sndcnt = static_cast<std::int64_t>(target) - prr_out_;
     } else {
       // RFC 6937 §3 reduction bound, PRR-SSRB (the variant RFC 6937 recommends, and the one
