@@ -260,6 +260,8 @@ class Connection {
   std::optional<SeqNum> retransmit_hole(SeqNum start, std::uint32_t length, Instant now,
                                         SegmentSink& out);
   std::uint32_t recovery_pipe(std::uint32_t mss) const;
+  // RFC 6937 §3 on every ACK of SACK recovery: cwnd = pipe + sndcnt.
+  void apply_prr(std::uint32_t delivered);
   bool fin_sent() const;
   SeqNum fin_seq() const { return snd_buf_seq_ + snd_buf_.size(); }
   std::uint32_t flight_size() const { return static_cast<std::uint32_t>(snd_max_ - snd_una_); }

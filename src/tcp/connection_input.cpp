@@ -416,6 +416,10 @@ bool Connection::process_ack(const Segment& seg, Instant now, SegmentSink& out) 
     return false;
   }
   unanswered_probes_ = 0;  // the peer is alive (RFC 9293 §3.8.6.1, MUST-37)
+  // RFC 6937 §3 DeliveredData = change_in(snd.una) + change_in(SACKd): both before this ACK.
+  const SeqNum una_before = snd_una_;
+  const std::uint32_t sacked_before = loss_.scoreboard().sacked_bytes();
+  const bool prr_before = loss_.phase() == Recovery::Sack;
   std::uint32_t newly_sacked = 0;
   if (sack_ok_ && seg.options.sack_count > 0) {
     // RFC 2018 §4 / RFC 6675: record what the peer holds above the cumulative ACK.
@@ -450,6 +454,18 @@ bool Connection::process_ack(const Segment& seg, Instant now, SegmentSink& out) 
       (loss_.dup_acks() >= 3 ||
        (sack_ok_ && loss_.scoreboard().is_lost(snd_una_, effective_mss()))))
     enter_recovery(now, out);
+  if (loss_.phase() == Recovery::Sack) {
+    // RFC 6937 §3, on every ACK during recovery — the one that started it included (as
+    // Linux): DeliveredData, then cwnd = pipe + sndcnt before output() sends. An ACK that
+    // delivered nothing leaves cwnd alone, as Linux's tcp_cwnd_reduction() ("newly_acked_sacked
+    // <= 0: return"): what it showed lost leaves pipe, and the room that opens goes to the
+    // retransmission.
+    std::int64_t delivered = static_cast<std::int64_t>(snd_una_ - una_before) +
+                             static_cast<std::int64_t>(loss_.scoreboard().sacked_bytes()) -
+                             static_cast<std::int64_t>(sacked_before);
+    if (delivered > 0 || !prr_before)
+      apply_prr(static_cast<std::uint32_t>(std::max<std::int64_t>(delivered, 0)));
+  }
   // RFC 8985 §7.2: restart the PTO "upon receiving an ACK that cumulatively acknowledges data".
   if (new_data_acked) schedule_loss_probe(now);
   update_send_window(seg, now);
@@ -591,6 +607,13 @@ void Connection::handle_duplicate_ack(const Segment& seg, bool new_sack_info) {
   if (loss_.phase() == Recovery::NewReno) cc_.inflate(effective_mss());
 }
 
+void Connection::apply_prr(std::uint32_t delivered) {
+  std::uint32_t mss = effective_mss() - sack_option_bytes();
+  std::uint32_t pipe = recovery_pipe(mss);
+  std::uint32_t sndcnt = loss_.prr_sndcnt(delivered, pipe, cc_.ssthresh(), mss);
+  cc_.set_recovery_cwnd(pipe + sndcnt);  // RFC 6937 §3: cwnd = pipe + sndcnt
+}
+
 // RFC 5681 §3.2 steps 2-3 (NewReno, RFC 6582) or RFC 6675 §5 steps 4.1-4.3 (SACK).
 void Connection::enter_recovery(Instant now, SegmentSink& out) {
   std::uint32_t mss = effective_mss();
@@ -604,6 +627,9 @@ void Connection::enter_recovery(Instant now, SegmentSink& out) {
   if (sack_ok_) {
     loss_.set_phase(Recovery::Sack);
     loss_.set_high_rxt(snd_una_);
+    // RFC 6937 §3 "at the beginning of recovery": RecoverFS = FlightSize; the fast
+    // retransmit below is PRR's first prr_out.
+    loss_.start_prr(flight_size());
   } else {
     loss_.set_phase(Recovery::NewReno);
     cc_.inflate(3 * mss);

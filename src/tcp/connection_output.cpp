@@ -226,6 +226,8 @@ void Connection::send_data_segment(SeqNum seq, std::uint32_t len, bool fin, Inst
       seg.flags |= PSH;  // (a retransmitted piece of a Linux packet has lost its PSH)
     if (!retransmission) bytes_sent_ += len;
   }
+  // RFC 6937 §3: "on any data transmission or retransmission: prr_out += (data sent)".
+  if (loss_.phase() == Recovery::Sack) loss_.on_prr_sent(len + (fin ? 1 : 0));
   // Karn (RFC 6298 §3): any retransmission — RTO, fast, SACK, lost-retransmission, probe —
   // cancels the running measurement: its ACK could answer either copy.
   if (retransmission) timed_seq_.reset();

@@ -31,6 +31,7 @@ class AnyCongestionControl {
   void on_recovery_exit() { get().on_recovery_exit(); }
   void on_rto(std::uint32_t flight_size, Instant now) { get().on_rto(flight_size, now); }
   void inflate(std::uint32_t bytes) { get().inflate(bytes); }
+  void set_recovery_cwnd(std::uint32_t bytes) { get().set_recovery_cwnd(bytes); }
   void partial_ack(std::uint32_t acked) { get().partial_ack(acked); }
 
   CongestionControl& get() {

@@ -67,6 +67,9 @@ class CongestionControl {
 
   // RFC 5681 §3.2 step 4: NewReno's inflation by one SMSS per duplicate ACK (no SACK).
   void inflate(std::uint32_t bytes) { cwnd_ += bytes; }
+  // RFC 6937 §3: during SACK fast recovery the window is PRR's, cwnd = pipe + sndcnt, set per
+  // ACK by the connection (tcp/loss_recovery.hpp); ssthresh stays the algorithm's.
+  void set_recovery_cwnd(std::uint32_t bytes) { cwnd_ = bytes; }
   // RFC 6582 §3.2 step 3, partial ACK: deflate by the newly acknowledged bytes, add one SMSS.
   void partial_ack(std::uint32_t acked) { cwnd_ = (cwnd_ > acked ? cwnd_ - acked : 0) + mss_; }
 
