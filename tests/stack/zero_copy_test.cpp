@@ -216,3 +216,55 @@ TEST(ZeroCopy, ReceiveWithReadsAcrossTheWrapAndReopensTheWindow) {
 
 }  // namespace
 }  // namespace synack
+
+namespace synack {
+namespace {
+
+TEST(DirectReader, InOrderDataGoesToTheReaderFirstAndTheRestIsQueued) {
+  Wire w;
+  auto [c, s] = w.establish();
+  ASSERT_TRUE(w.a.set_no_delay(c, true));
+  std::vector<std::byte> direct;
+  std::size_t room = 2500;  // the reader takes this much in all, then nothing
+  ASSERT_TRUE(w.b.set_direct_reader(s, [&](std::span<const std::byte> bytes) {
+    std::size_t n = std::min(bytes.size(), room);
+    direct.insert(direct.end(), bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(n));
+    room -= n;
+    return n;
+  }));
+  const auto data = pattern(6000, 11);
+  ASSERT_TRUE(w.a.send(c, data, w.now));
+  w.shuttle();
+  EXPECT_EQ(direct.size(), 2500u);
+  // The rest waits in the receive buffer; the reader is not offered data behind it.
+  EXPECT_EQ(w.b.status(s)->receive_queue, 6000u - 2500u);
+  room = 100000;
+  ASSERT_TRUE(w.a.send(c, pattern(100, 12), w.now));
+  w.shuttle();
+  EXPECT_EQ(direct.size(), 2500u) << "in order behind queued bytes: queued, not offered";
+  std::vector<std::byte> queued(10000);
+  auto n = w.b.receive(s, queued, w.now);
+  ASSERT_TRUE(n);
+  queued.resize(*n);
+  std::vector<std::byte> all = direct;
+  all.insert(all.end(), queued.begin(), queued.end());
+  auto expect = data;
+  auto tail = pattern(100, 12);
+  expect.insert(expect.end(), tail.begin(), tail.end());
+  EXPECT_EQ(all, expect);
+  // With the buffer empty again, new data goes to the reader and the window stays open.
+  ASSERT_TRUE(w.a.send(c, pattern(3000, 13), w.now));
+  w.shuttle();
+  EXPECT_EQ(direct.size(), 2500u + 3000u);
+  EXPECT_EQ(w.b.status(s)->receive_queue, 0u);
+  // Removed: data is queued again.
+  ASSERT_TRUE(w.b.set_direct_reader(s, {}));
+  ASSERT_TRUE(w.a.send(c, pattern(500, 14), w.now));
+  w.shuttle();
+  EXPECT_EQ(direct.size(), 5500u);
+  EXPECT_EQ(w.b.status(s)->receive_queue, 500u);
+  EXPECT_FALSE(w.b.set_direct_reader(ConnectionId{12345}, {}));
+}
+
+}  // namespace
+}  // namespace synack
