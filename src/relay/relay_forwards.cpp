@@ -40,8 +40,17 @@ Expected<std::uint64_t, std::string> Relay::add_forward(const PortForward& forwa
   // A UDP forward's flows fall back to the namespace's IPv4 address (udp_forward.cpp).
   if (!udp && !forward.host.addr.is_v4() && !config_.guest6)
     return Unexpected{name + ": the namespace has no IPv6 address"};
-  for (const auto& [id, other] : forwards()) {
-    if (!overlaps(forward, other)) continue;
+  // One pass over the forwards of the protocol (no copies: a range adds thousands).
+  auto clash = udp ? udp_forwards_.find([&](const PortForward& f) { return overlaps(forward, f); })
+                   : std::nullopt;
+  if (!udp)
+    for (const auto& [id, listener] : listeners_)
+      if (overlaps(forward, listener.forward)) {
+        clash = std::pair{id, listener.forward};
+        break;
+      }
+  if (clash) {
+    const auto& [id, other] = *clash;
     if (other.host == forward.host)
       return Unexpected{name + ": " + forward.host.to_string() + " is forwarded already (id " +
                         std::to_string(id) + ")"};

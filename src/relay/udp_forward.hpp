@@ -36,6 +36,13 @@ class UdpForwarder {
   std::optional<std::size_t> remove(std::uint64_t id);
   // The open forwards, by id.
   std::vector<std::pair<std::uint64_t, PortForward>> forwards() const;
+  // The first open forward (by id) that `match` accepts; nullopt when none does.
+  template <typename Match>
+  std::optional<std::pair<std::uint64_t, PortForward>> find(Match match) const {
+    for (const auto& [id, socket] : sockets_)
+      if (match(socket.forward)) return std::pair{id, socket.forward};
+    return std::nullopt;
+  }
   std::size_t flows() const { return flows_.size(); }
   // A datagram from the namespace that answers a flow (to the gateway and a flow's port, from
   // the guest's forwarded port) goes to the flow's host peer: true. Anything else: false,
