@@ -70,7 +70,8 @@ void register_forward(CLI::App& app) {
   add->add_option("spec", args->spec, "[HOSTADDR:]HOSTPORT[-END]:PORT[-END][/tcp|/udp], as -p")
       ->required();
   add->add_flag("-u,--udp", args->udp, "a UDP forward (as SPEC/udp)");
-  auto* remove = cmd->add_subcommand("remove", "close a forward (its connections live on)");
+  auto* remove = cmd->add_subcommand(
+      "remove", "close a forward (TCP: its connections live on; UDP: its flows end)");
   remove->add_option("id", args->id, "the forward's id (synack forward list)")->required();
   auto* list =
       cmd->add_subcommand("list", "the forwards, one per line: ID: PROTO HOST -> port PORT");
