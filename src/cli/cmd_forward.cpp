@@ -14,6 +14,7 @@ namespace {
 struct ForwardArgs {
   long pid = 0;
   std::string spec;
+  bool udp = false;
   std::uint64_t id = 0;
   bool json = false;
 };
@@ -45,8 +46,8 @@ int forward_request(const ForwardArgs& args, const std::string& request) {
     return 0;
   }
   auto line = [](const nlohmann::json& f) {
-    return "forward " + std::to_string(f.value("id", 0)) + ": " + f.value("host", "?") +
-           " -> port " + std::to_string(f.value("guest_port", 0));
+    return "forward " + std::to_string(f.value("id", 0)) + ": " + f.value("proto", "tcp") + " " +
+           f.value("host", "?") + " -> port " + std::to_string(f.value("guest_port", 0));
   };
   if (auto list = answer.find("forwards"); list != answer.end() && list->is_array()) {
     for (const auto& f : *list) std::cout << line(f) << "\n";
@@ -66,15 +67,32 @@ void register_forward(CLI::App& app) {
       "forward", "add, remove or list the port forwards of a running synack run or attach");
   cmd->require_subcommand(1);
   auto* add = cmd->add_subcommand("add", "forward a host port into the namespace");
-  add->add_option("spec", args->spec, "[HOSTADDR:]HOSTPORT:PORT, as -p")->required();
-  auto* remove = cmd->add_subcommand("remove", "close a forward (its connections live on)");
+  add->add_option("spec", args->spec, "[HOSTADDR:]HOSTPORT[-END]:PORT[-END][/tcp|/udp], as -p")
+      ->required();
+  add->add_flag("-u,--udp", args->udp, "a UDP forward (as SPEC/udp)");
+  auto* remove = cmd->add_subcommand(
+      "remove", "close a forward (TCP: its connections live on; UDP: its flows end)");
   remove->add_option("id", args->id, "the forward's id (synack forward list)")->required();
-  auto* list = cmd->add_subcommand("list", "the forwards, one per line: ID HOST -> port PORT");
+  auto* list =
+      cmd->add_subcommand("list", "the forwards, one per line: ID: PROTO HOST -> port PORT");
   for (auto* sub : {add, remove, list}) {
     sub->add_option("--pid", args->pid, "the synack process (synack ss lists them)")->required();
     sub->add_flag("--json", args->json, "print the answer as JSON");
   }
-  add->callback([args] { exit_status() = forward_request(*args, "forward add " + args->spec); });
+  add->callback([args] {
+    std::string spec = args->spec;
+    if (args->udp) {
+      const auto slash = spec.rfind('/');
+      if (slash == std::string::npos) {
+        spec += "/udp";
+      } else if (spec.substr(slash + 1) != "udp") {
+        std::cerr << "synack forward add: -u and " << spec << " disagree\n";
+        exit_status() = 1;
+        return;
+      }
+    }
+    exit_status() = forward_request(*args, "forward add " + spec);
+  });
   remove->callback([args] {
     exit_status() = forward_request(*args, "forward remove " + std::to_string(args->id));
   });

@@ -118,6 +118,7 @@ void print_relay_stats(const relay::RelayStats& s, std::ostream& out) {
       << "relay_udp_forwarded_in " << s.udp_forwarded_in << "\n"
       << "relay_udp_forwarded_out " << s.udp_forwarded_out << "\n"
       << "relay_udp_forward_dropped " << s.udp_forward_dropped << "\n"
+      << "relay_udp_forward_flows_removed " << s.udp_forward_flows_removed << "\n"
       << "relay_ping_requests " << s.ping_requests << "\n"
       << "relay_ping_replies " << s.ping_replies << "\n"
       << "relay_ping_denied " << s.ping_denied << "\n"

@@ -13,7 +13,10 @@ namespace {
 using nlohmann::json;
 
 json describe(std::uint64_t id, const relay::PortForward& f) {
-  return {{"id", id}, {"host", f.host.to_string()}, {"guest_port", f.guest_port}};
+  return {{"id", id},
+          {"proto", f.protocol == relay::ForwardProtocol::Udp ? "udp" : "tcp"},
+          {"host", f.host.to_string()},
+          {"guest_port", f.guest_port}};
 }
 
 std::string error(const std::string& message) { return json{{"error", message}}.dump() + "\n"; }
@@ -43,7 +46,7 @@ control::ControlServer::RequestHandler forward_request_handler(relay::Relay& rel
     if (verb == "add" && !argument.empty()) {
       auto specs = parse_publish(argument);
       if (!specs) return error(specs.error());
-      // A range adds one forward per port, all or none.
+      // A range adds one forward per port, all or none. SPEC/udp: UDP forwards.
       json added = json::array();
       std::vector<std::uint64_t> ids;
       for (const auto& f : *specs) {

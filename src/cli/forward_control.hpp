@@ -2,7 +2,8 @@
 // `synack forward add|remove|list` over the control socket: the server's half (in the
 // processes that relay: synack run, synack attach, the slirp4netns front) and the requests.
 //
-//   "forward add SPEC"   SPEC as -p: [HOSTADDR:]HOSTPORT:PORT -> {"id": N, "host": ..., ...}
+//   "forward add SPEC"   SPEC as -p: [HOSTADDR:]HOSTPORT:PORT[/udp]
+//                                          -> {"id": N, "proto": "tcp", "host": ..., ...}
 //   "forward remove ID"                                         -> {"removed": ID}
 //   "forward list"                                              -> {"forwards": [...]}
 //   anything wrong                                              -> {"error": "..."}

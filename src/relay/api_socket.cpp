@@ -99,8 +99,8 @@ std::string ApiSocket::answer(std::string_view request) {
   if (what == "add_hostfwd") {
     auto proto = string_of(args, "proto");
     if (!proto || proto->empty()) return fail("bad request: add_hostfwd: bad arguments.proto");
-    if (*proto != "tcp")
-      return fail("bad request: add_hostfwd: proto " + *proto + " is not supported (tcp only)");
+    if (*proto != "tcp" && *proto != "udp")
+      return fail("bad request: add_hostfwd: proto " + *proto + " is not supported (tcp, udp)");
     auto host_addr = string_of(args, "host_addr");
     if (!host_addr) return fail("bad request: add_hostfwd: bad arguments.host_addr");
     if (host_addr->empty()) *host_addr = "0.0.0.0";  // slirp4netns's default
@@ -123,6 +123,7 @@ std::string ApiSocket::answer(std::string_view request) {
     PortForward forward;
     forward.host = wire::Endpoint{*host, *host_port};
     forward.guest_port = *guest_port;
+    forward.protocol = *proto == "udp" ? ForwardProtocol::Udp : ForwardProtocol::Tcp;
     auto id = relay_.add_forward(forward);
     if (!id) return fail("add_hostfwd: " + id.error());
     return json{{"return", {{"id", *id}}}}.dump();
@@ -132,7 +133,7 @@ std::string ApiSocket::answer(std::string_view request) {
     for (const auto& [id, f] : relay_.forwards()) {
       wire::IpAddress guest = f.host.addr.is_v4() || !guest6_ ? guest_ : *guest6_;
       entries.push_back({{"id", id},
-                         {"proto", "tcp"},
+                         {"proto", f.protocol == ForwardProtocol::Udp ? "udp" : "tcp"},
                          {"host_addr", f.host.addr.to_string()},
                          {"host_port", f.host.port},
                          {"guest_addr", guest.to_string()},

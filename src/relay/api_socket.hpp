@@ -6,7 +6,7 @@
 //
 //   {"execute": "add_hostfwd", "arguments": {"proto": "tcp", "host_addr": "0.0.0.0",
 //                                            "host_port": 8080, "guest_port": 80}}
-//     -> {"return": {"id": 1}}
+//     -> {"return": {"id": 1}}          ("proto": "udp" as well, as slirp4netns)
 //   {"execute": "list_hostfwd"}
 //     -> {"return": {"entries": [{"id": 1, "proto": "tcp", "host_addr": "0.0.0.0",
 //                                 "host_port": 8080, "guest_addr": "10.0.2.100",

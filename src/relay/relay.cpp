@@ -62,13 +62,8 @@ Relay::Relay(Stack& stack, os::EventLoop& loop, RelayConfig config)
 Expected<std::unique_ptr<Relay>, std::string> Relay::create(Stack& stack, os::EventLoop& loop,
                                                             RelayConfig config) {
   std::unique_ptr<Relay> relay(new Relay(stack, loop, std::move(config)));
-  for (const auto& forward : relay->config_.forwards) {
-    if (forward.protocol == ForwardProtocol::Udp) {
-      if (auto added = relay->udp_forwards_.add(forward); !added) return Unexpected{added.error()};
-      continue;
-    }
-    if (auto id = relay->add_forward(forward); !id) return Unexpected{id.error()};
-  }
+  for (const auto& forward : relay->config_.forwards)
+    if (auto id = relay->add_forward(forward); !id) return Unexpected{"-p " + id.error()};
   return relay;
 }
 

@@ -52,12 +52,15 @@ class Relay {
 
   RelayStats stats() const;
 
-  // Port forwards at run time (relay_forwards.cpp): `synack forward`, the slirp4netns API
-  // socket. add_forward listens on forward.host and returns the forward's id (ids count up
-  // from 1 and are never reused). Errors: a message — the same host address and port is
-  // forwarded already, the port is in use (bind's EADDRINUSE), the address is not the host's,
-  // the relay is draining. remove_forward closes the listener; connections it accepted live on.
-  // False: no forward has that id.
+  // Port forwards, TCP and UDP, given at start or at run time (relay_forwards.cpp): `synack
+  // forward`, the slirp4netns API socket. add_forward listens on (TCP) or binds (UDP)
+  // forward.host and returns the forward's id (ids count up from 1 for both protocols and are
+  // never reused). Errors: a message — the same protocol, host address and port is forwarded
+  // already, or overlaps another forward (0.0.0.0 and 127.0.0.1 of one port), the port is in
+  // use (bind's EADDRINUSE), the address is not the host's, the relay is draining.
+  // remove_forward closes the host socket: a TCP forward's accepted connections live on; a UDP
+  // forward's flows end (RelayStats::udp_forward_flows_removed counts them). False: no forward
+  // has that id. forwards(): by id, both protocols.
   Expected<std::uint64_t, std::string> add_forward(const PortForward& forward);
   bool remove_forward(std::uint64_t id);
   std::vector<std::pair<std::uint64_t, PortForward>> forwards() const;

@@ -84,7 +84,8 @@ struct RelayStats {
   std::uint64_t ping_denied = 0;
   std::uint64_t ping_unavailable = 0;
   std::uint64_t ping_dropped = 0;
-  std::uint64_t udp_forward_dropped = 0;  // flow limit, or the stack or host socket refused
+  std::uint64_t udp_forward_dropped = 0;        // flow limit, or the stack or host socket refused
+  std::uint64_t udp_forward_flows_removed = 0;  // flows ended by removing their forward
   std::uint64_t bytes_to_host = 0;
   std::uint64_t bytes_to_guest = 0;
   // After CMD's exit (Relay::begin_drain): connections still relayed then, those that finished

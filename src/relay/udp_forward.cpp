@@ -70,11 +70,12 @@ UdpForwarder::~UdpForwarder() {
   close_all();
 }
 
-Expected<void, std::string> UdpForwarder::add(const PortForward& forward) {
+Expected<void, std::string> UdpForwarder::add(std::uint64_t id, const PortForward& forward) {
+  if (sockets_.count(id)) return Unexpected{"forward id " + std::to_string(id) + " is in use"};
   int fd = ::socket(forward.host.addr.is_v4() ? AF_INET : AF_INET6,
                     SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   auto failure = [&](const char* step) {
-    std::string message = "-p " + describe(forward) + ": " + step + ": " + std::strerror(errno);
+    std::string message = std::string(step) + ": " + std::strerror(errno);
     if (fd >= 0) ::close(fd);
     return Unexpected{message};
   };
@@ -93,14 +94,41 @@ Expected<void, std::string> UdpForwarder::add(const PortForward& forward) {
   socklen_t len = to_sockaddr(forward.host, &sa);
   if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), len) != 0) return failure("bind");
   if (buffer_.empty()) buffer_.resize(kMaxDatagram);
-  std::size_t index = sockets_.size();
-  if (!loop_.add_fd(fd, EPOLLIN, [this, index](std::uint32_t) { on_readable(index); }))
+  if (auto added = loop_.add_fd(fd, EPOLLIN, [this, id](std::uint32_t) { on_readable(id); });
+      !added) {
+    errno = added.error();
     return failure("epoll");
-  sockets_.push_back(Socket{fd, forward});
+  }
+  sockets_[id] = Socket{fd, forward};
   return {};
 }
 
-UdpForwarder::Flow* UdpForwarder::flow_for(std::size_t socket, const wire::Endpoint& peer) {
+std::optional<std::size_t> UdpForwarder::remove(std::uint64_t id) {
+  auto it = sockets_.find(id);
+  if (it == sockets_.end()) return std::nullopt;
+  loop_.remove_fd(it->second.fd);
+  ::close(it->second.fd);
+  sockets_.erase(it);
+  // Its flows: bounded by the flow limit (config_.max_udp_flows).
+  std::size_t ended = 0;
+  for (auto f = flows_.begin(); f != flows_.end();) {
+    auto next = std::next(f);
+    if (f->second.socket == id) {
+      close_flow(f->first);
+      ++ended;
+    }
+    f = next;
+  }
+  return ended;
+}
+
+std::vector<std::pair<std::uint64_t, PortForward>> UdpForwarder::forwards() const {
+  std::vector<std::pair<std::uint64_t, PortForward>> out;
+  for (const auto& [id, socket] : sockets_) out.emplace_back(id, socket.forward);
+  return out;
+}
+
+UdpForwarder::Flow* UdpForwarder::flow_for(std::uint64_t socket, const wire::Endpoint& peer) {
   if (auto it = by_peer_.find({socket, peer}); it != by_peer_.end()) return &flows_[it->second];
   const std::size_t limit = std::min(config_.max_udp_flows, kFlowPorts - 1);
   if (limit == 0) return nullptr;
@@ -117,7 +145,7 @@ UdpForwarder::Flow* UdpForwarder::flow_for(std::size_t socket, const wire::Endpo
     port = static_cast<std::uint16_t>(kFirstFlowPort + next_port_);
     next_port_ = static_cast<std::uint16_t>((next_port_ + 1) % kFlowPorts);
   } while (flows_.count(port));
-  const PortForward& forward = sockets_[socket].forward;
+  const PortForward& forward = sockets_.at(socket).forward;
   // The guest and gateway of the forward's family, IPv4 when the namespace has no IPv6 (as a
   // TCP forward connects).
   const bool v6 = !forward.host.addr.is_v4() && config_.guest6 && config_.gateway6;
@@ -136,8 +164,10 @@ UdpForwarder::Flow* UdpForwarder::flow_for(std::size_t socket, const wire::Endpo
   return &flow;
 }
 
-void UdpForwarder::on_readable(std::size_t socket) {
-  if (socket >= sockets_.size() || sockets_[socket].fd < 0) return;
+void UdpForwarder::on_readable(std::uint64_t socket) {
+  auto s = sockets_.find(socket);
+  if (s == sockets_.end()) return;  // removed earlier in this round of events
+  const int fd = s->second.fd;
   for (int i = 0; i < kDatagramsPerWakeup; ++i) {
     sockaddr_storage from{};
     iovec iov{buffer_.data(), buffer_.size()};
@@ -149,7 +179,7 @@ void UdpForwarder::on_readable(std::size_t socket) {
     msg.msg_iovlen = 1;
     msg.msg_control = control.data();
     msg.msg_controllen = control.size();
-    ssize_t n = ::recvmsg(sockets_[socket].fd, &msg, 0);
+    ssize_t n = ::recvmsg(fd, &msg, 0);
     if (n < 0) {
       if (errno == EAGAIN || errno == EINTR) return;
       continue;  // an error queued by an earlier send: nothing to read
@@ -212,7 +242,9 @@ ssize_t UdpForwarder::send_to_peer(const Flow& flow, std::span<const std::byte> 
       std::memcpy(CMSG_DATA(c), &info, sizeof info);
     }
   }
-  return ::sendmsg(sockets_[flow.socket].fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+  auto s = sockets_.find(flow.socket);
+  if (s == sockets_.end()) return -1;
+  return ::sendmsg(s->second.fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
 void UdpForwarder::close_flow(std::uint16_t port) {
@@ -223,12 +255,11 @@ void UdpForwarder::close_flow(std::uint16_t port) {
 }
 
 void UdpForwarder::close_all() {
-  for (auto& s : sockets_) {
-    if (s.fd < 0) continue;
+  for (auto& [id, s] : sockets_) {
     loop_.remove_fd(s.fd);
     ::close(s.fd);
-    s.fd = -1;
   }
+  sockets_.clear();
   flows_.clear();
   by_peer_.clear();
 }

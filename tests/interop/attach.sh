@@ -11,6 +11,11 @@
 #    API socket answers malformed JSON, unknown requests, bad arguments, a forward of the same
 #    host port twice and a host port in use with {"error": ...}, drops a client that never
 #    writes after its timeout while serving others, and still serves after all of them;
+#  - UDP forwards at run time, over the control socket (synack forward add -u, list, remove)
+#    and the API socket ("proto": "udp"): a datagram from a host client reaches a UDP echo in
+#    the namespace and its answer comes back; after the remove, the host port is closed (the
+#    client's datagram is refused); a duplicate, an overlapping forward and a UDP port in use
+#    are refused with an error;
 #  - --exit-fd closing ends synack with 0; the TUN deleted ends it with 1; SIGTERM kills it;
 #  - rootless: an unprivileged user's `unshare -U -r -n` namespace served by synack attach run
 #    as that user (through the namespace's owning user namespace), when /dev/net/tun lets
@@ -23,6 +28,10 @@ HERE=$(dirname "$(readlink -f "$0")")
 host_py http "$HERE/host_server.py" http
 HTTP_PORT=$HOST_PORT
 
+# free_udp_port: a UDP port on 127.0.0.1 that nothing used when asked.
+free_udp_port() {
+  python3 -c 'import socket; s = socket.socket(type=socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
 # wait_for CONDITION-CMD MESSAGE: up to 10 s.
 wait_for() {
   local i
@@ -70,10 +79,16 @@ A2=$!
 PIDS+=("$A2")
 wait_for '[ "$(cat "$WORK/ready2" 2>/dev/null)" = 1 ]' "synack attach /run/netns/$NS: not ready"
 [ -S "$API" ] || fail "no API socket at $API"
-in_ns python3 -u "$HERE/host_server.py" http 0.0.0.0 8080 >"$WORK/inside.out" 2>&1 &
+# Started with `ip netns exec` itself, not in_ns (a function: $! would be a subshell, and
+# killing it would leave the server running until in_ns's timeout): ip netns exec execs the
+# server, so $! is the server and the cleanup kills it.
+ip netns exec "$NS" python3 -u "$HERE/host_server.py" http 0.0.0.0 8080 >"$WORK/inside.out" 2>&1 &
 INSIDE=$!
 PIDS+=("$INSIDE")
+ip netns exec "$NS" python3 -u "$HERE/udp_echo.py" serve 0.0.0.0 7 >"$WORK/uecho.out" 2>&1 &
+PIDS+=("$!")
 wait_for 'grep -q "^PORT 8080" "$WORK/inside.out"' "server inside the namespace not up"
+wait_for 'grep -q "^PORT 7" "$WORK/uecho.out"' "UDP echo inside the namespace not up"
 api() { timeout "$STEP_TIMEOUT" python3 "$HERE/api_client.py" "$API" "$@"; }
 HP=$(free_port)
 ans=$(api '{"execute": "add_hostfwd", "arguments": {"proto": "tcp", "host_addr": "127.0.0.1", "host_port": '"$HP"', "guest_port": 8080}}')
@@ -87,18 +102,39 @@ echo "API: add_hostfwd 127.0.0.1:$HP -> 8080 (1 MB through it), list_hostfwd lis
 # The same Relay over the control socket: synack forward add|list|remove --pid.
 HPC=$(free_port)
 out=$("$SYNACK" forward add "127.0.0.1:$HPC:8080" --pid "$A2") || fail "synack forward add: $out"
-[ "$out" = "forward 2: 127.0.0.1:$HPC -> port 8080" ] || fail "synack forward add printed '$out'"
+[ "$out" = "forward 2: tcp 127.0.0.1:$HPC -> port 8080" ] || fail "synack forward add printed '$out'"
 got=$(timeout "$STEP_TIMEOUT" curl -sS --max-time 20 "http://127.0.0.1:$HPC/bytes/100000" | sha256sum | cut -d' ' -f1)
 [ "$got" = "$(pattern_sha256 100000)" ] || fail "curl through the forward added by synack forward add: SHA-256 differs"
 out=$("$SYNACK" forward list --pid "$A2")
-[ "$out" = "forward 1: 127.0.0.1:$HP -> port 8080
-forward 2: 127.0.0.1:$HPC -> port 8080" ] || fail "synack forward list printed '$out'"
+[ "$out" = "forward 1: tcp 127.0.0.1:$HP -> port 8080
+forward 2: tcp 127.0.0.1:$HPC -> port 8080" ] || fail "synack forward list printed '$out'"
 "$SYNACK" forward add "127.0.0.1:$HPC:80" --pid "$A2" 2>/dev/null && fail "synack forward add of a port forwarded already succeeded"
 "$SYNACK" forward add "nonsense" --pid "$A2" 2>/dev/null && fail "synack forward add nonsense succeeded"
 "$SYNACK" forward remove 2 --pid "$A2" >/dev/null || fail "synack forward remove 2"
 "$SYNACK" forward remove 2 --pid "$A2" 2>/dev/null && fail "synack forward remove of a removed forward succeeded"
 if ss -Hltn "sport = :$HPC" | grep -q .; then fail "127.0.0.1:$HPC still listening after synack forward remove"; fi
 echo "control socket: synack forward add (100000 bytes through it), list, remove; a duplicate, a bad spec and an unknown id refused"
+
+# UDP at run time over the control socket: a datagram to 127.0.0.1:HU reaches the echo on
+# port 7 inside and comes back; after the remove the port is closed (refused on the host).
+udp_ask() { timeout "$STEP_TIMEOUT" python3 "$HERE/udp_echo.py" ask 127.0.0.1 "$@"; }
+HU=$(free_udp_port)
+out=$("$SYNACK" forward add -u "127.0.0.1:$HU:7" --pid "$A2") || fail "synack forward add -u: $out"
+[ "$out" = "forward 3: udp 127.0.0.1:$HU -> port 7" ] || fail "synack forward add -u printed '$out'"
+ss -Hlun "sport = :$HU" | grep -q "127.0.0.1:$HU" || fail "forward add -u: 127.0.0.1:$HU is not bound"
+ans=$(udp_ask "$HU" "through forward add -u") || fail "a datagram through forward add -u 127.0.0.1:$HU:7: $ans"
+[ "$ans" = "through forward add -u" ] || fail "the UDP echo through forward add -u answered '$ans'"
+out=$("$SYNACK" forward list --pid "$A2")
+[ "$out" = "forward 1: tcp 127.0.0.1:$HP -> port 8080
+forward 3: udp 127.0.0.1:$HU -> port 7" ] || fail "synack forward list (with UDP) printed '$out'"
+"$SYNACK" forward add "127.0.0.1:$HU:9/udp" --pid "$A2" 2>/dev/null && fail "a UDP forward of a port forwarded already succeeded"
+"$SYNACK" forward add -u "0.0.0.0:$HU:7" --pid "$A2" 2>/dev/null && fail "a UDP forward overlapping 127.0.0.1:$HU succeeded"
+"$SYNACK" forward add -u "127.0.0.1:$HU:7/tcp" --pid "$A2" 2>/dev/null && fail "forward add -u SPEC/tcp succeeded"
+"$SYNACK" forward remove 3 --pid "$A2" >/dev/null || fail "synack forward remove 3 (UDP)"
+if ss -Hlun "sport = :$HU" | grep -q .; then fail "127.0.0.1:$HU still bound after synack forward remove"; fi
+ans=$(udp_ask "$HU" "after remove") && fail "a datagram to 127.0.0.1:$HU was answered after the forward was removed"
+[ "$ans" = refused ] || fail "after synack forward remove: '$ans', want refused"
+echo "control socket, UDP: forward add -u 127.0.0.1:$HU:7 (echoed from inside), list shows udp, remove closes it (the next datagram refused); a duplicate, an overlap and -u with /tcp refused"
 
 # Bad input: each gets an error reply, and the socket keeps serving.
 check_error() {  # check_error WHAT ANSWER
@@ -154,6 +190,25 @@ for _ in range(50):
     s.sendall(b'{"execute": "list_hostfwd"}'); held.append(s)
 print(f"  {len(held)} clients sent a request and never read the answer")
 PY
+# UDP over the API socket, as podman's slirp4netns port handler sends it for -p .../udp.
+HU2=$(free_udp_port)
+ans=$(api '{"execute": "add_hostfwd", "arguments": {"proto": "udp", "host_addr": "127.0.0.1", "host_port": '"$HU2"', "guest_port": 7}}')
+[ "$ans" = '{"return":{"id":4}}' ] || fail "add_hostfwd proto udp answered '$ans'"
+ans=$(udp_ask "$HU2" "through add_hostfwd udp") || fail "a datagram through add_hostfwd udp: $ans"
+[ "$ans" = "through add_hostfwd udp" ] || fail "the UDP echo through add_hostfwd udp answered '$ans'"
+ans=$(api '{"execute": "list_hostfwd"}')
+want_udp='{"return":{"entries":[{"guest_addr":"'"$PEER"'","guest_port":8080,"host_addr":"127.0.0.1","host_port":'"$HP"',"id":1,"proto":"tcp"},{"guest_addr":"'"$PEER"'","guest_port":7,"host_addr":"127.0.0.1","host_port":'"$HU2"',"id":4,"proto":"udp"}]}}'
+[ "$ans" = "$want_udp" ] || fail "list_hostfwd with a UDP forward answered '$ans', want '$want_udp'"
+check_error "the same UDP port twice" "$(api '{"execute": "add_hostfwd", "arguments": {"proto": "udp", "host_addr": "127.0.0.1", "host_port": '"$HU2"', "guest_port": 9}}')"
+check_error "a UDP forward overlapping another" "$(api '{"execute": "add_hostfwd", "arguments": {"proto": "udp", "host_addr": "0.0.0.0", "host_port": '"$HU2"', "guest_port": 7}}')"
+host_py udpbusy "$HERE/udp_echo.py" serve 127.0.0.1 0
+check_error "UDP port in use" "$(api '{"execute": "add_hostfwd", "arguments": {"proto": "udp", "host_addr": "127.0.0.1", "host_port": '"$HOST_PORT"', "guest_port": 7}}')"
+ans=$(api '{"execute": "remove_hostfwd", "arguments": {"id": 4}}')
+[ "$ans" = '{"return":{}}' ] || fail "remove_hostfwd (UDP) answered '$ans'"
+if ss -Hlun "sport = :$HU2" | grep -q .; then fail "127.0.0.1:$HU2 still bound after remove_hostfwd"; fi
+ans=$(udp_ask "$HU2" "after remove_hostfwd") && fail "a datagram to 127.0.0.1:$HU2 was answered after remove_hostfwd"
+[ "$ans" = refused ] || fail "after remove_hostfwd (UDP): '$ans', want refused"
+echo "API, UDP: add_hostfwd proto udp 127.0.0.1:$HU2 -> 7 (echoed from inside), list_hostfwd shows proto udp, remove_hostfwd closes it; a duplicate, an overlap and a port in use refused"
 ans=$(api '{"execute": "remove_hostfwd", "arguments": {"id": 1}}')
 [ "$ans" = '{"return":{}}' ] || fail "remove_hostfwd answered '$ans'"
 if ss -Hltn "sport = :$HP" | grep -q .; then fail "127.0.0.1:$HP still listening after remove_hostfwd"; fi
@@ -221,9 +276,15 @@ out=$("$SYNACK" forward add "$HPR:80" --pid "$RUNP") || fail "synack forward add
 ss -Hltn "sport = :$HPR" | grep -q "127.0.0.1:$HPR" || fail "synack run: forward added at run time does not listen"
 "$SYNACK" forward remove 1 --pid "$RUNP" >/dev/null || fail "synack forward remove (synack run)"
 if ss -Hltn "sport = :$HPR" | grep -q .; then fail "synack run: 127.0.0.1:$HPR still listening after remove"; fi
+HUR=$(free_udp_port)
+out=$("$SYNACK" forward add -u "$HUR:53" --pid "$RUNP") || fail "synack forward add -u to synack run: $out"
+[ "$out" = "forward 2: udp 127.0.0.1:$HUR -> port 53" ] || fail "synack run: forward add -u printed '$out'"
+ss -Hlun "sport = :$HUR" | grep -q "127.0.0.1:$HUR" || fail "synack run: UDP forward added at run time is not bound"
+"$SYNACK" forward remove 2 --pid "$RUNP" >/dev/null || fail "synack forward remove 2 (synack run, UDP)"
+if ss -Hlun "sport = :$HUR" | grep -q .; then fail "synack run: UDP 127.0.0.1:$HUR still bound after remove"; fi
 kill -TERM "$RUNP"
 wait_exit "$RUNP" >/dev/null
-echo "synack forward add/remove on a running synack run: 127.0.0.1:$HPR opened and closed"
+echo "synack forward add/remove on a running synack run: 127.0.0.1:$HPR (TCP) and 127.0.0.1:$HUR (UDP) opened and closed"
 
 # --- 5. rootless -----------------------------------------------------------------------------
 # Debian's /dev/net/tun is 0666; where it is not, it is opened to other users for this part

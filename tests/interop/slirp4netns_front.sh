@@ -10,7 +10,9 @@
 #    via 10.0.2.2, ready fd "1"; a DNS query to 10.0.2.3 gets the answer of the resolver named by
 #    the host's /etc/resolv.conf (a mount namespace's, naming this test's resolver); the host's
 #    loopback through 10.0.2.2 is refused; add_hostfwd as podman sends it publishes a server
-#    inside; the exit fd closing ends it with status 0;
+#    inside, TCP and UDP (a datagram from a host client reaches a UDP echo inside and comes
+#    back; after remove_hostfwd the host port is closed and the datagram refused); the exit
+#    fd closing ends it with status 0;
 #  - rootlesskit's: the caller made tap0 as a TAP and brought it up; --mtu 65520 -r 3
 #    --api-socket SOCK PATH tap0 (no --configure): synack replaces the TAP by a TUN, the caller
 #    configures it as rootlesskit's child does, the host's loopback through 10.0.2.2 is
@@ -70,7 +72,7 @@ unshare -m sh -c "mount --make-rprivate / && mount --bind '$WORK/resolv.conf' /e
   3>"$WORK/ready" 4<"$WORK/exitfifo" >"$WORK/p.out" 2>"$WORK/p.err" &
 FRONT=$!
 PIDS+=("$FRONT")
-wait_for '[ "$(cat "$WORK/ready" 2>/dev/null)" = 1 ]' "podman-style slirp4netns: no \"1\" on the ready fd ($(cat "$WORK/p.err"))"
+wait_for '[ "$(cat "$WORK/ready" 2>/dev/null)" = 1 ]' "podman-style slirp4netns: no \"1\" on the ready fd ($(cat "$WORK/p.err" 2>/dev/null))"
 ip -n "$NS" -4 -br addr show tap0 | grep -q "10.0.2.100/24" || fail "tap0: $(ip -n "$NS" -br addr show tap0)"
 ip -n "$NS" -6 -br addr show tap0 | grep -q "fd00::100/64" || fail "tap0 has no fd00::100/64"
 ip -n "$NS" route show default | grep -q "via 10.0.2.2 dev tap0" || fail "no default route via 10.0.2.2"
@@ -95,9 +97,15 @@ fi
 code=$(in_ns curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://10.0.2.2:$HTTP_PORT/" || true)
 [ "$code" = 000 ] || fail "--disable-host-loopback: the host's 127.0.0.1:$HTTP_PORT answered $code through 10.0.2.2"
 echo "--disable-host-loopback: 10.0.2.2:$HTTP_PORT refused"
-in_ns python3 -u "$HERE/host_server.py" http 0.0.0.0 8080 >"$WORK/inside.out" 2>&1 &
+# Started with `ip netns exec` itself, not in_ns (a function: $! would be a subshell, and
+# killing it would leave the server running until in_ns's timeout): ip netns exec execs the
+# server, so $! is the server and the cleanup kills it.
+ip netns exec "$NS" python3 -u "$HERE/host_server.py" http 0.0.0.0 8080 >"$WORK/inside.out" 2>&1 &
+PIDS+=("$!")
+ip netns exec "$NS" python3 -u "$HERE/udp_echo.py" serve 0.0.0.0 7 >"$WORK/uecho.out" 2>&1 &
 PIDS+=("$!")
 wait_for 'grep -q "^PORT 8080" "$WORK/inside.out"' "server inside not up"
+wait_for 'grep -q "^PORT 7" "$WORK/uecho.out"' "UDP echo inside not up"
 HP=$(free_port)
 ans=$(timeout "$STEP_TIMEOUT" python3 "$HERE/api_client.py" "$WORK/api.sock" \
   '{"execute": "add_hostfwd", "arguments": {"proto": "tcp", "host_addr": "127.0.0.1", "host_port": '"$HP"', "guest_port": 8080}}')
@@ -105,6 +113,22 @@ ans=$(timeout "$STEP_TIMEOUT" python3 "$HERE/api_client.py" "$WORK/api.sock" \
 got=$(timeout "$STEP_TIMEOUT" curl -sS --max-time 20 "http://127.0.0.1:$HP/bytes/100000" | sha256sum | cut -d' ' -f1)
 [ "$got" = "$(pattern_sha256 100000)" ] || fail "curl through podman's add_hostfwd: SHA-256 differs"
 echo "add_hostfwd as podman sends it: 127.0.0.1:$HP -> 8080, 100000 bytes"
+# podman -p HOST:CTR/udp: the same request with "proto": "udp".
+HU=$(python3 -c 'import socket; s = socket.socket(type=socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+api1() { timeout "$STEP_TIMEOUT" python3 "$HERE/api_client.py" "$WORK/api.sock" "$@"; }
+udp_ask() { timeout "$STEP_TIMEOUT" python3 "$HERE/udp_echo.py" ask 127.0.0.1 "$@"; }
+ans=$(api1 '{"execute": "add_hostfwd", "arguments": {"proto": "udp", "host_addr": "127.0.0.1", "host_port": '"$HU"', "guest_port": 7}}')
+[ "$ans" = '{"return":{"id":2}}' ] || fail "add_hostfwd proto udp (podman's form): '$ans'"
+ans=$(udp_ask "$HU" "through 10.0.2.100:7") || fail "a datagram through add_hostfwd udp: $ans"
+[ "$ans" = "through 10.0.2.100:7" ] || fail "the UDP echo inside answered '$ans'"
+ans=$(api1 '{"execute": "list_hostfwd"}')
+case "$ans" in *'"guest_addr":"10.0.2.100","guest_port":7,"host_addr":"127.0.0.1","host_port":'"$HU"',"id":2,"proto":"udp"'*) ;;
+  *) fail "list_hostfwd does not list the UDP forward: '$ans'" ;; esac
+ans=$(api1 '{"execute": "remove_hostfwd", "arguments": {"id": 2}}')
+[ "$ans" = '{"return":{}}' ] || fail "remove_hostfwd (UDP): '$ans'"
+ans=$(udp_ask "$HU" "after remove") && fail "a datagram to 127.0.0.1:$HU was answered after remove_hostfwd"
+[ "$ans" = refused ] || fail "after remove_hostfwd (UDP): '$ans', want refused"
+echo "add_hostfwd proto udp: 127.0.0.1:$HU -> 7, a datagram echoed from inside; list_hostfwd lists it; after remove_hostfwd refused"
 kill "$WRITER"
 wait_exit "$FRONT"; status=$?
 [ "$status" = 0 ] || { cat "$WORK/p.err" >&2; fail "exit fd closed: status $status, want 0"; }
@@ -117,7 +141,7 @@ ip -n "$NS" link set tap0 up
   3>"$WORK/ready2" >"$WORK/r.out" 2>"$WORK/r.err" &
 FRONT2=$!
 PIDS+=("$FRONT2")
-wait_for '[ "$(cat "$WORK/ready2" 2>/dev/null)" = 1 ]' "rootlesskit-style slirp4netns: not ready ($(cat "$WORK/r.err"))"
+wait_for '[ "$(cat "$WORK/ready2" 2>/dev/null)" = 1 ]' "rootlesskit-style slirp4netns: not ready ($(cat "$WORK/r.err" 2>/dev/null))"
 # rootlesskit's child configures the interface itself.
 ip -n "$NS" link set tap0 mtu 65520 up
 ip -n "$NS" addr add 10.0.2.100/24 dev tap0

@@ -19,17 +19,23 @@ namespace {
 
 using nlohmann::json;
 
-// A port on 127.0.0.1 nothing listens on at the moment.
+// A port on 127.0.0.1 that neither a TCP nor a UDP socket holds at the moment.
 std::uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof sa;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
-  ::close(fd);
-  return ntohs(sa.sin_port);
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    int udp = ::socket(AF_INET, SOCK_DGRAM, 0);
+    int tcp = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof sa;
+    ::bind(udp, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+    ::getsockname(udp, reinterpret_cast<sockaddr*>(&sa), &len);
+    const bool both = ::bind(tcp, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
+    ::close(udp);
+    ::close(tcp);
+    if (both) return ntohs(sa.sin_port);
+  }
+  return 0;
 }
 
 class ApiSocketTest : public ::testing::Test {
@@ -96,6 +102,41 @@ TEST_F(ApiSocketTest, Add_list_remove_as_slirp4netns) {
   // Ids are not reused.
   EXPECT_EQ(ask(add(port, 80)), json::parse(R"({"return": {"id": 2}})"));
   EXPECT_EQ(api_->stats().errors, 0u);
+}
+
+TEST_F(ApiSocketTest, Udp_forwards_added_listed_removed_beside_tcp_ones) {
+  const std::uint16_t port = free_port();
+  const std::string p = std::to_string(port);
+  EXPECT_EQ(ask(add(port, 80)), json::parse(R"({"return": {"id": 1}})"));
+  // UDP on the same host port is another forward, as in slirp4netns.
+  EXPECT_EQ(
+      ask(R"({"execute": "add_hostfwd", "arguments": {"proto": "udp", "host_addr": "127.0.0.1", "host_port": )" +
+          p + R"(, "guest_port": 53}})"),
+      json::parse(R"({"return": {"id": 2}})"));
+  EXPECT_EQ(
+      ask(R"({"execute": "list_hostfwd"})"),
+      json::parse(
+          R"({"return": {"entries": [{"id": 1, "proto": "tcp", "host_addr": "127.0.0.1", "host_port": )" +
+          p +
+          R"(, "guest_addr": "10.0.2.100", "guest_port": 80}, {"id": 2, "proto": "udp", "host_addr": "127.0.0.1", "host_port": )" +
+          p + R"(, "guest_addr": "10.0.2.100", "guest_port": 53}]}})"));
+  // The same UDP forward twice, and one overlapping it (every address, same port): errors.
+  EXPECT_NE(
+      error_of(
+          R"({"execute": "add_hostfwd", "arguments": {"proto": "udp", "host_addr": "127.0.0.1", "host_port": )" +
+          p + R"(, "guest_port": 54}})")
+          .find("forwarded already"),
+      std::string::npos);
+  EXPECT_NE(error_of(R"({"execute": "add_hostfwd", "arguments": {"proto": "udp", "host_port": )" +
+                     p + R"(, "guest_port": 53}})")
+                .find("overlaps"),
+            std::string::npos);
+  EXPECT_EQ(ask(R"({"execute": "remove_hostfwd", "arguments": {"id": 2}})"),
+            json::parse(R"({"return": {}})"));
+  auto list = ask(R"({"execute": "list_hostfwd"})");
+  ASSERT_EQ(list["return"]["entries"].size(), 1u);
+  EXPECT_EQ(list["return"]["entries"][0]["proto"], "tcp");
+  EXPECT_EQ(api_->stats().errors, 2u);
 }
 
 TEST_F(ApiSocketTest, Guest_addr_defaults_and_must_be_the_namespaces) {
