@@ -173,12 +173,6 @@ class Stack final : public NetworkHost {
   // data was there but the reader took none.
   Expected<std::size_t, Error> receive_with(ConnectionId id, const BufferReader& reader,
                                             Instant now);
-  // Direct delivery: in-order data that arrives while nothing is queued before it is offered
-  // to `reader` inside receive_packet(), before it would be queued; what the reader takes is
-  // received and read at once (no Readable event for it, the window stays open), the rest is
-  // queued as usual. The reader must not call into the Stack. An empty reader removes it; it
-  // goes with the connection. Errors: NoSuchConnection.
-  Expected<void, Error> set_direct_reader(ConnectionId id, BufferReader reader);
   // send() without the copy: `writer` fills free space of the send buffer in place and
   // returns how many bytes it wrote; setting `last` shuts the sending side down after them
   // (the FIN on their last segment, as send_last) once ESTABLISHED. Returns the bytes

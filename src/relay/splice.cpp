@@ -38,7 +38,6 @@ Splice::Splice(Stack& stack, os::EventLoop& loop, ConnectionId conn, int fd, Spl
 Splice::~Splice() {
   on_done_ = nullptr;
   if (!done_) abort();
-  stop_direct();
   if (flush_timer_) loop_.cancel_timer(flush_timer_);
   if (memory_timer_) loop_.cancel_timer(memory_timer_);
 }
@@ -51,27 +50,7 @@ void Splice::wait_for_memory() {
   });
 }
 
-void Splice::stop_direct() {
-  if (direct_) (void)stack_.set_direct_reader(conn_, {});
-  direct_ = false;
-}
-
-std::size_t Splice::direct_send(std::span<const std::byte> bytes) {
-  if (done_ || flushing_ || host_full_ || fd_ < 0) return 0;
-  ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-  if (n < 0) {
-    // Full: the stack queues the bytes and says Readable; another error shows again on the
-    // next send from guest_to_host(), which fails the splice.
-    if (errno == EAGAIN || errno == EINTR) host_full_ = true;
-    return 0;
-  }
-  if (static_cast<std::size_t>(n) < bytes.size()) host_full_ = true;
-  stats_.bytes_to_host += static_cast<std::uint64_t>(n);
-  return static_cast<std::size_t>(n);
-}
-
 void Splice::mark_done() {
-  stop_direct();
   done_ = true;
   if (on_done_) on_done_(conn_);
 }
@@ -113,15 +92,6 @@ void Splice::on_fd_event(std::uint32_t events) {
 void Splice::pump() {
   if (done_) return;
   if (established_) {
-    if (!direct_ && !guest_eof_) {
-      // From now on in-order bytes from the namespace go to the host socket straight from
-      // the packet that carried them (issue 14 §2), without the receive ring.
-      direct_ =
-          stack_
-              .set_direct_reader(
-                  conn_, [this](std::span<const std::byte> bytes) { return direct_send(bytes); })
-              .has_value();
-    }
     if (!guest_to_host() || !host_to_guest()) return;
     if (guest_eof_ && host_shut_ && host_eof_ && guest_shut_) {
       finish();

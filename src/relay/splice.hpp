@@ -58,10 +58,6 @@ class Splice {
   void finish();              // both directions ended cleanly
   void close_fd(bool abortive);
   void update_interest();
-  // Direct delivery (Stack::set_direct_reader): bytes from the namespace written to the host
-  // socket from inside the stack's receive_packet(); what it does not take is queued.
-  std::size_t direct_send(std::span<const std::byte> bytes);
-  void stop_direct();
   void mark_done();
   // The stack's send ring cannot be allocated (budget short): retried on a timer, since no
   // ACK will bring a Writable event.
@@ -74,9 +70,7 @@ class Splice {
   SpliceStats& stats_;
   std::function<void(ConnectionId)> on_done_;
 
-  bool host_full_ = false;
-  bool direct_ = false;  // our direct reader is registered with the stack  // the host socket took
-                         // less than offered: wait for EPOLLOUT
+  bool host_full_ = false;  // the host socket took less than offered: wait for EPOLLOUT
   bool established_ = false;
   bool guest_eof_ = false;   // the namespace's FIN read
   bool host_shut_ = false;   // shutdown(SHUT_WR) done

@@ -85,7 +85,6 @@ struct Stack::Impl::Slot {
   ListenerId parent = 0;  // listener of a passive connection not yet accepted
   bool queued = false;    // in its listener's accept queue
   bool detached = false;  // the application closed it
-  bool direct = false;    // a reader in direct_readers_ (Stack::set_direct_reader)
 };
 
 struct Stack::Impl::Listener {
@@ -125,9 +124,6 @@ class Stack::Impl::Sink final : public tcp::SegmentSink {
        Instant now)
       : stack_(stack), local_(local), remote_(remote), id_(id), now_(now) {}
   void send(const tcp::Segment& seg) override { stack_.transmit(local_, remote_, seg, id_, now_); }
-  std::size_t deliver(std::span<const std::byte> bytes) override {
-    return stack_.deliver_direct(id_, bytes);
-  }
 
  private:
   Impl& stack_;
@@ -748,8 +744,6 @@ void Stack::Impl::free_slot(std::uint32_t index) {
       q.erase(std::remove(q.begin(), q.end(), s.conn->id()), q.end());
     }
   }
-  if (s.direct) direct_readers_.erase(s.conn->id());
-  s.direct = false;
   s.conn.reset();
   ++s.generation;
   ++s.timer_version;
@@ -1000,24 +994,6 @@ Expected<std::size_t, Error> Stack::Impl::send_with(ConnectionId id, const Buffe
   return r;
 }
 
-Expected<void, Error> Stack::Impl::set_direct_reader(ConnectionId id, BufferReader reader) {
-  Slot* s = find(id);
-  if (!s) return Unexpected{Error::NoSuchConnection};
-  s->direct = static_cast<bool>(reader);
-  if (reader)
-    direct_readers_[id] = std::move(reader);
-  else
-    direct_readers_.erase(id);
-  return {};
-}
-
-std::size_t Stack::Impl::deliver_direct(ConnectionId id, std::span<const std::byte> bytes) {
-  Slot* s = find(id);
-  if (!s || !s->direct || s->detached) return 0;
-  auto it = direct_readers_.find(id);
-  return it == direct_readers_.end() ? 0 : it->second(bytes);
-}
-
 Expected<void, Error> Stack::Impl::shutdown_write(ConnectionId id, Instant now) {
   Slot* s = find(id);
   if (!s) return Unexpected{Error::NoSuchConnection};
@@ -1166,9 +1142,6 @@ Expected<std::size_t, Error> Stack::send_last(ConnectionId id, std::span<const s
 }
 Expected<void, Error> Stack::shutdown_write(ConnectionId id, Instant now) {
   return impl_->shutdown_write(id, now);
-}
-Expected<void, Error> Stack::set_direct_reader(ConnectionId id, BufferReader reader) {
-  return impl_->set_direct_reader(id, std::move(reader));
 }
 Expected<std::size_t, Error> Stack::receive_with(ConnectionId id, const BufferReader& reader,
                                                  Instant now) {

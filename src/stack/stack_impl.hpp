@@ -44,8 +44,6 @@ struct Stack::Impl {
   Expected<std::size_t, Error> receive_with(ConnectionId id, const BufferReader& reader,
                                             Instant now);
   Expected<std::size_t, Error> send_with(ConnectionId id, const BufferWriter& writer, Instant now);
-  Expected<void, Error> set_direct_reader(ConnectionId id, BufferReader reader);
-  std::size_t deliver_direct(ConnectionId id, std::span<const std::byte> bytes);
   Expected<std::size_t, Error> send_last(ConnectionId id, std::span<const std::byte> data,
                                          Instant now);
   Expected<void, Error> shutdown_write(ConnectionId id, Instant now);
@@ -170,7 +168,6 @@ struct Stack::Impl {
 
   StackConfig config_;
   tcp::SharedTcpConfig default_tcp_{config_.tcp};  // shared by connections without options
-  std::unordered_map<ConnectionId, BufferReader> direct_readers_;  // set_direct_reader
   std::vector<wire::IpAddress> addresses_;
   std::unique_ptr<RandomSource> owned_random_;
   RandomSource* random_;

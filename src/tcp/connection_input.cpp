@@ -693,22 +693,6 @@ void Connection::process_text(const Segment& seg, Instant now, SegmentSink& out)
       if (payload.empty()) schedule_ack(now, out, true);  // a duplicate: ACK at once
     }
   }
-  if (!payload.empty() && seq == rcv_nxt_ && rcv_buf_.readable() == 0 &&
-      !rcv_buf_.has_out_of_order()) {
-    // In order with nothing queued before it: offered to a waiting reader first (the relay
-    // writes it to its host socket), as if queued and read at once — RCV.NXT advances, the
-    // window stays open. Never more than the window we could offer (what the ring holds).
-    auto offer = payload.first(std::min<std::size_t>(payload.size(), rcv_buf_.free_space()));
-    auto taken = static_cast<std::uint32_t>(std::min(out.deliver(offer), offer.size()));
-    if (taken > 0) {
-      note_data_arrival(now);
-      rcv_nxt_ += taken;
-      bytes_received_ += taken;
-      payload = payload.subspan(taken);
-      seq = rcv_nxt_;
-      if (payload.empty()) schedule_ack(now, out, false);
-    }
-  }
   if (!payload.empty()) {
     auto offset = static_cast<std::uint32_t>(seq - rcv_nxt_);
     auto result = rcv_buf_.insert(offset, payload);

@@ -43,9 +43,6 @@ class SegmentSink {
  public:
   virtual ~SegmentSink() = default;
   virtual void send(const Segment& segment) = 0;
-  // Direct delivery (Stack::set_direct_reader): in-order data offered to the application
-  // before it is queued; returns how many bytes the application took (0: none, the default).
-  virtual std::size_t deliver(std::span<const std::byte> /*bytes*/) { return 0; }
 };
 
 }  // namespace synack::tcp
