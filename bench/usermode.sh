@@ -471,8 +471,10 @@ print("  " + ", ".join(r["metric"] + "=" + show(r["value"]) for r in map(json.lo
 # --- the run -------------------------------------------------------------------------------
 versions=$(for p in slirp4netns passt iperf3 wrk nginx redis-tools; do
   printf '%s %s, ' "$p" "$(dpkg-query -W -f='${Version}' "$p" 2>/dev/null || echo '?')"; done)
+# The load before anything of ours ran: later phases see the load of the earlier ones.
+run_load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 if [ -n "$main_phases" ]; then
-load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+load_start=$run_load_start
 columns=()
 for mtu in $MTUS; do
   for provider in $PROVIDERS; do
@@ -656,7 +658,7 @@ fi
 
 if [[ " $PHASES " == *" scaling "* ]]; then
   scaling_started=$SECONDS
-  scaling_load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+  scaling_load_start=$run_load_start  # what else ran, not our own earlier phases
   run_scaling
   scaling_load_end=$(cut -d' ' -f1-3 /proc/loadavg)
   [ "$out" = - ] || mkdir -p "$PICTURES"
