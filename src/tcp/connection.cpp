@@ -44,6 +44,7 @@ Connection::Connection(SharedTcpConfig config, ConnectionContext context, wire::
   // RFC 6582 §3.2 step 1: "recover" starts at the initial send sequence number.
   loss_.set_recover(isn);
   snd_sml_ = isn;
+  assert(context_.counters && "ConnectionContext::counters is required");
   loss_.set_high_rxt(isn);
 }
 
@@ -130,7 +131,7 @@ void Connection::enter_time_wait(Cause cause, Instant now) {
 }
 
 void Connection::count_drop(std::uint64_t Counters::*counter, std::string_view name, Instant now) {
-  if (context_.counters) ++(context_.counters->*counter);
+  ++(context_.counters->*counter);
   if (context_.trace) context_.trace->on_drop(DropEvent{now, context_.id, name});
 }
 
@@ -366,7 +367,7 @@ ConnectionStatus Connection::status() const {
 }
 
 void Connection::on_icmp_error(Error error, bool hard, Instant now) {
-  if (context_.counters) ++context_.counters->icmp_errors_delivered;
+  ++context_.counters->icmp_errors_delivered;
   // RFC 5461 / RFC 1122 §4.2.3.9: hard errors abort a connection still in SYN-SENT; in
   // synchronized states they are reported, not fatal.
   if (state_ == State::SynSent && hard) {
@@ -419,7 +420,7 @@ void Connection::on_timer(Instant now, SegmentSink& out) {
   }
   if (due(Timer::DelayedAck)) {
     disarm(Timer::DelayedAck);
-    if (context_.counters) ++context_.counters->tcp_delayed_acks;
+    ++context_.counters->tcp_delayed_acks;
     pingpong_ = false;  // follows Linux (tcp_delack_timer_handler): a missed delayed ACK ends it
     send_ack(now, out);
   }
@@ -444,7 +445,7 @@ void Connection::on_retransmit_timeout(Instant now, SegmentSink& out) {
     return;
   }
   ++rto_expirations_;
-  if (context_.counters) ++context_.counters->tcp_rto_expirations;
+  ++context_.counters->tcp_rto_expirations;
   ++retries_;
   if (!first_unacked_retransmit_) first_unacked_retransmit_ = now;
   bool handshake = state_ == State::SynSent || state_ == State::SynReceived;
@@ -457,7 +458,7 @@ void Connection::on_retransmit_timeout(Instant now, SegmentSink& out) {
   // RFC 9293 §3.8.3: at R2 (a count of retransmissions here, or the user timeout) close
   // the connection and tell the application why.
   if (retries_ > limit || user_timeout_passed) {
-    if (context_.counters) ++context_.counters->tcp_timeouts;
+    ++context_.counters->tcp_timeouts;
     Cause cause = handshake ? Cause::TimeoutSynRetries : Cause::TimeoutR2;
     enter_closed(cause, now, soft_error_.value_or(Error::TimedOut));
     return;
@@ -525,7 +526,7 @@ void Connection::on_persist_timeout(Instant now, SegmentSink& out) {
   }
   // Only probes nobody answers count toward R2; any acceptable ACK resets the count.
   if (unanswered_probes_ >= config_->data_retries) {
-    if (context_.counters) ++context_.counters->tcp_timeouts;
+    ++context_.counters->tcp_timeouts;
     enter_closed(Cause::TimeoutR2, now, soft_error_.value_or(Error::TimedOut));
     return;
   }
@@ -534,7 +535,7 @@ void Connection::on_persist_timeout(Instant now, SegmentSink& out) {
   // FIN sequence - SND.NXT would wrap to 2^32 - 1 and "probe" beyond the send buffer).
   std::uint32_t unsent =
       snd_nxt_ < fin_seq() ? static_cast<std::uint32_t>(fin_seq() - snd_nxt_) : 0;
-  if (context_.counters) ++context_.counters->tcp_window_probes;
+  ++context_.counters->tcp_window_probes;
   if (config_->zero_window_probe_empty) {
     // Follows Linux (tcp_xmit_probe_skb): an old sequence number draws an ACK (§3.10.7.4).
     Segment probe;
@@ -571,14 +572,14 @@ void Connection::on_keepalive_timeout(Instant now, SegmentSink& out) {
     return;
   }
   if (keepalive_sent_ >= config_->keepalive_probes) {
-    if (context_.counters) ++context_.counters->tcp_timeouts;
+    ++context_.counters->tcp_timeouts;
     // Follows Linux (tcp_keepalive_timer): tell the peer, should it still be there.
     if (config_->reset_on_keepalive_timeout) send_rst(acceptable_seq(true), now, out, true);
     enter_closed(Cause::TimeoutKeepalive, now, Error::TimedOut);
     return;
   }
   ++keepalive_sent_;
-  if (context_.counters) ++context_.counters->tcp_keepalive_probes;
+  ++context_.counters->tcp_keepalive_probes;
   Segment probe;
   probe.seq = snd_max_ - 1;  // RFC's SND.NXT - 1: our snd_max_ (snd_nxt_ may be rewound)
   probe.flags = ACK;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <array>
+#include <cassert>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -34,7 +35,7 @@ namespace synack::tcp {
 
 // Where a connection reports: the stack's counters and trace, and its id there.
 struct ConnectionContext {
-  Counters* counters = nullptr;  // never null once the stack sets it
+  Counters* counters = nullptr;  // required: a Connection asserts it is not null
   TraceSink* trace = nullptr;    // may be null
   ConnectionId id = 0;
   // The stack-wide limit on ACKs to unacceptable segments (RFC 5961 §7); may be null.
@@ -183,6 +184,7 @@ class Connection {
   }
   void set_congestion(CongestionAlgorithm a);
   void set_context(ConnectionContext context) {
+    assert(context.counters && "ConnectionContext::counters is required");
     context_ = context;
     snd_buf_.set_budget(context.memory);
     rcv_buf_.set_budget(context.memory);

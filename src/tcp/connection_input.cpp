@@ -28,7 +28,7 @@ void Connection::on_segment(const Segment& seg, Instant now, SegmentSink& out) {
   switch (state_) {
     case State::Closed:
       if (auto rst = reset_for(seg)) {
-        if (context_.counters) ++context_.counters->tcp_resets_sent;
+        ++context_.counters->tcp_resets_sent;
         out.send(*rst);
       }
       return;
@@ -96,7 +96,7 @@ void Connection::on_segment_listen(const Segment& seg, Instant now, SegmentSink&
   if (seg.has(ACK)) {
     SYNACK_DROP(drop_listen_ack);
     if (auto rst = reset_for(seg)) {
-      if (context_.counters) ++context_.counters->tcp_resets_sent;
+      ++context_.counters->tcp_resets_sent;
       out.send(*rst);
     }
     return;
@@ -114,7 +114,7 @@ void Connection::on_segment_listen(const Segment& seg, Instant now, SegmentSink&
     // Data on a SYN would be queued by the RFC; like most stacks without TFO we do not
     // acknowledge it, and the peer sends it again after the handshake.
     if (!seg.payload.empty()) SYNACK_DROP(drop_syn_data);
-    if (context_.counters) ++context_.counters->tcp_passive_opens;
+    ++context_.counters->tcp_passive_opens;
     set_state(State::SynReceived, Cause::RcvSyn, now);
     send_syn(now, out, false);
     return;
@@ -132,7 +132,7 @@ void Connection::on_segment_syn_sent(const Segment& seg, Instant now, SegmentSin
     if (seg.ack <= iss_ || seg.ack > snd_max_) {
       SYNACK_DROP(drop_syn_sent_bad_ack);
       if (auto rst = reset_for(seg)) {
-        if (context_.counters) ++context_.counters->tcp_resets_sent;
+        ++context_.counters->tcp_resets_sent;
         out.send(*rst);
       }
       return;
@@ -143,7 +143,7 @@ void Connection::on_segment_syn_sent(const Segment& seg, Instant now, SegmentSin
   // CLOSED; otherwise drop (RFC 5961 §3.2 blind-reset protection keeps this as is).
   if (seg.has(RST)) {
     if (ack_acceptable) {
-      if (context_.counters) ++context_.counters->tcp_resets_received;
+      ++context_.counters->tcp_resets_received;
       enter_closed(Cause::RcvRstDelete, now, Error::ConnectionRefused);
     } else {
       SYNACK_DROP(drop_syn_sent_rst_unacceptable);
@@ -177,7 +177,7 @@ void Connection::on_segment_syn_sent(const Segment& seg, Instant now, SegmentSin
     disarm(Timer::Retransmit);
     retries_ = 0;
     first_unacked_retransmit_.reset();
-    if (context_.counters) ++context_.counters->tcp_connections_established;
+    ++context_.counters->tcp_connections_established;
     set_state(State::Established, Cause::RcvSynAck, now);
     begin_data_transfer();
     events_ |= event::Connected | event::Writable;
@@ -268,7 +268,7 @@ bool Connection::check_sequence(const Segment& seg, Instant now, SegmentSink& ou
     // RFC 9293 §3.10.7.4 eighth, TIME-WAIT: "The only thing that can arrive in this state is
     // a retransmission of the remote FIN. Acknowledge it, and restart the 2 MSL timeout."
     if (state_ == State::TimeWait && seg.has(FIN) && !seg.has(RST) && seg.seq + len == rcv_nxt_) {
-      if (context_.counters) ++context_.counters->tcp_time_wait_reacks;
+      ++context_.counters->tcp_time_wait_reacks;
       arm(Timer::TimeWait, now + 2 * config_->msl);
       send_ack(now, out);
       return false;
@@ -318,7 +318,7 @@ bool Connection::check_rst(const Segment& seg, Instant now, SegmentSink& out) {
     if (send_invalid_reply_ack(seg, now, out)) ++context_.counters->tcp_challenge_acks;
     return false;
   }
-  if (context_.counters) ++context_.counters->tcp_resets_received;
+  ++context_.counters->tcp_resets_received;
   switch (state_) {
     case State::SynReceived:
       if (passive_) {
@@ -385,7 +385,7 @@ bool Connection::process_ack(const Segment& seg, Instant now, SegmentSink& out) 
       retries_ = 0;
       first_unacked_retransmit_.reset();
       cc_.set_mss(effective_mss());
-      if (context_.counters) ++context_.counters->tcp_connections_established;
+      ++context_.counters->tcp_connections_established;
       // A CLOSE in SYN-RECEIVED already moved us to FIN-WAIT-1; otherwise ESTABLISHED.
       set_state(State::Established, Cause::RcvAckOfSyn, now);
       begin_data_transfer();
@@ -441,7 +441,7 @@ bool Connection::process_ack(const Segment& seg, Instant now, SegmentSink& out) 
     // RFC 8985 §6.2: a retransmission whose later-sent data is SACKed while it is not was
     // lost; output() sends it again (see RetransmitLog).
     std::size_t lost = loss_.retransmit_log().update(snd_una_, loss_.scoreboard(), effective_mss());
-    if (lost > 0 && context_.counters) context_.counters->tcp_lost_retransmits += lost;
+    if (lost > 0) context_.counters->tcp_lost_retransmits += lost;
   }
   // RFC 5681 §3.2 step 2 / RFC 6675 §5: three duplicate ACKs, or SACKed data showing the
   // first segment lost, start loss recovery — once per window (RFC 6582 "recover").
@@ -621,7 +621,7 @@ void Connection::enter_recovery(Instant now, SegmentSink& out) {
   tlp_end_.reset();
   loss_.set_recover(snd_max_);
   ++fast_retransmits_;
-  if (context_.counters) ++context_.counters->tcp_fast_retransmits;
+  ++context_.counters->tcp_fast_retransmits;
   cc_.on_congestion_event(flight_size(), now);
   SeqNum saved_nxt = snd_nxt_;
   if (sack_ok_) {
@@ -640,9 +640,8 @@ void Connection::enter_recovery(Instant now, SegmentSink& out) {
     loss_.set_high_rxt(seq_min(snd_una_ + mss, seq_max(snd_una_, fin_seq())));
     loss_.retransmit_log().clear();
     loss_.retransmit_log().on_retransmit(snd_una_, loss_.high_rxt(), snd_max_);
-    if (context_.counters)
-      context_.counters->tcp_sack_recovered_bytes +=
-          static_cast<std::uint32_t>(loss_.high_rxt() - snd_una_);
+    context_.counters->tcp_sack_recovered_bytes +=
+        static_cast<std::uint32_t>(loss_.high_rxt() - snd_una_);
   }
   snd_nxt_ = seq_max(saved_nxt, snd_nxt_);
 }
@@ -711,7 +710,7 @@ void Connection::process_text(const Segment& seg, Instant now, SegmentSink& out)
     } else {
       // RFC 5681 §4.2: an out-of-order segment is answered at once (a duplicate ACK), and
       // so is data beyond the window.
-      if (result.out_of_order && context_.counters) ++context_.counters->tcp_out_of_order_segments;
+      if (result.out_of_order) ++context_.counters->tcp_out_of_order_segments;
       schedule_ack(now, out, true);
     }
   }

@@ -97,11 +97,9 @@ void Connection::emit(Segment& seg, Instant now, SegmentSink& out) {
     }
     seg.options.sack_count = static_cast<std::uint8_t>(first);
   }
-  if (context_.counters) {
-    ++context_.counters->tcp_segments_out;
-    if (seg.has(RST)) ++context_.counters->tcp_resets_sent;
-    if (seg.retransmission) ++context_.counters->tcp_retransmitted_segments;
-  }
+  ++context_.counters->tcp_segments_out;
+  if (seg.has(RST)) ++context_.counters->tcp_resets_sent;
+  if (seg.retransmission) ++context_.counters->tcp_retransmitted_segments;
   if (seg.retransmission) ++retransmits_;
   out.send(seg);
 }
@@ -268,7 +266,7 @@ std::optional<SeqNum> Connection::retransmit_hole(SeqNum start, std::uint32_t le
   send_data_segment(start, len, fin, now, out, true);
   SeqNum end = start + len + (fin ? 1 : 0);
   loss_.retransmit_log().on_retransmit(start, end, snd_max_);
-  if (context_.counters) context_.counters->tcp_sack_recovered_bytes += len;
+  context_.counters->tcp_sack_recovered_bytes += len;
   return end;
 }
 
