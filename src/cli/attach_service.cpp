@@ -30,7 +30,10 @@ namespace {
 
 constexpr int kFailed = 1;  // slirp4netns's EXIT_FAILURE
 
-enum class End { Running, TargetExited, ExitFd, TunGone, Signal, CommandExited };
+enum class End { Running, TargetExited, NamespaceEmpty, ExitFd, TunGone, Signal, CommandExited };
+
+// How often a namespace given by PATH is checked for members.
+constexpr Duration kMemberPoll = 1s;
 
 }  // namespace
 
@@ -126,6 +129,25 @@ int serve_namespace(const AttachArgs& args) {
     // slirp4netns: the caller holds the write end; it closing (the caller exited) ends us.
     if (!loop.add_fd(args.exit_fd, EPOLLIN | EPOLLHUP, [&](std::uint32_t) { stop(End::ExitFd); }))
       return fail("--exit-fd " + std::to_string(args.exit_fd) + ": not a descriptor to wait on");
+  }
+  // A namespace given by PATH has no process to watch: it is served until its last process is
+  // gone (once one has been seen: `ip netns add` makes it empty, its user comes later) or its
+  // path is removed. Our TUN holds the namespace, so it would not vanish on its own.
+  std::function<void()> watch_members;
+  bool member_seen = false;
+  if (!target->pid && args.command.empty()) {
+    watch_members = [&] {
+      auto members = os::namespace_has_processes(target->netns_path);
+      if (members && *members) member_seen = true;
+      if (!members || (member_seen && !*members)) {
+        std::cerr << args.who << ": " << args.target
+                  << (members ? ": its last process is gone" : ": the namespace is gone") << "\n";
+        stop(End::NamespaceEmpty);
+        return;
+      }
+      loop.call_at(loop.now() + kMemberPoll, watch_members);
+    };
+    loop.call_at(loop.now() + kMemberPoll, watch_members);
   }
   loop.on_tun_error([&](int e) {
     std::cerr << args.who << ": the TUN " << env->tun().name() << " is gone (" << std::strerror(e)

@@ -3,6 +3,7 @@
 // and configure the TUN there, pass its descriptor up, exit.
 #include "os/netns_attach.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
@@ -212,6 +213,27 @@ Expected<pid_t, std::string> spawn_in_namespace(const NamespaceTarget& target,
   int e = errno;
   std::fprintf(stderr, "synack run: %s: %s\n", args[0], std::strerror(e));
   ::_exit(e == ENOENT ? 127 : 126);
+}
+
+std::optional<bool> namespace_has_processes(const std::string& netns_path) {
+  struct stat ns {};
+  if (::stat(netns_path.c_str(), &ns) != 0) return std::nullopt;
+  DIR* proc = ::opendir("/proc");
+  if (!proc) return std::nullopt;
+  bool found = false;
+  std::string path;
+  while (const dirent* entry = ::readdir(proc)) {
+    if (entry->d_name[0] < '1' || entry->d_name[0] > '9') continue;  // processes only
+    path.assign("/proc/").append(entry->d_name).append("/ns/net");
+    struct stat member {};
+    if (::stat(path.c_str(), &member) == 0 && member.st_dev == ns.st_dev &&
+        member.st_ino == ns.st_ino) {
+      found = true;
+      break;
+    }
+  }
+  ::closedir(proc);
+  return found;
 }
 
 }  // namespace synack::os

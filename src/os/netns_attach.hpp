@@ -37,6 +37,11 @@ Expected<NamespaceTarget, std::string> resolve_namespace(const std::string& targ
                                                          const std::string& type,
                                                          const std::string& userns_path);
 
+// Whether any process is a member of the network namespace at `netns_path`, found by comparing
+// the device and inode of every /proc/PID/ns/net with the path's (processes we may not inspect
+// are not counted). nullopt: the path itself is gone (`ip netns del`) or is not readable.
+std::optional<bool> namespace_has_processes(const std::string& netns_path);
+
 struct AttachTunConfig {
   NamespaceTarget target;
   TunConfig tun;

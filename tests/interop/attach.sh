@@ -17,6 +17,8 @@
 #    client's datagram is refused); a duplicate, an overlapping forward and a UDP port in use
 #    are refused with an error;
 #  - --exit-fd closing ends synack with 0; the TUN deleted ends it with 1; SIGTERM kills it;
+#  - a namespace given by path is served while empty, and synack ends with 0 once the last
+#    process that entered it has left;
 #  - rootless: an unprivileged user's `unshare -U -r -n` namespace served by synack attach run
 #    as that user (through the namespace's owning user namespace), when /dev/net/tun lets
 #    other users open it.
@@ -248,6 +250,26 @@ wait_exit "$A4"; status=$?
 [ "$status" = 143 ] || { cat "$WORK/a4.err" >&2; fail "SIGTERM: status $status, want 143 (killed by SIGTERM)"; }
 ip -n "$NS" link show synack0 >/dev/null 2>&1 && fail "synack0 left in the namespace after SIGTERM"
 echo "SIGTERM: synack attach killed by it (143), synack0 gone"
+
+# --- 4a. by PATH: served until its last process is gone --------------------------------------
+# A namespace from `ip netns add` starts empty: served (no process seen yet); a process enters
+# and leaves; then synack ends with 0 and says why (its TUN would keep the namespace alive).
+NSB="$NS-last"
+ip netns add "$NSB"
+eval "lib_$(declare -f cleanup)"
+cleanup() { ip netns delete "$NSB" 2>/dev/null; lib_cleanup; }
+"$SYNACK" attach "/run/netns/$NSB" --ready-fd 3 3>"$WORK/ready6" >/dev/null 2>"$WORK/a6.err" &
+A6=$!
+PIDS+=("$A6")
+wait_for '[ "$(cat "$WORK/ready6" 2>/dev/null)" = 1 ]' "synack attach (empty namespace by path): not ready"
+sleep 2  # two of synack's checks (1 s apart) of an empty namespace
+kill -0 "$A6" 2>/dev/null || { cat "$WORK/a6.err" >&2; fail "synack attach left a namespace no process had entered yet"; }
+ip netns exec "$NSB" sleep 2
+wait_exit "$A6"; status=$?
+[ "$status" = 0 ] || { cat "$WORK/a6.err" >&2; fail "last process gone: status $status, want 0"; }
+grep -q "its last process is gone" "$WORK/a6.err" || fail "last process gone: no message"
+ip netns delete "$NSB"
+echo "by path: served while empty, ended with 0 once its last process left ($(cat "$WORK/a6.err"))"
 
 # --- 4b. synack run --netns NAME|PID -- CMD ----------------------------------------------------
 got=$(timeout "$STEP_TIMEOUT" "$SYNACK" run --netns "$NS" --allow-host-loopback -- \
