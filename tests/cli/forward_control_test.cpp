@@ -13,55 +13,20 @@
 
 #include "os/event_loop.hpp"
 #include "os/tun_device.hpp"
+#include "relay/relay_fixture.hpp"
 
 namespace synack::cli {
 namespace {
 
 using nlohmann::json;
 
-// A port on 127.0.0.1 that neither a TCP nor a UDP socket holds at the moment.
-std::uint16_t free_port() {
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    int udp = ::socket(AF_INET, SOCK_DGRAM, 0);
-    int tcp = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof sa;
-    ::bind(udp, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
-    ::getsockname(udp, reinterpret_cast<sockaddr*>(&sa), &len);
-    const bool both = ::bind(tcp, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
-    ::close(udp);
-    ::close(tcp);
-    if (both) return ntohs(sa.sin_port);
-  }
-  return 0;
-}
+using relay::testing::free_loopback_port;
 
-class ForwardControlTest : public ::testing::Test {
+class ForwardControlTest : public relay::testing::RelayFixture {
  protected:
   void SetUp() override {
-    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0, pair_), 0);
-    tun_ = os::TunDevice::adopt(pair_[0], "test0", false, 1500);
-    StackConfig stack_config;
-    stack_config.intercept = true;
-    stack_ =
-        std::make_unique<Stack>(stack_config, std::vector{*wire::IpAddress::parse("10.0.2.2")});
-    auto loop = os::EventLoop::create(*stack_, *tun_, {});
-    ASSERT_TRUE(loop);
-    loop_ = std::move(*loop);
-    relay::RelayConfig config;
-    config.gateway = *wire::IpAddress::parse("10.0.2.2");
-    config.guest = *wire::IpAddress::parse("10.0.2.100");
-    auto relay = relay::Relay::create(*stack_, *loop_, config);
-    ASSERT_TRUE(relay);
-    relay_ = std::move(*relay);
-    handler_ = forward_request_handler(*relay_);
-  }
-  void TearDown() override {
-    relay_.reset();
-    loop_.reset();
-    ::close(pair_[1]);
+    RelayFixture::SetUp();
+    if (relay_) handler_ = forward_request_handler(*relay_);
   }
   json ask(const std::string& request) {
     auto answer = handler_(request);
@@ -69,16 +34,11 @@ class ForwardControlTest : public ::testing::Test {
     return answer ? json::parse(*answer) : json();
   }
 
-  int pair_[2] = {-1, -1};
-  std::unique_ptr<os::TunDevice> tun_;
-  std::unique_ptr<Stack> stack_;
-  std::unique_ptr<os::EventLoop> loop_;
-  std::unique_ptr<relay::Relay> relay_;
   control::ControlServer::RequestHandler handler_;
 };
 
 TEST_F(ForwardControlTest, Udp_and_tcp_forwards_added_listed_removed) {
-  const std::string p = std::to_string(free_port());
+  const std::string p = std::to_string(free_loopback_port());
   EXPECT_EQ(ask("forward add 127.0.0.1:" + p + ":53/udp"),
             json::parse(R"({"id": 1, "proto": "udp", "host": "127.0.0.1:)" + p +
                         R"(", "guest_port": 53})"));
@@ -102,7 +62,7 @@ TEST_F(ForwardControlTest, Udp_and_tcp_forwards_added_listed_removed) {
 
 TEST_F(ForwardControlTest, Udp_range_all_or_none) {
   // Two ports, the second held by another socket: neither is added.
-  const std::uint16_t first = free_port();
+  const std::uint16_t first = free_loopback_port();
   int busy = ::socket(AF_INET, SOCK_DGRAM, 0);
   sockaddr_in sa{};
   sa.sin_family = AF_INET;

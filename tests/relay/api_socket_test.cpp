@@ -13,60 +13,28 @@
 #include "os/tun_device.hpp"
 #include "relay/api_socket.hpp"
 #include "relay/relay.hpp"
+#include "relay/relay_fixture.hpp"
 
 namespace synack::relay {
 namespace {
 
 using nlohmann::json;
 
-// A port on 127.0.0.1 that neither a TCP nor a UDP socket holds at the moment.
-std::uint16_t free_port() {
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    int udp = ::socket(AF_INET, SOCK_DGRAM, 0);
-    int tcp = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof sa;
-    ::bind(udp, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
-    ::getsockname(udp, reinterpret_cast<sockaddr*>(&sa), &len);
-    const bool both = ::bind(tcp, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
-    ::close(udp);
-    ::close(tcp);
-    if (both) return ntohs(sa.sin_port);
-  }
-  return 0;
-}
+using testing::free_loopback_port;
 
-class ApiSocketTest : public ::testing::Test {
+class ApiSocketTest : public testing::RelayFixture {
  protected:
   void SetUp() override {
-    // The loop needs a "TUN": one end of a socket pair is enough, nothing is read from it.
-    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0, pair_), 0);
-    tun_ = os::TunDevice::adopt(pair_[0], "test0", false, 1500);
-    StackConfig stack_config;
-    stack_config.intercept = true;
-    stack_ =
-        std::make_unique<Stack>(stack_config, std::vector{*wire::IpAddress::parse("10.0.2.2")});
-    auto loop = os::EventLoop::create(*stack_, *tun_, {});
-    ASSERT_TRUE(loop);
-    loop_ = std::move(*loop);
-    RelayConfig config;
-    config.gateway = *wire::IpAddress::parse("10.0.2.2");
-    config.guest = *wire::IpAddress::parse("10.0.2.100");
-    auto relay = Relay::create(*stack_, *loop_, config);
-    ASSERT_TRUE(relay);
-    relay_ = std::move(*relay);
+    RelayFixture::SetUp();
+    if (!relay_) return;
     path_ = ::testing::TempDir() + "synack-api-test-" + std::to_string(::getpid()) + ".sock";
-    auto api = ApiSocket::open(*loop_, *relay_, path_, config.guest, std::nullopt, {});
+    auto api = ApiSocket::open(*loop_, *relay_, path_, config_.guest, std::nullopt, {});
     ASSERT_TRUE(api) << api.error();
     api_ = std::move(*api);
   }
   void TearDown() override {
     api_.reset();
-    relay_.reset();
-    loop_.reset();
-    ::close(pair_[1]);
+    RelayFixture::TearDown();
   }
   json ask(const std::string& request) { return json::parse(api_->answer(request)); }
   std::string add(std::uint16_t host_port, std::uint16_t guest_port) {
@@ -79,17 +47,12 @@ class ApiSocketTest : public ::testing::Test {
     return a.contains("error") ? a["error"]["desc"].get<std::string>() : "";
   }
 
-  int pair_[2] = {-1, -1};
-  std::unique_ptr<os::TunDevice> tun_;
-  std::unique_ptr<Stack> stack_;
-  std::unique_ptr<os::EventLoop> loop_;
-  std::unique_ptr<Relay> relay_;
   std::string path_;
   std::unique_ptr<ApiSocket> api_;
 };
 
 TEST_F(ApiSocketTest, Add_list_remove_as_slirp4netns) {
-  const std::uint16_t port = free_port();
+  const std::uint16_t port = free_loopback_port();
   EXPECT_EQ(ask(add(port, 80)), json::parse(R"({"return": {"id": 1}})"));
   EXPECT_EQ(
       ask(R"({"execute": "list_hostfwd"})"),
@@ -105,7 +68,7 @@ TEST_F(ApiSocketTest, Add_list_remove_as_slirp4netns) {
 }
 
 TEST_F(ApiSocketTest, Udp_forwards_added_listed_removed_beside_tcp_ones) {
-  const std::uint16_t port = free_port();
+  const std::uint16_t port = free_loopback_port();
   const std::string p = std::to_string(port);
   EXPECT_EQ(ask(add(port, 80)), json::parse(R"({"return": {"id": 1}})"));
   // UDP on the same host port is another forward, as in slirp4netns.
@@ -140,21 +103,21 @@ TEST_F(ApiSocketTest, Udp_forwards_added_listed_removed_beside_tcp_ones) {
 }
 
 TEST_F(ApiSocketTest, Guest_addr_defaults_and_must_be_the_namespaces) {
-  const std::uint16_t port = free_port();
+  const std::uint16_t port = free_loopback_port();
   EXPECT_EQ(ask(R"({"execute": "add_hostfwd", "arguments": {"proto": "tcp", "host_port": )" +
                 std::to_string(port) + R"(, "guest_addr": "10.0.2.100", "guest_port": 80}})"),
             json::parse(R"({"return": {"id": 1}})"));
-  EXPECT_NE(
-      error_of(R"({"execute": "add_hostfwd", "arguments": {"proto": "tcp", "host_port": )" +
-               std::to_string(free_port()) + R"(, "guest_addr": "10.0.2.7", "guest_port": 80}})"),
-      "");
+  EXPECT_NE(error_of(R"({"execute": "add_hostfwd", "arguments": {"proto": "tcp", "host_port": )" +
+                     std::to_string(free_loopback_port()) +
+                     R"(, "guest_addr": "10.0.2.7", "guest_port": 80}})"),
+            "");
   // host_addr absent: slirp4netns's 0.0.0.0.
   auto list = ask(R"({"execute": "list_hostfwd"})");
   EXPECT_EQ(list["return"]["entries"][0]["host_addr"], "0.0.0.0");
 }
 
 TEST_F(ApiSocketTest, Bad_requests_get_errors_and_change_nothing) {
-  const std::uint16_t port = free_port();
+  const std::uint16_t port = free_loopback_port();
   const std::string p = std::to_string(port);
   const char* bad[] = {
       "",

@@ -16,6 +16,7 @@
 #include "os/event_loop.hpp"
 #include "os/tun_device.hpp"
 #include "relay/relay.hpp"
+#include "relay/relay_fixture.hpp"
 #include "wire/ip_header.hpp"
 #include "wire/udp.hpp"
 
@@ -28,24 +29,7 @@ const IpAddress kGateway = IpAddress::v4(10, 0, 2, 2);
 const IpAddress kGuest = IpAddress::v4(10, 0, 2, 100);
 const IpAddress kLoopback = IpAddress::v4(127, 0, 0, 1);
 
-// A port on 127.0.0.1 that neither a TCP nor a UDP socket holds at the moment.
-std::uint16_t free_udp_port() {
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    int udp = ::socket(AF_INET, SOCK_DGRAM, 0);
-    int tcp = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof sa;
-    ::bind(udp, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
-    ::getsockname(udp, reinterpret_cast<sockaddr*>(&sa), &len);
-    const bool both = ::bind(tcp, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
-    ::close(udp);
-    ::close(tcp);
-    if (both) return ntohs(sa.sin_port);
-  }
-  return 0;
-}
+using testing::free_loopback_port;
 
 // A UDP socket on 127.0.0.1: bound to `port` (0: any), connected to `peer` (0: not).
 int udp_socket(std::uint16_t port, std::uint16_t peer) {
@@ -164,7 +148,7 @@ class UdpForwardTest : public ::testing::Test {
 };
 
 TEST_F(UdpForwardTest, Added_at_run_time_carries_both_ways_and_removed_ends_its_flows) {
-  const std::uint16_t port = free_udp_port();
+  const std::uint16_t port = free_loopback_port();
   auto id = relay_->add_forward(udp_forward(kLoopback, port, 53));
   ASSERT_TRUE(id) << id.error();
   EXPECT_EQ(*id, 1u);
@@ -227,7 +211,7 @@ TEST_F(UdpForwardTest, Added_at_run_time_carries_both_ways_and_removed_ends_its_
 }
 
 TEST_F(UdpForwardTest, Ids_shared_with_tcp_and_duplicates_overlaps_ports_in_use_refused) {
-  const std::uint16_t port = free_udp_port();
+  const std::uint16_t port = free_loopback_port();
   auto udp = relay_->add_forward(udp_forward(kLoopback, port, 53));
   ASSERT_TRUE(udp) << udp.error();
   // TCP on the same host port is another forward; one sequence of ids.
@@ -249,7 +233,7 @@ TEST_F(UdpForwardTest, Ids_shared_with_tcp_and_duplicates_overlaps_ports_in_use_
   ASSERT_FALSE(overlap);
   EXPECT_NE(overlap.error().find("overlaps forward"), std::string::npos) << overlap.error();
 
-  const std::uint16_t busy_port = free_udp_port();
+  const std::uint16_t busy_port = free_loopback_port();
   const int busy = keep(udp_socket(busy_port, 0));
   ASSERT_GE(busy, 0);
   auto in_use = relay_->add_forward(udp_forward(kLoopback, busy_port, 53));
@@ -259,7 +243,7 @@ TEST_F(UdpForwardTest, Ids_shared_with_tcp_and_duplicates_overlaps_ports_in_use_
   EXPECT_FALSE(zero);
   EXPECT_EQ(relay_->forwards().size(), 2u);
   // A refused add takes no id.
-  auto next = relay_->add_forward(udp_forward(kLoopback, free_udp_port(), 7));
+  auto next = relay_->add_forward(udp_forward(kLoopback, free_loopback_port(), 7));
   ASSERT_TRUE(next) << next.error();
   EXPECT_EQ(*next, *tcp_id + 1);
   // Removing the UDP forward leaves the TCP one of the same port.
@@ -270,11 +254,11 @@ TEST_F(UdpForwardTest, Ids_shared_with_tcp_and_duplicates_overlaps_ports_in_use_
 }
 
 TEST_F(UdpForwardTest, Draining_refuses_new_forwards_and_closes_udp_ones) {
-  const std::uint16_t port = free_udp_port();
+  const std::uint16_t port = free_loopback_port();
   ASSERT_TRUE(relay_->add_forward(udp_forward(kLoopback, port, 53)));
   relay_->begin_drain();
   EXPECT_TRUE(relay_->forwards().empty());
-  EXPECT_FALSE(relay_->add_forward(udp_forward(kLoopback, free_udp_port(), 53)));
+  EXPECT_FALSE(relay_->add_forward(udp_forward(kLoopback, free_loopback_port(), 53)));
   const int rebound = keep(udp_socket(port, 0));
   EXPECT_GE(rebound, 0) << "127.0.0.1:" << port << " still bound after begin_drain";
 }
