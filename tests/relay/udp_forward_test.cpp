@@ -61,30 +61,16 @@ std::span<const std::byte> bytes(const std::string& s) {
   return std::as_bytes(std::span(s.data(), s.size()));
 }
 
-class UdpForwardTest : public ::testing::Test {
+class UdpForwardTest : public testing::RelayFixture {
  protected:
   void SetUp() override {
-    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0, pair_), 0);
-    tun_ = os::TunDevice::adopt(pair_[0], "test0", false, 1500);
-    StackConfig stack_config;
-    stack_config.intercept = true;
-    stack_ = std::make_unique<Stack>(stack_config, std::vector{kGateway});
-    auto loop = os::EventLoop::create(*stack_, *tun_, {});
-    ASSERT_TRUE(loop);
-    loop_ = std::move(*loop);
-    RelayConfig config;
-    config.gateway = kGateway;
-    config.guest = kGuest;
-    auto relay = Relay::create(*stack_, *loop_, config);
-    ASSERT_TRUE(relay) << relay.error();
-    relay_ = std::move(*relay);
-    loop_->on_socket_event([this](const SocketEvent& ev) { relay_->on_socket_event(ev); });
+    RelayFixture::SetUp();
+    if (relay_)
+      loop_->on_socket_event([this](const SocketEvent& ev) { relay_->on_socket_event(ev); });
   }
   void TearDown() override {
     for (int fd : fds_) ::close(fd);
-    relay_.reset();
-    loop_.reset();
-    ::close(pair_[1]);
+    RelayFixture::TearDown();
   }
   int keep(int fd) {
     if (fd >= 0) fds_.push_back(fd);
@@ -139,11 +125,6 @@ class UdpForwardTest : public ::testing::Test {
     return n < 0 ? std::string() : std::string(buffer, static_cast<std::size_t>(n));
   }
 
-  int pair_[2] = {-1, -1};
-  std::unique_ptr<os::TunDevice> tun_;
-  std::unique_ptr<Stack> stack_;
-  std::unique_ptr<os::EventLoop> loop_;
-  std::unique_ptr<Relay> relay_;
   std::vector<int> fds_;
 };
 
