@@ -130,11 +130,7 @@ bool bench_bulk(const Reporter& report, std::uint64_t bytes, double time_limit) 
       if (!r || *r == 0) break;
       received += *r;
     }
-    bench::shuttle(client, server, now, buf);
-    bench::run_timers(client, now);
-    bench::run_timers(server, now);
-    bench::drain_events(client);
-    bench::drain_events(server);
+    bench::settle(client, server, now, buf);
   }
   double seconds = clock.seconds() - start;
   report(checksum_offload() ? "bulk" : "bulk_software_checksum",
@@ -182,11 +178,7 @@ bool bench_connections(const Reporter& report, std::uint64_t count, double time_
     (void)client.close(*cid, now);
     bench::shuttle(client, server, now, buf);
     if (sid) (void)server.close(*sid, now);
-    bench::shuttle(client, server, now, buf);
-    bench::run_timers(client, now);
-    bench::run_timers(server, now);
-    bench::drain_events(client);
-    bench::drain_events(server);
+    bench::settle(client, server, now, buf);
     if (ok)
       ++done;
     else
@@ -379,11 +371,7 @@ bool bench_bulk_concurrent(const Reporter& report, std::uint64_t n, std::uint64_
       }
     }
     if (fairness == 0 && total >= each * n / 2) snapshot();
-    bench::shuttle(client, server, now, buf);
-    bench::run_timers(client, now);
-    bench::run_timers(server, now);
-    bench::drain_events(client);
-    bench::drain_events(server);
+    bench::settle(client, server, now, buf);
     if (errors) break;
   }
   double seconds = clock.seconds() - start;
@@ -506,11 +494,7 @@ bool bench_connections_concurrent(const Reporter& report, std::uint64_t n, std::
         ++i;
       }
     }
-    bench::shuttle(client, server, now, buf);
-    bench::run_timers(client, now);
-    bench::run_timers(server, now);
-    bench::drain_events(client);
-    bench::drain_events(server);
+    bench::settle(client, server, now, buf);
   }
   double seconds = clock.seconds() - start;
   report(name, static_cast<double>(done) / seconds, "conn/s",

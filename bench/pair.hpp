@@ -72,4 +72,14 @@ inline void drain_events(Stack& s) {
   }
 }
 
+// The end of one benchmark round: packets moved until both stacks are quiet, due timers run,
+// unread events dropped.
+inline void settle(Stack& a, Stack& b, Instant now, std::vector<std::byte>& buf) {
+  shuttle(a, b, now, buf);
+  run_timers(a, now);
+  run_timers(b, now);
+  drain_events(a);
+  drain_events(b);
+}
+
 }  // namespace synack::bench
