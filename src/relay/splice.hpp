@@ -14,7 +14,6 @@
 #include <cstdint>
 #include <functional>
 #include <span>
-#include <vector>
 
 #include "os/event_loop.hpp"
 #include "synack/stack.hpp"
