@@ -25,6 +25,7 @@
 #include "synack/error.hpp"
 #include "synack/expected.hpp"
 #include "synack/host.hpp"
+#include "synack/packet_writer.hpp"
 #include "synack/random.hpp"
 #include "synack/state.hpp"
 #include "synack/status.hpp"
@@ -135,6 +136,11 @@ class Stack final : public NetworkHost {
   // The same, and *gso_size gets the segmentation size for a TCP packet carrying several
   // packets' payload (TcpConfig::gso_max_bytes), else 0.
   bool pop_packet(std::vector<std::byte>& out, std::uint16_t* gso_size);
+  // Gather output (synack/packet_writer.hpp): TCP packets go to `writer` as they are built,
+  // their payload read from the send buffer, while no packet waits for pop_packet(); what the
+  // writer refuses, and every other packet (ICMP, ...), is queued for pop_packet() as
+  // before. nullptr (the default) queues everything. The writer must outlive its use.
+  void set_packet_writer(PacketWriter* writer);
 
   // --- sockets ---
   // Passive OPEN on `local` (address may be unspecified: any of ours). backlog 0 = default.

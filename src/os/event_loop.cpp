@@ -83,10 +83,12 @@ Expected<void, std::string> EventLoop::init() {
   }
   read_buffer_.resize(TunDevice::kReadBufferSize);
   now_ = monotonic_now();
+  if (options_.gather_writes) stack_.set_packet_writer(this);
   return {};
 }
 
 EventLoop::~EventLoop() {
+  if (options_.gather_writes) stack_.set_packet_writer(nullptr);
   if (signal_fd_ >= 0) {
     // Take any stop signal still pending, so restoring the mask does not deliver it.
     signalfd_siginfo info;
@@ -270,6 +272,26 @@ void EventLoop::flush_output() {
       ++stats_.tun_write_errors;
     }
   }
+}
+
+bool EventLoop::write_packet(std::span<const std::byte> headers, std::span<const std::byte> payload,
+                             std::uint16_t gso_size) {
+  if (!output_queue_.empty()) return false;
+  auto r = tun_.write_gather(headers, payload, gso_size);
+  if (!r) {
+    if (r.error() == EAGAIN || r.error() == EWOULDBLOCK || r.error() == ENOBUFS) {
+      ++stats_.tun_write_blocked;
+      set_tun_writable_interest(true);
+      return false;  // the stack keeps it; flush_output() queues it behind the refusal
+    }
+    ++stats_.tun_write_errors;  // as flush_output(): counted, the packet dropped
+  }
+  if (pcap_) {
+    pcap_scratch_.assign(headers.begin(), headers.end());
+    pcap_scratch_.insert(pcap_scratch_.end(), payload.begin(), payload.end());
+    pcap_->write(pcap_scratch_, monotonic_now());
+  }
+  return true;
 }
 
 void EventLoop::write_queued() {

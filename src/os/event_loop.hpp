@@ -65,12 +65,16 @@ class SignalGuard {
   struct sigaction saved_sigpipe_ {};
 };
 
-class EventLoop {
+class EventLoop : private PacketWriter {
  public:
   struct Options {
     std::size_t read_batch = 64;          // packets read from the TUN per wakeup
     std::size_t max_output_queue = 4096;  // packets held while the TUN refuses writes
     Duration shutdown_grace = 2s;         // how long a graceful stop may take
+    // TCP packets are written as the stack builds them, headers and payload gathered by one
+    // writev() (Stack::set_packet_writer): no user-space copy of the payload. Off: every
+    // packet is copied whole into a buffer and written after the stack call (pop_packet).
+    bool gather_writes = true;
   };
   using FdHandler = std::function<void(std::uint32_t epoll_events)>;
   using SocketHandler = std::function<void(const SocketEvent&)>;
@@ -147,6 +151,10 @@ class EventLoop {
   bool connections_finished() const;
   void abort_remaining();
   void set_tun_writable_interest(bool on);
+  // PacketWriter: one packet straight to the TUN; false (the stack queues it) while older
+  // packets wait or the kernel pushes back.
+  bool write_packet(std::span<const std::byte> headers, std::span<const std::byte> payload,
+                    std::uint16_t gso_size) override;
 
   Stack& stack_;
   TunDevice& tun_;
@@ -180,6 +188,7 @@ class EventLoop {
   bool events_left_ = false;  // the handler hit its bound this round: poll again at once
   std::vector<std::byte> read_buffer_;
   std::vector<std::byte> out_buffer_;
+  std::vector<std::byte> pcap_scratch_;  // a gathered packet made whole for the capture
   struct QueuedPacket {
     std::vector<std::byte> bytes;
     std::uint16_t gso_size = 0;

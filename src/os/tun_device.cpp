@@ -258,23 +258,32 @@ Expected<std::span<std::byte>, int> TunDevice::read(std::vector<std::byte>& buff
 }
 
 Expected<void, int> TunDevice::write(std::span<const std::byte> packet, std::uint16_t gso_size) {
-  ssize_t n;
+  return write_gather(packet, {}, gso_size);
+}
+
+Expected<void, int> TunDevice::write_gather(std::span<const std::byte> headers,
+                                            std::span<const std::byte> payload,
+                                            std::uint16_t gso_size) {
+  // The headers span holds at least the IP and TCP headers (a whole packet when payload is
+  // empty): everything the virtio-net header is computed from.
+  iovec iov[3];
+  int count = 0;
+  std::byte header[kVnetHeaderSize] = {};
   if (vnet_hdr_) {
     // A zeroed header: GSO_NONE, and no checksum offload unless this is a TCP packet whose
     // checksum we left for the kernel to finish.
-    std::byte header[kVnetHeaderSize] = {};
     if (tx_checksum_offload_) {
-      if (auto start = tcp_header_offset(packet)) {
+      if (auto start = tcp_header_offset(headers)) {
         header[kVnetFlags] = std::byte{kVnetFlagNeedsCsum};
         header[kVnetCsumStart] = static_cast<std::byte>(*start & 0xff);
         header[kVnetCsumStart + 1] = static_cast<std::byte>(*start >> 8);
         header[kVnetCsumOffset] = static_cast<std::byte>(kTcpChecksumField);
         const std::size_t tcp_header =
-            packet.size() > *start + 12 ? (static_cast<std::size_t>(packet[*start + 12]) >> 4) * 4
-                                        : 0;
+            headers.size() > *start + 12 ? (static_cast<std::size_t>(headers[*start + 12]) >> 4) * 4
+                                         : 0;
         if (gso_size && tcp_header) {
           // TSO: the kernel cuts the payload into gso_size pieces, each with these headers.
-          const bool v4 = (static_cast<unsigned>(packet[0]) >> 4) == 4;
+          const bool v4 = (static_cast<unsigned>(headers[0]) >> 4) == 4;
           header[kVnetGsoType] = std::byte{v4 ? kVnetGsoTcpV4 : kVnetGsoTcpV6};
           const std::size_t hdr_len = *start + tcp_header;
           header[kVnetHdrLen] = static_cast<std::byte>(hdr_len & 0xff);
@@ -284,15 +293,15 @@ Expected<void, int> TunDevice::write(std::span<const std::byte> packet, std::uin
         }
       }
     }
-    iovec iov[2] = {{header, kVnetHeaderSize},
-                    {const_cast<std::byte*>(packet.data()), packet.size()}};
-    n = ::writev(fd_, iov, 2);
-  } else {
-    n = ::write(fd_, packet.data(), packet.size());
+    iov[count++] = {header, kVnetHeaderSize};
   }
+  iov[count++] = {const_cast<std::byte*>(headers.data()), headers.size()};
+  if (!payload.empty()) iov[count++] = {const_cast<std::byte*>(payload.data()), payload.size()};
+  const ssize_t n =
+      count == 1 ? ::write(fd_, headers.data(), headers.size()) : ::writev(fd_, iov, count);
   if (n < 0) return Unexpected{errno};
   ++stats_.packets_written;
-  stats_.bytes_written += packet.size();
+  stats_.bytes_written += headers.size() + payload.size();
   return {};
 }
 

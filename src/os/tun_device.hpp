@@ -75,6 +75,11 @@ class TunDevice {
   // carries several packets' payload that the kernel cuts into gso_size-byte pieces (TSO).
   // Errors: errno (EAGAIN when the kernel pushes back).
   Expected<void, int> write(std::span<const std::byte> packet, std::uint16_t gso_size = 0);
+  // The same packet in two pieces, written with one writev() so that the payload is never
+  // copied in user space: `headers` (the IP and TCP headers, at least) then `payload`.
+  // Errors: as write().
+  Expected<void, int> write_gather(std::span<const std::byte> headers,
+                                   std::span<const std::byte> payload, std::uint16_t gso_size);
 
   // Checksum offload, with virtio-net headers only. Receive: a packet whose checksum the
   // kernel left partial (it made the packet; it never crossed a wire) is reported by

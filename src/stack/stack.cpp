@@ -605,16 +605,22 @@ void Stack::Impl::transmit(const wire::Endpoint& local, const wire::Endpoint& re
   h.flags = seg.flags;
   h.window = seg.window;
   h.options = seg.options;
-  std::vector<std::byte> buffer = take_buffer();
-  wire::build_tcp_packet(
-      ip, h, seg.payload, buffer,
-      config_.tcp_checksum_offload ? wire::TcpChecksum::PseudoHeaderOnly : wire::TcpChecksum::Full);
+  const auto checksum =
+      config_.tcp_checksum_offload ? wire::TcpChecksum::PseudoHeaderOnly : wire::TcpChecksum::Full;
   if (trace_) {
     trace_->on_segment(SegmentEvent{now, id, Direction::Out, local, remote, trace_header(h),
                                     static_cast<std::uint32_t>(seg.payload.size()),
                                     seg.retransmission});
   }
   ++counters_.ip_packets_out;
+  // Gather output: the writer sends the headers and the payload where it lies (the send
+  // buffer); only while nothing waits in tx_queue_, so that packets leave in order.
+  if (writer_ && tx_queue_.empty()) {
+    wire::build_tcp_headers(ip, h, seg.payload, header_scratch_, checksum);
+    if (writer_->write_packet(header_scratch_, seg.payload, seg.gso_size)) return;
+  }
+  std::vector<std::byte> buffer = take_buffer();
+  wire::build_tcp_packet(ip, h, seg.payload, buffer, checksum);
   queue_tx(std::move(buffer), seg.gso_size);
 }
 
@@ -1115,6 +1121,9 @@ std::optional<Instant> Stack::next_deadline() const { return impl_->next_deadlin
 bool Stack::pop_packet(std::vector<std::byte>& out, std::uint16_t* gso_size) {
   return impl_->pop_packet(out, gso_size);
 }
+
+void Stack::set_packet_writer(PacketWriter* writer) { impl_->set_packet_writer(writer); }
+
 Expected<ListenerId, Error> Stack::listen(wire::Endpoint local, Instant now, std::size_t backlog,
                                           SocketOptions options) {
   return impl_->listen(local, now, backlog, options);

@@ -32,6 +32,7 @@ struct Stack::Impl {
   void on_timer(Instant now);
   std::optional<Instant> next_deadline() const;
   bool pop_packet(std::vector<std::byte>& out, std::uint16_t* gso_size);
+  void set_packet_writer(PacketWriter* writer) { writer_ = writer; }
   Expected<ListenerId, Error> listen(wire::Endpoint local, Instant now, std::size_t backlog,
                                      const SocketOptions& options);
   Expected<ConnectionId, Error> accept(ListenerId listener);
@@ -219,6 +220,10 @@ struct Stack::Impl {
   }
   std::deque<TxPacket> tx_queue_;
   std::vector<std::vector<std::byte>> spare_buffers_;
+  // Stack::set_packet_writer(): TCP packets go to it as they are built while tx_queue_ is
+  // empty; header_scratch_ holds their headers meanwhile.
+  PacketWriter* writer_ = nullptr;
+  std::vector<std::byte> header_scratch_;
   std::deque<SocketEvent> events_;
   std::unordered_map<std::uint64_t, std::size_t> event_index_;  // handle -> absolute position
   std::size_t events_base_ = 0;  // absolute position of events_.front()

@@ -29,27 +29,37 @@ Expected<TcpPacket, ParseError> parse_tcp_packet(std::span<const std::byte> pack
   return TcpPacket{*ip, *tcp, segment.subspan(header_length)};
 }
 
-void build_tcp_packet(IpHeader ip, const TcpHeader& tcp, std::span<const std::byte> payload,
-                      std::vector<std::byte>& out, TcpChecksum checksum) {
+void build_tcp_headers(IpHeader ip, const TcpHeader& tcp, std::span<const std::byte> payload,
+                       std::vector<std::byte>& out, TcpChecksum checksum) {
   ip.protocol = kProtoTcp;
   const std::size_t tcp_length = tcp.header_size() + payload.size();
   ip.payload_length = tcp_length;
   ip.header_length = ip.emitted_header_size();
-  out.resize(ip.header_length + tcp_length);
+  out.resize(ip.header_length + tcp.header_size());
   const std::span<std::byte> bytes{out};
   emit_ip_header(ip, bytes);
-  const std::span<std::byte> segment = bytes.subspan(ip.header_length);
-  const std::size_t header_length = emit_tcp_header(tcp, segment);
-  std::copy(payload.begin(), payload.end(), segment.subspan(header_length).begin());
+  const std::span<std::byte> header = bytes.subspan(ip.header_length);
+  emit_tcp_header(tcp, header);
+  ChecksumAccumulator acc;
+  add_pseudo_header(acc, ip.src, ip.dst, kProtoTcp, static_cast<std::uint32_t>(tcp_length));
   if (checksum == TcpChecksum::PseudoHeaderOnly) {
-    ChecksumAccumulator acc;
-    add_pseudo_header(acc, ip.src, ip.dst, kProtoTcp, static_cast<std::uint32_t>(tcp_length));
-    detail::store_u16(segment, kTcpChecksumOffset, static_cast<std::uint16_t>(~acc.finish()));
+    detail::store_u16(header, kTcpChecksumOffset, static_cast<std::uint16_t>(~acc.finish()));
     return;
   }
-  // RFC 9293 §3.1: the checksum is computed with the checksum field zero.
-  detail::store_u16(segment, kTcpChecksumOffset, 0);
-  detail::store_u16(segment, kTcpChecksumOffset, tcp_checksum(ip.src, ip.dst, segment));
+  // RFC 9293 §3.1: the checksum covers the pseudo-header, the TCP header with the checksum
+  // field zero, and the payload — here read where it lies, not copied.
+  detail::store_u16(header, kTcpChecksumOffset, 0);
+  acc.add(header);
+  acc.add(payload);
+  detail::store_u16(header, kTcpChecksumOffset, acc.finish());
+}
+
+void build_tcp_packet(IpHeader ip, const TcpHeader& tcp, std::span<const std::byte> payload,
+                      std::vector<std::byte>& out, TcpChecksum checksum) {
+  build_tcp_headers(ip, tcp, payload, out, checksum);
+  const std::size_t headers = out.size();
+  out.resize(headers + payload.size());
+  std::copy(payload.begin(), payload.end(), out.begin() + static_cast<std::ptrdiff_t>(headers));
 }
 
 }  // namespace synack::wire

@@ -38,6 +38,11 @@ Expected<TcpPacket, ParseError> parse_tcp_packet(std::span<const std::byte> pack
 enum class TcpChecksum : std::uint8_t { Full, PseudoHeaderOnly };
 void build_tcp_packet(IpHeader ip, const TcpHeader& tcp, std::span<const std::byte> payload,
                       std::vector<std::byte>& out, TcpChecksum checksum = TcpChecksum::Full);
+// The same without the payload: `out` holds the IP and TCP headers only, their lengths and
+// checksums computed for `payload`, which the caller sends right after them (gather I/O:
+// the payload is never copied).
+void build_tcp_headers(IpHeader ip, const TcpHeader& tcp, std::span<const std::byte> payload,
+                       std::vector<std::byte>& out, TcpChecksum checksum = TcpChecksum::Full);
 inline constexpr std::size_t kTcpChecksumFieldOffset = 16;  // RFC 9293 §3.1
 
 }  // namespace synack::wire

@@ -157,6 +157,24 @@ TEST(Packet, RoundTripEveryOptionCombination) {
   }
 }
 
+// build_tcp_headers (gather output): the headers alone, sized for the payload sent after
+// them; headers + payload is the packet build_tcp_packet makes, with a checksum that verifies
+// (a payload of odd length included), and with the pseudo-header sum only under offload.
+TEST(Packet, HeadersBuiltForAPayloadSentApartMakeTheSamePacket) {
+  for (const auto& s : every_sample()) {
+    SCOPED_TRACE(s.name);
+    for (const auto checksum : {TcpChecksum::Full, TcpChecksum::PseudoHeaderOnly}) {
+      std::vector<std::byte> whole, headers;
+      build_tcp_packet(s.ip, s.tcp, s.payload, whole, checksum);
+      build_tcp_headers(s.ip, s.tcp, s.payload, headers, checksum);
+      EXPECT_EQ(headers.size(), s.ip.emitted_header_size() + s.tcp.header_size());
+      headers.insert(headers.end(), s.payload.begin(), s.payload.end());
+      EXPECT_EQ(headers, whole);
+      EXPECT_EQ(parse_tcp_packet(headers).has_value(), checksum == TcpChecksum::Full);
+    }
+  }
+}
+
 // build_tcp_packet forces the protocol and computes lengths; header_length and
 // payload_length passed in are ignored.
 TEST(Packet, BuildFillsProtocolAndLengths) {
