@@ -14,7 +14,7 @@
 #
 #   bench/usermode.sh [OUT.md]      root; needs ip, slirp4netns, pasta, iperf3, wrk, nginx,
 #                                   redis-server, redis-benchmark, python3 (make bench-usermode-deps)
-# Knobs (environment): SYNACK, PROVIDERS ("veth slirp4netns pasta pasta-splice synack"),
+# Knobs (environment): SYNACK, SYNACK_ARGS (extra `synack run` options), PROVIDERS ("veth slirp4netns pasta pasta-splice synack"),
 # MTUS ("1500 65520"), PHASES ("iperf3 wrk redis scaling"), IPERF_SECONDS (10), WRK_SECONDS (10), WRK_THREADS (1),
 # WRK_CONNECTIONS (16), REDIS_REQUESTS (10000 per run), REDIS_RUNS (3), VETH_NET (198.19.254: the veth pair's /24,
 # the only address this script puts in the host's namespace). OUT=- prints without writing.
@@ -238,7 +238,8 @@ start_provider() {
       [ "$provider" = pasta-splice ] && target=127.0.0.1
       ;;
     synack)
-      client=("$SYNACK" run --allow-host-loopback --mtu "$mtu" --)
+      # shellcheck disable=SC2206  # SYNACK_ARGS: extra options, split on spaces
+      client=("$SYNACK" run --allow-host-loopback --mtu "$mtu" ${SYNACK_ARGS:-} --)
       target=198.18.0.1 server_addr=127.0.0.1 watch=self
       return 0
       ;;

@@ -65,6 +65,11 @@ void add_net_options(CLI::App* cmd, NetOptions& o) {
                   "TCP choices: rfc (default) or linux (synack::profiles, docs/conformance.md)")
       ->check(CLI::IsMember({"rfc", "linux"}))
       ->group(group);
+  cmd->add_option("--busy-poll", o.busy_poll_us,
+                  "USEC: after traffic, poll without sleeping for up to USEC microseconds "
+                  "(lower latency for request/response traffic, at the cost of CPU; default 0)")
+      ->check(CLI::Range(0u, 10000u))
+      ->group(group);
 }
 
 void add_server_options(CLI::App* cmd, NetOptions& o, bool listeners) {
@@ -260,7 +265,9 @@ bool NetEnvironment::build_stack(const NetOptions& o, bool intercept, std::strin
     stack_->set_trace(trace_.get());
   }
 
-  auto loop = os::EventLoop::create(*stack_, *tun_, {});
+  os::EventLoop::Options loop_options;
+  loop_options.busy_poll = std::chrono::microseconds(o.busy_poll_us);
+  auto loop = os::EventLoop::create(*stack_, *tun_, loop_options);
   if (!loop) {
     *error = loop.error();
     return false;
@@ -298,6 +305,7 @@ void NetEnvironment::print_stats(std::ostream& out) const {
   if (t.bad_vnet_headers) out << "tun_bad_vnet_headers " << t.bad_vnet_headers << "\n";
   const auto& l = loop_->stats();
   out << "loop_wakeups " << l.wakeups << "\n";
+  out << "loop_busy_polls " << l.busy_polls << "\n";
   if (l.tun_write_blocked) out << "loop_tun_write_blocked " << l.tun_write_blocked << "\n";
   if (l.tun_output_drops) out << "loop_tun_output_drops " << l.tun_output_drops << "\n";
   if (l.tun_write_errors) out << "loop_tun_write_errors " << l.tun_write_errors << "\n";

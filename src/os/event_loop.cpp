@@ -165,8 +165,11 @@ void EventLoop::run() {
     if (shutting_down_ && (!wake || shutdown_deadline_ < *wake)) wake = shutdown_deadline_;
     timespec timeout{};
     timespec* timeout_ptr = nullptr;
-    if (events_left_) {
+    const bool spin =
+        options_.busy_poll > Duration::zero() && now_ - last_work_ < options_.busy_poll;
+    if (events_left_ || spin) {
       timeout_ptr = &timeout;  // zero: poll
+      if (spin && !events_left_) ++stats_.busy_polls;
     } else if (wake) {
       auto us = std::max<std::int64_t>(0, to_us(*wake) - to_us(monotonic_now()));
       timeout.tv_sec = us / 1'000'000;
@@ -188,6 +191,7 @@ void EventLoop::run() {
     }
     ++stats_.wakeups;
     now_ = monotonic_now();
+    if (n > 0) last_work_ = now_;
     for (int i = 0; i < n && running_; ++i) {
       int fd = events[i].data.fd;
       std::uint32_t what = events[i].events;
