@@ -12,7 +12,7 @@ BUILD_DEPS := cmake ninja-build g++ clang pkg-config libgtest-dev libgmock-dev l
   nlohmann-json3-dev libssl-dev libgraphviz-dev
 # Tools the tests drive: tshark checks captures, graphviz/rsvg render pictures,
 # iproute2/netcat/curl/python3 are the kernel-side peers of the interop tests.
-TEST_DEPS := clang-format nftables tshark graphviz librsvg2-bin iproute2 iputils-ping curl netcat-openbsd python3 tcpdump podman rootlesskit uidmap busybox-static
+TEST_DEPS := clang-format clang-tidy nftables tshark graphviz librsvg2-bin iproute2 iputils-ping curl netcat-openbsd python3 tcpdump podman rootlesskit uidmap busybox-static
 JOBS ?= $(shell nproc)
 
 .PHONY: tidy demo test build packetdrill-shim packetdrill-test packetdrill-ubsan-test bench bench-deps bench-usermode bench-usermode-deps deps test-deps fuzz docs clean format
@@ -133,7 +133,8 @@ format-check:
 	./tools/check-format.sh
 
 # clang-tidy over src/ and bench/ (.clang-tidy; tools/check-tidy.sh); the tree is clean under it.
-# A make target rather than a ctest: it takes several minutes on two cores.
+# `make test` runs the same check as ctest shards (structure_tidy_*, label tidy) over build-asan;
+# this target runs it whole over the release build, all cores at once.
 tidy: build
 	$(call ensure_packages,clang-tidy)
 	cmake --preset release >/dev/null

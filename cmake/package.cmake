@@ -5,7 +5,9 @@
 # it adds targets and install rules of its own, and makes the core and link layers PIC.
 #
 #   libsynack        the sans-I/O core (src/wire, src/tcp, src/stack)    -> synack::synack
-#   libsynack-link   capture, os (TUN, event loop), observe, sim         -> synack::link
+#   libsynack-link   TUN, event loop, simulated network, pcap            -> synack::link
+#                    (built from the capture, os, observe and sim layers; exports only what
+#                    include/synack/{tun_device,event_loop,sim_network,pcap}.hpp declare)
 #
 # Both are built from the objects of the static layer libraries CMakeLists.txt already makes
 # (nothing is compiled twice), as shared libraries (libsynack.so.MAJOR.MINOR) whose dynamic symbol
@@ -33,24 +35,10 @@ add_dependencies(synack synack_build_info)
 target_include_directories(synack PRIVATE ${SYNACK_GENERATED}/build_info)
 
 # --- headers to install ---------------------------------------------------------------------
-# include/synack/ is the core's public API and self-contained (Stack is a pimpl: tests/api
-# compiles each header alone). The link library's public headers still live beside its sources
-# (src/os, src/capture, src/sim, src/observe) and include two of the core's wire headers; those
-# are installed under include/synack/internal/ with their relative paths kept (so
-# `#include "os/event_loop.hpp"` resolves through -I<prefix>/include/synack/internal, which the
-# CMake targets and the .pc files add). This list is their transitive closure, from
-#   g++ -std=c++20 -MM -Iinclude -Isrc <a file including every header below>
-# The package test compiles each installed header on its own, so a missing one fails it. The
-# wire headers are there for their types: the functions they declare are not exported
-# (cmake/synack.map).
-set(SYNACK_INTERNAL_HEADERS
-  # the core's wire types, needed by sim/sim_network.hpp and observe/ladder.hpp
-  wire/ip_address.hpp wire/tcp_header.hpp wire/parse_error.hpp
-  # synack::link: TUN, event loop, system randomness, pcap, the simulator
-  os/event_loop.hpp os/tun_device.hpp os/system_random.hpp
-  capture/pcap_writer.hpp capture/pcap_reader.hpp
-  sim/sim_network.hpp sim/sim_pair.hpp observe/ladder.hpp)
-set(SYNACK_INTERNAL_INCLUDEDIR ${CMAKE_INSTALL_INCLUDEDIR}/synack/internal)
+# include/synack/ is the whole public API and self-contained (tests/CMakeLists.txt compiles each
+# header alone): the core's (Stack is a pimpl) and the link library's (tun_device.hpp,
+# event_loop.hpp, system_random.hpp, sim_network.hpp, pcap.hpp), which name only public types.
+# Nothing of src/ is installed.
 
 # --- libraries ------------------------------------------------------------------------------
 set(SYNACK_LINK_LAYERS synack_capture synack_os synack_observe synack_sim)
@@ -65,10 +53,9 @@ function(synack_package_library target output export_name kind map)
   add_library(${target} ${kind} ${ARGN})
   set_target_properties(${target} PROPERTIES OUTPUT_NAME ${output} EXPORT_NAME ${export_name})
   target_include_directories(${target} PUBLIC
-    $<BUILD_INTERFACE:${CMAKE_SOURCE_DIR}/include> $<BUILD_INTERFACE:${CMAKE_SOURCE_DIR}/src>
+    $<BUILD_INTERFACE:${CMAKE_SOURCE_DIR}/include>
     $<BUILD_INTERFACE:${SYNACK_GENERATED}/include>
-    $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>
-    $<INSTALL_INTERFACE:${SYNACK_INTERNAL_INCLUDEDIR}>)
+    $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
   target_compile_features(${target} PUBLIC cxx_std_20)
   if(kind STREQUAL "SHARED")
     set_target_properties(${target} PROPERTIES VERSION ${PROJECT_VERSION}
@@ -113,11 +100,6 @@ install(TARGETS synack_static synack_link_static EXPORT synackStaticTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT Development)
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/include/synack ${SYNACK_GENERATED}/include/synack
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT Development)
-foreach(header ${SYNACK_INTERNAL_HEADERS})
-  get_filename_component(dir ${header} DIRECTORY)
-  install(FILES ${CMAKE_SOURCE_DIR}/src/${header}
-          DESTINATION ${SYNACK_INTERNAL_INCLUDEDIR}/${dir} COMPONENT Development)
-endforeach()
 
 set(SYNACK_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/synack)
 install(EXPORT synackTargets NAMESPACE synack:: DESTINATION ${SYNACK_CMAKEDIR}

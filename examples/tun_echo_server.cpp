@@ -20,10 +20,10 @@
 #include <string>
 #include <vector>
 
-#include <os/event_loop.hpp>
-#include <os/system_random.hpp>
-#include <os/tun_device.hpp>
+#include <synack/event_loop.hpp>
 #include <synack/stack.hpp>
+#include <synack/system_random.hpp>
+#include <synack/tun_device.hpp>
 
 namespace event = synack::tcp::event;
 

@@ -40,10 +40,11 @@ has "$tool" '^\./usr/bin/synack$' '/libsynack\.so\.[0-9]+\.[0-9]+\.[0-9]+$' \
     '^\./usr/share/doc/synack/changelog\.gz$' \
     '^\./usr/share/bash-completion/completions/synack$'
 lacks "$tool" '\.hpp$' '\.a$' '\.pc$' '\.cmake$' '/libsynack\.so$'
-has "$dev" '^\./usr/include/synack/stack\.hpp$' '^\./usr/include/synack/internal/os/event_loop\.hpp$' \
+has "$dev" '^\./usr/include/synack/stack\.hpp$' '^\./usr/include/synack/event_loop\.hpp$' \
+    '^\./usr/include/synack/sim_network\.hpp$' '^\./usr/include/synack/pcap\.hpp$' \
     '/libsynack\.a$' '/libsynack-link\.a$' '/libsynack\.so$' '/cmake/synack/synackConfig\.cmake$' \
     '/pkgconfig/synack\.pc$' '^\./usr/share/doc/libsynack-dev/copyright$'
-lacks "$dev" '^\./usr/bin/' '\.so\.[0-9]' '/include/synack/internal/tcp/'
+lacks "$dev" '^\./usr/bin/' '\.so\.[0-9]' '/include/synack/internal/'
 echo "contents: synack $(dpkg-deb -c "$tool" | wc -l) entries, libsynack-dev $(dpkg-deb -c "$dev" | wc -l)"
 
 root=$(mktemp -d /tmp/synack-deb-root.XXXXXX)
@@ -56,8 +57,8 @@ readelf -d "$root/usr/bin/synack" | grep -q NEEDED || fail "synack has no NEEDED
 [[ $(man -l "$root/usr/share/man/man1/synack.1.gz" 2>/dev/null) == *"synack"* ]] || fail "man synack"
 
 # The examples against the two packages as installed (a scratch root: the CMake and pkg-config
-# files are relocatable), as issue 15's "Done when" asks: (a) and (c) with find_package(synack),
-# (a) with pkg-config, and run.
+# files are relocatable), as issue 15's "Done when" asks: (a), (c) and (d) with
+# find_package(synack), (a) with pkg-config, and run.
 src=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$build/CMakeCache.txt")
 libdir=$(dirname "$(find "$root/usr/lib" -name 'libsynack.so' | head -1)")
 [ -f "$libdir/libsynack.so" ] || fail "no libsynack.so in the packages"
@@ -68,6 +69,7 @@ if command -v ninja >/dev/null && [ -d "$src/examples" ]; then
   LD_LIBRARY_PATH=$libdir "$root/ex/two_stacks" >/dev/null || fail "two_stacks (packages)"
   LD_LIBRARY_PATH=$libdir "$root/ex/poll_http_client" --self-test >/dev/null ||
     fail "poll_http_client (packages)"
+  LD_LIBRARY_PATH=$libdir "$root/ex/sim_network" >/dev/null || fail "sim_network (packages)"
   # shellcheck disable=SC2046
   c++ -O2 -Wall -Wextra -Werror "$src/examples/two_stacks.cpp" -o "$root/two_stacks_pc" \
       $(PKG_CONFIG_PATH=$libdir/pkgconfig pkg-config --cflags --libs synack) ||

@@ -5,8 +5,8 @@
 # Lists each library's defined dynamic symbols (nm -D --defined-only, demangled) and fails on
 # any that is not part of the public API: for libsynack.so, what include/synack declares
 # (Stack but not Stack::Impl, the profiles, IpAddress/Endpoint/TcpOptions, the interfaces'
-# typeinfo); for libsynack-link.so, what its installed headers declare (synack::os, capture,
-# sim, the ladder of synack::observe). Also fails when an entry point is missing, so that a
+# typeinfo); for libsynack-link.so, what its public headers declare (include/synack/
+# tun_device.hpp, event_loop.hpp, pcap.hpp, sim_network.hpp). Also fails when an entry point is missing, so that a
 # version script that hides everything cannot pass.
 set -euo pipefail
 core=${1:?libsynack.so} link=${2:?libsynack-link.so}
@@ -38,13 +38,20 @@ check "$core" \
   "^(${stack_members}|synack::(SeededRandom|TraceSink)::|synack::profiles::|synack::wire::(IpAddress|Endpoint|TcpOptions)::|(typeinfo|typeinfo name|vtable) for synack::(Stack|NetworkHost|RandomSource|SeededRandom|TraceSink)$)" \
   'synack::Stack::connect(' 'synack::Stack::Stack(' 'synack::profiles::by_name(' \
   'synack::wire::IpAddress::parse('
+link_public='synack::os::(TunDevice|EventLoop|SignalGuard)::|synack::os::(monotonic_now|realtime_offset_us|complete_partial_checksum|ones_complement_sum)\(|synack::capture::|synack::sim::SimNetwork::|synack::sim::to_string\(synack::sim::Fate\)'
 check "$link" \
-  "^(synack::(os|capture|sim)::|synack::observe::(Ladder|segment_label|options_label|render_text)|(typeinfo|typeinfo name|vtable) for synack::(os|capture|sim)::)" \
-  'synack::os::EventLoop::run(' 'synack::os::TunDevice::' 'synack::sim::SimPair::'
+  "^(${link_public}|(typeinfo|typeinfo name) for synack::(os::TunDevice|os::EventLoop|sim::SimNetwork|capture::[A-Za-z]+)$)" \
+  'synack::os::EventLoop::run(' 'synack::os::TunDevice::read(' 'synack::sim::SimNetwork::step(' \
+  'synack::capture::PcapReader::open(' 'synack::capture::PcapWriter::open(' \
+  'synack::os::monotonic_now('
 
 # What must never leak, spelled out (the allow-lists above already exclude it).
 if exports "$core" | grep -E '^synack::(Stack::Impl|tcp::|icmp|wire::parse_|wire::build_)'; then
   echo "FAIL: core internals exported (above)"
+  fail=1
+fi
+if exports "$link" | grep -E '^synack::(sim::(SimPair|run_|Chaos|Bulk)|observe::|relay::|os::(Netns|run_command|move_interface|configure_kernel_side|send_with|receive_with)|wire::)'; then
+  echo "FAIL: link-layer internals exported (above)"
   fail=1
 fi
 [ $fail -eq 0 ] && echo "PASS: only the public API is exported"

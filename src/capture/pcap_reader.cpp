@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "capture/pcap_reader.hpp"
+#include "synack/pcap.hpp"
 
 #include <pcap/pcap.h>
 

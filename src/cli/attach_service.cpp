@@ -20,10 +20,10 @@
 #include "cli/forward_spec.hpp"
 #include "cli/run_helpers.hpp"
 #include "control/control_socket.hpp"
-#include "os/event_loop.hpp"
 #include "os/netns_attach.hpp"
 #include "relay/api_socket.hpp"
 #include "relay/relay.hpp"
+#include "synack/event_loop.hpp"
 
 namespace synack::cli {
 namespace {

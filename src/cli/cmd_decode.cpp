@@ -7,10 +7,10 @@
 #include <iostream>
 #include <memory>
 
-#include "capture/pcap_reader.hpp"
 #include "cli/commands.hpp"
 #include "decode/decode.hpp"
 #include "observe/ladder_svg.hpp"
+#include "synack/pcap.hpp"
 
 namespace synack::cli {
 using namespace synack::capture;

@@ -18,9 +18,9 @@
 #include "cli/net_options.hpp"
 #include "cli/run_helpers.hpp"
 #include "control/control_socket.hpp"
-#include "os/event_loop.hpp"
 #include "relay/relay.hpp"
 #include "relay/sandbox.hpp"
+#include "synack/event_loop.hpp"
 
 namespace synack::cli {
 using namespace synack::control;

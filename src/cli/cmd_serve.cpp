@@ -10,7 +10,7 @@
 #include "cli/commands.hpp"
 #include "cli/net_options.hpp"
 #include "control/control_socket.hpp"
-#include "os/event_loop.hpp"
+#include "synack/event_loop.hpp"
 
 namespace synack::cli {
 using namespace synack::apps;

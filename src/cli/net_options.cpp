@@ -9,13 +9,13 @@
 #include <iostream>
 #include <limits>
 
-#include "capture/pcap_writer.hpp"
 #include "observe/json_trace.hpp"
-#include "os/event_loop.hpp"
 #include "os/netns.hpp"
-#include "os/system_random.hpp"
-#include "os/tun_device.hpp"
+#include "synack/event_loop.hpp"
+#include "synack/pcap.hpp"
 #include "synack/profiles.hpp"
+#include "synack/system_random.hpp"
+#include "synack/tun_device.hpp"
 
 namespace synack::cli {
 using namespace synack::capture;

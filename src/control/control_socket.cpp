@@ -19,7 +19,7 @@
 #include <iostream>
 #include <set>
 
-#include "os/event_loop.hpp"
+#include "synack/event_loop.hpp"
 
 namespace synack::control {
 using namespace synack::os;

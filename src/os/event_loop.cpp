@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // epoll driver for one Stack on one TUN device.
-#include "os/event_loop.hpp"
+#include "synack/event_loop.hpp"
 
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -12,8 +12,8 @@
 #include <cstdio>
 #include <cstring>
 
-#include "capture/pcap_writer.hpp"
-#include "os/tun_device.hpp"
+#include "synack/pcap.hpp"
+#include "synack/tun_device.hpp"
 
 namespace synack::os {
 using namespace synack::capture;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Linux TUN: /dev/net/tun, TUNSETIFF, optional virtio-net header with TSO (see
 // Documentation/networking/tuntap.rst and include/uapi/linux/virtio_net.h).
-#include "os/tun_device.hpp"
+#include "synack/tun_device.hpp"
 
 #include <fcntl.h>
 #include <linux/if_tun.h>

@@ -28,8 +28,8 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "os/event_loop.hpp"
 #include "relay/relay.hpp"
+#include "synack/event_loop.hpp"
 #include "synack/expected.hpp"
 
 namespace synack::relay {

@@ -11,8 +11,8 @@
 #include <tuple>
 #include <vector>
 
-#include "os/event_loop.hpp"
 #include "relay/relay_config.hpp"
+#include "synack/event_loop.hpp"
 #include "synack/stack.hpp"
 
 namespace synack::relay {

@@ -12,12 +12,12 @@
 #include <unordered_map>
 #include <vector>
 
-#include "os/event_loop.hpp"
 #include "relay/ping.hpp"
 #include "relay/relay_config.hpp"
 #include "relay/splice.hpp"
 #include "relay/udp_forward.hpp"
 #include "relay/udp_relay.hpp"
+#include "synack/event_loop.hpp"
 #include "synack/stack.hpp"
 
 namespace synack::relay {

@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "os/netns.hpp"
-#include "os/tun_device.hpp"
 #include "synack/expected.hpp"
+#include "synack/tun_device.hpp"
 
 namespace synack::relay {
 

@@ -15,7 +15,7 @@
 #include <functional>
 #include <span>
 
-#include "os/event_loop.hpp"
+#include "synack/event_loop.hpp"
 #include "synack/stack.hpp"
 
 namespace synack::relay {

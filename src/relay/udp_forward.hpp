@@ -13,8 +13,8 @@
 #include <utility>
 #include <vector>
 
-#include "os/event_loop.hpp"
 #include "relay/relay_config.hpp"
+#include "synack/event_loop.hpp"
 #include "synack/stack.hpp"
 
 namespace synack::relay {

@@ -8,9 +8,9 @@
 #include <map>
 #include <utility>
 
-#include "os/event_loop.hpp"
 #include "relay/relay_config.hpp"
 #include "relay/udp_forward.hpp"
+#include "synack/event_loop.hpp"
 #include "synack/stack.hpp"
 
 namespace synack::relay {

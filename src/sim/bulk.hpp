@@ -10,8 +10,8 @@
 #include <optional>
 #include <string>
 
-#include "sim/sim_network.hpp"
 #include "synack/config.hpp"
+#include "synack/sim_network.hpp"
 #include "synack/state.hpp"
 #include "synack/trace.hpp"
 

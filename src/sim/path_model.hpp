@@ -8,7 +8,7 @@
 
 #include <cstdint>
 
-#include "sim/sim_network.hpp"
+#include "synack/sim_network.hpp"
 #include "synack/time.hpp"
 
 namespace synack::sim {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "sim/sim_network.hpp"
+#include "synack/sim_network.hpp"
 
 #include <algorithm>
 #include <stdexcept>

@@ -11,7 +11,7 @@
 #include <string>
 
 #include "observe/ladder.hpp"
-#include "sim/sim_network.hpp"
+#include "synack/sim_network.hpp"
 #include "synack/stack.hpp"
 
 namespace synack::sim {

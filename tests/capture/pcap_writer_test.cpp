@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "capture/pcap_writer.hpp"
+#include "synack/pcap.hpp"
 
 #include <gtest/gtest.h>
 #include <pcap/pcap.h>
@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "sim/fake_hosts.hpp"
-#include "sim/sim_network.hpp"
+#include "synack/sim_network.hpp"
 
 namespace synack::capture {
 using namespace synack::capture;

@@ -11,9 +11,9 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "os/event_loop.hpp"
-#include "os/tun_device.hpp"
 #include "relay/relay_fixture.hpp"
+#include "synack/event_loop.hpp"
+#include "synack/tun_device.hpp"
 
 namespace synack::cli {
 namespace {

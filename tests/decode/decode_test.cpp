@@ -18,9 +18,9 @@
 #include <string>
 #include <vector>
 
-#include "capture/pcap_reader.hpp"
 #include "cli/commands.hpp"
 #include "sim/scenarios.hpp"
+#include "synack/pcap.hpp"
 #include "tcp/transitions.hpp"
 #include "wire/packet.hpp"
 

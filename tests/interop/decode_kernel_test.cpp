@@ -27,8 +27,8 @@
 #include <thread>
 #include <vector>
 
-#include "capture/pcap_reader.hpp"
 #include "decode/decode.hpp"
+#include "synack/pcap.hpp"
 
 extern char** environ;
 

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "os/netns.hpp"
-#include "os/tun_device.hpp"
+#include "synack/tun_device.hpp"
 #include "wire/checksum.hpp"
 #include "wire/packet.hpp"
 

@@ -9,11 +9,11 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "os/event_loop.hpp"
-#include "os/tun_device.hpp"
 #include "relay/api_socket.hpp"
 #include "relay/relay.hpp"
 #include "relay/relay_fixture.hpp"
+#include "synack/event_loop.hpp"
+#include "synack/tun_device.hpp"
 
 namespace synack::relay {
 namespace {

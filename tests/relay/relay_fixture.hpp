@@ -13,10 +13,10 @@
 #include <cstdint>
 #include <memory>
 
-#include "os/event_loop.hpp"
-#include "os/tun_device.hpp"
 #include "relay/relay.hpp"
+#include "synack/event_loop.hpp"
 #include "synack/stack.hpp"
+#include "synack/tun_device.hpp"
 
 namespace synack::relay::testing {
 

@@ -13,10 +13,10 @@
 #include <string>
 #include <vector>
 
-#include "os/event_loop.hpp"
-#include "os/tun_device.hpp"
 #include "relay/relay.hpp"
 #include "relay/relay_fixture.hpp"
+#include "synack/event_loop.hpp"
+#include "synack/tun_device.hpp"
 #include "wire/ip_header.hpp"
 #include "wire/udp.hpp"
 

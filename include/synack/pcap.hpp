@@ -1,9 +1,15 @@
 // SPDX-License-Identifier: MIT
-// Reads IP packets out of a pcap or pcapng capture (through libpcap, which reads both), for
-// `synack decode`. Knows the link layers a TCP capture usually comes in: Ethernet (with 802.1Q /
-// 802.1ad VLAN tags), raw IP, Linux cooked capture v1 and v2 (what `tcpdump -i any` writes), and
-// BSD loopback (DLT_NULL / DLT_LOOP). Frames that carry no IP are counted and skipped; malformed
-// frames are counted and skipped; nothing in a capture makes it crash.
+// pcap captures, written and read through libpcap (public API of libsynack-link, synack::link).
+//
+// PcapWriter writes raw IP packets (LINKTYPE_RAW: each record starts at the IPv4 or IPv6 header),
+// readable by Wireshark, tshark and tcpdump. PcapReader reads IP packets out of a pcap or pcapng
+// capture, for `synack decode`. It knows the link layers a TCP capture usually comes in: Ethernet
+// (with 802.1Q / 802.1ad VLAN tags), raw IP, Linux cooked capture v1 and v2 (what `tcpdump -i
+// any` writes), and BSD loopback (DLT_NULL / DLT_LOOP). Frames that carry no IP are counted and
+// skipped; malformed frames are counted and skipped; nothing in a capture makes it crash.
+//
+// Errors are values: open() returns nullptr with a message; nothing here throws (beyond
+// std::bad_alloc). Functions whose comment names no error cannot fail.
 #pragma once
 
 #include <cstddef>
@@ -14,9 +20,51 @@
 #include <string>
 #include <vector>
 
+#include "synack/time.hpp"
+
+// libpcap's handles, declared here so users of this header need not include <pcap.h>.
 struct pcap;
+struct pcap_dumper;
 
 namespace synack::capture {
+
+// Unix time (µs) that Instant 0 is written as by default: 2026-01-01T00:00:00Z. Simulated time
+// starts at 0, and a capture dated 1970 looks like a bug in Wireshark; a fixed date keeps
+// captures of the same scenario byte-identical. A real-time driver passes its own offset.
+inline constexpr std::int64_t kPcapDefaultEpochUs = 1'767'225'600'000'000;
+
+class PcapWriter {
+ public:
+  // Creates (truncates) `path` and writes the pcap file header (microsecond timestamps,
+  // snaplen 65535, LINKTYPE_RAW). A record for a packet at Instant `t` carries the Unix time
+  // `unix_us_at_zero + to_us(t)`. Returns nullptr and fills *error (if non-null) with libpcap's
+  // message when the file cannot be created.
+  static std::unique_ptr<PcapWriter> open(const std::string& path, std::string* error,
+                                          std::int64_t unix_us_at_zero = kPcapDefaultEpochUs);
+
+  PcapWriter(const PcapWriter&) = delete;
+  PcapWriter& operator=(const PcapWriter&) = delete;
+  ~PcapWriter();  // flushes and closes
+
+  // Appends one record. Packets longer than the snaplen are truncated in the file (the record
+  // keeps the original length). Records are buffered; call flush() to make them visible.
+  // Errors: none reported — libpcap's pcap_dump has no status, so a record the file system
+  // refuses (disk full) is lost without a word; packets_written() counts records handed over.
+  void write(std::span<const std::byte> ip_packet, Instant at);
+  // Pushes buffered records to the file. Errors: none reported (as write()).
+  void flush();
+
+  std::uint64_t packets_written() const { return packets_written_; }
+
+ private:
+  PcapWriter(pcap* handle, pcap_dumper* dumper, std::int64_t unix_us_at_zero)
+      : handle_(handle), dumper_(dumper), unix_us_at_zero_(unix_us_at_zero) {}
+
+  pcap* handle_;
+  pcap_dumper* dumper_;
+  std::int64_t unix_us_at_zero_;
+  std::uint64_t packets_written_ = 0;
+};
 
 // Link-layer types by their DLT_ / LINKTYPE_ numbers (pcap/dlt.h;
 // https://www.tcpdump.org/linktypes.html).
@@ -33,8 +81,10 @@ inline constexpr int kIpv6 = 229;       // DLT_IPV6
 inline constexpr int kLinuxSll2 = 276;  // DLT_LINUX_SLL2: Linux cooked capture v2
 }  // namespace link_type
 
-// "EN10MB (Ethernet)", "LINUX_SLL2 (Linux cooked v2)", ... for messages.
+// "EN10MB (Ethernet)", "LINUX_SLL2 (Linux cooked v2)", ... for messages; "DLT n" for a number
+// libpcap does not know. Cannot fail.
 std::string link_type_name(int dlt);
+// Whether strip_link_header() and PcapReader understand link type `dlt` (the list above).
 bool link_type_supported(int dlt);
 
 // What one frame holds once its link header is taken off.
@@ -50,6 +100,7 @@ struct LinkPayload {
 };
 
 // Takes the link header off one frame of link type `dlt`. Pure: tests feed it frames directly.
+// Errors: none thrown; a frame it cannot use comes back as Kind::NotIp or Kind::Malformed.
 LinkPayload strip_link_header(int dlt, std::span<const std::byte> frame);
 
 // One IP packet read from the capture.
@@ -74,8 +125,9 @@ struct PcapReaderStats {
 
 class PcapReader {
  public:
-  // Opens a pcap or pcapng file. Returns nullptr and fills *error when the file cannot be read
-  // or its link type is not one listed above.
+  // Opens a pcap or pcapng file. Errors: returns nullptr and fills *error (if non-null) with
+  // libpcap's message when the file cannot be opened or is not a capture, or with the link
+  // type's name when it is not one listed above.
   static std::unique_ptr<PcapReader> open(const std::string& path, std::string* error);
 
   PcapReader(const PcapReader&) = delete;
@@ -83,8 +135,8 @@ class PcapReader {
   ~PcapReader();
 
   // The next IP packet, skipping (and counting) frames that hold none; nullopt at the end of the
-  // file or when the file is cut short (then error() says why). The span stays valid until the
-  // next call.
+  // file. Errors: nullopt too when the file is cut short or unreadable — then error() is
+  // non-empty and says why. The span stays valid until the next call.
   std::optional<CapturedIpPacket> next();
 
   int link_type() const { return dlt_; }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // A RandomSource for drivers that face real networks: getrandom(2), so ISN keys and ephemeral
-// ports cannot be predicted (RFC 6528 §3, RFC 6056 §3.3).
+// ports cannot be predicted (RFC 6528 §3, RFC 6056 §3.3). Public API (header-only; Linux):
+// give one to a Stack that faces a real network, e.g. beside a TunDevice and an EventLoop.
 #pragma once
 
 #include <sys/random.h>
@@ -13,6 +14,8 @@ namespace synack::os {
 
 class SystemRandom final : public RandomSource {
  public:
+  // Eight bytes from getrandom(2). Cannot fail: it blocks (once, at boot) until the kernel's
+  // pool is initialised, and retries when a signal interrupts it.
   std::uint64_t next_u64() override {
     std::uint64_t v = 0;
     auto* p = reinterpret_cast<unsigned char*>(&v);

@@ -10,7 +10,9 @@
 //                    finished) or shutdown_grace passes (then it resets the connections the
 //                    app still holds); a second signal stops at once.
 //
-// `now` is CLOCK_MONOTONIC as an Instant.
+// `now` is CLOCK_MONOTONIC as an Instant. Public API of libsynack-link (synack::link); see
+// examples/tun_echo_server.cpp. Errors are values (Expected) where a call can fail; a function
+// whose comment names no error cannot fail. Not thread-safe: one loop, one thread.
 #pragma once
 
 #include <signal.h>
@@ -37,9 +39,11 @@ namespace synack::os {
 
 class TunDevice;
 
-// CLOCK_MONOTONIC in microseconds, as the core's Instant.
+// CLOCK_MONOTONIC in microseconds, as the core's Instant. Cannot fail (clock_gettime of a
+// clock Linux always has).
 Instant monotonic_now();
 // Unix time (µs) minus monotonic time: what to add to an Instant to date it (pcap records).
+// Cannot fail.
 std::int64_t realtime_offset_us();
 
 struct EventLoopStats {
@@ -53,7 +57,8 @@ struct EventLoopStats {
 // Blocks SIGINT and SIGTERM and ignores SIGPIPE for its lifetime, restoring both after. A
 // program that must clean up after a stop (namespaces, interfaces) holds one around all of
 // it, so that a signal arriving after the event loop is gone cannot kill it half-way: the
-// loop's signalfd reads the signal when it is made.
+// loop's signalfd reads the signal when it is made. Neither constructor nor destructor can
+// fail (pthread_sigmask and sigaction with valid arguments).
 class SignalGuard {
  public:
   SignalGuard();
@@ -111,25 +116,36 @@ class EventLoop : private PacketWriter {
   void on_tun_error(std::function<void(int error)> handler) {
     tun_error_handler_ = std::move(handler);
   }
-  // Extra descriptors (stdin, stdout...), level-triggered. Errors: errno from epoll_ctl —
-  // EPERM for regular files and other descriptors epoll cannot watch (always ready: the
-  // caller treats them so).
+  // Extra descriptors (stdin, stdout...), level-triggered; the handler runs inside run() with
+  // the epoll events. Errors: errno from epoll_ctl — EPERM for regular files and other
+  // descriptors epoll cannot watch (always ready: the caller treats them so), EEXIST when `fd`
+  // is watched already, EBADF for a closed descriptor.
   Expected<void, int> add_fd(int fd, std::uint32_t events, FdHandler handler);
+  // Changes the events watched on a descriptor given to add_fd(). Errors: errno from
+  // epoll_ctl — ENOENT when `fd` is not watched.
   Expected<void, int> modify_fd(int fd, std::uint32_t events);
+  // Stops watching `fd` (before the caller closes it). Cannot fail: a descriptor not watched is
+  // ignored.
   void remove_fd(int fd);
 
-  // One-shot application timers.
+  // One-shot application timer: `handler` runs inside run() once monotonic time reaches `at`
+  // (at once, on the next iteration, when `at` is past). Cannot fail; the id is never reused.
   TimerId call_at(Instant at, TimerHandler handler);
+  // Cancels a timer that has not run. Cannot fail: an unknown or spent id is ignored.
   void cancel_timer(TimerId id);
 
-  // Capture what crosses the TUN (both directions). May be null.
+  // Capture what crosses the TUN (both directions). May be null. Cannot fail (see
+  // PcapWriter::write for what a full disk does).
   void set_pcap(capture::PcapWriter* pcap) { pcap_ = pcap; }
 
-  // Runs until stop(), or until a graceful shutdown has finished.
+  // Runs until stop(), or until a graceful shutdown has finished. Errors: none returned — a
+  // failed TUN read goes to on_tun_error() (or stderr), failed TUN writes are counted in
+  // stats(); only an epoll_wait failure other than EINTR (which cannot happen on a valid epoll
+  // set) is printed to stderr and ends run().
   void run();
-  // Leaves run() at the end of the current iteration.
+  // Leaves run() at the end of the current iteration. Cannot fail.
   void stop() { running_ = false; }
-  // Starts a graceful stop, as SIGINT would (the app's hook runs once).
+  // Starts a graceful stop, as SIGINT would (the app's hook runs once). Cannot fail.
   void shutdown();
   bool shutting_down() const { return shutting_down_; }
   // The signal that started the shutdown, 0 if none did.
@@ -140,6 +156,8 @@ class EventLoop : private PacketWriter {
   Stack& stack() { return stack_; }
   // Delivers pending stack events to the handler and writes the stack's packets to the TUN.
   // The loop does this after every callback; call it after driving the stack from elsewhere.
+  // Errors: none returned — a packet the TUN refuses is queued (EAGAIN) or dropped and counted
+  // in stats().
   void pump();
 
   const EventLoopStats& stats() const { return stats_; }

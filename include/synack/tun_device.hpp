@@ -3,6 +3,8 @@
 // descriptor, IPv4 and IPv6. With offloads (IFF_VNET_HDR + TUNSETOFFLOAD), the kernel hands
 // over TCP segments of up to 64 KiB (TSO) whose checksum it left for us to finish; read()
 // completes that checksum so what it returns is an ordinary, fully checksummed IP packet.
+// Public API of libsynack-link (synack::link). Errors are values (Expected); a function whose
+// comment names no error cannot fail.
 #pragma once
 
 #include <cstddef>
@@ -36,15 +38,17 @@ class TunDevice {
  public:
   // Opens /dev/net/tun (non-blocking, close-on-exec) and creates the interface in the calling
   // process's network namespace. Does not configure addresses or bring the link up. Errors:
-  // a message naming the failing step and errno's text (e.g. no /dev/net/tun, no
-  // CAP_NET_ADMIN, name in use).
+  // "interface name must be 1 to 15 characters"; or a message naming the failing step and
+  // errno's text (e.g. no /dev/net/tun, no CAP_NET_ADMIN, name in use, MTU out of range).
   static Expected<std::unique_ptr<TunDevice>, std::string> open(const TunConfig& config);
   // Takes over a descriptor opened by open() in another process (passed over a Unix socket
-  // by `synack run`'s namespace child), with the properties it was opened with.
+  // by `synack run`'s namespace child), with the properties it was opened with. Cannot fail;
+  // a descriptor that is not a TUN fails at the first read() or write().
   static std::unique_ptr<TunDevice> adopt(int fd, std::string name, bool vnet_hdr, unsigned mtu) {
     return std::unique_ptr<TunDevice>(new TunDevice(fd, std::move(name), vnet_hdr, mtu));
   }
   // Gives up the descriptor (returned; the caller closes it) so the destructor leaves it open.
+  // Cannot fail; -1 when given up already.
   int release() {
     int fd = fd_;
     fd_ = -1;
@@ -63,7 +67,8 @@ class TunDevice {
   const std::string& offload_note() const { return offload_note_; }
 
   // SIOCSIFMTU / SIOCSIFFLAGS(IFF_UP) through a socket of the calling process's namespace, so
-  // only before the device moves to another one. Errors: message with errno's text.
+  // only before the device moves to another one. Errors: a message with errno's text (EPERM
+  // without CAP_NET_ADMIN, EINVAL for an MTU out of range, ENODEV once the device has moved).
   Expected<void, std::string> set_mtu(unsigned mtu);
   Expected<void, std::string> bring_up();
 
@@ -113,12 +118,12 @@ class TunDevice {
 // Finishes a partial checksum the way the kernel's skb_checksum_help does: the field at
 // csum_start + csum_offset holds the pseudo-header sum; the one's-complement sum from
 // csum_start to the end of `packet` is folded, complemented and stored there. False when the
-// offsets do not fit inside `packet`.
+// offsets do not fit inside `packet` (then `packet` is left as it was).
 bool complete_partial_checksum(std::span<std::byte> packet, std::size_t csum_start,
                                std::size_t csum_offset);
 
 // RFC 1071 one's-complement sum of `data` (not complemented), folded to 16 bits, in network
-// byte order as a host integer. Word-at-a-time; the link layer's fast path.
+// byte order as a host integer. Word-at-a-time; the link layer's fast path. Cannot fail.
 std::uint16_t ones_complement_sum(std::span<const std::byte> data);
 
 }  // namespace synack::os

@@ -11,6 +11,9 @@
 // bytes, whatever the drop filter or the queue decided about other packets. Ties are broken
 // without pointers: at equal times packet arrivals come first, in the order they were sent;
 // then host timers, lowest HostId first.
+//
+// Public API of libsynack-link (synack::link); see examples/sim_network.cpp. A function whose
+// comment names no error cannot fail (beyond std::bad_alloc). Not thread-safe.
 #pragma once
 
 #include <cstddef>
@@ -25,10 +28,10 @@
 #include <utility>
 #include <vector>
 
-#include "capture/pcap_writer.hpp"
+#include "synack/address.hpp"
 #include "synack/host.hpp"
+#include "synack/pcap.hpp"
 #include "synack/time.hpp"
-#include "wire/ip_address.hpp"
 
 namespace synack::sim {
 
@@ -65,7 +68,7 @@ enum class Fate : std::uint8_t {
   Corrupted,     // will arrive at arrives_at with one bit flipped
   Unroutable,    // no host owns the destination address (or it is not IPv4/IPv6)
 };
-const char* to_string(Fate fate);
+const char* to_string(Fate fate);  // "delivered", "lost", ...; cannot fail
 
 // Reported once per copy put on the wire, at send time (so arrives_at is a prediction that
 // always comes true: nothing cancels a packet in flight).
@@ -105,33 +108,38 @@ class SimNetwork {
   SimNetwork& operator=(const SimNetwork&) = delete;
 
   // Joins `host` (which must outlive the network) owning `addresses`. HostIds count from 0.
-  // Throws std::invalid_argument if an address already belongs to another host.
+  // Errors: throws std::invalid_argument (and adds nothing) if an address already belongs to
+  // another host — a mistake in the program's set-up, not a condition to handle.
   HostId add_host(NetworkHost& host, std::vector<wire::IpAddress> addresses, std::string name);
+  // Errors: throws std::out_of_range for an id add_host() did not return.
   const std::string& host_name(HostId id) const { return hosts_.at(id).name; }
   std::size_t host_count() const { return hosts_.size(); }
-  // The host owning `address`, if any.
+  // The host owning `address`; nullopt (not an error) when none does.
   std::optional<HostId> host_for(const wire::IpAddress& address) const;
 
   // Link parameters, per direction. set_link overrides the default for from -> to only.
-  // Changes apply to packets sent afterwards.
+  // Changes apply to packets sent afterwards. Cannot fail: ids are not checked (a link between
+  // ids no host has is never used), probabilities outside [0, 1] act as 0 or 1; link() returns
+  // the default for a pair never set.
   void set_default_link(const LinkParams& params) { default_link_ = params; }
   void set_link(HostId from, HostId to, const LinkParams& params);
   const LinkParams& link(HostId from, HostId to) const;
 
   // Scripted drops: called for every routed packet before any other fate; true drops it.
-  // An empty function removes the filter.
+  // An empty function removes the filter. Cannot fail.
   void set_drop_filter(std::function<bool(const PacketInfo&)> filter) {
     drop_filter_ = std::move(filter);
   }
-  // Called for every copy of every packet put on the wire (see PacketEvent).
+  // Called for every copy of every packet put on the wire (see PacketEvent). Cannot fail.
   void set_observer(std::function<void(const PacketEvent&)> observer) {
     observer_ = std::move(observer);
   }
 
   // Writes every packet as a host sent it, before any fault (so a capture never shows a
-  // corrupted checksum), stamped with its send time; replaces a previous capture. False (and
-  // *error filled) when the file cannot be created. Records are flushed at the end of every
-  // run_* call and by stop_capture().
+  // corrupted checksum), stamped with its send time; replaces a previous capture. Errors:
+  // false, and *error (if non-null) filled with libpcap's message, when the file cannot be
+  // created (the previous capture, if any, goes on). Records are flushed at the end of every
+  // run_* call and by stop_capture(), which cannot fail.
   bool capture_to(const std::string& path, std::string* error = nullptr);
   void stop_capture();
 
@@ -142,9 +150,11 @@ class SimNetwork {
   // host produced onto the network. A host whose deadline is still <= now after
   // kMaxTimerCallsPerInstant calls at the same instant is counted in timer_stalls and not
   // called again before an exponentially growing back-off, so a buggy host cannot spin forever.
-  // Returns false (doing nothing) when there is no packet in flight and no deadline.
+  // Returns false (doing nothing) when there is no packet in flight and no deadline, or after
+  // a livelock (see below). Errors: none; a host's exception passes through.
   bool step();
-  // Runs every event due at or before `t`, then sets now() to max(now(), t).
+  // Runs every event due at or before `t`, then sets now() to max(now(), t). Errors: none (the
+  // event limit and livelocks are counted, not returned; see counters()).
   void run_until(Instant t);
   // Runs events until done() holds or the next event lies past `limit` (now() then becomes
   // `limit`). Returns whether done() became true; done() is checked before the first event.
