@@ -116,8 +116,8 @@ std::uint32_t Rack::on_ack(SeqNum ack, std::span<const std::pair<SeqNum, SeqNum>
   records_.erase(records_.begin(), records_.begin() + static_cast<std::ptrdiff_t>(gone));
   if (records_.empty()) {
     timer_.reset();
-    // Nothing in flight: the records hold no memory beyond a small reserve.
-    if (records_.capacity() > 64) std::vector<Record>().swap(records_);
+    // Nothing in flight: the records hold no memory (issue 14: an idle connection's bytes).
+    std::vector<Record>().swap(records_);
   }
   return newly_sacked;
 }

@@ -215,7 +215,20 @@ TEST_F(Rack, DupThresh_selectable_one_SACK_is_not_a_loss) {
 }
 
 // Issue 14: RACK costs an idle connection one pointer; its state is made with the first data.
-TEST(RackMemory, an_idle_connection_holds_no_RACK_state) { EXPECT_LE(sizeof(Connection), 816u); }
+TEST(RackMemory, an_idle_connection_holds_no_RACK_state) {
+  EXPECT_LE(sizeof(Connection), 816u);
+  // What a connection that has sent data keeps between flights: the RACK variables only.
+  EXPECT_LE(sizeof(synack::tcp::Rack), 160u);
+}
+
+// The records follow what is in flight; once all is ACKed no timer is left.
+TEST_F(Rack, RFC8985_6_1_records_empty_when_nothing_is_in_flight) {
+  in_flight_rtt_20ms(4);
+  ack(seg(1), {{2, 3}});
+  ack(seg(4));
+  EXPECT_FALSE(conn().next_deadline()) << "no RTO, no reordering timer";
+  EXPECT_EQ(counters.tcp_retransmitted_segments, 0u);
+}
 
 }  // namespace
 }  // namespace synack::tcp::test
