@@ -13,6 +13,10 @@
 namespace synack {
 
 enum class CongestionAlgorithm : std::uint8_t { Cubic, NewReno };
+// How the sender decides a segment is lost (with SACK in use; without SACK both fall back on
+// RFC 5681/6582 duplicate ACKs). Rack: RFC 8985 RACK, by time — the default, as in Linux.
+// DupThresh: RFC 6675 IsLost only (DupThresh SACKed segments above a hole).
+enum class LossDetection : std::uint8_t { Rack, DupThresh };
 
 // RFC 4987 §3.6 SYN cookies, as Linux's net.ipv4.tcp_syncookies: Auto (1) answers with a
 // cookie only when a listener's SYN queue is full; Always (2) answers every SYN to a
@@ -76,6 +80,8 @@ struct TcpConfig {
   // RFC 6928 initial window in segments.
   std::uint32_t initial_window_segments = 10;
   CongestionAlgorithm congestion = CongestionAlgorithm::Cubic;
+  // RFC 8985 RACK (default) or RFC 6675 DupThresh-only loss detection with SACK.
+  LossDetection loss_detection = LossDetection::Rack;
   // RFC 9293 §3.8.4 keepalive: off by default; idle, interval, probes.
   bool keepalive = false;
   Duration keepalive_idle = 7200s;

@@ -64,6 +64,10 @@ namespace synack {
   X(tcp_lost_retransmits, "retransmissions found lost by SACK (RFC 8985 §6.2)")                 \
   X(tcp_loss_probes, "tail loss probes sent (RFC 8985 §7.3)")                                   \
   X(tcp_loss_probe_repairs, "probes that repaired a loss: cwnd reduced (RFC 8985 §7.4.2)")      \
+  X(tcp_rack_lost_bytes, "octets RACK marked lost by time (RFC 8985 §6.2 step 5)")              \
+  X(tcp_rack_reorder_timeouts, "RACK reordering timer expirations (RFC 8985 §6.3)")             \
+  X(tcp_rack_coalesced, "transmissions merged into a record at RACK's bound")                   \
+  X(tcp_dsacks_received, "ACKs carrying a D-SACK block (RFC 2883)")                             \
   X(tcp_dup_acks, "duplicate ACKs received")                                                    \
   X(tcp_sack_reneging, "RTOs that found SACKed data at SND.UNA: scoreboard cleared")            \
   X(tcp_rtt_samples_discarded, "timestamp RTT samples discarded: echo in the future or > 60 s") \

@@ -131,6 +131,8 @@ void register_bulk(CLI::App* sim) {
     double loss = 0, reorder = 0, dup = 0, corrupt = 0, delay_ms = 1, rate_mbit = 0;
     std::uint64_t seed = 1;
     std::string cc = "cubic";
+    std::string loss_detection = "rack";
+    bool tlp = false;
     bool json = false;
     std::string pcap;
     std::uint32_t rcvbuf = 256 * 1024, sndbuf = 256 * 1024;
@@ -154,6 +156,10 @@ void register_bulk(CLI::App* sim) {
   cmd->add_option("--seed", a->seed, "seed for faults, ISNs and data");
   cmd->add_option("--cc", a->cc, "congestion control: cubic or newreno")
       ->check(CLI::IsMember({"cubic", "newreno"}));
+  cmd->add_option("--loss-detection", a->loss_detection,
+                  "loss detection with SACK: rack (RFC 8985, default) or dupthresh (RFC 6675)")
+      ->check(CLI::IsMember({"rack", "dupthresh"}));
+  cmd->add_flag("--tail-loss-probe", a->tlp, "RFC 8985 §7 tail loss probe on both ends");
   cmd->add_option("--rcvbuf", a->rcvbuf, "receive buffer bytes per connection (e.g. 256k)")
       ->transform(CLI::AsSizeValue(false));
   cmd->add_option("--sndbuf", a->sndbuf, "send buffer bytes per connection (e.g. 256k)")
@@ -172,6 +178,9 @@ void register_bulk(CLI::App* sim) {
     o.link.delay = std::chrono::microseconds(static_cast<std::int64_t>(a->delay_ms * 1000));
     o.link.rate_bps = static_cast<std::uint64_t>(a->rate_mbit * 1e6);
     o.congestion = a->cc == "newreno" ? CongestionAlgorithm::NewReno : CongestionAlgorithm::Cubic;
+    o.loss_detection =
+        a->loss_detection == "dupthresh" ? LossDetection::DupThresh : LossDetection::Rack;
+    o.tail_loss_probe = a->tlp;
     o.receive_buffer = a->rcvbuf;
     o.send_buffer = a->sndbuf;
     o.pcap = a->pcap;

@@ -127,6 +127,8 @@ BulkResult run_bulk(const BulkOptions& o) {
     c->tcp.timestamps = o.timestamps;
     c->tcp.window_scale = o.window_scale;
     c->tcp.congestion = o.congestion;
+    c->tcp.loss_detection = o.loss_detection;
+    c->tcp.tail_loss_probe = o.tail_loss_probe;
   }
   SimPair pair(sim);
   BulkResult result;

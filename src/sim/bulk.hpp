@@ -24,6 +24,8 @@ struct BulkOptions {
   sim::LinkParams link;                         // both directions, unless reverse_link is set
   std::optional<sim::LinkParams> reverse_link;  // server -> client
   CongestionAlgorithm congestion = CongestionAlgorithm::Cubic;
+  LossDetection loss_detection = LossDetection::Rack;  // TcpConfig::loss_detection
+  bool tail_loss_probe = false;                        // TcpConfig::tail_loss_probe
   std::uint32_t send_buffer = 256 * 1024;
   std::uint32_t receive_buffer = 256 * 1024;
   std::uint16_t mss = 1460;

@@ -384,6 +384,9 @@ std::optional<Instant> Connection::next_deadline() const {
   std::optional<Instant> earliest;
   for (const auto& t : timers_)
     if (t && (!earliest || *t < *earliest)) earliest = t;
+  // RFC 8985 §6.3 reordering timer, kept in the Rack (no slot for connections without one).
+  if (rack_ && rack_->timer() && (!earliest || *rack_->timer() < *earliest))
+    earliest = rack_->timer();
   return earliest;
 }
 
@@ -395,6 +398,11 @@ void Connection::on_timer(Instant now, SegmentSink& out) {
     disarm(Timer::TimeWait);
     enter_closed(Cause::Timeout2Msl, now, std::nullopt);
     return;
+  }
+  // RFC 8985 §6.3: the reordering timer.
+  if (rack_ && rack_->timer() && *rack_->timer() <= now) {
+    on_rack_timeout(now, out);
+    if (state_ == State::Closed) return;
   }
   // RFC 8985 §7.2-7.3: the PTO before the RTO; due together, the probe goes and rearms the RTO.
   if (due(Timer::Probe)) {
@@ -424,6 +432,17 @@ void Connection::on_timer(Instant now, SegmentSink& out) {
     pingpong_ = false;  // follows Linux (tcp_delack_timer_handler): a missed delayed ACK ends it
     send_ack(now, out);
   }
+}
+
+void Connection::on_rack_timeout(Instant now, SegmentSink& out) {
+  ++context_.counters->tcp_rack_reorder_timeouts;
+  rack_->disarm_timer();
+  // §6.3: "RACK_detect_loss_and_arm_timer()"; a loss starts fast recovery, whose first
+  // retransmission PRR allows at once (RFC 6937 §3, as on the ACK that starts it).
+  bool was_sack = loss_.phase() == Recovery::Sack;
+  rack_detect_loss(false, now, out);
+  if (loss_.phase() == Recovery::Sack && !was_sack) apply_prr(0);
+  output(now, out);
 }
 
 void Connection::begin_data_transfer() {
@@ -496,6 +515,19 @@ void Connection::on_retransmit_timeout(Instant now, SegmentSink& out) {
       loss_.scoreboard().sacked_range_at_or_after(snd_una_)->first == snd_una_) {
     ++context_.counters->tcp_sack_reneging;
     loss_.scoreboard().clear();
+  }
+  if (use_rack() && rack_) {
+    // RFC 8985 §6.3 upon RTO: the first segment is lost, the others when sent RACK.rtt +
+    // reo_wnd ago (reo_wnd is 0 in recovery after an RTO unless reordering was seen). They
+    // are resent as cwnd allows (output()), lost retransmissions found by time.
+    if (loss_.scoreboard().empty()) rack_->forget_sacks();
+    loss_.set_phase(Recovery::Loss);
+    Duration reo_wnd =
+        rack_->update_reo_wnd(false, snd_una_, snd_max_, true, loss_.scoreboard().sacked_bytes(),
+                              effective_mss(), rtt_.srtt());
+    context_.counters->tcp_rack_lost_bytes += rack_->on_rto(snd_una_, now, reo_wnd);
+    loss_.set_high_rxt(retransmit_first(now, out));
+    return;
   }
   if (sack_ok_ && !loss_.scoreboard().empty()) {
     // RFC 6675 §5.1 / RFC 8985 §6.3: every unSACKed octet below RecoveryPoint is lost; the

@@ -24,6 +24,7 @@
 #include "tcp/byte_ring.hpp"
 #include "tcp/congestion/any_congestion_control.hpp"
 #include "tcp/loss_recovery.hpp"
+#include "tcp/rack.hpp"
 #include "tcp/rate_limit.hpp"
 #include "tcp/receive_buffer.hpp"
 #include "tcp/rtt_estimator.hpp"
@@ -288,6 +289,23 @@ class Connection {
   void on_loss_probe_ack(const Segment& seg, Instant now, SegmentSink& out);
   std::optional<SeqNum> tlp_end_;  // TLP.end_seq: SND.MAX when the probe went out
   SeqNum tlp_start_;               // first octet the probe carried
+  bool tlp_is_retrans_ = false;    // TLP.is_retrans: the probe was a retransmission
+
+  // --- RACK, RFC 8985 §6 (rack.hpp; driven from connection_input.cpp and connection.cpp) ---
+  // RACK decides what is lost when SACK is in use and TcpConfig::loss_detection is Rack.
+  bool use_rack() const { return sack_ok_ && config_->loss_detection == LossDetection::Rack; }
+  // §6.2 steps 1-3 for an ACK (before SND.UNA moves).
+  void rack_on_ack(const Segment& seg, bool dsack, Instant now);
+  // §6.2 steps 4-5: reo_wnd, detect_loss and the reordering timer; the first loss starts
+  // fast recovery (§9.3). Returns whether recovery started.
+  bool rack_detect_loss(bool dsack, Instant now, SegmentSink& out);
+  // §6.3: the reordering timer fired.
+  void on_rack_timeout(Instant now, SegmentSink& out);
+  // NextSeg under RACK: the first segment marked lost, as cwnd - pipe allows.
+  bool rack_retransmit_next(Instant now, SegmentSink& out);
+  // RFC 2883 §4 / RFC 3708 §3: the first SACK block reports a duplicate.
+  bool has_dsack(const Segment& seg) const;
+  std::unique_ptr<Rack> rack_;  // made when data first goes out under RACK
 
   // --- timers (connection.cpp) ---
   void on_retransmit_timeout(Instant now, SegmentSink& out);

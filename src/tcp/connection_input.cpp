@@ -430,6 +430,11 @@ bool Connection::process_ack(const Segment& seg, Instant now, SegmentSink& out) 
     if (r.ignored > 0) context_.counters->drop_sack_invalid += r.ignored;
     newly_sacked = r.newly_sacked;
   }
+  const bool dsack = sack_ok_ && has_dsack(seg);
+  if (dsack) ++context_.counters->tcp_dsacks_received;
+  // RFC 8985 §6.2 steps 1-3, before SND.UNA moves: what this ACK delivered.
+  const bool rack = use_rack() && rack_;
+  if (rack) rack_on_ack(seg, dsack, now);
   const bool new_data_acked = seg.ack > snd_una_;
   if (seg.ack > snd_una_) {
     handle_new_ack(seg, now, out);
@@ -437,7 +442,7 @@ bool Connection::process_ack(const Segment& seg, Instant now, SegmentSink& out) 
   } else if (seg.ack == snd_una_) {
     handle_duplicate_ack(seg, newly_sacked > 0);
   }
-  if (sack_driven()) {
+  if (sack_driven() && !rack) {
     // RFC 8985 §6.2: a retransmission whose later-sent data is SACKed while it is not was
     // lost; output() sends it again (see RetransmitLog).
     std::size_t lost = loss_.retransmit_log().update(snd_una_, loss_.scoreboard(), effective_mss());
@@ -450,10 +455,15 @@ bool Connection::process_ack(const Segment& seg, Instant now, SegmentSink& out) 
   // recover point (loss_.recover()) holds that SND.MAX, so an ACK of exactly it qualifies (RFC
   // 6675 §5 too: "beyond the last value of RecoveryPoint" = HighData).
   on_loss_probe_ack(seg, now, out);  // RFC 8985 §7.4 (tail_loss_probe.cpp)
-  if (!in_recovery() && flight_size() > 0 && snd_una_ >= loss_.recover() &&
-      (loss_.dup_acks() >= 3 ||
-       (sack_ok_ && loss_.scoreboard().is_lost(snd_una_, effective_mss()))))
+  if (rack) {
+    // RFC 8985 §6.2 steps 4-5: segments lost by time; the first starts fast recovery. With
+    // RACK, DupAcks do not (as Linux's tcp_time_to_recover() with RACK: only lost_out counts).
+    rack_detect_loss(dsack, now, out);
+  } else if (!in_recovery() && flight_size() > 0 && snd_una_ >= loss_.recover() &&
+             (loss_.dup_acks() >= 3 ||
+              (sack_ok_ && loss_.scoreboard().is_lost(snd_una_, effective_mss())))) {
     enter_recovery(now, out);
+  }
   if (loss_.phase() == Recovery::Sack) {
     // RFC 6937 §3, on every ACK during recovery — the one that started it included (as
     // Linux): DeliveredData, then cwnd = pipe + sndcnt before output() sends. An ACK that
@@ -488,6 +498,56 @@ bool Connection::process_ack(const Segment& seg, Instant now, SegmentSink& out) 
     default:
       return true;  // FIN-WAIT-1 -> FIN-WAIT-2 happens after the FIN step (see on_segment)
   }
+}
+
+bool Connection::has_dsack(const Segment& seg) const {
+  // RFC 2883 §4 / RFC 3708 §3: the first block is a D-SACK when it lies below the cumulative
+  // ACK or inside the second block.
+  std::size_t blocks = std::min<std::size_t>(seg.options.sack_count, wire::kMaxSackBlocks);
+  if (blocks == 0) return false;
+  SeqNum left(seg.options.sack[0].left), right(seg.options.sack[0].right);
+  if (!(left < right)) return false;
+  return right <= seg.ack || (blocks > 1 && SeqNum(seg.options.sack[1].left) <= left &&
+                              right <= SeqNum(seg.options.sack[1].right));
+}
+
+void Connection::rack_on_ack(const Segment& seg, bool dsack, Instant now) {
+  // The ACK's SACK blocks as RFC 2018 §4 / RFC 6675 §5.1 allow: inside (ACK, SND.MAX], the
+  // D-SACK left out. A lying block (outside the window, reversed) delivers nothing.
+  const SeqNum ack = seq_max(seg.ack, snd_una_);
+  std::array<std::pair<SeqNum, SeqNum>, wire::kMaxSackBlocks> blocks{};
+  std::size_t n = 0;
+  std::size_t count = std::min<std::size_t>(seg.options.sack_count, wire::kMaxSackBlocks);
+  for (std::size_t i = dsack ? 1 : 0; i < count; ++i) {
+    SeqNum left(seg.options.sack[i].left), right(seg.options.sack[i].right);
+    if (!(left < right) || right > snd_max_ || !(ack < right) || left < snd_una_) continue;
+    blocks[n++] = {seq_max(left, ack), right};
+  }
+  std::optional<Rack::TsClock> ts;
+  if (ts_ok_ && seg.options.timestamps && seg.options.timestamps->echo != 0)
+    ts = Rack::TsClock{seg.options.timestamps->echo, ts_offset_};
+  rack_->on_ack(ack, std::span(blocks.data(), n), now, ts);
+}
+
+bool Connection::rack_detect_loss(bool dsack, Instant now, SegmentSink& out) {
+  // §6.2 step 4: the reordering window; "in Fast or RTO recovery" it is 0 until reordering
+  // has been seen.
+  Duration reo_wnd =
+      rack_->update_reo_wnd(dsack, snd_una_, snd_max_, in_recovery(),
+                            loss_.scoreboard().sacked_bytes(), effective_mss(), rtt_.srtt());
+  // §6.2 step 5 and §6.3 (the timer is read by next_deadline()).
+  std::uint32_t lost = rack_->detect_loss(now, reo_wnd);
+  context_.counters->tcp_rack_lost_bytes += lost;
+  // In recovery, output() resends what was marked (§6.2: a lost retransmission is found like
+  // any other segment).
+  if (in_recovery()) return false;
+  // Outside it, any segment marked lost and not yet resent starts fast recovery — also one
+  // marked during the recovery that just ended (data sent beyond its recovery point): as
+  // Linux's tcp_time_to_recover() with RACK, "lost_out > 0".
+  if (lost == 0 && rack_->lost_bytes(snd_una_) == 0) return false;
+  if (flight_size() == 0 || snd_una_ < loss_.recover()) return false;
+  enter_recovery(now, out);
+  return true;
 }
 
 void Connection::take_rtt_sample(const Segment& seg, Instant now) {
@@ -555,6 +615,7 @@ void Connection::handle_new_ack(const Segment& seg, Instant now, SegmentSink& ou
       loss_.set_phase(Recovery::Open);
       loss_.retransmit_log().clear();
       loss_.scoreboard().clear_lost_below();
+      if (rack_) rack_->on_recovery_exit();  // RFC 8985 §6.2 step 4
     }
   } else if (in_recovery()) {
     if (seg.ack >= loss_.recover()) {
@@ -563,6 +624,7 @@ void Connection::handle_new_ack(const Segment& seg, Instant now, SegmentSink& ou
       loss_.retransmit_log().clear();
       loss_.reset_dup_acks();
       cc_.on_recovery_exit();
+      if (rack_) rack_->on_recovery_exit();  // RFC 8985 §6.2 step 4
     } else if (loss_.phase() == Recovery::Sack) {
       // RFC 6675 §5 (C): no window change; output() sends what NextSeg() allows.
     } else {
@@ -623,6 +685,16 @@ void Connection::enter_recovery(Instant now, SegmentSink& out) {
   ++fast_retransmits_;
   ++context_.counters->tcp_fast_retransmits;
   cc_.on_congestion_event(flight_size(), now);
+  if (use_rack() && rack_) {
+    // RFC 8985 §9.3 / §6.2: fast recovery on the first segment RACK marked lost; output()
+    // retransmits the segments marked lost, in sequence order, as PRR (RFC 6937) allows — the
+    // first at once (PRR's first sndcnt is at least one segment).
+    loss_.set_phase(Recovery::Sack);
+    loss_.set_high_rxt(snd_una_);
+    loss_.retransmit_log().clear();
+    loss_.start_prr(flight_size());
+    return;
+  }
   SeqNum saved_nxt = snd_nxt_;
   if (sack_ok_) {
     loss_.set_phase(Recovery::Sack);

@@ -224,6 +224,14 @@ void Connection::send_data_segment(SeqNum seq, std::uint32_t len, bool fin, Inst
       seg.flags |= PSH;  // (a retransmitted piece of a Linux packet has lost its PSH)
     if (!retransmission) bytes_sent_ += len;
   }
+  // RFC 8985 §6.1: every transmission is recorded with its time (the Rack is made with the
+  // first data sent under RACK; an idle connection holds none).
+  if (use_rack() && (len > 0 || fin)) {
+    if (!rack_) rack_ = std::make_unique<Rack>();
+    std::uint64_t before = rack_->coalesced();
+    rack_->on_send(seq, seq + len + (fin ? 1 : 0), now, retransmission);
+    context_.counters->tcp_rack_coalesced += rack_->coalesced() - before;
+  }
   // RFC 6937 §3: "on any data transmission or retransmission: prr_out += (data sent)".
   if (loss_.phase() == Recovery::Sack) loss_.on_prr_sent(len + (fin ? 1 : 0));
   // Karn (RFC 6298 §3): any retransmission — RTO, fast, SACK, lost-retransmission, probe —
@@ -249,6 +257,8 @@ void Connection::restart_retransmit_timer(Instant now) { arm(Timer::Retransmit, 
 // RFC 6675 §4 SetPipe, less the retransmissions found lost (RFC 8985 §6.2), which are no
 // longer in the network until sent again.
 std::uint32_t Connection::recovery_pipe(std::uint32_t mss) const {
+  // RFC 8985 §9.3: with RACK, pipe counts what is neither delivered nor marked lost.
+  if (use_rack() && rack_) return rack_->pipe(snd_una_);
   std::uint32_t pipe = loss_.scoreboard().pipe(snd_una_, snd_max_, loss_.high_rxt(), mss);
   std::uint32_t lost = loss_.retransmit_log().lost_bytes(snd_una_);
   return pipe > lost ? pipe - lost : 0;
@@ -265,7 +275,7 @@ std::optional<SeqNum> Connection::retransmit_hole(SeqNum start, std::uint32_t le
   if (len == 0 && !fin) return std::nullopt;
   send_data_segment(start, len, fin, now, out, true);
   SeqNum end = start + len + (fin ? 1 : 0);
-  loss_.retransmit_log().on_retransmit(start, end, snd_max_);
+  if (!use_rack()) loss_.retransmit_log().on_retransmit(start, end, snd_max_);
   context_.counters->tcp_sack_recovered_bytes += len;
   return end;
 }
@@ -281,6 +291,20 @@ bool Connection::sack_retransmit_next(Instant now, SegmentSink& out) {
   auto end = retransmit_hole(hole->start, hole->length, now, out);
   if (!end) return false;
   loss_.set_high_rxt(*end);
+  return true;
+}
+
+// RFC 8985 §6.2 / §9.3 with RACK: the first segment marked lost goes again, as cwnd - pipe
+// (RFC 6675 §5 (C), PRR's cwnd) allows a full segment.
+bool Connection::rack_retransmit_next(Instant now, SegmentSink& out) {
+  std::uint32_t mss = effective_mss() - sack_option_bytes();
+  if (recovery_pipe(mss) + mss > cc_.cwnd()) return false;
+  auto hole = rack_->next_lost(snd_una_);
+  if (!hole) return false;
+  if (!retransmit_hole(hole->start, std::min(hole->length, mss), now, out)) return false;
+  // Follows Linux (tcp_xmit_retransmit_queue): resending the head restarts the RTO, so that
+  // the timer measures from the retransmission (as retransmit_first() does for DupThresh).
+  if (hole->start == snd_una_) restart_retransmit_timer(now);
   return true;
 }
 
@@ -364,7 +388,9 @@ void Connection::output(Instant now, SegmentSink& out) {
       config_->gso_max_bytes > mss ? config_->gso_max_bytes / mss * mss : mss;
   bool sent_any = false;
   // RFC 6675 §5 (C): during SACK recovery, holes judged lost go first, while pipe allows.
-  if (sack_driven()) {
+  if (sack_driven() && use_rack() && rack_) {
+    for (int guard = 0; guard < 1024 && rack_retransmit_next(now, out); ++guard) sent_any = true;
+  } else if (sack_driven()) {
     for (int guard = 0; guard < 64 && resend_lost_retransmission(now, out); ++guard)
       sent_any = true;
     for (int guard = 0; guard < 1024 && sack_retransmit_next(now, out); ++guard) sent_any = true;

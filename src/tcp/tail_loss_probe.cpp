@@ -16,7 +16,10 @@
 //   too: every older segment was sent at least a PTO before the probe and is judged lost as
 //   RACK would (§6.2, the probe's delivery is RACK's "later-sent segment delivered"), so fast
 //   recovery starts at once.
-// Not done: RACK's time-based detection for every segment (§6), which would replace DupThresh.
+// - §7.3 new data: when unsent data fits the peer's window, the probe is a new segment
+//   (TLP.is_retrans = FALSE; its ACK ends the episode with nothing to account for).
+// With RACK (rack.cpp, the default) the probe's SACK makes RACK mark the older segments lost
+// after the reordering window; with DupThresh the rule above does it at once.
 #include "tcp/connection.hpp"
 
 namespace synack::tcp {
@@ -57,9 +60,30 @@ void Connection::on_loss_probe_timeout(Instant now, SegmentSink& out) {
   if (!config_->tail_loss_probe || !sack_ok_ || in_recovery() || tlp_end_ || flight_size() == 0 ||
       retries_ > 0 || snd_nxt_ != snd_max_)
     return;
-  // §7.3: "retransmit the highest-sequence segment sent so far" — the last full segment of
-  // data (and our FIN, if sent).
   std::uint32_t mss = effective_mss() - sack_option_bytes();
+  // §7.3: "If a previously unsent segment exists AND the receive window allows new data to be
+  // sent: Transmit that new segment; FlightSize += SMSS" (cwnd may be exceeded by it until
+  // the next ACK).
+  if (snd_nxt_ < fin_seq() && snd_una_ + snd_wnd_ > snd_nxt_) {
+    std::uint32_t room = static_cast<std::uint32_t>(snd_una_ + snd_wnd_ - snd_nxt_);
+    std::uint32_t avail = static_cast<std::uint32_t>(fin_seq() - snd_nxt_);
+    std::uint32_t len = std::min({mss, room, avail});
+    if (len == mss || len == avail) {
+      bool fin = fin_queued_ && snd_nxt_ + len == fin_seq();
+      tlp_start_ = snd_nxt_;
+      tlp_is_retrans_ = false;  // §7.3 "TLP.is_retrans = FALSE"
+      ++context_.counters->tcp_loss_probes;
+      send_data_segment(snd_nxt_, len, fin, now, out, false);
+      snd_nxt_ += len + (fin ? 1 : 0);
+      snd_max_ = seq_max(snd_max_, snd_nxt_);
+      tlp_end_ = snd_max_;   // §7.3: TLP.end_seq = SND.NXT
+      disarm(Timer::Probe);  // send_data_segment() rescheduled it; the RTO follows instead
+      restart_retransmit_timer(now);
+      return;
+    }
+  }
+  // §7.3: otherwise "retransmit the highest-sequence segment sent so far" — the last full
+  // segment of data (and our FIN, if sent).
   SeqNum data_end = fin_seq();
   SeqNum start = snd_una_;
   if (data_end > snd_una_ && static_cast<std::uint32_t>(data_end - snd_una_) > mss)
@@ -68,7 +92,8 @@ void Connection::on_loss_probe_timeout(Instant now, SegmentSink& out) {
   bool fin = fin_sent();
   if (len == 0 && !fin) return;
   tlp_start_ = start;
-  tlp_end_ = snd_max_;  // §7.3: TLP.end_seq = SND.NXT
+  tlp_end_ = snd_max_;     // §7.3: TLP.end_seq = SND.NXT
+  tlp_is_retrans_ = true;  // §7.3: "TLP.is_retrans = TRUE"
   ++context_.counters->tcp_loss_probes;
   send_data_segment(start, len, fin, now, out, true);
   // §7.3: "the sender MUST arm the RTO timer, not the PTO timer".
@@ -77,14 +102,16 @@ void Connection::on_loss_probe_timeout(Instant now, SegmentSink& out) {
 
 void Connection::on_loss_probe_ack(const Segment& seg, Instant now, SegmentSink& out) {
   if (!tlp_end_) return;
-  // RFC 2883 §4 / RFC 3708 §3: the first block is a D-SACK when it lies below the cumulative
-  // ACK or inside the second block. One that covers the probe says both copies arrived.
-  std::size_t blocks = std::min<std::size_t>(seg.options.sack_count, wire::kMaxSackBlocks);
-  if (sack_ok_ && blocks > 0) {
+  // §7.4: "If TLP.is_retrans is FALSE" (a probe of new data) the episode ends when the ACK
+  // covers it: the probe carried no repair to account for.
+  if (!tlp_is_retrans_) {
+    if (seg.ack >= *tlp_end_) tlp_end_.reset();
+    return;
+  }
+  // RFC 2883 §4 / RFC 3708 §3: a D-SACK that covers the probe says both copies arrived.
+  if (sack_ok_ && has_dsack(seg)) {
     SeqNum left(seg.options.sack[0].left), right(seg.options.sack[0].right);
-    bool dsack = right <= seg.ack || (blocks > 1 && SeqNum(seg.options.sack[1].left) <= left &&
-                                      right <= SeqNum(seg.options.sack[1].right));
-    if (dsack && left < right && tlp_start_ <= left && right <= *tlp_end_) {
+    if (tlp_start_ <= left && right <= *tlp_end_) {
       tlp_end_.reset();  // §7.4.1: the probe was spurious, nothing to repair
       return;
     }
@@ -103,7 +130,8 @@ void Connection::on_loss_probe_ack(const Segment& seg, Instant now, SegmentSink&
   }
   // The probe (the last segment) is SACKed and SND.UNA is not: §6.2's rule for the older
   // segments, sent a PTO or more before the probe, is met (see the top of the file).
-  if (!in_recovery() && sack_ok_ && loss_.scoreboard().is_sacked(*tlp_end_ - 1) &&
+  // With RACK this is RACK's own rule (§6.2), applied on every ACK (rack_detect_loss()).
+  if (!use_rack() && !in_recovery() && sack_ok_ && loss_.scoreboard().is_sacked(*tlp_end_ - 1) &&
       !loss_.scoreboard().is_sacked(snd_una_) && snd_una_ >= loss_.recover()) {
     tlp_end_.reset();
     enter_recovery(now, out);

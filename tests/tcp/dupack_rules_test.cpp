@@ -12,6 +12,9 @@ std::string text(std::size_t n, char c = 'x') { return std::string(n, c); }
 
 class DupAck : public Harness {
  protected:
+  // RFC 6675's DupThresh rules, tested with TcpConfig::loss_detection = DupThresh (RACK, the
+  // default, is tested in rack_rules_test.cpp).
+  DupAck() { config.loss_detection = LossDetection::DupThresh; }
   static SeqNum seg(int i) { return L + 1 + 536 * i; }
   // The peer's ACK of SND.UNA = segment 0, SACKing segments [1, k), with `window`.
   void sack_ack(int k, std::uint16_t window) {

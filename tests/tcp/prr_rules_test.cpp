@@ -20,6 +20,9 @@ std::string text(std::size_t n) { return std::string(n, 'x'); }
 
 class Prr : public Harness {
  protected:
+  // RFC 6675's DupThresh rules, tested with TcpConfig::loss_detection = DupThresh (RACK, the
+  // default, is tested in rack_rules_test.cpp).
+  Prr() { config.loss_detection = LossDetection::DupThresh; }
   static SeqNum seg(int i) { return L + 1 + kMss * i; }
   // The peer's ACK of `a`, SACKing the segment range [from, to).
   void ack(SeqNum a, int from = 0, int to = 0) {

@@ -15,6 +15,9 @@ std::string text(std::size_t n, char c = 'x') { return std::string(n, c); }
 
 class RtoRecovery : public Harness {
  protected:
+  // RFC 6675's DupThresh rules, tested with TcpConfig::loss_detection = DupThresh (RACK, the
+  // default, is tested in rack_rules_test.cpp).
+  RtoRecovery() { config.loss_detection = LossDetection::DupThresh; }
   static SeqNum seg(int i) { return L + 1 + 536 * i; }
   // The peer's ACK of `ack`, SACKing the [from, to) segment ranges given.
   void ack(SeqNum a, std::initializer_list<std::pair<int, int>> sacked = {}) {

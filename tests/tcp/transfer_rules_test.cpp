@@ -465,6 +465,7 @@ TEST_F(Transfer, RFC5681_three_dup_ACKs_fast_retransmit_once_and_RFC6582_partial
 // RFC 6675 §5: with SACK, once the blocks show more than (DupThresh - 1) * SMSS octets above
 // SND.UNA, the hole is retransmitted — and only the hole, never what the peer SACKed.
 TEST_F(Transfer, RFC6675_SACK_recovery_retransmits_only_the_hole) {
+  config.loss_detection = LossDetection::DupThresh;  // RFC 6675's rules (RACK: rack_rules_test)
   establish_with(sack_permitted());
   send(text(5 * 536));
   for (int i = 0; i < 5; ++i) pop_tx();
@@ -556,6 +557,7 @@ TEST_F(Transfer, RFC6582_new_recovery_once_the_ACK_covers_the_previous_recover) 
 // and goes out again at once; one or two SACKed segments beyond it may be reordering and
 // do not count.
 TEST_F(Transfer, RFC8985_lost_retransmission_detected_by_SACK_is_sent_again_without_RTO) {
+  config.loss_detection = LossDetection::DupThresh;  // RFC 6675's rules (RACK: rack_rules_test)
   config.initial_window_segments = 8;
   establish_with(sack_permitted());
   auto seg = [](int i) { return L + 1 + 536 * i; };
@@ -755,6 +757,7 @@ TEST_F(Transfer, RFC5961_ACK_older_than_SND_UNA_minus_MAX_SND_WND_dropped_with_A
 // RFC 2018 §4 / RFC 6675 §5.1: SACK blocks beyond SND.MAX cannot be true; they are ignored
 // (no recovery, nothing marked SACKed) and counted.
 TEST_F(Transfer, RFC2018_SACK_blocks_above_SND_MAX_are_ignored_and_counted) {
+  config.loss_detection = LossDetection::DupThresh;  // RFC 6675's rules (RACK: rack_rules_test)
   establish_with(sack_permitted());
   send(text(3 * 536));
   for (int i = 0; i < 3; ++i) pop_tx();

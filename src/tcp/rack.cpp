@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: MIT
+// RACK (RFC 8985 §6), see rack.hpp.
+#include "tcp/rack.hpp"
+
+#include <algorithm>
+
+namespace synack::tcp {
+
+std::size_t Rack::first_at_or_after(SeqNum seq) const {
+  // The first record whose end lies beyond `seq` (records are sorted and disjoint).
+  auto it = std::partition_point(records_.begin(), records_.end(),
+                                 [&](const Record& r) { return r.end <= seq; });
+  return static_cast<std::size_t>(it - records_.begin());
+}
+
+bool Rack::split_at(SeqNum seq) {
+  std::size_t i = first_at_or_after(seq);
+  if (i == records_.size() || !(records_[i].start < seq)) return true;  // already an edge
+  if (records_.size() >= kMaxRecords) return false;
+  Record tail = records_[i];
+  tail.start = seq;
+  records_[i].end = seq;
+  records_.insert(records_.begin() + static_cast<std::ptrdiff_t>(i) + 1, tail);
+  return true;
+}
+
+void Rack::on_send(SeqNum start, SeqNum end, Instant now, bool retransmission) {
+  if (!(start < end)) return;
+  if (records_.empty() || records_.back().end <= start) {
+    // New data (or data beyond every record).
+    if (records_.size() >= kMaxRecords) {
+      // At the bound: merged into the last record, which now looks sent at `now`.
+      Record& last = records_.back();
+      last.end = end;
+      last.xmit = now;
+      last.order = next_order_++;
+      last.lost = false;
+      last.retransmitted = last.retransmitted || retransmission;
+      ++coalesced_;
+      return;
+    }
+    records_.push_back(Record{start, end, now, next_order_++, retransmission, false, false});
+    return;
+  }
+  // A retransmission of recorded data (and possibly of more beyond the last record, as when
+  // going back N): §6.1, each transmission restarts the segment's clock.
+  SeqNum covered_end = seq_min(end, records_.back().end);
+  bool exact = split_at(start) && split_at(covered_end);
+  for (std::size_t i = first_at_or_after(start); i < records_.size(); ++i) {
+    Record& r = records_[i];
+    if (!(r.start < covered_end)) break;
+    if (!exact && !(start <= r.start && r.end <= covered_end)) ++coalesced_;
+    r.xmit = now;
+    r.order = next_order_;
+    r.retransmitted = true;
+    r.lost = false;
+  }
+  ++next_order_;
+  if (records_.back().end < end) on_send(records_.back().end, end, now, true);
+}
+
+std::uint32_t Rack::on_ack(SeqNum ack, std::span<const std::pair<SeqNum, SeqNum>> sacks,
+                           Instant now, std::optional<TsClock> ts) {
+  // SACK edges become record edges, so that a record is delivered wholly or not at all.
+  for (const auto& [left, right] : sacks) {
+    split_at(left);
+    split_at(right);
+  }
+  split_at(ack);
+  std::uint32_t newly_sacked = 0;
+  const std::optional<SeqNum> fack_before = fack_;
+  for (Record& r : records_) {
+    if (r.sacked) continue;
+    bool delivered = r.end <= ack;
+    if (!delivered) {
+      for (const auto& [left, right] : sacks) {
+        if (left <= r.start && r.end <= right) {
+          delivered = true;
+          r.sacked = true;
+          r.lost = false;
+          newly_sacked += static_cast<std::uint32_t>(r.end - r.start);
+          break;
+        }
+      }
+    }
+    if (!delivered) continue;
+    // §6.2 step 2: RACK_update(). "rtt = Now() - Segment.xmit_ts".
+    Duration rtt = std::chrono::duration_cast<Duration>(now - r.xmit);
+    if (r.retransmitted) {
+      // "If Segment.retransmitted is TRUE: If ACK.ts_option.echo_reply < Segment.xmit_ts:
+      // Return" — the ACK answers an earlier copy ...
+      if (ts) {
+        auto sent_ts = static_cast<std::uint32_t>(to_us(r.xmit) / 1000) + ts->offset;
+        if (static_cast<std::int32_t>(ts->tsecr - sent_ts) < 0) continue;
+      }
+      // "... If rtt < RACK.min_RTT: Return" — or came sooner than any path RTT allows.
+      if (min_rtt_ && rtt < *min_rtt_) continue;
+    } else {
+      // §6.2 step 1: RACK.min_RTT from the samples that measure the path (Karn: a segment
+      // sent once). A plain minimum over the connection; Linux keeps a 5-minute windowed one.
+      if (!min_rtt_ || rtt < *min_rtt_) min_rtt_ = rtt;
+      // §6.2 step 3: "If Segment.end_seq < RACK.fack ... and it was not retransmitted":
+      // delivered out of order, reordering seen.
+      if (fack_before && r.end < *fack_before) reordering_seen_ = true;
+    }
+    if (!xmit_ts_ || sent_after(r.xmit, r.order, *xmit_ts_, order_)) {
+      rtt_ = rtt;
+      xmit_ts_ = r.xmit;
+      end_seq_ = r.end;
+      order_ = r.order;
+    }
+    if (!fack_ || *fack_ < r.end) fack_ = r.end;
+  }
+  // Cumulatively acknowledged records leave.
+  std::size_t gone = first_at_or_after(ack);
+  records_.erase(records_.begin(), records_.begin() + static_cast<std::ptrdiff_t>(gone));
+  if (records_.empty()) {
+    timer_.reset();
+    // Nothing in flight: the records hold no memory (issue 14: an idle connection's bytes).
+    std::vector<Record>().swap(records_);
+  }
+  return newly_sacked;
+}
+
+Duration Rack::update_reo_wnd(bool dsack, SeqNum snd_una, SeqNum snd_max, bool in_recovery,
+                              std::uint32_t sacked_bytes, std::uint32_t mss,
+                              std::optional<Duration> srtt) {
+  // §6.2 step 4: "If RACK.dsack_round is not None and SND.UNA >= RACK.dsack_round:
+  // RACK.dsack_round = None".
+  if (dsack_round_ && snd_una >= *dsack_round_) dsack_round_.reset();
+  // "If RACK.dsack_round is None and any DSACK option is present on latest received ACK:
+  // RACK.dsack_round = SND.NXT; RACK.reo_wnd_mult += 1; RACK.reo_wnd_persist = 16" — at
+  // most one widening per round trip, however many D-SACKs a peer sends.
+  if (!dsack_round_ && dsack) {
+    dsack_round_ = snd_max;
+    if (reo_wnd_mult_ < 255) ++reo_wnd_mult_;
+    reo_wnd_persist_ = 16;
+  }
+  // "If RACK.reordering_seen is FALSE: If in Fast or RTO recovery: Return 0; Else if
+  // RACK.segs_sacked >= DupThresh: Return 0" (segments counted in octets as RFC 6675 §4
+  // IsLost does: more than (DupThresh - 1) * SMSS).
+  if (!reordering_seen_) {
+    if (in_recovery) return Duration{0};
+    if (sacked_bytes > (kDupThresh - 1) * mss) return Duration{0};
+  }
+  // "Return min(RACK.reo_wnd_mult * RACK.min_RTT / 4, SRTT)".
+  Duration base = min_rtt_.value_or(Duration{0});
+  Duration wnd = base * reo_wnd_mult_ / 4;
+  if (srtt) wnd = std::min(wnd, *srtt);
+  return wnd;
+}
+
+void Rack::on_recovery_exit() {
+  // §6.2 step 4: "Else if exiting Fast or RTO recovery: RACK.reo_wnd_persist -= 1; If
+  // RACK.reo_wnd_persist <= 0: RACK.reo_wnd_mult = 1".
+  if (--reo_wnd_persist_ <= 0) {
+    reo_wnd_persist_ = 0;
+    reo_wnd_mult_ = 1;
+  }
+}
+
+std::uint32_t Rack::detect_loss(Instant now, Duration reo_wnd) {
+  timer_.reset();
+  if (!xmit_ts_) return 0;
+  std::uint32_t newly_lost = 0;
+  Duration timeout{0};
+  for (Record& r : records_) {
+    // "For each segment, Segment, not acknowledged yet" (and not already lost: §6.2 sets a
+    // lost segment's xmit_ts to INFINITE_TS, so it is not judged again until resent).
+    if (r.sacked || r.lost) continue;
+    // Records are in sequence order, not send order (retransmissions), so every one is
+    // looked at.
+    if (!sent_after(*xmit_ts_, order_, r.xmit, r.order)) continue;
+    // "remaining = Segment.xmit_ts + RACK.rtt + RACK.reo_wnd - Now()".
+    auto remaining = (r.xmit + rtt_ + reo_wnd) - now;
+    if (remaining <= Duration{0}) {
+      r.lost = true;
+      newly_lost += static_cast<std::uint32_t>(r.end - r.start);
+    } else {
+      timeout = std::max(timeout, std::chrono::duration_cast<Duration>(remaining));
+    }
+  }
+  // §6.2 RACK_detect_loss_and_arm_timer(): "If timeout != 0: Arm the RACK timer".
+  if (timeout > Duration{0}) timer_ = now + timeout;
+  return newly_lost;
+}
+
+std::uint32_t Rack::on_rto(SeqNum snd_una, Instant now, Duration reo_wnd) {
+  timer_.reset();
+  std::uint32_t lost = 0;
+  bool first = true;
+  for (Record& r : records_) {
+    if (r.sacked || r.end <= snd_una) continue;
+    // §6.3: "the first segment is marked lost (it was sent an RTO ago); for all the other
+    // segments ... if Segment.xmit_ts + RACK.rtt + RACK.reo_wnd - Now() <= 0, mark lost".
+    if (!r.lost && (first || (r.xmit + rtt_ + reo_wnd) - now <= Duration{0})) {
+      r.lost = true;
+      lost += static_cast<std::uint32_t>(r.end - r.start);
+    }
+    first = false;
+  }
+  return lost;
+}
+
+void Rack::forget_sacks() {
+  for (Record& r : records_) r.sacked = false;
+}
+
+std::uint32_t Rack::pipe(SeqNum snd_una) const {
+  std::uint32_t pipe = 0;
+  for (const Record& r : records_) {
+    if (r.sacked || r.lost || r.end <= snd_una) continue;
+    pipe += static_cast<std::uint32_t>(r.end - seq_max(r.start, snd_una));
+  }
+  return pipe;
+}
+
+std::uint32_t Rack::lost_bytes(SeqNum snd_una) const {
+  std::uint32_t lost = 0;
+  for (const Record& r : records_)
+    if (r.lost && !r.sacked && snd_una < r.end)
+      lost += static_cast<std::uint32_t>(r.end - seq_max(r.start, snd_una));
+  return lost;
+}
+
+std::optional<Rack::Hole> Rack::next_lost(SeqNum snd_una) const {
+  for (const Record& r : records_) {
+    if (!r.lost || r.sacked || r.end <= snd_una) continue;
+    SeqNum s = seq_max(r.start, snd_una);
+    return Hole{s, static_cast<std::uint32_t>(r.end - s)};
+  }
+  return std::nullopt;
+}
+
+}  // namespace synack::tcp

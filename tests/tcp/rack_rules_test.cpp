@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: MIT
+// RACK (RFC 8985 §6, src/tcp/rack.cpp), scripted segment by segment in virtual time: losses
+// found by time instead of by three duplicate ACKs, the reordering window and its timer,
+// D-SACK widening it, lost retransmissions, the tail loss probe with RACK, and a lying peer.
+#include <string>
+#include <vector>
+
+#include "harness.hpp"
+
+namespace synack::tcp::test {
+namespace {
+
+constexpr std::uint32_t kMss = 536;  // the harness's peer sends no MSS option
+
+std::string text(std::size_t n) { return std::string(n, 'x'); }
+
+class Rack : public Harness {
+ protected:
+  Rack() { config.loss_detection = LossDetection::Rack; }
+  static SeqNum seg(int i) { return L + 1 + kMss * i; }
+  // The peer's ACK of `a` with SACK blocks of segment indexes [from, to); a block below `a`
+  // is a D-SACK (RFC 2883).
+  void ack(SeqNum a, std::initializer_list<std::pair<int, int>> sacked = {}) {
+    wire::TcpOptions o;
+    for (auto [from, to] : sacked) o.sack[o.sack_count++] = {seg(from).raw(), seg(to).raw()};
+    inject({.flags = ACK, .seq = R + 1, .ack = a, .options = o});
+  }
+  std::vector<int> sent() {
+    std::vector<int> v;
+    while (tx_pending() > 0) v.push_back(static_cast<int>((pop_tx().seq - seg(0)) / kMss));
+    return v;
+  }
+  // SACK in use, the handshake and the first data taking 20 ms each, so SRTT = RACK.min_RTT =
+  // RACK.rtt = 20 ms and reo_wnd = min(min_RTT / 4, SRTT) = 5 ms; `n` segments sent at once
+  // and the first acknowledged.
+  void in_flight_rtt_20ms(int n, int queued_more = 0) {
+    config.initial_window_segments = static_cast<std::uint32_t>(n);
+    wire::TcpOptions peer;
+    peer.sack_permitted = true;
+    open_active();
+    expect_tx({.flags = SYN, .seq = L});
+    expect_transition(State::Closed, State::SynSent);
+    advance(20ms);
+    inject({.flags = SYN | ACK, .seq = R, .ack = L + 1, .window = 65535, .options = peer});
+    expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 1});
+    expect_transition(State::SynSent, State::Established);
+    send(text(static_cast<std::size_t>(n + queued_more) * kMss));
+    ASSERT_EQ(sent().size(), static_cast<std::size_t>(n));
+    advance(20ms);
+    ack(seg(1));
+    sent();  // what the ACK's cwnd growth let out (queued_more)
+  }
+};
+
+// §6.2 step 5 and §6.3: one segment SACKed above a hole is not DupThresh (3), but RACK marks
+// the hole lost once RACK.rtt + reo_wnd has passed since it was sent: the reordering timer
+// fires reo_wnd (5 ms) after the SACK and the segment is retransmitted, with one DupAck.
+TEST_F(Rack, RFC8985_6_2_lost_by_time_after_reo_wnd_without_three_dupacks) {
+  in_flight_rtt_20ms(4);
+  ack(seg(1), {{2, 3}});  // segment 1 missing, 2 delivered
+  EXPECT_EQ(sent(), std::vector<int>{}) << "within the reordering window: not lost yet";
+  const Instant sacked_at = now;
+  auto at = fire_next_timer();
+  ASSERT_TRUE(at);
+  EXPECT_EQ(*at, sacked_at + 5ms) << "§6.3: the timer is due at xmit_ts + rtt + reo_wnd";
+  EXPECT_EQ(sent(), (std::vector<int>{1})) << "fast recovery on RACK's loss (§9.3)";
+  EXPECT_EQ(counters.tcp_rack_reorder_timeouts, 1u);
+  EXPECT_EQ(counters.tcp_fast_retransmits, 1u);
+  EXPECT_EQ(counters.tcp_rack_lost_bytes, kMss);
+  EXPECT_EQ(counters.tcp_rto_expirations, 0u);
+}
+
+// §6.2 step 4: reordering within reo_wnd is not loss — the "missing" segment's ACK arrives
+// before the timer, nothing is retransmitted and the timer is gone.
+TEST_F(Rack, RFC8985_6_2_reordering_within_reo_wnd_is_not_marked_lost) {
+  in_flight_rtt_20ms(4);
+  ack(seg(1), {{2, 3}});
+  advance(3ms);
+  ack(seg(4));  // segment 1 arrived late: everything acknowledged
+  run_timers_until(now + 1s);
+  EXPECT_EQ(sent(), std::vector<int>{});
+  EXPECT_EQ(counters.tcp_rack_reorder_timeouts, 0u);
+  EXPECT_EQ(counters.tcp_retransmitted_segments, 0u);
+  EXPECT_FALSE(conn().next_deadline()) << "nothing in flight, no timer left";
+}
+
+// §6.2 step 4: with DupThresh segments SACKed above it and no reordering seen, reo_wnd is 0:
+// the hole is lost on the ACK itself (what DupThresh would do, no timer).
+TEST_F(Rack, RFC8985_6_2_three_SACKed_segments_mean_reo_wnd_zero) {
+  in_flight_rtt_20ms(6);
+  ack(seg(1), {{2, 5}});
+  EXPECT_EQ(sent(), (std::vector<int>{1}));
+  EXPECT_EQ(counters.tcp_rack_reorder_timeouts, 0u);
+}
+
+// §6.2 step 4: a D-SACK (the peer got a segment twice) widens the window: reo_wnd_mult 2,
+// reo_wnd = 2 * min_RTT / 4 = 10 ms, so the same SACK as above waits 10 ms instead of 5.
+TEST_F(Rack, RFC8985_6_2_DSACK_widens_reo_wnd) {
+  in_flight_rtt_20ms(4);
+  ack(seg(1), {{0, 1}});  // D-SACK: below the cumulative ACK
+  EXPECT_EQ(counters.tcp_dsacks_received, 1u);
+  ack(seg(1), {{2, 3}});
+  const Instant sacked_at = now;
+  auto at = fire_next_timer();
+  ASSERT_TRUE(at);
+  EXPECT_EQ(*at, sacked_at + 10ms);
+  EXPECT_EQ(sent(), (std::vector<int>{1}));
+}
+
+// §6.2 step 4: "RACK.dsack_round": many D-SACKs in one round trip widen the window once — a
+// peer sending D-SACKs at random cannot stretch it without bound.
+TEST_F(Rack, RFC8985_6_2_DSACKs_widen_once_per_round) {
+  in_flight_rtt_20ms(4);
+  for (int i = 0; i < 20; ++i) ack(seg(1), {{0, 1}});
+  ack(seg(1), {{2, 3}});
+  const Instant sacked_at = now;
+  auto at = fire_next_timer();
+  ASSERT_TRUE(at);
+  EXPECT_EQ(*at, sacked_at + 10ms) << "mult 2, not 21";
+  EXPECT_EQ(sent(), (std::vector<int>{1}));
+}
+
+// §6.2: a retransmission is judged like any segment — when data sent after it is SACKed and
+// RACK.rtt has passed, it is lost again and resent (RFC 6675 alone never resends a range;
+// DupThresh's lost-retransmission rule would want 3 segments SACKed above it).
+TEST_F(Rack, RFC8985_6_2_lost_retransmission_detected_and_resent) {
+  in_flight_rtt_20ms(8, 20);  // 0..7 at t0; the ACK of 0 at 20 ms let 8 and 9 out
+  ack(seg(1), {{2, 5}});      // 1 lost: fast retransmit at once
+  EXPECT_EQ(sent(), (std::vector<int>{1}));
+  advance(1ms);
+  ack(seg(1), {{2, 8}});  // more delivered: PRR sends new data, after the retransmission
+  auto after = sent();
+  ASSERT_FALSE(after.empty());
+  EXPECT_GE(after.front(), 10);
+  const int new_seg = after.front();
+  advance(20ms);
+  // The new segment is SACKed, segment 1 (its retransmission, older) is not: lost again.
+  ack(seg(1), {{2, new_seg + 1}});
+  auto again = sent();
+  ASSERT_FALSE(again.empty());
+  EXPECT_EQ(again.front(), 1) << "the lost retransmission goes first";
+  EXPECT_EQ(counters.tcp_rto_expirations, 0u);
+}
+
+// §7 with RACK: the last segment is lost, nothing after it can be SACKed; the probe (the
+// last segment again) is acknowledged with everything — the loss repaired without an RTO.
+TEST_F(Rack, RFC8985_7_probe_after_the_last_segments_loss) {
+  config.tail_loss_probe = true;
+  in_flight_rtt_20ms(4);
+  ack(seg(3));  // 0..2 delivered, 3 lost
+  auto at = fire_next_timer();
+  ASSERT_TRUE(at);
+  auto probe = pop_tx();
+  EXPECT_EQ(probe.seq, seg(3));
+  EXPECT_TRUE(probe.retransmission);
+  EXPECT_EQ(counters.tcp_loss_probes, 1u);
+  advance(20ms);
+  ack(seg(4));
+  EXPECT_EQ(counters.tcp_loss_probe_repairs, 1u);
+  EXPECT_EQ(counters.tcp_rto_expirations, 0u);
+  EXPECT_FALSE(conn().next_deadline());
+}
+
+// §7.3: with unsent data the peer's window allows (here cwnd-limited), the probe is a new
+// segment, not a retransmission; its SACK then lets RACK mark the unacknowledged ones lost.
+TEST_F(Rack, RFC8985_7_3_probe_sends_new_data_when_the_window_allows) {
+  config.tail_loss_probe = true;
+  in_flight_rtt_20ms(4, 40);  // cwnd-limited: data is queued that the peer's window allows
+  const SeqNum snd_max = conn().status().snd_nxt;
+  auto at = fire_next_timer();
+  ASSERT_TRUE(at);
+  auto probe = pop_tx();
+  EXPECT_EQ(tx_pending(), 0u);
+  EXPECT_EQ(probe.seq, snd_max) << "the next unsent segment";
+  EXPECT_EQ(probe.payload.size(), kMss);
+  EXPECT_FALSE(probe.retransmission);
+  EXPECT_EQ(counters.tcp_loss_probes, 1u);
+  EXPECT_EQ(counters.tcp_retransmitted_segments, 0u);
+}
+
+// Bad input (issue 10): SACK blocks outside the window, ACKs of data never sent and reversed
+// blocks deliver nothing to RACK, mark nothing lost and draw no retransmission.
+TEST_F(Rack, lying_peer_cannot_make_it_retransmit) {
+  in_flight_rtt_20ms(4);
+  for (int i = 0; i < 50; ++i) {
+    wire::TcpOptions o;
+    o.sack[0] = {(seg(10) + static_cast<std::uint32_t>(i)).raw(), seg(20).raw()};  // beyond
+    o.sack[1] = {seg(3).raw(), seg(2).raw()};                                      // reversed
+    o.sack[2] = {(seg(0) - 100000).raw(), (seg(0) - 99000).raw()};                 // far below
+    o.sack_count = 3;
+    inject({.flags = ACK, .seq = R + 1, .ack = seg(1), .options = o});
+    inject({.flags = ACK, .seq = R + 1, .ack = seg(30)});  // never sent
+    advance(1ms);
+  }
+  std::vector<SentSegment> out;
+  while (tx_pending() > 0) out.push_back(pop_tx());
+  for (const auto& s : out) EXPECT_TRUE(s.payload.empty()) << describe(s);
+  EXPECT_EQ(counters.tcp_retransmitted_segments, 0u);
+  EXPECT_EQ(counters.tcp_rack_lost_bytes, 0u);
+  EXPECT_EQ(counters.tcp_fast_retransmits, 0u);
+  EXPECT_GT(counters.drop_sack_invalid, 0u);
+  EXPECT_GT(counters.drop_ack_future, 0u);
+}
+
+// The old behaviour stays selectable: with DupThresh only, one SACKed segment never makes a
+// loss (no timer), and the RTO finds it.
+TEST_F(Rack, DupThresh_selectable_one_SACK_is_not_a_loss) {
+  config.loss_detection = LossDetection::DupThresh;
+  in_flight_rtt_20ms(4);
+  ack(seg(1), {{2, 3}});
+  fire_next_timer();
+  EXPECT_EQ(sent(), (std::vector<int>{1}));
+  EXPECT_EQ(counters.tcp_rto_expirations, 1u);
+  EXPECT_EQ(counters.tcp_rack_reorder_timeouts, 0u);
+}
+
+// Issue 14: RACK costs an idle connection one pointer; its state is made with the first data.
+TEST(RackMemory, an_idle_connection_holds_no_RACK_state) {
+  EXPECT_LE(sizeof(Connection), 816u);
+  // What a connection that has sent data keeps between flights: the RACK variables only.
+  EXPECT_LE(sizeof(synack::tcp::Rack), 160u);
+}
+
+// The records follow what is in flight; once all is ACKed no timer is left.
+TEST_F(Rack, RFC8985_6_1_records_empty_when_nothing_is_in_flight) {
+  in_flight_rtt_20ms(4);
+  ack(seg(1), {{2, 3}});
+  ack(seg(4));
+  EXPECT_FALSE(conn().next_deadline()) << "no RTO, no reordering timer";
+  EXPECT_EQ(counters.tcp_retransmitted_segments, 0u);
+}
+
+}  // namespace
+}  // namespace synack::tcp::test
