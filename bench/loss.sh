@@ -19,7 +19,9 @@
 #   LOG_DIR=DIR                      keep every run's JSON line and synack's counters there
 #   FROM_LOG_DIR=DIR                 no measuring: the tables from a LOG_DIR of an earlier run
 #                                    (its results.jsonl, counters.jsonl); the simulator still runs
-#   SYNACK_FLAGS="--tail-loss-probe" more `synack serve` options (e.g. TCP choices under test)
+#   SYNACK_FLAGS="--tail-loss-probe" more `synack serve` options (e.g. TCP choices under test);
+#                                    SYNACK_FLAGS="--cc bbr" makes synack's contender BBR, to
+#                                    compare with kernel-bbr (the table's header follows)
 #
 # Needs root, /dev/net/tun, iproute2, nftables, ethtool and python3. Addresses: 198.18.0.0/24 on
 # the TUN, 198.18.1.0/24 (client-router) and 198.18.2.0/24 (router-server) on veth pairs, nothing
@@ -325,7 +327,7 @@ if [ -n "${LOG_DIR:-}" ]; then
 fi
 
 python3 - "$tmp" "$out" "$RUNS" "$RUN_TIMEOUT" "$command_line" "$rev" "$load_at_start" "$SIM_SEEDS" <<'EOF'
-import json, os, platform, statistics, sys, datetime
+import json, os, platform, re, statistics, sys, datetime
 tmp, out, runs, limit, command, rev, load_at_start, seeds = sys.argv[1:9]
 rows = [json.loads(l) for l in open(f"{tmp}/results.jsonl") if l.strip()]
 sims = [json.loads(l) for l in open(f"{tmp}/sim.jsonl") if l.strip()]
@@ -347,10 +349,12 @@ def cell(size, loss, label, direction):
 def mib(n):
     return f"{n / 1048576:g} MiB"
 
+# synack's congestion control: CUBIC unless SYNACK_FLAGS chose another (--cc bbr).
+synack_cc = (re.search(r"--cc[ =](\w+)", command) or [None, "cubic"])[1].upper()
 tables = []
 for size in dict.fromkeys(r["size"] for r in rows):
     lines = [f"**{mib(size)}**, median seconds of {runs} runs (a run that takes over {limit} s fails):", "",
-             "| loss each way | synack sends (CUBIC) | kernel sends (CUBIC) | kernel sends (BBR) | synack receives (CUBIC sender) | kernel receives (CUBIC sender) | kernel receives (BBR sender) | router dropped / passed |",
+             f"| loss each way | synack sends ({synack_cc}) | kernel sends (CUBIC) | kernel sends (BBR) | synack receives (CUBIC sender) | kernel receives (CUBIC sender) | kernel receives (BBR sender) | router dropped / passed |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for loss in dict.fromkeys(r["loss"] for r in rows if r["size"] == size):
         cells = [cell(size, loss, l, d) for d in ("get", "put") for l in ("synack", "kernel-cubic", "kernel-bbr")]
