@@ -15,10 +15,13 @@
 #   RUNS=5 RUN_TIMEOUT=120           runs per cell (the median is reported), seconds per run
 #   BIG_MAX_LOSS=20                  the largest size only up to this loss (a reduced matrix)
 #   SIM_DELAYS_MS="1 25 100" SIM_SEEDS=5 SIM=1   the simulator sweep (RTTs; SIM=0 skips it)
+#   SIM_CCS="cubic bbr"              congestion controls the simulator sweep compares
 #   LOG_DIR=DIR                      keep every run's JSON line and synack's counters there
 #   FROM_LOG_DIR=DIR                 no measuring: the tables from a LOG_DIR of an earlier run
 #                                    (its results.jsonl, counters.jsonl); the simulator still runs
-#   SYNACK_FLAGS="--tail-loss-probe" more `synack serve` options (e.g. TCP choices under test)
+#   SYNACK_FLAGS="--tail-loss-probe" more `synack serve` options (e.g. TCP choices under test);
+#                                    SYNACK_FLAGS="--cc bbr" makes synack's contender BBR, to
+#                                    compare with kernel-bbr (the table's header follows)
 #
 # Needs root, /dev/net/tun, iproute2, nftables, ethtool and python3. Addresses: 198.18.0.0/24 on
 # the TUN, 198.18.1.0/24 (client-router) and 198.18.2.0/24 (router-server) on veth pairs, nothing
@@ -46,6 +49,7 @@ BIG_MAX_LOSS=${BIG_MAX_LOSS:-20}
 SIM=${SIM:-1}
 SIM_DELAYS_MS=${SIM_DELAYS_MS:-1 25 100}
 SIM_SEEDS=${SIM_SEEDS:-5}
+SIM_CCS=${SIM_CCS:-cubic bbr}
 rev=${SYNACK_REV:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src include 2>/dev/null || echo ' + uncommitted changes')}
 command_line="SYNACK_FLAGS=\"${SYNACK_FLAGS:-}\" LOSSES=\"$LOSSES\" SIZES=\"$SIZES\" RUNS=$RUNS RUN_TIMEOUT=$RUN_TIMEOUT BIG_MAX_LOSS=$BIG_MAX_LOSS SIM=$SIM bench/loss.sh"
 for p in $LOSSES; do
@@ -300,15 +304,17 @@ if [ "$SIM" = 1 ]; then
     for loss in $LOSSES; do
       if [ "$size" != "${SIZES%% *}" ] && [ "$loss" -gt "$BIG_MAX_LOSS" ]; then continue; fi
       for rtt in $SIM_DELAYS_MS; do
-        for seed in $(seq "$SIM_SEEDS"); do
-          line=$(timeout "$RUN_TIMEOUT" "$synack" sim bulk --bytes "$size" --loss "0.$(printf %02d "$loss")" \
-                   --delay "$(python3 -c "print($rtt / 2)")" --seed "$seed" --json 2>/dev/null | tail -1 ||
-                 echo '{"hung": true, "virtual_seconds": null, "failure": "wall-clock limit"}')
-          python3 -c '
+        for cc in $SIM_CCS; do
+          for seed in $(seq "$SIM_SEEDS"); do
+            line=$(timeout "$RUN_TIMEOUT" "$synack" sim bulk --bytes "$size" --loss "0.$(printf %02d "$loss")" \
+                     --delay "$(python3 -c "print($rtt / 2)")" --seed "$seed" --cc "$cc" --json 2>/dev/null | tail -1 ||
+                   echo '{"hung": true, "virtual_seconds": null, "failure": "wall-clock limit"}')
+            python3 -c '
 import json, sys
 r = json.loads(sys.argv[1])
-r.update(size=int(sys.argv[2]), loss=int(sys.argv[3]), rtt=float(sys.argv[4]))
-print(json.dumps(r))' "$line" "$size" "$loss" "$rtt" >>"$tmp/sim.jsonl"
+r.update(size=int(sys.argv[2]), loss=int(sys.argv[3]), rtt=float(sys.argv[4]), cc=sys.argv[5])
+print(json.dumps(r))' "$line" "$size" "$loss" "$rtt" "$cc" >>"$tmp/sim.jsonl"
+          done
         done
       done
     done
@@ -321,7 +327,7 @@ if [ -n "${LOG_DIR:-}" ]; then
 fi
 
 python3 - "$tmp" "$out" "$RUNS" "$RUN_TIMEOUT" "$command_line" "$rev" "$load_at_start" "$SIM_SEEDS" <<'EOF'
-import json, os, platform, statistics, sys, datetime
+import json, os, platform, re, statistics, sys, datetime
 tmp, out, runs, limit, command, rev, load_at_start, seeds = sys.argv[1:9]
 rows = [json.loads(l) for l in open(f"{tmp}/results.jsonl") if l.strip()]
 sims = [json.loads(l) for l in open(f"{tmp}/sim.jsonl") if l.strip()]
@@ -343,10 +349,12 @@ def cell(size, loss, label, direction):
 def mib(n):
     return f"{n / 1048576:g} MiB"
 
+# synack's congestion control: CUBIC unless SYNACK_FLAGS chose another (--cc bbr).
+synack_cc = (re.search(r"--cc[ =](\w+)", command) or [None, "cubic"])[1].upper()
 tables = []
 for size in dict.fromkeys(r["size"] for r in rows):
     lines = [f"**{mib(size)}**, median seconds of {runs} runs (a run that takes over {limit} s fails):", "",
-             "| loss each way | synack sends (CUBIC) | kernel sends (CUBIC) | kernel sends (BBR) | synack receives (CUBIC sender) | kernel receives (CUBIC sender) | kernel receives (BBR sender) | router dropped / passed |",
+             f"| loss each way | synack sends ({synack_cc}) | kernel sends (CUBIC) | kernel sends (BBR) | synack receives (CUBIC sender) | kernel receives (CUBIC sender) | kernel receives (BBR sender) | router dropped / passed |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for loss in dict.fromkeys(r["loss"] for r in rows if r["size"] == size):
         cells = [cell(size, loss, l, d) for d in ("get", "put") for l in ("synack", "kernel-cubic", "kernel-bbr")]
@@ -358,13 +366,15 @@ for size in dict.fromkeys(r["size"] for r in rows):
 sim_tables = []
 for size in dict.fromkeys(s["size"] for s in sims):
     rtts = list(dict.fromkeys(s["rtt"] for s in sims if s["size"] == size))
+    ccs = list(dict.fromkeys(s.get("cc", "cubic") for s in sims if s["size"] == size))
+    cols = [(r, c) for r in rtts for c in ccs]
     lines = [f"**{mib(size)}** in the simulator, median virtual seconds over seeds 1–{seeds}:", "",
-             "| loss each way | " + " | ".join(f"RTT {r:g} ms" for r in rtts) + " |",
-             "|---:|" + "---:|" * len(rtts)]
+             "| loss each way | " + " | ".join(f"RTT {r:g} ms, {c.upper()}" for r, c in cols) + " |",
+             "|---:|" + "---:|" * len(cols)]
     for loss in dict.fromkeys(s["loss"] for s in sims if s["size"] == size):
         cells = []
-        for rtt in rtts:
-            rs = [s for s in sims if (s["size"], s["loss"], s["rtt"]) == (size, loss, rtt)]
+        for rtt, cc in cols:
+            rs = [s for s in sims if (s["size"], s["loss"], s["rtt"], s.get("cc", "cubic")) == (size, loss, rtt, cc)]
             ok = [s["virtual_seconds"] for s in rs if not s.get("hung") and s.get("intact", False)]
             cells.append(median_cell(ok, len(rs) - len(ok), len(rs)))
         lines.append(f"| {loss} % | " + " | ".join(cells) + " |")
@@ -396,7 +406,7 @@ Machine: {machine}. synack built (Release) from {rev}.
 {body}
 
 The simulator (`synack sim bulk --bytes N --loss P --delay RTT/2 --seed S`), the same sizes and
-losses both ways at three RTTs, synack against synack (CUBIC), 256 KiB buffers:
+losses both ways at three RTTs, synack against synack (CUBIC and BBR: `--cc`), 256 KiB buffers:
 
 {sim_body}
 

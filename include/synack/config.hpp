@@ -6,13 +6,37 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string_view>
 
 #include "synack/memory_budget.hpp"
 #include "synack/time.hpp"
 
 namespace synack {
 
-enum class CongestionAlgorithm : std::uint8_t { Cubic, NewReno };
+// CUBIC (RFC 9438, the default), NewReno (RFC 5681/6582), BBR (draft-ietf-ccwg-bbr, BBRv3;
+// paced, and allocates a delivery-rate estimator per connection).
+enum class CongestionAlgorithm : std::uint8_t { Cubic, NewReno, Bbr };
+
+// The names the command line and status use ("cubic", "newreno", "bbr"), as Linux's
+// TCP_CONGESTION names them ("reno" is taken for NewReno too).
+constexpr std::optional<CongestionAlgorithm> congestion_from_name(std::string_view name) {
+  if (name == "cubic") return CongestionAlgorithm::Cubic;
+  if (name == "newreno" || name == "reno") return CongestionAlgorithm::NewReno;
+  if (name == "bbr") return CongestionAlgorithm::Bbr;
+  return std::nullopt;
+}
+constexpr std::string_view congestion_name(CongestionAlgorithm c) {
+  switch (c) {
+    case CongestionAlgorithm::Cubic:
+      return "cubic";
+    case CongestionAlgorithm::NewReno:
+      return "newreno";
+    case CongestionAlgorithm::Bbr:
+      return "bbr";
+  }
+  return "?";
+}
+
 // How the sender decides a segment is lost (with SACK in use; without SACK both fall back on
 // RFC 5681/6582 duplicate ACKs). Rack: RFC 8985 RACK, by time — the default, as in Linux.
 // DupThresh: RFC 6675 IsLost only (DupThresh SACKed segments above a hole).

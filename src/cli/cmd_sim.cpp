@@ -154,8 +154,8 @@ void register_bulk(CLI::App* sim) {
   cmd->add_option("--delay", a->delay_ms, "one-way delay, milliseconds (default 1)");
   cmd->add_option("--rate", a->rate_mbit, "link rate in Mbit/s (default unlimited)");
   cmd->add_option("--seed", a->seed, "seed for faults, ISNs and data");
-  cmd->add_option("--cc", a->cc, "congestion control: cubic or newreno")
-      ->check(CLI::IsMember({"cubic", "newreno"}));
+  cmd->add_option("--cc", a->cc, "congestion control: cubic, newreno or bbr")
+      ->check(CLI::IsMember({"cubic", "newreno", "bbr"}));
   cmd->add_option("--loss-detection", a->loss_detection,
                   "loss detection with SACK: rack (RFC 8985, default) or dupthresh (RFC 6675)")
       ->check(CLI::IsMember({"rack", "dupthresh"}));
@@ -177,7 +177,7 @@ void register_bulk(CLI::App* sim) {
     o.link.corrupt = a->corrupt;
     o.link.delay = std::chrono::microseconds(static_cast<std::int64_t>(a->delay_ms * 1000));
     o.link.rate_bps = static_cast<std::uint64_t>(a->rate_mbit * 1e6);
-    o.congestion = a->cc == "newreno" ? CongestionAlgorithm::NewReno : CongestionAlgorithm::Cubic;
+    o.congestion = congestion_from_name(a->cc).value_or(CongestionAlgorithm::Cubic);
     o.loss_detection =
         a->loss_detection == "dupthresh" ? LossDetection::DupThresh : LossDetection::Rack;
     o.tail_loss_probe = a->tlp;

@@ -61,6 +61,9 @@ void add_net_options(CLI::App* cmd, NetOptions& o) {
   cmd->add_flag("--tail-loss-probe", o.tail_loss_probe,
                 "send a tail loss probe before the RTO (RFC 8985 §7; needs SACK)")
       ->group(group);
+  cmd->add_option("--cc", o.cc, "congestion control: cubic (default), newreno or bbr")
+      ->check(CLI::IsMember({"cubic", "newreno", "reno", "bbr"}))
+      ->group(group);
   cmd->add_option("--profile", o.profile,
                   "TCP choices: rfc (default) or linux (synack::profiles, docs/conformance.md)")
       ->check(CLI::IsMember({"rfc", "linux"}))
@@ -229,6 +232,7 @@ bool NetEnvironment::build_stack(const NetOptions& o, bool intercept, std::strin
   if (o.rcvbuf) config.tcp.receive_buffer = o.rcvbuf;
   if (o.sndbuf) config.tcp.send_buffer = o.sndbuf;
   if (o.tail_loss_probe) config.tcp.tail_loss_probe = true;
+  if (auto cc = congestion_from_name(o.cc)) config.tcp.congestion = *cc;
   config.intercept = intercept;
   if (o.max_memory > 0) config.memory_budget = std::make_shared<MemoryBudget>(o.max_memory);
   if (o.syn_cookies == "always") config.syn_cookies = SynCookieMode::Always;

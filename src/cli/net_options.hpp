@@ -54,6 +54,7 @@ struct NetOptions {
   bool trace_segments = false;
   bool stats = false;
   bool tail_loss_probe = false;  // TcpConfig::tail_loss_probe (RFC 8985 §7)
+  std::string cc;                // TcpConfig::congestion by name; empty: the profile's
   std::string profile = "rfc";   // synack::profiles::by_name: "rfc" or "linux"
   unsigned busy_poll_us = 0;     // os::EventLoop::Options::busy_poll
   // Issue 11 §4 and §1 (run and serve only, add_server_options): the memory budget in bytes

@@ -10,16 +10,6 @@
 namespace synack::control {
 namespace {
 
-std::string_view congestion_name(CongestionAlgorithm c) {
-  switch (c) {
-    case CongestionAlgorithm::Cubic:
-      return "cubic";
-    case CongestionAlgorithm::NewReno:
-      return "newreno";
-  }
-  return "?";
-}
-
 // Builds one flat JSON object (nlohmann-json, keys in the order they are added).
 class JsonLine {
  public:

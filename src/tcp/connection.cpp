@@ -46,6 +46,8 @@ Connection::Connection(SharedTcpConfig config, ConnectionContext context, wire::
   snd_sml_ = isn;
   assert(context_.counters && "ConnectionContext::counters is required");
   loss_.set_high_rxt(isn);
+  // BBR: the delivery-rate estimator and pacer, allocated only for it (connection_rate.cpp).
+  if (cc_.uses_rate_samples()) rate_ = std::make_unique<RateState>();
 }
 
 Connection Connection::for_listener(SharedTcpConfig config, ConnectionContext context,
@@ -98,6 +100,7 @@ void Connection::set_keepalive(bool on, Duration idle, Duration interval, std::u
 
 void Connection::set_congestion(CongestionAlgorithm a) {
   cc_ = AnyCongestionControl(a, effective_mss(), config_->initial_window_segments);
+  rate_ = cc_.uses_rate_samples() ? std::make_unique<RateState>() : nullptr;
   config_.edit().congestion = a;
 }
 
@@ -387,6 +390,9 @@ std::optional<Instant> Connection::next_deadline() const {
   // RFC 8985 §6.3 reordering timer, kept in the Rack (no slot for connections without one).
   if (rack_ && rack_->timer() && (!earliest || *rack_->timer() < *earliest))
     earliest = rack_->timer();
+  // draft-ietf-ccwg-bbr §5.6.2: data held back by the pacer (BBR only).
+  if (rate_ && rate_->pacer.deadline && (!earliest || *rate_->pacer.deadline < *earliest))
+    earliest = rate_->pacer.deadline;
   return earliest;
 }
 
@@ -431,6 +437,11 @@ void Connection::on_timer(Instant now, SegmentSink& out) {
     ++context_.counters->tcp_delayed_acks;
     pingpong_ = false;  // follows Linux (tcp_delack_timer_handler): a missed delayed ACK ends it
     send_ack(now, out);
+  }
+  // The pacing time came (BBR): send what the windows allow.
+  if (rate_ && rate_->pacer.deadline && *rate_->pacer.deadline <= now) {
+    rate_->pacer.deadline.reset();
+    output(now, out);
   }
 }
 

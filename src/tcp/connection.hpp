@@ -184,6 +184,10 @@ class Connection {
     c.user_timeout = user_timeout;
   }
   void set_congestion(CongestionAlgorithm a);
+  // BBR's model and the rate estimator behind it (null for the other algorithms): for tests
+  // and status.
+  const Bbr* bbr() const { return cc_.bbr(); }
+  const RateState* rate_state() const { return rate_.get(); }
   void set_context(ConnectionContext context) {
     assert(context.counters && "ConnectionContext::counters is required");
     context_ = context;
@@ -306,6 +310,17 @@ class Connection {
   // RFC 2883 §4 / RFC 3708 §3: the first SACK block reports a duplicate.
   bool has_dsack(const Segment& seg) const;
   std::unique_ptr<Rack> rack_;  // made when data first goes out under RACK
+
+  // --- delivery rate and pacing, for BBR only (connection_rate.cpp; rate_ is null otherwise) ---
+  // One transmission of [seq, end): the rate snapshot (draft-cheng §3.2) and the pacer.
+  void rate_on_send(SeqNum seq, SeqNum end, Instant now, bool retransmission);
+  // An ACK was processed: a rate sample (draft-cheng §3.3) for the congestion control.
+  void rate_on_ack(SeqNum una_before, std::uint32_t sacked_before, Instant now);
+  // Whether the pacer holds data back at `now` (and, if so, arms its deadline).
+  bool pacing_holds(Instant now);
+  // After output(): app-limited detection (draft-cheng §3.4).
+  void rate_after_output();
+  std::unique_ptr<RateState> rate_;
 
   // --- timers (connection.cpp) ---
   void on_retransmit_timeout(Instant now, SegmentSink& out);

@@ -476,6 +476,7 @@ bool Connection::process_ack(const Segment& seg, Instant now, SegmentSink& out) 
     if (delivered > 0 || !prr_before)
       apply_prr(static_cast<std::uint32_t>(std::max<std::int64_t>(delivered, 0)));
   }
+  rate_on_ack(una_before, sacked_before, now);  // BBR: a rate sample (connection_rate.cpp)
   // RFC 8985 §7.2: restart the PTO "upon receiving an ACK that cumulatively acknowledges data".
   if (new_data_acked) schedule_loss_probe(now);
   update_send_window(seg, now);

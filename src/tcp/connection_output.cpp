@@ -244,6 +244,7 @@ void Connection::send_data_segment(SeqNum seq, std::uint32_t len, bool fin, Inst
   // More than one packet's payload: the link cuts it (only new data comes in bursts).
   const std::uint32_t per_packet = effective_mss() - sack_option_bytes();
   if (len > per_packet) seg.gso_size = static_cast<std::uint16_t>(per_packet);
+  rate_on_send(seq, seq + len + (fin ? 1 : 0), now, retransmission);  // BBR (connection_rate.cpp)
   emit(seg, now, out);
   snd_max_ = seq_max(snd_max_, seq + len + (fin ? 1 : 0));
   // RFC 6298 §5.1: start the timer when data goes out and it is not running.
@@ -388,12 +389,18 @@ void Connection::output(Instant now, SegmentSink& out) {
       config_->gso_max_bytes > mss ? config_->gso_max_bytes / mss * mss : mss;
   bool sent_any = false;
   // RFC 6675 §5 (C): during SACK recovery, holes judged lost go first, while pipe allows.
+  // (pacing_holds(): BBR's pacer, false for the other algorithms.)
   if (sack_driven() && use_rack() && rack_) {
-    for (int guard = 0; guard < 1024 && rack_retransmit_next(now, out); ++guard) sent_any = true;
-  } else if (sack_driven()) {
-    for (int guard = 0; guard < 64 && resend_lost_retransmission(now, out); ++guard)
+    for (int guard = 0; guard < 1024 && !pacing_holds(now) && rack_retransmit_next(now, out);
+         ++guard)
       sent_any = true;
-    for (int guard = 0; guard < 1024 && sack_retransmit_next(now, out); ++guard) sent_any = true;
+  } else if (sack_driven()) {
+    for (int guard = 0; guard < 64 && !pacing_holds(now) && resend_lost_retransmission(now, out);
+         ++guard)
+      sent_any = true;
+    for (int guard = 0; guard < 1024 && !pacing_holds(now) && sack_retransmit_next(now, out);
+         ++guard)
+      sent_any = true;
   }
   for (int guard = 0; guard < 4096; ++guard) {
     SeqNum data_end = fin_seq();
@@ -434,6 +441,7 @@ void Connection::output(Instant now, SegmentSink& out) {
           arm(Timer::Persist, now + kSwsOverride);
         break;
       }
+      if (pacing_holds(now)) break;  // BBR: not before the pacing time (connection_rate.cpp)
       force_send_ = false;
       bool fin = fin_queued_ && snd_nxt_ + len == data_end;
       bool retransmission = snd_nxt_ < snd_max_;
@@ -461,6 +469,7 @@ void Connection::output(Instant now, SegmentSink& out) {
     arm(Timer::Persist, now + rtt_.rto());
   }
   if (ack_now_ && !sent_any) send_ack(now, out);
+  rate_after_output();  // BBR: app-limited detection (connection_rate.cpp)
 }
 
 }  // namespace synack::tcp

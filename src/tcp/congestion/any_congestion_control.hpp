@@ -6,6 +6,7 @@
 
 #include <variant>
 
+#include "tcp/congestion/bbr.hpp"
 #include "tcp/congestion/cubic.hpp"
 #include "tcp/congestion/new_reno.hpp"
 
@@ -21,18 +22,43 @@ class AnyCongestionControl {
   CongestionAlgorithm algorithm() const { return get().algorithm(); }
   std::uint32_t cwnd() const { return get().cwnd(); }
   std::uint32_t ssthresh() const { return get().ssthresh(); }
-  void set_mss(std::uint32_t mss) { get().set_mss(mss); }
+  // Each call goes to the algorithm's own member: BBR hides RFC 5681's responses with its own.
+  void set_mss(std::uint32_t mss) {
+    std::visit([&](auto& cc) { cc.set_mss(mss); }, impl_);
+  }
   void on_ack(std::uint32_t acked, Instant now, std::optional<Duration> rtt) {
-    get().on_ack(acked, now, rtt);
+    std::visit([&](auto& cc) { cc.on_ack(acked, now, rtt); }, impl_);
   }
   void on_congestion_event(std::uint32_t flight_size, Instant now) {
-    get().on_congestion_event(flight_size, now);
+    std::visit([&](auto& cc) { cc.on_congestion_event(flight_size, now); }, impl_);
   }
-  void on_recovery_exit() { get().on_recovery_exit(); }
-  void on_rto(std::uint32_t flight_size, Instant now) { get().on_rto(flight_size, now); }
-  void inflate(std::uint32_t bytes) { get().inflate(bytes); }
-  void set_recovery_cwnd(std::uint32_t bytes) { get().set_recovery_cwnd(bytes); }
-  void partial_ack(std::uint32_t acked) { get().partial_ack(acked); }
+  void on_recovery_exit() {
+    std::visit([](auto& cc) { cc.on_recovery_exit(); }, impl_);
+  }
+  void on_rto(std::uint32_t flight_size, Instant now) {
+    std::visit([&](auto& cc) { cc.on_rto(flight_size, now); }, impl_);
+  }
+  void inflate(std::uint32_t bytes) {
+    std::visit([&](auto& cc) { cc.inflate(bytes); }, impl_);
+  }
+  void set_recovery_cwnd(std::uint32_t bytes) {
+    std::visit([&](auto& cc) { cc.set_recovery_cwnd(bytes); }, impl_);
+  }
+  void partial_ack(std::uint32_t acked) {
+    std::visit([&](auto& cc) { cc.partial_ack(acked); }, impl_);
+  }
+  // Model-based algorithms (BBR): driven by delivery-rate samples and paced. The others are
+  // neither (they allocate no RateState and send as cwnd allows).
+  bool uses_rate_samples() const { return std::holds_alternative<Bbr>(impl_); }
+  void on_rate_sample(const RateSample& rs, const BbrAck& ack, DeliveryRate& rate) {
+    if (auto* bbr = std::get_if<Bbr>(&impl_)) bbr->on_rate_sample(rs, ack, rate);
+  }
+  // Bytes per second; 0: not paced.
+  std::uint64_t pacing_rate() const {
+    const auto* bbr = std::get_if<Bbr>(&impl_);
+    return bbr ? bbr->pacing_rate() : 0;
+  }
+  const Bbr* bbr() const { return std::get_if<Bbr>(&impl_); }
 
   CongestionControl& get() {
     return std::visit([](auto& cc) -> CongestionControl& { return cc; }, impl_);
@@ -42,11 +68,13 @@ class AnyCongestionControl {
   }
 
  private:
-  using Impl = std::variant<Cubic, NewReno>;
+  using Impl = std::variant<Cubic, NewReno, Bbr>;
   static Impl make(CongestionAlgorithm algorithm, std::uint32_t mss, std::uint32_t iw) {
     switch (algorithm) {
       case CongestionAlgorithm::NewReno:
         return NewReno(mss, iw);
+      case CongestionAlgorithm::Bbr:
+        return Bbr(mss, iw);
       case CongestionAlgorithm::Cubic:
         break;
     }

@@ -8,7 +8,7 @@
 // lives in this base. An algorithm supplies two things: its growth in congestion avoidance
 // and its ssthresh after a loss (see new_reno.hpp, cubic.hpp). Adding a third is one header
 // with those two functions, listed in any_congestion_control.hpp.
-// (Header-only: the build globs src/tcp/*.cpp only, and this folder is not in it.)
+// (The build globs src/tcp/congestion/*.cpp too: BBR keeps its model in bbr.cpp.)
 #pragma once
 
 #include <algorithm>
