@@ -207,6 +207,7 @@ Expected<pid_t, std::string> spawn_in_namespace(const NamespaceTarget& target,
   ::close(netns);
   if (userns >= 0) ::close(userns);
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   ::execvp(args[0], args.data());
