@@ -70,7 +70,8 @@ void add_net_options(CLI::App* cmd, NetOptions& o) {
       ->group(group);
   cmd->add_option("--busy-poll", o.busy_poll_us,
                   "USEC: after traffic, poll without sleeping for up to USEC microseconds "
-                  "(lower latency for request/response traffic, at the cost of CPU; default 0)")
+                  "(lower latency for request/response traffic, at the cost of CPU; default 50, 0: "
+                  "always sleep)")
       ->check(CLI::Range(0u, 10000u))
       ->group(group);
 }
