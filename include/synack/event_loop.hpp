@@ -48,7 +48,7 @@ std::int64_t realtime_offset_us();
 
 struct EventLoopStats {
   std::uint64_t wakeups = 0;
-  std::uint64_t busy_polls = 0;  // epoll calls that polled instead of sleeping (busy_poll)
+  std::uint64_t busy_polls = 0;         // epoll calls that polled instead of sleeping (busy_poll)
   std::uint64_t tun_write_blocked = 0;  // writes that met EAGAIN and were queued
   std::uint64_t tun_output_drops = 0;   // packets dropped: output queue full (TCP recovers)
   std::uint64_t tun_write_errors = 0;   // other write errors (packet dropped)
@@ -96,7 +96,7 @@ class EventLoop : private PacketWriter {
   // Errors: a message when epoll or signalfd cannot be created.
   static Expected<std::unique_ptr<EventLoop>, std::string> create(Stack& stack, TunDevice& tun,
                                                                   Options options);
-  ~EventLoop();
+  ~EventLoop() override;
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
 
