@@ -3,7 +3,9 @@
 //
 //   TUN readable  -> read up to read_batch packets -> stack.receive_packet(bytes, now)
 //   after every batch, timer run and application callback: stack events -> the app's handler,
-//   then stack.pop_packet() -> TUN (a bounded queue and EPOLLOUT when the kernel pushes back)
+//   then stack.pop_packet() -> TUN (a bounded queue and EPOLLOUT when the kernel pushes back);
+//   TCP packets mostly leave earlier, written with writev() as the stack builds them
+//   (Options::gather_writes, Stack::set_packet_writer)
 //   timers        -> epoll_pwait2's timeout from stack.next_deadline() and the app's timers
 //   SIGINT/SIGTERM (signalfd) -> graceful stop: the app's shutdown hook closes its sockets,
 //                    the loop runs until every connection has finished (TIME-WAIT counts as
