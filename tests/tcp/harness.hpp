@@ -23,6 +23,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <initializer_list>
 #include <optional>
 #include <set>
 #include <string>
@@ -226,6 +227,27 @@ class Harness : public ::testing::Test {
   bool ipv6_ = false;
   std::deque<SentSegment> sent_;
   std::deque<RecordedTransition> transitions_;
+};
+
+// Loss-recovery scripts count in whole segments of 536 bytes (the harness's peer sends no MSS
+// option): segment i starts at L + 1 + 536 i. One fixture for RACK, RTO recovery and TLP tests.
+class SegmentHarness : public Harness {
+ protected:
+  static constexpr std::uint32_t kSegment = 536;
+  static SeqNum seg(int i) { return L + 1 + kSegment * i; }
+  // The peer's ACK of `a`, SACKing the [from, to) segment ranges given; a block below `a` is a
+  // D-SACK (RFC 2883).
+  void ack(SeqNum a, std::initializer_list<std::pair<int, int>> sacked = {}) {
+    wire::TcpOptions o;
+    for (auto [from, to] : sacked) o.sack[o.sack_count++] = {seg(from).raw(), seg(to).raw()};
+    inject({.flags = ACK, .seq = R + 1, .ack = a, .options = o});
+  }
+  // Segment indexes of everything sent since the last call.
+  std::vector<int> sent() {
+    std::vector<int> v;
+    while (tx_pending() > 0) v.push_back(static_cast<int>((pop_tx().seq - seg(0)) / kSegment));
+    return v;
+  }
 };
 
 }  // namespace synack::tcp::test

@@ -14,22 +14,9 @@ constexpr std::uint32_t kMss = 536;  // the harness's peer sends no MSS option
 
 std::string text(std::size_t n) { return std::string(n, 'x'); }
 
-class Rack : public Harness {
+class Rack : public SegmentHarness {
  protected:
   Rack() { config.loss_detection = LossDetection::Rack; }
-  static SeqNum seg(int i) { return L + 1 + kMss * i; }
-  // The peer's ACK of `a` with SACK blocks of segment indexes [from, to); a block below `a`
-  // is a D-SACK (RFC 2883).
-  void ack(SeqNum a, std::initializer_list<std::pair<int, int>> sacked = {}) {
-    wire::TcpOptions o;
-    for (auto [from, to] : sacked) o.sack[o.sack_count++] = {seg(from).raw(), seg(to).raw()};
-    inject({.flags = ACK, .seq = R + 1, .ack = a, .options = o});
-  }
-  std::vector<int> sent() {
-    std::vector<int> v;
-    while (tx_pending() > 0) v.push_back(static_cast<int>((pop_tx().seq - seg(0)) / kMss));
-    return v;
-  }
   // SACK in use, the handshake and the first data taking 20 ms each, so SRTT = RACK.min_RTT =
   // RACK.rtt = 20 ms and reo_wnd = min(min_RTT / 4, SRTT) = 5 ms; `n` segments sent at once
   // and the first acknowledged.

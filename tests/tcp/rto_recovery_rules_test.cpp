@@ -13,24 +13,11 @@ namespace {
 
 std::string text(std::size_t n, char c = 'x') { return std::string(n, c); }
 
-class RtoRecovery : public Harness {
+class RtoRecovery : public SegmentHarness {
  protected:
   // RFC 6675's DupThresh rules, tested with TcpConfig::loss_detection = DupThresh (RACK, the
   // default, is tested in rack_rules_test.cpp).
   RtoRecovery() { config.loss_detection = LossDetection::DupThresh; }
-  static SeqNum seg(int i) { return L + 1 + 536 * i; }
-  // The peer's ACK of `ack`, SACKing the [from, to) segment ranges given.
-  void ack(SeqNum a, std::initializer_list<std::pair<int, int>> sacked = {}) {
-    wire::TcpOptions o;
-    for (auto [from, to] : sacked) o.sack[o.sack_count++] = {seg(from).raw(), seg(to).raw()};
-    inject({.flags = ACK, .seq = R + 1, .ack = a, .options = o});
-  }
-  // Segment indexes of everything sent since the last call.
-  std::vector<int> sent() {
-    std::vector<int> v;
-    while (tx_pending() > 0) v.push_back(static_cast<int>((pop_tx().seq - seg(0)) / 536));
-    return v;
-  }
 };
 
 // RFC 6675 §5.1 (the scoreboard kept across the timeout, with Linux's reneging test) and

@@ -11,23 +11,9 @@ namespace {
 
 std::string text(std::size_t n, char c = 'x') { return std::string(n, c); }
 
-class TailLossProbe : public Harness {
+class TailLossProbe : public SegmentHarness {
  protected:
   TailLossProbe() { config.tail_loss_probe = true; }
-  static SeqNum seg(int i) { return L + 1 + 536 * i; }
-  // The peer's ACK of `a`, with the given SACK blocks (segment indexes, [from, to)); a block
-  // below `a` is a D-SACK (RFC 2883).
-  void ack(SeqNum a, std::initializer_list<std::pair<int, int>> sacked = {}) {
-    wire::TcpOptions o;
-    for (auto [from, to] : sacked) o.sack[o.sack_count++] = {seg(from).raw(), seg(to).raw()};
-    inject({.flags = ACK, .seq = R + 1, .ack = a, .options = o});
-  }
-  // Segment indexes of everything sent since the last call.
-  std::vector<int> sent() {
-    std::vector<int> v;
-    while (tx_pending() > 0) v.push_back(static_cast<int>((pop_tx().seq - seg(0)) / 536));
-    return v;
-  }
   // SACK in use, four segments (0-3) sent and unacknowledged. The handshake took no virtual
   // time, so SRTT is tiny and the PTO is its 10 ms floor.
   void four_in_flight() {
