@@ -204,6 +204,14 @@ class Stack final : public NetworkHost {
   Expected<void, Error> abort(ConnectionId id, Instant now);
   // Nagle off (on = true) or on. Errors: NoSuchConnection for a bad id or one already closed.
   Expected<void, Error> set_no_delay(ConnectionId id, bool on);
+  // Direct delivery (a relay's fast path): in-order data arriving while the receive buffer is
+  // empty is offered to `reader` during input(), where it lies in the packet, before anything
+  // is copied into the buffer; what the reader consumes is delivered (acknowledged, the window
+  // stays open) and no Readable event is raised for it; the rest is buffered as usual, in
+  // order after it, and raises Readable. The reader must not call into the Stack, and must
+  // stay valid until set_direct_reader(id, nullptr) or the connection is closed or aborted.
+  // nullptr turns it off. Errors: NoSuchConnection for a bad id or one already closed.
+  Expected<void, Error> set_direct_reader(ConnectionId id, const BufferReader* reader);
   // Per-connection keep-alive (RFC 9293 §3.8.4) and R2 (§3.8.3). Errors: NoSuchConnection for
   // a bad id or one already closed; set_keepalive: InvalidArgument for an idle time or
   // interval not above zero, or no probes (whether turning it on or off).

@@ -2,12 +2,13 @@
 // One relayed TCP connection: a connection of synack's stack (toward the namespace) joined to
 // a kernel socket of the host (toward the real peer). Bytes flow both ways with
 // back-pressure and nothing buffered here: the host socket is written straight from the
-// stack's receive ring and read straight into its send ring (Stack::receive_with/send_with,
-// no copy of our own, issue 14 §2). What one side does not take stays where it is — the
-// stack's receive window closes, or the host socket's buffer fills and the kernel's window
-// closes. A FIN becomes shutdown(SHUT_WR) and end-of-file becomes a FIN; an RST becomes an
-// abortive close (SO_LINGER 0) and a socket error becomes an RST. The rings are the stack's,
-// charged to its memory budget (issue 11 §4).
+// stack's receive ring — or, for a large segment arriving while the ring is empty, straight
+// from the packet (Stack::set_direct_reader) — and read straight into its send ring
+// (Stack::receive_with/send_with, no copy of our own, issue 14 §2). What one side does not take
+// stays where it is — the stack's receive window closes, or the host socket's buffer fills and the
+// kernel's window closes. A FIN becomes shutdown(SHUT_WR) and end-of-file becomes a FIN; an RST
+// becomes an abortive close (SO_LINGER 0) and a socket error becomes an RST. The rings are the
+// stack's, charged to its memory budget (issue 11 §4).
 #pragma once
 
 #include <cstddef>
@@ -88,6 +89,9 @@ class Splice {
   bool registered_ = false;
   MemoryBudget* budget_ = nullptr;
   os::EventLoop::TimerId memory_timer_ = 0;
+  // Large in-order segments from the namespace, sent to the host socket straight from the
+  // packet (Stack::set_direct_reader): no copy through the receive ring (issue 14 §2).
+  BufferReader direct_;
 };
 
 }  // namespace synack::relay

@@ -1022,6 +1022,7 @@ Expected<void, Error> Stack::Impl::close(ConnectionId id, Instant now) {
   } else if (c.state() != State::Closed && !c.write_shut()) {
     (void)c.close(now, sink);
   }
+  s->conn->set_direct_reader(nullptr);  // the application is gone: its reader with it
   s->detached = true;
   after_call(index, now);
   return {};
@@ -1033,6 +1034,7 @@ Expected<void, Error> Stack::Impl::abort(ConnectionId id, Instant now) {
   std::uint32_t index = slot_index(id);
   Sink sink(*this, s->conn->local(), s->conn->remote(), id, now);
   s->conn->abort(now, sink);
+  s->conn->set_direct_reader(nullptr);  // the application is gone: its reader with it
   s->detached = true;
   after_call(index, now);
   return {};
@@ -1042,6 +1044,13 @@ Expected<void, Error> Stack::Impl::set_no_delay(ConnectionId id, bool on) {
   Slot* s = find(id);
   if (!s) return Unexpected{Error::NoSuchConnection};
   s->conn->set_no_delay(on);
+  return {};
+}
+
+Expected<void, Error> Stack::Impl::set_direct_reader(ConnectionId id, const BufferReader* reader) {
+  Slot* s = find(id);
+  if (!s) return Unexpected{Error::NoSuchConnection};
+  s->conn->set_direct_reader(reader);
   return {};
 }
 
@@ -1164,6 +1173,9 @@ Expected<void, Error> Stack::close(ConnectionId id, Instant now) { return impl_-
 Expected<void, Error> Stack::abort(ConnectionId id, Instant now) { return impl_->abort(id, now); }
 Expected<void, Error> Stack::set_no_delay(ConnectionId id, bool on) {
   return impl_->set_no_delay(id, on);
+}
+Expected<void, Error> Stack::set_direct_reader(ConnectionId id, const BufferReader* reader) {
+  return impl_->set_direct_reader(id, reader);
 }
 Expected<void, Error> Stack::set_keepalive(ConnectionId id, bool on, Duration idle,
                                            Duration interval, std::uint8_t probes, Instant now) {

@@ -51,6 +51,7 @@ struct Stack::Impl {
   Expected<void, Error> close(ConnectionId id, Instant now);
   Expected<void, Error> abort(ConnectionId id, Instant now);
   Expected<void, Error> set_no_delay(ConnectionId id, bool on);
+  Expected<void, Error> set_direct_reader(ConnectionId id, const BufferReader* reader);
   Expected<void, Error> set_keepalive(ConnectionId id, bool on, Duration idle, Duration interval,
                                       std::uint8_t probes, Instant now);
   Expected<void, Error> set_user_timeout(ConnectionId id, std::uint8_t data_retries,

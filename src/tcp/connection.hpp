@@ -173,6 +173,10 @@ class Connection {
   std::uint32_t readable() const { return rcv_buf_.readable(); }
   bool write_shut() const { return fin_queued_; }
   void set_no_delay(bool on) { config_.edit().no_delay = on; }
+  // In-order text that would land in an empty receive buffer is offered to `reader` first
+  // (deliver_direct()); nullptr turns it off. The reader is called from input(), must not
+  // call back into the connection, and must outlive its use here.
+  void set_direct_reader(const BufferReader* reader) { direct_reader_ = reader; }
   // RFC 9293 §3.8.4 (MUST-24, MUST-27): keep-alives on or off for this connection, with its
   // idle time, probe interval and probe count.
   void set_keepalive(bool on, Duration idle, Duration interval, std::uint8_t probes, Instant now);
@@ -226,6 +230,10 @@ class Connection {
   bool process_ack(const Segment& seg, Instant now, SegmentSink& out);
   void process_text(const Segment& seg, Instant now, SegmentSink& out);
   void process_fin(Instant now, SegmentSink& out);
+  // Offers in-order text to the direct reader; returns what it left, `seq` moved past what it
+  // took.
+  std::span<const std::byte> deliver_direct(SeqNum& seq, std::span<const std::byte> payload,
+                                            Instant now, SegmentSink& out);
   void apply_peer_syn_options(const Segment& seg);
   void update_send_window(const Segment& seg, Instant now);
   void handle_new_ack(const Segment& seg, Instant now, SegmentSink& out);
@@ -368,6 +376,7 @@ class Connection {
   ReceiveBuffer rcv_buf_;
   bool fin_queued_ = false;            // user called CLOSE
   bool fin_received_ = false;          // peer's FIN processed (RCV.NXT passed it)
+  bool ack_now_ = false;               // an ACK must leave with the next output
   std::optional<SeqNum> pending_fin_;  // peer's FIN seen beyond a hole
 
   // Timers, RTT, congestion, recovery.
@@ -376,6 +385,7 @@ class Connection {
   AnyCongestionControl cc_;
   std::uint8_t retries_ = 0;    // consecutive RTO expirations
   bool syn_timed_out_ = false;  // our SYN or SYN,ACK was retransmitted (RFC 6298 §5.7)
+  bool pingpong_ = false;       // quick-ACK mode: the connection is interactive (below)
   std::optional<Instant> first_unacked_retransmit_;  // for the user timeout
   std::uint8_t persist_backoff_ = 0;
   std::uint8_t unanswered_probes_ = 0;  // zero-window probes since the last acceptable ACK
@@ -389,19 +399,18 @@ class Connection {
   using Recovery = LossRecovery::Phase;
   bool in_recovery() const { return loss_.in_recovery(); }
   bool sack_driven() const { return loss_.sack_driven(); }
-  std::uint32_t ack_pending_ = 0;
+  std::uint32_t ack_pending_ = 0;  // full-sized segments received since our last ACK
   // Linux's quick-ACK mode (TcpConfig::quick_acks): ACKs still to send at once, whether the
-  // connection is interactive, and when in-order data last arrived.
+  // connection is interactive (pingpong_, with the flags above) and when in-order data last
+  // arrived.
   std::uint32_t quick_acks_left_ = 0;
-  bool pingpong_ = false;
-  SeqNum snd_sml_{};
+  SeqNum snd_sml_{};  // end of the last short segment sent (Minshall's Nagle)
   // RFC 2883: a duplicate range to report in the next ACK's first SACK block.
   std::optional<std::pair<SeqNum, SeqNum>> dsack_;
-  void note_duplicate(SeqNum begin,
-                      SeqNum end);       // end of the last short segment sent (Minshall's Nagle)
-  std::optional<Instant> last_data_at_;  // full-sized segments received since our last ACK
-  bool ack_now_ = false;
-  std::optional<Instant> last_invalid_ack_;  // RFC 5961 §7 rate limit: the last such ACK sent
+  void note_duplicate(SeqNum begin, SeqNum end);
+  std::optional<Instant> last_data_at_;
+  std::optional<Instant> last_invalid_ack_;      // RFC 5961 §7 rate limit: the last such ACK sent
+  const BufferReader* direct_reader_ = nullptr;  // set_direct_reader()
 
   std::uint64_t retransmits_ = 0, rto_expirations_ = 0, fast_retransmits_ = 0;
   std::uint64_t bytes_sent_ = 0, bytes_acked_ = 0, bytes_received_ = 0;

@@ -765,6 +765,7 @@ void Connection::process_text(const Segment& seg, Instant now, SegmentSink& out)
       if (payload.empty()) schedule_ack(now, out, true);  // a duplicate: ACK at once
     }
   }
+  if (!payload.empty() && accepts_text) payload = deliver_direct(seq, payload, now, out);
   if (!payload.empty()) {
     auto offset = static_cast<std::uint32_t>(seq - rcv_nxt_);
     auto result = rcv_buf_.insert(offset, payload);
@@ -800,6 +801,29 @@ void Connection::process_text(const Segment& seg, Instant now, SegmentSink& out)
   } else if (pending_fin_ && *pending_fin_ == rcv_nxt_ && !fin_received_) {
     process_fin(now, out);
   }
+}
+
+std::span<const std::byte> Connection::deliver_direct(SeqNum& seq,
+                                                      std::span<const std::byte> payload,
+                                                      Instant now, SegmentSink& out) {
+  // In-order text with nothing queued before it (the receive buffer empty, no out-of-order
+  // data) goes to the application's direct reader, if it has one, without a copy into the
+  // buffer (issue 14 §2). Delivered is delivered: RCV.NXT moves over it as over text the
+  // application has read at once (RFC 9293 §3.10.7.4 seventh: "Once in the ESTABLISHED
+  // state, it is possible to deliver segment text to user RECEIVE buffers"); the window stays
+  // open. What the reader does not take is queued as before, after what it took.
+  if (!direct_reader_ || seq != rcv_nxt_ || rcv_buf_.readable() > 0 || rcv_buf_.has_out_of_order())
+    return payload;
+  std::size_t taken = std::min((*direct_reader_)(payload), payload.size());
+  if (taken == 0) return payload;
+  auto n = static_cast<std::uint32_t>(taken);
+  note_data_arrival(now);
+  rcv_nxt_ += n;
+  seq = rcv_nxt_;
+  bytes_received_ += n;
+  context_.counters->tcp_direct_delivered_bytes += n;
+  schedule_ack(now, out, false);  // RFC 9293 §3.8.6.3 / RFC 5681 §4.2, as for buffered text
+  return payload.subspan(taken);
 }
 
 void Connection::process_fin(Instant now, SegmentSink& out) {
