@@ -71,6 +71,17 @@ void Splice::mark_done() {
 void Splice::on_stack_event(std::uint8_t events) {
   if (done_ || flushing_) return;
   if (events & (tcp::event::Reset | tcp::event::Closed)) {
+    // Closed without Reset: the connection ended after both FINs — TIME-WAIT, CLOSING or
+    // LAST-ACK cut short by an RST (RFC 9293 §3.10.7.4 "enter the CLOSED state", no error),
+    // as CMD's kernel sends when our ACK of a FIN it retransmitted meets a socket it has
+    // already freed. Everything the namespace sent, and its FIN, is in the receive ring:
+    // passed on first, and if both directions are complete the splice finishes cleanly.
+    // (pump() drains it, waiting for the host socket's room if it must.)
+    if (!(events & tcp::event::Reset) && established_) {
+      guest_closed_ = true;
+      pump();
+      return;
+    }
     // The namespace reset the connection, or it died (retransmissions ran out).
     fail_guest();
     return;
@@ -107,7 +118,15 @@ void Splice::on_fd_event(std::uint32_t events) {
 
 void Splice::pump() {
   if (done_) return;
-  if (established_) {
+  if (established_ && guest_closed_) {
+    // Only the receive ring is left of the stack's side (on_stack_event): once it and the
+    // namespace's FIN have reached the host socket, done.
+    if (!guest_to_host()) return;
+    if (guest_eof_) {
+      finish();
+      return;
+    }
+  } else if (established_) {
     if (!guest_to_host() || !host_to_guest()) return;
     if (guest_eof_ && host_shut_ && host_eof_ && guest_shut_) {
       finish();

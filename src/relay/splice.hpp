@@ -72,10 +72,11 @@ class Splice {
 
   bool host_full_ = false;  // the host socket took less than offered: wait for EPOLLOUT
   bool established_ = false;
-  bool guest_eof_ = false;   // the namespace's FIN read
-  bool host_shut_ = false;   // shutdown(SHUT_WR) done
-  bool host_eof_ = false;    // end-of-file read from the socket
-  bool guest_shut_ = false;  // our FIN toward the namespace queued
+  bool guest_eof_ = false;     // the namespace's FIN read
+  bool host_shut_ = false;     // shutdown(SHUT_WR) done
+  bool host_eof_ = false;      // end-of-file read from the socket
+  bool guest_shut_ = false;    // our FIN toward the namespace queued
+  bool guest_closed_ = false;  // the stack's side ended after both FINs: only its ring is left
   bool done_ = false;
   bool clean_ = false;
   // The namespace reset after its FIN: the host socket delivers the rest of its stream
