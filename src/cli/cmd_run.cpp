@@ -107,6 +107,8 @@ void print_relay_stats(const relay::RelayStats& s, std::ostream& out) {
       << "relay_gateway_loopback_denied " << s.gateway_loopback_denied << "\n"
       << "relay_bytes_to_host " << s.bytes_to_host << "\n"
       << "relay_bytes_to_guest " << s.bytes_to_guest << "\n"
+      << "relay_fin_with_data " << s.fin_with_data << "\n"
+      << "relay_fin_alone " << s.fin_alone << "\n"
       << "relay_udp_flows " << s.udp_flows << "\n"
       << "relay_udp_to_host " << s.udp_to_host << "\n"
       << "relay_udp_to_guest " << s.udp_to_guest << "\n"

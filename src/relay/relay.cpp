@@ -138,6 +138,8 @@ RelayStats Relay::stats() const {
   RelayStats s = stats_;
   s.bytes_to_host = bytes_.bytes_to_host;
   s.bytes_to_guest = bytes_.bytes_to_guest;
+  s.fin_with_data = bytes_.fin_with_data;
+  s.fin_alone = bytes_.fin_alone;
   return s;
 }
 
