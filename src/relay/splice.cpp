@@ -319,8 +319,9 @@ void Splice::update_interest() {
   if (registered_) {
     if (want != interest_) (void)loop_.modify_fd(fd_, want);
   } else {
+    // The relay may hand over the socket still watched for its connect: replaced, not re-added.
     registered_ =
-        loop_.add_fd(fd_, want, [this](std::uint32_t ev) { on_fd_event(ev); }).has_value();
+        loop_.replace_fd(fd_, want, [this](std::uint32_t ev) { on_fd_event(ev); }).has_value();
   }
   interest_ = want;
 }
