@@ -123,6 +123,10 @@ class EventLoop : private PacketWriter {
   // descriptors epoll cannot watch (always ready: the caller treats them so), EEXIST when `fd`
   // is watched already, EBADF for a closed descriptor.
   Expected<void, int> add_fd(int fd, std::uint32_t events, FdHandler handler);
+  // Gives `fd` a new handler and events: a descriptor watched already is handed over with one
+  // epoll_ctl (MOD) instead of remove_fd() + add_fd() (the relay's connect handler passing a
+  // connected socket to its splice); one not watched is added. Errors: as add_fd().
+  Expected<void, int> replace_fd(int fd, std::uint32_t events, FdHandler handler);
   // Changes the events watched on a descriptor given to add_fd(). Errors: errno from
   // epoll_ctl — ENOENT when `fd` is not watched.
   Expected<void, int> modify_fd(int fd, std::uint32_t events);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // `synack run [OPTIONS] -- CMD [ARGS...]`: CMD in a network namespace of its own whose only
 // way out is synack — user-mode networking, as slirp4netns and pasta provide.
+#include <malloc.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -107,6 +108,8 @@ void print_relay_stats(const relay::RelayStats& s, std::ostream& out) {
       << "relay_gateway_loopback_denied " << s.gateway_loopback_denied << "\n"
       << "relay_bytes_to_host " << s.bytes_to_host << "\n"
       << "relay_bytes_to_guest " << s.bytes_to_guest << "\n"
+      << "relay_fin_with_data " << s.fin_with_data << "\n"
+      << "relay_fin_alone " << s.fin_alone << "\n"
       << "relay_udp_flows " << s.udp_flows << "\n"
       << "relay_udp_to_host " << s.udp_to_host << "\n"
       << "relay_udp_to_guest " << s.udp_to_guest << "\n"
@@ -227,6 +230,13 @@ int run_run(RunArgs args) {
     files.rlim_cur = files.rlim_max;
     (void)::setrlimit(RLIMIT_NOFILE, &files);
   }
+  // Every relayed connection allocates its rings (256 KiB each by default) and frees them when
+  // it ends. glibc's adaptive thresholds put such blocks at the heap's top and give the top
+  // back to the kernel (brk) as soon as it passes twice the block size: with short connections,
+  // a brk and fresh zeroed pages faulted in for almost every one. A fixed mmap threshold above
+  // the rings and a trim threshold of 64 MiB keep freed rings for the next connection.
+  (void)::mallopt(M_MMAP_THRESHOLD, 4 << 20);
+  (void)::mallopt(M_TRIM_THRESHOLD, 64 << 20);
   auto env = NetEnvironment::adopt(args.net, sandbox.take_tun(), true, &error);
   if (!env) return fail(error);
   auto& loop = env->loop();

@@ -108,6 +108,14 @@ Expected<void, int> EventLoop::add_fd(int fd, std::uint32_t events, FdHandler ha
   return {};
 }
 
+Expected<void, int> EventLoop::replace_fd(int fd, std::uint32_t events, FdHandler handler) {
+  auto it = fd_handlers_.find(fd);
+  if (it == fd_handlers_.end()) return add_fd(fd, events, std::move(handler));
+  if (auto r = modify_fd(fd, events); !r) return r;
+  it->second = std::move(handler);  // run() calls a copy: a handler may replace itself
+  return {};
+}
+
 Expected<void, int> EventLoop::modify_fd(int fd, std::uint32_t events) {
   epoll_event ev{};
   ev.events = events;

@@ -88,6 +88,11 @@ struct RelayStats {
   std::uint64_t udp_forward_flows_removed = 0;  // flows ended by removing their forward
   std::uint64_t bytes_to_host = 0;
   std::uint64_t bytes_to_guest = 0;
+  // The host's end-of-file read together with the last data, so that our FIN toward the
+  // namespace rides on the last data segment, or read alone (a FIN segment of its own: a client
+  // that closes once it has the data then closes first, and keeps TIME-WAIT).
+  std::uint64_t fin_with_data = 0;
+  std::uint64_t fin_alone = 0;
   // After CMD's exit (Relay::begin_drain): connections still relayed then, those that finished
   // on both sides, those reset at the drain timeout (or a signal), and the bytes toward the host
   // that the reset dropped (held by synack or by its host socket; not what CMD's kernel had not

@@ -24,6 +24,9 @@ namespace synack::relay {
 struct SpliceStats {
   std::uint64_t bytes_to_host = 0;
   std::uint64_t bytes_to_guest = 0;
+  // The host's end-of-file read with the last data (our FIN rides on its segment), or alone.
+  std::uint64_t fin_with_data = 0;
+  std::uint64_t fin_alone = 0;
 };
 
 class Splice {
@@ -86,6 +89,10 @@ class Splice {
   Instant flush_start_{};
   os::EventLoop::TimerId flush_timer_ = 0;
   bool host_hangup_ = false;  // EPOLLRDHUP seen: the host's FIN is behind the data
+  // Short reads that may still ask again for an end-of-file the event did not show yet
+  // (host_to_guest); each that finds nothing spends one.
+  static constexpr std::uint8_t kEofProbes = 3;
+  std::uint8_t eof_probes_left_ = kEofProbes;
   std::uint32_t interest_ = 0;
   bool registered_ = false;
   MemoryBudget* budget_ = nullptr;

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: MIT
+// EventLoop's descriptor handlers: replace_fd hands a watched descriptor to a new handler with
+// new events (the relay passes a connected socket from its connect handler to its splice that
+// way, one epoll_ctl instead of two), from inside the old handler too; a descriptor not
+// watched yet is added. The "TUN" is one end of a socket pair; nothing is read from it.
+#include <gtest/gtest.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <memory>
+
+#include "synack/event_loop.hpp"
+#include "synack/stack.hpp"
+#include "synack/tun_device.hpp"
+
+namespace synack::os {
+namespace {
+
+class EventLoopFdTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0, tun_pair_), 0);
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds_), 0);
+    tun_ = TunDevice::adopt(tun_pair_[0], "test0", false, 1500);
+    stack_ = std::make_unique<Stack>(StackConfig{}, std::vector{wire::IpAddress::v4(10, 0, 0, 1)});
+    auto loop = EventLoop::create(*stack_, *tun_, {});
+    ASSERT_TRUE(loop);
+    loop_ = std::move(*loop);
+  }
+  void TearDown() override {
+    loop_.reset();
+    ::close(tun_pair_[1]);
+    ::close(fds_[0]);
+    ::close(fds_[1]);
+  }
+  // One turn of the loop (at most a millisecond).
+  void turn() {
+    loop_->call_at(loop_->now() + 1ms, [this] { loop_->stop(); });
+    loop_->run();
+  }
+
+  int tun_pair_[2] = {-1, -1};
+  int fds_[2] = {-1, -1};
+  std::unique_ptr<TunDevice> tun_;
+  std::unique_ptr<Stack> stack_;
+  std::unique_ptr<EventLoop> loop_;
+};
+
+TEST_F(EventLoopFdTest, Replace_fd_hands_a_watched_descriptor_to_the_new_handler) {
+  int first = 0;
+  int second = 0;
+  // Watched for writability first (as a connecting socket is), then handed over from inside
+  // its own handler to one that waits for input.
+  ASSERT_TRUE(loop_->add_fd(fds_[0], EPOLLOUT, [&](std::uint32_t) {
+    ++first;
+    ASSERT_TRUE(loop_->replace_fd(fds_[0], EPOLLIN, [&](std::uint32_t ev) {
+      if (ev & EPOLLIN) ++second;
+    }));
+  }));
+  turn();
+  EXPECT_EQ(first, 1);
+  EXPECT_EQ(second, 0);  // nothing to read yet, and no longer watched for EPOLLOUT
+  turn();
+  EXPECT_EQ(first, 1);
+  ASSERT_EQ(::write(fds_[1], "x", 1), 1);
+  turn();
+  EXPECT_EQ(first, 1);
+  EXPECT_GE(second, 1);
+  // Still one registration: removing it stops the events.
+  loop_->remove_fd(fds_[0]);
+  const int seen = second;
+  turn();
+  EXPECT_EQ(second, seen);
+}
+
+TEST_F(EventLoopFdTest, Replace_fd_adds_a_descriptor_not_watched_yet) {
+  int calls = 0;
+  ASSERT_TRUE(loop_->replace_fd(fds_[0], EPOLLOUT, [&](std::uint32_t) { ++calls; }));
+  turn();
+  EXPECT_GE(calls, 1);
+  EXPECT_FALSE(loop_->add_fd(fds_[0], EPOLLOUT, [](std::uint32_t) {}))
+      << "added twice: EEXIST expected";
+  loop_->remove_fd(fds_[0]);
+}
+
+}  // namespace
+}  // namespace synack::os
