@@ -11,8 +11,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "relay/relay.hpp"
@@ -69,7 +74,8 @@ class SpliceFinTest : public testing::RelayFixture {
     }
   }
   // A segment from the namespace's client to the gateway's `port`.
-  void guest_sends(std::uint16_t port, std::uint8_t flags, std::uint32_t seq, std::uint32_t ack) {
+  void guest_sends(std::uint16_t port, std::uint8_t flags, std::uint32_t seq, std::uint32_t ack,
+                   std::string_view payload = {}) {
     wire::IpHeader ip;
     ip.src = kGuest;
     ip.dst = kGateway;
@@ -81,7 +87,8 @@ class SpliceFinTest : public testing::RelayFixture {
     tcp.flags = flags;
     tcp.window = 65535;
     std::vector<std::byte> packet;
-    wire::build_tcp_packet(ip, tcp, {}, packet);
+    wire::build_tcp_packet(ip, tcp, std::as_bytes(std::span(payload.data(), payload.size())),
+                           packet);
     ASSERT_EQ(::send(pair_[1], packet.data(), packet.size(), 0),
               static_cast<ssize_t>(packet.size()));
   }
@@ -135,6 +142,55 @@ TEST_F(SpliceFinTest, Fin_rides_on_the_last_data_segment_when_the_host_closed_be
   RelayStats s = relay_->stats();
   EXPECT_EQ(s.fin_with_data, 1u);
   EXPECT_EQ(s.fin_alone, 0u);
+}
+
+// The host half-closes first; the namespace sends its data and FIN (our side enters
+// TIME-WAIT) and, in the same batch, an RST — CMD's kernel answers so when our ACK of a FIN it
+// retransmitted meets the socket it has just freed. The RST ends TIME-WAIT without an error
+// (RFC 9293 §3.10.7.4); the connection had finished both ways, so the host must still get the
+// namespace's data and its FIN — not an RST with the data lost (interop_run_half_close's
+// failure under load).
+TEST_F(SpliceFinTest, A_TIME_WAIT_ended_by_an_RST_still_delivers_the_namespace_stream) {
+  const std::uint16_t port = testing::free_loopback_port();
+  const int listener = listen_on(port);
+  ASSERT_GE(listener, 0);
+  guest_sends(port, wire::tcp_flag::SYN, kGuestIsn, 0);
+  std::optional<Segment> syn_ack;
+  ASSERT_TRUE(run_until([&] { return (syn_ack = written()).has_value(); }));
+  const int server = ::accept(listener, nullptr, nullptr);
+  ASSERT_GE(server, 0);
+  fds_.push_back(server);
+  ASSERT_EQ(::send(server, "hello", 5, 0), 5);
+  ASSERT_EQ(::shutdown(server, SHUT_WR), 0);  // the host's FIN first; it still reads
+
+  guest_sends(port, wire::tcp_flag::ACK, kGuestIsn + 1, syn_ack->tcp.seq + 1);
+  std::optional<Segment> fin;
+  ASSERT_TRUE(run_until([&] {
+    while (auto s = written())
+      if (s->tcp.has(wire::tcp_flag::FIN)) return (fin = s).has_value();
+    return false;
+  }));
+  const auto our_fin_end =
+      static_cast<std::uint32_t>(fin->tcp.seq + fin->payload.size() + 1);  // after our FIN
+  const std::uint32_t ack = wire::tcp_flag::ACK;
+  // Data, FIN and RST from the namespace, all waiting for one read of the TUN.
+  guest_sends(port, wire::tcp_flag::ACK | wire::tcp_flag::PSH, kGuestIsn + 1, our_fin_end, "ping");
+  guest_sends(port, wire::tcp_flag::FIN | ack, kGuestIsn + 5, our_fin_end);
+  guest_sends(port, wire::tcp_flag::RST, kGuestIsn + 6, 0);
+
+  std::string got;
+  bool eof = false;
+  int error = 0;
+  ASSERT_TRUE(run_until([&] {
+    char buffer[64];
+    ssize_t n = ::recv(server, buffer, sizeof buffer, MSG_DONTWAIT);
+    if (n > 0) got.append(buffer, static_cast<std::size_t>(n));
+    if (n == 0) eof = true;
+    if (n < 0 && errno != EAGAIN) error = errno;
+    return eof || error != 0;
+  }));
+  EXPECT_EQ(got, "ping");
+  EXPECT_TRUE(eof) << "the host got " << (error ? std::strerror(error) : "nothing") << ", not EOF";
 }
 
 }  // namespace
