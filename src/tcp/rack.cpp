@@ -40,8 +40,7 @@ void Rack::on_send(SeqNum start, SeqNum end, Instant now, bool retransmission) {
       ++coalesced_;
       return;
     }
-    records_.push_back(
-        Record{start, end, now, next_order_++, retransmission, false, false, false});
+    records_.push_back(Record{start, end, now, next_order_++, retransmission, false, false, false});
     return;
   }
   // A retransmission of recorded data (and possibly of more beyond the last record, as when

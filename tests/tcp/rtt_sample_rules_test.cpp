@@ -135,7 +135,8 @@ TEST(RackRttSample, RFC6298_3_merged_record_is_no_sample) {
   tcp::Rack rack;
   const Instant t0 = instant_from_us(1'000'000);
   SeqNum s(1000);
-  for (std::size_t i = 0; i < tcp::Rack::kMaxRecords; ++i, s = s + 100) rack.on_send(s, s + 100, t0, false);
+  for (std::size_t i = 0; i < tcp::Rack::kMaxRecords; ++i, s = s + 100)
+    rack.on_send(s, s + 100, t0, false);
   const SeqNum merged_start = s - 100;
   rack.on_send(s, s + 100, t0 + 500ms, false);  // merged into the last record
   ASSERT_EQ(rack.coalesced(), 1u);
@@ -156,8 +157,8 @@ TEST(RackRttSample, RFC6298_3_retransmitted_record_split_by_a_SACK_is_no_sample)
   tcp::Rack rack;
   const Instant t0 = instant_from_us(1'000'000);
   const SeqNum a(1000);
-  rack.on_send(a, a + 2000, t0, false);          // one burst, one record
-  rack.on_send(a, a + 2000, t0 + 300ms, true);   // retransmitted whole
+  rack.on_send(a, a + 2000, t0, false);         // one burst, one record
+  rack.on_send(a, a + 2000, t0 + 300ms, true);  // retransmitted whole
   const std::pair<SeqNum, SeqNum> block{a + 1000, a + 2000};
   EXPECT_EQ(rack.on_ack(a, std::span(&block, 1), t0 + 310ms, std::nullopt), 1000u);
   EXPECT_FALSE(rack.take_rtt_sample());
