@@ -132,12 +132,16 @@ std::uint32_t Rack::on_ack(SeqNum ack, std::span<const std::pair<SeqNum, SeqNum>
     std::vector<Record>().swap(records_);
   }
   // RFC 6298 §3 (Karn): a cumulative ACK that covers a retransmitted segment is ambiguous, and
-  // gives no sample even for the once-sent segments it also covers; a SACK still may (Linux
-  // tcp_ack_update_rtt(): "seq_rtt_us < 0: seq_rtt_us = sack_rtt_us").
+  // gives no sample even for the once-sent segments it also covers. Otherwise a SACK may (Linux
+  // tcp_ack_update_rtt(): "seq_rtt_us < 0: seq_rtt_us = sack_rtt_us") — but not on such an ACK,
+  // unlike Linux: it was most likely sent when the retransmission arrived, and a segment it
+  // SACKs for the first time may have been reported on an earlier, lost ACK, so the time since
+  // that segment was sent would span the retransmission (chaos seed 11867: a 3.2 s sample on a
+  // 79 ms path).
   ack_rtt_.reset();
   if (first_acked && !retransmitted_acked)
     ack_rtt_ = std::chrono::duration_cast<Duration>(now - *first_acked);
-  else if (first_sacked)
+  else if (first_sacked && !retransmitted_acked)
     ack_rtt_ = std::chrono::duration_cast<Duration>(now - *first_sacked);
   return newly_sacked;
 }

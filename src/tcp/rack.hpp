@@ -57,7 +57,8 @@ class Rack {
   // measure the path), following Linux tcp_clean_rtx_queue() / tcp_sacktag_one(): the time
   // since the oldest segment it newly acknowledges cumulatively that was sent once — none if
   // the cumulative ACK covers any retransmitted segment, since it may answer either copy —
-  // otherwise the time since the oldest newly SACKed segment sent once. Merged records
+  // otherwise the time since the oldest newly SACKed segment sent once (not on an ACK that
+  // covers a retransmitted segment: stricter than Linux, see on_ack()). Merged records
   // (kMaxRecords) give none. take_rtt_sample() hands it over, once.
   struct TsClock {
     std::uint32_t tsecr;

@@ -100,6 +100,25 @@ TEST_F(RttSample, RFC6298_3_Karn_SACK_of_a_retransmitted_segment_is_no_sample) {
   sent();
 }
 
+// RFC 6298 §3 (Karn), stricter than Linux: an ACK that cumulatively covers a retransmitted
+// segment was most likely sent on that copy's arrival, so a once-sent segment it SACKs for the
+// first time (an earlier ACK reporting it lost) would be timed across the retransmission —
+// no sample either (seen in chaos seed 11867: a 3.2 s sample on a 79 ms path).
+TEST_F(RttSample, RFC6298_3_Karn_SACK_on_an_ACK_covering_a_retransmission_is_no_sample) {
+  in_flight_rtt_20ms(6);  // 1..5 in flight
+  ack(seg(1), {{2, 4}});  // 1 missing, 2 and 3 SACKed
+  fire_next_timer();      // RACK's reordering timer: 1 lost and resent
+  EXPECT_EQ(sent(), (std::vector<int>{1}));
+  const auto srtt = *conn().status().srtt;
+  const auto rttvar = conn().status().rttvar;
+  advance(300ms);
+  ack(seg(4), {{5, 6}});  // covers the retransmitted 1; 5 (sent once) SACKed for the first time
+  EXPECT_EQ(*conn().status().srtt, srtt);
+  EXPECT_EQ(conn().status().rttvar, rttvar);
+  run_timers_until(now + 1ms);
+  sent();
+}
+
 // RFC 6298 §5 (note after rule 5.7): the backed-off RTO lasts only until a valid sample. Two
 // RTOs back it off to 800 ms; the ACK of the retransmission is no sample (Karn) and the
 // backoff carries over to the next data; the next once-sent segment's SACK — its predecessor
