@@ -392,7 +392,8 @@ class Connection {
   std::optional<SeqNum> probe_end_;     // end of the last new-data zero-window probe
   bool force_send_ = false;             // SWS override timer fired (RFC 9293 §3.8.6.2.1)
   std::uint8_t keepalive_sent_ = 0;
-  std::optional<SeqNum> timed_seq_;  // Karn: the segment being timed for an RTT sample
+  // Karn: the segment being timed for an RTT sample, while no Rack times every segment.
+  std::optional<SeqNum> timed_seq_;
   Instant timed_at_{};
   // Loss recovery: phase, recover point, scoreboard, HighRxt, DupAcks (tcp/loss_recovery.hpp).
   LossRecovery loss_;

@@ -442,6 +442,11 @@ bool Connection::process_ack(const Segment& seg, Instant now, SegmentSink& out) 
   } else if (seg.ack == snd_una_) {
     handle_duplicate_ack(seg, newly_sacked > 0);
   }
+  // An ACK that only SACKs still measures the path when what it SACKs was sent once (Linux
+  // tcp_ack_update_rtt()'s sack_rtt_us); handle_new_ack() took the sample of one that advances.
+  if (rack) {
+    if (auto rtt = rack_->take_rtt_sample()) rtt_.sample(*rtt);
+  }
   if (sack_driven() && !rack) {
     // RFC 8985 §6.2: a retransmission whose later-sent data is SACKed while it is not was
     // lost; output() sends it again (see RetransmitLog).
@@ -552,17 +557,32 @@ bool Connection::rack_detect_loss(bool dsack, Instant now, SegmentSink& out) {
 }
 
 void Connection::take_rtt_sample(const Segment& seg, Instant now) {
-  // Karn's algorithm (RFC 6298 §3): only a segment sent once is timed; any retransmission
-  // before its ACK cancels the measurement (send_data_segment()).
-  if (timed_seq_ && seg.ack >= *timed_seq_) {
+  if (use_rack() && rack_) {
+    // Karn's algorithm (RFC 6298 §3) per segment, as Linux tcp_clean_rtx_queue(): RACK's
+    // records time every transmission, and rack_on_ack() found this ACK's sample — from the
+    // segments sent once that it acknowledges, none when it covers a retransmitted one.
+    // Every sample resets the backoff (RFC 6298 §5, note after rule 5.7: RTO from SRTT).
+    // As Linux (tcp_rtt_estimator), each weighs as one RFC 6298 sample, not 1/ExpectedSamples
+    // as timestamp samples do below (Linux keeps RTTVAR from decaying within a round trip with
+    // its mdev_max; here RTTVAR may shrink faster with many ACKs per round trip).
+    timed_seq_.reset();
+    if (auto rtt = rack_->take_rtt_sample()) {
+      rtt_.sample(*rtt);
+      return;
+    }
+  } else if (timed_seq_ && seg.ack >= *timed_seq_) {
+    // Without records (no SACK, or DupThresh loss detection): one segment per flight is
+    // timed, and any retransmission before its ACK cancels the measurement (Karn, RFC 6298
+    // §3; send_data_segment()).
     rtt_.sample(now - timed_at_);
     timed_seq_.reset();
     return;
   }
   // RFC 7323 §4.1 RTTM: TSecr of an ACK that advances SND.UNA is a sample, retransmitted
-  // segments included (the receiver echoes the copy it ACKs, see check_sequence()). It weighs
-  // 1/ExpectedSamples of a sequence sample (RFC 7323 Appendix G), ExpectedSamples =
-  // ceil(FlightSize / (2 SMSS)) with FlightSize before this ACK.
+  // segments included (the receiver echoes the copy it ACKs, see check_sequence()); second to
+  // a sequence sample, as Linux tcp_ack_update_rtt() ranks them. It weighs 1/ExpectedSamples
+  // of a sequence sample (RFC 7323 Appendix G), ExpectedSamples = ceil(FlightSize / (2 SMSS))
+  // with FlightSize before this ACK.
   if (!ts_ok_ || !seg.options.timestamps || seg.options.timestamps->echo == 0) return;
   std::uint32_t elapsed_ms = ts_now(now) - seg.options.timestamps->echo;
   // An echo from the future (it wraps to a huge value) or older than 60 s measures no path:

@@ -36,10 +36,11 @@ void Rack::on_send(SeqNum start, SeqNum end, Instant now, bool retransmission) {
       last.order = next_order_++;
       last.lost = false;
       last.retransmitted = last.retransmitted || retransmission;
+      last.merged = true;
       ++coalesced_;
       return;
     }
-    records_.push_back(Record{start, end, now, next_order_++, retransmission, false, false});
+    records_.push_back(Record{start, end, now, next_order_++, retransmission, false, false, false});
     return;
   }
   // A retransmission of recorded data (and possibly of more beyond the last record, as when
@@ -69,9 +70,18 @@ std::uint32_t Rack::on_ack(SeqNum ack, std::span<const std::pair<SeqNum, SeqNum>
   split_at(ack);
   std::uint32_t newly_sacked = 0;
   const std::optional<SeqNum> fack_before = fack_;
+  // The RTT sample (see rack.hpp), as Linux tcp_clean_rtx_queue(): the send time of the oldest
+  // newly cumulatively acknowledged segment sent once, and whether a retransmitted one is
+  // among the acknowledged (SACKed before or not: Linux's FLAG_RETRANS_DATA_ACKED); the same
+  // for newly SACKed segments (Linux tcp_sacktag_one()'s first_sackt).
+  std::optional<Instant> first_acked, first_sacked;
+  bool retransmitted_acked = false;
   for (Record& r : records_) {
+    if (r.end <= ack && r.retransmitted) retransmitted_acked = true;
     if (r.sacked) continue;
     bool delivered = r.end <= ack;
+    if (delivered && !r.retransmitted && !r.merged && (!first_acked || r.xmit < *first_acked))
+      first_acked = r.xmit;
     if (!delivered) {
       for (const auto& [left, right] : sacks) {
         if (left <= r.start && r.end <= right) {
@@ -79,6 +89,8 @@ std::uint32_t Rack::on_ack(SeqNum ack, std::span<const std::pair<SeqNum, SeqNum>
           r.sacked = true;
           r.lost = false;
           newly_sacked += static_cast<std::uint32_t>(r.end - r.start);
+          if (!r.retransmitted && !r.merged && (!first_sacked || r.xmit < *first_sacked))
+            first_sacked = r.xmit;
           break;
         }
       }
@@ -119,6 +131,18 @@ std::uint32_t Rack::on_ack(SeqNum ack, std::span<const std::pair<SeqNum, SeqNum>
     // Nothing in flight: the records hold no memory (issue 14: an idle connection's bytes).
     std::vector<Record>().swap(records_);
   }
+  // RFC 6298 §3 (Karn): a cumulative ACK that covers a retransmitted segment is ambiguous, and
+  // gives no sample even for the once-sent segments it also covers. Otherwise a SACK may (Linux
+  // tcp_ack_update_rtt(): "seq_rtt_us < 0: seq_rtt_us = sack_rtt_us") — but not on such an ACK,
+  // unlike Linux: it was most likely sent when the retransmission arrived, and a segment it
+  // SACKs for the first time may have been reported on an earlier, lost ACK, so the time since
+  // that segment was sent would span the retransmission (chaos seed 11867: a 3.2 s sample on a
+  // 79 ms path).
+  ack_rtt_.reset();
+  if (first_acked && !retransmitted_acked)
+    ack_rtt_ = std::chrono::duration_cast<Duration>(now - *first_acked);
+  else if (first_sacked && !retransmitted_acked)
+    ack_rtt_ = std::chrono::duration_cast<Duration>(now - *first_sacked);
   return newly_sacked;
 }
 

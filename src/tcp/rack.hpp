@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "synack/seqnum.hpp"
@@ -36,6 +37,9 @@ class Rack {
     bool retransmitted = false;
     bool lost = false;
     bool sacked = false;
+    // Merged with later data at the kMaxRecords bound: `xmit` is the newest part's, so the
+    // time since it says nothing about the older part's round trip (no RTT sample from it).
+    bool merged = false;
   };
 
   // A (re)transmission of [start, end) at `now` (RFC 8985 §6.1: "Segment.xmit_ts = Now();
@@ -48,12 +52,22 @@ class Rack {
   // RACK.fack / reordering_seen. `tsecr`: the ACK's echoed timestamp and the connection's
   // timestamp clock (ms + offset), for the §6.2 step 2 check of retransmitted segments.
   // Records wholly below `ack` are removed. Returns the octets newly SACKed.
+  //
+  // It also finds the ACK's Karn-valid RTT sample (RFC 6298 §3: only segments sent once
+  // measure the path), following Linux tcp_clean_rtx_queue() / tcp_sacktag_one(): the time
+  // since the oldest segment it newly acknowledges cumulatively that was sent once — none if
+  // the cumulative ACK covers any retransmitted segment, since it may answer either copy —
+  // otherwise the time since the oldest newly SACKed segment sent once (not on an ACK that
+  // covers a retransmitted segment: stricter than Linux, see on_ack()). Merged records
+  // (kMaxRecords) give none. take_rtt_sample() hands it over, once.
   struct TsClock {
     std::uint32_t tsecr;
     std::uint32_t offset;
   };
   std::uint32_t on_ack(SeqNum ack, std::span<const std::pair<SeqNum, SeqNum>> sacks, Instant now,
                        std::optional<TsClock> ts);
+  // The last on_ack()'s sample, if any and not yet taken.
+  std::optional<Duration> take_rtt_sample() { return std::exchange(ack_rtt_, std::nullopt); }
 
   // RFC 8985 §6.2 step 4: RACK.reo_wnd for this ACK. `dsack`: the ACK carries a D-SACK;
   // `in_recovery`: fast recovery or recovery after an RTO; `sacked_bytes` / `mss` for "DupThresh
@@ -128,6 +142,7 @@ class Rack {
   bool reordering_seen_ = false;       // RACK.reordering_seen
   std::optional<Instant> timer_;       // §6.3 reordering timer
   std::uint64_t coalesced_ = 0;
+  std::optional<Duration> ack_rtt_;  // the last ACK's Karn-valid sample (on_ack)
 };
 
 }  // namespace synack::tcp

@@ -51,8 +51,11 @@ TEST_F(Rtt, RFC6298_Karn_fast_retransmission_cancels_the_running_sample) {
   EXPECT_EQ(st.rttvar, 50ms);
 }
 
-// RFC 6298 §3 (Karn) again, for a retransmission by SACK recovery (RFC 6675 §5).
+// RFC 6298 §3 (Karn) again, for a retransmission by SACK recovery (RFC 6675 §5), with the one
+// segment per flight timed as without RACK's records (DupThresh loss detection; with RACK every
+// SACK of a segment sent once is a sample: rtt_sample_rules_test.cpp).
 TEST_F(Rtt, RFC6298_Karn_SACK_retransmission_cancels_the_running_sample) {
+  config.loss_detection = LossDetection::DupThresh;
   wire::TcpOptions sack_ok;
   sack_ok.sack_permitted = true;
   establish_with(sack_ok, 100ms);
