@@ -137,6 +137,10 @@ struct TcpConfig {
   // on in the linux profile). Off by default: in the chaos soak it still makes more seeds too
   // slow (tiny windows, no timestamps) than it saves — see docs/reliability.md.
   bool tail_loss_probe = false;
+  // RFC 5682 F-RTO: after a timeout, the first ACKs are answered with new data, and an ACK of
+  // data sent before the timeout shows it spurious (its response undone, RFC 4015). Follows
+  // Linux (tcp_frto = 2, the SACK-enhanced variant, its default); without SACK, RFC 5682 §2.
+  bool frto = true;
   // Follows Linux (the FIN joins its out-of-order queue): a FIN held beyond a hole is
   // reported in a SACK block like the data around it (it occupies sequence space, RFC 9293
   // §3.4; RFC 2018 neither asks for nor forbids it). Off by default.
