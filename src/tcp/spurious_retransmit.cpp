@@ -97,8 +97,11 @@ void Connection::undo_on_ack(const Segment& seg, SeqNum una_before, std::uint32_
     return;
   }
   using Frto = SpuriousRetransmit::Frto;
-  const bool duplicate = !advanced && seg.ack == una_before && seg.payload.empty() &&
-                         (static_cast<std::uint32_t>(seg.window) << snd_wscale_) == snd_wnd_;
+  // A duplicate ACK for F-RTO: nothing new acknowledged, no data. Unlike RFC 5681 §2, a changed
+  // window does not disqualify it: a receiver whose window shrinks as out-of-order data fills
+  // its buffer would otherwise hold F-RTO in step 3 until the next (backed-off) timeout —
+  // the conventional recovery is the safe answer to an ACK F-RTO cannot read.
+  const bool duplicate = !advanced && seg.ack == una_before && seg.payload.empty();
   const std::uint32_t mss = effective_mss();
   if (u.frto() == Frto::Step2) {
     if (advanced) {
