@@ -19,6 +19,7 @@ namespace {
 
 class Spurious : public Harness {
  protected:
+  Spurious() { config.frto = true; }
   // The harness's peer sends no MSS option: 536, less 12 with timestamps (RFC 7323 §3.2).
   std::uint32_t mss = 536;
   bool ts = false;
