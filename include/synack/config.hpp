@@ -137,6 +137,13 @@ struct TcpConfig {
   // on in the linux profile). Off by default: in the chaos soak it still makes more seeds too
   // slow (tiny windows, no timestamps) than it saves — see docs/reliability.md.
   bool tail_loss_probe = false;
+  // RFC 5682 F-RTO: after a timeout, the first ACKs are answered with new data, and an ACK of
+  // data sent before the timeout shows it spurious (its response undone, RFC 4015); the
+  // SACK-enhanced variant (§3.1) with SACK, the basic one (§2.1) without. Linux has it on
+  // (tcp_frto = 2). Off by default: in the chaos soak (seeds 1-10,000) it made five more seeds
+  // too slow at 15-29 % loss, where timeouts are real and its extra round costs a backed-off
+  // RTO when an ACK is lost (docs/reliability.md). The D-SACK and timestamp undo do not need it.
+  bool frto = false;
   // Follows Linux (the FIN joins its out-of-order queue): a FIN held beyond a hole is
   // reported in a SACK block like the data around it (it occupies sequence space, RFC 9293
   // §3.4; RFC 2018 neither asks for nor forbids it). Off by default.

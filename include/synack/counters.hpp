@@ -68,6 +68,13 @@ namespace synack {
   X(tcp_rack_reorder_timeouts, "RACK reordering timer expirations (RFC 8985 §6.3)")             \
   X(tcp_rack_coalesced, "transmissions merged into a record at RACK's bound")                   \
   X(tcp_dsacks_received, "ACKs carrying a D-SACK block (RFC 2883)")                             \
+  X(tcp_frto_spurious, "timeouts F-RTO found spurious (RFC 5682 step 3b)")                      \
+  X(tcp_eifel_spurious, "loss episodes the timestamp echo found spurious (RFC 3522)")           \
+  X(tcp_dsack_spurious, "loss episodes whose every retransmission was D-SACKed (RFC 3708)")     \
+  X(tcp_undos, "loss responses undone: cwnd/ssthresh given back (RFC 4015, Linux's undo)")      \
+  X(tcp_undo_evidence_ignored,                                                                  \
+    "D-SACKs and echoes not taken as evidence of a spurious retransmission: not of this "       \
+    "episode's retransmissions, repeated, or from the future")                                  \
   X(tcp_dup_acks, "duplicate ACKs received")                                                    \
   X(tcp_sack_reneging, "RTOs that found SACKed data at SND.UNA: scoreboard cleared")            \
   X(tcp_rtt_samples_discarded, "timestamp RTT samples discarded: echo in the future or > 60 s") \

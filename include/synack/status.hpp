@@ -37,6 +37,7 @@ struct ConnectionStatus {
   std::optional<Duration> srtt;
   Duration rttvar{0}, rto{0};
   std::uint64_t retransmits = 0, rto_expirations = 0, fast_retransmits = 0;
+  std::uint64_t undos = 0;  // loss responses undone as spurious (RFC 3708, RFC 4015)
   std::uint64_t bytes_sent = 0, bytes_acked = 0, bytes_received = 0;
   CongestionAlgorithm congestion = CongestionAlgorithm::Cubic;
 };

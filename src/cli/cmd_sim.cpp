@@ -133,6 +133,7 @@ void register_bulk(CLI::App* sim) {
     std::string cc = "cubic";
     std::string loss_detection = "rack";
     bool tlp = false;
+    bool dsack = false;
     bool json = false;
     std::string pcap;
     std::uint32_t rcvbuf = 256 * 1024, sndbuf = 256 * 1024;
@@ -160,6 +161,7 @@ void register_bulk(CLI::App* sim) {
                   "loss detection with SACK: rack (RFC 8985, default) or dupthresh (RFC 6675)")
       ->check(CLI::IsMember({"rack", "dupthresh"}));
   cmd->add_flag("--tail-loss-probe", a->tlp, "RFC 8985 §7 tail loss probe on both ends");
+  cmd->add_flag("--dsack", a->dsack, "RFC 2883 D-SACK reports from both receivers");
   cmd->add_option("--rcvbuf", a->rcvbuf, "receive buffer bytes per connection (e.g. 256k)")
       ->transform(CLI::AsSizeValue(false));
   cmd->add_option("--sndbuf", a->sndbuf, "send buffer bytes per connection (e.g. 256k)")
@@ -181,6 +183,7 @@ void register_bulk(CLI::App* sim) {
     o.loss_detection =
         a->loss_detection == "dupthresh" ? LossDetection::DupThresh : LossDetection::Rack;
     o.tail_loss_probe = a->tlp;
+    o.dsack = a->dsack;
     o.receive_buffer = a->rcvbuf;
     o.send_buffer = a->sndbuf;
     o.pcap = a->pcap;
@@ -194,10 +197,13 @@ void register_bulk(CLI::App* sim) {
                           : "");
       std::printf("intact               %s (FNV-1a %016llx)\n", r.intact ? "yes" : "NO",
                   static_cast<unsigned long long>(r.hash));
-      std::printf("retransmissions      %llu (fast retransmits %llu, RTO expirations %llu)\n",
-                  static_cast<unsigned long long>(r.retransmissions),
-                  static_cast<unsigned long long>(r.fast_retransmits),
-                  static_cast<unsigned long long>(r.rto_expirations));
+      std::printf(
+          "retransmissions      %llu (fast retransmits %llu, RTO expirations %llu, undone "
+          "as spurious %llu)\n",
+          static_cast<unsigned long long>(r.retransmissions),
+          static_cast<unsigned long long>(r.fast_retransmits),
+          static_cast<unsigned long long>(r.rto_expirations),
+          static_cast<unsigned long long>(r.undos));
       std::printf("recovered via SACK   %llu bytes\n",
                   static_cast<unsigned long long>(r.sack_recovered_bytes));
       std::printf("corrupt packets      %llu dropped by checksum\n",

@@ -73,6 +73,7 @@ void connection_line(std::string& out, long pid, const ConnectionInfo& c) {
       .field("retransmits", s.retransmits)
       .field("rto_expirations", s.rto_expirations)
       .field("fast_retransmits", s.fast_retransmits)
+      .field("undos", s.undos)
       .field("bytes_sent", s.bytes_sent)
       .field("bytes_acked", s.bytes_acked)
       .field("bytes_received", s.bytes_received)
@@ -241,6 +242,8 @@ std::string format_connections_text(const std::vector<std::vector<StatusLine>>& 
       d += " retrans:" + std::to_string(l.u64("retransmits")) + "/" +
            std::to_string(l.u64("rto_expirations")) + "/" +
            std::to_string(l.u64("fast_retransmits"));
+      // Loss responses undone as spurious (F-RTO, D-SACK, Eifel), like ss's "dsack_dups".
+      if (l.u64("undos") > 0) d += " undo:" + std::to_string(l.u64("undos"));
       if (l.boolean("detached")) d += " orphan";
       out += d + "\n";
     }

@@ -129,6 +129,7 @@ BulkResult run_bulk(const BulkOptions& o) {
     c->tcp.congestion = o.congestion;
     c->tcp.loss_detection = o.loss_detection;
     c->tcp.tail_loss_probe = o.tail_loss_probe;
+    c->tcp.dsack = o.dsack;
   }
   SimPair pair(sim);
   BulkResult result;
@@ -281,6 +282,7 @@ BulkResult run_bulk(const BulkOptions& o) {
     result.retransmissions += c.tcp_retransmitted_segments;
     result.fast_retransmits += c.tcp_fast_retransmits;
     result.rto_expirations += c.tcp_rto_expirations;
+    result.undos += c.tcp_undos;
     result.sack_recovered_bytes += c.tcp_sack_recovered_bytes;
     result.corrupted_dropped +=
         c.drop_parse_tcp_checksum + c.drop_malformed - c.drop_parse_tcp_checksum;
@@ -323,6 +325,7 @@ std::string bulk_json(const BulkOptions& o, const BulkResult& r) {
   j["retransmissions"] = r.retransmissions;
   j["fast_retransmits"] = r.fast_retransmits;
   j["rto_expirations"] = r.rto_expirations;
+  j["undos"] = r.undos;
   j["sack_recovered_bytes"] = r.sack_recovered_bytes;
   j["corrupted_dropped"] = r.corrupted_dropped;
   j["packets"] = r.packets;

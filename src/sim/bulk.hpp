@@ -26,6 +26,7 @@ struct BulkOptions {
   CongestionAlgorithm congestion = CongestionAlgorithm::Cubic;
   LossDetection loss_detection = LossDetection::Rack;  // TcpConfig::loss_detection
   bool tail_loss_probe = false;                        // TcpConfig::tail_loss_probe
+  bool dsack = false;                                  // TcpConfig::dsack (RFC 2883)
   std::uint32_t send_buffer = 256 * 1024;
   std::uint32_t receive_buffer = 256 * 1024;
   std::uint16_t mss = 1460;
@@ -65,6 +66,7 @@ struct BulkResult {
   std::uint64_t retransmissions = 0;
   std::uint64_t fast_retransmits = 0;
   std::uint64_t rto_expirations = 0;
+  std::uint64_t undos = 0;  // loss responses undone as spurious (tcp_undos)
   std::uint64_t sack_recovered_bytes = 0;
   std::uint64_t corrupted_dropped = 0;  // segments the receivers' checksum caught
   std::uint64_t packets = 0;

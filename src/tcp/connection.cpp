@@ -362,6 +362,7 @@ ConnectionStatus Connection::status() const {
   s.retransmits = retransmits_;
   s.rto_expirations = rto_expirations_;
   s.fast_retransmits = fast_retransmits_;
+  s.undos = undo_ ? undo_->undos() : 0;
   s.bytes_sent = bytes_sent_;
   s.bytes_acked = bytes_acked_;
   s.bytes_received = bytes_received_;
@@ -515,6 +516,7 @@ void Connection::on_retransmit_timeout(Instant now, SegmentSink& out) {
   }
   if (flight_size() == 0) return;
   // RFC 5681 §3.1 eq. 4 and RFC 6582 §4: leave fast recovery, cwnd = 1 SMSS.
+  undo_on_reduction(true, now);  // spurious_retransmit.cpp (and F-RTO's step 1)
   cc_.on_rto(flight_size(), now);
   loss_.retransmit_log().clear();
   loss_.reset_dup_acks();

@@ -30,6 +30,7 @@
 #include "tcp/rtt_estimator.hpp"
 #include "tcp/sack_scoreboard.hpp"
 #include "tcp/segment.hpp"
+#include "tcp/spurious_retransmit.hpp"
 #include "tcp/transitions.hpp"
 
 namespace synack::tcp {
@@ -318,6 +319,17 @@ class Connection {
   // RFC 2883 §4 / RFC 3708 §3: the first SACK block reports a duplicate.
   bool has_dsack(const Segment& seg) const;
   std::unique_ptr<Rack> rack_;  // made when data first goes out under RACK
+
+  // --- spurious retransmissions: F-RTO, D-SACK and Eifel detection, the undo (RFC 5682,
+  // RFC 3708, RFC 3522, RFC 4015; spurious_retransmit.cpp) ---
+  // Before cwnd is cut for a loss (fast recovery, or a timeout): an episode starts or goes on.
+  void undo_on_reduction(bool timeout, Instant now);
+  // After an ACK moved SND.UNA (or did not): D-SACKs, the echo, F-RTO steps 2-3, the undo.
+  void undo_on_ack(const Segment& seg, SeqNum una_before, std::uint32_t sacked_before, bool dsack,
+                   Instant now, SegmentSink& out);
+  void undo_spurious_timeout(SeqNum una_before, std::optional<std::uint32_t> echo, Instant now);
+  std::uint32_t frto_send_new_data(Instant now, SegmentSink& out);
+  std::unique_ptr<SpuriousRetransmit> undo_;  // made at the first loss episode
 
   // --- delivery rate and pacing, for BBR only (connection_rate.cpp; rate_ is null otherwise) ---
   // One transmission of [seq, end): the rate snapshot (draft-cheng §3.2) and the pacer.

@@ -447,6 +447,8 @@ bool Connection::process_ack(const Segment& seg, Instant now, SegmentSink& out) 
   if (rack) {
     if (auto rtt = rack_->take_rtt_sample()) rtt_.sample(*rtt);
   }
+  // F-RTO, D-SACK and Eifel detection, the undo (spurious_retransmit.cpp).
+  undo_on_ack(seg, una_before, sacked_before, dsack, now, out);
   if (sack_driven() && !rack) {
     // RFC 8985 §6.2: a retransmission whose later-sent data is SACKed while it is not was
     // lost; output() sends it again (see RetransmitLog).
@@ -705,6 +707,7 @@ void Connection::enter_recovery(Instant now, SegmentSink& out) {
   loss_.set_recover(snd_max_);
   ++fast_retransmits_;
   ++context_.counters->tcp_fast_retransmits;
+  undo_on_reduction(false, now);  // spurious_retransmit.cpp
   cc_.on_congestion_event(flight_size(), now);
   if (use_rack() && rack_) {
     // RFC 8985 §9.3 / §6.2: fast recovery on the first segment RACK marked lost; output()

@@ -237,6 +237,7 @@ void Connection::send_data_segment(SeqNum seq, std::uint32_t len, bool fin, Inst
   // Karn (RFC 6298 §3): any retransmission — RTO, fast, SACK, lost-retransmission, probe —
   // cancels the running measurement: its ACK could answer either copy.
   if (retransmission) timed_seq_.reset();
+  if (retransmission && undo_) undo_->on_retransmit(seq, seq + len + (fin ? 1 : 0), ts_now(now));
   if (!retransmission && !timed_seq_) {
     timed_seq_ = seq + len + (fin ? 1 : 0);
     timed_at_ = now;

@@ -230,6 +230,10 @@ void Rack::forget_sacks() {
   for (Record& r : records_) r.sacked = false;
 }
 
+void Rack::clear_lost() {
+  for (Record& r : records_) r.lost = false;
+}
+
 std::uint32_t Rack::pipe(SeqNum snd_una) const {
   std::uint32_t pipe = 0;
   for (const Record& r : records_) {

@@ -89,6 +89,9 @@ class Rack {
   std::uint32_t on_rto(SeqNum snd_una, Instant now, Duration reo_wnd);
   // RFC 2018 §8 reneging (the scoreboard was cleared): nothing is SACKed any more.
   void forget_sacks();
+  // A timeout proved spurious (RFC 4015, tcp/spurious_retransmit.hpp): nothing is lost any
+  // more (Linux: tcp_undo_cwnd_reduction with unmark_loss).
+  void clear_lost();
 
   // The RFC 6675 pipe as RFC 8985 §9.3 / Linux count it: octets sent, neither delivered nor
   // marked lost (a lost segment sent again is in flight once more).

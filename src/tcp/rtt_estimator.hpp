@@ -48,6 +48,19 @@ class RttEstimator {
     if (srtt_) recompute();
   }
 
+  // RFC 4015 §2 after a spurious timeout: SRTT <- max(SRTT_prev, RTT), RTTVAR <-
+  // max(RTTVAR_prev, RTT / 2), RTO recomputed (the backoff goes), with SRTT_prev and
+  // RTTVAR_prev saved when the timeout struck and RTT the delayed segment's round trip.
+  // Without an SRTT then, nothing is known to restore.
+  void adapt_after_spurious_timeout(std::optional<Duration> srtt_prev, Duration rttvar_prev,
+                                    std::optional<Duration> rtt) {
+    if (!srtt_prev || !srtt_) return;
+    Duration r = rtt.value_or(Duration{0});
+    srtt_ = std::max(*srtt_prev, r);
+    rttvar_ = std::max(rttvar_prev, r / 2);
+    recompute();
+  }
+
   // RFC 6298 §5.7: "the RTO MUST be re-initialized to 3 seconds when data transmission
   // begins" after a SYN timed out; not when the handshake gave a sample (with timestamps),
   // since §2.2 has set the RTO from it (as Linux's tcp_init_metrics did, srtt_us == 0).

@@ -51,6 +51,9 @@ TEST_F(RtoRecovery, RFC6675_5_1_scoreboard_kept_after_RTO_and_only_holes_resent)
 // second timeout.
 TEST_F(RtoRecovery, RFC8985_retransmission_lost_after_RTO_found_by_SACK_without_second_RTO) {
   config.initial_window_segments = 4;
+  // Conventional RTO recovery: F-RTO would answer the first ACK with new data and resend 2 a
+  // round later (RFC 5682 §3.1 step 2b; see spurious_retransmit_test.cpp).
+  config.frto = false;
   establish_sack();
   send(text(12 * 536));
   EXPECT_EQ(sent().size(), 4u);

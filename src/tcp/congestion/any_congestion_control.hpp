@@ -47,6 +47,11 @@ class AnyCongestionControl {
   void partial_ack(std::uint32_t acked) {
     std::visit([&](auto& cc) { cc.partial_ack(acked); }, impl_);
   }
+  // Spurious-retransmission undo (CongestionControl::prior() / undo()).
+  CongestionPrior prior() const { return get().prior(); }
+  void undo(const CongestionPrior& p, std::uint32_t cwnd, std::uint32_t ssthresh) {
+    std::visit([&](auto& cc) { cc.undo(p, cwnd, ssthresh); }, impl_);
+  }
   // Model-based algorithms (BBR): driven by delivery-rate samples and paced. The others are
   // neither (they allocate no RateState and send as cwnd allows).
   bool uses_rate_samples() const { return std::holds_alternative<Bbr>(impl_); }

@@ -626,6 +626,15 @@ void Bbr::on_rto(std::uint32_t, Instant) {
   cwnd_ = mss_;
 }
 
+void Bbr::undo(const CongestionPrior& p, std::uint32_t cwnd, std::uint32_t ssthresh) {
+  m_->b = this;
+  m_->reset_full_bw();
+  m_->reset_lower_bounds();
+  m_->recovery_pending = false;
+  if (m_->in_recovery) m_->exit_recovery();
+  CongestionControl::undo(p, cwnd, ssthresh);
+}
+
 void Bbr::on_rate_sample(const RateSample& rs, const BbrAck& ack, DeliveryRate& rate) {
   m_->b = this;
   if (m_->initial_cwnd == 0) m_->initial_cwnd = cwnd_;

@@ -77,6 +77,11 @@ class Bbr final : public CongestionControl {
   // The draft §5.6.4.4: on a retransmission timeout, save cwnd and set cwnd to what is in
   // flight (nothing, after the timeout) plus one segment.
   void on_rto(std::uint32_t flight_size, Instant now);
+  // A loss response proved spurious (tcp/spurious_retransmit.hpp). The draft has no undo;
+  // follows Linux (bbr_undo_cwnd): the full-bandwidth detector and the lower bounds the loss
+  // set (bw_lo, inflight_lo) are reset, and recovery ends with cwnd restored (§5.6.4.4
+  // BBRRestoreCwnd), at most to the cwnd saved before the response.
+  void undo(const CongestionPrior& p, std::uint32_t cwnd, std::uint32_t ssthresh);
   // PRR (RFC 6937) and NewReno's inflation do not apply: BBR bounds the window itself.
   void inflate(std::uint32_t) {}
   void set_recovery_cwnd(std::uint32_t) {}

@@ -20,6 +20,19 @@
 
 namespace synack::tcp {
 
+// What a loss response is about to change, kept to be undone if the loss proves spurious
+// (RFC 3708, RFC 4015; Linux's prior_cwnd / prior_ssthresh and ca_ops->undo_cwnd; RFC 9438 §4.9
+// for CUBIC's own state). The connection keeps it (tcp/spurious_retransmit.hpp).
+struct CongestionPrior {
+  std::uint32_t cwnd = 0;
+  std::uint32_t ssthresh = 0;
+  // The algorithm's own state: CUBIC's W_max, W_last_max, K and W_est (RFC 9438 §4.9 lists
+  // them with the epoch's start); unused by the others.
+  double model[4] = {};
+  Instant epoch{};
+  bool in_epoch = false;
+};
+
 class CongestionControl {
  public:
   virtual ~CongestionControl() = default;
@@ -73,6 +86,24 @@ class CongestionControl {
   // RFC 6582 §3.2 step 3, partial ACK: deflate by the newly acknowledged bytes, add one SMSS.
   void partial_ack(std::uint32_t acked) { cwnd_ = (cwnd_ > acked ? cwnd_ - acked : 0) + mss_; }
 
+  // Before a loss response (on_congestion_event, on_rto): what undo() may give back.
+  CongestionPrior prior() const {
+    CongestionPrior p;
+    p.cwnd = cwnd_;
+    p.ssthresh = ssthresh_;
+    save_model(p);
+    return p;
+  }
+  // The response to `p`'s episode proved spurious (RFC 3708, RFC 4015 §2, RFC 9438 §4.9):
+  // cwnd back up to `cwnd`, never above the saved one; ssthresh up to `ssthresh`; the
+  // algorithm's state as it was. Neither is ever lowered (Linux's tcp_undo_cwnd_reduction:
+  // max(cwnd, prior_cwnd), max(ssthresh, prior_ssthresh)).
+  void undo(const CongestionPrior& p, std::uint32_t cwnd, std::uint32_t ssthresh) {
+    cwnd_ = std::max(cwnd_, std::min(cwnd, p.cwnd));
+    ssthresh_ = std::max(ssthresh_, ssthresh);
+    restore_model(p);
+  }
+
  protected:
   CongestionControl(std::uint32_t mss, std::uint32_t initial_window_segments)
       : initial_segments_(initial_window_segments) {
@@ -87,6 +118,9 @@ class CongestionControl {
   // The algorithm's ssthresh after a loss (fast retransmit or RTO); it also restarts
   // whatever epoch the algorithm keeps.
   virtual std::uint32_t ssthresh_after_loss(std::uint32_t flight_size, Instant now) = 0;
+  // The algorithm's own state for prior() / undo(); none by default.
+  virtual void save_model(CongestionPrior&) const {}
+  virtual void restore_model(const CongestionPrior&) {}
 
   std::uint32_t mss_ = 1;
   std::uint32_t initial_segments_;

@@ -69,6 +69,26 @@ class Cubic final : public CongestionControl {
     return std::max(static_cast<std::uint32_t>(flight_size * kBeta), 2 * mss_);
   }
 
+  // RFC 9438 §4.9: a spurious congestion event gives back W_max, K, W_est and the epoch as
+  // they were before the reduction (with cwnd and ssthresh, CongestionControl::undo()).
+  void save_model(CongestionPrior& p) const override {
+    p.model[0] = w_max_;
+    p.model[1] = w_last_max_;
+    p.model[2] = k_;
+    p.model[3] = w_est_;
+    p.epoch = epoch_start_;
+    p.in_epoch = in_epoch_;
+  }
+  void restore_model(const CongestionPrior& p) override {
+    w_max_ = p.model[0];
+    w_last_max_ = p.model[1];
+    k_ = p.model[2];
+    w_est_ = p.model[3];
+    epoch_start_ = p.epoch;
+    in_epoch_ = p.in_epoch;
+    increment_ = 0;
+  }
+
   // RFC 9438 §4 state, in segments and seconds.
   double w_max_ = 0;
   double w_last_max_ = 0;
