@@ -37,9 +37,14 @@ class SpuriousRetransmit {
   // `pipe_prev`, `srtt_prev`, `rttvar_prev`: RFC 4015 §2 step (0).
   void begin(Kind kind, SeqNum marker, const CongestionPrior& prior, std::uint32_t pipe_prev,
              std::optional<Duration> srtt_prev, Duration rttvar_prev) {
-    const std::uint64_t undos = undos_;
-    *this = SpuriousRetransmit{};
-    undos_ = undos;
+    // Every field is set anew but undos_ (member by member: a whole-object assignment copies
+    // last_dsack_'s disengaged payload, which GCC 12's -O2 with ASan flags as uninitialized).
+    last_dsack_.reset();
+    retrans_ts_.reset();
+    retrans_bytes_ = 0;
+    dsacked_bytes_ = 0;
+    frto_ = Frto::Off;
+    recovery_over_ = false;
     kind_ = kind;
     timeout_ack_pending_ = kind == Kind::Timeout;
     open_ = true;

@@ -165,7 +165,7 @@ TEST_F(Spurious, RFC5682_3_1_step2a_ACK_covering_recover_ends_without_undo) {
   EXPECT_EQ(counters.tcp_frto_spurious, 0u);
   EXPECT_EQ(counters.tcp_undos, 0u);
   EXPECT_EQ(conn().status().cwnd, 3 * mss) << "slow start after the timeout: 1 + 2";
-  sent();
+  EXPECT_EQ(sent(), (std::vector<int>{6, 7, 8})) << "new data in slow start";
 }
 
 // --- F-RTO, RFC 5682 §2.1 (without SACK) ------------------------------------------------------
