@@ -248,6 +248,27 @@ class SegmentHarness : public Harness {
     while (tx_pending() > 0) v.push_back(static_cast<int>((pop_tx().seq - seg(0)) / kSegment));
     return v;
   }
+  // SACK in use, no timestamps; the handshake and the first data take 20 ms each (SRTT 20 ms,
+  // RTTVAR 10 ms, RTO 200 ms = rto_min; with RACK, RACK.min_RTT = RACK.rtt = 20 ms). `n`
+  // segments sent at once and the first acknowledged; `queued_more` segments wait behind them
+  // (what the ACK's cwnd growth let out is read and dropped).
+  void in_flight_rtt_20ms(int n, int queued_more = 0) {
+    config.initial_window_segments = static_cast<std::uint32_t>(n);
+    wire::TcpOptions peer;
+    peer.sack_permitted = true;
+    open_active();
+    expect_tx({.flags = SYN, .seq = L});
+    expect_transition(State::Closed, State::SynSent);
+    advance(std::chrono::milliseconds(20));
+    inject({.flags = SYN | ACK, .seq = R, .ack = L + 1, .window = 65535, .options = peer});
+    expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 1});
+    expect_transition(State::SynSent, State::Established);
+    send(std::string(static_cast<std::size_t>(n + queued_more) * kSegment, 'x'));
+    ASSERT_EQ(sent().size(), static_cast<std::size_t>(n));
+    advance(std::chrono::milliseconds(20));
+    ack(seg(1));
+    sent();
+  }
 };
 
 }  // namespace synack::tcp::test

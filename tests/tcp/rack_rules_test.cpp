@@ -12,31 +12,11 @@ namespace {
 
 constexpr std::uint32_t kMss = 536;  // the harness's peer sends no MSS option
 
-std::string text(std::size_t n) { return std::string(n, 'x'); }
-
 class Rack : public SegmentHarness {
  protected:
   Rack() { config.loss_detection = LossDetection::Rack; }
-  // SACK in use, the handshake and the first data taking 20 ms each, so SRTT = RACK.min_RTT =
-  // RACK.rtt = 20 ms and reo_wnd = min(min_RTT / 4, SRTT) = 5 ms; `n` segments sent at once
-  // and the first acknowledged.
-  void in_flight_rtt_20ms(int n, int queued_more = 0) {
-    config.initial_window_segments = static_cast<std::uint32_t>(n);
-    wire::TcpOptions peer;
-    peer.sack_permitted = true;
-    open_active();
-    expect_tx({.flags = SYN, .seq = L});
-    expect_transition(State::Closed, State::SynSent);
-    advance(20ms);
-    inject({.flags = SYN | ACK, .seq = R, .ack = L + 1, .window = 65535, .options = peer});
-    expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 1});
-    expect_transition(State::SynSent, State::Established);
-    send(text(static_cast<std::size_t>(n + queued_more) * kMss));
-    ASSERT_EQ(sent().size(), static_cast<std::size_t>(n));
-    advance(20ms);
-    ack(seg(1));
-    sent();  // what the ACK's cwnd growth let out (queued_more)
-  }
+  // in_flight_rtt_20ms (harness.hpp): SRTT = RACK.min_RTT = RACK.rtt = 20 ms and reo_wnd =
+  // min(min_RTT / 4, SRTT) = 5 ms.
 };
 
 // §6.2 step 5 and §6.3: one segment SACKed above a hole is not DupThresh (3), but RACK marks

@@ -19,24 +19,9 @@ std::string text(std::size_t n) { return std::string(n, 'x'); }
 class RttSample : public SegmentHarness {
  protected:
   RttSample() { config.loss_detection = LossDetection::Rack; }
-  // SACK in use, no timestamps; the handshake and the first data take 20 ms each: SRTT 20 ms,
-  // RTTVAR 10 ms, RTO 200 ms (rto_min). `n` segments sent at once, the first acknowledged.
+  // The harness's flight (in_flight_rtt_20ms: SRTT 20 ms, RTTVAR 10 ms, RTO 200 ms), checked.
   void in_flight_rtt_20ms(int n, int queued_more = 0) {
-    config.initial_window_segments = static_cast<std::uint32_t>(n);
-    wire::TcpOptions peer;
-    peer.sack_permitted = true;
-    open_active();
-    expect_tx({.flags = SYN, .seq = L});
-    expect_transition(State::Closed, State::SynSent);
-    advance(20ms);
-    inject({.flags = SYN | ACK, .seq = R, .ack = L + 1, .window = 65535, .options = peer});
-    expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 1});
-    expect_transition(State::SynSent, State::Established);
-    send(text(static_cast<std::size_t>(n + queued_more) * kSegment));
-    ASSERT_EQ(sent().size(), static_cast<std::size_t>(n));
-    advance(20ms);
-    ack(seg(1));
-    sent();
+    SegmentHarness::in_flight_rtt_20ms(n, queued_more);
     ASSERT_EQ(*conn().status().srtt, 20ms);
   }
 };
