@@ -132,7 +132,7 @@ void register_bulk(CLI::App* sim) {
     std::uint64_t seed = 1;
     std::string cc = "cubic";
     std::string loss_detection = "rack";
-    bool tlp = false;
+    bool tlp = TcpConfig{}.tail_loss_probe;
     bool dsack = false;
     bool json = false;
     std::string pcap;
@@ -160,7 +160,8 @@ void register_bulk(CLI::App* sim) {
   cmd->add_option("--loss-detection", a->loss_detection,
                   "loss detection with SACK: rack (RFC 8985, default) or dupthresh (RFC 6675)")
       ->check(CLI::IsMember({"rack", "dupthresh"}));
-  cmd->add_flag("--tail-loss-probe", a->tlp, "RFC 8985 §7 tail loss probe on both ends");
+  cmd->add_flag("--tail-loss-probe,!--no-tail-loss-probe", a->tlp,
+                "RFC 8985 §7 tail loss probe on both ends (on by default as in TcpConfig)");
   cmd->add_flag("--dsack", a->dsack, "RFC 2883 D-SACK reports from both receivers");
   cmd->add_option("--rcvbuf", a->rcvbuf, "receive buffer bytes per connection (e.g. 256k)")
       ->transform(CLI::AsSizeValue(false));

@@ -25,7 +25,7 @@ struct BulkOptions {
   std::optional<sim::LinkParams> reverse_link;  // server -> client
   CongestionAlgorithm congestion = CongestionAlgorithm::Cubic;
   LossDetection loss_detection = LossDetection::Rack;  // TcpConfig::loss_detection
-  bool tail_loss_probe = false;                        // TcpConfig::tail_loss_probe
+  bool tail_loss_probe = TcpConfig{}.tail_loss_probe;  // TcpConfig::tail_loss_probe, its default
   bool dsack = false;                                  // TcpConfig::dsack (RFC 2883)
   std::uint32_t send_buffer = 256 * 1024;
   std::uint32_t receive_buffer = 256 * 1024;

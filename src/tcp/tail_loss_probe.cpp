@@ -83,8 +83,11 @@ void Connection::on_loss_probe_timeout(Instant now, SegmentSink& out) {
     }
   }
   // §7.3: otherwise "retransmit the highest-sequence segment sent so far" — the last full
-  // segment of data (and our FIN, if sent).
-  SeqNum data_end = fin_seq();
+  // segment of data (and our FIN, if sent). Sent so far: below SND.MAX, not the end of the
+  // send buffer — data the peer's window kept back was never sent, lies beyond the window and
+  // would be dropped as unacceptable (Linux: tcp_send_loss_probe takes the last skb of its
+  // retransmission queue, which holds sent data only).
+  SeqNum data_end = seq_min(fin_seq(), snd_max_);
   SeqNum start = snd_una_;
   if (data_end > snd_una_ && static_cast<std::uint32_t>(data_end - snd_una_) > mss)
     start = data_end - mss;

@@ -13,7 +13,7 @@ std::string text(std::size_t n, char c = 'x') { return std::string(n, c); }
 
 class TailLossProbe : public SegmentHarness {
  protected:
-  TailLossProbe() { config.tail_loss_probe = true; }
+  TailLossProbe() { EXPECT_TRUE(config.tail_loss_probe); }  // the default (RFC 8985)
   // SACK in use, four segments (0-3) sent and unacknowledged. The handshake took no virtual
   // time, so SRTT is tiny and the PTO is its 10 ms floor.
   void four_in_flight() {
@@ -43,6 +43,27 @@ TEST_F(TailLossProbe, RFC8985_7_3_probe_resends_the_last_segment_after_the_PTO) 
   EXPECT_EQ(sent(), (std::vector<int>{0}));  // the RTO's retransmission
   EXPECT_EQ(counters.tcp_loss_probes, 1u);
   EXPECT_EQ(counters.tcp_rto_expirations, 1u);
+}
+
+// §7.3: "retransmit the highest-sequence segment sent so far" — sent, not queued. The peer's
+// window (four segments) holds back segments 4-7; the probe resends segment 3, the last sent.
+// (Seed 1763 of the soak, and 39 more of seeds 1-2,000: the probe carried the end of the send
+// buffer, beyond the window; the peer dropped it as unacceptable.)
+TEST_F(TailLossProbe, RFC8985_7_3_probe_resends_the_highest_segment_sent_not_unsent_data) {
+  config.initial_window_segments = 8;
+  wire::TcpOptions peer;
+  peer.sack_permitted = true;
+  open_active();
+  expect_tx({.flags = SYN, .seq = L});
+  expect_transition(State::Closed, State::SynSent);
+  inject({.flags = SYN | ACK, .seq = R, .ack = L + 1, .window = 4 * kSegment, .options = peer});
+  expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 1});
+  expect_transition(State::SynSent, State::Established);
+  send(text(8 * kSegment));
+  ASSERT_EQ(sent(), (std::vector<int>{0, 1, 2, 3}));
+  fire_next_timer();
+  EXPECT_EQ(sent(), (std::vector<int>{3}));
+  EXPECT_EQ(counters.tcp_loss_probes, 1u);
 }
 
 // §7.2: one segment in flight: the PTO adds WCDelAckT (200 ms), the peer may delay its ACK;
@@ -114,7 +135,7 @@ TEST_F(TailLossProbe, RFC8985_7_2_no_probe_without_SACK) {
   EXPECT_EQ(counters.tcp_rto_expirations, 1u);
 }
 
-// TcpConfig::tail_loss_probe off (the default): the RTO as before.
+// TcpConfig::tail_loss_probe off (on by default): the RTO as before.
 TEST_F(TailLossProbe, Off_by_config_means_RTO_first) {
   config.tail_loss_probe = false;
   four_in_flight();
