@@ -484,9 +484,11 @@ bool Connection::process_ack(const Segment& seg, Instant now, SegmentSink& out) 
       apply_prr(static_cast<std::uint32_t>(std::max<std::int64_t>(delivered, 0)));
   }
   rate_on_ack(una_before, sacked_before, now);  // BBR: a rate sample (connection_rate.cpp)
-  // RFC 8985 §7.2: restart the PTO "upon receiving an ACK that cumulatively acknowledges data".
-  if (new_data_acked) schedule_loss_probe(now);
   update_send_window(seg, now);
+  // RFC 8985 §7.2: restart the PTO "upon receiving an ACK that cumulatively acknowledges data"
+  // — after the window update, so that a window this ACK closes holds the probe back (a probe
+  // into a zero window is unacceptable to the peer, RFC 9293 §3.10.7.4, and wastes the episode).
+  if (new_data_acked) schedule_loss_probe(now);
 
   bool our_fin_acked = fin_sent() && snd_una_ == snd_max_;
   switch (state_) {

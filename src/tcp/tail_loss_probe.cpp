@@ -42,6 +42,8 @@ void Connection::schedule_loss_probe(Instant now) {
   // state): the RTO is backed off then, and a probe in its place would push the next
   // retransmission out by a whole backed-off RTO. (Going back N is checked when the PTO fires:
   // here, called from send_data_segment(), SND.NXT is not yet moved.)
+  // Nor into a zero window (ours): a segment beyond RCV.NXT is unacceptable to a receiver
+  // whose window is zero (RFC 9293 §3.10.7.4); the persist timer's probes do that job.
   if (!config_->tail_loss_probe || !sack_ok_ || in_recovery() || tlp_end_ || flight_size() == 0 ||
       !rtt_.srtt() || snd_una_ == iss_ || snd_wnd_ == 0 || retries_ > 0)
     return;
@@ -58,7 +60,7 @@ void Connection::schedule_loss_probe(Instant now) {
 
 void Connection::on_loss_probe_timeout(Instant now, SegmentSink& out) {
   if (!config_->tail_loss_probe || !sack_ok_ || in_recovery() || tlp_end_ || flight_size() == 0 ||
-      retries_ > 0 || snd_nxt_ != snd_max_)
+      retries_ > 0 || snd_nxt_ != snd_max_ || snd_wnd_ == 0)  // (the window closed meanwhile)
     return;
   std::uint32_t mss = effective_mss() - sack_option_bytes();
   // §7.3: "If a previously unsent segment exists AND the receive window allows new data to be

@@ -123,6 +123,37 @@ TEST_F(TailLossProbe, RFC8985_7_4_2_probe_that_repaired_a_loss_reduces_cwnd) {
   EXPECT_EQ(conn().status().ssthresh, conn().status().cwnd);
 }
 
+// §7.2/§7.3: at most one probe per episode: "TLP.end_seq" is set until the episode ends. An
+// ACK of segment 0 (new data, below the probe's end) does not schedule a second probe; the
+// RTO, armed after the probe, comes next.
+TEST_F(TailLossProbe, RFC8985_7_2_one_probe_per_episode_partial_ACK_schedules_no_second) {
+  four_in_flight();
+  fire_next_timer();
+  EXPECT_EQ(sent(), (std::vector<int>{3}));
+  advance(std::chrono::milliseconds(1));
+  ack(seg(1));
+  const Instant acked_at = now;
+  auto at = fire_next_timer();
+  ASSERT_TRUE(at);
+  EXPECT_GE(*at, acked_at + config.rto_min);
+  EXPECT_EQ(sent(), (std::vector<int>{1}));  // the RTO's retransmission
+  EXPECT_EQ(counters.tcp_loss_probes, 1u);
+  EXPECT_EQ(counters.tcp_rto_expirations, 1u);
+}
+
+// No probe into a zero window (ours; Linux's probe of new data also waits for the window):
+// the peer acknowledged segments 0-1 and closed its window, holding the rest; what follows is
+// the RTO (with data in flight, RFC 9293 §3.8.6.1), not a probe 2 SRTT later.
+TEST_F(TailLossProbe, No_probe_into_a_zero_window) {
+  four_in_flight();
+  inject({.flags = ACK, .seq = R + 1, .ack = seg(2), .window = 0});
+  const Instant acked_at = now;
+  auto at = fire_next_timer();
+  ASSERT_TRUE(at);
+  EXPECT_GE(*at, acked_at + config.rto_min);
+  EXPECT_EQ(counters.tcp_loss_probes, 0u);
+}
+
 // §7.2: "the connection has SACK enabled" — without SACK no probe; the RTO comes first.
 TEST_F(TailLossProbe, RFC8985_7_2_no_probe_without_SACK) {
   config.initial_window_segments = 4;
