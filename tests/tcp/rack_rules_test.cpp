@@ -173,6 +173,7 @@ TEST_F(Rack, lying_peer_cannot_make_it_retransmit) {
 // loss (no timer), and the RTO finds it.
 TEST_F(Rack, DupThresh_selectable_one_SACK_is_not_a_loss) {
   config.loss_detection = LossDetection::DupThresh;
+  config.tail_loss_probe = false;  // the RTO, not the probe (on by default), is scripted
   in_flight_rtt_20ms(4);
   ack(seg(1), {{2, 3}});
   fire_next_timer();

@@ -17,7 +17,12 @@ class RtoRecovery : public SegmentHarness {
  protected:
   // RFC 6675's DupThresh rules, tested with TcpConfig::loss_detection = DupThresh (RACK, the
   // default, is tested in rack_rules_test.cpp).
-  RtoRecovery() { config.loss_detection = LossDetection::DupThresh; }
+  // These scripts are about what the RTO does: the tail loss probe (on by default, RFC 8985
+  // §7), which would go first, is off (tail_loss_probe_test.cpp tests it).
+  RtoRecovery() {
+    config.loss_detection = LossDetection::DupThresh;
+    config.tail_loss_probe = false;
+  }
 };
 
 // RFC 6675 §5.1 (the scoreboard kept across the timeout, with Linux's reneging test) and
