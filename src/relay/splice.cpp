@@ -26,7 +26,7 @@ constexpr std::size_t kDirectMin = 16 * 1024;
 }  // namespace
 
 Splice::Splice(Stack& stack, os::EventLoop& loop, ConnectionId conn, int fd, SpliceStats& stats,
-               std::function<void(ConnectionId)> on_done)
+               std::function<void(ConnectionId)> on_done, bool watch_handshake)
     : stack_(stack),
       loop_(loop),
       conn_(conn),
@@ -44,8 +44,9 @@ Splice::Splice(Stack& stack, os::EventLoop& loop, ConnectionId conn, int fd, Spl
     stats_.bytes_to_host += static_cast<std::uint64_t>(n);
     return static_cast<std::size_t>(n);
   };
-  // Whatever it is waiting for, a host socket that fails must be noticed.
-  update_interest();
+  // Whatever it is waiting for, a host socket that fails must be noticed (see the header for
+  // the connect that completed at once).
+  if (watch_handshake) update_interest();
 }
 
 Splice::~Splice() {
