@@ -32,8 +32,9 @@ using testing::kGuestIsn;
 
 // The host's server speaks first and closes at once ("hello", then close()), before the
 // namespace's handshake is complete: when the splice first reads, the data and the end-of-file
-// both wait in the host socket, and no epoll event has told of the FIN (the socket was watched
-// for errors only until then). The FIN must still leave on the data's segment.
+// both wait in the host socket, and no epoll event has told of the FIN (the connect completed
+// at once, so the socket was not watched until then). The FIN must still leave on the data's
+// segment.
 TEST_F(SpliceFinTest, Fin_rides_on_the_last_data_segment_when_the_host_closed_before_the_read) {
   const std::uint16_t port = testing::free_loopback_port();
   const int listener = listen_on(port);
