@@ -99,6 +99,7 @@ std::optional<wire::Endpoint> host_resolver() {
 
 void print_relay_stats(const relay::RelayStats& s, std::ostream& out) {
   out << "relay_tcp_connects " << s.tcp_connects << "\n"
+      << "relay_tcp_connects_at_once " << s.tcp_connects_at_once << "\n"
       << "relay_tcp_refused " << s.tcp_refused << "\n"
       << "relay_tcp_unreachable " << s.tcp_unreachable << "\n"
       << "relay_tcp_loopback_denied " << s.tcp_loopback_denied << "\n"

@@ -311,6 +311,7 @@ void NetEnvironment::print_stats(std::ostream& out) const {
   const auto& l = loop_->stats();
   out << "loop_wakeups " << l.wakeups << "\n";
   out << "loop_busy_polls " << l.busy_polls << "\n";
+  out << "loop_fd_changes " << l.fd_changes << "\n";
   if (l.tun_write_blocked) out << "loop_tun_write_blocked " << l.tun_write_blocked << "\n";
   if (l.tun_output_drops) out << "loop_tun_output_drops " << l.tun_output_drops << "\n";
   if (l.tun_write_errors) out << "loop_tun_write_errors " << l.tun_write_errors << "\n";

@@ -103,6 +103,7 @@ Expected<void, int> EventLoop::add_fd(int fd, std::uint32_t events, FdHandler ha
   epoll_event ev{};
   ev.events = events;
   ev.data.fd = fd;
+  ++stats_.fd_changes;
   if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) < 0) return Unexpected{errno};
   fd_handlers_[fd] = std::move(handler);
   return {};
@@ -120,12 +121,15 @@ Expected<void, int> EventLoop::modify_fd(int fd, std::uint32_t events) {
   epoll_event ev{};
   ev.events = events;
   ev.data.fd = fd;
+  ++stats_.fd_changes;
   if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev) < 0) return Unexpected{errno};
   return {};
 }
 
 void EventLoop::remove_fd(int fd) {
-  if (fd_handlers_.erase(fd)) ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+  if (!fd_handlers_.erase(fd)) return;
+  ++stats_.fd_changes;
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
 }
 
 EventLoop::TimerId EventLoop::call_at(Instant at, TimerHandler handler) {

@@ -201,12 +201,23 @@ void Relay::start_connect(const ConnectRequest& request) {
   sockaddr_storage sa;
   socklen_t len = to_sockaddr(destination, &sa);
   int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&sa), len);
-  Connecting& c = connecting_[request.id];
-  c.fd = fd;
+  if (rc != 0 && errno == EINPROGRESS) {
+    // A destination on this host (its loopback, the relay's usual case, or another of its own
+    // addresses) has answered before connect() returns: Linux processes the SYN, SYN,ACK and
+    // ACK inside the call and still says EINPROGRESS to a non-blocking socket. Asking once
+    // more tells: 0 when connected, the error when refused, EALREADY while the handshake is
+    // still on its way (a remote host: one cheap system call). Taken at once, the connection
+    // needs no epoll registration, no wake-up and no timer for its connect (issue 14 §3).
+    rc = ::connect(fd, reinterpret_cast<sockaddr*>(&sa), len);
+    if (rc == 0) ++stats_.tcp_connects_at_once;
+    if (rc != 0 && errno == EALREADY) errno = EINPROGRESS;
+  }
   if (rc == 0 || errno != EINPROGRESS) {
-    finish_connect(request.id, rc == 0 ? 0 : errno);
+    complete_connect(request.id, fd, rc == 0 ? 0 : errno, false);
     return;
   }
+  Connecting& c = connecting_[request.id];
+  c.fd = fd;
   std::uint64_t id = request.id;
   auto added = loop_.add_fd(fd, EPOLLOUT, [this, id, fd](std::uint32_t events) {
     // Writable without an error or hang-up: connected (no SO_ERROR to fetch, a system call per
@@ -236,10 +247,14 @@ void Relay::finish_connect(std::uint64_t request, int error) {
   Connecting c = it->second;
   connecting_.erase(it);
   if (c.timer) loop_.cancel_timer(c.timer);
+  complete_connect(request, c.fd, error, true);
+}
+
+void Relay::complete_connect(std::uint64_t request, int fd, int error, bool watched) {
   const Instant now = loop_.now();
   if (error != 0) {
-    loop_.remove_fd(c.fd);
-    ::close(c.fd);
+    loop_.remove_fd(fd);
+    ::close(fd);
     Refusal how = refusal_for(error);
     ++(how == Refusal::Reset ? stats_.tcp_refused : stats_.tcp_unreachable);
     (void)stack_.refuse_request(request, how, now);
@@ -248,15 +263,17 @@ void Relay::finish_connect(std::uint64_t request, int error) {
   // The host reached the destination: now the namespace's SYN gets its SYN,ACK.
   auto id = stack_.accept_request(request, now);
   if (!id) {
-    loop_.remove_fd(c.fd);
+    loop_.remove_fd(fd);
     linger l{1, 0};
-    ::setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
-    ::close(c.fd);
+    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    ::close(fd);
     return;
   }
   ++stats_.tcp_connects;
   (void)stack_.set_no_delay(*id, true);
-  add_splice(*id, c.fd);  // still watched: the splice takes the registration over (replace_fd)
+  // Still watched for its connect: the splice takes the registration over (replace_fd) and
+  // watches the handshake. Connected at once: not watched until the stack connection is.
+  add_splice(*id, fd, watched);
 }
 
 void Relay::on_forward_ready(int listener, const PortForward& forward) {
@@ -277,9 +294,9 @@ void Relay::on_forward_ready(int listener, const PortForward& forward) {
   }
 }
 
-void Relay::add_splice(ConnectionId id, int fd) {
-  splices_[id] = std::make_unique<Splice>(stack_, loop_, id, fd, bytes_,
-                                          [this](ConnectionId done) { bury(done); });
+void Relay::add_splice(ConnectionId id, int fd, bool watch_handshake) {
+  splices_[id] = std::make_unique<Splice>(
+      stack_, loop_, id, fd, bytes_, [this](ConnectionId done) { bury(done); }, watch_handshake);
 }
 
 void Relay::bury(ConnectionId id) {

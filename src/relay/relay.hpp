@@ -75,8 +75,11 @@ class Relay {
   void on_connect_requests();
   void start_connect(const ConnectRequest& request);
   void finish_connect(std::uint64_t request, int error);
+  // The host connect of `request` on `fd` ended (error 0: connected); `fd` is not in
+  // connecting_ any more (or never was); `watched`: it is in the loop's epoll set.
+  void complete_connect(std::uint64_t request, int fd, int error, bool watched);
   void on_forward_ready(int listener, const PortForward& forward);
-  void add_splice(ConnectionId id, int fd);
+  void add_splice(ConnectionId id, int fd, bool watch_handshake = true);
   void bury(ConnectionId id);
   void sweep();
 

@@ -55,6 +55,7 @@ struct RelayConfig {
 
 struct RelayStats {
   std::uint64_t tcp_connects = 0;             // host connects that succeeded
+  std::uint64_t tcp_connects_at_once = 0;     // ... done inside connect() (the host's loopback)
   std::uint64_t tcp_refused = 0;              // ... refused (RST to the namespace)
   std::uint64_t tcp_unreachable = 0;          // ... unreachable or timed out (ICMP)
   std::uint64_t tcp_loopback_denied = 0;      // to the host's loopback (any form) without the flag

@@ -26,7 +26,7 @@ constexpr std::size_t kDirectMin = 16 * 1024;
 }  // namespace
 
 Splice::Splice(Stack& stack, os::EventLoop& loop, ConnectionId conn, int fd, SpliceStats& stats,
-               std::function<void(ConnectionId)> on_done)
+               std::function<void(ConnectionId)> on_done, bool watch_handshake)
     : stack_(stack),
       loop_(loop),
       conn_(conn),
@@ -44,8 +44,9 @@ Splice::Splice(Stack& stack, os::EventLoop& loop, ConnectionId conn, int fd, Spl
     stats_.bytes_to_host += static_cast<std::uint64_t>(n);
     return static_cast<std::size_t>(n);
   };
-  // Whatever it is waiting for, a host socket that fails must be noticed.
-  update_interest();
+  // Whatever it is waiting for, a host socket that fails must be noticed (see the header for
+  // the connect that completed at once).
+  if (watch_handshake) update_interest();
 }
 
 Splice::~Splice() {
@@ -172,7 +173,11 @@ bool Splice::guest_to_host() {
     if (*sent == 0) guest_eof_ = true;  // the namespace's FIN, after every byte
   }
   if (guest_eof_ && !host_shut_) {
-    ::shutdown(fd_, SHUT_WR);  // the namespace's FIN, passed on
+    // The namespace's FIN, passed on. When the host's side has finished already (its
+    // end-of-file read, our FIN queued), pump() finishes the splice right after this, and
+    // finish()'s close() sends the FIN itself (after anything still queued; the receive queue
+    // is empty, so no RST): one system call per short connection saved.
+    if (!(host_eof_ && guest_shut_)) ::shutdown(fd_, SHUT_WR);
     host_shut_ = true;
   }
   return true;

@@ -34,9 +34,14 @@ class Splice {
   // `fd` is connected (or, for a port forward, accepted); the splice owns it. The stack
   // connection may still be handshaking: nothing flows until it reports Connected.
   // `on_done` runs once, when the splice finishes or fails (never from the destructor); the
-  // owner must not destroy the splice inside it.
+  // owner must not destroy the splice inside it. `watch_handshake`: the socket is watched for
+  // errors and hang-ups while the stack connection handshakes (a forward's accepted socket,
+  // whose namespace side may take long to answer, or one still watched for its connect).
+  // Without it the socket enters the epoll set only when the stack connection is Connected,
+  // already watched for reading: one epoll_ctl instead of two for a connect that completed at
+  // once (issue 14 §3; a failure meanwhile is met by that first read).
   Splice(Stack& stack, os::EventLoop& loop, ConnectionId conn, int fd, SpliceStats& stats,
-         std::function<void(ConnectionId)> on_done);
+         std::function<void(ConnectionId)> on_done, bool watch_handshake = true);
   ~Splice();
   Splice(const Splice&) = delete;
   Splice& operator=(const Splice&) = delete;

@@ -12,11 +12,17 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "relay/relay.hpp"
 #include "synack/event_loop.hpp"
 #include "synack/stack.hpp"
 #include "synack/tun_device.hpp"
+#include "wire/packet.hpp"
 
 namespace synack::relay::testing {
 
@@ -72,6 +78,86 @@ class RelayFixture : public ::testing::Test {
   std::unique_ptr<Stack> stack_;
   std::unique_ptr<os::EventLoop> loop_;
   std::unique_ptr<Relay> relay_;
+};
+
+// A relay allowed to reach the host's 127.0.0.1 through the gateway, with real host sockets; the
+// namespace is played by hand-built segments on the socket pair that stands in for the TUN.
+constexpr std::uint16_t kGuestPort = 40000;
+constexpr std::uint32_t kGuestIsn = 1000;
+
+class LoopbackRelayFixture : public RelayFixture {
+ protected:
+  void SetUp() override {
+    config_.allow_host_loopback = true;  // the gateway's ports are the host's 127.0.0.1
+    RelayFixture::SetUp();
+    if (relay_)
+      loop_->on_socket_event([this](const SocketEvent& ev) { relay_->on_socket_event(ev); });
+  }
+  void TearDown() override {
+    for (int fd : fds_) ::close(fd);
+    RelayFixture::TearDown();
+  }
+  // Runs the event loop one millisecond at a time until `done` holds (at most `rounds`).
+  template <typename Done>
+  bool run_until(Done done, int rounds = 2000) {
+    for (int round = 0; round < rounds; ++round) {
+      if (done()) return true;
+      loop_->call_at(loop_->now() + 1ms, [this] { loop_->stop(); });
+      loop_->run();
+    }
+    return done();
+  }
+  struct Segment {
+    wire::TcpHeader tcp;
+    std::string payload;
+  };
+  // The next TCP segment synack wrote to the TUN.
+  std::optional<Segment> written() {
+    std::vector<std::byte> buffer(65536);
+    while (true) {
+      ssize_t n = ::recv(pair_[1], buffer.data(), buffer.size(), MSG_DONTWAIT);
+      if (n <= 0) return std::nullopt;
+      auto p = wire::parse_tcp_packet({buffer.data(), static_cast<std::size_t>(n)});
+      if (!p) continue;
+      Segment s{p->tcp, {}};
+      for (std::byte b : p->payload) s.payload.push_back(static_cast<char>(b));
+      return s;
+    }
+  }
+  // A segment from the namespace's client to the gateway's `port`.
+  void guest_sends(std::uint16_t port, std::uint8_t flags, std::uint32_t seq, std::uint32_t ack,
+                   std::string_view payload = {}) {
+    wire::IpHeader ip;
+    ip.src = config_.guest;
+    ip.dst = config_.gateway;
+    wire::TcpHeader tcp;
+    tcp.src_port = kGuestPort;
+    tcp.dst_port = port;
+    tcp.seq = seq;
+    tcp.ack = ack;
+    tcp.flags = flags;
+    tcp.window = 65535;
+    std::vector<std::byte> packet;
+    wire::build_tcp_packet(ip, tcp, std::as_bytes(std::span(payload.data(), payload.size())),
+                           packet);
+    ASSERT_EQ(::send(pair_[1], packet.data(), packet.size(), 0),
+              static_cast<ssize_t>(packet.size()));
+  }
+  int listen_on(std::uint16_t port) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    fds_.push_back(fd);
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sa.sin_port = htons(port);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd, 4) != 0)
+      return -1;
+    return fd;
+  }
+
+  std::vector<int> fds_;
 };
 
 }  // namespace synack::relay::testing
