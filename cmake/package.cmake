@@ -142,6 +142,14 @@ else()
   message(STATUS "help2man not found: no man pages (apt-get install help2man)")
 endif()
 
+# Everything the install rules above take, and nothing else: `make package-test` builds this
+# instead of the whole Release tree (the test suite is built and run under ASan by `make test`).
+add_custom_target(package-parts DEPENDS synack synack_shared synack_link_shared synack_static
+                  synack_link_static)
+if(HELP2MAN)
+  add_dependencies(package-parts synack_man)
+endif()
+
 # --- documentation files: Debian wants copyright and changelog in /usr/share/doc/<package> --
 foreach(component_package Runtime:synack Development:libsynack-dev)
   string(REPLACE ":" ";" pair ${component_package})
