@@ -32,6 +32,8 @@ foreach(component_package Runtime:synack Development:libsynack-dev)
           DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/${SYNACK_DEB_PACKAGE} COMPONENT ${component})
 endforeach()
 add_custom_target(synack_deb_changelogs ALL DEPENDS ${SYNACK_DEB_CHANGELOGS})
+# The install rules above take these files: `make package-test` builds package-parts only.
+add_dependencies(package-parts synack_deb_changelogs)
 
 set(CPACK_PACKAGE_NAME synack)
 set(CPACK_PACKAGE_VENDOR "the synack authors")
