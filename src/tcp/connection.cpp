@@ -274,7 +274,17 @@ Expected<std::size_t, Error> Connection::after_read(std::uint32_t n, Instant now
     // ACK that cannot show more is a duplicate ACK to the peer (RFC 5681 §2).
     std::uint32_t room = std::min(rcv_buf_.free_space(), 0xffffu << rcv_wscale_);
     std::uint32_t threshold = std::min<std::uint32_t>(rcv_buf_.capacity() / 2, effective_mss());
-    if (room >= offered + threshold) {
+    // Only a read that opened the window is answered: when the room was already there before
+    // it (a SYN,ACK can show at most 65,535 bytes, RFC 7323 §2.2, however large the buffer),
+    // the next ACK for data carries the larger window anyway, and a separate update would
+    // cost a segment per short connection. A sender nearly out of window (offered < one
+    // threshold) is answered on every read that opens it, so it never waits for the persist
+    // timer. Linux decides alike in tcp_cleanup_rbuf(): an update only when the window at
+    // least doubles.
+    std::uint32_t room_before = std::min(rcv_buf_.free_space() - std::min(n, rcv_buf_.free_space()),
+                                         0xffffu << rcv_wscale_);
+    bool opened = room_before < offered + threshold || offered < threshold;
+    if (room >= offered + threshold && opened) {
       send_ack(now, out);
     }
   }

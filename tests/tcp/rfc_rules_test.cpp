@@ -282,6 +282,48 @@ TEST_F(Rfc, Reading_sends_no_ACK_when_the_window_field_cannot_grow) {
   expect_no_tx();
 }
 
+// A SYN,ACK shows at most 65,535 octets (RFC 7323 §2.2) while the buffer holds 256 KiB: the
+// first read of a short request finds the room already larger than the offered window, but
+// did not make it so. No separate update (it would be one more segment per short connection;
+// Linux sends none either); the ACK that carries our reply shows the whole window.
+TEST_F(Rfc, Reading_after_a_SYN_limited_window_sends_no_separate_update) {
+  open_passive();
+  wire::TcpOptions opts;
+  opts.window_scale = 7;
+  inject({.flags = SYN, .seq = R, .options = opts});
+  expect_tx({.flags = SYN | ACK, .seq = L, .ack = R + 1, .window = 65535});
+  inject({.flags = ACK, .seq = R + 1, .ack = L + 1});
+  expect_state(State::Established);
+  inject({.flags = ACK | PSH, .seq = R + 1, .ack = L + 1, .payload = "GET / HTTP/1.1"});
+  EXPECT_EQ(receive_all(), "GET / HTTP/1.1");
+  expect_no_tx();
+  send("HTTP/1.1 200 OK");
+  auto reply = expect_tx(
+      {.flags = ACK | PSH, .seq = L + 1, .ack = R + 15, .payload = "HTTP/1.1 200 OK"});
+  EXPECT_EQ(reply.window, 262144 >> 3) << "the reply carries the whole 256 KiB window";
+}
+
+// The other side of that rule: when the sender has used up the window (here a 64 KiB buffer
+// filled by a bulk sender), the read that frees an MSS of room sends the update at once.
+TEST_F(Rfc, Reading_sends_the_update_that_reopens_a_closed_window_once) {
+  config.receive_buffer = 65536;
+  establish_active();
+  const std::string chunk(536, 'x');
+  std::uint32_t offset = 0;
+  while (conn().status().rcv_wnd >= 536) {
+    inject({.flags = ACK, .seq = R + 1 + offset, .ack = L + 1, .payload = chunk});
+    offset += 536;
+  }
+  while (tx_pending() > 0) pop_tx();
+  std::vector<std::byte> small(100);
+  ASSERT_TRUE(receive(small).has_value());
+  expect_no_tx();  // 100 octets cannot widen the window by an MSS (receiver SWS avoidance)
+  std::vector<std::byte> part(600);
+  ASSERT_TRUE(receive(part).has_value());
+  auto update = expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 1 + offset});
+  EXPECT_GE(update.window, 536u) << "the window reopened by more than one MSS";
+}
+
 // ---------------------------------------------------------------------------------------
 // Options (RFC 9293 §3.7.1, RFC 7323, RFC 2018)
 
