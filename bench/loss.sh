@@ -19,7 +19,7 @@
 #   LOG_DIR=DIR                      keep every run's JSON line and synack's counters there
 #   FROM_LOG_DIR=DIR                 no measuring: the tables from a LOG_DIR of an earlier run
 #                                    (its results.jsonl, counters.jsonl); the simulator still runs
-#   SYNACK_FLAGS="--tail-loss-probe" more `synack serve` options (e.g. TCP choices under test);
+#   SYNACK_FLAGS="..."               more `synack serve` options (e.g. TCP choices under test);
 #                                    SYNACK_FLAGS="--cc bbr" makes synack's contender BBR, to
 #                                    compare with kernel-bbr (the table's header follows)
 #

@@ -58,8 +58,8 @@ void add_net_options(CLI::App* cmd, NetOptions& o) {
   cmd->add_flag("--trace-segments", o.trace_segments, "with --trace: every segment and drop too")
       ->group(group);
   cmd->add_flag("--stats", o.stats, "print the stack's counters to stderr on exit")->group(group);
-  cmd->add_flag("--tail-loss-probe", o.tail_loss_probe,
-                "send a tail loss probe before the RTO (RFC 8985 §7; needs SACK)")
+  cmd->add_flag("--tail-loss-probe,!--no-tail-loss-probe", o.tail_loss_probe,
+                "tail loss probe before the RTO (RFC 8985 §7; needs SACK); on by default")
       ->group(group);
   cmd->add_option("--cc", o.cc, "congestion control: cubic (default), newreno or bbr")
       ->check(CLI::IsMember({"cubic", "newreno", "reno", "bbr"}))
@@ -232,7 +232,7 @@ bool NetEnvironment::build_stack(const NetOptions& o, bool intercept, std::strin
   config.tcp.mss = static_cast<std::uint16_t>(std::min<unsigned>(tun_->mtu() - 40, 65495));
   if (o.rcvbuf) config.tcp.receive_buffer = o.rcvbuf;
   if (o.sndbuf) config.tcp.send_buffer = o.sndbuf;
-  if (o.tail_loss_probe) config.tcp.tail_loss_probe = true;
+  config.tcp.tail_loss_probe = o.tail_loss_probe;
   if (auto cc = congestion_from_name(o.cc)) config.tcp.congestion = *cc;
   config.intercept = intercept;
   if (o.max_memory > 0) config.memory_budget = std::make_shared<MemoryBudget>(o.max_memory);
