@@ -54,9 +54,9 @@ struct NetOptions {
   bool trace_segments = false;
   bool stats = false;
   bool tail_loss_probe = true;  // TcpConfig::tail_loss_probe (RFC 8985 §7)
-  std::string cc;                // TcpConfig::congestion by name; empty: the profile's
-  std::string profile = "rfc";   // synack::profiles::by_name: "rfc" or "linux"
-  unsigned busy_poll_us = 50;    // os::EventLoop::Options::busy_poll (docs/performance.md)
+  std::string cc;               // TcpConfig::congestion by name; empty: the profile's
+  std::string profile = "rfc";  // synack::profiles::by_name: "rfc" or "linux"
+  unsigned busy_poll_us = 50;   // os::EventLoop::Options::busy_poll (docs/performance.md)
   // Issue 11 §4 and §1 (run and serve only, add_server_options): the memory budget in bytes
   // (0: none), and the SYN-cookie mode ("auto", "always", "never").
   std::size_t max_memory = 0;

@@ -298,8 +298,8 @@ TEST_F(Rfc, Reading_after_a_SYN_limited_window_sends_no_separate_update) {
   EXPECT_EQ(receive_all(), "GET / HTTP/1.1");
   expect_no_tx();
   send("HTTP/1.1 200 OK");
-  auto reply = expect_tx(
-      {.flags = ACK | PSH, .seq = L + 1, .ack = R + 15, .payload = "HTTP/1.1 200 OK"});
+  auto reply =
+      expect_tx({.flags = ACK | PSH, .seq = L + 1, .ack = R + 15, .payload = "HTTP/1.1 200 OK"});
   EXPECT_EQ(reply.window, 262144 >> 3) << "the reply carries the whole 256 KiB window";
 }
 
