@@ -16,6 +16,7 @@
 #   BIG_MAX_LOSS=20                  the largest size only up to this loss (a reduced matrix)
 #   SIM_DELAYS_MS="1 25 100" SIM_SEEDS=5 SIM=1   the simulator sweep (RTTs; SIM=0 skips it)
 #   SIM_CCS="cubic bbr"              congestion controls the simulator sweep compares
+#   CONTENDERS="synack kernel-cubic kernel-bbr"  which TUN-side contenders run (others: "—")
 #   LOG_DIR=DIR                      keep every run's JSON line and synack's counters there
 #   FROM_LOG_DIR=DIR                 no measuring: the tables from a LOG_DIR of an earlier run
 #                                    (its results.jsonl, counters.jsonl); the simulator still runs
@@ -50,8 +51,9 @@ SIM=${SIM:-1}
 SIM_DELAYS_MS=${SIM_DELAYS_MS:-1 25 100}
 SIM_SEEDS=${SIM_SEEDS:-5}
 SIM_CCS=${SIM_CCS:-cubic bbr}
+CONTENDERS=${CONTENDERS:-synack kernel-cubic kernel-bbr}
 rev=${SYNACK_REV:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src include 2>/dev/null || echo ' + uncommitted changes')}
-command_line="SYNACK_FLAGS=\"${SYNACK_FLAGS:-}\" LOSSES=\"$LOSSES\" SIZES=\"$SIZES\" RUNS=$RUNS RUN_TIMEOUT=$RUN_TIMEOUT BIG_MAX_LOSS=$BIG_MAX_LOSS SIM=$SIM bench/loss.sh"
+command_line="SYNACK_FLAGS=\"${SYNACK_FLAGS:-}\" CONTENDERS=\"$CONTENDERS\" LOSSES=\"$LOSSES\" SIZES=\"$SIZES\" RUNS=$RUNS RUN_TIMEOUT=$RUN_TIMEOUT BIG_MAX_LOSS=$BIG_MAX_LOSS SIM=$SIM bench/loss.sh"
 for p in $LOSSES; do
   case $p in '' | *[!0-9]*) echo "bench/loss.sh: LOSSES are whole percents" >&2; exit 1 ;; esac
 done
@@ -284,6 +286,7 @@ for size in $SIZES; do
     for run in $(seq "$RUNS"); do  # round-robin: a burst of load falls on every contender alike
       for c in "${contenders[@]}"; do
         set -- $c
+        case " $CONTENDERS " in *" $1 "*) ;; *) continue ;; esac
         run_one "$1" "$2" "$3" get "$size" "$5" "$loss"
         run_one "$1" "$2" "$4" put "$size" "$5" "$loss"
       done
