@@ -305,7 +305,7 @@ TEST_F(Rfc, Reading_after_a_SYN_limited_window_sends_no_separate_update) {
 
 // The other side of that rule: when the sender has used up the window (here a 64 KiB buffer
 // filled by a bulk sender), the read that frees an MSS of room sends the update at once.
-TEST_F(Rfc, Reading_sends_the_update_that_reopens_a_closed_window_once) {
+TEST_F(Rfc, Reading_sends_the_update_that_reopens_a_closed_window) {
   config.receive_buffer = 65536;
   establish_active();
   const std::string chunk(536, 'x');
