@@ -1158,11 +1158,14 @@ void pd_free(void* ud) {
   delete s;
 }
 
-// "key=value,key=value": profile=linux|rfc, local_ip=ADDR, local_ip6=ADDR, and mtu=N (the
-// --mtu given to packetdrill: the MSS announced is N - 40 for IPv4, N - 60 for IPv6).
+// "key=value,key=value": profile=linux|rfc, local_ip=ADDR, local_ip6=ADDR, mtu=N (the
+// --mtu given to packetdrill: the MSS announced is N - 40 for IPv4, N - 60 for IPv6), and
+// tail_loss_probe=0|1 (tests/packetdrill/run.sh sets 0 where a script turns Linux's off with
+// net.ipv4.tcp_early_retrans=0).
 bool parse_flags(const char* flags, Shim& s, synack::StackConfig& config) {
   std::string text = flags ? flags : "";
   std::optional<int> mtu;
+  std::optional<bool> tail_loss_probe;
   std::size_t pos = 0;
   while (pos <= text.size()) {
     std::size_t end = text.find(',', pos);
@@ -1194,6 +1197,8 @@ bool parse_flags(const char* flags, Shim& s, synack::StackConfig& config) {
         return false;
       }
       mtu = v;
+    } else if (key == "tail_loss_probe" && (value == "0" || value == "1")) {
+      tail_loss_probe = value == "1";
     } else {
       std::fprintf(stderr, "synack shim: unknown flag '%s'\n", key.c_str());
       return false;
@@ -1201,6 +1206,8 @@ bool parse_flags(const char* flags, Shim& s, synack::StackConfig& config) {
   }
   // The stack announces TcpConfig::mss over IPv4 and 20 bytes less over IPv6.
   if (mtu) config.tcp.mss = static_cast<std::uint16_t>(*mtu - 40);
+  // After the loop: a profile replaces the whole configuration.
+  if (tail_loss_probe) config.tcp.tail_loss_probe = *tail_loss_probe;
   return true;
 }
 

@@ -12,7 +12,9 @@
 #   // profile: rfc       the script states the rfc profile's behaviour: not run on Linux
 #                         or with the linux profile (and the reverse for "profile: linux")
 #   // sysctl: KEY=VALUE  set in the namespace before a Linux run (one per line), to turn
-#                         off a Linux mechanism synack does not have (say so in the script)
+#                         off a Linux mechanism the script is not about (say so in the script);
+#                         net.ipv4.tcp_early_retrans=0 (no tail loss probe) turns synack's off
+#                         too (the shim's tail_loss_probe=0)
 # Exit 77 (skip) without root, without packetdrill, or where a script is not for this mode.
 set -u
 mode=${1:?mode}
@@ -65,8 +67,10 @@ case "$mode" in
     [ -n "$shim" ] && [ -f "$shim" ] || skip "the shim was not built (${shim:-none}): make packetdrill-shim (not in ASan builds: RTLD_DEEPBIND)"
     prof=linux
     [ "$mode" = synack-rfc ] && prof=rfc
+    extra=
+    grep -q '^// sysctl: *net.ipv4.tcp_early_retrans=0' "$script" && extra=,tail_loss_probe=0
     timeout 600 "$pd" "${args[@]}" --so_filename="$shim" \
-      --so_flags="profile=$prof,local_ip=$local4,local_ip6=$local6,mtu=$mtu" "$script"
+      --so_flags="profile=$prof,local_ip=$local4,local_ip6=$local6,mtu=$mtu$extra" "$script"
     rc=$?
     ;;
 esac
