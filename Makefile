@@ -40,9 +40,9 @@ test: deps test-deps
 
 # The packetdrill suite against Linux and against synack (the shim is a Release object: an ASan
 # build cannot be dlopen()ed by packetdrill). Needs root; skips with a message otherwise.
-# Four at a time: the scripts mostly wait on timers (the longest, the kernel's SYN retries, run
-# over two minutes of real time on almost no CPU); tests/packetdrill/CMakeLists.txt starts the
-# long ones first.
+# Four at a time, but the runs against Linux one at a time (they disturb each other's timing;
+# tests/packetdrill/CMakeLists.txt), the long ones first (the kernel's SYN retries run over two
+# minutes of real time on almost no CPU); the runs against synack fill the other slots.
 packetdrill-test: packetdrill-shim
 	ctest --test-dir build -L packetdrill --output-on-failure -j 4
 
