@@ -264,7 +264,14 @@ loss_counters() {
 }
 
 # Contenders: label host get-port put-port cc.
-contenders=("synack 198.18.0.1 80 9 cubic" "kernel-cubic 198.18.2.1 80 9 cubic"
+# synack's own congestion control (SYNACK_FLAGS="--cc bbr") is also the client's when synack
+# receives, so that each "receives" column faces a sender of the same kind as its "sends" one.
+synack_cc=cubic
+case " ${SYNACK_FLAGS:-} " in
+  *" --cc bbr "* | *" --cc=bbr "*) synack_cc=bbr ;;
+  *" --cc newreno "* | *" --cc=newreno "* | *" --cc reno "* | *" --cc=reno "*) synack_cc=reno ;;
+esac
+contenders=("synack 198.18.0.1 80 9 $synack_cc" "kernel-cubic 198.18.2.1 80 9 cubic"
             "kernel-bbr 198.18.2.1 8080 8009 bbr")
 run_one() {  # LABEL HOST PORT DIRECTION BYTES CC LOSS
   local line
@@ -357,7 +364,7 @@ synack_cc = (re.search(r"--cc[ =](\w+)", command) or [None, "cubic"])[1].upper()
 tables = []
 for size in dict.fromkeys(r["size"] for r in rows):
     lines = [f"**{mib(size)}**, median seconds of {runs} runs (a run that takes over {limit} s fails):", "",
-             f"| loss each way | synack sends ({synack_cc}) | kernel sends (CUBIC) | kernel sends (BBR) | synack receives (CUBIC sender) | kernel receives (CUBIC sender) | kernel receives (BBR sender) | router dropped / passed |",
+             f"| loss each way | synack sends ({synack_cc}) | kernel sends (CUBIC) | kernel sends (BBR) | synack receives ({synack_cc} sender) | kernel receives (CUBIC sender) | kernel receives (BBR sender) | router dropped / passed |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for loss in dict.fromkeys(r["loss"] for r in rows if r["size"] == size):
         cells = [cell(size, loss, l, d) for d in ("get", "put") for l in ("synack", "kernel-cubic", "kernel-bbr")]
