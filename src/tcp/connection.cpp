@@ -277,13 +277,19 @@ Expected<std::size_t, Error> Connection::after_read(std::uint32_t n, Instant now
     // Only a read that opened the window is answered: when the room was already there before
     // it (a SYN,ACK can show at most 65,535 bytes, RFC 7323 §2.2, however large the buffer),
     // the next ACK for data carries the larger window anyway, and a separate update would
-    // cost a segment per short connection. A sender nearly out of window (offered < one
-    // threshold) is answered on every read that opens it, so it never waits for the persist
-    // timer. Linux decides alike in tcp_cleanup_rbuf(): an update only when the window at
-    // least doubles.
+    // cost a segment per short connection. Linux decides alike in tcp_cleanup_rbuf(): an
+    // update only when the window at least doubles.
+    // Except for a sender that may be waiting for it: the sender's SWS rule (§3.8.6.2.1) holds
+    // a segment shorter than min(Eff.snd.MSS, Max(SND.WND)/2), and its Max(SND.WND) is at
+    // least what our SYN or SYN,ACK offered, min(buffer, 65,535). Below that bound it gets the
+    // update on every read that opens the window, so it never waits for its override timer.
+    // (The bound, not the MSS alone: with a 64 KiB MSS, MTU 65520, the 65,535 bytes of a
+    // SYN,ACK are "less than one MSS" and every short connection would send the update.)
     std::uint32_t room_before = std::min(rcv_buf_.free_space() - std::min(n, rcv_buf_.free_space()),
                                          0xffffu << rcv_wscale_);
-    bool opened = room_before < offered + threshold || offered < threshold;
+    std::uint32_t sender_waits_below =
+        std::min(threshold, std::min(rcv_buf_.capacity(), 0xffffu) / 2);
+    bool opened = room_before < offered + threshold || offered < sender_waits_below;
     if (room >= offered + threshold && opened) {
       send_ack(now, out);
     }

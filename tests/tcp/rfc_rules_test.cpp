@@ -303,6 +303,34 @@ TEST_F(Rfc, Reading_after_a_SYN_limited_window_sends_no_separate_update) {
   EXPECT_EQ(reply.window, 262144 >> 3) << "the reply carries the whole 256 KiB window";
 }
 
+// The same with the MSS of a 65,520-byte MTU: the 65,455 bytes a SYN,ACK leaves after an
+// 80-byte request are less than one MSS, yet the sender is not held back by them (its SWS rule
+// waits only below half the largest window it was offered, §3.8.6.2.1), so no update follows
+// the read. Its next segment is ACKed with the whole window the buffer has left.
+TEST_F(Rfc, Reading_with_a_64KiB_MSS_updates_only_a_sender_that_waits) {
+  config.mss = 65480;
+  open_passive();
+  wire::TcpOptions opts;
+  opts.mss = 65480;
+  opts.window_scale = 7;
+  inject({.flags = SYN, .seq = R, .options = opts});
+  expect_tx({.flags = SYN | ACK, .seq = L, .ack = R + 1, .window = 65535});
+  inject({.flags = ACK, .seq = R + 1, .ack = L + 1});
+  const std::string request(80, 'r');  // curl's GET: 65,455 octets left, under one MSS
+  inject({.flags = ACK | PSH, .seq = R + 1, .ack = L + 1, .payload = request});
+  EXPECT_EQ(receive_all(), request);
+  expect_no_tx();  // 65,455 octets still offered: the sender can send them
+  const std::string rest(65535 - 80, 'x');
+  inject({.flags = ACK, .seq = R + 81, .ack = L + 1, .payload = rest});
+  // The window is used up: the ACK goes at once and shows what is left, rounded up (SHLD-14).
+  auto ack = expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 1 + 65535});
+  EXPECT_EQ(ack.window, (262144 - 65455 + 7) >> 3);
+  // Reading the 65,455 octets cannot move the right edge by an MSS (receiver SWS avoidance,
+  // §3.8.6.2.2), and the sender has 192 KiB offered: nothing to send.
+  EXPECT_EQ(receive_all().size(), rest.size());
+  expect_no_tx();
+}
+
 // The other side of that rule: when the sender has used up the window (here a 64 KiB buffer
 // filled by a bulk sender), the read that frees an MSS of room sends the update at once.
 TEST_F(Rfc, Reading_sends_the_update_that_reopens_a_closed_window) {
