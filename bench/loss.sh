@@ -52,6 +52,14 @@ SIM_DELAYS_MS=${SIM_DELAYS_MS:-1 25 100}
 SIM_SEEDS=${SIM_SEEDS:-5}
 SIM_CCS=${SIM_CCS:-cubic bbr}
 CONTENDERS=${CONTENDERS:-synack kernel-cubic kernel-bbr}
+# synack's congestion control, from SYNACK_FLAGS (CUBIC unless --cc says otherwise), by the
+# kernel's name: it is also the client's when synack receives, so that each "receives" column
+# faces a sender of the same kind as its "sends" one; the tables' headers name it.
+synack_cc=cubic
+case " ${SYNACK_FLAGS:-} " in
+  *" --cc bbr "* | *" --cc=bbr "*) synack_cc=bbr ;;
+  *" --cc newreno "* | *" --cc=newreno "* | *" --cc reno "* | *" --cc=reno "*) synack_cc=reno ;;
+esac
 rev=${SYNACK_REV:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src include 2>/dev/null || echo ' + uncommitted changes')}
 command_line="SYNACK_FLAGS=\"${SYNACK_FLAGS:-}\" CONTENDERS=\"$CONTENDERS\" LOSSES=\"$LOSSES\" SIZES=\"$SIZES\" RUNS=$RUNS RUN_TIMEOUT=$RUN_TIMEOUT BIG_MAX_LOSS=$BIG_MAX_LOSS SIM=$SIM bench/loss.sh"
 for p in $LOSSES; do
@@ -264,13 +272,6 @@ loss_counters() {
 }
 
 # Contenders: label host get-port put-port cc.
-# synack's own congestion control (SYNACK_FLAGS="--cc bbr") is also the client's when synack
-# receives, so that each "receives" column faces a sender of the same kind as its "sends" one.
-synack_cc=cubic
-case " ${SYNACK_FLAGS:-} " in
-  *" --cc bbr "* | *" --cc=bbr "*) synack_cc=bbr ;;
-  *" --cc newreno "* | *" --cc=newreno "* | *" --cc reno "* | *" --cc=reno "*) synack_cc=reno ;;
-esac
 contenders=("synack 198.18.0.1 80 9 $synack_cc" "kernel-cubic 198.18.2.1 80 9 cubic"
             "kernel-bbr 198.18.2.1 8080 8009 bbr")
 run_one() {  # LABEL HOST PORT DIRECTION BYTES CC LOSS
@@ -336,9 +337,9 @@ if [ -n "${LOG_DIR:-}" ]; then
   [ -e "$tmp/serve.err" ] && cp "$tmp"/serve.* "$LOG_DIR"/
 fi
 
-python3 - "$tmp" "$out" "$RUNS" "$RUN_TIMEOUT" "$command_line" "$rev" "$load_at_start" "$SIM_SEEDS" <<'EOF'
-import json, os, platform, re, statistics, sys, datetime
-tmp, out, runs, limit, command, rev, load_at_start, seeds = sys.argv[1:9]
+python3 - "$tmp" "$out" "$RUNS" "$RUN_TIMEOUT" "$command_line" "$rev" "$load_at_start" "$SIM_SEEDS" "$synack_cc" <<'EOF'
+import json, os, platform, statistics, sys, datetime
+tmp, out, runs, limit, command, rev, load_at_start, seeds, synack_cc = sys.argv[1:10]
 rows = [json.loads(l) for l in open(f"{tmp}/results.jsonl") if l.strip()]
 sims = [json.loads(l) for l in open(f"{tmp}/sim.jsonl") if l.strip()]
 counters = {(c["size"], c["loss"]): c["counters"] for c in map(json.loads, open(f"{tmp}/counters.jsonl"))}
@@ -359,8 +360,7 @@ def cell(size, loss, label, direction):
 def mib(n):
     return f"{n / 1048576:g} MiB"
 
-# synack's congestion control: CUBIC unless SYNACK_FLAGS chose another (--cc bbr).
-synack_cc = (re.search(r"--cc[ =](\w+)", command) or [None, "cubic"])[1].upper()
+synack_cc = {"cubic": "CUBIC", "bbr": "BBR", "reno": "NewReno"}[synack_cc]
 tables = []
 for size in dict.fromkeys(r["size"] for r in rows):
     lines = [f"**{mib(size)}**, median seconds of {runs} runs (a run that takes over {limit} s fails):", "",
