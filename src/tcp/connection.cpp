@@ -272,7 +272,9 @@ Expected<std::size_t, Error> Connection::after_read(std::uint32_t n, Instant now
     // RFC 9293 §3.8.6.2.2: only a window that can actually grow is worth an update. The
     // window field cannot advertise more than 0xffff << RCV.WIND.SHIFT (RFC 7323 §2.3); an
     // ACK that cannot show more is a duplicate ACK to the peer (RFC 5681 §2).
-    std::uint32_t room = std::min(rcv_buf_.free_space(), 0xffffu << rcv_wscale_);
+    const std::uint32_t free = rcv_buf_.free_space();
+    const std::uint32_t field_max = 0xffffu << rcv_wscale_;
+    std::uint32_t room = std::min(free, field_max);
     std::uint32_t threshold = std::min<std::uint32_t>(rcv_buf_.capacity() / 2, effective_mss());
     // Only a read that opened the window is answered: when the room was already there before
     // it (a SYN,ACK can show at most 65,535 bytes, RFC 7323 §2.2, however large the buffer),
@@ -285,8 +287,7 @@ Expected<std::size_t, Error> Connection::after_read(std::uint32_t n, Instant now
     // update on every read that opens the window, so it never waits for its override timer.
     // (The bound, not the MSS alone: with a 64 KiB MSS, MTU 65520, the 65,535 bytes of a
     // SYN,ACK are "less than one MSS" and every short connection would send the update.)
-    std::uint32_t room_before = std::min(rcv_buf_.free_space() - std::min(n, rcv_buf_.free_space()),
-                                         0xffffu << rcv_wscale_);
+    std::uint32_t room_before = std::min(free - std::min(n, free), field_max);
     std::uint32_t sender_waits_below =
         std::min(threshold, std::min(rcv_buf_.capacity(), 0xffffu) / 2);
     bool opened = room_before < offered + threshold || offered < sender_waits_below;
