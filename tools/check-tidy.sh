@@ -34,14 +34,35 @@ if [[ ${#files[@]} -eq 0 ]]; then
 fi
 log=$(mktemp -d)
 trap 'rm -rf "$log"' EXIT
+db=$build  # where compile_commands.json is read
+# A unity build (the asan preset: CMakePresets.json) lists only its batches, Unity/unity_N_cxx.cxx,
+# each #including some of a target's .cpp files: every .cpp file is given the command of the batch
+# that holds it, so that clang-tidy sees it with the flags it was built with.
+if grep -q '/Unity/unity_[0-9]*_cxx\.cxx"' "$build/compile_commands.json"; then
+  mkdir -p "$log/db"
+  python3 - "$build/compile_commands.json" "$log/db/compile_commands.json" <<'PY'
+import json, re, sys
+entries = []
+for e in json.load(open(sys.argv[1])):
+    batch = e["file"]
+    if not re.search(r"/Unity/unity_\d+_cxx\.cxx$", batch):
+        entries.append(e)
+        continue
+    for source in re.findall(r'^#include "(.+\.cpp)"$', open(batch).read(), re.M):
+        entries.append({"directory": e["directory"], "file": source,
+                        "command": e["command"].replace(batch, source)})
+json.dump(entries, open(sys.argv[2], "w"), indent=1)
+PY
+  db=$log/db
+fi
 # One clang-tidy per file, JOBS at a time. GCC-only warning flags of the build (-Wno-restrict)
 # are unknown to clang: not a finding.
 tidy_one() {
   local file=$1 out skip=()
   [[ -n ${TIDY_SKIP:-} ]] && skip=("--checks=-${TIDY_SKIP//,/,-}")
   out=$log/$(tr / _ <<<"$file").log
-  if grep -qF "\"file\": \"$root/$file\"" "$build/compile_commands.json"; then
-    clang-tidy -p "$build" --quiet "${skip[@]}" -extra-arg=-Wno-unknown-warning-option "$root/$file" \
+  if grep -qF "\"file\": \"$root/$file\"" "$db/compile_commands.json"; then
+    clang-tidy -p "$db" --quiet "${skip[@]}" -extra-arg=-Wno-unknown-warning-option "$root/$file" \
       >"$out" 2>&1 || echo "exit $?" >>"$out"
   else
     clang-tidy --quiet "${skip[@]}" "$root/$file" -- -std=c++20 -I"$root/include" -I"$root/src" \
@@ -49,7 +70,7 @@ tidy_one() {
   fi
 }
 export -f tidy_one
-export log root build
+export log root build db
 start=$SECONDS
 printf '%s\n' "${files[@]}" | xargs -P "${JOBS:-$(nproc)}" -I{} bash -c 'tidy_one "$@"' _ {}
 findings=$(cat "$log"/*.log | grep -E "(warning|error): .*\[[a-z]" | sort -u || true)

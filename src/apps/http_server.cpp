@@ -10,8 +10,6 @@
 namespace synack::apps {
 namespace {
 
-constexpr std::size_t kChunk = 64 * 1024;
-
 // The /bytes/N pattern, long enough that any offset's next kChunk bytes are one slice of it.
 const std::array<std::byte, 251 + kChunk>& pattern_block() {
   static const auto block = [] {

@@ -3,9 +3,6 @@
 #include "apps/serve_apps.hpp"
 
 namespace synack::apps {
-namespace {
-constexpr std::size_t kChunk = 64 * 1024;
-}  // namespace
 
 void Session::close(Instant now) {
   if (done_) return;

@@ -14,6 +14,9 @@
 
 namespace synack::apps {
 
+// How much a session reads from or writes to its connection in one call.
+inline constexpr std::size_t kChunk = 64 * 1024;
+
 class Session {
  public:
   Session(Stack& stack, ConnectionId id) : stack_(stack), id_(id) {}

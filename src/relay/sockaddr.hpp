@@ -5,12 +5,17 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <cstddef>
 #include <cstring>
 #include <optional>
 
 #include "wire/ip_address.hpp"
 
 namespace synack::relay {
+
+// The largest UDP datagram a host socket can deliver (the IPv4 total length is 16 bits): the
+// receive buffer of each UDP relay path.
+inline constexpr std::size_t kMaxDatagram = 65535;
 
 inline socklen_t to_sockaddr(const wire::Endpoint& e, sockaddr_storage* out) {
   std::memset(out, 0, sizeof *out);

@@ -17,7 +17,6 @@
 
 namespace synack::relay {
 namespace {
-constexpr std::size_t kMaxDatagram = 65535;
 constexpr int kDatagramsPerWakeup = 64;
 // The namespace sees each flow as the gateway and a port from the dynamic range (RFC 6335
 // §6); at most this many flows at once, so that a free port always exists.

@@ -14,7 +14,6 @@
 
 namespace synack::relay {
 namespace {
-constexpr std::size_t kMaxDatagram = 65535;
 constexpr int kRepliesPerWakeup = 64;
 // The most of a datagram an ICMPv6 error can quote: 1280 (RFC 4443 §2.4 (c)) minus the
 // error's IPv6 and ICMPv6 headers and the quoted IPv6 and UDP headers. IPv4 quotes less.

@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 
 namespace synack::cli {
-namespace {
+namespace address_plan_test {
 
 TEST(AddressPlan, Slirp4netnsDefaultLayout) {
   auto plan = plan_from_cidr("10.0.2.0/24");
@@ -41,5 +41,5 @@ TEST(AddressPlan, MalformedIsRefusedWithTheReason) {
   expect_error("", "NETWORK/PREFIX");
 }
 
-}  // namespace
+}  // namespace address_plan_test
 }  // namespace synack::cli

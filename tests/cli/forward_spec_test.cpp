@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 
 namespace synack::cli {
-namespace {
+namespace forward_spec_test {
 
 using relay::ForwardProtocol;
 
@@ -118,5 +118,5 @@ TEST(ForwardSpec, Duplicates_are_named) {
   EXPECT_EQ(duplicate_forward({(*parse_publish("8080:80"))[0], udp[0]}), "");
 }
 
-}  // namespace
+}  // namespace forward_spec_test
 }  // namespace synack::cli

@@ -6,7 +6,7 @@
 
 namespace synack::relay {
 using namespace synack::relay;
-namespace {
+namespace destination_test {
 
 wire::Endpoint ep(const char* addr, std::uint16_t port) {
   return wire::Endpoint{*wire::IpAddress::parse(addr), port};
@@ -59,5 +59,5 @@ TEST(RelayDestination, Ordinary_destinations_pass_unchanged) {
               ep(addr, 443));
 }
 
-}  // namespace
+}  // namespace destination_test
 }  // namespace synack::relay

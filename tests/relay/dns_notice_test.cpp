@@ -10,7 +10,7 @@
 #include "relay/dns.hpp"
 
 namespace synack::relay {
-namespace {
+namespace dns_notice_test {
 
 wire::Endpoint ep(const char* addr, std::uint16_t port) {
   return wire::Endpoint{*wire::IpAddress::parse(addr), port};
@@ -60,5 +60,5 @@ TEST(RelayNotice, GatewayRefusalIsToldOnceAndOnlyWithoutTheFlag) {
   EXPECT_EQ(allowed.gateway_loopback_denied, 0u);
 }
 
-}  // namespace
+}  // namespace dns_notice_test
 }  // namespace synack::relay

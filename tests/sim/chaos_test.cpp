@@ -12,7 +12,7 @@
 using namespace synack;
 using namespace synack::sim;
 
-namespace {
+namespace chaos_test {
 
 // CI runs this many seeds per shard (SYNACK_CHAOS_SEEDS overrides); 8 shards: 3,000 seeds.
 std::uint64_t seeds_per_shard() {
@@ -27,8 +27,6 @@ std::uint64_t seeds_per_shard() {
 bool known_too_slow(std::uint64_t seed) { return seed == 2549; }
 
 class Chaos : public ::testing::TestWithParam<int> {};
-
-}  // namespace
 
 TEST_P(Chaos, EveryByteArrivesOnceInOrderAndBothEndsClose) {
   std::uint64_t n = seeds_per_shard();
@@ -74,3 +72,5 @@ TEST(ChaosZeroWindow, SlowReaderForcesZeroWindowAndProbesReopenIt) {
   BulkResult r = run_bulk(o);
   EXPECT_TRUE(r.intact && !r.hung) << r.failure;
 }
+
+}  // namespace chaos_test

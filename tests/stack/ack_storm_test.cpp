@@ -11,7 +11,7 @@
 #include "wire/packet.hpp"
 
 namespace synack {
-namespace {
+namespace ack_storm_test {
 
 const wire::IpAddress kA = wire::IpAddress::v4(198, 18, 0, 1);
 const wire::IpAddress kB = wire::IpAddress::v4(198, 18, 0, 2);
@@ -114,5 +114,5 @@ TEST(AckStorm, Stack_wide_limit_caps_challenge_ACKs_across_connections) {
   EXPECT_EQ(p.b.counters().drop_syn_synchronized, 10u);
 }
 
-}  // namespace
+}  // namespace ack_storm_test
 }  // namespace synack

@@ -11,7 +11,7 @@
 #include "wire/packet.hpp"
 
 namespace synack {
-namespace {
+namespace close_unread_test {
 
 struct Pair {
   Stack a{StackConfig{}, {wire::IpAddress::v4(198, 18, 0, 1)}};
@@ -73,5 +73,5 @@ TEST(CloseUnread, Close_with_everything_read_sends_fin) {
   (void)c;
 }
 
-}  // namespace
+}  // namespace close_unread_test
 }  // namespace synack

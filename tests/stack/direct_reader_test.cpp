@@ -11,7 +11,7 @@
 #include "synack/stack.hpp"
 
 namespace synack {
-namespace {
+namespace direct_reader_test {
 
 const wire::IpAddress kA = wire::IpAddress::v4(198, 18, 0, 1);
 const wire::IpAddress kB = wire::IpAddress::v4(198, 18, 0, 2);
@@ -213,5 +213,5 @@ TEST(DirectReader, ClearedOrClosedTheReaderIsNotCalledAgain) {
   EXPECT_FALSE(p.b.set_direct_reader(p.s, &reader)) << "NoSuchConnection once closed";
 }
 
-}  // namespace
+}  // namespace direct_reader_test
 }  // namespace synack

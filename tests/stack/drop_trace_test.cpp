@@ -14,7 +14,7 @@
 #include "wire/packet.hpp"
 
 namespace synack {
-namespace {
+namespace drop_trace_test {
 
 using wire::IpAddress;
 
@@ -123,5 +123,5 @@ TEST(DropTrace, EveryDropNamesTheCounterItBumped) {
   }
 }
 
-}  // namespace
+}  // namespace drop_trace_test
 }  // namespace synack

@@ -12,7 +12,7 @@
 #include "wire/ip_header.hpp"
 
 namespace synack {
-namespace {
+namespace echo_relay_test {
 
 using wire::IpAddress;
 
@@ -121,5 +121,5 @@ TEST(EchoRelay, QueueIsBoundedAndOffByDefault) {
   EXPECT_FALSE(off.send_echo_reply(bad, {}, at_ms(0))) << "mixed families";
 }
 
-}  // namespace
+}  // namespace echo_relay_test
 }  // namespace synack

@@ -9,7 +9,7 @@
 #include "wire/packet.hpp"
 
 namespace synack {
-namespace {
+namespace gso_test {
 
 using wire::IpAddress;
 
@@ -116,5 +116,5 @@ TEST(Gso, RetransmissionsAreSingleSegments) {
   }
 }
 
-}  // namespace
+}  // namespace gso_test
 }  // namespace synack

@@ -14,7 +14,7 @@
 #include "wire/packet.hpp"
 
 namespace synack {
-namespace {
+namespace icmp_test {
 
 using wire::IpAddress;
 
@@ -318,5 +318,5 @@ TEST(IcmpParse, ErrorClassification) {
   EXPECT_FALSE(time_exceeded->hard);
 }
 
-}  // namespace
+}  // namespace icmp_test
 }  // namespace synack

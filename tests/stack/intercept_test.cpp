@@ -16,7 +16,7 @@
 #include "wire/udp.hpp"
 
 namespace synack {
-namespace {
+namespace intercept_test {
 
 using wire::IpAddress;
 
@@ -274,5 +274,5 @@ TEST(Intercept, EchoIsAnsweredOnlyForOurOwnAddresses) {
   EXPECT_EQ(stack.counters().drop_icmp_not_ours, 1u);
 }
 
-}  // namespace
+}  // namespace intercept_test
 }  // namespace synack

@@ -11,7 +11,7 @@
 #include "wire/packet.hpp"
 
 namespace synack {
-namespace {
+namespace martian_test {
 
 using wire::IpAddress;
 
@@ -125,5 +125,5 @@ TEST(MartianDestination, Intercepting_drops_every_loopback_form) {
   EXPECT_TRUE(stack.poll_connect_request());
 }
 
-}  // namespace
+}  // namespace martian_test
 }  // namespace synack

@@ -12,7 +12,7 @@
 #include "synack/stack.hpp"
 
 namespace synack {
-namespace {
+namespace memory_budget_test {
 
 const wire::IpAddress kClient = wire::IpAddress::v4(198, 18, 0, 1);
 const wire::IpAddress kServer = wire::IpAddress::v4(198, 18, 0, 2);
@@ -185,5 +185,5 @@ TEST(MemoryBudget, Without_a_budget_nothing_is_refused_or_dropped) {
   EXPECT_EQ(full, kConnections) << "every receive buffer filled, none refused";
 }
 
-}  // namespace
+}  // namespace memory_budget_test
 }  // namespace synack

@@ -12,7 +12,7 @@
 #include "wire/packet.hpp"
 
 namespace synack {
-namespace {
+namespace packet_writer_test {
 
 const wire::IpAddress kA = wire::IpAddress::v4(198, 18, 0, 1);
 const wire::IpAddress kB = wire::IpAddress::v4(198, 18, 0, 2);
@@ -136,5 +136,5 @@ TEST(PacketWriter, RefusedPacketsAndAllAfterThemWaitForPopPacketInOrder) {
   EXPECT_LT(writer.packets.size(), gathered.wire_out.size()) << "some went through the queue";
 }
 
-}  // namespace
+}  // namespace packet_writer_test
 }  // namespace synack

@@ -15,7 +15,7 @@
 #include "wire/udp.hpp"
 
 namespace synack {
-namespace {
+namespace port_unreachable_test {
 
 using wire::IpAddress;
 
@@ -116,5 +116,5 @@ TEST(PortUnreachable, BadArgumentsAreRefused) {
       << "not intercepting: only from our own addresses";
 }
 
-}  // namespace
+}  // namespace port_unreachable_test
 }  // namespace synack

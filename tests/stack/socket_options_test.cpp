@@ -14,7 +14,7 @@
 #include "wire/packet.hpp"
 
 namespace synack {
-namespace {
+namespace socket_options_test {
 
 const wire::IpAddress kA = wire::IpAddress::v4(198, 18, 0, 1);
 const wire::IpAddress kB = wire::IpAddress::v4(198, 18, 0, 2);
@@ -206,5 +206,5 @@ TEST(SocketOptions, OutOfRangeValuesAreInvalidArguments) {
   EXPECT_EQ(a.connection_count(), 0u);
 }
 
-}  // namespace
+}  // namespace socket_options_test
 }  // namespace synack

@@ -11,7 +11,7 @@
 #include "stack/syn_cookie_packets.hpp"
 
 namespace synack {
-namespace {
+namespace syn_cookie_test {
 
 using namespace cookie_test;  // NOLINT(google-build-using-namespace)
 using tcp::SynCookies;
@@ -346,5 +346,5 @@ TEST(SynCookieStack, Full_accept_queue_drops_the_cookie_ACK_until_there_is_room)
   EXPECT_EQ(server.counters().tcp_syncookies_validated, 3u);
 }
 
-}  // namespace
+}  // namespace syn_cookie_test
 }  // namespace synack

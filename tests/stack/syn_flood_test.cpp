@@ -42,7 +42,7 @@ void operator delete(void* p) noexcept {
 void operator delete(void* p, std::size_t) noexcept { operator delete(p); }
 
 namespace synack {
-namespace {
+namespace syn_flood_test {
 
 using namespace cookie_test;  // NOLINT(google-build-using-namespace)
 namespace flag = wire::tcp_flag;
@@ -238,5 +238,5 @@ TEST(SynFlood, Memory_stays_bounded_under_the_flood) {
       f.server.connection_count());
 }
 
-}  // namespace
+}  // namespace syn_flood_test
 }  // namespace synack

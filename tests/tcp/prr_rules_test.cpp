@@ -12,7 +12,7 @@
 #include "harness.hpp"
 
 namespace synack::tcp::test {
-namespace {
+namespace prr_rules_test {
 
 constexpr std::uint32_t kMss = 536;  // the harness's peer sends no MSS option
 
@@ -151,5 +151,5 @@ TEST_F(Prr, RFC6937_3_heavy_loss_slow_starts_to_ssthresh_without_a_burst) {
   sent();
 }
 
-}  // namespace
+}  // namespace prr_rules_test
 }  // namespace synack::tcp::test

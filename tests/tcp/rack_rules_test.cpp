@@ -8,7 +8,7 @@
 #include "harness.hpp"
 
 namespace synack::tcp::test {
-namespace {
+namespace rack_rules_test {
 
 constexpr std::uint32_t kMss = 536;  // the harness's peer sends no MSS option
 
@@ -200,5 +200,5 @@ TEST_F(Rack, RFC8985_6_1_records_empty_when_nothing_is_in_flight) {
   EXPECT_EQ(counters.tcp_retransmitted_segments, 0u);
 }
 
-}  // namespace
+}  // namespace rack_rules_test
 }  // namespace synack::tcp::test

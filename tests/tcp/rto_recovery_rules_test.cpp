@@ -9,7 +9,7 @@
 #include "harness.hpp"
 
 namespace synack::tcp::test {
-namespace {
+namespace rto_recovery_rules_test {
 
 std::string text(std::size_t n, char c = 'x') { return std::string(n, c); }
 
@@ -82,5 +82,5 @@ TEST_F(RtoRecovery, RFC8985_retransmission_lost_after_RTO_found_by_SACK_without_
   EXPECT_EQ(counters.tcp_rto_expirations, 1u);
 }
 
-}  // namespace
+}  // namespace rto_recovery_rules_test
 }  // namespace synack::tcp::test

@@ -8,7 +8,7 @@
 #include "harness.hpp"
 
 namespace synack::tcp::test {
-namespace {
+namespace rtt_rules_test {
 
 std::string text(std::size_t n, char c = 'x') { return std::string(n, c); }
 
@@ -180,5 +180,5 @@ TEST_F(Rtt, RFC6298_5_7_off_or_without_a_syn_timeout_keeps_the_rto) {
   EXPECT_EQ(conn().next_deadline(), now + std::chrono::seconds(2));
 }
 
-}  // namespace
+}  // namespace rtt_rules_test
 }  // namespace synack::tcp::test

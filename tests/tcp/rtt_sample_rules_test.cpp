@@ -12,7 +12,7 @@
 #include "tcp/rack.hpp"
 
 namespace synack::tcp::test {
-namespace {
+namespace rtt_sample_rules_test {
 
 std::string text(std::size_t n) { return std::string(n, 'x'); }
 
@@ -169,5 +169,5 @@ TEST(RackRttSample, RFC6298_3_retransmitted_record_split_by_a_SACK_is_no_sample)
   EXPECT_FALSE(rack.take_rtt_sample());
 }
 
-}  // namespace
+}  // namespace rtt_sample_rules_test
 }  // namespace synack::tcp::test

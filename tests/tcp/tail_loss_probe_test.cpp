@@ -7,7 +7,7 @@
 #include "harness.hpp"
 
 namespace synack::tcp::test {
-namespace {
+namespace tail_loss_probe_test {
 
 std::string text(std::size_t n, char c = 'x') { return std::string(n, c); }
 
@@ -175,5 +175,5 @@ TEST_F(TailLossProbe, Off_by_config_means_RTO_first) {
   EXPECT_EQ(counters.tcp_loss_probes, 0u);
 }
 
-}  // namespace
+}  // namespace tail_loss_probe_test
 }  // namespace synack::tcp::test

@@ -11,7 +11,7 @@
 #include "harness.hpp"
 
 namespace synack::tcp::test {
-namespace {
+namespace transfer_rules_test {
 
 // `n` octets of `c`: payloads whose length is what matters.
 std::string text(std::size_t n, char c = 'x') { return std::string(n, c); }
@@ -771,5 +771,5 @@ TEST_F(Transfer, RFC2018_SACK_blocks_above_SND_MAX_are_ignored_and_counted) {
   EXPECT_EQ(counters.tcp_fast_retransmits, 0u);
 }
 
-}  // namespace
+}  // namespace transfer_rules_test
 }  // namespace synack::tcp::test

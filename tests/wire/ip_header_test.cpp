@@ -8,7 +8,7 @@
 #include "wire/wire_test_support.hpp"
 
 namespace synack::wire {
-namespace {
+namespace ip_header_test {
 
 using test::from_hex;
 using test::load16;
@@ -323,5 +323,5 @@ TEST(Ipv6Header, UpperLayerProtocolsParse) {
   }
 }
 
-}  // namespace
+}  // namespace ip_header_test
 }  // namespace synack::wire

@@ -8,7 +8,7 @@
 #include "wire/wire_test_support.hpp"
 
 namespace synack::wire {
-namespace {
+namespace packet_test {
 
 using test::build;
 using test::from_hex;
@@ -367,5 +367,5 @@ TEST(Packet, EverySingleBitFlipInIpHeaderIsDetected) {
   }
 }
 
-}  // namespace
+}  // namespace packet_test
 }  // namespace synack::wire

@@ -7,7 +7,7 @@
 #include "wire/wire_test_support.hpp"
 
 namespace synack::wire {
-namespace {
+namespace tcp_header_test {
 
 using test::from_hex;
 
@@ -198,5 +198,5 @@ TEST(TcpChecksum, AddressesAreCovered) {
   EXPECT_FALSE(verify_tcp_checksum(lo, IpAddress::v4(127, 0, 1, 1), segment));
 }
 
-}  // namespace
+}  // namespace tcp_header_test
 }  // namespace synack::wire
