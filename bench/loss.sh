@@ -338,7 +338,7 @@ if [ -n "${LOG_DIR:-}" ]; then
 fi
 
 python3 - "$tmp" "$out" "$RUNS" "$RUN_TIMEOUT" "$command_line" "$rev" "$load_at_start" "$SIM_SEEDS" "$synack_cc" <<'EOF'
-import json, os, platform, statistics, sys, datetime
+import datetime, json, math, os, platform, statistics, sys
 tmp, out, runs, limit, command, rev, load_at_start, seeds, synack_cc = sys.argv[1:10]
 rows = [json.loads(l) for l in open(f"{tmp}/results.jsonl") if l.strip()]
 sims = [json.loads(l) for l in open(f"{tmp}/sim.jsonl") if l.strip()]
@@ -346,8 +346,17 @@ counters = {(c["size"], c["loss"]): c["counters"] for c in map(json.loads, open(
 cpu = next((x.split(":", 1)[1].strip() for x in open("/proc/cpuinfo") if x.startswith("model name")), "?")
 load = " ".join(open("/proc/loadavg").read().split()[:3])
 
-def median_cell(times, failures, total):
-    text = f"{statistics.median(times):.2f}" if times else "—"
+def median_cell(times, failures, total, limit=None):
+    # A failed run is slower than every finished one (it counts as infinitely long): leaving it out
+    # would flatter the contender that fails more. A median that falls on one reads "> limit".
+    values = sorted(times) + [math.inf] * failures
+    if not values:
+        return "—"
+    m = statistics.median(values)
+    if not math.isfinite(m):
+        text = f"> {limit}" if limit else "—"
+    else:  # milliseconds matter below a second (the lossless transfers take 5–15 ms)
+        text = f"{m:.3f}" if m < 1 else f"{m:.2f}"
     if failures:
         text += f" [{failures}/{total} failed]"
     return text
@@ -355,7 +364,7 @@ def median_cell(times, failures, total):
 def cell(size, loss, label, direction):
     rs = [r for r in rows if (r["size"], r["loss"], r["label"], r["direction"]) == (size, loss, label, direction)]
     ok = [r["seconds"] for r in rs if r["status"] == "ok"]
-    return median_cell(ok, len(rs) - len(ok), len(rs))
+    return median_cell(ok, len(rs) - len(ok), len(rs), limit)
 
 def mib(n):
     return f"{n / 1048576:g} MiB"
@@ -363,7 +372,7 @@ def mib(n):
 synack_cc = {"cubic": "CUBIC", "bbr": "BBR", "reno": "NewReno"}[synack_cc]
 tables = []
 for size in dict.fromkeys(r["size"] for r in rows):
-    lines = [f"**{mib(size)}**, median seconds of {runs} runs (a run that takes over {limit} s fails):", "",
+    lines = [f"**{mib(size)}**, median seconds of {runs} runs (a run that takes over {limit} s fails and counts as slower than every run that finished):", "",
              f"| loss each way | synack sends ({synack_cc}) | kernel sends (CUBIC) | kernel sends (BBR) | synack receives ({synack_cc} sender) | kernel receives (CUBIC sender) | kernel receives (BBR sender) | router dropped / passed |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for loss in dict.fromkeys(r["loss"] for r in rows if r["size"] == size):
@@ -378,7 +387,7 @@ for size in dict.fromkeys(s["size"] for s in sims):
     rtts = list(dict.fromkeys(s["rtt"] for s in sims if s["size"] == size))
     ccs = list(dict.fromkeys(s.get("cc", "cubic") for s in sims if s["size"] == size))
     cols = [(r, c) for r in rtts for c in ccs]
-    lines = [f"**{mib(size)}** in the simulator, median virtual seconds over seeds 1–{seeds}:", "",
+    lines = [f"**{mib(size)}** in the simulator, median virtual seconds over seeds 1–{seeds} (a failed run counts as slower than every other):", "",
              "| loss each way | " + " | ".join(f"RTT {r:g} ms, {c.upper()}" for r, c in cols) + " |",
              "|---:|" + "---:|" * len(cols)]
     for loss in dict.fromkeys(s["loss"] for s in sims if s["size"] == size):
