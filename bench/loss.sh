@@ -349,7 +349,7 @@ load = " ".join(open("/proc/loadavg").read().split()[:3])
 def median_cell(times, failures, total, limit=None):
     # A failed run is slower than every finished one (it counts as infinitely long): leaving it out
     # would flatter the contender that fails more. A median that falls on one reads "> limit".
-    values = sorted(times) + [math.inf] * failures
+    values = list(times) + [math.inf] * failures
     if not values:
         return "—"
     m = statistics.median(values)
