@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "synack/packet_writer.hpp"
 #include "synack/stack.hpp"
 
 namespace synack::bench {
@@ -81,5 +82,59 @@ inline void settle(Stack& a, Stack& b, Instant now, std::vector<std::byte>& buf)
   drain_events(a);
   drain_events(b);
 }
+
+// The in-memory link with gather I/O: each stack hands its TCP packets to the other as it
+// builds them (Stack::set_packet_writer) and the other takes headers and payload apart
+// (gather Stack::receive_packet), so a segment's payload goes from the sender's send buffer
+// straight into the receiver's receive buffer — one copy, where pop_packet() makes two (into
+// the packet, out of it). The kernel's loopback likewise hands the sending socket's buffer to
+// the receiver without copying the bytes. A packet built while a delivery is under way (the
+// receiver's ACK) is refused and so queued for pop_packet(): no stack is entered twice, and
+// shuttle() moves what was queued. `now` is the time deliveries carry; the benchmark sets it
+// each round, before it calls either stack.
+class GatherLink {
+ public:
+  GatherLink(Stack& a, Stack& b) : to_b_(*this, b), to_a_(*this, a), a_(a), b_(b) {
+    a.set_packet_writer(&to_b_);
+    b.set_packet_writer(&to_a_);
+  }
+  ~GatherLink() {
+    a_.set_packet_writer(nullptr);
+    b_.set_packet_writer(nullptr);
+  }
+  GatherLink(const GatherLink&) = delete;
+  GatherLink& operator=(const GatherLink&) = delete;
+
+  Instant now{};
+  std::uint64_t delivered = 0;  // packets that went across by gather I/O
+  std::uint64_t refused = 0;    // packets left to pop_packet (built during a delivery, or GSO)
+
+ private:
+  class To final : public PacketWriter {
+   public:
+    To(GatherLink& link, Stack& peer) : link_(link), peer_(peer) {}
+    bool write_packet(std::span<const std::byte> headers, std::span<const std::byte> payload,
+                      std::uint16_t gso_size) override {
+      if (link_.busy_ || gso_size != 0) {
+        ++link_.refused;
+        return false;
+      }
+      link_.busy_ = true;
+      peer_.receive_packet(headers, payload, link_.now, Stack::ReceiveFlags{checksum_offload()});
+      link_.busy_ = false;
+      ++link_.delivered;
+      return true;
+    }
+
+   private:
+    GatherLink& link_;
+    Stack& peer_;
+  };
+
+  bool busy_ = false;
+  To to_b_, to_a_;
+  Stack& a_;
+  Stack& b_;
+};
 
 }  // namespace synack::bench

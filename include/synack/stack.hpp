@@ -130,6 +130,14 @@ class Stack final : public NetworkHost {
   }
   using ReceiveFlags = synack::ReceiveFlags;
   void receive_packet(std::span<const std::byte> packet, Instant now, ReceiveFlags flags);
+  // Gather input, the counterpart of PacketWriter: one packet given as its headers and its
+  // payload apart (as write_packet() hands them), so that a link between two stacks in one
+  // process moves a segment's payload from one send buffer straight into the other's receive
+  // buffer. The payload is read during the call only. Kept apart for a TCP segment without
+  // SYN whose TCP header ends `headers` and whose checksum flags.checksum_verified vouches
+  // for; anything else is joined into one buffer first and handled as the one-span call does.
+  void receive_packet(std::span<const std::byte> headers, std::span<const std::byte> payload,
+                      Instant now, ReceiveFlags flags);
   void on_timer(Instant now) override;
   std::optional<Instant> next_deadline() const override;
   bool pop_packet(std::vector<std::byte>& out) override { return pop_packet(out, nullptr); }

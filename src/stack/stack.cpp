@@ -194,8 +194,42 @@ void Stack::Impl::count_drop(std::uint64_t Counters::*counter, Instant now, Conn
 
 void Stack::Impl::receive_packet(std::span<const std::byte> packet, Instant now,
                                  ReceiveFlags flags) {
+  receive_packet(packet, {}, now, flags);
+}
+
+namespace {
+
+// Gather input (Stack::receive_packet with headers and payload apart) keeps them apart only
+// for a TCP segment whose checksum the link vouches for, whose IP and TCP headers are exactly
+// `packet` and which opens nothing (no SYN: a connection request keeps its packet whole).
+bool stays_apart(std::span<const std::byte> packet, std::span<const std::byte> gathered,
+                 ReceiveFlags flags) {
+  if (!flags.checksum_verified) return false;
+  auto ip = wire::parse_ip_header(packet, gathered.size());
+  if (!ip || ip->protocol != wire::kProtoTcp ||
+      ip->header_length + ip->payload_length != packet.size() + gathered.size()) {
+    return false;
+  }
+  std::size_t header_length = 0;
+  auto tcp = wire::parse_tcp_header(packet.subspan(ip->header_length), &header_length);
+  return tcp && ip->header_length + header_length == packet.size() && (tcp->flags & tcp::SYN) == 0;
+}
+
+}  // namespace
+
+void Stack::Impl::receive_packet(std::span<const std::byte> packet,
+                                 std::span<const std::byte> gathered, Instant now,
+                                 ReceiveFlags flags) {
+  if (!gathered.empty() && !stays_apart(packet, gathered, flags)) {
+    // Anything else — and anything malformed, whose drop is then counted as for one span —
+    // is joined into one buffer and takes the ordinary path.
+    gather_scratch_.assign(packet.begin(), packet.end());
+    gather_scratch_.insert(gather_scratch_.end(), gathered.begin(), gathered.end());
+    receive_packet(gather_scratch_, {}, now, flags);
+    return;
+  }
   ++counters_.ip_packets_in;
-  auto ip = wire::parse_ip_header(packet);
+  auto ip = wire::parse_ip_header(packet, gathered.size());
   if (!ip) {
     ++counters_.drop_malformed;
     count_drop(parse_error_counter(ip.error()), now);
@@ -212,7 +246,8 @@ void Stack::Impl::receive_packet(std::span<const std::byte> packet, Instant now,
     count_drop(&Counters::drop_martian_source, now);
     return;
   }
-  auto body = packet.subspan(ip->header_length, ip->payload_length);
+  auto body = packet.subspan(ip->header_length,
+                             std::min(ip->payload_length, packet.size() - ip->header_length));
   if (ip->protocol == wire::kProtoIcmp || ip->protocol == wire::kProtoIcmpv6) {
     handle_icmp(*ip, body, now);
     return;
@@ -239,7 +274,7 @@ void Stack::Impl::receive_packet(std::span<const std::byte> packet, Instant now,
     return;
   }
   ++counters_.tcp_segments_in;
-  handle_tcp(*ip, *tcp, body.subspan(header_length), packet, now);
+  handle_tcp(*ip, *tcp, gathered.empty() ? body.subspan(header_length) : gathered, packet, now);
 }
 
 // --- IP layer: ICMP ----------------------------------------------------------------------
@@ -1124,6 +1159,11 @@ Stack::~Stack() = default;
 
 void Stack::receive_packet(std::span<const std::byte> packet, Instant now, ReceiveFlags flags) {
   impl_->receive_packet(packet, now, flags);
+}
+
+void Stack::receive_packet(std::span<const std::byte> headers, std::span<const std::byte> payload,
+                           Instant now, ReceiveFlags flags) {
+  impl_->receive_packet(headers, payload, now, flags);
 }
 void Stack::on_timer(Instant now) { impl_->on_timer(now); }
 std::optional<Instant> Stack::next_deadline() const { return impl_->next_deadline(); }

