@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
-// A fixed-capacity ring of bytes, allocated on first use. The send buffer (whose unacked
-// prefix is the retransmission queue) and the receive buffer (with out-of-order data
-// written ahead of the in-order tail) are both rings.
+// A fixed-capacity ring of bytes, allocated on first use and grown as it fills: its memory
+// starts at kFirstAllocation bytes and doubles (up to the capacity) when a write needs more,
+// so a connection that moves a few bytes never touches (or page-faults in) megabytes. The
+// send buffer (whose unacked prefix is the retransmission queue) and the receive buffer (with
+// out-of-order data written ahead of the in-order tail) are both rings.
 #pragma once
 
 #include <algorithm>
@@ -26,8 +28,8 @@ class ByteRing {
   ByteRing(ByteRing&& other) noexcept
       : data_(std::move(other.data_)),
         budget_(other.budget_),
-        charged_(std::exchange(other.charged_, 0)),
         capacity_(other.capacity_),
+        alloc_(std::exchange(other.alloc_, 0)),
         head_(std::exchange(other.head_, 0)),
         size_(std::exchange(other.size_, 0)) {}
   ByteRing& operator=(ByteRing&& other) noexcept {
@@ -35,8 +37,8 @@ class ByteRing {
       release();
       data_ = std::move(other.data_);
       budget_ = other.budget_;
-      charged_ = std::exchange(other.charged_, 0);
       capacity_ = other.capacity_;
+      alloc_ = std::exchange(other.alloc_, 0);
       head_ = std::exchange(other.head_, 0);
       size_ = std::exchange(other.size_, 0);
     }
@@ -69,9 +71,9 @@ class ByteRing {
   // Used by reassembly to place out-of-order data ahead of the in-order end.
   void write_at(std::uint32_t offset, std::span<const std::byte> in) {
     if (in.empty()) return;
-    ensure_allocated();
+    reserve(offset + static_cast<std::uint32_t>(in.size()));
     std::uint32_t pos = wrap(head_ + offset);
-    auto first = static_cast<std::uint32_t>(std::min<std::size_t>(in.size(), capacity_ - pos));
+    auto first = static_cast<std::uint32_t>(std::min<std::size_t>(in.size(), alloc_ - pos));
     std::memcpy(data_.get() + pos, in.data(), first);
     if (first < in.size()) std::memcpy(data_.get(), in.data() + first, in.size() - first);
   }
@@ -81,9 +83,9 @@ class ByteRing {
   // free_space() is 0 (the memory budget cannot hold it).
   std::span<std::byte> writable(std::uint32_t max) {
     if (free_space() == 0) return {};
-    ensure_allocated();
+    reserve(size_ + std::min(max, capacity_ - size_));
     std::uint32_t pos = wrap(head_ + size_);
-    std::uint32_t n = std::min({max, capacity_ - size_, capacity_ - pos});
+    std::uint32_t n = std::min({max, alloc_ - size_, alloc_ - pos});
     return {data_.get() + pos, n};
   }
 
@@ -94,22 +96,23 @@ class ByteRing {
   void copy_out(std::uint32_t offset, std::span<std::byte> out) const {
     if (out.empty()) return;
     std::uint32_t pos = wrap(head_ + offset);
-    auto first = static_cast<std::uint32_t>(std::min<std::size_t>(out.size(), capacity_ - pos));
+    auto first = static_cast<std::uint32_t>(std::min<std::size_t>(out.size(), alloc_ - pos));
     std::memcpy(out.data(), data_.get() + pos, first);
     if (first < out.size()) std::memcpy(out.data() + first, data_.get(), out.size() - first);
   }
 
   // The contiguous run starting at `offset`, at most `max` bytes (may be shorter at the wrap).
   std::span<const std::byte> contiguous(std::uint32_t offset, std::uint32_t max) const {
+    if (size_ == offset) return {};
     std::uint32_t pos = wrap(head_ + offset);
-    std::uint32_t n = std::min({max, size_ - offset, capacity_ - pos});
+    std::uint32_t n = std::min({max, size_ - offset, alloc_ - pos});
     return {data_.get() + pos, n};
   }
 
   void consume(std::uint32_t n) {
     n = std::min(n, size_);
     // The head is never reset when the ring empties: out-of-order data may already sit
-    // ahead of it (ReceiveBuffer writes there with write_at).
+    // ahead of it (ReceiveBuffer writes there with write_at). See rewind().
     head_ = wrap(head_ + n);
     size_ -= n;
   }
@@ -124,7 +127,7 @@ class ByteRing {
   // ring is cache-warm anyway and keeps wrapping as before.
   static constexpr std::uint32_t kRewindBytes = 4096;
   void rewind() {
-    if (head_ == 0 || size_ > std::min(kRewindBytes, capacity_ / 16)) return;
+    if (head_ == 0 || size_ > std::min(kRewindBytes, alloc_ / 16)) return;
     if (size_ > 0) {
       std::byte held[kRewindBytes];
       copy_out(0, std::span(held, size_));
@@ -134,26 +137,48 @@ class ByteRing {
   }
 
   void release() {
+    // Charged exactly when allocated with a budget (set_budget is ignored while allocated).
+    if (data_ && budget_) budget_->release(capacity_);
     data_.reset();
-    if (charged_ && budget_) budget_->release(charged_);
-    charged_ = 0;
-    head_ = size_ = 0;
+    alloc_ = head_ = size_ = 0;
   }
 
+  // Bytes of memory the ring holds now (at most the capacity).
+  std::uint32_t allocated_bytes() const { return alloc_; }
+
+  static constexpr std::uint32_t kFirstAllocation = 16384;
+
  private:
-  std::uint32_t wrap(std::uint32_t pos) const { return pos >= capacity_ ? pos - capacity_ : pos; }
-  void ensure_allocated() {
-    if (data_) return;
-    data_ = std::make_unique_for_overwrite<std::byte[]>(capacity_);
-    // Callers write only within free_space(), which is 0 while the budget cannot hold the
-    // ring: this charge stays within the limit.
-    if (budget_) budget_->charge(charged_ = capacity_);
+  std::uint32_t wrap(std::uint32_t pos) const { return pos >= alloc_ ? pos - alloc_ : pos; }
+
+  // Room for bytes up to `end` past the head (end <= capacity): allocates the ring, or grows
+  // it to the next power of two that holds `end` (at least double, at most the capacity),
+  // keeping every byte at its offset from the head — out-of-order data ahead of the content
+  // included, since the whole old memory is copied in ring order.
+  void reserve(std::uint32_t end) {
+    if (end <= alloc_) return;
+    std::uint32_t want = std::max(alloc_ * 2, kFirstAllocation);
+    while (want < end && want < capacity_) want *= 2;
+    want = std::min(want, capacity_);
+    auto bigger = std::make_unique_for_overwrite<std::byte[]>(want);
+    if (data_) {
+      std::memcpy(bigger.get(), data_.get() + head_, alloc_ - head_);
+      std::memcpy(bigger.get() + (alloc_ - head_), data_.get(), head_);
+    } else if (budget_) {
+      // The budget is charged the whole capacity on first use, so that growing never needs
+      // more than it granted. Callers write only within free_space(), which is 0 while the
+      // budget cannot hold the ring: this charge stays within the limit.
+      budget_->charge(capacity_);
+    }
+    data_ = std::move(bigger);
+    alloc_ = want;
+    head_ = 0;
   }
 
   std::unique_ptr<std::byte[]> data_;
   MemoryBudget* budget_ = nullptr;
-  std::uint32_t charged_ = 0;
   std::uint32_t capacity_ = 0;
+  std::uint32_t alloc_ = 0;  // bytes of data_, <= capacity_; positions wrap here
   std::uint32_t head_ = 0;
   std::uint32_t size_ = 0;
 };

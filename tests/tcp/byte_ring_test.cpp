@@ -70,6 +70,57 @@ TEST(ByteRing, RewindLeavesAFullerRingAlone) {
   EXPECT_EQ(content(r), before);
 }
 
+TEST(ByteRing, MemoryGrowsFromSixteenKibibytesToTheCapacityAsWritesNeedIt) {
+  ByteRing r(1 << 20);
+  EXPECT_EQ(r.allocated_bytes(), 0u) << "nothing before the first write";
+  const auto data = bytes(1 << 20, 7);
+  ASSERT_EQ(r.append(std::span(data).first(100)), 100u);
+  EXPECT_EQ(r.allocated_bytes(), ByteRing::kFirstAllocation);
+  ASSERT_EQ(r.append(std::span(data).subspan(100, 99900)), 99900u);
+  EXPECT_EQ(r.allocated_bytes(), 131072u) << "the next power of two that holds 100,000 bytes";
+  ASSERT_EQ(r.append(std::span(data).subspan(100000)), (1u << 20) - 100000u);
+  EXPECT_EQ(r.allocated_bytes(), 1u << 20) << "never past the capacity";
+  EXPECT_EQ(r.free_space(), 0u);
+  EXPECT_EQ(content(r), data);
+}
+
+TEST(ByteRing, GrowingKeepsWrappedContentAndDataWrittenAheadOfIt) {
+  ByteRing r(1 << 20);
+  ASSERT_EQ(r.append(bytes(16000, 8)), 16000u);
+  r.consume(15000);  // head at 15,000 of 16,384
+  const auto more = bytes(3000, 9);
+  ASSERT_EQ(r.append(more), 3000u);  // wraps inside the first allocation
+  ASSERT_EQ(r.allocated_bytes(), ByteRing::kFirstAllocation);
+  std::vector<std::byte> expected = content(r);  // 4,000 bytes
+  // Out-of-order data far ahead: the ring must grow, and keep both where they were.
+  const auto ahead = bytes(2000, 10);
+  r.write_at(24000, ahead);
+  EXPECT_EQ(r.allocated_bytes(), 32768u);
+  const auto gap = bytes(20000, 11);
+  r.write_at(4000, gap);
+  r.commit(22000);
+  expected.insert(expected.end(), gap.begin(), gap.end());
+  expected.insert(expected.end(), ahead.begin(), ahead.end());
+  EXPECT_EQ(content(r), expected);
+}
+
+TEST(ByteRing, TheBudgetIsChargedTheCapacityOnceAndGetsItBack) {
+  MemoryBudget budget(1 << 20);
+  {
+    ByteRing r(300000);
+    r.set_budget(&budget);
+    ASSERT_EQ(r.append(bytes(10, 12)), 10u);
+    EXPECT_EQ(budget.used(), 300000u) << "what the ring may grow to is set aside at once";
+    ASSERT_EQ(r.append(bytes(200000, 13)), 200000u);
+    EXPECT_EQ(budget.used(), 300000u) << "growing charges nothing more";
+    r.release();
+    EXPECT_EQ(budget.used(), 0u);
+    ASSERT_EQ(r.append(bytes(10, 14)), 10u);
+    EXPECT_EQ(budget.used(), 300000u);
+  }
+  EXPECT_EQ(budget.used(), 0u) << "returned when the ring goes";
+}
+
 TEST(ReceiveBuffer, ReadingRewindsOnlyWithNothingOutOfOrder) {
   ReceiveBuffer rb(65536, 4);
   const auto stream = bytes(20000, 5);
