@@ -117,14 +117,13 @@ class ByteRing {
     size_ -= n;
   }
 
-  // A ring holding at most kRewindBytes starts again at the beginning of its memory (the few
-  // bytes it holds are moved there), so that a connection whose reader keeps up, or whose
-  // sent data is acknowledged but for a Nagle-held tail, reuses the same cache-warm bytes
-  // instead of walking its whole capacity (in-memory bulk, 128 KiB writes into 4 MiB
-  // buffers: every copy into the ring missed the cache). Only for an owner that keeps
-  // nothing ahead of the content (ReceiveBuffer: no out-of-order range). At most
-  // kRewindBytes are moved per call, and never more than a sixteenth of the capacity: a small
-  // ring is cache-warm anyway and keeps wrapping as before.
+  // A ring holding little starts again at the beginning of its memory (the few bytes it
+  // holds are moved there), so that a connection whose reader keeps up, or whose sent data is
+  // acknowledged but for a Nagle-held tail, reuses the same cache-warm bytes instead of
+  // walking all its memory (in-memory bulk, 128 KiB writes into 4 MiB buffers: every copy
+  // into the ring missed the cache). Only for an owner that keeps nothing ahead of the
+  // content (ReceiveBuffer: no out-of-order range). "Little" is at most kRewindBytes and at
+  // most a sixteenth of the memory: a small ring is cache-warm anyway and keeps wrapping.
   static constexpr std::uint32_t kRewindBytes = 4096;
   void rewind() {
     if (head_ == 0 || size_ > std::min(kRewindBytes, alloc_ / 16)) return;
