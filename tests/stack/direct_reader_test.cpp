@@ -9,18 +9,14 @@
 #include <vector>
 
 #include "synack/stack.hpp"
+#include "two_stacks.hpp"
 
 namespace synack {
 namespace direct_reader_test {
 
-const wire::IpAddress kA = wire::IpAddress::v4(198, 18, 0, 1);
-const wire::IpAddress kB = wire::IpAddress::v4(198, 18, 0, 2);
-
-std::vector<std::byte> pattern(std::size_t n) {
-  std::vector<std::byte> v(n);
-  for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<std::byte>((i * 13 + 5) & 0xff);
-  return v;
-}
+using two_stacks::kA;
+using two_stacks::kB;
+using two_stacks::pattern;
 
 // A connected to B; A's packets can be held back and released later (reordering).
 struct Pair {

@@ -10,20 +10,16 @@
 
 #include "synack/packet_writer.hpp"
 #include "synack/stack.hpp"
+#include "two_stacks.hpp"
 #include "wire/ip_header.hpp"
 #include "wire/packet.hpp"
 
 namespace synack {
 namespace gather_input_test {
 
-const wire::IpAddress kA = wire::IpAddress::v4(198, 18, 0, 1);
-const wire::IpAddress kB = wire::IpAddress::v4(198, 18, 0, 2);
-
-std::vector<std::byte> pattern(std::size_t n) {
-  std::vector<std::byte> v(n);
-  for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<std::byte>((i * 13 + 5) & 0xff);
-  return v;
-}
+using two_stacks::kA;
+using two_stacks::kB;
+using two_stacks::pattern;
 
 // Hands each packet to `peer` at once, headers and payload apart; refuses while a delivery is
 // under way (the peer's own reply), which then waits for pop_packet().
