@@ -140,7 +140,9 @@ bool bench_bulk(const Reporter& report, std::uint64_t bytes, std::size_t block, 
   double seconds = clock.seconds() - start;
   report(checksum_offload() ? "bulk" : "bulk_software_checksum",
          static_cast<double>(received) * 8 / seconds / 1e9, "Gbit/s",
-         std::to_string(received >> 20) + " MiB in " + std::to_string(seconds) + " s");
+         std::to_string(received >> 20) + " MiB in " + std::to_string(seconds) + " s; " +
+             std::to_string(link.delivered) + " packets by gather I/O, " +
+             std::to_string(link.refused) + " queued");
   return received == bytes;
 }
 
