@@ -94,7 +94,8 @@ class Rack {
   void clear_lost();
 
   // The RFC 6675 pipe as RFC 8985 §9.3 / Linux count it: octets sent, neither delivered nor
-  // marked lost (a lost segment sent again is in flight once more).
+  // marked lost (a lost segment sent again is in flight once more). Kept as a running sum
+  // (`in_flight_`), so it costs nothing per ACK; a scan only when records lie below `snd_una`.
   std::uint32_t pipe(SeqNum snd_una) const;
   // Octets marked lost and not yet sent again.
   std::uint32_t lost_bytes(SeqNum snd_una) const;
@@ -116,10 +117,35 @@ class Rack {
   std::size_t records() const { return records_.size(); }
   std::uint64_t coalesced() const { return coalesced_; }
   const std::vector<Record>& record_list() const { return records_; }
+  // RACK.xmit_ts and the rank of that transmission: the most recent delivered one that
+  // detect_loss() judges the others by (none before the first valid sample).
+  struct Latest {
+    Instant xmit;
+    std::uint32_t order;
+  };
+  std::optional<Latest> latest_delivered() const {
+    return xmit_ts_ ? std::optional(Latest{*xmit_ts_, order_}) : std::nullopt;
+  }
+  // The running counts the per-ACK work rests on (tests check them against the records).
+  struct Tally {
+    std::uint32_t lost = 0;           // records marked lost (never also SACKed)
+    std::uint32_t retransmitted = 0;  // records sent more than once
+    std::uint32_t in_flight = 0;      // octets of records neither SACKed nor lost
+    bool operator==(const Tally&) const = default;
+  };
+  Tally tally() const { return {lost_records_, retransmitted_records_, in_flight_}; }
+  // The same, counted from the records (O(n)).
+  Tally recount() const;
 
  private:
   // Splits the record containing `seq` strictly inside it; false when at the bound.
   bool split_at(SeqNum seq);
+  // RFC 8985 §6.2 steps 1-3 for one delivered record (on_ack()).
+  struct AckScan;
+  void deliver(Record& r, std::span<const std::pair<SeqNum, SeqNum>> sacks, AckScan& scan);
+  void mark_lost(Record& r);
+  void unmark_lost(Record& r);
+  static std::uint32_t size(const Record& r) { return static_cast<std::uint32_t>(r.end - r.start); }
   std::size_t first_at_or_after(SeqNum seq) const;
   // RFC 8985 §6.2 RACK_sent_after(t1, seq1, t2, seq2): "t1 > t2 or (t1 == t2 and seq1 >
   // seq2)". The RFC breaks a tie of timestamps by sequence number because the order of two
@@ -136,14 +162,21 @@ class Rack {
   SeqNum end_seq_;                  // RACK.end_seq
   std::uint32_t order_ = 0;         // the order of RACK.xmit_ts's transmission (see sent_after)
   std::uint32_t next_order_ = 0;
+  // Running counts over records_ (see Tally), kept by every change to a record's flags, so
+  // that an ACK costs what it delivers, not what is in flight: with a 4 MiB window of
+  // 1,448-byte segments, 2,048 records would otherwise be walked several times per ACK.
+  // (At most kMaxRecords records, and the octets of one send window: 32 bits hold them.)
+  std::uint32_t lost_records_ = 0;
   Duration rtt_{0};                    // RACK.rtt
   std::optional<Duration> min_rtt_;    // RACK.min_RTT
   std::optional<SeqNum> fack_;         // RACK.fack
   std::optional<SeqNum> dsack_round_;  // RACK.dsack_round
   std::uint32_t reo_wnd_mult_ = 1;     // RACK.reo_wnd_mult
   std::int32_t reo_wnd_persist_ = 0;   // RACK.reo_wnd_persist
-  bool reordering_seen_ = false;       // RACK.reordering_seen
-  std::optional<Instant> timer_;       // §6.3 reordering timer
+  std::uint32_t retransmitted_records_ = 0;
+  std::uint32_t in_flight_ = 0;
+  bool reordering_seen_ = false;  // RACK.reordering_seen
+  std::optional<Instant> timer_;  // §6.3 reordering timer
   std::uint64_t coalesced_ = 0;
   std::optional<Duration> ack_rtt_;  // the last ACK's Karn-valid sample (on_ack)
 };
