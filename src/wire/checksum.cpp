@@ -16,22 +16,41 @@ void ChecksumAccumulator::add(std::span<const std::byte> data) {
     odd_ = false;
     i = 1;
   }
-  // RFC 1071 §2(B): the sum is independent of byte order, but we keep network order so the
-  // result can be stored big-endian directly. A 64-bit accumulator defers the end-around
-  // carries (§4.1 "deferred carries") to finish(); it cannot overflow for any IP packet.
-  // RFC 1071 §2(C) parallel summation, the bulk-transfer hot spot: a big-endian 64-bit word
-  // is four 16-bit words, and since 2^16 = 1 (mod 2^16 - 1) adding it whole with an
-  // end-around carry (2^64 = 1 too) gives the same folded sum. Its two halves then go into
-  // sum_, which 2^32 such adds could not overflow.
-  std::uint64_t wide = 0;
-  for (; i + 8 <= data.size(); i += 8) {
-    std::uint64_t word;
-    std::memcpy(&word, data.data() + i, sizeof word);
-    if constexpr (std::endian::native == std::endian::little) word = __builtin_bswap64(word);
-    wide += word;
-    wide += wide < word ? 1 : 0;
+  // RFC 1071 §2(B): the sum is independent of byte order, so the bulk is summed as the
+  // machine's own words and only the folded result is put in network order.
+  // RFC 1071 §2(C) parallel summation, the bulk-transfer hot spot: a 64-bit word is four 16-bit
+  // words, and since 2^16 = 1 (mod 2^16 - 1) adding it whole, with its carry out of bit 63
+  // added back as 1 (2^64 = 1 too), gives the same folded sum. Two words at a time into two
+  // sums whose carries are counted apart (§4.1 "deferred carries"), so that the adds do not
+  // wait for each other: about twice the speed of one add-with-carry chain.
+  std::uint64_t a0 = 0, a1 = 0, carries = 0;
+  for (; i + 16 <= data.size(); i += 16) {
+    std::uint64_t w0, w1;
+    std::memcpy(&w0, data.data() + i, sizeof w0);
+    std::memcpy(&w1, data.data() + i + 8, sizeof w1);
+    a0 += w0;
+    carries += a0 < w0 ? 1 : 0;
+    a1 += w1;
+    carries += a1 < w1 ? 1 : 0;
   }
-  sum_ += (wide >> 32) + (wide & 0xffffffff);
+  auto add_folding = [](std::uint64_t a, std::uint64_t b) {
+    std::uint64_t sum = a + b;
+    return sum + (sum < a ? 1 : 0);  // end-around carry
+  };
+  std::uint64_t wide = add_folding(add_folding(a0, a1), carries);
+  for (; i + 4 <= data.size(); i += 4) {
+    std::uint32_t word;
+    std::memcpy(&word, data.data() + i, sizeof word);
+    wide = add_folding(wide, word);
+  }
+  // Fold to 16 bits (end-around carries), then into network order.
+  wide = (wide >> 32) + (wide & 0xffffffff);
+  wide = (wide >> 32) + (wide & 0xffffffff);
+  wide = (wide >> 16) + (wide & 0xffff);
+  wide = (wide >> 16) + (wide & 0xffff);
+  auto folded = static_cast<std::uint16_t>(wide);
+  if constexpr (std::endian::native == std::endian::little) folded = __builtin_bswap16(folded);
+  sum_ += folded;
   for (; i + 1 < data.size(); i += 2) {
     sum_ += (static_cast<std::uint32_t>(data[i]) << 8) | static_cast<std::uint32_t>(data[i + 1]);
   }
