@@ -121,7 +121,7 @@ struct Box {
 };
 
 inline std::filesystem::path png_stats_script() {
-  return std::filesystem::path(__FILE__).parent_path() / "png_stats.py";
+  return std::filesystem::path(SYNACK_TESTS_DIR) / "observe" / "png_stats.py";
 }
 
 // Decodes `png` with png_stats.py and counts colours in the whole picture and in each box.

@@ -21,9 +21,9 @@ using test::from_hex;
 using test::store16;
 
 std::filesystem::path corpus_dir() {
-  // This file is tests/wire/fuzz_seeds_test.cpp; the corpus is fuzz/corpus/<target>.
-  return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "fuzz" /
-         "corpus" / "fuzz_wire_roundtrip";
+  // The corpus is fuzz/corpus/<target>, beside tests/.
+  return std::filesystem::path(SYNACK_TESTS_DIR).parent_path() / "fuzz" / "corpus" /
+         "fuzz_wire_roundtrip";
 }
 
 // Replaces a built packet's TCP options with raw bytes (a multiple of 4 long) and fixes up
