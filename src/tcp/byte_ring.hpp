@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "synack/memory_budget.hpp"
+#include "tcp/ring_memory.hpp"
 
 namespace synack::tcp {
 
@@ -138,7 +139,7 @@ class ByteRing {
   void release() {
     // Charged exactly when allocated with a budget (set_budget is ignored while allocated).
     if (data_ && budget_) budget_->release(capacity_);
-    data_.reset();
+    ring_memory::give(std::move(data_), alloc_);
     alloc_ = head_ = size_ = 0;
   }
 
@@ -159,10 +160,11 @@ class ByteRing {
     std::uint32_t want = std::max(alloc_ * 2, kFirstAllocation);
     while (want < end && want < capacity_) want *= 2;
     want = std::min(want, capacity_);
-    auto bigger = std::make_unique_for_overwrite<std::byte[]>(want);
+    auto bigger = ring_memory::take(want);
     if (data_) {
       std::memcpy(bigger.get(), data_.get() + head_, alloc_ - head_);
       std::memcpy(bigger.get() + (alloc_ - head_), data_.get(), head_);
+      ring_memory::give(std::move(data_), alloc_);
     } else if (budget_) {
       // The budget is charged the whole capacity on first use, so that growing never needs
       // more than it granted. Callers write only within free_space(), which is 0 while the
