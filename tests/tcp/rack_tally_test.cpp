@@ -16,7 +16,7 @@
 #include "tcp/rack.hpp"
 
 namespace synack::tcp {
-namespace {
+namespace rack_tally_test {
 
 using std::chrono::microseconds;
 
@@ -156,5 +156,5 @@ TEST(RackTally, counts_hold_at_the_record_bound) {
   for (int seed = 1; seed <= 2; ++seed) EXPECT_GT(run(seed, 8, 12000, 2000).coalesced, 0u);
 }
 
-}  // namespace
+}  // namespace rack_tally_test
 }  // namespace synack::tcp

@@ -11,7 +11,7 @@
 #include "tcp/ring_memory.hpp"
 
 namespace synack::tcp {
-namespace {
+namespace ring_memory_test {
 
 // Each test starts from no kept blocks (other tests of the process leave some).
 void drain_kept() { ring_memory::free_kept(); }
@@ -94,5 +94,5 @@ TEST(RingMemory, growing_gives_the_smaller_block_back) {
   drain_kept();
 }
 
-}  // namespace
+}  // namespace ring_memory_test
 }  // namespace synack::tcp
