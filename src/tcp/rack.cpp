@@ -183,15 +183,16 @@ std::uint32_t Rack::on_ack(SeqNum ack, std::span<const std::pair<SeqNum, SeqNum>
   // cumulatively acknowledged ones, then those under a SACK block, blocks taken left to right.
   const std::size_t gone = first_at_or_after(ack);
   for (std::size_t i = 0; i < gone; ++i) deliver(records_[i], sacks, scan);
-  std::array<std::pair<SeqNum, SeqNum>, 8> sorted{};
-  std::size_t nblocks = std::min(sacks.size(), sorted.size());
+  // (An option holds at most kMaxSackBlocks; the caller passes no more. Sorted by distance
+  // from the ACK, a total order whatever the blocks say, unlike SeqNum's modular `<`.)
+  std::array<std::pair<SeqNum, SeqNum>, wire::kMaxSackBlocks> sorted{};
+  const std::size_t nblocks = std::min(sacks.size(), sorted.size());
   std::copy_n(sacks.begin(), nblocks, sorted.begin());
   std::sort(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(nblocks),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
-  if (sacks.size() > sorted.size()) {  // more blocks than an option holds: one whole walk
-    sorted[0] = {ack, records_.empty() ? ack : records_.back().end};
-    nblocks = 1;
-  }
+            [ack](const auto& a, const auto& b) {
+              return static_cast<std::uint32_t>(a.first - ack) <
+                     static_cast<std::uint32_t>(b.first - ack);
+            });
   std::size_t next = gone;  // the records before it have been looked at
   for (std::size_t b = 0; b < nblocks; ++b) {
     const auto& [left, right] = sorted[b];

@@ -47,7 +47,8 @@ class Rack {
   void on_send(SeqNum start, SeqNum end, Instant now, bool retransmission);
 
   // RFC 8985 §6.2 steps 1-3 for one ACK: every segment it newly delivers (cumulatively
-  // below `ack`, or inside one of `sacks`, already checked to lie in (SND.UNA, SND.MAX])
+  // below `ack`, or inside one of `sacks` — at most wire::kMaxSackBlocks, already checked to
+  // lie in (SND.UNA, SND.MAX])
   // updates RACK.min_RTT, RACK.rtt/xmit_ts/end_seq unless its RTT sample is ambiguous, and
   // RACK.fack / reordering_seen. `tsecr`: the ACK's echoed timestamp and the connection's
   // timestamp clock (ms + offset), for the §6.2 step 2 check of retransmitted segments.
