@@ -474,14 +474,23 @@ void Connection::on_rack_timeout(Instant now, SegmentSink& out) {
   output(now, out);
 }
 
-void Connection::begin_data_transfer() {
-  // RFC 6298 §5.7 (MUST): "If the timer expires awaiting the ACK of a SYN segment and the
-  // TCP implementation is using an RTO less than 3 seconds, the RTO MUST be re-initialized
-  // to 3 seconds when data transmission begins (i.e., after the three-way handshake
-  // completes)." Off in the linux profile (TcpConfig::rto_after_syn_timeout).
+// RFC 6298 §5.7 (MUST): "If the timer expires awaiting the ACK of a SYN segment and the TCP
+// implementation is using an RTO less than 3 seconds, the RTO MUST be re-initialized to 3
+// seconds when data transmission begins (i.e., after the three-way handshake completes)."
+// Off in the linux profile (TcpConfig::rto_after_syn_timeout).
+Duration Connection::rto_without_srtt() const {
   const Duration fallback = config_->rto_after_syn_timeout;
-  if (syn_timed_out_ && fallback > Duration{0} && config_->rto_initial < fallback)
-    rtt_.syn_timeout_fallback(fallback);
+  if (syn_timed_out_ && fallback > Duration{0} && config_->rto_initial < fallback) return fallback;
+  return config_->rto_initial;
+}
+
+void Connection::begin_data_transfer() {
+  if (!syn_timed_out_ || config_->rto_after_syn_timeout == Duration{0}) return;
+  if (config_->rto_initial < config_->rto_after_syn_timeout)
+    rtt_.syn_timeout_fallback(config_->rto_after_syn_timeout);  // §5.7, when no sample was taken
+  // A sample the handshake gave after a timeout may span the peer's backoff as well
+  // (rtt_estimator.hpp, treat_as_provisional()).
+  rtt_.treat_as_provisional(config_->rto_after_syn_timeout);
 }
 
 void Connection::on_retransmit_timeout(Instant now, SegmentSink& out) {
@@ -532,6 +541,7 @@ void Connection::on_retransmit_timeout(Instant now, SegmentSink& out) {
     return;
   }
   if (flight_size() == 0) return;
+  rto_retransmit_at_ = now;  // retransmit_first() below, in every branch
   // RFC 5681 §3.1 eq. 4 and RFC 6582 §4: leave fast recovery, cwnd = 1 SMSS.
   undo_on_reduction(true, now);  // spurious_retransmit.cpp (and F-RTO's step 1)
   cc_.on_rto(flight_size(), now);

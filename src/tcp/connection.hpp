@@ -241,6 +241,8 @@ class Connection {
   void handle_duplicate_ack(const Segment& seg, bool new_sack_info);
   void enter_recovery(Instant now, SegmentSink& out);
   void take_rtt_sample(const Segment& seg, Instant now);
+  // The RTO before any backoff while no RTT was measured: RFC 6298 §2.1, §5.7.
+  Duration rto_without_srtt() const;
   void update_ts_recent(const Segment& seg);
   void count_drop(std::uint64_t Counters::*counter, std::string_view name, Instant now);
 
@@ -399,6 +401,9 @@ class Connection {
   bool syn_timed_out_ = false;  // our SYN or SYN,ACK was retransmitted (RFC 6298 §5.7)
   bool pingpong_ = false;       // quick-ACK mode: the connection is interactive (below)
   std::optional<Instant> first_unacked_retransmit_;  // for the user timeout
+  // When the RTO last retransmitted SND.UNA's segment (Instant{}: not since the last ACK of
+  // new data); handle_new_ack() tells from it whether the retransmission was delivered.
+  Instant rto_retransmit_at_{};
   std::uint8_t persist_backoff_ = 0;
   std::uint8_t unanswered_probes_ = 0;  // zero-window probes since the last acceptable ACK
   std::optional<SeqNum> probe_end_;     // end of the last new-data zero-window probe

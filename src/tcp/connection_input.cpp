@@ -611,7 +611,25 @@ void Connection::handle_new_ack(const Segment& seg, Instant now, SegmentSink& ou
   // while ACKs advanced). RFC 6298 §5 note after 5.7; Linux resets icsk_backoff on every
   // ACK that carries a sample. Without timestamps an ambiguous ACK keeps the backed-off RTO
   // until a Karn-valid sample (RFC 6298 §3, Karn).
-  if (ts_ok_ && seg.options.timestamps && seg.options.timestamps->echo != 0) rtt_.reset_backoff();
+  if (ts_ok_ && seg.options.timestamps && seg.options.timestamps->echo != 0)
+    rtt_.reset_backoff(rto_without_srtt());
+  // Without a timestamp the first ACK of new data after an RTO acknowledges the segment that
+  // timer retransmitted, which Karn's rule leaves ambiguous: the backed-off RTO would stay
+  // until a segment sent once is acknowledged — on a lossy path, with every segment a
+  // retransmission after going back N, for minutes (issue 10: 96 and 120 s RTOs between ACKs
+  // that advanced, no timestamps, 29 % loss). RFC 8985 §6.2 step 2 resolves the ambiguity by
+  // time: an ACK arriving less than min_RTT after the retransmission is for an earlier copy;
+  // one arriving later is taken to be for the retransmission, which then measured a working
+  // path. The backoff goes (the RTO returns to what SRTT and RTTVAR give, no sample taken,
+  // SRTT untouched); a retransmission judged wrongly so is a spurious timeout, found by F-RTO
+  // (RFC 5682), whose new segments give Karn-valid samples.
+  if (rto_retransmit_at_ != Instant{}) {
+    // Without any sample yet, a round trip is at least the handshake's (never measured when
+    // a SYN was retransmitted): the minimum is then unknown and any delay is taken.
+    Duration min_rtt = rtt_.min_sample();
+    if (now - rto_retransmit_at_ >= min_rtt) rtt_.reset_backoff(rto_without_srtt());
+    rto_retransmit_at_ = Instant{};
+  }
   std::uint32_t data_acked = 0;
   if (seg.ack > snd_buf_seq_)
     data_acked = std::min<std::uint32_t>(static_cast<std::uint32_t>(seg.ack - snd_buf_seq_),

@@ -105,10 +105,12 @@ TEST_F(RttSample, RFC6298_3_Karn_SACK_on_an_ACK_covering_a_retransmission_is_no_
 }
 
 // RFC 6298 §5 (note after rule 5.7): the backed-off RTO lasts only until a valid sample. Two
-// RTOs back it off to 800 ms; the ACK of the retransmission is no sample (Karn) and the
-// backoff carries over to the next data; the next once-sent segment's SACK — its predecessor
-// lost again — is a sample, and the RTO is SRTT + 4 RTTVAR again (200 ms, rto_min). Before
-// per-segment sampling, the lost segment's retransmission cancelled the one timed measurement.
+// RTOs back it off to 800 ms; the ACK of the retransmission, 10 ms after it left (sooner than
+// the 20 ms min_RTT: it answers an earlier copy, RFC 8985 §6.2 step 2), is no sample (Karn)
+// and the backoff carries over to the next data; the next once-sent segment's SACK — its
+// predecessor lost again — is a sample, and the RTO is SRTT + 4 RTTVAR again (200 ms,
+// rto_min). Before per-segment sampling, the lost segment's retransmission cancelled the one
+// timed measurement.
 TEST_F(RttSample, RFC6298_5_backoff_collapses_on_the_first_Karn_valid_sample) {
   config.tail_loss_probe = false;  // the RTO's backoff is scripted; no probe before it
   in_flight_rtt_20ms(2);           // 1 in flight
@@ -118,8 +120,8 @@ TEST_F(RttSample, RFC6298_5_backoff_collapses_on_the_first_Karn_valid_sample) {
   fire_next_timer();
   EXPECT_EQ(sent(), (std::vector<int>{1}));
   EXPECT_EQ(conn().status().rto, 800ms);
-  advance(20ms);
-  ack(seg(2));  // the retransmission's ACK: no sample
+  advance(10ms);
+  ack(seg(2));  // the retransmission's ACK, too soon to answer it: no sample
   EXPECT_EQ(conn().status().rto, 800ms) << "Karn: the backoff carries over";
   send(text(2 * kSegment));
   auto next = sent();
@@ -131,6 +133,28 @@ TEST_F(RttSample, RFC6298_5_backoff_collapses_on_the_first_Karn_valid_sample) {
   run_timers_until(now + 1s);
   sent();
   ack(seg(static_cast<int>(next.back()) + 1));
+}
+
+// RFC 8985 §6.2 step 2's test of an ACK of a retransmitted segment, applied to the backoff:
+// arriving at least min_RTT (20 ms) after the RTO's retransmission, the ACK is taken to
+// answer it, so the path delivers again and the backed-off RTO (800 ms) returns to SRTT +
+// 4 RTTVAR (200 ms) — still no sample (Karn): SRTT and RTTVAR stay. Without it, on a lossy
+// path without timestamps where every segment after going back N is a retransmission, RTOs
+// of 96 and 120 s followed ACKs that advanced (issue 10, soak seeds 678 and 8897).
+TEST_F(RttSample, RFC8985_6_2_ACK_a_min_RTT_after_the_RTO_retransmission_ends_the_backoff) {
+  config.tail_loss_probe = false;
+  in_flight_rtt_20ms(2);  // 1 in flight
+  const auto srtt = *conn().status().srtt;
+  const auto rttvar = conn().status().rttvar;
+  fire_next_timer();
+  fire_next_timer();
+  EXPECT_EQ(sent(), (std::vector<int>{1, 1}));
+  EXPECT_EQ(conn().status().rto, 800ms);
+  advance(20ms);
+  ack(seg(2));
+  EXPECT_EQ(conn().status().rto, 200ms) << "the retransmission was delivered";
+  EXPECT_EQ(*conn().status().srtt, srtt) << "but measured nothing (Karn)";
+  EXPECT_EQ(conn().status().rttvar, rttvar);
 }
 
 // RFC 6298 §3 at the record bound: a record merged with later data (kMaxRecords) carries the
