@@ -233,6 +233,7 @@ class Connection {
   void process_fin(Instant now, SegmentSink& out);
   // Offers in-order text to the direct reader; returns what it left, `seq` moved past what it
   // took.
+  bool ack_for_pushed_text() const;
   std::span<const std::byte> deliver_direct(SeqNum& seq, std::span<const std::byte> payload,
                                             Instant now, SegmentSink& out);
   void apply_peer_syn_options(const Segment& seg);
@@ -397,9 +398,11 @@ class Connection {
   std::array<std::optional<Instant>, static_cast<int>(Timer::Count)> timers_{};
   RttEstimator rtt_;
   AnyCongestionControl cc_;
-  std::uint8_t retries_ = 0;    // consecutive RTO expirations
-  bool syn_timed_out_ = false;  // our SYN or SYN,ACK was retransmitted (RFC 6298 §5.7)
-  bool pingpong_ = false;       // quick-ACK mode: the connection is interactive (below)
+  std::uint8_t retries_ = 0;            // consecutive RTO expirations
+  bool syn_timed_out_ = false;          // our SYN or SYN,ACK was retransmitted (RFC 6298 §5.7)
+  bool pingpong_ = false;               // quick-ACK mode: the connection is interactive (below)
+  bool pushed_ = false;                 // in-order text with PSH since our last ACK (after_read())
+  std::uint8_t pushes_unanswered_ = 0;  // pushed segments since we last sent data (max 2)
   std::optional<Instant> first_unacked_retransmit_;  // for the user timeout
   // When the RTO last retransmitted SND.UNA's segment (Instant{}: not since the last ACK of
   // new data); handle_new_ack() tells from it whether the retransmission was delivered.

@@ -809,6 +809,10 @@ void Connection::process_text(const Segment& seg, Instant now, SegmentSink& out)
       if (payload.empty()) schedule_ack(now, out, true);  // a duplicate: ACK at once
     }
   }
+  if (!payload.empty() && accepts_text && seq == rcv_nxt_ && seg.has(PSH)) {
+    pushed_ = true;
+    if (pushes_unanswered_ < 2) ++pushes_unanswered_;
+  }
   if (!payload.empty() && accepts_text) payload = deliver_direct(seq, payload, now, out);
   if (!payload.empty()) {
     auto offset = static_cast<std::uint32_t>(seq - rcv_nxt_);
@@ -866,7 +870,9 @@ std::span<const std::byte> Connection::deliver_direct(SeqNum& seq,
   seq = rcv_nxt_;
   bytes_received_ += n;
   context_.counters->tcp_direct_delivered_bytes += n;
-  schedule_ack(now, out, false);  // RFC 9293 §3.8.6.3 / RFC 5681 §4.2, as for buffered text
+  // RFC 9293 §3.8.6.3 / RFC 5681 §4.2, as for buffered text; at once when the reader took a
+  // whole pushed segment (ack_for_pushed_text()).
+  schedule_ack(now, out, taken == payload.size() && ack_for_pushed_text());
   return payload.subspan(taken);
 }
 

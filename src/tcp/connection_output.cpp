@@ -65,6 +65,7 @@ void Connection::emit(Segment& seg, Instant now, SegmentSink& out) {
     last_ack_sent_ = rcv_nxt_;
     ack_pending_ = 0;
     ack_now_ = false;
+    pushed_ = false;
     disarm(Timer::DelayedAck);
   }
   if (!syn && !seg.has(RST)) {
@@ -208,6 +209,7 @@ void Connection::send_data_segment(SeqNum seq, std::uint32_t len, bool fin, Inst
   if (!retransmission && len > 0 && config_->quick_acks > 0 && last_data_at_ &&
       now - *last_data_at_ < config_->delayed_ack)
     pingpong_ = true;
+  if (len > 0) pushes_unanswered_ = 0;  // a reply: the flow is not one-way (ack_for_pushed_text())
   static thread_local std::vector<std::byte> scratch;
   if (len > 0) {
     auto offset = static_cast<std::uint32_t>(seq - snd_buf_seq_);
