@@ -74,6 +74,10 @@ void add_net_options(CLI::App* cmd, NetOptions& o) {
                   "always sleep)")
       ->check(CLI::Range(0u, 10000u))
       ->group(group);
+  cmd->add_flag("--write-thread", o.write_thread,
+                "write bursts of packets to the TUN from a second thread (uses the second core: "
+                "the kernel's work behind each write overlaps synack's)")
+      ->group(group);
 }
 
 void add_server_options(CLI::App* cmd, NetOptions& o, bool listeners) {
@@ -272,6 +276,7 @@ bool NetEnvironment::build_stack(const NetOptions& o, bool intercept, std::strin
 
   os::EventLoop::Options loop_options;
   loop_options.busy_poll = std::chrono::microseconds(o.busy_poll_us);
+  loop_options.write_thread = o.write_thread;
   auto loop = os::EventLoop::create(*stack_, *tun_, loop_options);
   if (!loop) {
     *error = loop.error();
@@ -315,6 +320,8 @@ void NetEnvironment::print_stats(std::ostream& out) const {
   if (l.tun_write_blocked) out << "loop_tun_write_blocked " << l.tun_write_blocked << "\n";
   if (l.tun_output_drops) out << "loop_tun_output_drops " << l.tun_output_drops << "\n";
   if (l.tun_write_errors) out << "loop_tun_write_errors " << l.tun_write_errors << "\n";
+  if (l.tun_thread_packets) out << "loop_tun_thread_packets " << l.tun_thread_packets << "\n";
+  if (l.tun_thread_full) out << "loop_tun_thread_full " << l.tun_thread_full << "\n";
 }
 
 void NetEnvironment::finish() {
