@@ -58,9 +58,10 @@ struct Recorder {
   }
 };
 
+// The writer is a real thread: wait for it (yielding, at most 10 s) rather than for a time.
 bool wait_until(const std::function<bool()>& done) {
   for (auto end = std::chrono::steady_clock::now() + 10s; std::chrono::steady_clock::now() < end;
-       std::this_thread::sleep_for(100us))
+       std::this_thread::yield())
     if (done()) return true;
   return false;
 }
