@@ -231,9 +231,10 @@ class Connection {
   bool process_ack(const Segment& seg, Instant now, SegmentSink& out);
   void process_text(const Segment& seg, Instant now, SegmentSink& out);
   void process_fin(Instant now, SegmentSink& out);
+  // Whether reading pushed text to its end owes the peer an ACK at once (connection.cpp).
+  bool ack_for_pushed_text() const;
   // Offers in-order text to the direct reader; returns what it left, `seq` moved past what it
   // took.
-  bool ack_for_pushed_text() const;
   std::span<const std::byte> deliver_direct(SeqNum& seq, std::span<const std::byte> payload,
                                             Instant now, SegmentSink& out);
   void apply_peer_syn_options(const Segment& seg);

@@ -621,8 +621,9 @@ void Connection::handle_new_ack(const Segment& seg, Instant now, SegmentSink& ou
   // time: an ACK arriving less than min_RTT after the retransmission is for an earlier copy;
   // one arriving later is taken to be for the retransmission, which then measured a working
   // path. The backoff goes (the RTO returns to what SRTT and RTTVAR give, no sample taken,
-  // SRTT untouched); a retransmission judged wrongly so is a spurious timeout, found by F-RTO
-  // (RFC 5682), whose new segments give Karn-valid samples.
+  // SRTT untouched). Judged wrongly — the path's round trip grew beyond the RTO — it costs a
+  // spurious timeout of the next segment, and segments sent once after it measure the longer
+  // round trip (Karn-valid samples) and set the RTO from it.
   if (rto_retransmit_at_ != Instant{}) {
     // Without any sample yet, a round trip is at least the handshake's (never measured when
     // a SYN was retransmitted): the minimum is then unknown and any delay is taken.
