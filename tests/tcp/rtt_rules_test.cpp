@@ -31,6 +31,33 @@ class Rtt : public Harness {
     expect_transition(State::SynSent, State::Established);
   }
   std::uint32_t ts_clock() const { return static_cast<std::uint32_t>(to_us(now) / 1000); }
+  // With timestamps: our SYN times out once, and 3 s after the retransmission the SYN,ACK
+  // arrives echoing its TSval (the peer's own SYN,ACK timed out meanwhile).
+  void syn_timeout_then_a_3s_echo() {
+    config.timestamps = true;
+    open_active();
+    expect_tx({.flags = SYN, .seq = L});
+    advance(std::chrono::seconds(1));
+    call_on_timer();
+    auto syn = expect_tx({.flags = SYN, .seq = L});
+    ASSERT_TRUE(syn.options.timestamps);
+    advance(std::chrono::seconds(3));
+    inject({.flags = SYN | ACK,
+            .seq = R,
+            .ack = L + 1,
+            .window = 65535,
+            .options = ts(500, syn.options.timestamps->value)});
+    expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 1});
+  }
+  // The peer ACKs `data` (100 octets after L + 1) 10 ms after it left, echoing its TSval.
+  void ack_data_after_10ms(const SentSegment& data) {
+    advance(10ms);
+    inject({.flags = ACK,
+            .seq = R + 1,
+            .ack = L + 101,
+            .window = 65535,
+            .options = ts(510, data.options.timestamps->value)});
+  }
 };
 
 // RFC 6298 §3 (Karn): the ACK of a segment that was fast-retransmitted (RFC 5681 §3.2) may
@@ -186,31 +213,13 @@ TEST_F(Rtt, RFC6298_5_7_off_or_without_a_syn_timeout_keeps_the_rto) {
 // own SYN,ACK timed out meanwhile): a 3 s sample on a 10 ms path. Its RTO (3 s + 4 x 1.5 s)
 // is held to §5.7's 3 s, and the first data sample, 10 ms, starts SRTT and RTTVAR afresh.
 TEST_F(Rtt, RFC6298_5_handshake_sample_after_a_SYN_timeout_is_provisional) {
-  config.timestamps = true;
-  open_active();
-  expect_tx({.flags = SYN, .seq = L});
-  advance(std::chrono::seconds(1));
-  call_on_timer();
-  auto syn = expect_tx({.flags = SYN, .seq = L});
-  ASSERT_TRUE(syn.options.timestamps);
-  advance(std::chrono::seconds(3));
-  inject({.flags = SYN | ACK,
-          .seq = R,
-          .ack = L + 1,
-          .window = 65535,
-          .options = ts(500, syn.options.timestamps->value)});
-  expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 1});
+  syn_timeout_then_a_3s_echo();
   EXPECT_EQ(*conn().status().srtt, std::chrono::seconds(3)) << "the sample is taken";
   EXPECT_EQ(conn().status().rto, std::chrono::seconds(3)) << "its RTO held to 3 s";
   EXPECT_EQ(send(text(100)), 100u);
   auto data = expect_tx({.flags = ACK | PSH, .seq = L + 1, .ack = R + 1, .payload = text(100)});
   EXPECT_EQ(conn().next_deadline(), now + std::chrono::seconds(3));
-  advance(10ms);
-  inject({.flags = ACK,
-          .seq = R + 1,
-          .ack = L + 101,
-          .window = 65535,
-          .options = ts(510, data.options.timestamps->value)});
+  ack_data_after_10ms(data);
   EXPECT_EQ(*conn().status().srtt, 10ms) << "the first data sample starts SRTT afresh";
   EXPECT_EQ(conn().status().rttvar, 5ms);
 }
@@ -218,28 +227,11 @@ TEST_F(Rtt, RFC6298_5_handshake_sample_after_a_SYN_timeout_is_provisional) {
 // Off (the linux profile, as Linux: tcp_ack_update_rtt takes the SYN,ACK's echo as any
 // other), the same 3 s sample is smoothed: after the 10 ms sample SRTT is still near 2.6 s.
 TEST_F(Rtt, RFC6298_5_handshake_sample_kept_when_the_5_7_fallback_is_off) {
-  config.timestamps = true;
   config.rto_after_syn_timeout = Duration{0};
-  open_active();
-  expect_tx({.flags = SYN, .seq = L});
-  advance(std::chrono::seconds(1));
-  call_on_timer();
-  auto syn = expect_tx({.flags = SYN, .seq = L});
-  advance(std::chrono::seconds(3));
-  inject({.flags = SYN | ACK,
-          .seq = R,
-          .ack = L + 1,
-          .window = 65535,
-          .options = ts(500, syn.options.timestamps->value)});
-  expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 1});
+  syn_timeout_then_a_3s_echo();
   EXPECT_EQ(send(text(100)), 100u);
   auto data = expect_tx({.flags = ACK | PSH, .seq = L + 1, .ack = R + 1, .payload = text(100)});
-  advance(10ms);
-  inject({.flags = ACK,
-          .seq = R + 1,
-          .ack = L + 101,
-          .window = 65535,
-          .options = ts(510, data.options.timestamps->value)});
+  ack_data_after_10ms(data);
   EXPECT_GT(*conn().status().srtt, std::chrono::seconds(2));
 }
 
