@@ -12,7 +12,7 @@
 // (the stack holds it, or the loop's own output queue) until room_fd() is readable. A write the
 // kernel refuses (EAGAIN) is retried when the descriptor is writable again; other errors drop
 // the packet and are counted. Latency: the loop writes a lone packet itself when nothing is
-// queued here (EventLoop::write_packet), so an idle connection's reply does not wait for this
+// queued here (EventLoop::emit), so an idle connection's reply does not wait for this
 // thread to wake.
 #pragma once
 
