@@ -191,6 +191,24 @@ TEST_F(Rtt, RFC6298_5_7_synack_timeout_makes_the_first_data_rto_3s) {
   EXPECT_EQ(conn().next_deadline(), now + std::chrono::seconds(3));
 }
 
+// RFC 6298 §3 (Karn) in SYN-RECEIVED: our SYN,ACK is lost and the peer's SYN comes again
+// before our timer fires; the SYN,ACK resent for it is a retransmission too, so the ACK that
+// completes the handshake gives no sample — not 910 ms timed from the lost first copy.
+TEST_F(Rtt, RFC6298_Karn_SYN_ACK_resent_for_a_repeated_SYN_gives_no_sample) {
+  open_passive();
+  inject({.flags = SYN, .seq = R, .window = 65535});
+  expect_tx({.flags = SYN | ACK, .seq = L, .ack = R + 1});
+  advance(std::chrono::milliseconds(900));
+  inject({.flags = SYN, .seq = R, .window = 65535});
+  auto again = expect_tx({.flags = SYN | ACK, .seq = L, .ack = R + 1});
+  EXPECT_TRUE(again.retransmission);
+  advance(std::chrono::milliseconds(10));
+  inject({.flags = ACK, .seq = R + 1, .ack = L + 1, .window = 65535});
+  expect_state(State::Established);
+  EXPECT_FALSE(conn().status().srtt) << "no sample from a retransmitted SYN,ACK";
+  EXPECT_EQ(conn().status().rto, std::chrono::seconds(1)) << "the initial RTO (§2.1)";
+}
+
 // Off (the linux profile: Linux 6.x keeps its RTO there), the backed-off 2 s stays; and with
 // no SYN timeout there is nothing to re-initialize: the 1 s initial RTO.
 TEST_F(Rtt, RFC6298_5_7_off_or_without_a_syn_timeout_keeps_the_rto) {
