@@ -184,8 +184,9 @@ TEST_F(Transition, SynSent_to_Closed_on_RST_with_acceptable_ACK) {
 }
 
 // §3.8.3 R2 for a SYN (syn_retries, default 7) with RFC 6298 §5.5 backoff: the SYN goes out
-// at t, t+1, t+3, t+7, ... (intervals 1, 2, 4, ..., 64 s), then after one more RTO — 128 s,
-// capped at rto_max = 120 s (RFC 6298 §2.5) — CLOSED: 247 s in all, past MUST-23's 3 minutes.
+// at t, t+1, t+3, t+7, ..., t+63 (intervals 1, 2, 4, ..., 32 s), then t+123 (64 s capped at
+// rto_max = 60 s, RFC 6298 §2.5), then after one more RTO (60 s) CLOSED: 183 s in all, past
+// MUST-23's 3 minutes.
 TEST_F(Transition, SynSent_to_Closed_after_syn_retries_with_exponential_backoff) {
   ASSERT_EQ(config.syn_retries, 7);
   const Instant start = now;
@@ -206,12 +207,12 @@ TEST_F(Transition, SynSent_to_Closed_after_syn_retries_with_exponential_backoff)
     EXPECT_TRUE(syn.retransmission);
     expect_state(State::SynSent);
     last = now;
-    interval *= 2;
+    interval = std::min<Duration>(interval * 2, config.rto_max);
   }
-  EXPECT_EQ(now - start, 127s);
-  ASSERT_EQ(config.rto_max, 120s);
+  ASSERT_EQ(config.rto_max, 60s);
+  EXPECT_EQ(now - start, 123s);
   fire_next_timer();
-  EXPECT_EQ(now - start, 247s);
+  EXPECT_EQ(now - start, 183s);
   EXPECT_GE(now - start, 180s);
   expect_no_tx();
   expect_transition(State::SynSent, State::Closed);
@@ -526,6 +527,37 @@ TEST_F(Transition, FinWait1_to_Closed_after_FIN_retransmissions_with_backoff) {
   EXPECT_EQ(conn().error(), Error::TimedOut);
   EXPECT_EQ(counters.tcp_timeouts, 1u);
   EXPECT_EQ(conn().status().retransmits, 4u);
+}
+
+// RFC 9293 §3.8.3 (SHLD-11: R2 at least 100 s) with the defaults: data_retries = 22 and
+// rto_max = 60 s (RFC 6298 §2.5) from the 200 ms floor — retransmissions 0.2, 0.6, 1.4, ...,
+// 102.2 s (nine doublings), then every 60 s — give up 942.2 s after the data was first sent,
+// about Linux's 924.6 s for tcp_retries2 = 15 with its 120 s maximum.
+TEST_F(Transition, Established_to_Closed_after_R2_of_the_defaults_past_100s) {
+  ASSERT_EQ(config.data_retries, 22);
+  establish_active();
+  ASSERT_EQ(conn().status().rto, config.rto_min);
+  send("x");
+  expect_tx({.flags = ACK | PSH, .seq = L + 1, .ack = R + 1, .payload = "x"});
+  const Instant sent_at = now;
+  int retransmissions = 0;
+  while (conn().state() == State::Established && retransmissions <= 100) {
+    fire_next_timer();
+    if (conn().state() != State::Established) break;
+    EXPECT_TRUE(pop_tx().retransmission);
+    ++retransmissions;
+    if (retransmissions == 9) {
+      EXPECT_EQ(now - sent_at, 102200ms);
+    }
+    if (retransmissions == 10) {
+      EXPECT_EQ(now - sent_at, 162200ms) << "capped at 60 s";
+    }
+  }
+  EXPECT_EQ(retransmissions, 22);
+  expect_transition(State::Established, State::Closed);
+  EXPECT_EQ(conn().error(), Error::TimedOut);
+  EXPECT_EQ(now - sent_at, 942200ms);
+  EXPECT_GE(now - sent_at, 100s) << "SHLD-11";
 }
 
 // §3.10.7.4 second, FIN-WAIT-1: an RST at RCV.NXT closes the connection.
