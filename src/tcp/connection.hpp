@@ -265,6 +265,9 @@ class Connection {
   // carries (Linux's tcp_send_challenge_ack).
   bool send_invalid_reply_ack(const Segment& seg, Instant now, SegmentSink& out,
                               bool data_exempt = true);
+  // The rate limits of such replies (per connection, then the stack's): whether one may go
+  // now; a refusal is counted (tcp_invalid_acks_suppressed).
+  bool invalid_reply_allowed(Instant now);
   // for_rst: an RST's sequence number (never beyond the peer's window, see the definition).
   SeqNum acceptable_seq(bool for_rst = false) const;
   void send_rst(SeqNum seq, Instant now, SegmentSink& out, bool with_ack = false);

@@ -43,10 +43,12 @@ void Connection::on_segment(const Segment& seg, Instant now, SegmentSink& out) {
   }
   // A retransmitted SYN in SYN-RECEIVED means our SYN,ACK was lost. Following Linux, answer
   // with the SYN,ACK again at once; the sequence check below would answer with a bare ACK
-  // that the peer, in SYN-SENT, discards (§3.10.7.3 "fifth").
+  // that the peer, in SYN-SENT, discards (§3.10.7.3 "fifth"). The answer is rate-limited as
+  // replies to unacceptable segments are (Linux: tcp_check_req's tcp_oow_rate_limited), so
+  // that a stream of copies of the SYN cannot draw a SYN,ACK each.
   if (state_ == State::SynReceived && passive_ && seg.has(SYN) && !seg.has(ACK) && !seg.has(RST) &&
       seg.seq == irs_) {
-    send_syn(now, out, true);
+    if (invalid_reply_allowed(now)) send_syn(now, out, true);
     return;
   }
   // RFC 9293 §3.5 Figure 7 line 6 (simultaneous open): the peer's SYN,ACK repeats its SYN

@@ -176,23 +176,26 @@ bool Connection::send_invalid_reply_ack(const Segment& seg, Instant now, Segment
   // Follows Linux (tcp_oow_rate_limited): a segment with data and no SYN is not part of an ACK
   // loop — a retransmission below RCV.NXT or a zero-window probe needs its ACK at once.
   const bool exempt = data_exempt && !seg.payload.empty() && !seg.has(SYN);
-  if (!exempt) {
-    // RFC 5961 §7: "the mitigation SHOULD be rate-limited"; per connection, as Linux's
-    // tcp_invalid_ratelimit (500 ms). Two ends that disagree about sequence space thus
-    // exchange at most one ACK per interval each, never a storm.
-    const Duration interval = config_->invalid_ack_interval;
-    if (interval > Duration{0} && last_invalid_ack_ && now >= *last_invalid_ack_ &&
-        now - *last_invalid_ack_ < interval) {
-      ++context_.counters->tcp_invalid_acks_suppressed;
-      return false;
-    }
-    if (context_.invalid_ack_limit && !context_.invalid_ack_limit->allow(now)) {
-      ++context_.counters->tcp_invalid_acks_suppressed;
-      return false;
-    }
-    last_invalid_ack_ = now;
-  }
+  if (!exempt && !invalid_reply_allowed(now)) return false;
   send_ack(now, out);
+  return true;
+}
+
+bool Connection::invalid_reply_allowed(Instant now) {
+  // RFC 5961 §7: "the mitigation SHOULD be rate-limited"; per connection, as Linux's
+  // tcp_invalid_ratelimit (500 ms). Two ends that disagree about sequence space thus
+  // exchange at most one ACK per interval each, never a storm.
+  const Duration interval = config_->invalid_ack_interval;
+  if (interval > Duration{0} && last_invalid_ack_ && now >= *last_invalid_ack_ &&
+      now - *last_invalid_ack_ < interval) {
+    ++context_.counters->tcp_invalid_acks_suppressed;
+    return false;
+  }
+  if (context_.invalid_ack_limit && !context_.invalid_ack_limit->allow(now)) {
+    ++context_.counters->tcp_invalid_acks_suppressed;
+    return false;
+  }
+  last_invalid_ack_ = now;
   return true;
 }
 

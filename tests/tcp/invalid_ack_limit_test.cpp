@@ -2,7 +2,8 @@
 // RFC 5961 §7 (and RFC 9293 §3.10.7.4 first check): the ACKs a connection sends in reply to
 // what it did not ask for — challenge ACKs (§3.2 RST, §4.2 SYN, §5.2 old ACK), ACKs to
 // unacceptable and PAWS-failed segments, ACKs of unsent data — are rate-limited per
-// connection (Linux: tcp_invalid_ratelimit, one per 500 ms) and optionally stack-wide. The
+// connection (Linux: tcp_invalid_ratelimit, one per 500 ms) and optionally stack-wide, as is
+// the SYN,ACK resent for a copy of the peer's SYN in SYN-RECEIVED. The
 // suppressed ones are counted. Segments carrying data are exempt, as in Linux.
 #include "harness.hpp"
 
@@ -85,6 +86,23 @@ TEST_F(InvalidAckLimit, Zero_interval_turns_the_limit_off) {
     expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 1});
   }
   EXPECT_EQ(counters.tcp_invalid_acks_suppressed, 0u);
+}
+
+// SYN-RECEIVED answers a copy of the peer's SYN with the SYN,ACK again (its first was lost),
+// but a stream of copies draws one per 500 ms, not one each (Linux: tcp_check_req's
+// tcp_oow_rate_limited); the peer's real retransmission 1 s later is answered.
+TEST_F(InvalidAckLimit, Copies_of_the_SYN_in_SYN_RECEIVED_draw_one_SYN_ACK_per_500ms) {
+  open_passive();
+  inject({.flags = SYN, .seq = R});
+  expect_tx({.flags = SYN | ACK, .seq = L, .ack = R + 1});
+  for (int i = 0; i < 1000; ++i) inject({.flags = SYN, .seq = R});
+  EXPECT_TRUE(expect_tx({.flags = SYN | ACK, .seq = L, .ack = R + 1}).retransmission);
+  expect_no_tx();
+  EXPECT_EQ(counters.tcp_invalid_acks_suppressed, 999u);
+  advance(999ms);  // before our own 1 s timer
+  inject({.flags = SYN, .seq = R});
+  expect_tx({.flags = SYN | ACK, .seq = L, .ack = R + 1});
+  expect_state(State::SynReceived);
 }
 
 // Two ends that disagree about sequence space: every pure ACK each sends is unacceptable to
