@@ -386,6 +386,11 @@ bool Connection::process_ack(const Segment& seg, Instant now, SegmentSink& out) 
       disarm(Timer::Retransmit);
       retries_ = 0;
       first_unacked_retransmit_.reset();
+      // The SYN,ACKs resent for copies of the peer's SYN were limited (on_segment()); the
+      // connection starts its replies' rate limit afresh, as Linux's child socket does
+      // (tcp_create_openreq_child: last_oow_ack_time = 0; soak seed 50003 lost the ACK for a
+      // PAWS-failed segment 0.43 s after such a SYN,ACK, and with it 1,300 s).
+      last_invalid_ack_.reset();
       cc_.set_mss(effective_mss());
       ++context_.counters->tcp_connections_established;
       // A CLOSE in SYN-RECEIVED already moved us to FIN-WAIT-1; otherwise ESTABLISHED.

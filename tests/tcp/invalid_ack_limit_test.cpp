@@ -105,6 +105,24 @@ TEST_F(InvalidAckLimit, Copies_of_the_SYN_in_SYN_RECEIVED_draw_one_SYN_ACK_per_5
   expect_state(State::SynReceived);
 }
 
+// The limit on those SYN,ACKs does not carry into ESTABLISHED (Linux: the child socket's
+// last_oow_ack_time starts at 0): an unacceptable segment right after the handshake is
+// answered.
+TEST_F(InvalidAckLimit, The_SYN_ACK_limit_does_not_follow_into_ESTABLISHED) {
+  open_passive();
+  inject({.flags = SYN, .seq = R});
+  expect_tx({.flags = SYN | ACK, .seq = L, .ack = R + 1});
+  inject({.flags = SYN, .seq = R});
+  expect_tx({.flags = SYN | ACK, .seq = L, .ack = R + 1});
+  advance(10ms);
+  inject({.flags = ACK, .seq = R + 1, .ack = L + 1});
+  expect_state(State::Established);
+  advance(10ms);
+  inject({.flags = ACK, .seq = R + 1 + 1000000, .ack = L + 1});  // far outside the window
+  expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 1});
+  EXPECT_EQ(counters.tcp_invalid_acks_suppressed, 0u);
+}
+
 // Two ends that disagree about sequence space: every pure ACK each sends is unacceptable to
 // the other. Before the limit they answered each other at once, for ever, at one instant of
 // virtual time. Played here against a scripted peer that answers every ACK with an
