@@ -135,7 +135,7 @@ void Connection::send_syn(Instant now, SegmentSink& out, bool retransmission) {
     timed_at_ = now;
   } else {
     // RFC 6298 §3 (Karn): no sample from a retransmitted SYN or SYN,ACK — also when it was
-    // resent for the peer's retransmitted SYN rather than by our timer (check_sequence's
+    // resent for the peer's retransmitted SYN rather than by our timer (on_segment()'s
     // early answer in SYN-RECEIVED), which would otherwise time the lost first copy (soak
     // seed 85122: a 1.016 s sample on a 16 ms path, RTO 3 s for the whole transfer).
     timed_seq_.reset();
