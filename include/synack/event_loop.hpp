@@ -53,7 +53,7 @@ struct EventLoopStats {
   std::uint64_t wakeups = 0;
   std::uint64_t busy_polls = 0;         // epoll calls that polled instead of sleeping (busy_poll)
   std::uint64_t fd_changes = 0;         // epoll_ctl calls for add_fd/replace_fd/modify_fd/remove_fd
-  std::uint64_t tun_write_blocked = 0;  // writes that met EAGAIN and were queued
+  std::uint64_t tun_write_blocked = 0;  // writes the kernel pushed back (TunDevice::pushed_back)
   std::uint64_t tun_output_drops = 0;   // packets dropped: output queue full (TCP recovers)
   std::uint64_t tun_write_errors = 0;   // other write errors (packet dropped)
   // Options::write_thread: packets the thread wrote, and pushes refused for a full ring (the

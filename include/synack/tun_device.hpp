@@ -7,6 +7,7 @@
 // comment names no error cannot fail.
 #pragma once
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -85,6 +86,12 @@ class TunDevice {
   // Errors: as write().
   Expected<void, int> write_gather(std::span<const std::byte> headers,
                                    std::span<const std::byte> payload, std::uint16_t gso_size);
+  // A write error that means "not now" — the kernel pushed back (EAGAIN, or ENOBUFS from a
+  // full queue) — rather than a packet that cannot be written: the caller keeps the packet
+  // and writes it again once the descriptor is writable.
+  static bool pushed_back(int error) {
+    return error == EAGAIN || error == EWOULDBLOCK || error == ENOBUFS;
+  }
 
   // Checksum offload, with virtio-net headers only. Receive: a packet whose checksum the
   // kernel left partial (it made the packet; it never crossed a wire) is reported by

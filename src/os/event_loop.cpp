@@ -332,7 +332,7 @@ bool EventLoop::emit(std::span<const std::byte> headers, std::span<const std::by
   auto r = payload.empty() ? tun_.write(headers, gso_size)
                            : tun_.write_gather(headers, payload, gso_size);
   if (r) return true;
-  if (r.error() == EAGAIN || r.error() == EWOULDBLOCK || r.error() == ENOBUFS) {
+  if (TunDevice::pushed_back(r.error())) {
     ++stats_.tun_write_blocked;
     set_tun_writable_interest(true);
     return false;

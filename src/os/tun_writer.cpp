@@ -11,6 +11,8 @@
 #include <cstring>
 #include <system_error>
 
+#include "synack/tun_device.hpp"
+
 namespace synack::os {
 
 namespace {
@@ -108,7 +110,7 @@ void TunWriter::write_slot(const Slot& slot) {
       return;
     }
     const int error = r.error();
-    if (error != EAGAIN && error != EWOULDBLOCK && error != ENOBUFS && error != EINTR) {
+    if (!TunDevice::pushed_back(error) && error != EINTR) {
       write_errors_.fetch_add(1, std::memory_order_relaxed);  // the packet is dropped
       return;
     }
