@@ -31,6 +31,7 @@ struct ConnectionStatus {
   std::uint32_t snd_wnd = 0, rcv_wnd = 0;
   std::uint32_t send_queue = 0;     // bytes written but not yet acknowledged
   std::uint32_t receive_queue = 0;  // bytes received but not yet read
+  std::uint32_t buffer_memory = 0;  // bytes the send and receive buffers hold now (Linux: ss -m)
   std::uint32_t cwnd = 0, ssthresh = 0, snd_mss = 0;
   std::uint8_t snd_wscale = 0, rcv_wscale = 0;
   bool sack = false, timestamps = false, window_scale = false;

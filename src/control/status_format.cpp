@@ -57,6 +57,7 @@ void connection_line(std::string& out, long pid, const ConnectionInfo& c) {
       .field("remote", c.remote.to_string())
       .field("recv_q", std::uint64_t{s.receive_queue})
       .field("send_q", std::uint64_t{s.send_queue})
+      .field("buffer_memory", std::uint64_t{s.buffer_memory})
       .field("snd_una", std::uint64_t{s.snd_una.raw()})
       .field("snd_nxt", std::uint64_t{s.snd_nxt.raw()})
       .field("snd_wnd", std::uint64_t{s.snd_wnd})

@@ -112,9 +112,22 @@ void Connection::set_state(State to, Cause cause, Instant now) {
   State from = state_;
   assert(is_listed(from, to, cause) && "transition missing from tcp/transitions.hpp");
   state_ = to;
+  release_finished_buffers();
   if (context_.trace)
     context_.trace->on_transition(
         TransitionEvent{now, context_.id, local_, remote_, from, to, label(cause)});
+}
+
+// A buffer no more data can enter goes back (to ring_memory's cache) once it is empty, with or
+// without a memory budget: the send buffer after CLOSE (our FIN is queued; SEND is refused,
+// RFC 9293 §3.10.2), the receive buffer after the peer's FIN (nothing past it is accepted,
+// §3.10.7.4 eighth). So a connection in TIME-WAIT, LAST-ACK or CLOSED holds none; Linux
+// likewise keeps a TIME-WAIT connection as an inet_timewait_sock without buffers. Called on
+// every transition, when an ACK empties the send buffer and when a read empties the receive
+// buffer.
+void Connection::release_finished_buffers() {
+  if (fin_queued_ && snd_buf_.empty()) snd_buf_.release();
+  if (fin_received_) rcv_buf_.release_if_empty();
 }
 
 void Connection::enter_closed(Cause cause, Instant now, std::optional<Error> error) {
@@ -274,7 +287,7 @@ Expected<std::size_t, Error> Connection::after_read(std::uint32_t n, Instant now
                                                     SegmentSink& out) {
   // Issue 11 §4: under a memory budget, a ring the application emptied goes back to it (as
   // Linux frees consumed skbs) rather than staying with an idle connection.
-  if (context_.memory) rcv_buf_.release_if_empty();
+  if (context_.memory || fin_received_) rcv_buf_.release_if_empty();
   if (n == 0) {
     if (fin_received_) return std::size_t{0};  // end of stream
     if (state_ == State::Closed) return Unexpected{error_.value_or(Error::NotConnected)};
@@ -386,6 +399,7 @@ ConnectionStatus Connection::status() const {
   s.rcv_wnd = static_cast<std::uint32_t>(std::max(0, rcv_adv_ - rcv_nxt_));
   s.send_queue = snd_buf_.size();
   s.receive_queue = rcv_buf_.readable();
+  s.buffer_memory = snd_buf_.allocated_bytes() + rcv_buf_.allocated_bytes();
   s.cwnd = cc_.cwnd();
   s.ssthresh = cc_.ssthresh();
   s.snd_mss = effective_mss();

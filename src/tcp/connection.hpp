@@ -217,6 +217,8 @@ class Connection {
   // --- state changes: the one function every transition goes through ---
   // (state_, to, cause) must be a row of kTransitions (tcp/transitions.hpp).
   void set_state(State to, Cause cause, Instant now);
+  // Buffers no more data can enter, given back once empty (connection.cpp).
+  void release_finished_buffers();
   // The handshake is done and data transmission begins (RFC 6298 §5.7).
   void begin_data_transfer();
   void enter_closed(Cause cause, Instant now, std::optional<Error> error);

@@ -644,7 +644,9 @@ void Connection::handle_new_ack(const Segment& seg, Instant now, SegmentSink& ou
                                          snd_buf_.size());
   bool was_full = snd_buf_.free_space() == 0;
   snd_buf_.consume(data_acked);
-  if (context_.memory && snd_buf_.empty()) snd_buf_.release();  // issue 11 §4, as receive()
+  // Issue 11 §4 (as after_read()); without a budget too once CLOSE has queued our FIN
+  // (release_finished_buffers()).
+  if ((context_.memory || fin_queued_) && snd_buf_.empty()) snd_buf_.release();
   snd_buf_.rewind();  // (almost) all acknowledged: start again where the cache is warm
   snd_buf_seq_ += data_acked;
   bytes_acked_ += data_acked;

@@ -38,6 +38,8 @@ class ReceiveBuffer {
   std::uint32_t read_with(const BufferReader& reader);
   std::uint32_t readable() const { return ring_.size(); }
   std::uint32_t capacity() const { return ring_.capacity(); }
+  // Bytes of memory the ring holds now (ByteRing::allocated_bytes).
+  std::uint32_t allocated_bytes() const { return ring_.allocated_bytes(); }
   // Room from RCV.NXT to the end of the buffer: the most we could advertise.
   std::uint32_t free_space() const { return ring_.free_space(); }
   bool has_out_of_order() const { return !ranges_.empty(); }

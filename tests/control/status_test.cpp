@@ -35,6 +35,7 @@ ConnectionInfo sample_connection() {
   c.status.state = State::Established;
   c.status.receive_queue = 12;
   c.status.send_queue = 345;
+  c.status.buffer_memory = 32768;
   c.status.snd_mss = 1460;
   c.status.cwnd = 14600;
   c.status.ssthresh = 7300;
@@ -72,6 +73,7 @@ TEST(StatusFormat, ConnectionJsonRoundTrips) {
   EXPECT_EQ(c.str("remote"), "[fd53:796e:6163::2]:40000");
   EXPECT_EQ(c.u64("recv_q"), 12u);
   EXPECT_EQ(c.u64("send_q"), 345u);
+  EXPECT_EQ(c.u64("buffer_memory"), 32768u);
   EXPECT_EQ(c.u64("srtt_us"), 1500u);
   EXPECT_EQ(c.u64("rto_us"), 200000u);
   EXPECT_EQ(c.u64("cwnd"), 14600u);
