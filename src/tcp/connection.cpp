@@ -121,8 +121,9 @@ void Connection::set_state(State to, Cause cause, Instant now) {
 // A buffer no more data can enter goes back (to ring_memory's cache) once it is empty, with or
 // without a memory budget: the send buffer after CLOSE (our FIN is queued; SEND is refused,
 // RFC 9293 §3.10.2), the receive buffer after the peer's FIN (nothing past it is accepted,
-// §3.10.7.4 eighth). So a connection in TIME-WAIT, LAST-ACK or CLOSED holds none; Linux
-// likewise keeps a TIME-WAIT connection as an inet_timewait_sock without buffers. Called on
+// §3.10.7.4 eighth). So a connection in TIME-WAIT holds none once its application has read
+// everything; Linux keeps a TIME-WAIT connection as an inet_timewait_sock without buffers
+// (unread data there stays with the full socket until it is read or closed). Called on
 // every transition, when an ACK empties the send buffer and when a read empties the receive
 // buffer.
 void Connection::release_finished_buffers() {
