@@ -239,6 +239,8 @@ std::string format_connections_text(const std::vector<std::vector<StatusLine>>& 
       d += " bytes_received:" + std::to_string(l.u64("bytes_received"));
       d += " snd_wnd:" + std::to_string(l.u64("snd_wnd"));
       d += " rcv_wnd:" + std::to_string(l.u64("rcv_wnd"));
+      // What the send and receive buffers hold now (ss -m shows it as skmem).
+      d += " buffers:" + std::to_string(l.u64("buffer_memory"));
       // retrans:total/rto-expirations/fast-retransmits
       d += " retrans:" + std::to_string(l.u64("retransmits")) + "/" +
            std::to_string(l.u64("rto_expirations")) + "/" +

@@ -102,7 +102,7 @@ TEST(StatusFormat, ConnectionTextLikeSsTi) {
                       "ssthresh:5 bytes_sent:1000 bytes_acked:900 bytes_received:55"),
             std::string::npos)
       << text;
-  EXPECT_NE(text.find("retrans:3/1/2\n"), std::string::npos) << text;
+  EXPECT_NE(text.find(" buffers:32768 retrans:3/1/2\n"), std::string::npos) << text;
 }
 
 TEST(StatusFormat, ListingIsCappedAndSaysSo) {
