@@ -19,9 +19,12 @@
 
 namespace synack::tcp {
 
-// With a MemoryBudget (issue 11 §4), the allocation is charged to it and returned on
-// release; while the ring is unallocated and the budget cannot hold it, free_space() is 0:
-// a receive ring then advertises a zero window and a send ring takes nothing.
+// With a MemoryBudget (issue 11 §4), the memory the ring allocates is charged to it as the
+// ring grows and returned on release (as Linux's tcp_mem counts the pages buffers take, not
+// their limits): free_space() is then what the allocation and what the budget can still
+// grant hold, up to the capacity. While the ring is unallocated and the budget cannot hold
+// its first allocation, free_space() is 0: a receive ring then advertises a zero window and a
+// send ring takes nothing.
 class ByteRing {
  public:
   explicit ByteRing(std::uint32_t capacity = 0) : capacity_(capacity) {}
@@ -51,12 +54,19 @@ class ByteRing {
   void set_budget(MemoryBudget* budget) {
     if (!data_) budget_ = budget;
   }
-  // The ring could not be allocated: the budget is short of its capacity.
-  bool starved() const { return !data_ && budget_ && !budget_->fits(capacity_); }
+  // The ring could not be allocated: the budget is short of its first allocation.
+  bool starved() const { return !data_ && budget_ && !budget_->fits(first_allocation()); }
+
+  // The budget, not the capacity, bounds how far the ring can fill now.
+  bool budget_limited() const { return budget_ && reachable() < capacity_; }
 
   std::uint32_t capacity() const { return capacity_; }
   std::uint32_t size() const { return size_; }
-  std::uint32_t free_space() const { return starved() ? 0 : capacity_ - size_; }
+  std::uint32_t free_space() const {
+    if (starved()) return 0;
+    const std::uint32_t limit = reachable();
+    return limit > size_ ? limit - size_ : 0;
+  }
   bool empty() const { return size_ == 0; }
   bool allocated() const { return data_ != nullptr; }
 
@@ -80,11 +90,14 @@ class ByteRing {
   }
 
   // The contiguous free space after the content, at most `max` bytes (shorter at the wrap):
-  // written in place, then made content with commit(). Allocates the ring; empty while
+  // written in place, then made content with commit(). Allocates the ring, or grows it one
+  // step (doubling) once its memory is full — not at once to whatever `max` asks: a writer
+  // that offers the whole free space (a relay reading a socket into the ring) would otherwise
+  // allocate, and charge to the budget, the whole buffer for a 1 KiB reply. Empty while
   // free_space() is 0 (the memory budget cannot hold it).
   std::span<std::byte> writable(std::uint32_t max) {
-    if (free_space() == 0) return {};
-    reserve(size_ + std::min(max, capacity_ - size_));
+    if (free_space() == 0 || max == 0) return {};
+    if (size_ == alloc_) reserve(size_ + 1);
     std::uint32_t pos = wrap(head_ + size_);
     std::uint32_t n = std::min({max, alloc_ - size_, alloc_ - pos});
     return {data_.get() + pos, n};
@@ -138,7 +151,7 @@ class ByteRing {
 
   void release() {
     // Charged exactly when allocated with a budget (set_budget is ignored while allocated).
-    if (data_ && budget_) budget_->release(capacity_);
+    if (data_ && budget_) budget_->release(alloc_);
     ring_memory::give(std::move(data_), alloc_);
     alloc_ = head_ = size_ = 0;
   }
@@ -150,6 +163,14 @@ class ByteRing {
 
  private:
   std::uint32_t wrap(std::uint32_t pos) const { return pos >= alloc_ ? pos - alloc_ : pos; }
+  std::uint32_t first_allocation() const { return std::min(kFirstAllocation, capacity_); }
+  // How far the ring can fill: its capacity, or with a budget its allocation plus what the
+  // budget has left, whichever is less.
+  std::uint32_t reachable() const {
+    if (!budget_) return capacity_;
+    return static_cast<std::uint32_t>(
+        std::min<std::size_t>(capacity_, std::size_t{alloc_} + budget_->available()));
+  }
 
   // Room for bytes up to `end` past the head (end <= capacity): allocates the ring, or grows
   // it to the next power of two that holds `end` (at least double, at most the capacity),
@@ -160,16 +181,17 @@ class ByteRing {
     std::uint32_t want = std::max(alloc_ * 2, kFirstAllocation);
     while (want < end && want < capacity_) want *= 2;
     want = std::min(want, capacity_);
+    if (budget_) {
+      // Only what the budget can grant (never less than `end`: callers write within
+      // free_space(), which the budget bounds), so the charge stays within the limit.
+      want = std::min(want, std::max(end, reachable()));
+      budget_->charge(want - alloc_);
+    }
     auto bigger = ring_memory::take(want);
     if (data_) {
       std::memcpy(bigger.get(), data_.get() + head_, alloc_ - head_);
       std::memcpy(bigger.get() + (alloc_ - head_), data_.get(), head_);
       ring_memory::give(std::move(data_), alloc_);
-    } else if (budget_) {
-      // The budget is charged the whole capacity on first use, so that growing never needs
-      // more than it granted. Callers write only within free_space(), which is 0 while the
-      // budget cannot hold the ring: this charge stays within the limit.
-      budget_->charge(capacity_);
     }
     data_ = std::move(bigger);
     alloc_ = want;

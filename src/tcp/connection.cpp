@@ -232,8 +232,9 @@ Expected<std::size_t, Error> Connection::send_with(const BufferWriter& writer, I
   if (auto ok = check_send(now, out); !ok) return Unexpected{ok.error()};
   std::uint32_t total = 0;
   bool last = false;
-  // The ring may wrap: at most two runs of free space.
-  for (int run = 0; run < 2 && !last; ++run) {
+  // The ring may wrap, and grows a step at a time as it fills (ByteRing::writable): a few
+  // runs of free space.
+  for (int run = 0; run < 4 && !last; ++run) {
     auto space = snd_buf_.writable(snd_buf_.free_space());
     if (space.empty()) break;
     auto wrote = static_cast<std::uint32_t>(std::min(writer(space, last), space.size()));

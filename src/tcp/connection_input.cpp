@@ -828,9 +828,11 @@ void Connection::process_text(const Segment& seg, Instant now, SegmentSink& out)
     auto offset = static_cast<std::uint32_t>(seq - rcv_nxt_);
     auto result = rcv_buf_.insert(offset, payload);
     if (result.dropped) SYNACK_DROP(drop_reassembly_full);
-    // Issue 11 §4: the memory budget cannot hold a receive ring. The window we advertise
-    // is 0 now (ReceiveBuffer::free_space); the ACK below tells the peer, whose persist
-    // timer probes until memory is free (Linux prunes and drops under tcp_mem alike).
+    // Issue 11 §4: the memory budget cannot hold (all of) it. The window we advertise no
+    // longer grows past what the budget holds (ReceiveBuffer::free_space; 0 for a ring it
+    // could not allocate at all); the ACK below tells the peer, whose retransmissions or
+    // persist probes find room once memory is free (Linux prunes and drops under tcp_mem
+    // alike).
     if (result.no_memory) SYNACK_DROP(drop_memory_pressure);
     if (result.advanced > 0) {
       note_data_arrival(now);

@@ -20,7 +20,11 @@ ReceiveBuffer::InsertResult ReceiveBuffer::insert(std::uint32_t offset,
     return result;
   }
   std::uint32_t room = ring_.free_space();
-  if (offset >= room || data.empty()) return result;
+  if (data.empty()) return result;
+  // Bytes the memory budget keeps out, not the buffer's size (issue 11 §4): what fits is
+  // stored, the rest is dropped and counted as memory pressure.
+  result.no_memory = ring_.budget_limited() && offset + data.size() > room;
+  if (offset >= room) return result;
   auto len = static_cast<std::uint32_t>(std::min<std::size_t>(data.size(), room - offset));
   std::uint32_t begin = offset;
   std::uint32_t end = offset + len;

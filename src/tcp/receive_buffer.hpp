@@ -24,7 +24,7 @@ class ReceiveBuffer {
     bool out_of_order = false;   // stored ahead of a hole
     bool dropped = false;        // no room for another out-of-order range
     bool filled_hole = false;    // in-order data that joined a stored range
-    bool no_memory = false;      // the memory budget could not hold the ring: nothing stored
+    bool no_memory = false;      // the memory budget could not hold (all of) it
   };
 
   // Data starting `offset` bytes past RCV.NXT. Bytes past the free space are cut off;

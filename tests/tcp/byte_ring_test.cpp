@@ -104,21 +104,74 @@ TEST(ByteRing, GrowingKeepsWrappedContentAndDataWrittenAheadOfIt) {
   EXPECT_EQ(content(r), expected);
 }
 
-TEST(ByteRing, TheBudgetIsChargedTheCapacityOnceAndGetsItBack) {
+// The budget counts what the ring allocates, as it grows (Linux's tcp_mem counts pages held,
+// not buffer limits), and gets it all back on release.
+TEST(ByteRing, TheBudgetIsChargedWhatTheRingAllocatesAndGetsItBack) {
   MemoryBudget budget(1 << 20);
   {
     ByteRing r(300000);
     r.set_budget(&budget);
     ASSERT_EQ(r.append(bytes(10, 12)), 10u);
-    EXPECT_EQ(budget.used(), 300000u) << "what the ring may grow to is set aside at once";
+    EXPECT_EQ(budget.used(), ByteRing::kFirstAllocation) << "the first 16 KiB only";
     ASSERT_EQ(r.append(bytes(200000, 13)), 200000u);
-    EXPECT_EQ(budget.used(), 300000u) << "growing charges nothing more";
+    EXPECT_EQ(budget.used(), 262144u) << "grown to the power of two that holds 200,010 bytes";
+    EXPECT_EQ(budget.used(), r.allocated_bytes());
     r.release();
     EXPECT_EQ(budget.used(), 0u);
     ASSERT_EQ(r.append(bytes(10, 14)), 10u);
-    EXPECT_EQ(budget.used(), 300000u);
+    EXPECT_EQ(budget.used(), ByteRing::kFirstAllocation);
   }
   EXPECT_EQ(budget.used(), 0u) << "returned when the ring goes";
+}
+
+// A writer offered the whole free space (a relay reading a socket straight into the ring) gets
+// the memory the ring has, grown one step when it is full, never the whole buffer at once.
+TEST(ByteRing, WritableGrowsOneStepAtATime) {
+  MemoryBudget budget(1 << 30);
+  ByteRing r(1 << 20);
+  r.set_budget(&budget);
+  auto space = r.writable(r.free_space());
+  EXPECT_EQ(space.size(), ByteRing::kFirstAllocation);
+  EXPECT_EQ(budget.used(), ByteRing::kFirstAllocation) << "not the 1 MiB capacity";
+  std::fill(space.begin(), space.begin() + 1000, std::byte{9});
+  r.commit(1000);  // a 1 KiB reply: the rest of the 16 KiB stays free, nothing more allocated
+  EXPECT_EQ(r.writable(r.free_space()).size(), ByteRing::kFirstAllocation - 1000);
+  EXPECT_EQ(r.allocated_bytes(), ByteRing::kFirstAllocation);
+  r.commit(ByteRing::kFirstAllocation - 1000);  // full: the next call doubles it
+  auto more = r.writable(r.free_space());
+  EXPECT_EQ(r.allocated_bytes(), 2 * ByteRing::kFirstAllocation);
+  EXPECT_EQ(more.size(), ByteRing::kFirstAllocation);
+  EXPECT_EQ(budget.used(), 2 * ByteRing::kFirstAllocation);
+  std::vector<std::byte> out(1000);
+  r.copy_out(0, out);
+  EXPECT_EQ(out, std::vector<std::byte>(1000, std::byte{9})) << "kept across the growth";
+}
+
+// A ring under a budget fills only as far as its allocation and what the budget has left: its
+// free space shrinks when others take the budget, it grows no further than the budget allows
+// (the limit holds), and a ring that cannot get its first allocation is starved.
+TEST(ByteRing, GrowsOnlyAsFarAsTheBudgetAllows) {
+  MemoryBudget budget(100000);
+  ByteRing r(1 << 20);
+  r.set_budget(&budget);
+  EXPECT_EQ(r.free_space(), 100000u) << "the budget, not the 1 MiB capacity";
+  ASSERT_EQ(r.append(bytes(20000, 3)), 20000u);  // 32 KiB allocated
+  EXPECT_EQ(budget.used(), 32768u);
+  budget.charge(50000);  // another ring's
+  EXPECT_EQ(r.free_space(), 32768u + (100000u - 82768u) - 20000u);
+  EXPECT_EQ(r.append(bytes(100000, 4)), 32768u + (100000u - 82768u) - 20000u);
+  EXPECT_EQ(budget.used(), 100000u) << "grown to what was left, not to the next power of two";
+  EXPECT_EQ(r.allocated_bytes(), 50000u);
+  EXPECT_EQ(r.free_space(), 0u);
+  budget.release(50000);
+  ByteRing other(1 << 20);
+  other.set_budget(&budget);
+  budget.charge(50000 - ByteRing::kFirstAllocation + 1);  // less than 16 KiB left
+  EXPECT_TRUE(other.starved());
+  EXPECT_EQ(other.free_space(), 0u);
+  EXPECT_EQ(other.append(bytes(10, 5)), 0u);
+  budget.release(50000 - ByteRing::kFirstAllocation + 1);
+  r.release();
 }
 
 TEST(ReceiveBuffer, ReadingRewindsOnlyWithNothingOutOfOrder) {
