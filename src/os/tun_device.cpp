@@ -178,11 +178,28 @@ Expected<std::unique_ptr<TunDevice>, std::string> TunDevice::open(const TunConfi
   auto device = std::unique_ptr<TunDevice>(new TunDevice(fd, actual, vnet, 1500));
   device->offload_note_ = note;
   if (auto r = device->set_mtu(config.mtu); !r) return Unexpected{r.error()};
+  // Where the kernel does not permit it (a user namespace's TUN: EPERM), the queue keeps the
+  // kernel's length; nothing else depends on it.
+  if (config.queue_length) (void)device->set_queue_length(config.queue_length);
   return device;
 }
 
 TunDevice::~TunDevice() {
   if (fd_ >= 0) ::close(fd_);
+}
+
+Expected<void, std::string> TunDevice::set_queue_length(unsigned packets) {
+  int sock = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) sock = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) return Unexpected{errno_text("socket", errno)};
+  ifreq ifr = make_ifreq(name_);
+  ifr.ifr_qlen = static_cast<int>(packets);
+  int rc = ::ioctl(sock, SIOCSIFTXQLEN, &ifr);
+  int err = errno;
+  ::close(sock);
+  if (rc < 0)
+    return Unexpected{errno_text(("SIOCSIFTXQLEN " + std::to_string(packets)).c_str(), err)};
+  return {};
 }
 
 Expected<void, std::string> TunDevice::set_mtu(unsigned mtu) {

@@ -3,7 +3,8 @@
 # Many connections through synack run's relay to a threaded python3 echo server on the host's
 # loopback: 300 short connections in a row (connect, 1 KB each way, close — every one must
 # succeed), then 200 at once (all 200 open before any sends; 64 KB each way on each, all
-# echoed exactly). --stats: relay_tcp_connects must count all 500.
+# echoed exactly). --stats: relay_tcp_connects must count all 500. The TUN's transmit queue
+# must be 4,096 packets long.
 source "$(dirname "$0")/lib.bash" "$1"
 interop_setup run_many --no-netns
 need python3
@@ -18,6 +19,12 @@ synack_run --allow-host-loopback --stats -- python3 - "$ADDR" "$HOST_PORT" "$SER
     >"$WORK/client.out" 2>"$WORK/client.err" <<'PY'
 import os, selectors, socket, sys, time
 addr, port, serial, concurrent = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+
+# The TUN queues up to 4,096 packets toward synack (TunConfig::queue_length), not the kernel's
+# 500: a burst of SYNs from many clients at once is not dropped there.
+qlen = open("/sys/class/net/synack0/tx_queue_len").read().strip()
+if qlen != "4096":
+    sys.exit(f"synack0's transmit queue holds {qlen} packets, want 4096")
 
 t0 = time.monotonic()
 for i in range(serial):
