@@ -109,6 +109,8 @@ TEST(MemoryBudget, Bounds_unread_connections_closes_windows_refuses_new_then_rec
     EXPECT_EQ(st->state, State::Established) << "flow-controlled, never reset";
     EXPECT_GE(st->receive_queue, 16384u) << "connection " << i << " got no memory";
     EXPECT_EQ(st->buffer_memory, st->receive_queue) << "rings full, nothing else held";
+    // RFC 9293 §3.8.6 (SHLD-14): the right edge advertised while the budget had room stays.
+    EXPECT_EQ(st->rcv_wnd + st->receive_queue, kBuffer) << "connection " << i;
     held += st->receive_queue;
     if (st->receive_queue == kBuffer) ++full;
   }
