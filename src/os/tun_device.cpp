@@ -67,6 +67,18 @@ ifreq make_ifreq(const std::string& name) {
   return ifr;
 }
 
+// One SIOC* ioctl on `ifr`, through a throwaway socket of the calling thread's namespace (an
+// interface is named there). Empty on success, else what failed and why.
+std::string interface_ioctl(unsigned long request, ifreq& ifr, const std::string& what) {
+  int sock = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) sock = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) return errno_text("socket", errno);
+  int rc = ::ioctl(sock, request, &ifr);
+  int err = errno;
+  ::close(sock);
+  return rc < 0 ? errno_text(what.c_str(), err) : std::string();
+}
+
 // Opens the device and attaches it to interface `name` with `flags`. Returns the fd or -errno;
 // `actual` receives the kernel's name for it.
 int open_tun(const std::string& name, short flags, std::string& actual) {
@@ -189,46 +201,30 @@ TunDevice::~TunDevice() {
 }
 
 Expected<void, std::string> TunDevice::set_queue_length(unsigned packets) {
-  int sock = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (sock < 0) sock = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (sock < 0) return Unexpected{errno_text("socket", errno)};
   ifreq ifr = make_ifreq(name_);
   ifr.ifr_qlen = static_cast<int>(packets);
-  int rc = ::ioctl(sock, SIOCSIFTXQLEN, &ifr);
-  int err = errno;
-  ::close(sock);
-  if (rc < 0)
-    return Unexpected{errno_text(("SIOCSIFTXQLEN " + std::to_string(packets)).c_str(), err)};
+  auto failed = interface_ioctl(SIOCSIFTXQLEN, ifr, "SIOCSIFTXQLEN " + std::to_string(packets));
+  if (!failed.empty()) return Unexpected{failed};
   return {};
 }
 
 Expected<void, std::string> TunDevice::set_mtu(unsigned mtu) {
-  int sock = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (sock < 0) sock = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (sock < 0) return Unexpected{errno_text("socket", errno)};
   ifreq ifr = make_ifreq(name_);
   ifr.ifr_mtu = static_cast<int>(mtu);
-  int rc = ::ioctl(sock, SIOCSIFMTU, &ifr);
-  int err = errno;
-  ::close(sock);
-  if (rc < 0) return Unexpected{errno_text(("SIOCSIFMTU " + std::to_string(mtu)).c_str(), err)};
+  auto failed = interface_ioctl(SIOCSIFMTU, ifr, "SIOCSIFMTU " + std::to_string(mtu));
+  if (!failed.empty()) return Unexpected{failed};
   mtu_ = mtu;
   return {};
 }
 
 Expected<void, std::string> TunDevice::bring_up() {
-  int sock = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (sock < 0) sock = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (sock < 0) return Unexpected{errno_text("socket", errno)};
   ifreq ifr = make_ifreq(name_);
-  int rc = ::ioctl(sock, SIOCGIFFLAGS, &ifr);
-  if (rc == 0) {
+  auto failed = interface_ioctl(SIOCGIFFLAGS, ifr, "SIOCSIFFLAGS IFF_UP");
+  if (failed.empty()) {
     ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
-    rc = ::ioctl(sock, SIOCSIFFLAGS, &ifr);
+    failed = interface_ioctl(SIOCSIFFLAGS, ifr, "SIOCSIFFLAGS IFF_UP");
   }
-  int err = errno;
-  ::close(sock);
-  if (rc < 0) return Unexpected{errno_text("SIOCSIFFLAGS IFF_UP", err)};
+  if (!failed.empty()) return Unexpected{failed};
   return {};
 }
 
