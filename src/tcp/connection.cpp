@@ -16,6 +16,11 @@ std::uint8_t shift_for(std::uint32_t buffer) {
   return s;
 }
 
+std::uint8_t our_shift(const TcpConfig& config) {
+  return config.window_scale ? shift_for(std::max(config.receive_buffer, config.window_scale_buffer))
+                             : 0;
+}
+
 }  // namespace
 
 Connection::Connection(SharedTcpConfig config, ConnectionContext context, wire::Endpoint local,
@@ -31,14 +36,15 @@ Connection::Connection(SharedTcpConfig config, ConnectionContext context, wire::
       ts_offset_(ts_offset),
       snd_buf_(config_->send_buffer),
       snd_buf_seq_(isn + 1),
-      rcv_buf_(config_->receive_buffer, config_->max_reassembly_ranges),
+      // The slack holds the octets a window rounded up to the field's granularity offers past
+      // the buffer (window_to_advertise()).
+      rcv_buf_(config_->receive_buffer, config_->max_reassembly_ranges,
+               (1u << our_shift(*config_)) - 1),
       rtt_(config_->rto_initial, config_->rto_min, config_->rto_max, config_->rto_min_in_variance),
       cc_(config_->congestion, config_->mss, config_->initial_window_segments) {
   // RFC 7323 §2.3: the shift that lets the window field cover the buffer (or the larger
   // size window_scale_buffer names, as Linux does for its autotuning ceiling).
-  rcv_wscale_ = config_->window_scale
-                    ? shift_for(std::max(config_->receive_buffer, config_->window_scale_buffer))
-                    : 0;
+  rcv_wscale_ = our_shift(*config_);
   snd_buf_.set_budget(context.memory);
   rcv_buf_.set_budget(context.memory);
   // RFC 6582 §3.2 step 1: "recover" starts at the initial send sequence number.

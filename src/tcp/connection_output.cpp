@@ -46,10 +46,19 @@ std::uint16_t Connection::window_to_advertise() {
     offered = room;
   std::uint32_t max_window = 0xffffu << rcv_wscale_;
   offered = std::min(offered, max_window);
-  // Rounded up, so the right edge never moves left on the wire (SHLD-14); the few extra
-  // octets are within the buffer's slack (insert() cuts at the free space).
+  // Rounded up, so the right edge never moves left on the wire (SHLD-14): the octets this
+  // offers past the buffer land in its slack (ReceiveBuffer). But never past what insert() can
+  // store — octets it cut off would be taken for lost by the sender (a hole, a retransmission,
+  // a halved window: iperf3 into `synack run` lost 233 segments in 3 s this way). RCV.NXT moving
+  // by less than 2^Rcv.Wind.Shift while the edge is kept can creep the rounded-up edge forward
+  // ACK after ACK (RFC 7323 Appendix F); once that reaches the end of the slack the field is
+  // rounded down instead, the "retracted window" of fewer than 2^Rcv.Wind.Shift octets that
+  // RFC 7323 §2.4 foresees. (An edge already beyond storage is the memory budget's doing: it
+  // keeps the rounded-up field, and what does not fit is dropped and counted.)
+  const std::uint32_t storable = rcv_buf_.storable();
   std::uint32_t field =
       std::min<std::uint32_t>((offered + (1u << rcv_wscale_) - 1) >> rcv_wscale_, 0xffff);
+  if (offered <= storable && (field << rcv_wscale_) > storable) field = storable >> rcv_wscale_;
   SeqNum edge = rcv_nxt_ + (field << rcv_wscale_);
   if (edge > rcv_adv_) rcv_adv_ = edge;
   return static_cast<std::uint16_t>(field);

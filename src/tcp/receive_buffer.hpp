@@ -16,8 +16,11 @@ namespace synack::tcp {
 
 class ReceiveBuffer {
  public:
-  ReceiveBuffer(std::uint32_t capacity, std::uint16_t max_ranges)
-      : ring_(capacity), max_ranges_(max_ranges) {}
+  // `slack` octets of ring past `capacity` hold what a window field rounded up to its scale's
+  // granularity offers beyond the buffer (Connection::window_to_advertise; RFC 7323 §2.4):
+  // the window never offers them (free_space()), insert() stores them (storable()).
+  ReceiveBuffer(std::uint32_t capacity, std::uint16_t max_ranges, std::uint32_t slack = 0)
+      : ring_(capacity + slack), max_ranges_(max_ranges), slack_(slack) {}
 
   struct InsertResult {
     std::uint32_t advanced = 0;  // bytes that became in order (RCV.NXT moves by this)
@@ -27,8 +30,8 @@ class ReceiveBuffer {
     bool no_memory = false;      // the memory budget could not hold (all of) it
   };
 
-  // Data starting `offset` bytes past RCV.NXT. Bytes past the free space are cut off;
-  // bytes already held are not stored twice.
+  // Data starting `offset` bytes past RCV.NXT. Bytes past storable() are cut off; bytes
+  // already held are not stored twice.
   InsertResult insert(std::uint32_t offset, std::span<const std::byte> data);
 
   // Moves up to out.size() in-order bytes to the application.
@@ -37,11 +40,16 @@ class ReceiveBuffer {
   // consumes what it took.
   std::uint32_t read_with(const BufferReader& reader);
   std::uint32_t readable() const { return ring_.size(); }
-  std::uint32_t capacity() const { return ring_.capacity(); }
+  std::uint32_t capacity() const { return ring_.capacity() - slack_; }
   // Bytes of memory the ring holds now (ByteRing::allocated_bytes).
   std::uint32_t allocated_bytes() const { return ring_.allocated_bytes(); }
   // Room from RCV.NXT to the end of the buffer: the most we could advertise.
-  std::uint32_t free_space() const { return ring_.free_space(); }
+  std::uint32_t free_space() const {
+    const std::uint32_t ring = ring_.free_space();
+    return ring > slack_ ? ring - slack_ : 0;
+  }
+  // Room from RCV.NXT that insert() can still fill: the free space and the slack.
+  std::uint32_t storable() const { return ring_.free_space(); }
   bool has_out_of_order() const { return !ranges_.empty(); }
   std::size_t out_of_order_ranges() const { return ranges_.size(); }
 
@@ -70,6 +78,7 @@ class ReceiveBuffer {
   ByteRing ring_;
   std::vector<Range> ranges_;  // sorted, disjoint, non-adjacent
   std::uint16_t max_ranges_;
+  std::uint32_t slack_;
   std::uint64_t clock_ = 0;
 };
 
