@@ -17,8 +17,9 @@ std::uint8_t shift_for(std::uint32_t buffer) {
 }
 
 std::uint8_t our_shift(const TcpConfig& config) {
-  return config.window_scale ? shift_for(std::max(config.receive_buffer, config.window_scale_buffer))
-                             : 0;
+  return config.window_scale
+             ? shift_for(std::max(config.receive_buffer, config.window_scale_buffer))
+             : 0;
 }
 
 }  // namespace

@@ -229,6 +229,8 @@ class Connection {
   void on_segment_syn_sent(const Segment& seg, Instant now, SegmentSink& out);
   bool check_sequence(const Segment& seg, Instant now, SegmentSink& out);
   bool check_rst(const Segment& seg, Instant now, SegmentSink& out);
+  // An RST one below RCV.NXT after the peer's FIN (Linux's tcp_reset_check()).
+  bool resets_after_peer_fin(const Segment& seg) const;
   bool check_syn(const Segment& seg, Instant now, SegmentSink& out);
   bool process_ack(const Segment& seg, Instant now, SegmentSink& out);
   void process_text(const Segment& seg, Instant now, SegmentSink& out);

@@ -276,7 +276,8 @@ bool Connection::check_sequence(const Segment& seg, Instant now, SegmentSink& ou
       return false;
     }
     if (seg.has(RST)) {
-      SYNACK_DROP(drop_rst_out_of_window);  // RFC 5961 §3.2: silently discard
+      if (resets_after_peer_fin(seg)) return true;  // check_rst() takes it
+      SYNACK_DROP(drop_rst_out_of_window);          // RFC 5961 §3.2: silently discard
       return false;
     }
     // A retransmitted duplicate (data wholly below RCV.NXT): its TSval becomes TS.Recent if
@@ -312,9 +313,21 @@ void Connection::update_ts_recent(const Segment& seg) {
 }
 
 // RFC 9293 §3.10.7.4 second: the RST bit, with RFC 5961 §3.2's exact-match rule.
+// Follows Linux (tcp_reset_check()), beyond RFC 5961 §3.2: in CLOSE-WAIT, CLOSING and
+// LAST-ACK an RST at RCV.NXT - 1, the sequence number of the peer's FIN, resets. A peer whose
+// application closed and then got data it could no longer deliver answers <SEQ=SEG.ACK><CTL=RST>
+// (RFC 9293 §3.10.7.1), and our data segment sent before its FIN arrived acknowledged up to the
+// FIN, not past it (wrk closing its connections at exit; macOS after ^C sends FIN then RST).
+// Discarded as out of window, it would leave the connection to wait for its own FIN's
+// retransmissions to learn of the reset. One sequence number, as blind as RCV.NXT itself.
+bool Connection::resets_after_peer_fin(const Segment& seg) const {
+  return seg.has(RST) && fin_received_ && seg.seq + 1 == rcv_nxt_ &&
+         (state_ == State::CloseWait || state_ == State::Closing || state_ == State::LastAck);
+}
+
 bool Connection::check_rst(const Segment& seg, Instant now, SegmentSink& out) {
   if (!seg.has(RST)) return true;
-  if (seg.seq != rcv_nxt_) {
+  if (seg.seq != rcv_nxt_ && !resets_after_peer_fin(seg)) {
     // RFC 5961 §3.2: in the window but not exactly RCV.NXT -> challenge ACK.
     SYNACK_DROP(drop_rst_in_window);
     if (send_invalid_reply_ack(seg, now, out)) ++context_.counters->tcp_challenge_acks;

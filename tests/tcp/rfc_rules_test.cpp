@@ -199,6 +199,56 @@ TEST_F(Rfc, RST_in_window_but_not_at_RCV_NXT_gets_challenge_ACK) {
   EXPECT_EQ(counters.tcp_resets_received, 0u);
 }
 
+// Follows Linux (tcp_reset_check()): after the peer's FIN, an RST at the FIN's own sequence
+// number (RCV.NXT - 1) resets in CLOSE-WAIT, CLOSING and LAST-ACK — the <SEQ=SEG.ACK> answer
+// of a peer whose application closed, to our data sent before its FIN arrived. Everywhere
+// else RCV.NXT - 1 stays outside the window (RFC 5961 §3.2).
+TEST_F(Rfc, Linux_RST_at_the_peers_FIN_resets_in_CLOSE_WAIT) {
+  reach_close_wait();
+  inject({.flags = RST, .seq = R + 1});
+  expect_no_tx();
+  expect_transition(State::CloseWait, State::Closed);
+  EXPECT_EQ(conn().error(), Error::ConnectionReset);
+  EXPECT_EQ(counters.tcp_resets_received, 1u);
+  EXPECT_EQ(counters.drop_rst_out_of_window, 0u);
+}
+
+TEST_F(Rfc, Linux_RST_at_the_peers_FIN_resets_in_LAST_ACK) {
+  reach_last_ack();
+  inject({.flags = RST, .seq = R + 1});
+  expect_no_tx();
+  expect_transition(State::LastAck, State::Closed);
+  EXPECT_EQ(counters.tcp_resets_received, 1u);
+}
+
+TEST_F(Rfc, Linux_RST_at_the_peers_FIN_resets_in_CLOSING) {
+  reach_closing();
+  inject({.flags = RST, .seq = R + 1});
+  expect_no_tx();
+  expect_transition(State::Closing, State::Closed);
+  EXPECT_EQ(counters.tcp_resets_received, 1u);
+}
+
+TEST_F(Rfc, RST_one_below_RCV_NXT_without_the_peers_FIN_is_discarded) {
+  establish_active();
+  inject({.flags = ACK, .seq = R + 1, .ack = L + 1, .payload = "x"});
+  fire_next_timer();
+  expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 2});
+  inject({.flags = RST, .seq = R + 1});
+  expect_no_tx();
+  expect_state(State::Established);
+  EXPECT_EQ(counters.drop_rst_out_of_window, 1u);
+}
+
+// TIME-WAIT has the peer's FIN too, but nothing of ours is left for the peer to refuse.
+TEST_F(Rfc, RST_at_the_peers_FIN_is_discarded_in_TIME_WAIT) {
+  reach_time_wait();
+  inject({.flags = RST, .seq = R + 1});
+  expect_no_tx();
+  expect_state(State::TimeWait);
+  EXPECT_EQ(counters.drop_rst_out_of_window, 1u);
+}
+
 // RFC 5961 §4.2 (RFC 9293 §3.10.7.4 fourth): a SYN in a synchronized state, wherever its
 // sequence number, gets a challenge ACK; the connection is not reset.
 TEST_F(Rfc, SYN_in_Established_gets_challenge_ACK) {
