@@ -229,6 +229,32 @@ TEST_F(Rfc, Linux_RST_at_the_peers_FIN_resets_in_CLOSING) {
   EXPECT_EQ(counters.tcp_resets_received, 1u);
 }
 
+// MUST-66 (RFC 9293 §3.4): RST is processed even when the receive window is zero — an RST at
+// RCV.NXT of a connection whose buffer the application never reads.
+TEST_F(Rfc, MUST_66_RST_is_processed_at_a_zero_window) {
+  config.receive_buffer = 2048;
+  establish_active();
+  inject({.flags = ACK, .seq = R + 1, .ack = L + 1, .payload = std::string(2048, 'z')});
+  if (tx_pending() == 0) fire_next_timer();  // the delayed ACK
+  auto full = pop_tx();
+  ASSERT_EQ(full.ack, R + 1 + 2048);
+  ASSERT_EQ(full.window, 0) << "the window is closed";
+  inject({.flags = RST, .seq = R + 1 + 2048});
+  expect_no_tx();
+  expect_transition(State::Established, State::Closed);
+  EXPECT_EQ(conn().error(), Error::ConnectionReset);
+}
+
+// SHLD-2 (RFC 9293 §3.5.3): an RST carrying data is accepted as an RST.
+TEST_F(Rfc, SHLD_2_RST_with_data_resets) {
+  establish_active();
+  inject({.flags = RST | ACK, .seq = R + 1, .ack = L + 1, .payload = "diagnostic text"});
+  expect_no_tx();
+  expect_transition(State::Established, State::Closed);
+  EXPECT_EQ(conn().error(), Error::ConnectionReset);
+  EXPECT_EQ(counters.tcp_resets_received, 1u);
+}
+
 TEST_F(Rfc, RST_one_below_RCV_NXT_without_the_peers_FIN_is_discarded) {
   establish_active();
   inject({.flags = ACK, .seq = R + 1, .ack = L + 1, .payload = "x"});
