@@ -312,7 +312,6 @@ void Connection::update_ts_recent(const Segment& seg) {
     ts_recent_ = tsval;
 }
 
-// RFC 9293 §3.10.7.4 second: the RST bit, with RFC 5961 §3.2's exact-match rule.
 // Follows Linux (tcp_reset_check()), beyond RFC 5961 §3.2: in CLOSE-WAIT, CLOSING and
 // LAST-ACK an RST at RCV.NXT - 1, the sequence number of the peer's FIN, resets. A peer whose
 // application closed and then got data it could no longer deliver answers <SEQ=SEG.ACK><CTL=RST>
@@ -325,6 +324,7 @@ bool Connection::resets_after_peer_fin(const Segment& seg) const {
          (state_ == State::CloseWait || state_ == State::Closing || state_ == State::LastAck);
 }
 
+// RFC 9293 §3.10.7.4 second: the RST bit, with RFC 5961 §3.2's exact-match rule.
 bool Connection::check_rst(const Segment& seg, Instant now, SegmentSink& out) {
   if (!seg.has(RST)) return true;
   if (seg.seq != rcv_nxt_ && !resets_after_peer_fin(seg)) {

@@ -52,8 +52,9 @@ std::uint16_t Connection::window_to_advertise() {
   // a halved window: iperf3 into `synack run` lost 233 segments in 3 s this way). RCV.NXT moving
   // by less than 2^Rcv.Wind.Shift while the edge is kept can creep the rounded-up edge forward
   // ACK after ACK (RFC 7323 Appendix F); once that reaches the end of the slack the field is
-  // rounded down instead, the "retracted window" of fewer than 2^Rcv.Wind.Shift octets that
-  // RFC 7323 §2.4 foresees. (An edge already beyond storage is the memory budget's doing: it
+  // rounded down instead: a window retracted by fewer than 2^Rcv.Wind.Shift octets, which the
+  // field's granularity makes possible (RFC 7323 §2.4, Appendix F) and which a sender must
+  // bear (RFC 9293 MUST-34). (An edge already beyond storage is the memory budget's doing: it
   // keeps the rounded-up field, and what does not fit is dropped and counted.)
   const std::uint32_t storable = rcv_buf_.storable();
   std::uint32_t field =
