@@ -5,20 +5,16 @@
 #include <algorithm>
 #include <cassert>
 
+#include "tcp/syn_cookie.hpp"
+
 namespace synack::tcp {
 namespace {
 
-// Our window-scale shift: the smallest that lets the whole buffer be advertised
-// (RFC 7323 §2.3, at most 14).
-std::uint8_t shift_for(std::uint32_t buffer) {
-  std::uint8_t s = 0;
-  while (s < 14 && (buffer >> s) > 0xffff) ++s;
-  return s;
-}
-
+// RFC 7323 §2.3: the shift that lets the window field cover the buffer (or the larger size
+// window_scale_buffer names, as Linux does for its autotuning ceiling).
 std::uint8_t our_shift(const TcpConfig& config) {
   return config.window_scale
-             ? shift_for(std::max(config.receive_buffer, config.window_scale_buffer))
+             ? window_shift_for(std::max(config.receive_buffer, config.window_scale_buffer))
              : 0;
 }
 
@@ -43,8 +39,6 @@ Connection::Connection(SharedTcpConfig config, ConnectionContext context, wire::
                (1u << our_shift(*config_)) - 1),
       rtt_(config_->rto_initial, config_->rto_min, config_->rto_max, config_->rto_min_in_variance),
       cc_(config_->congestion, config_->mss, config_->initial_window_segments) {
-  // RFC 7323 §2.3: the shift that lets the window field cover the buffer (or the larger
-  // size window_scale_buffer names, as Linux does for its autotuning ceiling).
   rcv_wscale_ = our_shift(*config_);
   snd_buf_.set_budget(context.memory);
   rcv_buf_.set_budget(context.memory);
