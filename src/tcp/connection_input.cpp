@@ -655,7 +655,6 @@ void Connection::handle_new_ack(const Segment& seg, Instant now, SegmentSink& ou
   if (seg.ack > snd_buf_seq_)
     data_acked = std::min<std::uint32_t>(static_cast<std::uint32_t>(seg.ack - snd_buf_seq_),
                                          snd_buf_.size());
-  bool was_full = snd_buf_.free_space() == 0;
   snd_buf_.consume(data_acked);
   // Issue 11 §4 (as after_read()); without a budget too once CLOSE has queued our FIN
   // (release_finished_buffers()).
@@ -669,8 +668,12 @@ void Connection::handle_new_ack(const Segment& seg, Instant now, SegmentSink& ou
   loss_.scoreboard().advance(snd_una_);
   retries_ = 0;
   first_unacked_retransmit_.reset();
-  if (data_acked > 0 && (was_full || snd_buf_.free_space() >= snd_buf_.capacity() / 2) &&
-      !fin_queued_)
+  // Follows Linux (sk_stream_write_space, sk_stream_min_wspace): the application hears of
+  // room once a third of the buffer is free, not after every ACK of a full buffer, so that it
+  // writes in large pieces and output() cuts full segments; woken for every ACK's 2 x MSS, a
+  // bulk writer leaves a short segment at the end of each piece (measured: 30-45 % of a
+  // 2 MiB download's segments were short, the kernel's 0.5 %).
+  if (data_acked > 0 && snd_buf_.free_space() >= snd_buf_.capacity() / 3 && !fin_queued_)
     events_ |= event::Writable;
 
   if (loss_.phase() == Recovery::Loss) {
