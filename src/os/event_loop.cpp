@@ -273,9 +273,12 @@ void EventLoop::read_tun() {
       return;
     }
     if (packet->empty()) return;  // drained (or an unusable packet; epoll says if more)
-    // Stamped with the clock, not now_: a batch takes time, and a capture should show when
-    // each packet really crossed.
-    if (pcap_) pcap_->write(*packet, monotonic_now());
+    // Each packet at the clock's time, not the wake-up's: a batch takes time (what the stack
+    // sends in answer to one packet crosses the kernel inside the write, and its answer is
+    // the batch's next packet), and RACK's loss detection (RFC 8985 §6.2), RTT samples and a
+    // capture all need to know when each packet really arrived.
+    now_ = monotonic_now();
+    if (pcap_) pcap_->write(*packet, now_);
     stack_.receive_packet(*packet, now_, Stack::ReceiveFlags{tun_.last_checksum_trusted()});
   }
 }
