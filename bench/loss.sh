@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # `make bench-loss`: completion times under packet loss, synack beside the Linux kernel in one run
-# (issue 10 §4). A client namespace, a router namespace that drops packets in both directions with
-# nftables in its forward hook (no netem here), and behind the router either synack on its TUN
-# (`synack serve`, CUBIC) or the kernel serving the same bytes from a server namespace, with CUBIC
-# and, for reference, BBR. Segmentation offloads (GSO/TSO/GRO) are off on every link so that one
-# drop takes one segment, for every contender. Then the same sweep in the simulator (`synack sim
+# (issue 10 §4). A client namespace, a router namespace, and behind the router either synack on
+# its TUN (`synack serve`, CUBIC) or the kernel serving the same bytes from a server namespace,
+# with CUBIC and, for reference, BBR. Packets are dropped in both directions with nftables (no
+# netem here): towards the servers in the router's forward hook, towards the client at the
+# client's ingress. Segmentation offloads (TSO/GSO/GRO) are off on every veth, so that a
+# super-packet (the kernel's own GSO, always on for Linux TCP, or synack's through the TUN) is
+# cut into segments when it leaves the router, before the client's drop: one drop takes one
+# segment, for every contender. Then the same sweep in the simulator (`synack sim
 # bulk`) at 1, 25 and 100 ms RTT. Rewrites the section between the bench-loss markers of
 # docs/performance.md.
 #
@@ -20,6 +23,11 @@
 #   LOG_DIR=DIR                      keep every run's JSON line and synack's counters there
 #   FROM_LOG_DIR=DIR                 no measuring: the tables from a LOG_DIR of an earlier run
 #                                    (its results.jsonl, counters.jsonl); the simulator still runs
+#   TUN_OFFLOAD=gso                  synack's TUN: "gso" (a virtio-net header: checksum offload, and
+#                                    one write per burst, which the kernel cuts into segments as
+#                                    it does the kernel contender's GSO packets) or "none" (a plain
+#                                    TUN, `--no-offload`: one write() per segment; the tables up to
+#                                    2026-12-05)
 #   SYNACK_FLAGS="..."               more `synack serve` options (e.g. TCP choices under test);
 #                                    SYNACK_FLAGS="--cc bbr" makes synack's contender BBR, to
 #                                    compare with kernel-bbr (the table's header follows)
@@ -52,6 +60,12 @@ SIM_DELAYS_MS=${SIM_DELAYS_MS:-1 25 100}
 SIM_SEEDS=${SIM_SEEDS:-5}
 SIM_CCS=${SIM_CCS:-cubic bbr}
 CONTENDERS=${CONTENDERS:-synack kernel-cubic kernel-bbr}
+TUN_OFFLOAD=${TUN_OFFLOAD:-gso}
+case $TUN_OFFLOAD in
+  gso) tun_flags="" ;;
+  none) tun_flags="--no-offload" ;;
+  *) echo "bench/loss.sh: TUN_OFFLOAD is gso or none" >&2; exit 1 ;;
+esac
 # synack's congestion control, from SYNACK_FLAGS (CUBIC unless --cc says otherwise), by the
 # kernel's name: it is also the client's when synack receives, so that each "receives" column
 # faces a sender of the same kind as its "sends" one; the tables' headers name it.
@@ -61,7 +75,7 @@ case " ${SYNACK_FLAGS:-} " in
   *" --cc newreno "* | *" --cc=newreno "* | *" --cc reno "* | *" --cc=reno "*) synack_cc=reno ;;
 esac
 rev=${SYNACK_REV:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src include 2>/dev/null || echo ' + uncommitted changes')}
-command_line="SYNACK_FLAGS=\"${SYNACK_FLAGS:-}\" CONTENDERS=\"$CONTENDERS\" LOSSES=\"$LOSSES\" SIZES=\"$SIZES\" RUNS=$RUNS RUN_TIMEOUT=$RUN_TIMEOUT BIG_MAX_LOSS=$BIG_MAX_LOSS SIM=$SIM bench/loss.sh"
+command_line="TUN_OFFLOAD=$TUN_OFFLOAD SYNACK_FLAGS=\"${SYNACK_FLAGS:-}\" CONTENDERS=\"$CONTENDERS\" LOSSES=\"$LOSSES\" SIZES=\"$SIZES\" RUNS=$RUNS RUN_TIMEOUT=$RUN_TIMEOUT BIG_MAX_LOSS=$BIG_MAX_LOSS SIM=$SIM bench/loss.sh"
 for p in $LOSSES; do
   case $p in '' | *[!0-9]*) echo "bench/loss.sh: LOSSES are whole percents" >&2; exit 1 ;; esac
 done
@@ -216,7 +230,8 @@ ip -n "$ns_router" link set lbrc$$ up
 ip -n "$ns_router" link set lbrs$$ up
 ip -n "$ns_client" route add default via 198.18.1.1
 ip -n "$ns_server" route add default via 198.18.2.2
-# One drop takes one segment: no segmentation or receive offloads anywhere (both ends of each veth).
+# One drop takes one segment: no segmentation or receive offloads on any veth (both ends of each),
+# so that a super-packet is cut into segments when it leaves its namespace's veth.
 no_offloads() { ip netns exec "$1" ethtool -K "$2" gso off tso off gro off >/dev/null 2>&1 || true; }
 no_offloads "$ns_client" lbc$$
 no_offloads "$ns_server" lbs$$
@@ -224,9 +239,11 @@ no_offloads "$ns_router" lbrc$$
 no_offloads "$ns_router" lbrs$$
 
 # synack on its TUN; the TUN's kernel side is the router namespace (it exists, so synack leaves
-# it to us). Plain TUN (--no-offload): no TSO, no checksum offload. MTU 1500 everywhere.
+# it to us). MTU 1500 everywhere. TUN_OFFLOAD=gso: a virtio-net header, checksum offload and GSO
+# (synack's bursts are forwarded whole and cut into segments on the router's veth to the client,
+# before the client's drop, as the kernel server's are on its own veth); none: a plain TUN.
 "$synack" serve --netns "$ns_router" --tun lbtun0 --addr 198.18.0.1 --peer 198.18.0.2/24 \
-  --mtu 1500 --no-offload --no-ipv6 --http 80 --discard 9 --stats ${SYNACK_FLAGS:-} \
+  --mtu 1500 $tun_flags --no-ipv6 --http 80 --discard 9 --stats ${SYNACK_FLAGS:-} \
   >"$tmp/serve.out" 2>"$tmp/serve.err" &
 pids+=($!)
 for _ in $(seq 100); do
@@ -249,8 +266,10 @@ done
 ip netns exec "$ns_client" ping -c1 -W2 198.18.0.1 >/dev/null
 ip netns exec "$ns_client" ping -c1 -W2 198.18.2.1 >/dev/null
 
-# The loss: nftables in the router's forward hook drops each forwarded packet (both directions)
-# with probability PERCENT/100.
+# The loss, with probability PERCENT/100 for each packet in each direction: towards the servers
+# in the router's forward hook (the client's segments, cut on the client's veth), towards the
+# client at the client's ingress (netdev hook), after the router's veth has cut every contender's
+# super-packets into segments (the router's forward hook would see synack's GSO packets whole).
 set_loss() {
   local ppm=$(($1 * 10000))
   ip netns exec "$ns_router" nft -f - <<NFT
@@ -259,16 +278,29 @@ delete table inet synack_loss
 table inet synack_loss {
   chain forward {
     type filter hook forward priority 0; policy accept;
+    iifname "lbrc$$" numgen random mod 1000000 < $ppm counter drop
+    iifname "lbrc$$" counter
+  }
+}
+NFT
+  ip netns exec "$ns_client" nft -f - <<NFT
+table netdev synack_loss
+delete table netdev synack_loss
+table netdev synack_loss {
+  chain ingress {
+    type filter hook ingress device "lbc$$" priority 0; policy accept;
     numgen random mod 1000000 < $ppm counter drop
     counter
   }
 }
 NFT
 }
-# Dropped / forwarded packets since the last set_loss, as "dropped passed".
+# Dropped / passed packets (both directions) since the last set_loss, as "dropped passed".
 loss_counters() {
-  ip netns exec "$ns_router" nft list chain inet synack_loss forward |
-    grep -o 'packets [0-9]*' | awk '{print $2}' | paste -sd' '
+  { ip netns exec "$ns_router" nft list chain inet synack_loss forward
+    ip netns exec "$ns_client" nft list chain netdev synack_loss ingress; } |
+    grep -o 'packets [0-9]*' | awk '{print $2}' | paste -sd' ' |
+    awk '{print $1 + $3, $2 + $4}'
 }
 
 # Contenders: label host get-port put-port cc.
@@ -337,9 +369,11 @@ if [ -n "${LOG_DIR:-}" ]; then
   [ -e "$tmp/serve.err" ] && cp "$tmp"/serve.* "$LOG_DIR"/
 fi
 
-python3 - "$tmp" "$out" "$RUNS" "$RUN_TIMEOUT" "$command_line" "$rev" "$load_at_start" "$SIM_SEEDS" "$synack_cc" <<'EOF'
+python3 - "$tmp" "$out" "$RUNS" "$RUN_TIMEOUT" "$command_line" "$rev" "$load_at_start" "$SIM_SEEDS" "$synack_cc" "$TUN_OFFLOAD" <<'EOF'
 import datetime, json, math, os, platform, statistics, sys
-tmp, out, runs, limit, command, rev, load_at_start, seeds, synack_cc = sys.argv[1:10]
+tmp, out, runs, limit, command, rev, load_at_start, seeds, synack_cc, tun_offload = sys.argv[1:11]
+tun_words = ("a virtio-net header: checksum offload and GSO" if tun_offload == "gso"
+             else "a plain TUN, `--no-offload`: one write per segment")
 rows = [json.loads(l) for l in open(f"{tmp}/results.jsonl") if l.strip()]
 sims = [json.loads(l) for l in open(f"{tmp}/sim.jsonl") if l.strip()]
 counters = {(c["size"], c["loss"]): c["counters"] for c in map(json.loads, open(f"{tmp}/counters.jsonl"))}
@@ -373,7 +407,7 @@ synack_cc = {"cubic": "CUBIC", "bbr": "BBR", "reno": "NewReno"}[synack_cc]
 tables = []
 for size in dict.fromkeys(r["size"] for r in rows):
     lines = [f"**{mib(size)}**, median seconds of {runs} runs (a run that takes over {limit} s fails and counts as slower than every run that finished):", "",
-             f"| loss each way | synack sends ({synack_cc}) | kernel sends (CUBIC) | kernel sends (BBR) | synack receives ({synack_cc} sender) | kernel receives (CUBIC sender) | kernel receives (BBR sender) | router dropped / passed |",
+             f"| loss each way | synack sends ({synack_cc}) | kernel sends (CUBIC) | kernel sends (BBR) | synack receives ({synack_cc} sender) | kernel receives (CUBIC sender) | kernel receives (BBR sender) | dropped / passed |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for loss in dict.fromkeys(r["loss"] for r in rows if r["size"] == size):
         cells = [cell(size, loss, l, d) for d in ("get", "put") for l in ("synack", "kernel-cubic", "kernel-bbr")]
@@ -409,12 +443,14 @@ block = f"""{begin}
 ## Loss: synack and the Linux kernel side by side
 
 `sudo make bench-loss` (`bench/loss.sh`) builds a client namespace, a router namespace and, behind
-the router, synack on its TUN (`synack serve --no-offload --mtu 1500`, CUBIC) and a server
-namespace where the kernel serves the same bytes (python3 servers, CUBIC on one port and BBR on
-another, set with `TCP_CONGESTION`). The router drops each forwarded packet, in both directions,
-with the given probability (nftables `numgen random` in the forward hook; there is no netem on
-these machines). GSO, TSO and GRO are off on every veth and on the TUN, so that one drop takes one
-segment for every contender. The client is the same python3 program for all: **sends** is a
+the router, synack on its TUN (`synack serve --mtu 1500`, {tun_words}) and a server namespace
+where the kernel serves the same bytes (python3 servers, CUBIC on one port and BBR on another,
+set with `TCP_CONGESTION`). Each packet is dropped with the given probability in both directions
+(nftables `numgen random`; there is no netem on these machines): towards the servers in the
+router's forward hook, towards the client at the client's ingress. TSO, GSO and GRO are off on
+every veth, so that a super-packet (the kernel's own GSO, always on for Linux TCP, or synack's
+through the TUN's virtio-net header) is cut into segments before it reaches the client's drop:
+one drop takes one segment for every contender. The client is the same python3 program for all: **sends** is a
 download (`GET /bytes/N`, the server sends; time from connect to EOF), **receives** an upload to a
 discard server (the client sends, then `shutdown(SHUT_WR)` and waits for the server's FIN). The
 contenders are measured round-robin within each loss rate. The path has no added delay (RTT well
