@@ -72,10 +72,12 @@ bench-tun: build bench-deps
 	./bench/tun.sh
 
 # Completion times under loss, synack beside the kernel (CUBIC, and BBR for reference): a client
-# namespace, a router namespace dropping packets both ways (nftables forward hook), offloads off;
-# then the simulator at 1, 25 and 100 ms RTT (bench/loss.sh; root). Writes its section of
-# docs/performance.md. A smaller matrix: LOSSES="0 5 10" SIZES=2097152 RUNS=3 make bench-loss
-LOSS_BENCH_DEPS := nftables ethtool iproute2 iputils-ping python3
+# namespace, a router namespace, packets dropped both ways (nftables: the router's forward hook
+# towards the servers, the client's ingress towards it), offloads off on every veth; then the
+# simulator at 1, 25 and 100 ms RTT (bench/loss.sh; root). Writes its section of
+# docs/performance.md and docs/pictures/bench-loss.svg.
+# A smaller matrix: LOSSES="0 5 10" SIZES=2097152 RUNS=3 make bench-loss
+LOSS_BENCH_DEPS := nftables ethtool iproute2 iputils-ping python3 gnuplot-nox
 .PHONY: bench-loss bench-loss-deps
 bench-loss: build bench-loss-deps
 	./bench/loss.sh

@@ -21,6 +21,7 @@
 #   SIM_CCS="cubic bbr"              congestion controls the simulator sweep compares
 #   CONTENDERS="synack kernel-cubic kernel-bbr"  which TUN-side contenders run (others: "—")
 #   LOG_DIR=DIR                      keep every run's JSON line and synack's counters there
+#   PICTURES=docs/pictures           where the plot (bench-loss.svg, bench/plot.sh) goes
 #   FROM_LOG_DIR=DIR                 no measuring: the tables from a LOG_DIR of an earlier run
 #                                    (its results.jsonl, counters.jsonl); the simulator still runs
 #   TUN_OFFLOAD=gso                  synack's TUN: "gso" (a virtio-net header: checksum offload, and
@@ -416,6 +417,40 @@ for size in dict.fromkeys(r["size"] for r in rows):
         lines.append(f"| {loss} % | " + " | ".join(cells) + f" | {ratio} |")
     tables.append("\n".join(lines))
 
+# The plot: median seconds against loss for the first size, one line per contender and
+# direction (a median that failed is left out: the line breaks there).
+def median_value(size, loss, label, direction):
+    rs = [r for r in rows if (r["size"], r["loss"], r["label"], r["direction"]) == (size, loss, label, direction)]
+    ok = [r["seconds"] for r in rs if r["status"] == "ok"]
+    if not rs:
+        return None
+    m = statistics.median(ok + [math.inf] * (len(rs) - len(ok)))
+    return m if math.isfinite(m) else None
+
+figure = ""
+pictures = os.environ.get("PICTURES", "docs/pictures")
+if rows and out != "-" and os.path.isdir(pictures):
+    import subprocess
+    size = rows[0]["size"]
+    losses = list(dict.fromkeys(r["loss"] for r in rows if r["size"] == size))
+    series = [(l, d) for d in ("get", "put") for l in ("synack", "kernel-cubic", "kernel-bbr")
+              if any(r["label"] == l and r["direction"] == d for r in rows)]
+    names = {"get": "sends", "put": "receives"}
+    dat = os.path.join(tmp, "loss.dat")
+    with open(dat, "w") as f:
+        f.write("x " + " ".join(json.dumps(f"{l} {names[d]}") for l, d in series) + "\n")
+        for loss in losses:
+            vals = [median_value(size, loss, l, d) for l, d in series]
+            f.write(f"{loss} " + " ".join("-" if v is None else repr(v) for v in vals) + "\n")
+    svg = "bench-loss.svg"
+    title = f"{mib(size)} under loss each way, median of {runs} runs"
+    subprocess.run(["bench/plot.sh", os.path.join(pictures, svg), title, "loss each way (%)",
+                    "seconds (log scale)", dat], check=True,
+                   env=dict(os.environ, XSCALE="linear", YSCALE="log"))
+    rel = os.path.relpath(pictures, os.path.dirname(os.path.abspath(out)))
+    if os.path.exists(os.path.join(pictures, svg)):
+        figure = f"![{title}]({rel}/{svg})\n\n"
+
 sim_tables = []
 for size in dict.fromkeys(s["size"] for s in sims):
     rtts = list(dict.fromkeys(s["rtt"] for s in sims if s["size"] == size))
@@ -458,7 +493,7 @@ under 1 ms), so this measures loss recovery, not window growth.
 
 Machine: {machine}. synack built (Release) from {rev}.
 
-{body}
+{figure}{body}
 
 The simulator (`synack sim bulk --bytes N --loss P --delay RTT/2 --seed S`), the same sizes and
 losses both ways at three RTTs, synack against synack (CUBIC and BBR: `--cc`), 256 KiB buffers:

@@ -8,11 +8,16 @@
 # DATA: a header line `x "series one" "series two" ...`, then one line per x value with a
 # number per series, or - where there is none (a failed or skipped point). x is drawn on a
 # logarithmic axis with a tick at every x of the data; one line with points per series, broken
-# where a point is missing.
+# where a point is missing. XSCALE=linear draws x on a linear axis (for data with x = 0);
+# YSCALE=log draws y on a logarithmic one (for values spanning orders of magnitude).
 # Without gnuplot it says so and exits 0: the tables are written either way.
 set -euo pipefail
 [ $# -eq 5 ] || { echo "usage: bench/plot.sh OUT.svg TITLE XLABEL YLABEL DATA" >&2; exit 2; }
 out=$1 title=$2 xlabel=$3 ylabel=$4 data=$5
+XSCALE=${XSCALE:-log} YSCALE=${YSCALE:-linear}
+case "$XSCALE/$YSCALE" in log/linear | log/log | linear/linear | linear/log) ;;
+  *) echo "bench/plot.sh: XSCALE and YSCALE are log or linear" >&2; exit 2 ;;
+esac
 if ! command -v gnuplot >/dev/null; then
   echo "bench/plot.sh: gnuplot missing (apt-get install gnuplot-nox); $out not drawn" >&2
   exit 0
@@ -41,7 +46,7 @@ set output "$(q "$out")"
 set title "$(q "$title")"
 set xlabel "$(q "$xlabel")"
 set ylabel "$(q "$ylabel")"
-set logscale x
+$([ "$XSCALE" = log ] && echo "set logscale x")
 set xtics ($xtics)
 set autoscale xfix
 set offsets graph 0.04, graph 0.04, 0, 0
@@ -54,7 +59,7 @@ set linetype 5 lc rgb "#000000" dt 1
 set linetype 6 lc rgb "#9467bd" dt 5
 set linetype 7 lc rgb "#8c564b" dt 6
 set linetype cycle 7
-set yrange [0:*]
+$([ "$YSCALE" = log ] && echo "set logscale y" || echo "set yrange [0:*]")
 set grid ytics lc rgb "#dddddd"
 $([ "$series" -gt 1 ] && echo "set key outside right top" || echo "set key inside right top")
 set border 3
