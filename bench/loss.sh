@@ -21,7 +21,8 @@
 #   SIM_CCS="cubic bbr"              congestion controls the simulator sweep compares
 #   CONTENDERS="synack kernel-cubic kernel-bbr"  which TUN-side contenders run (others: "—")
 #   LOG_DIR=DIR                      keep every run's JSON line and synack's counters there
-#   PICTURES=docs/pictures           where the plot (bench-loss.svg, bench/plot.sh) goes
+#   PICTURES=DIR                     where the plot (bench-loss.svg, bench/plot.sh) goes; default:
+#                                    pictures/ beside OUT.md, drawn only if that folder exists
 #   FROM_LOG_DIR=DIR                 no measuring: the tables from a LOG_DIR of an earlier run
 #                                    (its results.jsonl, counters.jsonl); the simulator still runs
 #   TUN_OFFLOAD=gso                  synack's TUN: "gso" (a virtio-net header: checksum offload, and
@@ -428,7 +429,9 @@ def median_value(size, loss, label, direction):
     return m if math.isfinite(m) else None
 
 figure = ""
-pictures = os.environ.get("PICTURES", "docs/pictures")
+# Beside the document written (docs/pictures for docs/performance.md): a run written to a
+# copy elsewhere leaves the project's picture alone.
+pictures = os.environ.get("PICTURES") or os.path.join(os.path.dirname(os.path.abspath(out)), "pictures")
 if rows and out != "-" and os.path.isdir(pictures):
     import subprocess
     size = rows[0]["size"]
