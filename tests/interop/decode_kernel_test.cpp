@@ -328,6 +328,25 @@ void sample_final_states(KernelLab& lab, const std::string& client, KernelTruth&
   truth.ss_text = "client namespace:\n" + raw_c + "server namespace:\n" + raw_s;
 }
 
+// Waits (at most 10 s) until the capture holds what the kernels reported: one connection whose
+// ends reached the final states ss saw. A capture that stopped growing for a moment has not
+// always read the last packets yet (a loaded machine delays tcpdump; what it has not read when
+// stopped is lost), so a quiet file alone is not enough. The comparison after the wait still
+// decides: if decode is wrong, the wait times out and expect_matches() says how.
+void wait_captured(const std::filesystem::path& file, const KernelTruth& truth) {
+  wait_for(
+      [&] {
+        std::error_code ec;
+        if (std::filesystem::file_size(file, ec) <= 24 || ec) return false;  // no packet yet
+        auto f = decode_file(file);
+        return f.connections.size() == 1 &&
+               f.connections[0].final_state[0] == truth.final_state[0] &&
+               f.connections[0].final_state[1] == truth.final_state[1];
+      },
+      10s);
+  wait_quiet(file);
+}
+
 // The client's address:port: from a socket towards server:8080 in the client namespace, or
 // failing that (the client's socket is already gone) from the server's socket for it.
 std::string find_client(KernelLab& lab) {
@@ -417,8 +436,8 @@ TEST(DecodeKernel, HttpServerAndCurlDecodeToTheStatesSsReports) {
   EXPECT_TRUE(truth.final_state[0] == State::TimeWait || truth.final_state[1] == State::TimeWait)
       << truth.ss_text;
 
-  wait_quiet(veth_pcap);
-  wait_quiet(any_pcap);
+  wait_captured(veth_pcap, truth);
+  wait_captured(any_pcap, truth);
   ASSERT_TRUE(lab.stop(dump_veth).has_value());
   ASSERT_TRUE(lab.stop(dump_any).has_value());
   lab.stop(server);
@@ -484,7 +503,7 @@ s.close()
   sample_final_states(lab, truth.client, truth);
   EXPECT_EQ(truth.final_state[1], State::TimeWait) << truth.ss_text;
   EXPECT_EQ(truth.final_state[0], State::Closed) << truth.ss_text;
-  wait_quiet(pcap);
+  wait_captured(pcap, truth);
   ASSERT_TRUE(lab.stop(dump).has_value());
   lab.stop(server);
 
