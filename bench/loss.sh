@@ -397,10 +397,15 @@ def median_cell(times, failures, total, limit=None):
         text += f" [{failures}/{total} failed]"
     return text
 
-def cell(size, loss, label, direction):
+def outcome(size, loss, label, direction):
+    """The seconds of the runs that finished, and how many did not."""
     rs = [r for r in rows if (r["size"], r["loss"], r["label"], r["direction"]) == (size, loss, label, direction)]
     ok = [r["seconds"] for r in rs if r["status"] == "ok"]
-    return median_cell(ok, len(rs) - len(ok), len(rs), limit)
+    return ok, len(rs) - len(ok)
+
+def cell(size, loss, label, direction):
+    ok, failed = outcome(size, loss, label, direction)
+    return median_cell(ok, failed, len(ok) + failed, limit)
 
 def mib(n):
     return f"{n / 1048576:g} MiB"
@@ -421,11 +426,10 @@ for size in dict.fromkeys(r["size"] for r in rows):
 # The plot: median seconds against loss for the first size, one line per contender and
 # direction (a median that failed is left out: the line breaks there).
 def median_value(size, loss, label, direction):
-    rs = [r for r in rows if (r["size"], r["loss"], r["label"], r["direction"]) == (size, loss, label, direction)]
-    ok = [r["seconds"] for r in rs if r["status"] == "ok"]
-    if not rs:
+    ok, failed = outcome(size, loss, label, direction)
+    if not ok and not failed:
         return None
-    m = statistics.median(ok + [math.inf] * (len(rs) - len(ok)))
+    m = statistics.median(ok + [math.inf] * failed)
     return m if math.isfinite(m) else None
 
 figure = ""
