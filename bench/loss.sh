@@ -20,6 +20,7 @@
 #   SIM_DELAYS_MS="1 25 100" SIM_SEEDS=5 SIM=1   the simulator sweep (RTTs; SIM=0 skips it)
 #   SIM_CCS="cubic bbr"              congestion controls the simulator sweep compares
 #   CONTENDERS="synack kernel-cubic kernel-bbr"  which TUN-side contenders run (others: "—")
+#   DIRECTIONS="get put"             get: the contender sends; put: it receives (one alone, to profile)
 #   LOG_DIR=DIR                      keep every run's JSON line and synack's counters there
 #   PICTURES=DIR                     where the plot (bench-loss.svg, bench/plot.sh) goes; default:
 #                                    pictures/ beside OUT.md, drawn only if that folder exists
@@ -62,6 +63,7 @@ SIM_DELAYS_MS=${SIM_DELAYS_MS:-1 25 100}
 SIM_SEEDS=${SIM_SEEDS:-5}
 SIM_CCS=${SIM_CCS:-cubic bbr}
 CONTENDERS=${CONTENDERS:-synack kernel-cubic kernel-bbr}
+DIRECTIONS=${DIRECTIONS:-get put}
 TUN_OFFLOAD=${TUN_OFFLOAD:-gso}
 case $TUN_OFFLOAD in
   gso) tun_flags="" ;;
@@ -329,8 +331,8 @@ for size in $SIZES; do
       for c in "${contenders[@]}"; do
         set -- $c
         case " $CONTENDERS " in *" $1 "*) ;; *) continue ;; esac
-        run_one "$1" "$2" "$3" get "$size" "$5" "$loss"
-        run_one "$1" "$2" "$4" put "$size" "$5" "$loss"
+        case " $DIRECTIONS " in *" get "*) run_one "$1" "$2" "$3" get "$size" "$5" "$loss" ;; esac
+        case " $DIRECTIONS " in *" put "*) run_one "$1" "$2" "$4" put "$size" "$5" "$loss" ;; esac
       done
     done
     echo "  router: dropped/passed packets $(loss_counters)" >&2

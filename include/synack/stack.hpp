@@ -144,6 +144,15 @@ class Stack final : public NetworkHost {
   // The same, and *gso_size gets the segmentation size for a TCP packet carrying several
   // packets' payload (TcpConfig::gso_max_bytes), else 0.
   bool pop_packet(std::vector<std::byte>& out, std::uint16_t* gso_size);
+  // A batch: the packets an application reads together in one burst (from a TUN, say),
+  // received between begin_batch() and end_batch(). With TcpConfig::batch_output (on by
+  // default), a connection holds what those packets, and send() calls made during the batch,
+  // would make it send until end_batch(), which sends it: one ACK for a burst of data, one
+  // burst of the data a burst of ACKs releases. ACKs owed at once (out-of-order data, a FIN)
+  // do not wait. Without batch_output both calls do nothing. Every begin_batch() needs its
+  // end_batch(); a batch held open holds those connections' output.
+  void begin_batch();
+  void end_batch(Instant now);
   // Gather output (synack/packet_writer.hpp): TCP packets go to `writer` as they are built,
   // their payload read from the send buffer, while no packet waits for pop_packet(); what the
   // writer refuses, and every other packet (ICMP, ...), is queued for pop_packet() as

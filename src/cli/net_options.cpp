@@ -61,6 +61,11 @@ void add_net_options(CLI::App* cmd, NetOptions& o) {
   cmd->add_flag("--tail-loss-probe,!--no-tail-loss-probe", o.tail_loss_probe,
                 "tail loss probe before the RTO (RFC 8985 §7; needs SACK); on by default")
       ->group(group);
+  cmd->add_flag("--batch,!--no-batch", o.batch,
+                "hold what a TUN read batch makes TCP send until the batch ends: one ACK per "
+                "burst received (up to 64 KiB), one burst per batch of ACKs, as Linux's GRO; "
+                "on by default")
+      ->group(group);
   cmd->add_option("--cc", o.cc, "congestion control: cubic (default), newreno or bbr")
       ->check(CLI::IsMember({"cubic", "newreno", "reno", "bbr"}))
       ->group(group);
@@ -237,6 +242,7 @@ bool NetEnvironment::build_stack(const NetOptions& o, bool intercept, std::strin
   if (o.rcvbuf) config.tcp.receive_buffer = o.rcvbuf;
   if (o.sndbuf) config.tcp.send_buffer = o.sndbuf;
   config.tcp.tail_loss_probe = o.tail_loss_probe;
+  config.tcp.batch_output = o.batch;
   if (auto cc = congestion_from_name(o.cc)) config.tcp.congestion = *cc;
   config.intercept = intercept;
   if (o.max_memory > 0) config.memory_budget = std::make_shared<MemoryBudget>(o.max_memory);

@@ -54,6 +54,7 @@ struct NetOptions {
   bool trace_segments = false;
   bool stats = false;
   bool tail_loss_probe = true;  // TcpConfig::tail_loss_probe (RFC 8985 §7)
+  bool batch = true;            // TcpConfig::batch_output (one ACK per TUN read batch)
   std::string cc;               // TcpConfig::congestion by name; empty: the profile's
   std::string profile = "rfc";  // synack::profiles::by_name: "rfc" or "linux"
   unsigned busy_poll_us = 50;   // os::EventLoop::Options::busy_poll (docs/performance.md)

@@ -261,6 +261,9 @@ void EventLoop::run() {
 }
 
 void EventLoop::read_tun() {
+  // What the batch makes the stack send waits for pump()'s end_batch(), after the
+  // application has had its events (TcpConfig::batch_output).
+  stack_.begin_batch();
   for (std::size_t i = 0; i < options_.read_batch; ++i) {
     auto packet = tun_.read(read_buffer_);
     if (!packet) {
@@ -285,6 +288,8 @@ void EventLoop::read_tun() {
 
 void EventLoop::pump() {
   deliver_events();
+  stack_.end_batch(now_);
+  deliver_events();  // what the held output's ACKs and sends made ready
   flush_output();
 }
 

@@ -124,6 +124,8 @@ class Stack::Impl::Sink final : public tcp::SegmentSink {
        Instant now)
       : stack_(stack), local_(local), remote_(remote), id_(id), now_(now) {}
   void send(const tcp::Segment& seg) override { stack_.transmit(local_, remote_, seg, id_, now_); }
+  bool holding() const override { return stack_.batching_; }
+  void held() override { stack_.held_.push_back(id_); }
 
  private:
   Impl& stack_;
@@ -659,6 +661,22 @@ void Stack::Impl::transmit(const wire::Endpoint& local, const wire::Endpoint& re
   queue_tx(std::move(buffer), seg.gso_size);
 }
 
+void Stack::Impl::end_batch(Instant now) {
+  batching_ = false;
+  for (ConnectionId id : held_) {
+    // Not find(): a connection the application closed during the batch (detached) still
+    // sends what it holds, its FIN among it.
+    const std::uint32_t index = slot_index(id);
+    if (index >= slots_.size()) continue;
+    Slot& s = slots_[index];
+    if (!s.conn || s.generation != slot_generation(id)) continue;  // freed during the batch
+    Sink sink(*this, s.conn->local(), s.conn->remote(), id, now);
+    s.conn->flush_held(now, sink);
+    after_call(index, now);
+  }
+  held_.clear();
+}
+
 bool Stack::Impl::pop_packet(std::vector<std::byte>& out, std::uint16_t* gso_size) {
   if (tx_queue_.empty()) return false;
   if (out.capacity() > 0 && spare_buffers_.size() < 64) spare_buffers_.push_back(std::move(out));
@@ -1167,6 +1185,10 @@ void Stack::receive_packet(std::span<const std::byte> headers, std::span<const s
 }
 void Stack::on_timer(Instant now) { impl_->on_timer(now); }
 std::optional<Instant> Stack::next_deadline() const { return impl_->next_deadline(); }
+void Stack::begin_batch() { impl_->begin_batch(); }
+
+void Stack::end_batch(Instant now) { impl_->end_batch(now); }
+
 bool Stack::pop_packet(std::vector<std::byte>& out, std::uint16_t* gso_size) {
   return impl_->pop_packet(out, gso_size);
 }

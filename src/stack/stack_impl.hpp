@@ -34,6 +34,8 @@ struct Stack::Impl {
   void on_timer(Instant now);
   std::optional<Instant> next_deadline() const;
   bool pop_packet(std::vector<std::byte>& out, std::uint16_t* gso_size);
+  void begin_batch() { batching_ = config_.tcp.batch_output; }
+  void end_batch(Instant now);
   void set_packet_writer(PacketWriter* writer) { writer_ = writer; }
   Expected<ListenerId, Error> listen(wire::Endpoint local, Instant now, std::size_t backlog,
                                      const SocketOptions& options);
@@ -227,6 +229,10 @@ struct Stack::Impl {
   // empty; header_scratch_ holds their headers meanwhile.
   PacketWriter* writer_ = nullptr;
   std::vector<std::byte> header_scratch_;
+  // A batch (begin_batch/end_batch, TcpConfig::batch_output): the connections holding output
+  // until its end, each once (Connection::flush_held), so at most one entry per connection.
+  bool batching_ = false;
+  std::vector<ConnectionId> held_;
   // Gather input that cannot stay apart (not TCP, a SYN, a checksum to verify) is joined here.
   std::vector<std::byte> gather_scratch_;
   std::deque<SocketEvent> events_;

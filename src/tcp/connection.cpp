@@ -223,7 +223,7 @@ Expected<std::size_t, Error> Connection::send(std::span<const std::byte> data, I
       (state_ == State::Established || state_ == State::CloseWait)) {
     (void)close(now, out);  // output() sends the data with the FIN on its last segment
   } else {
-    output(now, out);
+    output_or_hold(now, out);
   }
   return std::size_t{taken};
 }
@@ -246,7 +246,7 @@ Expected<std::size_t, Error> Connection::send_with(const BufferWriter& writer, I
   if (last && (state_ == State::Established || state_ == State::CloseWait)) {
     (void)close(now, out);  // output() sends the data with the FIN on its last segment
   } else if (total > 0) {
-    output(now, out);
+    output_or_hold(now, out);
   }
   return std::size_t{total};
 }

@@ -143,6 +143,10 @@ class Connection {
   // RFC 9293 §3.10.7 SEGMENT ARRIVES, for a segment addressed to this connection's 4-tuple.
   void on_segment(const Segment& segment, Instant now, SegmentSink& out);
 
+  // The output held during a batch (TcpConfig::batch_output, SegmentSink::holding()), sent
+  // now; nothing when none is held.
+  void flush_held(Instant now, SegmentSink& out);
+
   // RFC 9293 §3.10.8 timeouts (retransmission, TIME-WAIT, delayed ACK, persist, keepalive).
   void on_timer(Instant now, SegmentSink& out);
   std::optional<Instant> next_deadline() const;
@@ -260,6 +264,8 @@ class Connection {
 
   // --- output (connection_output.cpp) ---
   void output(Instant now, SegmentSink& out);
+  // output(), or, inside a batch, a promise of it at the batch's end (flush_held()).
+  void output_or_hold(Instant now, SegmentSink& out);
   void send_syn(Instant now, SegmentSink& out, bool retransmission);
   void send_ack(Instant now, SegmentSink& out);
   // An ACK in reply to an unacceptable segment or a challenge (RFC 5961 §7): sent unless the
@@ -299,7 +305,8 @@ class Connection {
   void disarm(Timer t) { timers_[static_cast<int>(t)].reset(); }
   const std::optional<Instant>& timer(Timer t) const { return timers_[static_cast<int>(t)]; }
   void restart_retransmit_timer(Instant now);
-  void schedule_ack(Instant now, SegmentSink& out, bool immediately);
+  // batchable: an ACK owed at once that may still wait for the end of a batch (output_or_hold).
+  void schedule_ack(Instant now, SegmentSink& out, bool immediately, bool batchable = false);
   void note_data_arrival(Instant now);
 
   // --- tail loss probe, RFC 8985 §7 (tail_loss_probe.cpp) ---
@@ -400,6 +407,8 @@ class Connection {
   bool fin_queued_ = false;            // user called CLOSE
   bool fin_received_ = false;          // peer's FIN processed (RCV.NXT passed it)
   bool ack_now_ = false;               // an ACK must leave with the next output
+  bool ack_urgent_ = false;            // ... and may not wait for a batch's end (output_or_hold)
+  bool output_held_ = false;           // output held until the batch ends (flush_held)
   std::optional<SeqNum> pending_fin_;  // peer's FIN seen beyond a hole
 
   // Timers, RTT, congestion, recovery.

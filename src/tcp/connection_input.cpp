@@ -84,7 +84,7 @@ void Connection::on_segment(const Segment& seg, Instant now, SegmentSink& out) {
     keepalive_sent_ = 0;
     arm(Timer::Keepalive, now + config_->keepalive_idle);
   }
-  if (state_ != State::Closed) output(now, out);
+  if (state_ != State::Closed) output_or_hold(now, out);
 }
 
 // RFC 9293 §3.10.7.2, LISTEN.
@@ -899,8 +899,9 @@ std::span<const std::byte> Connection::deliver_direct(SeqNum& seq,
   bytes_received_ += n;
   context_.counters->tcp_direct_delivered_bytes += n;
   // RFC 9293 §3.8.6.3 / RFC 5681 §4.2, as for buffered text; at once when the reader took a
-  // whole pushed segment (ack_for_pushed_text()).
-  schedule_ack(now, out, taken == payload.size() && ack_for_pushed_text());
+  // whole pushed segment (ack_for_pushed_text()); in a batch, at its end, when Linux's reader
+  // would have read it (tcp_cleanup_rbuf's ICSK_ACK_PUSHED2).
+  schedule_ack(now, out, taken == payload.size() && ack_for_pushed_text(), true);
   return payload.subspan(taken);
 }
 

@@ -8,6 +8,8 @@
 namespace synack::tcp {
 
 constexpr Duration kSwsOverride = 200ms;  // sender SWS override timeout (MUST-38)
+// TcpConfig::batch_output: the most new data one held ACK may cover (Linux's GRO limit).
+constexpr std::int32_t kBatchAckLimit = 64 * 1024;
 
 // RFC 9293 §3.7.1: Eff.snd.MSS = min(SendMSS+20, MMS_S) - TCPhdrsize - IPoptionsize; the
 // timestamp option is in every segment once negotiated, so it comes off the MSS.
@@ -75,6 +77,7 @@ void Connection::emit(Segment& seg, Instant now, SegmentSink& out) {
     last_ack_sent_ = rcv_nxt_;
     ack_pending_ = 0;
     ack_now_ = false;
+    ack_urgent_ = false;
     pushed_ = false;
     disarm(Timer::DelayedAck);
   }
@@ -372,9 +375,10 @@ void Connection::note_duplicate(SeqNum begin, SeqNum end) {
   if (config_->dsack && sack_ok_ && begin < end) dsack_ = std::make_pair(begin, end);
 }
 
-void Connection::schedule_ack(Instant now, SegmentSink&, bool immediately) {
+void Connection::schedule_ack(Instant now, SegmentSink&, bool immediately, bool batchable) {
   if (immediately) {
     ack_now_ = true;
+    if (!batchable) ack_urgent_ = true;
     return;
   }
   // RFC 9293 §3.8.6.3 (MUST-58/SHLD-19): an ACK for at least every second full-sized
@@ -388,8 +392,32 @@ void Connection::schedule_ack(Instant now, SegmentSink&, bool immediately) {
   }
 }
 
+void Connection::output_or_hold(Instant now, SegmentSink& out) {
+  // Follows Linux's receive batching (TcpConfig::batch_output): inside a batch, what this
+  // segment or send() would make us send waits for the batch's end, unless an ACK is owed at
+  // once (RFC 9293 §3.8.6.3, RFC 5681 §4.2: out-of-order data, a filled hole, a FIN).
+  // Never more unacknowledged than GRO merges into one packet (64 KiB; Linux acknowledges a
+  // merged packet as one segment): SHLD-19's every second segment, stretched no further.
+  const bool ack_overdue = ack_now_ && rcv_nxt_ - last_ack_sent_ >= kBatchAckLimit;
+  if (config_->batch_output && !ack_urgent_ && !ack_overdue && out.holding()) {
+    if (!output_held_) {
+      output_held_ = true;
+      out.held();
+    }
+    return;
+  }
+  output(now, out);
+}
+
+void Connection::flush_held(Instant now, SegmentSink& out) {
+  if (!output_held_) return;
+  output_held_ = false;
+  if (state_ != State::Closed) output(now, out);
+}
+
 // Sends what the windows, Nagle and SWS avoidance allow, then any owed ACK.
 void Connection::output(Instant now, SegmentSink& out) {
+  output_held_ = false;  // what a batch held goes now (flush_held() finds nothing)
   switch (state_) {
     case State::Established:
     case State::CloseWait:

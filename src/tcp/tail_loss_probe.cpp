@@ -28,9 +28,12 @@ namespace {
 // RFC 8985 §7.2: "WCDelAckT stands for worst-case delayed ACK timer ... RECOMMENDED value is
 // 200 ms".
 constexpr Duration kWorstCaseDelayedAck = std::chrono::milliseconds(200);
-// Follows Linux (TCP_TIMEOUT_MIN, 2 jiffies): a floor, so a sub-millisecond SRTT does not
-// probe before the peer's ACK could possibly arrive.
-constexpr Duration kMinProbeTimeout = std::chrono::milliseconds(10);
+// Follows Linux (tcp_schedule_loss_probe: 2 SRTT + TCP_TIMEOUT_MIN_US, 2 ms, when more than
+// one packet is out): an allowance for timer slack and the peer's ACK processing, added so
+// that a sub-millisecond SRTT does not probe before the ACK could arrive. (Until 2026-12-05 a
+// 10 ms floor, Linux's before 2017: in bench/loss.sh, on a 50 µs path, each lost last ACK
+// of a flight cost 10 ms, where a whole 2 MiB transfer takes 6 ms.)
+constexpr Duration kProbeTimerSlack = std::chrono::milliseconds(2);
 }  // namespace
 
 void Connection::schedule_loss_probe(Instant now) {
@@ -49,8 +52,10 @@ void Connection::schedule_loss_probe(Instant now) {
     return;
   Duration pto = 2 * *rtt_.srtt();
   // §7.2: "If FlightSize is equal to one segment, add WCDelAckT": the peer may hold its ACK.
-  if (flight_size() <= effective_mss()) pto += kWorstCaseDelayedAck;
-  pto = std::max(pto, kMinProbeTimeout);
+  if (flight_size() <= effective_mss())
+    pto += kWorstCaseDelayedAck;
+  else
+    pto += kProbeTimerSlack;
   // §7.2: "PTO = min(PTO, RTO)": due with the RTO, the probe goes first (on_timer()) and the
   // RTO is rearmed from it — as Linux's tcp_schedule_loss_probe(), the probe replaces the RTO.
   Instant at = now + pto;
