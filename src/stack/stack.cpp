@@ -124,7 +124,7 @@ class Stack::Impl::Sink final : public tcp::SegmentSink {
        Instant now)
       : stack_(stack), local_(local), remote_(remote), id_(id), now_(now) {}
   void send(const tcp::Segment& seg) override { stack_.transmit(local_, remote_, seg, id_, now_); }
-  bool holding() const override { return stack_.batching_; }
+  std::uint32_t batch() const override { return stack_.batch_; }
   void held() override { stack_.held_.push_back(id_); }
 
  private:
@@ -662,7 +662,7 @@ void Stack::Impl::transmit(const wire::Endpoint& local, const wire::Endpoint& re
 }
 
 void Stack::Impl::end_batch(Instant now) {
-  batching_ = false;
+  batch_ = 0;
   for (ConnectionId id : held_) {
     // Not find(): a connection the application closed during the batch (detached) still
     // sends what it holds, its FIN among it.

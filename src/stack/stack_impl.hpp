@@ -34,7 +34,11 @@ struct Stack::Impl {
   void on_timer(Instant now);
   std::optional<Instant> next_deadline() const;
   bool pop_packet(std::vector<std::byte>& out, std::uint16_t* gso_size);
-  void begin_batch() { batching_ = config_.tcp.batch_output; }
+  void begin_batch() {
+    if (!config_.tcp.batch_output) return;
+    if (++batches_ == 0) ++batches_;  // 0 means "no batch"
+    batch_ = batches_;
+  }
   void end_batch(Instant now);
   void set_packet_writer(PacketWriter* writer) { writer_ = writer; }
   Expected<ListenerId, Error> listen(wire::Endpoint local, Instant now, std::size_t backlog,
@@ -231,7 +235,8 @@ struct Stack::Impl {
   std::vector<std::byte> header_scratch_;
   // A batch (begin_batch/end_batch, TcpConfig::batch_output): the connections holding output
   // until its end, each once (Connection::flush_held), so at most one entry per connection.
-  bool batching_ = false;
+  std::uint32_t batch_ = 0;    // the batch being gathered; 0: none
+  std::uint32_t batches_ = 0;  // batches begun (wrapping, skipping 0)
   std::vector<ConnectionId> held_;
   // Gather input that cannot stay apart (not TCP, a SYN, a checksum to verify) is joined here.
   std::vector<std::byte> gather_scratch_;

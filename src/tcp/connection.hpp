@@ -143,7 +143,7 @@ class Connection {
   // RFC 9293 §3.10.7 SEGMENT ARRIVES, for a segment addressed to this connection's 4-tuple.
   void on_segment(const Segment& segment, Instant now, SegmentSink& out);
 
-  // The output held during a batch (TcpConfig::batch_output, SegmentSink::holding()), sent
+  // The output held during a batch (TcpConfig::batch_output, SegmentSink::batch()), sent
   // now; nothing when none is held.
   void flush_held(Instant now, SegmentSink& out);
 
@@ -409,6 +409,7 @@ class Connection {
   bool ack_now_ = false;               // an ACK must leave with the next output
   bool ack_urgent_ = false;            // ... and may not wait for a batch's end (output_or_hold)
   bool output_held_ = false;           // output held until the batch ends (flush_held)
+  std::uint32_t batch_seen_ = 0;       // the last batch whose first segment was answered at once
   std::optional<SeqNum> pending_fin_;  // peer's FIN seen beyond a hole
 
   // Timers, RTT, congestion, recovery.

@@ -399,7 +399,16 @@ void Connection::output_or_hold(Instant now, SegmentSink& out) {
   // Never more unacknowledged than GRO merges into one packet (64 KiB; Linux acknowledges a
   // merged packet as one segment): SHLD-19's every second segment, stretched no further.
   const bool ack_overdue = ack_now_ && rcv_nxt_ - last_ack_sent_ >= kBatchAckLimit;
-  if (config_->batch_output && !ack_urgent_ && !ack_overdue && out.holding()) {
+  const std::uint32_t batch = out.batch();
+  if (config_->batch_output && batch != 0 && !ack_urgent_ && !ack_overdue) {
+    // The first segment (or send) of a batch is answered at once, as without batches: a
+    // connection with one segment in the batch (a handshake's, a request's) pays nothing for
+    // it; from the second on, the answers wait for the batch's end.
+    if (batch_seen_ != batch) {
+      batch_seen_ = batch;
+      output(now, out);
+      return;
+    }
     if (!output_held_) {
       output_held_ = true;
       out.held();

@@ -43,9 +43,10 @@ class SegmentSink {
  public:
   virtual ~SegmentSink() = default;
   virtual void send(const Segment& segment) = 0;
-  // True while the stack gathers a batch (TcpConfig::batch_output): a connection may hold its
-  // output until Connection::flush_held(), and calls held() once when it starts holding.
-  virtual bool holding() const { return false; }
+  // The batch the stack is gathering (TcpConfig::batch_output), numbered from 1; 0: none. In
+  // one, a connection may hold its output until Connection::flush_held(), and calls held()
+  // once when it starts holding.
+  virtual std::uint32_t batch() const { return 0; }
   virtual void held() {}
 };
 

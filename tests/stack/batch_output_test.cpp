@@ -160,13 +160,18 @@ TEST(BatchOutput, TheAcksOfABatchReleaseOneBurst) {
   ASSERT_TRUE(pair.a->send(pair.client, more, at_ms(3)));  // fills the window
   drain(*pair.a);
   pair.a->begin_batch();
-  for (auto& ack : acks) pair.a->receive_packet(ack, at_ms(4));
-  EXPECT_TRUE(drain(*pair.a).empty()) << "what the ACKs release waits for the batch's end";
+  pair.a->receive_packet(acks[0], at_ms(4));
+  auto first = drain(*pair.a);
+  EXPECT_FALSE(first.empty()) << "the batch's first ACK is answered at once, as without batches";
+  for (std::size_t i = 1; i < acks.size(); ++i) pair.a->receive_packet(acks[i], at_ms(4));
+  EXPECT_TRUE(drain(*pair.a).empty()) << "what the later ACKs release waits for the batch's end";
   pair.a->end_batch(at_ms(4));
   auto burst = drain(*pair.a);
+  EXPECT_FALSE(burst.empty());
   std::size_t octets = 0;
+  for (auto& p : first) octets += parse(p).payload;
   for (auto& p : burst) octets += parse(p).payload;
-  EXPECT_GE(octets, 20u * 988) << "the 20 segments acknowledged are replaced at once";
+  EXPECT_GE(octets, 20u * 988) << "the 20 segments acknowledged are replaced";
 }
 
 namespace {
