@@ -23,6 +23,11 @@ class NetworkHost {
   virtual std::optional<Instant> next_deadline() const = 0;
   // Moves the next packet to transmit into `out` (reusing its capacity); false when none.
   virtual bool pop_packet(std::vector<std::byte>& out) = 0;
+  // Optional: the packets received between begin_batch() and end_batch(now) arrived together
+  // (one read of a TUN, one instant of a simulation), and the host may answer them together
+  // at the end (Stack: TcpConfig::batch_output). Default: nothing.
+  virtual void begin_batch() {}
+  virtual void end_batch(Instant /*now*/) {}
 };
 
 }  // namespace synack

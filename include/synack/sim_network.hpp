@@ -181,6 +181,8 @@ class SimNetwork {
   const SimCounters& counters() const { return counters_; }
 
   static constexpr int kMaxTimerCallsPerInstant = 16;
+  // Packets handed to one host as one batch at most (deliver_next()).
+  static constexpr std::size_t kMaxBatch = 64;
 
  private:
   struct Host {

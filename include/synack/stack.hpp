@@ -151,8 +151,8 @@ class Stack final : public NetworkHost {
   // burst of the data a burst of ACKs releases. ACKs owed at once (out-of-order data, a FIN)
   // do not wait. Without batch_output both calls do nothing. Every begin_batch() needs its
   // end_batch(); a batch held open holds those connections' output.
-  void begin_batch();
-  void end_batch(Instant now);
+  void begin_batch() override;
+  void end_batch(Instant now) override;
   // Gather output (synack/packet_writer.hpp): TCP packets go to `writer` as they are built,
   // their payload read from the send buffer, while no packet waits for pop_packet(); what the
   // writer refuses, and every other packet (ICMP, ...), is queued for pop_packet() as

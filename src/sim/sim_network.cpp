@@ -288,7 +288,24 @@ void SimNetwork::deliver_next() {
   in_flight_.pop_back();
   now_ = std::max(now_, arrival.at);
   ++counters_.delivered;
-  hosts_[arrival.to].host->receive_packet(arrival.bytes, now_);
+  NetworkHost& host = *hosts_[arrival.to].host;
+  // The packets that reach one host at one instant are one batch, as a TUN read hands them to
+  // the event loop (NetworkHost::begin_batch; TcpConfig::batch_output), up to as many as one
+  // read takes (os::EventLoop::Options::read_batch).
+  host.begin_batch();
+  host.receive_packet(arrival.bytes, now_);
+  for (std::size_t n = 1; n < kMaxBatch && !in_flight_.empty() && in_flight_.front().at <= now_ &&
+                          in_flight_.front().to == arrival.to &&
+                          deliveries_at_instant_ < max_packets_per_instant_;
+       ++n) {
+    std::pop_heap(in_flight_.begin(), in_flight_.end(), later<Arrival>);
+    Arrival next = std::move(in_flight_.back());
+    in_flight_.pop_back();
+    ++counters_.delivered;
+    ++deliveries_at_instant_;
+    host.receive_packet(next.bytes, now_);
+  }
+  host.end_batch(now_);
   drain(arrival.to);
 }
 

@@ -409,7 +409,10 @@ class Connection {
   bool ack_now_ = false;               // an ACK must leave with the next output
   bool ack_urgent_ = false;            // ... and may not wait for a batch's end (output_or_hold)
   bool output_held_ = false;           // output held until the batch ends (flush_held)
-  std::uint32_t batch_seen_ = 0;       // the last batch whose first segment was answered at once
+  // The last batch whose first segment was answered at once, its number's low 16 bits (one
+  // connection's memory, issue 14): after 65,536 batches without a segment of this connection
+  // a match may be false, and that batch's first answer waits for the batch's end.
+  std::uint16_t batch_seen_ = 0;
   std::optional<SeqNum> pending_fin_;  // peer's FIN seen beyond a hole
 
   // Timers, RTT, congestion, recovery.

@@ -404,8 +404,8 @@ void Connection::output_or_hold(Instant now, SegmentSink& out) {
     // The first segment (or send) of a batch is answered at once, as without batches: a
     // connection with one segment in the batch (a handshake's, a request's) pays nothing for
     // it; from the second on, the answers wait for the batch's end.
-    if (batch_seen_ != batch) {
-      batch_seen_ = batch;
+    if (batch_seen_ != static_cast<std::uint16_t>(batch)) {
+      batch_seen_ = static_cast<std::uint16_t>(batch);
       output(now, out);
       return;
     }
