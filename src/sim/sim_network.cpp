@@ -294,9 +294,9 @@ void SimNetwork::deliver_next() {
   // read takes (os::EventLoop::Options::read_batch).
   host.begin_batch();
   host.receive_packet(arrival.bytes, now_);
-  for (std::size_t n = 1; n < kMaxBatch && !in_flight_.empty() && in_flight_.front().at <= now_ &&
-                          in_flight_.front().to == arrival.to &&
-                          deliveries_at_instant_ < max_packets_per_instant_;
+  for (std::size_t n = 1;
+       n < kMaxBatch && !in_flight_.empty() && in_flight_.front().at <= now_ &&
+       in_flight_.front().to == arrival.to && deliveries_at_instant_ < max_packets_per_instant_;
        ++n) {
     std::pop_heap(in_flight_.begin(), in_flight_.end(), later<Arrival>);
     Arrival next = std::move(in_flight_.back());

@@ -404,11 +404,11 @@ class Connection {
   ByteRing snd_buf_;
   SeqNum snd_buf_seq_;  // sequence number of snd_buf_ byte 0
   ReceiveBuffer rcv_buf_;
-  bool fin_queued_ = false;            // user called CLOSE
-  bool fin_received_ = false;          // peer's FIN processed (RCV.NXT passed it)
-  bool ack_now_ = false;               // an ACK must leave with the next output
-  bool ack_urgent_ = false;            // ... and may not wait for a batch's end (output_or_hold)
-  bool output_held_ = false;           // output held until the batch ends (flush_held)
+  bool fin_queued_ = false;    // user called CLOSE
+  bool fin_received_ = false;  // peer's FIN processed (RCV.NXT passed it)
+  bool ack_now_ = false;       // an ACK must leave with the next output
+  bool ack_urgent_ = false;    // ... and may not wait for a batch's end (output_or_hold)
+  bool output_held_ = false;   // output held until the batch ends (flush_held)
   // The last batch whose first segment was answered at once, its number's low 16 bits (one
   // connection's memory, issue 14): after 65,536 batches without a segment of this connection
   // a match may be false, and that batch's first answer waits for the batch's end.
