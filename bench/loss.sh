@@ -112,7 +112,7 @@ trap 'exit 130' INT TERM
 # CC is set with TCP_CONGESTION on the socket (inherited by accepted ones). Prints one JSON line:
 # seconds from connect to EOF, status ok / timeout (T seconds passed) / error.
 cat >"$tmp/peer.py" <<'EOF'
-import json, signal, socket, sys, time
+import json, signal, socket, sys, threading, time
 CHUNK = 1 << 20
 mode, host, port, cc = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[-1] if sys.argv[1].startswith("serve") else sys.argv[5]
 
@@ -125,14 +125,20 @@ def serve(handler):
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind((host, port))
     ls.listen(8)
-    while True:
-        c, _ = ls.accept()
+    def run(c):
         c.settimeout(600)
         try:
             handler(c)
         except OSError:
             pass
         c.close()
+    # A thread per connection: a client killed at high loss can leave its connection open for
+    # minutes (its FIN lost, nothing to send), and a serial server would keep every later
+    # client of the cell waiting (2026-12-05: five 20 MiB uploads at 0 % timed out with 0
+    # bytes behind one from the 20 % cell). synack's servers take connections concurrently.
+    while True:
+        c, _ = ls.accept()
+        threading.Thread(target=run, args=(c,), daemon=True).start()
 
 def serve_get(c):
     req = b""

@@ -424,6 +424,7 @@ class Connection {
   bool pingpong_ = false;               // quick-ACK mode: the connection is interactive (below)
   bool pushed_ = false;                 // in-order text with PSH since our last ACK (after_read())
   std::uint8_t pushes_unanswered_ = 0;  // pushed segments since we last sent data (max 2)
+  std::uint8_t unbatched_ = 0;  // answers still to leave at once after a loss (output_or_hold)
   std::optional<Instant> first_unacked_retransmit_;  // for the user timeout
   // When the RTO last retransmitted SND.UNA's segment (Instant{}: not since the last ACK of
   // new data); handle_new_ack() tells from it whether the retransmission was delivered.

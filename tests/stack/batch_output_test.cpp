@@ -150,6 +150,24 @@ TEST(BatchOutput, OutOfOrderDataIsAcknowledgedAtOnceInABatch) {
   pair.b->end_batch(at_ms(3));
 }
 
+TEST(BatchOutput, AfterOutOfOrderDataTheNext16AnswersLeaveAtOnce) {
+  // Follows Linux's quick-ACK mode after out-of-order data: a sender recovering a loss needs
+  // every ACK, so for 16 answers after one owed at once nothing waits for the batch's end.
+  Pair pair(true);
+  auto flight = pair.flight(40);
+  pair.b->begin_batch();
+  pair.b->receive_packet(flight[0], at_ms(3));
+  pair.b->receive_packet(flight[2], at_ms(3));  // flight[1] late: out of order, ACKed at once
+  pair.b->receive_packet(flight[1], at_ms(3));  // fills the hole, ACKed at once
+  drain(*pair.b);
+  for (int i = 3; i < 19; ++i) pair.b->receive_packet(flight[i], at_ms(3));
+  EXPECT_EQ(drain(*pair.b).size(), 8u) << "every second segment of the next 16, as without batches";
+  for (int i = 19; i < 40; ++i) pair.b->receive_packet(flight[i], at_ms(3));
+  EXPECT_TRUE(drain(*pair.b).empty()) << "then the batch holds its ACKs again";
+  pair.b->end_batch(at_ms(3));
+  EXPECT_EQ(drain(*pair.b).size(), 1u);
+}
+
 TEST(BatchOutput, TheAcksOfABatchReleaseOneBurst) {
   Pair pair(true);
   auto flight = pair.flight(20);
