@@ -175,11 +175,16 @@ bool Stack::Impl::is_our_address(const wire::IpAddress& a) const {
 }
 
 Stack::Impl::Slot* Stack::Impl::find(ConnectionId id) {
+  Slot* s = find_any(id);
+  return s && !s->detached ? s : nullptr;
+}
+
+Stack::Impl::Slot* Stack::Impl::find_any(ConnectionId id) {
   if (id & kListenerBit) return nullptr;
   std::uint32_t index = slot_index(id);
   if (index >= slots_.size()) return nullptr;
   Slot& s = slots_[index];
-  if (!s.conn || s.generation != slot_generation(id) || s.detached) return nullptr;
+  if (!s.conn || s.generation != slot_generation(id)) return nullptr;
   return &s;
 }
 
@@ -664,15 +669,13 @@ void Stack::Impl::transmit(const wire::Endpoint& local, const wire::Endpoint& re
 void Stack::Impl::end_batch(Instant now) {
   batch_ = 0;
   for (ConnectionId id : held_) {
-    // Not find(): a connection the application closed during the batch (detached) still
-    // sends what it holds, its FIN among it.
-    const std::uint32_t index = slot_index(id);
-    if (index >= slots_.size()) continue;
-    Slot& s = slots_[index];
-    if (!s.conn || s.generation != slot_generation(id)) continue;  // freed during the batch
-    Sink sink(*this, s.conn->local(), s.conn->remote(), id, now);
-    s.conn->flush_held(now, sink);
-    after_call(index, now);
+    // find_any(): a connection the application closed during the batch (detached) still
+    // sends what it holds, its FIN among it; one freed during the batch is gone.
+    Slot* s = find_any(id);
+    if (!s) continue;
+    Sink sink(*this, s->conn->local(), s->conn->remote(), id, now);
+    s->conn->flush_held(now, sink);
+    after_call(slot_index(id), now);
   }
   held_.clear();
 }

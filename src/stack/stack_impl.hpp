@@ -136,8 +136,11 @@ struct Stack::Impl {
   // Hands `seg` to the connection in slot `index`, then after_call().
   void deliver_segment(std::uint32_t index, const tcp::Segment& seg, Instant now);
   void free_slot(std::uint32_t index);
+  // The live connection `id` names, as the application sees it: nullptr once it was freed or
+  // the application closed it (detached); find_any() also finds a detached one.
   Slot* find(ConnectionId id);
   const Slot* find(ConnectionId id) const;
+  Slot* find_any(ConnectionId id);
   bool is_our_address(const wire::IpAddress& a) const;
   std::optional<std::uint16_t> pick_ephemeral_port(const wire::IpAddress& local,
                                                    const wire::Endpoint& remote);
