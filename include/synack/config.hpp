@@ -140,14 +140,16 @@ struct TcpConfig {
   bool nagle_minshall = false;
   // Follows Linux's receive batching (NAPI polls a burst; GRO hands TCP in-order segments
   // merged, and TCP ACKs the merged packet once): within a batch of packets the application
-  // reads together (Stack::begin_batch/end_batch: the event loop's TUN reads), a connection
-  // holds the output an arriving segment or a send() would trigger until the batch ends, so
-  // that the ACKs of a burst become one ACK and the data they release one burst. An ACK owed
-  // at once (out-of-order data, a filled hole, a FIN, a duplicate) still leaves at once, and
-  // so does one owed for 64 KiB of new data (GRO's largest packet). This stretches RFC 9293
+  // reads together (Stack::begin_batch/end_batch: the event loop's TUN reads, the simulator's
+  // packets of one instant), a connection answers its first segment (or send) of the batch at
+  // once and holds what later ones would trigger until the batch ends, so that the ACKs of a
+  // burst become one ACK and the data they release one burst. An ACK owed at once
+  // (out-of-order data, a filled hole, a FIN, a duplicate) still leaves at once, and so do the
+  // 16 answers after it (Linux's quick-ACK mode), everything during our own loss recovery, and
+  // an ACK owed for 64 KiB of new data (GRO's largest packet). This stretches RFC 9293
   // §3.8.6.3 SHLD-19 (an ACK at least every second full-sized segment) as far as Linux's GRO
-  // does and no further; outside a batch (the simulator, packetdrill, the in-memory engine)
-  // nothing changes. Off: every batch's ACKs leave as its segments arrive.
+  // does and no further; without begin_batch (packetdrill, the in-memory engine) nothing
+  // changes. Off: every batch's ACKs leave as its segments arrive.
   bool batch_output = true;
   // RFC 2883 D-SACK: with SACK in use, the ACK for data received twice reports the
   // duplicate range in its first SACK block (Linux: tcp_dsack = 1). Off by default.

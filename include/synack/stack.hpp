@@ -148,8 +148,8 @@ class Stack final : public NetworkHost {
   // received between begin_batch() and end_batch(). With TcpConfig::batch_output (on by
   // default), a connection holds what those packets, and send() calls made during the batch,
   // would make it send until end_batch(), which sends it: one ACK for a burst of data, one
-  // burst of the data a burst of ACKs releases. ACKs owed at once (out-of-order data, a FIN)
-  // do not wait. Without batch_output both calls do nothing. Every begin_batch() needs its
+  // burst of the data a burst of ACKs releases (the details: TcpConfig::batch_output). Without
+  // batch_output both calls do nothing. Every begin_batch() needs its
   // end_batch(); a batch held open holds those connections' output.
   void begin_batch() override;
   void end_batch(Instant now) override;
