@@ -77,7 +77,9 @@ namespace synack {
     "episode's retransmissions, repeated, or from the future")                                  \
   X(tcp_dup_acks, "duplicate ACKs received")                                                    \
   X(tcp_sack_reneging, "RTOs that found SACKed data at SND.UNA: scoreboard cleared")            \
-  X(tcp_rtt_samples_discarded, "timestamp RTT samples discarded: echo in the future or > 60 s") \
+  X(tcp_rtt_samples_discarded,                                                                  \
+    "timestamp RTT samples discarded: echo in the future or > 60 s, or of an ACK reporting a "  \
+    "duplicate (D-SACK)")                                                                       \
   X(tcp_out_of_order_segments, "segments stored out of order")                                  \
   X(tcp_direct_delivered_bytes, "in-order octets handed to a direct reader, not buffered")      \
   X(tcp_delayed_acks, "ACKs sent by the delayed-ACK timer")                                     \

@@ -608,6 +608,19 @@ void Connection::take_rtt_sample(const Segment& seg, Instant now) {
   // of a sequence sample (RFC 7323 Appendix G), ExpectedSamples = ceil(FlightSize / (2 SMSS))
   // with FlightSize before this ACK.
   if (!ts_ok_ || !seg.options.timestamps || seg.options.timestamps->echo == 0) return;
+  // An ACK that reports a duplicate (a D-SACK, RFC 2883 §4) answers that duplicate, and
+  // Linux's receiver echoes the TSval of an older segment in it: tcp_validate_incoming()
+  // drops the duplicate and sends the D-SACK before tcp_replace_ts_recent() would record its
+  // TSval. Its echo then times the older segment plus however long the duplicate took to
+  // come — after lost ACKs, a whole RTO (bench/loss.sh at 5 %: a 200 ms sample on a 50 µs
+  // path, SRTT 130 ms and RTOs of 0.7 s after it). RFC 7323 §4.1's premise, that the echo is
+  // of the segment the ACK answers, fails: no sample (counted). Linux tcp_ack_update_rtt()
+  // takes it; its RTO, floored at 200 ms, barely moves, where RFC 6298's SRTT-driven timers
+  // (and the tail loss probe's 2 SRTT) here would.
+  if (sack_ok_ && has_dsack(seg)) {
+    ++context_.counters->tcp_rtt_samples_discarded;
+    return;
+  }
   std::uint32_t elapsed_ms = ts_now(now) - seg.options.timestamps->echo;
   // An echo from the future (it wraps to a huge value) or older than 60 s measures no path:
   // a lying or confused peer. Dropped and counted; the ACK still collapses the backoff

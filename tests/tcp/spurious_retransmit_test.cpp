@@ -315,6 +315,45 @@ TEST_F(Spurious, RFC4015_2_RTO_adapted_after_spurious_timeout) {
   sent();
 }
 
+// The ACK after a timeout reports the retransmission as a duplicate (D-SACK) and echoes the
+// original's TSval, as Linux's receiver does (it drops the duplicate before recording its
+// TSval): the originals all arrived and only their ACKs were lost. Spurious, undone — but the
+// echo times the whole timeout, not the path: SRTT and RTTVAR stay as they were (bench/loss.sh
+// at 5 %: a 200 ms "RTT" on a 50 µs path made the RTO 0.6 s).
+TEST_F(Spurious, RFC4015_2_no_RTT_from_the_echo_of_an_ACK_reporting_a_duplicate) {
+  start(true, true, 4, 10);
+  const ConnectionStatus before = conn().status();
+  ASSERT_TRUE(before.srtt);
+  timeout();
+  advance(1ms);
+  ack(seg(4), {{0, 1}}, tsval[1]);
+  EXPECT_EQ(counters.tcp_eifel_spurious, 1u);
+  EXPECT_EQ(counters.tcp_undos, 1u);
+  EXPECT_EQ(counters.tcp_rtt_samples_discarded, 1u) << "the ACK's timestamp sample";
+  const ConnectionStatus s = conn().status();
+  ASSERT_TRUE(s.srtt);
+  EXPECT_EQ(*s.srtt, *before.srtt + 2ms) << "RFC 4015 step (0): SRTT_prev = SRTT + 2G, G = 1 ms";
+  EXPECT_EQ(s.rttvar, before.rttvar);
+  EXPECT_EQ(s.rto, before.rto) << "neither backed off nor grown by the timeout";
+  sent();
+}
+
+// The same rule in fast recovery, where the undo leaves the estimator alone: an ACK reporting
+// the retransmission as a duplicate, 100 ms later and echoing an original sent before it, adds
+// no timestamp sample (the cumulative ACK covers a retransmission: no sequence sample either).
+TEST_F(Spurious, RFC7323_4_1_no_timestamp_sample_from_an_ACK_reporting_a_duplicate) {
+  fast_retransmit_of_1(true);
+  const ConnectionStatus before = conn().status();
+  ASSERT_TRUE(before.srtt);
+  advance(100ms);
+  ack(seg(6), {{1, 2}}, tsval[5]);
+  EXPECT_EQ(counters.tcp_eifel_spurious, 1u);
+  EXPECT_EQ(counters.tcp_rtt_samples_discarded, 1u);
+  ASSERT_TRUE(conn().status().srtt);
+  EXPECT_EQ(*conn().status().srtt, *before.srtt);
+  EXPECT_EQ(conn().status().rttvar, before.rttvar);
+}
+
 // --- a peer that lies -----------------------------------------------------------------------
 
 // D-SACKs at random, repeated, for every range: one undo per episode, cwnd never above the
