@@ -345,7 +345,7 @@ class Connection {
   // After an ACK moved SND.UNA (or did not): D-SACKs, the echo, F-RTO steps 2-3, the undo.
   void undo_on_ack(const Segment& seg, SeqNum una_before, std::uint32_t sacked_before, bool dsack,
                    Instant now, SegmentSink& out);
-  void undo_spurious_timeout(SeqNum una_before, std::optional<std::uint32_t> echo, bool dsack,
+  void undo_spurious_timeout(SeqNum una_before, std::optional<std::uint32_t> echo, bool times_delay,
                              Instant now);
   std::uint32_t frto_send_new_data(Instant now, SegmentSink& out);
   std::unique_ptr<SpuriousRetransmit> undo_;  // made at the first loss episode

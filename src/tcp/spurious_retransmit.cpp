@@ -87,13 +87,21 @@ void Connection::undo_on_ack(const Segment& seg, SeqNum una_before, std::uint32_
       ++counters.tcp_undo_evidence_ignored;
   }
   const bool echo_old = echo && u.echo_before_retransmit(*echo);
+  // Whether this ACK can time the delay that made a timeout spurious (RFC 4015 §2 steps
+  // (6)-(7), undo_spurious_timeout()). Not when it reports our retransmission as a duplicate
+  // (D-SACK): it answers that retransmission, and from Linux's receiver echoes an older segment
+  // (take_rtt_sample()). Nor when it rides on data: a piggybacked acknowledgment may have waited
+  // for its data — for the peer's own retransmission timer, when our ACKs were lost too (soak
+  // seed 52940: "RTTs" of 12–22 s on a 30 ms path, RTOs of 35–60 s, 1,053 s against 53 s
+  // without). Either still detects: its echo shows that the original arrived (RFC 3522).
+  const bool times_delay = !dsack && seg.payload.empty();
 
   if (u.kind() == SpuriousRetransmit::Kind::Timeout && advanced && u.take_timeout_ack() &&
       echo_old) {
     // RFC 3522 §3.2 (5): the first ACK of new data after the timeout answers a copy sent
     // before it: the timeout was spurious (RFC 4015 SPUR_TO).
     ++counters.tcp_eifel_spurious;
-    undo_spurious_timeout(una_before, echo, dsack, now);
+    undo_spurious_timeout(una_before, echo, times_delay, now);
     return;
   }
   using Frto = SpuriousRetransmit::Frto;
@@ -142,7 +150,7 @@ void Connection::undo_on_ack(const Segment& seg, SeqNum una_before, std::uint32_
     }
     if (spurious) {
       ++counters.tcp_frto_spurious;
-      undo_spurious_timeout(una_before, echo, dsack, now);
+      undo_spurious_timeout(una_before, echo, times_delay, now);
       return;
     }
     if (real) {
@@ -178,7 +186,7 @@ void Connection::undo_on_ack(const Segment& seg, SeqNum una_before, std::uint32_
 
 // RFC 4015 §2, the Eifel response to a spurious timeout (F-RTO step 3b or the echo).
 void Connection::undo_spurious_timeout(SeqNum una_before, std::optional<std::uint32_t> echo,
-                                       bool dsack, Instant now) {
+                                       bool times_delay, Instant now) {
   SpuriousRetransmit& u = *undo_;
   // Step (4): "resume transmission with previously unsent data: SND.NXT <- SND.MAX". The
   // timeout's recovery ends: nothing it marked lost is lost (Linux: tcp_undo_cwnd_reduction
@@ -201,15 +209,15 @@ void Connection::undo_spurious_timeout(SeqNum una_before, std::optional<std::uin
   // Steps (6)-(7): SRTT <- max(SRTT_prev, RTT), RTTVAR <- max(RTTVAR_prev, RTT / 2), with RTT
   // the delayed copy's round trip (its echo, or RACK's latest sample, which is never of a
   // retransmission); the RTO from them, without the backoff.
-  // Not when the ACK reports our retransmission as a duplicate (D-SACK): it answers that
-  // retransmission, so the originals were not delayed — they arrived, and their ACKs were
-  // lost. Its echo (Linux's receiver echoes an older segment, see take_rtt_sample()) and
-  // RACK's time since the originals left both span the timeout itself (bench/loss.sh at 5 %:
-  // 200 ms on a 50 µs path, an RTO of 0.6 s after it). SRTT_prev and RTTVAR_prev come back.
+  // Not from an ACK that cannot time it (`times_delay`, undo_on_ack()): after one that reports
+  // our retransmission as a duplicate, the originals were not delayed — they arrived, and their
+  // ACKs were lost; its echo and RACK's time since the originals left both span the timeout
+  // itself (bench/loss.sh at 5 %: 200 ms on a 50 µs path, an RTO of 0.6 s after it). Then
+  // SRTT_prev and RTTVAR_prev come back.
   std::optional<Duration> rtt;
-  if (!dsack && echo && ts_now(now) - *echo < 60000)
+  if (times_delay && echo && ts_now(now) - *echo < 60000)
     rtt = std::chrono::milliseconds(ts_now(now) - *echo);
-  else if (!dsack && rack_)
+  else if (times_delay && rack_)
     rtt = rack_->rtt();
   rtt_.adapt_after_spurious_timeout(u.srtt_prev(), u.rttvar_prev(), rtt);
   if (flight_size() > 0) restart_retransmit_timer(now);

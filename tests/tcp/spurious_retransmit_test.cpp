@@ -338,6 +338,29 @@ TEST_F(Spurious, RFC4015_2_no_RTT_from_the_echo_of_an_ACK_reporting_a_duplicate)
   sent();
 }
 
+// The first ACK after a timeout echoes the original's TSval but rides on the peer's data: a
+// piggybacked acknowledgment may have waited for its data (for the peer's own retransmission
+// timer, when our ACKs were lost as well), so it detects — the original arrived — but times
+// nothing: SRTT and RTTVAR stay as they were (soak seed 52940: 12–22 s "RTTs" on a 30 ms path).
+TEST_F(Spurious, RFC4015_2_no_RTT_from_an_echo_that_rides_on_data) {
+  start(false, true, 4, 10);
+  const ConnectionStatus before = conn().status();
+  ASSERT_TRUE(before.srtt);
+  timeout();
+  advance(100ms);
+  wire::TcpOptions o;
+  o.timestamps = wire::Timestamps{++peer_tsval, tsval[1]};
+  inject({.flags = ACK, .seq = R + 1, .ack = seg(2), .payload = "data", .options = o});
+  EXPECT_EQ(counters.tcp_eifel_spurious, 1u);
+  EXPECT_EQ(counters.tcp_undos, 1u);
+  const ConnectionStatus s = conn().status();
+  ASSERT_TRUE(s.srtt);
+  EXPECT_EQ(*s.srtt, *before.srtt + 2ms) << "RFC 4015 step (0): SRTT_prev = SRTT + 2G, G = 1 ms";
+  EXPECT_EQ(s.rttvar, before.rttvar);
+  EXPECT_EQ(s.rto, before.rto);
+  EXPECT_EQ(sent().front(), 4) << "new data goes on (the ACK of the peer's data rides on it)";
+}
+
 // The same rule in fast recovery, where the undo leaves the estimator alone: an ACK reporting
 // the retransmission as a duplicate, 100 ms later and echoing an original sent before it, adds
 // no timestamp sample (the cumulative ACK covers a retransmission: no sequence sample either).
