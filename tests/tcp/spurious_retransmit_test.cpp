@@ -83,6 +83,19 @@ class Spurious : public Harness {
     ASSERT_EQ(sent(), std::vector<int>{0});
     ASSERT_EQ(counters.tcp_rto_expirations, 1u);
   }
+  // RFC 4015 §2 steps (6)-(7) without an RTT: the undo brought SRTT_prev (SRTT + 2G, G = 1 ms,
+  // step (0)) and RTTVAR_prev back, and the RTO from them — neither backed off nor grown by the
+  // timeout. `before`: the status before the timeout.
+  void expect_estimate_restored(const ConnectionStatus& before, Loc loc = Loc()) {
+    SCOPED_TRACE(testing::Message() << loc.file << ":" << loc.line);
+    EXPECT_EQ(counters.tcp_eifel_spurious, 1u);
+    EXPECT_EQ(counters.tcp_undos, 1u);
+    const ConnectionStatus s = conn().status();
+    ASSERT_TRUE(s.srtt && before.srtt);
+    EXPECT_EQ(*s.srtt, *before.srtt + 2ms);
+    EXPECT_EQ(s.rttvar, before.rttvar);
+    EXPECT_EQ(s.rto, before.rto);
+  }
   // Four segments out, the first ACKed 20 ms later (RACK and SRTT have a sample; slow start
   // lets 4 and 5 out), then the retransmission timer fires with 1-5 unacknowledged and 1 goes
   // again. Returns the status before the timeout.
@@ -327,14 +340,8 @@ TEST_F(Spurious, RFC4015_2_no_RTT_from_the_echo_of_an_ACK_reporting_a_duplicate)
   timeout();
   advance(1ms);
   ack(seg(4), {{0, 1}}, tsval[1]);
-  EXPECT_EQ(counters.tcp_eifel_spurious, 1u);
-  EXPECT_EQ(counters.tcp_undos, 1u);
   EXPECT_EQ(counters.tcp_rtt_samples_discarded, 1u) << "the ACK's timestamp sample";
-  const ConnectionStatus s = conn().status();
-  ASSERT_TRUE(s.srtt);
-  EXPECT_EQ(*s.srtt, *before.srtt + 2ms) << "RFC 4015 step (0): SRTT_prev = SRTT + 2G, G = 1 ms";
-  EXPECT_EQ(s.rttvar, before.rttvar);
-  EXPECT_EQ(s.rto, before.rto) << "neither backed off nor grown by the timeout";
+  expect_estimate_restored(before);
   sent();
 }
 
@@ -351,13 +358,7 @@ TEST_F(Spurious, RFC4015_2_no_RTT_from_an_echo_that_rides_on_data) {
   wire::TcpOptions o;
   o.timestamps = wire::Timestamps{++peer_tsval, tsval[1]};
   inject({.flags = ACK, .seq = R + 1, .ack = seg(2), .payload = "data", .options = o});
-  EXPECT_EQ(counters.tcp_eifel_spurious, 1u);
-  EXPECT_EQ(counters.tcp_undos, 1u);
-  const ConnectionStatus s = conn().status();
-  ASSERT_TRUE(s.srtt);
-  EXPECT_EQ(*s.srtt, *before.srtt + 2ms) << "RFC 4015 step (0): SRTT_prev = SRTT + 2G, G = 1 ms";
-  EXPECT_EQ(s.rttvar, before.rttvar);
-  EXPECT_EQ(s.rto, before.rto);
+  expect_estimate_restored(before);
   EXPECT_EQ(sent().front(), 4) << "new data goes on (the ACK of the peer's data rides on it)";
 }
 
