@@ -241,6 +241,9 @@ class Connection {
   void process_fin(Instant now, SegmentSink& out);
   // Whether reading pushed text to its end owes the peer an ACK at once (connection.cpp).
   bool ack_for_pushed_text() const;
+  // Whether the ACK an out-of-order segment owes may wait for the batch's end (Linux's SACK
+  // compression); counts it either way.
+  bool compress_sack();
   // Offers in-order text to the direct reader; returns what it left, `seq` moved past what it
   // took.
   std::span<const std::byte> deliver_direct(SeqNum& seq, std::span<const std::byte> payload,
@@ -426,6 +429,10 @@ class Connection {
   bool pushed_ = false;                 // in-order text with PSH since our last ACK (after_read())
   std::uint8_t pushes_unanswered_ = 0;  // pushed segments since we last sent data (max 2)
   std::uint8_t unbatched_ = 0;  // answers still to leave at once after a loss (output_or_hold)
+  // SACK compression (compress_sack()): duplicate ACKs sent at once for this RCV.NXT (up to
+  // 3), and whether the ACK owed now is one that may wait for the batch's end.
+  std::uint8_t dup_acks_sent_ = 0;
+  bool sack_compressed_ = false;
   std::optional<Instant> first_unacked_retransmit_;  // for the user timeout
   // When the RTO last retransmitted SND.UNA's segment (Instant{}: not since the last ACK of
   // new data); handle_new_ack() tells from it whether the retransmission was delivered.

@@ -864,6 +864,7 @@ void Connection::process_text(const Segment& seg, Instant now, SegmentSink& out)
     // alike).
     if (result.no_memory) SYNACK_DROP(drop_memory_pressure);
     if (result.advanced > 0) {
+      dup_acks_sent_ = 0;
       note_data_arrival(now);
       rcv_nxt_ += result.advanced;
       bytes_received_ += result.advanced;
@@ -872,9 +873,10 @@ void Connection::process_text(const Segment& seg, Instant now, SegmentSink& out)
       schedule_ack(now, out, result.filled_hole);
     } else {
       // RFC 5681 §4.2: an out-of-order segment is answered at once (a duplicate ACK), and
-      // so is data beyond the window.
+      // so is data beyond the window — past the first three for one RCV.NXT, at the end of
+      // the batch it came in (compress_sack()).
       if (result.out_of_order) ++context_.counters->tcp_out_of_order_segments;
-      schedule_ack(now, out, true);
+      schedule_ack(now, out, true, result.out_of_order && compress_sack());
     }
   }
   // Eighth: the FIN bit. "Do not process the FIN if the state is CLOSED, LISTEN, or
@@ -906,6 +908,7 @@ std::span<const std::byte> Connection::deliver_direct(SeqNum& seq,
   std::size_t taken = std::min((*direct_reader_)(payload), payload.size());
   if (taken == 0) return payload;
   auto n = static_cast<std::uint32_t>(taken);
+  dup_acks_sent_ = 0;
   note_data_arrival(now);
   rcv_nxt_ += n;
   seq = rcv_nxt_;

@@ -12,6 +12,12 @@ constexpr Duration kSwsOverride = 200ms;  // sender SWS override timeout (MUST-3
 constexpr std::int32_t kBatchAckLimit = 64 * 1024;
 // ... and how many answers after an ACK owed at once leave at once (output_or_hold()).
 constexpr std::uint8_t kUnbatchedAfterLoss = 16;
+// compress_sack(): duplicate ACKs sent at once for one RCV.NXT before out-of-order segments'
+// ACKs may wait (Linux's TCP_FASTRETRANS_THRESH), and the most out-of-order segments one held
+// ACK answers (Linux's net.ipv4.tcp_comp_sack_nr is 44, but its timer, RTT/20, lets a few
+// segments of a fast path gather; a batch can hold 64).
+constexpr std::uint8_t kDupAcksBeforeCompression = 3;
+constexpr std::uint32_t kMaxCompressedSacks = 8;
 
 // RFC 9293 §3.7.1: Eff.snd.MSS = min(SendMSS+20, MMS_S) - TCPhdrsize - IPoptionsize; the
 // timestamp option is in every segment once negotiated, so it comes off the MSS.
@@ -80,6 +86,7 @@ void Connection::emit(Segment& seg, Instant now, SegmentSink& out) {
     ack_pending_ = 0;
     ack_now_ = false;
     ack_urgent_ = false;
+    sack_compressed_ = false;
     pushed_ = false;
     disarm(Timer::DelayedAck);
   }
@@ -394,6 +401,26 @@ void Connection::schedule_ack(Instant now, SegmentSink&, bool immediately, bool 
   }
 }
 
+bool Connection::compress_sack() {
+  // Follows Linux's SACK compression (tcp_sack_compress, since 4.19), not RFC 5681 §4.2's
+  // "SHOULD send an immediate duplicate ACK" for every out-of-order segment: the first three
+  // duplicate ACKs for one RCV.NXT leave at once — what a sender's fast retransmit and
+  // RACK need to start repairing — and after them, the out-of-order segments of one batch
+  // (TcpConfig::batch_output) are answered by one ACK at its end, whose SACK blocks report
+  // them (RFC 2018 §4: the first block the latest), at most kMaxCompressedSacks to it.
+  // Linux waits up to min(RTT/20, 1 ms) on a timer; a batch waits for nothing but the
+  // packets already read. Measured in bench/loss.sh (docs/performance.md, 2026-12-05): one
+  // ACK per out-of-order segment cost a Linux BBR sender 2 MiB in 2x the time at 1-5 % loss
+  // each way; with 44 to an ACK, twice as many transfers at 10 % needed a timeout as with 8
+  // (one ACK's three SACK blocks no longer describe what it answers, and it may be lost).
+  if (dup_acks_sent_ < kDupAcksBeforeCompression) {
+    ++dup_acks_sent_;
+    return false;
+  }
+  sack_compressed_ = ++ack_pending_ < kMaxCompressedSacks;
+  return sack_compressed_;
+}
+
 void Connection::output_or_hold(Instant now, SegmentSink& out) {
   // Follows Linux's receive batching (TcpConfig::batch_output): inside a batch, what this
   // segment or send() would make us send waits for the batch's end, unless an ACK is owed at
@@ -406,23 +433,22 @@ void Connection::output_or_hold(Instant now, SegmentSink& out) {
   // 16 answers leave at once too, and so does everything while we recover a loss ourselves.
   // A sender recovering needs every ACK: without this, a Linux CUBIC sender to synack at 5 %
   // loss each way took a median 0.24 s for 2 MiB in bench/loss.sh, 0.010 s without batches.
-  const bool quick = unbatched_ > 0;
+  // A compressed SACK (compress_sack()) waits even then: it is the answer Linux delays.
+  const bool quick = unbatched_ > 0 && !(sack_compressed_ && !ack_urgent_);
   if (ack_urgent_) {
     unbatched_ = kUnbatchedAfterLoss;
   } else if (unbatched_ > 0) {
     --unbatched_;
   }
+  // The first segment (or send) of a batch is answered at once, as without batches: a
+  // connection with one segment in the batch (a handshake's, a request's) pays nothing for
+  // it; from the second on (whatever the first's answer was), the answers wait for the
+  // batch's end.
   const std::uint32_t batch = out.batch();
-  if (config_->batch_output && batch != 0 && !ack_urgent_ && !ack_overdue && !quick &&
-      !in_recovery()) {
-    // The first segment (or send) of a batch is answered at once, as without batches: a
-    // connection with one segment in the batch (a handshake's, a request's) pays nothing for
-    // it; from the second on, the answers wait for the batch's end.
-    if (batch_seen_ != static_cast<std::uint16_t>(batch)) {
-      batch_seen_ = static_cast<std::uint16_t>(batch);
-      output(now, out);
-      return;
-    }
+  const bool first_in_batch = batch != 0 && batch_seen_ != static_cast<std::uint16_t>(batch);
+  if (batch != 0) batch_seen_ = static_cast<std::uint16_t>(batch);
+  if (config_->batch_output && batch != 0 && !first_in_batch && !ack_urgent_ && !ack_overdue &&
+      !quick && !in_recovery()) {
     if (!output_held_) {
       output_held_ = true;
       out.held();

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "synack/stack.hpp"
@@ -166,6 +167,84 @@ TEST(BatchOutput, AfterOutOfOrderDataTheNext16AnswersLeaveAtOnce) {
   EXPECT_TRUE(drain(*pair.b).empty()) << "then the batch holds its ACKs again";
   pair.b->end_batch(at_ms(3));
   EXPECT_EQ(drain(*pair.b).size(), 1u);
+}
+
+// The first SACK block of an ACK, relative to the flight's first sequence number.
+std::pair<std::uint32_t, std::uint32_t> first_sack_block(const std::vector<std::byte>& ack,
+                                                         std::uint32_t isn) {
+  auto p = wire::parse_tcp_packet(ack);
+  EXPECT_TRUE(p && p->tcp.options.sack_count > 0);
+  if (!p || p->tcp.options.sack_count == 0) return {};
+  return {p->tcp.options.sack[0].left - isn, p->tcp.options.sack[0].right - isn};
+}
+
+TEST(BatchOutput, RFC5681_4_2_three_duplicate_ACKs_at_once_then_one_SACK_per_batch) {
+  // Follows Linux's SACK compression (tcp_sack_compress) instead of RFC 5681 §4.2's
+  // immediate duplicate ACK for every out-of-order segment: three at once for one RCV.NXT,
+  // then the batch's out-of-order segments answered by one ACK at its end.
+  Pair pair(true);
+  auto flight = pair.flight(12);
+  const std::uint32_t isn = wire::parse_tcp_packet(flight[0])->tcp.seq;
+  pair.b->begin_batch();
+  pair.b->receive_packet(flight[0], at_ms(3));
+  for (int i = 2; i < 12; ++i) pair.b->receive_packet(flight[i], at_ms(3));  // flight[1] lost
+  auto during = drain(*pair.b);
+  ASSERT_EQ(during.size(), 3u) << "three duplicate ACKs, for flight[2], [3] and [4]";
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(parse(during[i]).ack - isn, 988u);
+    EXPECT_EQ(first_sack_block(during[i], isn),
+              std::make_pair(2u * 988, static_cast<std::uint32_t>(3 + i) * 988));
+  }
+  pair.b->end_batch(at_ms(3));
+  auto after = drain(*pair.b);
+  ASSERT_EQ(after.size(), 1u) << "flight[5..11] answered once, at the batch's end";
+  EXPECT_EQ(parse(after[0]).ack - isn, 988u);
+  EXPECT_EQ(first_sack_block(after[0], isn), std::make_pair(2u * 988, 12u * 988));
+}
+
+TEST(BatchOutput, RFC5681_4_2_no_more_than_8_out_of_order_segments_wait_for_one_ACK) {
+  // A long batch of out-of-order data is still answered every 8 segments: beyond that, one
+  // ACK's SACK blocks could not describe what it answers (Linux: net.ipv4.tcp_comp_sack_nr
+  // and a timer).
+  Pair pair(true);
+  auto flight = pair.flight(22);
+  const std::uint32_t isn = wire::parse_tcp_packet(flight[0])->tcp.seq;
+  pair.b->begin_batch();
+  for (int i = 1; i < 22; ++i) pair.b->receive_packet(flight[i], at_ms(3));  // flight[0] lost
+  auto during = drain(*pair.b);
+  ASSERT_EQ(during.size(), 5u) << "three at once, then one for flight[4..11] and one for [12..19]";
+  EXPECT_EQ(first_sack_block(during[3], isn), std::make_pair(988u, 12u * 988));
+  EXPECT_EQ(first_sack_block(during[4], isn), std::make_pair(988u, 20u * 988));
+  pair.b->end_batch(at_ms(3));
+  auto after = drain(*pair.b);
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(first_sack_block(after[0], isn), std::make_pair(988u, 22u * 988));
+}
+
+TEST(BatchOutput, RFC5681_4_2_a_filled_hole_is_ACKed_at_once_and_the_next_hole_gets_three) {
+  Pair pair(true);
+  auto flight = pair.flight(20);
+  const std::uint32_t isn = wire::parse_tcp_packet(flight[0])->tcp.seq;
+  pair.b->begin_batch();
+  for (int i = 1; i < 10; ++i) pair.b->receive_packet(flight[i], at_ms(3));  // flight[0] lost
+  EXPECT_EQ(drain(*pair.b).size(), 3u);
+  pair.b->receive_packet(flight[0], at_ms(3));  // the retransmission fills the hole
+  auto filled = drain(*pair.b);
+  ASSERT_EQ(filled.size(), 1u) << "RFC 5681 §4.2: a segment that fills a hole is ACKed at once";
+  EXPECT_EQ(parse(filled[0]).ack - isn, 10u * 988);
+  for (int i = 11; i < 20; ++i) pair.b->receive_packet(flight[i], at_ms(3));  // [10] lost
+  EXPECT_EQ(drain(*pair.b).size(), 3u) << "three duplicate ACKs for the new RCV.NXT";
+  pair.b->end_batch(at_ms(3));
+  EXPECT_EQ(drain(*pair.b).size(), 1u);
+}
+
+TEST(BatchOutput, RFC5681_4_2_without_a_batch_every_out_of_order_segment_is_ACKed_at_once) {
+  for (bool batch_output : {true, false}) {
+    Pair pair(batch_output);
+    auto flight = pair.flight(20);
+    for (int i = 1; i < 20; ++i) pair.b->receive_packet(flight[i], at_ms(3));  // [0] lost
+    EXPECT_EQ(drain(*pair.b).size(), 19u) << "batch_output " << batch_output;
+  }
 }
 
 TEST(BatchOutput, TheAcksOfABatchReleaseOneBurst) {
