@@ -146,7 +146,9 @@ struct TcpConfig {
   // burst become one ACK and the data they release one burst. An ACK owed at once
   // (out-of-order data, a filled hole, a FIN, a duplicate) still leaves at once, and so do the
   // 16 answers after it (Linux's quick-ACK mode), everything during our own loss recovery, and
-  // an ACK owed for 64 KiB of new data (GRO's largest packet). This stretches RFC 9293
+  // an ACK owed for 64 KiB of new data (GRO's largest packet) — except that out-of-order
+  // segments past the first three duplicate ACKs for one RCV.NXT are answered once at the
+  // batch's end, at most 8 to an ACK (Linux's SACK compression). This stretches RFC 9293
   // §3.8.6.3 SHLD-19 (an ACK at least every second full-sized segment) as far as Linux's GRO
   // does and no further; without begin_batch (packetdrill, the in-memory engine) nothing
   // changes. Off: every batch's ACKs leave as its segments arrive.
