@@ -450,7 +450,9 @@ class Connection {
   using Recovery = LossRecovery::Phase;
   bool in_recovery() const { return loss_.in_recovery(); }
   bool sack_driven() const { return loss_.sack_driven(); }
-  std::uint32_t ack_pending_ = 0;  // full-sized segments received since our last ACK
+  // Segments received since our last ACK: full-sized in-order ones (SHLD-19), and the
+  // out-of-order ones a compressed SACK holds (compress_sack()).
+  std::uint32_t ack_pending_ = 0;
   // Linux's quick-ACK mode (TcpConfig::quick_acks): ACKs still to send at once, whether the
   // connection is interactive (pingpong_, with the flags above) and when in-order data last
   // arrived.
