@@ -160,7 +160,7 @@ void Rack::deliver(Record& r, std::span<const std::pair<SeqNum, SeqNum>> sacks, 
     // delivered out of order, reordering seen.
     if (scan.fack_before && r.end < *scan.fack_before) reordering_seen_ = true;
   }
-  if (!xmit_ts_ || sent_after(r.xmit, r.order, *xmit_ts_, order_)) {
+  if (!xmit_ts_ || sent_after(r.xmit, r.order, r.end, *xmit_ts_, order_, end_seq_)) {
     rtt_ = rtt;
     xmit_ts_ = r.xmit;
     end_seq_ = r.end;
@@ -283,7 +283,7 @@ std::uint32_t Rack::detect_loss(Instant now, Duration reo_wnd) {
   // sent later still. Otherwise every record is looked at.
   const bool in_send_order = retransmitted_records_ == 0;
   for (Record& r : records_) {
-    const bool before = sent_after(*xmit_ts_, order_, r.xmit, r.order);
+    const bool before = sent_after(*xmit_ts_, order_, end_seq_, r.xmit, r.order, r.end);
     if (!before && in_send_order) break;
     // "For each segment, Segment, not acknowledged yet" (and not already lost: §6.2 sets a
     // lost segment's xmit_ts to INFINITE_TS, so it is not judged again until resent).

@@ -41,8 +41,9 @@ Walk walk(const Rack& rack, SeqNum una) {
 }
 
 bool sent_before(const Rack::Latest& latest, const Rack::Record& r) {
-  return latest.xmit > r.xmit ||
-         (latest.xmit == r.xmit && static_cast<std::int32_t>(latest.order - r.order) > 0);
+  if (latest.xmit != r.xmit) return latest.xmit > r.xmit;
+  if (latest.order != r.order) return static_cast<std::int32_t>(latest.order - r.order) > 0;
+  return r.end < latest.end;  // one transmission, split: sequence order (RFC 8985 §6.2)
 }
 
 void check(const Rack& rack, SeqNum una, const char* step, int seed, int i) {
