@@ -118,8 +118,8 @@ class Rack {
   std::size_t records() const { return records_.size(); }
   std::uint64_t coalesced() const { return coalesced_; }
   const std::vector<Record>& record_list() const { return records_; }
-  // RACK.xmit_ts, the rank of that transmission and RACK.end_seq: the most recent delivered one that
-  // detect_loss() judges the others by (none before the first valid sample).
+  // RACK.xmit_ts, the rank of that transmission and RACK.end_seq: the most recent delivered one
+  // that detect_loss() judges the others by (none before the first valid sample).
   struct Latest {
     Instant xmit;
     std::uint32_t order;
