@@ -631,7 +631,8 @@ void Connection::take_rtt_sample(const Segment& seg, Instant now) {
   }
   std::uint32_t mss = effective_mss();
   std::uint32_t flight = static_cast<std::uint32_t>(snd_max_ - snd_una_);
-  rtt_.sample(std::chrono::milliseconds(elapsed_ms), (flight + 2 * mss - 1) / (2 * mss));
+  rtt_.sample(std::chrono::milliseconds(elapsed_ms), (flight + 2 * mss - 1) / (2 * mss),
+              /*timed=*/false);
 }
 
 // SND.UNA advances (RFC 9293 §3.10.7.4 fifth, ESTABLISHED: "Any segments on the

@@ -142,7 +142,8 @@ void Rack::deliver(Record& r, std::span<const std::pair<SeqNum, SeqNum>> sacks, 
   }
   if (!delivered) return;
   // §6.2 step 2: RACK_update(). "rtt = Now() - Segment.xmit_ts".
-  Duration rtt = std::chrono::duration_cast<Duration>(scan.now - r.xmit);
+  // (At least 1 µs, as every RTT sample: RttEstimator::sample(); virtual time has no floor.)
+  Duration rtt = std::max(std::chrono::duration_cast<Duration>(scan.now - r.xmit), Duration{1});
   if (r.retransmitted) {
     // "If Segment.retransmitted is TRUE: If ACK.ts_option.echo_reply < Segment.xmit_ts:
     // Return" — the ACK answers an earlier copy ...

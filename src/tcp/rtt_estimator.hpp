@@ -22,10 +22,13 @@ class RttEstimator {
   // K = 4, clock granularity G folded into the minimum. `expected_samples` is RFC 7323
   // Appendix G's ExpectedSamples (samples per RTT): alpha and beta are divided by it, so that
   // timestamp samples on every ACK weigh as much per RTT as one sequence sample.
-  void sample(Duration rtt, std::uint32_t expected_samples = 1) {
+  // `timed`: measured in microseconds from a sequence-timed segment (the SYN, or data sent
+  // once); false for an RFC 7323 timestamp echo, whole milliseconds, which min_sample() leaves
+  // out (an echo of the current millisecond says 0 — taken as 1 µs — on any path under 1 ms).
+  void sample(Duration rtt, std::uint32_t expected_samples = 1, bool timed = true) {
     if (rtt < Duration{1}) rtt = Duration{1};
     const auto us = static_cast<std::uint32_t>(std::min<Duration::rep>(rtt.count(), 0xffffffff));
-    if (min_sample_us_ == 0 || us < min_sample_us_) min_sample_us_ = us;
+    if (timed && (min_sample_us_ == 0 || us < min_sample_us_)) min_sample_us_ = us;
     const auto n = static_cast<std::int64_t>(std::max<std::uint32_t>(expected_samples, 1));
     if (srtt_ == Duration{0} || restart_) {
       srtt_ = rtt;
@@ -89,9 +92,9 @@ class RttEstimator {
     rto_ = std::min(rto_, std::max(fallback, min_));
   }
 
-  // The smallest sample taken (none: zero). RFC 8985 §6.2 step 2 judges an ACK of a
-  // retransmitted segment that arrives sooner than min_RTT after the retransmission to be
-  // for an earlier copy.
+  // The smallest timed sample taken, the handshake's included (none: zero). RFC 8985 §6.2
+  // step 2 judges an ACK of a retransmitted segment that arrives sooner than min_RTT after the
+  // retransmission to be for an earlier copy.
   Duration min_sample() const { return Duration{min_sample_us_}; }
 
   Duration rto() const { return rto_; }

@@ -141,6 +141,39 @@ TEST_F(Rack, RFC8985_6_2_lost_retransmission_detected_and_resent) {
   EXPECT_EQ(counters.tcp_rto_expirations, 0u);
 }
 
+// §6.2 step 2, "If rtt < RACK.min_RTT: Return", with RACK.min_RTT taken from the handshake as
+// well (follows Linux: tcp_min_rtt() holds the SYN,ACK's sample): the handshake took 2 ms,
+// the first data 20 ms (data waits in queues a lone SYN does not). Two holes are sent again;
+// the second retransmission is SACKed 5 ms later — sooner than any data sample, later than
+// the handshake — and so shows the first retransmission, sent before it, lost again.
+TEST_F(Rack, RFC8985_6_2_min_RTT_includes_the_handshake_so_a_quick_SACK_of_a_retransmission_counts) {
+  config.initial_window_segments = 8;
+  wire::TcpOptions peer;
+  peer.sack_permitted = true;
+  open_active();
+  expect_tx({.flags = SYN, .seq = L});
+  advance(2ms);
+  inject({.flags = SYN | ACK, .seq = R, .ack = L + 1, .window = 65535, .options = peer});
+  expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 1});
+  send(std::string(28 * kMss, 'x'));
+  ASSERT_EQ(sent().size(), 8u);  // 0..7
+  advance(20ms);
+  ack(seg(1));  // a 20 ms data sample; more new data goes out
+  sent();
+  advance(1ms);
+  ack(seg(1), {{2, 3}, {4, 8}});  // 1 and 3 lost (DupThresh segments SACKed above each)
+  auto resent = sent();  // (PRR lets new data follow)
+  ASSERT_GE(resent.size(), 2u);
+  EXPECT_EQ(resent[0], 1);
+  EXPECT_EQ(resent[1], 3);
+  advance(5ms);
+  ack(seg(1), {{2, 8}});  // 3's retransmission delivered, 1's not
+  auto again = sent();
+  ASSERT_FALSE(again.empty());
+  EXPECT_EQ(again.front(), 1) << "the lost retransmission found without the RTO";
+  EXPECT_EQ(counters.tcp_rto_expirations, 0u);
+}
+
 // §7 with RACK: the last segment is lost, nothing after it can be SACKed; the probe (the
 // last segment again) is acknowledged with everything — the loss repaired without an RTO.
 TEST_F(Rack, RFC8985_7_probe_after_the_last_segments_loss) {
