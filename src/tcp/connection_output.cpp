@@ -268,7 +268,8 @@ void Connection::send_data_segment(SeqNum seq, std::uint32_t len, bool fin, Inst
       // the burst's write, so data samples alone can sit well above the path's round trip;
       // a lone retransmission, answered sooner than that, was then judged an earlier copy's
       // answer (§6.2 step 2) and a lost retransmission behind it waited for the RTO
-      // (bench/loss.sh at 10 %: the SYN,ACK ~10 µs through the TUN).
+      // (bench/loss.sh at 10 %, captured on the TUN: the SYN,ACK answered in 20–30 µs, a
+      // 32-segment burst's first ACK read 70 µs after the burst).
       if (Duration m = rtt_.min_sample(); m > Duration{0}) rack_->seed_min_rtt(m);
     }
     std::uint64_t before = rack_->coalesced();
