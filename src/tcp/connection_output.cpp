@@ -270,7 +270,7 @@ void Connection::send_data_segment(SeqNum seq, std::uint32_t len, bool fin, Inst
       // answer (§6.2 step 2) and a lost retransmission behind it waited for the RTO
       // (bench/loss.sh at 10 %, captured on the TUN: the SYN,ACK answered in 20–30 µs, a
       // 32-segment burst's first ACK read 70 µs after the burst).
-      if (Duration m = rtt_.min_sample(); m > Duration{0}) rack_->seed_min_rtt(m);
+      if (Duration m = rtt_.min_sample(); m > Duration{0}) rack_->lower_min_rtt(m);
     }
     std::uint64_t before = rack_->coalesced();
     rack_->on_send(seq, seq + len + (fin ? 1 : 0), now, retransmission);

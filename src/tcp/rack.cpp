@@ -155,8 +155,9 @@ void Rack::deliver(Record& r, std::span<const std::pair<SeqNum, SeqNum>> sacks, 
     if (min_rtt_ && rtt < *min_rtt_) return;
   } else {
     // §6.2 step 1: RACK.min_RTT from the samples that measure the path (Karn: a segment
-    // sent once). A plain minimum over the connection; Linux keeps a 5-minute windowed one.
-    if (!min_rtt_ || rtt < *min_rtt_) min_rtt_ = rtt;
+    // sent once). A plain minimum over the connection, the handshake's timed sample included
+    // (send_data_segment()); Linux keeps a 5-minute windowed one.
+    lower_min_rtt(rtt);
     // §6.2 step 3: "If Segment.end_seq < RACK.fack ... and it was not retransmitted":
     // delivered out of order, reordering seen.
     if (scan.fack_before && r.end < *scan.fack_before) reordering_seen_ = true;

@@ -115,8 +115,9 @@ class Rack {
   std::uint32_t reo_wnd_mult() const { return reo_wnd_mult_; }
   std::optional<Duration> rtt() const { return xmit_ts_ ? std::optional(rtt_) : std::nullopt; }
   std::optional<Duration> min_rtt() const { return min_rtt_; }
-  // A round trip measured outside the records (the handshake's): RACK.min_RTT is at most it.
-  void seed_min_rtt(Duration rtt) {
+  // A round trip measured (here, or outside the records: the handshake's): RACK.min_RTT is at
+  // most it.
+  void lower_min_rtt(Duration rtt) {
     if (!min_rtt_ || rtt < *min_rtt_) min_rtt_ = rtt;
   }
   std::size_t records() const { return records_.size(); }

@@ -334,13 +334,14 @@ void Harness::establish_active(Loc loc) {
   expect_state(State::Established);
 }
 
-void Harness::establish_sack(Loc loc) {
+void Harness::establish_sack(Duration handshake_rtt, Loc loc) {
   auto trace = at(loc);
   wire::TcpOptions peer;
   peer.sack_permitted = true;
   open_active();
   expect_tx({.flags = SYN, .seq = L});
   expect_transition(State::Closed, State::SynSent);
+  advance(handshake_rtt);
   inject({.flags = SYN | ACK, .seq = R, .ack = L + 1, .window = 65535, .options = peer});
   expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 1});
   expect_transition(State::SynSent, State::Established);

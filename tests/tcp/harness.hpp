@@ -192,8 +192,9 @@ class Harness : public ::testing::Test {
   // --- scripted setups; each one asserts its own segments and leaves nothing unchecked ---
   // CLOSED -> SYN-SENT -> ESTABLISHED (peer sends no options, window `defaults.window`).
   void establish_active(Loc loc = Loc());
-  // The same, with the peer's SYN,ACK permitting SACK (RFC 2018 §2).
-  void establish_sack(Loc loc = Loc());
+  // The same, with the peer's SYN,ACK permitting SACK (RFC 2018 §2), `handshake_rtt` after
+  // the SYN (the handshake's RTT sample).
+  void establish_sack(Duration handshake_rtt = Duration{0}, Loc loc = Loc());
   // CLOSED -> LISTEN -> SYN-RECEIVED -> ESTABLISHED.
   void establish_passive(Loc loc = Loc());
   // ESTABLISHED, then CLOSE: FIN-WAIT-1 with our FIN (seq L+1) unacknowledged.

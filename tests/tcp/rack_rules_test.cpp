@@ -69,13 +69,7 @@ TEST_F(Rack, RFC8985_6_2_a_segment_lost_inside_one_burst_is_found_by_the_burst) 
   config.gso_max_bytes = 65000;
   config.no_delay = true;
   config.initial_window_segments = 10;
-  wire::TcpOptions peer;
-  peer.sack_permitted = true;
-  open_active();
-  expect_tx({.flags = SYN, .seq = L});
-  advance(20ms);
-  inject({.flags = SYN | ACK, .seq = R, .ack = L + 1, .window = 65535, .options = peer});
-  expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 1});
+  establish_sack(20ms);
   send(std::string(kMss, 'x'));  // segment 0 alone: RACK.min_RTT and SRTT 20 ms
   EXPECT_EQ(sent(), (std::vector<int>{0}));
   advance(20ms);
@@ -146,15 +140,10 @@ TEST_F(Rack, RFC8985_6_2_lost_retransmission_detected_and_resent) {
 // the first data 20 ms (data waits in queues a lone SYN does not). Two holes are sent again;
 // the second retransmission is SACKed 5 ms later — sooner than any data sample, later than
 // the handshake — and so shows the first retransmission, sent before it, lost again.
-TEST_F(Rack, RFC8985_6_2_min_RTT_includes_the_handshake_so_a_quick_SACK_of_a_retransmission_counts) {
+TEST_F(Rack,
+       RFC8985_6_2_min_RTT_includes_the_handshake_so_a_quick_SACK_of_a_retransmission_counts) {
   config.initial_window_segments = 8;
-  wire::TcpOptions peer;
-  peer.sack_permitted = true;
-  open_active();
-  expect_tx({.flags = SYN, .seq = L});
-  advance(2ms);
-  inject({.flags = SYN | ACK, .seq = R, .ack = L + 1, .window = 65535, .options = peer});
-  expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 1});
+  establish_sack(2ms);
   send(std::string(28 * kMss, 'x'));
   ASSERT_EQ(sent().size(), 8u);  // 0..7
   advance(20ms);
@@ -162,7 +151,7 @@ TEST_F(Rack, RFC8985_6_2_min_RTT_includes_the_handshake_so_a_quick_SACK_of_a_ret
   sent();
   advance(1ms);
   ack(seg(1), {{2, 3}, {4, 8}});  // 1 and 3 lost (DupThresh segments SACKed above each)
-  auto resent = sent();  // (PRR lets new data follow)
+  auto resent = sent();           // (PRR lets new data follow)
   ASSERT_GE(resent.size(), 2u);
   EXPECT_EQ(resent[0], 1);
   EXPECT_EQ(resent[1], 3);
