@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 // Segmentation offload (TcpConfig::gso_max_bytes): new data leaves in bursts of whole
-// segments marked with the size the link cuts them to; retransmissions stay one segment.
+// segments marked with the size the link cuts them to; retransmissions stay one segment; a
+// segment the link loses from inside a burst is found by the burst's own later segments.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "synack/stack.hpp"
@@ -33,6 +35,28 @@ std::vector<Sent> drain(Stack& from) {
 
 void deliver(const std::vector<Sent>& packets, Stack& to, Instant now) {
   for (const auto& p : packets) to.receive_packet(p.bytes, now);
+}
+
+// What a link with segmentation offload puts on the wire for one packet: gso_size pieces of
+// its payload, each with the headers (sequence number moved on, PSH and FIN on the last piece
+// only, as Linux's GSO does), checksums computed.
+std::vector<std::vector<std::byte>> cut(const Sent& p) {
+  if (p.gso_size == 0) return {p.bytes};
+  auto parsed = wire::parse_tcp_packet(p.bytes);
+  EXPECT_TRUE(parsed);
+  if (!parsed) return {};
+  std::vector<std::vector<std::byte>> pieces;
+  const std::size_t n = parsed->payload.size();
+  for (std::size_t off = 0; off < n; off += p.gso_size) {
+    const std::size_t len = std::min<std::size_t>(p.gso_size, n - off);
+    wire::TcpHeader tcp = parsed->tcp;
+    tcp.seq += static_cast<std::uint32_t>(off);
+    if (off + len < n)
+      tcp.flags &= static_cast<std::uint8_t>(~(wire::tcp_flag::PSH | wire::tcp_flag::FIN));
+    pieces.emplace_back();
+    wire::build_tcp_packet(parsed->ip, tcp, parsed->payload.subspan(off, len), pieces.back());
+  }
+  return pieces;
 }
 
 TEST(Gso, NewDataGoesInBurstsOfWholeSegmentsAndArrivesIntact) {
@@ -114,6 +138,55 @@ TEST(Gso, RetransmissionsAreSingleSegments) {
     ASSERT_TRUE(parsed);
     EXPECT_LE(parsed->payload.size(), 1000u);
   }
+}
+
+// RFC 8985 §6.2 (RACK_sent_after breaks a tie of send times by sequence): one burst of eight
+// segments, the link loses the third. The five after it are SACKed; they left with it, in the
+// same packet, and later in sequence: the third is lost, and is sent again on the ACKs — not
+// after the tail loss probe and the RTO, as when the burst's pieces counted as sent together
+// (bench/loss.sh at the end of transfers, 2026-12-05).
+TEST(Gso, ASegmentLostInsideTheLastBurstIsRepairedWithoutProbeOrTimeout) {
+  StackConfig a_config;
+  a_config.tcp.mss = 1000;
+  a_config.tcp.gso_max_bytes = 8000;
+  Stack a(a_config, {kA}), b(StackConfig{}, {kB});
+  auto listener = b.listen({kB, 80}, at_ms(0));
+  auto conn = a.connect({kB, 80}, at_ms(0));
+  ASSERT_TRUE(listener && conn);
+  for (int i = 0; i < 3; ++i) {
+    deliver(drain(a), b, at_ms(1));
+    deliver(drain(b), a, at_ms(1));
+  }
+  auto server = b.accept(*listener);
+  ASSERT_TRUE(server);
+  std::vector<std::byte> data(8 * (1000 - 12));
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<std::byte>(i % 251);
+  ASSERT_EQ(*a.send(*conn, data, at_ms(2)), data.size());
+  auto sent = drain(a);
+  ASSERT_EQ(sent.size(), 1u);
+  auto pieces = cut(sent[0]);
+  ASSERT_EQ(pieces.size(), 8u) << "one packet, eight segments on the wire";
+  pieces.erase(pieces.begin() + 2);  // the link loses the third
+  for (const auto& piece : pieces) b.receive_packet(piece, at_ms(3));
+  // From here the link loses nothing; every millisecond both sides read and send.
+  std::vector<std::byte> received, chunk(65536);
+  for (int ms = 4; ms < 150 && received.size() < data.size(); ++ms) {
+    a.on_timer(at_ms(ms));
+    b.on_timer(at_ms(ms));
+    for (const auto& p : drain(a))
+      for (const auto& piece : cut(p)) b.receive_packet(piece, at_ms(ms));
+    deliver(drain(b), a, at_ms(ms));
+    while (auto n = b.receive(*server, chunk, at_ms(ms))) {
+      if (*n == 0) break;
+      received.insert(received.end(), chunk.begin(),
+                      chunk.begin() + static_cast<std::ptrdiff_t>(*n));
+    }
+  }
+  ASSERT_EQ(received.size(), data.size()) << "delivered within 150 ms, well before the RTO";
+  EXPECT_TRUE(received == data);
+  EXPECT_EQ(a.counters().tcp_rto_expirations, 0u);
+  EXPECT_EQ(a.counters().tcp_loss_probes, 0u);
+  EXPECT_EQ(a.counters().tcp_fast_retransmits, 1u);
 }
 
 }  // namespace gso_test
