@@ -59,21 +59,31 @@ std::vector<std::vector<std::byte>> cut(const Sent& p) {
   return pieces;
 }
 
-TEST(Gso, NewDataGoesInBurstsOfWholeSegmentsAndArrivesIntact) {
-  StackConfig a_config;
-  a_config.tcp.mss = 1000;
-  a_config.tcp.gso_max_bytes = 4500;  // bursts of 4 segments
-  StackConfig b_config;
-  b_config.tcp.mss = 1000;
-  Stack a(a_config, {kA}), b(b_config, {kB});
-  auto listener = b.listen({kB, 80}, at_ms(0));
-  ASSERT_TRUE(listener);
-  auto conn = a.connect({kB, 80}, at_ms(0));
-  ASSERT_TRUE(conn);
+// A sender with a 1,000-byte MSS whose bursts hold up to `gso_max_bytes`.
+StackConfig sender(std::uint32_t gso_max_bytes) {
+  StackConfig config;
+  config.tcp.mss = 1000;
+  config.tcp.gso_max_bytes = gso_max_bytes;
+  return config;
+}
+
+// a connects to b: SYN, SYN,ACK and ACK delivered at 1 ms.
+void handshake(Stack& a, Stack& b) {
   for (int i = 0; i < 3; ++i) {
     deliver(drain(a), b, at_ms(1));
     deliver(drain(b), a, at_ms(1));
   }
+}
+
+TEST(Gso, NewDataGoesInBurstsOfWholeSegmentsAndArrivesIntact) {
+  StackConfig b_config;
+  b_config.tcp.mss = 1000;
+  Stack a(sender(4500), {kA}), b(b_config, {kB});  // bursts of 4 segments
+  auto listener = b.listen({kB, 80}, at_ms(0));
+  ASSERT_TRUE(listener);
+  auto conn = a.connect({kB, 80}, at_ms(0));
+  ASSERT_TRUE(conn);
+  handshake(a, b);
   ASSERT_EQ(a.state(*conn), State::Established);
   auto server = b.accept(*listener);
   ASSERT_TRUE(server);
@@ -114,17 +124,11 @@ TEST(Gso, NewDataGoesInBurstsOfWholeSegmentsAndArrivesIntact) {
 }
 
 TEST(Gso, RetransmissionsAreSingleSegments) {
-  StackConfig a_config;
-  a_config.tcp.mss = 1000;
-  a_config.tcp.gso_max_bytes = 8000;
-  Stack a(a_config, {kA}), b(StackConfig{}, {kB});
+  Stack a(sender(8000), {kA}), b(StackConfig{}, {kB});
   auto listener = b.listen({kB, 80}, at_ms(0));
   auto conn = a.connect({kB, 80}, at_ms(0));
   ASSERT_TRUE(listener && conn);
-  for (int i = 0; i < 3; ++i) {
-    deliver(drain(a), b, at_ms(1));
-    deliver(drain(b), a, at_ms(1));
-  }
+  handshake(a, b);
   std::vector<std::byte> data(6000, std::byte{7});
   ASSERT_TRUE(a.send(*conn, data, at_ms(2)));
   auto lost = drain(a);  // dropped
@@ -146,17 +150,11 @@ TEST(Gso, RetransmissionsAreSingleSegments) {
 // after the tail loss probe and the RTO, as when the burst's pieces counted as sent together
 // (bench/loss.sh at the end of transfers, 2026-12-05).
 TEST(Gso, ASegmentLostInsideTheLastBurstIsRepairedWithoutProbeOrTimeout) {
-  StackConfig a_config;
-  a_config.tcp.mss = 1000;
-  a_config.tcp.gso_max_bytes = 8000;
-  Stack a(a_config, {kA}), b(StackConfig{}, {kB});
+  Stack a(sender(8000), {kA}), b(StackConfig{}, {kB});
   auto listener = b.listen({kB, 80}, at_ms(0));
   auto conn = a.connect({kB, 80}, at_ms(0));
   ASSERT_TRUE(listener && conn);
-  for (int i = 0; i < 3; ++i) {
-    deliver(drain(a), b, at_ms(1));
-    deliver(drain(b), a, at_ms(1));
-  }
+  handshake(a, b);
   auto server = b.accept(*listener);
   ASSERT_TRUE(server);
   std::vector<std::byte> data(8 * (1000 - 12));
