@@ -85,6 +85,7 @@ case " ${SYNACK_FLAGS:-} " in
 esac
 rev=${SYNACK_REV:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src include 2>/dev/null || echo ' + uncommitted changes')}
 command_line="TUN_OFFLOAD=$TUN_OFFLOAD SYNACK_FLAGS=\"${SYNACK_FLAGS:-}\" CONTENDERS=\"$CONTENDERS\" LOSSES=\"$LOSSES\" SIZES=\"$SIZES\" RUNS=$RUNS LOW_RUNS=$LOW_RUNS LOW_MAX_LOSS=$LOW_MAX_LOSS RUN_TIMEOUT=$RUN_TIMEOUT BIG_MAX_LOSS=$BIG_MAX_LOSS SIM=$SIM bench/loss.sh"
+case $LOW_MAX_LOSS$LOW_RUNS in '' | *[!0-9]*) echo "bench/loss.sh: LOW_MAX_LOSS and LOW_RUNS are whole numbers" >&2; exit 1 ;; esac
 for p in $LOSSES; do
   case $p in '' | *[!0-9]*) echo "bench/loss.sh: LOSSES are whole percents" >&2; exit 1 ;; esac
 done
