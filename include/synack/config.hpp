@@ -114,6 +114,15 @@ struct TcpConfig {
   // RFC 6928 initial window in segments.
   std::uint32_t initial_window_segments = 10;
   CongestionAlgorithm congestion = CongestionAlgorithm::Cubic;
+  // RFC 5681 §3.1 slow start with RFC 3465 byte counting: each ACK grows cwnd by the bytes it
+  // acknowledges, at most this many SMSS (RFC 3465 §2.2's limit L, which it sets at 2 SMSS).
+  // 0, the default, follows Linux (tcp_slow_start) instead: no limit below ssthresh, and what
+  // an ACK acknowledges past it counts for congestion avoidance. Receivers that coalesce —
+  // Linux's GRO, this stack's batch_output — send one ACK per burst of up to 44 segments, and
+  // with L = 2 the window then grew by 2 segments where 44 were delivered: a 4 MiB transfer
+  // over a 10 ms path took 0.425 s of slow start in the simulator, 0.205 s without the limit.
+  // (Byte counting keeps a receiver that splits its ACKs from growing the window faster.)
+  std::uint32_t slow_start_ack_limit = 0;
   // RFC 8985 RACK (default) or RFC 6675 DupThresh-only loss detection with SACK.
   LossDetection loss_detection = LossDetection::Rack;
   // RFC 9293 §3.8.4 keepalive: off by default; idle, interval, probes.

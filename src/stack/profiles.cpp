@@ -51,7 +51,8 @@ StackConfig linux() {
   t.zero_window_probe_empty = true;
   t.psh_every_segment = true;
   t.nagle_minshall = true;
-  t.dsack = true;  // net.ipv4.tcp_dsack
+  t.slow_start_ack_limit = 0;  // tcp_slow_start: every byte an ACK acknowledges
+  t.dsack = true;              // net.ipv4.tcp_dsack
   t.sack_fin = true;
   return c;
 }

@@ -38,7 +38,8 @@ Connection::Connection(SharedTcpConfig config, ConnectionContext context, wire::
       rcv_buf_(config_->receive_buffer, config_->max_reassembly_ranges,
                (1u << our_shift(*config_)) - 1),
       rtt_(config_->rto_initial, config_->rto_min, config_->rto_max, config_->rto_min_in_variance),
-      cc_(config_->congestion, config_->mss, config_->initial_window_segments) {
+      cc_(config_->congestion, config_->mss, config_->initial_window_segments,
+          config_->slow_start_ack_limit) {
   rcv_wscale_ = our_shift(*config_);
   snd_buf_.set_budget(context.memory);
   rcv_buf_.set_budget(context.memory);
@@ -100,7 +101,8 @@ void Connection::set_keepalive(bool on, Duration idle, Duration interval, std::u
 }
 
 void Connection::set_congestion(CongestionAlgorithm a) {
-  cc_ = AnyCongestionControl(a, effective_mss(), config_->initial_window_segments);
+  cc_ = AnyCongestionControl(a, effective_mss(), config_->initial_window_segments,
+                             config_->slow_start_ack_limit);
   rate_ = cc_.uses_rate_samples() ? std::make_unique<RateState>() : nullptr;
   config_.edit().congestion = a;
 }

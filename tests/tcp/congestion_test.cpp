@@ -53,6 +53,48 @@ TEST(NewReno, RFC5681_slow_start_doubles_and_congestion_avoidance_adds_one_SMSS_
 // RTT by RTT — concave up to W_max at t = K, convex beyond — whatever the segment size. Many
 // RTTs at a large window make each ACK's share of the growth a fraction of a byte: it must
 // be accumulated, not truncated away.
+// Stretch ACKs (a receiver that coalesces, as Linux's GRO or batch_output): one ACK for 10
+// segments. RFC 3465 §2.2 with L = 2 grows the window by 2 SMSS for it; Linux's
+// tcp_slow_start (TcpConfig::slow_start_ack_limit 0, the default) by all 10.
+TEST(NewReno, RFC3465_2_2_slow_start_limit_L_bounds_a_stretch_ACKs_growth) {
+  const std::uint32_t mss = 1000;
+  NewReno limited(mss, 10);
+  limited.set_slow_start_limit(2);
+  limited.on_ack(10 * mss, kT0, 10ms);
+  EXPECT_EQ(limited.cwnd(), 12 * mss);
+  NewReno linux_like(mss, 10);
+  linux_like.set_slow_start_limit(0);
+  linux_like.on_ack(10 * mss, kT0, 10ms);
+  EXPECT_EQ(linux_like.cwnd(), 20 * mss);
+  EXPECT_EQ(TcpConfig{}.slow_start_ack_limit, 0u) << "the default follows Linux";
+}
+
+// Follows Linux (tcp_slow_start): the growth stops at ssthresh and what the ACK acknowledged
+// past it counts for congestion avoidance (RFC 5681 §3.1: slow start while cwnd < ssthresh).
+TEST(NewReno, slow_start_without_a_limit_stops_at_ssthresh_and_passes_the_rest_on) {
+  const std::uint32_t mss = 1000;
+  NewReno cc(mss, 10);
+  cc.set_slow_start_limit(0);
+  cc.on_ack(30 * mss, kT0, 10ms);  // 40 segments, no ssthresh yet: all of it
+  EXPECT_EQ(cc.cwnd(), 40 * mss);
+  cc.on_congestion_event(40 * mss, kT0);  // ssthresh = cwnd = 20 segments
+  cc.on_rto(20 * mss, kT0);               // ssthresh 10, cwnd 1
+  ASSERT_EQ(cc.ssthresh(), 10 * mss);
+  ASSERT_EQ(cc.cwnd(), 1 * mss);
+  // 40 segments acknowledged at once: 9 of them take cwnd to ssthresh, the other 31 are
+  // congestion avoidance's (eq. 3 with byte counting: one SMSS per ACK that completes a
+  // cwnd's worth; 21 segments' worth stay counted).
+  cc.on_ack(40 * mss, kT0 + 10ms, 10ms);
+  EXPECT_EQ(cc.cwnd(), 11 * mss);
+  cc.on_ack(1 * mss, kT0 + 20ms, 10ms);
+  EXPECT_EQ(cc.cwnd(), 12 * mss) << "the 31 carried over: 22 counted >= 11";
+  NewReno without_carry(mss, 10);
+  without_carry.set_slow_start_limit(0);
+  without_carry.on_congestion_event(20 * mss, kT0);  // ssthresh = cwnd = 10 segments
+  without_carry.on_ack(1 * mss, kT0 + 10ms, 10ms);
+  EXPECT_EQ(without_carry.cwnd(), 10 * mss) << "one segment of ten: no growth yet";
+}
+
 TEST(Cubic, RFC9438_window_follows_W_cubic_over_many_RTTs_at_a_large_window) {
   const std::uint32_t mss = 100;
   const Duration rtt = 100ms;

@@ -20,10 +20,12 @@ namespace {
 class Spurious : public Harness {
  protected:
   // Timeouts are scripted: the tail loss probe (on by default, RFC 8985 §7), which would go
-  // before them, is off (tail_loss_probe_test.cpp tests it).
+  // before them, is off (tail_loss_probe_test.cpp tests it). Slow start grows by RFC 3465's
+  // L = 2 SMSS per ACK, so that the windows below are the RFCs' own.
   Spurious() {
     config.frto = true;
     config.tail_loss_probe = false;
+    config.slow_start_ack_limit = 2;
   }
   // The harness's peer sends no MSS option: 536, less 12 with timestamps (RFC 7323 §3.2).
   std::uint32_t mss = 536;

@@ -15,8 +15,11 @@ namespace synack::tcp {
 class AnyCongestionControl {
  public:
   AnyCongestionControl(CongestionAlgorithm algorithm, std::uint32_t mss,
-                       std::uint32_t initial_window_segments)
-      : impl_(make(algorithm, mss, initial_window_segments)) {}
+                       std::uint32_t initial_window_segments,
+                       std::uint32_t slow_start_limit = TcpConfig{}.slow_start_ack_limit)
+      : impl_(make(algorithm, mss, initial_window_segments)) {
+    get().set_slow_start_limit(slow_start_limit);
+  }
 
   // The interface, forwarded, so the connection writes cc_.cwnd() whatever the algorithm.
   CongestionAlgorithm algorithm() const { return get().algorithm(); }

@@ -51,12 +51,25 @@ class CongestionControl {
     cwnd_ = std::max(iw, mss_);
   }
 
+  // Slow start's growth per ACK, in SMSS (TcpConfig::slow_start_ack_limit); 0: no limit.
+  void set_slow_start_limit(std::uint32_t segments) {
+    slow_start_limit_ = static_cast<std::uint16_t>(std::min<std::uint32_t>(segments, 0xffff));
+  }
+
   // `acked` bytes of new data were acknowledged outside fast recovery.
   void on_ack(std::uint32_t acked, Instant now, std::optional<Duration> rtt) {
     if (cwnd_ < ssthresh_) {
-      // RFC 5681 §3.1 slow start, with RFC 3465 byte counting limited to L = 2 SMSS.
-      cwnd_ += std::min(acked, 2 * mss_);
-      return;
+      if (slow_start_limit_ > 0) {
+        // RFC 5681 §3.1 slow start, with RFC 3465 §2.2 byte counting limited to L SMSS.
+        cwnd_ += std::min(acked, std::uint32_t{slow_start_limit_} * mss_);
+        return;
+      }
+      // Follows Linux (tcp_slow_start): every byte acknowledged, up to ssthresh; the rest
+      // of the ACK counts for congestion avoidance (TcpConfig::slow_start_ack_limit).
+      const std::uint32_t grow = std::min(acked, ssthresh_ - cwnd_);
+      cwnd_ += grow;
+      acked -= grow;
+      if (acked == 0) return;
     }
     congestion_avoidance(acked, now, rtt);
   }
@@ -106,7 +119,8 @@ class CongestionControl {
 
  protected:
   CongestionControl(std::uint32_t mss, std::uint32_t initial_window_segments)
-      : initial_segments_(initial_window_segments) {
+      : initial_segments_(
+            static_cast<std::uint16_t>(std::min<std::uint32_t>(initial_window_segments, 0xffff))) {
     set_mss(mss);
   }
   CongestionControl(const CongestionControl&) = default;
@@ -123,7 +137,9 @@ class CongestionControl {
   virtual void restore_model(const CongestionPrior&) {}
 
   std::uint32_t mss_ = 1;
-  std::uint32_t initial_segments_;
+  // Both small counts of segments, kept in 16 bits each (a connection's size: bench/).
+  std::uint16_t initial_segments_;
+  std::uint16_t slow_start_limit_ = TcpConfig{}.slow_start_ack_limit;
   std::uint32_t cwnd_ = 0;
   std::uint32_t ssthresh_ = 0x7fffffff;  // RFC 5681 §3.1: arbitrarily high initially
 };
