@@ -134,6 +134,10 @@ void register_bulk(CLI::App* sim) {
     std::string loss_detection = "rack";
     bool tlp = TcpConfig{}.tail_loss_probe;
     bool dsack = false;
+    bool frto = false;
+    std::string profile = "rfc";
+    std::uint32_t gso = 0;
+    bool gro = false;
     bool json = false;
     std::string pcap;
     std::uint32_t rcvbuf = 256 * 1024, sndbuf = 256 * 1024;
@@ -163,6 +167,17 @@ void register_bulk(CLI::App* sim) {
   cmd->add_flag("--tail-loss-probe,!--no-tail-loss-probe", a->tlp,
                 "RFC 8985 §7 tail loss probe on both ends (on by default as in TcpConfig)");
   cmd->add_flag("--dsack", a->dsack, "RFC 2883 D-SACK reports from both receivers");
+  cmd->add_flag("--frto", a->frto, "RFC 5682 F-RTO after a timeout, on both ends");
+  cmd->add_option("--profile", a->profile, "both ends' TCP choices: rfc (default) or linux")
+      ->check(CLI::IsMember({"rfc", "linux"}));
+  cmd->add_option("--gso", a->gso,
+                  "segmentation offload: send bursts of up to BYTES, cut into MSS-sized packets "
+                  "by each end's device (at most 65000; default 0, off)")
+      ->transform(CLI::AsSizeValue(false))
+      ->check(CLI::Range(0u, 65000u));
+  cmd->add_flag("--gro", a->gro,
+                "receive coalescing: the segments of a flow that arrive together reach the "
+                "stack as one packet, as Linux's GRO");
   cmd->add_option("--rcvbuf", a->rcvbuf, "receive buffer bytes per connection (e.g. 256k)")
       ->transform(CLI::AsSizeValue(false));
   cmd->add_option("--sndbuf", a->sndbuf, "send buffer bytes per connection (e.g. 256k)")
@@ -185,6 +200,10 @@ void register_bulk(CLI::App* sim) {
         a->loss_detection == "dupthresh" ? LossDetection::DupThresh : LossDetection::Rack;
     o.tail_loss_probe = a->tlp;
     o.dsack = a->dsack;
+    o.frto = a->frto;
+    o.profile[0] = o.profile[1] = a->profile;
+    o.gso_max_bytes = a->gso;
+    o.coalesce = a->gro;
     o.receive_buffer = a->rcvbuf;
     o.send_buffer = a->sndbuf;
     o.pcap = a->pcap;
@@ -209,6 +228,10 @@ void register_bulk(CLI::App* sim) {
                   static_cast<unsigned long long>(r.sack_recovered_bytes));
       std::printf("corrupt packets      %llu dropped by checksum\n",
                   static_cast<unsigned long long>(r.corrupted_dropped));
+      if (o.gso_max_bytes > 0 || o.coalesce)
+        std::printf("offloads             %llu bursts cut into packets, %llu segments coalesced\n",
+                    static_cast<unsigned long long>(r.bursts_cut),
+                    static_cast<unsigned long long>(r.segments_coalesced));
       std::printf("virtual duration     %.3f s (until both ends CLOSED: %.3f s)\n", secs,
                   std::chrono::duration<double>(r.total_time).count());
       std::printf("goodput              %.2f Mbit/s\n", r.goodput_bps / 1e6);

@@ -12,6 +12,7 @@
 
 #include "sim/path_model.hpp"
 #include "sim/sim_pair.hpp"
+#include "synack/profiles.hpp"
 
 namespace synack::sim {
 using namespace synack::observe;
@@ -119,7 +120,12 @@ BulkResult run_bulk(const BulkOptions& o) {
   sim.record_ladder = false;
   if (!o.pcap.empty()) sim.pcap = o.pcap;
   sim.extra_trace = o.trace;
-  for (StackConfig* c : {&sim.client_config, &sim.server_config}) {
+  for (int side = 0; side < 2; ++side) {
+    StackConfig* c = side == 0 ? &sim.client_config : &sim.server_config;
+    if (auto base = profiles::by_name(o.profile[side])) *c = *base;
+    sim.offload[side] =
+        OffloadOptions{.segmentation = o.gso_max_bytes > 0, .coalescing = o.coalesce};
+    c->tcp.gso_max_bytes = o.gso_max_bytes;
     c->tcp.send_buffer = o.send_buffer;
     c->tcp.receive_buffer = o.receive_buffer;
     c->tcp.mss = o.mss;
@@ -129,7 +135,8 @@ BulkResult run_bulk(const BulkOptions& o) {
     c->tcp.congestion = o.congestion;
     c->tcp.loss_detection = o.loss_detection;
     c->tcp.tail_loss_probe = o.tail_loss_probe;
-    c->tcp.dsack = o.dsack;
+    c->tcp.dsack = c->tcp.dsack || o.dsack;
+    c->tcp.frto = c->tcp.frto || o.frto;
   }
   SimPair pair(sim);
   BulkResult result;
@@ -286,6 +293,10 @@ BulkResult run_bulk(const BulkOptions& o) {
     result.sack_recovered_bytes += c.tcp_sack_recovered_bytes;
     result.corrupted_dropped +=
         c.drop_parse_tcp_checksum + c.drop_malformed - c.drop_parse_tcp_checksum;
+    if (const OffloadHost* device = pair.device(side)) {
+      result.bursts_cut += device->bursts_cut();
+      result.segments_coalesced += device->coalesced().merged;
+    }
     result.final_state[side] = State::Closed;
     for (const auto& info : pair.stack(side).connections())
       result.final_state[side] = info.status.state;
@@ -329,6 +340,8 @@ std::string bulk_json(const BulkOptions& o, const BulkResult& r) {
   j["sack_recovered_bytes"] = r.sack_recovered_bytes;
   j["corrupted_dropped"] = r.corrupted_dropped;
   j["packets"] = r.packets;
+  j["bursts_cut"] = r.bursts_cut;
+  j["segments_coalesced"] = r.segments_coalesced;
   j["virtual_seconds"] = rounded(seconds(r.transfer_time), 1e6);
   j["goodput_mbit"] = rounded(r.goodput_bps / 1e6, 1e3);
   j["final_states"] = {std::string(to_string(r.final_state[0])),

@@ -27,6 +27,15 @@ struct BulkOptions {
   LossDetection loss_detection = LossDetection::Rack;  // TcpConfig::loss_detection
   bool tail_loss_probe = TcpConfig{}.tail_loss_probe;  // TcpConfig::tail_loss_probe, its default
   bool dsack = false;                                  // TcpConfig::dsack (RFC 2883)
+  bool frto = false;                                   // TcpConfig::frto (RFC 5682)
+  // Each end's TCP choices start from this profile (synack::profiles: "rfc" or "linux");
+  // the options here then set what they name (dsack and frto only turn a feature on).
+  std::string profile[2] = {"rfc", "rfc"};
+  // Segmentation offload: each stack sends bursts of up to this many bytes
+  // (TcpConfig::gso_max_bytes), which its device cuts into MSS-sized packets (sim/offload_host).
+  std::uint32_t gso_max_bytes = 0;
+  // Receive coalescing: what reaches a stack in one batch is coalesced first, as Linux's GRO.
+  bool coalesce = false;
   std::uint32_t send_buffer = 256 * 1024;
   std::uint32_t receive_buffer = 256 * 1024;
   std::uint16_t mss = 1460;
@@ -70,8 +79,10 @@ struct BulkResult {
   std::uint64_t sack_recovered_bytes = 0;
   std::uint64_t corrupted_dropped = 0;  // segments the receivers' checksum caught
   std::uint64_t packets = 0;
-  Duration transfer_time{0};  // first SYN to the last byte read
-  Duration total_time{0};     // until both ends are CLOSED
+  std::uint64_t bursts_cut = 0;          // bursts the devices cut into packets (gso_max_bytes)
+  std::uint64_t segments_coalesced = 0;  // segments the devices joined onto others (coalesce)
+  Duration transfer_time{0};             // first SYN to the last byte read
+  Duration total_time{0};                // until both ends are CLOSED
   double goodput_bps = 0;
   std::uint64_t hash = 0;  // FNV-1a of the forward stream
   State final_state[2] = {State::Closed, State::Closed};

@@ -76,6 +76,18 @@ BulkOptions chaos_options(std::uint64_t seed) {
       o.link = worse;  // client -> server (set_default_link; the reverse keeps the milder one)
     }
   }
+  // Drawn last, so that the dimensions above keep each seed's values from before these
+  // existed. TCP choices users make: BBR next to CUBIC and NewReno, RFC 6675 loss detection
+  // instead of RACK, D-SACK, F-RTO, no tail loss probe, Linux's profile at either end; and the
+  // packet shapes of a real device: bursts cut by segmentation offload, receive coalescing.
+  if (r.next_u64() % 4 == 0) o.congestion = CongestionAlgorithm::Bbr;
+  if (r.next_u64() % 8 == 0) o.loss_detection = LossDetection::DupThresh;
+  o.dsack = r.next_u64() % 2 == 0;
+  o.frto = r.next_u64() % 4 == 0;
+  if (r.next_u64() % 8 == 0) o.tail_loss_probe = false;
+  for (auto& profile : o.profile) profile = r.next_u64() % 4 == 0 ? "linux" : "rfc";
+  if (r.next_u64() % 4 == 0) o.gso_max_bytes = 65000;
+  o.coalesce = r.next_u64() % 4 == 0;
   o.limit = 6 * 3600s;
   // Every seed has a time budget from its path (sim/path_model.hpp) and a real-time watchdog.
   o.budget_factor = kChaosBudgetFactor;
@@ -84,19 +96,21 @@ BulkOptions chaos_options(std::uint64_t seed) {
 }
 
 std::string describe_chaos(const BulkOptions& o) {
-  char buf[600];
+  char buf[800];
   std::snprintf(
       buf, sizeof buf,
       "seed %llu: %llu+%llu bytes, loss %.3f reorder %.3f dup %.3f corrupt %.3f, "
       "delay %lld us, rate %llu bit/s, sndbuf %u rcvbuf %u mss %u, read %u every %lld us, "
-      "sack %d ts %d ws %d %s%s",
+      "sack %d ts %d ws %d %s%s, %s dsack %d frto %d tlp %d, profiles %s/%s, gso %u gro %d",
       static_cast<unsigned long long>(o.seed), static_cast<unsigned long long>(o.bytes),
       static_cast<unsigned long long>(o.reverse_bytes), o.link.loss, o.link.reorder,
       o.link.duplicate, o.link.corrupt, static_cast<long long>(o.link.delay.count()),
       static_cast<unsigned long long>(o.link.rate_bps), o.send_buffer, o.receive_buffer, o.mss,
       o.read_chunk, static_cast<long long>(o.read_pause.count()), o.sack, o.timestamps,
-      o.window_scale, o.congestion == CongestionAlgorithm::Cubic ? "cubic" : "newreno",
-      o.reverse_link ? (", reverse loss " + std::to_string(o.reverse_link->loss)).c_str() : "");
+      o.window_scale, congestion_name(o.congestion).data(),
+      o.reverse_link ? (", reverse loss " + std::to_string(o.reverse_link->loss)).c_str() : "",
+      o.loss_detection == LossDetection::Rack ? "rack" : "dupthresh", o.dsack, o.frto,
+      o.tail_loss_probe, o.profile[0].c_str(), o.profile[1].c_str(), o.gso_max_bytes, o.coalesce);
   return buf;
 }
 

@@ -38,7 +38,13 @@ SimPair::SimPair(const SimOptions& options) : net_(options.seed), record_(option
     stacks_[side] = std::make_unique<Stack>(c, std::vector<wire::IpAddress>{addrs[side]});
     recorders_[side] = std::make_unique<Recorder>(*this, side, options.extra_trace);
     stacks_[side]->set_trace(recorders_[side].get());
-    hosts_[side] = net_.add_host(*stacks_[side], {addrs[side]}, names[side]);
+    const OffloadOptions& offload = options.offload[side];
+    NetworkHost* host = stacks_[side].get();
+    if (offload.segmentation || offload.coalescing) {
+      devices_[side] = std::make_unique<OffloadHost>(*stacks_[side], offload);
+      host = devices_[side].get();
+    }
+    hosts_[side] = net_.add_host(*host, {addrs[side]}, names[side]);
     ladder_.names[side] = std::string(names[side]) + " " + addrs[side].to_string();
   }
   net_.set_default_link(options.link);

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "observe/ladder.hpp"
+#include "sim/offload_host.hpp"
 #include "synack/sim_network.hpp"
 #include "synack/stack.hpp"
 
@@ -24,6 +25,9 @@ struct SimOptions {
   StackConfig client_config;
   StackConfig server_config;
   bool record_ladder = true;
+  // The device each stack sits behind (client, server): segmentation of its bursts (with
+  // its config's tcp.gso_max_bytes), coalescing of what it receives in one batch.
+  OffloadOptions offload[2];
   TraceSink* extra_trace = nullptr;  // e.g. a JSON-lines writer
 };
 
@@ -42,6 +46,8 @@ class SimPair {
   Instant now() const { return net_.now(); }
   observe::Ladder& ladder() { return ladder_; }
   wire::IpAddress address(int side) const;
+  // The offload device in front of a stack; null when it has none (SimOptions::offload).
+  const OffloadHost* device(int side) const { return devices_[side].get(); }
 
   // After calling into a stack directly, put what it produced on the wire.
   void flush() { net_.flush_outputs(); }
@@ -61,6 +67,7 @@ class SimPair {
   sim::SimNetwork net_;
   std::unique_ptr<Stack> stacks_[2];
   std::unique_ptr<Recorder> recorders_[2];
+  std::unique_ptr<OffloadHost> devices_[2];  // only where an offload is on
   sim::HostId hosts_[2] = {0, 0};
   observe::Ladder ladder_;
   bool record_;
