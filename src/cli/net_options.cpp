@@ -69,6 +69,10 @@ void add_net_options(CLI::App* cmd, NetOptions& o) {
   cmd->add_option("--cc", o.cc, "congestion control: cubic (default), newreno or bbr")
       ->check(CLI::IsMember({"cubic", "newreno", "reno", "bbr"}))
       ->group(group);
+  cmd->add_option("--slow-start-limit", o.slow_start_limit,
+                  "SEGMENTS: slow start's growth per ACK at most this many segments (RFC 3465's "
+                  "L; 2 is the RFC's); default 0: every segment acknowledged, as Linux")
+      ->group(group);
   cmd->add_option("--profile", o.profile,
                   "TCP choices: rfc (default) or linux (synack::profiles, docs/conformance.md)")
       ->check(CLI::IsMember({"rfc", "linux"}))
@@ -244,6 +248,7 @@ bool NetEnvironment::build_stack(const NetOptions& o, bool intercept, std::strin
   config.tcp.tail_loss_probe = o.tail_loss_probe;
   config.tcp.batch_output = o.batch;
   if (auto cc = congestion_from_name(o.cc)) config.tcp.congestion = *cc;
+  config.tcp.slow_start_ack_limit = o.slow_start_limit;
   config.intercept = intercept;
   if (o.max_memory > 0) config.memory_budget = std::make_shared<MemoryBudget>(o.max_memory);
   if (o.syn_cookies == "always") config.syn_cookies = SynCookieMode::Always;

@@ -56,6 +56,7 @@ struct NetOptions {
   bool tail_loss_probe = true;  // TcpConfig::tail_loss_probe (RFC 8985 §7)
   bool batch = true;            // TcpConfig::batch_output (one ACK per TUN read batch)
   std::string cc;               // TcpConfig::congestion by name; empty: the profile's
+  std::uint32_t slow_start_limit = TcpConfig{}.slow_start_ack_limit;
   std::string profile = "rfc";  // synack::profiles::by_name: "rfc" or "linux"
   unsigned busy_poll_us = 50;   // os::EventLoop::Options::busy_poll (docs/performance.md)
   bool write_thread = false;    // os::EventLoop::Options::write_thread
