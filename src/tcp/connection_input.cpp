@@ -46,8 +46,13 @@ void Connection::on_segment(const Segment& seg, Instant now, SegmentSink& out) {
   // that the peer, in SYN-SENT, discards (§3.10.7.3 "fifth"). The answer is rate-limited as
   // replies to unacceptable segments are (Linux: tcp_check_req's tcp_oow_rate_limited), so
   // that a stream of copies of the SYN cannot draw a SYN,ACK each.
+  // RFC 7323 §4.3 (2): the copy's TSval becomes TS.Recent (SEG.SEQ = IRS <= Last.ACK.sent),
+  // so that the SYN,ACK echoes the SYN it answers. Echoing the first copy's instead gave the
+  // peer an RTT sample as long as its SYN timeouts (soak seed 70292: 2 s on a 32 ms path, an
+  // SRTT of 1.8 s and a first data RTO of 6.8 s).
   if (state_ == State::SynReceived && passive_ && seg.has(SYN) && !seg.has(ACK) && !seg.has(RST) &&
       seg.seq == irs_) {
+    update_ts_recent(seg);
     if (invalid_reply_allowed(now)) send_syn(now, out, true);
     return;
   }
@@ -661,8 +666,17 @@ void Connection::handle_new_ack(const Segment& seg, Instant now, SegmentSink& ou
   if (rto_retransmit_at_ != Instant{}) {
     // Without any sample yet, a round trip is at least the handshake's (never measured when
     // a SYN was retransmitted): the minimum is then unknown and any delay is taken.
-    Duration min_rtt = rtt_.min_sample();
-    if (now - rto_retransmit_at_ >= min_rtt) rtt_.reset_backoff(rto_without_srtt());
+    // RFC 8985's RACK.min_RTT is the least of every ACK's samples; ours here, one timed
+    // segment per flight, is the least of a few, which jitter and the receiver's delayed ACKs
+    // keep above the path's own round trip — and a retransmission that fills a hole is
+    // answered at once, at the path's round trip: it came in just under the estimate, taken
+    // for an earlier copy's ACK every time, and the backoff never went (soak seed 32922, no
+    // timestamps: 46.5 ms after the retransmission against a min_RTT of 46.65 ms on one side,
+    // 56.7 ms on the other; RTOs of 51 s, then 60 s, on a 46 ms path). So the bound is the
+    // minimum less RTTVAR, the spread the samples show, and never below half the minimum.
+    const Duration min_rtt = rtt_.min_sample();
+    const Duration bound = std::max(min_rtt - rtt_.rttvar(), min_rtt / 2);
+    if (now - rto_retransmit_at_ >= bound) rtt_.reset_backoff(rto_without_srtt());
     rto_retransmit_at_ = Instant{};
   }
   std::uint32_t data_acked = 0;

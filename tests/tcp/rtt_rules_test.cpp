@@ -209,6 +209,29 @@ TEST_F(Rtt, RFC6298_Karn_SYN_ACK_resent_for_a_repeated_SYN_gives_no_sample) {
   EXPECT_EQ(conn().status().rto, std::chrono::seconds(1)) << "the initial RTO (§2.1)";
 }
 
+// RFC 7323 §4.3 (2) in SYN-RECEIVED: a repeated SYN (SEG.SEQ = IRS <= Last.ACK.sent) brings a
+// newer TSval, which becomes TS.Recent, so the SYN,ACK resent for it echoes that copy. With
+// the first copy's TSval echoed, the peer measured its whole SYN timeout as the RTT (soak seed
+// 70292: a 2 s sample on a 32 ms path, a first data RTO of 6.8 s).
+TEST_F(Rtt, RFC7323_4_3_SYN_ACK_resent_for_a_repeated_SYN_echoes_that_SYN) {
+  open_passive();
+  wire::TcpOptions syn_ts = ts(1000, 0);
+  inject({.flags = SYN, .seq = R, .window = 65535, .options = syn_ts});
+  auto first = expect_tx({.flags = SYN | ACK, .seq = L, .ack = R + 1});
+  ASSERT_TRUE(first.options.timestamps);
+  EXPECT_EQ(first.options.timestamps->echo, 1000u);
+  advance(std::chrono::seconds(1));
+  inject({.flags = SYN, .seq = R, .window = 65535, .options = ts(2000, 0)});
+  auto again = expect_tx({.flags = SYN | ACK, .seq = L, .ack = R + 1});
+  ASSERT_TRUE(again.options.timestamps);
+  EXPECT_EQ(again.options.timestamps->echo, 2000u) << "the copy it answers, not the first";
+  advance(std::chrono::seconds(1));
+  inject({.flags = SYN, .seq = R, .window = 65535, .options = ts(1500, 0)});
+  auto older = expect_tx({.flags = SYN | ACK, .seq = L, .ack = R + 1});
+  ASSERT_TRUE(older.options.timestamps);
+  EXPECT_EQ(older.options.timestamps->echo, 2000u) << "an older TSval does not go back";
+}
+
 // Off (the linux profile: Linux 6.x keeps its RTO there), the backed-off 2 s stays; and with
 // no SYN timeout there is nothing to re-initialize: the 1 s initial RTO.
 TEST_F(Rtt, RFC6298_5_7_off_or_without_a_syn_timeout_keeps_the_rto) {

@@ -105,8 +105,9 @@ TEST_F(RttSample, RFC6298_3_Karn_SACK_on_an_ACK_covering_a_retransmission_is_no_
 }
 
 // RFC 6298 §5 (note after rule 5.7): the backed-off RTO lasts only until a valid sample. Two
-// RTOs back it off to 800 ms; the ACK of the retransmission, 10 ms after it left (sooner than
-// the 20 ms min_RTT: it answers an earlier copy, RFC 8985 §6.2 step 2), is no sample (Karn)
+// RTOs back it off to 800 ms; the ACK of the retransmission, 5 ms after it left (sooner than
+// half the 20 ms min_RTT: it answers an earlier copy, RFC 8985 §6.2 step 2,
+// connection_input.cpp), is no sample (Karn)
 // and the backoff carries over to the next data; the next once-sent segment's SACK — its
 // predecessor lost again — is a sample, and the RTO is SRTT + 4 RTTVAR again (200 ms,
 // rto_min). Before per-segment sampling, the lost segment's retransmission cancelled the one
@@ -120,7 +121,7 @@ TEST_F(RttSample, RFC6298_5_backoff_collapses_on_the_first_Karn_valid_sample) {
   fire_next_timer();
   EXPECT_EQ(sent(), (std::vector<int>{1}));
   EXPECT_EQ(conn().status().rto, 800ms);
-  advance(10ms);
+  advance(5ms);
   ack(seg(2));  // the retransmission's ACK, too soon to answer it: no sample
   EXPECT_EQ(conn().status().rto, 800ms) << "Karn: the backoff carries over";
   send(text(2 * kSegment));
@@ -136,7 +137,8 @@ TEST_F(RttSample, RFC6298_5_backoff_collapses_on_the_first_Karn_valid_sample) {
 }
 
 // RFC 8985 §6.2 step 2's test of an ACK of a retransmitted segment, applied to the backoff:
-// arriving at least min_RTT (20 ms) after the RTO's retransmission, the ACK is taken to
+// arriving at least min_RTT (20 ms) less RTTVAR (7.5 ms) after the RTO's retransmission (here
+// 13 ms: the samples' minimum runs above the path's own round trip), the ACK is taken to
 // answer it, so the path delivers again and the backed-off RTO (800 ms) returns to SRTT +
 // 4 RTTVAR (200 ms) — still no sample (Karn): SRTT and RTTVAR stay. Without it, on a lossy
 // path without timestamps where every segment after going back N is a retransmission, RTOs
@@ -150,7 +152,8 @@ TEST_F(RttSample, RFC8985_6_2_ACK_a_min_RTT_after_the_RTO_retransmission_ends_th
   fire_next_timer();
   EXPECT_EQ(sent(), (std::vector<int>{1, 1}));
   EXPECT_EQ(conn().status().rto, 800ms);
-  advance(20ms);
+  ASSERT_EQ(conn().status().rttvar, 7500us);
+  advance(13ms);
   ack(seg(2));
   EXPECT_EQ(conn().status().rto, 200ms) << "the retransmission was delivered";
   EXPECT_EQ(*conn().status().srtt, srtt) << "but measured nothing (Karn)";
