@@ -100,11 +100,13 @@ std::string describe_chaos(const BulkOptions& o) {
   std::snprintf(
       buf, sizeof buf,
       "seed %llu: %llu+%llu bytes, loss %.3f reorder %.3f dup %.3f corrupt %.3f, "
-      "delay %lld us, rate %llu bit/s, sndbuf %u rcvbuf %u mss %u, read %u every %lld us, "
-      "sack %d ts %d ws %d %s%s, %s dsack %d frto %d tlp %d, profiles %s/%s, gso %u gro %d",
+      "delay %lld us jitter %lld us, rate %llu bit/s, sndbuf %u rcvbuf %u mss %u, read %u every "
+      "%lld us, sack %d ts %d ws %d %s%s, %s dsack %d frto %d tlp %d, profiles %s/%s, gso %u gro "
+      "%d",
       static_cast<unsigned long long>(o.seed), static_cast<unsigned long long>(o.bytes),
       static_cast<unsigned long long>(o.reverse_bytes), o.link.loss, o.link.reorder,
       o.link.duplicate, o.link.corrupt, static_cast<long long>(o.link.delay.count()),
+      static_cast<long long>(o.link.jitter.count()),
       static_cast<unsigned long long>(o.link.rate_bps), o.send_buffer, o.receive_buffer, o.mss,
       o.read_chunk, static_cast<long long>(o.read_pause.count()), o.sack, o.timestamps,
       o.window_scale, congestion_name(o.congestion).data(),

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "sim/offload_host.hpp"
 #include "synack/stack.hpp"
 #include "wire/packet.hpp"
 
@@ -37,26 +38,10 @@ void deliver(const std::vector<Sent>& packets, Stack& to, Instant now) {
   for (const auto& p : packets) to.receive_packet(p.bytes, now);
 }
 
-// What a link with segmentation offload puts on the wire for one packet: gso_size pieces of
-// its payload, each with the headers (sequence number moved on, PSH and FIN on the last piece
-// only, as Linux's GSO does), checksums computed.
+// What a link with segmentation offload puts on the wire for one packet: the simulator's
+// device cuts it as Linux's GSO does (sim/offload_host.hpp).
 std::vector<std::vector<std::byte>> cut(const Sent& p) {
-  if (p.gso_size == 0) return {p.bytes};
-  auto parsed = wire::parse_tcp_packet(p.bytes);
-  EXPECT_TRUE(parsed);
-  if (!parsed) return {};
-  std::vector<std::vector<std::byte>> pieces;
-  const std::size_t n = parsed->payload.size();
-  for (std::size_t off = 0; off < n; off += p.gso_size) {
-    const std::size_t len = std::min<std::size_t>(p.gso_size, n - off);
-    wire::TcpHeader tcp = parsed->tcp;
-    tcp.seq += static_cast<std::uint32_t>(off);
-    if (off + len < n)
-      tcp.flags &= static_cast<std::uint8_t>(~(wire::tcp_flag::PSH | wire::tcp_flag::FIN));
-    pieces.emplace_back();
-    wire::build_tcp_packet(parsed->ip, tcp, parsed->payload.subspan(off, len), pieces.back());
-  }
-  return pieces;
+  return sim::segment_burst(p.bytes, p.gso_size);
 }
 
 // A sender with a 1,000-byte MSS whose bursts hold up to `gso_max_bytes`.
