@@ -2,7 +2,6 @@
 #include "sim/offload_host.hpp"
 
 #include <algorithm>
-#include <optional>
 
 #include "wire/packet.hpp"
 
@@ -50,11 +49,13 @@ Packet build(const Held& h) {
 
 std::vector<Packet> segment_burst(std::span<const std::byte> packet, std::uint16_t gso_size) {
   std::vector<Packet> pieces;
-  auto parsed = wire::parse_tcp_packet(packet);
-  if (gso_size == 0 || !parsed || parsed->payload.size() <= gso_size) {
+  auto whole = [&] {
     pieces.emplace_back(packet.begin(), packet.end());
     return pieces;
-  }
+  };
+  if (gso_size == 0) return whole();  // not a burst: nothing to parse
+  auto parsed = wire::parse_tcp_packet(packet);
+  if (!parsed || parsed->payload.size() <= gso_size) return whole();
   const std::size_t n = parsed->payload.size();
   wire::IpHeader ip = parsed->ip;
   for (std::size_t off = 0; off < n; off += gso_size) {
