@@ -661,6 +661,21 @@ void Connection::on_persist_timeout(Instant now, SegmentSink& out) {
     snd_nxt_ += 1;
     snd_max_ = seq_max(snd_max_, snd_nxt_);
     probe_end_ = snd_nxt_;
+  } else if (fin_queued_) {
+    // Only our FIN is left: RFC 9293 §3.8.6.1 (MUST-36) "transmit at least one octet of new
+    // data (if available), or retransmit": the FIN, which occupies a sequence number, is the
+    // probe. A receiver whose window is still zero finds it unacceptable and answers with an
+    // ACK that carries its window (§3.10.7.4); one whose window has opened — an update we
+    // never saw, or one that arrived before an older zero-window ACK reordered behind it —
+    // takes it. A bare ACK at SND.NXT (what this was until 2026-12-06) is acceptable and
+    // draws no answer: soak seed 111889 waited in LAST-ACK against FIN-WAIT-2 for ever.
+    const bool resend = fin_sent();
+    send_data_segment(fin_seq(), 0, true, now, out, resend);
+    if (!resend) {
+      snd_nxt_ = fin_seq() + 1;
+      snd_max_ = seq_max(snd_max_, snd_nxt_);
+      probe_end_ = snd_nxt_;
+    }
   } else {
     send_ack(now, out);
   }

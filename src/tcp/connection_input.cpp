@@ -835,7 +835,12 @@ void Connection::update_send_window(const Segment& seg, Instant now) {
       if (persist_backoff_ > 0) snd_nxt_ = snd_una_;
       disarm(Timer::Persist);
       persist_backoff_ = 0;
-      if (snd_nxt_ > snd_una_ && !timer(Timer::Retransmit))
+      // RFC 6298 §5.1: while data is outstanding the retransmission timer runs (the probes
+      // had taken its place). SND.MAX, not SND.NXT (just rewound): a retransmission sent
+      // before the window closed and lost since has only this timer left to repair it, when
+      // the reopened window is full of what is in flight (soak seed 136049: both ends idle
+      // for ever, FIN-WAIT-2 against CLOSE-WAIT).
+      if (snd_max_ > snd_una_ && !timer(Timer::Retransmit))
         arm(Timer::Retransmit, now + rtt_.rto());
     }
   }

@@ -52,6 +52,24 @@ TEST_P(Chaos, EveryByteArrivesOnceInOrderAndBothEndsClose) {
 // Eight shards of 375 seeds: 3,000 random networks, run in parallel by ctest.
 INSTANTIATE_TEST_SUITE_P(Seeds, Chaos, ::testing::Range(0, 8));
 
+// Seeds beyond CI's range that once failed, replayed whole (docs/reliability.md, 2026-12-06):
+// 111889 waited for ever in LAST-ACK against FIN-WAIT-2 (a stale zero window probed with a bare
+// ACK that drew no answer; tests/tcp/persist_fin_test.cpp), 136049 in FIN-WAIT-2 against
+// CLOSE-WAIT (the window reopened, full of a lost retransmission and a SACKed segment, with no
+// retransmission timer left to repair it; RFC 6298 §5.1).
+class ChaosRegression : public ::testing::TestWithParam<std::uint64_t> {};
+
+TEST_P(ChaosRegression, DeliversAndBothEndsClose) {
+  BulkOptions o = chaos_options(GetParam());
+  BulkResult r = run_bulk(o);
+  EXPECT_TRUE(r.intact && !r.hung && !r.livelock && !r.too_slow)
+      << describe_chaos(o) << "\n  -> failure: " << r.failure;
+  EXPECT_EQ(r.final_state[0], State::Closed) << describe_chaos(o);
+  EXPECT_EQ(r.final_state[1], State::Closed) << describe_chaos(o);
+}
+
+INSTANTIATE_TEST_SUITE_P(Seeds, ChaosRegression, ::testing::Values(111889u, 136049u));
+
 TEST(ChaosCorruption, ChecksumCatchesEveryCorruptedSegment) {
   BulkOptions o;
   o.bytes = 256 * 1024;
