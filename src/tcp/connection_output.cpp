@@ -183,6 +183,16 @@ SeqNum Connection::acceptable_seq(bool for_rst) const {
   // challenge ACK and live on; the clamp to its window (as Linux) is what it accepts.
   if (!for_rst && probe_end_ && window_end < *probe_end_ && *probe_end_ <= snd_max_)
     window_end = *probe_end_;
+  // Follows Linux (tcp_acceptable_seq): a window that moved left by less than one unit of the
+  // peer's window scale is its rounding, not a shrink — SND.MAX still lies inside what the peer
+  // can accept. Clamped below a sequence number we already sent, our segments fall behind the
+  // peer's SND.WL1, and RFC 9293 §3.10.7.4's update rule (SND.WL1 < SEG.SEQ, or equal) then
+  // ignores every window they carry: soak seed 171518, both ends with 1024-byte window units,
+  // each probing the other's "zero" window every 60 s for ever while both advertised 2 KiB.
+  // (Linux compares with its own receive scale; the peer's is the unit its window rounds to.)
+  if (!for_rst && wscale_ok_ && snd_max_ > window_end &&
+      static_cast<std::uint32_t>(snd_max_ - window_end) < (1u << snd_wscale_))
+    return snd_max_;
   return snd_max_ <= window_end ? snd_max_ : seq_max(window_end, snd_una_);
 }
 

@@ -56,7 +56,10 @@ INSTANTIATE_TEST_SUITE_P(Seeds, Chaos, ::testing::Range(0, 8));
 // 111889 waited for ever in LAST-ACK against FIN-WAIT-2 (a stale zero window probed with a bare
 // ACK that drew no answer; tests/tcp/persist_fin_test.cpp), 136049 in FIN-WAIT-2 against
 // CLOSE-WAIT (the window reopened, full of a lost retransmission and a SACKed segment, with no
-// retransmission timer left to repair it; RFC 6298 §5.1).
+// retransmission timer left to repair it; RFC 6298 §5.1), 189931 and 167337 107 s and over
+// 460 s on lossless paths (BBR ended rounds on rate samples without a rate;
+// tests/tcp/bbr_state_test.cpp), 171518 both ends probing each other's "zero" window for ever
+// (SEG.SEQ clamped below SND.WL1 by a window rounded back; tests/tcp/window_rounding_test.cpp).
 class ChaosRegression : public ::testing::TestWithParam<std::uint64_t> {};
 
 TEST_P(ChaosRegression, DeliversAndBothEndsClose) {
@@ -68,7 +71,8 @@ TEST_P(ChaosRegression, DeliversAndBothEndsClose) {
   EXPECT_EQ(r.final_state[1], State::Closed) << describe_chaos(o);
 }
 
-INSTANTIATE_TEST_SUITE_P(Seeds, ChaosRegression, ::testing::Values(111889u, 136049u));
+INSTANTIATE_TEST_SUITE_P(Seeds, ChaosRegression,
+                         ::testing::Values(111889u, 136049u, 167337u, 171518u, 189931u));
 
 TEST(ChaosCorruption, ChecksumCatchesEveryCorruptedSegment) {
   BulkOptions o;

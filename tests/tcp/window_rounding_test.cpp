@@ -125,5 +125,41 @@ TEST_F(WindowRounding, RFC7323_appendix_F_creep_stops_at_the_buffer) {
   while (tx_pending() > 0) pop_tx();  // the window updates the read sends
 }
 
+// The peer's side of the same rounding: its window moves in steps of 2^shift, so its right edge
+// may fall back by less than a step while it still holds room for all we sent. Follows Linux
+// (tcp_acceptable_seq): our segments keep SEG.SEQ = SND.MAX then, since a sequence number
+// below one we already sent falls behind the peer's SND.WL1 and RFC 9293 §3.10.7.4's rule
+// would ignore every window it carries (soak seed 171518: both ends waiting for ever). A
+// window that falls back further is a real shrink, and SEG.SEQ stays inside it.
+TEST_F(WindowRounding, RFC9293_3_10_7_4_a_peer_window_rounded_back_less_than_a_step_keeps_SND_MAX) {
+  open_active();
+  expect_tx({.flags = SYN, .seq = L});
+  wire::TcpOptions peer;
+  peer.window_scale = 10;  // the peer's window moves in 1,024-octet steps
+  inject({.flags = SYN | ACK, .seq = R, .ack = L + 1, .window = 2048, .options = peer});
+  expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 1});
+  send(std::string(2048, 'x'));  // the initial window sends three segments of 536 octets
+  SeqNum snd_max = L + 1;
+  while (tx_pending() > 0) {
+    SentSegment d = pop_tx();
+    snd_max = seq_max(snd_max, d.seq + static_cast<std::uint32_t>(d.payload.size()));
+  }
+  ASSERT_EQ(snd_max, L + 1609);
+  // 536 octets acknowledged, one step offered: the edge is L + 1561, 48 octets behind SND.MAX.
+  inject({.flags = ACK, .seq = R + 1, .ack = L + 537, .window = 1});
+  while (tx_pending() > 0) pop_tx();
+  inject({.flags = ACK | PSH, .seq = R + 1, .ack = L + 537, .window = 1, .payload = "hi"});
+  if (tx_pending() == 0) fire_next_timer();
+  SentSegment ack = pop_tx();
+  while (tx_pending() > 0) ack = pop_tx();
+  EXPECT_EQ(ack.seq, snd_max) << describe(ack);
+  // A window of zero: the edge 1,072 octets behind SND.MAX, more than a step: clamped to it.
+  inject({.flags = ACK | PSH, .seq = R + 3, .ack = L + 537, .window = 0, .payload = "ho"});
+  if (tx_pending() == 0) fire_next_timer();
+  ack = pop_tx();
+  while (tx_pending() > 0) ack = pop_tx();
+  EXPECT_EQ(ack.seq, L + 537) << describe(ack);
+}
+
 }  // namespace
 }  // namespace synack::tcp::test

@@ -132,9 +132,14 @@ struct Bbr::Model {
 
   // --- §5.5.1 rounds ---
   void start_round() { next_round_delivered = delivered; }
+  // Follows Linux (tcp_bbr.c bbr_update_bw; BBRv3's bbr_update_round_start): only a valid
+  // rate sample ends a round. An invalid one (draft-cheng-iccrg-delivery-rate-estimation §3.3:
+  // an interval under min_RTT) is the ACK of an earlier copy of a packet sent again, whose
+  // snapshot is from its retransmission: taken as a round, every partial ACK of a spurious
+  // NewReno recovery ended one (soak seed 189931, below).
   void update_round() {
     round_start = false;
-    if (rs->has_packet && rs->prior_delivered >= next_round_delivered) {
+    if (rs->has_packet && rs->valid && rs->prior_delivered >= next_round_delivered) {
       start_round();
       ++round_count;
       ++rounds_since_bw_probe;
@@ -163,9 +168,16 @@ struct Bbr::Model {
   }
 
   // --- §5.5.10 latest delivery signals and the lower bounds ---
+  // Follows Linux (BBRv3's bbr_update_latest_delivery_signals): "Not a valid observation"
+  // without a valid rate sample. Soak seed 189931 (reordering on a lossless path, no SACK, no
+  // timestamps): a spurious fast retransmit, then NewReno's retransmission on each partial ACK;
+  // each ACK of such a segment's first copy made a loss round with no delivery rate, and
+  // BBRLossLowerBounds cut bw_lo by BBRBeta each time — 863 kB/s to 1.4 kB/s in 20 ms, the
+  // next transmission paced 106 s away.
   void update_latest_delivery_signals() {
     loss_round_start = false;
-    bw_latest = std::max(bw_latest, static_cast<double>(rs->valid ? rs->delivery_rate : 0));
+    if (!rs->valid) return;
+    bw_latest = std::max(bw_latest, static_cast<double>(rs->delivery_rate));
     inflight_latest = std::max(inflight_latest, rs->delivered);
     if (rs->has_packet && rs->prior_delivered >= loss_round_delivered) {
       loss_round_delivered = delivered;
@@ -174,7 +186,7 @@ struct Bbr::Model {
   }
   void advance_latest_delivery_signals() {
     if (loss_round_start) {
-      bw_latest = static_cast<double>(rs->valid ? rs->delivery_rate : 0);
+      bw_latest = static_cast<double>(rs->delivery_rate);
       inflight_latest = rs->delivered;
     }
   }
