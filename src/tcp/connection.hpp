@@ -360,7 +360,7 @@ class Connection {
   void rate_on_ack(SeqNum una_before, std::uint32_t sacked_before, Instant now);
   // Whether the pacer holds data back at `now` (and, if so, arms its deadline).
   bool pacing_holds(Instant now);
-  // After output(): app-limited detection (draft-cheng §3.4).
+  // After output(): app-limited detection (draft-cheng §3.4), the peer's window counted too.
   void rate_after_output();
   std::unique_ptr<RateState> rate_;
 

@@ -59,7 +59,8 @@ INSTANTIATE_TEST_SUITE_P(Seeds, Chaos, ::testing::Range(0, 8));
 // retransmission timer left to repair it; RFC 6298 §5.1), 189931 and 167337 107 s and over
 // 460 s on lossless paths (BBR ended rounds on rate samples without a rate;
 // tests/tcp/bbr_state_test.cpp), 171518 both ends probing each other's "zero" window for ever
-// (SEG.SEQ clamped below SND.WL1 by a window rounded back; tests/tcp/window_rounding_test.cpp).
+// (SEG.SEQ clamped below SND.WL1 by a window rounded back; tests/tcp/window_rounding_test.cpp),
+// 344861 BBR paced to ~2 bytes/s by a slow reader's window (tests/tcp/bbr_rate_test.cpp).
 class ChaosRegression : public ::testing::TestWithParam<std::uint64_t> {};
 
 TEST_P(ChaosRegression, DeliversAndBothEndsClose) {
@@ -72,7 +73,7 @@ TEST_P(ChaosRegression, DeliversAndBothEndsClose) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Seeds, ChaosRegression,
-                         ::testing::Values(111889u, 136049u, 167337u, 171518u, 189931u));
+                         ::testing::Values(111889u, 136049u, 167337u, 171518u, 189931u, 344861u));
 
 TEST(ChaosCorruption, ChecksumCatchesEveryCorruptedSegment) {
   BulkOptions o;

@@ -153,6 +153,38 @@ TEST_F(Pacing, BBR_5_6_2_pacing_spaces_segments_at_pacing_rate) {
   }
 }
 
+// The peer's receive window, not cwnd, leaves less than a segment to send: the samples that
+// follow measure its reader, like an application's pauses (draft-cheng §3.4), and are marked
+// app-limited (the persist timer's probes too: they go out under the mark). Unmarked, a slow
+// reader's few octets at a time filled BBR's max_bw filter and took the pacing rate to ~2
+// bytes/s (soak seed 344861).
+TEST_F(Pacing, DraftCheng_3_4_a_peer_window_under_a_segment_marks_samples_app_limited) {
+  config.congestion = CongestionAlgorithm::Bbr;
+  establish_sack();
+  send(std::string(40 * 536, 'x'));  // far more than the initial window: cwnd-limited
+  run_timers_until(now + milliseconds(1));
+  SeqNum sent_end = L + 1;
+  while (tx_pending() > 0) {
+    SentSegment d = pop_tx();
+    sent_end = seq_max(sent_end, d.seq + static_cast<std::uint32_t>(d.payload.size()));
+  }
+  ASSERT_EQ(sent_end, L + 1 + 10 * 536) << "the initial window";
+  // Half of it acknowledged in a wide window: more goes out, cwnd-limited, and the handshake's
+  // app-limited mark is passed.
+  inject({.flags = ACK, .seq = R + 1, .ack = L + 1 + 5 * 536, .window = 65535});
+  run_timers_until(now + milliseconds(1));
+  while (tx_pending() > 0) {
+    SentSegment d = pop_tx();
+    sent_end = seq_max(sent_end, d.seq + static_cast<std::uint32_t>(d.payload.size()));
+  }
+  ASSERT_EQ(conn().rate_state()->delivery.app_limited(), 0u) << "cwnd-limited, not app-limited";
+  // Everything sent is acknowledged, and the peer's window leaves 100 octets; the rest waits.
+  inject({.flags = ACK, .seq = R + 1, .ack = sent_end, .window = 100});
+  run_timers_until(now + milliseconds(1));
+  while (tx_pending() > 0) pop_tx();
+  EXPECT_NE(conn().rate_state()->delivery.app_limited(), 0u) << "limited by the peer's window";
+}
+
 // Issue 14's budget (≤ 1 KiB per idle connection): BBR's model is on the heap, so the variant
 // the connection holds is no bigger with BBR among its members, and a CUBIC connection carries
 // only the null RateState pointer.
