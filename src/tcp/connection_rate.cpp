@@ -54,11 +54,10 @@ void Connection::rate_after_output() {
   std::uint32_t unsent =
       snd_nxt_ < fin_seq() ? static_cast<std::uint32_t>(fin_seq() - snd_nxt_) : 0;
   std::uint32_t in_flight = sack_ok_ ? recovery_pipe(mss) : flight_size();
-  // The same when the peer's receive window, not cwnd, leaves less than a segment to send:
-  // neither the application nor the window is the network's, and the rate the peer's reader
-  // allows (a zero window opened by a few octets at a time) is no bound on the path's; the
-  // persist timer's probes are sent under the same mark. Such
-  // samples could fill BBR's whole max_bw filter (two ProbeBW cycles of a slow reader) and take
+  // The same when the peer's receive window, not cwnd, leaves less than a segment to send: the
+  // rate the peer's reader allows (a zero window opened by a few octets at a time) is no bound
+  // on the path's, and the persist timer's probes go out under the same mark. Unmarked, such
+  // samples filled BBR's whole max_bw filter (two ProbeBW cycles of a slow reader) and took
   // the pacing rate to ~2 bytes/s: soak seed 344861, the next segment paced 1,026 s away.
   // (Linux's BBR counts a delivery in packets, a one-octet probe as a whole one, and so is not
   // taken that low.)
