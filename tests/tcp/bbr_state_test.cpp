@@ -238,73 +238,67 @@ TEST_F(BbrPath, BBR_5_5_2_app_limited_samples_do_not_lower_the_bandwidth_estimat
   EXPECT_GE(bbr().max_bw(), bulk_bw * 0.99) << "max_bw kept; trickle rate is ~5 kB/s";
 }
 
-// Follows Linux (tcp_bbr.c bbr_update_bw; BBRv3 bbr_update_round_start and
-// bbr_update_latest_delivery_signals): a rate sample without a rate (draft-cheng §3.3: its
-// interval under min_RTT — the ACK of an earlier copy of a segment sent again) ends no round.
-// Soak seed 189931: a spurious NewReno recovery ended a (loss) round on every partial ACK and
-// BBRLossLowerBounds took the pacing rate from 863 kB/s to 1.4 kB/s in 20 ms.
-TEST(BbrRounds, BBR_5_5_1_a_sample_without_a_rate_ends_no_round) {
-  Bbr bbr(1000, 10);
-  DeliveryRate rate;
-  BbrAck ack{.now = instant_from_us(1'000'000), .inflight = 5000, .srtt = milliseconds(10)};
-  RateSample valid{.valid = true,
-                   .delivery_rate = 1'000'000,
-                   .delivered = 10'000,
-                   .interval = milliseconds(10),
-                   .rtt = milliseconds(10),
-                   .newly_acked = 1000,
-                   .has_packet = true};
-  bbr.on_rate_sample(valid, ack, rate);
-  const auto rounds = bbr.round_count();
-  EXPECT_EQ(rounds, 1u);
-  RateSample invalid = valid;
-  invalid.valid = false;  // interval under min_RTT: no delivery rate
-  invalid.delivery_rate = 0;
-  invalid.newly_lost = 1000;  // and the segment resent counted lost
-  for (int i = 0; i < 10; ++i) {
-    ack.now += milliseconds(1);
-    bbr.on_rate_sample(invalid, ack, rate);
+// A BBR model fed rate samples by hand: a steady 1 MB/s with a 10 ms RTT, and the same sample
+// without a rate (draft-cheng §3.3: its interval under min_RTT — the ACK of an earlier copy of
+// a segment sent again — with that segment counted lost).
+class BbrSamples : public ::testing::Test {
+ protected:
+  void feed(const RateSample& rs, Duration after) {
+    ack_.now += after;
+    bbr_.on_rate_sample(rs, ack_, rate_);
   }
-  EXPECT_EQ(bbr.round_count(), rounds) << "samples without a rate ended rounds";
-  ack.now += milliseconds(1);
-  bbr.on_rate_sample(valid, ack, rate);
-  EXPECT_EQ(bbr.round_count(), rounds + 1);
+  static RateSample steady() {
+    return RateSample{.valid = true,
+                      .delivery_rate = 1'000'000,
+                      .delivered = 10'000,
+                      .interval = milliseconds(10),
+                      .rtt = milliseconds(10),
+                      .newly_acked = 1000,
+                      .has_packet = true};
+  }
+  static RateSample without_rate() {
+    RateSample rs = steady();
+    rs.valid = false;
+    rs.delivery_rate = 0;
+    rs.newly_lost = 1000;
+    return rs;
+  }
+  Bbr bbr_{1000, 10};
+  DeliveryRate rate_;
+  BbrAck ack_{.now = instant_from_us(1'000'000), .inflight = 5000, .srtt = milliseconds(10)};
+};
+
+// Follows Linux (tcp_bbr.c bbr_update_bw; BBRv3 bbr_update_round_start): a sample without a
+// rate ends no round. Soak seed 189931: a spurious NewReno recovery ended a (loss) round on
+// every partial ACK and BBRLossLowerBounds took the pacing rate from 863 kB/s to 1.4 kB/s in
+// 20 ms.
+TEST_F(BbrSamples, BBR_5_5_1_a_sample_without_a_rate_ends_no_round) {
+  feed(steady(), Duration{0});
+  const auto rounds = bbr_.round_count();
+  EXPECT_EQ(rounds, 1u);
+  for (int i = 0; i < 10; ++i) feed(without_rate(), milliseconds(1));
+  EXPECT_EQ(bbr_.round_count(), rounds) << "samples without a rate ended rounds";
+  feed(steady(), milliseconds(1));
+  EXPECT_EQ(bbr_.round_count(), rounds + 1);
 }
 
 // The same for the lower bounds (BBRv3's bbr_update_latest_delivery_signals: "Not a valid
 // observation"): outside a bandwidth probe, a loss round made of samples without a rate would
 // cut bw_lo by BBRBeta each time, down towards nothing.
-TEST(BbrRounds, BBR_5_5_10_samples_without_a_rate_cut_no_lower_bound) {
-  Bbr bbr(1000, 10);
-  DeliveryRate rate;
-  BbrAck ack{.now = instant_from_us(1'000'000), .inflight = 5000, .srtt = milliseconds(10)};
-  RateSample valid{.valid = true,
-                   .delivery_rate = 1'000'000,
-                   .delivered = 10'000,
-                   .interval = milliseconds(10),
-                   .rtt = milliseconds(10),
-                   .newly_acked = 1000,
-                   .has_packet = true};
+TEST_F(BbrSamples, BBR_5_5_10_samples_without_a_rate_cut_no_lower_bound) {
   // Rounds at a steady 1 MB/s: Startup ends (no growth), Drain ends (5,000 octets in flight
   // against a 10,000-octet BDP): ProbeBW, not probing.
-  for (int i = 0; i < 20 && (bbr.state() == BbrState::Startup || bbr.state() == BbrState::Drain);
-       ++i) {
-    ack.now += milliseconds(10);
-    bbr.on_rate_sample(valid, ack, rate);
-  }
-  ASSERT_TRUE(bbr.state() == BbrState::ProbeBwDown || bbr.state() == BbrState::ProbeBwCruise)
-      << to_string(bbr.state());
-  const double bw = bbr.bw();
+  for (int i = 0; i < 20 && (bbr_.state() == BbrState::Startup || bbr_.state() == BbrState::Drain);
+       ++i)
+    feed(steady(), milliseconds(10));
+  ASSERT_TRUE(bbr_.state() == BbrState::ProbeBwDown || bbr_.state() == BbrState::ProbeBwCruise)
+      << to_string(bbr_.state());
+  const double bw = bbr_.bw();
   ASSERT_GT(bw, 0.9e6);
-  RateSample invalid = valid;
-  invalid.valid = false;
-  invalid.delivery_rate = 0;
-  invalid.newly_lost = 1000;
   double lowest = bw;
   for (int i = 0; i < 10; ++i) {
-    ack.now += milliseconds(1);
-    bbr.on_rate_sample(invalid, ack, rate);
-    lowest = std::min(lowest, bbr.bw());  // (a probe's REFILL resets the bounds)
+    feed(without_rate(), milliseconds(1));
+    lowest = std::min(lowest, bbr_.bw());  // (a probe's REFILL resets the bounds)
   }
   EXPECT_GE(lowest, bw) << "bw_lo was cut by samples without a rate";
 }
