@@ -109,6 +109,23 @@ struct TcpConfig {
   // profile keeps 15 and 120 s.
   std::uint8_t data_retries = 22;
   Duration user_timeout{0};
+  // Follows Linux's bounds for orphans — connections the application has closed
+  // (Stack::close), which nobody waits for or can abort any more:
+  // - orphan_retries (Linux: tcp_orphan_retries, whose default 0 means 8): an orphan whose
+  //   zero-window probes have drawn this many zero-window answers is given up
+  //   (Linux b248230c, "abort orphan sockets stalling on zero window probes"; RFC 9293
+  //   §3.8.6.1 leaves MUST-37 "subject to the implementation's resource management
+  //   concerns"): otherwise a receiver that answers every probe with a zero window holds the
+  //   connection for ever — the FIN-WAIT-1 zero-window attack. From the 200 ms RTO floor, 8
+  //   answered probes end it 102.2 s after the window closed (Linux counts every probe; a lost
+  //   one does not count here). (Linux also cuts an orphan's
+  //   retransmissions short to about 100 s; here they keep data_retries, connection.cpp.)
+  // - orphan_fin_timeout (Linux: tcp_fin_timeout, 60 s): an orphan in FIN-WAIT-2 — its FIN
+  //   acknowledged, the peer's FIN never coming — is deleted after this long. RFC 9293 has no
+  //   such timer; without it a peer that never closes keeps the connection for ever.
+  // 0 turns either off.
+  std::uint8_t orphan_retries = 8;
+  Duration orphan_fin_timeout = 60s;
   // RFC 9293 §3.4.2: Maximum Segment Lifetime; TIME-WAIT lasts 2 x MSL.
   Duration msl = 30s;
   // RFC 6928 initial window in segments.

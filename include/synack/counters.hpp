@@ -86,6 +86,7 @@ namespace synack {
   X(tcp_window_probes, "zero-window probes sent")                                               \
   X(tcp_keepalive_probes, "keepalive probes sent")                                              \
   X(tcp_timeouts, "connections aborted after retransmissions ran out")                          \
+  X(tcp_orphan_timeouts, "closed connections given up by the orphan limits (Linux's)")          \
   X(tcp_backlog_overflow, "SYN dropped: accept queue full")                                     \
   X(tcp_syn_queue_overflow, "SYN dropped: SYN queue full")                                      \
   X(tcp_syncookies_sent, "SYN,ACKs sent with a SYN cookie (RFC 4987 §3.6)")                     \

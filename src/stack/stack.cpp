@@ -1079,6 +1079,7 @@ Expected<void, Error> Stack::Impl::close(ConnectionId id, Instant now) {
     (void)c.close(now, sink);
   }
   s->conn->set_direct_reader(nullptr);  // the application is gone: its reader with it
+  if (c.state() != State::Closed) c.set_orphaned(now);  // Linux's bounds for orphans
   s->detached = true;
   after_call(index, now);
   return {};

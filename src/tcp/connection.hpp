@@ -193,6 +193,11 @@ class Connection {
     c.user_timeout = user_timeout;
   }
   void set_congestion(CongestionAlgorithm a);
+  // The application has closed the connection and holds no handle to it (Stack::close): an
+  // orphan, given up sooner than a connection someone waits for (TcpConfig::orphan_retries,
+  // orphan_fin_timeout; Linux's bounds). Not undone.
+  void set_orphaned(Instant now);
+  bool orphaned() const { return orphaned_; }
   // BBR's model and the rate estimator behind it (null for the other algorithms): for tests
   // and status.
   const Bbr* bbr() const { return cc_.bbr(); }
@@ -368,6 +373,9 @@ class Connection {
   void on_retransmit_timeout(Instant now, SegmentSink& out);
   void on_persist_timeout(Instant now, SegmentSink& out);
   void on_keepalive_timeout(Instant now, SegmentSink& out);
+  // An orphan in FIN-WAIT-2: the TIME-WAIT timer's slot (unused until TIME-WAIT) holds its
+  // deadline, as Linux hands such a socket to a timewait socket for tcp_fin_timeout.
+  void arm_orphan_fin_timeout(Instant now);
 
   SharedTcpConfig config_;
   ConnectionContext context_;
@@ -438,9 +446,11 @@ class Connection {
   // new data); handle_new_ack() tells from it whether the retransmission was delivered.
   Instant rto_retransmit_at_{};
   std::uint8_t persist_backoff_ = 0;
-  std::uint8_t unanswered_probes_ = 0;  // zero-window probes since the last acceptable ACK
-  std::optional<SeqNum> probe_end_;     // end of the last new-data zero-window probe
-  bool force_send_ = false;             // SWS override timer fired (RFC 9293 §3.8.6.2.1)
+  std::uint8_t unanswered_probes_ = 0;    // zero-window probes since the last acceptable ACK
+  std::uint8_t zero_window_answers_ = 0;  // probes answered, window still zero (persist episode)
+  std::optional<SeqNum> probe_end_;       // end of the last new-data zero-window probe
+  bool force_send_ = false;               // SWS override timer fired (RFC 9293 §3.8.6.2.1)
+  bool orphaned_ = false;                 // set_orphaned()
   std::uint8_t keepalive_sent_ = 0;
   // Karn: the segment being timed for an RTT sample, while no Rack times every segment.
   std::optional<SeqNum> timed_seq_;

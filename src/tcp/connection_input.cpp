@@ -835,6 +835,7 @@ void Connection::update_send_window(const Segment& seg, Instant now) {
       if (persist_backoff_ > 0) snd_nxt_ = snd_una_;
       disarm(Timer::Persist);
       persist_backoff_ = 0;
+      zero_window_answers_ = 0;
       // RFC 6298 §5.1: while data is outstanding the retransmission timer runs (the probes
       // had taken its place). SND.MAX, not SND.NXT (just rewound): a retransmission sent
       // before the window closed and lost since has only this timer left to repair it, when

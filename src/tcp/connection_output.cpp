@@ -593,6 +593,7 @@ void Connection::output(Instant now, SegmentSink& out) {
   bool data_waiting = snd_nxt_ < fin_seq();
   if (data_waiting && snd_wnd_ == 0 && snd_max_ == snd_una_ && !timer(Timer::Persist)) {
     persist_backoff_ = 0;
+    zero_window_answers_ = 0;
     arm(Timer::Persist, now + rtt_.rto());
   }
   if (ack_now_ && !sent_any) send_ack(now, out);

@@ -47,9 +47,10 @@ enum class Cause : std::uint8_t {
   TimeoutR2,          // "timeout=R2 / delete TCB"
   TimeoutKeepalive,   // "timeout=keepalive / delete TCB"
   SynCookieAck,       // "rcv ACK with valid SYN cookie"
+  TimeoutFinWait2,    // "timeout=FIN-WAIT-2 / delete TCB"
 };
 
-inline constexpr std::size_t kCauseCount = 24;
+inline constexpr std::size_t kCauseCount = 25;
 
 // The text a trace records for a cause.
 constexpr std::string_view label(Cause c) {
@@ -102,6 +103,8 @@ constexpr std::string_view label(Cause c) {
       return "timeout=keepalive / delete TCB";
     case Cause::SynCookieAck:
       return "rcv ACK with valid SYN cookie";
+    case Cause::TimeoutFinWait2:
+      return "timeout=FIN-WAIT-2 / delete TCB";
   }
   return "?";
 }
@@ -208,6 +211,9 @@ inline constexpr auto kTransitions = [] {
       {S::CloseWait, S::Closed, C::TimeoutKeepalive, "§3.8.4", N},
       {S::Closing, S::Closed, C::TimeoutKeepalive, "§3.8.4", N},
       {S::LastAck, S::Closed, C::TimeoutKeepalive, "§3.8.4", N},
+      // Follows Linux (tcp_fin_timeout): an orphan (closed by the application) whose peer
+      // never sends its FIN is deleted (TcpConfig::orphan_fin_timeout); RFC 9293 has no timer.
+      {S::FinWait2, S::Closed, C::TimeoutFinWait2, "§3.10.4 (Linux: tcp_fin_timeout)", N},
       // RFC 4987 §3.6: the ACK that returns a valid SYN cookie creates the TCB the SYN did
       // not (§3.10.7.2's SYN-RECEIVED, reached without keeping LISTEN's state).
       {S::Closed, S::SynReceived, C::SynCookieAck, "§3.10.7.2 (RFC 4987 §3.6)", N},
