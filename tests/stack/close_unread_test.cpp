@@ -8,33 +8,22 @@
 
 #include "synack/stack.hpp"
 #include "tcp/segment.hpp"  // tcp::SYN, ...
+#include "two_stacks.hpp"
 #include "wire/packet.hpp"
 
 namespace synack {
 namespace close_unread_test {
 
-struct Pair {
-  Stack a{StackConfig{}, {wire::IpAddress::v4(198, 18, 0, 1)}};
-  Stack b{StackConfig{}, {wire::IpAddress::v4(198, 18, 0, 2)}};
-  Instant now{};
+// The shared wire (two_stacks.hpp), keeping the headers of what b sends.
+struct Pair : two_stacks::Wire {
   std::vector<wire::TcpHeader> b_sent;
-
-  void shuttle() {
-    std::vector<std::byte> buf;
-    for (int round = 0; round < 64; ++round) {
-      bool moved = false;
-      while (a.pop_packet(buf)) {
-        moved = true;
-        b.receive_packet(buf, now);
-      }
-      while (b.pop_packet(buf)) {
-        moved = true;
-        if (auto p = wire::parse_tcp_packet(buf)) b_sent.push_back(p->tcp);
-        a.receive_packet(buf, now);
-      }
-      if (!moved) return;
-    }
+  Pair() {
+    on_b = [this](std::span<const std::byte> packet) {
+      if (auto p = wire::parse_tcp_packet(packet)) b_sent.push_back(p->tcp);
+    };
   }
+  Pair(const Pair&) = delete;
+  Pair& operator=(const Pair&) = delete;
 };
 
 TEST(CloseUnread, Close_with_unread_data_sends_only_rst) {

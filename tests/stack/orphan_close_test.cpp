@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <vector>
 
 #include "synack/stack.hpp"
 #include "two_stacks.hpp"
@@ -17,42 +16,7 @@ namespace orphan_close_test {
 using two_stacks::kA;
 using two_stacks::kB;
 
-struct Pair {
-  Stack a{StackConfig{}, {kA}};
-  Stack b{StackConfig{}, {kB}};
-  Instant now{};
-
-  void shuttle() {
-    std::vector<std::byte> buf;
-    for (int round = 0; round < 64; ++round) {
-      bool moved = false;
-      while (a.pop_packet(buf)) {
-        moved = true;
-        b.receive_packet(buf, now);
-      }
-      while (b.pop_packet(buf)) {
-        moved = true;
-        a.receive_packet(buf, now);
-      }
-      if (!moved) return;
-    }
-  }
-  // Runs both stacks' timers up to `until`, moving packets after each.
-  void run_until(Instant until) {
-    for (int step = 0; step < 10'000; ++step) {
-      auto da = a.next_deadline();
-      auto db = b.next_deadline();
-      std::optional<Instant> next = da;
-      if (db && (!next || *db < *next)) next = db;
-      if (!next || *next > until) break;
-      now = std::max(now, *next);
-      a.on_timer(now);
-      b.on_timer(now);
-      shuttle();
-    }
-    now = until;
-  }
-};
+using Pair = two_stacks::Wire;
 
 TEST(OrphanClose, A_closed_connection_whose_peer_never_sends_FIN_is_gone_after_60s) {
   Pair p;

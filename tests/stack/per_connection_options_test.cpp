@@ -7,50 +7,24 @@
 #include <vector>
 
 #include "synack/stack.hpp"
+#include "two_stacks.hpp"
 #include "wire/packet.hpp"
 
 namespace synack {
 namespace {
 
-struct Wire {
-  Stack a{StackConfig{}, {wire::IpAddress::v4(198, 18, 0, 1)}};
-  Stack b{StackConfig{}, {wire::IpAddress::v4(198, 18, 0, 2)}};
-  Instant now{};
-  bool connected = true;  // false: packets vanish (the peer is gone)
+// The shared wire (two_stacks.hpp), counting and keeping the headers of what a sends.
+struct Wire : two_stacks::Wire {
   int packets_a_to_b = 0;
   std::vector<wire::TcpHeader> a_sent;
-
-  void shuttle() {
-    std::vector<std::byte> buf;
-    for (int round = 0; round < 64; ++round) {
-      bool moved = false;
-      while (a.pop_packet(buf)) {
-        moved = true;
-        ++packets_a_to_b;
-        if (auto p = wire::parse_tcp_packet(buf)) a_sent.push_back(p->tcp);
-        if (connected) b.receive_packet(buf, now);
-      }
-      while (b.pop_packet(buf)) {
-        moved = true;
-        if (connected) a.receive_packet(buf, now);
-      }
-      if (!moved) return;
-    }
+  Wire() {
+    on_a = [this](std::span<const std::byte> packet) {
+      ++packets_a_to_b;
+      if (auto p = wire::parse_tcp_packet(packet)) a_sent.push_back(p->tcp);
+    };
   }
-  // Advances virtual time to `until`, running both stacks' timers on the way.
-  void run_until(Instant until) {
-    for (int guard = 0; guard < 100000; ++guard) {
-      shuttle();
-      std::optional<Instant> next = a.next_deadline();
-      if (auto nb = b.next_deadline(); nb && (!next || *nb < *next)) next = nb;
-      if (!next || *next > until) break;
-      now = std::max(now, *next);
-      a.on_timer(now);
-      b.on_timer(now);
-    }
-    now = std::max(now, until);
-    shuttle();
-  }
+  Wire(const Wire&) = delete;
+  Wire& operator=(const Wire&) = delete;
   std::optional<ListenerId> listener;
   std::pair<ConnectionId, ConnectionId> establish() {
     if (!listener) listener = *b.listen({wire::IpAddress::v4(198, 18, 0, 2), 80}, now);

@@ -11,38 +11,28 @@
 #include "synack/profiles.hpp"
 #include "synack/stack.hpp"
 #include "tcp/segment.hpp"  // tcp::SYN, ...
+#include "two_stacks.hpp"
 #include "wire/packet.hpp"
 
 namespace synack {
 namespace socket_options_test {
 
-const wire::IpAddress kA = wire::IpAddress::v4(198, 18, 0, 1);
-const wire::IpAddress kB = wire::IpAddress::v4(198, 18, 0, 2);
+using two_stacks::kA;
+using two_stacks::kB;
 
-struct Pair {
-  explicit Pair(StackConfig config = StackConfig{}) : a(config, {kA}), b(config, {kB}) {}
-  Stack a;
-  Stack b;
-  Instant now{};
-  std::vector<wire::TcpPacket> a_sent, b_sent;
-
-  void shuttle() {
-    std::vector<std::byte> buf;
-    for (int round = 0; round < 256; ++round) {
-      bool moved = false;
-      while (a.pop_packet(buf)) {
-        moved = true;
-        if (auto p = wire::parse_tcp_packet(buf)) a_sent.push_back(*p);
-        b.receive_packet(buf, now);
-      }
-      while (b.pop_packet(buf)) {
-        moved = true;
-        if (auto p = wire::parse_tcp_packet(buf)) b_sent.push_back(*p);
-        a.receive_packet(buf, now);
-      }
-      if (!moved) return;
-    }
+// The shared wire (two_stacks.hpp), keeping every packet each stack sends.
+struct Pair : two_stacks::Wire {
+  explicit Pair(const StackConfig& config = StackConfig{}) : two_stacks::Wire(config) {
+    on_a = [this](std::span<const std::byte> packet) {
+      if (auto p = wire::parse_tcp_packet(packet)) a_sent.push_back(*p);
+    };
+    on_b = [this](std::span<const std::byte> packet) {
+      if (auto p = wire::parse_tcp_packet(packet)) b_sent.push_back(*p);
+    };
   }
+  Pair(const Pair&) = delete;
+  Pair& operator=(const Pair&) = delete;
+  std::vector<wire::TcpPacket> a_sent, b_sent;
 };
 
 const wire::TcpPacket* first_with(const std::vector<wire::TcpPacket>& sent, std::uint8_t flags) {

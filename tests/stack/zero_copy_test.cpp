@@ -7,40 +7,29 @@
 #include <vector>
 
 #include "synack/stack.hpp"
+#include "two_stacks.hpp"
 #include "wire/packet.hpp"
 
 namespace synack {
 namespace {
 
-const wire::IpAddress kA = wire::IpAddress::v4(198, 18, 0, 1);
-const wire::IpAddress kB = wire::IpAddress::v4(198, 18, 0, 2);
+using two_stacks::kA;
+using two_stacks::kB;
 
-struct Wire {
-  Stack a{StackConfig{}, {kA}};
-  Stack b{StackConfig{}, {kB}};
-  Instant now{};
+// The shared wire (two_stacks.hpp), keeping the header and payload size of what a sends.
+struct Wire : two_stacks::Wire {
   std::vector<wire::TcpHeader> a_sent;
   std::vector<std::size_t> a_payloads;
-
-  void shuttle() {
-    std::vector<std::byte> buf;
-    for (int round = 0; round < 256; ++round) {
-      bool moved = false;
-      while (a.pop_packet(buf)) {
-        moved = true;
-        if (auto p = wire::parse_tcp_packet(buf)) {
-          a_sent.push_back(p->tcp);
-          a_payloads.push_back(p->payload.size());
-        }
-        b.receive_packet(buf, now);
+  Wire() {
+    on_a = [this](std::span<const std::byte> packet) {
+      if (auto p = wire::parse_tcp_packet(packet)) {
+        a_sent.push_back(p->tcp);
+        a_payloads.push_back(p->payload.size());
       }
-      while (b.pop_packet(buf)) {
-        moved = true;
-        a.receive_packet(buf, now);
-      }
-      if (!moved) return;
-    }
+    };
   }
+  Wire(const Wire&) = delete;
+  Wire& operator=(const Wire&) = delete;
   // Connects a to b with the given socket options on a's side.
   std::pair<ConnectionId, ConnectionId> establish(SocketOptions a_options = {},
                                                   SocketOptions b_options = {}) {

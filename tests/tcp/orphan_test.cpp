@@ -27,6 +27,17 @@ class Orphan : public Harness {
   void peer_ack(SeqNum ack, std::uint16_t window) {
     inject({.flags = ACK, .seq = R + 1, .ack = ack, .window = window});
   }
+  // ESTABLISHED, the peer's window zero, "abc" queued behind it, then CLOSE (FIN-WAIT-1 with
+  // nothing sent) and the application gone: an orphan whose data waits on the persist timer.
+  void orphan_behind_a_zero_window() {
+    establish_active();
+    peer_ack(L + 1, 0);
+    send("abc");
+    close();
+    expect_no_tx();
+    expect_transition(State::Established, State::FinWait1);
+    conn().set_orphaned(now);
+  }
 };
 
 TEST_F(Orphan, Linux_tcp_fin_timeout_deletes_an_orphan_in_FIN_WAIT_2_after_60s) {
@@ -113,13 +124,7 @@ TEST_F(Orphan, An_orphan_FIN_is_retransmitted_up_to_R2_not_cut_short) {
 // the connection would probe for ever (MUST-37); the orphan is given up at the persist
 // timer's expiry after its 8th answered probe.
 TEST_F(Orphan, Linux_an_orphan_stalled_on_a_zero_window_ends_after_8_answered_probes) {
-  establish_active();
-  peer_ack(L + 1, 0);
-  send("abc");
-  close();
-  expect_no_tx();
-  expect_transition(State::Established, State::FinWait1);
-  conn().set_orphaned(now);
+  orphan_behind_a_zero_window();
   const Instant closed_window_at = now;
   for (int probe = 1; probe <= 8; ++probe) {
     SCOPED_TRACE("probe " + std::to_string(probe));
@@ -142,12 +147,7 @@ TEST_F(Orphan, Linux_an_orphan_stalled_on_a_zero_window_ends_after_8_answered_pr
 // R2, data_retries unanswered probes): a slow reader behind a lossy path is not given up for
 // the loss (soak seed 65903). Linux counts every probe.
 TEST_F(Orphan, Lost_probes_do_not_count_toward_the_orphan_bound) {
-  establish_active();
-  peer_ack(L + 1, 0);
-  send("abc");
-  close();
-  expect_transition(State::Established, State::FinWait1);
-  conn().set_orphaned(now);
+  orphan_behind_a_zero_window();
   for (int probe = 1; probe <= 12; ++probe) {  // no answer
     fire_next_timer();
     expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 1, .payload = "a"});
@@ -177,12 +177,7 @@ TEST_F(Orphan, Zero_turns_the_FIN_WAIT_2_timeout_off) {
 
 TEST_F(Orphan, Zero_turns_the_zero_window_bound_off) {
   config.orphan_retries = 0;
-  establish_active();
-  peer_ack(L + 1, 0);
-  send("abc");
-  close();
-  expect_transition(State::Established, State::FinWait1);
-  conn().set_orphaned(now);
+  orphan_behind_a_zero_window();
   for (int probe = 1; probe <= 20; ++probe) {
     fire_next_timer();
     expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 1, .payload = "a"});
