@@ -112,14 +112,14 @@ struct TcpConfig {
   // Follows Linux's bounds for orphans — connections the application has closed
   // (Stack::close), which nobody waits for or can abort any more:
   // - orphan_retries (Linux: tcp_orphan_retries, whose default 0 means 8): an orphan whose
-  //   zero-window probes have drawn this many zero-window answers is given up
-  //   (Linux b248230c, "abort orphan sockets stalling on zero window probes"; RFC 9293
-  //   §3.8.6.1 leaves MUST-37 "subject to the implementation's resource management
-  //   concerns"): otherwise a receiver that answers every probe with a zero window holds the
-  //   connection for ever — the FIN-WAIT-1 zero-window attack. From the 200 ms RTO floor, 8
-  //   answered probes end it 102.2 s after the window closed (Linux counts every probe; a lost
-  //   one does not count here). (Linux also cuts an orphan's
-  //   retransmissions short to about 100 s; here they keep data_retries, connection.cpp.)
+  //   zero-window probes have drawn this many zero-window answers is given up (Linux
+  //   b248230c, "abort orphan sockets stalling on zero window probes"; RFC 9293 §3.8.6.1
+  //   leaves MUST-37 "subject to the implementation's resource management concerns"):
+  //   otherwise a receiver that answers every probe with a zero window holds the connection
+  //   for ever — the FIN-WAIT-1 zero-window attack. From the 200 ms RTO floor, 8 answered
+  //   probes end it 102.2 s after the window closed. Linux counts every probe, lost or not,
+  //   and also cuts an orphan's retransmissions short to about 100 s; here a lost probe does
+  //   not count and retransmissions keep data_retries (connection.cpp says why).
   // - orphan_fin_timeout (Linux: tcp_fin_timeout, 60 s): an orphan in FIN-WAIT-2 — its FIN
   //   acknowledged, the peer's FIN never coming — is deleted after this long. RFC 9293 has no
   //   such timer; without it a peer that never closes keeps the connection for ever.

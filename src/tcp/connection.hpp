@@ -197,7 +197,6 @@ class Connection {
   // orphan, given up sooner than a connection someone waits for (TcpConfig::orphan_retries,
   // orphan_fin_timeout; Linux's bounds). Not undone.
   void set_orphaned(Instant now);
-  bool orphaned() const { return orphaned_; }
   // BBR's model and the rate estimator behind it (null for the other algorithms): for tests
   // and status.
   const Bbr* bbr() const { return cc_.bbr(); }
