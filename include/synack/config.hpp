@@ -190,6 +190,17 @@ struct TcpConfig {
   // sent); it had made things worse only while a window-limited probe carried unsent data
   // beyond the peer's window (fixed, docs/reliability.md).
   bool tail_loss_probe = true;
+  // How many new segments a tail loss probe carries when unsent data fits the peer's window.
+  // RFC 8985 §7.3 sends one (and so does Linux: the linux profile's 1). Two by default, as
+  // RFC 9002 §6.2.4 lets a QUIC probe be two datagrams: a receiver that delays its ACK for a
+  // lone in-order segment (Linux holds it 40 ms, RFC 9293 §3.8.6.3 allows 500) answers the
+  // second of two at once (SHLD-19), so a probe sent because the flight's last ACK was lost
+  // comes back in a round trip instead of a delayed-ACK timeout; and one probe segment lost
+  // no longer leaves the RTO as the only way on. bench/loss.sh, 20 MiB at 2 % each way: all
+  // 25 of synack's 40 ms stalls in three transfers were such probes (docs/performance.md,
+  // 2026-12-06, eleventh session). 1 restores RFC 8985's single segment; a probe that
+  // retransmits (no new data may go) is one segment in any case.
+  std::uint8_t loss_probe_segments = 2;
   // RFC 5682 F-RTO: after a timeout, the first ACKs are answered with new data, and an ACK of
   // data sent before the timeout shows it spurious (its response undone, RFC 4015); the
   // SACK-enhanced variant (§3.1) with SACK, the basic one (§2.1) without. Linux has it on

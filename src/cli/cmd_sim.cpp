@@ -133,6 +133,7 @@ void register_bulk(CLI::App* sim) {
     std::string cc = "cubic";
     std::string loss_detection = "rack";
     bool tlp = TcpConfig{}.tail_loss_probe;
+    unsigned loss_probe_segments = 0;
     bool dsack = false;
     bool frto = false;
     std::string profile = "rfc";
@@ -166,6 +167,9 @@ void register_bulk(CLI::App* sim) {
       ->check(CLI::IsMember({"rack", "dupthresh"}));
   cmd->add_flag("--tail-loss-probe,!--no-tail-loss-probe", a->tlp,
                 "RFC 8985 §7 tail loss probe on both ends (on by default as in TcpConfig)");
+  cmd->add_option("--loss-probe-segments", a->loss_probe_segments,
+                  "new segments a tail loss probe carries: 1 (RFC 8985, Linux) or 2 (default)")
+      ->check(CLI::Range(1u, 2u));
   cmd->add_flag("--dsack", a->dsack, "RFC 2883 D-SACK reports from both receivers");
   cmd->add_flag("--frto", a->frto, "RFC 5682 F-RTO after a timeout, on both ends");
   cmd->add_option("--profile", a->profile, "both ends' TCP choices: rfc (default) or linux")
@@ -199,6 +203,7 @@ void register_bulk(CLI::App* sim) {
     o.loss_detection =
         a->loss_detection == "dupthresh" ? LossDetection::DupThresh : LossDetection::Rack;
     o.tail_loss_probe = a->tlp;
+    o.loss_probe_segments = a->loss_probe_segments;
     o.dsack = a->dsack;
     o.frto = a->frto;
     o.profile[0] = o.profile[1] = a->profile;

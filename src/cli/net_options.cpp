@@ -61,6 +61,11 @@ void add_net_options(CLI::App* cmd, NetOptions& o) {
   cmd->add_flag("--tail-loss-probe,!--no-tail-loss-probe", o.tail_loss_probe,
                 "tail loss probe before the RTO (RFC 8985 §7; needs SACK); on by default")
       ->group(group);
+  cmd->add_option("--loss-probe-segments", o.loss_probe_segments,
+                  "new segments a tail loss probe carries: 1 (RFC 8985, Linux) or 2 (default, "
+                  "so that a delayed-ACK receiver answers at once)")
+      ->check(CLI::Range(1u, 2u))
+      ->group(group);
   cmd->add_flag("--batch,!--no-batch", o.batch,
                 "hold what a TUN read batch makes TCP send until the batch ends: one ACK per "
                 "burst received (up to 64 KiB), one burst per batch of ACKs, as Linux's GRO; "
@@ -246,6 +251,8 @@ bool NetEnvironment::build_stack(const NetOptions& o, bool intercept, std::strin
   if (o.rcvbuf) config.tcp.receive_buffer = o.rcvbuf;
   if (o.sndbuf) config.tcp.send_buffer = o.sndbuf;
   config.tcp.tail_loss_probe = o.tail_loss_probe;
+  if (o.loss_probe_segments)
+    config.tcp.loss_probe_segments = static_cast<std::uint8_t>(o.loss_probe_segments);
   config.tcp.batch_output = o.batch;
   if (auto cc = congestion_from_name(o.cc)) config.tcp.congestion = *cc;
   config.tcp.slow_start_ack_limit = o.slow_start_limit;

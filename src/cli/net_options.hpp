@@ -54,6 +54,7 @@ struct NetOptions {
   bool trace_segments = false;
   bool stats = false;
   bool tail_loss_probe = true;  // TcpConfig::tail_loss_probe (RFC 8985 §7)
+  unsigned loss_probe_segments = 0;  // TcpConfig::loss_probe_segments; 0: the profile's
   bool batch = true;            // TcpConfig::batch_output (one ACK per TUN read batch)
   std::string cc;               // TcpConfig::congestion by name; empty: the profile's
   std::uint32_t slow_start_limit = TcpConfig{}.slow_start_ack_limit;

@@ -54,6 +54,7 @@ StackConfig linux() {
   t.slow_start_ack_limit = 0;  // tcp_slow_start: every byte an ACK acknowledges
   t.dsack = true;              // net.ipv4.tcp_dsack
   t.sack_fin = true;
+  t.loss_probe_segments = 1;  // tcp_send_loss_probe: one new segment (RFC 8985 §7.3)
   return c;
 }
 

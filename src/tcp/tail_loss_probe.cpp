@@ -17,7 +17,8 @@
 //   RACK would (§6.2, the probe's delivery is RACK's "later-sent segment delivered"), so fast
 //   recovery starts at once.
 // - §7.3 new data: when unsent data fits the peer's window, the probe is a new segment
-//   (TLP.is_retrans = FALSE; its ACK ends the episode with nothing to account for).
+//   (TLP.is_retrans = FALSE; its ACK ends the episode with nothing to account for) — two of
+//   them by default (TcpConfig::loss_probe_segments), one as RFC 8985 and Linux send.
 // With RACK (rack.cpp, the default) the probe's SACK makes RACK mark the older segments lost
 // after the reordering window; with DupThresh the rule above does it at once.
 #include "tcp/connection.hpp"
@@ -70,24 +71,31 @@ void Connection::on_loss_probe_timeout(Instant now, SegmentSink& out) {
   std::uint32_t mss = effective_mss() - sack_option_bytes();
   // §7.3: "If a previously unsent segment exists AND the receive window allows new data to be
   // sent: Transmit that new segment; FlightSize += SMSS" (cwnd may be exceeded by it until
-  // the next ACK).
-  if (snd_nxt_ < fin_seq() && snd_una_ + snd_wnd_ > snd_nxt_) {
+  // the next ACK). Up to TcpConfig::loss_probe_segments of them (2 by default, RFC 9002
+  // §6.2.4's two probe datagrams; see config.hpp): two in-order segments draw an ACK at once
+  // from a receiver that would hold the ACK of one (RFC 9293 §3.8.6.3 SHLD-19).
+  unsigned probes = 0;
+  while (probes < std::max<unsigned>(1, config_->loss_probe_segments) && snd_nxt_ < fin_seq() &&
+         snd_una_ + snd_wnd_ > snd_nxt_) {
     std::uint32_t room = static_cast<std::uint32_t>(snd_una_ + snd_wnd_ - snd_nxt_);
     std::uint32_t avail = static_cast<std::uint32_t>(fin_seq() - snd_nxt_);
     std::uint32_t len = std::min({mss, room, avail});
-    if (len == mss || len == avail) {
-      bool fin = fin_queued_ && snd_nxt_ + len == fin_seq();
+    if (len != mss && len != avail) break;
+    bool fin = fin_queued_ && snd_nxt_ + len == fin_seq();
+    if (probes++ == 0) {
       tlp_start_ = snd_nxt_;
       tlp_is_retrans_ = false;  // §7.3 "TLP.is_retrans = FALSE"
       ++context_.counters->tcp_loss_probes;
-      send_data_segment(snd_nxt_, len, fin, now, out, false);
-      snd_nxt_ += len + (fin ? 1 : 0);
-      snd_max_ = seq_max(snd_max_, snd_nxt_);
-      tlp_end_ = snd_max_;   // §7.3: TLP.end_seq = SND.NXT
-      disarm(Timer::Probe);  // send_data_segment() rescheduled it; the RTO follows instead
-      restart_retransmit_timer(now);
-      return;
     }
+    send_data_segment(snd_nxt_, len, fin, now, out, false);
+    snd_nxt_ += len + (fin ? 1 : 0);
+    snd_max_ = seq_max(snd_max_, snd_nxt_);
+  }
+  if (probes > 0) {
+    tlp_end_ = snd_max_;   // §7.3: TLP.end_seq = SND.NXT
+    disarm(Timer::Probe);  // send_data_segment() rescheduled it; the RTO follows instead
+    restart_retransmit_timer(now);
+    return;
   }
   // §7.3: otherwise "retransmit the highest-sequence segment sent so far" — the last full
   // segment of data (and our FIN, if sent). Sent so far: below SND.MAX, not the end of the

@@ -184,8 +184,10 @@ TEST_F(Rack, RFC8985_7_probe_after_the_last_segments_loss) {
 
 // §7.3: with unsent data the peer's window allows (here cwnd-limited), the probe is a new
 // segment, not a retransmission; its SACK then lets RACK mark the unacknowledged ones lost.
+// One segment, as RFC 8985 (and Linux, the linux profile) send it: loss_probe_segments = 1.
 TEST_F(Rack, RFC8985_7_3_probe_sends_new_data_when_the_window_allows) {
   config.tail_loss_probe = true;
+  config.loss_probe_segments = 1;
   in_flight_rtt_20ms(4, 40);  // cwnd-limited: data is queued that the peer's window allows
   const SeqNum snd_max = conn().status().snd_nxt;
   auto at = fire_next_timer();
@@ -197,6 +199,30 @@ TEST_F(Rack, RFC8985_7_3_probe_sends_new_data_when_the_window_allows) {
   EXPECT_FALSE(probe.retransmission);
   EXPECT_EQ(counters.tcp_loss_probes, 1u);
   EXPECT_EQ(counters.tcp_retransmitted_segments, 0u);
+}
+
+// The default, two new segments (TcpConfig::loss_probe_segments, RFC 9002 §6.2.4's two probe
+// datagrams): a receiver that holds its ACK for one in-order segment answers two at once
+// (RFC 9293 §3.8.6.3 SHLD-19). Both are new data, one probe episode; the RTO follows.
+TEST_F(Rack, Probe_of_new_data_is_two_segments_so_a_delayed_ACK_receiver_answers_at_once) {
+  config.tail_loss_probe = true;
+  ASSERT_EQ(config.loss_probe_segments, 2);
+  in_flight_rtt_20ms(4, 40);
+  const SeqNum snd_max = conn().status().snd_nxt;
+  ASSERT_TRUE(fire_next_timer());
+  auto first = pop_tx();
+  ASSERT_EQ(tx_pending(), 1u);
+  auto second = pop_tx();
+  EXPECT_EQ(first.seq, snd_max);
+  EXPECT_EQ(second.seq, snd_max + kMss);
+  EXPECT_EQ(first.payload.size(), kMss);
+  EXPECT_EQ(second.payload.size(), kMss);
+  EXPECT_FALSE(first.retransmission);
+  EXPECT_FALSE(second.retransmission);
+  EXPECT_EQ(counters.tcp_loss_probes, 1u);
+  // §7.3: "the sender MUST arm the RTO timer, not the PTO timer": nothing before rto_min.
+  ASSERT_TRUE(conn().next_deadline());
+  EXPECT_GE(*conn().next_deadline(), now + config.rto_min);
 }
 
 // Bad input (issue 10): SACK blocks outside the window, ACKs of data never sent and reversed
