@@ -53,10 +53,10 @@ struct NetOptions {
   std::string trace;
   bool trace_segments = false;
   bool stats = false;
-  bool tail_loss_probe = true;  // TcpConfig::tail_loss_probe (RFC 8985 §7)
+  bool tail_loss_probe = true;       // TcpConfig::tail_loss_probe (RFC 8985 §7)
   unsigned loss_probe_segments = 0;  // TcpConfig::loss_probe_segments; 0: the profile's
-  bool batch = true;            // TcpConfig::batch_output (one ACK per TUN read batch)
-  std::string cc;               // TcpConfig::congestion by name; empty: the profile's
+  bool batch = true;                 // TcpConfig::batch_output (one ACK per TUN read batch)
+  std::string cc;                    // TcpConfig::congestion by name; empty: the profile's
   std::uint32_t slow_start_limit = TcpConfig{}.slow_start_ack_limit;
   std::string profile = "rfc";  // synack::profiles::by_name: "rfc" or "linux"
   unsigned busy_poll_us = 50;   // os::EventLoop::Options::busy_poll (docs/performance.md)
