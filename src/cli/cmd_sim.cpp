@@ -134,6 +134,8 @@ void register_bulk(CLI::App* sim) {
     std::string loss_detection = "rack";
     bool tlp = TcpConfig{}.tail_loss_probe;
     unsigned loss_probe_segments = 0;
+    bool recovery_probe_on = false;
+    bool recovery_probe_off = false;
     bool dsack = false;
     bool frto = false;
     std::string profile = "rfc";
@@ -167,6 +169,11 @@ void register_bulk(CLI::App* sim) {
       ->check(CLI::IsMember({"rack", "dupthresh"}));
   cmd->add_flag("--tail-loss-probe,!--no-tail-loss-probe", a->tlp,
                 "RFC 8985 §7 tail loss probe on both ends (on by default as in TcpConfig)");
+  auto* recovery_probe =
+      cmd->add_flag("--recovery-probe", a->recovery_probe_on,
+                    "the tail loss probe during SACK recovery too (default: the profile's)");
+  cmd->add_flag("--no-recovery-probe", a->recovery_probe_off, "no tail loss probe during recovery")
+      ->excludes(recovery_probe);
   cmd->add_option("--loss-probe-segments", a->loss_probe_segments,
                   "new segments a tail loss probe carries: 1 (RFC 8985, Linux) or 2 (default)")
       ->check(CLI::Range(1u, 2u));
@@ -204,6 +211,8 @@ void register_bulk(CLI::App* sim) {
         a->loss_detection == "dupthresh" ? LossDetection::DupThresh : LossDetection::Rack;
     o.tail_loss_probe = a->tlp;
     o.loss_probe_segments = a->loss_probe_segments;
+    if (a->recovery_probe_on) o.recovery_probe = true;
+    if (a->recovery_probe_off) o.recovery_probe = false;
     o.dsack = a->dsack;
     o.frto = a->frto;
     o.profile[0] = o.profile[1] = a->profile;

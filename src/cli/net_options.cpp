@@ -61,6 +61,15 @@ void add_net_options(CLI::App* cmd, NetOptions& o) {
   cmd->add_flag("--tail-loss-probe,!--no-tail-loss-probe", o.tail_loss_probe,
                 "tail loss probe before the RTO (RFC 8985 §7; needs SACK); on by default")
       ->group(group);
+  // Two plain flags: CLI11 sets a std::optional<bool> flag to false when it is not given.
+  auto* recovery_probe =
+      cmd->add_flag("--recovery-probe", o.recovery_probe_on,
+                    "the tail loss probe during SACK recovery too (RFC 8985 §7.2 probes outside "
+                    "it only); the profile's choice by default: on in rfc, off in linux")
+          ->group(group);
+  cmd->add_flag("--no-recovery-probe", o.recovery_probe_off, "no tail loss probe during recovery")
+      ->excludes(recovery_probe)
+      ->group(group);
   cmd->add_option("--loss-probe-segments", o.loss_probe_segments,
                   "new segments a tail loss probe carries: 1 (RFC 8985, Linux) or 2 (default, "
                   "so that a delayed-ACK receiver answers at once)")
@@ -251,6 +260,8 @@ bool NetEnvironment::build_stack(const NetOptions& o, bool intercept, std::strin
   if (o.rcvbuf) config.tcp.receive_buffer = o.rcvbuf;
   if (o.sndbuf) config.tcp.send_buffer = o.sndbuf;
   config.tcp.tail_loss_probe = o.tail_loss_probe;
+  if (o.recovery_probe_on) config.tcp.recovery_probe = true;
+  if (o.recovery_probe_off) config.tcp.recovery_probe = false;
   if (o.loss_probe_segments)
     config.tcp.loss_probe_segments = static_cast<std::uint8_t>(o.loss_probe_segments);
   config.tcp.batch_output = o.batch;

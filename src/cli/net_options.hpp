@@ -53,7 +53,10 @@ struct NetOptions {
   std::string trace;
   bool trace_segments = false;
   bool stats = false;
-  bool tail_loss_probe = true;       // TcpConfig::tail_loss_probe (RFC 8985 §7)
+  bool tail_loss_probe = true;  // TcpConfig::tail_loss_probe (RFC 8985 §7)
+  // TcpConfig::recovery_probe: neither flag keeps the profile's choice.
+  bool recovery_probe_on = false;
+  bool recovery_probe_off = false;
   unsigned loss_probe_segments = 0;  // TcpConfig::loss_probe_segments; 0: the profile's
   bool batch = true;                 // TcpConfig::batch_output (one ACK per TUN read batch)
   std::string cc;                    // TcpConfig::congestion by name; empty: the profile's

@@ -135,6 +135,7 @@ BulkResult run_bulk(const BulkOptions& o) {
     c->tcp.congestion = o.congestion;
     c->tcp.loss_detection = o.loss_detection;
     c->tcp.tail_loss_probe = o.tail_loss_probe;
+    if (o.recovery_probe) c->tcp.recovery_probe = *o.recovery_probe;
     if (o.loss_probe_segments)
       c->tcp.loss_probe_segments = static_cast<std::uint8_t>(o.loss_probe_segments);
     c->tcp.dsack = c->tcp.dsack || o.dsack;

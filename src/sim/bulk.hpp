@@ -26,9 +26,10 @@ struct BulkOptions {
   CongestionAlgorithm congestion = CongestionAlgorithm::Cubic;
   LossDetection loss_detection = LossDetection::Rack;  // TcpConfig::loss_detection
   bool tail_loss_probe = TcpConfig{}.tail_loss_probe;  // TcpConfig::tail_loss_probe, its default
-  unsigned loss_probe_segments = 0;  // TcpConfig::loss_probe_segments; 0: the profile's
-  bool dsack = false;                // TcpConfig::dsack (RFC 2883)
-  bool frto = false;                 // TcpConfig::frto (RFC 5682)
+  std::optional<bool> recovery_probe;  // TcpConfig::recovery_probe; unset: the profile's
+  unsigned loss_probe_segments = 0;    // TcpConfig::loss_probe_segments; 0: the profile's
+  bool dsack = false;                  // TcpConfig::dsack (RFC 2883)
+  bool frto = false;                   // TcpConfig::frto (RFC 5682)
   // Each end's TCP choices start from this profile (synack::profiles: "rfc" or "linux");
   // the options here then set what they name (dsack and frto only turn a feature on).
   std::string profile[2] = {"rfc", "rfc"};

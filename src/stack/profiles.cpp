@@ -55,6 +55,7 @@ StackConfig linux() {
   t.dsack = true;              // net.ipv4.tcp_dsack
   t.sack_fin = true;
   t.loss_probe_segments = 1;  // tcp_send_loss_probe: one new segment (RFC 8985 §7.3)
+  t.recovery_probe = false;   // tcp_schedule_loss_probe: Open (or CWR) state only
   return c;
 }
 

@@ -320,6 +320,7 @@ class Connection {
   // §7.2: (re)arm the PTO after new data went out or new data was acknowledged; disarm it when
   // no probe may be sent.
   void schedule_loss_probe(Instant now);
+  bool may_probe_in_recovery() const;
   // §7.3: the PTO fired: send the last segment again and arm the RTO.
   void on_loss_probe_timeout(Instant now, SegmentSink& out);
   // §7.4: an ACK during a TLP episode — a D-SACK of the probe, the episode's end, or a SACK of
@@ -328,6 +329,7 @@ class Connection {
   std::optional<SeqNum> tlp_end_;  // TLP.end_seq: SND.MAX when the probe went out
   SeqNum tlp_start_;               // first octet the probe carried
   bool tlp_is_retrans_ = false;    // TLP.is_retrans: the probe was a retransmission
+  bool tlp_in_recovery_ = false;   // sent during a recovery (TcpConfig::recovery_probe)
 
   // --- RACK, RFC 8985 §6 (rack.hpp; driven from connection_input.cpp and connection.cpp) ---
   // RACK decides what is lost when SACK is in use and TcpConfig::loss_detection is Rack.

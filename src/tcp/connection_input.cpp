@@ -514,6 +514,10 @@ bool Connection::process_ack(const Segment& seg, Instant now, SegmentSink& out) 
   // — after the window update, so that a window this ACK closes holds the probe back (a probe
   // into a zero window is unacceptable to the peer, RFC 9293 §3.10.7.4, and wastes the episode).
   if (new_data_acked) schedule_loss_probe(now);
+  // TcpConfig::recovery_probe: during a recovery every ACK (SACK-only ones too) shows the ACK
+  // clock alive and restarts the PTO.
+  else if (in_recovery() && may_probe_in_recovery())
+    schedule_loss_probe(now);
 
   bool our_fin_acked = fin_sent() && snd_una_ == snd_max_;
   switch (state_) {
@@ -777,7 +781,9 @@ void Connection::apply_prr(std::uint32_t delivered) {
 // RFC 5681 §3.2 steps 2-3 (NewReno, RFC 6582) or RFC 6675 §5 steps 4.1-4.3 (SACK).
 void Connection::enter_recovery(Instant now, SegmentSink& out) {
   std::uint32_t mss = effective_mss();
-  disarm(Timer::Probe);  // RFC 8985 §7.2: no probe during recovery; the episode is over
+  // RFC 8985 §7.2: no probe during recovery, the episode is over (with recovery_probe the
+  // retransmissions below schedule one again, tail_loss_probe.cpp).
+  disarm(Timer::Probe);
   tlp_end_.reset();
   loss_.set_recover(snd_max_);
   ++fast_retransmits_;

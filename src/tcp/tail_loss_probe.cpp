@@ -37,6 +37,12 @@ constexpr Duration kWorstCaseDelayedAck = std::chrono::milliseconds(200);
 constexpr Duration kProbeTimerSlack = std::chrono::milliseconds(2);
 }  // namespace
 
+// RFC 8985 §7.2 "is not in loss recovery", unless TcpConfig::recovery_probe allows a probe
+// in SACK recovery (not after an RTO, nor in NewReno's recovery without SACK).
+bool Connection::may_probe_in_recovery() const {
+  return !in_recovery() || (config_->recovery_probe && loss_.phase() == Recovery::Sack);
+}
+
 void Connection::schedule_loss_probe(Instant now) {
   disarm(Timer::Probe);
   // §7.2: "the connection has SACK enabled", "is not in loss recovery", no TLP episode in
@@ -48,8 +54,8 @@ void Connection::schedule_loss_probe(Instant now) {
   // here, called from send_data_segment(), SND.NXT is not yet moved.)
   // Nor into a zero window (ours): a segment beyond RCV.NXT is unacceptable to a receiver
   // whose window is zero (RFC 9293 §3.10.7.4); the persist timer's probes do that job.
-  if (!config_->tail_loss_probe || !sack_ok_ || in_recovery() || tlp_end_ || flight_size() == 0 ||
-      !rtt_.srtt() || snd_una_ == iss_ || snd_wnd_ == 0 || retries_ > 0)
+  if (!config_->tail_loss_probe || !sack_ok_ || !may_probe_in_recovery() || tlp_end_ ||
+      flight_size() == 0 || !rtt_.srtt() || snd_una_ == iss_ || snd_wnd_ == 0 || retries_ > 0)
     return;
   Duration pto = 2 * *rtt_.srtt();
   // §7.2: "If FlightSize is equal to one segment, add WCDelAckT": the peer may hold its ACK.
@@ -65,8 +71,9 @@ void Connection::schedule_loss_probe(Instant now) {
 }
 
 void Connection::on_loss_probe_timeout(Instant now, SegmentSink& out) {
-  if (!config_->tail_loss_probe || !sack_ok_ || in_recovery() || tlp_end_ || flight_size() == 0 ||
-      retries_ > 0 || snd_nxt_ != snd_max_ || snd_wnd_ == 0)  // (the window closed meanwhile)
+  if (!config_->tail_loss_probe || !sack_ok_ || !may_probe_in_recovery() || tlp_end_ ||
+      flight_size() == 0 || retries_ > 0 || snd_nxt_ != snd_max_ ||
+      snd_wnd_ == 0)  // (the window closed meanwhile)
     return;
   std::uint32_t mss = effective_mss() - sack_option_bytes();
   // §7.3: "If a previously unsent segment exists AND the receive window allows new data to be
@@ -102,16 +109,24 @@ void Connection::on_loss_probe_timeout(Instant now, SegmentSink& out) {
   // send buffer — data the peer's window kept back was never sent, lies beyond the window and
   // would be dropped as unacceptable (Linux: tcp_send_loss_probe takes the last skb of its
   // retransmission queue, which holds sent data only).
+  // During a recovery (TcpConfig::recovery_probe) the segment at SND.UNA instead: the hole
+  // whose retransmission (or its ACK) was lost is most likely the oldest, and a copy the peer
+  // already holds is answered at once as a duplicate (RFC 9293 §3.10.7.4).
   SeqNum data_end = seq_min(fin_seq(), snd_max_);
   SeqNum start = snd_una_;
-  if (data_end > snd_una_ && static_cast<std::uint32_t>(data_end - snd_una_) > mss)
+  if (!in_recovery() && data_end > snd_una_ &&
+      static_cast<std::uint32_t>(data_end - snd_una_) > mss)
     start = data_end - mss;
+  if (in_recovery() && data_end > snd_una_ + mss) data_end = snd_una_ + mss;
   std::uint32_t len = start < data_end ? static_cast<std::uint32_t>(data_end - start) : 0;
-  bool fin = fin_sent();
+  // Our FIN rides only on a copy that ends where the data does (not on SND.UNA's segment of
+  // a recovery probe with more data after it).
+  bool fin = fin_sent() && start + len == fin_seq();
   if (len == 0 && !fin) return;
   tlp_start_ = start;
   tlp_end_ = snd_max_;     // §7.3: TLP.end_seq = SND.NXT
   tlp_is_retrans_ = true;  // §7.3: "TLP.is_retrans = TRUE"
+  tlp_in_recovery_ = in_recovery();
   ++context_.counters->tcp_loss_probes;
   send_data_segment(start, len, fin, now, out, true);
   // §7.3: "the sender MUST arm the RTO timer, not the PTO timer".
@@ -139,7 +154,9 @@ void Connection::on_loss_probe_ack(const Segment& seg, Instant now, SegmentSink&
     // lost, and the probe repaired it. "the congestion control MUST be invoked" — once, as
     // for a fast retransmit (Linux: tcp_process_tlp_ack, cwnd to ssthresh).
     tlp_end_.reset();
-    if (!in_recovery()) {
+    // A probe sent during a recovery repaired a loss of that recovery, whose reduction is
+    // made (the ACK may have ended the recovery just before this runs).
+    if (!in_recovery() && !tlp_in_recovery_) {
       ++context_.counters->tcp_loss_probe_repairs;
       cc_.on_congestion_event(flight_size(), now);
       cc_.on_recovery_exit();

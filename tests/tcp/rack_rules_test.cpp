@@ -225,6 +225,95 @@ TEST_F(Rack, Probe_of_new_data_is_two_segments_so_a_delayed_ACK_receiver_answers
   EXPECT_GE(*conn().next_deadline(), now + config.rto_min);
 }
 
+// TcpConfig::recovery_probe (on by default; RFC 8985 §7.2 probes only outside recovery): the
+// hole's retransmission (or its ACK) is lost and nothing else is in flight to draw an ACK.
+// 2 SRTT + 2 ms after the retransmission a probe goes — here the segment at SND.UNA, as no
+// new data is queued — instead of the RTO 200 ms or more later, with no backoff.
+TEST_F(Rack, Recovery_probe_when_the_last_retransmission_draws_no_ACK) {
+  in_flight_rtt_20ms(6);
+  ack(seg(1), {{2, 5}});
+  ASSERT_EQ(sent(), (std::vector<int>{1}));
+  const Instant retransmitted_at = now;
+  auto at = fire_next_timer();
+  ASSERT_TRUE(at);
+  EXPECT_EQ(*at, retransmitted_at + 2 * 20ms + 2ms);
+  EXPECT_EQ(sent(), (std::vector<int>{1}));
+  EXPECT_EQ(counters.tcp_loss_probes, 1u);
+  EXPECT_EQ(counters.tcp_rto_expirations, 0u);
+}
+
+// The same in the linux profile's choice (recovery_probe off, as Linux): the RTO.
+TEST_F(Rack, No_recovery_probe_when_off_the_RTO_repairs) {
+  config.recovery_probe = false;
+  in_flight_rtt_20ms(6);
+  ack(seg(1), {{2, 5}});
+  ASSERT_EQ(sent(), (std::vector<int>{1}));
+  const Instant retransmitted_at = now;
+  auto at = fire_next_timer();
+  ASSERT_TRUE(at);
+  EXPECT_GE(*at, retransmitted_at + config.rto_min);
+  EXPECT_EQ(sent(), (std::vector<int>{1}));  // the RTO's retransmission
+  EXPECT_EQ(counters.tcp_loss_probes, 0u);
+  EXPECT_EQ(counters.tcp_rto_expirations, 1u);
+}
+
+// The same with data queued: the recovery probe is new data, two segments (as outside
+// recovery, §7.3): the peer answers them at once whether the hole's retransmission or its ACK
+// was lost, and RACK then sees what is still missing.
+TEST_F(Rack, Recovery_probe_sends_new_data_when_queued) {
+  in_flight_rtt_20ms(6, 20);
+  ack(seg(1), {{2, 5}});
+  ASSERT_EQ(sent(), (std::vector<int>{1}));
+  const Instant retransmitted_at = now;
+  auto at = fire_next_timer();
+  ASSERT_TRUE(at);
+  EXPECT_EQ(*at, retransmitted_at + 2 * 20ms + 2ms);
+  EXPECT_EQ(sent(), (std::vector<int>{8, 9}));
+  EXPECT_EQ(counters.tcp_loss_probes, 1u);
+  EXPECT_EQ(counters.tcp_rto_expirations, 0u);
+  // The peer had the retransmission; its ACK was lost. The probe's ACK ends the recovery.
+  ack(seg(10));
+  EXPECT_EQ(counters.tcp_rto_expirations, 0u);
+  EXPECT_GT(sent().size(), 0u) << "the window opens again: new data";
+}
+
+// A retransmitted recovery probe whose ACK ends the recovery repaired a loss of that
+// recovery: the window was reduced once when it began, and not again (§7.4.2's reduction is
+// for a probe outside recovery).
+TEST_F(Rack, Recovery_probe_repair_does_not_reduce_the_window_twice) {
+  in_flight_rtt_20ms(6);
+  ack(seg(1), {{2, 5}});
+  ASSERT_EQ(sent(), (std::vector<int>{1}));
+  const std::uint32_t ssthresh = conn().status().ssthresh;
+  ASSERT_TRUE(fire_next_timer());
+  ASSERT_EQ(sent(), (std::vector<int>{1}));
+  ack(seg(6));
+  sent();
+  EXPECT_EQ(counters.tcp_loss_probe_repairs, 0u);
+  EXPECT_EQ(conn().status().ssthresh, ssthresh);
+  EXPECT_GE(conn().status().cwnd, ssthresh);
+}
+
+// Our FIN was sent after segment 5; the recovery probe resends SND.UNA's segment (1) without
+// it — a FIN there would end the stream four segments early. (Soak seed 296 lost the last
+// 437 octets of a first draft that put it there.)
+TEST_F(Rack, Recovery_probe_of_SND_UNA_does_not_carry_our_FIN) {
+  in_flight_rtt_20ms(6);
+  close();
+  expect_transition(State::Established, State::FinWait1);
+  SentSegment fin = pop_tx();
+  ASSERT_TRUE(fin.has(FIN));
+  ASSERT_EQ(fin.seq, seg(6));
+  ack(seg(1), {{2, 5}});
+  ASSERT_EQ(sent(), (std::vector<int>{1}));
+  ASSERT_TRUE(fire_next_timer());
+  SentSegment probe = pop_tx();
+  EXPECT_EQ(probe.seq, seg(1));
+  EXPECT_EQ(probe.payload.size(), kSegment);
+  EXPECT_FALSE(probe.has(FIN));
+  EXPECT_EQ(counters.tcp_loss_probes, 1u);
+}
+
 // Bad input (issue 10): SACK blocks outside the window, ACKs of data never sent and reversed
 // blocks deliver nothing to RACK, mark nothing lost and draw no retransmission.
 TEST_F(Rack, lying_peer_cannot_make_it_retransmit) {
