@@ -6,10 +6,13 @@
 // What RFC 8985 §7 asks and what is done here:
 // - §7.2 scheduling: after new data goes out or new data is acknowledged, outside recovery,
 //   with SACK, at most one probe per episode; PTO = 2 SRTT, + WCDelAckT (200 ms) for a single
-//   segment in flight, never later than the RTO (then the probe replaces that RTO).
+//   segment in flight, never later than the RTO (then the probe replaces that RTO). Beyond
+//   the RFC (TcpConfig::recovery_probe, off in the linux profile): during SACK recovery too,
+//   restarted by each ACK and retransmission, so that a recovery whose last retransmission or
+//   its ACK was lost does not wait for the RTO.
 // - §7.3 the probe: the most recent segment is retransmitted (the RFC's option when no new
-//   data may be sent; new data is sent by output() as cwnd allows in any case), then the RTO
-//   timer is armed.
+//   data may be sent; new data is sent by output() as cwnd allows in any case) — during a
+//   recovery the segment at SND.UNA — then the RTO timer is armed.
 // - §7.4 detection: a D-SACK of the probe (RFC 2883) ends the episode with nothing lost; an ACK
 //   beyond TLP.end_seq without one means the probe repaired a loss, and the congestion control
 //   reduces the window once (§7.4.2). A SACK of the probe while SND.UNA is still missing ends it

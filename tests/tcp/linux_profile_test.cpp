@@ -292,6 +292,9 @@ TEST(Profiles, Linux_makes_the_kernels_choices) {
   EXPECT_EQ(l.tcp.delayed_ack, std::chrono::milliseconds(40));
   EXPECT_EQ(l.tcp.initial_window_segments, 10u);
   EXPECT_EQ(l.tcp.quick_acks, 16);
+  // tcp_send_loss_probe: one segment; tcp_schedule_loss_probe: not in Recovery.
+  EXPECT_EQ(l.tcp.loss_probe_segments, 1);
+  EXPECT_FALSE(l.tcp.recovery_probe);
   EXPECT_FALSE(profiles::by_name("bsd").has_value());
 }
 

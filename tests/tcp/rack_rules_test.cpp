@@ -17,6 +17,16 @@ class Rack : public SegmentHarness {
   Rack() { config.loss_detection = LossDetection::Rack; }
   // in_flight_rtt_20ms (harness.hpp): SRTT = RACK.min_RTT = RACK.rtt = 20 ms and reo_wnd =
   // min(min_RTT / 4, SRTT) = 5 ms.
+
+  // Segments 1-5 in flight (`queued_more` more wait), 2-4 SACKed: RACK marks 1 lost at once
+  // (reo_wnd 0 with three SACKed), recovery starts and 1 is retransmitted, at retransmitted_at.
+  void hole_1_retransmitted(int queued_more = 0) {
+    in_flight_rtt_20ms(6, queued_more);
+    ack(seg(1), {{2, 5}});
+    ASSERT_EQ(sent(), (std::vector<int>{1}));
+    retransmitted_at = now;
+  }
+  Instant retransmitted_at;
 };
 
 // §6.2 step 5 and §6.3: one segment SACKed above a hole is not DupThresh (3), but RACK marks
@@ -230,10 +240,7 @@ TEST_F(Rack, Probe_of_new_data_is_two_segments_so_a_delayed_ACK_receiver_answers
 // 2 SRTT + 2 ms after the retransmission a probe goes — here the segment at SND.UNA, as no
 // new data is queued — instead of the RTO 200 ms or more later, with no backoff.
 TEST_F(Rack, Recovery_probe_when_the_last_retransmission_draws_no_ACK) {
-  in_flight_rtt_20ms(6);
-  ack(seg(1), {{2, 5}});
-  ASSERT_EQ(sent(), (std::vector<int>{1}));
-  const Instant retransmitted_at = now;
+  hole_1_retransmitted();
   auto at = fire_next_timer();
   ASSERT_TRUE(at);
   EXPECT_EQ(*at, retransmitted_at + 2 * 20ms + 2ms);
@@ -245,10 +252,7 @@ TEST_F(Rack, Recovery_probe_when_the_last_retransmission_draws_no_ACK) {
 // The same in the linux profile's choice (recovery_probe off, as Linux): the RTO.
 TEST_F(Rack, No_recovery_probe_when_off_the_RTO_repairs) {
   config.recovery_probe = false;
-  in_flight_rtt_20ms(6);
-  ack(seg(1), {{2, 5}});
-  ASSERT_EQ(sent(), (std::vector<int>{1}));
-  const Instant retransmitted_at = now;
+  hole_1_retransmitted();
   auto at = fire_next_timer();
   ASSERT_TRUE(at);
   EXPECT_GE(*at, retransmitted_at + config.rto_min);
@@ -261,10 +265,7 @@ TEST_F(Rack, No_recovery_probe_when_off_the_RTO_repairs) {
 // recovery, §7.3): the peer answers them at once whether the hole's retransmission or its ACK
 // was lost, and RACK then sees what is still missing.
 TEST_F(Rack, Recovery_probe_sends_new_data_when_queued) {
-  in_flight_rtt_20ms(6, 20);
-  ack(seg(1), {{2, 5}});
-  ASSERT_EQ(sent(), (std::vector<int>{1}));
-  const Instant retransmitted_at = now;
+  hole_1_retransmitted(20);
   auto at = fire_next_timer();
   ASSERT_TRUE(at);
   EXPECT_EQ(*at, retransmitted_at + 2 * 20ms + 2ms);
@@ -281,9 +282,7 @@ TEST_F(Rack, Recovery_probe_sends_new_data_when_queued) {
 // recovery: the window was reduced once when it began, and not again (§7.4.2's reduction is
 // for a probe outside recovery).
 TEST_F(Rack, Recovery_probe_repair_does_not_reduce_the_window_twice) {
-  in_flight_rtt_20ms(6);
-  ack(seg(1), {{2, 5}});
-  ASSERT_EQ(sent(), (std::vector<int>{1}));
+  hole_1_retransmitted();
   const std::uint32_t ssthresh = conn().status().ssthresh;
   ASSERT_TRUE(fire_next_timer());
   ASSERT_EQ(sent(), (std::vector<int>{1}));
