@@ -6,6 +6,7 @@
 #   slirp4netns   libslirp's TCP in user space
 #   pasta         passt's tap path (the namespace's TCP terminated by pasta)
 #   pasta splice  pasta's loopback path (kernel sockets on both sides), once, for context
+#   synack splice `synack run -T`: the same path in synack (CMD's 127.0.0.1 spliced to the host's), once
 #   synack        `synack run` ($SYNACK, default ./build/synack; "not available" until it exists)
 # at MTU 1500 and 65520: iperf3 up and down, wrk against nginx (Connection: close and keep-alive),
 # redis-benchmark PING with one client, and the provider process's CPU time (/proc/PID/stat
@@ -14,7 +15,7 @@
 #
 #   bench/usermode.sh [OUT.md]      root; needs ip, slirp4netns, pasta, iperf3, wrk, nginx,
 #                                   redis-server, redis-benchmark, python3 (make bench-usermode-deps)
-# Knobs (environment): SYNACK, SYNACK_ARGS (extra `synack run` options), PROVIDERS ("veth slirp4netns pasta pasta-splice synack"),
+# Knobs (environment): SYNACK, SYNACK_ARGS (extra `synack run` options), PROVIDERS ("veth slirp4netns pasta pasta-splice synack synack-splice"),
 # MTUS ("1500 65520"), PHASES ("iperf3 wrk redis scaling"), IPERF_SECONDS (10), WRK_SECONDS (10), WRK_THREADS (1),
 # WRK_CONNECTIONS (16), REDIS_REQUESTS (10000 per run), REDIS_RUNS (3), VETH_NET (198.19.254: the veth pair's /24,
 # the only address this script puts in the host's namespace). OUT=- prints without writing.
@@ -39,7 +40,7 @@ cd "$(dirname "$0")/.."
 started=$SECONDS
 out=${1:-${OUT:-docs/performance.md}}
 SYNACK=${SYNACK:-./build/synack}
-PROVIDERS=${PROVIDERS:-"veth slirp4netns pasta pasta-splice synack"}
+PROVIDERS=${PROVIDERS:-"veth slirp4netns pasta pasta-splice synack synack-splice"}
 MTUS=${MTUS:-"1500 65520"}
 PHASES=${PHASES:-"iperf3 wrk redis scaling"}
 main_phases=$(for p in $PHASES; do [ "$p" = scaling ] || printf '%s ' "$p"; done)
@@ -241,6 +242,13 @@ start_provider() {
       # shellcheck disable=SC2206  # SYNACK_ARGS: extra options, split on spaces
       client=("$SYNACK" run --allow-host-loopback --mtu "$mtu" ${SYNACK_ARGS:-} --)
       target=198.18.0.1 server_addr=127.0.0.1 watch=self
+      return 0
+      ;;
+    synack-splice)
+      # synack run -T: the servers' ports on CMD's own loopback, spliced to the host's.
+      # shellcheck disable=SC2206
+      client=("$SYNACK" run -T "$iperf_port,$nginx_port,$redis_port" --mtu "$mtu" ${SYNACK_ARGS:-} --)
+      target=127.0.0.1 server_addr=127.0.0.1 watch=self
       return 0
       ;;
   esac
@@ -445,7 +453,7 @@ run_scaling() {
   for provider in $PROVIDERS; do
     col=scaling:$provider
     scaling_columns+=("$col")
-    if [ "$provider" = synack ] && ! synack_available; then
+    if [[ $provider == synack* ]] && ! synack_available; then
       echo "== $col: not available ($SYNACK has no 'run' subcommand yet)" >&2
       record "$col" unavailable true
       continue
@@ -479,9 +487,11 @@ load_start=$run_load_start
 columns=()
 for mtu in $MTUS; do
   for provider in $PROVIDERS; do
-    [ "$provider" = pasta-splice ] && [ "$mtu" != "${MTUS##* }" ] && continue  # once: MTU-independent
-    col=$provider-$mtu
-    [ "$provider" = pasta-splice ] && col=pasta-splice
+    case $provider in pasta-splice | synack-splice)
+      [ "$mtu" != "${MTUS##* }" ] && continue  # once: MTU-independent
+      col=$provider ;;
+    *) col=$provider-$mtu ;;
+    esac
     columns+=("$col")
     if [ "$provider" = synack ] && ! synack_available; then
       echo "== $col: not available ($SYNACK has no 'run' subcommand yet)" >&2
@@ -532,9 +542,9 @@ def fmt(x):
     return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
 def ratio(a, b): return "—" if a is None or not b else f"{a / b:.2f}×"
 names = {"veth": "veth", "slirp4netns": "slirp4netns", "pasta": "pasta", "synack": "synack run",
-         "pasta-splice": "pasta splice (ns loopback)"}
+         "pasta-splice": "pasta splice (ns loopback)", "synack-splice": "synack run -T (ns loopback)"}
 def heading(col):
-    if col == "pasta-splice": return names[col]
+    if col in ("pasta-splice", "synack-splice"): return names[col]
     provider, mtu = col.rsplit("-", 1)
     return f"{names[provider]} {mtu}"
 rows = [
@@ -558,6 +568,7 @@ rows = [
     ("provider CPU per PING (µs)", "redis_ping_cpu_us"),
 ]
 ratio_cols = [(f"synack/{p} {m}", f"synack-{m}", f"{p}-{m}") for p in ("pasta", "slirp4netns") for m in mtus]
+ratio_cols += [("synack -T / pasta splice", "synack-splice", "pasta-splice")]
 header = "| measure | " + " | ".join(map(heading, columns)) + " | " + " | ".join(r[0] for r in ratio_cols) + " |"
 lines = [header, "|---|" + "---:|" * (len(columns) + len(ratio_cols))]
 for label, metric in rows:
@@ -641,6 +652,9 @@ client, provider and server pinned to CPU 0 (`taskset`). How each namespace is j
   pasta accepts there and splices to the host's 127.0.0.1 with kernel sockets on both sides (no
   TCP of its own, no MTU): the upper bound for a relay made of kernel sockets.
 - **synack run**: `synack run --allow-host-loopback --mtu N -- CMD`, connecting to 198.18.0.1.
+- **synack run -T**: `synack run -T PORTS -- CMD`, connecting to 127.0.0.1 inside the namespace:
+  synack accepts there and splices to the host's 127.0.0.1 as pasta's splice path does (kernel
+  sockets on both sides, `splice(2)` through a pipe each way; no MTU).
 
 {body}{end}"""
 if out != "-":
@@ -681,7 +695,7 @@ def fmt(x):
     if x == 0: return "0"
     return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
 names = {"veth": "veth", "slirp4netns": "slirp4netns", "pasta": "pasta", "synack": "synack run",
-         "pasta-splice": "pasta splice"}
+         "pasta-splice": "pasta splice", "synack-splice": "synack run -T"}
 def heading(col):
     provider = col.split(":", 1)[1]
     return names.get(provider, provider)

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -19,6 +20,7 @@
 #include "cli/net_options.hpp"
 #include "cli/run_helpers.hpp"
 #include "control/control_socket.hpp"
+#include "relay/loopback_forward.hpp"
 #include "relay/relay.hpp"
 #include "relay/sandbox.hpp"
 #include "synack/event_loop.hpp"
@@ -33,9 +35,10 @@ using namespace synack::relay;
 struct RunArgs {
   NetOptions net;
   bool allow_host_loopback = false;
-  std::vector<std::string> forwards;   // -p
-  std::vector<std::string> tcp_ports;  // -t (pasta)
-  std::vector<std::string> udp_ports;  // -u (pasta)
+  std::vector<std::string> forwards;      // -p
+  std::vector<std::string> tcp_ports;     // -t (pasta)
+  std::vector<std::string> udp_ports;     // -u (pasta)
+  std::vector<std::string> ns_tcp_ports;  // -T (pasta): CMD's loopback -> the host's
   std::string cidr;
   bool addresses_given = false;  // --addr or --peer on the command line
   std::string dns;
@@ -135,11 +138,25 @@ void print_relay_stats(const relay::RelayStats& s, std::ostream& out) {
       << "relay_drain_bytes_lost " << s.drain_bytes_lost << "\n";
 }
 
+void print_loopback_stats(const relay::LoopbackForwardStats& s, std::ostream& out) {
+  out << "loopback_forward_accepted " << s.accepted << "\n"
+      << "loopback_forward_refused_limit " << s.refused_limit << "\n"
+      << "loopback_forward_host_refused " << s.host_refused << "\n"
+      << "loopback_forward_completed " << s.completed << "\n"
+      << "loopback_forward_reset " << s.reset << "\n"
+      << "loopback_forward_bytes_to_host " << s.bytes_to_host << "\n"
+      << "loopback_forward_bytes_to_namespace " << s.bytes_to_namespace << "\n";
+}
+
 namespace {
 
 // `synack run --netns PATH|PID -- CMD`: the namespace exists already; synack attaches to it
 // (attach_service.cpp) and runs CMD inside.
 int run_in_existing_namespace(const RunArgs& args) {
+  if (!args.ns_tcp_ports.empty()) {
+    std::cerr << "synack run: -T listens in a namespace synack makes; not with --netns\n";
+    return 125;
+  }
   if (!args.cidr.empty()) {
     std::cerr << "synack run: --cidr applies to a namespace synack makes; with --netns give "
                  "--addr and --peer\n";
@@ -194,6 +211,8 @@ int run_run(RunArgs args) {
   auto forwards = parse_forwards(args.forwards, args.tcp_ports, args.udp_ports);
   if (!forwards) return fail(forwards.error());
   config.forwards = std::move(*forwards);
+  auto ns_forwards = parse_loopback_forwards(args.ns_tcp_ports);
+  if (!ns_forwards) return fail(ns_forwards.error());
   config.on_notice = [](const std::string& message) {
     std::cerr << "synack run: " << message << "\n";
   };
@@ -220,6 +239,8 @@ int run_run(RunArgs args) {
     box_config.resolv_conf =
         "nameserver " + (plan ? plan->dns : addresses->addr).to_string() + "\n";
   box_config.user_namespace = args.user_namespace;
+  for (const auto& [ns_port, host_port] : *ns_forwards)
+    box_config.loopback_tcp_ports.push_back(ns_port);
   auto box = relay::Sandbox::start(box_config);
   if (!box) return fail(box.error());
   auto& sandbox = **box;
@@ -243,6 +264,11 @@ int run_run(RunArgs args) {
   auto& loop = env->loop();
   auto relay = relay::Relay::create(env->stack(), loop, config);
   if (!relay) return fail(relay.error());
+  std::vector<relay::LoopbackForward> spliced;
+  for (const auto& l : sandbox.take_loopback_listeners())
+    spliced.push_back({l.fd, l.port, ns_forwards->at(l.port), l.ipv6});
+  relay::LoopbackForwarder loopback(loop, std::move(spliced), {});
+  if (auto r = loopback.start(); !r) return fail(std::string("-T: ") + std::strerror(r.error()));
 
   std::optional<int> status;
   // CMD has exited, and with it every process of its namespace; the namespace itself lives on
@@ -255,6 +281,7 @@ int run_run(RunArgs args) {
     if (drain_check) loop.cancel_timer(drain_check);
     drain_check = 0;
     auto loss = (*relay)->abort_drain();
+    loss.connections += loopback.abort_all();
     if (loss.connections > 0)
       std::cerr << "synack run: CMD exited; " << why << ": reset " << loss.connections
                 << " relayed connection(s) still open, " << loss.bytes
@@ -263,7 +290,7 @@ int run_run(RunArgs args) {
   };
   std::function<void()> check_drain = [&] {
     drain_check = 0;
-    if ((*relay)->drained()) {
+    if ((*relay)->drained() && loopback.active() == 0) {
       (*relay)->shutdown();
       loop.stop();
       return;
@@ -282,6 +309,7 @@ int run_run(RunArgs args) {
     draining = true;
     drain_start = loop.now();
     (*relay)->begin_drain();
+    loopback.close_listeners();
     check_drain();
   };
   if (sandbox.exit_fd() >= 0) {
@@ -315,6 +343,7 @@ int run_run(RunArgs args) {
   if (args.net.stats) {
     env->print_stats(std::cerr);
     print_relay_stats((*relay)->stats(), std::cerr);
+    print_loopback_stats(loopback.stats(), std::cerr);
   }
   relay->reset();
   return status.value_or(kSetupFailed);
@@ -349,6 +378,12 @@ void register_run(CLI::App& app) {
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->add_option("-u,--udp-ports", args->udp_ports, "pasta's UDP forwards, as -t; repeatable")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  cmd->add_option("-T,--tcp-ns-ports", args->ns_tcp_ports,
+                  "pasta's -T: PORT[-END][:HOSTPORT[-END]][,...]: connections to PORT on CMD's "
+                  "own 127.0.0.1 (and ::1) go to HOSTPORT (default the same) on the host's, "
+                  "spliced by the kernel (no user-space TCP: pasta's fast path); repeatable")
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->add_option("--cidr", args->cidr,
@@ -390,6 +425,8 @@ void register_run(CLI::App& app) {
       "  synack run -p 8080:80 -- python3 -m http.server 80                # host 127.0.0.1:8080 "
       "-> CMD's 80\n"
       "  synack run -p 5300-5309:5300-5309/udp -p [::1]:8443:443 -- CMD    # UDP range, IPv6\n"
+      "  synack run -T 5201 -- iperf3 -c 127.0.0.1                      # CMD's 127.0.0.1:5201 "
+      "-> host's\n"
       "  synack run --cidr 10.0.2.0/24 -- ip addr                       # slirp4netns's layout\n"
       "  synack run --trace run.jsonl --stats -- wget -qO- http://198.18.0.1/");
   cmd->callback([args, cmd] {

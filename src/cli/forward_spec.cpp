@@ -207,4 +207,25 @@ Expected<std::vector<PortForward>, std::string> parse_forwards(
   return all;
 }
 
+Expected<std::map<std::uint16_t, std::uint16_t>, std::string> parse_loopback_forwards(
+    const std::vector<std::string>& specs) {
+  std::map<std::uint16_t, std::uint16_t> out;
+  for (const auto& text : specs) {
+    // pasta's -T spec reads as -t's: the first port is the one listened on (here in CMD's
+    // namespace), the second where the connection goes (here on the host).
+    auto f = parse_pasta_ports(text, ForwardProtocol::Tcp);
+    if (!f) return Unexpected{"-T" + f.error().substr(2)};
+    for (const auto& forward : *f) {
+      if (forward.host.addr != wire::IpAddress::v4(127, 0, 0, 1))
+        return Unexpected{"-T " + text + ": listens on CMD's loopback only (no ADDR/)"};
+      if (!out.emplace(forward.host.port, forward.guest_port).second)
+        return Unexpected{"-T " + text + ": port " + std::to_string(forward.host.port) +
+                          " is given twice"};
+      if (out.size() > kMaxForwardPorts)
+        return Unexpected{"-T: more than " + std::to_string(kMaxForwardPorts) + " ports"};
+    }
+  }
+  return out;
+}
+
 }  // namespace synack::cli

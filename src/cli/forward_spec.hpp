@@ -4,6 +4,7 @@
 // errors name what is wrong in words a user can act on.
 #pragma once
 
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,6 +35,12 @@ Expected<std::vector<relay::PortForward>, std::string> parse_pasta_ports(
 Expected<std::vector<relay::PortForward>, std::string> parse_forwards(
     const std::vector<std::string>& publish, const std::vector<std::string>& tcp_ports,
     const std::vector<std::string>& udp_ports);
+
+// pasta's -T: SPEC[,SPEC...], SPEC = PORT[-END][:HOSTPORT[-END]]: the ports CMD's loopback
+// listens on, each mapped to the host loopback's port (default the same). Errors: a message
+// naming the spec (malformed, an address given, a port twice, too many).
+Expected<std::map<std::uint16_t, std::uint16_t>, std::string> parse_loopback_forwards(
+    const std::vector<std::string>& specs);
 
 // The same protocol, host address and port forwarded twice: "tcp 127.0.0.1:8080 -> :80 is
 // given twice". Empty when none.

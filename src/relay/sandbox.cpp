@@ -3,7 +3,9 @@
 // its descriptor up (SCM_RIGHTS), wait for the go, exec.
 #include "relay/sandbox.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -15,7 +17,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 
@@ -29,8 +34,11 @@ constexpr int kSetupTimeoutMs = 20000;
 
 // What the child reports once its TUN is ready (or why it is not).
 struct ReadyMessage {
-  char status = 0;  // 'R' ready (a descriptor attached), 'E' error
+  char status = 0;  // 'L' a -T listener (its descriptor attached; more follow), 'R' ready
+                    // (the TUN's descriptor attached; the last), 'E' error
   bool vnet_hdr = false;
+  bool ipv6 = false;       // 'L': on ::1
+  std::uint16_t port = 0;  // 'L'
   unsigned mtu = 0;
   char name[16] = {};
   char error[400] = {};
@@ -130,6 +138,42 @@ constexpr int kForwardedSignals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, 
   kernel.default_via = config.gateways;
   if (auto r = configure_kernel_side(kernel); !r) child_fail(sock, r.error());
 
+  // pasta's -T: listeners on this namespace's loopback, passed up before the TUN.
+  const bool has_ipv6 = std::any_of(config.addresses.begin(), config.addresses.end(),
+                                    [](const auto& a) { return !a.address.is_v4(); });
+  for (std::uint16_t port : config.loopback_tcp_ports) {
+    for (bool v6 : {false, true}) {
+      if (v6 && !has_ipv6) continue;
+      int fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      if (fd < 0) child_fail(sock, errno_text("socket (-T)"));
+      int one = 1;
+      ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+      int bound;
+      if (v6) {
+        ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+        sockaddr_in6 sa{};
+        sa.sin6_family = AF_INET6;
+        sa.sin6_port = htons(port);
+        sa.sin6_addr = in6addr_loopback;
+        bound = ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+      } else {
+        sockaddr_in sa{};
+        sa.sin_family = AF_INET;
+        sa.sin_port = htons(port);
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        bound = ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+      }
+      if (bound != 0 || ::listen(fd, 128) != 0)
+        child_fail(sock, errno_text(("-T " + std::to_string(port) + ": listening").c_str()));
+      ReadyMessage listener;
+      listener.status = 'L';
+      listener.ipv6 = v6;
+      listener.port = port;
+      if (!os::send_with_descriptor(sock, &listener, sizeof listener, fd)) ::_exit(1);
+      ::close(fd);
+    }
+  }
+
   ReadyMessage ready;
   ready.status = 'R';
   ready.vnet_hdr = (*tun)->offload();
@@ -205,13 +249,23 @@ Expected<std::unique_ptr<Sandbox>, std::string> Sandbox::start(const SandboxConf
   box->control_fd_ = sv[0];
   box->pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
 
-  pollfd p{sv[0], POLLIN, 0};
-  int ready = ::poll(&p, 1, kSetupTimeoutMs);
   ReadyMessage m;
   int fd = -1;
-  if (ready <= 0 || !os::receive_with_descriptor(sv[0], &m, sizeof m, &fd))
-    return Unexpected{
-        std::string("the namespace child did not report (setup timed out or it died)")};
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(kSetupTimeoutMs);
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd p{sv[0], POLLIN, 0};
+    int ready = ::poll(&p, 1, static_cast<int>(std::max<std::int64_t>(left.count(), 0)));
+    fd = -1;
+    if (ready <= 0 || !os::receive_with_descriptor(sv[0], &m, sizeof m, &fd))
+      return Unexpected{
+          std::string("the namespace child did not report (setup timed out or it died)")};
+    if (m.status != 'L') break;
+    if (fd < 0) return Unexpected{std::string("the namespace child sent a -T listener without it")};
+    box->listeners_.push_back(LoopbackListener{fd, m.port, m.ipv6});  // closed by the taker
+  }
   if (m.status != 'R' || fd < 0) {
     if (fd >= 0) ::close(fd);
     m.error[sizeof m.error - 1] = 0;
@@ -256,6 +310,7 @@ Sandbox::~Sandbox() {
     ::waitpid(pid_, &status, 0);
   }
   if (pidfd_ >= 0) ::close(pidfd_);
+  for (const auto& l : listeners_) ::close(l.fd);  // not taken
   if (!resolv_file_.empty()) ::unlink(resolv_file_.c_str());
 }
 

@@ -11,6 +11,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,6 +31,16 @@ struct SandboxConfig {
   std::string resolv_conf;                     // bind-mounted over /etc/resolv.conf when set
   // Forces a user namespace even as root (tests of the rootless path).
   bool user_namespace = false;
+  // pasta's -T: TCP ports to listen on at the namespace's 127.0.0.1 (and ::1 when the
+  // namespace has IPv6); the listening sockets are passed up (take_loopback_listeners()).
+  std::vector<std::uint16_t> loopback_tcp_ports;
+};
+
+// A listening socket the child made on its loopback.
+struct LoopbackListener {
+  int fd = -1;
+  std::uint16_t port = 0;
+  bool ipv6 = false;
 };
 
 class Sandbox {
@@ -44,6 +55,8 @@ class Sandbox {
 
   // The TUN the child created; once.
   std::unique_ptr<os::TunDevice> take_tun() { return std::move(tun_); }
+  // The -T listeners (ours to close); once.
+  std::vector<LoopbackListener> take_loopback_listeners() { return std::move(listeners_); }
   // Lets the child execute the command.
   void release();
   pid_t pid() const { return pid_; }
@@ -60,6 +73,7 @@ class Sandbox {
   int pidfd_ = -1;
   int control_fd_ = -1;  // our end of the socket pair
   std::unique_ptr<os::TunDevice> tun_;
+  std::vector<LoopbackListener> listeners_;
   std::optional<int> exit_status_;
   bool user_namespace_ = false;
   std::string resolv_file_;  // a temporary file, removed with us

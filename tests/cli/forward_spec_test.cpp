@@ -118,5 +118,30 @@ TEST(ForwardSpec, Duplicates_are_named) {
   EXPECT_EQ(duplicate_forward({(*parse_publish("8080:80"))[0], udp[0]}), "");
 }
 
+// pasta's -T: ports on CMD's loopback, each to a host loopback port (the same by default).
+TEST(ForwardSpec, Loopback_forwards_map_namespace_ports_to_host_ports) {
+  auto r = parse_loopback_forwards({"5201", "8000-8001:9000-9001,127.0.0.1/22"});
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(*r, (std::map<std::uint16_t, std::uint16_t>{
+                    {22, 22}, {5201, 5201}, {8000, 9000}, {8001, 9001}}));
+  auto none = parse_loopback_forwards({});
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
+}
+
+TEST(ForwardSpec, Loopback_forwards_refuse_addresses_repeats_and_bad_specs) {
+  auto expect_error = [](std::vector<std::string> specs, const char* part) {
+    auto r = parse_loopback_forwards(specs);
+    ASSERT_FALSE(r) << specs[0];
+    EXPECT_EQ(r.error().rfind("-T", 0), 0u) << r.error();
+    EXPECT_NE(r.error().find(part), std::string::npos) << r.error();
+  };
+  expect_error({"0.0.0.0/80"}, "loopback only");
+  expect_error({"::1/80"}, "loopback only");
+  expect_error({"80", "79-81"}, "given twice");
+  expect_error({"auto"}, "not supported");
+  expect_error({"0"}, "port");
+}
+
 }  // namespace forward_spec_test
 }  // namespace synack::cli

@@ -10,6 +10,7 @@ Each binds 127.0.0.1 on a free port, prints "PORT n" (flushed) and serves until 
   host_server.py sink      reads a connection to EOF, answers "length=N sha256=HEX" and closes
                            (so the client's FIN must reach us while the client still reads);
                            prints "sink length=N sha256=HEX" too
+  host_server.py latesink  as sink, but starts reading each connection 1 s after accepting it
   host_server.py hold      accepts connections and never reads from them (until they close)
 
 A second and third argument bind another address and port instead (e.g. ::1 0 for IPv6, or
@@ -22,6 +23,7 @@ import socket
 import socketserver
 import sys
 import threading
+import time
 
 BLOCK = bytes(i % 251 for i in range(251)) * 1024  # a multiple of 251: the pattern restarts
 
@@ -112,6 +114,12 @@ class Sink(socketserver.BaseRequestHandler):
             pass
 
 
+class LateSink(Sink):
+    def handle(self):
+        time.sleep(1)  # the client has written and exited before we read anything
+        super().handle()
+
+
 class Hold(socketserver.BaseRequestHandler):
     def handle(self):
         self.request.settimeout(None)
@@ -129,7 +137,7 @@ def main():
     if mode == "http":
         server = type("HttpServer6", (HttpServer,), {"address_family": family})(bind, Http)
     else:
-        server = type("Server6", (Server,), {"address_family": family})(bind, {"echo": Echo, "sink": Sink, "hold": Hold}[mode])
+        server = type("Server6", (Server,), {"address_family": family})(bind, {"echo": Echo, "sink": Sink, "latesink": LateSink, "hold": Hold}[mode])
     announce(server.server_address[1])
     server.serve_forever()
 

@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: MIT
+// pasta's -T (`synack run -T PORT[:HOSTPORT]`): connections to a port on the loopback of CMD's
+// namespace go to the same (or another) port on the host's loopback, carried by the kernel
+// on both sides. CMD's namespace holds the listening socket (made there by the sandbox child
+// and passed up); each accepted connection gets a connected host socket and two pipes, and
+// splice(2) moves the bytes socket -> pipe -> socket without copying them through user
+// space. No TCP of synack's is involved: this is a faster path than the TUN for what CMD
+// reaches on its own 127.0.0.1, as pasta's splice path is, and it is what
+// `make bench-usermode` compares with pasta's (docs/performance.md).
+//
+// Bounded: at most max_connections at once (further ones are accepted and closed with a
+// reset, counted), and each direction holds at most one pipe of bytes (pipe_bytes). A host
+// port with nothing listening closes the namespace's connection with a reset, as a refused
+// connection to 127.0.0.1 would.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "synack/event_loop.hpp"
+
+namespace synack::relay {
+
+struct LoopbackForward {
+  int listener = -1;            // listening socket in CMD's namespace (ours to close)
+  std::uint16_t ns_port = 0;    // what it listens on, for messages
+  std::uint16_t host_port = 0;  // connections go to 127.0.0.1:host_port (::1 for IPv6)
+  bool ipv6 = false;
+};
+
+struct LoopbackForwardStats {
+  std::uint64_t accepted = 0;
+  std::uint64_t refused_limit = 0;  // over max_connections: reset at once
+  std::uint64_t host_refused = 0;   // the host's connect failed: reset
+  std::uint64_t completed = 0;      // both directions ended with a FIN
+  std::uint64_t reset = 0;          // ended by an error or a reset on either side
+  std::uint64_t bytes_to_host = 0;
+  std::uint64_t bytes_to_namespace = 0;
+};
+
+class LoopbackForwarder {
+ public:
+  struct Limits {
+    std::size_t max_connections = 4096;
+    std::size_t pipe_bytes = 1 << 20;  // asked of F_SETPIPE_SZ; the kernel may give less
+  };
+  LoopbackForwarder(os::EventLoop& loop, std::vector<LoopbackForward> forwards, Limits limits);
+  ~LoopbackForwarder();
+  LoopbackForwarder(const LoopbackForwarder&) = delete;
+  LoopbackForwarder& operator=(const LoopbackForwarder&) = delete;
+
+  // Watches the listeners. Errors: errno from epoll_ctl.
+  Expected<void, int> start();
+  // CMD has exited: no new connections; the ones open finish on their own.
+  void close_listeners();
+  // Connections still open.
+  std::size_t active() const { return pairs_.size(); }
+  // Resets what is left (the drain timeout); returns how many.
+  std::size_t abort_all();
+  const LoopbackForwardStats& stats() const { return stats_; }
+
+ private:
+  struct Pair;
+  void on_accept(const LoopbackForward& forward);
+  void on_event(Pair* pair, bool host_side, std::uint32_t events);
+  void finish(Pair* pair, bool reset);
+
+  os::EventLoop& loop_;
+  std::vector<LoopbackForward> forwards_;
+  Limits limits_;
+  std::vector<std::unique_ptr<Pair>> pairs_;
+  LoopbackForwardStats stats_;
+};
+
+}  // namespace synack::relay

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# pasta's -T in synack run: `synack run -T HTTPPORT -T NSPORT:ECHOPORT -T DEADPORT -- python3 ...`
+# with host_server.py's HTTP and echo servers on the host's 127.0.0.1. Inside the namespace,
+# connections to 127.0.0.1 (and ::1) are spliced by the kernel to the host's loopback:
+# - 32 MB down and 32 MB up through HTTP, byte-exact by SHA-256;
+# - 1 MB echoed through a port mapped to another host port (NSPORT:ECHOPORT), the client's
+#   half-close carried across (the echo server answers everything after our FIN);
+# - a port whose host side has nothing listening: the namespace's connection is reset;
+# - the last bytes of a command that writes and exits at once still reach the host (the
+#   splice drains before synack run exits), and --stats counts the connections;
+# - -T with an address other than 127.0.0.1, a port twice, or with --netns is refused before anything starts.
+source "$(dirname "$0")/lib.bash" "$1"
+interop_setup run_loopback_splice --no-netns
+need python3 sha256sum
+HERE=$(dirname "$(readlink -f "$0")")
+
+start_host_server() {  # start_host_server MODE: prints its port
+  local out=$WORK/host-$1-$RANDOM.out
+  python3 -u "$HERE/host_server.py" "$1" >"$out" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 100); do
+    grep -q "^PORT" "$out" 2>/dev/null && { sed -n 's/^PORT //p' "$out" | head -1; return 0; }
+    sleep 0.05
+  done
+  fail "host_server.py $1 did not start"
+}
+HTTP=$(start_host_server http)
+ECHO=$(start_host_server echo)
+# The same port on the host's ::1: a connection to CMD's ::1 goes to the host's ::1.
+python3 -u "$HERE/host_server.py" echo ::1 "$ECHO" >"$WORK/echo6.out" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do grep -q "^PORT" "$WORK/echo6.out" && break; sleep 0.05; done
+grep -q "^PORT" "$WORK/echo6.out" || fail "host_server.py echo on [::1]:$ECHO did not start"
+SINK_OUT=$WORK/sink.out
+python3 -u "$HERE/host_server.py" latesink >"$SINK_OUT" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do grep -q "^PORT" "$SINK_OUT" && break; sleep 0.05; done
+SINK=$(sed -n 's/^PORT //p' "$SINK_OUT" | head -1)
+[ -n "$SINK" ] || fail "host_server.py latesink did not start"
+DEAD=$(free_port)
+NSPORT=4100
+[ "$NSPORT" != "$HTTP" ] || NSPORT=4101
+SIZE=${TRANSFER_BYTES:-33554432}
+
+cat >"$WORK/inside.py" <<'PY'
+import hashlib, os, socket, sys, time
+http, nsport, dead, size = (int(x) for x in sys.argv[1:5])
+
+def request(sock, head, body=b""):
+    sock.sendall(head + body)
+    sock.shutdown(socket.SHUT_WR)
+    got = bytearray()
+    while chunk := sock.recv(1 << 16):
+        got += chunk
+    return bytes(got)
+
+# 1. Down and up through HTTP on 127.0.0.1.
+s = socket.create_connection(("127.0.0.1", http), timeout=30)
+reply = request(s, f"GET /bytes/{size} HTTP/1.0\r\n\r\n".encode())
+body = reply.split(b"\r\n\r\n", 1)[1]
+block = bytes(i % 251 for i in range(251)) * 4096
+want = hashlib.sha256()
+done = 0
+while done < size:
+    take = min(len(block), size - done)
+    want.update(block[:take]); done += take
+assert len(body) == size and hashlib.sha256(body).hexdigest() == want.hexdigest(), \
+    f"GET: {len(body)} bytes, want {size} with the pattern"
+print(f"down: {size} bytes through -T {http}, SHA-256 equal", flush=True)
+data = os.urandom(size)
+s = socket.create_connection(("127.0.0.1", http), timeout=30)
+reply = request(s, f"PUT /upload HTTP/1.0\r\nContent-Length: {size}\r\n\r\n".encode(), data)
+want = f"length={size} sha256={hashlib.sha256(data).hexdigest()}".encode()
+assert want in reply, f"PUT: the host server answered {reply[-200:]!r}"
+print(f"up: {size} bytes through -T {http}, SHA-256 equal", flush=True)
+
+# 2. Echo through a mapped port, over IPv6's ::1 too (to the host's ::1), with a half-close.
+for family, addr in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+    data = os.urandom(1 << 20)
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.settimeout(30)
+    s.connect((addr, nsport))
+    got = request(s, data)
+    assert got == data, f"echo over {addr}: {len(got)} bytes back, want {len(data)} identical"
+    print(f"echo: 1 MB each way through -T {nsport}:ECHO over {addr}, identical", flush=True)
+
+# 3. Nothing listens on the host's port: the connection inside is reset.
+try:
+    # The reset may come so soon that connect() itself reports it.
+    s = socket.create_connection(("127.0.0.1", dead), timeout=10)
+    data = s.recv(100)
+    raise SystemExit(f"-T {dead}: got {data!r} instead of a reset")
+except ConnectionResetError:
+    print(f"-T {dead} with nothing on the host: reset", flush=True)
+PY
+
+timeout 120 "$SYNACK" run -T "$HTTP" -T "$NSPORT:$ECHO" -T "$DEAD" -- \
+  python3 -u "$WORK/inside.py" "$HTTP" "$NSPORT" "$DEAD" "$SIZE" >"$WORK/run.out" 2>"$WORK/run.err"
+rc=$?
+cat "$WORK/run.out"
+[ "$rc" = 0 ] || { cat "$WORK/run.err" >&2; fail "synack run -T ... exited with $rc"; }
+[ "$(grep -c . "$WORK/run.out")" = 5 ] || fail "expected five results from inside"
+
+# 4. A command that writes 4 MB and exits at once: everything reaches the host's sink, which
+# starts reading a second later (so the bytes wait in the kernel's buffers and synack's pipes
+# when CMD is gone) and prints what it got; CMD never reads its answer.
+timeout 60 "$SYNACK" run --stats -T "$SINK" -- python3 -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(bytes(range(256)) * 16384)
+' "$SINK" >"$WORK/run2.out" 2>"$WORK/run2.err"
+rc=$?
+[ "$rc" = 0 ] || { cat "$WORK/run2.err" >&2; fail "the writer exited with $rc"; }
+want_sha=$(python3 -c 'import hashlib; print(hashlib.sha256(bytes(range(256)) * 16384).hexdigest())')
+for _ in $(seq 100); do grep -q "^sink length" "$SINK_OUT" && break; sleep 0.1; done
+grep -q "^sink length=4194304 sha256=$want_sha" "$SINK_OUT" ||
+  fail "the sink on the host got $(grep '^sink' "$SINK_OUT" || echo nothing), want 4194304 bytes"
+echo "a command that writes 4 MB and exits: all of it reached the host"
+grep -q "^loopback_forward_accepted 1$" "$WORK/run2.err" || fail "--stats: accepted not 1"
+grep -q "^loopback_forward_bytes_to_host 4194304$" "$WORK/run2.err" ||
+  fail "--stats: bytes to the host not 4194304: $(grep loopback_forward_bytes_to_host "$WORK/run2.err")"
+
+# 5. Refused before anything starts (status 125).
+for bad in "-T 0.0.0.0/$HTTP" "-T $HTTP -T $HTTP" "-T 0" "-T $HTTP --netns /nonexistent"; do
+  # shellcheck disable=SC2086  # the options are meant to split
+  timeout 20 "$SYNACK" run $bad -- true 2>"$WORK/bad.err"
+  rc=$?
+  [ "$rc" = 125 ] || fail "synack run $bad -- true: exit status $rc, want 125"
+done
+echo "-T 0.0.0.0/PORT, a port twice, port 0 or --netns: refused (125)"
+echo "PASS"
