@@ -349,33 +349,6 @@ TEST_F(Rfc, Window_update_is_sent_only_when_reading_opens_the_window_enough) {
   expect_no_tx();
 }
 
-// The update a read may send is not sent while the sender still has at least half of what
-// we could offer to fill (follows Linux, tcp_cleanup_rbuf: the window must at least double):
-// the ACKs for its next data carry the larger window, and an update with the same ACK number
-// is one more segment for each end to handle. An ACK that is owed anyway still leaves.
-TEST_F(Rfc, Reading_sends_no_window_update_while_the_sender_has_half_the_window_left) {
-  config.receive_buffer = 65535;
-  to_syn_sent();
-  inject({.flags = SYN | ACK, .seq = R, .ack = L + 1});
-  expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 1, .window = 65535});
-  const std::string chunk(1024, 'd');
-  for (std::uint32_t i = 0; i < 4; ++i)
-    inject({.flags = ACK, .seq = R + 1 + i * 1024, .ack = L + 1, .payload = chunk});
-  expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 2049, .window = 63487});
-  expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 4097, .window = 61439});
-  EXPECT_EQ(receive_all().size(), 4096u);
-  expect_no_tx();  // 65,535 to offer, 61,439 still offered: not a doubling
-  // Five more, the last one's ACK delayed: the read that follows sends it, with the window.
-  for (std::uint32_t i = 4; i < 9; ++i)
-    inject({.flags = ACK, .seq = R + 1 + i * 1024, .ack = L + 1, .payload = chunk});
-  expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 6145, .window = 63487});
-  expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 8193, .window = 61439});
-  expect_no_tx();
-  EXPECT_EQ(receive_all().size(), 5120u);  // in reads of 4 KiB: the first one sends it
-  expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 9217, .window = 64511});
-  expect_no_tx();
-}
-
 // RFC 9293 §3.8.6.3 (SHLD-18 lets an ACK wait, never asks it to): a one-way flow of short
 // pushed segments — the shape of a sender whose send buffer holds less than two segments, each
 // one held by Nagle (§3.7.4) until the previous is ACKed. The first pushed segment waits for
