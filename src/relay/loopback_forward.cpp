@@ -40,6 +40,7 @@ void close_with_reset(int& fd) {
 // One direction: from `src` into the pipe, from the pipe to `dst`.
 struct Direction {
   int pipe_r = -1, pipe_w = -1;
+  std::size_t cap = 0;      // what the pipe holds (what F_SETPIPE_SZ gave)
   std::size_t in_pipe = 0;  // bytes taken from src, not yet given to dst
   bool eof = false;         // src has ended (FIN)
   bool shut = false;        // dst has been sent our FIN
@@ -111,17 +112,25 @@ void LoopbackForwarder::on_accept(const LoopbackForward& forward) {
       d->pipe_r = p[0];
       d->pipe_w = p[1];
       // Larger pipes mean fewer wakeups per megabyte; the kernel caps what it gives
-      // (fs.pipe-max-size for us without CAP_SYS_RESOURCE), and the default 64 KiB stays.
-      (void)::fcntl(d->pipe_w, F_SETPIPE_SZ, static_cast<int>(limits_.pipe_bytes));
+      // (fs.pipe-max-size for us without CAP_SYS_RESOURCE). What the pipe holds is what
+      // the pump may put in it: more, and a full pipe would leave its source readable and
+      // watched, waking us for nothing until the destination drains.
+      int got = ::fcntl(d->pipe_w, F_SETPIPE_SZ, static_cast<int>(limits_.pipe_bytes));
+      if (got < 0) got = ::fcntl(d->pipe_w, F_GETPIPE_SZ);
+      d->cap = got > 0 ? static_cast<std::size_t>(got) : 4096;
+    }
+    if (!ok) {
+      Pair* raw = pair.get();
+      pairs_.push_back(std::move(pair));
+      finish(raw, true);  // out of descriptors: counted as a reset
+      continue;
     }
     wire::Endpoint target{
         forward.ipv6 ? *wire::IpAddress::parse("::1") : wire::IpAddress::v4(127, 0, 0, 1),
         forward.host_port};
-    if (ok) {
-      pair->host = ::socket(forward.ipv6 ? AF_INET6 : AF_INET,
-                            SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-      ok = pair->host >= 0;
-    }
+    pair->host =
+        ::socket(forward.ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    ok = pair->host >= 0;
     if (ok) {
       sockaddr_storage sa;
       socklen_t len = to_sockaddr(target, &sa);
@@ -133,7 +142,7 @@ void LoopbackForwarder::on_accept(const LoopbackForward& forward) {
     }
     Pair* raw = pair.get();
     pairs_.push_back(std::move(pair));
-    if (!ok) {
+    if (!ok) {  // refused at once (or no socket to connect with)
       ++stats_.host_refused;
       finish(raw, true);
       continue;
@@ -156,7 +165,8 @@ namespace {
 // pair is reset). A request or a reply costs two splice() calls: a read shorter than the
 // room asked for means the socket had no more (TCP hands over what is queued), and a write
 // that leaves bytes means the destination is full; either ends the rounds.
-bool pump(Direction& d, int src, int dst, std::size_t pipe_bytes) {
+bool pump(Direction& d, int src, int dst) {
+  const std::size_t pipe_bytes = d.cap;
   for (int round = 0; round < kRounds; ++round) {
     bool more = false;
     if (!d.eof && d.in_pipe < pipe_bytes) {
@@ -218,7 +228,6 @@ void LoopbackForwarder::on_event(Pair* pair, bool host_side, std::uint32_t event
   }
   const std::uint64_t to_host_before = pair->to_host.moved;
   const std::uint64_t to_ns_before = pair->to_ns.moved;
-  const std::size_t cap = limits_.pipe_bytes;
   // Only the directions this wakeup can move: the one this socket feeds when it is readable
   // (or has ended or failed), the one it drains when it is writable.
   const bool readable = events & (EPOLLIN | EPOLLHUP | EPOLLERR);
@@ -228,8 +237,8 @@ void LoopbackForwarder::on_event(Pair* pair, bool host_side, std::uint32_t event
   const int here = host_side ? pair->host : pair->ns;
   const int there = host_side ? pair->ns : pair->host;
   bool ok = true;
-  if (readable || (connected_now && !host_side)) ok = pump(from_here, here, there, cap);
-  if (ok && (writable || connected_now)) ok = pump(to_here, there, here, cap);
+  if (readable || (connected_now && !host_side)) ok = pump(from_here, here, there);
+  if (ok && (writable || connected_now)) ok = pump(to_here, there, here);
   stats_.bytes_to_host += pair->to_host.moved - to_host_before;
   stats_.bytes_to_namespace += pair->to_ns.moved - to_ns_before;
   if (!ok) {
@@ -243,14 +252,14 @@ void LoopbackForwarder::on_event(Pair* pair, bool host_side, std::uint32_t event
   // Watch each socket for what would let a direction move: input while its pipe has room
   // and it has not ended, output while bytes wait for it. EPOLLRDHUP is not needed: a FIN
   // makes the socket readable, and splice() then returns 0.
-  auto want = [](const Direction& in, const Direction& out, std::size_t cap) {
+  auto want = [](const Direction& in, const Direction& out) {
     std::uint32_t e = 0;
-    if (!in.eof && in.in_pipe < cap) e |= EPOLLIN;
+    if (!in.eof && in.in_pipe < in.cap) e |= EPOLLIN;
     if (out.in_pipe > 0) e |= EPOLLOUT;
     return e;
   };
-  std::uint32_t ns_events = want(pair->to_host, pair->to_ns, cap);
-  std::uint32_t host_events = want(pair->to_ns, pair->to_host, cap);
+  std::uint32_t ns_events = want(pair->to_host, pair->to_ns);
+  std::uint32_t host_events = want(pair->to_ns, pair->to_host);
   // A socket that has ended its input and been sent our FIN has nothing left to do while the
   // other direction drains; epoll would report its EPOLLHUP on every round, so it is no
   // longer watched (finish() closes it).

@@ -44,7 +44,7 @@ class LoopbackForwarder {
  public:
   struct Limits {
     std::size_t max_connections = 4096;
-    std::size_t pipe_bytes = 1 << 20;  // asked of F_SETPIPE_SZ; the kernel may give less
+    std::size_t pipe_bytes = 1 << 20;  // asked of F_SETPIPE_SZ; the kernel may give less (used)
   };
   LoopbackForwarder(os::EventLoop& loop, std::vector<LoopbackForward> forwards, Limits limits);
   ~LoopbackForwarder();
