@@ -141,6 +141,8 @@ void print_relay_stats(const relay::RelayStats& s, std::ostream& out) {
 void print_loopback_stats(const relay::LoopbackForwardStats& s, std::ostream& out) {
   out << "loopback_forward_accepted " << s.accepted << "\n"
       << "loopback_forward_refused_limit " << s.refused_limit << "\n"
+      << "loopback_forward_refused_memory " << s.refused_memory << "\n"
+      << "loopback_forward_accept_paused " << s.accept_paused << "\n"
       << "loopback_forward_host_refused " << s.host_refused << "\n"
       << "loopback_forward_completed " << s.completed << "\n"
       << "loopback_forward_reset " << s.reset << "\n"
@@ -267,7 +269,7 @@ int run_run(RunArgs args) {
   std::vector<relay::LoopbackForward> spliced;
   for (const auto& l : sandbox.take_loopback_listeners())
     spliced.push_back({l.fd, l.port, ns_forwards->at(l.port), l.ipv6});
-  relay::LoopbackForwarder loopback(loop, std::move(spliced), {});
+  relay::LoopbackForwarder loopback(loop, std::move(spliced), {}, env->stack().memory_budget());
   if (auto r = loopback.start(); !r) return fail(std::string("-T: ") + std::strerror(r.error()));
 
   std::optional<int> status;

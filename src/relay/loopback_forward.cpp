@@ -10,16 +10,22 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <limits>
 
 #include "relay/sockaddr.hpp"
 
 namespace synack::relay {
 namespace {
 
+using namespace std::chrono_literals;
+
 // splice() calls per direction and wakeup: one busy pair cannot hold the loop (level-triggered
 // epoll brings us back while bytes wait).
 constexpr int kRounds = 8;
+// A pipe as the kernel makes it (16 pages); a direction that fills it grows it, up to
+// Limits::pipe_bytes, while the memory budget has room.
+constexpr std::size_t kFirstPipe = 64 * 1024;
+// After accept() ran out of descriptors (or memory), the listeners rest this long.
+constexpr Duration kAcceptPause = 100ms;
 
 void close_fd(int& fd) {
   if (fd >= 0) ::close(fd);
@@ -35,12 +41,19 @@ void close_with_reset(int& fd) {
   close_fd(fd);
 }
 
+int socket_error(int fd) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return errno;
+  return err;
+}
+
 }  // namespace
 
 // One direction: from `src` into the pipe, from the pipe to `dst`.
-struct Direction {
+struct LoopbackForwarder::Direction {
   int pipe_r = -1, pipe_w = -1;
-  std::size_t cap = 0;      // what the pipe holds (what F_SETPIPE_SZ gave)
+  std::size_t cap = 0;      // what the pipe holds now (F_SETPIPE_SZ's answer)
   std::size_t in_pipe = 0;  // bytes taken from src, not yet given to dst
   bool eof = false;         // src has ended (FIN)
   bool shut = false;        // dst has been sent our FIN
@@ -52,12 +65,16 @@ struct LoopbackForwarder::Pair {
   int host = -1;  // connected (or connecting) to the host's loopback
   bool connected = false;
   Direction to_host, to_ns;
-  std::uint32_t ns_events = 0, host_events = 0;  // what epoll watches now
+  std::size_t charged = 0;  // the pipes' capacity, taken from the memory budget
+  // What epoll watches on each socket; a socket with nothing to wait for is not in the epoll
+  // set at all (EPOLLHUP and EPOLLERR are reported whatever the mask says).
+  bool ns_watched = false, host_watched = false;
+  std::uint32_t ns_events = 0, host_events = 0;
 };
 
 LoopbackForwarder::LoopbackForwarder(os::EventLoop& loop, std::vector<LoopbackForward> forwards,
-                                     Limits limits)
-    : loop_(loop), forwards_(std::move(forwards)), limits_(limits) {}
+                                     Limits limits, MemoryBudget* budget)
+    : loop_(loop), forwards_(std::move(forwards)), limits_(limits), budget_(budget) {}
 
 LoopbackForwarder::~LoopbackForwarder() {
   abort_all();
@@ -76,6 +93,9 @@ Expected<void, int> LoopbackForwarder::start() {
 }
 
 void LoopbackForwarder::close_listeners() {
+  closed_ = true;
+  if (resume_timer_) loop_.cancel_timer(resume_timer_);
+  resume_timer_ = 0;
   for (auto& f : forwards_) {
     if (f.listener < 0) continue;
     loop_.remove_fd(f.listener);
@@ -89,19 +109,44 @@ std::size_t LoopbackForwarder::abort_all() {
   return n;
 }
 
+void LoopbackForwarder::pause_accepting() {
+  ++stats_.accept_paused;
+  for (const auto& f : forwards_) loop_.remove_fd(f.listener);
+  resume_timer_ = loop_.call_at(loop_.now() + kAcceptPause, [this] {
+    resume_timer_ = 0;
+    if (!closed_) (void)start();
+  });
+}
+
 void LoopbackForwarder::on_accept(const LoopbackForward& forward) {
   // Several at once when they queued up; the listener stays readable for the rest.
   for (int i = 0; i < 16; ++i) {
     int ns = ::accept4(forward.listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (ns < 0) return;  // EAGAIN, or an error the next connection may not have
+    if (ns < 0) {
+      // Out of descriptors or memory: the connection stays queued and the listener readable,
+      // so watching it would spin; it rests and is watched again after kAcceptPause.
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+        pause_accepting();
+      return;  // EAGAIN, or an error that was the connection's own (ECONNABORTED)
+    }
     ++stats_.accepted;
     if (pairs_.size() >= limits_.max_connections) {
       ++stats_.refused_limit;
       close_with_reset(ns);
       continue;
     }
-    auto pair = std::make_unique<Pair>();
+    // Issue 11: what the pipes can hold is buffer memory like the relay's rings.
+    const std::size_t first = 2 * kFirstPipe;
+    if (budget_ && !budget_->try_reserve(first)) {
+      ++stats_.refused_memory;
+      close_with_reset(ns);
+      continue;
+    }
+    auto owned = std::make_unique<Pair>();
+    Pair* pair = owned.get();
+    pairs_.push_back(std::move(owned));
     pair->ns = ns;
+    pair->charged = budget_ ? first : 0;
     bool ok = true;
     for (Direction* d : {&pair->to_host, &pair->to_ns}) {
       int p[2];
@@ -111,71 +156,69 @@ void LoopbackForwarder::on_accept(const LoopbackForward& forward) {
       }
       d->pipe_r = p[0];
       d->pipe_w = p[1];
-      // Larger pipes mean fewer wakeups per megabyte; the kernel caps what it gives
-      // (fs.pipe-max-size for us without CAP_SYS_RESOURCE). What the pipe holds is what
-      // the pump may put in it: more, and a full pipe would leave its source readable and
-      // watched, waking us for nothing until the destination drains.
-      int got = ::fcntl(d->pipe_w, F_SETPIPE_SZ, static_cast<int>(limits_.pipe_bytes));
-      if (got < 0) got = ::fcntl(d->pipe_w, F_GETPIPE_SZ);
-      d->cap = got > 0 ? static_cast<std::size_t>(got) : 4096;
+      int got = ::fcntl(d->pipe_w, F_GETPIPE_SZ);
+      d->cap = got > 0 ? std::min(static_cast<std::size_t>(got), kFirstPipe) : 4096;
     }
     if (!ok) {
-      Pair* raw = pair.get();
-      pairs_.push_back(std::move(pair));
-      finish(raw, true);  // out of descriptors: counted as a reset
+      finish(pair, true);  // out of descriptors: counted as a reset
       continue;
     }
-    wire::Endpoint target{
+    const wire::Endpoint target{
         forward.ipv6 ? *wire::IpAddress::parse("::1") : wire::IpAddress::v4(127, 0, 0, 1),
         forward.host_port};
     pair->host =
         ::socket(forward.ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    ok = pair->host >= 0;
-    if (ok) {
-      sockaddr_storage sa;
-      socklen_t len = to_sockaddr(target, &sa);
-      int r = ::connect(pair->host, reinterpret_cast<sockaddr*>(&sa), len);
-      if (r == 0)
-        pair->connected = true;
-      else if (errno != EINPROGRESS)
-        ok = false;
-    }
-    Pair* raw = pair.get();
-    pairs_.push_back(std::move(pair));
-    if (!ok) {  // refused at once (or no socket to connect with)
-      ++stats_.host_refused;
-      finish(raw, true);
+    if (pair->host < 0) {
+      finish(pair, true);
       continue;
     }
-    // The namespace side waits, unwatched, until the host side has connected.
-    raw->host_events = raw->connected ? 0u : static_cast<std::uint32_t>(EPOLLOUT);
-    if (!loop_.add_fd(raw->host, raw->host_events,
-                      [this, raw](std::uint32_t e) { on_event(raw, true, e); }) ||
-        !loop_.add_fd(raw->ns, 0, [this, raw](std::uint32_t e) { on_event(raw, false, e); })) {
-      finish(raw, true);
+    sockaddr_storage sa;
+    socklen_t len = to_sockaddr(target, &sa);
+    if (::connect(pair->host, reinterpret_cast<sockaddr*>(&sa), len) == 0) {
+      pair->connected = true;
+    } else if (errno != EINPROGRESS) {
+      ++stats_.host_refused;  // refused at once
+      finish(pair, true);
       continue;
     }
-    if (raw->connected) on_event(raw, true, EPOLLOUT);
+    if (pair->connected) {
+      on_event(pair, false, 0);                 // both directions: CMD may have written already
+    } else if (!watch(pair, true, EPOLLOUT)) {  // the namespace's side waits, unwatched
+      finish(pair, true);
+    }
   }
 }
 
-namespace {
+// Grows a direction's full pipe (up to Limits::pipe_bytes) when the budget has room: a bulk
+// flow then needs fewer wakeups per megabyte, and a thousand idle ones hold 128 KiB each.
+void LoopbackForwarder::grow(Pair* pair, Direction& d) {
+  if (d.cap >= limits_.pipe_bytes) return;
+  const std::size_t want = std::min(limits_.pipe_bytes, d.cap * 4);
+  if (budget_ && !budget_->try_reserve(want - d.cap)) return;
+  int got = ::fcntl(d.pipe_w, F_SETPIPE_SZ, static_cast<int>(want));
+  if (got < static_cast<int>(want)) {  // refused (a user's pipe limit): stays as it is
+    if (budget_) budget_->release(want - d.cap);
+    return;
+  }
+  if (budget_) pair->charged += want - d.cap;
+  d.cap = want;
+}
 
 // Moves what it can from src through the pipe to dst. False: an error on either socket (the
 // pair is reset). A request or a reply costs two splice() calls: a read shorter than the
 // room asked for means the socket had no more (TCP hands over what is queued), and a write
 // that leaves bytes means the destination is full; either ends the rounds.
-bool pump(Direction& d, int src, int dst) {
-  const std::size_t pipe_bytes = d.cap;
+bool LoopbackForwarder::pump(Pair* pair, Direction& d, int src, int dst) {
   for (int round = 0; round < kRounds; ++round) {
     bool more = false;
-    if (!d.eof && d.in_pipe < pipe_bytes) {
-      const std::size_t room = pipe_bytes - d.in_pipe;
+    if (!d.eof && d.in_pipe < d.cap) {
+      const std::size_t room = d.cap - d.in_pipe;
       ssize_t n =
           ::splice(src, nullptr, d.pipe_w, nullptr, room, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
       if (n > 0) {
         d.in_pipe += static_cast<std::size_t>(n);
         more = static_cast<std::size_t>(n) == room;
+        if (more) grow(pair, d);
       } else if (n == 0) {
         d.eof = true;
       } else if (errno != EAGAIN && errno != EINTR) {
@@ -199,46 +242,70 @@ bool pump(Direction& d, int src, int dst) {
   }
   if (d.eof && d.in_pipe == 0 && !d.shut) {
     d.shut = true;
-    if (::shutdown(dst, SHUT_WR) != 0 && errno != ENOTCONN) return false;
+    // ENOTCONN too: the destination was reset, and its peer must learn that, not of an end.
+    if (::shutdown(dst, SHUT_WR) != 0) return false;
   }
   return true;
 }
 
-}  // namespace
+bool LoopbackForwarder::watch(Pair* pair, bool host_side, std::uint32_t want) {
+  const int fd = host_side ? pair->host : pair->ns;
+  bool& watched = host_side ? pair->host_watched : pair->ns_watched;
+  std::uint32_t& events = host_side ? pair->host_events : pair->ns_events;
+  if (want == 0) {
+    if (watched) loop_.remove_fd(fd);
+    watched = false;
+  } else if (!watched) {
+    if (!loop_.add_fd(fd, want,
+                      [this, pair, host_side](std::uint32_t e) { on_event(pair, host_side, e); }))
+      return false;  // no wakeups would come: the caller resets the pair
+    watched = true;
+  } else if (want != events) {
+    (void)loop_.modify_fd(fd, want);
+  }
+  events = want;
+  return true;
+}
 
 void LoopbackForwarder::on_event(Pair* pair, bool host_side, std::uint32_t events) {
-  bool connected_now = false;
+  bool both = false;
   if (!pair->connected) {
-    int err = 0;
-    socklen_t len = sizeof err;
-    if (::getsockopt(pair->host, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
-    if (err != 0) {
+    if (socket_error(pair->host) != 0) {
       ++stats_.host_refused;
       finish(pair, true);
       return;
     }
-    // No error yet is not the same as connected: a wakeup for the namespace's side (or for a
-    // descriptor number closed and reused in the same epoll round) can come first.
+    // No error yet is not the same as connected (a descriptor number closed and reused in
+    // the same epoll round can bring a wakeup meant for another socket).
     sockaddr_storage peer;
     socklen_t peer_len = sizeof peer;
     if (::getpeername(pair->host, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0) return;
     pair->connected = true;
-    connected_now = true;  // both directions: the namespace side may have data waiting
-    host_side = false;
+    both = true;
+  }
+  if (!pair->host_watched && !pair->ns_watched) both = true;  // the first call
+  // A reset or an error on this socket: both sides learn it at once (with nothing to write,
+  // no splice() would surface it).
+  if ((events & EPOLLERR) && socket_error(host_side ? pair->host : pair->ns) != 0) {
+    finish(pair, true);
+    return;
   }
   const std::uint64_t to_host_before = pair->to_host.moved;
   const std::uint64_t to_ns_before = pair->to_ns.moved;
-  // Only the directions this wakeup can move: the one this socket feeds when it is readable
-  // (or has ended or failed), the one it drains when it is writable.
-  const bool readable = events & (EPOLLIN | EPOLLHUP | EPOLLERR);
-  const bool writable = events & (EPOLLOUT | EPOLLHUP | EPOLLERR);
-  Direction& from_here = host_side ? pair->to_ns : pair->to_host;
-  Direction& to_here = host_side ? pair->to_host : pair->to_ns;
-  const int here = host_side ? pair->host : pair->ns;
-  const int there = host_side ? pair->ns : pair->host;
   bool ok = true;
-  if (readable || (connected_now && !host_side)) ok = pump(from_here, here, there);
-  if (ok && (writable || connected_now)) ok = pump(to_here, there, here);
+  if (both) {
+    ok = pump(pair, pair->to_host, pair->ns, pair->host) &&
+         pump(pair, pair->to_ns, pair->host, pair->ns);
+  } else {
+    // Only the directions this wakeup can move: the one this socket feeds when it is
+    // readable (or has ended), the one it drains when it is writable.
+    Direction& from_here = host_side ? pair->to_ns : pair->to_host;
+    Direction& to_here = host_side ? pair->to_host : pair->to_ns;
+    const int here = host_side ? pair->host : pair->ns;
+    const int there = host_side ? pair->ns : pair->host;
+    if (events & (EPOLLIN | EPOLLHUP)) ok = pump(pair, from_here, here, there);
+    if (ok && (events & (EPOLLOUT | EPOLLHUP))) ok = pump(pair, to_here, there, here);
+  }
   stats_.bytes_to_host += pair->to_host.moved - to_host_before;
   stats_.bytes_to_namespace += pair->to_ns.moved - to_ns_before;
   if (!ok) {
@@ -249,37 +316,28 @@ void LoopbackForwarder::on_event(Pair* pair, bool host_side, std::uint32_t event
     finish(pair, false);
     return;
   }
-  // Watch each socket for what would let a direction move: input while its pipe has room
-  // and it has not ended, output while bytes wait for it. EPOLLRDHUP is not needed: a FIN
-  // makes the socket readable, and splice() then returns 0.
+  // Input is watched only while its pipe is empty: with bytes left in it the destination
+  // pushed back, its EPOLLOUT is watched, and that wakeup reads the source too. (A pipe is
+  // full by its slots, one per splice(), before it is full by bytes: a source watched until
+  // `cap` bytes would stay readable while nothing moves.) Output is watched while bytes
+  // wait for it. EPOLLRDHUP is not needed: a FIN makes the socket readable, and splice()
+  // then returns 0.
   auto want = [](const Direction& in, const Direction& out) {
     std::uint32_t e = 0;
-    if (!in.eof && in.in_pipe < in.cap) e |= EPOLLIN;
+    if (!in.eof && in.in_pipe == 0) e |= EPOLLIN;
     if (out.in_pipe > 0) e |= EPOLLOUT;
     return e;
   };
-  std::uint32_t ns_events = want(pair->to_host, pair->to_ns);
-  std::uint32_t host_events = want(pair->to_ns, pair->to_host);
-  // A socket that has ended its input and been sent our FIN has nothing left to do while the
-  // other direction drains; epoll would report its EPOLLHUP on every round, so it is no
-  // longer watched (finish() closes it).
-  auto update = [this](int fd, std::uint32_t& watched, std::uint32_t want, bool done) {
-    if (done) {
-      loop_.remove_fd(fd);
-    } else if (want != watched) {
-      (void)loop_.modify_fd(fd, want);
-    }
-    watched = want;
-  };
-  update(pair->ns, pair->ns_events, ns_events, pair->to_host.eof && pair->to_ns.shut);
-  update(pair->host, pair->host_events, host_events, pair->to_ns.eof && pair->to_host.shut);
+  if (!watch(pair, false, want(pair->to_host, pair->to_ns)) ||
+      !watch(pair, true, want(pair->to_ns, pair->to_host)))
+    finish(pair, true);
 }
 
 void LoopbackForwarder::finish(Pair* pair, bool reset) {
   ++(reset ? stats_.reset : stats_.completed);
   for (int* fd : {&pair->ns, &pair->host}) {
     if (*fd < 0) continue;
-    loop_.remove_fd(*fd);
+    loop_.remove_fd(*fd);  // nothing when it is not watched
     if (reset)
       close_with_reset(*fd);
     else
@@ -289,6 +347,7 @@ void LoopbackForwarder::finish(Pair* pair, bool reset) {
     close_fd(d->pipe_r);
     close_fd(d->pipe_w);
   }
+  if (budget_) budget_->release(pair->charged);
   auto it =
       std::find_if(pairs_.begin(), pairs_.end(), [pair](const auto& p) { return p.get() == pair; });
   if (it != pairs_.end()) {

@@ -9,9 +9,12 @@
 // `make bench-usermode` compares with pasta's (docs/performance.md).
 //
 // Bounded: at most max_connections at once (further ones are accepted and closed with a
-// reset, counted), and each direction holds at most one pipe of bytes (pipe_bytes). A host
+// reset, counted); each direction's pipe starts at 64 KiB and grows (to pipe_bytes) only while
+// a flow fills it, and what the pipes can hold is charged to the memory budget (--max-memory)
+// like the relay's rings — a connection the budget cannot take is reset and counted. A host
 // port with nothing listening closes the namespace's connection with a reset, as a refused
-// connection to 127.0.0.1 would.
+// connection to 127.0.0.1 would. When accept() runs out of descriptors the listeners rest for
+// 100 ms instead of waking the loop for ever.
 #pragma once
 
 #include <cstddef>
@@ -20,6 +23,7 @@
 #include <vector>
 
 #include "synack/event_loop.hpp"
+#include "synack/memory_budget.hpp"
 
 namespace synack::relay {
 
@@ -32,10 +36,12 @@ struct LoopbackForward {
 
 struct LoopbackForwardStats {
   std::uint64_t accepted = 0;
-  std::uint64_t refused_limit = 0;  // over max_connections: reset at once
-  std::uint64_t host_refused = 0;   // the host's connect failed: reset
-  std::uint64_t completed = 0;      // both directions ended with a FIN
-  std::uint64_t reset = 0;          // ended by an error or a reset on either side
+  std::uint64_t refused_limit = 0;   // over max_connections: reset at once
+  std::uint64_t refused_memory = 0;  // the memory budget could not take its pipes: reset
+  std::uint64_t accept_paused = 0;   // accept() out of descriptors or memory: listeners rested
+  std::uint64_t host_refused = 0;    // the host's connect failed: reset
+  std::uint64_t completed = 0;       // both directions ended with a FIN
+  std::uint64_t reset = 0;           // ended by a reset: an error on either side, or refused
   std::uint64_t bytes_to_host = 0;
   std::uint64_t bytes_to_namespace = 0;
 };
@@ -44,9 +50,11 @@ class LoopbackForwarder {
  public:
   struct Limits {
     std::size_t max_connections = 4096;
-    std::size_t pipe_bytes = 1 << 20;  // asked of F_SETPIPE_SZ; the kernel may give less (used)
+    std::size_t pipe_bytes = 1 << 20;  // the most a direction's pipe grows to
   };
-  LoopbackForwarder(os::EventLoop& loop, std::vector<LoopbackForward> forwards, Limits limits);
+  // `budget` may be null (no bound but max_connections); it must outlive the forwarder.
+  LoopbackForwarder(os::EventLoop& loop, std::vector<LoopbackForward> forwards, Limits limits,
+                    MemoryBudget* budget);
   ~LoopbackForwarder();
   LoopbackForwarder(const LoopbackForwarder&) = delete;
   LoopbackForwarder& operator=(const LoopbackForwarder&) = delete;
@@ -62,14 +70,22 @@ class LoopbackForwarder {
   const LoopbackForwardStats& stats() const { return stats_; }
 
  private:
+  struct Direction;
   struct Pair;
   void on_accept(const LoopbackForward& forward);
+  void pause_accepting();
   void on_event(Pair* pair, bool host_side, std::uint32_t events);
+  bool pump(Pair* pair, Direction& d, int src, int dst);
+  void grow(Pair* pair, Direction& d);
+  bool watch(Pair* pair, bool host_side, std::uint32_t events);
   void finish(Pair* pair, bool reset);
 
   os::EventLoop& loop_;
   std::vector<LoopbackForward> forwards_;
   Limits limits_;
+  MemoryBudget* budget_;
+  bool closed_ = false;
+  os::EventLoop::TimerId resume_timer_ = 0;
   std::vector<std::unique_ptr<Pair>> pairs_;
   LoopbackForwardStats stats_;
 };

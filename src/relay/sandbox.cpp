@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -245,6 +246,13 @@ Expected<std::unique_ptr<Sandbox>, std::string> Sandbox::start(const SandboxConf
     child_main(config, sv[1], box->user_namespace_, uid, gid, box->resolv_file_);
   }
   ::close(sv[1]);
+  // The -T listeners come up as descriptors, two per port: as many as we are allowed (raised
+  // after the fork, so CMD keeps its own limit; `synack run` raises it here anyway).
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    (void)::setrlimit(RLIMIT_NOFILE, &files);
+  }
   box->pid_ = pid;  // the init; CMD is its child
   box->control_fd_ = sv[0];
   box->pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));

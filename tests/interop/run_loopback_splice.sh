@@ -9,6 +9,8 @@
 # - a port whose host side has nothing listening: the namespace's connection is reset;
 # - the last bytes of a command that writes and exits at once still reach the host (the
 #   splice drains before synack run exits), and --stats counts the connections;
+# - stalls (a slow reader behind a host that has closed; a host that never reads small
+#   writes) cost no CPU: no busy loop on a socket that cannot move;
 # - -T with an address other than 127.0.0.1, a port twice, or with --netns is refused before anything starts.
 source "$(dirname "$0")/lib.bash" "$1"
 interop_setup run_loopback_splice --no-netns
@@ -121,12 +123,70 @@ grep -q "^loopback_forward_accepted 1$" "$WORK/run2.err" || fail "--stats: accep
 grep -q "^loopback_forward_bytes_to_host 4194304$" "$WORK/run2.err" ||
   fail "--stats: bytes to the host not 4194304: $(grep loopback_forward_bytes_to_host "$WORK/run2.err")"
 
-# 5. Refused before anything starts (status 125).
+# 5. Stalls cost no CPU: (a) the host sends 1.1 MB and closes while CMD, having half-closed,
+# waits 3 s before reading (the host socket has our FIN and its own, data still queued); (b)
+# CMD writes 100-byte pieces as fast as they go to a host server that never reads (a pipe runs
+# out of slots, one per splice(), long before bytes), then waits 3 s. A loop woken by a socket
+# it cannot serve burns those seconds (the forwarder before this test: 3.8-4.0 s of CPU in
+# four runs of four); synack run's CPU time with CMD's (a python3 making some 100,000 sends:
+# 0.6 s with a Release build) must stay under 2.5 s, room for a sanitizer build.
+HOLD=$(start_host_server hold)
+cat >"$WORK/stall.py" <<'PY'
+import socket, sys, time
+http, hold = int(sys.argv[1]), int(sys.argv[2])
+# (a) 1.1 MB: a little more than a pipe holds. The host sends it all and closes while we
+# sleep, and its socket has both FINs with bytes still queued.
+s = socket.create_connection(("127.0.0.1", http), timeout=30)
+s.sendall(b"GET /bytes/1100000 HTTP/1.0\r\n\r\n")
+s.shutdown(socket.SHUT_WR)
+time.sleep(3)
+got = 0
+while chunk := s.recv(1 << 16):
+    got += len(chunk)
+assert got > 1100000, f"{got} bytes"
+# (b) 100-byte pieces as fast as they go (each wakeup of ours a splice() of a few: a pipe
+# runs out of slots long before bytes) to a host that never reads, until nothing more goes.
+h = socket.create_connection(("127.0.0.1", hold), timeout=30)
+h.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+h.setblocking(False)
+sent = 0
+deadline = time.monotonic() + 10
+while time.monotonic() < deadline and sent < 64 << 20:
+    try:
+        sent += h.send(b"x" * 100)
+    except BlockingIOError:
+        time.sleep(0.05)  # let the splice move what it can, then try once more
+        try:
+            sent += h.send(b"x" * 100)
+        except BlockingIOError:
+            break
+time.sleep(3)
+print(f"stalls: read 1.1 MB after 3 s, wrote {sent} bytes in 100-byte pieces to a host that does not read", flush=True)
+PY
+cpu=$(python3 - "$SYNACK" "$HTTP" "$HOLD" "$WORK/stall.py" <<'PY'
+import resource, subprocess, sys
+synack, http, hold, script = sys.argv[1:]
+r = subprocess.run([synack, "run", "--drain-timeout", "0.2", "-T", f"{http},{hold}", "--",
+                    "python3", "-u", script, http, hold], timeout=60, capture_output=True, text=True)
+sys.stderr.write(r.stdout)
+if r.returncode != 0:
+    sys.stderr.write(r.stderr)
+    raise SystemExit(f"synack run exited with {r.returncode}")
+u = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(f"{u.ru_utime + u.ru_stime:.2f}")
+PY
+) || fail "the stall run failed"
+python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < 2.5 else 1)" "$cpu" ||
+  fail "synack run used $cpu s of CPU through 6 s of stalls (a busy loop?)"
+echo "6 s of stalls: $cpu s of CPU (synack run and CMD)"
+
+# 6. Refused before anything starts (status 125).
 for bad in "-T 0.0.0.0/$HTTP" "-T $HTTP -T $HTTP" "-T 0" "-T $HTTP --netns /nonexistent"; do
   # shellcheck disable=SC2086  # the options are meant to split
   timeout 20 "$SYNACK" run $bad -- true 2>"$WORK/bad.err"
   rc=$?
   [ "$rc" = 125 ] || fail "synack run $bad -- true: exit status $rc, want 125"
+  grep -q -- "-T" "$WORK/bad.err" || fail "synack run $bad: the message does not name -T: $(cat "$WORK/bad.err")"
 done
 echo "-T 0.0.0.0/PORT, a port twice, port 0 or --netns: refused (125)"
 echo "PASS"
