@@ -217,7 +217,8 @@ Expected<std::map<std::uint16_t, std::uint16_t>, std::string> parse_loopback_for
     if (!f) return Unexpected{"-T" + f.error().substr(2)};
     for (const auto& forward : *f) {
       if (forward.host.addr != wire::IpAddress::v4(127, 0, 0, 1))
-        return Unexpected{"-T " + text + ": listens on CMD's loopback only (127.0.0.1/ or no ADDR/)"};
+        return Unexpected{"-T " + text +
+                          ": listens on CMD's loopback only (127.0.0.1/ or no ADDR/)"};
       if (!out.emplace(forward.host.port, forward.guest_port).second)
         return Unexpected{"-T " + text + ": port " + std::to_string(forward.host.port) +
                           " is given twice"};
