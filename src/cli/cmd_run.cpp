@@ -283,7 +283,9 @@ int run_run(RunArgs args) {
     if (drain_check) loop.cancel_timer(drain_check);
     drain_check = 0;
     auto loss = (*relay)->abort_drain();
-    loss.connections += loopback.abort_all();
+    auto spliced_loss = loopback.abort_all();  // -T
+    loss.connections += spliced_loss.connections;
+    loss.bytes += spliced_loss.bytes_to_host;
     if (loss.connections > 0)
       std::cerr << "synack run: CMD exited; " << why << ": reset " << loss.connections
                 << " relayed connection(s) still open, " << loss.bytes

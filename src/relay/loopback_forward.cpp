@@ -103,10 +103,12 @@ void LoopbackForwarder::close_listeners() {
   }
 }
 
-std::size_t LoopbackForwarder::abort_all() {
-  std::size_t n = pairs_.size();
+LoopbackForwarder::Aborted LoopbackForwarder::abort_all() {
+  Aborted out;
+  out.connections = pairs_.size();
+  for (const auto& pair : pairs_) out.bytes_to_host += pair->to_host.in_pipe;
   while (!pairs_.empty()) finish(pairs_.back().get(), true);
-  return n;
+  return out;
 }
 
 void LoopbackForwarder::pause_accepting() {

@@ -65,8 +65,13 @@ class LoopbackForwarder {
   void close_listeners();
   // Connections still open.
   std::size_t active() const { return pairs_.size(); }
-  // Resets what is left (the drain timeout); returns how many.
-  std::size_t abort_all();
+  // Resets what is left (the drain timeout): how many, and the bytes that were on their way
+  // to the host (in the pipes; what CMD's kernel still held is not known here).
+  struct Aborted {
+    std::size_t connections = 0;
+    std::uint64_t bytes_to_host = 0;
+  };
+  Aborted abort_all();
   const LoopbackForwardStats& stats() const { return stats_; }
 
  private:
