@@ -310,6 +310,9 @@ int run_run(RunArgs args) {
     if (status) return;
     status = sandbox.poll_exit();
     if (!status) return;
+    // A pidfd stays readable once its process has exited: watched during the drain, it woke
+    // the loop at once on every round (a busy loop for as long as the drain lasted).
+    if (sandbox.exit_fd() >= 0) loop.remove_fd(sandbox.exit_fd());
     draining = true;
     drain_start = loop.now();
     (*relay)->begin_drain();

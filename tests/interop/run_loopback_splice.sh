@@ -11,6 +11,8 @@
 #   splice drains before synack run exits), and --stats counts the connections;
 # - stalls (a slow reader behind a host that has closed; a host that never reads small
 #   writes) cost no CPU: no busy loop on a socket that cannot move;
+# - the memory budget bounds the pipes (connections over it are reset and counted);
+# - a drain that waits for connections CMD left open (relayed and -T) costs no CPU;
 # - -T with an address other than 127.0.0.1, a port twice, or with --netns is refused before anything starts.
 source "$(dirname "$0")/lib.bash" "$1"
 interop_setup run_loopback_splice --no-netns
@@ -180,7 +182,53 @@ python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < 2.5 else 1)" "$cpu" |
   fail "synack run used $cpu s of CPU through 6 s of stalls (a busy loop?)"
 echo "6 s of stalls: $cpu s of CPU (synack run and CMD)"
 
-# 6. Refused before anything starts (status 125).
+# 6. The memory budget bounds the pipes: with --max-memory 1M (each connection's two pipes
+# start at 128 KiB together) 16 connections held open get at most 8 through; the rest are
+# reset and counted.
+timeout 60 "$SYNACK" run --stats --max-memory 1M --drain-timeout 0.2 -T "$HOLD" -- python3 -c '
+import socket, sys, time
+held = []
+for _ in range(16):
+    try:  # one refused may be reset before connect() returns
+        held.append(socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10))
+    except ConnectionResetError:
+        pass
+    time.sleep(0.02)
+time.sleep(0.2)
+' "$HOLD" >"$WORK/run3.out" 2>"$WORK/run3.err" || { cat "$WORK/run3.err" >&2; fail "the budget run failed"; }
+refused=$(sed -n 's/^loopback_forward_refused_memory //p' "$WORK/run3.err")
+accepted=$(sed -n 's/^loopback_forward_accepted //p' "$WORK/run3.err")
+[ "$accepted" = 16 ] || fail "--max-memory 1M: $accepted connections accepted, want 16"
+[ "${refused:-0}" -ge 8 ] || fail "--max-memory 1M: $refused of 16 refused for memory, want at least 8"
+echo "--max-memory 1M: $refused of 16 held connections refused for the budget"
+
+# 7. A drain that waits costs no CPU: CMD leaves a relayed connection (through the TUN, to
+# the gateway's host loopback) and a -T one open to a host that never reads or closes, and
+# exits; synack run waits the drain timeout (2 s) for them. Before this test the
+# exited child's pidfd, still watched, kept the loop spinning through every drain (2.1 s of
+# CPU here).
+cpu=$(python3 - "$SYNACK" "$HOLD" <<'PY'
+import resource, subprocess, sys
+synack, hold = sys.argv[1:]
+r = subprocess.run([synack, "run", "--allow-host-loopback", "--drain-timeout", "2", "-T", hold, "--",
+                    "python3", "-c", f'''
+import socket
+a = socket.create_connection(("198.18.0.1", {hold}))
+b = socket.create_connection(("127.0.0.1", {hold}))
+a.sendall(b"x" * 1000); b.sendall(b"y" * 1000)
+'''], timeout=60, capture_output=True, text=True)
+if r.returncode != 0 or "drain timeout: reset 2 relayed connection(s)" not in r.stderr:
+    sys.stderr.write(r.stderr)
+    raise SystemExit(f"synack run exited with {r.returncode}, or did not report the 2 reset")
+u = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(f"{u.ru_utime + u.ru_stime:.2f}")
+PY
+) || fail "the drain run failed"
+python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < 1.0 else 1)" "$cpu" ||
+  fail "synack run used $cpu s of CPU through a 2 s drain (a busy loop?)"
+echo "a 2 s drain with two connections held: $cpu s of CPU"
+
+# 8. Refused before anything starts (status 125).
 for bad in "-T 0.0.0.0/$HTTP" "-T $HTTP -T $HTTP" "-T 0" "-T $HTTP --netns /nonexistent"; do
   # shellcheck disable=SC2086  # the options are meant to split
   timeout 20 "$SYNACK" run $bad -- true 2>"$WORK/bad.err"
