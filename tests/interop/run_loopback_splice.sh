@@ -29,6 +29,28 @@ start_host_server() {  # start_host_server MODE: prints its port
   done
   fail "host_server.py $1 did not start"
 }
+# cpu_of_run LIMIT_S CMD...: runs CMD (a synack run), prints the CPU seconds it and its
+# children used; fails the test when CMD fails or its stderr lacks $EXPECT_STDERR (if set), or
+# when the CPU reaches LIMIT_S.
+cpu_of_run() {
+  local limit=$1 cpu
+  shift
+  cpu=$(python3 - "${EXPECT_STDERR:-}" "$@" <<'PY'
+import resource, subprocess, sys
+expect, argv = sys.argv[1], sys.argv[2:]
+r = subprocess.run(argv, timeout=60, capture_output=True, text=True)
+sys.stderr.write(r.stdout)
+if r.returncode != 0 or expect not in r.stderr:
+    sys.stderr.write(r.stderr)
+    raise SystemExit(f"exit status {r.returncode}; stderr wanted: {expect!r}")
+u = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(f"{u.ru_utime + u.ru_stime:.2f}")
+PY
+  ) || fail "$* failed"
+  python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < float(sys.argv[2]) else 1)" "$cpu" "$limit" ||
+    fail "$cpu s of CPU (limit $limit s): a busy loop? ($*)"
+  echo "$cpu"
+}
 HTTP=$(start_host_server http)
 ECHO=$(start_host_server echo)
 # The same port on the host's ::1: a connection to CMD's ::1 goes to the host's ::1.
@@ -131,7 +153,7 @@ grep -q "^loopback_forward_bytes_to_host 4194304$" "$WORK/run2.err" ||
 # out of slots, one per splice(), long before bytes), then waits 3 s. A loop woken by a socket
 # it cannot serve burns those seconds (the forwarder before this test: 3.8-4.0 s of CPU in
 # four runs of four); synack run's CPU time with CMD's (a python3 making some 100,000 sends:
-# 0.6 s with a Release build) must stay under 2.5 s, room for a sanitizer build.
+# 0.3-0.4 s with a Release build) must stay under 2.5 s, room for a sanitizer build.
 HOLD=$(start_host_server hold)
 cat >"$WORK/stall.py" <<'PY'
 import socket, sys, time
@@ -165,21 +187,8 @@ while time.monotonic() < deadline and sent < 64 << 20:
 time.sleep(3)
 print(f"stalls: read 1.1 MB after 3 s, wrote {sent} bytes in 100-byte pieces to a host that does not read", flush=True)
 PY
-cpu=$(python3 - "$SYNACK" "$HTTP" "$HOLD" "$WORK/stall.py" <<'PY'
-import resource, subprocess, sys
-synack, http, hold, script = sys.argv[1:]
-r = subprocess.run([synack, "run", "--drain-timeout", "0.2", "-T", f"{http},{hold}", "--",
-                    "python3", "-u", script, http, hold], timeout=60, capture_output=True, text=True)
-sys.stderr.write(r.stdout)
-if r.returncode != 0:
-    sys.stderr.write(r.stderr)
-    raise SystemExit(f"synack run exited with {r.returncode}")
-u = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(f"{u.ru_utime + u.ru_stime:.2f}")
-PY
-) || fail "the stall run failed"
-python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < 2.5 else 1)" "$cpu" ||
-  fail "synack run used $cpu s of CPU through 6 s of stalls (a busy loop?)"
+cpu=$(cpu_of_run 2.5 "$SYNACK" run --drain-timeout 0.2 -T "$HTTP,$HOLD" -- \
+  python3 -u "$WORK/stall.py" "$HTTP" "$HOLD") || exit 1
 echo "6 s of stalls: $cpu s of CPU (synack run and CMD)"
 
 # 6. The memory budget bounds the pipes: with --max-memory 1M (each connection's two pipes
@@ -207,25 +216,17 @@ echo "--max-memory 1M: $refused of 16 held connections refused for the budget"
 # exits; synack run waits the drain timeout (2 s) for them. Before this test the
 # exited child's pidfd, still watched, kept the loop spinning through every drain (2.1 s of
 # CPU here).
-cpu=$(python3 - "$SYNACK" "$HOLD" <<'PY'
-import resource, subprocess, sys
-synack, hold = sys.argv[1:]
-r = subprocess.run([synack, "run", "--allow-host-loopback", "--drain-timeout", "2", "-T", hold, "--",
-                    "python3", "-c", f'''
-import socket
-a = socket.create_connection(("198.18.0.1", {hold}))
-b = socket.create_connection(("127.0.0.1", {hold}))
-a.sendall(b"x" * 1000); b.sendall(b"y" * 1000)
-'''], timeout=60, capture_output=True, text=True)
-if r.returncode != 0 or "drain timeout: reset 2 relayed connection(s)" not in r.stderr:
-    sys.stderr.write(r.stderr)
-    raise SystemExit(f"synack run exited with {r.returncode}, or did not report the 2 reset")
-u = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(f"{u.ru_utime + u.ru_stime:.2f}")
+cat >"$WORK/leave.py" <<'PY'
+import socket, sys
+hold = int(sys.argv[1])
+a = socket.create_connection(("198.18.0.1", hold))  # through the TUN and the relay
+b = socket.create_connection(("127.0.0.1", hold))   # through -T
+a.sendall(b"x" * 1000)
+b.sendall(b"y" * 1000)
 PY
-) || fail "the drain run failed"
-python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < 1.0 else 1)" "$cpu" ||
-  fail "synack run used $cpu s of CPU through a 2 s drain (a busy loop?)"
+cpu=$(EXPECT_STDERR="drain timeout: reset 2 relayed connection(s)" cpu_of_run 1.0 \
+  "$SYNACK" run --allow-host-loopback --drain-timeout 2 -T "$HOLD" -- \
+  python3 "$WORK/leave.py" "$HOLD") || exit 1
 echo "a 2 s drain with two connections held: $cpu s of CPU"
 
 # 8. Refused before anything starts (status 125).
