@@ -19,12 +19,15 @@ interop_setup run_loopback_splice --no-netns
 need python3 sha256sum
 HERE=$(dirname "$(readlink -f "$0")")
 
-start_host_server() {  # start_host_server MODE: prints its port
-  local out=$WORK/host-$1-$RANDOM.out
+start_host_server() {  # start_host_server MODE VAR: sets VAR to its port (not in a subshell:
+  local out=$WORK/host-$1.out  # its PID must reach PIDS, which cleanup stops)
   python3 -u "$HERE/host_server.py" "$1" >"$out" 2>&1 &
   PIDS+=($!)
   for _ in $(seq 100); do
-    grep -q "^PORT" "$out" 2>/dev/null && { sed -n 's/^PORT //p' "$out" | head -1; return 0; }
+    if grep -q "^PORT" "$out" 2>/dev/null; then
+      printf -v "$2" '%s' "$(sed -n 's/^PORT //p' "$out" | head -1)"
+      return 0
+    fi
     sleep 0.05
   done
   fail "host_server.py $1 did not start"
@@ -51,8 +54,8 @@ PY
     fail "$cpu s of CPU (limit $limit s): a busy loop? ($*)"
   echo "$cpu"
 }
-HTTP=$(start_host_server http)
-ECHO=$(start_host_server echo)
+start_host_server http HTTP
+start_host_server echo ECHO
 # The same port on the host's ::1: a connection to CMD's ::1 goes to the host's ::1.
 python3 -u "$HERE/host_server.py" echo ::1 "$ECHO" >"$WORK/echo6.out" 2>&1 &
 PIDS+=($!)
@@ -154,7 +157,7 @@ grep -q "^loopback_forward_bytes_to_host 4194304$" "$WORK/run2.err" ||
 # it cannot serve burns those seconds (the forwarder before this test: 3.8-4.0 s of CPU in
 # four runs of four); synack run's CPU time with CMD's (a python3 making some 100,000 sends:
 # 0.3-0.4 s with a Release build) must stay under 2.5 s, room for a sanitizer build.
-HOLD=$(start_host_server hold)
+start_host_server hold HOLD
 cat >"$WORK/stall.py" <<'PY'
 import socket, sys, time
 http, hold = int(sys.argv[1]), int(sys.argv[2])
