@@ -210,6 +210,15 @@ struct TcpConfig {
   // finds what is still lost. Off in the linux profile. (bench/loss.sh, 20 MiB at 2 % each
   // way: 9 of 12 RTOs in three transfers were such stalls; docs/performance.md.)
   bool recovery_probe = true;
+  // What the tail loss probe's timer adds to RFC 8985 §7.2's PTO of 2 SRTT when more than one
+  // segment is in flight: an allowance for the peer's ACK turnaround and our own wake-up, so
+  // that a sub-millisecond SRTT does not probe before the ACK could be back. RFC 8985 names
+  // none; Linux adds 2 ms (TCP_TIMEOUT_MIN_US in tcp_schedule_loss_probe(), from its jiffy
+  // timers; the linux profile's value). Here the timers are microsecond-exact, so 200 µs: on
+  // bench/loss.sh's sub-millisecond path each flight whose last ACKs were lost waited 2.1 ms
+  // for its probe, where a whole 2 MiB transfer takes 5-15 ms (docs/performance.md, thirteenth
+  // session). A single segment in flight waits WCDelAckT (200 ms) instead, as §7.2 asks.
+  Duration loss_probe_slack = 200us;
   // RFC 5682 F-RTO: after a timeout, the first ACKs are answered with new data, and an ACK of
   // data sent before the timeout shows it spurious (its response undone, RFC 4015); the
   // SACK-enhanced variant (§3.1) with SACK, the basic one (§2.1) without. Linux has it on

@@ -56,6 +56,7 @@ StackConfig linux() {
   t.sack_fin = true;
   t.loss_probe_segments = 1;  // tcp_send_loss_probe: one new segment (RFC 8985 §7.3)
   t.recovery_probe = false;   // tcp_schedule_loss_probe: Open (or CWR) state only
+  t.loss_probe_slack = std::chrono::milliseconds(2);  // TCP_TIMEOUT_MIN_US: 2 SRTT + 2 ms
   return c;
 }
 

@@ -6,8 +6,9 @@
 // What RFC 8985 §7 asks and what is done here:
 // - §7.2 scheduling: after new data goes out or new data is acknowledged, outside recovery,
 //   with SACK, at most one probe per episode; PTO = 2 SRTT, + WCDelAckT (200 ms) for a single
-//   segment in flight, never later than the RTO (then the probe replaces that RTO). Beyond
-//   the RFC (TcpConfig::recovery_probe, off in the linux profile): during SACK recovery too,
+//   segment in flight (else + TcpConfig::loss_probe_slack, 200 µs; Linux's 2 ms in the linux
+//   profile), never later than the RTO (then the probe replaces that RTO). Beyond the RFC
+//   (TcpConfig::recovery_probe, off in the linux profile): during SACK recovery too,
 //   restarted by each ACK and retransmission, so that a recovery whose last retransmission or
 //   its ACK was lost does not wait for the RTO.
 // - §7.3 the probe: the most recent segment is retransmitted (the RFC's option when no new
@@ -32,12 +33,6 @@ namespace {
 // RFC 8985 §7.2: "WCDelAckT stands for worst-case delayed ACK timer ... RECOMMENDED value is
 // 200 ms".
 constexpr Duration kWorstCaseDelayedAck = std::chrono::milliseconds(200);
-// Follows Linux (tcp_schedule_loss_probe: 2 SRTT + TCP_TIMEOUT_MIN_US, 2 ms, when more than
-// one packet is out): an allowance for timer slack and the peer's ACK processing, added so
-// that a sub-millisecond SRTT does not probe before the ACK could arrive. (Until 2026-12-05 a
-// 10 ms floor, Linux's before 2017: in bench/loss.sh, on a 50 µs path, each lost last ACK
-// of a flight cost 10 ms, where a whole 2 MiB transfer takes 6 ms.)
-constexpr Duration kProbeTimerSlack = std::chrono::milliseconds(2);
 }  // namespace
 
 // RFC 8985 §7.2 "is not in loss recovery", unless TcpConfig::recovery_probe allows a probe
@@ -65,7 +60,7 @@ void Connection::schedule_loss_probe(Instant now) {
   if (flight_size() <= effective_mss())
     pto += kWorstCaseDelayedAck;
   else
-    pto += kProbeTimerSlack;
+    pto += config_->loss_probe_slack;  // TcpConfig::loss_probe_slack (Linux: 2 ms)
   // §7.2: "PTO = min(PTO, RTO)": due with the RTO, the probe goes first (on_timer()) and the
   // RTO is rearmed from it — as Linux's tcp_schedule_loss_probe(), the probe replaces the RTO.
   Instant at = now + pto;

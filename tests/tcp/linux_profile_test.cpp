@@ -295,6 +295,8 @@ TEST(Profiles, Linux_makes_the_kernels_choices) {
   // tcp_send_loss_probe: one segment; tcp_schedule_loss_probe: not in Recovery.
   EXPECT_EQ(l.tcp.loss_probe_segments, 1);
   EXPECT_FALSE(l.tcp.recovery_probe);
+  // tcp_schedule_loss_probe: 2 SRTT + TCP_TIMEOUT_MIN_US with more than one packet out.
+  EXPECT_EQ(l.tcp.loss_probe_slack, std::chrono::milliseconds(2));
   EXPECT_FALSE(profiles::by_name("bsd").has_value());
 }
 

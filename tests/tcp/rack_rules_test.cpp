@@ -237,13 +237,14 @@ TEST_F(Rack, Probe_of_new_data_is_two_segments_so_a_delayed_ACK_receiver_answers
 
 // TcpConfig::recovery_probe (on by default; RFC 8985 §7.2 probes only outside recovery): the
 // hole's retransmission (or its ACK) is lost and nothing else is in flight to draw an ACK.
-// 2 SRTT + 2 ms after the retransmission a probe goes — here the segment at SND.UNA, as no
-// new data is queued — instead of the RTO 200 ms or more later, with no backoff.
+// 2 SRTT + 200 µs (TcpConfig::loss_probe_slack) after the retransmission a probe goes — here the
+// segment at SND.UNA, as no new data is queued — instead of the RTO 200 ms or more later, with no
+// backoff.
 TEST_F(Rack, Recovery_probe_when_the_last_retransmission_draws_no_ACK) {
   hole_1_retransmitted();
   auto at = fire_next_timer();
   ASSERT_TRUE(at);
-  EXPECT_EQ(*at, retransmitted_at + 2 * 20ms + 2ms);
+  EXPECT_EQ(*at, retransmitted_at + 2 * 20ms + 200us);
   EXPECT_EQ(sent(), (std::vector<int>{1}));
   EXPECT_EQ(counters.tcp_loss_probes, 1u);
   EXPECT_EQ(counters.tcp_rto_expirations, 0u);
@@ -268,7 +269,7 @@ TEST_F(Rack, Recovery_probe_sends_new_data_when_queued) {
   hole_1_retransmitted(20);
   auto at = fire_next_timer();
   ASSERT_TRUE(at);
-  EXPECT_EQ(*at, retransmitted_at + 2 * 20ms + 2ms);
+  EXPECT_EQ(*at, retransmitted_at + 2 * 20ms + 200us);
   EXPECT_EQ(sent(), (std::vector<int>{8, 9}));
   EXPECT_EQ(counters.tcp_loss_probes, 1u);
   EXPECT_EQ(counters.tcp_rto_expirations, 0u);

@@ -15,7 +15,7 @@ class TailLossProbe : public SegmentHarness {
  protected:
   TailLossProbe() { EXPECT_TRUE(config.tail_loss_probe); }  // the default (RFC 8985)
   // SACK in use, four segments (0-3) sent and unacknowledged. The handshake took no virtual
-  // time, so SRTT is its 1 µs floor and the PTO 2 SRTT + 2 ms (Linux's allowance).
+  // time, so SRTT is its 1 µs floor and the PTO 2 SRTT + 200 µs (TcpConfig::loss_probe_slack).
   void four_in_flight() {
     config.initial_window_segments = 4;
     establish_sack();
@@ -24,14 +24,14 @@ class TailLossProbe : public SegmentHarness {
   }
 };
 
-// §7.2 and §7.3: 2 SRTT (+ 2 ms, as Linux) after the last transmission the most recent
+// §7.2 and §7.3: 2 SRTT (+ 200 µs; Linux adds 2 ms) after the last transmission the most recent
 // segment goes out again, once; the RTO timer is then armed from the probe.
 TEST_F(TailLossProbe, RFC8985_7_3_probe_resends_the_last_segment_after_the_PTO) {
   four_in_flight();
   const Instant sent_at = now;
   auto at = fire_next_timer();
   ASSERT_TRUE(at);
-  EXPECT_EQ(*at, sent_at + 2 * 1us + 2ms);
+  EXPECT_EQ(*at, sent_at + 2 * 1us + 200us);
   auto probe = expect_tx({.flags = ACK | PSH, .seq = seg(3), .ack = R + 1, .payload = text(536)});
   EXPECT_TRUE(probe.retransmission);
   EXPECT_EQ(counters.tcp_loss_probes, 1u);
@@ -43,6 +43,19 @@ TEST_F(TailLossProbe, RFC8985_7_3_probe_resends_the_last_segment_after_the_PTO) 
   EXPECT_EQ(sent(), (std::vector<int>{0}));  // the RTO's retransmission
   EXPECT_EQ(counters.tcp_loss_probes, 1u);
   EXPECT_EQ(counters.tcp_rto_expirations, 1u);
+}
+
+// TcpConfig::loss_probe_slack is what the PTO adds to 2 SRTT with more than one segment out:
+// Linux's 2 ms (the linux profile) puts the probe 1.8 ms later than the default's 200 µs.
+TEST_F(TailLossProbe, RFC8985_7_2_the_PTO_adds_the_configured_slack_to_2_SRTT) {
+  config.loss_probe_slack = 2ms;
+  four_in_flight();
+  const Instant sent_at = now;
+  auto at = fire_next_timer();
+  ASSERT_TRUE(at);
+  EXPECT_EQ(*at, sent_at + 2 * 1us + 2ms);
+  expect_tx({.flags = ACK | PSH, .seq = seg(3), .ack = R + 1, .payload = text(536)});
+  EXPECT_EQ(counters.tcp_loss_probes, 1u);
 }
 
 // §7.3: "retransmit the highest-sequence segment sent so far" — sent, not queued. The peer's
