@@ -15,7 +15,7 @@
 #
 #   bench/usermode.sh [OUT.md]      root; needs ip, slirp4netns, pasta, iperf3, wrk, nginx,
 #                                   redis-server, redis-benchmark, python3 (make bench-usermode-deps)
-# Knobs (environment): SYNACK, SYNACK_ARGS (extra `synack run` options), PROVIDERS ("veth slirp4netns pasta pasta-splice synack synack-splice"),
+# Knobs (environment): SYNACK, SYNACK_ARGS (extra `synack run` options), PROVIDERS ("veth slirp4netns pasta pasta-splice synack synack-q2 synack-splice"),
 # MTUS ("1500 65520"), PHASES ("iperf3 wrk redis scaling"), IPERF_SECONDS (10), WRK_SECONDS (10), WRK_THREADS (1),
 # WRK_CONNECTIONS (16), REDIS_REQUESTS (10000 per run), REDIS_RUNS (3), VETH_NET (198.19.254: the veth pair's /24,
 # the only address this script puts in the host's namespace). OUT=- prints without writing.
@@ -27,7 +27,7 @@
 # wrk point gets a fresh namespace and provider, so TIME-WAIT left by one point does not hold
 # the next one's ports. It writes its own section (bench-usermode-scaling markers) and the
 # curves docs/pictures/bench-usermode-*.svg (bench/plot.sh, gnuplot; PICTURES overrides the
-# directory). 5 providers × 11 points of SCALING_SECONDS plus about 45 s of set-up: about 5.5 min
+# directory). 7 providers × 11 points of SCALING_SECONDS plus about 1 min of set-up: about 7.5 min
 # at the default 5 s (1 min 40 s with SCALING_SECONDS=1, measured on 2 CPUs).
 #
 # Every server listens on 127.0.0.1 on a free port, except in the veth column: a namespace
@@ -40,7 +40,7 @@ cd "$(dirname "$0")/.."
 started=$SECONDS
 out=${1:-${OUT:-docs/performance.md}}
 SYNACK=${SYNACK:-./build/synack}
-PROVIDERS=${PROVIDERS:-"veth slirp4netns pasta pasta-splice synack synack-splice"}
+PROVIDERS=${PROVIDERS:-"veth slirp4netns pasta pasta-splice synack synack-q2 synack-splice"}
 MTUS=${MTUS:-"1500 65520"}
 PHASES=${PHASES:-"iperf3 wrk redis scaling"}
 main_phases=$(for p in $PHASES; do [ "$p" = scaling ] || printf '%s ' "$p"; done)
@@ -196,7 +196,7 @@ EOF
 start_provider() {
   local provider=$1 mtu=$2
   local ns=synack-um-$$-$provider-$mtu
-  if [ "$provider" != synack ]; then
+  if [ "$provider" != synack ] && [ "$provider" != synack-q2 ]; then
     ip netns add "$ns"
     namespaces+=("$ns")
     ip -n "$ns" link set lo up
@@ -241,6 +241,13 @@ start_provider() {
     synack)
       # shellcheck disable=SC2206  # SYNACK_ARGS: extra options, split on spaces
       client=("$SYNACK" run --allow-host-loopback --mtu "$mtu" ${SYNACK_ARGS:-} --)
+      target=198.18.0.1 server_addr=127.0.0.1 watch=self
+      return 0
+      ;;
+    synack-q2)
+      # synack run --queues 2: two TUN queues, a stack and a thread each (both CPUs).
+      # shellcheck disable=SC2206
+      client=("$SYNACK" run --queues 2 --allow-host-loopback --mtu "$mtu" ${SYNACK_ARGS:-} --)
       target=198.18.0.1 server_addr=127.0.0.1 watch=self
       return 0
       ;;
@@ -493,7 +500,7 @@ for mtu in $MTUS; do
     *) col=$provider-$mtu ;;
     esac
     columns+=("$col")
-    if [ "$provider" = synack ] && ! synack_available; then
+    if [[ $provider == synack* ]] && ! synack_available; then
       echo "== $col: not available ($SYNACK has no 'run' subcommand yet)" >&2
       record "$col" unavailable true
       continue
@@ -542,6 +549,7 @@ def fmt(x):
     return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
 def ratio(a, b): return "—" if a is None or not b else f"{a / b:.2f}×"
 names = {"veth": "veth", "slirp4netns": "slirp4netns", "pasta": "pasta", "synack": "synack run",
+         "synack-q2": "synack run --queues 2",
          "pasta-splice": "pasta splice (ns loopback)", "synack-splice": "synack run -T (ns loopback)"}
 def heading(col):
     if col in ("pasta-splice", "synack-splice"): return names[col]
@@ -695,6 +703,7 @@ def fmt(x):
     if x == 0: return "0"
     return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
 names = {"veth": "veth", "slirp4netns": "slirp4netns", "pasta": "pasta", "synack": "synack run",
+         "synack-q2": "synack run --queues 2",
          "pasta-splice": "pasta splice", "synack-splice": "synack run -T"}
 def heading(col):
     provider = col.split(":", 1)[1]

@@ -35,6 +35,7 @@ namespace synack {
   X(tcp_resets_sent, "RST segments sent")                                                       \
   X(tcp_resets_received, "acceptable RSTs that reset a connection")                             \
   X(tcp_rst_closed_port, "RSTs sent for segments to no connection or listener")                 \
+  X(tcp_stray_handed_off, "segments for no connection here, taken by the stray handler")        \
   X(drop_closed_port_rst, "RSTs to a closed port (never answered)")                             \
   X(drop_listen_rst, "RST arriving at a listener, ignored")                                     \
   X(drop_listen_ack, "ACK arriving at a listener; answered with RST")                           \

@@ -99,7 +99,14 @@ class EventLoop : private PacketWriter {
     // receiving namespace's stack runs in the writer's context) overlaps the loop's own; a
     // lone packet is still written at once by the loop. About 1 MiB of packet slots.
     bool write_thread = false;
+    // SIGINT/SIGTERM through a signalfd (and a SignalGuard). Off for a loop on a second thread
+    // of a process whose first loop takes the signals: a signalfd reads the process's pending
+    // signals, so two would race for each one.
+    bool handle_signals = true;
   };
+  // Sees every packet read from the TUN before the stack does; true: the filter took it (the
+  // stack never sees it). The span is valid only during the call.
+  using PacketFilter = std::function<bool(std::span<const std::byte> packet, bool checksum_ok)>;
   using FdHandler = std::function<void(std::uint32_t epoll_events)>;
   using SocketHandler = std::function<void(const SocketEvent&)>;
   using TimerHandler = std::function<void()>;
@@ -129,6 +136,9 @@ class EventLoop : private PacketWriter {
   void on_tun_error(std::function<void(int error)> handler) {
     tun_error_handler_ = std::move(handler);
   }
+  // `synack run --queues`: a packet of a flow that another queue's stack owns goes there
+  // (relay/steering.hpp). Empty: every packet goes to this loop's stack.
+  void set_packet_filter(PacketFilter filter) { packet_filter_ = std::move(filter); }
   // Extra descriptors (stdin, stdout...), level-triggered; the handler runs inside run() with
   // the epoll events. Errors: errno from epoll_ctl — EPERM for regular files and other
   // descriptors epoll cannot watch (always ready: the caller treats them so), EEXIST when `fd`
@@ -218,6 +228,7 @@ class EventLoop : private PacketWriter {
   std::function<void()> shutdown_hook_;
   std::function<bool(int, int)> signal_handler_;
   std::function<void(int)> tun_error_handler_;
+  PacketFilter packet_filter_;
   std::unordered_map<int, FdHandler> fd_handlers_;
 
   struct Timer {

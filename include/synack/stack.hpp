@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -284,6 +285,9 @@ class Stack final : public NetworkHost {
   std::optional<Error> connection_error(ConnectionId id) const;
   std::vector<ConnectionInfo> connections() const;
   std::size_t connection_count() const;
+  // A connection (or, intercepting, a connect request) with these endpoints exists — the
+  // segments `local` receives from `remote` are ours. Cannot fail.
+  bool has_connection(const wire::Endpoint& local, const wire::Endpoint& remote) const;
 
   // Events since the last poll, one per handle with the bits merged.
   std::optional<SocketEvent> poll_event();
@@ -294,6 +298,14 @@ class Stack final : public NetworkHost {
   // StackConfig::memory_budget (null: none), for code that charges its own buffers to it.
   MemoryBudget* memory_budget() const;
   void set_trace(TraceSink* trace);
+  // A TCP segment that matches no connection, connect request or listener of this stack is
+  // first offered to `handler` (the whole IP packet, valid during the call): true means it
+  // took the segment (counted in tcp_stray_handed_off) and the stack does nothing more;
+  // false, or no handler, and RFC 9293 §3.10.7.1 applies (RST unless it is an RST). For
+  // several stacks behind one multi-queue TUN (`synack run --queues`), where a flow may
+  // reach a queue other than its stack's. The handler must not call back into this stack.
+  using StrayHandler = std::function<bool(std::span<const std::byte> packet)>;
+  void set_stray_handler(StrayHandler handler);
   const std::vector<wire::IpAddress>& addresses() const;
   const StackConfig& config() const;
 

@@ -29,6 +29,12 @@ struct TunConfig {
   // belongs to the senders' sockets, so their buffers bound it too. Left at the kernel's
   // length where changing it is not permitted (a rootless `synack run`).
   unsigned queue_length = 4096;
+  // IFF_MULTI_QUEUE with this many queues (1..16): open() makes the interface and its first
+  // queue, open_queue() each further one. The kernel gives each flow the queue that last
+  // wrote a packet of it (its flow table, entries idle for 3 s forgotten), otherwise one by
+  // the flow's symmetric hash: so a flow the namespace starts stays on one queue, and one we
+  // start may move after 3 s of silence (`synack run --queues`, relay/steering.hpp).
+  unsigned queues = 1;
 };
 
 struct TunStats {
@@ -48,6 +54,10 @@ class TunDevice {
   // "interface name must be 1 to 15 characters"; or a message naming the failing step and
   // errno's text (e.g. no /dev/net/tun, no CAP_NET_ADMIN, name in use, MTU out of range).
   static Expected<std::unique_ptr<TunDevice>, std::string> open(const TunConfig& config);
+  // Another queue of a multi-queue interface made by open() (TunConfig::queues > 1), in the
+  // same namespace; the same properties. Errors: a message with errno's text (EINVAL for an
+  // interface opened with one queue, ENOENT... once it has moved).
+  Expected<std::unique_ptr<TunDevice>, std::string> open_queue() const;
   // Takes over a descriptor opened by open() in another process (passed over a Unix socket
   // by `synack run`'s namespace child), with the properties it was opened with. Cannot fail;
   // a descriptor that is not a TUN fails at the first read() or write().
@@ -114,6 +124,8 @@ class TunDevice {
 
   // Buffer size read() needs: virtio header plus the largest IP packet.
   static constexpr std::size_t kReadBufferSize = 16 + 65536;
+  // TunConfig::queues' bound (the kernel allows 256; one stack and thread each here).
+  static constexpr unsigned kMaxQueues = 16;
 
  private:
   TunDevice(int fd, std::string name, bool vnet_hdr, unsigned mtu)
@@ -121,6 +133,7 @@ class TunDevice {
 
   int fd_ = -1;
   std::string name_;
+  short flags_ = 0;  // TUNSETIFF's, for open_queue()
   bool vnet_hdr_ = false;
   unsigned mtu_ = 1500;
   std::string offload_note_;

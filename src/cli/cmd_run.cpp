@@ -19,11 +19,13 @@
 #include "cli/forward_spec.hpp"
 #include "cli/net_options.hpp"
 #include "cli/run_helpers.hpp"
+#include "cli/run_lanes.hpp"
 #include "control/control_socket.hpp"
 #include "relay/loopback_forward.hpp"
 #include "relay/relay.hpp"
 #include "relay/sandbox.hpp"
 #include "synack/event_loop.hpp"
+#include "synack/tun_device.hpp"
 
 namespace synack::cli {
 using namespace synack::control;
@@ -45,6 +47,7 @@ struct RunArgs {
   bool keep_resolv_conf = false;
   bool user_namespace = false;
   double drain_timeout = 10;  // seconds
+  unsigned queues = 1;        // TUN queues, a stack and a thread each (cli/run_lanes.hpp)
   std::vector<std::string> command;
 };
 
@@ -184,7 +187,17 @@ int run_run(RunArgs args) {
     std::cerr << "synack run: " << message << "\n";
     return kSetupFailed;
   };
-  if (!args.net.netns.empty()) return run_in_existing_namespace(args);
+  if (args.queues < 1 || args.queues > os::TunDevice::kMaxQueues)
+    return fail("--queues: expected 1 to " + std::to_string(os::TunDevice::kMaxQueues));
+  if (!args.net.netns.empty()) {
+    if (args.queues > 1)
+      return fail("--queues applies to a namespace synack makes; not with --netns");
+    return run_in_existing_namespace(args);
+  }
+  if (args.queues > 1 && (!args.net.pcap.empty() || !args.net.trace.empty()))
+    return fail("--pcap and --trace take one stack; with --queues N there are N (use --queues 1)");
+  // Each queue's stack has its share of the memory budget.
+  if (args.queues > 1) args.net.max_memory /= args.queues;
   std::optional<AddressPlan> plan;
   if (!args.cidr.empty()) {
     if (args.addresses_given)
@@ -231,6 +244,7 @@ int run_run(RunArgs args) {
   box_config.tun.name = args.net.tun;
   box_config.tun.mtu = args.net.mtu;
   box_config.tun.offload = !args.net.no_offload;
+  box_config.tun.queues = args.queues;
   box_config.addresses.push_back(addresses->peer);
   box_config.gateways.push_back(addresses->addr);
   if (addresses->peer6) {
@@ -266,6 +280,14 @@ int run_run(RunArgs args) {
   auto& loop = env->loop();
   auto relay = relay::Relay::create(env->stack(), loop, config);
   if (!relay) return fail(relay.error());
+  // --queues N: the other N - 1 queues, a stack, loop and relay each, on threads of their own.
+  std::unique_ptr<RunLanes> lanes;
+  if (args.queues > 1) {
+    auto made = RunLanes::create(args.net, *env, **relay, sandbox.take_tun_queues(), config);
+    if (!made) return fail(made.error());
+    lanes = std::move(*made);
+    lanes->note_forwards((*relay)->forwards());
+  }
   std::vector<relay::LoopbackForward> spliced;
   for (const auto& l : sandbox.take_loopback_listeners())
     spliced.push_back({l.fd, l.port, ns_forwards->at(l.port), l.ipv6});
@@ -283,6 +305,11 @@ int run_run(RunArgs args) {
     if (drain_check) loop.cancel_timer(drain_check);
     drain_check = 0;
     auto loss = (*relay)->abort_drain();
+    if (lanes) {
+      auto other = lanes->abort_drain();
+      loss.connections += other.connections;
+      loss.bytes += other.bytes;
+    }
     auto spliced_loss = loopback.abort_all();  // -T
     loss.connections += spliced_loss.connections;
     loss.bytes += spliced_loss.bytes_to_host;
@@ -294,7 +321,7 @@ int run_run(RunArgs args) {
   };
   std::function<void()> check_drain = [&] {
     drain_check = 0;
-    if ((*relay)->drained() && loopback.active() == 0) {
+    if ((*relay)->drained() && loopback.active() == 0 && (!lanes || lanes->drained())) {
       (*relay)->shutdown();
       loop.stop();
       return;
@@ -316,6 +343,7 @@ int run_run(RunArgs args) {
     draining = true;
     drain_start = loop.now();
     (*relay)->begin_drain();
+    if (lanes) lanes->begin_drain();
     loopback.close_listeners();
     check_drain();
   };
@@ -342,16 +370,36 @@ int run_run(RunArgs args) {
   });
   loop.on_socket_event([&](const SocketEvent& ev) { (*relay)->on_socket_event(ev); });
   auto control = ControlService::open(loop, env->stack(), "run");  // synack ss / stats
-  if (control->server()) control->server()->set_request_handler(forward_request_handler(**relay));
+  if (control->server()) {
+    auto forwards = forward_request_handler(**relay);
+    if (lanes) {
+      // A forward added at run time: its UDP datagrams belong to lane 0 (relay/steering.hpp).
+      forwards = [forwards, &lanes, &relay](std::string_view request) {
+        auto answer = forwards(request);
+        lanes->note_forwards((*relay)->forwards());
+        return answer;
+      };
+    }
+    control->server()->set_request_handler(std::move(forwards));
+  }
+  if (lanes) {
+    if (auto r = lanes->start(); !r) return fail(r.error());
+  }
 
   sandbox.release();
   loop.run();
+  if (lanes) lanes->stop();
   if (!status) status = sandbox.poll_exit();
   if (args.net.stats) {
-    env->print_stats(std::cerr);
-    print_relay_stats((*relay)->stats(), std::cerr);
+    if (lanes) {
+      lanes->print_stats(RunLanes::lane_stats(*env, **relay), std::cerr);
+    } else {
+      env->print_stats(std::cerr);
+      print_relay_stats((*relay)->stats(), std::cerr);
+    }
     print_loopback_stats(loopback.stats(), std::cerr);
   }
+  lanes.reset();
   relay->reset();
   return status.value_or(kSetupFailed);
 }
@@ -404,6 +452,11 @@ void register_run(CLI::App& app) {
                 "leave CMD's /etc/resolv.conf alone (by default it names the gateway)");
   cmd->add_flag("--userns", args->user_namespace,
                 "use a user namespace even as root (always used when not root)");
+  cmd->add_option("--queues", args->queues,
+                  "TUN queues (1 to 16, default 1): each has a stack and a relay on a thread of "
+                  "its own, and the kernel spreads CMD's flows over them (IFF_MULTI_QUEUE); "
+                  "port forwards, -T, the control socket (synack ss shows queue 0) and the "
+                  "drain's orders stay on the first. Not with --pcap, --trace or --netns");
   cmd->add_option("--drain-timeout", args->drain_timeout,
                   "after CMD exits, how long (seconds, default 10) its relayed connections may "
                   "take to finish, so that what its kernel still holds reaches the host; then "

@@ -237,22 +237,24 @@ std::unique_ptr<NetEnvironment> NetEnvironment::create(const NetOptions& o, std:
 
 std::unique_ptr<NetEnvironment> NetEnvironment::adopt(const NetOptions& o,
                                                       std::unique_ptr<os::TunDevice> tun,
-                                                      bool intercept, std::string* error) {
+                                                      bool intercept, std::string* error,
+                                                      bool loop_signals) {
   std::unique_ptr<NetEnvironment> env(new NetEnvironment());
   env->stats_ = o.stats;
   auto addresses = parse_net_addresses(o, error);
   if (!addresses) return nullptr;
   env->address_ = addresses->addr;
   env->address6_ = addresses->addr6;
-  env->signal_guard_ = std::make_unique<os::SignalGuard>();
+  if (loop_signals) env->signal_guard_ = std::make_unique<os::SignalGuard>();
   env->tun_ = std::move(tun);
-  if (!env->build_stack(o, intercept, error)) return nullptr;
+  if (!env->build_stack(o, intercept, error, loop_signals)) return nullptr;
   return env;
 }
 
 constexpr std::uint32_t kGsoMaxBytes = 65000;
 
-bool NetEnvironment::build_stack(const NetOptions& o, bool intercept, std::string* error) {
+bool NetEnvironment::build_stack(const NetOptions& o, bool intercept, std::string* error,
+                                 bool loop_signals) {
   StackConfig config = profiles::by_name(o.profile).value_or(profiles::rfc());
   // RFC 9293 §3.7.1: MSS = MTU minus the fixed IP and TCP headers. TcpConfig::mss is the
   // IPv4 value; connections over IPv6 announce 20 bytes less (Connection::announced_mss).
@@ -306,6 +308,7 @@ bool NetEnvironment::build_stack(const NetOptions& o, bool intercept, std::strin
   os::EventLoop::Options loop_options;
   loop_options.busy_poll = std::chrono::microseconds(o.busy_poll_us);
   loop_options.write_thread = o.write_thread;
+  loop_options.handle_signals = loop_signals;
   auto loop = os::EventLoop::create(*stack_, *tun_, loop_options);
   if (!loop) {
     *error = loop.error();

@@ -83,9 +83,11 @@ class NetEnvironment {
                                                 std::string* error);
   // The same around a TUN made elsewhere (`synack run`'s namespace child); no namespace or
   // kernel-side set-up. `intercept`: the stack answers for every address.
+  // `loop_signals` false: the loop takes no signals (os::EventLoop::Options::handle_signals),
+  // for a second loop of the process (`synack run --queues`, cli/run_lanes.hpp).
   static std::unique_ptr<NetEnvironment> adopt(const NetOptions& options,
                                                std::unique_ptr<os::TunDevice> tun, bool intercept,
-                                               std::string* error);
+                                               std::string* error, bool loop_signals = true);
   ~NetEnvironment();
   NetEnvironment(const NetEnvironment&) = delete;
   NetEnvironment& operator=(const NetEnvironment&) = delete;
@@ -104,7 +106,8 @@ class NetEnvironment {
 
  private:
   NetEnvironment() = default;
-  bool build_stack(const NetOptions& options, bool intercept, std::string* error);
+  bool build_stack(const NetOptions& options, bool intercept, std::string* error,
+                   bool loop_signals = true);
 
   // Declaration order is construction order; destruction runs in reverse.
   std::unique_ptr<os::SignalGuard> signal_guard_;

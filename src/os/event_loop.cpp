@@ -81,13 +81,16 @@ Expected<std::unique_ptr<EventLoop>, std::string> EventLoop::create(Stack& stack
 }
 
 Expected<void, std::string> EventLoop::init() {
-  signal_guard_ = std::make_unique<SignalGuard>();
   epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd_ < 0) return Unexpected{std::string("epoll_create1: ") + std::strerror(errno)};
-  sigset_t set = stop_signals();
-  signal_fd_ = ::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-  if (signal_fd_ < 0) return Unexpected{std::string("signalfd: ") + std::strerror(errno)};
+  if (options_.handle_signals) {
+    signal_guard_ = std::make_unique<SignalGuard>();
+    sigset_t set = stop_signals();
+    signal_fd_ = ::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (signal_fd_ < 0) return Unexpected{std::string("signalfd: ") + std::strerror(errno)};
+  }
   for (int fd : {tun_.fd(), signal_fd_}) {
+    if (fd < 0) continue;
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.fd = fd;
@@ -282,6 +285,7 @@ void EventLoop::read_tun() {
     // capture all need to know when each packet really arrived.
     now_ = monotonic_now();
     if (pcap_) pcap_->write(*packet, now_);
+    if (packet_filter_ && packet_filter_(*packet, tun_.last_checksum_trusted())) continue;
     stack_.receive_packet(*packet, now_, Stack::ReceiveFlags{tun_.last_checksum_trusted()});
   }
 }

@@ -95,6 +95,18 @@ int open_tun(const std::string& name, short flags, std::string& actual) {
   return fd;
 }
 
+// TUNSETVNETHDRSZ and TUNSETOFFLOAD on a descriptor opened with IFF_VNET_HDR. Empty on
+// success, else what failed and why.
+std::string set_vnet_offloads(int fd) {
+  int header_size = static_cast<int>(kVnetHeaderSize);
+  // TUN_F_CSUM: the kernel may hand us packets whose checksum is partial; TSO4/TSO6: and TCP
+  // segments up to 64 KiB that we never split (we are the endpoint).
+  unsigned offloads = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+  if (::ioctl(fd, TUNSETVNETHDRSZ, &header_size) < 0) return errno_text("TUNSETVNETHDRSZ", errno);
+  if (::ioctl(fd, TUNSETOFFLOAD, offloads) < 0) return errno_text("TUNSETOFFLOAD", errno);
+  return {};
+}
+
 }  // namespace
 
 std::uint16_t ones_complement_sum(std::span<const std::byte> data) {
@@ -153,25 +165,24 @@ bool complete_partial_checksum(std::span<std::byte> packet, std::size_t csum_sta
 Expected<std::unique_ptr<TunDevice>, std::string> TunDevice::open(const TunConfig& config) {
   if (config.name.empty() || config.name.size() >= IFNAMSIZ)
     return Unexpected{std::string("interface name must be 1 to 15 characters")};
+  if (config.queues < 1 || config.queues > kMaxQueues)
+    return Unexpected{std::string("queues: expected 1 to ") + std::to_string(kMaxQueues)};
+  // Documentation/networking/tuntap.rst §3.3: every queue is a TUNSETIFF with the same name
+  // and IFF_MULTI_QUEUE.
+  const short multi = config.queues > 1 ? IFF_MULTI_QUEUE : 0;
   std::string actual;
   std::string note;
   int fd = -1;
   bool vnet = false;
+  short flags = 0;
   if (config.offload) {
-    fd = open_tun(config.name, IFF_TUN | IFF_NO_PI | IFF_VNET_HDR, actual);
+    flags = static_cast<short>(IFF_TUN | IFF_NO_PI | IFF_VNET_HDR | multi);
+    fd = open_tun(config.name, flags, actual);
     if (fd >= 0) {
-      int header_size = static_cast<int>(kVnetHeaderSize);
-      // TUN_F_CSUM: the kernel may hand us packets whose checksum is partial; TSO4/TSO6:
-      // and TCP segments up to 64 KiB that we never split (we are the endpoint).
-      unsigned offloads = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
-      if (::ioctl(fd, TUNSETVNETHDRSZ, &header_size) < 0) {
-        note = errno_text("TUNSETVNETHDRSZ", errno);
-      } else if (::ioctl(fd, TUNSETOFFLOAD, offloads) < 0) {
-        note = errno_text("TUNSETOFFLOAD", errno);
-      } else {
+      if (auto failed = set_vnet_offloads(fd); failed.empty()) {
         vnet = true;
-      }
-      if (!vnet) {
+      } else {
+        note = failed;
         ::close(fd);
         fd = -1;
       }
@@ -182,17 +193,37 @@ Expected<std::unique_ptr<TunDevice>, std::string> TunDevice::open(const TunConfi
     }
   }
   if (fd < 0) {
-    fd = open_tun(config.name, IFF_TUN | IFF_NO_PI, actual);
+    flags = static_cast<short>(IFF_TUN | IFF_NO_PI | multi);
+    fd = open_tun(config.name, flags, actual);
     if (fd < 0) {
       return Unexpected{errno_text(("cannot create TUN interface " + config.name).c_str(), -fd)};
     }
   }
   auto device = std::unique_ptr<TunDevice>(new TunDevice(fd, actual, vnet, 1500));
+  device->flags_ = flags;
   device->offload_note_ = note;
   if (auto r = device->set_mtu(config.mtu); !r) return Unexpected{r.error()};
   // Where the kernel does not permit it (a user namespace's TUN: EPERM), the queue keeps the
   // kernel's length; nothing else depends on it.
   if (config.queue_length) (void)device->set_queue_length(config.queue_length);
+  return device;
+}
+
+Expected<std::unique_ptr<TunDevice>, std::string> TunDevice::open_queue() const {
+  if (!(flags_ & IFF_MULTI_QUEUE))
+    return Unexpected{std::string("another queue: ") + name_ + " has one queue"};
+  std::string actual;
+  int fd = open_tun(name_, flags_, actual);
+  if (fd < 0) return Unexpected{errno_text(("another queue of " + name_).c_str(), -fd)};
+  // The offloads are the interface's, but each queue's file announces its own header size.
+  if (vnet_hdr_) {
+    if (auto failed = set_vnet_offloads(fd); !failed.empty()) {
+      ::close(fd);
+      return Unexpected{failed};
+    }
+  }
+  auto device = std::unique_ptr<TunDevice>(new TunDevice(fd, actual, vnet_hdr_, mtu_));
+  device->flags_ = flags_;
   return device;
 }
 

@@ -35,8 +35,9 @@ constexpr int kSetupTimeoutMs = 20000;
 
 // What the child reports once its TUN is ready (or why it is not).
 struct ReadyMessage {
-  char status = 0;  // 'L' a -T listener (its descriptor attached; more follow), 'R' ready
-                    // (the TUN's descriptor attached; the last), 'E' error
+  char status = 0;  // 'L' a -T listener (its descriptor attached; more follow), 'Q' a further
+                    // TUN queue (attached; more follow), 'R' ready (the TUN's first queue
+                    // attached; the last), 'E' error
   bool vnet_hdr = false;
   bool ipv6 = false;       // 'L': on ::1
   std::uint16_t port = 0;  // 'L'
@@ -131,6 +132,14 @@ constexpr int kForwardedSignals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, 
   if (auto r = run_command({"ip", "link", "set", "lo", "up"}); !r) child_fail(sock, r.error());
   auto tun = TunDevice::open(config.tun);
   if (!tun) child_fail(sock, tun.error());
+  // Every queue before the interface comes up, so that no flow is ever given one that is
+  // not there yet.
+  std::vector<std::unique_ptr<TunDevice>> queues;
+  for (unsigned i = 1; i < config.tun.queues; ++i) {
+    auto queue = (*tun)->open_queue();
+    if (!queue) child_fail(sock, queue.error());
+    queues.push_back(std::move(*queue));
+  }
   KernelSideConfig kernel;
   kernel.ifname = (*tun)->name();
   kernel.mtu = config.tun.mtu;
@@ -175,6 +184,12 @@ constexpr int kForwardedSignals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, 
     }
   }
 
+  for (auto& queue : queues) {
+    ReadyMessage m;
+    m.status = 'Q';
+    if (!os::send_with_descriptor(sock, &m, sizeof m, queue->fd())) ::_exit(1);
+    ::close(queue->release());
+  }
   ReadyMessage ready;
   ready.status = 'R';
   ready.vnet_hdr = (*tun)->offload();
@@ -259,6 +274,13 @@ Expected<std::unique_ptr<Sandbox>, std::string> Sandbox::start(const SandboxConf
 
   ReadyMessage m;
   int fd = -1;
+  // The further queues, closed here unless the set-up succeeds.
+  struct QueueFds {
+    std::vector<int> fds;
+    ~QueueFds() {
+      for (int q : fds) ::close(q);
+    }
+  } queue_fds;
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(kSetupTimeoutMs);
   for (;;) {
@@ -270,6 +292,11 @@ Expected<std::unique_ptr<Sandbox>, std::string> Sandbox::start(const SandboxConf
     if (ready <= 0 || !os::receive_with_descriptor(sv[0], &m, sizeof m, &fd))
       return Unexpected{
           std::string("the namespace child did not report (setup timed out or it died)")};
+    if (m.status == 'Q') {
+      if (fd < 0) return Unexpected{std::string("the namespace child sent a queue without it")};
+      queue_fds.fds.push_back(fd);  // adopted below, with the 'R' message's properties
+      continue;
+    }
     if (m.status != 'L') break;
     if (fd < 0) return Unexpected{std::string("the namespace child sent a -T listener without it")};
     box->listeners_.push_back(LoopbackListener{fd, m.port, m.ipv6});  // closed by the taker
@@ -281,6 +308,9 @@ Expected<std::unique_ptr<Sandbox>, std::string> Sandbox::start(const SandboxConf
   }
   m.name[sizeof m.name - 1] = 0;
   box->tun_ = TunDevice::adopt(fd, m.name, m.vnet_hdr, m.mtu);
+  for (int q : queue_fds.fds)
+    box->queues_.push_back(TunDevice::adopt(q, m.name, m.vnet_hdr, m.mtu));
+  queue_fds.fds.clear();
   return box;
 }
 

@@ -53,8 +53,10 @@ class Sandbox {
   Sandbox(const Sandbox&) = delete;
   Sandbox& operator=(const Sandbox&) = delete;
 
-  // The TUN the child created; once.
+  // The TUN the child created (its first queue); once.
   std::unique_ptr<os::TunDevice> take_tun() { return std::move(tun_); }
+  // Its other queues (SandboxConfig::tun.queues - 1 of them); once.
+  std::vector<std::unique_ptr<os::TunDevice>> take_tun_queues() { return std::move(queues_); }
   // The -T listeners (ours to close); once.
   std::vector<LoopbackListener> take_loopback_listeners() { return std::move(listeners_); }
   // Lets the child execute the command.
@@ -73,6 +75,7 @@ class Sandbox {
   int pidfd_ = -1;
   int control_fd_ = -1;  // our end of the socket pair
   std::unique_ptr<os::TunDevice> tun_;
+  std::vector<std::unique_ptr<os::TunDevice>> queues_;
   std::vector<LoopbackListener> listeners_;
   std::optional<int> exit_status_;
   bool user_namespace_ = false;

@@ -517,6 +517,11 @@ void Stack::Impl::handle_tcp(const wire::IpHeader& ip, const wire::TcpHeader& tc
     queue_connect_request(ip, tcp, packet, isn_floor, now);
     return;
   }
+  // Another stack's, perhaps (Stack::set_stray_handler): offered before it is answered.
+  if (stray_handler_ && offer_stray(packet, payload)) {
+    count_drop(&Counters::tcp_stray_handed_off, now);
+    return;
+  }
   // RFC 9293 §3.10.7.1: no connection, no listener — CLOSED: RST unless it is an RST.
   if (seg.has(tcp::RST)) {
     count_drop(&Counters::drop_closed_port_rst, now);
@@ -524,6 +529,18 @@ void Stack::Impl::handle_tcp(const wire::IpHeader& ip, const wire::TcpHeader& tc
   }
   ++counters_.tcp_rst_closed_port;
   send_reset_for(ip, tcp, seg, now);
+}
+
+bool Stack::Impl::offer_stray(std::span<const std::byte> packet,
+                              std::span<const std::byte> payload) {
+  // Gather input keeps the payload apart from the headers (`packet`): made whole for the
+  // handler, on this rare path.
+  const bool apart = !payload.empty() && (payload.data() < packet.data() ||
+                                          payload.data() >= packet.data() + packet.size());
+  if (!apart) return stray_handler_(packet);
+  std::vector<std::byte> whole(packet.begin(), packet.end());
+  whole.insert(whole.end(), payload.begin(), payload.end());
+  return stray_handler_(whole);
 }
 
 // --- SYN cookies (RFC 4987 §3.6; codec in tcp/syn_cookie.hpp) ----------------------------
@@ -1291,6 +1308,11 @@ std::optional<Error> Stack::connection_error(ConnectionId id) const {
 }
 std::vector<ConnectionInfo> Stack::connections() const { return impl_->connections(); }
 std::size_t Stack::connection_count() const { return impl_->live_; }
+
+bool Stack::has_connection(const wire::Endpoint& local, const wire::Endpoint& remote) const {
+  const Impl::TupleKey key{local, remote};
+  return impl_->by_tuple_.contains(key) || impl_->request_by_tuple_.contains(key);
+}
 std::optional<SocketEvent> Stack::poll_event() { return impl_->poll_event(); }
 const Counters& Stack::counters() const {
   impl_->refresh_gauges();
@@ -1302,6 +1324,8 @@ Counters& Stack::counters() {
 }
 MemoryBudget* Stack::memory_budget() const { return impl_->budget(); }
 void Stack::set_trace(TraceSink* trace) { impl_->set_trace(trace); }
+
+void Stack::set_stray_handler(StrayHandler handler) { impl_->stray_handler_ = std::move(handler); }
 const std::vector<wire::IpAddress>& Stack::addresses() const { return impl_->addresses_; }
 const StackConfig& Stack::config() const { return impl_->config_; }
 

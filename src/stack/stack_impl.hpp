@@ -87,6 +87,8 @@ struct Stack::Impl {
   std::vector<ConnectionInfo> connections() const;
   std::optional<SocketEvent> poll_event();
   void set_trace(TraceSink* trace);
+  // Stack::set_stray_handler's call, with the packet made whole.
+  bool offer_stray(std::span<const std::byte> packet, std::span<const std::byte> payload);
 
   struct Slot;
   struct Listener;
@@ -188,6 +190,7 @@ struct Stack::Impl {
   tcp::SynCookies cookies_;  // keys derived from isn_'s secret (see the constructor)
   Counters counters_;
   TraceSink* trace_ = nullptr;
+  Stack::StrayHandler stray_handler_;
 
   // A deque: it grows without copying the slots or reserving twice what is used (a vector
   // doubles), and a reference to a slot stays valid while others are added.

@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# `synack run --queues 2`: two TUN queues, a stack and a relay on each.
+# 1. 64 connections at once from the namespace to a python3 echo server on the host's loopback
+#    (256 KB each way on each, echoed exactly), then 64 short ones in a row: every byte right,
+#    --stats sums both lanes (relay_tcp_connects = 128) and both lanes carried connections
+#    (the kernel hashes flows over the queues: all 128 on one has odds of 2^-127).
+# 2. The flows a forward opens (from the first lane) after the kernel has forgotten their queue:
+#    16 host connections through -p HOSTPORT:7000 to a server in the namespace that answers
+#    each, waits 7 s (the TUN's flow table forgets a flow after 3-6 s idle), then sends 128 KB
+#    unprompted and closes. Without a queue remembered, the kernel picks one by hash, so about
+#    half of those segments reach the second lane, which knows no such connection and passes
+#    them round the ring (relay/steering.hpp) instead of answering with RST: every host client
+#    must get all its bytes and EOF, and queue_1_strays_passed must count some (none on 16
+#    connections: odds of 2^-16).
+# 3. --queues with --pcap, --netns, or out of range: refused with status 125.
+source "$(dirname "$0")/lib.bash" "$1"
+interop_setup run_queues --no-netns
+need python3 ss
+HERE=$(dirname "$(readlink -f "$0")")
+
+# --- 1: many connections from the namespace -----------------------------------------------
+host_py echo "$HERE/host_server.py" echo
+started=$SECONDS
+synack_run --queues 2 --allow-host-loopback --stats -- python3 - "$ADDR" "$HOST_PORT" \
+    >"$WORK/client.out" 2>"$WORK/client.err" <<'PY'
+import os, selectors, socket, sys, time
+addr, port = sys.argv[1], int(sys.argv[2])
+CONCURRENT, SERIAL, SIZE = 64, 64, 262144
+sel = selectors.DefaultSelector()
+conns = []
+for i in range(CONCURRENT):
+    s = socket.socket()
+    s.setblocking(False)
+    s.connect_ex((addr, port))
+    c = {"sock": s, "i": i, "data": os.urandom(SIZE), "sent": 0, "got": bytearray()}
+    conns.append(c)
+    sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE, c)
+left, deadline = CONCURRENT, time.monotonic() + 60
+while left:
+    if time.monotonic() > deadline:
+        sys.exit(f"concurrent: {left} connections incomplete after 60 s")
+    for key, events in sel.select(1):
+        c, s = key.data, key.data["sock"]
+        if events & selectors.EVENT_WRITE and c["sent"] < SIZE:
+            try:
+                c["sent"] += s.send(c["data"][c["sent"]:c["sent"] + 65536])
+            except (BlockingIOError, InterruptedError):
+                pass
+            except OSError as e:
+                sys.exit(f"concurrent connection {c['i']}: send: {e}")
+            if c["sent"] == SIZE:
+                s.shutdown(socket.SHUT_WR)
+                sel.modify(s, selectors.EVENT_READ, c)
+        if events & selectors.EVENT_READ:
+            try:
+                chunk = s.recv(65536)
+            except BlockingIOError:
+                continue
+            except OSError as e:
+                sys.exit(f"concurrent connection {c['i']}: recv: {e}")
+            if chunk:
+                c["got"] += chunk
+            else:
+                sel.unregister(s)
+                s.close()
+                if c["got"] != c["data"]:
+                    sys.exit(f"concurrent connection {c['i']}: {len(c['got'])} bytes echoed, want {SIZE} identical")
+                left -= 1
+print(f"concurrent: {CONCURRENT} connections echoed {SIZE} bytes each exactly")
+for i in range(SERIAL):
+    data = os.urandom(1024)
+    with socket.create_connection((addr, port), timeout=10) as s:
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        got = bytearray()
+        while chunk := s.recv(65536):
+            got += chunk
+    if got != data:
+        sys.exit(f"serial connection {i}: {len(got)} bytes echoed, want {len(data)} identical")
+print(f"serial: {SERIAL} connections in a row, each echoed 1 KB exactly")
+PY
+status=$?
+cat "$WORK/client.out"
+[ "$status" = 0 ] || { cat "$WORK/client.err" >&2; fail "synack run --queues 2 python3 client exited $status"; }
+stat() { awk -v n="$1" '$1 == n { print $2 }' "$2"; }
+[ "$(stat run_queues "$WORK/client.err")" = 2 ] || { cat "$WORK/client.err" >&2; fail "--stats: run_queues is not 2"; }
+connects=$(stat relay_tcp_connects "$WORK/client.err")
+[ "${connects:-0}" = 128 ] || { cat "$WORK/client.err" >&2; fail "--stats: relay_tcp_connects=$connects, want 128 (both lanes summed)"; }
+q0=$(stat queue_0_relay_tcp_connects "$WORK/client.err")
+q1=$(stat queue_1_relay_tcp_connects "$WORK/client.err")
+[ "${q0:-0}" -gt 0 ] && [ "${q1:-0}" -gt 0 ] && [ $((q0 + q1)) = 128 ] ||
+  { cat "$WORK/client.err" >&2; fail "--stats: lanes carried $q0 and $q1 connections, want both > 0, 128 in all"; }
+echo "--stats: relay_tcp_connects=$connects, queue 0 $q0, queue 1 $q1 ($((SECONDS - started)) s)"
+
+# --- 2: a forward's flows after the kernel forgot their queue -----------------------------
+HP=$(free_port)
+cat >"$WORK/inside.py" <<'PY'
+import os, socket, sys, threading, time
+SIZE = 131072
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("0.0.0.0", 7000))
+srv.listen(64)
+print("LISTENING", flush=True)
+def serve(c):
+    with c:
+        line = b""
+        while not line.endswith(b"\n"):
+            chunk = c.recv(64)
+            if not chunk:
+                return
+            line += chunk
+        c.sendall(b"ok\n")
+        time.sleep(7)  # the TUN forgets the flow's queue after 3-6 s idle
+        c.sendall(bytes(i % 251 for i in range(SIZE)))
+while True:
+    c, _ = srv.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+PY
+"$SYNACK" run --queues 2 --stats -p "127.0.0.1:$HP:7000" -- python3 -u "$WORK/inside.py" \
+  >"$WORK/fwd.out" 2>"$WORK/fwd.err" &
+RUN_PID=$!
+PIDS+=("$RUN_PID")
+ready=0
+for _ in $(seq 100); do
+  if grep -q "^LISTENING" "$WORK/fwd.out" && ss -Hltn "sport = :$HP" | grep -q .; then ready=1; break; fi
+  kill -0 "$RUN_PID" 2>/dev/null || { cat "$WORK/fwd.err" >&2; fail "synack run --queues 2 -p exited early"; }
+  sleep 0.1
+done
+[ "$ready" = 1 ] || { cat "$WORK/fwd.err" >&2; fail "forward 127.0.0.1:$HP or the server inside not ready after 10 s"; }
+started=$SECONDS
+timeout "$STEP_TIMEOUT" python3 - "$HP" <<'PY' || { cat "$WORK/fwd.err" >&2; fail "forwarded connections after 7 s idle"; }
+import socket, sys, time
+port, N, SIZE = int(sys.argv[1]), 16, 131072
+want = bytes(i % 251 for i in range(SIZE))
+socks = []
+for i in range(N):
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    s.sendall(b"hello\n")
+    socks.append(s)
+for i, s in enumerate(socks):
+    got = b""
+    while not got.endswith(b"ok\n"):
+        chunk = s.recv(64)
+        if not chunk:
+            sys.exit(f"connection {i}: closed before its answer")
+        got += chunk
+for i, s in enumerate(socks):
+    got = bytearray()
+    s.settimeout(30)
+    while len(got) < SIZE:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    if got != want:
+        sys.exit(f"connection {i}: {len(got)} bytes after the idle time, want {SIZE} exactly")
+print(f"{N} forwarded connections: {SIZE} bytes each after 7 s idle, exactly")
+PY
+kill -TERM "$RUN_PID"
+wait "$RUN_PID"
+strays=$(stat queue_1_strays_passed "$WORK/fwd.err")
+resets=$(stat tcp_rst_closed_port "$WORK/fwd.err")
+[ "${strays:-0}" -gt 0 ] || { cat "$WORK/fwd.err" >&2; fail "queue 1 passed no segment on (queue_1_strays_passed=${strays:-none}): the forwards' flows never reached it"; }
+echo "after the idle time: queue 1 passed $strays segment(s) to queue 0, RSTs for no connection: ${resets:-0} ($((SECONDS - started)) s)"
+
+# --- 3: what --queues does not combine with ---------------------------------------------------
+for args in "--queues 0" "--queues 17" "--queues 2 --pcap $WORK/x.pcap" "--queues 2 --netns 1"; do
+  # shellcheck disable=SC2086
+  "$SYNACK" run $args -- true 2>"$WORK/refused.err"
+  rc=$?
+  [ "$rc" = 125 ] || fail "synack run $args -- true: exit status $rc, want 125"
+  grep -q -- "--queues\|--pcap" "$WORK/refused.err" || fail "synack run $args: no message naming the option"
+done
+echo "refused: --queues 0, 17, with --pcap, with --netns"
+echo "PASS"

@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: MIT
+// Stack::set_stray_handler: a TCP segment that matches nothing in the stack is offered to the
+// handler before RFC 9293 §3.10.7.1 answers it (`synack run --queues`, relay/steering.hpp).
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <vector>
+
+#include "synack/stack.hpp"
+#include "tcp/segment.hpp"  // tcp::SYN, ...
+#include "wire/packet.hpp"
+
+namespace synack {
+namespace stray_handler_test {
+
+using wire::IpAddress;
+
+const IpAddress kGateway = IpAddress::v4(198, 18, 0, 1);
+const IpAddress kGuest = IpAddress::v4(198, 18, 0, 2);
+const IpAddress kFar = IpAddress::v4(198, 19, 7, 7);
+
+Instant at_ms(std::int64_t ms) { return instant_from_us(ms * 1000); }
+
+StackConfig intercepting() {
+  StackConfig c;
+  c.intercept = true;
+  return c;
+}
+
+std::vector<std::byte> tcp_packet(std::uint16_t sport, std::uint16_t dport, std::uint8_t flags,
+                                  std::uint32_t seq, std::uint32_t ack,
+                                  std::vector<std::byte> payload = {}) {
+  wire::IpHeader ip;
+  ip.src = kGuest;
+  ip.dst = kFar;
+  wire::TcpHeader h;
+  h.src_port = sport;
+  h.dst_port = dport;
+  h.seq = seq;
+  h.ack = ack;
+  h.flags = flags;
+  h.window = 65535;
+  if (flags & tcp::SYN) h.options.mss = 1400;
+  std::vector<std::byte> out;
+  wire::build_tcp_packet(ip, h, payload, out);
+  return out;
+}
+
+TEST(StrayHandler, RFC9293_3_10_7_1_a_segment_for_no_connection_is_offered_before_the_RST) {
+  Stack stack(intercepting(), {kGateway});
+  std::vector<std::vector<std::byte>> offered;
+  stack.set_stray_handler([&](std::span<const std::byte> packet) {
+    offered.emplace_back(packet.begin(), packet.end());
+    return true;
+  });
+  const auto data = tcp_packet(40000, 80, tcp::ACK | tcp::PSH, 1001, 5001,
+                               std::vector<std::byte>(100, std::byte{7}));
+  stack.receive_packet(data, at_ms(0));
+  ASSERT_EQ(offered.size(), 1u);
+  EXPECT_EQ(offered[0], data) << "the whole IP packet, as received";
+  std::vector<std::byte> out;
+  EXPECT_FALSE(stack.pop_packet(out)) << "taken: no RST";
+  EXPECT_EQ(stack.counters().tcp_stray_handed_off, 1u);
+  EXPECT_EQ(stack.counters().tcp_rst_closed_port, 0u);
+
+  // An RST for no connection is offered too (it may end another stack's connection).
+  stack.receive_packet(tcp_packet(40000, 80, tcp::RST, 1001, 0), at_ms(1));
+  EXPECT_EQ(offered.size(), 2u);
+}
+
+TEST(StrayHandler, RFC9293_3_10_7_1_declined_the_segment_gets_its_RST) {
+  Stack stack(intercepting(), {kGateway});
+  int calls = 0;
+  stack.set_stray_handler([&](std::span<const std::byte>) {
+    ++calls;
+    return false;
+  });
+  stack.receive_packet(tcp_packet(40000, 80, tcp::ACK, 1001, 5001), at_ms(0));
+  EXPECT_EQ(calls, 1);
+  std::vector<std::byte> out;
+  ASSERT_TRUE(stack.pop_packet(out));
+  auto rst = wire::parse_tcp_packet(out);
+  ASSERT_TRUE(rst);
+  EXPECT_TRUE(rst->tcp.flags & tcp::RST);
+  EXPECT_EQ(rst->tcp.seq, 5001u) << "RFC 9293 §3.10.7.1: <SEQ=SEG.ACK><CTL=RST>";
+  EXPECT_EQ(stack.counters().tcp_rst_closed_port, 1u);
+  EXPECT_EQ(stack.counters().tcp_stray_handed_off, 0u);
+}
+
+TEST(StrayHandler, SegmentsOfTheStacksOwnFlowsAreNeverOffered) {
+  Stack stack(intercepting(), {kGateway});
+  int calls = 0;
+  stack.set_stray_handler([&](std::span<const std::byte>) {
+    ++calls;
+    return true;
+  });
+  // A plain SYN is a connect request here, whatever other stacks hold.
+  stack.receive_packet(tcp_packet(40000, 80, tcp::SYN, 1000, 0), at_ms(0));
+  auto request = stack.poll_connect_request();
+  ASSERT_TRUE(request);
+  EXPECT_TRUE(stack.has_connection({kFar, 80}, {kGuest, 40000})) << "a pending request is ours";
+  auto id = stack.accept_request(request->id, at_ms(1));
+  ASSERT_TRUE(id);
+  std::vector<std::byte> out;
+  ASSERT_TRUE(stack.pop_packet(out));
+  auto syn_ack = wire::parse_tcp_packet(out);
+  ASSERT_TRUE(syn_ack);
+  stack.receive_packet(tcp_packet(40000, 80, tcp::ACK, 1001, syn_ack->tcp.seq + 1), at_ms(2));
+  EXPECT_EQ(stack.state(*id), State::Established);
+  EXPECT_TRUE(stack.has_connection({kFar, 80}, {kGuest, 40000}));
+  EXPECT_FALSE(stack.has_connection({kFar, 80}, {kGuest, 40001}));
+  EXPECT_EQ(calls, 0);
+}
+
+}  // namespace stray_handler_test
+}  // namespace synack
