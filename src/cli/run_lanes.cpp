@@ -34,11 +34,11 @@ struct RunLanes::Lane {
   // While a segment passed round the ring is being received: the lane it first reached
   // (this lane's thread only).
   std::optional<std::size_t> stray_origin;
-  std::atomic<std::uint64_t> strays_passed{0};   // segments this lane passed on
-  std::atomic<std::uint64_t> udp_to_first{0};    // datagrams this lane gave lane 0
+  std::atomic<std::uint64_t> strays_passed{0};  // segments this lane passed on
+  std::atomic<std::uint64_t> udp_to_first{0};   // datagrams this lane gave lane 0
   std::atomic<bool> drained{false};
   std::function<void()> drain_check;  // while draining: looks, then looks again later
-  relay::Relay::DrainLoss loss;  // abort_drain's, written by the lane's thread before it ends
+  relay::Relay::DrainLoss loss;       // abort_drain's, written by the lane's thread before it ends
   std::thread thread;
 };
 
@@ -118,7 +118,8 @@ Expected<void, std::string> RunLanes::wire_lane(std::size_t index) {
     return true;  // taken, even when the inbox was full (dropped and counted: TCP retransmits)
   });
   if (index == 0) return {};
-  lane.env->loop().on_socket_event([&lane](const SocketEvent& ev) { lane.relay->on_socket_event(ev); });
+  lane.env->loop().on_socket_event(
+      [&lane](const SocketEvent& ev) { lane.relay->on_socket_event(ev); });
   lane.env->loop().set_packet_filter([this, &lane](std::span<const std::byte> packet, bool ok) {
     auto port = relay::udp_source_port(packet);
     if (!port || !forward_ports_.contains(relay::ForwardProtocol::Udp, *port)) return false;
@@ -140,8 +141,8 @@ Expected<void, std::string> RunLanes::start() {
       lane.thread = std::thread([&lane] { lane.env->loop().run(); });
     } catch (const std::system_error& e) {
       stop();
-      return Unexpected{std::string("starting queue ") + std::to_string(i) + "'s thread: " +
-                        e.what()};
+      return Unexpected{std::string("starting queue ") + std::to_string(i) +
+                        "'s thread: " + e.what()};
     }
   }
   started_ = true;
@@ -150,7 +151,8 @@ Expected<void, std::string> RunLanes::start() {
 
 void RunLanes::note_forwards(
     const std::vector<std::pair<std::uint64_t, relay::PortForward>>& forwards) {
-  for (const auto& [id, forward] : forwards) forward_ports_.add(forward.protocol, forward.guest_port);
+  for (const auto& [id, forward] : forwards)
+    forward_ports_.add(forward.protocol, forward.guest_port);
 }
 
 void RunLanes::begin_drain() {
