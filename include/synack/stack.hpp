@@ -285,9 +285,6 @@ class Stack final : public NetworkHost {
   std::optional<Error> connection_error(ConnectionId id) const;
   std::vector<ConnectionInfo> connections() const;
   std::size_t connection_count() const;
-  // A connection (or, intercepting, a connect request) with these endpoints exists — the
-  // segments `local` receives from `remote` are ours. Cannot fail.
-  bool has_connection(const wire::Endpoint& local, const wire::Endpoint& remote) const;
 
   // Events since the last poll, one per handle with the bits merged.
   std::optional<SocketEvent> poll_event();

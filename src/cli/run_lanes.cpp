@@ -15,17 +15,17 @@ namespace synack::cli {
 namespace {
 
 // Packets that may wait in a lane's inbox (segments passed round the ring, datagrams for
-// lane 0); beyond it they are dropped (Inbox::dropped, run_lane_inbox_dropped) and TCP
-// retransmits. A lane that owns a flow answers within one loop round, so a deep queue means
-// a flood of segments for no connection.
-constexpr std::size_t kInboxBound = 4096;
+// lane 0), by count and by bytes (a TSO segment or a datagram may be 64 KiB); beyond either
+// they are dropped (Inbox::dropped, queue_I_inbox_dropped) and TCP retransmits. A lane takes
+// its inbox within one loop round, so a full one means a flood of segments for no connection.
+constexpr std::size_t kInboxPackets = 1024;
+constexpr std::size_t kInboxBytes = 4 << 20;
 // How often a draining lane looks whether its relay has finished (as cmd_run.cpp's lane 0).
 constexpr Duration kDrainCheck = 10ms;
 
 }  // namespace
 
 struct RunLanes::Lane {
-  std::size_t index = 0;
   NetEnvironment* env = nullptr;
   relay::Relay* relay = nullptr;
   std::unique_ptr<NetEnvironment> owned_env;  // lanes 1..N-1
@@ -37,6 +37,9 @@ struct RunLanes::Lane {
   std::atomic<std::uint64_t> strays_passed{0};  // segments this lane passed on
   std::atomic<std::uint64_t> udp_to_first{0};   // datagrams this lane gave lane 0
   std::atomic<bool> drained{false};
+  // Its loop has returned (stopped, or an epoll failure): it drains nothing more and passes
+  // nothing on; the ring skips it.
+  std::atomic<bool> exited{false};
   std::function<void()> drain_check;  // while draining: looks, then looks again later
   relay::Relay::DrainLoss loss;       // abort_drain's, written by the lane's thread before it ends
   std::thread thread;
@@ -69,14 +72,14 @@ Expected<std::unique_ptr<RunLanes>, std::string> RunLanes::create(
   lane_options.trace.clear();
   for (auto& queue : queues) {
     auto lane = std::make_unique<Lane>();
-    lane->index = lanes->lanes_.size();
+    const std::size_t index = lanes->lanes_.size();
     std::string error;
     lane->owned_env = NetEnvironment::adopt(lane_options, std::move(queue), true, &error,
                                             /*loop_signals=*/false);
-    if (!lane->owned_env) return Unexpected{"queue " + std::to_string(lane->index) + ": " + error};
+    if (!lane->owned_env) return Unexpected{"queue " + std::to_string(index) + ": " + error};
     lane->env = lane->owned_env.get();
     auto relay = relay::Relay::create(lane->env->stack(), lane->env->loop(), config);
-    if (!relay) return Unexpected{"queue " + std::to_string(lane->index) + ": " + relay.error()};
+    if (!relay) return Unexpected{"queue " + std::to_string(index) + ": " + relay.error()};
     lane->owned_relay = std::move(*relay);
     lane->relay = lane->owned_relay.get();
     lanes->lanes_.push_back(std::move(lane));
@@ -89,7 +92,7 @@ Expected<std::unique_ptr<RunLanes>, std::string> RunLanes::create(
 
 Expected<void, std::string> RunLanes::wire_lane(std::size_t index) {
   Lane& lane = *lanes_[index];
-  auto inbox = os::Inbox::create(kInboxBound);
+  auto inbox = os::Inbox::create(kInboxPackets, kInboxBytes);
   if (!inbox) return Unexpected{inbox.error()};
   lane.inbox = std::move(*inbox);
   auto& loop = lane.env->loop();
@@ -103,18 +106,20 @@ Expected<void, std::string> RunLanes::wire_lane(std::size_t index) {
   }
   lane.env->stack().set_stray_handler([this, index](std::span<const std::byte> packet) {
     const std::size_t origin = lanes_[index]->stray_origin.value_or(index);
-    const std::size_t next = (index + 1) % lanes_.size();
+    std::size_t next = (index + 1) % lanes_.size();
+    while (next != origin && lanes_[next]->exited) next = (next + 1) % lanes_.size();
     // Every other lane has been asked: this one answers (RFC 9293 §3.10.7.1).
     if (next == origin) return false;
     Lane& to = *lanes_[next];
-    ++lanes_[index]->strays_passed;
-    (void)to.inbox->post_bounded(
+    const bool posted = to.inbox->post_bounded(
         [&to, origin, copy = std::vector<std::byte>(packet.begin(), packet.end())] {
           to.stray_origin = origin;
           // Its checksum was checked (or vouched for by the kernel) by the lane it reached.
           to.env->stack().receive_packet(copy, to.env->loop().now(), ReceiveFlags{true});
           to.stray_origin.reset();
-        });
+        },
+        packet.size());
+    if (posted) ++lanes_[index]->strays_passed;
     return true;  // taken, even when the inbox was full (dropped and counted: TCP retransmits)
   });
   if (index == 0) return {};
@@ -124,12 +129,13 @@ Expected<void, std::string> RunLanes::wire_lane(std::size_t index) {
     auto port = relay::udp_source_port(packet);
     if (!port || !forward_ports_.contains(relay::ForwardProtocol::Udp, *port)) return false;
     Lane& first = *lanes_[0];
-    ++lane.udp_to_first;
-    (void)first.inbox->post_bounded(
-        [&first, ok, copy = std::vector<std::byte>(packet.begin(), packet.end())] {
-          first.env->stack().receive_packet(copy, first.env->loop().now(), ReceiveFlags{ok});
-        });
-    return true;
+    if (first.inbox->post_bounded(
+            [&first, ok, copy = std::vector<std::byte>(packet.begin(), packet.end())] {
+              first.env->stack().receive_packet(copy, first.env->loop().now(), ReceiveFlags{ok});
+            },
+            packet.size()))
+      ++lane.udp_to_first;
+    return true;  // a datagram dropped for a full inbox is counted there
   });
   return {};
 }
@@ -138,14 +144,16 @@ Expected<void, std::string> RunLanes::start() {
   for (std::size_t i = 1; i < lanes_.size(); ++i) {
     Lane& lane = *lanes_[i];
     try {
-      lane.thread = std::thread([&lane] { lane.env->loop().run(); });
+      lane.thread = std::thread([&lane] {
+        lane.env->loop().run();
+        lane.exited = true;
+      });
     } catch (const std::system_error& e) {
       stop();
       return Unexpected{std::string("starting queue ") + std::to_string(i) +
                         "'s thread: " + e.what()};
     }
   }
-  started_ = true;
   return {};
 }
 
@@ -174,13 +182,15 @@ void RunLanes::begin_drain() {
 
 bool RunLanes::drained() const {
   for (std::size_t i = 1; i < lanes_.size(); ++i)
-    if (!lanes_[i]->drained) return false;
+    if (!lanes_[i]->drained && !lanes_[i]->exited) return false;
   return true;
 }
 
 void RunLanes::post_stop(bool abort) {
   for (std::size_t i = 1; i < lanes_.size(); ++i) {
     Lane& lane = *lanes_[i];
+    // A lane whose thread never started (a failed set-up) has nothing to stop.
+    if (!lane.thread.joinable()) continue;
     lane.inbox->post([&lane, abort] {
       if (abort) {
         lane.loss = lane.relay->abort_drain();

@@ -50,9 +50,11 @@ class RunLanes {
   // The other lanes shut their relays down and stop; waits for their threads. Idempotent.
   void stop();
 
-  // Every lane's --stats counters summed (lane 0's included, as `first_stats` gives them),
-  // then each lane's share of the traffic: run_queues, queue_I_relay_tcp_connects,
-  // queue_I_tun_packets_read, and the segments and datagrams passed between lanes.
+  // After stop(): every lane's --stats counters summed (lane 0's included, as `first_stats`
+  // gives them; memory_peak_bytes is then the sum of the lanes' peaks, and a segment passed
+  // round the ring counts as received at each lane that looked at it), then each lane's share
+  // of the traffic: run_queues, queue_I_relay_tcp_connects, queue_I_tun_packets_read, and
+  // the segments and datagrams passed between lanes.
   void print_stats(const std::string& first_stats, std::ostream& out) const;
   // One lane's counters as `synack run --stats` prints them.
   static std::string lane_stats(const NetEnvironment& env, const relay::Relay& relay);
@@ -63,13 +65,11 @@ class RunLanes {
   struct Lane;
   RunLanes() = default;
   Expected<void, std::string> wire_lane(std::size_t index);
-  void offer_stray(std::size_t from, std::span<const std::byte> packet);
   void post_stop(bool abort);
 
   std::vector<std::unique_ptr<Lane>> lanes_;  // [0] is the caller's
   relay::ForwardPorts forward_ports_;
   bool stopped_ = false;
-  bool started_ = false;
 };
 
 }  // namespace synack::cli

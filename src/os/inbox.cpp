@@ -9,10 +9,11 @@
 
 namespace synack::os {
 
-Expected<std::unique_ptr<Inbox>, std::string> Inbox::create(std::size_t bound) {
+Expected<std::unique_ptr<Inbox>, std::string> Inbox::create(std::size_t max_items,
+                                                            std::size_t max_bytes) {
   int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (fd < 0) return Unexpected{std::string("eventfd: ") + std::strerror(errno)};
-  return std::unique_ptr<Inbox>(new Inbox(fd, bound));
+  return std::unique_ptr<Inbox>(new Inbox(fd, max_items, max_bytes));
 }
 
 Inbox::~Inbox() {
@@ -35,14 +36,16 @@ void Inbox::post(Item item) {
   if (first) wake();  // later posts find the owner woken already
 }
 
-bool Inbox::post_bounded(Item item) {
+bool Inbox::post_bounded(Item item, std::size_t bytes) {
   bool first = false;
   {
     std::lock_guard lock(mutex_);
-    if (items_.size() >= bound_) {
+    if (bounded_items_ >= max_items_ || bytes > max_bytes_ - bytes_) {
       ++dropped_;
       return false;
     }
+    ++bounded_items_;
+    bytes_ += bytes;
     first = items_.empty();
     items_.push_back(std::move(item));
   }
@@ -56,6 +59,8 @@ std::vector<Inbox::Item> Inbox::take() {
   std::vector<Item> items;
   std::lock_guard lock(mutex_);
   items.swap(items_);
+  bounded_items_ = 0;
+  bytes_ = 0;
   return items;
 }
 

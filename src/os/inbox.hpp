@@ -21,8 +21,10 @@ namespace synack::os {
 class Inbox {
  public:
   using Item = std::function<void()>;
-  // `bound`: how many items post_bounded() lets wait. Errors: eventfd's, as a message.
-  static Expected<std::unique_ptr<Inbox>, std::string> create(std::size_t bound);
+  // What post_bounded() lets wait: at most `max_items` items holding `max_bytes` in all (as
+  // their posters count them). Errors: eventfd's, as a message.
+  static Expected<std::unique_ptr<Inbox>, std::string> create(std::size_t max_items,
+                                                              std::size_t max_bytes);
   ~Inbox();
   Inbox(const Inbox&) = delete;
   Inbox& operator=(const Inbox&) = delete;
@@ -31,20 +33,25 @@ class Inbox {
   int fd() const { return fd_; }
   // A command: always queued. Cannot fail.
   void post(Item item);
-  // Traffic: false (and counted in dropped()) when `bound` items wait already.
-  bool post_bounded(Item item);
+  // Traffic, an item holding `bytes`: false (and counted in dropped()) when it would pass
+  // either bound.
+  bool post_bounded(Item item, std::size_t bytes);
   // Every waiting item, oldest first; the owner runs them. Cannot fail.
   std::vector<Item> take();
   std::uint64_t dropped() const;
 
  private:
-  Inbox(int fd, std::size_t bound) : fd_(fd), bound_(bound) {}
+  Inbox(int fd, std::size_t max_items, std::size_t max_bytes)
+      : fd_(fd), max_items_(max_items), max_bytes_(max_bytes) {}
   void wake();
 
   int fd_ = -1;
-  std::size_t bound_;
+  std::size_t max_items_;
+  std::size_t max_bytes_;
   mutable std::mutex mutex_;
   std::vector<Item> items_;
+  std::size_t bounded_items_ = 0;  // post_bounded()'s, waiting
+  std::size_t bytes_ = 0;          // what they hold
   std::uint64_t dropped_ = 0;
 };
 

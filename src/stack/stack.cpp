@@ -1308,11 +1308,6 @@ std::optional<Error> Stack::connection_error(ConnectionId id) const {
 }
 std::vector<ConnectionInfo> Stack::connections() const { return impl_->connections(); }
 std::size_t Stack::connection_count() const { return impl_->live_; }
-
-bool Stack::has_connection(const wire::Endpoint& local, const wire::Endpoint& remote) const {
-  const Impl::TupleKey key{local, remote};
-  return impl_->by_tuple_.contains(key) || impl_->request_by_tuple_.contains(key);
-}
 std::optional<SocketEvent> Stack::poll_event() { return impl_->poll_event(); }
 const Counters& Stack::counters() const {
   impl_->refresh_gauges();

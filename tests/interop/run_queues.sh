@@ -5,14 +5,17 @@
 #    (256 KB each way on each, echoed exactly), then 64 short ones in a row: every byte right,
 #    --stats sums both lanes (relay_tcp_connects = 128) and both lanes carried connections
 #    (the kernel hashes flows over the queues: all 128 on one has odds of 2^-127).
-# 2. The flows a forward opens (from the first lane) after the kernel has forgotten their queue:
-#    16 host connections through -p HOSTPORT:7000 to a server in the namespace that answers
-#    each, waits 7 s (the TUN's flow table forgets a flow after 3-6 s idle), then sends 128 KB
-#    unprompted and closes. Without a queue remembered, the kernel picks one by hash, so about
-#    half of those segments reach the second lane, which knows no such connection and passes
-#    them round the ring (relay/steering.hpp) instead of answering with RST: every host client
-#    must get all its bytes and EOF, and queue_1_strays_passed must count some (none on 16
-#    connections: odds of 2^-16).
+# 2. `--queues 3`: the flows forwards open (from the first lane) after the kernel has forgotten
+#    their queue. 16 host connections through -p HOSTPORT:7000 to a server in the namespace
+#    that answers each, waits 7 s (the TUN's flow table forgets a flow after 3-6 s idle), then
+#    sends 128 KB unprompted and closes; 16 host UDP sockets through -p HOSTPORT2:7001/udp,
+#    each answered at once and again 7 s later. Without a queue remembered, the kernel picks
+#    one by hash, so about two thirds of those packets reach lanes 1 and 2. A TCP segment goes
+#    round the ring (1 -> 2 -> 0, or 2 -> 0; relay/steering.hpp) instead of drawing an RST, and
+#    a datagram from the forward's port goes to lane 0 (elsewhere it would open a new flow to
+#    the gateway, which without --allow-host-loopback is refused): every host client must get
+#    all its bytes, and lanes 1 and 2 must have passed some on (none of 16 connections or 16
+#    flows hashed away from lane 0: odds of 3^-16 each).
 # 3. --queues with --pcap, --netns, or out of range: refused with status 125.
 source "$(dirname "$0")/lib.bash" "$1"
 interop_setup run_queues --no-netns
@@ -95,6 +98,7 @@ echo "--stats: relay_tcp_connects=$connects, queue 0 $q0, queue 1 $q1 ($((SECOND
 
 # --- 2: a forward's flows after the kernel forgot their queue -----------------------------
 HP=$(free_port)
+HPU=$(free_port)
 cat >"$WORK/inside.py" <<'PY'
 import os, socket, sys, threading, time
 SIZE = 131072
@@ -102,6 +106,17 @@ srv = socket.socket()
 srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 srv.bind(("0.0.0.0", 7000))
 srv.listen(64)
+udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+udp.bind(("0.0.0.0", 7001))
+def later(peer):
+    time.sleep(7)
+    udp.sendto(bytes(i % 251 for i in range(1000)), peer)
+def udp_serve():
+    while True:
+        data, peer = udp.recvfrom(2048)
+        udp.sendto(b"ok", peer)
+        threading.Thread(target=later, args=(peer,), daemon=True).start()
+threading.Thread(target=udp_serve, daemon=True).start()
 print("LISTENING", flush=True)
 def serve(c):
     with c:
@@ -118,22 +133,32 @@ while True:
     c, _ = srv.accept()
     threading.Thread(target=serve, args=(c,), daemon=True).start()
 PY
-"$SYNACK" run --queues 2 --stats -p "127.0.0.1:$HP:7000" -- python3 -u "$WORK/inside.py" \
+"$SYNACK" run --queues 3 --stats -p "127.0.0.1:$HP:7000" -p "127.0.0.1:$HPU:7001/udp" \
+  -- python3 -u "$WORK/inside.py" \
   >"$WORK/fwd.out" 2>"$WORK/fwd.err" &
 RUN_PID=$!
 PIDS+=("$RUN_PID")
 ready=0
 for _ in $(seq 100); do
   if grep -q "^LISTENING" "$WORK/fwd.out" && ss -Hltn "sport = :$HP" | grep -q .; then ready=1; break; fi
-  kill -0 "$RUN_PID" 2>/dev/null || { cat "$WORK/fwd.err" >&2; fail "synack run --queues 2 -p exited early"; }
+  kill -0 "$RUN_PID" 2>/dev/null || { cat "$WORK/fwd.err" >&2; fail "synack run --queues 3 -p exited early"; }
   sleep 0.1
 done
 [ "$ready" = 1 ] || { cat "$WORK/fwd.err" >&2; fail "forward 127.0.0.1:$HP or the server inside not ready after 10 s"; }
 started=$SECONDS
-timeout "$STEP_TIMEOUT" python3 - "$HP" <<'PY' || { cat "$WORK/fwd.err" >&2; fail "forwarded connections after 7 s idle"; }
+timeout "$STEP_TIMEOUT" python3 - "$HP" "$HPU" <<'PY' || { cat "$WORK/fwd.err" >&2; fail "forwarded connections and flows after 7 s idle"; }
 import socket, sys, time
-port, N, SIZE = int(sys.argv[1]), 16, 131072
+port, uport, N, SIZE = int(sys.argv[1]), int(sys.argv[2]), 16, 131072
 want = bytes(i % 251 for i in range(SIZE))
+flows = []
+for i in range(N):
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.connect(("127.0.0.1", uport))
+    u.settimeout(30)
+    u.send(b"hello")
+    if u.recv(2048) != b"ok":
+        sys.exit(f"UDP flow {i}: no answer")
+    flows.append(u)
 socks = []
 for i in range(N):
     s = socket.create_connection(("127.0.0.1", port), timeout=30)
@@ -157,13 +182,18 @@ for i, s in enumerate(socks):
     if got != want:
         sys.exit(f"connection {i}: {len(got)} bytes after the idle time, want {SIZE} exactly")
 print(f"{N} forwarded connections: {SIZE} bytes each after 7 s idle, exactly")
+for i, u in enumerate(flows):
+    if u.recv(2048) != bytes(i % 251 for i in range(1000)):
+        sys.exit(f"UDP flow {i}: the datagram after 7 s idle differs")
+print(f"{N} forwarded UDP flows: the datagram after 7 s idle arrived, exactly")
 PY
 kill -TERM "$RUN_PID"
 wait "$RUN_PID"
-strays=$(stat queue_1_strays_passed "$WORK/fwd.err")
-resets=$(stat tcp_rst_closed_port "$WORK/fwd.err")
-[ "${strays:-0}" -gt 0 ] || { cat "$WORK/fwd.err" >&2; fail "queue 1 passed no segment on (queue_1_strays_passed=${strays:-none}): the forwards' flows never reached it"; }
-echo "after the idle time: queue 1 passed $strays segment(s) to queue 0, RSTs for no connection: ${resets:-0} ($((SECONDS - started)) s)"
+strays=$(( $(stat queue_1_strays_passed "$WORK/fwd.err") + $(stat queue_2_strays_passed "$WORK/fwd.err") ))
+datagrams=$(( $(stat queue_1_udp_to_queue_0 "$WORK/fwd.err") + $(stat queue_2_udp_to_queue_0 "$WORK/fwd.err") ))
+[ "$strays" -gt 0 ] || { cat "$WORK/fwd.err" >&2; fail "lanes 1 and 2 passed no segment on: the forwards' connections never reached them"; }
+[ "$datagrams" -gt 0 ] || { cat "$WORK/fwd.err" >&2; fail "lanes 1 and 2 gave lane 0 no datagram: the forwards' flows never reached them"; }
+echo "after the idle time: lanes 1 and 2 passed $strays segment(s) on and gave lane 0 $datagrams datagram(s) ($((SECONDS - started)) s)"
 
 # --- 3: what --queues does not combine with ---------------------------------------------------
 for args in "--queues 0" "--queues 17" "--queues 2 --pcap $WORK/x.pcap" "--queues 2 --netns 1"; do
