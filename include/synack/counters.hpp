@@ -135,6 +135,16 @@ struct Counters {
     SYNACK_COUNTERS(SYNACK_COUNTER_VISIT)
 #undef SYNACK_COUNTER_VISIT
   }
+
+  // Adds every counter of `other` (several stacks' together: `synack run --queues`). The
+  // gauges add up too: memory_budget_bytes and memory_used_bytes to the stacks' total,
+  // memory_peak_bytes to the sum of their peaks (at least the peak of their total).
+  Counters& operator+=(const Counters& other) {
+#define SYNACK_COUNTER_ADD(name, desc) name += other.name;
+    SYNACK_COUNTERS(SYNACK_COUNTER_ADD)
+#undef SYNACK_COUNTER_ADD
+    return *this;
+  }
 };
 
 }  // namespace synack

@@ -381,6 +381,10 @@ int run_run(RunArgs args) {
       };
     }
     control->server()->set_request_handler(std::move(forwards));
+    // synack ss and synack stats: every queue's stack.
+    if (lanes)
+      control->server()->set_sources(
+          {[&lanes] { return lanes->connections(); }, [&lanes] { return lanes->counters(); }});
   }
   if (lanes) {
     if (auto r = lanes->start(); !r) return fail(r.error());
@@ -455,8 +459,8 @@ void register_run(CLI::App& app) {
   cmd->add_option("--queues", args->queues,
                   "TUN queues (1 to 16, default 1): each has a stack and a relay on a thread of "
                   "its own, and the kernel spreads CMD's flows over them (IFF_MULTI_QUEUE); "
-                  "port forwards, -T, the control socket (synack ss shows queue 0) and the "
-                  "drain's orders stay on the first. Not with --pcap, --trace or --netns");
+                  "port forwards, -T and the control socket stay on the first (synack ss and "
+                  "synack stats show every queue's). Not with --pcap, --trace or --netns");
   cmd->add_option("--drain-timeout", args->drain_timeout,
                   "after CMD exits, how long (seconds, default 10) its relayed connections may "
                   "take to finish, so that what its kernel still holds reaches the host; then "

@@ -3,6 +3,7 @@
 
 #include <sys/epoll.h>
 
+#include <future>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -22,6 +23,8 @@ constexpr std::size_t kInboxPackets = 1024;
 constexpr std::size_t kInboxBytes = 4 << 20;
 // How often a draining lane looks whether its relay has finished (as cmd_run.cpp's lane 0).
 constexpr Duration kDrainCheck = 10ms;
+// How long the control socket's request waits for each other lane's answer.
+constexpr auto kAskTimeout = std::chrono::milliseconds(500);
 
 }  // namespace
 
@@ -219,6 +222,41 @@ relay::Relay::DrainLoss RunLanes::abort_drain() {
 void RunLanes::stop() {
   if (stopped_) return;
   post_stop(false);
+}
+
+template <class T>
+std::vector<T> RunLanes::ask_others(std::function<T(const Stack&)> question) const {
+  std::vector<std::future<T>> answers;
+  for (std::size_t i = 1; i < lanes_.size(); ++i) {
+    Lane& lane = *lanes_[i];
+    if (lane.exited || !lane.thread.joinable()) continue;
+    // Shared with the closure: a late answer lands in a promise nobody waits for any more.
+    auto promise = std::make_shared<std::promise<T>>();
+    answers.push_back(promise->get_future());
+    lane.inbox->post(
+        [&lane, promise, question] { promise->set_value(question(lane.env->stack())); });
+  }
+  std::vector<T> got;
+  const auto deadline = std::chrono::steady_clock::now() + kAskTimeout;
+  for (auto& answer : answers)
+    if (answer.wait_until(deadline) == std::future_status::ready) got.push_back(answer.get());
+  return got;
+}
+
+std::vector<ConnectionInfo> RunLanes::connections() const {
+  auto all = lanes_[0]->env->stack().connections();
+  for (auto& part : ask_others<std::vector<ConnectionInfo>>(
+           [](const Stack& stack) { return stack.connections(); }))
+    all.insert(all.end(), std::make_move_iterator(part.begin()),
+               std::make_move_iterator(part.end()));
+  return all;
+}
+
+Counters RunLanes::counters() const {
+  Counters sum = lanes_[0]->env->stack().counters();
+  for (const auto& part : ask_others<Counters>([](const Stack& stack) { return stack.counters(); }))
+    sum += part;
+  return sum;
 }
 
 std::string RunLanes::lane_stats(const NetEnvironment& env, const relay::Relay& relay) {

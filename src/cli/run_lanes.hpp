@@ -61,9 +61,19 @@ class RunLanes {
 
   std::size_t size() const { return lanes_.size(); }
 
+  // For the control socket (`synack ss`, `synack stats`), on lane 0's thread while the lanes
+  // run: every lane's connections, and their counters summed. Each other lane answers through
+  // its inbox, on its own thread, within 500 ms; one that has exited or does not answer in
+  // time is left out.
+  std::vector<ConnectionInfo> connections() const;
+  Counters counters() const;
+
  private:
   struct Lane;
   RunLanes() = default;
+  // `question` asked of lanes 1..N-1 on their threads; the answers that came in time.
+  template <class T>
+  std::vector<T> ask_others(std::function<T(const Stack&)> question) const;
   Expected<void, std::string> wire_lane(std::size_t index);
   void post_stop(bool abort);
 

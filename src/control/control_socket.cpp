@@ -160,8 +160,11 @@ std::string ControlServer::answer(std::string_view request) const {
   while (!request.empty() && (request.front() == ' ' || request.front() == '\t'))
     request.remove_prefix(1);
   if (request == "ss")
-    return connections_json(process_, stack_.connections(), options_.max_connections);
-  if (request == "stats") return counters_json(process_, stack_.counters());
+    return connections_json(process_,
+                            sources_.connections ? sources_.connections() : stack_.connections(),
+                            options_.max_connections);
+  if (request == "stats")
+    return counters_json(process_, sources_.counters ? sources_.counters() : stack_.counters());
   if (extra_)
     if (auto answer = extra_(request)) return *answer;
   return error_json(process_, "unknown request (expected \"ss\" or \"stats\")");

@@ -88,6 +88,13 @@ class ControlServer {
   // given the request line (blanks trimmed), the answer, or nullopt when it is not one of its.
   using RequestHandler = std::function<std::optional<std::string>(std::string_view request)>;
   void set_request_handler(RequestHandler handler) { extra_ = std::move(handler); }
+  // Where "ss" and "stats" take their connections and counters when not from the stack given
+  // to start() alone (`synack run --queues`: every queue's stack). Either may be empty.
+  struct Sources {
+    std::function<std::vector<ConnectionInfo>()> connections;
+    std::function<Counters()> counters;
+  };
+  void set_sources(Sources sources) { sources_ = std::move(sources); }
 
   // The answer to one request line ("ss", "stats"; surrounding blanks ignored).
   std::string answer(std::string_view request) const;
@@ -118,6 +125,7 @@ class ControlServer {
   std::uint64_t served_ = 0;
   std::uint64_t dropped_ = 0;
   RequestHandler extra_;
+  Sources sources_;
 };
 
 // For `synack serve` and `synack connect`: a control server on the event loop for

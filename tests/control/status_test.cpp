@@ -311,6 +311,52 @@ TEST_F(ControlProtocol, StatsCountsThePassiveOpen) {
   EXPECT_EQ(passive, 1u);
 }
 
+TEST_F(ControlProtocol, SourcesAnswerForSeveralStacks) {
+  // `synack run --queues`: both stacks of the pair stand for two queues' stacks.
+  start();
+  server_->set_sources({[this] {
+                          auto all = pair_->server().connections();
+                          auto more = pair_->client().connections();
+                          all.insert(all.end(), more.begin(), more.end());
+                          return all;
+                        },
+                        [this] {
+                          Counters sum = pair_->server().counters();
+                          sum += pair_->client().counters();
+                          return sum;
+                        }});
+  auto ss = query("ss");
+  ASSERT_TRUE(ss) << ss.error();
+  auto lines = parse_status_lines(*ss);
+  ASSERT_EQ(lines.size(), 3u) << "both ends listed: " << *ss;
+  auto stats = query("stats");
+  ASSERT_TRUE(stats) << stats.error();
+  std::uint64_t passive = 0, active = 0;
+  for (const auto& l : parse_status_lines(*stats)) {
+    if (l.str("name") == "tcp_passive_opens") passive = l.u64("value");
+    if (l.str("name") == "tcp_active_opens") active = l.u64("value");
+  }
+  EXPECT_EQ(passive, 1u) << "the server's";
+  EXPECT_EQ(active, 1u) << "and the client's, in one sum";
+}
+
+TEST(CountersSum, EveryCounterAdds) {
+  Counters one;
+#define SYNACK_TEST_SET_ONE(name, desc) one.name = 1;
+  SYNACK_COUNTERS(SYNACK_TEST_SET_ONE)
+#undef SYNACK_TEST_SET_ONE
+  Counters sum;
+  sum.tcp_segments_in = 5;
+  sum += one;
+  sum += one;
+  std::size_t counters = 0;
+  sum.for_each([&](std::string_view name, std::uint64_t value, std::string_view) {
+    ++counters;
+    EXPECT_EQ(value, name == "tcp_segments_in" ? 7u : 2u) << name;
+  });
+  EXPECT_GT(counters, 100u);
+}
+
 TEST_F(ControlProtocol, UnknownRequestGetsAnError) {
   start();
   auto answer = query("bogus");

@@ -5,6 +5,8 @@
 #    (256 KB each way on each, echoed exactly), then 64 short ones in a row: every byte right,
 #    --stats sums both lanes (relay_tcp_connects = 128) and both lanes carried connections
 #    (the kernel hashes flows over the queues: all 128 on one has odds of 2^-127).
+#    Then 32 connections held open from the namespace: `synack ss` lists all 32 and
+#    `synack stats` counts 32 established, though both lanes hold some.
 # 2. `--queues 3`: the flows forwards open (from the first lane) after the kernel has forgotten
 #    their queue. 16 host connections through -p HOSTPORT:7000 to a server in the namespace
 #    that answers each, waits 7 s (the TUN's flow table forgets a flow after 3-6 s idle), then
@@ -95,6 +97,31 @@ q1=$(stat queue_1_relay_tcp_connects "$WORK/client.err")
 [ "${q0:-0}" -gt 0 ] && [ "${q1:-0}" -gt 0 ] && [ $((q0 + q1)) = 128 ] ||
   { cat "$WORK/client.err" >&2; fail "--stats: lanes carried $q0 and $q1 connections, want both > 0, 128 in all"; }
 echo "--stats: relay_tcp_connects=$connects, queue 0 $q0, queue 1 $q1 ($((SECONDS - started)) s)"
+
+# --- 1b: synack ss and synack stats see every lane --------------------------------------------
+"$SYNACK" run --queues 2 --allow-host-loopback --stats -- python3 -c "
+import socket, sys, time
+socks = [socket.create_connection(('$ADDR', $HOST_PORT), timeout=10) for _ in range(32)]
+print('OPEN', flush=True)
+time.sleep(4)
+" >"$WORK/held.out" 2>"$WORK/held.err" &
+RUN_PID=$!
+PIDS+=("$RUN_PID")
+for _ in $(seq 100); do
+  grep -q "^OPEN" "$WORK/held.out" && break
+  kill -0 "$RUN_PID" 2>/dev/null || { cat "$WORK/held.err" >&2; fail "synack run --queues 2 (32 held connections) exited early"; }
+  sleep 0.1
+done
+grep -q "^OPEN" "$WORK/held.out" || fail "32 connections from the namespace not open after 10 s"
+listed=$("$SYNACK" ss --pid "$RUN_PID" | grep -c "^ESTABLISHED .*:$HOST_PORT ")
+established=$("$SYNACK" stats --pid "$RUN_PID" | awk '$1 == "tcp_connections_established" { print $2 }')
+wait "$RUN_PID"
+q0=$(stat queue_0_relay_tcp_connects "$WORK/held.err")
+q1=$(stat queue_1_relay_tcp_connects "$WORK/held.err")
+[ "${q0:-0}" -gt 0 ] && [ "${q1:-0}" -gt 0 ] || { cat "$WORK/held.err" >&2; fail "the 32 held connections were not spread: $q0 and $q1"; }
+[ "$listed" = 32 ] || fail "synack ss lists $listed of the 32 connections (queue 0 holds $q0, queue 1 $q1)"
+[ "$established" = 32 ] || fail "synack stats: tcp_connections_established=$established, want 32 (both queues summed)"
+echo "synack ss and synack stats: all 32 connections (queue 0 $q0, queue 1 $q1)"
 
 # --- 2: a forward's flows after the kernel forgot their queue -----------------------------
 HP=$(free_port)
