@@ -106,6 +106,7 @@ namespace synack {
   X(icmp_echo_replies, "echo replies sent")                                                     \
   X(icmp_unreachable_sent, "protocol unreachable (ICMPv6: parameter problem) messages sent")    \
   X(icmp_errors_delivered, "ICMP errors delivered to a connection")                             \
+  X(icmp_stray_handed_off, "ICMP errors for no connection here, taken by the stray handler")    \
   X(icmp_ignored,                                                                               \
     "ICMP messages not acted on: no matching connection, quoted seq outside "                   \
     "SND.UNA..SND.NXT (RFC 5927), path MTU, or an unused type")                                 \

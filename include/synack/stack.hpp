@@ -298,9 +298,11 @@ class Stack final : public NetworkHost {
   // A TCP segment that matches no connection, connect request or listener of this stack is
   // first offered to `handler` (the whole IP packet, valid during the call): true means it
   // took the segment (counted in tcp_stray_handed_off) and the stack does nothing more;
-  // false, or no handler, and RFC 9293 §3.10.7.1 applies (RST unless it is an RST). For
-  // several stacks behind one multi-queue TUN (`synack run --queues`), where a flow may
-  // reach a queue other than its stack's. The handler must not call back into this stack.
+  // false, or no handler, and RFC 9293 §3.10.7.1 applies (RST unless it is an RST). An ICMP
+  // error that quotes no connection of this stack is offered the same way (counted in
+  // icmp_stray_handed_off; declined, it is ignored). For several stacks behind one
+  // multi-queue TUN (`synack run --queues`), where a flow may reach a queue other than its
+  // stack's. The handler must not call back into this stack.
   using StrayHandler = std::function<bool(std::span<const std::byte> packet)>;
   void set_stray_handler(StrayHandler handler);
   const std::vector<wire::IpAddress>& addresses() const;

@@ -256,7 +256,7 @@ void Stack::Impl::receive_packet(std::span<const std::byte> packet,
   auto body = packet.subspan(ip->header_length,
                              std::min(ip->payload_length, packet.size() - ip->header_length));
   if (ip->protocol == wire::kProtoIcmp || ip->protocol == wire::kProtoIcmpv6) {
-    handle_icmp(*ip, body, now);
+    handle_icmp(*ip, body, packet, now);
     return;
   }
   if (ip->protocol == wire::kProtoUdp && config_.intercept) {
@@ -287,7 +287,7 @@ void Stack::Impl::receive_packet(std::span<const std::byte> packet,
 // --- IP layer: ICMP ----------------------------------------------------------------------
 
 void Stack::Impl::handle_icmp(const wire::IpHeader& ip, std::span<const std::byte> body,
-                              Instant now) {
+                              std::span<const std::byte> packet, Instant now) {
   ++counters_.icmp_in;
   const bool v6 = !ip.is_v4();
   // ICMP over IPv6 and ICMPv6 over IPv4 are not a thing: protocol 1 only in IPv4, 58 in IPv6.
@@ -320,7 +320,7 @@ void Stack::Impl::handle_icmp(const wire::IpHeader& ip, std::span<const std::byt
     return;
   }
   if (icmp::is_error(v6, message->type)) {
-    deliver_icmp_error(v6, message->type, message->code, message->data, now);
+    deliver_icmp_error(v6, message->type, message->code, message->data, packet, now);
     return;
   }
   // Echo replies (we send no requests), router/neighbour discovery (not on a point-to-point
@@ -329,7 +329,8 @@ void Stack::Impl::handle_icmp(const wire::IpHeader& ip, std::span<const std::byt
 }
 
 void Stack::Impl::deliver_icmp_error(bool v6, std::uint8_t type, std::uint8_t code,
-                                     std::span<const std::byte> quote, Instant now) {
+                                     std::span<const std::byte> quote,
+                                     std::span<const std::byte> packet, Instant now) {
   auto meaning = icmp::classify_error(v6, type, code);
   auto quoted = icmp::parse_quoted_tcp(v6, quote);
   if (!meaning || !quoted || !(config_.intercept || is_our_address(quoted->src))) {
@@ -339,6 +340,13 @@ void Stack::Impl::deliver_icmp_error(bool v6, std::uint8_t type, std::uint8_t co
   auto it = by_tuple_.find(TupleKey{wire::Endpoint{quoted->src, quoted->src_port},
                                     wire::Endpoint{quoted->dst, quoted->dst_port}});
   if (it == by_tuple_.end()) {
+    // It may quote another stack's connection (Stack::set_stray_handler: the stacks behind
+    // one multi-queue TUN, where the kernel picks a queue for an ICMP error by its addresses,
+    // not by the flow it quotes). The handler decides; an error nobody holds is ignored.
+    if (stray_handler_ && stray_handler_(packet)) {
+      count_drop(&Counters::icmp_stray_handed_off, now);
+      return;
+    }
     ++counters_.icmp_ignored;
     return;
   }

@@ -118,11 +118,14 @@ struct Stack::Impl {
   void queue_connect_request(const wire::IpHeader& ip, const wire::TcpHeader& tcp,
                              std::span<const std::byte> packet, std::optional<SeqNum> isn_floor,
                              Instant now);
-  void handle_icmp(const wire::IpHeader& ip, std::span<const std::byte> body, Instant now);
-  // ICMP (src/stack/icmp.hpp): an error received, handed to the connection it quotes; an
-  // error sent about `packet` (rate-limited); any ICMP packet onto the transmit queue.
+  void handle_icmp(const wire::IpHeader& ip, std::span<const std::byte> body,
+                   std::span<const std::byte> packet, Instant now);
+  // ICMP (src/stack/icmp.hpp): an error received (`packet`, whole), handed to the connection
+  // it quotes or, quoting none here, offered to the stray handler; an error sent about
+  // `packet` (rate-limited); any ICMP packet onto the transmit queue.
   void deliver_icmp_error(bool v6, std::uint8_t type, std::uint8_t code,
-                          std::span<const std::byte> quote, Instant now);
+                          std::span<const std::byte> quote, std::span<const std::byte> packet,
+                          Instant now);
   void send_protocol_unreachable(const wire::IpHeader& ip, std::span<const std::byte> packet,
                                  Instant now);
   bool icmp_error_allowed(Instant now);

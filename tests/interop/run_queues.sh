@@ -18,10 +18,12 @@
 #    the gateway, which without --allow-host-loopback is refused): every host client must get
 #    all its bytes, and lanes 1 and 2 must have passed some on (none of 16 connections or 16
 #    flows hashed away from lane 0: odds of 3^-16 each).
+#    2b. ICMP port unreachables from nftables inside about a forward's connections, with
+#    --queues 8: each host client is refused at once, whichever lane the error reaches.
 # 3. --queues with --pcap, --netns, or out of range: refused with status 125.
 source "$(dirname "$0")/lib.bash" "$1"
 interop_setup run_queues --no-netns
-need python3 ss
+need python3 ss nft
 HERE=$(dirname "$(readlink -f "$0")")
 
 # --- 1: many connections from the namespace -----------------------------------------------
@@ -221,6 +223,50 @@ datagrams=$(( $(stat queue_1_udp_to_queue_0 "$WORK/fwd.err") + $(stat queue_2_ud
 [ "$strays" -gt 0 ] || { cat "$WORK/fwd.err" >&2; fail "lanes 1 and 2 passed no segment on: the forwards' connections never reached them"; }
 [ "$datagrams" -gt 0 ] || { cat "$WORK/fwd.err" >&2; fail "lanes 1 and 2 gave lane 0 no datagram: the forwards' flows never reached them"; }
 echo "after the idle time: lanes 1 and 2 passed $strays segment(s) on and gave lane 0 $datagrams datagram(s) ($((SECONDS - started)) s)"
+
+# --- 2b: ICMP errors about a forward's connections, whichever queue they reach ----------------
+# nftables inside answers SYNs to port 7002 with an ICMP port unreachable. The kernel picks a
+# queue for an ICMP error by its addresses, not by the connection it quotes, so with 8 queues
+# the errors reach lane 0 (whose stack opened the forwards' connections) on 1 boot in 8; on
+# the others a lane passes them round the ring (Stack::set_stray_handler) to the stack that
+# holds the connection. Each host client must be refused within 5 s (without the error, the
+# SYN would be retried for a minute), and every error must reach its connection.
+HPR=$(free_port)
+"$SYNACK" run --queues 8 --stats -p "127.0.0.1:$HPR:7002" -- sh -c '
+nft add table inet t && nft add chain inet t in "{ type filter hook input priority 0; }" &&
+  nft add rule inet t in tcp dport 7002 reject with icmpx type port-unreachable || exit 1
+echo READY; sleep 60' >"$WORK/icmp.out" 2>"$WORK/icmp.err" &
+RUN_PID=$!
+PIDS+=("$RUN_PID")
+ready=0
+for _ in $(seq 100); do
+  if grep -q "^READY" "$WORK/icmp.out" && ss -Hltn "sport = :$HPR" | grep -q .; then ready=1; break; fi
+  kill -0 "$RUN_PID" 2>/dev/null || { cat "$WORK/icmp.err" >&2; fail "synack run --queues 8 (nft reject inside) exited early"; }
+  sleep 0.1
+done
+[ "$ready" = 1 ] || { cat "$WORK/icmp.err" >&2; fail "forward 127.0.0.1:$HPR or the nft rule inside not ready after 10 s"; }
+timeout "$STEP_TIMEOUT" python3 - "$HPR" <<'PY' || { cat "$WORK/icmp.err" >&2; fail "forwarded connections to a port rejected by ICMP"; }
+import socket, sys, time
+port, N = int(sys.argv[1]), 8
+for i in range(N):
+    t0 = time.monotonic()
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    try:
+        got = s.recv(64)
+    except socket.timeout:
+        sys.exit(f"connection {i}: not refused within 5 s (the ICMP error never reached its connection)")
+    except ConnectionResetError:
+        got = b""
+    if got:
+        sys.exit(f"connection {i}: data from a rejected port?")
+    print(f"connection {i}: refused after {time.monotonic() - t0:.3f} s")
+PY
+kill -TERM "$RUN_PID"
+wait "$RUN_PID"
+delivered=$(stat icmp_errors_delivered "$WORK/icmp.err")
+passed=$(stat icmp_stray_handed_off "$WORK/icmp.err")
+[ "${delivered:-0}" -ge 8 ] || { cat "$WORK/icmp.err" >&2; fail "icmp_errors_delivered=$delivered, want 8 (lanes summed)"; }
+echo "8 forwarded connections refused by ICMP: icmp_errors_delivered=$delivered, passed round the ring ${passed:-0} time(s)"
 
 # --- 3: what --queues does not combine with ---------------------------------------------------
 for args in "--queues 0" "--queues 17" "--queues 2 --pcap $WORK/x.pcap" "--queues 2 --netns 1"; do

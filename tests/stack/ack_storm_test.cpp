@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "synack/stack.hpp"
+#include "tcp_packets.hpp"
 #include "wire/packet.hpp"
 
 namespace synack {
@@ -47,19 +48,8 @@ struct Pair {
 // A segment from a's endpoint of `info` to b, as a third party would forge it.
 std::vector<std::byte> forged(const ConnectionInfo& at_b, SeqNum seq, SeqNum ack,
                               std::uint8_t flags, std::string_view payload) {
-  wire::IpHeader ip;
-  ip.src = at_b.remote.addr;
-  ip.dst = at_b.local.addr;
-  wire::TcpHeader tcp;
-  tcp.src_port = at_b.remote.port;
-  tcp.dst_port = at_b.local.port;
-  tcp.seq = seq.raw();
-  tcp.ack = ack.raw();
-  tcp.flags = flags;
-  tcp.window = 65535;
-  std::vector<std::byte> out;
-  wire::build_tcp_packet(ip, tcp, std::as_bytes(std::span(payload.data(), payload.size())), out);
-  return out;
+  return tcp_packets::tcp_packet(at_b.remote, at_b.local, flags, seq.raw(), ack.raw(),
+                                 std::as_bytes(std::span(payload.data(), payload.size())));
 }
 
 TEST(AckStorm, Injected_data_does_not_start_an_ACK_loop_RFC5961_s7) {

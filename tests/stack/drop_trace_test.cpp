@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "synack/stack.hpp"
+#include "tcp_packets.hpp"
 #include "wire/packet.hpp"
 
 namespace synack {
@@ -39,20 +40,8 @@ std::map<std::string, std::uint64_t> counter_values(const Counters& counters) {
 std::vector<std::byte> segment(const IpAddress& src, const IpAddress& dst, std::uint16_t dst_port,
                                std::uint8_t flags, std::uint32_t seq, std::uint32_t ack,
                                std::size_t payload = 0) {
-  wire::IpHeader ip;
-  ip.src = src;
-  ip.dst = dst;
-  wire::TcpHeader tcp;
-  tcp.src_port = 40000;
-  tcp.dst_port = dst_port;
-  tcp.seq = seq;
-  tcp.ack = ack;
-  tcp.flags = flags;
-  tcp.window = 65535;
-  std::vector<std::byte> data(payload, std::byte{'x'});
-  std::vector<std::byte> out;
-  wire::build_tcp_packet(ip, tcp, data, out);
-  return out;
+  const std::vector<std::byte> data(payload, std::byte{'x'});
+  return tcp_packets::tcp_packet({src, 40000}, {dst, dst_port}, flags, seq, ack, data);
 }
 
 TEST(DropTrace, EveryDropNamesTheCounterItBumped) {

@@ -270,6 +270,59 @@ TEST(IcmpErrors, NoMatchingConnectionIgnored) {
   EXPECT_EQ(o.stack.counters().icmp_ignored, 1u);
 }
 
+// Stack::set_stray_handler (`synack run --queues`): the kernel picks a TUN queue for an ICMP
+// error by its addresses, so it may reach a stack other than the one whose connection it
+// quotes. That stack offers it on instead of ignoring it.
+TEST(IcmpErrors, QuotingAnotherStacksConnectionIsOfferedToTheStrayHandler_Rfc1122_4_2_3_9) {
+  Opening owner;  // holds the connection the error quotes
+  open_to(owner, kPeer);
+  Stack other(StackConfig{}, {kUs, kUs6});  // where the error arrives
+  int offered = 0;
+  other.set_stray_handler([&](std::span<const std::byte> packet) {
+    ++offered;
+    owner.stack.receive_packet(packet, at_ms(5));
+    return true;
+  });
+  other.receive_packet(icmp_packet(kPeer, kUs, icmp::kV4DestUnreachable, 3, 0, owner.syn),
+                       at_ms(5));
+  EXPECT_EQ(offered, 1);
+  EXPECT_EQ(other.counters().icmp_stray_handed_off, 1u);
+  EXPECT_EQ(other.counters().icmp_ignored, 0u);
+  EXPECT_EQ(owner.stack.connection_error(owner.id), Error::ConnectionRefused)
+      << "the port unreachable reached the connection it quotes";
+  EXPECT_EQ(owner.stack.counters().icmp_errors_delivered, 1u);
+}
+
+TEST(IcmpErrors, DeclinedByTheStrayHandlerIsIgnored) {
+  Opening o;
+  open_to(o, kPeer);
+  Stack other(StackConfig{}, {kUs, kUs6});
+  int offered = 0;
+  other.set_stray_handler([&](std::span<const std::byte>) {
+    ++offered;
+    return false;
+  });
+  other.receive_packet(icmp_packet(kPeer, kUs, icmp::kV4DestUnreachable, 3, 0, o.syn), at_ms(5));
+  EXPECT_EQ(offered, 1);
+  EXPECT_EQ(other.counters().icmp_ignored, 1u);
+  EXPECT_EQ(other.counters().icmp_stray_handed_off, 0u);
+  std::vector<std::byte> out;
+  EXPECT_FALSE(other.pop_packet(out)) << "RFC 1122 §3.2.2: no answer to an ICMP error";
+}
+
+TEST(IcmpErrors, AnErrorForTheStacksOwnConnectionIsNeverOffered) {
+  Opening o;
+  open_to(o, kPeer);
+  int offered = 0;
+  o.stack.set_stray_handler([&](std::span<const std::byte>) {
+    ++offered;
+    return true;
+  });
+  o.stack.receive_packet(icmp_packet(kPeer, kUs, icmp::kV4DestUnreachable, 3, 0, o.syn), at_ms(5));
+  EXPECT_EQ(offered, 0);
+  EXPECT_EQ(o.stack.connection_error(o.id), Error::ConnectionRefused);
+}
+
 TEST(IcmpErrors, FragmentationNeededIsNotAFailure) {
   Opening o;
   open_to(o, kPeer);

@@ -12,6 +12,7 @@
 #include "stack/icmp.hpp"
 #include "synack/stack.hpp"
 #include "tcp/segment.hpp"  // tcp::SYN, ...
+#include "tcp_packets.hpp"
 #include "wire/packet.hpp"
 #include "wire/udp.hpp"
 
@@ -40,20 +41,7 @@ StackConfig intercepting() {
 std::vector<std::byte> tcp_packet(const IpAddress& src, std::uint16_t sport, const IpAddress& dst,
                                   std::uint16_t dport, std::uint8_t flags, std::uint32_t seq,
                                   std::uint32_t ack = 0) {
-  wire::IpHeader ip;
-  ip.src = src;
-  ip.dst = dst;
-  wire::TcpHeader h;
-  h.src_port = sport;
-  h.dst_port = dport;
-  h.seq = seq;
-  h.ack = ack;
-  h.flags = flags;
-  h.window = 65535;
-  if (flags & tcp::SYN) h.options.mss = 1400;
-  std::vector<std::byte> out;
-  wire::build_tcp_packet(ip, h, {}, out);
-  return out;
+  return tcp_packets::tcp_packet({src, sport}, {dst, dport}, flags, seq, ack);
 }
 
 std::optional<wire::TcpPacket> pop_tcp(Stack& stack, std::vector<std::byte>& buffer) {

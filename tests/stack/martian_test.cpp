@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "synack/stack.hpp"
+#include "tcp_packets.hpp"
 #include "wire/packet.hpp"
 
 namespace synack {
@@ -22,18 +23,7 @@ const IpAddress kUs6 = *IpAddress::parse("fd53:796e:6163::1");
 Instant at_ms(std::int64_t ms) { return instant_from_us(ms * 1000); }
 
 std::vector<std::byte> syn_from(const IpAddress& src, const IpAddress& dst) {
-  wire::IpHeader ip;
-  ip.src = src;
-  ip.dst = dst;
-  wire::TcpHeader tcp;
-  tcp.src_port = 40000;
-  tcp.dst_port = 80;
-  tcp.seq = 1000;
-  tcp.flags = wire::tcp_flag::SYN;
-  tcp.window = 65535;
-  std::vector<std::byte> out;
-  wire::build_tcp_packet(ip, tcp, {}, out);
-  return out;
+  return tcp_packets::tcp_packet({src, 40000}, {dst, 80}, wire::tcp_flag::SYN, 1000);
 }
 
 // MUST-63: a SYN from a broadcast, multicast, loopback, "this network", unspecified or our

@@ -8,6 +8,7 @@
 
 #include "synack/stack.hpp"
 #include "tcp/segment.hpp"  // tcp::SYN, ...
+#include "tcp_packets.hpp"
 #include "wire/packet.hpp"
 
 namespace synack {
@@ -27,23 +28,11 @@ StackConfig intercepting() {
   return c;
 }
 
+// From the guest to a far address.
 std::vector<std::byte> tcp_packet(std::uint16_t sport, std::uint16_t dport, std::uint8_t flags,
                                   std::uint32_t seq, std::uint32_t ack,
-                                  std::vector<std::byte> payload = {}) {
-  wire::IpHeader ip;
-  ip.src = kGuest;
-  ip.dst = kFar;
-  wire::TcpHeader h;
-  h.src_port = sport;
-  h.dst_port = dport;
-  h.seq = seq;
-  h.ack = ack;
-  h.flags = flags;
-  h.window = 65535;
-  if (flags & tcp::SYN) h.options.mss = 1400;
-  std::vector<std::byte> out;
-  wire::build_tcp_packet(ip, h, payload, out);
-  return out;
+                                  std::span<const std::byte> payload = {}) {
+  return tcp_packets::tcp_packet({kGuest, sport}, {kFar, dport}, flags, seq, ack, payload);
 }
 
 TEST(StrayHandler, RFC9293_3_10_7_1_a_segment_for_no_connection_is_offered_before_the_RST) {

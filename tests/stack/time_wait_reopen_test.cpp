@@ -8,6 +8,7 @@
 
 #include "synack/stack.hpp"
 #include "tcp/segment.hpp"  // tcp::SYN, ...
+#include "tcp_packets.hpp"
 #include "wire/packet.hpp"
 
 namespace synack {
@@ -22,20 +23,7 @@ Instant at_ms(std::int64_t ms) { return instant_from_us(ms * 1000); }
 
 std::vector<std::byte> segment(std::uint8_t flags, std::uint32_t seq, std::uint32_t ack,
                                std::optional<std::uint32_t> tsval = std::nullopt) {
-  wire::IpHeader ip;
-  ip.src = kClient;
-  ip.dst = kServer;
-  wire::TcpHeader h;
-  h.src_port = 40000;
-  h.dst_port = 80;
-  h.seq = seq;
-  h.ack = ack;
-  h.flags = flags;
-  h.window = 65535;
-  if (tsval) h.options.timestamps = wire::Timestamps{*tsval, 0};
-  std::vector<std::byte> out;
-  wire::build_tcp_packet(ip, h, {}, out);
-  return out;
+  return tcp_packets::tcp_packet({kClient, 40000}, {kServer, 80}, flags, seq, ack, {}, tsval);
 }
 
 std::vector<wire::TcpPacket> sent(Stack& stack, std::vector<std::vector<std::byte>>& keep) {
