@@ -154,6 +154,12 @@ class EventLoop : private PacketWriter {
   // Stops watching `fd` (before the caller closes it). Cannot fail: a descriptor not watched is
   // ignored.
   void remove_fd(int fd);
+  // Stops watching `fd` and closes it, with one system call instead of two: close() takes a
+  // descriptor out of the epoll set when it is the last one open on its file, as a socket
+  // this process made or accepted is (not one dup()ed, or inherited by a child that has not
+  // exec'd yet: such a one must go through remove_fd()). Cannot fail; `fd` is closed whether
+  // or not it was watched.
+  void close_fd(int fd);
 
   // One-shot application timer: `handler` runs inside run() once monotonic time reaches `at`
   // (at once, on the next iteration, when `at` is past). Cannot fail; the id is never reused.

@@ -150,7 +150,9 @@ void print_loopback_stats(const relay::LoopbackForwardStats& s, std::ostream& ou
       << "loopback_forward_completed " << s.completed << "\n"
       << "loopback_forward_reset " << s.reset << "\n"
       << "loopback_forward_bytes_to_host " << s.bytes_to_host << "\n"
-      << "loopback_forward_bytes_to_namespace " << s.bytes_to_namespace << "\n";
+      << "loopback_forward_bytes_to_namespace " << s.bytes_to_namespace << "\n"
+      << "loopback_forward_pipes_made " << s.pipes_made << "\n"
+      << "loopback_forward_pipes_reused " << s.pipes_reused << "\n";
 }
 
 namespace {

@@ -14,7 +14,10 @@
 // like the relay's rings — a connection the budget cannot take is reset and counted. A host
 // port with nothing listening closes the namespace's connection with a reset, as a refused
 // connection to 127.0.0.1 would. When accept() runs out of descriptors the listeners rest for
-// 100 ms instead of waking the loop for ever.
+// 100 ms instead of waking the loop for ever. Pipes that end empty at their first size are
+// kept (at most 64) for the next connections, and let go when descriptors run short: a short
+// connection then costs 8 system calls fewer (two pipe2, two fcntl, four close; stats pipes_made
+// and pipes_reused).
 #pragma once
 
 #include <cstddef>
@@ -44,6 +47,8 @@ struct LoopbackForwardStats {
   std::uint64_t reset = 0;           // ended by a reset: an error on either side, or refused
   std::uint64_t bytes_to_host = 0;
   std::uint64_t bytes_to_namespace = 0;
+  std::uint64_t pipes_made = 0;    // pipe2() for a connection's direction
+  std::uint64_t pipes_reused = 0;  // an empty pipe of an earlier connection taken instead
 };
 
 class LoopbackForwarder {
@@ -84,6 +89,11 @@ class LoopbackForwarder {
   void grow(Pair* pair, Direction& d);
   bool watch(Pair* pair, bool host_side, std::uint32_t events);
   void finish(Pair* pair, bool reset);
+  // A pipe for a direction: a spare one when there is one. False: out of descriptors.
+  bool take_pipe(Direction& d);
+  // An ended pair's pipe: kept as a spare when empty and at its first size, else closed.
+  void give_back_pipe(Direction& d);
+  void release_spare_pipes();
 
   os::EventLoop& loop_;
   std::vector<LoopbackForward> forwards_;
@@ -92,6 +102,11 @@ class LoopbackForwarder {
   bool closed_ = false;
   os::EventLoop::TimerId resume_timer_ = 0;
   std::vector<std::unique_ptr<Pair>> pairs_;
+  struct SparePipe {
+    int r = -1, w = -1;
+    std::size_t cap = 0;
+  };
+  std::vector<SparePipe> spare_pipes_;  // at most kSparePipes (loopback_forward.cpp)
   LoopbackForwardStats stats_;
 };
 

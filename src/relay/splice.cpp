@@ -330,13 +330,14 @@ void Splice::finish() {
 
 void Splice::close_fd(bool abortive) {
   if (fd_ < 0) return;
-  if (registered_) loop_.remove_fd(fd_);
-  registered_ = false;
   if (abortive) {
     linger l{1, 0};
     ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &l, sizeof l);
   }
-  ::close(fd_);
+  // The socket is ours alone (made or accepted here): its close leaves the epoll set too, and
+  // the loop forgets any handler it had (ours, or the relay's for the connect).
+  loop_.close_fd(fd_);
+  registered_ = false;
   fd_ = -1;
 }
 

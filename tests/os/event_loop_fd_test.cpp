@@ -2,7 +2,9 @@
 // EventLoop's descriptor handlers: replace_fd hands a watched descriptor to a new handler with
 // new events (the relay passes a connected socket from its connect handler to its splice that
 // way, one epoll_ctl instead of two), from inside the old handler too; a descriptor not
-// watched yet is added. The "TUN" is one end of a socket pair; nothing is read from it.
+// watched yet is added; close_fd stops watching and closes with one system call. The "TUN"
+// is one end of a socket pair; nothing is read from it.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -82,6 +84,38 @@ TEST_F(EventLoopFdTest, Replace_fd_adds_a_descriptor_not_watched_yet) {
   EXPECT_FALSE(loop_->add_fd(fds_[0], EPOLLOUT, [](std::uint32_t) {}))
       << "added twice: EEXIST expected";
   loop_->remove_fd(fds_[0]);
+}
+
+TEST_F(EventLoopFdTest, Close_fd_closes_and_forgets_the_descriptor_without_epoll_ctl) {
+  int calls = 0;
+  int extra[2] = {-1, -1};
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, extra), 0);
+  ASSERT_TRUE(loop_->add_fd(extra[0], EPOLLIN, [&](std::uint32_t) { ++calls; }));
+  ASSERT_EQ(::write(extra[1], "x", 1), 1);
+  turn();
+  ASSERT_GE(calls, 1);
+  const std::uint64_t changes = loop_->stats().fd_changes;
+  const int seen = calls;
+  loop_->close_fd(extra[0]);
+  EXPECT_EQ(loop_->stats().fd_changes, changes) << "no epoll_ctl: close() left the epoll set";
+  EXPECT_EQ(::fcntl(extra[0], F_GETFD), -1) << "closed";
+  // Readable still from the other end's view, but gone from the loop: no more calls, and the
+  // number can be watched again when reused.
+  turn();
+  EXPECT_EQ(calls, seen);
+  int again[2] = {-1, -1};
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, again), 0);
+  int later = 0;
+  ASSERT_TRUE(loop_->add_fd(again[0], EPOLLIN, [&](std::uint32_t) { ++later; }))
+      << "a reused number is added afresh";
+  ASSERT_EQ(::write(again[1], "y", 1), 1);
+  turn();
+  EXPECT_GE(later, 1);
+  EXPECT_EQ(calls, seen);
+  loop_->close_fd(again[0]);
+  loop_->close_fd(extra[1]);  // never watched: closed all the same
+  EXPECT_EQ(::fcntl(extra[1], F_GETFD), -1);
+  ::close(again[1]);
 }
 
 }  // namespace
