@@ -125,6 +125,19 @@ q1=$(stat queue_1_relay_tcp_connects "$WORK/held.err")
 [ "$established" = 32 ] || fail "synack stats: tcp_connections_established=$established, want 32 (both queues summed)"
 echo "synack ss and synack stats: all 32 connections (queue 0 $q0, queue 1 $q1)"
 
+# wait_ready NAME LINE PORT: the synack run in $RUN_PID (output in $WORK/NAME.out and .err) has
+# printed LINE from CMD and listens on the host's 127.0.0.1:PORT, within 10 s.
+wait_ready() {
+  local name=$1 line=$2 port=$3
+  for _ in $(seq 100); do
+    grep -q "^$line" "$WORK/$name.out" && ss -Hltn "sport = :$port" | grep -q . && return 0
+    kill -0 "$RUN_PID" 2>/dev/null || { cat "$WORK/$name.err" >&2; fail "synack run ($name) exited early"; }
+    sleep 0.1
+  done
+  cat "$WORK/$name.err" >&2
+  fail "synack run ($name): the forward 127.0.0.1:$port or CMD not ready after 10 s"
+}
+
 # --- 2: a forward's flows after the kernel forgot their queue -----------------------------
 HP=$(free_port)
 HPU=$(free_port)
@@ -167,13 +180,7 @@ PY
   >"$WORK/fwd.out" 2>"$WORK/fwd.err" &
 RUN_PID=$!
 PIDS+=("$RUN_PID")
-ready=0
-for _ in $(seq 100); do
-  if grep -q "^LISTENING" "$WORK/fwd.out" && ss -Hltn "sport = :$HP" | grep -q .; then ready=1; break; fi
-  kill -0 "$RUN_PID" 2>/dev/null || { cat "$WORK/fwd.err" >&2; fail "synack run --queues 3 -p exited early"; }
-  sleep 0.1
-done
-[ "$ready" = 1 ] || { cat "$WORK/fwd.err" >&2; fail "forward 127.0.0.1:$HP or the server inside not ready after 10 s"; }
+wait_ready fwd LISTENING "$HP"
 started=$SECONDS
 timeout "$STEP_TIMEOUT" python3 - "$HP" "$HPU" <<'PY' || { cat "$WORK/fwd.err" >&2; fail "forwarded connections and flows after 7 s idle"; }
 import socket, sys, time
@@ -238,13 +245,7 @@ nft add table inet t && nft add chain inet t in "{ type filter hook input priori
 echo READY; sleep 60' >"$WORK/icmp.out" 2>"$WORK/icmp.err" &
 RUN_PID=$!
 PIDS+=("$RUN_PID")
-ready=0
-for _ in $(seq 100); do
-  if grep -q "^READY" "$WORK/icmp.out" && ss -Hltn "sport = :$HPR" | grep -q .; then ready=1; break; fi
-  kill -0 "$RUN_PID" 2>/dev/null || { cat "$WORK/icmp.err" >&2; fail "synack run --queues 8 (nft reject inside) exited early"; }
-  sleep 0.1
-done
-[ "$ready" = 1 ] || { cat "$WORK/icmp.err" >&2; fail "forward 127.0.0.1:$HPR or the nft rule inside not ready after 10 s"; }
+wait_ready icmp READY "$HPR"
 timeout "$STEP_TIMEOUT" python3 - "$HPR" <<'PY' || { cat "$WORK/icmp.err" >&2; fail "forwarded connections to a port rejected by ICMP"; }
 import socket, sys, time
 port, N = int(sys.argv[1]), 8
