@@ -37,7 +37,7 @@ struct RunLanes::Lane {
   // While a segment passed round the ring is being received: the lane it first reached
   // (this lane's thread only).
   std::optional<std::size_t> stray_origin;
-  std::atomic<std::uint64_t> strays_passed{0};  // segments this lane passed on
+  std::atomic<std::uint64_t> strays_passed{0};  // segments (and ICMP errors) passed on
   std::atomic<std::uint64_t> udp_to_first{0};   // datagrams this lane gave lane 0
   std::atomic<bool> drained{false};
   // Its loop has returned (stopped, or an epoll failure): it drains nothing more and passes

@@ -2,12 +2,14 @@
 // `synack run --queues N`: N stacks, one per queue of a multi-queue TUN, each on a thread of
 // its own (cli/run_lanes.cpp). The kernel keeps a flow on the queue that last wrote a packet
 // of it, or else picks one by the flow's hash (os::TunConfig::queues), so a flow the namespace
-// opens stays with the stack that answered its first packet. Two kinds of packet can still
+// opens stays with the stack that answered its first packet. Three kinds of packet can still
 // reach the wrong stack, and this is how each finds its own:
 // - TCP: a segment that matches nothing in its stack is offered to the next stack round the
 //   ring (Stack::set_stray_handler), and answered (RST, RFC 9293 §3.10.7.1) only by the last
 //   one asked. A port forward's connection (opened by the first stack) after 3 s of silence,
 //   when the kernel has forgotten its queue, is the common case.
+// - ICMP: an error from the namespace goes to a queue chosen by its addresses, whatever flow
+//   it quotes; one that quotes no connection of its stack goes round the ring the same way.
 // - UDP: a datagram from a port a UDP forward sends to belongs to the forward's flows on the
 //   first stack (queue 0); anywhere else it would open a new flow.
 // Internal (not installed).
