@@ -206,6 +206,7 @@ void LoopbackForwarder::on_accept(const LoopbackForward& forward) {
     }
     if (!ok) {
       finish(pair, true);  // out of descriptors: counted as a reset
+      release_spare_pipes();
       continue;
     }
     const wire::Endpoint target{
@@ -214,7 +215,9 @@ void LoopbackForwarder::on_accept(const LoopbackForward& forward) {
     pair->host =
         ::socket(forward.ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (pair->host < 0) {
+      const bool short_of_descriptors = errno == EMFILE || errno == ENFILE;
       finish(pair, true);
+      if (short_of_descriptors) release_spare_pipes();  // after finish() gave its pipes back
       continue;
     }
     sockaddr_storage sa;
@@ -287,12 +290,11 @@ bool LoopbackForwarder::pump(Pair* pair, Direction& d, int src, int dst) {
   }
   if (d.eof && d.in_pipe == 0 && !d.shut) {
     d.shut = true;
-    // When the other direction has ended already (dst's end-of-file read, nothing unread on
-    // it), finish() follows at once and its close() sends this FIN: one system call fewer per
-    // connection, as the TUN path's splice does. Otherwise ENOTCONN too: the destination was
-    // reset, and its peer must learn that, not of an end.
-    const Direction& other = &d == &pair->to_host ? pair->to_ns : pair->to_host;
-    if (!other.shut && ::shutdown(dst, SHUT_WR) != 0) return false;
+    // ENOTCONN too: the destination was reset, and its peer must learn that, not of an end —
+    // also when the other direction has ended already (a host that reset after its FIN,
+    // because bytes reached it after its close()). So no close() in its place, though finish()
+    // follows at once then.
+    if (::shutdown(dst, SHUT_WR) != 0) return false;
   }
   return true;
 }

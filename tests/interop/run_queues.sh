@@ -19,7 +19,10 @@
 #    all its bytes, and lanes 1 and 2 must have passed some on (none of 16 connections or 16
 #    flows hashed away from lane 0: odds of 3^-16 each).
 #    2b. ICMP port unreachables from nftables inside about a forward's connections, with
-#    --queues 8: each host client is refused at once, whichever lane the error reaches.
+#    --queues 8: each host client is refused within 5 s, whichever lane the error reaches (the
+#    namespace's kernel sends 6 errors at once, then one a second: the last SYNs are refused
+#    on their retransmission at 1 s). The kernel picks one queue for all these errors per boot
+#    (by their addresses), so lane 0 gets them itself on about 1 boot in 8.
 # 3. --queues with --pcap, --netns, or out of range: refused with status 125.
 source "$(dirname "$0")/lib.bash" "$1"
 interop_setup run_queues --no-netns

@@ -10,7 +10,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <memory>
+#include <sstream>
+#include <string>
 
 #include "synack/event_loop.hpp"
 #include "synack/stack.hpp"
@@ -18,6 +22,25 @@
 
 namespace synack::os {
 namespace {
+
+// Whether an epoll set of this process watches descriptor number `fd`: the fdinfo of an epoll
+// descriptor has a "tfd: N events: ..." line for each descriptor it watches.
+bool epoll_watches(int fd) {
+  namespace fs = std::filesystem;
+  for (const auto& entry : fs::directory_iterator("/proc/self/fd")) {
+    std::error_code error;
+    if (fs::read_symlink(entry.path(), error).string() != "anon_inode:[eventpoll]") continue;
+    std::ifstream info("/proc/self/fdinfo/" + entry.path().filename().string());
+    std::string line;
+    while (std::getline(info, line)) {
+      std::istringstream words(line);
+      std::string label;
+      int watched = -1;
+      if (words >> label >> watched && label == "tfd:" && watched == fd) return true;
+    }
+  }
+  return false;
+}
 
 class EventLoopFdTest : public ::testing::Test {
  protected:
@@ -91,27 +114,31 @@ TEST_F(EventLoopFdTest, Close_fd_closes_and_forgets_the_descriptor_without_epoll
   int extra[2] = {-1, -1};
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, extra), 0);
   ASSERT_TRUE(loop_->add_fd(extra[0], EPOLLIN, [&](std::uint32_t) { ++calls; }));
+  ASSERT_TRUE(epoll_watches(extra[0]));
   ASSERT_EQ(::write(extra[1], "x", 1), 1);
   turn();
   ASSERT_GE(calls, 1);
   const std::uint64_t changes = loop_->stats().fd_changes;
   const int seen = calls;
+  const int number = extra[0];
   loop_->close_fd(extra[0]);
-  EXPECT_EQ(loop_->stats().fd_changes, changes) << "no epoll_ctl: close() left the epoll set";
-  EXPECT_EQ(::fcntl(extra[0], F_GETFD), -1) << "closed";
+  EXPECT_EQ(loop_->stats().fd_changes, changes) << "no epoll_ctl of ours";
+  EXPECT_FALSE(epoll_watches(number)) << "the close() took it out of the epoll set";
+  EXPECT_EQ(::fcntl(number, F_GETFD), -1) << "closed";
   // Readable still from the other end's view, but gone from the loop: no more calls, and the
   // number can be watched again when reused.
   turn();
   EXPECT_EQ(calls, seen);
   int again[2] = {-1, -1};
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, again), 0);
+  ASSERT_EQ(again[0], number) << "the lowest free number, reused";
   int later = 0;
   ASSERT_TRUE(loop_->add_fd(again[0], EPOLLIN, [&](std::uint32_t) { ++later; }))
       << "a reused number is added afresh";
   ASSERT_EQ(::write(again[1], "y", 1), 1);
   turn();
   EXPECT_GE(later, 1);
-  EXPECT_EQ(calls, seen);
+  EXPECT_EQ(calls, seen) << "the closed descriptor's handler is gone";
   loop_->close_fd(again[0]);
   loop_->close_fd(extra[1]);  // never watched: closed all the same
   EXPECT_EQ(::fcntl(extra[1], F_GETFD), -1);

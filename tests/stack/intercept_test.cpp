@@ -41,7 +41,8 @@ StackConfig intercepting() {
 std::vector<std::byte> tcp_packet(const IpAddress& src, std::uint16_t sport, const IpAddress& dst,
                                   std::uint16_t dport, std::uint8_t flags, std::uint32_t seq,
                                   std::uint32_t ack = 0) {
-  return tcp_packets::tcp_packet({src, sport}, {dst, dport}, flags, seq, ack);
+  return tcp_packets::tcp_packet({src, sport}, {dst, dport}, flags, seq, ack, {},
+                                 {.syn_mss = 1400, .tsval = {}});
 }
 
 std::optional<wire::TcpPacket> pop_tcp(Stack& stack, std::vector<std::byte>& buffer) {

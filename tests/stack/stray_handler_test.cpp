@@ -32,7 +32,8 @@ StackConfig intercepting() {
 std::vector<std::byte> tcp_packet(std::uint16_t sport, std::uint16_t dport, std::uint8_t flags,
                                   std::uint32_t seq, std::uint32_t ack,
                                   std::span<const std::byte> payload = {}) {
-  return tcp_packets::tcp_packet({kGuest, sport}, {kFar, dport}, flags, seq, ack, payload);
+  return tcp_packets::tcp_packet({kGuest, sport}, {kFar, dport}, flags, seq, ack, payload,
+                                 {.syn_mss = 1400, .tsval = {}});
 }
 
 TEST(StrayHandler, RFC9293_3_10_7_1_a_segment_for_no_connection_is_offered_before_the_RST) {

@@ -14,13 +14,19 @@
 
 namespace synack::tcp_packets {
 
-// From `from` to `to`, window 65535, an MSS of 1400 on a SYN, a timestamp option when `tsval`
-// is given (TSecr 0), checksums correct.
+// The options a segment carries: none unless given. `syn_mss` only on a SYN; a timestamp
+// option with TSecr 0.
+struct Options {
+  std::optional<std::uint16_t> syn_mss;
+  std::optional<std::uint32_t> tsval;
+};
+
+// From `from` to `to`, window 65535, checksums correct.
 inline std::vector<std::byte> tcp_packet(const wire::Endpoint& from, const wire::Endpoint& to,
                                          std::uint8_t flags, std::uint32_t seq,
                                          std::uint32_t ack = 0,
                                          std::span<const std::byte> payload = {},
-                                         std::optional<std::uint32_t> tsval = std::nullopt) {
+                                         Options options = {}) {
   wire::IpHeader ip;
   ip.src = from.addr;
   ip.dst = to.addr;
@@ -31,8 +37,8 @@ inline std::vector<std::byte> tcp_packet(const wire::Endpoint& from, const wire:
   h.ack = ack;
   h.flags = flags;
   h.window = 65535;
-  if (flags & wire::tcp_flag::SYN) h.options.mss = 1400;
-  if (tsval) h.options.timestamps = wire::Timestamps{*tsval, 0};
+  if ((flags & wire::tcp_flag::SYN) && options.syn_mss) h.options.mss = *options.syn_mss;
+  if (options.tsval) h.options.timestamps = wire::Timestamps{*options.tsval, 0};
   std::vector<std::byte> out;
   wire::build_tcp_packet(ip, h, payload, out);
   return out;

@@ -23,7 +23,8 @@ Instant at_ms(std::int64_t ms) { return instant_from_us(ms * 1000); }
 
 std::vector<std::byte> segment(std::uint8_t flags, std::uint32_t seq, std::uint32_t ack,
                                std::optional<std::uint32_t> tsval = std::nullopt) {
-  return tcp_packets::tcp_packet({kClient, 40000}, {kServer, 80}, flags, seq, ack, {}, tsval);
+  return tcp_packets::tcp_packet({kClient, 40000}, {kServer, 80}, flags, seq, ack, {},
+                                 {.syn_mss = {}, .tsval = tsval});
 }
 
 std::vector<wire::TcpPacket> sent(Stack& stack, std::vector<std::vector<std::byte>>& keep) {
