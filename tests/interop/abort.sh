@@ -11,14 +11,20 @@ need python3 ss mkfifo curl tshark
 
 # --- the kernel aborts; synack connect reports it ---------------------------------------------
 ip netns exec "$NS" python3 - >"$WORK/server.out" 2>&1 <<'PY' &
-import socket, struct, time
+import fcntl, socket, struct, termios, time
 srv = socket.socket(socket.AF_INET6)
 srv.bind(("::", 9000))
 srv.listen()
 srv.settimeout(30)
 c, _ = srv.accept()
 c.sendall(b"hello\n")
-time.sleep(0.3)  # let synack acknowledge it: the RST then comes at a known point
+# Wait until synack has acknowledged it (nothing left in the send queue: TIOCOUTQ counts the
+# bytes not yet acknowledged), so that the RST comes at a known point, after "hello".
+for _ in range(1000):
+    if struct.unpack("i", fcntl.ioctl(c, termios.TIOCOUTQ, b"\0" * 4))[0] == 0:
+        break
+    time.sleep(0.01)
+time.sleep(0.05)  # and has written it out before it reads the RST
 c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 c.close()  # RST
 print("server: aborted", flush=True)

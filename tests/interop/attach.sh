@@ -30,10 +30,8 @@ HERE=$(dirname "$(readlink -f "$0")")
 host_py http "$HERE/host_server.py" http
 HTTP_PORT=$HOST_PORT
 
-# free_udp_port: a UDP port on 127.0.0.1 that nothing used when asked.
-free_udp_port() {
-  python3 -c 'import socket; s = socket.socket(type=socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+# free_udp_port: a UDP port on 127.0.0.1 that nothing used when asked (lib.bash).
+free_udp_port() { free_port udp; }
 # wait_for CONDITION-CMD MESSAGE: up to 10 s.
 wait_for() {
   local i
@@ -269,7 +267,7 @@ PIDS+=("$A6")
 wait_for '[ "$(cat "$WORK/ready6" 2>/dev/null)" = 1 ]' "synack attach (empty namespace by path): not ready"
 sleep 2  # two of synack's checks (1 s apart) of an empty namespace
 kill -0 "$A6" 2>/dev/null || { cat "$WORK/a6.err" >&2; fail "synack attach left a namespace no process had entered yet"; }
-ip netns exec "$NSB" sleep 2
+ip netns exec "$NSB" sleep 4  # seen by one of synack's checks, 1 s apart, even when one is late
 wait_exit "$A6"; status=$?
 [ "$status" = 0 ] || { cat "$WORK/a6.err" >&2; fail "last process gone: status $status, want 0"; }
 grep -q "its last process is gone" "$WORK/a6.err" || fail "last process gone: no message"

@@ -16,6 +16,7 @@ ADDR=198.18.0.1
 PEER=198.18.0.2
 ADDR6=fd53:796e:6163::1
 PEER6=fd53:796e:6163::2
+STEP_TIMEOUT_FROM_ENV=${STEP_TIMEOUT:+1}
 STEP_TIMEOUT=${STEP_TIMEOUT:-60}
 PIDS=()
 NS=""
@@ -189,9 +190,27 @@ synack_run() {
   timeout -k 5 "$STEP_TIMEOUT" "$SYNACK" run "$@"
 }
 
-# free_port: a TCP port on 127.0.0.1 that nothing used when asked.
+# free_port [tcp|udp]: a port on 127.0.0.1 that nothing used when asked, drawn from 20000-32767,
+# below the kernel's ephemeral range (32768-60999): the port is free again when the caller uses
+# it, and a port the kernel hands to some connect() or sendto() meanwhile (this test's, or one
+# running beside it) would be taken from that range, not from this one.
 free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  python3 - "${1:-tcp}" <<'PY'
+import random, socket, sys
+kind = socket.SOCK_DGRAM if sys.argv[1] == "udp" else socket.SOCK_STREAM
+for _ in range(1000):
+    port = random.randrange(20000, 32768)
+    s = socket.socket(socket.AF_INET, kind)
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(port)
+    sys.exit(0)
+sys.exit("free_port: no free port in 20000-32767")
+PY
 }
 
 # The memory tests bound synack's resident set. An ASan build (CI's) holds memory of its own:
@@ -202,6 +221,8 @@ free_port() {
 SANITIZER_RSS_MB=0
 if readelf -d "$SYNACK" 2>/dev/null | grep -q 'libasan'; then
   SANITIZER_RSS_MB=96
+  # Twice the time for each step (an ASan build runs 2-5x slower), unless the caller chose it.
+  [ -n "${STEP_TIMEOUT_FROM_ENV:-}" ] || STEP_TIMEOUT=$((STEP_TIMEOUT * 2))
   export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0:thread_local_quarantine_size_kb=0"
 fi
 sanitizer_rss_allowance_mb() { echo "$SANITIZER_RSS_MB"; }

@@ -95,7 +95,7 @@ grep -q "did you mean 198.18.0.0/24" "$WORK/badcidr.err" || { cat "$WORK/badcidr
 cat "$WORK/badcidr.err"
 
 # ICMP port unreachable for a refused datagram, IPv4 and IPv6.
-CLOSED=$(python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+CLOSED=$(free_port udp)
 cat >"$WORK/udp_closed.py" <<'PY'
 import socket, sys, time
 port = int(sys.argv[3])

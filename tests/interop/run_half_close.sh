@@ -167,7 +167,13 @@ RUN_PID=$!
 PIDS+=("$RUN_PID")
 for _ in $(seq 100); do [ -e "$WORK/queued" ] && break; sleep 0.1; done
 [ -e "$WORK/queued" ] || fail "drain and SIGTERM: CMD did not fill its connection within 10 s"
-sleep 1  # CMD has exited: synack run is draining
+# CMD has exited once synack run has reaped the sandbox's init, its only child; it begins the
+# drain in the same step (cmd_run.cpp, child_exited), so a SIGTERM from then on ends the drain.
+for _ in $(seq 100); do
+  [ -z "$(ps -o pid= --ppid "$RUN_PID")" ] && break
+  sleep 0.1
+done
+[ -z "$(ps -o pid= --ppid "$RUN_PID")" ] || fail "drain and SIGTERM: CMD still running 10 s after it filled its connection"
 kill -0 "$RUN_PID" 2>/dev/null || { cat "$WORK/term.err" >&2; fail "drain and SIGTERM: synack run did not wait for the connection"; }
 kill -TERM "$RUN_PID"
 status=

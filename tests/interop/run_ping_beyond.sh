@@ -25,7 +25,7 @@ ip -n "$FAR" addr add fd53:796e:6163:99::2/64 dev "sy-pf$$" nodad
 # Allowed: root's group 0 may open ping sockets in "outer".
 ip netns exec "$NS" sysctl -qw net.ipv4.ping_group_range="0 0"
 timeout -k 5 "$STEP_TIMEOUT" ip netns exec "$NS" "$SYNACK" run --stats -- sh -c '
-    ping -c 3 -i 0.2 -W 5 198.19.1.2 && ping -6 -c 3 -i 0.2 -W 5 fd53:796e:6163:99::2' \
+    ping -c 3 -i 0.2 -w 20 198.19.1.2 && ping -6 -c 3 -i 0.2 -w 20 fd53:796e:6163:99::2' \
   >"$WORK/ping.out" 2>"$WORK/ping.err" ||
   { cat "$WORK/ping.out" "$WORK/ping.err" >&2; fail "ping beyond the gateway with ping sockets allowed"; }
 [ "$(grep -c ' 0% packet loss' "$WORK/ping.out")" = 2 ] || { cat "$WORK/ping.out" >&2; fail "ping: replies missing"; }

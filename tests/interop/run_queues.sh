@@ -105,10 +105,13 @@ echo "--stats: relay_tcp_connects=$connects, queue 0 $q0, queue 1 $q1 ($((SECOND
 
 # --- 1b: synack ss and synack stats see every lane --------------------------------------------
 "$SYNACK" run --queues 2 --allow-host-loopback --stats -- python3 -c "
-import socket, sys, time
+import os, socket, sys, time
 socks = [socket.create_connection(('$ADDR', $HOST_PORT), timeout=10) for _ in range(32)]
 print('OPEN', flush=True)
-time.sleep(4)
+for _ in range(300):  # until the script has asked synack ss and synack stats (30 s at most)
+    if os.path.exists('$WORK/release'):
+        break
+    time.sleep(0.1)
 " >"$WORK/held.out" 2>"$WORK/held.err" &
 RUN_PID=$!
 PIDS+=("$RUN_PID")
@@ -120,6 +123,7 @@ done
 grep -q "^OPEN" "$WORK/held.out" || fail "32 connections from the namespace not open after 10 s"
 listed=$("$SYNACK" ss --pid "$RUN_PID" | grep -c "^ESTABLISHED .*:$HOST_PORT ")
 established=$("$SYNACK" stats --pid "$RUN_PID" | awk '$1 == "tcp_connections_established" { print $2 }')
+touch "$WORK/release"
 wait "$RUN_PID"
 q0=$(stat queue_0_relay_tcp_connects "$WORK/held.err")
 q1=$(stat queue_1_relay_tcp_connects "$WORK/held.err")

@@ -114,7 +114,7 @@ got=$(timeout "$STEP_TIMEOUT" curl -sS --max-time 20 "http://127.0.0.1:$HP/bytes
 [ "$got" = "$(pattern_sha256 100000)" ] || fail "curl through podman's add_hostfwd: SHA-256 differs"
 echo "add_hostfwd as podman sends it: 127.0.0.1:$HP -> 8080, 100000 bytes"
 # podman -p HOST:CTR/udp: the same request with "proto": "udp".
-HU=$(python3 -c 'import socket; s = socket.socket(type=socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+HU=$(free_port udp)
 api1() { timeout "$STEP_TIMEOUT" python3 "$HERE/api_client.py" "$WORK/api.sock" "$@"; }
 udp_ask() { timeout "$STEP_TIMEOUT" python3 "$HERE/udp_echo.py" ask 127.0.0.1 "$@"; }
 ans=$(api1 '{"execute": "add_hostfwd", "arguments": {"proto": "udp", "host_addr": "127.0.0.1", "host_port": '"$HU"', "guest_port": 7}}')

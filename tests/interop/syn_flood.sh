@@ -4,8 +4,8 @@
 # 198.19.0.0/16 that never answer, Linux-like options) written from the namespace onto synack
 # serve's TUN with an AF_PACKET socket, paced at about 40,000 a second. While the flood runs —
 # the SYN queue long full — a kernel client connects to the echo port and must complete its
-# handshake through the SYN cookie path (in under 2.5 s: its SYN or the first retransmission
-# answered) and get 100 KB echoed exactly; another client does the same after the flood. serve's counters must show the
+# handshake through the SYN cookie path (in under 7.5 s: its SYN or one of its first two
+# retransmissions, at 1 and 3 s, answered; without cookies none is, for 255 s) and get 100 KB echoed exactly; another client does the same after the flood. serve's counters must show the
 # cookies (sent for nearly every SYN beyond the queue's 1,024, validated for the clients,
 # none failed, no SYN-queue overflow), and its resident set must stay small.
 source "$(dirname "$0")/lib.bash" "$1"
@@ -44,7 +44,7 @@ PY
 cat >"$WORK/client.py" <<'PY'
 import os, socket, sys, time
 t0 = time.monotonic()
-s = socket.create_connection((sys.argv[1], 7), timeout=5)
+s = socket.create_connection((sys.argv[1], 7), timeout=10)
 connected = time.monotonic() - t0
 data = os.urandom(100000)
 s.sendall(data)
@@ -55,9 +55,11 @@ while chunk := s.recv(65536):
 if got != data:
     sys.exit(f"echo: {len(got)} bytes back, want {len(data)} identical")
 print(f"connected in {connected * 1000:.0f} ms, 100000 bytes echoed exactly")
-# One SYN, or its first retransmission should the TUN's queue have lost it in the flood;
-# without cookies, none of them is answered while the SYN queue is full (255 s).
-sys.exit(0 if connected < 2.5 else f"connect took {connected:.2f} s")
+# One SYN, or one of its first two retransmissions (1 and 3 s later) should the TUN's queue
+# have lost the others in the flood (a loaded machine, or an ASan build that reads the TUN more
+# slowly than the flood fills it); without cookies, none of them is answered while the SYN queue
+# is full (255 s).
+sys.exit(0 if connected < 7.5 else f"connect took {connected:.2f} s")
 PY
 
 in_ns python3 "$WORK/flood.py" "$HERE" "$SPOOFED" "$ADDR" >"$WORK/flood.out" 2>"$WORK/flood.err" &
