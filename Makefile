@@ -30,21 +30,25 @@ packetdrill-shim: deps
 	cmake --preset release >/dev/null
 	cmake --build --preset release -j $(JOBS) --target synack_packetdrill
 
-# clang-tidy (ctest -L tidy: about 480 CPU-seconds, nearly half of the ASan suite's) runs in the
-# background at idle priority (SCHED_IDLE) from the end of the ASan suite to the end of the
-# target: it takes the CPU that the packetdrill suite leaves while it waits out real timers, and
-# that the fuzzers (one process each) leave, and yields to everything else. Its log:
-# build-asan/tidy.log, printed when it fails. (The suite runs without --preset: ctest 3.25 lets a
-# preset's label filter win over -LE on the command line.)
+# Two jobs run in the background at idle priority (SCHED_IDLE) from the end of the ASan suite to
+# the end of the target: clang-tidy (ctest -L tidy, about 480 CPU-seconds, nearly half of the
+# ASan suite's) and the fuzzers (a clang build, then each for FUZZ_SECONDS). They take the CPU
+# that the packetdrill suite leaves while it waits out the kernel's real timers, and yield to
+# everything else. Their logs: build-asan/tidy.log and build-asan/fuzz.log, printed when they
+# fail. (The suite runs without --preset: ctest 3.25 lets a preset's label filter win over -LE
+# on the command line.)
 test: deps test-deps
 	cmake --preset asan >/dev/null
 	cmake --build --preset asan -j $(JOBS)
 	ctest --test-dir build-asan -LE 'packetdrill|package|tidy' --output-on-failure -j $(JOBS) --timeout 900
 	@chrt --idle 0 ctest --preset asan -L tidy >build-asan/tidy.log 2>&1 & tidy=$$!; \
+	chrt --idle 0 $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$${FUZZ_SECONDS:-30} \
+	  >build-asan/fuzz.log 2>&1 & fuzz=$$!; \
 	rc=0; \
 	$(MAKE) --no-print-directory package-test && \
-	$(MAKE) --no-print-directory packetdrill-ubsan-test && \
-	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$${FUZZ_SECONDS:-30} || rc=$$?; \
+	$(MAKE) --no-print-directory packetdrill-ubsan-test || rc=$$?; \
+	echo "waiting for the fuzzers (build-asan/fuzz.log)"; \
+	if wait $$fuzz; then grep -E '^fuzzing|Done' build-asan/fuzz.log; else cat build-asan/fuzz.log; rc=1; fi; \
 	echo "waiting for clang-tidy (ctest -L tidy, build-asan/tidy.log)"; \
 	if wait $$tidy; then tail -3 build-asan/tidy.log; else cat build-asan/tidy.log; rc=1; fi; \
 	exit $$rc
