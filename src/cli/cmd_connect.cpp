@@ -133,10 +133,7 @@ class Netcat {
       }
     }
     if (ev.events & tcp::event::Reset) {
-      Error e = stack_.connection_error(id_).value_or(Error::ConnectionReset);
-      std::cerr << "synack connect: " << remote_ << ": " << to_string(e) << "\n";
-      finish(exit_code_for(e), true);
-      return;
+      failure_ = stack_.connection_error(id_).value_or(Error::ConnectionReset);
     }
     pump();
   }
@@ -151,6 +148,12 @@ class Netcat {
  private:
   void pump() {
     if (finished_) return;
+    if (failure_) {
+      pump_down();
+      if (!finished_) maybe_report_failure();
+      update_interest();
+      return;
+    }
     pump_down();
     if (!finished_) pump_up();
     if (!finished_) maybe_done();
@@ -183,6 +186,18 @@ class Netcat {
     }
   }
 
+  // The connection failed (a RST, or the retransmission limit). What it received before is
+  // written out first and the failure reported after it, as Linux's recv() returns queued data
+  // before ECONNRESET (tcp_recvmsg() reads the receive queue before it looks at sk_err).
+  // RFC 9293 §3.10.7.4 says the queues "should be flushed"; we keep what the peer sent and
+  // we acknowledged, which a reader of the stream expects to see.
+  void maybe_report_failure() {
+    if (down_begin_ < down_end_) return;                     // standard output is still taking it
+    if (connected_ && !receive_done_ && !peer_eof_) return;  // the stack holds received bytes
+    std::cerr << "synack connect: " << remote_ << ": " << to_string(*failure_) << "\n";
+    finish(exit_code_for(*failure_), true);
+  }
+
   // Connection -> standard output.
   void pump_down() {
     while (!finished_) {
@@ -206,7 +221,11 @@ class Netcat {
       if (peer_eof_) return;  // all the peer sent is written out
       if (!connected_) return;
       auto got = stack_.receive(id_, down_, loop_.now());
-      if (!got) return;  // WouldBlock; failures arrive as a Reset event
+      if (!got) {
+        // WouldBlock; a failure (also announced by a Reset event) once all is read
+        if (got.error() != Error::WouldBlock) receive_done_ = true;
+        return;
+      }
       if (*got == 0) {
         peer_eof_ = true;
         if (verbose_) std::cerr << "synack connect: peer closed\n";
@@ -295,6 +314,8 @@ class Netcat {
   StdStream in_, out_;
   bool interactive_ = ::isatty(STDIN_FILENO) == 1;
   std::optional<os::EventLoop::TimerId> drain_timer_;
+  std::optional<Error> failure_;  // the connection failed: report it once the data is out
+  bool receive_done_ = false;     // receive() has failed: nothing more to read
   ConnectionId id_ = 0;
   std::string remote_;  // for messages
   std::optional<os::EventLoop::TimerId> timer_;

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Aborts (RST on an established connection), each way. The kernel aborts (SO_LINGER {1, 0} and
-# close): synack connect exits with status 3 "connection reset"; synack serve counts the reset,
-# forgets the connection and goes on serving. synack aborts: serve, stopped while a kernel
-# client does not read its download, resets what is left when its 2 s grace ends, and the
-# kernel's recv() fails with ECONNRESET.
+# close): synack connect writes out what it received and then exits with status 3 "connection
+# reset"; synack serve counts the reset, forgets the connection and goes on serving. synack
+# aborts: serve, stopped while a kernel client does not read its download, resets what is left
+# when its 2 s grace ends, and the kernel's recv() fails with ECONNRESET.
 source "$(dirname "$0")/lib.bash" "$1"
 interop_setup abort
 need python3 ss mkfifo curl tshark
@@ -50,6 +50,53 @@ echo "kernel SO_LINGER 0: synack connect exit status 3, '$(grep 'connection rese
 n=$(tshark -r "$WORK/connect.pcap" -n -Y "ip.src == $PEER && tcp.flags.reset == 1" 2>/dev/null | wc -l)
 [ "$n" -ge 1 ] || fail "capture: no RST from the kernel"
 check_capture "$WORK/connect.pcap"
+
+# --- the kernel aborts with data still unread; synack connect writes it out first -----------
+# 200,000 bytes, all acknowledged by synack, then the RST; synack connect's standard output is a
+# pipe nobody reads until the RST has come, so most of the bytes are still in synack's receive
+# buffer then. Like Linux's recv(), synack connect hands them over first and then reports the
+# reset (exit status 3).
+ip netns exec "$NS" python3 - >"$WORK/server2.out" 2>&1 <<'PY' &
+import fcntl, socket, struct, termios, time
+srv = socket.socket(socket.AF_INET6)
+srv.bind(("::", 9001))
+srv.listen()
+srv.settimeout(30)
+c, _ = srv.accept()
+c.sendall(b"0123456789abcdef" * 12500)
+for _ in range(1000):  # until synack has acknowledged every byte
+    if struct.unpack("i", fcntl.ioctl(c, termios.TIOCOUTQ, b"\0" * 4))[0] == 0:
+        break
+    time.sleep(0.01)
+c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+c.close()  # RST
+print("server: aborted", flush=True)
+PY
+PIDS+=("$!")
+for _ in $(seq 100); do
+  in_ns ss -Hltn 'sport = :9001' | grep -q . && break
+  sleep 0.1
+done
+mkfifo "$WORK/in2"
+exec 3<>"$WORK/in2"
+{
+  timeout "$STEP_TIMEOUT" "$SYNACK" connect --netns "$NS" --timeout 10 "$PEER" 9001 \
+    <"$WORK/in2" 2>"$WORK/connect2.err" 3>&-
+  echo $? >"$WORK/connect2.status"
+} | {
+  for _ in $(seq 300); do grep -q aborted "$WORK/server2.out" && break; sleep 0.1; done
+  sleep 0.5  # and synack has read the RST
+  cat >"$WORK/connect2.out"
+}
+exec 3>&-
+grep -q aborted "$WORK/server2.out" || fail "server 2 did not abort: $(cat "$WORK/server2.out")"
+status=$(cat "$WORK/connect2.status")
+[ "$status" = 3 ] || { cat "$WORK/connect2.err" >&2; fail "synack connect (unread data): exit status $status, want 3"; }
+grep -q "connection reset" "$WORK/connect2.err" || fail "synack connect (unread data): no 'connection reset' message"
+python3 -c 'import sys; sys.stdout.buffer.write(b"0123456789abcdef" * 12500)' >"$WORK/want2"
+cmp "$WORK/want2" "$WORK/connect2.out" ||
+  fail "synack connect: $(stat -c %s "$WORK/connect2.out") of 200000 bytes written before the reset"
+echo "kernel SO_LINGER 0 with 200000 bytes unread: synack connect wrote all of them, then exit status 3"
 
 # --- the kernel aborts a download from synack serve -------------------------------------------
 start_serve --http 80 --pcap "$WORK/serve.pcap" --stats

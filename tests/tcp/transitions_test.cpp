@@ -431,6 +431,24 @@ TEST_F(Transition, Established_to_Closed_on_rcv_RST) {
   EXPECT_EQ(r.error(), Error::ConnectionReset);
 }
 
+// §3.10.7.4 second (RST in ESTABLISHED): text received and acknowledged before the RST stays
+// readable, and RECEIVE reports the reset only once it has all been read. RFC 9293 says the
+// queues "should be flushed"; this follows Linux (tcp_recvmsg() copies what the receive queue
+// holds before it returns sk_err), so that a reader sees what the peer sent before it aborted.
+TEST_F(Transition, Established_to_Closed_on_rcv_RST_keeps_received_text_readable_like_Linux) {
+  establish_active();
+  inject({.flags = ACK | PSH, .seq = R + 1, .ack = L + 1, .payload = "hello"});
+  inject({.flags = RST, .seq = R + 6});
+  expect_state(State::Closed);
+  while (tx_pending() > 0) pop_tx();  // the ACK of "hello", if it was not delayed
+  EXPECT_TRUE(conn().take_events() & event::Reset);
+  EXPECT_EQ(receive_all(), "hello");
+  std::vector<std::byte> buf(16);
+  auto r = receive(buf);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error(), Error::ConnectionReset);
+}
+
 // §3.10.5 ABORT, ESTABLISHED: "Send a reset segment: <SEQ=SND.NXT><CTL=RST>". SND.NXT is past
 // the unacknowledged data, not SND.UNA.
 TEST_F(Transition, Established_to_Closed_on_abort_sends_RST_at_SND_NXT) {
