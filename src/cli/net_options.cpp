@@ -117,6 +117,17 @@ void add_server_options(CLI::App* cmd, NetOptions& o, bool listeners) {
         return n == 0 || n >= (1u << 20) ? std::string() : std::string("at least 1M (or 0: none)");
       })
       ->group(group);
+  cmd->add_option("--fin-timeout", o.fin_timeout,
+                  "SECONDS: a connection closed by its application and waiting in FIN-WAIT-2 "
+                  "for the peer's FIN is deleted after this long (Linux's tcp_fin_timeout; "
+                  "default 60, 0: never)")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->group(group);
+  cmd->add_option("--orphan-retries", o.orphan_retries,
+                  "N: a connection closed by its application is given up after N zero-window "
+                  "answers to its probes (Linux's tcp_orphan_retries; default 8, 0: never)")
+      ->check(CLI::Range(0, 255))
+      ->group(group);
   if (!listeners) return;
   cmd->add_option("--syn-cookies", o.syn_cookies,
                   "RFC 4987 SYN cookies: auto (when a SYN queue is full; default), always, "
@@ -271,6 +282,10 @@ bool NetEnvironment::build_stack(const NetOptions& o, bool intercept, std::strin
   config.tcp.slow_start_ack_limit = o.slow_start_limit;
   config.intercept = intercept;
   if (o.max_memory > 0) config.memory_budget = std::make_shared<MemoryBudget>(o.max_memory);
+  if (o.fin_timeout >= 0)
+    config.tcp.orphan_fin_timeout = Duration(static_cast<std::int64_t>(o.fin_timeout * 1e6));
+  if (o.orphan_retries >= 0)
+    config.tcp.orphan_retries = static_cast<std::uint8_t>(o.orphan_retries);
   if (o.syn_cookies == "always") config.syn_cookies = SynCookieMode::Always;
   if (o.syn_cookies == "never") config.syn_cookies = SynCookieMode::Never;
   config.intercept_echo = intercept;  // synack run relays ping beyond the gateway (relay/ping)

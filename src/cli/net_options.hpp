@@ -68,11 +68,16 @@ struct NetOptions {
   // (0: none), and the SYN-cookie mode ("auto", "always", "never").
   std::size_t max_memory = 0;
   std::string syn_cookies = "auto";
+  // Linux's bounds for orphans (TcpConfig::orphan_fin_timeout, orphan_retries); negative: the
+  // profile's (60 s and 8).
+  double fin_timeout = -1;
+  int orphan_retries = -1;
 };
 
 void add_net_options(CLI::App* command, NetOptions& options);
-// --max-memory (default 256M), and --syn-cookies where the stack has listeners (serve; run's
-// stack intercepts instead: its SYNs become connect requests, not SYN-queue entries).
+// --max-memory (default 256M), --fin-timeout and --orphan-retries, and --syn-cookies where the
+// stack has listeners (serve; run's stack intercepts instead: its SYNs become connect requests, not
+// SYN-queue entries).
 void add_server_options(CLI::App* command, NetOptions& options, bool listeners);
 
 class NetEnvironment {

@@ -5,7 +5,7 @@
 # reset"; synack serve counts the reset, forgets the connection and goes on serving. synack
 # aborts: serve, stopped while a kernel client does not read its download, resets what is left
 # when its 2 s grace ends, and the kernel's recv() fails with ECONNRESET.
-source "$(dirname "$0")/lib.bash" "$1"
+source "$(dirname "$0")/lib.bash" "$1" || exit 1  # without it nothing below could fail
 interop_setup abort
 need python3 ss mkfifo curl tshark
 

@@ -22,7 +22,7 @@
 #  - rootless: an unprivileged user's `unshare -U -r -n` namespace served by synack attach run
 #    as that user (through the namespace's owning user namespace), when /dev/net/tun lets
 #    other users open it.
-source "$(dirname "$0")/lib.bash" "$1"
+source "$(dirname "$0")/lib.bash" "$1" || exit 1  # without it nothing below could fail
 interop_setup attach
 need python3 curl unshare nsenter ss setpriv
 HERE=$(dirname "$(readlink -f "$0")")

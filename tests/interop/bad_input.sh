@@ -11,7 +11,7 @@
 # fills in a zero source address and the IPv4 header checksum, which is what some of these
 # packets must get wrong. Injected IPv4 packets carry IP ID 0x5bad and IPv6 ones flow label
 # 0x5bad, so the capture check can leave them (and the ICMP errors quoting them) aside.
-source "$(dirname "$0")/lib.bash" "$1"
+source "$(dirname "$0")/lib.bash" "$1" || exit 1  # without it nothing below could fail
 interop_setup bad_input
 need python3 curl tshark
 

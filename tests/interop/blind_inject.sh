@@ -9,7 +9,7 @@
 # reaches the echo (every round comes back exactly), and synack's replies to the injections
 # stay within the rate limit: one per 500 ms for the connection (RFC 5961 §7, Linux's
 # tcp_invalid_ratelimit), the rest counted as tcp_invalid_acks_suppressed.
-source "$(dirname "$0")/lib.bash" "$1"
+source "$(dirname "$0")/lib.bash" "$1" || exit 1  # without it nothing below could fail
 interop_setup blind_inject
 need python3
 HERE=$(dirname "$(readlink -f "$0")")

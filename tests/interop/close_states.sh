@@ -10,7 +10,7 @@
 # state. The simultaneous close uses the same trick: synack is stopped, its standard input
 # ends (its FIN is due), the kernel closes (its FIN waits in the TUN queue); on SIGCONT synack
 # sends its FIN before it reads the kernel's, so the two FINs cross.
-source "$(dirname "$0")/lib.bash" "$1"
+source "$(dirname "$0")/lib.bash" "$1" || exit 1  # without it nothing below could fail
 interop_setup close_states
 # No router solicitations from the namespace's kernel (it sends them on synack0 when it comes up
 # and again 4 and 8 s later): the simultaneous close below needs the TUN to stay quiet while

@@ -3,7 +3,7 @@
 # `synack connect` as the client: fetch a file from python3's http.server on the kernel side,
 # byte-exact, over IPv4 and IPv6; upload to a peer that half-closed at once; and the exit
 # status for a refused connection.
-source "$(dirname "$0")/lib.bash" "$1"
+source "$(dirname "$0")/lib.bash" "$1" || exit 1  # without it nothing below could fail
 interop_setup connect
 need python3 cmp head sha256sum ss
 

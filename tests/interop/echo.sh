@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # netcat against synack's echo (RFC 862) and discard (RFC 863) servers, IPv4 and IPv6.
-source "$(dirname "$0")/lib.bash" "$1"
+source "$(dirname "$0")/lib.bash" "$1" || exit 1  # without it nothing below could fail
 interop_setup echo
 need nc cmp head
 

@@ -4,7 +4,7 @@
 # synack's echo server (everything echoed, most of it after the kernel's FIN) and from its HTTP
 # server (an upload ended by FIN, answered afterwards). And synack connect half-closes when its
 # standard input ends and then still receives everything the kernel sends after that FIN.
-source "$(dirname "$0")/lib.bash" "$1"
+source "$(dirname "$0")/lib.bash" "$1" || exit 1  # without it nothing below could fail
 interop_setup half_close
 need python3 sha256sum head tshark ss
 

@@ -4,7 +4,7 @@
 # way byte-exact in both roles, the close ending in TIME-WAIT on the kernel's side, and the
 # same at IPv6's minimum MTU (1280) without offloads. Every TCP packet in the captures must be
 # IPv6, and tshark-clean.
-source "$(dirname "$0")/lib.bash" "$1"
+source "$(dirname "$0")/lib.bash" "$1" || exit 1  # without it nothing below could fail
 interop_setup ipv6
 need curl python3 sha256sum nc head cmp tshark ss
 

@@ -11,7 +11,7 @@
 # ($HOST_NS, 198.19.0.2 on a veth pair) and the namespace holding the TUN routes between them:
 # netem on both veth ends when sch_netem is available, else nftables drops 2 % at random in
 # the router's forward hook, each direction.
-source "$(dirname "$0")/lib.bash" "$1"
+source "$(dirname "$0")/lib.bash" "$1" || exit 1  # without it nothing below could fail
 interop_setup loss
 need curl python3 sha256sum nc head tshark ss
 

@@ -6,7 +6,7 @@
 # afterwards every segment carries timestamps and windows are scaled by the shifts announced.
 # With --mtu 1500 and no offloads, each side's MSS fits the MTU and no segment exceeds the MSS
 # the other side announced.
-source "$(dirname "$0")/lib.bash" "$1"
+source "$(dirname "$0")/lib.bash" "$1" || exit 1  # without it nothing below could fail
 interop_setup options
 need python3 curl tshark ss
 

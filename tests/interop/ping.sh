@@ -3,7 +3,7 @@
 # The kernel pings synack's addresses (ICMP echo, ICMPv6 echo), and synack answers a protocol
 # it does not serve with ICMP protocol unreachable. Here synack creates the namespace itself and
 # must remove it on exit.
-source "$(dirname "$0")/lib.bash" "$1"
+source "$(dirname "$0")/lib.bash" "$1" || exit 1  # without it nothing below could fail
 interop_setup ping --no-netns
 need ping python3
 

@@ -6,7 +6,7 @@
 # by an ICMP port unreachable from an nftables reject rule; an ICMP "administratively
 # prohibited" (a hard error) gives exit status 5 "destination unreachable"; host unreachable is
 # a soft error (RFC 1122 §4.2.3.9): synack keeps trying and --timeout ends it, exit status 4.
-source "$(dirname "$0")/lib.bash" "$1"
+source "$(dirname "$0")/lib.bash" "$1" || exit 1  # without it nothing below could fail
 interop_setup refused
 need python3 tshark nft
 

@@ -17,7 +17,7 @@
 # Where the host's cgroup hierarchy is hybrid (crun refuses it), that mount namespace mounts a
 # cgroup2 over /sys/fs/cgroup and containers run with cgroups disabled. Skips (77) when podman
 # and rootlesskit are both missing, or uidmap, busybox-static or port 53 is.
-source "$(dirname "$0")/lib.bash" "$1"
+source "$(dirname "$0")/lib.bash" "$1" || exit 1  # without it nothing below could fail
 interop_setup rootless_tools --no-netns
 need python3 curl useradd userdel runuser unshare newuidmap newgidmap sha256sum
 HERE=$(dirname "$(readlink -f "$0")")

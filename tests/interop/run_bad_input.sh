@@ -9,7 +9,7 @@
 # server inside, byte-exact. Data CMD never reads (a host client pushing into a forwarded
 # connection CMD accepted and ignores) is held back by a closed window, not buffered without
 # bound. --stats at exit must count the malformed packets as drops.
-source "$(dirname "$0")/lib.bash" "$1"
+source "$(dirname "$0")/lib.bash" "$1" || exit 1  # without it nothing below could fail
 interop_setup run_bad_input --no-netns
 need python3 curl sha256sum head ss
 HERE=$(dirname "$(readlink -f "$0")")

@@ -8,7 +8,7 @@
 # (NXDOMAIN passed through). ping -c 2 198.18.0.1 is answered inside. And other UDP: with
 # --allow-host-loopback, datagrams up to 30000 bytes to the gateway reach a host UDP echo server
 # on 127.0.0.1 and come back.
-source "$(dirname "$0")/lib.bash" "$1"
+source "$(dirname "$0")/lib.bash" "$1" || exit 1  # without it nothing below could fail
 interop_setup run_dns --no-netns
 need python3 ping getent
 

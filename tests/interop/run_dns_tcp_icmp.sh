@@ -11,7 +11,7 @@
 #   socket fail with ECONNREFUSED, within a second (relay_udp_refused, icmp_unreachable_sent).
 # - A message on stderr, once, the first time a connection to the host's loopback is refused
 #   for want of --allow-host-loopback, naming the flag; none when the flag is given.
-source "$(dirname "$0")/lib.bash" "$1"
+source "$(dirname "$0")/lib.bash" "$1" || exit 1  # without it nothing below could fail
 interop_setup run_dns_tcp_icmp --no-netns
 need python3
 

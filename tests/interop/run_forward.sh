@@ -8,7 +8,7 @@
 # connections, and the host ports are closed again. A forward to a port nothing listens on
 # inside resets the host's connection; a forwarded connection still open when synack run ends
 # gets EOF or a reset on the host, not a hang.
-source "$(dirname "$0")/lib.bash" "$1"
+source "$(dirname "$0")/lib.bash" "$1" || exit 1  # without it nothing below could fail
 interop_setup run_forward --no-netns
 need python3 curl sha256sum head ss
 HERE=$(dirname "$(readlink -f "$0")")

@@ -9,7 +9,7 @@
 # UDP forward each get their own answers; one bound to 0.0.0.0 answers from the address the
 # peer sent to (127.0.0.2). A malformed -p is refused with exit status 125 and
 # a message naming the fault, before anything starts.
-source "$(dirname "$0")/lib.bash" "$1"
+source "$(dirname "$0")/lib.bash" "$1" || exit 1  # without it nothing below could fail
 interop_setup run_forward_ranges --no-netns
 need python3 ss
 

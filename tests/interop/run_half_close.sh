@@ -11,7 +11,7 @@
 #    before synack run exits (it drains CMD's connections);
 #  - a connection that cannot drain is reset after --drain-timeout, and the loss reported;
 #  - an RST from CMD's kernel after its FIN does not cut short what the host socket holds.
-source "$(dirname "$0")/lib.bash" "$1"
+source "$(dirname "$0")/lib.bash" "$1" || exit 1  # without it nothing below could fail
 interop_setup run_half_close --no-netns
 need python3
 HERE=$(dirname "$(readlink -f "$0")")

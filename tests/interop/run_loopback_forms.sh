@@ -10,7 +10,7 @@
 # same answer (here: none) for the open and the closed port, so that nothing reveals which
 # host loopback ports are open. The gateway, asked the normal way, still refuses (RST), and
 # the relay's counters say what happened.
-source "$(dirname "$0")/lib.bash" "$1"
+source "$(dirname "$0")/lib.bash" "$1" || exit 1  # without it nothing below could fail
 interop_setup run_loopback_forms --no-netns
 need python3
 HERE=$(dirname "$(readlink -f "$0")")

@@ -16,7 +16,7 @@
 # - the memory budget bounds the pipes (connections over it are reset and counted);
 # - a drain that waits for connections CMD left open (relayed and -T) costs no CPU;
 # - -T with an address other than 127.0.0.1, a port twice, or with --netns is refused before anything starts.
-source "$(dirname "$0")/lib.bash" "$1"
+source "$(dirname "$0")/lib.bash" "$1" || exit 1  # without it nothing below could fail
 interop_setup run_loopback_splice --no-netns
 need python3 sha256sum
 HERE=$(dirname "$(readlink -f "$0")")

@@ -5,7 +5,7 @@
 # succeed), then 200 at once (all 200 open before any sends; 64 KB each way on each, all
 # echoed exactly). --stats: relay_tcp_connects must count all 500. The TUN's transmit queue
 # must be 4,096 packets long.
-source "$(dirname "$0")/lib.bash" "$1"
+source "$(dirname "$0")/lib.bash" "$1" || exit 1  # without it nothing below could fail
 interop_setup run_many --no-netns
 need python3
 HERE=$(dirname "$(readlink -f "$0")")

@@ -7,7 +7,7 @@
 # plus a fixed allowance for the process itself, windows close instead of buffers growing
 # (drop_memory_pressure), connections beyond the budget are refused with an RST and counted
 # (tcp_memory_refused), and none of the connections that were accepted is reset.
-source "$(dirname "$0")/lib.bash" "$1"
+source "$(dirname "$0")/lib.bash" "$1" || exit 1  # without it nothing below could fail
 interop_setup run_memory_budget --no-netns
 need python3
 CONNECTIONS=${BUDGET_CONNECTIONS:-2000}

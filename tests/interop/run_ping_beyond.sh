@@ -6,7 +6,7 @@
 # so once on stderr when not. Everything happens in namespaces this test makes: "outer" plays
 # the host (synack run runs there, with its own ping_group_range), "far" is the destination,
 # joined to outer by a veth pair (198.19.1.1 - 198.19.1.2, fd53:796e:6163:99::1 - ::2).
-source "$(dirname "$0")/lib.bash" "$1"
+source "$(dirname "$0")/lib.bash" "$1" || exit 1  # without it nothing below could fail
 interop_setup run_ping_beyond
 need ping
 FAR="synack-it-far-$$"

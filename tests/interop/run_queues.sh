@@ -24,7 +24,7 @@
 #    on their retransmission at 1 s). The kernel picks one queue for all these errors per boot
 #    (by their addresses), so lane 0 gets them itself on about 1 boot in 8.
 # 3. --queues with --pcap, --netns, or out of range: refused with status 125.
-source "$(dirname "$0")/lib.bash" "$1"
+source "$(dirname "$0")/lib.bash" "$1" || exit 1  # without it nothing below could fail
 interop_setup run_queues --no-netns
 need python3 ss nft
 HERE=$(dirname "$(readlink -f "$0")")

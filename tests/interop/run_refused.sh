@@ -7,7 +7,7 @@
 # run's exit status is CMD's: `sh -c 'exit 42'` gives 42, a CMD killed by SIGKILL/SIGTERM gives
 # 128+N, a command that does not exist 127, a setup failure 125. CMD gets synack run's stdin,
 # cwd and environment, and synack0 with the documented addresses and default routes.
-source "$(dirname "$0")/lib.bash" "$1"
+source "$(dirname "$0")/lib.bash" "$1" || exit 1  # without it nothing below could fail
 interop_setup run_refused --no-netns
 need python3
 HERE=$(dirname "$(readlink -f "$0")")

@@ -6,7 +6,7 @@
 #  - a host server SIGKILLs itself after sending 8 MB of an endless download, and another after
 #    receiving 8 MB of an endless upload: CMD sees a reset or EOF (download) or a send error
 #    (upload) within seconds, not a hang.
-source "$(dirname "$0")/lib.bash" "$1"
+source "$(dirname "$0")/lib.bash" "$1" || exit 1  # without it nothing below could fail
 interop_setup run_reset --no-netns
 need python3
 

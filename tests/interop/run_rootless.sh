@@ -5,7 +5,7 @@
 # 16 MB to a python3 HTTP server on the host's loopback (--allow-host-loopback), byte-exact;
 # the exit status is passed through; and without the flag the host's loopback stays refused.
 # Skipped when unprivileged user namespaces are disabled.
-source "$(dirname "$0")/lib.bash" "$1"
+source "$(dirname "$0")/lib.bash" "$1" || exit 1  # without it nothing below could fail
 interop_setup run_rootless --no-netns
 need python3 curl setpriv sha256sum head
 HERE=$(dirname "$(readlink -f "$0")")

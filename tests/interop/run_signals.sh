@@ -5,7 +5,7 @@
 # no process in CMD's network namespace (so the namespace is gone), not synack's control socket
 # /run/synack/PID.sock, not its temporary resolv.conf. SIGKILL to synack run takes CMD with it.
 # A process CMD leaves running in the background must not outlive synack run either.
-source "$(dirname "$0")/lib.bash" "$1"
+source "$(dirname "$0")/lib.bash" "$1" || exit 1  # without it nothing below could fail
 interop_setup run_signals --no-netns
 need python3 readlink
 

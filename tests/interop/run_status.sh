@@ -6,7 +6,7 @@
 # intercept_requests >= 1 (and --json works); --trace FILE gets JSON lines with the
 # connection's state transitions, ESTABLISHED among them; --pcap FILE captures it, tshark-clean.
 # After CMD exits, the control socket is gone.
-source "$(dirname "$0")/lib.bash" "$1"
+source "$(dirname "$0")/lib.bash" "$1" || exit 1  # without it nothing below could fail
 interop_setup run_status --no-netns
 need python3
 HERE=$(dirname "$(readlink -f "$0")")

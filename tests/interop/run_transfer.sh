@@ -6,7 +6,7 @@
 # without offloads, and over IPv6 (the gateway fd53:796e:6163::1 to a server on the host's
 # ::1). --stats must account for every byte in relay_bytes_to_host/_to_guest. And a host server
 # that never reads makes CMD's sends block (a closed window), with synack's memory bounded.
-source "$(dirname "$0")/lib.bash" "$1"
+source "$(dirname "$0")/lib.bash" "$1" || exit 1  # without it nothing below could fail
 interop_setup run_transfer --no-netns
 need python3 curl sha256sum head
 HERE=$(dirname "$(readlink -f "$0")")

@@ -18,7 +18,7 @@
 #    configures it as rootlesskit's child does, the host's loopback through 10.0.2.2 is
 #    reachable (slirp4netns's default), add_hostfwd with rootlesskit's guest_addr works; SIGTERM
 #    kills it.
-source "$(dirname "$0")/lib.bash" "$1"
+source "$(dirname "$0")/lib.bash" "$1" || exit 1  # without it nothing below could fail
 interop_setup slirp4netns_front
 need python3 curl unshare ss
 HERE=$(dirname "$(readlink -f "$0")")

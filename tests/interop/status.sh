@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # synack ss and synack stats against a running synack serve: a kernel nc holds a connection to
 # the echo port open, and both commands must see it through serve's control socket.
-source "$(dirname "$0")/lib.bash" "$1"
+source "$(dirname "$0")/lib.bash" "$1" || exit 1  # without it nothing below could fail
 interop_setup status
 need nc timeout mkfifo
 

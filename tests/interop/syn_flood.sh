@@ -8,7 +8,7 @@
 # retransmissions, at 1 and 3 s, answered; without cookies none is, for 255 s) and get 100 KB echoed exactly; another client does the same after the flood. serve's counters must show the
 # cookies (sent for nearly every SYN beyond the queue's 1,024, validated for the clients,
 # none failed, no SYN-queue overflow), and its resident set must stay small.
-source "$(dirname "$0")/lib.bash" "$1"
+source "$(dirname "$0")/lib.bash" "$1" || exit 1  # without it nothing below could fail
 interop_setup syn_flood
 need python3
 HERE=$(dirname "$(readlink -f "$0")")

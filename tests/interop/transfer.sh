@@ -4,7 +4,7 @@
 # uploads to `synack serve --http`; `synack connect` downloads from python3's http.server and
 # uploads to a kernel `nc -l`; and a fifth of that each way with MTU 1500 and no offloads. The
 # captures must be tshark-clean.
-source "$(dirname "$0")/lib.bash" "$1"
+source "$(dirname "$0")/lib.bash" "$1" || exit 1  # without it nothing below could fail
 interop_setup transfer
 need curl nc python3 sha256sum head cmp tshark
 
