@@ -71,6 +71,12 @@ void Splice::mark_done() {
 
 void Splice::on_stack_event(std::uint8_t events) {
   if (done_ || flushing_) return;
+  if ((events & tcp::event::Connected) && !established_) {
+    // First, even when the same batch of segments reset the connection: what came with the
+    // handshake is still passed on (fail_guest()).
+    established_ = true;
+    (void)stack_.set_direct_reader(conn_, &direct_);  // cleared by the stack's close or abort
+  }
   if (events & (tcp::event::Reset | tcp::event::Closed)) {
     // Closed without Reset: the connection ended after both FINs — TIME-WAIT, CLOSING or
     // LAST-ACK cut short by an RST (RFC 9293 §3.10.7.4 "enter the CLOSED state", no error),
@@ -87,10 +93,6 @@ void Splice::on_stack_event(std::uint8_t events) {
     fail_guest();
     return;
   }
-  if ((events & tcp::event::Connected) && !established_) {
-    established_ = true;
-    (void)stack_.set_direct_reader(conn_, &direct_);  // cleared by the stack's close or abort
-  }
   pump();
 }
 
@@ -101,7 +103,17 @@ void Splice::on_fd_event(std::uint32_t events) {
     if (events & EPOLLERR) flush_then_reset();
     return;
   }
+  if (guest_failed_ && (events & EPOLLERR)) {
+    abort();  // both sides failed: nothing more can be delivered
+    return;
+  }
   if (events & EPOLLERR) {
+    if (established_) {
+      // Reset by the host's peer, say. What the socket received before is still readable
+      // (recv() returns it before the error): host_failed() passes it on first.
+      host_failed();
+      return;
+    }
     int error = 0;
     socklen_t len = sizeof error;
     ::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &error, &len);
@@ -119,6 +131,14 @@ void Splice::on_fd_event(std::uint32_t events) {
 
 void Splice::pump() {
   if (done_) return;
+  if (host_failed_) {
+    drain_then_reset_guest();
+    return;
+  }
+  if (guest_failed_) {
+    drain_then_reset_host();
+    return;
+  }
   if (established_ && guest_closed_) {
     // Only the receive ring is left of the stack's side (on_stack_event): once it and the
     // namespace's FIN have reached the host socket, done.
@@ -161,7 +181,7 @@ bool Splice::guest_to_host() {
         },
         loop_.now());
     if (error) {
-      fail_host(error);
+      host_failed();
       return false;
     }
     if (!sent) {
@@ -239,7 +259,10 @@ bool Splice::host_to_guest() {
     }
     stats_.bytes_to_guest += *taken;
     if (error) {
-      fail_host(error);
+      // Every byte the socket held came before the error (tcp_recvmsg() returns queued data
+      // first): nothing more to read.
+      close_fd(false);
+      if (!host_failed_) host_failed();
       return false;
     }
     if (drained) break;
@@ -262,9 +285,49 @@ bool Splice::host_to_guest() {
 }
 
 void Splice::fail_host(int) {
-  // An error on the host socket (ECONNRESET, say): RST toward the namespace.
+  // An error on the host socket before the stack connection was established: RST toward the
+  // namespace.
   (void)stack_.abort(conn_, loop_.now());
   close_fd(false);
+  mark_done();
+}
+
+// The host socket failed (its peer reset, or an error) while the stack connection is
+// established. What the relay took from the host's peer it has acknowledged, as a kernel
+// receiver would have; end to end, the namespace would have received those bytes before the
+// RST (a Linux reader gets them before ECONNRESET). So: the socket is read to its error (it may
+// hold more than the send ring takes at once; the stack's Writable events bring us back, the
+// socket out of the epoll set so that its error cannot wake us again and again), the send ring
+// is delivered and acknowledged, and then the RST goes (at most kFlushLimit after the failure).
+// What the namespace still sends is not read: the host side is gone.
+void Splice::host_failed() {
+  if (host_failed_ || done_) return;
+  host_failed_ = true;
+  flush_start_ = loop_.now();
+  if (fd_ >= 0 && registered_) loop_.remove_fd(fd_);
+  registered_ = false;
+  interest_ = 0;
+  flush_timer_ = loop_.call_at(flush_start_ + kFlushLimit, [this] {
+    flush_timer_ = 0;
+    close_fd(false);
+    (void)stack_.abort(conn_, loop_.now());  // given up: the RST now
+    mark_done();
+  });
+  drain_then_reset_guest();
+}
+
+void Splice::drain_then_reset_guest() {
+  if (fd_ >= 0 && !host_eof_) host_to_guest();  // closes the socket once it reports the error
+  if (done_) return;
+  // Closed when the host's FIN came before the error, or when the socket had nothing to say
+  // though the ring had room (no error to wait for: it is out of the epoll set).
+  if (fd_ >= 0 && (host_eof_ || stack_.send_space(conn_).value_or(0) > 0)) close_fd(false);
+  if (fd_ >= 0) return;  // more to read once the send ring has room (a Writable event)
+  auto st = stack_.status(conn_);
+  if (st && st->send_queue > 0 && st->state != State::Closed) return;  // an ACK brings us back
+  if (flush_timer_) loop_.cancel_timer(flush_timer_);
+  flush_timer_ = 0;
+  (void)stack_.abort(conn_, loop_.now());  // delivered: now the RST
   mark_done();
 }
 
@@ -281,11 +344,63 @@ void Splice::fail_guest() {
     flush_then_reset();
     return;
   }
-  // The namespace reset (or the connection died): an abortive close sends the host's peer
-  // an RST too.
+  if (established_ && fd_ >= 0 && !host_failed_) {
+    // The namespace reset mid-stream. What it sent before, we acknowledged, as a kernel
+    // receiver would have, and a Linux reader would get it before ECONNRESET: the receive ring
+    // goes to the host socket first (the stack keeps it readable after the RST), then the
+    // socket's own queue is flushed, and then the host's peer gets the RST.
+    guest_failed_ = true;
+    drain_then_reset_host();
+    return;
+  }
+  // The namespace reset (or the connection died) before anything could flow: an abortive
+  // close sends the host's peer an RST too.
   close_fd(true);
   (void)stack_.abort(conn_, loop_.now());
   mark_done();
+}
+
+void Splice::drain_then_reset_host() {
+  bool ring_empty = false;
+  while (!host_full_ && !ring_empty) {
+    int error = 0;
+    auto sent = stack_.receive_with(
+        conn_,
+        [&](std::span<const std::byte> bytes) -> std::size_t {
+          ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+          if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR)
+              host_full_ = true;
+            else
+              error = errno;
+            return 0;
+          }
+          if (static_cast<std::size_t>(n) < bytes.size()) host_full_ = true;
+          return static_cast<std::size_t>(n);
+        },
+        loop_.now());
+    if (error) break;  // the host side failed as well: nothing can be delivered
+    if (!sent) {
+      // WouldBlock: the socket took none of it (host_full_); otherwise the reset itself, which
+      // RECEIVE reports once the ring is empty.
+      ring_empty = sent.error() != Error::WouldBlock;
+    } else if (*sent == 0) {
+      ring_empty = true;  // the namespace's FIN, then its RST
+    } else {
+      stats_.bytes_to_host += *sent;
+    }
+  }
+  if (!ring_empty && host_full_) {
+    update_interest();  // EPOLLOUT brings us back
+    return;
+  }
+  // Delivered to the socket (or it failed): now as after a FIN, the socket's queue, then RST.
+  (void)stack_.abort(conn_, loop_.now());
+  flushing_ = true;
+  flush_start_ = loop_.now();
+  if (registered_) (void)loop_.modify_fd(fd_, 0);  // errors and hang-ups only
+  interest_ = 0;
+  flush_then_reset();
 }
 
 void Splice::flush_then_reset() {
@@ -344,7 +459,9 @@ void Splice::close_fd(bool abortive) {
 void Splice::update_interest() {
   if (fd_ < 0) return;
   std::uint32_t want = 0;
-  if (established_) {
+  if (guest_failed_) {
+    if (host_full_) want = EPOLLOUT;  // room for the rest of the receive ring
+  } else if (established_) {
     if (!host_eof_ && stack_.send_space(conn_).value_or(0) > 0) want |= EPOLLIN | EPOLLRDHUP;
     if (host_full_ && !guest_eof_) want |= EPOLLOUT;
   }

@@ -7,7 +7,9 @@
 // (Stack::receive_with/send_with, no copy of our own, issue 14 §2). What one side does not take
 // stays where it is — the stack's receive window closes, or the host socket's buffer fills and the
 // kernel's window closes. A FIN becomes shutdown(SHUT_WR) and end-of-file becomes a FIN; an RST
-// becomes an abortive close (SO_LINGER 0) and a socket error becomes an RST. The rings are the
+// becomes an abortive close (SO_LINGER 0) and a socket error becomes an RST, each after the
+// bytes the failing side sent before it are delivered (as Linux's recv() returns queued data
+// before ECONNRESET). The rings are the
 // stack's, charged to its memory budget (issue 11 §4).
 #pragma once
 
@@ -60,10 +62,13 @@ class Splice {
   void pump();
   bool guest_to_host();  // false: failed (the splice is done)
   bool host_to_guest();
-  void fail_host(int error);  // the host socket failed: RST toward the namespace
-  void fail_guest();          // the stack connection failed: abortive close toward the host
-  void flush_then_reset();    // ... once the host socket has delivered what it holds
-  void finish();              // both directions ended cleanly
+  void fail_host(int error);  // the host socket failed before the handshake: RST at once
+  void host_failed();         // it failed later: what it held goes first, then the RST
+  void drain_then_reset_guest();
+  void drain_then_reset_host();  // the namespace reset: the ring to the host, then the RST
+  void fail_guest();             // the stack connection failed: abortive close toward the host
+  void flush_then_reset();       // ... once the host socket has delivered what it holds
+  void finish();                 // both directions ended cleanly
   void close_fd(bool abortive);
   void update_interest();
   void mark_done();
@@ -91,6 +96,10 @@ class Splice {
   // (polled; at most kFlushLimit), then is closed abortively.
   static constexpr Duration kFlushLimit = 60s;
   bool flushing_ = false;
+  // The host socket failed while established (host_failed()): its data, then the RST.
+  bool host_failed_ = false;
+  // The stack connection was reset while established (fail_guest()): its ring, then the RST.
+  bool guest_failed_ = false;
   Instant flush_start_{};
   os::EventLoop::TimerId flush_timer_ = 0;
   bool host_hangup_ = false;  // EPOLLRDHUP seen: the host's FIN is behind the data

@@ -2,6 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Resets through synack run's relay, both ways, and a host server that dies mid-transfer.
 #  - the host server aborts (SO_LINGER {1, 0}, close): CMD's recv fails with ECONNRESET;
+#  - the host server sends 200,000 bytes and aborts, CMD reads after that: all the bytes, then
+#    ECONNRESET; and the mirror, CMD sending and aborting, the host server reading late;
 #  - CMD aborts the same way: the host server's recv fails with ECONNRESET;
 #  - a host server SIGKILLs itself after sending 8 MB of an endless download, and another after
 #    receiving 8 MB of an endless upload: CMD sees a reset or EOF (download) or a send error
@@ -25,6 +27,30 @@ if mode == "abort":            # read the request, then reset
     conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER0)
     conn.close()
     print("aborted", flush=True)
+elif mode == "respond-abort":  # a 200,000-byte reply, acknowledged, and then a reset
+    import fcntl, termios, time
+    assert conn.recv(100) == b"request"
+    conn.sendall(b"0123456789abcdef" * 12500)
+    for _ in range(1000):      # until the relay's socket has acknowledged every byte
+        if struct.unpack("i", fcntl.ioctl(conn, termios.TIOCOUTQ, b"\0" * 4))[0] == 0:
+            break
+        time.sleep(0.01)
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER0)
+    conn.close()
+    print("aborted", flush=True)
+elif mode == "read-late":      # read only after the client has sent 200,000 bytes and reset
+    import time
+    time.sleep(1.5)
+    got = b""
+    try:
+        while chunk := conn.recv(1 << 16):
+            got += chunk
+        how = "EOF"
+    except ConnectionResetError:
+        how = "ECONNRESET"
+    except socket.timeout:
+        how = "TIMEOUT"
+    print(f"GOT {len(got)} {int(got == b'0123456789abcdef' * 12500)} {how}", flush=True)
 elif mode == "observe":        # acknowledge the request, then report what recv sees
     assert conn.recv(100) == b"request"
     conn.sendall(b"ok")
@@ -72,6 +98,31 @@ except socket.timeout:
 ' "$HOST_PORT" || fail "a host-side reset must reach CMD as ECONNRESET"
 grep -q aborted "$WORK/abort.out" || fail "the host server did not abort"
 
+# --- the host replies and resets; CMD reads after the reset ----------------------------------
+# The relay acknowledged the reply on the host socket before the reset came, as a kernel
+# receiver would have: CMD must get every byte of it, then ECONNRESET (Linux's recv() returns
+# what is queued before the error), not a reset that throws away what the relay held.
+host_py respond-abort "$WORK/server.py" respond-abort
+inside '
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+s.sendall(b"request")
+time.sleep(1.5)  # the reply and the reset reach the relay while CMD does not read
+got = b""
+try:
+    while chunk := s.recv(1 << 16):
+        got += chunk
+    how = "EOF"
+except ConnectionResetError:
+    how = "ECONNRESET"
+except socket.timeout:
+    sys.exit(f"reply then reset: CMD got {len(got)} bytes and then nothing for 10 s")
+if got != b"0123456789abcdef" * 12500 or how != "ECONNRESET":
+    sys.exit(f"reply then reset: CMD got {len(got)} of 200000 bytes, then {how}; want all, then ECONNRESET")
+print(f"host server replied and reset: CMD got all {len(got)} bytes, then {how}")
+' "$HOST_PORT" || fail "a reply the relay acknowledged must reach CMD before the reset"
+grep -q aborted "$WORK/respond-abort.out" || fail "the host server (respond-abort) did not abort"
+
 # --- CMD resets -----------------------------------------------------------------------------
 host_py observe "$WORK/server.py" observe
 OBSERVE_PID=$HOST_PID
@@ -89,6 +140,32 @@ for _ in $(seq 100); do kill -0 "$OBSERVE_PID" 2>/dev/null || break; sleep 0.1; 
 seen=$(cat "$WORK/observe.out" | sed -n 2p)
 [ "$seen" = ECONNRESET ] || fail "CMD aborted with SO_LINGER 0: the host server's recv saw '${seen:-nothing}', want ECONNRESET"
 echo "CMD aborted: host server recv -> ECONNRESET"
+
+# --- CMD sends and resets; the host server reads after the reset ----------------------------
+# The mirror of the reply above: 200,000 bytes from CMD, acknowledged by synack (CMD's send
+# queue empty), then CMD's RST. The host server, not reading until then, must get every byte
+# and then ECONNRESET: the relay passes on its receive ring and lets the host socket deliver
+# its queue before it resets the host side.
+host_py read-late "$WORK/server.py" read-late
+READ_LATE_PID=$HOST_PID
+inside '
+import fcntl, socket, struct, sys, termios, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+s.sendall(b"0123456789abcdef" * 12500)
+for _ in range(1000):  # until synack has acknowledged every byte
+    if struct.unpack("i", fcntl.ioctl(s, termios.TIOCOUTQ, b"\0" * 4))[0] == 0:
+        break
+    time.sleep(0.01)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+s.close()
+print("CMD sent 200000 bytes, acknowledged, and reset")
+time.sleep(3)  # synack run ends with CMD: let the host server read first
+' "$HOST_PORT" || fail "CMD's send and abort"
+for _ in $(seq 100); do kill -0 "$READ_LATE_PID" 2>/dev/null || break; sleep 0.1; done
+seen=$(awk '$1 == "GOT"' "$WORK/read-late.out")
+[ "$seen" = "GOT 200000 1 ECONNRESET" ] ||
+  fail "CMD sent 200000 bytes and reset: the host server saw '${seen:-nothing}', want 'GOT 200000 1 ECONNRESET'"
+echo "CMD sent and reset: the host server got all 200000 bytes, then ECONNRESET"
 
 # --- the host server dies mid-transfer ------------------------------------------------------
 host_py die-sending "$WORK/server.py" die-sending
