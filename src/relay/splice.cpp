@@ -66,6 +66,8 @@ void Splice::wait_for_memory() {
 
 void Splice::mark_done() {
   done_ = true;
+  if (flush_timer_) loop_.cancel_timer(flush_timer_);
+  flush_timer_ = 0;
   if (on_done_) on_done_(conn_);
 }
 
@@ -157,6 +159,20 @@ void Splice::pump() {
   update_interest();
 }
 
+// What the host socket takes of `bytes`; host_full_ when it took less, `error` when it failed.
+std::size_t Splice::send_to_host(std::span<const std::byte> bytes, int& error) {
+  ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EINTR)
+      host_full_ = true;
+    else
+      error = errno;
+    return 0;
+  }
+  if (static_cast<std::size_t>(n) < bytes.size()) host_full_ = true;
+  return static_cast<std::size_t>(n);
+}
+
 bool Splice::guest_to_host() {
   // Straight from the stack's receive ring into the host socket (no copy of our own): what
   // the socket does not take stays in the ring, whose window closes as the namespace keeps
@@ -166,19 +182,7 @@ bool Splice::guest_to_host() {
   for (int round = 0; round < kReadRounds && !guest_eof_ && !host_full_; ++round) {
     int error = 0;
     auto sent = stack_.receive_with(
-        conn_,
-        [&](std::span<const std::byte> bytes) -> std::size_t {
-          ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-          if (n < 0) {
-            if (errno == EAGAIN || errno == EINTR)
-              host_full_ = true;
-            else
-              error = errno;
-            return 0;
-          }
-          if (static_cast<std::size_t>(n) < bytes.size()) host_full_ = true;
-          return static_cast<std::size_t>(n);
-        },
+        conn_, [&](std::span<const std::byte> bytes) { return send_to_host(bytes, error); },
         loop_.now());
     if (error) {
       host_failed();
@@ -350,6 +354,11 @@ void Splice::fail_guest() {
     // goes to the host socket first (the stack keeps it readable after the RST), then the
     // socket's own queue is flushed, and then the host's peer gets the RST.
     guest_failed_ = true;
+    flush_start_ = loop_.now();  // the whole of it bounded by kFlushLimit
+    flush_timer_ = loop_.call_at(flush_start_ + kFlushLimit, [this] {
+      flush_timer_ = 0;
+      abort();  // the host's peer took nothing for that long: given up
+    });
     drain_then_reset_host();
     return;
   }
@@ -365,19 +374,7 @@ void Splice::drain_then_reset_host() {
   while (!host_full_ && !ring_empty) {
     int error = 0;
     auto sent = stack_.receive_with(
-        conn_,
-        [&](std::span<const std::byte> bytes) -> std::size_t {
-          ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-          if (n < 0) {
-            if (errno == EAGAIN || errno == EINTR)
-              host_full_ = true;
-            else
-              error = errno;
-            return 0;
-          }
-          if (static_cast<std::size_t>(n) < bytes.size()) host_full_ = true;
-          return static_cast<std::size_t>(n);
-        },
+        conn_, [&](std::span<const std::byte> bytes) { return send_to_host(bytes, error); },
         loop_.now());
     if (error) break;  // the host side failed as well: nothing can be delivered
     if (!sent) {
@@ -394,10 +391,12 @@ void Splice::drain_then_reset_host() {
     update_interest();  // EPOLLOUT brings us back
     return;
   }
-  // Delivered to the socket (or it failed): now as after a FIN, the socket's queue, then RST.
+  // Delivered to the socket (or it failed): now as after a FIN, the socket's queue, then RST
+  // (within what is left of kFlushLimit).
+  if (flush_timer_) loop_.cancel_timer(flush_timer_);
+  flush_timer_ = 0;
   (void)stack_.abort(conn_, loop_.now());
   flushing_ = true;
-  flush_start_ = loop_.now();
   if (registered_) (void)loop_.modify_fd(fd_, 0);  // errors and hang-ups only
   interest_ = 0;
   flush_then_reset();

@@ -60,6 +60,7 @@ class Splice {
  private:
   void on_fd_event(std::uint32_t events);
   void pump();
+  std::size_t send_to_host(std::span<const std::byte> bytes, int& error);
   bool guest_to_host();  // false: failed (the splice is done)
   bool host_to_guest();
   void fail_host(int error);  // the host socket failed before the handshake: RST at once
