@@ -143,6 +143,32 @@ class LoopbackRelayFixture : public RelayFixture {
     ASSERT_EQ(::send(pair_[1], packet.data(), packet.size(), 0),
               static_cast<ssize_t>(packet.size()));
   }
+  // The namespace's client opens a connection to the gateway's `port`, where a host server
+  // listens (`listener`): its SYN, the relay's SYN,ACK (sent once the host connect succeeded)
+  // and the host server's accept(). The handshake's last ACK is the caller's. The accepted
+  // socket is the caller's to close. nullopt (and a test failure) when a step did not happen.
+  struct Opened {
+    Segment syn_ack;
+    int server = -1;
+  };
+  std::optional<Opened> open_to_host_server(std::uint16_t port, int listener) {
+    guest_sends(port, wire::tcp_flag::SYN, kGuestIsn, 0);
+    std::optional<Segment> syn_ack;
+    if (!run_until([&] { return (syn_ack = written()).has_value(); })) {
+      ADD_FAILURE() << "no SYN,ACK from the relay";
+      return std::nullopt;
+    }
+    if (!syn_ack->tcp.has(wire::tcp_flag::SYN) || !syn_ack->tcp.has(wire::tcp_flag::ACK)) {
+      ADD_FAILURE() << "the relay's first segment is not a SYN,ACK";
+      return std::nullopt;
+    }
+    const int server = ::accept(listener, nullptr, nullptr);
+    if (server < 0) {
+      ADD_FAILURE() << "the host server accepted nothing";
+      return std::nullopt;
+    }
+    return Opened{*syn_ack, server};
+  }
   int listen_on(std::uint16_t port) {
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     fds_.push_back(fd);

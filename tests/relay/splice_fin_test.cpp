@@ -40,19 +40,16 @@ TEST_F(SpliceFinTest, Fin_rides_on_the_last_data_segment_when_the_host_closed_be
   const int listener = listen_on(port);
   ASSERT_GE(listener, 0);
 
-  guest_sends(port, wire::tcp_flag::SYN, kGuestIsn, 0);
-  std::optional<Segment> syn_ack;
-  ASSERT_TRUE(run_until([&] { return (syn_ack = written()).has_value(); }));
-  ASSERT_TRUE(syn_ack->tcp.has(wire::tcp_flag::SYN) && syn_ack->tcp.has(wire::tcp_flag::ACK));
-
   // The relay's host connect succeeded (hence the SYN,ACK): the server accepts, answers, closes.
-  const int server = ::accept(listener, nullptr, nullptr);
-  ASSERT_GE(server, 0);
+  auto opened = open_to_host_server(port, listener);
+  ASSERT_TRUE(opened);
+  const Segment& syn_ack = opened->syn_ack;
+  const int server = opened->server;
   ASSERT_EQ(::send(server, "hello", 5, 0), 5);
   ::close(server);
 
   // The namespace completes its handshake; the splice starts and reads.
-  guest_sends(port, wire::tcp_flag::ACK, kGuestIsn + 1, syn_ack->tcp.seq + 1);
+  guest_sends(port, wire::tcp_flag::ACK, kGuestIsn + 1, syn_ack.tcp.seq + 1);
   std::optional<Segment> data;
   ASSERT_TRUE(run_until([&] {
     while (auto s = written())
@@ -76,16 +73,15 @@ TEST_F(SpliceFinTest, A_TIME_WAIT_ended_by_an_RST_still_delivers_the_namespace_s
   const std::uint16_t port = testing::free_loopback_port();
   const int listener = listen_on(port);
   ASSERT_GE(listener, 0);
-  guest_sends(port, wire::tcp_flag::SYN, kGuestIsn, 0);
-  std::optional<Segment> syn_ack;
-  ASSERT_TRUE(run_until([&] { return (syn_ack = written()).has_value(); }));
-  const int server = ::accept(listener, nullptr, nullptr);
-  ASSERT_GE(server, 0);
+  auto opened = open_to_host_server(port, listener);
+  ASSERT_TRUE(opened);
+  const Segment& syn_ack = opened->syn_ack;
+  const int server = opened->server;
   fds_.push_back(server);
   ASSERT_EQ(::send(server, "hello", 5, 0), 5);
   ASSERT_EQ(::shutdown(server, SHUT_WR), 0);  // the host's FIN first; it still reads
 
-  guest_sends(port, wire::tcp_flag::ACK, kGuestIsn + 1, syn_ack->tcp.seq + 1);
+  guest_sends(port, wire::tcp_flag::ACK, kGuestIsn + 1, syn_ack.tcp.seq + 1);
   std::optional<Segment> fin;
   ASSERT_TRUE(run_until([&] {
     while (auto s = written())

@@ -37,12 +37,11 @@ TEST_F(SpliceResetTest, A_host_reset_comes_after_the_data_the_relay_took_from_th
   const std::uint16_t port = testing::free_loopback_port();
   const int listener = listen_on(port);
   ASSERT_GE(listener, 0);
-  guest_sends(port, wire::tcp_flag::SYN, kGuestIsn, 0);
-  std::optional<Segment> syn_ack;
-  ASSERT_TRUE(run_until([&] { return (syn_ack = written()).has_value(); }));
-  const int server = ::accept(listener, nullptr, nullptr);
-  ASSERT_GE(server, 0);
-  guest_sends(port, kAck, kGuestIsn + 1, syn_ack->tcp.seq + 1);
+  auto opened = open_to_host_server(port, listener);
+  ASSERT_TRUE(opened);
+  const Segment& syn_ack = opened->syn_ack;
+  const int server = opened->server;
+  guest_sends(port, kAck, kGuestIsn + 1, syn_ack.tcp.seq + 1);
 
   ASSERT_EQ(::send(server, "reply", 5, 0), 5);
   run_until([] { return false; }, 20);  // the relay reads "reply" (the host socket ACKs it)
@@ -90,13 +89,12 @@ TEST_F(SpliceResetTest, A_namespace_reset_comes_after_the_data_the_relay_took_fr
   const std::uint16_t port = testing::free_loopback_port();
   const int listener = listen_on(port);
   ASSERT_GE(listener, 0);
-  guest_sends(port, wire::tcp_flag::SYN, kGuestIsn, 0);
-  std::optional<Segment> syn_ack;
-  ASSERT_TRUE(run_until([&] { return (syn_ack = written()).has_value(); }));
-  const int server = ::accept(listener, nullptr, nullptr);
-  ASSERT_GE(server, 0);
+  auto opened = open_to_host_server(port, listener);
+  ASSERT_TRUE(opened);
+  const Segment& syn_ack = opened->syn_ack;
+  const int server = opened->server;
   fds_.push_back(server);
-  const auto our_next = static_cast<std::uint32_t>(syn_ack->tcp.seq + 1);
+  const auto our_next = static_cast<std::uint32_t>(syn_ack.tcp.seq + 1);
   guest_sends(port, kAck, kGuestIsn + 1, our_next);
   guest_sends(port, kAck | wire::tcp_flag::PSH, kGuestIsn + 1, our_next, "ping");
   guest_sends(port, wire::tcp_flag::RST, kGuestIsn + 5, 0);
