@@ -3,13 +3,16 @@
 #include "relay/loopback_forward.hpp"
 
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <optional>
 
 #include "relay/sockaddr.hpp"
 
@@ -21,6 +24,11 @@ using namespace std::chrono_literals;
 // splice() calls per direction and wakeup: one busy pair cannot hold the loop (level-triggered
 // epoll brings us back while bytes wait).
 constexpr int kRounds = 8;
+// A side that failed (its peer reset): the other side gets what the failed one sent before,
+// and its own queue is delivered (polled this often), for at most kFailFlushLimit, before the
+// RST (fail()).
+constexpr Duration kFailFlushPoll = 10ms;
+constexpr Duration kFailFlushLimit = 60s;
 // A pipe as the kernel makes it (16 pages); a direction that fills it grows it, up to
 // Limits::pipe_bytes, while the memory budget has room.
 constexpr std::size_t kFirstPipe = 64 * 1024;
@@ -76,6 +84,11 @@ struct LoopbackForwarder::Pair {
   // set at all (EPOLLHUP and EPOLLERR are reported whatever the mask says).
   bool ns_watched = false, host_watched = false;
   std::uint32_t ns_events = 0, host_events = 0;
+  // One side failed (fail()): what it sent goes to the other side, then both are reset.
+  bool failing = false;
+  bool failed_host = false;  // which side
+  Instant failed_at{};
+  os::EventLoop::TimerId flush_timer = 0;
 };
 
 LoopbackForwarder::LoopbackForwarder(os::EventLoop& loop, std::vector<LoopbackForward> forwards,
@@ -252,11 +265,12 @@ void LoopbackForwarder::grow(Pair* pair, Direction& d) {
   d.cap = want;
 }
 
-// Moves what it can from src through the pipe to dst. False: an error on either socket (the
-// pair is reset). A request or a reply costs two splice() calls: a read shorter than the
-// room asked for means the socket had no more (TCP hands over what is queued), and a write
-// that leaves bytes means the destination is full; either ends the rounds.
-bool LoopbackForwarder::pump(Pair* pair, Direction& d, int src, int dst) {
+// Moves what it can from src through the pipe to dst. Not Ok: an error on one of the sockets
+// (the pair is reset, after what the failed side sent: fail()). A request or a reply costs two
+// splice() calls: a read shorter than the room asked for means the socket had no more (TCP hands
+// over what is queued), and a write that leaves bytes means the destination is full; either ends
+// the rounds.
+LoopbackForwarder::Pumped LoopbackForwarder::pump(Pair* pair, Direction& d, int src, int dst) {
   for (int round = 0; round < kRounds; ++round) {
     bool more = false;
     if (!d.eof && d.in_pipe < d.cap) {
@@ -270,7 +284,7 @@ bool LoopbackForwarder::pump(Pair* pair, Direction& d, int src, int dst) {
       } else if (n == 0) {
         d.eof = true;
       } else if (errno != EAGAIN && errno != EINTR) {
-        return false;
+        return Pumped::SourceFailed;
       }
     }
     if (d.in_pipe > 0) {
@@ -282,7 +296,7 @@ bool LoopbackForwarder::pump(Pair* pair, Direction& d, int src, int dst) {
         d.in_pipe -= static_cast<std::size_t>(n);
         d.moved += static_cast<std::uint64_t>(n);
       } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
-        return false;
+        return Pumped::DestinationFailed;
       }
       if (d.in_pipe > 0) more = false;  // the destination is full: wait for EPOLLOUT
     }
@@ -294,9 +308,9 @@ bool LoopbackForwarder::pump(Pair* pair, Direction& d, int src, int dst) {
     // also when the other direction has ended already (a host that reset after its FIN,
     // because bytes reached it after its close()). So no close() in its place, though finish()
     // follows at once then.
-    if (::shutdown(dst, SHUT_WR) != 0) return false;
+    if (::shutdown(dst, SHUT_WR) != 0) return Pumped::DestinationFailed;
   }
-  return true;
+  return Pumped::Ok;
 }
 
 bool LoopbackForwarder::watch(Pair* pair, bool host_side, std::uint32_t want) {
@@ -319,6 +333,14 @@ bool LoopbackForwarder::watch(Pair* pair, bool host_side, std::uint32_t want) {
 }
 
 void LoopbackForwarder::on_event(Pair* pair, bool host_side, std::uint32_t events) {
+  if (pair->failing) {
+    // Only the surviving side is watched, for room for the rest (EPOLLOUT), or its failure.
+    if (events & EPOLLERR)
+      finish(pair, true);
+    else
+      drain_failed(pair);
+    return;
+  }
   bool both = false;
   if (!pair->connected) {
     if (socket_error(pair->host) != 0) {
@@ -335,32 +357,47 @@ void LoopbackForwarder::on_event(Pair* pair, bool host_side, std::uint32_t event
     both = true;
   }
   if (!pair->host_watched && !pair->ns_watched) both = true;  // the first call
-  // A reset or an error on this socket: both sides learn it at once (with nothing to write,
-  // no splice() would surface it).
+  // A reset or an error on this socket: the other side learns it at once (with nothing to
+  // write, no splice() would surface it), after what this one sent before it.
   if ((events & EPOLLERR) && socket_error(host_side ? pair->host : pair->ns) != 0) {
-    finish(pair, true);
+    fail(pair, host_side);
     return;
   }
   const std::uint64_t to_host_before = pair->to_host.moved;
   const std::uint64_t to_ns_before = pair->to_ns.moved;
+  // Which side failed, if one did: the source of a direction that failed reading, the
+  // destination of one that failed writing.
+  std::optional<bool> failed_host;
+  auto run = [&](Direction& d, bool from_host) {
+    const int src = from_host ? pair->host : pair->ns;
+    const int dst = from_host ? pair->ns : pair->host;
+    switch (pump(pair, d, src, dst)) {
+      case Pumped::Ok:
+        return true;
+      case Pumped::SourceFailed:
+        failed_host = from_host;
+        return false;
+      case Pumped::DestinationFailed:
+        failed_host = !from_host;
+        return false;
+    }
+    return false;
+  };
   bool ok = true;
   if (both) {
-    ok = pump(pair, pair->to_host, pair->ns, pair->host) &&
-         pump(pair, pair->to_ns, pair->host, pair->ns);
+    ok = run(pair->to_host, false) && run(pair->to_ns, true);
   } else {
     // Only the directions this wakeup can move: the one this socket feeds when it is
     // readable (or has ended), the one it drains when it is writable.
     Direction& from_here = host_side ? pair->to_ns : pair->to_host;
     Direction& to_here = host_side ? pair->to_host : pair->to_ns;
-    const int here = host_side ? pair->host : pair->ns;
-    const int there = host_side ? pair->ns : pair->host;
-    if (events & (EPOLLIN | EPOLLHUP)) ok = pump(pair, from_here, here, there);
-    if (ok && (events & (EPOLLOUT | EPOLLHUP))) ok = pump(pair, to_here, there, here);
+    if (events & (EPOLLIN | EPOLLHUP)) ok = run(from_here, host_side);
+    if (ok && (events & (EPOLLOUT | EPOLLHUP))) ok = run(to_here, !host_side);
   }
   stats_.bytes_to_host += pair->to_host.moved - to_host_before;
   stats_.bytes_to_namespace += pair->to_ns.moved - to_ns_before;
   if (!ok) {
-    finish(pair, true);
+    fail(pair, failed_host.value_or(host_side));
     return;
   }
   if (pair->to_host.shut && pair->to_ns.shut) {
@@ -384,8 +421,82 @@ void LoopbackForwarder::on_event(Pair* pair, bool host_side, std::uint32_t event
     finish(pair, true);
 }
 
+// One side failed (its peer reset it, say). The bytes it sent before, which its socket
+// acknowledged, go to the other side first — the rest of its receive queue (splice() returns
+// queued data before the error) and what waits in the pipe — and the other side's own queue is
+// delivered; then both are reset, so that the other side's peer learns of the failure after
+// the data, as a Linux reader gets queued data before ECONNRESET. What was on its way to the
+// failed side is dropped. At most kFailFlushLimit; a pair that never connected is reset at once.
+void LoopbackForwarder::fail(Pair* pair, bool host_failed) {
+  if (!pair->connected) {
+    finish(pair, true);
+    return;
+  }
+  pair->failing = true;
+  pair->failed_host = host_failed;
+  pair->failed_at = loop_.now();
+  (void)watch(pair, host_failed, 0);  // its error would wake us again and again
+  drain_failed(pair);
+}
+
+void LoopbackForwarder::drain_failed(Pair* pair) {
+  const bool h = pair->failed_host;
+  Direction& d = h ? pair->to_ns : pair->to_host;
+  const int src = h ? pair->host : pair->ns;
+  const int dst = h ? pair->ns : pair->host;
+  std::uint64_t& counted = h ? stats_.bytes_to_namespace : stats_.bytes_to_host;
+  for (int round = 0; round < kRounds * 64; ++round) {
+    if (!d.eof && d.in_pipe < d.cap) {
+      ssize_t n = ::splice(src, nullptr, d.pipe_w, nullptr, d.cap - d.in_pipe,
+                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (n > 0)
+        d.in_pipe += static_cast<std::size_t>(n);
+      else if (n == 0 || errno != EINTR)
+        d.eof = true;  // its end: the error (or, a failed socket, nothing more ever)
+    }
+    if (d.in_pipe > 0) {
+      ssize_t n =
+          ::splice(d.pipe_r, nullptr, dst, nullptr, d.in_pipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (n > 0) {
+        d.in_pipe -= static_cast<std::size_t>(n);
+        d.moved += static_cast<std::uint64_t>(n);
+        counted += static_cast<std::uint64_t>(n);
+      } else if (n < 0 && errno == EAGAIN) {
+        if (!watch(pair, !h, EPOLLOUT)) finish(pair, true);  // room brings us back
+        return;
+      } else if (n < 0 && errno != EINTR) {
+        finish(pair, true);  // the other side failed as well
+        return;
+      }
+    }
+    if (d.eof && d.in_pipe == 0) break;
+  }
+  if (!(d.eof && d.in_pipe == 0)) {
+    if (!watch(pair, !h, EPOLLOUT)) finish(pair, true);  // more next time it has room
+    return;
+  }
+  (void)watch(pair, !h, 0);
+  flush_failed(pair);
+}
+
+// Polls the surviving side's send queue until its peer has acknowledged all of it.
+void LoopbackForwarder::flush_failed(Pair* pair) {
+  pair->flush_timer = 0;
+  const int dst = pair->failed_host ? pair->ns : pair->host;
+  int queued = 0;
+  const bool pending = socket_error(dst) == 0 && ::ioctl(dst, SIOCOUTQ, &queued) == 0 && queued > 0;
+  if (pending && loop_.now() - pair->failed_at < kFailFlushLimit) {
+    pair->flush_timer =
+        loop_.call_at(loop_.now() + kFailFlushPoll, [this, pair] { flush_failed(pair); });
+    return;
+  }
+  finish(pair, true);
+}
+
 void LoopbackForwarder::finish(Pair* pair, bool reset) {
   ++(reset ? stats_.reset : stats_.completed);
+  if (pair->flush_timer) loop_.cancel_timer(pair->flush_timer);
+  pair->flush_timer = 0;
   for (int* fd : {&pair->ns, &pair->host}) {
     if (*fd < 0) continue;
     if (reset) {

@@ -85,7 +85,11 @@ class LoopbackForwarder {
   void on_accept(const LoopbackForward& forward);
   void pause_accepting();
   void on_event(Pair* pair, bool host_side, std::uint32_t events);
-  bool pump(Pair* pair, Direction& d, int src, int dst);
+  enum class Pumped { Ok, SourceFailed, DestinationFailed };
+  Pumped pump(Pair* pair, Direction& d, int src, int dst);
+  void fail(Pair* pair, bool host_failed);
+  void drain_failed(Pair* pair);
+  void flush_failed(Pair* pair);
   void grow(Pair* pair, Direction& d);
   bool watch(Pair* pair, bool host_side, std::uint32_t events);
   void finish(Pair* pair, bool reset);

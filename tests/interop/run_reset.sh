@@ -3,7 +3,8 @@
 # Resets through synack run's relay, both ways, and a host server that dies mid-transfer.
 #  - the host server aborts (SO_LINGER {1, 0}, close): CMD's recv fails with ECONNRESET;
 #  - the host server sends 200,000 bytes and aborts, CMD reads after that: all the bytes, then
-#    ECONNRESET; and the mirror, CMD sending and aborting, the host server reading late;
+#    ECONNRESET; and the mirror, CMD sending and aborting, the host server reading late; both
+#    through the relay and through -T;
 #  - CMD aborts the same way: the host server's recv fails with ECONNRESET;
 #  - a host server SIGKILLs itself after sending 8 MB of an endless download, and another after
 #    receiving 8 MB of an endless upload: CMD sees a reset or EOF (download) or a send error
@@ -73,11 +74,17 @@ elif mode == "die-receiving":  # an endless upload, and SIGKILL after 8 MB
     os.kill(os.getpid(), signal.SIGKILL)
 PY
 
-# inside PYTHON-CODE ARGS...: runs the code in synack run (host loopback allowed).
+# inside PYTHON-CODE ARGS...: runs the code in synack run (host loopback allowed), argv[1] the
+# address that reaches the host's loopback. With SPLICE_PORT set, through `-T SPLICE_PORT`
+# instead (CMD's 127.0.0.1, spliced by the kernel to the host's).
 inside() {
   local code=$1
   shift
-  synack_run --allow-host-loopback --stats -- python3 -c "$code" "$ADDR" "$@" 2>"$WORK/run.err"
+  if [ -n "${SPLICE_PORT:-}" ]; then
+    synack_run -T "$SPLICE_PORT" --stats -- python3 -c "$code" 127.0.0.1 "$@" 2>"$WORK/run.err"
+  else
+    synack_run --allow-host-loopback --stats -- python3 -c "$code" "$ADDR" "$@" 2>"$WORK/run.err"
+  fi
   local status=$?
   [ "$status" = 0 ] || { cat "$WORK/run.err" >&2; return 1; }
 }
@@ -98,12 +105,16 @@ except socket.timeout:
 ' "$HOST_PORT" || fail "a host-side reset must reach CMD as ECONNRESET"
 grep -q aborted "$WORK/abort.out" || fail "the host server did not abort"
 
-# --- the host replies and resets; CMD reads after the reset ----------------------------------
-# The relay acknowledged the reply on the host socket before the reset came, as a kernel
-# receiver would have: CMD must get every byte of it, then ECONNRESET (Linux's recv() returns
-# what is queued before the error), not a reset that throws away what the relay held.
-host_py respond-abort "$WORK/server.py" respond-abort
-inside '
+# Both through the relay (synack's TCP toward CMD) and through -T (the kernel's splice).
+for path in relay -T; do
+  SPLICE_PORT=
+  # --- the host replies and resets; CMD reads after the reset ----------------------------------
+  # The relay acknowledged the reply on the host socket before the reset came, as a kernel
+  # receiver would have: CMD must get every byte of it, then ECONNRESET (Linux's recv() returns
+  # what is queued before the error), not a reset that throws away what the relay held.
+  host_py respond-abort "$WORK/server.py" respond-abort
+  [ "$path" = relay ] || SPLICE_PORT=$HOST_PORT
+  inside '
 import socket, sys, time
 s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
 s.sendall(b"request")
@@ -120,8 +131,37 @@ except socket.timeout:
 if got != b"0123456789abcdef" * 12500 or how != "ECONNRESET":
     sys.exit(f"reply then reset: CMD got {len(got)} of 200000 bytes, then {how}; want all, then ECONNRESET")
 print(f"host server replied and reset: CMD got all {len(got)} bytes, then {how}")
-' "$HOST_PORT" || fail "a reply the relay acknowledged must reach CMD before the reset"
-grep -q aborted "$WORK/respond-abort.out" || fail "the host server (respond-abort) did not abort"
+  ' "$HOST_PORT" || fail "$path: a reply the relay acknowledged must reach CMD before the reset"
+  grep -q aborted "$WORK/respond-abort.out" || fail "the host server (respond-abort) did not abort"
+
+  # --- CMD sends and resets; the host server reads after the reset ----------------------------
+  # The mirror of the reply above: 200,000 bytes from CMD, acknowledged by synack (CMD's send
+  # queue empty), then CMD's RST. The host server, not reading until then, must get every byte
+  # and then ECONNRESET: the relay passes on its receive ring and lets the host socket deliver
+  # its queue before it resets the host side.
+  host_py read-late "$WORK/server.py" read-late
+  [ "$path" = relay ] || SPLICE_PORT=$HOST_PORT
+  READ_LATE_PID=$HOST_PID
+  inside '
+import fcntl, socket, struct, sys, termios, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+s.sendall(b"0123456789abcdef" * 12500)
+for _ in range(1000):  # until synack has acknowledged every byte
+    if struct.unpack("i", fcntl.ioctl(s, termios.TIOCOUTQ, b"\0" * 4))[0] == 0:
+        break
+    time.sleep(0.01)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+s.close()
+print("CMD sent 200000 bytes, acknowledged, and reset")
+time.sleep(3)  # synack run ends with CMD: let the host server read first
+  ' "$HOST_PORT" || fail "$path: CMD's send and abort"
+  for _ in $(seq 100); do kill -0 "$READ_LATE_PID" 2>/dev/null || break; sleep 0.1; done
+  seen=$(awk '$1 == "GOT"' "$WORK/read-late.out")
+  [ "$seen" = "GOT 200000 1 ECONNRESET" ] ||
+    fail "$path: CMD sent 200000 bytes and reset: the host server saw '${seen:-nothing}', want 'GOT 200000 1 ECONNRESET'"
+  echo "$path: CMD sent and reset: the host server got all 200000 bytes, then ECONNRESET"
+done
+SPLICE_PORT=
 
 # --- CMD resets -----------------------------------------------------------------------------
 host_py observe "$WORK/server.py" observe
@@ -140,32 +180,6 @@ for _ in $(seq 100); do kill -0 "$OBSERVE_PID" 2>/dev/null || break; sleep 0.1; 
 seen=$(cat "$WORK/observe.out" | sed -n 2p)
 [ "$seen" = ECONNRESET ] || fail "CMD aborted with SO_LINGER 0: the host server's recv saw '${seen:-nothing}', want ECONNRESET"
 echo "CMD aborted: host server recv -> ECONNRESET"
-
-# --- CMD sends and resets; the host server reads after the reset ----------------------------
-# The mirror of the reply above: 200,000 bytes from CMD, acknowledged by synack (CMD's send
-# queue empty), then CMD's RST. The host server, not reading until then, must get every byte
-# and then ECONNRESET: the relay passes on its receive ring and lets the host socket deliver
-# its queue before it resets the host side.
-host_py read-late "$WORK/server.py" read-late
-READ_LATE_PID=$HOST_PID
-inside '
-import fcntl, socket, struct, sys, termios, time
-s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
-s.sendall(b"0123456789abcdef" * 12500)
-for _ in range(1000):  # until synack has acknowledged every byte
-    if struct.unpack("i", fcntl.ioctl(s, termios.TIOCOUTQ, b"\0" * 4))[0] == 0:
-        break
-    time.sleep(0.01)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-s.close()
-print("CMD sent 200000 bytes, acknowledged, and reset")
-time.sleep(3)  # synack run ends with CMD: let the host server read first
-' "$HOST_PORT" || fail "CMD's send and abort"
-for _ in $(seq 100); do kill -0 "$READ_LATE_PID" 2>/dev/null || break; sleep 0.1; done
-seen=$(awk '$1 == "GOT"' "$WORK/read-late.out")
-[ "$seen" = "GOT 200000 1 ECONNRESET" ] ||
-  fail "CMD sent 200000 bytes and reset: the host server saw '${seen:-nothing}', want 'GOT 200000 1 ECONNRESET'"
-echo "CMD sent and reset: the host server got all 200000 bytes, then ECONNRESET"
 
 # --- the host server dies mid-transfer ------------------------------------------------------
 host_py die-sending "$WORK/server.py" die-sending
