@@ -2,7 +2,8 @@
 // LoopbackForwarder (`synack run -T`) in one process: a listener on 127.0.0.1 stands in for the
 // one in CMD's namespace, a server on another port of 127.0.0.1 for the host's. Pipes that end
 // empty are kept for the next connection; a pipe that still holds bytes when its pair is reset
-// must not be, or the next connection would deliver another's bytes first.
+// must not be, or the next connection would deliver another's bytes first. A side that resets
+// after sending has its bytes delivered before the reset.
 #include "relay/loopback_forward.hpp"
 
 #include <arpa/inet.h>
@@ -102,6 +103,27 @@ class LoopbackForwardTest : public ::testing::Test {
     }
     return done();
   }
+  // Reads `fd` (made non-blocking) while the loop turns, until end of file or an error: what
+  // it got, and the errno (0: end of file; -1: neither within the two seconds).
+  std::pair<std::string, int> read_until_end(int fd) {
+    ::fcntl(fd, F_SETFL, O_NONBLOCK);
+    std::string got;
+    int error = -1;
+    turn_until([&] {
+      char buf[4096];
+      for (;;) {
+        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n > 0) {
+          got.append(buf, static_cast<std::size_t>(n));
+          continue;
+        }
+        if (n == 0) error = 0;
+        if (n < 0 && errno != EAGAIN) error = errno;
+        return error >= 0;
+      }
+    });
+    return {got, error};
+  }
   // A connection through the forwarder: the client's end, and the host server's.
   std::pair<int, int> open_pair() {
     int client = connect_to_loopback(ns_port_);
@@ -191,6 +213,39 @@ TEST_F(LoopbackForwardTest, A_pipe_reset_with_bytes_in_it_is_not_given_to_the_ne
   EXPECT_EQ(forwarder_->stats().pipes_made, made + 1) << "the one with bytes, not kept";
   ::close(client2);
   ::close(host2);
+}
+
+// A side that resets after sending: the other side's reader gets the bytes first, then
+// ECONNRESET (LoopbackForwarder::fail), as it would from the kernel directly. Before, the pair
+// was reset at once and the bytes still on their way were lost.
+TEST_F(LoopbackForwardTest, A_host_that_replies_and_resets_delivers_the_reply_first) {
+  auto [client, host] = open_pair();
+  ASSERT_GE(client, 0);
+  ASSERT_GE(host, 0);
+  const std::string reply = "the reply before the reset";
+  ASSERT_EQ(::send(host, reply.data(), reply.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(reply.size()));
+  reset_and_close(host);
+  auto [got, error] = read_until_end(client);
+  EXPECT_EQ(got, reply);
+  EXPECT_EQ(error, ECONNRESET);
+  ASSERT_TRUE(turn_until([&] { return forwarder_->active() == 0; }));
+  EXPECT_EQ(forwarder_->stats().reset, 1u);
+  ::close(client);
+}
+
+TEST_F(LoopbackForwardTest, A_client_that_sends_and_resets_delivers_its_bytes_first) {
+  auto [client, host] = open_pair();
+  ASSERT_GE(client, 0);
+  ASSERT_GE(host, 0);
+  const std::string request = "the request before the reset";
+  ASSERT_EQ(::send(client, request.data(), request.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(request.size()));
+  reset_and_close(client);
+  auto [got, error] = read_until_end(host);
+  EXPECT_EQ(got, request);
+  EXPECT_EQ(error, ECONNRESET);
+  ::close(host);
 }
 
 }  // namespace
