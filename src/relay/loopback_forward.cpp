@@ -265,6 +265,27 @@ void LoopbackForwarder::grow(Pair* pair, Direction& d) {
   d.cap = want;
 }
 
+// One splice() from `src` into the direction's pipe (as much as it has room for), and one from
+// the pipe to `dst`: what splice() returns (errno as it left it), the pipe's count kept.
+ssize_t LoopbackForwarder::splice_in(Direction& d, int src) {
+  ssize_t n = ::splice(src, nullptr, d.pipe_w, nullptr, d.cap - d.in_pipe,
+                       SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+  if (n > 0) d.in_pipe += static_cast<std::size_t>(n);
+  return n;
+}
+
+ssize_t LoopbackForwarder::splice_out(Direction& d, int dst) {
+  // No SPLICE_F_MORE: it corks the socket (MSG_MORE), and a request or a reply that fits in one
+  // splice would wait for the 200 ms cork timer.
+  ssize_t n =
+      ::splice(d.pipe_r, nullptr, dst, nullptr, d.in_pipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+  if (n > 0) {
+    d.in_pipe -= static_cast<std::size_t>(n);
+    d.moved += static_cast<std::uint64_t>(n);
+  }
+  return n;
+}
+
 // Moves what it can from src through the pipe to dst. Not Ok: an error on one of the sockets
 // (the pair is reset, after what the failed side sent: fail()). A request or a reply costs two
 // splice() calls: a read shorter than the room asked for means the socket had no more (TCP hands
@@ -275,10 +296,8 @@ LoopbackForwarder::Pumped LoopbackForwarder::pump(Pair* pair, Direction& d, int 
     bool more = false;
     if (!d.eof && d.in_pipe < d.cap) {
       const std::size_t room = d.cap - d.in_pipe;
-      ssize_t n =
-          ::splice(src, nullptr, d.pipe_w, nullptr, room, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      ssize_t n = splice_in(d, src);
       if (n > 0) {
-        d.in_pipe += static_cast<std::size_t>(n);
         more = static_cast<std::size_t>(n) == room;
         if (more) grow(pair, d);
       } else if (n == 0) {
@@ -288,16 +307,8 @@ LoopbackForwarder::Pumped LoopbackForwarder::pump(Pair* pair, Direction& d, int 
       }
     }
     if (d.in_pipe > 0) {
-      // No SPLICE_F_MORE: it corks the socket (MSG_MORE), and a request or a reply that
-      // fits in one splice would wait for the 200 ms cork timer.
-      ssize_t n =
-          ::splice(d.pipe_r, nullptr, dst, nullptr, d.in_pipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-      if (n > 0) {
-        d.in_pipe -= static_cast<std::size_t>(n);
-        d.moved += static_cast<std::uint64_t>(n);
-      } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
-        return Pumped::DestinationFailed;
-      }
+      ssize_t n = splice_out(d, dst);
+      if (n < 0 && errno != EAGAIN && errno != EINTR) return Pumped::DestinationFailed;
       if (d.in_pipe > 0) more = false;  // the destination is full: wait for EPOLLOUT
     }
     if (!more) break;
@@ -447,19 +458,13 @@ void LoopbackForwarder::drain_failed(Pair* pair) {
   std::uint64_t& counted = h ? stats_.bytes_to_namespace : stats_.bytes_to_host;
   for (int round = 0; round < kRounds * 64; ++round) {
     if (!d.eof && d.in_pipe < d.cap) {
-      ssize_t n = ::splice(src, nullptr, d.pipe_w, nullptr, d.cap - d.in_pipe,
-                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-      if (n > 0)
-        d.in_pipe += static_cast<std::size_t>(n);
-      else if (n == 0 || errno != EINTR)
+      ssize_t n = splice_in(d, src);
+      if (n == 0 || (n < 0 && errno != EINTR))
         d.eof = true;  // its end: the error (or, a failed socket, nothing more ever)
     }
     if (d.in_pipe > 0) {
-      ssize_t n =
-          ::splice(d.pipe_r, nullptr, dst, nullptr, d.in_pipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      ssize_t n = splice_out(d, dst);
       if (n > 0) {
-        d.in_pipe -= static_cast<std::size_t>(n);
-        d.moved += static_cast<std::uint64_t>(n);
         counted += static_cast<std::uint64_t>(n);
       } else if (n < 0 && errno == EAGAIN) {
         if (!watch(pair, !h, EPOLLOUT)) finish(pair, true);  // room brings us back

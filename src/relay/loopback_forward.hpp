@@ -87,6 +87,8 @@ class LoopbackForwarder {
   void on_event(Pair* pair, bool host_side, std::uint32_t events);
   enum class Pumped { Ok, SourceFailed, DestinationFailed };
   Pumped pump(Pair* pair, Direction& d, int src, int dst);
+  static ssize_t splice_in(Direction& d, int src);
+  static ssize_t splice_out(Direction& d, int dst);
   void fail(Pair* pair, bool host_failed);
   void drain_failed(Pair* pair);
   void flush_failed(Pair* pair);

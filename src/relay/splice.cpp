@@ -340,12 +340,8 @@ void Splice::fail_guest() {
     // The namespace reset after its FIN — CMD's kernel does so when data arrives for a socket
     // CMD has closed — and its whole stream is in the host socket already. End to end, the
     // peer would have had that data before the RST: let the host socket deliver it first.
-    (void)stack_.abort(conn_, loop_.now());
-    flushing_ = true;
     flush_start_ = loop_.now();
-    if (registered_) (void)loop_.modify_fd(fd_, 0);  // errors and hang-ups only
-    interest_ = 0;
-    flush_then_reset();
+    begin_flush();
     return;
   }
   if (established_ && fd_ >= 0 && !host_failed_) {
@@ -395,6 +391,12 @@ void Splice::drain_then_reset_host() {
   // (within what is left of kFlushLimit).
   if (flush_timer_) loop_.cancel_timer(flush_timer_);
   flush_timer_ = 0;
+  begin_flush();
+}
+
+// The stack's side is done with (reset): the host socket delivers what it holds (polled from
+// flush_start_, at most kFlushLimit), then is closed abortively.
+void Splice::begin_flush() {
   (void)stack_.abort(conn_, loop_.now());
   flushing_ = true;
   if (registered_) (void)loop_.modify_fd(fd_, 0);  // errors and hang-ups only

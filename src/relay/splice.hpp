@@ -68,6 +68,7 @@ class Splice {
   void drain_then_reset_guest();
   void drain_then_reset_host();  // the namespace reset: the ring to the host, then the RST
   void fail_guest();             // the stack connection failed: abortive close toward the host
+  void begin_flush();            // the stack's side reset: the host socket delivers, then the RST
   void flush_then_reset();       // ... once the host socket has delivered what it holds
   void finish();                 // both directions ended cleanly
   void close_fd(bool abortive);
