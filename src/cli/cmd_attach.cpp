@@ -5,6 +5,7 @@
 
 #include "cli/attach_service.hpp"
 #include "cli/commands.hpp"
+#include "cli/net_options.hpp"
 
 namespace synack::cli {
 
@@ -42,6 +43,8 @@ void register_attach(CLI::App& app) {
                   "slirp4netns's JSON API on this UNIX socket (add_hostfwd, list_hostfwd, "
                   "remove_hostfwd)");
   add_net_options(cmd, args->net);
+  // The same bounds as synack run's: the namespace's processes are no more trusted here.
+  add_server_options(cmd, args->net, false);
   cmd->footer(
       "The TUN (--tun, default synack0) is created inside the namespace with --peer (default\n"
       "198.18.0.2/24) and --peer6 and default routes via synack's --addr and --addr6; lo is\n"

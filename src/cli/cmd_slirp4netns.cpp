@@ -42,6 +42,9 @@ struct SlirpArgs {
   // Not slirp4netns's: synack's own diagnostics.
   bool stats = false;
   std::string pcap;
+  // synack run's bounds (--max-memory 256M by default, --fin-timeout, --orphan-retries): a
+  // container's processes must not take the host's memory through the relay.
+  NetOptions limits;
 };
 
 // --cidr's network with the host part `n` (.2 gateway, .3 resolver, .100 namespace).
@@ -92,6 +95,9 @@ int run_slirp4netns(const SlirpArgs& s) {
   if (s.enable_ipv6) a.dns_addresses.push_back(*wire::IpAddress::parse("fd00::3"));
   a.net.stats = s.stats;
   a.net.pcap = s.pcap;
+  a.net.max_memory = s.limits.max_memory;
+  a.net.fin_timeout = s.limits.fin_timeout;
+  a.net.orphan_retries = s.limits.orphan_retries;
   // Accepted and not applied (README, "Use with podman / rootlesskit"): --outbound-addr
   // (relayed sockets are bound by the host's routing), --macaddress (a TUN has no link
   // layer), --enable-sandbox and --enable-seccomp (synack keeps its own privileges; it never
@@ -132,6 +138,7 @@ void register_slirp4netns(CLI::App& app) {
   cmd->add_flag("-v,--version", s->version, "print the version");
   cmd->add_flag("--stats", s->stats, "(synack) print counters on exit");
   cmd->add_option("--pcap", s->pcap, "(synack) capture the interface's packets to FILE");
+  add_server_options(cmd, s->limits, false);
   cmd->footer(
       "Addressing as slirp4netns: gateway .2, resolver .3, namespace .100 of --cidr.\n"
       "TAPNAME is created as a TUN (IP packets, no Ethernet): with --configure or a caller\n"

@@ -64,8 +64,8 @@ struct NetOptions {
   std::string profile = "rfc";  // synack::profiles::by_name: "rfc" or "linux"
   unsigned busy_poll_us = 50;   // os::EventLoop::Options::busy_poll (docs/performance.md)
   bool write_thread = false;    // os::EventLoop::Options::write_thread
-  // Issue 11 §4 and §1 (run and serve only, add_server_options): the memory budget in bytes
-  // (0: none), and the SYN-cookie mode ("auto", "always", "never").
+  // Issue 11 §4 and §1 (run, serve, attach and slirp4netns: add_server_options): the memory
+  // budget in bytes (0: none), and the SYN-cookie mode ("auto", "always", "never").
   std::size_t max_memory = 0;
   std::string syn_cookies = "auto";
   // Linux's bounds for orphans (TcpConfig::orphan_fin_timeout, orphan_retries); negative: the

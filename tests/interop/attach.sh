@@ -5,7 +5,7 @@
 #  - a network namespace made with `unshare --net`, given by PID: --ready-fd reports "1", the
 #    TUN synack0 is configured inside, curl inside reaches a host server on 127.0.0.1 through
 #    the gateway (--allow-host-loopback), --pid-file names synack; the target exiting ends
-#    synack with status 0 and removes the pid file;
+#    synack with status 0 and removes the pid file; synack run's default memory budget holds;
 #  - one made with `ip netns add`, given by path, with --api-socket: add_hostfwd publishes a
 #    server of the namespace on the host, list_hostfwd lists it, remove_hostfwd closes it; the
 #    API socket answers malformed JSON, unknown requests, bad arguments, a forward of the same
@@ -65,6 +65,9 @@ nsenter -t "$TARGET" -n ip route show default | grep -q "via $ADDR dev synack0" 
 got=$(timeout "$STEP_TIMEOUT" nsenter -t "$TARGET" -n curl -sS --max-time 20 "http://$ADDR:$HTTP_PORT/bytes/100000" | sha256sum | cut -d' ' -f1)
 [ "$got" = "$(pattern_sha256 100000)" ] || { cat "$WORK/a1.err" >&2; fail "curl inside through the gateway: SHA-256 differs"; }
 echo "attach by PID ($TARGET, unshare --net): ready fd, pid file, $PEER/24 inside, 100000 bytes from the host's 127.0.0.1:$HTTP_PORT"
+budget=$("$SYNACK" stats --pid "$A1" | awk '$1 == "memory_budget_bytes" { print $2 }')
+[ "$budget" = $((256 << 20)) ] || fail "synack attach: memory_budget_bytes '$budget', want 256M (the default)"
+echo "the default memory budget, 256M, as synack run's (run_memory_budget loads attach with --max-memory)"
 kill "$TARGET"
 wait_exit "$A1"; status=$?
 [ "$status" = 0 ] || { cat "$WORK/a1.err" >&2; fail "synack attach: status $status after the target exited, want 0"; }

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Issue 11 §4 and §5: 2,000 connections from synack run's namespace to a host service that
-# accepts them and never reads. Before the memory budget, this took synack to 726 MB. Now
-# `synack run --max-memory 64M` must keep its resident set near the budget: the peak VmHWM
-# of the synack process (from /proc/PID/status, sampled while it runs) stays under the budget
-# plus a fixed allowance for the process itself, windows close instead of buffers growing
-# (drop_memory_pressure), connections beyond the budget are refused with an RST and counted
-# (tcp_memory_refused), and none of the connections that were accepted is reset.
+# Issue 11 §4 and §5: 2,000 connections from synack run's namespace (and then from a namespace
+# served by synack attach) to a host service that accepts them and never reads. Before the
+# memory budget, this took synack to 726 MB (attach: no budget until 2026-12-07). Now
+# `synack run --max-memory 64M` and `synack attach --max-memory 64M` must keep their resident
+# set near the budget: the peak VmHWM of the synack process (from /proc/PID/status, sampled
+# while it runs) stays under the budget plus a fixed allowance for the process itself,
+# windows close instead of buffers growing (drop_memory_pressure), connections beyond the
+# budget are refused with an RST and counted (tcp_memory_refused), and none of the
+# connections that were accepted is reset.
 source "$(dirname "$0")/lib.bash" "$1" || exit 1  # without it nothing below could fail
 interop_setup run_memory_budget --no-netns
 need python3
@@ -90,47 +92,90 @@ print(f"up {count('up')} refused {count('refused')} reset {count('reset')} "
 time.sleep(1)  # everything still held while the parent takes its last samples
 PY
 
+# sample_peak PID: the peak VmHWM (kB) of PID, sampled every 0.2 s until it exits (bounded by
+# $STEP_TIMEOUT). VmHWM is the peak resident set so far; the last sample before exit is its peak.
+sample_peak() {
+  local pid=$1 hwm started=$SECONDS
+  peak_kb=0
+  while kill -0 "$pid" 2>/dev/null; do
+    hwm=$(awk '$1 == "VmHWM:" { print $2 }' "/proc/$pid/status" 2>/dev/null)
+    [ -n "$hwm" ] && [ "$hwm" -gt "$peak_kb" ] && peak_kb=$hwm
+    [ $((SECONDS - started)) -lt "$STEP_TIMEOUT" ] || fail "$LABEL still running after $STEP_TIMEOUT s"
+    sleep 0.2
+  done
+}
+
+# check LABEL: the client's summary ($WORK/client.out), synack's counters ($WORK/stats) and the
+# peak resident set ($peak_kb) against the budget.
+check() {
+  cat "$WORK/client.out"
+  stat() { awk -v k="$1" '$1 == k { print $2 }' "$WORK/stats"; }
+  echo "$LABEL: peak VmHWM $((peak_kb / 1024)) MB with --max-memory ${BUDGET_MB}M;" \
+    "memory_peak_bytes $(stat memory_peak_bytes), drop_memory_pressure $(stat drop_memory_pressure)," \
+    "tcp_memory_refused $(stat tcp_memory_refused), relay_tcp_connects $(stat relay_tcp_connects)"
+  [ "$(stat memory_budget_bytes)" = $((BUDGET_MB << 20)) ] ||
+    fail "$LABEL: memory_budget_bytes '$(stat memory_budget_bytes)', not --max-memory ${BUDGET_MB}M"
+  local up refused reset error
+  read -r up refused reset error <<<"$(awk '$1 == "up" { print $2, $4, $6, $8 }' "$WORK/client.out")"
+  [ -n "${up:-}" ] || fail "$LABEL: the client printed no summary"
+  [ "$reset" = 0 ] && [ "$error" = 0 ] ||
+    fail "$LABEL: $reset accepted connections were reset, $error failed: windows must close instead"
+  [ "$up" -ge 256 ] || fail "$LABEL: only $up connections up: the budget holds 256 receive buffers"
+  [ "$peak_kb" -gt 0 ] || fail "$LABEL: no VmHWM sample of synack"
+  local allowance_mb=$((ALLOWANCE_MB + $(sanitizer_rss_allowance_mb)))
+  [ "$peak_kb" -le $(((BUDGET_MB + allowance_mb) * 1024)) ] ||
+    fail "$LABEL: synack's peak resident set, $((peak_kb / 1024)) MB, is beyond the budget of $BUDGET_MB MB + $allowance_mb MB"
+  local peak_bytes pressure refusals
+  peak_bytes=$(stat memory_peak_bytes)
+  # The relay may exceed the budget by one 4 KiB chunk per connection whose host socket is full
+  # (src/relay/splice.cpp, kPressureChunk).
+  [ "${peak_bytes:-0}" -le $(((BUDGET_MB << 20) + CONNECTIONS * 4096)) ] ||
+    fail "$LABEL: memory_peak_bytes $peak_bytes beyond the budget and the relay's chunks"
+  # The budget was reached: without it, these connections would have taken hundreds of MB.
+  [ "${peak_bytes:-0}" -ge $((BUDGET_MB * 7 / 8 << 20)) ] ||
+    fail "$LABEL: memory_peak_bytes ${peak_bytes:-0}: the load never reached the budget"
+  pressure=$(stat drop_memory_pressure)
+  refusals=$(stat tcp_memory_refused)
+  [ "${pressure:-0}" -gt 0 ] || [ "${refusals:-0}" -gt 0 ] ||
+    fail "$LABEL: neither a closed window (drop_memory_pressure) nor a refusal (tcp_memory_refused)"
+  [ "${refused:-0}" -le "${refusals:-0}" ] ||
+    fail "$LABEL: $refused refused but tcp_memory_refused=${refusals:-0}"
+  echo "$LABEL: resident set bounded by the budget; no accepted connection reset"
+}
+
+# --- 1. synack run: CMD's namespace is synack's own ------------------------------------------
+LABEL="synack run"
 "$SYNACK" run --allow-host-loopback --max-memory "${BUDGET_MB}M" --drain-timeout 1 --stats -- \
   python3 "$WORK/client.py" "$ADDR" "$HOST_PORT" "$CONNECTIONS" \
-  >"$WORK/client.out" 2>"$WORK/run.err" &
+  >"$WORK/client.out" 2>"$WORK/stats" &
 RUN_PID=$!
 PIDS+=("$RUN_PID")
-# VmHWM is the peak resident set so far; the last sample before synack exits is its peak.
-peak_kb=0
-started=$SECONDS
-while kill -0 "$RUN_PID" 2>/dev/null; do
-  hwm=$(awk '$1 == "VmHWM:" { print $2 }' "/proc/$RUN_PID/status" 2>/dev/null)
-  [ -n "$hwm" ] && [ "$hwm" -gt "$peak_kb" ] && peak_kb=$hwm
-  [ $((SECONDS - started)) -lt "$STEP_TIMEOUT" ] || fail "synack run still running after $STEP_TIMEOUT s"
-  sleep 0.2
-done
-wait "$RUN_PID" || { cat "$WORK/client.out" "$WORK/run.err" >&2; fail "synack run exited with $?"; }
-cat "$WORK/client.out"
-stat() { awk -v k="$1" '$1 == k { print $2 }' "$WORK/run.err"; }
-echo "synack run: peak VmHWM $((peak_kb / 1024)) MB with --max-memory ${BUDGET_MB}M;" \
-  "memory_peak_bytes $(stat memory_peak_bytes), drop_memory_pressure $(stat drop_memory_pressure)," \
-  "tcp_memory_refused $(stat tcp_memory_refused), relay_tcp_connects $(stat relay_tcp_connects)"
+sample_peak "$RUN_PID"
+wait "$RUN_PID" || { cat "$WORK/client.out" "$WORK/stats" >&2; fail "synack run exited with $?"; }
+check
 
-read -r up refused reset error <<<"$(awk '$1 == "up" { print $2, $4, $6, $8 }' "$WORK/client.out")"
-[ -n "${up:-}" ] || fail "the client printed no summary"
-[ "$reset" = 0 ] && [ "$error" = 0 ] ||
-  fail "$reset accepted connections were reset, $error failed: windows must close instead"
-[ "$up" -ge 256 ] || fail "only $up connections up: the budget holds 256 receive buffers"
-[ "$peak_kb" -gt 0 ] || fail "no VmHWM sample of synack"
-allowance_mb=$((ALLOWANCE_MB + $(sanitizer_rss_allowance_mb)))
-[ "$peak_kb" -le $(((BUDGET_MB + allowance_mb) * 1024)) ] ||
-  fail "synack's peak resident set, $((peak_kb / 1024)) MB, is beyond the budget of $BUDGET_MB MB + $allowance_mb MB"
-peak_bytes=$(stat memory_peak_bytes)
-# The relay may exceed the budget by one 4 KiB chunk per connection whose host socket is full
-# (src/relay/splice.cpp, kPressureChunk).
-[ "${peak_bytes:-0}" -le $(((BUDGET_MB << 20) + CONNECTIONS * 4096)) ] ||
-  fail "memory_peak_bytes $peak_bytes beyond the budget and the relay's chunks"
-# The budget was reached: without it, these connections would have taken hundreds of MB.
-[ "${peak_bytes:-0}" -ge $((BUDGET_MB * 7 / 8 << 20)) ] ||
-  fail "memory_peak_bytes ${peak_bytes:-0}: the load never reached the budget"
-pressure=$(stat drop_memory_pressure)
-refusals=$(stat tcp_memory_refused)
-[ "${pressure:-0}" -gt 0 ] || [ "${refusals:-0}" -gt 0 ] ||
-  fail "neither a closed window (drop_memory_pressure) nor a refusal (tcp_memory_refused)"
-[ "${refused:-0}" -le "${refusals:-0}" ] || fail "$refused refused but tcp_memory_refused=${refusals:-0}"
-echo "resident set bounded by the budget; no accepted connection reset"
+# --- 2. synack attach: a namespace made by someone else (issue 16; a container's) -------------
+# Before attach took run's bounds, it had no budget at all: the same load took it to hundreds
+# of MB.
+need unshare nsenter
+LABEL="synack attach"
+unshare --net sleep 300 &
+TARGET=$!
+PIDS+=("$TARGET")
+"$SYNACK" attach "$TARGET" --allow-host-loopback --max-memory "${BUDGET_MB}M" --stats \
+  --ready-fd 3 3>"$WORK/ready" >/dev/null 2>"$WORK/stats" &
+ATTACH_PID=$!
+PIDS+=("$ATTACH_PID")
+for _ in $(seq 100); do
+  [ "$(cat "$WORK/ready" 2>/dev/null)" = 1 ] && break
+  sleep 0.1
+done
+[ "$(cat "$WORK/ready" 2>/dev/null)" = 1 ] || fail "synack attach: no \"1\" on --ready-fd"
+# The client runs in the target's namespace; when it is done, the target exits and synack
+# attach with it (status 0, counters on standard error).
+(nsenter -t "$TARGET" -n python3 "$WORK/client.py" "$ADDR" "$HOST_PORT" "$CONNECTIONS" \
+  >"$WORK/client.out" 2>"$WORK/client.err"; kill "$TARGET") &
+PIDS+=($!)
+sample_peak "$ATTACH_PID"
+wait "$ATTACH_PID" || { cat "$WORK/client.out" "$WORK/stats" >&2; fail "synack attach exited with $?"; }
+check

@@ -11,8 +11,9 @@
 #    the host's /etc/resolv.conf (a mount namespace's, naming this test's resolver); the host's
 #    loopback through 10.0.2.2 is refused; add_hostfwd as podman sends it publishes a server
 #    inside, TCP and UDP (a datagram from a host client reaches a UDP echo inside and comes
-#    back; after remove_hostfwd the host port is closed and the datagram refused); the exit
-#    fd closing ends it with status 0;
+#    back; after remove_hostfwd the host port is closed and the datagram refused); the
+#    default memory budget (256M, --max-memory) is in force; the exit fd closing ends it with
+#    status 0;
 #  - rootlesskit's: the caller made tap0 as a TAP and brought it up; --mtu 65520 -r 3
 #    --api-socket SOCK PATH tap0 (no --configure): synack replaces the TAP by a TUN, the caller
 #    configures it as rootlesskit's child does, the host's loopback through 10.0.2.2 is
@@ -79,6 +80,10 @@ ip -n "$NS" route show default | grep -q "via 10.0.2.2 dev tap0" || fail "no def
 [ "$(ip -n "$NS" -j link show tap0 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["mtu"])')" = 65520 ] ||
   fail "tap0's MTU is not 65520"
 echo "podman's command line: tap0 10.0.2.100/24, fd00::100/64, default via 10.0.2.2, MTU 65520, ready fd"
+# podman names no memory bound; synack's default one holds (no bound at all before 2026-12-07).
+budget=$("$SYNACK" stats --pid "$FRONT" | awk '$1 == "memory_budget_bytes" { print $2 }')
+[ "$budget" = $((256 << 20)) ] || fail "podman's command line: memory_budget_bytes '$budget', want 256M (the default)"
+echo "podman's command line: the default memory budget, 256M"
 if [ "$DNS53" = 1 ]; then
   ans=$(in_ns python3 - <<'PY'
 import socket, struct
