@@ -56,6 +56,7 @@ struct EventLoopStats {
   std::uint64_t tun_write_blocked = 0;  // writes the kernel pushed back (TunDevice::pushed_back)
   std::uint64_t tun_output_drops = 0;   // packets dropped: output queue full (TCP recovers)
   std::uint64_t tun_write_errors = 0;   // other write errors (packet dropped)
+  std::uint64_t tun_read_failed = 0;    // 1 once a TUN read failed: the TUN is no longer read
   // Options::write_thread: packets the thread wrote, and pushes refused for a full ring (the
   // packet waited in the stack or the output queue).
   std::uint64_t tun_thread_packets = 0;
@@ -132,7 +133,9 @@ class EventLoop : private PacketWriter {
   }
 
   // A read from the TUN failed (the interface was deleted, or its namespace is gone: EBADFD,
-  // EIO...). Without a handler the error is printed and the loop goes on.
+  // EIO...). The loop stops reading the TUN at once (it is taken out of the epoll set: a
+  // failed TUN stays readable, and reading it again would spin) and calls the handler once;
+  // without a handler it prints the error once and goes on with everything else.
   void on_tun_error(std::function<void(int error)> handler) {
     tun_error_handler_ = std::move(handler);
   }
@@ -199,6 +202,7 @@ class EventLoop : private PacketWriter {
   EventLoop(Stack& stack, TunDevice& tun, Options options);
   Expected<void, std::string> init();
   void read_tun();
+  void tun_failed(int error);  // a TUN read failed: see on_tun_error()
   void flush_output();
   void write_queued();
   void deliver_events();

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // `synack serve`: echo, discard and HTTP servers on synack's TCP, reached by the kernel
 // through a TUN device.
+#include <cstring>
 #include <iostream>
 #include <memory>
 #include <unordered_map>
@@ -11,6 +12,7 @@
 #include "cli/net_options.hpp"
 #include "control/control_socket.hpp"
 #include "synack/event_loop.hpp"
+#include "synack/tun_device.hpp"
 
 namespace synack::cli {
 using namespace synack::apps;
@@ -128,6 +130,14 @@ int run_serve(const ServeArgs& args) {
   loop.on_socket_event([&](const SocketEvent& ev) { server.on_event(ev); });
   loop.on_shutdown([&] { server.stop(); });
   auto control = ControlService::open(loop, env->stack(), "serve");  // synack ss / stats
+  // The TUN deleted (or its namespace gone): nothing left to serve, as synack attach.
+  bool tun_gone = false;
+  loop.on_tun_error([&](int e) {
+    std::cerr << "synack serve: the TUN " << env->tun().name() << " is gone (" << std::strerror(e)
+              << ")\n";
+    tun_gone = true;
+    loop.stop();
+  });
 
   std::string addresses = env->address().to_string();
   if (env->address6()) addresses += " " + env->address6()->to_string();
@@ -135,7 +145,7 @@ int run_serve(const ServeArgs& args) {
             << ")" << std::endl;
   loop.run();
   env->finish();
-  return 0;
+  return tun_gone ? 1 : 0;
 }
 
 }  // namespace

@@ -367,6 +367,7 @@ void NetEnvironment::print_stats(std::ostream& out) const {
   if (l.tun_write_blocked) out << "loop_tun_write_blocked " << l.tun_write_blocked << "\n";
   if (l.tun_output_drops) out << "loop_tun_output_drops " << l.tun_output_drops << "\n";
   if (l.tun_write_errors) out << "loop_tun_write_errors " << l.tun_write_errors << "\n";
+  if (l.tun_read_failed) out << "loop_tun_read_failed " << l.tun_read_failed << "\n";
   if (l.tun_thread_packets) out << "loop_tun_thread_packets " << l.tun_thread_packets << "\n";
   if (l.tun_thread_full) out << "loop_tun_thread_full " << l.tun_thread_full << "\n";
 }

@@ -278,12 +278,7 @@ void EventLoop::read_tun() {
   for (std::size_t i = 0; i < options_.read_batch; ++i) {
     auto packet = tun_.read(read_buffer_);
     if (!packet) {
-      if (tun_error_handler_) {
-        tun_error_handler_(packet.error());
-        return;
-      }
-      std::fprintf(stderr, "synack: read from %s: %s\n", tun_.name().c_str(),
-                   std::strerror(packet.error()));
+      tun_failed(packet.error());
       return;
     }
     if (packet->empty()) return;  // drained (or an unusable packet; epoll says if more)
@@ -382,7 +377,24 @@ void EventLoop::write_queued() {
   set_tun_writable_interest(false);
 }
 
+void EventLoop::tun_failed(int error) {
+  // A deleted TUN (or one whose namespace is gone) reports EPOLLERR and fails every read for
+  // ever: out of the epoll set, once, or the loop would spin printing the error (789,320
+  // lines in 2 s under `synack run -- ip link del synack0` before). Writes that still come
+  // fail and are counted (tun_write_errors).
+  if (stats_.tun_read_failed) return;
+  stats_.tun_read_failed = 1;
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, tun_.fd(), nullptr);
+  if (tun_error_handler_) {
+    tun_error_handler_(error);
+    return;
+  }
+  std::fprintf(stderr, "synack: read from %s: %s; no longer reading it\n", tun_.name().c_str(),
+               std::strerror(error));
+}
+
 void EventLoop::set_tun_writable_interest(bool on) {
+  if (stats_.tun_read_failed) return;  // out of the epoll set (tun_failed)
   if (tun_out_interest_ == on) return;
   tun_out_interest_ = on;
   epoll_event ev{};
