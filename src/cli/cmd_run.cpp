@@ -111,6 +111,7 @@ void print_relay_stats(const relay::RelayStats& s, std::ostream& out) {
       << "relay_tcp_loopback_denied " << s.tcp_loopback_denied << "\n"
       << "relay_tcp_martian_denied " << s.tcp_martian_denied << "\n"
       << "relay_tcp_forwarded " << s.tcp_forwarded << "\n"
+      << "relay_forward_accept_rests " << s.forward_accept_rests << "\n"
       << "relay_tcp_dns " << s.tcp_dns << "\n"
       << "relay_gateway_loopback_denied " << s.gateway_loopback_denied << "\n"
       << "relay_bytes_to_host " << s.bytes_to_host << "\n"

@@ -174,7 +174,12 @@ void ControlServer::on_listen_ready() {
   // A bounded number per wakeup, so a flood of connects cannot hold the loop.
   for (int i = 0; i < 16; ++i) {
     int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) return;  // EAGAIN, or an error we cannot act on (EMFILE...): try next wakeup
+    if (fd < 0) {
+      // Out of descriptors (EMFILE...): the client stays queued and the listener readable,
+      // which would spin the loop; it rests for a while. EAGAIN: all taken.
+      rest_.after_failure(listen_fd_, errno);
+      return;
+    }
     if (clients_.size() >= options_.max_clients) {
       ++dropped_;
       ::close(fd);

@@ -155,7 +155,11 @@ std::string ApiSocket::answer(std::string_view request) {
 void ApiSocket::on_listen_ready() {
   for (int i = 0; i < 16; ++i) {
     int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) return;
+    if (fd < 0) {
+      // Out of descriptors: the listener would stay readable and spin the loop; it rests.
+      if (rest_.after_failure(listen_fd_, errno)) ++stats_.accept_rests;
+      return;
+    }
     if (clients_.size() >= options_.max_clients) {
       ++stats_.refused;
       ::close(fd);

@@ -28,6 +28,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "os/accept_rest.hpp"
 #include "relay/relay.hpp"
 #include "synack/event_loop.hpp"
 #include "synack/expected.hpp"
@@ -42,10 +43,11 @@ class ApiSocket {
     std::size_t max_clients = 16;
   };
   struct Stats {
-    std::uint64_t requests = 0;  // answered, successfully or with an error
-    std::uint64_t errors = 0;    // of which with {"error": ...}
-    std::uint64_t timeouts = 0;  // clients dropped at client_timeout
-    std::uint64_t refused = 0;   // closed at accept: max_clients reached
+    std::uint64_t requests = 0;      // answered, successfully or with an error
+    std::uint64_t errors = 0;        // of which with {"error": ...}
+    std::uint64_t timeouts = 0;      // clients dropped at client_timeout
+    std::uint64_t refused = 0;       // closed at accept: max_clients reached
+    std::uint64_t accept_rests = 0;  // accept4() out of descriptors: the listener rested
   };
 
   // Binds `path` (an existing socket file there is replaced, as slirp4netns does) and serves
@@ -91,6 +93,7 @@ class ApiSocket {
   int listen_fd_ = -1;
   std::unordered_map<int, Client> clients_;
   Stats stats_;
+  os::AcceptRest<os::EventLoop> rest_{loop_};
 };
 
 }  // namespace synack::relay

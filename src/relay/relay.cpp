@@ -276,10 +276,19 @@ void Relay::complete_connect(std::uint64_t request, int fd, int error, bool watc
   add_splice(*id, fd, watched);
 }
 
-void Relay::on_forward_ready(int listener, const PortForward& forward) {
+void Relay::on_forward_ready(std::uint64_t forward_id) {
+  auto found = listeners_.find(forward_id);
+  if (found == listeners_.end()) return;
+  Listener& listener = found->second;
+  const PortForward& forward = listener.forward;
   for (int i = 0; i < kAcceptsPerWakeup; ++i) {
-    int fd = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) return;  // EAGAIN, or an error the next wakeup retries
+    int fd = ::accept4(listener.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      // Out of descriptors: the connection stays queued and the listener readable, which
+      // would spin the loop; it rests instead. EAGAIN: all taken.
+      if (listener.rest->after_failure(listener.fd, errno)) ++stats_.forward_accept_rests;
+      return;
+    }
     set_no_delay(fd);
     wire::IpAddress guest =
         forward.host.addr.is_v4() || !config_.guest6 ? config_.guest : *config_.guest6;

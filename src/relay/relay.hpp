@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "os/accept_rest.hpp"
 #include "relay/ping.hpp"
 #include "relay/relay_config.hpp"
 #include "relay/splice.hpp"
@@ -78,7 +79,7 @@ class Relay {
   // The host connect of `request` on `fd` ended (error 0: connected); `fd` is not in
   // connecting_ any more (or never was); `watched`: it is in the loop's epoll set.
   void complete_connect(std::uint64_t request, int fd, int error, bool watched);
-  void on_forward_ready(int listener, const PortForward& forward);
+  void on_forward_ready(std::uint64_t forward_id);
   void add_splice(ConnectionId id, int fd, bool watch_handshake = true);
   void bury(ConnectionId id);
   void sweep();
@@ -94,6 +95,8 @@ class Relay {
   struct Listener {
     int fd = -1;
     PortForward forward;
+    // Rests the listener while accept4() finds no descriptors (or memory) for a connection.
+    std::unique_ptr<os::AcceptRest<os::EventLoop>> rest;
   };
   std::map<std::uint64_t, Listener> listeners_;  // by forward id
   std::uint64_t next_forward_id_ = 1;

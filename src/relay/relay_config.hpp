@@ -62,7 +62,9 @@ struct RelayStats {
   std::uint64_t gateway_loopback_denied = 0;  // TCP and UDP to the gateway without the flag
   std::uint64_t tcp_martian_denied = 0;  // to unspecified, multicast, link-local, ... addresses
   std::uint64_t tcp_forwarded = 0;       // port-forward connections accepted
-  std::uint64_t tcp_dns = 0;             // DNS over TCP to the gateway, sent to dns_upstream
+  std::uint64_t forward_accept_rests =
+      0;                      // a forward's listener rested: no descriptors (AcceptRest)
+  std::uint64_t tcp_dns = 0;  // DNS over TCP to the gateway, sent to dns_upstream
   std::uint64_t udp_flows = 0;
   std::uint64_t udp_to_host = 0;
   std::uint64_t udp_to_guest = 0;

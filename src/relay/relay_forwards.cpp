@@ -80,13 +80,13 @@ Expected<std::uint64_t, std::string> Relay::add_forward(const PortForward& forwa
   socklen_t len = to_sockaddr(forward.host, &sa);
   if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), len) != 0) return failure("bind");
   if (::listen(fd, kForwardBacklog) != 0) return failure("listen");
-  PortForward f = forward;
-  if (!loop_.add_fd(fd, EPOLLIN, [this, fd, f](std::uint32_t) { on_forward_ready(fd, f); })) {
+  const std::uint64_t id = next_forward_id_;
+  if (!loop_.add_fd(fd, EPOLLIN, [this, id](std::uint32_t) { on_forward_ready(id); })) {
     errno = EMFILE;
     return failure("epoll");
   }
-  const std::uint64_t id = next_forward_id_++;
-  listeners_[id] = Listener{fd, forward};
+  ++next_forward_id_;
+  listeners_[id] = Listener{fd, forward, std::make_unique<os::AcceptRest<os::EventLoop>>(loop_)};
   return id;
 }
 

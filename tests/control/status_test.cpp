@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -18,6 +19,7 @@
 #include <filesystem>
 #include <map>
 #include <thread>
+#include <vector>
 
 #include "control/control_socket.hpp"
 #include "control/status_format.hpp"
@@ -214,10 +216,12 @@ class PollLoop final : public ControlLoop {
       if (p.revents & POLLHUP) ev |= EPOLLHUP;
       if (p.revents & POLLERR) ev |= EPOLLERR;
       auto handler = it->second.handler;
+      ++handled_;
       handler(ev);
     }
   }
   std::size_t fds() const { return fds_.size(); }
+  std::size_t handled() const { return handled_; }  // handlers run by poll_once()
 
  private:
   struct Watch {
@@ -228,6 +232,7 @@ class PollLoop final : public ControlLoop {
   std::map<TimerId, std::pair<Instant, std::function<void()>>> timers_;
   TimerId next_ = 1;
   Instant now_{};
+  std::size_t handled_ = 0;
 };
 
 class ControlProtocol : public ::testing::Test {
@@ -415,6 +420,34 @@ TEST_F(ControlProtocol, ClientsBeyondTheLimitAreRefused) {
   ::close(a);
   ::close(b);
   ::close(c);
+}
+
+TEST_F(ControlProtocol, ListenerRestsWhileOutOfDescriptorsInsteadOfSpinning) {
+  // accept4() fails with EMFILE and the client stays queued: the listener, level-triggered
+  // and still readable, would wake the loop at once for ever (relay, API and control sockets
+  // did until os::AcceptRest). It rests for 100 ms instead, then the client is served.
+  start();
+  int client = raw_connect(server_->path());  // queued in the listener's backlog
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  rlimit low = saved;
+  low.rlim_cur = 64;
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  std::vector<int> taken;
+  for (int fd; (fd = ::dup(0)) >= 0;) taken.push_back(fd);  // every descriptor left
+  ASSERT_EQ(errno, EMFILE);
+  loop_.poll_once();  // the listener is readable; accept4() fails
+  EXPECT_EQ(server_->accept_rests(), 1u);
+  const std::size_t handled = loop_.handled();
+  for (int i = 0; i < 5; ++i) loop_.poll_once();
+  EXPECT_EQ(loop_.handled(), handled) << "the listener woke the loop while resting";
+  for (int fd : taken) ::close(fd);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  loop_.advance(100ms);  // the rest is over: watched again
+  for (int i = 0; i < 20 && server_->clients() == 0; ++i) loop_.poll_once();
+  EXPECT_EQ(server_->clients(), 1u);
+  EXPECT_EQ(server_->accept_rests(), 1u);
+  ::close(client);
 }
 
 TEST_F(ControlProtocol, ClientThatNeverReadsDoesNotStallTheLoop) {
