@@ -105,6 +105,13 @@ Expected<void, Error> Stack::Impl::refuse_request(std::uint64_t request, Refusal
     send_reset_for(r.ip, r.tcp, to_segment(r.tcp, {}), now);
     return {};
   }
+  // RFC 1122 §3.2.2 / RFC 4443 §2.4 (f): errors we send unasked are rate-limited, these too
+  // (one per SYN the host refused: a namespace sending SYNs to unreachable addresses would
+  // otherwise draw one each, as fast as it sends them). The request is gone either way.
+  if (!icmp_error_allowed(now)) {
+    ++counters_.icmp_rate_limited;
+    return {};
+  }
   // RFC 792 / RFC 4443 §3.1 destination unreachable, sent as the destination's router would.
   const bool v4 = r.ip.is_v4();
   std::uint8_t type = v4 ? icmp::kV4DestUnreachable : icmp::kV6DestUnreachable;

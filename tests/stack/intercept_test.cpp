@@ -127,6 +127,27 @@ TEST(Intercept, RefusalIsAResetOrAnIcmpUnreachableQuotingTheSyn) {
   EXPECT_FALSE(stack.accept_request(a->id, at_ms(3)));
 }
 
+TEST(Intercept, UnreachableAnswersAreRateLimitedWithTheOtherIcmpErrors_Rfc1122_3_2_2) {
+  StackConfig config = intercepting();
+  config.max_connect_requests = 100;
+  Stack stack(config, {kGateway});
+  for (std::uint16_t p = 1; p <= 80; ++p)
+    stack.receive_packet(tcp_packet(kGuest, 40000, kFar, p, tcp::SYN, 1), at_ms(0));
+  int refused = 0;
+  while (auto req = stack.poll_connect_request()) {
+    ASSERT_TRUE(stack.refuse_request(req->id, Refusal::NetUnreachable, at_ms(1)));
+    ++refused;
+  }
+  EXPECT_EQ(refused, 80);
+  EXPECT_EQ(stack.pending_requests(), 0u) << "every request ends, answered or not";
+  std::vector<std::byte> out;
+  int sent = 0;
+  while (stack.pop_packet(out)) ++sent;
+  EXPECT_EQ(sent, 50);  // the burst, as for every ICMP error the stack sends
+  EXPECT_EQ(stack.counters().icmp_unreachable_sent, 50u);
+  EXPECT_EQ(stack.counters().icmp_rate_limited, 30u);
+}
+
 TEST(Intercept, PendingRequestsAreBounded) {
   Stack stack(intercepting(), {kGateway});
   for (std::uint16_t p = 1; p <= 10; ++p)
