@@ -258,8 +258,10 @@ struct StackConfig {
   bool tcp_checksum_offload = false;
   // User-mode networking: answer for every address (see Stack, "interception").
   bool intercept = false;
-  std::size_t max_connect_requests = 4096;  // SYNs awaiting the application's decision
-  std::size_t max_datagrams = 1024;         // received UDP datagrams not yet polled
+  // SYNs awaiting the application's decision, and (together with them) connections accepted
+  // from such requests still awaiting the peer's ACK in SYN-RECEIVED.
+  std::size_t max_connect_requests = 4096;
+  std::size_t max_datagrams = 1024;  // received UDP datagrams not yet polled
   std::size_t max_datagram_bytes = 4 << 20;
   // With intercept: ICMP echo requests to addresses not ours are queued for the application
   // (poll_echo_request; `synack run` relays them through ping sockets) instead of dropped.

@@ -117,6 +117,7 @@ namespace synack {
   X(intercept_requests, "intercepted SYNs handed to the application as connect requests")       \
   X(intercept_syn_repeats, "SYN retransmissions for a request still pending")                   \
   X(intercept_request_overflow, "SYN dropped: too many connect requests pending")               \
+  X(intercept_half_open_overflow, "SYN dropped: too many intercepted connections half-open")    \
   X(intercept_refused, "connect requests refused (RST or ICMP)")                                \
   X(udp_in, "UDP datagrams queued for the application")                                         \
   X(udp_out, "UDP datagrams sent")                                                              \

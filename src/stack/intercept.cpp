@@ -45,6 +45,16 @@ void Stack::Impl::queue_connect_request(const wire::IpHeader& ip, const wire::Tc
     count_drop(&Counters::intercept_request_overflow, now);
     return;
   }
+  // The SYN queue of an intercepting stack (RFC 4987 §3: bounded half-open state): each
+  // accepted request holds a host connection while the peer's ACK is awaited, so a namespace
+  // sending SYNs it never completes (a raw socket) could otherwise make the application open
+  // one real connection per SYN and hold each until the SYN,ACK times out. Requests and
+  // such connections together stay within max_connect_requests; beyond it the SYN is dropped
+  // before the application sees it, and the peer's retransmission may find room.
+  if (intercept_half_open_ + requests_.size() >= config_.max_connect_requests) {
+    count_drop(&Counters::intercept_half_open_overflow, now);
+    return;
+  }
   std::uint64_t id = next_request_++;
   PendingRequest& r = requests_[id];
   r.tuple = tuple;
@@ -86,6 +96,8 @@ Expected<ConnectionId, Error> Stack::Impl::accept_request(std::uint64_t request,
     ++counters_.tcp_connection_limit;
     return created;
   }
+  // Half-open until after_call() sees it leave SYN-RECEIVED (or free_slot() frees it).
+  mark_intercept_half_open(index);
   // The held SYN goes through the passive-open path of RFC 9293 §3.10.7.2 now, as if it
   // had just arrived at a listener: SYN-RECEIVED, SYN,ACK sent. Data on the SYN was not
   // kept; it is not acknowledged and the peer sends it again.

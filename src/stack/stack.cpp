@@ -85,6 +85,9 @@ struct Stack::Impl::Slot {
   ListenerId parent = 0;  // listener of a passive connection not yet accepted
   bool queued = false;    // in its listener's accept queue
   bool detached = false;  // the application closed it
+  // Interception: accepted from a connect request and still in SYN-RECEIVED (counted in
+  // Impl::intercept_half_open_ until it connects or closes).
+  bool intercept_half_open = false;
 };
 
 struct Stack::Impl::Listener {
@@ -777,9 +780,18 @@ std::optional<SocketEvent> Stack::Impl::poll_event() {
   return e;
 }
 
+void Stack::Impl::mark_intercept_half_open(std::uint32_t index) {
+  slots_[index].intercept_half_open = true;
+  ++intercept_half_open_;
+}
+
 void Stack::Impl::after_call(std::uint32_t index, Instant now) {
   Slot& s = slots_[index];
   tcp::Connection& c = *s.conn;
+  if (s.intercept_half_open && c.state() != State::SynReceived) {
+    s.intercept_half_open = false;  // connected, reset or timed out
+    --intercept_half_open_;
+  }
   std::uint8_t events = c.take_events();
   Listener* parent = nullptr;
   if (s.parent) {
@@ -830,6 +842,10 @@ void Stack::Impl::free_slot(std::uint32_t index) {
       auto& q = it->second->accept_queue;
       q.erase(std::remove(q.begin(), q.end(), s.conn->id()), q.end());
     }
+  }
+  if (s.intercept_half_open) {
+    s.intercept_half_open = false;
+    --intercept_half_open_;
   }
   s.conn.reset();
   ++s.generation;

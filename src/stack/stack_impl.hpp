@@ -225,6 +225,10 @@ struct Stack::Impl {
   std::unordered_map<TupleKey, std::uint64_t, TupleHash> request_by_tuple_;
   std::deque<std::uint64_t> new_requests_;
   std::uint64_t next_request_ = 1;
+  // Connections made by accept_request() still in SYN-RECEIVED (Slot::intercept_half_open),
+  // bounded with the requests by max_connect_requests.
+  std::size_t intercept_half_open_ = 0;
+  void mark_intercept_half_open(std::uint32_t index);
   std::deque<Datagram> datagrams_;
   std::deque<EchoRequest> echo_requests_;
   std::size_t datagram_bytes_ = 0;

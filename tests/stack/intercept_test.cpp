@@ -148,6 +148,56 @@ TEST(Intercept, UnreachableAnswersAreRateLimitedWithTheOtherIcmpErrors_Rfc1122_3
   EXPECT_EQ(stack.counters().icmp_rate_limited, 30u);
 }
 
+TEST(Intercept, HalfOpenConnectionsAreBoundedLikeASynQueue_Rfc4987_3) {
+  // A namespace that sends SYNs and never completes them (a raw socket) must not make the
+  // application hold a host connection for each: requests and accepted connections still in
+  // SYN-RECEIVED together stay within max_connect_requests.
+  StackConfig config = intercepting();
+  config.max_connect_requests = 3;
+  Stack stack(config, {kGateway});
+  for (std::uint16_t p = 1; p <= 5; ++p)
+    stack.receive_packet(tcp_packet(kGuest, 40000, kFar, p, tcp::SYN, 1), at_ms(0));
+  EXPECT_EQ(stack.pending_requests(), 3u);
+  EXPECT_EQ(stack.counters().intercept_request_overflow, 2u);
+  EXPECT_EQ(stack.counters().intercept_half_open_overflow, 0u);
+  std::vector<std::byte> out;
+  std::vector<std::pair<ConnectionId, std::uint32_t>> accepted;  // id, its ISN
+  while (auto req = stack.poll_connect_request()) {
+    auto id = stack.accept_request(req->id, at_ms(1));
+    ASSERT_TRUE(id);
+    auto synack = pop_tcp(stack, out);
+    ASSERT_TRUE(synack);
+    accepted.emplace_back(*id, synack->tcp.seq);
+  }
+  ASSERT_EQ(accepted.size(), 3u);
+  // Three in SYN-RECEIVED: the next SYN finds no room.
+  stack.receive_packet(tcp_packet(kGuest, 40000, kFar, 6, tcp::SYN, 1), at_ms(2));
+  EXPECT_EQ(stack.pending_requests(), 0u);
+  EXPECT_EQ(stack.counters().intercept_half_open_overflow, 1u);
+  // One completes its handshake: room for one.
+  stack.receive_packet(tcp_packet(kGuest, 40000, kFar, 1, tcp::ACK, 2, accepted[0].second + 1),
+                       at_ms(3));
+  EXPECT_EQ(stack.state(accepted[0].first), State::Established);
+  stack.receive_packet(tcp_packet(kGuest, 40000, kFar, 7, tcp::SYN, 1), at_ms(4));
+  EXPECT_EQ(stack.pending_requests(), 1u);
+  stack.receive_packet(tcp_packet(kGuest, 40000, kFar, 8, tcp::SYN, 1), at_ms(4));
+  EXPECT_EQ(stack.pending_requests(), 1u);
+  EXPECT_EQ(stack.counters().intercept_half_open_overflow, 2u);
+  // The other two are never completed: once their SYN,ACKs have timed out, room again.
+  for (Instant t = at_ms(5); t < at_ms(600'000); t += std::chrono::milliseconds(100))
+    stack.on_timer(t);
+  EXPECT_FALSE(stack.state(accepted[1].first).has_value() &&
+               *stack.state(accepted[1].first) == State::SynReceived);
+  auto req = stack.poll_connect_request();
+  ASSERT_TRUE(req);
+  ASSERT_TRUE(stack.refuse_request(req->id, Refusal::Reset, at_ms(600'000)));
+  for (std::uint16_t p = 9; p <= 11; ++p)
+    stack.receive_packet(tcp_packet(kGuest, 40000, kFar, p, tcp::SYN, 1), at_ms(600'001));
+  EXPECT_EQ(stack.pending_requests(), 3u);
+  EXPECT_EQ(stack.counters().intercept_half_open_overflow, 2u);
+  EXPECT_EQ(stack.counters().intercept_request_overflow, 2u);
+}
+
 TEST(Intercept, PendingRequestsAreBounded) {
   Stack stack(intercepting(), {kGateway});
   for (std::uint16_t p = 1; p <= 10; ++p)
