@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <optional>
 
+#include "relay/flush_poll.hpp"
 #include "relay/sockaddr.hpp"
 
 namespace synack::relay {
@@ -25,9 +26,8 @@ using namespace std::chrono_literals;
 // epoll brings us back while bytes wait).
 constexpr int kRounds = 8;
 // A side that failed (its peer reset): the other side gets what the failed one sent before,
-// and its own queue is delivered (polled this often), for at most kFailFlushLimit, before the
-// RST (fail()).
-constexpr Duration kFailFlushPoll = 10ms;
+// and its own queue is delivered (polled: flush_poll_delay), for at most kFailFlushLimit,
+// before the RST (fail()).
 constexpr Duration kFailFlushLimit = 60s;
 // A pipe as the kernel makes it (16 pages); a direction that fills it grows it, up to
 // Limits::pipe_bytes, while the memory budget has room.
@@ -491,8 +491,8 @@ void LoopbackForwarder::flush_failed(Pair* pair) {
   int queued = 0;
   const bool pending = socket_error(dst) == 0 && ::ioctl(dst, SIOCOUTQ, &queued) == 0 && queued > 0;
   if (pending && loop_.now() - pair->failed_at < kFailFlushLimit) {
-    pair->flush_timer =
-        loop_.call_at(loop_.now() + kFailFlushPoll, [this, pair] { flush_failed(pair); });
+    pair->flush_timer = loop_.call_at(loop_.now() + flush_poll_delay(loop_.now() - pair->failed_at),
+                                      [this, pair] { flush_failed(pair); });
     return;
   }
   finish(pair, true);

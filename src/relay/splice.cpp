@@ -10,6 +10,8 @@
 
 #include <cerrno>
 
+#include "relay/flush_poll.hpp"
+
 namespace synack::relay {
 namespace {
 
@@ -412,7 +414,8 @@ void Splice::flush_then_reset() {
   ::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &error, &len);
   bool pending = error == 0 && ::ioctl(fd_, SIOCOUTQ, &queued) == 0 && queued > 0;
   if (pending && loop_.now() - flush_start_ < kFlushLimit) {
-    flush_timer_ = loop_.call_at(loop_.now() + 10ms, [this] { flush_then_reset(); });
+    flush_timer_ = loop_.call_at(loop_.now() + flush_poll_delay(loop_.now() - flush_start_),
+                                 [this] { flush_then_reset(); });
     return;
   }
   close_fd(true);  // delivered (or given up): now the RST
