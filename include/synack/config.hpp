@@ -245,7 +245,13 @@ struct TcpConfig {
 
 struct StackConfig {
   TcpConfig tcp;
+  // Connections at once, not counting those in TIME-WAIT (max_time_wait bounds them); beyond
+  // it a SYN or a connect is refused (tcp_connection_limit).
   std::size_t max_connections = 1 << 20;
+  // Connections waiting out TIME-WAIT after the application closed them. Beyond it, one that
+  // enters TIME-WAIT is deleted at once (tcp_time_wait_overflow): Linux's tcp_max_tw_buckets,
+  // a deviation from RFC 9293 §3.6.1's 2 MSL wait that Linux makes too.
+  std::size_t max_time_wait = 1 << 17;
   std::size_t default_backlog = 128;                // completed-connection queue per listener
   std::size_t max_syn_queue = 1024;                 // half-open connections per listener
   SynCookieMode syn_cookies = SynCookieMode::Auto;  // beyond max_syn_queue: RFC 4987 §3.6

@@ -96,6 +96,7 @@ namespace synack {
     "ACKs at a listener after cookies were sent, with no valid "                                \
     "cookie (stale, forged or for another tuple); answered with RST")                           \
   X(tcp_connection_limit, "SYN or connect refused: max_connections reached")                    \
+  X(tcp_time_wait_overflow, "connection deleted on entering TIME-WAIT: max_time_wait reached")  \
   X(tcp_memory_refused, "SYN or connect refused: the memory budget is under pressure (RST)")    \
   X(drop_memory_pressure, "data dropped: the memory budget cannot hold a receive buffer")       \
   X(memory_budget_bytes, "gauge: the memory budget (StackConfig::memory_budget; 0: none)")      \

@@ -199,8 +199,11 @@ int run_run(RunArgs args) {
   }
   if (args.queues > 1 && (!args.net.pcap.empty() || !args.net.trace.empty()))
     return fail("--pcap and --trace take one stack; with --queues N there are N (use --queues 1)");
-  // Each queue's stack has its share of the memory budget.
-  if (args.queues > 1) args.net.max_memory /= args.queues;
+  // Each queue's stack has its share of the memory budget and of the connections.
+  if (args.queues > 1) {
+    args.net.max_memory /= args.queues;
+    args.net.max_connections = std::max<std::size_t>(1, args.net.max_connections / args.queues);
+  }
   std::optional<AddressPlan> plan;
   if (!args.cidr.empty()) {
     if (args.addresses_given)

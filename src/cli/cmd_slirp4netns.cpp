@@ -96,6 +96,7 @@ int run_slirp4netns(const SlirpArgs& s) {
   a.net.stats = s.stats;
   a.net.pcap = s.pcap;
   a.net.max_memory = s.limits.max_memory;
+  a.net.max_connections = s.limits.max_connections;
   a.net.fin_timeout = s.limits.fin_timeout;
   a.net.orphan_retries = s.limits.orphan_retries;
   // Accepted and not applied (README, "Use with podman / rootlesskit"): --outbound-addr

@@ -117,6 +117,13 @@ void add_server_options(CLI::App* cmd, NetOptions& o, bool listeners) {
         return n == 0 || n >= (1u << 20) ? std::string() : std::string("at least 1M (or 0: none)");
       })
       ->group(group);
+  o.max_connections = 65536;
+  cmd->add_option("--max-connections", o.max_connections,
+                  "N: connections at once, not counting those in TIME-WAIT, which are bounded "
+                  "by N too (beyond it one entering TIME-WAIT is deleted at once, as Linux's "
+                  "tcp_max_tw_buckets); beyond N new ones are refused (default 65536)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 24))
+      ->group(group);
   cmd->add_option("--fin-timeout", o.fin_timeout,
                   "SECONDS: a connection closed by its application and waiting in FIN-WAIT-2 "
                   "for the peer's FIN is deleted after this long (Linux's tcp_fin_timeout; "
@@ -282,6 +289,7 @@ bool NetEnvironment::build_stack(const NetOptions& o, bool intercept, std::strin
   config.tcp.slow_start_ack_limit = o.slow_start_limit;
   config.intercept = intercept;
   if (o.max_memory > 0) config.memory_budget = std::make_shared<MemoryBudget>(o.max_memory);
+  if (o.max_connections > 0) config.max_connections = config.max_time_wait = o.max_connections;
   if (o.fin_timeout >= 0)
     config.tcp.orphan_fin_timeout = Duration(static_cast<std::int64_t>(o.fin_timeout * 1e6));
   if (o.orphan_retries >= 0)

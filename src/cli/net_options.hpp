@@ -67,6 +67,8 @@ struct NetOptions {
   // Issue 11 §4 and §1 (run, serve, attach and slirp4netns: add_server_options): the memory
   // budget in bytes (0: none), and the SYN-cookie mode ("auto", "always", "never").
   std::size_t max_memory = 0;
+  // StackConfig::max_connections and max_time_wait (0: the library's defaults, 2^20 and 2^17).
+  std::size_t max_connections = 0;
   std::string syn_cookies = "auto";
   // Linux's bounds for orphans (TcpConfig::orphan_fin_timeout, orphan_retries); negative: the
   // profile's (60 s and 8).
@@ -75,7 +77,8 @@ struct NetOptions {
 };
 
 void add_net_options(CLI::App* command, NetOptions& options);
-// --max-memory (default 256M), --fin-timeout and --orphan-retries, and --syn-cookies where the
+// --max-memory (default 256M), --max-connections (default 65536), --fin-timeout and
+// --orphan-retries, and --syn-cookies where the
 // stack has listeners (serve; run's stack intercepts instead: its SYNs become connect requests, not
 // SYN-queue entries).
 void add_server_options(CLI::App* command, NetOptions& options, bool listeners);

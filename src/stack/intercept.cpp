@@ -41,6 +41,13 @@ void Stack::Impl::queue_connect_request(const wire::IpHeader& ip, const wire::Tc
     refuse_for_memory(ip, tcp, to_segment(tcp, {}), now);
     return;
   }
+  if (live_ - time_wait_ + requests_.size() >= config_.max_connections) {
+    // No room for the connection the request would become: refused (RST) before the
+    // application opens a host connection for it.
+    ++counters_.tcp_connection_limit;
+    send_reset_for(ip, tcp, to_segment(tcp, {}), now);
+    return;
+  }
   if (requests_.size() >= config_.max_connect_requests) {
     count_drop(&Counters::intercept_request_overflow, now);
     return;

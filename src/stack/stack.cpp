@@ -88,6 +88,7 @@ struct Stack::Impl::Slot {
   // Interception: accepted from a connect request and still in SYN-RECEIVED (counted in
   // Impl::intercept_half_open_ until it connects or closes).
   bool intercept_half_open = false;
+  bool time_wait = false;  // in TIME-WAIT (counted in Impl::time_wait_)
 };
 
 struct Stack::Impl::Listener {
@@ -792,6 +793,10 @@ void Stack::Impl::after_call(std::uint32_t index, Instant now) {
     s.intercept_half_open = false;  // connected, reset or timed out
     --intercept_half_open_;
   }
+  if (const bool tw = c.state() == State::TimeWait; tw != s.time_wait) {
+    s.time_wait = tw;
+    tw ? ++time_wait_ : --time_wait_;
+  }
   std::uint8_t events = c.take_events();
   Listener* parent = nullptr;
   if (s.parent) {
@@ -814,6 +819,13 @@ void Stack::Impl::after_call(std::uint32_t index, Instant now) {
   } else if (s.parent && !parent && !s.queued &&
              (c.state() == State::Closed || c.state() == State::Listen)) {
     free_slot(index);  // its listener is gone
+    return;
+  }
+  if (s.detached && s.time_wait && time_wait_ > config_.max_time_wait) {
+    // Linux's tcp_max_tw_buckets ("time wait bucket table overflow"): beyond the bound the
+    // connection is not kept for its 2 MSL (RFC 9293 §3.6.1); its last ACK has gone already.
+    ++counters_.tcp_time_wait_overflow;
+    free_slot(index);
     return;
   }
   if (s.detached) {
@@ -847,6 +859,10 @@ void Stack::Impl::free_slot(std::uint32_t index) {
     s.intercept_half_open = false;
     --intercept_half_open_;
   }
+  if (s.time_wait) {
+    s.time_wait = false;
+    --time_wait_;
+  }
   s.conn.reset();
   ++s.generation;
   ++s.timer_version;
@@ -862,7 +878,7 @@ Expected<ConnectionId, Error> Stack::Impl::create_connection(
     wire::Endpoint local, wire::Endpoint remote, Instant now, bool passive,
     std::uint32_t* index_out, std::optional<SeqNum> isn_floor,
     const tcp::Connection::CookieState* cookie, const SocketOptions& options) {
-  if (live_ >= config_.max_connections) return Unexpected{Error::TooManyConnections};
+  if (live_ - time_wait_ >= config_.max_connections) return Unexpected{Error::TooManyConnections};
   std::uint32_t index;
   if (!free_slots_.empty()) {
     index = free_slots_.back();

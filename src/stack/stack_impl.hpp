@@ -200,6 +200,7 @@ struct Stack::Impl {
   std::deque<Slot> slots_;
   std::vector<std::uint32_t> free_slots_;
   std::size_t live_ = 0;
+  std::size_t time_wait_ = 0;  // of live_, those in TIME-WAIT (Slot::time_wait)
   std::unordered_map<TupleKey, std::uint32_t, TupleHash> by_tuple_;
   std::unordered_map<ListenerId, std::unique_ptr<Listener>> listeners_;
   std::uint64_t next_listener_ = 1;
