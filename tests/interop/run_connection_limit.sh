@@ -11,7 +11,7 @@ need python3
 LIMIT=20
 CONNECTIONS=40
 
-python3 -u - >"$WORK/hold.out" 2>"$WORK/hold.err" <<'PY' &
+cat >"$WORK/hold.py" <<'PY'
 import select, socket
 s = socket.socket()
 s.bind(("127.0.0.1", 0))
@@ -22,14 +22,7 @@ while select.select([s], [], [], 15)[0]:
     held.append(s.accept()[0])
     print("ACCEPTED", len(held), flush=True)
 PY
-PIDS+=($!)
-HOST_PORT=
-for _ in $(seq 100); do
-  HOST_PORT=$(awk '$1 == "PORT" { print $2; exit }' "$WORK/hold.out" 2>/dev/null)
-  [ -n "$HOST_PORT" ] && break
-  sleep 0.1
-done
-[ -n "$HOST_PORT" ] || fail "the host service printed no port"
+host_py hold "$WORK/hold.py"
 
 cat >"$WORK/client.py" <<'PY'
 import errno, socket, sys, time
