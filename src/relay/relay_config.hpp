@@ -47,6 +47,10 @@ struct RelayConfig {
   std::function<void(const std::string&)> on_notice;
   Duration connect_timeout = 30s;  // a host connect() slower than this: unreachable
   std::size_t max_udp_flows = 1024;
+  // Forwards at once, TCP and UDP together (a host listener or socket each): every port of
+  // both protocols on two addresses. Whoever may add forwards at run time (the control and
+  // API sockets: the user, or CMD running as the user) cannot take descriptors without end.
+  std::size_t max_forwards = 4 * 65536;
   Duration udp_idle_timeout = 60s;
   // Once CMD has exited, how long its relayed connections may take to finish (what its kernel
   // still holds reaches the host, FINs both ways); what is left then is reset and counted.

@@ -36,6 +36,9 @@ Expected<std::uint64_t, std::string> Relay::add_forward(const PortForward& forwa
   if (draining_) return Unexpected{name + ": the namespace is gone"};
   if (forward.guest_port == 0 || forward.host.port == 0)
     return Unexpected{name + ": port 0 cannot be forwarded"};
+  if (listeners_.size() + udp_forwards_.size() >= config_.max_forwards)
+    return Unexpected{name + ": too many forwards (at most " +
+                      std::to_string(config_.max_forwards) + ")"};
   const bool udp = forward.protocol == ForwardProtocol::Udp;
   // A UDP forward's flows fall back to the namespace's IPv4 address (udp_forward.cpp).
   if (!udp && !forward.host.addr.is_v4() && !config_.guest6)

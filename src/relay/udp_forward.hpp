@@ -44,6 +44,7 @@ class UdpForwarder {
     return std::nullopt;
   }
   std::size_t flows() const { return flows_.size(); }
+  std::size_t size() const { return sockets_.size(); }  // open forwards
   // A datagram from the namespace that answers a flow (to the gateway and a flow's port, from
   // the guest's forwarded port) goes to the flow's host peer: true. Anything else: false,
   // for UdpRelay.

@@ -191,6 +191,26 @@ TEST_F(UdpForwardTest, Added_at_run_time_carries_both_ways_and_removed_ends_its_
   EXPECT_EQ(in->payload, "third");
 }
 
+TEST_F(UdpForwardTest, Forwards_are_bounded_in_number_tcp_and_udp_together) {
+  relay_.reset();
+  config_.max_forwards = 2;
+  auto relay = Relay::create(*stack_, *loop_, config_);
+  ASSERT_TRUE(relay);
+  relay_ = std::move(*relay);
+  const std::uint16_t port = free_loopback_port();
+  ASSERT_TRUE(relay_->add_forward(udp_forward(kLoopback, port, 53)));
+  PortForward tcp = udp_forward(kLoopback, port, 53);
+  tcp.protocol = ForwardProtocol::Tcp;
+  ASSERT_TRUE(relay_->add_forward(tcp));
+  auto third = relay_->add_forward(udp_forward(kLoopback, free_loopback_port(), 54));
+  ASSERT_FALSE(third);
+  EXPECT_NE(third.error().find("too many forwards (at most 2)"), std::string::npos)
+      << third.error();
+  ASSERT_TRUE(relay_->remove_forward(1));
+  EXPECT_TRUE(relay_->add_forward(udp_forward(kLoopback, free_loopback_port(), 54)))
+      << "room again after a remove";
+}
+
 TEST_F(UdpForwardTest, Ids_shared_with_tcp_and_duplicates_overlaps_ports_in_use_refused) {
   const std::uint16_t port = free_loopback_port();
   auto udp = relay_->add_forward(udp_forward(kLoopback, port, 53));
