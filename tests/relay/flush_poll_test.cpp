@@ -8,7 +8,7 @@
 #include <chrono>
 
 namespace synack::relay {
-namespace {
+namespace flush_poll_test {
 
 using namespace std::chrono_literals;
 
@@ -29,5 +29,5 @@ TEST(FlushPoll, APeerThatNeverReadsCostsAboutEightyLooksInTheSixtySecondsAFlushM
   EXPECT_LE(looks, 90);
 }
 
-}  // namespace
+}  // namespace flush_poll_test
 }  // namespace synack::relay

@@ -14,7 +14,7 @@
 #include "wire/packet.hpp"
 
 namespace synack {
-namespace {
+namespace connection_limit_test {
 
 using namespace std::chrono_literals;
 using two_stacks::kA;
@@ -103,5 +103,5 @@ TEST(ConnectionLimit, AnInterceptingStackRefusesWhatItHasNoRoomForBeforeTheAppli
   EXPECT_EQ(rst->tcp.src_port, 3);
 }
 
-}  // namespace
+}  // namespace connection_limit_test
 }  // namespace synack

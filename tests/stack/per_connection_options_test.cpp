@@ -11,7 +11,7 @@
 #include "wire/packet.hpp"
 
 namespace synack {
-namespace {
+namespace per_connection_options_test {
 
 // The shared wire (two_stacks.hpp), counting and keeping the headers of what a sends.
 struct Wire : two_stacks::Wire {
@@ -95,5 +95,5 @@ TEST(PerConnection, UserTimeoutSetsR2ForOneConnection_MUST_21) {
   EXPECT_FALSE(w.a.set_user_timeout(ConnectionId{12345}, 1, Duration{0}));
 }
 
-}  // namespace
+}  // namespace per_connection_options_test
 }  // namespace synack

@@ -11,7 +11,7 @@
 #include "wire/packet.hpp"
 
 namespace synack {
-namespace {
+namespace zero_copy_test {
 
 using two_stacks::kA;
 using two_stacks::kB;
@@ -211,5 +211,5 @@ TEST(ZeroCopy, ReceiveWithReadsAcrossTheWrapAndReopensTheWindow) {
   EXPECT_GT(two_run_calls, 0) << "the ring wrapped under the reader";
 }
 
-}  // namespace
+}  // namespace zero_copy_test
 }  // namespace synack
