@@ -55,8 +55,9 @@ struct EventLoopStats {
   std::uint64_t fd_changes = 0;         // epoll_ctl calls for add_fd/replace_fd/modify_fd/remove_fd
   std::uint64_t tun_write_blocked = 0;  // writes the kernel pushed back (TunDevice::pushed_back)
   std::uint64_t tun_output_drops = 0;   // packets dropped: output queue full (TCP recovers)
-  std::uint64_t tun_write_errors = 0;   // other write errors (packet dropped)
-  std::uint64_t tun_read_failed = 0;    // 1 once a TUN read failed: the TUN is no longer read
+  std::uint64_t tun_output_queued_bytes = 0;  // bytes the output queue holds now
+  std::uint64_t tun_write_errors = 0;         // other write errors (packet dropped)
+  std::uint64_t tun_read_failed = 0;          // 1 once a TUN read failed: the TUN is no longer read
   // Options::write_thread: packets the thread wrote, and pushes refused for a full ring (the
   // packet waited in the stack or the output queue).
   std::uint64_t tun_thread_packets = 0;
@@ -85,7 +86,11 @@ class EventLoop : private PacketWriter {
   struct Options {
     std::size_t read_batch = 64;          // packets read from the TUN per wakeup
     std::size_t max_output_queue = 4096;  // packets held while the TUN refuses writes
-    Duration shutdown_grace = 2s;         // how long a graceful stop may take
+    // ... and their bytes (what their buffers hold): 4,096 GSO packets of 64 KiB would be
+    // 256 MiB outside every memory budget. Beyond either bound a packet is dropped, counted
+    // (tun_output_drops), and TCP retransmits it.
+    std::size_t max_output_queue_bytes = std::size_t{16} << 20;
+    Duration shutdown_grace = 2s;  // how long a graceful stop may take
     // TCP packets are written as the stack builds them, headers and payload gathered by one
     // writev() (Stack::set_packet_writer): no user-space copy of the payload. Off: every
     // packet is copied whole into a buffer and written after the stack call (pop_packet).

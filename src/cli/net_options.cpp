@@ -374,6 +374,8 @@ void NetEnvironment::print_stats(std::ostream& out) const {
   out << "loop_fd_changes " << l.fd_changes << "\n";
   if (l.tun_write_blocked) out << "loop_tun_write_blocked " << l.tun_write_blocked << "\n";
   if (l.tun_output_drops) out << "loop_tun_output_drops " << l.tun_output_drops << "\n";
+  if (l.tun_output_queued_bytes)
+    out << "loop_tun_output_queued_bytes " << l.tun_output_queued_bytes << "\n";
   if (l.tun_write_errors) out << "loop_tun_write_errors " << l.tun_write_errors << "\n";
   if (l.tun_read_failed) out << "loop_tun_read_failed " << l.tun_read_failed << "\n";
   if (l.tun_thread_packets) out << "loop_tun_thread_packets " << l.tun_thread_packets << "\n";

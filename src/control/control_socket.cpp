@@ -177,7 +177,7 @@ void ControlServer::on_listen_ready() {
     if (fd < 0) {
       // Out of descriptors (EMFILE...): the client stays queued and the listener readable,
       // which would spin the loop; it rests for a while. EAGAIN: all taken.
-      rest_.after_failure(listen_fd_, errno);
+      if (rest_.after_failure(listen_fd_, errno)) ++rests_;
       return;
     }
     if (clients_.size() >= options_.max_clients) {

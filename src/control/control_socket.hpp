@@ -84,7 +84,7 @@ class ControlServer {
   std::size_t clients() const { return clients_.size(); }
   std::uint64_t requests_served() const { return served_; }
   std::uint64_t clients_dropped() const { return dropped_; }
-  std::uint64_t accept_rests() const { return rest_.rests(); }  // out of descriptors
+  std::uint64_t accept_rests() const { return rests_; }  // out of descriptors
 
   // Requests beyond "ss" and "stats" (`synack forward ...` for the processes that relay):
   // given the request line (blanks trimmed), the answer, or nullopt when it is not one of its.
@@ -126,6 +126,7 @@ class ControlServer {
   std::unordered_map<int, Client> clients_;
   std::uint64_t served_ = 0;
   std::uint64_t dropped_ = 0;
+  std::uint64_t rests_ = 0;                  // times the listener rested
   os::AcceptRest<ControlLoop> rest_{loop_};  // accept4() out of descriptors: the listener rests
   RequestHandler extra_;
   Sources sources_;

@@ -13,11 +13,16 @@
 
 #include <cerrno>
 #include <chrono>
-#include <cstdint>
 
 #include "synack/time.hpp"
 
 namespace synack::os {
+
+// accept4() failed for want of descriptors or memory: the connection stays queued and the
+// listener readable, so a loop that watches the listener must stop watching it for a while.
+inline bool accept_shortage(int error) {
+  return error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM;
+}
 
 template <class Loop>
 class AcceptRest {
@@ -33,12 +38,11 @@ class AcceptRest {
 
   // accept4() on `listener` (watched for EPOLLIN) failed with `error`: when the error is a
   // shortage, the listener rests for kPause, and true is returned if it was not resting
-  // already (a rest to count). Otherwise (EAGAIN, an error of the connection's own such as
-  // ECONNABORTED) false, and nothing changes.
+  // already (a rest for the caller to count). Otherwise (EAGAIN, an error of the connection's
+  // own such as ECONNABORTED) false, and nothing changes.
   bool after_failure(int listener, int error) {
-    if (error != EMFILE && error != ENFILE && error != ENOBUFS && error != ENOMEM) return false;
+    if (!accept_shortage(error)) return false;
     if (timer_) return false;  // resting already
-    ++rests_;
     (void)loop_.modify_fd(listener, 0);
     timer_ = loop_.call_at(loop_.now() + kPause, [this, listener] {
       timer_ = 0;
@@ -47,13 +51,9 @@ class AcceptRest {
     return true;
   }
 
-  // Times a listener was put to rest.
-  std::uint64_t rests() const { return rests_; }
-
  private:
   Loop& loop_;
   typename Loop::TimerId timer_ = 0;
-  std::uint64_t rests_ = 0;
 };
 
 }  // namespace synack::os

@@ -318,7 +318,10 @@ void EventLoop::flush_output() {
     if (output_queue_.empty() && emit(out_buffer_, {}, gso_size)) continue;
     // Keep order behind what the kernel (or the writer thread's full ring) refused; past the
     // bound, drop (TCP retransmits).
-    if (output_queue_.size() < options_.max_output_queue) {
+    const std::size_t bytes = out_buffer_.capacity();
+    if (output_queue_.size() < options_.max_output_queue &&
+        stats_.tun_output_queued_bytes + bytes <= options_.max_output_queue_bytes) {
+      stats_.tun_output_queued_bytes += bytes;
       output_queue_.push_back({std::move(out_buffer_), gso_size});
       out_buffer_ = {};
     } else {
@@ -372,6 +375,7 @@ bool EventLoop::write_packet(std::span<const std::byte> headers, std::span<const
 void EventLoop::write_queued() {
   while (!output_queue_.empty()) {
     if (!emit(output_queue_.front().bytes, {}, output_queue_.front().gso_size)) return;
+    stats_.tun_output_queued_bytes -= output_queue_.front().bytes.capacity();
     output_queue_.pop_front();
   }
   set_tun_writable_interest(false);

@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <optional>
 
+#include "os/accept_rest.hpp"
 #include "relay/flush_poll.hpp"
 #include "relay/sockaddr.hpp"
 
@@ -188,8 +189,7 @@ void LoopbackForwarder::on_accept(const LoopbackForward& forward) {
     if (ns < 0) {
       // Out of descriptors or memory: the connection stays queued and the listener readable,
       // so watching it would spin; it rests and is watched again after kAcceptPause.
-      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-        pause_accepting();
+      if (os::accept_shortage(errno)) pause_accepting();
       return;  // EAGAIN, or an error that was the connection's own (ECONNABORTED)
     }
     ++stats_.accepted;

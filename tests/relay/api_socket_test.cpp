@@ -3,8 +3,14 @@
 // real host listeners on 127.0.0.1), including every kind of bad request.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 #include <string>
@@ -37,6 +43,20 @@ class ApiSocketTest : public testing::RelayFixture {
     RelayFixture::TearDown();
   }
   json ask(const std::string& request) { return json::parse(api_->answer(request)); }
+  // The loop runs for `time` (real time: a listener's rest is a timer of the loop).
+  void run_for(Duration time) {
+    loop_->call_at(loop_->now() + time, [this] { loop_->stop(); });
+    loop_->run();
+  }
+  // A client of the API socket, connected (queued in the listener's backlog until accepted).
+  int connect_client() {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path_.c_str());
+    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    return fd;
+  }
   std::string add(std::uint16_t host_port, std::uint16_t guest_port) {
     return R"({"execute": "add_hostfwd", "arguments": {"proto": "tcp", "host_addr": "127.0.0.1", "host_port": )" +
            std::to_string(host_port) + R"(, "guest_port": )" + std::to_string(guest_port) + "}}";
@@ -151,6 +171,38 @@ TEST_F(ApiSocketTest, Bad_requests_get_errors_and_change_nothing) {
   EXPECT_NE(error_of(add(port, 81)).find("forwarded already"), std::string::npos);
   ASSERT_EQ(relay_->forwards().size(), 1u);
   EXPECT_EQ(relay_->forwards()[0].second.guest_port, 80);
+}
+
+TEST_F(ApiSocketTest, Listener_rests_while_out_of_descriptors_instead_of_spinning) {
+  // accept4() fails with EMFILE and the client stays queued: the level-triggered listener,
+  // still readable, would wake the loop at once for ever. os::AcceptRest takes it out of the
+  // loop's interest for 100 ms; afterwards the client is served.
+  if (!relay_) GTEST_SKIP();
+  int client = connect_client();
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  rlimit low = saved;
+  low.rlim_cur = 64;
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  std::vector<int> taken;
+  for (int fd; (fd = ::dup(0)) >= 0;) taken.push_back(fd);  // every descriptor left
+  ASSERT_EQ(errno, EMFILE);
+  const std::uint64_t wakeups = loop_->stats().wakeups;
+  run_for(30ms);
+  const std::uint64_t woken = loop_->stats().wakeups - wakeups;
+  for (int fd : taken) ::close(fd);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  EXPECT_EQ(api_->stats().accept_rests, 1u);
+  EXPECT_LT(woken, 10u) << "the listener woke the loop while resting";
+  // The rest over, the client is accepted and answered.
+  const std::string request = R"({"execute": "list_hostfwd"})";
+  ASSERT_EQ(::write(client, request.data(), request.size()), static_cast<ssize_t>(request.size()));
+  for (int i = 0; i < 40 && api_->stats().requests == 0; ++i) run_for(10ms);
+  EXPECT_EQ(api_->stats().requests, 1u);
+  EXPECT_EQ(api_->stats().accept_rests, 1u);
+  char answer[256];
+  EXPECT_GT(::recv(client, answer, sizeof answer, MSG_DONTWAIT), 0) << "answered";
+  ::close(client);
 }
 
 }  // namespace
