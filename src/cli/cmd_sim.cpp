@@ -139,10 +139,13 @@ void register_bulk(CLI::App* sim) {
     bool dsack = false;
     bool frto = false;
     std::string profile = "rfc";
+    std::string server_profile;  // empty: --profile's
     std::uint32_t gso = 0;
     bool gro = false;
     bool json = false;
     std::string pcap;
+    std::string trace;
+    bool trace_segments = false;
     std::uint32_t rcvbuf = 256 * 1024, sndbuf = 256 * 1024;
   };
   auto a = std::make_shared<Args>();
@@ -181,6 +184,10 @@ void register_bulk(CLI::App* sim) {
   cmd->add_flag("--frto", a->frto, "RFC 5682 F-RTO after a timeout, on both ends");
   cmd->add_option("--profile", a->profile, "both ends' TCP choices: rfc (default) or linux")
       ->check(CLI::IsMember({"rfc", "linux"}));
+  cmd->add_option("--server-profile", a->server_profile,
+                  "the receiving end's (the server's) instead: a synack sender against a "
+                  "Linux-like receiver is --profile rfc --server-profile linux")
+      ->check(CLI::IsMember({"rfc", "linux"}));
   cmd->add_option("--gso", a->gso,
                   "segmentation offload: send bursts of up to BYTES, cut into MSS-sized packets "
                   "by each end's device (at most 65000; default 0, off)")
@@ -194,6 +201,9 @@ void register_bulk(CLI::App* sim) {
   cmd->add_option("--sndbuf", a->sndbuf, "send buffer bytes per connection (e.g. 256k)")
       ->transform(CLI::AsSizeValue(false));
   cmd->add_option("--pcap", a->pcap, "write every packet to this pcap file");
+  cmd->add_option("--trace", a->trace,
+                  "write both stacks' transitions and drops as JSON lines to FILE");
+  cmd->add_flag("--trace-segments", a->trace_segments, "with --trace, also every segment");
   cmd->add_flag("--json", a->json, "print the result as one JSON object (last line)");
   cmd->callback([a] {
     BulkOptions o;
@@ -216,11 +226,18 @@ void register_bulk(CLI::App* sim) {
     o.dsack = a->dsack;
     o.frto = a->frto;
     o.profile[0] = o.profile[1] = a->profile;
+    if (!a->server_profile.empty()) o.profile[1] = a->server_profile;
     o.gso_max_bytes = a->gso;
     o.coalesce = a->gro;
     o.receive_buffer = a->rcvbuf;
     o.send_buffer = a->sndbuf;
     o.pcap = a->pcap;
+    std::unique_ptr<JsonTraceWriter> trace;
+    if (!a->trace.empty()) {
+      trace = std::make_unique<JsonTraceWriter>(a->trace, a->trace_segments);
+      if (!trace->ok()) throw CLI::RuntimeError("synack sim bulk: cannot write " + a->trace, 2);
+      o.trace = trace.get();
+    }
     BulkResult r = run_bulk(o);
     if (!a->json) {
       double secs = std::chrono::duration<double>(r.transfer_time).count();

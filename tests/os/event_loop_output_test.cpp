@@ -61,9 +61,10 @@ class EventLoopOutputTest : public ::testing::Test {
   std::unique_ptr<EventLoop> loop_;
 };
 
-TEST_F(EventLoopOutputTest, Queued_bytes_stay_within_their_bound_and_the_rest_is_dropped_and_counted) {
+TEST_F(EventLoopOutputTest,
+       Queued_bytes_stay_within_their_bound_and_the_rest_is_dropped_and_counted) {
   EventLoop::Options options;
-  options.max_output_queue = 4096;      // far more packets than the test makes
+  options.max_output_queue = 4096;        // far more packets than the test makes
   options.max_output_queue_bytes = 2048;  // about thirty SYNs
   make(options);
   const int syns = 200;
