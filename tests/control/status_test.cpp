@@ -7,7 +7,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -23,6 +22,7 @@
 
 #include "control/control_socket.hpp"
 #include "control/status_format.hpp"
+#include "os/out_of_descriptors.hpp"
 #include "sim/sim_pair.hpp"
 
 namespace synack::control {
@@ -428,21 +428,14 @@ TEST_F(ControlProtocol, ListenerRestsWhileOutOfDescriptorsInsteadOfSpinning) {
   // did until os::AcceptRest). It rests for 100 ms instead, then the client is served.
   start();
   int client = raw_connect(server_->path());  // queued in the listener's backlog
-  rlimit saved{};
-  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
-  rlimit low = saved;
-  low.rlim_cur = 64;
-  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
-  std::vector<int> taken;
-  for (int fd; (fd = ::dup(0)) >= 0;) taken.push_back(fd);  // every descriptor left
-  ASSERT_EQ(errno, EMFILE);
+  synack::testing::OutOfDescriptors out;
+  ASSERT_TRUE(out.exhausted());
   loop_.poll_once();  // the listener is readable; accept4() fails
   EXPECT_EQ(server_->accept_rests(), 1u);
   const std::size_t handled = loop_.handled();
   for (int i = 0; i < 5; ++i) loop_.poll_once();
   EXPECT_EQ(loop_.handled(), handled) << "the listener woke the loop while resting";
-  for (int fd : taken) ::close(fd);
-  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  out.release();
   loop_.advance(100ms);  // the rest is over: watched again
   for (int i = 0; i < 20 && server_->clients() == 0; ++i) loop_.poll_once();
   EXPECT_EQ(server_->clients(), 1u);

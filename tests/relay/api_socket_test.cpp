@@ -3,18 +3,16 @@
 // real host listeners on 127.0.0.1), including every kind of bad request.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <cstdio>
-#include <vector>
 
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "os/out_of_descriptors.hpp"
 #include "relay/api_socket.hpp"
 #include "relay/relay.hpp"
 #include "relay/relay_fixture.hpp"
@@ -179,19 +177,12 @@ TEST_F(ApiSocketTest, Listener_rests_while_out_of_descriptors_instead_of_spinnin
   // loop's interest for 100 ms; afterwards the client is served.
   if (!relay_) GTEST_SKIP();
   int client = connect_client();
-  rlimit saved{};
-  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
-  rlimit low = saved;
-  low.rlim_cur = 64;
-  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
-  std::vector<int> taken;
-  for (int fd; (fd = ::dup(0)) >= 0;) taken.push_back(fd);  // every descriptor left
-  ASSERT_EQ(errno, EMFILE);
+  synack::testing::OutOfDescriptors out;
+  ASSERT_TRUE(out.exhausted());
   const std::uint64_t wakeups = loop_->stats().wakeups;
   run_for(30ms);
   const std::uint64_t woken = loop_->stats().wakeups - wakeups;
-  for (int fd : taken) ::close(fd);
-  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  out.release();
   EXPECT_EQ(api_->stats().accept_rests, 1u);
   EXPECT_LT(woken, 10u) << "the listener woke the loop while resting";
   // The rest over, the client is accepted and answered.
