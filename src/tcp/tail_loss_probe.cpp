@@ -10,7 +10,13 @@
 //   profile), never later than the RTO (then the probe replaces that RTO). Beyond the RFC
 //   (TcpConfig::recovery_probe, off in the linux profile): during SACK recovery too,
 //   restarted by each ACK and retransmission, so that a recovery whose last retransmission or
-//   its ACK was lost does not wait for the RTO.
+//   its ACK was lost does not wait for the RTO; and up to kRecoveryProbes of them a recovery,
+//   each after twice the last one's PTO, while they come before the RTO the first one armed
+//   (never moving it): with a few segments in flight and a fifth of every direction lost, a
+//   probe and all the ACKs it draws are lost often enough that one probe per episode left
+//   2.3 RTOs in every 2 MiB transfer (`synack sim bulk --loss 0.2 --delay 0.1 --cc bbr
+//   --server-profile linux`, 25 seeds; docs/performance.md, the nineteenth session). RFC 9002
+//   §6.2 probes so in QUIC (a PTO doubled each time, no separate RTO).
 // - §7.3 the probe: the most recent segment is retransmitted (the RFC's option when no new
 //   data may be sent; new data is sent by output() as cwnd allows in any case) — during a
 //   recovery the segment at SND.UNA — then the RTO timer is armed.
@@ -33,7 +39,13 @@ namespace {
 // RFC 8985 §7.2: "WCDelAckT stands for worst-case delayed ACK timer ... RECOMMENDED value is
 // 200 ms".
 constexpr Duration kWorstCaseDelayedAck = std::chrono::milliseconds(200);
+// TcpConfig::recovery_probe: probes a recovery may send before its RTO.
+constexpr std::uint8_t kRecoveryProbes = 3;
 }  // namespace
+
+bool Connection::may_probe_again_in_recovery() const {
+  return in_recovery() && recovery_probes_ < kRecoveryProbes;
+}
 
 // RFC 8985 §7.2 "is not in loss recovery", unless TcpConfig::recovery_probe allows a probe
 // in SACK recovery (not after an RTO, nor in NewReno's recovery without SACK).
@@ -52,10 +64,15 @@ void Connection::schedule_loss_probe(Instant now) {
   // here, called from send_data_segment(), SND.NXT is not yet moved.)
   // Nor into a zero window (ours): a segment beyond RCV.NXT is unacceptable to a receiver
   // whose window is zero (RFC 9293 §3.10.7.4); the persist timer's probes do that job.
-  if (!config_->tail_loss_probe || !sack_ok_ || !may_probe_in_recovery() || tlp_end_ ||
-      flight_size() == 0 || !rtt_.srtt() || snd_una_ == iss_ || snd_wnd_ == 0 || retries_ > 0)
+  if (!config_->tail_loss_probe || !sack_ok_ || !may_probe_in_recovery() ||
+      (tlp_end_ && !may_probe_again_in_recovery()) || flight_size() == 0 || !rtt_.srtt() ||
+      snd_una_ == iss_ || snd_wnd_ == 0 || retries_ > 0)
     return;
   Duration pto = 2 * *rtt_.srtt();
+  // A recovery's later probes back off: 4, then 8 SRTT after the last (RFC 9002 §6.2.1's
+  // doubling). recovery_probes_ < kRecoveryProbes here (may_probe_again_in_recovery()).
+  const bool again = tlp_end_ && in_recovery();
+  if (again) pto *= 1 << recovery_probes_;
   // §7.2: "If FlightSize is equal to one segment, add WCDelAckT": the peer may hold its ACK.
   if (flight_size() <= effective_mss())
     pto += kWorstCaseDelayedAck;
@@ -64,15 +81,19 @@ void Connection::schedule_loss_probe(Instant now) {
   // §7.2: "PTO = min(PTO, RTO)": due with the RTO, the probe goes first (on_timer()) and the
   // RTO is rearmed from it — as Linux's tcp_schedule_loss_probe(), the probe replaces the RTO.
   Instant at = now + pto;
+  // A recovery's later probe only before the RTO: that one is not moved (after_probe()), so a
+  // probe due with it or after would duplicate its retransmission.
+  if (again && timer(Timer::Retransmit) && *timer(Timer::Retransmit) <= at) return;
   if (timer(Timer::Retransmit) && *timer(Timer::Retransmit) < at) at = *timer(Timer::Retransmit);
   arm(Timer::Probe, at);
 }
 
 void Connection::on_loss_probe_timeout(Instant now, SegmentSink& out) {
-  if (!config_->tail_loss_probe || !sack_ok_ || !may_probe_in_recovery() || tlp_end_ ||
-      flight_size() == 0 || retries_ > 0 || snd_nxt_ != snd_max_ ||
-      snd_wnd_ == 0)  // (the window closed meanwhile)
+  if (!config_->tail_loss_probe || !sack_ok_ || !may_probe_in_recovery() ||
+      (tlp_end_ && !may_probe_again_in_recovery()) || flight_size() == 0 || retries_ > 0 ||
+      snd_nxt_ != snd_max_ || snd_wnd_ == 0)  // (the window closed meanwhile)
     return;
+  const bool again = tlp_end_.has_value();  // a recovery's second or third probe
   std::uint32_t mss = effective_mss() - sack_option_bytes();
   // §7.3: "If a previously unsent segment exists AND the receive window allows new data to be
   // sent: Transmit that new segment; FlightSize += SMSS" (cwnd may be exceeded by it until
@@ -99,7 +120,7 @@ void Connection::on_loss_probe_timeout(Instant now, SegmentSink& out) {
   if (probes > 0) {
     tlp_end_ = snd_max_;   // §7.3: TLP.end_seq = SND.NXT
     disarm(Timer::Probe);  // send_data_segment() rescheduled it; the RTO follows instead
-    restart_retransmit_timer(now);
+    after_probe(again, now);
     return;
   }
   // §7.3: otherwise "retransmit the highest-sequence segment sent so far" — the last full
@@ -127,8 +148,21 @@ void Connection::on_loss_probe_timeout(Instant now, SegmentSink& out) {
   tlp_in_recovery_ = in_recovery();
   ++context_.counters->tcp_loss_probes;
   send_data_segment(start, len, fin, now, out, true);
-  // §7.3: "the sender MUST arm the RTO timer, not the PTO timer".
-  restart_retransmit_timer(now);
+  after_probe(again, now);
+}
+
+void Connection::after_probe(bool again, Instant now) {
+  // §7.3: "the sender MUST arm the RTO timer, not the PTO timer" — armed by a recovery's first
+  // probe and left where it is by the later ones (TcpConfig::recovery_probe), which come
+  // before it or not at all (schedule_loss_probe()).
+  if (!again) {
+    restart_retransmit_timer(now);
+    recovery_probes_ = 0;  // a new episode
+  }
+  if (!in_recovery()) return;
+  ++recovery_probes_;
+  disarm(Timer::Probe);
+  schedule_loss_probe(now);
 }
 
 void Connection::on_loss_probe_ack(const Segment& seg, Instant now, SegmentSink& out) {

@@ -250,6 +250,35 @@ TEST_F(Rack, Recovery_probe_when_the_last_retransmission_draws_no_ACK) {
   EXPECT_EQ(counters.tcp_rto_expirations, 0u);
 }
 
+// When that probe draws no ACK either (it, or every ACK it drew, was lost — common with a few
+// segments in flight on a lossy path), up to kRecoveryProbes (3) probes go, each after twice
+// the last one's PTO (RFC 9002 §6.2.1's doubling), while they come before the RTO the first
+// one armed; the later ones do not move it (RFC 8985 §7.3's RTO stays armed).
+TEST_F(Rack, Recovery_probes_repeat_with_backoff_before_the_RTO_without_moving_it) {
+  hole_1_retransmitted();
+  auto first = fire_next_timer();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(*first, retransmitted_at + 2 * 20ms + 200us);
+  EXPECT_EQ(sent(), (std::vector<int>{1}));
+  const Duration rto = conn().status().rto;
+  ASSERT_GT(rto, 4 * 20ms + 200us) << "room for a second probe before the RTO";
+  auto second = fire_next_timer();
+  ASSERT_TRUE(second);
+  EXPECT_EQ(*second, *first + 4 * 20ms + 200us) << "twice the first probe's 2 SRTT";
+  EXPECT_EQ(sent(), (std::vector<int>{1}));
+  EXPECT_EQ(counters.tcp_loss_probes, 2u);
+  EXPECT_EQ(counters.tcp_rto_expirations, 0u);
+  // A third would be due 8 SRTT after the second, later than the RTO: the RTO goes instead,
+  // where the first probe put it.
+  ASSERT_GT(*second + 8 * 20ms + 200us, *first + rto);
+  auto third = fire_next_timer();
+  ASSERT_TRUE(third);
+  EXPECT_EQ(*third, *first + rto);
+  EXPECT_EQ(sent(), (std::vector<int>{1}));
+  EXPECT_EQ(counters.tcp_loss_probes, 2u);
+  EXPECT_EQ(counters.tcp_rto_expirations, 1u);
+}
+
 // The same in the linux profile's choice (recovery_probe off, as Linux): the RTO.
 TEST_F(Rack, No_recovery_probe_when_off_the_RTO_repairs) {
   config.recovery_probe = false;
