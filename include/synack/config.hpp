@@ -206,9 +206,11 @@ struct TcpConfig {
   // last retransmission is lost, or that retransmission is, and nothing else is in flight,
   // only the RTO (200 ms at least) moves the connection on. With this on, 2 SRTT after the
   // last ACK or transmission of a recovery the probe goes as outside it (new data first, else
-  // the segment at SND.UNA again), once per episode; its ACK restarts the ACK clock, and RACK
-  // finds what is still lost. Off in the linux profile. (bench/loss.sh, 20 MiB at 2 % each
-  // way: 9 of 12 RTOs in three transfers were such stalls; docs/performance.md.)
+  // the segment at SND.UNA again); its ACK restarts the ACK clock, and RACK finds what is
+  // still lost. A probe that draws no ACK is followed by up to two more, each after twice the
+  // last PTO, while they come before the RTO the first armed (they never move it). Off in the
+  // linux profile. (bench/loss.sh, 20 MiB at 2 % each way: 9 of 12 RTOs in three transfers
+  // were such stalls; at 20 % each way the later probes halved the RTOs; docs/performance.md.)
   bool recovery_probe = true;
   // What the tail loss probe's timer adds to RFC 8985 §7.2's PTO of 2 SRTT when more than one
   // segment is in flight: an allowance for the peer's ACK turnaround and our own wake-up, so
