@@ -27,6 +27,11 @@ ip -n "$NS" addr add 198.19.0.1/24 dev vr
 ip -n "$NS" link set vr up
 ip -n "$HOST_NS" addr add "$HOST/24" dev vh
 ip -n "$HOST_NS" link set vh up
+# One drop takes one segment: the kernel's TSO would otherwise cross the veth (and the router's
+# drop) as 64 KB super-packets, about 300 for the upload; when synack's window holds one at a
+# time each lost one is the flight's tail, and synack, receiving, sees nothing out of order
+# (the check below failed so once in CI under ASan, where synack reads slowest).
+ip -n "$HOST_NS" link set dev vh gso_max_segs 1 || fail "cannot limit vh to one segment per packet"
 ip -n "$HOST_NS" route add 198.18.0.0/24 via 198.19.0.1
 in_ns sysctl -qw net.ipv4.ip_forward=1
 in_host() { timeout "$STEP_TIMEOUT" ip netns exec "$HOST_NS" "$@"; }
