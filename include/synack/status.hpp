@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string_view>
 
 #include "synack/config.hpp"
 #include "synack/seqnum.hpp"
@@ -41,6 +42,19 @@ struct ConnectionStatus {
   std::uint64_t undos = 0;  // loss responses undone as spurious (RFC 3708, RFC 4015)
   std::uint64_t bytes_sent = 0, bytes_acked = 0, bytes_received = 0;
   CongestionAlgorithm congestion = CongestionAlgorithm::Cubic;
+  // The pacing rate in bytes per second, 0 when the sender does not pace (Linux: ss's
+  // pacing_rate). BBR paces every connection; CUBIC and NewReno do not.
+  std::uint64_t pacing_rate = 0;
+  // BBR's model (draft-ietf-ccwg-bbr), as Linux's ss prints "bbr:(bw:...,mrtt:...,...)".
+  struct BbrModel {
+    std::string_view mode;     // "Startup", "Drain", "ProbeBW_DOWN", ... "ProbeRTT"
+    std::uint64_t max_bw = 0;  // BBR.max_bw, bytes/s
+    std::uint64_t bw = 0;      // BBR.bw = min(max_bw, bw_lo), bytes/s
+    std::optional<Duration> min_rtt;
+    double pacing_gain = 0, cwnd_gain = 0;
+    std::optional<std::uint64_t> inflight_hi, inflight_lo;  // bytes; empty while unbounded
+  };
+  std::optional<BbrModel> bbr;
 };
 
 }  // namespace synack::tcp

@@ -84,8 +84,19 @@ void connection_line(std::string& out, long pid, const ConnectionInfo& c) {
       .field("snd_wscale", std::uint64_t{s.snd_wscale})
       .field("rcv_wscale", std::uint64_t{s.rcv_wscale})
       .field("congestion", congestion_name(s.congestion))
-      .field("detached", c.detached)
-      .end_into(out);
+      .field("pacing_rate", s.pacing_rate);
+  if (s.bbr) {
+    const auto& b = *s.bbr;
+    line.field("bbr_mode", b.mode)
+        .field("bbr_max_bw", b.max_bw)
+        .field("bbr_bw", b.bw)
+        .field("bbr_pacing_gain", b.pacing_gain)
+        .field("bbr_cwnd_gain", b.cwnd_gain);
+    if (b.min_rtt) line.field("bbr_min_rtt_us", us(*b.min_rtt));
+    if (b.inflight_hi) line.field("bbr_inflight_hi", *b.inflight_hi);
+    if (b.inflight_lo) line.field("bbr_inflight_lo", *b.inflight_lo);
+  }
+  line.field("detached", c.detached).end_into(out);
 }
 
 // 1234 µs -> "1.234", 200000 -> "200": milliseconds as `ss` prints them.
@@ -97,6 +108,28 @@ std::string ms(std::uint64_t micros) {
   while (s.back() == '0') s.pop_back();
   if (s.back() == '.') s.pop_back();
   return s;
+}
+
+// Bytes per second as ss prints a rate: bits, "18.2Mbps", "1.2Gbps", "800bps".
+std::string bits_per_second(std::uint64_t bytes_per_second) {
+  const double bits = static_cast<double>(bytes_per_second) * 8;
+  char buf[32];
+  if (bits >= 1e9)
+    std::snprintf(buf, sizeof buf, "%.1fGbps", bits / 1e9);
+  else if (bits >= 1e6)
+    std::snprintf(buf, sizeof buf, "%.1fMbps", bits / 1e6);
+  else if (bits >= 1e3)
+    std::snprintf(buf, sizeof buf, "%.1fKbps", bits / 1e3);
+  else
+    std::snprintf(buf, sizeof buf, "%.0fbps", bits);
+  return buf;
+}
+
+// 1.25 -> "1.25", 2 -> "2".
+std::string gain(double g) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", g);
+  return buf;
 }
 
 std::string pad(std::string_view s, std::size_t width) {
@@ -179,6 +212,12 @@ bool StatusLine::boolean(const std::string& key) const {
   return it != object_.end() && it->is_boolean() && it->get<bool>();
 }
 
+double StatusLine::number(const std::string& key, double fallback) const {
+  auto it = object_.find(key);
+  if (it == object_.end() || !it->is_number()) return fallback;
+  return it->get<double>();
+}
+
 std::vector<StatusLine> parse_status_lines(std::string_view text) {
   std::vector<StatusLine> out;
   while (!text.empty()) {
@@ -248,6 +287,21 @@ std::string format_connections_text(const std::vector<std::vector<StatusLine>>& 
       // Loss responses undone as spurious (F-RTO, D-SACK, Eifel), like ss's "dsack_dups".
       if (l.u64("undos") > 0) d += " undo:" + std::to_string(l.u64("undos"));
       if (l.boolean("detached")) d += " orphan";
+      // Linux's ss: "pacing_rate 1.2Gbps" and "bbr:(bw:...,mrtt:...,pacing_gain:...,
+      // cwnd_gain:...)"; inflight_hi / inflight_lo (BBRv3's bounds) are synack's additions.
+      if (l.u64("pacing_rate") > 0) d += " pacing_rate " + bits_per_second(l.u64("pacing_rate"));
+      if (l.has("bbr_mode")) {
+        d += " bbr:(" + std::string(l.str("bbr_mode")) + ",bw:" + bits_per_second(l.u64("bbr_bw"));
+        d += ",max_bw:" + bits_per_second(l.u64("bbr_max_bw"));
+        if (l.has("bbr_min_rtt_us")) d += ",mrtt:" + ms(l.u64("bbr_min_rtt_us"));
+        d += ",pacing_gain:" + gain(l.number("bbr_pacing_gain"));
+        d += ",cwnd_gain:" + gain(l.number("bbr_cwnd_gain"));
+        if (l.has("bbr_inflight_hi"))
+          d += ",inflight_hi:" + std::to_string(l.u64("bbr_inflight_hi"));
+        if (l.has("bbr_inflight_lo"))
+          d += ",inflight_lo:" + std::to_string(l.u64("bbr_inflight_lo"));
+        d += ")";
+      }
       out += d + "\n";
     }
     if (proc && proc->boolean("truncated"))

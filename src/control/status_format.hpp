@@ -56,6 +56,8 @@ class StatusLine {
   // `fallback` when missing, null, or not a non-negative integer.
   std::uint64_t u64(const std::string& key, std::uint64_t fallback = 0) const;
   bool boolean(const std::string& key) const;
+  // `fallback` when missing or not a number.
+  double number(const std::string& key, double fallback = 0) const;
 
  private:
   nlohmann::json object_;

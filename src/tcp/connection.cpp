@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <limits>
 
 #include "tcp/syn_cookie.hpp"
 
@@ -425,6 +426,20 @@ ConnectionStatus Connection::status() const {
   s.bytes_acked = bytes_acked_;
   s.bytes_received = bytes_received_;
   s.congestion = cc_.algorithm();
+  s.pacing_rate = cc_.pacing_rate();
+  if (const Bbr* b = cc_.bbr()) {
+    ConnectionStatus::BbrModel m;
+    m.mode = to_string(b->state());
+    m.max_bw = static_cast<std::uint64_t>(b->max_bw());
+    m.bw = static_cast<std::uint64_t>(b->bw());
+    m.min_rtt = b->min_rtt();
+    m.pacing_gain = b->pacing_gain();
+    m.cwnd_gain = b->cwnd_gain();
+    constexpr auto kUnbounded = std::numeric_limits<std::uint64_t>::max();
+    if (b->inflight_hi() != kUnbounded) m.inflight_hi = b->inflight_hi();
+    if (b->inflight_lo() != kUnbounded) m.inflight_lo = b->inflight_lo();
+    s.bbr = m;
+  }
   return s;
 }
 

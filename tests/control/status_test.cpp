@@ -107,6 +107,71 @@ TEST(StatusFormat, ConnectionTextLikeSsTi) {
   EXPECT_NE(text.find(" buffers:32768 retrans:3/1/2\n"), std::string::npos) << text;
 }
 
+TEST(StatusFormat, BbrModelAndPacingRateLikeSs) {
+  ConnectionInfo c = sample_connection();
+  c.status.congestion = CongestionAlgorithm::Bbr;
+  c.status.pacing_rate = 2'275'000;  // bytes/s: 18.2 Mbit/s
+  ConnectionStatus::BbrModel m;
+  m.mode = "ProbeBW_UP";
+  m.max_bw = 150'000'000;  // 1.2 Gbit/s
+  m.bw = 2'300'000;
+  m.min_rtt = Duration(20);
+  m.pacing_gain = 1.25;
+  m.cwnd_gain = 2;
+  m.inflight_hi = 28960;
+  c.status.bbr = m;
+  std::string json = connections_json({42, "serve"}, {c});
+  auto lines = parse_status_lines(json);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[1].u64("pacing_rate"), 2'275'000u);
+  EXPECT_EQ(lines[1].str("bbr_mode"), "ProbeBW_UP");
+  EXPECT_EQ(lines[1].u64("bbr_max_bw"), 150'000'000u);
+  EXPECT_EQ(lines[1].u64("bbr_inflight_hi"), 28960u);
+  EXPECT_FALSE(lines[1].has("bbr_inflight_lo")) << json;  // unbounded: left out
+  std::string text = format_connections_text({lines});
+  EXPECT_NE(text.find(" pacing_rate 18.2Mbps bbr:(ProbeBW_UP,bw:18.4Mbps,max_bw:1.2Gbps,"
+                      "mrtt:0.02,pacing_gain:1.25,cwnd_gain:2,inflight_hi:28960)\n"),
+            std::string::npos)
+      << text;
+  // CUBIC does not pace and has no model: neither is printed.
+  std::string cubic = format_connections_text(
+      {parse_status_lines(connections_json({42, "serve"}, {sample_connection()}))});
+  EXPECT_EQ(cubic.find("pacing_rate"), std::string::npos) << cubic;
+  EXPECT_EQ(cubic.find("bbr:("), std::string::npos) << cubic;
+}
+
+// A BBR connection of a real stack reports its model and pacing rate once data has flowed.
+TEST(StatusFormat, BbrConnectionReportsItsModel) {
+  SimOptions options;
+  options.record_ladder = false;
+  options.client_config.tcp.congestion = CongestionAlgorithm::Bbr;
+  SimPair pair(options);
+  wire::Endpoint server{pair.address(SimPair::kServer), 9};
+  ASSERT_TRUE(pair.server().listen(server, pair.now()));
+  auto id = pair.client().connect(server, pair.now());
+  ASSERT_TRUE(id);
+  pair.flush();
+  pair.run_for(100ms);
+  std::vector<std::byte> data(200'000, std::byte{7});
+  ASSERT_TRUE(pair.client().send(*id, data, pair.now()));
+  pair.flush();
+  pair.run_for(100ms);
+  auto list = pair.client().connections();
+  ASSERT_EQ(list.size(), 1u);
+  const ConnectionStatus& s = list[0].status;
+  ASSERT_TRUE(s.bbr);
+  EXPECT_FALSE(s.bbr->mode.empty());
+  EXPECT_GT(s.bbr->max_bw, 0u);
+  EXPECT_LE(s.bbr->bw, s.bbr->max_bw);
+  EXPECT_TRUE(s.bbr->min_rtt);
+  EXPECT_GT(s.pacing_rate, 0u);
+  // The server's end is CUBIC: no model, no pacing.
+  auto server_list = pair.server().connections();
+  ASSERT_EQ(server_list.size(), 1u);
+  EXPECT_FALSE(server_list[0].status.bbr);
+  EXPECT_EQ(server_list[0].status.pacing_rate, 0u);
+}
+
 TEST(StatusFormat, ListingIsCappedAndSaysSo) {
   std::vector<ConnectionInfo> many(5, sample_connection());
   auto lines = parse_status_lines(connections_json({9, "serve"}, many, 3));
