@@ -212,6 +212,16 @@ struct TcpConfig {
   // linux profile. (bench/loss.sh, 20 MiB at 2 % each way: 9 of 12 RTOs in three transfers
   // were such stalls; at 20 % each way the later probes halved the RTOs; docs/performance.md.)
   bool recovery_probe = true;
+  // Probes one TLP episode may send before its RTO, in or out of a recovery: RFC 8985 §7 sends
+  // one (then "MUST arm the RTO timer"; Linux too, the linux profile's 1). With more, a probe
+  // that draws no ACK is followed by another after twice the last PTO (4, then 8 SRTT), while
+  // it comes before the RTO the first probe armed, which none of them moves — RFC 9002 §6.2.1
+  // backs QUIC's probes off so. On a path losing a fifth of each direction a receiver that
+  // answers a burst with one ACK (Linux's, when a burst arrives while its reader holds the
+  // socket) loses the burst's ACK and the probe's often enough that one probe left a 200 ms
+  // RTO in most 2 MiB transfers (bench/loss.sh, BBR at 20 %; docs/performance.md, twentieth
+  // session). 1 .. 3; during a recovery only with recovery_probe.
+  std::uint8_t loss_probes_per_episode = 3;
   // What the tail loss probe's timer adds to RFC 8985 §7.2's PTO of 2 SRTT when more than one
   // segment is in flight: an allowance for the peer's ACK turnaround and our own wake-up, so
   // that a sub-millisecond SRTT does not probe before the ACK could be back. RFC 8985 names

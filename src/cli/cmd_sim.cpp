@@ -134,6 +134,7 @@ void register_bulk(CLI::App* sim) {
     std::string loss_detection = "rack";
     bool tlp = TcpConfig{}.tail_loss_probe;
     unsigned loss_probe_segments = 0;
+    unsigned loss_probes = 0;
     bool recovery_probe_on = false;
     bool recovery_probe_off = false;
     bool dsack = false;
@@ -180,6 +181,10 @@ void register_bulk(CLI::App* sim) {
   cmd->add_option("--loss-probe-segments", a->loss_probe_segments,
                   "new segments a tail loss probe carries: 1 (RFC 8985, Linux) or 2 (default)")
       ->check(CLI::Range(1u, 2u));
+  cmd->add_option("--loss-probes", a->loss_probes,
+                  "tail loss probes an episode may send before its RTO, each after twice the "
+                  "last one's timeout: 1 (RFC 8985, Linux) to 3 (default: the profile's)")
+      ->check(CLI::Range(1u, 3u));
   cmd->add_flag("--dsack", a->dsack, "RFC 2883 D-SACK reports from both receivers");
   cmd->add_flag("--frto", a->frto, "RFC 5682 F-RTO after a timeout, on both ends");
   cmd->add_option("--profile", a->profile, "both ends' TCP choices: rfc (default) or linux")
@@ -221,6 +226,7 @@ void register_bulk(CLI::App* sim) {
         a->loss_detection == "dupthresh" ? LossDetection::DupThresh : LossDetection::Rack;
     o.tail_loss_probe = a->tlp;
     o.loss_probe_segments = a->loss_probe_segments;
+    o.loss_probes = a->loss_probes;
     if (a->recovery_probe_on) o.recovery_probe = true;
     if (a->recovery_probe_off) o.recovery_probe = false;
     o.dsack = a->dsack;

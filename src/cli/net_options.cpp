@@ -75,6 +75,12 @@ void add_net_options(CLI::App* cmd, NetOptions& o) {
                   "so that a delayed-ACK receiver answers at once)")
       ->check(CLI::Range(1u, 2u))
       ->group(group);
+  cmd->add_option("--loss-probes", o.loss_probes,
+                  "tail loss probes an episode may send before its RTO, each after twice the "
+                  "last one's timeout: 1 (RFC 8985, Linux) to 3; the profile's by default: 3 in "
+                  "rfc, 1 in linux")
+      ->check(CLI::Range(1u, 3u))
+      ->group(group);
   cmd->add_flag("--batch,!--no-batch", o.batch,
                 "hold what a TUN read batch makes TCP send until the batch ends: one ACK per "
                 "burst received (up to 64 KiB), one burst per batch of ACKs, as Linux's GRO; "
@@ -284,6 +290,7 @@ bool NetEnvironment::build_stack(const NetOptions& o, bool intercept, std::strin
   if (o.recovery_probe_off) config.tcp.recovery_probe = false;
   if (o.loss_probe_segments)
     config.tcp.loss_probe_segments = static_cast<std::uint8_t>(o.loss_probe_segments);
+  if (o.loss_probes) config.tcp.loss_probes_per_episode = static_cast<std::uint8_t>(o.loss_probes);
   config.tcp.batch_output = o.batch;
   if (auto cc = congestion_from_name(o.cc)) config.tcp.congestion = *cc;
   config.tcp.slow_start_ack_limit = o.slow_start_limit;

@@ -58,6 +58,7 @@ struct NetOptions {
   bool recovery_probe_on = false;
   bool recovery_probe_off = false;
   unsigned loss_probe_segments = 0;  // TcpConfig::loss_probe_segments; 0: the profile's
+  unsigned loss_probes = 0;          // TcpConfig::loss_probes_per_episode; 0: the profile's
   bool batch = true;                 // TcpConfig::batch_output (one ACK per TUN read batch)
   std::string cc;                    // TcpConfig::congestion by name; empty: the profile's
   std::uint32_t slow_start_limit = TcpConfig{}.slow_start_ack_limit;

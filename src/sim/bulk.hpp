@@ -28,6 +28,7 @@ struct BulkOptions {
   bool tail_loss_probe = TcpConfig{}.tail_loss_probe;  // TcpConfig::tail_loss_probe, its default
   std::optional<bool> recovery_probe;  // TcpConfig::recovery_probe; unset: the profile's
   unsigned loss_probe_segments = 0;    // TcpConfig::loss_probe_segments; 0: the profile's
+  unsigned loss_probes = 0;            // TcpConfig::loss_probes_per_episode; 0: the profile's
   bool dsack = false;                  // TcpConfig::dsack (RFC 2883)
   bool frto = false;                   // TcpConfig::frto (RFC 5682)
   // Each end's TCP choices start from this profile (synack::profiles: "rfc" or "linux");

@@ -54,8 +54,9 @@ StackConfig linux() {
   t.slow_start_ack_limit = 0;  // tcp_slow_start: every byte an ACK acknowledges
   t.dsack = true;              // net.ipv4.tcp_dsack
   t.sack_fin = true;
-  t.loss_probe_segments = 1;  // tcp_send_loss_probe: one new segment (RFC 8985 §7.3)
-  t.recovery_probe = false;   // tcp_schedule_loss_probe: Open (or CWR) state only
+  t.loss_probe_segments = 1;      // tcp_send_loss_probe: one new segment (RFC 8985 §7.3)
+  t.recovery_probe = false;       // tcp_schedule_loss_probe: Open (or CWR) state only
+  t.loss_probes_per_episode = 1;  // tcp_send_loss_probe: "At most one outstanding TLP"
   t.loss_probe_slack = std::chrono::milliseconds(2);  // TCP_TIMEOUT_MIN_US: 2 SRTT + 2 ms
   return c;
 }

@@ -328,14 +328,14 @@ class Connection {
   // §7.4: an ACK during a TLP episode — a D-SACK of the probe, the episode's end, or a SACK of
   // the probe showing the older segments lost (then fast recovery starts).
   void on_loss_probe_ack(const Segment& seg, Instant now, SegmentSink& out);
-  std::optional<SeqNum> tlp_end_;     // TLP.end_seq: SND.MAX when the probe went out
-  SeqNum tlp_start_;                  // first octet the probe carried
-  bool tlp_is_retrans_ = false;       // TLP.is_retrans: the probe was a retransmission
-  bool tlp_in_recovery_ = false;      // sent during a recovery (TcpConfig::recovery_probe)
-  std::uint8_t recovery_probes_ = 0;  // probes of the open episode, sent in a recovery
-  // TcpConfig::recovery_probe: during a recovery a probe whose episode is still open may be
-  // followed by another, up to kRecoveryProbes an episode (tail_loss_probe.cpp).
-  bool may_probe_again_in_recovery() const;
+  std::optional<SeqNum> tlp_end_;    // TLP.end_seq: SND.MAX when the probe went out
+  SeqNum tlp_start_;                 // first octet the probe carried
+  bool tlp_is_retrans_ = false;      // TLP.is_retrans: the probe was a retransmission
+  bool tlp_in_recovery_ = false;     // sent during a recovery (TcpConfig::recovery_probe)
+  std::uint8_t episode_probes_ = 0;  // probes the open episode has sent
+  // TcpConfig::loss_probes_per_episode: a probe whose episode is still open may be followed
+  // by another (tail_loss_probe.cpp).
+  bool may_probe_again() const;
 
   // --- RACK, RFC 8985 §6 (rack.hpp; driven from connection_input.cpp and connection.cpp) ---
   // RACK decides what is lost when SACK is in use and TcpConfig::loss_detection is Rack.

@@ -10,13 +10,15 @@
 //   profile), never later than the RTO (then the probe replaces that RTO). Beyond the RFC
 //   (TcpConfig::recovery_probe, off in the linux profile): during SACK recovery too,
 //   restarted by each ACK and retransmission, so that a recovery whose last retransmission or
-//   its ACK was lost does not wait for the RTO; and up to kRecoveryProbes of them a recovery,
-//   each after twice the last one's PTO, while they come before the RTO the first one armed
-//   (never moving it): with a few segments in flight and a fifth of every direction lost, a
-//   probe and all the ACKs it draws are lost often enough that one probe per episode left
-//   2.3 RTOs in every 2 MiB transfer (`synack sim bulk --loss 0.2 --delay 0.1 --cc bbr
-//   --server-profile linux`, 25 seeds; docs/performance.md, the nineteenth session). RFC 9002
-//   §6.2 probes so in QUIC (a PTO doubled each time, no separate RTO).
+//   its ACK was lost does not wait for the RTO. And beyond "at most one probe per episode",
+//   in or out of a recovery (TcpConfig::loss_probes_per_episode, 3; the linux profile's 1):
+//   a probe that draws no ACK is followed by another, each after twice the last one's PTO,
+//   while they come before the RTO the first one armed (never moving it): with a few segments
+//   in flight and a fifth of every direction lost, a probe and all the ACKs it draws are lost
+//   often enough that one probe per episode left 2.3 RTOs in every 2 MiB transfer (`synack
+//   sim bulk --loss 0.2 --delay 0.1 --cc bbr --server-profile linux`, 25 seeds;
+//   docs/performance.md, the nineteenth and twentieth sessions). RFC 9002 §6.2 probes so in
+//   QUIC (a PTO doubled each time, no separate RTO).
 // - §7.3 the probe: the most recent segment is retransmitted (the RFC's option when no new
 //   data may be sent; new data is sent by output() as cwnd allows in any case) — during a
 //   recovery the segment at SND.UNA — then the RTO timer is armed.
@@ -39,12 +41,15 @@ namespace {
 // RFC 8985 §7.2: "WCDelAckT stands for worst-case delayed ACK timer ... RECOMMENDED value is
 // 200 ms".
 constexpr Duration kWorstCaseDelayedAck = std::chrono::milliseconds(200);
-// TcpConfig::recovery_probe: probes a recovery may send before its RTO.
-constexpr std::uint8_t kRecoveryProbes = 3;
+// TcpConfig::loss_probes_per_episode's upper bound.
+constexpr std::uint8_t kMaxEpisodeProbes = 3;
 }  // namespace
 
-bool Connection::may_probe_again_in_recovery() const {
-  return in_recovery() && recovery_probes_ < kRecoveryProbes;
+// RFC 8985 §7.2 allows one probe per episode ("TLP.end_seq is None"); TcpConfig::
+// loss_probes_per_episode more.
+bool Connection::may_probe_again() const {
+  // At most kMaxEpisodeProbes whatever the configuration: the PTO doubles with each.
+  return episode_probes_ < std::min(config_->loss_probes_per_episode, kMaxEpisodeProbes);
 }
 
 // RFC 8985 §7.2 "is not in loss recovery", unless TcpConfig::recovery_probe allows a probe
@@ -65,14 +70,14 @@ void Connection::schedule_loss_probe(Instant now) {
   // Nor into a zero window (ours): a segment beyond RCV.NXT is unacceptable to a receiver
   // whose window is zero (RFC 9293 §3.10.7.4); the persist timer's probes do that job.
   if (!config_->tail_loss_probe || !sack_ok_ || !may_probe_in_recovery() ||
-      (tlp_end_ && !may_probe_again_in_recovery()) || flight_size() == 0 || !rtt_.srtt() ||
-      snd_una_ == iss_ || snd_wnd_ == 0 || retries_ > 0)
+      (tlp_end_ && !may_probe_again()) || flight_size() == 0 || !rtt_.srtt() || snd_una_ == iss_ ||
+      snd_wnd_ == 0 || retries_ > 0)
     return;
   Duration pto = 2 * *rtt_.srtt();
-  // A recovery's later probes back off: 4, then 8 SRTT after the last (RFC 9002 §6.2.1's
-  // doubling). recovery_probes_ < kRecoveryProbes here (may_probe_again_in_recovery()).
-  const bool again = tlp_end_ && in_recovery();
-  if (again) pto *= 1 << recovery_probes_;
+  // An episode's later probes back off: 4, then 8 SRTT after the last (RFC 9002 §6.2.1's
+  // doubling). episode_probes_ < loss_probes_per_episode here (may_probe_again()).
+  const bool again = tlp_end_.has_value();
+  if (again) pto *= 1 << episode_probes_;
   // §7.2: "If FlightSize is equal to one segment, add WCDelAckT": the peer may hold its ACK.
   if (flight_size() <= effective_mss())
     pto += kWorstCaseDelayedAck;
@@ -81,7 +86,7 @@ void Connection::schedule_loss_probe(Instant now) {
   // §7.2: "PTO = min(PTO, RTO)": due with the RTO, the probe goes first (on_timer()) and the
   // RTO is rearmed from it — as Linux's tcp_schedule_loss_probe(), the probe replaces the RTO.
   Instant at = now + pto;
-  // A recovery's later probe only before the RTO: that one is not moved (after_probe()), so a
+  // An episode's later probe only before the RTO: that one is not moved (after_probe()), so a
   // probe due with it or after would duplicate its retransmission.
   if (again && timer(Timer::Retransmit) && *timer(Timer::Retransmit) <= at) return;
   if (timer(Timer::Retransmit) && *timer(Timer::Retransmit) < at) at = *timer(Timer::Retransmit);
@@ -90,7 +95,7 @@ void Connection::schedule_loss_probe(Instant now) {
 
 void Connection::on_loss_probe_timeout(Instant now, SegmentSink& out) {
   if (!config_->tail_loss_probe || !sack_ok_ || !may_probe_in_recovery() ||
-      (tlp_end_ && !may_probe_again_in_recovery()) || flight_size() == 0 || retries_ > 0 ||
+      (tlp_end_ && !may_probe_again()) || flight_size() == 0 || retries_ > 0 ||
       snd_nxt_ != snd_max_ || snd_wnd_ == 0)  // (the window closed meanwhile)
     return;
   const bool again = tlp_end_.has_value();  // a recovery's second or third probe
@@ -152,15 +157,14 @@ void Connection::on_loss_probe_timeout(Instant now, SegmentSink& out) {
 }
 
 void Connection::after_probe(bool again, Instant now) {
-  // §7.3: "the sender MUST arm the RTO timer, not the PTO timer" — armed by a recovery's first
-  // probe and left where it is by the later ones (TcpConfig::recovery_probe), which come
-  // before it or not at all (schedule_loss_probe()).
+  // §7.3: "the sender MUST arm the RTO timer, not the PTO timer" — armed by an episode's first
+  // probe and left where it is by the later ones (TcpConfig::loss_probes_per_episode), which
+  // come before it or not at all (schedule_loss_probe()).
   if (!again) {
     restart_retransmit_timer(now);
-    recovery_probes_ = 0;  // a new episode
+    episode_probes_ = 0;  // a new episode
   }
-  if (!in_recovery()) return;
-  ++recovery_probes_;
+  ++episode_probes_;
   disarm(Timer::Probe);
   schedule_loss_probe(now);
 }

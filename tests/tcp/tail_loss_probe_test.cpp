@@ -13,7 +13,12 @@ std::string text(std::size_t n, char c = 'x') { return std::string(n, c); }
 
 class TailLossProbe : public SegmentHarness {
  protected:
-  TailLossProbe() { EXPECT_TRUE(config.tail_loss_probe); }  // the default (RFC 8985)
+  // The default (RFC 8985), with RFC 8985's one probe per episode unless a test says otherwise
+  // (TcpConfig::loss_probes_per_episode; 3 by default).
+  TailLossProbe() {
+    EXPECT_TRUE(config.tail_loss_probe);
+    config.loss_probes_per_episode = 1;
+  }
   // SACK in use, four segments (0-3) sent and unacknowledged. The handshake took no virtual
   // time, so SRTT is its 1 µs floor and the PTO 2 SRTT + 200 µs (TcpConfig::loss_probe_slack).
   void four_in_flight() {
@@ -152,6 +157,49 @@ TEST_F(TailLossProbe, RFC8985_7_2_one_probe_per_episode_partial_ACK_schedules_no
   EXPECT_EQ(sent(), (std::vector<int>{1}));  // the RTO's retransmission
   EXPECT_EQ(counters.tcp_loss_probes, 1u);
   EXPECT_EQ(counters.tcp_rto_expirations, 1u);
+}
+
+// TcpConfig::loss_probes_per_episode (3 by default; RFC 8985 §7.2 sends one): a probe whose
+// episode draws no ACK is followed by another 2 PTOs later (4 SRTT + slack), then a third 8
+// SRTT after that, each the same segment; the RTO stays where the first probe armed it
+// (§7.3) and comes after them. RFC 9002 §6.2.1 doubles QUIC's PTO so.
+TEST_F(TailLossProbe, Repeated_probes_back_off_and_leave_the_RTO_where_the_first_armed_it) {
+  config.loss_probes_per_episode = 3;
+  four_in_flight();
+  auto first = fire_next_timer();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(sent(), (std::vector<int>{3}));
+  ASSERT_TRUE(conn().next_deadline());
+  const Instant rto_at = *first + conn().status().rto;
+  auto second = fire_next_timer();
+  ASSERT_TRUE(second);
+  EXPECT_EQ(*second, *first + 4 * 1us + 200us);
+  EXPECT_EQ(sent(), (std::vector<int>{3}));
+  auto third = fire_next_timer();
+  ASSERT_TRUE(third);
+  EXPECT_EQ(*third, *second + 8 * 1us + 200us);
+  EXPECT_EQ(sent(), (std::vector<int>{3}));
+  EXPECT_EQ(counters.tcp_loss_probes, 3u);
+  // No fourth: the RTO, where the first probe put it.
+  auto rto = fire_next_timer();
+  ASSERT_TRUE(rto);
+  EXPECT_EQ(*rto, rto_at);
+  EXPECT_EQ(sent(), (std::vector<int>{0}));
+  EXPECT_EQ(counters.tcp_loss_probes, 3u);
+  EXPECT_EQ(counters.tcp_rto_expirations, 1u);
+}
+
+// A later probe's ACK ends the episode as the first one's would: an ACK of everything (the
+// peer had it all; every earlier ACK was lost) stops the probes and the RTO.
+TEST_F(TailLossProbe, Repeated_probe_answered_ends_the_episode) {
+  config.loss_probes_per_episode = 3;
+  four_in_flight();
+  ASSERT_TRUE(fire_next_timer());
+  ASSERT_TRUE(fire_next_timer());
+  EXPECT_EQ(sent(), (std::vector<int>{3, 3}));
+  ack(seg(4));
+  EXPECT_FALSE(conn().next_deadline());
+  EXPECT_EQ(counters.tcp_rto_expirations, 0u);
 }
 
 // No probe into a zero window (ours; Linux's probe of new data also waits for the window):
