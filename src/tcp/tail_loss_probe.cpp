@@ -98,7 +98,7 @@ void Connection::on_loss_probe_timeout(Instant now, SegmentSink& out) {
       (tlp_end_ && !may_probe_again()) || flight_size() == 0 || retries_ > 0 ||
       snd_nxt_ != snd_max_ || snd_wnd_ == 0)  // (the window closed meanwhile)
     return;
-  const bool again = tlp_end_.has_value();  // a recovery's second or third probe
+  const bool again = tlp_end_.has_value();  // an episode's second or third probe
   std::uint32_t mss = effective_mss() - sack_option_bytes();
   // §7.3: "If a previously unsent segment exists AND the receive window allows new data to be
   // sent: Transmit that new segment; FlightSize += SMSS" (cwnd may be exceeded by it until
