@@ -6,6 +6,12 @@
 
 namespace synack::tcp {
 
+namespace {
+// How much older than TS.Recent a TSval may be and pass PAWS: one tick of the peer's clock, as
+// Linux's TCP_PAWS_WINDOW (check_sequence()).
+constexpr std::int32_t kPawsWindowTicks = 1;
+}  // namespace
+
 #define SYNACK_DROP(counter) count_drop(&Counters::counter, #counter, now)
 
 // RFC 9293 §3.10.7.1: "If the state is CLOSED ... An incoming segment not containing a RST
@@ -234,8 +240,13 @@ void Connection::apply_peer_syn_options(const Segment& seg) {
 // RFC 9293 §3.10.7.4 first: sequence number check (after RFC 7323 §5.3 PAWS).
 bool Connection::check_sequence(const Segment& seg, Instant now, SegmentSink& out) {
   // RFC 7323 §5.3 R1: a timestamp older than TS.Recent marks an old duplicate: ACK and drop.
+  // Following Linux (tcp_paws_discard(), TCP_PAWS_WINDOW), one tick older passes: a peer whose
+  // ACKs leave from two CPUs (its reader's window updates and its receive path's ACKs) has them
+  // cross on the way, by a tick in what we saw (bench/loss.sh: about 3 in 1,000 ACKs from a Linux
+  // client); R1 dropped each and answered it, losing the SACK blocks it carried. A tick is no
+  // wrap of the sequence space, which PAWS guards against (§5.2).
   if (ts_ok_ && seg.options.timestamps && !seg.has(RST) &&
-      static_cast<std::int32_t>(seg.options.timestamps->value - ts_recent_) < 0) {
+      static_cast<std::int32_t>(seg.options.timestamps->value - ts_recent_) < -kPawsWindowTicks) {
     SYNACK_DROP(drop_paws);
     send_invalid_reply_ack(seg, now, out);
     return false;

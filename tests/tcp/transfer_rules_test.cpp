@@ -737,6 +737,31 @@ TEST_F(Transfer, RFC7323_PAWS_drops_older_TSval_and_answers_with_ACK) {
   EXPECT_EQ(counters.drop_paws, 1u);
 }
 
+// RFC 7323 §5.3 R1 as Linux applies it (tcp_paws_discard(), TCP_PAWS_WINDOW): a TSval one tick
+// older than TS.Recent passes — a peer's ACKs sent from two CPUs cross by that much — and does
+// not move TS.Recent back; two ticks older is an old duplicate again.
+TEST_F(Transfer, RFC7323_PAWS_lets_a_TSval_one_tick_older_through_as_Linux_does) {
+  wire::TcpOptions peer;
+  peer.timestamps = wire::Timestamps{500, 1000};
+  establish_with(peer);
+  wire::TcpOptions one_older;
+  one_older.timestamps = wire::Timestamps{499, 1000};
+  inject({.flags = ACK, .seq = R + 1, .ack = L + 1, .payload = "one", .options = one_older});
+  fire_next_timer();  // delayed ACK
+  auto ack = expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 4});
+  ASSERT_TRUE(ack.options.timestamps.has_value());
+  EXPECT_EQ(ack.options.timestamps->echo, 500u) << "TS.Recent does not move back";
+  EXPECT_EQ(counters.drop_paws, 0u);
+  EXPECT_EQ(receive_all(), "one");
+  wire::TcpOptions two_older;
+  two_older.timestamps = wire::Timestamps{498, 1000};
+  inject({.flags = ACK, .seq = R + 4, .ack = L + 1, .payload = "two", .options = two_older});
+  auto reply = expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 4});
+  EXPECT_EQ(reply.options.timestamps->echo, 500u);
+  EXPECT_EQ(counters.drop_paws, 1u);
+  EXPECT_EQ(conn().readable(), 0u);
+}
+
 // RFC 5961 §5.2: an ACK below SND.UNA - MAX.SND.WND is dropped and answered with an ACK;
 // an older ACK within MAX.SND.WND is only ignored.
 TEST_F(Transfer, RFC5961_ACK_older_than_SND_UNA_minus_MAX_SND_WND_dropped_with_ACK) {
