@@ -140,6 +140,15 @@ struct TcpConfig {
   // over a 10 ms path took 0.425 s of slow start in the simulator, 0.205 s without the limit.
   // (Byte counting keeps a receiver that splits its ACKs from growing the window faster.)
   std::uint32_t slow_start_ack_limit = 0;
+  // Cwnd validation (draft-ietf-ccwg-ratelimited-increase §3, RFC 7661): an ACK grows cwnd
+  // only while the window is in use — the sender was stopped by a full window in this round
+  // trip, or, in slow start, cwnd is under twice the round's largest flight (as Linux's
+  // tcp_is_cwnd_limited()). With it CUBIC takes its ssthresh after a fast retransmit from cwnd,
+  // not FlightSize (RFC 9438 §4.6 allows it "with other measures to prevent cwnd from growing
+  // when the volume of bytes in flight is smaller than cwnd"; Linux and Windows do): a flight
+  // that was short of a window in use is no measure of what the path holds. false: cwnd grows
+  // on every ACK and CUBIC's ssthresh is 0.7 FlightSize, as before 2026-12-07.
+  bool cwnd_validation = true;
   // RFC 8985 RACK (default) or RFC 6675 DupThresh-only loss detection with SACK.
   LossDetection loss_detection = LossDetection::Rack;
   // RFC 9293 §3.8.4 keepalive: off by default; idle, interval, probes.

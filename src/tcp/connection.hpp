@@ -4,6 +4,7 @@
 // asks next_deadline() when to call on_timer(). No clock, socket or RNG is touched here.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cassert>
 #include <cstdint>
@@ -23,6 +24,7 @@
 #include "synack/trace.hpp"
 #include "tcp/byte_ring.hpp"
 #include "tcp/congestion/any_congestion_control.hpp"
+#include "tcp/cwnd_use.hpp"
 #include "tcp/loss_recovery.hpp"
 #include "tcp/rack.hpp"
 #include "tcp/rate_limit.hpp"
@@ -305,6 +307,19 @@ class Connection {
   bool fin_sent() const;
   SeqNum fin_seq() const { return snd_buf_seq_ + snd_buf_.size(); }
   std::uint32_t flight_size() const { return static_cast<std::uint32_t>(snd_max_ - snd_una_); }
+  // Cwnd validation (TcpConfig::cwnd_validation, tcp/cwnd_use.hpp): may this ACK grow cwnd?
+  bool may_grow_cwnd() const {
+    return !config_->cwnd_validation ||
+           cwnd_use_.allows_growth(cc_.cwnd(), cc_.cwnd() < cc_.ssthresh());
+  }
+  // What a fast retransmit's reduction starts from: FlightSize (RFC 5681 §3.2 eq. 4, RFC 9438
+  // §4.6), or for CUBIC with cwnd validation the window itself, as RFC 9438 §4.6 allows with
+  // validation and Linux's and Windows' CUBIC do (TcpConfig::cwnd_validation).
+  std::uint32_t reduction_basis() const {
+    if (config_->cwnd_validation && cc_.algorithm() == CongestionAlgorithm::Cubic)
+      return std::max(flight_size(), cc_.cwnd());
+    return flight_size();
+  }
   std::uint32_t effective_mss() const;
   std::uint16_t announced_mss() const;
   std::uint32_t sack_option_bytes() const;
@@ -477,12 +492,18 @@ class Connection {
   SeqNum snd_sml_{};  // end of the last short segment sent (Minshall's Nagle)
   // RFC 2883: a duplicate range to report in the next ACK's first SACK block.
   std::optional<std::pair<SeqNum, SeqNum>> dsack_;
+  // Whether cwnd is in use this round trip: only then does an ACK grow it (cwnd validation,
+  // TcpConfig::cwnd_validation; tcp/cwnd_use.hpp).
+  CwndUse cwnd_use_;
   void note_duplicate(SeqNum begin, SeqNum end);
   std::optional<Instant> last_data_at_;
   std::optional<Instant> last_invalid_ack_;      // RFC 5961 §7 rate limit: the last such ACK sent
   const BufferReader* direct_reader_ = nullptr;  // set_direct_reader()
 
-  std::uint64_t retransmits_ = 0, rto_expirations_ = 0, fast_retransmits_ = 0;
+  std::uint64_t retransmits_ = 0;
+  // Recovery episodes: 2^32 of either is beyond any connection's life (32 bits each keep
+  // CwndUse within the 1 KiB a connection may take, issue 14).
+  std::uint32_t rto_expirations_ = 0, fast_retransmits_ = 0;
   std::uint64_t bytes_sent_ = 0, bytes_acked_ = 0, bytes_received_ = 0;
 };
 

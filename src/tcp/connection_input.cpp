@@ -723,7 +723,7 @@ void Connection::handle_new_ack(const Segment& seg, Instant now, SegmentSink& ou
     // After an RTO the window grows in slow start (RFC 5681 §3.1) while the holes below
     // loss_.recover() are resent; the phase ends when they are all acknowledged.
     loss_.reset_dup_acks();
-    cc_.on_ack(acked, now, rtt_.srtt());
+    if (may_grow_cwnd()) cc_.on_ack(acked, now, rtt_.srtt());
     if (seg.ack >= loss_.recover()) {
       loss_.set_phase(Recovery::Open);
       loss_.retransmit_log().clear();
@@ -748,7 +748,7 @@ void Connection::handle_new_ack(const Segment& seg, Instant now, SegmentSink& ou
     }
   } else {
     loss_.reset_dup_acks();
-    cc_.on_ack(acked, now, rtt_.srtt());
+    if (may_grow_cwnd()) cc_.on_ack(acked, now, rtt_.srtt());
   }
   // RFC 6298 §5.2: all outstanding data acknowledged -> stop the timer; §5.3: otherwise
   // restart it.
@@ -800,7 +800,7 @@ void Connection::enter_recovery(Instant now, SegmentSink& out) {
   ++fast_retransmits_;
   ++context_.counters->tcp_fast_retransmits;
   undo_on_reduction(false, now);  // spurious_retransmit.cpp
-  cc_.on_congestion_event(flight_size(), now);
+  cc_.on_congestion_event(reduction_basis(), now);
   if (use_rack() && rack_) {
     // RFC 8985 §9.3 / §6.2: fast recovery on the first segment RACK marked lost; output()
     // retransmits the segments marked lost, in sequence order, as PRR (RFC 6937) allows — the

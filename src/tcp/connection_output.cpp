@@ -600,6 +600,11 @@ void Connection::output(Instant now, SegmentSink& out) {
   }
   if (ack_now_ && !sent_any) send_ack(now, out);
   rate_after_output();  // BBR: app-limited detection (connection_rate.cpp)
+  // Cwnd validation (TcpConfig::cwnd_validation): was the window in use? (pipe in a SACK
+  // recovery, as output() counts it above.)
+  if (config_->cwnd_validation)
+    cwnd_use_.after_output(sack_ok_ ? recovery_pipe(effective_mss()) : flight_size(), cc_.cwnd(),
+                           effective_mss(), snd_una_, snd_max_);
 }
 
 }  // namespace synack::tcp

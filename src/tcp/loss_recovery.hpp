@@ -58,7 +58,8 @@ class LossRecovery {
   // --- Proportional Rate Reduction (RFC 6937), the sending rate in Phase::Sack ---
   // RFC 6937 §3, "at the beginning of recovery": prr_delivered = 0, prr_out = 0,
   // RecoverFS = snd.nxt - snd.una (FlightSize; our SND.MAX - SND.UNA). ssthresh is the
-  // congestion control's (CongCtrlAlg(): NewReno's FlightSize/2, CUBIC's 0.7 FlightSize).
+  // congestion control's (CongCtrlAlg(): NewReno's FlightSize/2, CUBIC's 0.7 FlightSize, or 0.7
+  // cwnd with TcpConfig::cwnd_validation).
   void start_prr(std::uint32_t recover_fs) {
     prr_delivered_ = 0;
     prr_out_ = 0;

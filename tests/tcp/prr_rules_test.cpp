@@ -88,7 +88,8 @@ TEST_F(Prr, RFC6937_3_one_loss_sends_one_segment_per_two_ACKs_and_exits_at_ssthr
   sent();
 }
 
-// The same with CUBIC: PRR reduces towards CUBIC's ssthresh (RFC 9438 §4.6, 0.7 FlightSize),
+// The same with CUBIC: PRR reduces towards CUBIC's ssthresh (RFC 9438 §4.6, 0.7 FlightSize —
+// here the larger of it and cwnd, Connection::reduction_basis()),
 // not NewReno's half, and leaves with cwnd = that ssthresh.
 TEST_F(Prr, RFC6937_3_with_CUBIC_reduces_to_its_ssthresh) {
   twenty_in_flight(CongestionAlgorithm::Cubic);

@@ -65,7 +65,9 @@ class Cubic final : public CongestionControl {
     }
     in_epoch_ = false;
     increment_ = 0;
-    // RFC 9438 §4.6: ssthresh = flight_size * beta_cubic, at least 2 segments.
+    // RFC 9438 §4.6: ssthresh = flight_size * beta_cubic, at least 2 segments; after a fast
+    // retransmit the connection passes cwnd instead where it validates cwnd's growth, as
+    // §4.6 allows (Connection::reduction_basis(), TcpConfig::cwnd_validation).
     return std::max(static_cast<std::uint32_t>(flight_size * kBeta), 2 * mss_);
   }
 

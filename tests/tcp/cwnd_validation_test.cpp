@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: MIT
+// Cwnd validation (TcpConfig::cwnd_validation, tcp/cwnd_use.hpp): only a window in use grows
+// (draft-ietf-ccwg-ratelimited-increase §3: "When FlightSize < cwnd ... MUST constrain the
+// growth of cwnd"; Linux's tcp_is_cwnd_limited()), and CUBIC, so validated, takes its
+// ssthresh after a fast retransmit from cwnd (RFC 9438 §4.6, as Linux's and Windows' CUBIC).
+// The round-trip bookkeeping on its own, then through a connection in virtual time.
+#include <string>
+#include <vector>
+
+#include "harness.hpp"
+#include "tcp/cwnd_use.hpp"
+
+namespace synack::tcp::test {
+namespace cwnd_validation_test {
+
+constexpr std::uint32_t kMss = 1000;
+constexpr SeqNum kUna{5000};
+
+// A round whose window filled lets ACKs grow it for the rest of the round, even when later
+// outputs in the round leave room; the next round starts afresh.
+TEST(CwndUse, a_full_window_lets_the_rest_of_its_round_grow_it) {
+  CwndUse use;
+  use.after_output(10 * kMss, 10 * kMss, kMss, kUna, kUna + 10 * kMss);  // round ends at +10
+  EXPECT_TRUE(use.full());
+  use.after_output(4 * kMss, 10 * kMss, kMss, kUna + 6 * kMss, kUna + 10 * kMss);
+  EXPECT_TRUE(use.full()) << "within the round";
+  EXPECT_TRUE(use.allows_growth(10 * kMss, false));
+  // Everything of the round acknowledged; the application has 2 segments to send.
+  use.after_output(2 * kMss, 10 * kMss, kMss, kUna + 10 * kMss, kUna + 12 * kMss);
+  EXPECT_FALSE(use.full());
+  EXPECT_EQ(use.max_flight(), 2 * kMss);
+  EXPECT_FALSE(use.allows_growth(10 * kMss, false)) << "congestion avoidance, window not in use";
+}
+
+// In slow start a window may grow to twice the round's largest flight (Linux:
+// tcp_is_cwnd_limited(), "ensure cwnd grows to twice what was ACKed"), not beyond.
+TEST(CwndUse, slow_start_grows_up_to_twice_the_rounds_largest_flight) {
+  CwndUse use;
+  use.after_output(3 * kMss, 10 * kMss, kMss, kUna, kUna + 3 * kMss);
+  use.after_output(6 * kMss, 10 * kMss, kMss, kUna, kUna + 6 * kMss);
+  EXPECT_FALSE(use.full());
+  EXPECT_EQ(use.max_flight(), 6 * kMss);
+  EXPECT_TRUE(use.allows_growth(11 * kMss, true));
+  EXPECT_FALSE(use.allows_growth(12 * kMss, true));
+  EXPECT_FALSE(use.allows_growth(11 * kMss, false));
+}
+
+// A window of 2^30 octets (RFC 7323 §2.3's largest, about) in flight is kept whole.
+TEST(CwndUse, a_flight_of_a_largest_window_is_kept) {
+  CwndUse use;
+  const std::uint32_t big = (1u << 30) - (1u << 14);
+  use.after_output(big, big + 2 * kMss, kMss, kUna, kUna + big);
+  EXPECT_FALSE(use.full());
+  EXPECT_EQ(use.max_flight(), big);
+}
+
+class CwndValidation : public SegmentHarness {
+ protected:
+  // CUBIC, SACK, no timestamps, a 10-segment initial window of 536-octet segments; the
+  // handshake takes 20 ms.
+  void establish(bool validation) {
+    config.congestion = CongestionAlgorithm::Cubic;
+    config.cwnd_validation = validation;
+    config.initial_window_segments = 10;
+    wire::TcpOptions peer;
+    peer.sack_permitted = true;
+    open_active();
+    expect_tx({.flags = SYN, .seq = L});
+    advance(std::chrono::milliseconds(20));
+    inject({.flags = SYN | ACK, .seq = R, .ack = L + 1, .window = 65535, .options = peer});
+    expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 1});
+  }
+  // The application writes two segments a round trip, and each round is acknowledged.
+  std::uint32_t cwnd_after_app_limited_rounds(bool validation) {
+    establish(validation);
+    int next = 0;
+    for (int round = 0; round < 20; ++round) {
+      send(std::string(2 * kSegment, 'x'));
+      EXPECT_EQ(sent().size(), 2u);
+      next += 2;
+      advance(std::chrono::milliseconds(20));
+      ack(seg(next));
+    }
+    return conn().status().cwnd;
+  }
+  // Four segments in flight of a 10-segment window; segment 0 lost and 1, 2 and 3 SACKed:
+  // three segments above it (RFC 8985 §6.2 with DupThresh, no reordering seen) mark it lost
+  // at once. The ssthresh the fast retransmit leaves.
+  std::uint32_t ssthresh_after_a_loss_among_four(bool validation) {
+    establish(validation);
+    send(std::string(4 * kSegment, 'x'));
+    EXPECT_EQ(sent().size(), 4u);
+    advance(std::chrono::milliseconds(20));
+    ack(seg(0), {{1, 2}});
+    ack(seg(0), {{1, 3}});
+    ack(seg(0), {{1, 4}});
+    EXPECT_EQ(counters.tcp_fast_retransmits, 1u);
+    EXPECT_EQ(sent(), (std::vector<int>{0})) << "the fast retransmit";
+    return conn().status().ssthresh;
+  }
+};
+
+// Two segments a round never fill a 10-segment window: with validation it stays at the
+// initial window (slow start may grow it only to twice the 2-segment flight, which it
+// already exceeds); without, every ACK grew it.
+TEST_F(CwndValidation, an_application_limited_sender_does_not_grow_its_window) {
+  EXPECT_EQ(cwnd_after_app_limited_rounds(true), 10 * kSegment);
+}
+
+TEST_F(CwndValidation, without_it_every_ACK_grows_the_window) {
+  EXPECT_GT(cwnd_after_app_limited_rounds(false), 40 * kSegment);
+}
+
+// A bulk sender fills its window every round: slow start doubles it, as without validation.
+TEST_F(CwndValidation, a_sender_that_fills_its_window_grows_it) {
+  establish(true);
+  send(std::string(100 * kSegment, 'x'));
+  EXPECT_EQ(sent().size(), 10u);
+  advance(std::chrono::milliseconds(20));
+  for (int i = 1; i <= 10; ++i) ack(seg(i));
+  EXPECT_EQ(conn().status().cwnd, 20 * kSegment);
+  EXPECT_EQ(sent().size(), 20u) << "each ACK let out two segments";
+}
+
+// RFC 9438 §4.6: with its growth validated, CUBIC's ssthresh after a fast retransmit is 0.7
+// cwnd (here the 10-segment initial window), not 0.7 of the 4 segments the application had
+// in flight; without validation, 0.7 FlightSize.
+TEST_F(CwndValidation, RFC9438_4_6_CUBIC_reduces_from_the_validated_window) {
+  EXPECT_NEAR(ssthresh_after_a_loss_among_four(true), 10 * kSegment * 0.7, 1.0);
+}
+
+TEST_F(CwndValidation, RFC9438_4_6_CUBIC_without_validation_reduces_from_FlightSize) {
+  EXPECT_NEAR(ssthresh_after_a_loss_among_four(false), 4 * kSegment * 0.7, 1.0);
+}
+
+}  // namespace cwnd_validation_test
+}  // namespace synack::tcp::test
