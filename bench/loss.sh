@@ -29,8 +29,8 @@
 #                                    pictures/ beside OUT.md, drawn only if that folder exists
 #   FROM_LOG_DIR="DIR ..."           no measuring: the tables from LOG_DIRs of earlier runs (their
 #                                    results.jsonl, counters.jsonl; several are pooled, cell by
-#                                    cell); the simulator still runs (SIM=0 skips it). The tables
-#                                    are bench/loss_report.py's
+#                                    cell); the simulator runs again, or with SIM=0 its runs come
+#                                    from the logs' sim.jsonl. The tables are bench/loss_report.py's
 #   TUN_OFFLOAD=gso                  synack's TUN: "gso" (a virtio-net header: checksum offload, and
 #                                    one write per burst, which the kernel cuts into segments as
 #                                    it does the kernel contender's GSO packets) or "none" (a plain
@@ -229,6 +229,8 @@ if [ -n "${FROM_LOG_DIR:-}" ]; then
   for dir in $FROM_LOG_DIR; do
     cat "$dir/results.jsonl" >>"$tmp/results.jsonl"
     cat "$dir/counters.jsonl" >>"$tmp/counters.jsonl"
+    # The simulator's runs too, when SIM=0 leaves them to the logs.
+    if [ "$SIM" != 1 ] && [ -e "$dir/sim.jsonl" ]; then cat "$dir/sim.jsonl" >>"$tmp/sim.jsonl"; fi
   done
   rev=${SYNACK_REV:-"(see $FROM_LOG_DIR)"}
 else
@@ -365,7 +367,8 @@ grep -i -E "retrans|rto|dup|loss|timeout|sack" "$tmp/serve.err" | sed 's/^/  [sy
 fi  # FROM_LOG_DIR
 
 # --- the simulator: the same sizes and losses at 1, 25 and 100 ms RTT, median over seeds ------
-: >"$tmp/sim.jsonl"
+touch "$tmp/sim.jsonl"
+[ "$SIM" = 1 ] && : >"$tmp/sim.jsonl"
 if [ "$SIM" = 1 ]; then
   for size in $SIZES; do
     for loss in $LOSSES; do
