@@ -215,8 +215,9 @@ inline constexpr auto kTransitions = [] {
       // never sends its FIN is deleted (TcpConfig::orphan_fin_timeout); RFC 9293 has no timer.
       {S::FinWait2, S::Closed, C::TimeoutFinWait2, "§3.10.4 (Linux: tcp_fin_timeout)", N},
       // RFC 4987 §3.6: the ACK that returns a valid SYN cookie creates the TCB the SYN did
-      // not (§3.10.7.2's SYN-RECEIVED, reached without keeping LISTEN's state).
-      {S::Closed, S::SynReceived, C::SynCookieAck, "§3.10.7.2 (RFC 4987 §3.6)", N},
+      // not (§3.10.7.2's SYN-RECEIVED, reached without keeping LISTEN's state); the child is
+      // made in LISTEN, as the listener's children are (Connection::for_listener()).
+      {S::Listen, S::SynReceived, C::SynCookieAck, "§3.10.7.2 (RFC 4987 §3.6)", N},
   });
 }();
 
