@@ -118,6 +118,7 @@ void print_relay_stats(const relay::RelayStats& s, std::ostream& out) {
       << "relay_bytes_to_guest " << s.bytes_to_guest << "\n"
       << "relay_fin_with_data " << s.fin_with_data << "\n"
       << "relay_fin_alone " << s.fin_alone << "\n"
+      << "relay_host_reads_empty " << s.host_reads_empty << "\n"
       << "relay_udp_flows " << s.udp_flows << "\n"
       << "relay_udp_to_host " << s.udp_to_host << "\n"
       << "relay_udp_to_guest " << s.udp_to_guest << "\n"

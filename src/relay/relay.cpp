@@ -140,6 +140,7 @@ RelayStats Relay::stats() const {
   s.bytes_to_guest = bytes_.bytes_to_guest;
   s.fin_with_data = bytes_.fin_with_data;
   s.fin_alone = bytes_.fin_alone;
+  s.host_reads_empty = bytes_.host_reads_empty;
   return s;
 }
 

@@ -100,6 +100,8 @@ struct RelayStats {
   // that closes once it has the data then closes first, and keeps TIME-WAIT).
   std::uint64_t fin_with_data = 0;
   std::uint64_t fin_alone = 0;
+  // Reads of a host socket that found nothing (EAGAIN before any byte; each a system call spent).
+  std::uint64_t host_reads_empty = 0;
   // After CMD's exit (Relay::begin_drain): connections still relayed then, those that finished
   // on both sides, those reset at the drain timeout (or a signal), and the bytes toward the host
   // that the reset dropped (held by synack or by its host socket; not what CMD's kernel had not

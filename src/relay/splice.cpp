@@ -97,7 +97,13 @@ void Splice::on_stack_event(std::uint8_t events) {
     fail_guest();
     return;
   }
-  pump();
+  // Data from the namespace, or room in the send ring. A read of the host socket right after
+  // passing on a request would nearly always find the reply not there yet (EAGAIN: a system
+  // call per keep-alive request, measured 1.95 recvfrom per request); when epoll watches the
+  // socket for input (level-triggered), its next wait reports what arrives, so the socket is
+  // read here only when it is not watched for input: the send ring was full, or the
+  // connection was just established.
+  pump(!registered_ || !(interest_ & EPOLLIN));
 }
 
 void Splice::on_fd_event(std::uint32_t events) {
@@ -133,7 +139,7 @@ void Splice::on_fd_event(std::uint32_t events) {
   pump();
 }
 
-void Splice::pump() {
+void Splice::pump(bool read_host) {
   if (done_) return;
   if (host_failed_) {
     drain_then_reset_guest();
@@ -152,7 +158,7 @@ void Splice::pump() {
       return;
     }
   } else if (established_) {
-    if (!guest_to_host() || !host_to_guest()) return;
+    if (!guest_to_host() || (read_host && !host_to_guest())) return;
     if (guest_eof_ && host_shut_ && host_eof_ && guest_shut_) {
       finish();
       return;
@@ -250,6 +256,7 @@ bool Splice::host_to_guest() {
             } else if (errno == EAGAIN || errno == EINTR) {
               if (got > 0 && eof_probes_left_ > 0)
                 --eof_probes_left_;  // a probe that found nothing
+              if (got == 0) ++stats_.host_reads_empty;
               drained = true;
             } else {
               error = errno;

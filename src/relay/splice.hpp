@@ -29,6 +29,8 @@ struct SpliceStats {
   // The host's end-of-file read with the last data (our FIN rides on its segment), or alone.
   std::uint64_t fin_with_data = 0;
   std::uint64_t fin_alone = 0;
+  // Reads of a host socket that found nothing (EAGAIN before any byte): a system call spent.
+  std::uint64_t host_reads_empty = 0;
 };
 
 class Splice {
@@ -59,7 +61,9 @@ class Splice {
 
  private:
   void on_fd_event(std::uint32_t events);
-  void pump();
+  // read_host false: the host socket is not read now — epoll watches it for input (a stack
+  // event, such as the namespace's request, says nothing about the host socket).
+  void pump(bool read_host = true);
   std::size_t send_to_host(std::span<const std::byte> bytes, int& error);
   bool guest_to_host();  // false: failed (the splice is done)
   bool host_to_guest();

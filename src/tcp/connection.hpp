@@ -312,6 +312,16 @@ class Connection {
     return !config_->cwnd_validation ||
            cwnd_use_.allows_growth(cc_.cwnd(), cc_.cwnd() < cc_.ssthresh());
   }
+  // New data acknowledged outside fast recovery: cwnd grows if it may; if not, or once the
+  // flight has drained (the sender idles), a clock-driven algorithm stops its clock
+  // (RFC 9438 §5.8, CongestionControl::on_growth_held()).
+  void grow_cwnd(std::uint32_t acked, Instant now) {
+    if (may_grow_cwnd())
+      cc_.on_ack(acked, now, rtt_.srtt());
+    else
+      cc_.on_growth_held(now);
+    if (snd_una_ == snd_max_) cc_.on_growth_held(now);
+  }
   // What a fast retransmit's reduction starts from: FlightSize (RFC 5681 §3.2 eq. 4, RFC 9438
   // §4.6), or for CUBIC with cwnd validation the window itself, as RFC 9438 §4.6 allows with
   // validation and Linux's and Windows' CUBIC do (TcpConfig::cwnd_validation).
@@ -342,7 +352,9 @@ class Connection {
   void after_probe(bool again, Instant now);
   // §7.4: an ACK during a TLP episode — a D-SACK of the probe, the episode's end, or a SACK of
   // the probe showing the older segments lost (then fast recovery starts).
-  void on_loss_probe_ack(const Segment& seg, Instant now, SegmentSink& out);
+  // cwnd_before: the window before this ACK grew it (a repair reduces from it).
+  void on_loss_probe_ack(const Segment& seg, std::uint32_t cwnd_before, Instant now,
+                         SegmentSink& out);
   std::optional<SeqNum> tlp_end_;    // TLP.end_seq: SND.MAX when the probe went out
   SeqNum tlp_start_;                 // first octet the probe carried
   bool tlp_is_retrans_ = false;      // TLP.is_retrans: the probe was a retransmission

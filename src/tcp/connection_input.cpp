@@ -301,7 +301,8 @@ bool Connection::check_sequence(const Segment& seg, Instant now, SegmentSink& ou
     // duplicate reaching RCV.WUP through to tcp_replace_ts_recent()). Read literally, RFC
     // 7323 §4.3 (2) / §5.3 R3 would ignore it (SEG.SEQ + SEG.LEN <= Last.ACK.sent, and R3
     // follows R2's drop), and the sender's RTT sample would span its whole backoff.
-    // R1 (PAWS) ran above, so the TSval is not older than TS.Recent.
+    // R1 (PAWS) ran above and lets a TSval one tick older through (kPawsWindowTicks): only a
+    // newer one moves TS.Recent, which never goes back.
     if (ts_ok_ && seg.options.timestamps && len > 0 && !seg.has(SYN) && !seg.has(RST) &&
         seg.seq + len <= rcv_nxt_ &&
         static_cast<std::int32_t>(seg.options.timestamps->value - ts_recent_) > 0)
@@ -456,6 +457,7 @@ bool Connection::process_ack(const Segment& seg, Instant now, SegmentSink& out) 
   const SeqNum una_before = snd_una_;
   const std::uint32_t sacked_before = loss_.scoreboard().sacked_bytes();
   const bool prr_before = loss_.phase() == Recovery::Sack;
+  const std::uint32_t cwnd_before = cc_.cwnd();  // a loss probe's repair reduces from it
   std::uint32_t newly_sacked = 0;
   if (sack_ok_ && seg.options.sack_count > 0) {
     // RFC 2018 §4 / RFC 6675: record what the peer holds above the cumulative ACK.
@@ -497,7 +499,7 @@ bool Connection::process_ack(const Segment& seg, Instant now, SegmentSink& out) 
   // the highest sequence number sent when the last one began, i.e. SND.MAX - 1 then; our
   // recover point (loss_.recover()) holds that SND.MAX, so an ACK of exactly it qualifies (RFC
   // 6675 §5 too: "beyond the last value of RecoveryPoint" = HighData).
-  on_loss_probe_ack(seg, now, out);  // RFC 8985 §7.4 (tail_loss_probe.cpp)
+  on_loss_probe_ack(seg, cwnd_before, now, out);  // RFC 8985 §7.4 (tail_loss_probe.cpp)
   if (rack) {
     // RFC 8985 §6.2 steps 4-5: segments lost by time; the first starts fast recovery. With
     // RACK, DupAcks do not (as Linux's tcp_time_to_recover() with RACK: only lost_out counts).
@@ -723,7 +725,7 @@ void Connection::handle_new_ack(const Segment& seg, Instant now, SegmentSink& ou
     // After an RTO the window grows in slow start (RFC 5681 §3.1) while the holes below
     // loss_.recover() are resent; the phase ends when they are all acknowledged.
     loss_.reset_dup_acks();
-    if (may_grow_cwnd()) cc_.on_ack(acked, now, rtt_.srtt());
+    grow_cwnd(acked, now);
     if (seg.ack >= loss_.recover()) {
       loss_.set_phase(Recovery::Open);
       loss_.retransmit_log().clear();
@@ -748,7 +750,7 @@ void Connection::handle_new_ack(const Segment& seg, Instant now, SegmentSink& ou
     }
   } else {
     loss_.reset_dup_acks();
-    if (may_grow_cwnd()) cc_.on_ack(acked, now, rtt_.srtt());
+    grow_cwnd(acked, now);
   }
   // RFC 6298 §5.2: all outstanding data acknowledged -> stop the timer; §5.3: otherwise
   // restart it.

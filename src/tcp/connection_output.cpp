@@ -600,11 +600,12 @@ void Connection::output(Instant now, SegmentSink& out) {
   }
   if (ack_now_ && !sent_any) send_ack(now, out);
   rate_after_output();  // BBR: app-limited detection (connection_rate.cpp)
-  // Cwnd validation (TcpConfig::cwnd_validation): was the window in use? (pipe in a SACK
-  // recovery, as output() counts it above.)
+  // Cwnd validation (TcpConfig::cwnd_validation): was the window in use? Counted as the loop
+  // above limits the sender: pipe in a SACK recovery, FlightSize otherwise (SACKed data
+  // outstanding before a recovery still holds the window), in segments of this output's size.
   if (config_->cwnd_validation)
-    cwnd_use_.after_output(sack_ok_ ? recovery_pipe(effective_mss()) : flight_size(), cc_.cwnd(),
-                           effective_mss(), snd_una_, snd_max_);
+    cwnd_use_.after_output(sack_driven() ? recovery_pipe(mss) : flight_size(), cc_.cwnd(), mss,
+                           snd_una_, snd_max_);
 }
 
 }  // namespace synack::tcp

@@ -169,7 +169,8 @@ void Connection::after_probe(bool again, Instant now) {
   schedule_loss_probe(now);
 }
 
-void Connection::on_loss_probe_ack(const Segment& seg, Instant now, SegmentSink& out) {
+void Connection::on_loss_probe_ack(const Segment& seg, std::uint32_t cwnd_before, Instant now,
+                                   SegmentSink& out) {
   if (!tlp_end_) return;
   // §7.4: "If TLP.is_retrans is FALSE" (a probe of new data) the episode ends when the ACK
   // covers it: the probe carried no repair to account for.
@@ -194,7 +195,12 @@ void Connection::on_loss_probe_ack(const Segment& seg, Instant now, SegmentSink&
     // made (the ACK may have ended the recovery just before this runs).
     if (!in_recovery() && !tlp_in_recovery_) {
       ++context_.counters->tcp_loss_probe_repairs;
-      cc_.on_congestion_event(flight_size(), now);
+      // From the window as it was before this ACK, not FlightSize: the ACK has just
+      // acknowledged the probe, the episode's tail, so what is still in flight is nearly
+      // always nothing, and a reduction from it left 2 SMSS. Linux's tcp_process_tlp_ack()
+      // takes its ssthresh from cwnd too, before the ACK grows it (ca_ops->ssthresh: 0.7 cwnd
+      // for CUBIC, half of it for Reno).
+      cc_.on_congestion_event(std::max(flight_size(), cwnd_before), now);
       cc_.on_recovery_exit();
     }
     return;

@@ -4,6 +4,7 @@
 // growth of cwnd"; Linux's tcp_is_cwnd_limited()), and CUBIC, so validated, takes its
 // ssthresh after a fast retransmit from cwnd (RFC 9438 §4.6, as Linux's and Windows' CUBIC).
 // The round-trip bookkeeping on its own, then through a connection in virtual time.
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -131,6 +132,109 @@ TEST_F(CwndValidation, RFC9438_4_6_CUBIC_reduces_from_the_validated_window) {
 
 TEST_F(CwndValidation, RFC9438_4_6_CUBIC_without_validation_reduces_from_FlightSize) {
   EXPECT_NEAR(ssthresh_after_a_loss_among_four(false), 4 * kSegment * 0.7, 1.0);
+}
+
+// RFC 9438 §5.8: "t ... MUST NOT include any periods during which cwnd has not been updated
+// due to application-limited behavior". After a loss (W_max = 10 segments) the sender is held
+// by its application to two segments a round for 5 s, then writes in bulk: W_cubic(t) resumes
+// where its clock stopped, and the window grows as a sender that never paused would (about
+// 7.6 -> 8.0 -> 8.4 segments a round here). With the clock running through the pause, t was
+// 5 s past K and each round grew the window by half (7.2 -> 10.7 -> 15.6).
+class CubicClock : public CwndValidation {
+ protected:
+  int una_ = 0;
+  int high_ = 0;
+  void take() {
+    for (int i : sent()) high_ = std::max(high_, i + 1);
+  }
+  // One round trip: 20 ms, then every segment sent is acknowledged, one ACK each.
+  void round() {
+    advance(std::chrono::milliseconds(20));
+    const int top = high_;
+    for (int i = una_ + 1; i <= top; ++i) {
+      ack(seg(i));
+      take();
+    }
+    una_ = top;
+  }
+  // Ten segments, the first lost and repaired by a fast retransmit; the recovery ends; a first
+  // round of seven starts the congestion-avoidance epoch. The window then, in segments.
+  double after_a_loss() {
+    establish(true);
+    send(std::string(10 * kSegment, 'x'));
+    take();
+    advance(std::chrono::milliseconds(20));
+    ack(seg(0), {{1, 2}});
+    ack(seg(0), {{1, 3}});
+    ack(seg(0), {{1, 4}});
+    EXPECT_EQ(counters.tcp_fast_retransmits, 1u);
+    (void)sent();
+    advance(std::chrono::milliseconds(20));
+    ack(seg(10));
+    (void)sent();
+    una_ = high_ = 10;
+    send(std::string(7 * kSegment, 'x'));
+    take();
+    round();
+    return segments();
+  }
+  double segments() { return conn().status().cwnd / static_cast<double>(kSegment); }
+  // Bulk data, two round trips: the window's growth over them, as a ratio.
+  double growth_over_two_bulk_rounds() {
+    const double before = segments();
+    send(std::string(2000 * kSegment, 'x'));
+    take();
+    round();
+    round();
+    return segments() / before;
+  }
+};
+
+TEST_F(CubicClock, RFC9438_5_8_the_clock_stops_while_the_application_holds_the_window) {
+  after_a_loss();
+  for (int k = 0; k < 250; ++k) {  // 5 s of two segments a round
+    send(std::string(2 * kSegment, 'x'));
+    take();
+    round();
+  }
+  EXPECT_LT(growth_over_two_bulk_rounds(), 1.2);
+}
+
+TEST_F(CubicClock, RFC9438_5_8_the_clock_stops_while_the_sender_idles) {
+  after_a_loss();
+  round();  // the last segment (a 7-segment window is 3,751 octets) is acknowledged
+  // A last round that fills the window (each of its ACKs may grow it), and the flight drains.
+  send(std::string(7 * kSegment, 'x'));
+  take();
+  round();
+  ASSERT_EQ(conn().status().send_queue, 0u);
+  advance(std::chrono::seconds(5));  // nothing in flight, nothing to send
+  EXPECT_LT(growth_over_two_bulk_rounds(), 1.2);
+}
+
+// The pause's reference: the same flow without it.
+TEST_F(CubicClock, a_sender_that_never_paused_grows_as_slowly) {
+  after_a_loss();
+  EXPECT_LT(growth_over_two_bulk_rounds(), 1.2);
+}
+
+// RFC 8985 §7.4.2: a probe that repaired a loss brings a reduction "equivalent to fast
+// recovery": from the window as it was (Linux's tcp_process_tlp_ack(): CUBIC's 0.7 cwnd) —
+// not from FlightSize after the ACK of the probe, which is nothing (that left 2 SMSS), nor
+// from the window the same ACK has just grown.
+TEST_F(CwndValidation, RFC8985_7_4_2_a_repairing_probe_reduces_from_the_window_before_its_ACK) {
+  config.loss_probes_per_episode = 1;
+  establish(true);
+  send(std::string(4 * kSegment, 'x'));
+  EXPECT_EQ(sent().size(), 4u);
+  const std::uint32_t cwnd = conn().status().cwnd;
+  EXPECT_EQ(cwnd, 10 * kSegment);
+  fire_next_timer();  // the probe: segment 3 again
+  EXPECT_EQ(sent(), (std::vector<int>{3}));
+  ack(seg(4));
+  EXPECT_EQ(counters.tcp_loss_probe_repairs, 1u);
+  EXPECT_NEAR(conn().status().ssthresh, cwnd * 0.7, 1.0);
+  EXPECT_EQ(conn().status().cwnd, conn().status().ssthresh);
 }
 
 }  // namespace cwnd_validation_test

@@ -35,6 +35,9 @@ class AnyCongestionControl {
   void on_congestion_event(std::uint32_t flight_size, Instant now) {
     std::visit([&](auto& cc) { cc.on_congestion_event(flight_size, now); }, impl_);
   }
+  void on_growth_held(Instant now) {
+    std::visit([&](auto& cc) { cc.on_growth_held(now); }, impl_);
+  }
   void on_recovery_exit() {
     std::visit([](auto& cc) { cc.on_recovery_exit(); }, impl_);
   }

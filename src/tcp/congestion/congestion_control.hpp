@@ -91,6 +91,11 @@ class CongestionControl {
     cwnd_ = mss_;
   }
 
+  // An ACK that may not grow cwnd (cwnd validation: the window is not in use), or the flight
+  // drained (the sender idles): RFC 9438 §5.8 — an algorithm whose growth follows a clock
+  // leaves such periods out of it, until the next ACK that grows the window.
+  void on_growth_held(Instant now) { growth_held(now); }
+
   // RFC 5681 §3.2 step 4: NewReno's inflation by one SMSS per duplicate ACK (no SACK).
   void inflate(std::uint32_t bytes) { cwnd_ += bytes; }
   // RFC 6937 §3: during SACK fast recovery the window is PRR's, cwnd = pipe + sndcnt, set per
@@ -132,6 +137,8 @@ class CongestionControl {
   // The algorithm's ssthresh after a loss (fast retransmit or RTO); it also restarts
   // whatever epoch the algorithm keeps.
   virtual std::uint32_t ssthresh_after_loss(std::uint32_t flight_size, Instant now) = 0;
+  // on_growth_held(); nothing by default (NewReno's growth counts ACKs, not time).
+  virtual void growth_held(Instant) {}
   // The algorithm's own state for prior() / undo(); none by default.
   virtual void save_model(CongestionPrior&) const {}
   virtual void restore_model(const CongestionPrior&) {}
