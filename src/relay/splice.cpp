@@ -487,7 +487,9 @@ void Splice::update_interest() {
     return;
   }
   if (registered_) {
-    if (want != interest_) (void)loop_.modify_fd(fd_, want);
+    // interest_ says what epoll watches (on_stack_event() trusts it not to read the socket
+    // itself): kept as it was if the change failed.
+    if (want != interest_ && !loop_.modify_fd(fd_, want)) return;
   } else {
     // The relay may hand over the socket still watched for its connect: replaced, not re-added.
     registered_ =
