@@ -237,5 +237,34 @@ TEST_F(CwndValidation, RFC8985_7_4_2_a_repairing_probe_reduces_from_the_window_b
   EXPECT_EQ(conn().status().cwnd, conn().status().ssthresh);
 }
 
+// Outside a SACK recovery the sender is held by FlightSize (snd_una + cwnd), SACKed data
+// included; the window counts as full by that measure, not by pipe. Here a round ends on an
+// ACK that also SACKs the segment after a hole (segment 20 delayed, 21 SACKed): the round's
+// first output fills FlightSize to cwnd while pipe is a segment short of it. Judged by pipe,
+// that round was "not full" and its ACKs could not grow the window (4,611 octets stayed
+// 4,611); judged by FlightSize they do.
+TEST_F(CwndValidation, outside_recovery_a_window_held_by_FlightSize_counts_as_full) {
+  establish(true);
+  send(std::string(200 * kSegment, 'x'));
+  EXPECT_EQ(sent().size(), 10u);
+  advance(std::chrono::milliseconds(20));
+  ack(seg(0), {{1, 2}});
+  ack(seg(0), {{1, 3}});
+  ack(seg(0), {{1, 4}});  // segment 0 lost: the fast retransmit
+  ack(seg(0), {{1, 5}});
+  EXPECT_EQ(counters.tcp_fast_retransmits, 1u);
+  advance(std::chrono::milliseconds(20));
+  ack(seg(12));  // the recovery ends; a round of segments 12-19 starts
+  advance(std::chrono::milliseconds(20));
+  for (int i = 13; i <= 19; ++i) ack(seg(i));
+  ack(seg(20), {{21, 22}});  // the round's end; segment 20 delayed, 21 SACKed
+  (void)sent();
+  const std::uint32_t before = conn().status().cwnd;
+  ack(seg(22));  // segment 20 arrives late: new data acknowledged, no recovery
+  EXPECT_EQ(counters.tcp_fast_retransmits, 1u);
+  EXPECT_GT(conn().status().cwnd, before) << "the round that FlightSize filled did not grow";
+  (void)sent();  // what the ACK let out (the same two segments either way)
+}
+
 }  // namespace cwnd_validation_test
 }  // namespace synack::tcp::test
