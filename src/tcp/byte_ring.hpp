@@ -63,6 +63,8 @@ class ByteRing {
   bool budget_limited() const { return budget_ && reachable() < capacity_; }
 
   std::uint32_t capacity() const { return capacity_; }
+  // How far the ring can fill now: the capacity, or less while the budget bounds it.
+  std::uint32_t limit() const { return reachable(); }
   std::uint32_t size() const { return size_; }
   std::uint32_t free_space() const {
     if (starved()) return 0;

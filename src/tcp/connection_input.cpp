@@ -717,8 +717,11 @@ void Connection::handle_new_ack(const Segment& seg, Instant now, SegmentSink& ou
   // room once a third of the buffer is free, not after every ACK of a full buffer, so that a
   // bulk writer is woken once per large piece rather than for every ACK's 2 x MSS (the short
   // segments such small pieces left are output()'s to avoid: it ends a burst at a segment
-  // boundary unless the data ends there).
-  if (data_acked > 0 && snd_buf_.free_space() >= snd_buf_.capacity() / 3 && !fin_queued_)
+  // boundary unless the data ends there). A third of what the ring can reach now: with a
+  // memory budget that bounds it under a third of its capacity, a third of the capacity was
+  // never free, and a writer waiting for Writable waited for ever (the ring drained, no
+  // event; found in review of the relay, 2026-12-07).
+  if (data_acked > 0 && snd_buf_.free_space() >= snd_buf_.limit() / 3 && !fin_queued_)
     events_ |= event::Writable;
 
   if (loss_.phase() == Recovery::Loss) {
