@@ -149,6 +149,11 @@ struct TcpConfig {
   // that was short of a window in use is no measure of what the path holds. false: cwnd grows
   // on every ACK and CUBIC's ssthresh is 0.7 FlightSize, as before 2026-12-07.
   bool cwnd_validation = true;
+  // RFC 5681 §4.1 (SHOULD): data sent after more than an RTO without sending any, nothing in
+  // flight, starts from cwnd = min(IW, cwnd) (ssthresh keeping 3/4 of the old window). Linux
+  // does the same by default (net.ipv4.tcp_slow_start_after_idle = 1). BBR restarts from idle
+  // in its own way and is not affected. false: cwnd survives any idle period.
+  bool restart_after_idle = true;
   // RFC 8985 RACK (default) or RFC 6675 DupThresh-only loss detection with SACK.
   LossDetection loss_detection = LossDetection::Rack;
   // RFC 9293 §3.8.4 keepalive: off by default; idle, interval, probes.

@@ -26,6 +26,7 @@
 #include "tcp/congestion/any_congestion_control.hpp"
 #include "tcp/cwnd_use.hpp"
 #include "tcp/loss_recovery.hpp"
+#include "tcp/maybe_instant.hpp"
 #include "tcp/rack.hpp"
 #include "tcp/rate_limit.hpp"
 #include "tcp/receive_buffer.hpp"
@@ -337,6 +338,8 @@ class Connection {
   void disarm(Timer t) { timers_[static_cast<int>(t)].reset(); }
   const std::optional<Instant>& timer(Timer t) const { return timers_[static_cast<int>(t)]; }
   void restart_retransmit_timer(Instant now);
+  // RFC 5681 §4.1: new data about to leave an idle connection (connection_output.cpp).
+  void restart_after_idle(Instant now);
   // batchable: an ACK owed at once that may still wait for the end of a batch (output_or_hold).
   void schedule_ack(Instant now, SegmentSink& out, bool immediately, bool batchable = false);
   void note_data_arrival(Instant now);
@@ -508,8 +511,11 @@ class Connection {
   // TcpConfig::cwnd_validation; tcp/cwnd_use.hpp).
   CwndUse cwnd_use_;
   void note_duplicate(SeqNum begin, SeqNum end);
-  std::optional<Instant> last_data_at_;
-  std::optional<Instant> last_invalid_ack_;      // RFC 5961 §7 rate limit: the last such ACK sent
+  MaybeInstant last_data_at_;
+  MaybeInstant last_invalid_ack_;  // RFC 5961 §7 rate limit: the last such ACK sent
+  // When data last went out (Linux's lsndtime): RFC 5681 §4.1's restart after an idle period
+  // (restart_after_idle(), connection_output.cpp).
+  MaybeInstant last_send_at_;
   const BufferReader* direct_reader_ = nullptr;  // set_direct_reader()
 
   std::uint64_t retransmits_ = 0;

@@ -238,6 +238,18 @@ void Connection::send_rst(SeqNum seq, Instant now, SegmentSink& out, bool with_a
   emit(seg, now, out);
 }
 
+// RFC 5681 §4.1 (SHOULD): about to send new data with nothing in flight, and no data sent
+// for longer than the RTO: cwnd restarts from RW = min(IW, cwnd) (CongestionControl::
+// restart_after_idle()). As Linux (tcp_event_data_sent(), tcp_cwnd_restart()): "sent" counts
+// any data segment, retransmissions and window probes included; BBR, which has its own restart
+// from idle (bbr.cpp), is left alone (Linux skips it for a ca_ops->cong_control too).
+void Connection::restart_after_idle(Instant now) {
+  if (!config_->restart_after_idle || !last_send_at_ || snd_una_ != snd_max_) return;
+  if (cc_.algorithm() == CongestionAlgorithm::Bbr) return;
+  if (now - *last_send_at_ <= rtt_.rto()) return;
+  cc_.restart_after_idle();
+}
+
 void Connection::send_data_segment(SeqNum seq, std::uint32_t len, bool fin, Instant now,
                                    SegmentSink& out, bool retransmission) {
   Segment seg;
@@ -250,7 +262,10 @@ void Connection::send_data_segment(SeqNum seq, std::uint32_t len, bool fin, Inst
   if (!retransmission && len > 0 && config_->quick_acks > 0 && last_data_at_ &&
       now - *last_data_at_ < config_->delayed_ack)
     pingpong_ = true;
-  if (len > 0) pushes_unanswered_ = 0;  // a reply: the flow is not one-way (ack_for_pushed_text())
+  if (len > 0) {
+    pushes_unanswered_ = 0;  // a reply: the flow is not one-way (ack_for_pushed_text())
+    last_send_at_ = now;     // Linux's lsndtime, for restart_after_idle()
+  }
   static thread_local std::vector<std::byte> scratch;
   if (len > 0) {
     auto offset = static_cast<std::uint32_t>(seq - snd_buf_seq_);
@@ -524,6 +539,7 @@ void Connection::output(Instant now, SegmentSink& out) {
          ++guard)
       sent_any = true;
   }
+  if (snd_nxt_ < fin_seq()) restart_after_idle(now);
   for (int guard = 0; guard < 4096; ++guard) {
     SeqNum data_end = fin_seq();
     std::uint32_t cwnd = cc_.cwnd();

@@ -38,6 +38,9 @@ class AnyCongestionControl {
   void on_growth_held(Instant now) {
     std::visit([&](auto& cc) { cc.on_growth_held(now); }, impl_);
   }
+  void restart_after_idle() {
+    std::visit([](auto& cc) { cc.restart_after_idle(); }, impl_);
+  }
   void on_recovery_exit() {
     std::visit([](auto& cc) { cc.on_recovery_exit(); }, impl_);
   }

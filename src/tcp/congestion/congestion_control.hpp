@@ -46,9 +46,12 @@ class CongestionControl {
     mss_ = std::max<std::uint32_t>(mss, 1);
     // RFC 6928 §2: IW = min(10*MSS, max(2*MSS, 14600)) for the default of 10 segments;
     // other configured counts are taken as given.
+    cwnd_ = initial_window();
+  }
+  std::uint32_t initial_window() const {
     std::uint32_t iw = initial_segments_ * mss_;
     if (initial_segments_ == 10) iw = std::min(10 * mss_, std::max(2 * mss_, 14600u));
-    cwnd_ = std::max(iw, mss_);
+    return std::max(iw, mss_);
   }
 
   // Slow start's growth per ACK, in SMSS (TcpConfig::slow_start_ack_limit); 0: no limit.
@@ -95,6 +98,18 @@ class CongestionControl {
   // drained (the sender idles): RFC 9438 §5.8 — an algorithm whose growth follows a clock
   // leaves such periods out of it, until the next ACK that grows the window.
   void on_growth_held(Instant now) { growth_held(now); }
+
+  // RFC 5681 §4.1, restarting idle connections: "TCP SHOULD set cwnd to no more than RW
+  // before beginning transmission if the TCP has not sent data in an interval exceeding the
+  // retransmission timeout", RW = min(IW, cwnd) — the ACK clock is gone and the path may have
+  // changed. Follows Linux (tcp_cwnd_restart() through tcp_current_ssthresh()) in keeping the
+  // window's memory first: ssthresh = max(ssthresh, 3/4 cwnd), so slow start brings the window
+  // back within a few round trips. (Linux halves cwnd once per RTO idle, down to RW; this is
+  // RFC 5681's rule, RW at once.) The connection decides when (Connection::restart_after_idle).
+  void restart_after_idle() {
+    ssthresh_ = std::max(ssthresh_, cwnd_ / 2 + cwnd_ / 4);
+    cwnd_ = std::min(cwnd_, initial_window());
+  }
 
   // RFC 5681 §3.2 step 4: NewReno's inflation by one SMSS per duplicate ACK (no SACK).
   void inflate(std::uint32_t bytes) { cwnd_ += bytes; }
