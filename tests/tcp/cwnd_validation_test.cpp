@@ -63,13 +63,7 @@ class CwndValidation : public SegmentHarness {
     config.congestion = CongestionAlgorithm::Cubic;
     config.cwnd_validation = validation;
     config.initial_window_segments = 10;
-    wire::TcpOptions peer;
-    peer.sack_permitted = true;
-    open_active();
-    expect_tx({.flags = SYN, .seq = L});
-    advance(std::chrono::milliseconds(20));
-    inject({.flags = SYN | ACK, .seq = R, .ack = L + 1, .window = 65535, .options = peer});
-    expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 1});
+    establish_sack_20ms();
   }
   // The application writes two segments a round trip, and each round is acknowledged.
   std::uint32_t cwnd_after_app_limited_rounds(bool validation) {

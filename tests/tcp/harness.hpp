@@ -249,6 +249,17 @@ class SegmentHarness : public Harness {
     while (tx_pending() > 0) v.push_back(static_cast<int>((pop_tx().seq - seg(0)) / kSegment));
     return v;
   }
+  // An active open to a peer that permits SACK (no timestamps, window 65535); the SYN,ACK
+  // comes 20 ms after the SYN. ESTABLISHED at return, the handshake's segments consumed.
+  void establish_sack_20ms() {
+    wire::TcpOptions peer;
+    peer.sack_permitted = true;
+    open_active();
+    expect_tx({.flags = SYN, .seq = L});
+    advance(std::chrono::milliseconds(20));
+    inject({.flags = SYN | ACK, .seq = R, .ack = L + 1, .window = 65535, .options = peer});
+    expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 1});
+  }
   // SACK in use, no timestamps; the handshake and the first data take 20 ms each (SRTT 20 ms,
   // RTTVAR 10 ms, RTO 200 ms = rto_min; with RACK, RACK.min_RTT = RACK.rtt = 20 ms). `n`
   // segments sent at once and the first acknowledged; `queued_more` segments wait behind them

@@ -22,13 +22,7 @@ class IdleRestart : public SegmentHarness {
   void grow_to_80_segments_then_drain(CongestionAlgorithm cc = CongestionAlgorithm::NewReno) {
     config.congestion = cc;
     config.initial_window_segments = 10;
-    wire::TcpOptions peer;
-    peer.sack_permitted = true;
-    open_active();
-    expect_tx({.flags = SYN, .seq = L});
-    advance(std::chrono::milliseconds(20));
-    inject({.flags = SYN | ACK, .seq = R, .ack = L + 1, .window = 65535, .options = peer});
-    expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 1});
+    establish_sack_20ms();
     send(std::string(70 * kSegment, 'x'));
     // Round 1: 10 segments, each ACK grows the window by one (20); round 2: 20 more (40).
     EXPECT_EQ(sent().size(), 10u);
