@@ -224,8 +224,8 @@ void EventLoop::run() {
         ++stats_.busy_polls;
         // A spin gives way to whatever else is runnable on this CPU — often the very client
         // or server whose answer it waits for (on 2 CPUs, `synack run`'s keep-alive has three
-        // busy processes): CPU per keep-alive request 10.8 -> 9.5 µs, requests/s the same or
-        // better (docs/performance.md, twenty-third session).
+        // busy processes): CPU per keep-alive request 10.2-10.6 -> 8.4-9.9 µs, requests/s the
+        // same within their scatter (docs/performance.md, twenty-third session).
         ::sched_yield();
       }
     } else if (wake) {

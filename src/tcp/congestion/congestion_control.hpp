@@ -44,10 +44,10 @@ class CongestionControl {
   // MSS became known (after the handshake): RFC 6928 initial window in bytes.
   void set_mss(std::uint32_t mss) {
     mss_ = std::max<std::uint32_t>(mss, 1);
-    // RFC 6928 §2: IW = min(10*MSS, max(2*MSS, 14600)) for the default of 10 segments;
-    // other configured counts are taken as given.
     cwnd_ = initial_window();
   }
+  // RFC 6928 §2: IW = min(10*MSS, max(2*MSS, 14600)) for the default of 10 segments; other
+  // configured counts are taken as given.
   std::uint32_t initial_window() const {
     std::uint32_t iw = initial_segments_ * mss_;
     if (initial_segments_ == 10) iw = std::min(10 * mss_, std::max(2 * mss_, 14600u));
