@@ -30,6 +30,8 @@ inline std::vector<std::byte> pattern(std::size_t n) {
 // wire (connected = false: packets vanish, as when the peer is gone).
 struct Wire {
   explicit Wire(const StackConfig& config = StackConfig{}) : a(config, {kA}), b(config, {kB}) {}
+  Wire(const StackConfig& a_config, const StackConfig& b_config)
+      : a(a_config, {kA}), b(b_config, {kB}) {}
   Stack a;
   Stack b;
   Instant now{};

@@ -7,15 +7,16 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "synack/stack.hpp"
+#include "two_stacks.hpp"
 
 namespace synack {
 namespace writable_budget_test {
 
-const wire::IpAddress kClient = wire::IpAddress::v4(198, 18, 0, 1);
-const wire::IpAddress kServer = wire::IpAddress::v4(198, 18, 0, 2);
+const wire::IpAddress kServer = two_stacks::kB;
 
 TEST(WritableBudget,
      A_send_ring_the_budget_holds_under_a_third_of_its_capacity_still_signals_room) {
@@ -24,18 +25,11 @@ TEST(WritableBudget,
   sc.tcp.send_buffer = 64 * 1024;  // a third: 21,845 bytes
   sc.tcp.receive_buffer = 16 * 1024;
   sc.memory_budget = budget;
-  Stack client{StackConfig{}, {kClient}};
-  Stack server{sc, {kServer}};
-  Instant now{};
-  auto shuttle = [&] {
-    std::vector<std::byte> buf;
-    for (int round = 0; round < 64; ++round) {
-      bool moved = false;
-      while (client.pop_packet(buf)) moved = true, server.receive_packet(buf, now);
-      while (server.pop_packet(buf)) moved = true, client.receive_packet(buf, now);
-      if (!moved) return;
-    }
-  };
+  two_stacks::Wire wire(StackConfig{}, sc);
+  Stack& client = wire.a;
+  Stack& server = wire.b;
+  Instant& now = wire.now;
+  auto shuttle = [&] { wire.shuttle(); };
   auto listener = server.listen({kServer, 80}, now, 4);
   ASSERT_TRUE(listener);
   auto c = client.connect({kServer, 80}, now);
