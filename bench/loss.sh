@@ -25,6 +25,9 @@
 #   CONTENDERS="synack kernel-cubic kernel-bbr"  which TUN-side contenders run (others: "—")
 #   DIRECTIONS="get put"             get: the contender sends; put: it receives (one alone, to profile)
 #   LOG_DIR=DIR                      keep every run's JSON line and synack's counters there
+#   CAPTURE=PREFIX                   tcpdump (headers only) in the router for the whole run: synack's
+#                                    side in PREFIX-tun.pcap, the kernel server's in PREFIX-server.pcap
+#                                    (both before the client's drop, after the router's); needs tcpdump
 #   PICTURES=DIR                     where the plot (bench-loss.svg, bench/plot.sh) goes; default:
 #                                    pictures/ beside OUT.md, drawn only if that folder exists
 #   FROM_LOG_DIR="DIR ..."           no measuring: the tables from LOG_DIRs of earlier runs (their
@@ -277,6 +280,14 @@ for _ in $(seq 100); do
 done
 grep -q "listening on" "$tmp/serve.out" || { echo "synack serve not ready after 10 s" >&2; exit 1; }
 no_offloads "$ns_router" lbtun0
+if [ -n "${CAPTURE:-}" ]; then
+  for spec in "lbtun0 tun" "lbrs$$ server"; do
+    set -- $spec
+    ip netns exec "$ns_router" tcpdump -i "$1" -n -s 128 -U -w "$CAPTURE-$2.pcap" tcp 2>/dev/null &
+    pids+=($!)
+  done
+  sleep 1  # tcpdump is listening before the first run
+fi
 # The kernel's servers: CUBIC on 80 and 9, BBR on 8080 and 8009.
 for spec in "serve-get 80 cubic" "serve-discard 9 cubic" "serve-get 8080 bbr" "serve-discard 8009 bbr"; do
   set -- $spec

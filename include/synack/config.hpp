@@ -245,6 +245,15 @@ struct TcpConfig {
   // for its probe, where a whole 2 MiB transfer takes 5-15 ms (docs/performance.md, thirteenth
   // session). A single segment in flight waits WCDelAckT (200 ms) instead, as §7.2 asks.
   Duration loss_probe_slack = 200us;
+  // A FIN sent after the peer's (LAST-ACK, CLOSING) alone in flight: the probe comes 2 SRTT
+  // (+ loss_probe_slack) after it, without RFC 8985 §7.2's WCDelAckT (200 ms). The peer, in
+  // FIN-WAIT-1, FIN-WAIT-2 or CLOSING, acknowledges a FIN at once (RFC 9293 §3.10.7.4, "send
+  // an acknowledgment for the FIN"; Linux's tcp_fin() sends that ACK at once in those
+  // states), so no delayed ACK is to be waited for, and without this a lost FIN costs the
+  // peer's reader 200 ms. bench/loss.sh, BBR at 15 % each way, synack receiving 2 MiB: 6 of 25
+  // transfers waited 200 ms or more for a FIN retransmission (2026-12-08). Off in the linux
+  // profile (tcp_schedule_loss_probe() adds TCP_RTO_MIN for any single packet in flight).
+  bool prompt_fin_probe = true;
   // RFC 5682 F-RTO: after a timeout, the first ACKs are answered with new data, and an ACK of
   // data sent before the timeout shows it spurious (its response undone, RFC 4015); the
   // SACK-enhanced variant (§3.1) with SACK, the basic one (§2.1) without. Linux has it on

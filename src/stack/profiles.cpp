@@ -58,6 +58,7 @@ StackConfig linux() {
   t.recovery_probe = false;       // tcp_schedule_loss_probe: Open (or CWR) state only
   t.loss_probes_per_episode = 1;  // tcp_send_loss_probe: "At most one outstanding TLP"
   t.loss_probe_slack = std::chrono::milliseconds(2);  // TCP_TIMEOUT_MIN_US: 2 SRTT + 2 ms
+  t.prompt_fin_probe = false;  // tcp_schedule_loss_probe: + TCP_RTO_MIN for one packet out
   return c;
 }
 

@@ -985,6 +985,9 @@ void Connection::process_fin(Instant now, SegmentSink& out) {
         ack_now_ = true;
       } else {
         set_state(State::Closing, Cause::RcvFin, now);
+        // TcpConfig::prompt_fin_probe: the peer's FIN shows it will acknowledge ours at once
+        // (RFC 9293 §3.10.7.4); the PTO armed with WCDelAckT when ours went out comes sooner.
+        if (config_->prompt_fin_probe && timer(Timer::Probe)) schedule_loss_probe(now);
       }
       break;
     case State::FinWait2:

@@ -319,9 +319,11 @@ void Connection::send_data_segment(SeqNum seq, std::uint32_t len, bool fin, Inst
   snd_max_ = seq_max(snd_max_, seq + len + (fin ? 1 : 0));
   // RFC 6298 §5.1: start the timer when data goes out and it is not running.
   if (!timer(Timer::Retransmit)) arm(Timer::Retransmit, now + rtt_.rto());
-  // RFC 8985 §7.2: restart the PTO "after transmitting new data" — and, during a recovery
-  // that allows a probe (TcpConfig::recovery_probe), after each retransmission.
-  if (len > 0 && (!retransmission || (in_recovery() && may_probe_in_recovery())))
+  // RFC 8985 §7.2: restart the PTO "after transmitting new data" — a FIN alone too (it is new
+  // sequence space; Linux's tcp_write_xmit() schedules the probe for a FIN's skb as for data)
+  // — and, during a recovery that allows a probe (TcpConfig::recovery_probe), after each
+  // retransmission.
+  if ((len > 0 || fin) && (!retransmission || (in_recovery() && may_probe_in_recovery())))
     schedule_loss_probe(now);
 }
 

@@ -4,10 +4,12 @@
 // far more after backoff) would find it. 2 SRTT after the last transmission the last segment is
 // sent again; its ACK carries a SACK that shows the hole, and fast recovery repairs it.
 // What RFC 8985 §7 asks and what is done here:
-// - §7.2 scheduling: after new data goes out or new data is acknowledged, outside recovery,
-//   with SACK, at most one probe per episode; PTO = 2 SRTT, + WCDelAckT (200 ms) for a single
-//   segment in flight (else + TcpConfig::loss_probe_slack, 200 µs; Linux's 2 ms in the linux
-//   profile), never later than the RTO (then the probe replaces that RTO). Beyond the RFC
+// - §7.2 scheduling: after new data (or our FIN, as Linux) goes out or new data is
+//   acknowledged, outside recovery, with SACK, at most one probe per episode; PTO = 2 SRTT,
+//   + WCDelAckT (200 ms) for a single segment in flight (else + TcpConfig::loss_probe_slack,
+//   200 µs; Linux's 2 ms in the linux profile) — not for a FIN sent after the peer's, which
+//   it acknowledges at once (TcpConfig::prompt_fin_probe) — never later than the RTO (then
+//   the probe replaces that RTO). Beyond the RFC
 //   (TcpConfig::recovery_probe, off in the linux profile): during SACK recovery too,
 //   restarted by each ACK and retransmission, so that a recovery whose last retransmission or
 //   its ACK was lost does not wait for the RTO. And beyond "at most one probe per episode",
@@ -78,8 +80,12 @@ void Connection::schedule_loss_probe(Instant now) {
   // doubling). episode_probes_ < loss_probes_per_episode here (may_probe_again()).
   const bool again = tlp_end_.has_value();
   if (again) pto *= 1 << episode_probes_;
-  // §7.2: "If FlightSize is equal to one segment, add WCDelAckT": the peer may hold its ACK.
-  if (flight_size() <= effective_mss())
+  // §7.2: "If FlightSize is equal to one segment, add WCDelAckT": the peer may hold its ACK —
+  // but not its ACK of our FIN when its own came first (TcpConfig::prompt_fin_probe): in
+  // FIN-WAIT-1/2 or CLOSING it acknowledges a FIN at once (RFC 9293 §3.10.7.4).
+  const bool fin_after_peers =
+      (state_ == State::LastAck || state_ == State::Closing) && fin_sent() && snd_una_ == fin_seq();
+  if (flight_size() <= effective_mss() && !(config_->prompt_fin_probe && fin_after_peers))
     pto += kWorstCaseDelayedAck;
   else
     pto += config_->loss_probe_slack;  // TcpConfig::loss_probe_slack (Linux: 2 ms)

@@ -236,5 +236,80 @@ TEST_F(TailLossProbe, Off_by_config_means_RTO_first) {
   EXPECT_EQ(counters.tcp_loss_probes, 0u);
 }
 
+// The peer closed first (its FIN acknowledged), then we did: our FIN alone is in flight in
+// LAST-ACK. The peer, in FIN-WAIT-2, acknowledges a FIN at once (RFC 9293 §3.10.7.4), so the
+// probe comes 2 SRTT + loss_probe_slack after it, not WCDelAckT (TcpConfig::prompt_fin_probe),
+// and it is the FIN again; its ACK ends the connection.
+TEST_F(TailLossProbe, Prompt_FIN_probe_in_LAST_ACK_comes_2_SRTT_after_the_FIN) {
+  establish_sack();
+  inject({.flags = FIN | ACK, .seq = R + 1, .ack = L + 1});
+  expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 2});
+  expect_transition(State::Established, State::CloseWait);
+  close();
+  expect_tx({.flags = FIN | ACK, .seq = L + 1, .ack = R + 2});
+  expect_transition(State::CloseWait, State::LastAck);
+  const Instant sent_at = now;
+  auto at = fire_next_timer();
+  ASSERT_TRUE(at);
+  EXPECT_EQ(*at, sent_at + 2 * 1us + config.loss_probe_slack);
+  auto probe = expect_tx({.flags = FIN | ACK, .seq = L + 1, .ack = R + 2});
+  EXPECT_TRUE(probe.retransmission);
+  EXPECT_EQ(counters.tcp_loss_probes, 1u);
+  EXPECT_EQ(counters.tcp_rto_expirations, 0u);
+  inject({.flags = ACK, .seq = R + 2, .ack = L + 2});
+  expect_transition(State::LastAck, State::Closed);
+}
+
+// The same in CLOSING (both FINs crossed): the peer acknowledges ours at once too.
+TEST_F(TailLossProbe, Prompt_FIN_probe_in_CLOSING_comes_2_SRTT_after_the_FIN) {
+  establish_sack();
+  close();
+  expect_tx({.flags = FIN | ACK, .seq = L + 1, .ack = R + 1});
+  expect_transition(State::Established, State::FinWait1);
+  inject({.flags = FIN | ACK, .seq = R + 1, .ack = L + 1});
+  expect_tx({.flags = ACK, .seq = L + 2, .ack = R + 2});
+  expect_transition(State::FinWait1, State::Closing);
+  const Instant acked_at = now;
+  auto at = fire_next_timer();
+  ASSERT_TRUE(at);
+  EXPECT_LT(*at, acked_at + config.rto_min);
+  expect_tx({.flags = FIN | ACK, .seq = L + 1, .ack = R + 2});
+  EXPECT_EQ(counters.tcp_loss_probes, 1u);
+  EXPECT_EQ(counters.tcp_rto_expirations, 0u);
+}
+
+// Our FIN first (FIN-WAIT-1): the peer, in ESTABLISHED, may delay the ACK of a lone FIN
+// (Linux's, in its ping-pong mode, does), so §7.2's WCDelAckT stands and the probe takes the
+// RTO's place at rto_min — a probe (§7.3), not an RTO expiration: no backoff.
+TEST_F(TailLossProbe, RFC8985_7_2_lone_FIN_first_is_probed_at_the_RTO_not_timed_out) {
+  establish_sack();
+  close();
+  expect_tx({.flags = FIN | ACK, .seq = L + 1, .ack = R + 1});
+  const Instant sent_at = now;
+  auto at = fire_next_timer();
+  ASSERT_TRUE(at);
+  EXPECT_EQ(*at, sent_at + config.rto_min);
+  expect_tx({.flags = FIN | ACK, .seq = L + 1, .ack = R + 1});
+  EXPECT_EQ(counters.tcp_loss_probes, 1u);
+  EXPECT_EQ(counters.tcp_rto_expirations, 0u);
+}
+
+// TcpConfig::prompt_fin_probe off (the linux profile): LAST-ACK's lone FIN waits WCDelAckT,
+// capped at the RTO, as any single segment does.
+TEST_F(TailLossProbe, Prompt_FIN_probe_off_waits_as_for_any_single_segment) {
+  config.prompt_fin_probe = false;
+  establish_sack();
+  inject({.flags = FIN | ACK, .seq = R + 1, .ack = L + 1});
+  expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 2});
+  close();
+  expect_tx({.flags = FIN | ACK, .seq = L + 1, .ack = R + 2});
+  const Instant sent_at = now;
+  auto at = fire_next_timer();
+  ASSERT_TRUE(at);
+  EXPECT_EQ(*at, sent_at + config.rto_min);
+  expect_tx({.flags = FIN | ACK, .seq = L + 1, .ack = R + 2});
+  EXPECT_EQ(counters.tcp_loss_probes, 1u);
+}
+
 }  // namespace tail_loss_probe_test
 }  // namespace synack::tcp::test
