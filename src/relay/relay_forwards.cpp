@@ -16,7 +16,9 @@
 
 namespace synack::relay {
 namespace {
-constexpr int kForwardBacklog = 128;
+// SOMAXCONN, the kernel's own cap (net.core.somaxconn): connections that come faster than the
+// relay accepts them wait in the accept queue instead of being dropped (as -T's, sandbox.cpp).
+constexpr int kForwardBacklog = SOMAXCONN;
 
 // Two forwards of one protocol that would take the same datagrams or connections: the same
 // port and family, and the same address or either one every address (0.0.0.0, [::]; [::] is

@@ -45,6 +45,11 @@ for _ in $(seq 100); do
 done
 [ "$ready" = 1 ] || { cat "$WORK/run.err" >&2; fail "forward 127.0.0.1:$HP or server inside not ready after 10 s"; }
 ss -Hltn "sport = :$HP" | grep -q "127.0.0.1:$HP" || fail "the forward does not listen on 127.0.0.1:$HP"
+# Its accept queue is the kernel's cap (SOMAXCONN, at most net.core.somaxconn; ss shows it as
+# a listener's Send-Q), not 128: a burst of connections waits for the relay, none is dropped.
+want_backlog=$(( $(cat /proc/sys/net/core/somaxconn) < 4096 ? $(cat /proc/sys/net/core/somaxconn) : 4096 ))
+backlog=$(ss -Hltn "sport = :$HP" | awk '{print $3}' | head -1)
+[ "${backlog:-0}" -ge "$want_backlog" ] || fail "the forward's listen backlog is ${backlog:-none}, want $want_backlog"
 
 started=$SECONDS
 got=$(timeout "$STEP_TIMEOUT" curl -sS -f --max-time 50 "http://127.0.0.1:$HP/bytes/$SIZE" | sha256sum | cut -d' ' -f1)
