@@ -121,7 +121,9 @@ trap 'exit 130' INT TERM
 #                          closes only after our FIN, so every byte has been received)
 #   serve-get HOST PORT CC / serve-discard HOST PORT CC   the kernel's stand-in servers
 # CC is set with TCP_CONGESTION on the socket (inherited by accepted ones). Prints one JSON line:
-# seconds from connect to EOF, status ok / timeout (T seconds passed) / error.
+# seconds from connect to EOF, status ok / timeout (T seconds passed) / error; after a timeout,
+# "bytes" is how far the transfer got (get: the body received; put: what the server had
+# acknowledged, tcp_info's tcpi_bytes_acked), which orders runs that neither finished.
 cat >"$tmp/peer.py" <<'EOF'
 import json, signal, socket, sys, threading, time
 CHUNK = 1 << 20
@@ -177,6 +179,14 @@ if mode == "serve-discard":
 
 n, limit = int(sys.argv[4]), float(sys.argv[6])
 result = {"bytes": 0, "seconds": None, "status": "ok"}
+body = 0
+def progress(s):
+    """How far the transfer got: the body received (get), or the bytes the server acknowledged
+    (put: struct tcp_info's tcpi_bytes_acked, a __u64 at offset 120, Linux 4.1 and later)."""
+    if mode == "get":
+        return body
+    info = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256)
+    return int.from_bytes(info[120:128], "little") if len(info) >= 128 else 0
 start = time.monotonic()
 def left():
     remaining = limit - (time.monotonic() - start)
@@ -221,6 +231,10 @@ try:
         result["bytes"] = n
 except socket.timeout:
     result["status"] = "timeout"
+    try:
+        result["bytes"] = progress(s)
+    except (NameError, OSError):  # no socket yet
+        pass
 except OSError as e:
     result["status"] = f"error: {e}"
 result["seconds"] = time.monotonic() - start

@@ -27,9 +27,10 @@ for c in map(json.loads, filter(str.strip, open(f"{tmp}/counters.jsonl"))):
 cpu = next((x.split(":", 1)[1].strip() for x in open("/proc/cpuinfo") if x.startswith("model name")), "?")
 load = " ".join(open("/proc/loadavg").read().split()[:3])
 
-def median_cell(times, failures, total, limit=None):
+def median_cell(times, failures, total, limit=None, progress=()):
     # A failed run is slower than every finished one (it counts as infinitely long): leaving it out
-    # would flatter the contender that fails more. A median that falls on one reads "> limit".
+    # would flatter the contender that fails more. A median that falls on one reads "> limit",
+    # with how far the failed runs got by then (their median, when the logs have it).
     values = list(times) + [math.inf] * failures
     if not values:
         return "—"
@@ -39,24 +40,28 @@ def median_cell(times, failures, total, limit=None):
     else:  # milliseconds matter below a second (the lossless transfers take 5–15 ms)
         text = f"{m:.3f}" if m < 1 else f"{m:.2f}"
     if failures:
-        text += f" [{failures}/{total} failed]"
+        got = statistics.median(progress) if progress else 0
+        text += f" [{failures}/{total} failed" + (f"; {mib(got, 1)} by then" if got else "") + "]"
     return text
 
 def outcome(size, loss, label, direction):
-    """The seconds of the runs that finished, and how many did not."""
+    """The seconds of the runs that finished, and the bytes the others had moved when they
+    were stopped (0 where the log does not say: logs before 2026-12-08)."""
     rs = [r for r in rows if (r["size"], r["loss"], r["label"], r["direction"]) == (size, loss, label, direction)]
     ok = [r["seconds"] for r in rs if r["status"] == "ok"]
-    return ok, len(rs) - len(ok)
+    return ok, [r.get("bytes") or 0 for r in rs if r["status"] != "ok"]
 
 def cell(size, loss, label, direction):
     ok, failed = outcome(size, loss, label, direction)
-    return median_cell(ok, failed, len(ok) + failed, limit)
+    return median_cell(ok, len(failed), len(ok) + len(failed), limit, failed)
 
 def rank_test(xs, ys):
     """Two-sided Mann-Whitney U test of xs against ys (normal approximation with the tie
-    correction and a continuity correction; a failed run is an infinite time, tied with the
-    other failures). Returns (share, p): share is the probability that a run of xs took less
-    time than a run of ys (ties count half), p the chance of a difference at least this large
+    correction and a continuity correction). A run is (0, seconds) when it finished and
+    (1, -bytes moved) when it did not: every failure ranks behind every finished run, and
+    among failures the one that got further ranks first (tied where the logs do not say).
+    Returns (share, p): share is the probability that a run of xs ranks before a
+    run of ys (ties count half), p the chance of a difference at least this large
     if both came from one distribution."""
     n1, n2 = len(xs), len(ys)
     share = sum(1.0 if x < y else 0.5 if x == y else 0.0 for x in xs for y in ys) / (n1 * n2)
@@ -89,15 +94,15 @@ def versus(size, loss, direction):
     runs = {}
     for label in ("synack", same_cc):
         ok, failed = outcome(size, loss, label, direction)
-        runs[label] = list(ok) + [math.inf] * failed
+        runs[label] = [(0, t) for t in ok] + [(1, -b) for b in failed]
     if len(runs["synack"]) < 2 or len(runs[same_cc]) < 2:
         return "—"
     share, p = rank_test(runs["synack"], runs[same_cc])
     verdict = ("ahead" if share > 0.5 else "behind") if p < 0.05 else "even"
     return f"{share:.2f} {verdict} (p {p:.2g})"
 
-def mib(n):
-    return f"{n / 1048576:g} MiB"
+def mib(n, digits=None):
+    return f"{n / 1048576:g} MiB" if digits is None else f"{n / 1048576:.{digits}f} MiB"
 
 synack_cc = {"cubic": "CUBIC", "bbr": "BBR", "reno": "NewReno"}[synack_cc]
 # How many runs each cell had, from the results themselves (LOW_RUNS at up to LOW_MAX_LOSS).
@@ -139,7 +144,7 @@ def median_value(size, loss, label, direction):
     ok, failed = outcome(size, loss, label, direction)
     if not ok and not failed:
         return None
-    m = statistics.median(ok + [math.inf] * failed)
+    m = statistics.median(ok + [math.inf] * len(failed))
     return m if math.isfinite(m) else None
 
 figure = ""
@@ -213,7 +218,8 @@ Machine: {machine}. synack built (Release) from {rev}.
 {figure}{body}
 
 *synack first*: the share of pairs (a synack run, a run of the kernel with synack's congestion
-control, same cell) in which synack's finished first (ties, such as two failures, count half);
+control, same cell) in which synack's finished first — of two runs that both failed, the one
+that had moved more bytes when it was stopped (ties count half);
 **ahead** or **behind** where a two-sided Mann-Whitney rank test puts the chance of so large a
 difference between runs drawn from one distribution under 5 % (the p in brackets), **even**
 otherwise. A median moves by more than the difference between contenders when a few runs of a

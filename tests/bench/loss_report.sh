@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # bench/loss_report.py from made-up run logs: medians, failures counted as slower than every
-# finished run, pooled counters, and the rank test's verdict (ahead / behind / even) with the
+# finished run and ordered among themselves by how far they got, pooled counters, and the rank test's verdict (ahead / behind / even) with the
 # p a two-sided Mann-Whitney test gives (scipy.stats.mannwhitneyu, asymptotic with continuity
 # correction, gives 0.0122 for 1..5 against 6..10).
 set -euo pipefail
@@ -13,11 +13,12 @@ cd "$root"
 python3 - "$tmp/results.jsonl" <<'PY'
 import json, sys
 rows = []
-def add(label, direction, loss, times, failed=0):
+def add(label, direction, loss, times, failed=0, progress=()):
     for t in times:
         rows.append(dict(bytes=2097152, seconds=t, status="ok", label=label, direction=direction, size=2097152, loss=loss))
-    for _ in range(failed):
-        rows.append(dict(bytes=0, seconds=30.0, status="timeout", label=label, direction=direction, size=2097152, loss=loss))
+    for i in range(failed):
+        got = progress[i] if progress else 0
+        rows.append(dict(bytes=got, seconds=30.0, status="timeout", label=label, direction=direction, size=2097152, loss=loss))
 # 1 %: synack sends faster in every pair (1..5 ms against 6..10 ms): ahead, p 0.012.
 add("synack", "get", 1, [0.001, 0.002, 0.003, 0.004, 0.005])
 add("kernel-cubic", "get", 1, [0.006, 0.007, 0.008, 0.009, 0.010])
@@ -32,6 +33,14 @@ add("kernel-cubic", "get", 20, [0.5, 0.6, 0.7], failed=2)
 # pairs go each way: even.
 add("synack", "put", 20, [1.0] * 6)
 add("kernel-cubic", "put", 20, [0.5] * 3, failed=3)
+# 15 %: nothing finishes in either direction. Sending, synack's failed runs had moved 1.1-1.5
+# MiB when stopped, the kernel's 0.1-0.5 MiB: synack ranks first in every pair, ahead (p
+# 0.012), and the cells say how far the median failure got. Receiving, the logs say nothing
+# of progress (bytes 0, as before 2026-12-08): all tied, even.
+add("synack", "get", 15, [], failed=5, progress=[k * 104858 + 1048576 for k in range(1, 6)])
+add("kernel-cubic", "get", 15, [], failed=5, progress=[k * 104858 for k in range(1, 6)])
+add("synack", "put", 15, [], failed=5)
+add("kernel-cubic", "put", 15, [], failed=5)
 with open(sys.argv[1], "w") as f:
     for r in rows:
         f.write(json.dumps(r) + "\n")
@@ -56,6 +65,9 @@ twenty=$(row 20)
 # Two of five failed: the median is the third run, 0.7 s; the failures are counted.
 [[ $twenty == "| 20 % | 0.700 [2/5 failed] | 0.700 [2/5 failed] | — | 1.00 | > 30 [3/6 failed] | — | 0.50 even (p 1) | 0.50 even (p 1) | 200 / 800 |" ]] ||
   fail "20 %: $twenty"
+fifteen=$(row 15)
+[[ $fifteen == "| 15 % | > 30 [5/5 failed; 1.3 MiB by then] | > 30 [5/5 failed; 0.3 MiB by then] | — | > 30 [5/5 failed] | > 30 [5/5 failed] | — | 1.00 ahead (p 0.012) | 0.50 even (p 1) |"* ]] ||
+  fail "15 %: $fifteen"
 grep -q "median seconds of 5 runs at up to 5 % loss, 5–6 above" "$tmp/out.md" || fail "run count"
 grep -q "<!-- bench-loss:end -->" "$tmp/out.md" || fail "end marker"
 echo "loss_report: ok"
