@@ -137,7 +137,8 @@ void register_bulk(CLI::App* sim) {
     unsigned loss_probes = 0;
     bool recovery_probe_on = false;
     bool recovery_probe_off = false;
-    bool dsack = false;
+    bool dsack_on = false;
+    bool dsack_off = false;
     bool frto = false;
     std::string profile = "rfc";
     std::string server_profile;  // empty: --profile's
@@ -185,7 +186,11 @@ void register_bulk(CLI::App* sim) {
                   "tail loss probes an episode may send before its RTO, each after twice the "
                   "last one's timeout: 1 (RFC 8985, Linux) to 3 (default: the profile's)")
       ->check(CLI::Range(1u, 3u));
-  cmd->add_flag("--dsack", a->dsack, "RFC 2883 D-SACK reports from both receivers");
+  auto* dsack = cmd->add_flag("--dsack", a->dsack_on,
+                              "RFC 2883 D-SACK reports from both receivers (default: the "
+                              "profile's, on in both)");
+  cmd->add_flag("--no-dsack", a->dsack_off, "no D-SACK reports from either receiver")
+      ->excludes(dsack);
   cmd->add_flag("--frto", a->frto, "RFC 5682 F-RTO after a timeout, on both ends");
   cmd->add_option("--profile", a->profile, "both ends' TCP choices: rfc (default) or linux")
       ->check(CLI::IsMember({"rfc", "linux"}));
@@ -229,7 +234,8 @@ void register_bulk(CLI::App* sim) {
     o.loss_probes = a->loss_probes;
     if (a->recovery_probe_on) o.recovery_probe = true;
     if (a->recovery_probe_off) o.recovery_probe = false;
-    o.dsack = a->dsack;
+    if (a->dsack_on) o.dsack = true;
+    if (a->dsack_off) o.dsack = false;
     o.frto = a->frto;
     o.profile[0] = o.profile[1] = a->profile;
     if (!a->server_profile.empty()) o.profile[1] = a->server_profile;

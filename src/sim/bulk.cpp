@@ -139,7 +139,7 @@ BulkResult run_bulk(const BulkOptions& o) {
     if (o.loss_probe_segments)
       c->tcp.loss_probe_segments = static_cast<std::uint8_t>(o.loss_probe_segments);
     if (o.loss_probes) c->tcp.loss_probes_per_episode = static_cast<std::uint8_t>(o.loss_probes);
-    c->tcp.dsack = c->tcp.dsack || o.dsack;
+    if (o.dsack) c->tcp.dsack = *o.dsack;
     c->tcp.frto = c->tcp.frto || o.frto;
   }
   SimPair pair(sim);

@@ -29,10 +29,10 @@ struct BulkOptions {
   std::optional<bool> recovery_probe;  // TcpConfig::recovery_probe; unset: the profile's
   unsigned loss_probe_segments = 0;    // TcpConfig::loss_probe_segments; 0: the profile's
   unsigned loss_probes = 0;            // TcpConfig::loss_probes_per_episode; 0: the profile's
-  bool dsack = false;                  // TcpConfig::dsack (RFC 2883)
+  std::optional<bool> dsack;           // TcpConfig::dsack (RFC 2883); unset: the profile's
   bool frto = false;                   // TcpConfig::frto (RFC 5682)
   // Each end's TCP choices start from this profile (synack::profiles: "rfc" or "linux");
-  // the options here then set what they name (dsack and frto only turn a feature on).
+  // the options here then set what they name (frto only turns it on).
   std::string profile[2] = {"rfc", "rfc"};
   // Segmentation offload: each stack sends bursts of up to this many bytes
   // (TcpConfig::gso_max_bytes), which its device cuts into MSS-sized packets (sim/offload_host).

@@ -82,7 +82,7 @@ BulkOptions chaos_options(std::uint64_t seed) {
   // packet shapes of a real device: bursts cut by segmentation offload, receive coalescing.
   if (r.next_u64() % 4 == 0) o.congestion = CongestionAlgorithm::Bbr;
   if (r.next_u64() % 8 == 0) o.loss_detection = LossDetection::DupThresh;
-  o.dsack = r.next_u64() % 2 == 0;
+  o.dsack = r.next_u64() % 2 == 0;  // on or off at both ends, whatever their profiles
   o.frto = r.next_u64() % 4 == 0;
   if (r.next_u64() % 8 == 0) o.tail_loss_probe = false;
   for (auto& profile : o.profile) profile = r.next_u64() % 4 == 0 ? "linux" : "rfc";
@@ -111,8 +111,9 @@ std::string describe_chaos(const BulkOptions& o) {
       o.read_chunk, static_cast<long long>(o.read_pause.count()), o.sack, o.timestamps,
       o.window_scale, congestion_name(o.congestion).data(),
       o.reverse_link ? (", reverse loss " + std::to_string(o.reverse_link->loss)).c_str() : "",
-      o.loss_detection == LossDetection::Rack ? "rack" : "dupthresh", o.dsack, o.frto,
-      o.tail_loss_probe, o.profile[0].c_str(), o.profile[1].c_str(), o.gso_max_bytes, o.coalesce);
+      o.loss_detection == LossDetection::Rack ? "rack" : "dupthresh",
+      static_cast<int>(o.dsack.value_or(true)), o.frto, o.tail_loss_probe, o.profile[0].c_str(),
+      o.profile[1].c_str(), o.gso_max_bytes, o.coalesce);
   return buf;
 }
 

@@ -205,7 +205,8 @@ TEST(ChaosDimensions, every_choice_and_offload_appears_among_the_seeds) {
     const BulkOptions o = chaos_options(seed);
     if (o.congestion == CongestionAlgorithm::Bbr) ++seen["bbr"];
     if (o.loss_detection == LossDetection::DupThresh) ++seen["dupthresh"];
-    if (o.dsack) ++seen["dsack"];
+    if (o.dsack == true) ++seen["dsack"];
+    if (o.dsack == false) ++seen["no dsack"];
     if (o.frto) ++seen["frto"];
     if (!o.tail_loss_probe) ++seen["no tlp"];
     if (o.profile[0] == "linux" || o.profile[1] == "linux") ++seen["linux profile"];
@@ -213,8 +214,8 @@ TEST(ChaosDimensions, every_choice_and_offload_appears_among_the_seeds) {
     if (o.gso_max_bytes > 0) ++seen["gso"];
     if (o.coalesce) ++seen["gro"];
   }
-  for (const char* what : {"bbr", "dupthresh", "dsack", "frto", "no tlp", "linux profile",
-                           "mixed profiles", "gso", "gro"})
+  for (const char* what : {"bbr", "dupthresh", "dsack", "no dsack", "frto", "no tlp",
+                           "linux profile", "mixed profiles", "gso", "gro"})
     EXPECT_GE(seen[what], 20) << what;
 }
 

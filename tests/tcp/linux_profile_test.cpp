@@ -232,8 +232,8 @@ class Dsack : public Harness {
   }
 };
 
-TEST_F(Dsack, Duplicate_segment_is_reported_when_configured) {
-  config.dsack = true;
+TEST_F(Dsack, Duplicate_segment_is_reported_by_default) {
+  EXPECT_TRUE(config.dsack);
   config.quick_acks = 16;
   establish_with_sack();
   inject({.flags = ACK | PSH, .seq = R + 1, .ack = L + 1, .payload = "0123456789"});
@@ -243,7 +243,8 @@ TEST_F(Dsack, Duplicate_segment_is_reported_when_configured) {
   EXPECT_EQ(ack.options.sack[0].right, (R + 11).raw());
 }
 
-TEST_F(Dsack, Duplicate_segment_gets_a_plain_ack_by_default) {
+TEST_F(Dsack, Duplicate_segment_gets_a_plain_ack_when_off) {
+  config.dsack = false;
   config.quick_acks = 16;
   establish_with_sack();
   inject({.flags = ACK | PSH, .seq = R + 1, .ack = L + 1, .payload = "0123456789"});
