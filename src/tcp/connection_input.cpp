@@ -310,8 +310,11 @@ bool Connection::check_sequence(const Segment& seg, Instant now, SegmentSink& ou
     // "If an incoming segment is not acceptable, an acknowledgment should be sent in reply
     // (unless the RST bit is set ...): <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>"
     SYNACK_DROP(drop_sequence_unacceptable);
-    // RFC 2883 §4: data wholly below RCV.NXT is a duplicate; say so in the ACK.
-    if (!seg.payload.empty() &&
+    // RFC 2883 §4: data wholly below RCV.NXT is a duplicate; say so in the ACK. Not a SYN's:
+    // its sequence numbers start one before its data, and its reply is a rate-limited
+    // challenge (a suppressed one would leave the block to a later, unrelated ACK); Linux
+    // sends no D-SACK there either.
+    if (!seg.payload.empty() && !seg.has(SYN) &&
         seg.seq + static_cast<std::uint32_t>(seg.payload.size()) <= rcv_nxt_)
       note_duplicate(seg.seq, seg.seq + static_cast<std::uint32_t>(seg.payload.size()));
     send_invalid_reply_ack(seg, now, out);
@@ -986,8 +989,16 @@ void Connection::process_fin(Instant now, SegmentSink& out) {
       } else {
         set_state(State::Closing, Cause::RcvFin, now);
         // TcpConfig::prompt_fin_probe: the peer's FIN shows it will acknowledge ours at once
-        // (RFC 9293 §3.10.7.4); the PTO armed with WCDelAckT when ours went out comes sooner.
-        if (config_->prompt_fin_probe && timer(Timer::Probe)) schedule_loss_probe(now);
+        // (RFC 9293 §3.10.7.4); when ours is all that is in flight, the PTO armed with
+        // WCDelAckT when it went out comes sooner — never later than it was, and never
+        // cancelled (schedule_loss_probe() counts from now and may decline an episode's
+        // later probe).
+        if (auto armed = timer(Timer::Probe);
+            armed && config_->prompt_fin_probe && snd_una_ == fin_seq()) {
+          const Instant before = *armed;
+          schedule_loss_probe(now);
+          if (!timer(Timer::Probe) || *timer(Timer::Probe) > before) arm(Timer::Probe, before);
+        }
       }
       break;
     case State::FinWait2:

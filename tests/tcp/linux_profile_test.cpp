@@ -243,6 +243,25 @@ TEST_F(Dsack, Duplicate_segment_is_reported_by_default) {
   EXPECT_EQ(ack.options.sack[0].right, (R + 11).raw());
 }
 
+// A SYN carrying data wholly below RCV.NXT (an old duplicate, or forged) is answered with a
+// challenge ACK and no D-SACK: its data starts one past its sequence number, and a challenge
+// suppressed by the rate limit would leave the block to a later, unrelated ACK (Linux sends
+// none there either).
+TEST_F(Dsack, Duplicate_SYN_with_data_gets_no_DSACK_now_or_later) {
+  config.quick_acks = 16;
+  establish_with_sack();
+  inject({.flags = SYN, .seq = R, .payload = "01234"});
+  auto challenge = expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 11});
+  EXPECT_EQ(challenge.options.sack_count, 0);
+  advance(std::chrono::milliseconds(1));
+  inject({.flags = SYN, .seq = R, .payload = "01234"});  // the challenge is rate-limited
+  expect_no_tx();
+  advance(std::chrono::seconds(2));
+  inject({.flags = ACK | PSH, .seq = R + 11, .ack = L + 1, .payload = "abc"});
+  auto ack = expect_tx({.flags = ACK, .seq = L + 1, .ack = R + 14});
+  EXPECT_EQ(ack.options.sack_count, 0);
+}
+
 TEST_F(Dsack, Duplicate_segment_gets_a_plain_ack_when_off) {
   config.dsack = false;
   config.quick_acks = 16;

@@ -278,6 +278,56 @@ TEST_F(TailLossProbe, Prompt_FIN_probe_in_CLOSING_comes_2_SRTT_after_the_FIN) {
   EXPECT_EQ(counters.tcp_rto_expirations, 0u);
 }
 
+// The peer's FIN arrives (CLOSING) while data is still unacknowledged: the PTO armed when the
+// data and our FIN went out stays where it was — the peer's FIN says nothing of our data's
+// fate, and the probe is not pushed later by it.
+TEST_F(TailLossProbe, Peers_FIN_in_CLOSING_leaves_a_data_probe_where_it_was) {
+  establish_sack_20ms();
+  send(text(2 * kSegment));
+  close();
+  EXPECT_EQ(tx_pending(), 3u);  // two segments, then our FIN
+  sent();
+  const Instant sent_at = now;
+  ASSERT_TRUE(conn().next_deadline());
+  const Instant probe_at = *conn().next_deadline();
+  EXPECT_EQ(probe_at, sent_at + 2 * 20ms + config.loss_probe_slack);
+  advance(30ms);
+  inject({.flags = FIN | ACK, .seq = R + 1, .ack = L + 1});  // acknowledges nothing
+  expect_state(State::Closing);
+  sent();  // its ACK
+  ASSERT_TRUE(conn().next_deadline());
+  EXPECT_EQ(*conn().next_deadline(), probe_at);
+}
+
+// An episode's later probe (TcpConfig::loss_probes_per_episode) is not pushed back by the
+// peer's FIN either (rescheduled from the FIN's arrival it could even fall after the RTO the
+// first probe armed, and be dropped): it goes where it was, before that RTO.
+TEST_F(TailLossProbe, Peers_FIN_in_CLOSING_leaves_an_episodes_later_probe_where_it_was) {
+  config.loss_probes_per_episode = 3;
+  establish_sack_20ms();
+  send(text(2 * kSegment));
+  close();
+  sent();  // two segments and our FIN
+  auto first = fire_next_timer();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(counters.tcp_loss_probes, 1u);
+  sent();
+  ASSERT_TRUE(conn().next_deadline());
+  const Instant second_at = *conn().next_deadline();  // the episode's second probe
+  EXPECT_LT(second_at, *first + config.rto_min);      // before the RTO the first armed
+  advance(std::chrono::milliseconds(50));
+  inject({.flags = FIN | ACK, .seq = R + 1, .ack = L + 1});
+  expect_state(State::Closing);
+  sent();
+  ASSERT_TRUE(conn().next_deadline());
+  EXPECT_EQ(*conn().next_deadline(), second_at);
+  fire_next_timer();
+  // The last data segment again, our FIN on it (RFC 8985 §7.3).
+  expect_tx({.flags = FIN | PSH | ACK, .seq = seg(1), .ack = R + 2, .payload = text(kSegment)});
+  EXPECT_EQ(counters.tcp_loss_probes, 2u);
+  EXPECT_EQ(counters.tcp_rto_expirations, 0u);
+}
+
 // Our FIN first (FIN-WAIT-1): the peer, in ESTABLISHED, may delay the ACK of a lone FIN
 // (Linux's, in its ping-pong mode, does), so §7.2's WCDelAckT stands and the probe takes the
 // RTO's place at rto_min — a probe (§7.3), not an RTO expiration: no backoff.
